@@ -1,0 +1,279 @@
+// Package event is fifthwheel's one structured security event and the sinks
+// that record it.
+//
+// Every accept/reject decision and every security-relevant action emits
+// exactly one Event (DESIGN.md invariant 7). The shape follows OCSF loosely:
+// a class and activity, a severity, the time, the acting principal, the
+// resource acted on, the verdict, a stable reason code, a correlation id and
+// typed attributes.
+//
+// # Security model
+//
+// Events must never carry secrets (invariant 8). Attribute values pass
+// through a sanitizer before any sink sees them: values wrapped in Secret,
+// attributes whose key names a secret (token, password, private key, ...),
+// and strings that look like a bearer token, a JWT or a PEM private key are
+// replaced with "[REDACTED]"; values of unsupported types are replaced too
+// rather than formatted. Detection rules match on Code, which is stable.
+package event
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+)
+
+// Class groups events by the domain that emits them.
+type Class string
+
+// The event classes.
+const (
+	ClassAuthentication Class = "authentication" // TLS handshakes, certificates, tokens
+	ClassAuthorization  Class = "authorization"  // RBAC, approvals
+	ClassPKI            Class = "pki"            // issuance, renewal, revocation
+	ClassTelemetry      Class = "telemetry"      // frame verdicts, plausibility findings
+	ClassLiveness       Class = "liveness"       // heartbeats, comm loss, safe state
+	ClassCommand        Class = "command"        // command lifecycle
+	ClassAPI            Class = "api"            // request-level refusals (size, rate, format)
+	ClassSystem         Class = "system"         // start, stop, migration, configuration
+)
+
+// Severity follows OCSF severity_id.
+type Severity int
+
+// Severities.
+const (
+	SeverityInfo     Severity = 1
+	SeverityLow      Severity = 2
+	SeverityMedium   Severity = 3
+	SeverityHigh     Severity = 4
+	SeverityCritical Severity = 5
+)
+
+// Verdict is the outcome of the decision the event records.
+type Verdict string
+
+// Verdicts.
+const (
+	Accept Verdict = "accept"
+	Reject Verdict = "reject"
+	Info   Verdict = "info" // an action or observation, not an accept/reject decision
+)
+
+// Event is one security event.
+type Event struct {
+	ID            string              `json:"id"`
+	Time          time.Time           `json:"time"`
+	Class         Class               `json:"class"`
+	Activity      string              `json:"activity"`
+	Severity      Severity            `json:"severity"`
+	Actor         principal.Principal `json:"-"`
+	Resource      string              `json:"resource,omitempty"`
+	Verdict       Verdict             `json:"verdict"`
+	Code          string              `json:"code"`
+	CorrelationID string              `json:"correlation_id,omitempty"`
+	Attrs         map[string]any      `json:"attrs,omitempty"`
+}
+
+// MarshalJSON renders the actor in its URI form.
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event
+	return json.Marshal(struct {
+		plain
+		Actor string `json:"actor,omitempty"`
+	}{plain(e), e.Actor.String()})
+}
+
+// Subject is the column the store indexes: the resource, or else the actor.
+func (e Event) Subject() string {
+	if e.Resource != "" {
+		return e.Resource
+	}
+	return e.Actor.String()
+}
+
+// Secret wraps a value that must never be recorded. Sinks see "[REDACTED]".
+type Secret struct{ _ [0]func() }
+
+// Redacted is what replaces a secret value.
+const Redacted = "[REDACTED]"
+
+// Sink records events. Write returns only when the events are recorded as
+// well as the sink can promise (the store sink: durably).
+type Sink interface {
+	Write(ctx context.Context, evs []Event) error
+}
+
+// Emitter is what domain packages depend on.
+type Emitter interface {
+	Emit(ctx context.Context, evs ...Event) error
+}
+
+// Bus fills in ids and times, sanitizes, and writes to every sink.
+type Bus struct {
+	sinks []Sink
+	now   func() time.Time
+	log   *slog.Logger
+	stats Stats
+}
+
+// Stats counts what the bus did; wired to metrics by the caller.
+type Stats interface {
+	Emitted(ev *Event)
+	SinkError()
+}
+
+type noStats struct{}
+
+func (noStats) Emitted(*Event) {}
+func (noStats) SinkError()     {}
+
+// NewBus returns a Bus writing to sinks in order. stats may be nil.
+func NewBus(log *slog.Logger, stats Stats, sinks ...Sink) *Bus {
+	if stats == nil {
+		stats = noStats{}
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Bus{sinks: sinks, now: time.Now, log: log, stats: stats}
+}
+
+// ErrSink reports that at least one sink failed to record an event. Callers
+// on a decision path fail closed on it.
+var ErrSink = errors.New("event: sink failed")
+
+// Emit completes and records evs. Every sink is tried; the first failure is
+// returned wrapped in ErrSink.
+func (b *Bus) Emit(ctx context.Context, evs ...Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	out := make([]Event, len(evs))
+	for i, ev := range evs {
+		if ev.ID == "" {
+			ev.ID = NewID()
+		}
+		if ev.Time.IsZero() {
+			ev.Time = b.now()
+		}
+		ev.Time = ev.Time.UTC()
+		if ev.Severity == 0 {
+			ev.Severity = SeverityInfo
+		}
+		if ev.Verdict == "" {
+			ev.Verdict = Info
+		}
+		ev.Attrs = Sanitize(ev.Attrs)
+		out[i] = ev
+		b.stats.Emitted(&out[i])
+	}
+	var first error
+	for _, s := range b.sinks {
+		if err := s.Write(ctx, out); err != nil {
+			b.stats.SinkError()
+			b.log.Error("event sink failed", slog.String("sink", fmt.Sprintf("%T", s)), slog.Any("err", err))
+			if first == nil {
+				first = fmt.Errorf("%w: %v", ErrSink, err)
+			}
+		}
+	}
+	return first
+}
+
+// NewID returns a 128-bit random identifier, hex encoded.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return hex.EncodeToString(b[:])
+}
+
+// secretKeyWords mark an attribute key as naming a secret.
+var secretKeyWords = []string{"secret", "password", "passphrase", "token", "private", "privkey",
+	"authorization", "cookie", "credential", "api_key", "apikey", "hmac_key", "join_code", "key_material"}
+
+// Sanitize returns a copy of attrs safe to record. Supported value types are
+// strings, booleans, integers, floats, time.Time, time.Duration, []string and
+// nested map[string]any; anything else is replaced with its type name.
+func Sanitize(attrs map[string]any) map[string]any {
+	if len(attrs) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(attrs))
+	for k, v := range attrs {
+		if keyNamesSecret(k) {
+			out[k] = Redacted
+			continue
+		}
+		out[k] = sanitizeValue(v)
+	}
+	return out
+}
+
+func keyNamesSecret(k string) bool {
+	lk := strings.ToLower(k)
+	for _, w := range secretKeyWords {
+		if strings.Contains(lk, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func sanitizeValue(v any) any {
+	switch x := v.(type) {
+	case Secret, *Secret:
+		return Redacted
+	case string:
+		if LooksSecret(x) {
+			return Redacted
+		}
+		return x
+	case []string:
+		c := make([]string, len(x))
+		for i, s := range x {
+			if LooksSecret(s) {
+				s = Redacted
+			}
+			c[i] = s
+		}
+		return c
+	case bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+		return x
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case time.Duration:
+		return x.String()
+	case map[string]any:
+		return Sanitize(x)
+	case nil:
+		return nil
+	default:
+		return fmt.Sprintf("[unsupported %T]", v)
+	}
+}
+
+// LooksSecret reports whether s looks like credential material: a bearer
+// header, a JWT/JWS compact serialization, or a PEM private key block.
+func LooksSecret(s string) bool {
+	if strings.Contains(s, "PRIVATE KEY") {
+		return true
+	}
+	ls := strings.ToLower(s)
+	if strings.HasPrefix(ls, "bearer ") || strings.HasPrefix(ls, "dpop ") || strings.HasPrefix(ls, "basic ") {
+		return true
+	}
+	// JWS compact: three base64url segments, the header starting with "eyJ" ('{"').
+	if strings.HasPrefix(s, "eyJ") && strings.Count(s, ".") >= 2 {
+		return true
+	}
+	return false
+}

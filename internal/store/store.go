@@ -1,0 +1,133 @@
+// Package store is fifthwheel's persistence: one contract, two engines.
+//
+// The embedded default is SQLite (modernc.org/sqlite, pure Go): WAL journal,
+// synchronous=FULL, and a single writer goroutine that group-commits every
+// write request queued while the previous transaction was being made durable.
+// PostgreSQL (jackc/pgx v5) is for several gateway replicas sharing one
+// database.
+//
+// # Security model
+//
+// The store knows rows and transactions, not HTTP, tokens or policy. A write
+// returns only once it is durable (fsync on SQLite, commit on PostgreSQL): the
+// callers build "acknowledge only after durable" on that promise. Every read or
+// write that cannot complete returns an error; callers fail closed on it.
+//
+// # Compatibility
+//
+// The schema is versioned. Migrations are applied at start and by
+// `fifthwheel store migrate`; a store whose schema is newer than the binary is
+// refused with ErrSchemaTooNew and left untouched. Both engines pass the same
+// conformance suite (conformance_test.go); a change to the contract changes
+// both engines and the suite in the same commit.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors callers match with errors.Is.
+var (
+	// ErrNotFound reports that the requested row does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict reports that a row with the same key already exists, or that
+	// a conditional update lost its race.
+	ErrConflict = errors.New("store: conflict")
+	// ErrSchemaTooNew reports a store written by a newer fifthwheel.
+	ErrSchemaTooNew = errors.New("store: schema is newer than this binary")
+	// ErrClosed reports use of a store after Close.
+	ErrClosed = errors.New("store: closed")
+)
+
+// Store is the contract both engines implement. It is deliberately the one
+// wide interface of the project; domain packages declare the few methods they
+// use as their own small interfaces.
+type Store interface {
+	// Engine names the engine: "sqlite" or "postgres".
+	Engine() string
+	// Ping checks that the store can serve reads and writes now.
+	Ping(ctx context.Context) error
+	// SchemaVersion returns the applied schema version.
+	SchemaVersion(ctx context.Context) (int, error)
+	// Close flushes pending writes and releases the store.
+	Close() error
+
+	// AppendEvents durably appends security events in order.
+	AppendEvents(ctx context.Context, evs []EventRow) error
+	// ListEvents returns events matching f, oldest first.
+	ListEvents(ctx context.Context, f EventFilter) ([]EventRow, error)
+
+	// CreateVehicle registers a vehicle; ErrConflict if the id exists.
+	CreateVehicle(ctx context.Context, v Vehicle) error
+	// GetVehicle returns one vehicle or ErrNotFound.
+	GetVehicle(ctx context.Context, id string) (Vehicle, error)
+	// ListVehicles returns every vehicle ordered by id.
+	ListVehicles(ctx context.Context) ([]Vehicle, error)
+	// SetVehicleStatus changes a vehicle's status; ErrNotFound if absent.
+	SetVehicleStatus(ctx context.Context, id string, status string) error
+
+	// CreateClient registers a TMS client; ErrConflict if the id exists.
+	CreateClient(ctx context.Context, c Client) error
+	// GetClient returns one client or ErrNotFound.
+	GetClient(ctx context.Context, id string) (Client, error)
+	// ListClients returns every client ordered by id.
+	ListClients(ctx context.Context) ([]Client, error)
+
+	// PutSetting stores a value under key, replacing any previous value.
+	PutSetting(ctx context.Context, key string, value []byte) error
+	// GetSetting returns the value under key or ErrNotFound.
+	GetSetting(ctx context.Context, key string) ([]byte, error)
+}
+
+// EventRow is a security event as stored: the indexed columns plus the full
+// event as JSON. The store does not interpret Body.
+type EventRow struct {
+	Seq     int64     // assigned by the store on append, strictly increasing
+	ID      string    // event id (unique)
+	Time    time.Time // when the event happened
+	Class   string    // OCSF-like class name, e.g. "authentication"
+	Verdict string    // "accept", "reject", "info"
+	Code    string    // stable reason code
+	Subject string    // principal or resource the event is about
+	Body    []byte    // the whole event, JSON
+}
+
+// EventFilter selects events. Zero fields match everything.
+type EventFilter struct {
+	AfterSeq int64 // only events with Seq > AfterSeq
+	Code     string
+	Subject  string
+	Limit    int // 0 means the default page size
+}
+
+// Vehicle is a registry entry.
+type Vehicle struct {
+	ID        string
+	Status    string // "active", "suspended", "retired"
+	CreatedAt time.Time
+	Labels    map[string]string
+}
+
+// Client is a TMS client registry entry.
+type Client struct {
+	ID        string
+	Name      string
+	Status    string // "active", "suspended"
+	CreatedAt time.Time
+}
+
+// Config selects and tunes an engine. Exactly one of DataDir and URL is set.
+type Config struct {
+	// DataDir holds the embedded SQLite database (DataDir/fifthwheel.db).
+	DataDir string
+	// URL is a postgres:// or postgresql:// connection URL.
+	URL string
+	// Create permits creating DataDir and an empty database in it. Without
+	// it, a missing data directory is an error naming what to run.
+	Create bool
+	// NoMigrate opens without applying migrations; the schema must already
+	// be current (used by read-only tools).
+	NoMigrate bool
+}
