@@ -1,0 +1,224 @@
+// Package config is fifthwheel's gateway configuration: what to listen on,
+// where state lives, and the limits and timers the gateway enforces.
+//
+// # Sources and precedence
+//
+// A configuration is built in three layers, each overriding the one before:
+//
+//  1. the defaults in defaults.go (Default);
+//  2. one YAML file (Load, Parse);
+//  3. FIFTHWHEEL_* environment variables (ApplyEnv);
+//  4. command-line flags, which the CLI applies with Set.
+//
+// Every setting has a path, its YAML keys joined with dots
+// (heartbeat.interval). Its environment variable is FIFTHWHEEL_ followed by
+// the path in upper case with every dot replaced by an underscore:
+// heartbeat.interval is FIFTHWHEEL_HEARTBEAT_INTERVAL, listen.vehicle is
+// FIFTHWHEEL_LISTEN_VEHICLE, http.max_body_bytes is
+// FIFTHWHEEL_HTTP_MAX_BODY_BYTES. Values are written as in YAML: durations
+// as "1s" or "500ms", sizes as integers in bytes.
+//
+// # Strictness
+//
+// A configuration that cannot be read exactly is refused, never guessed at:
+// unknown keys, duplicate keys, YAML aliases, null values, values of the wrong
+// type and more than one YAML document are errors, each reported with its
+// path and line. Validate reports every error at once, each with its path, so
+// an operator fixes a file in one pass. `fifthwheel config check FILE` prints
+// them.
+//
+// # Security model
+//
+// A Config is data only: no open files, sockets or keys. TLS is 1.3 only and
+// cannot be lowered (tls.min_version accepts only "1.3"). store_url may carry
+// a database password: error messages never repeat it, and Redacted masks it
+// before a configuration is printed or logged.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is the whole gateway configuration. The yaml tags are the keys of
+// the file and, through the mapping rule in the package doc, the names of the
+// environment variables.
+type Config struct {
+	// DataDir holds the gateway's local state: the embedded SQLite database
+	// (unless StoreURL is set) and the events file.
+	DataDir string `yaml:"data_dir"`
+	// StoreURL selects PostgreSQL (postgres:// or postgresql://) instead of
+	// the embedded SQLite database in DataDir.
+	StoreURL  string    `yaml:"store_url"`
+	Listen    Listen    `yaml:"listen"`
+	HTTP      HTTP      `yaml:"http"`
+	Heartbeat Heartbeat `yaml:"heartbeat"`
+	Log       Log       `yaml:"log"`
+	Events    Events    `yaml:"events"`
+	TLS       TLS       `yaml:"tls"`
+}
+
+// Listen holds the addresses (host:port) of the three listeners. Port 0
+// picks a free port; the gateway reports the bound address.
+type Listen struct {
+	Vehicle string `yaml:"vehicle"` // TLS 1.3: trucks (sessions, telemetry, enrollment)
+	TMS     string `yaml:"tms"`     // TLS 1.3: the TMS REST API
+	Ops     string `yaml:"ops"`     // plain HTTP: health, metrics, CRL, OCSP
+}
+
+// HTTP holds the limits and timeouts every listener applies.
+type HTTP struct {
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout bounds how long a graceful stop waits for in-flight
+	// requests before closing their connections.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	MaxHeaderBytes  int           `yaml:"max_header_bytes"`
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+}
+
+// Heartbeat holds the liveness timers shared by gateway and vehicles.
+type Heartbeat struct {
+	Interval time.Duration `yaml:"interval"`
+	// Misses is how many consecutive intervals without a heartbeat mean
+	// loss of communication.
+	Misses int `yaml:"misses"`
+}
+
+// Log selects the gateway's log output.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json, text
+}
+
+// Events configures where security events go besides the store.
+type Events struct {
+	// File receives one JSON event per line for a SIEM shipper. A relative
+	// path is relative to DataDir, and means no file when DataDir is unset
+	// (state in PostgreSQL only); empty disables the file. The store keeps
+	// the durable record either way.
+	File string `yaml:"file"`
+}
+
+// TLS holds TLS settings common to the TLS listeners.
+type TLS struct {
+	// MinVersion is fixed at "1.3"; it is here so a file can say so, and any
+	// other value is an error.
+	MinVersion string `yaml:"min_version"`
+}
+
+// EventsPath returns the events file path with a relative path resolved
+// against DataDir, or "" when there is no events file: events.file is empty,
+// or relative with no DataDir.
+func (c Config) EventsPath() string {
+	switch {
+	case c.Events.File == "" || filepath.IsAbs(c.Events.File):
+		return c.Events.File
+	case c.DataDir == "":
+		return ""
+	}
+	return filepath.Join(c.DataDir, c.Events.File)
+}
+
+// Redacted returns a copy of c whose StoreURL has its password masked, safe to
+// print or log.
+func (c Config) Redacted() Config {
+	c.StoreURL = RedactURL(c.StoreURL)
+	return c
+}
+
+// RedactURL masks the password of a connection URL. A string that does not
+// parse as a URL is replaced entirely, since it may be a password pasted in
+// the wrong place.
+func RedactURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "[unparseable URL]"
+	}
+	return u.Redacted()
+}
+
+// URLHost returns the host:port of a connection URL for messages, or "" if
+// it has none.
+func URLHost(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// IsLoopback reports whether addr (host:port) binds only to the loopback
+// interface.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// FieldError is one problem with one setting.
+type FieldError struct {
+	Path   string // dotted path, e.g. "heartbeat.interval"; "" for the file as a whole
+	Msg    string // what is wrong and what is allowed
+	Source string // where the value came from: "FILE:LINE", an environment variable or a flag; may be empty
+}
+
+func (e FieldError) Error() string {
+	var b strings.Builder
+	if e.Source != "" {
+		b.WriteString(e.Source)
+		b.WriteString(": ")
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in a configuration. Use errors.As to get it
+// from the error Load, Parse, ApplyEnv or Validate return.
+type Errors []FieldError
+
+func (es Errors) Error() string {
+	switch len(es) {
+	case 0:
+		return "no errors"
+	case 1:
+		return es[0].Error()
+	}
+	return fmt.Sprintf("%s (and %d more)", es[0].Error(), len(es)-1)
+}
+
+// Locate fills in the Source of each error that has none from src.
+func (es Errors) Locate(src Sources) Errors {
+	out := make(Errors, len(es))
+	for i, e := range es {
+		if e.Source == "" {
+			e.Source = src[e.Path]
+		}
+		out[i] = e
+	}
+	return out
+}
+
+// Sources records where each setting that is not a default came from: a
+// "FILE:LINE", an environment variable name or a flag. Later layers
+// overwrite earlier ones, as their values do.
+type Sources map[string]string

@@ -1,0 +1,401 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// valid returns the defaults with a store location, the smallest complete
+// configuration.
+func valid() Config {
+	c := Default()
+	c.DataDir = "/var/lib/fifthwheel"
+	return c
+}
+
+func fieldErrors(t *testing.T, err error) Errors {
+	t.Helper()
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("error %v (%T) is not config.Errors", err, err)
+	}
+	return es
+}
+
+func TestDefaultsAreValidOnceAStoreIsChosen(t *testing.T) {
+	if err := valid().Validate(); err != nil {
+		t.Fatalf("defaults with data_dir: %v", err)
+	}
+	pg := Default()
+	pg.StoreURL = "postgres://gw@db.internal:5432/fifthwheel"
+	if err := pg.Validate(); err != nil {
+		t.Fatalf("defaults with store_url: %v", err)
+	}
+	// Where state lives is never guessed: the bare defaults name exactly that.
+	es := fieldErrors(t, Default().Validate())
+	if len(es) != 1 || es[0].Path != "data_dir" {
+		t.Fatalf("bare defaults: got %v, want one error at data_dir", es)
+	}
+}
+
+func TestValidateRefusals(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		path   string
+		msg    string
+	}{
+		{"heartbeat too fast floods cellular links", func(c *Config) { c.Heartbeat.Interval = 100 * time.Millisecond },
+			"heartbeat.interval", "must be between 500ms and 3s"},
+		{"heartbeat too slow misses the comm-loss budget", func(c *Config) { c.Heartbeat.Interval = 5 * time.Second },
+			"heartbeat.interval", "must be between 500ms and 3s"},
+		{"one miss trips safe state on a lost packet", func(c *Config) { c.Heartbeat.Misses = 1 },
+			"heartbeat.misses", "must be between 2 and 10"},
+		{"too many misses delay detection", func(c *Config) { c.Heartbeat.Misses = 11 },
+			"heartbeat.misses", "must be between 2 and 10"},
+		{"tls downgrade to 1.2", func(c *Config) { c.TLS.MinVersion = "1.2" },
+			"tls.min_version", "must be 1.3: TLS 1.2 and below are refused by design"},
+		{"no header timeout allows slowloris", func(c *Config) { c.HTTP.ReadHeaderTimeout = 0 },
+			"http.read_header_timeout", "must be more than 0s and at most 10m0s"},
+		{"no read timeout", func(c *Config) { c.HTTP.ReadTimeout = 0 },
+			"http.read_timeout", "must be more than 0s and at most 10m0s"},
+		{"no write timeout", func(c *Config) { c.HTTP.WriteTimeout = -time.Second },
+			"http.write_timeout", "must be more than 0s and at most 10m0s"},
+		{"idle timeout of a day", func(c *Config) { c.HTTP.IdleTimeout = 24 * time.Hour },
+			"http.idle_timeout", "must be more than 0s and at most 10m0s"},
+		{"no shutdown timeout", func(c *Config) { c.HTTP.ShutdownTimeout = 0 },
+			"http.shutdown_timeout", "must be more than 0s and at most 10m0s"},
+		{"header timeout beyond read timeout", func(c *Config) {
+			c.HTTP.ReadHeaderTimeout = 40 * time.Second
+		}, "http.read_header_timeout", "must not be longer than http.read_timeout"},
+		{"header flood", func(c *Config) { c.HTTP.MaxHeaderBytes = 8 << 20 },
+			"http.max_header_bytes", "must be between 4096 and 1048576"},
+		{"body flood", func(c *Config) { c.HTTP.MaxBodyBytes = 1 << 30 },
+			"http.max_body_bytes", "must be between 1024 and 67108864"},
+		{"zero body limit", func(c *Config) { c.HTTP.MaxBodyBytes = 0 },
+			"http.max_body_bytes", "must be between 1024 and 67108864"},
+		{"listen without port", func(c *Config) { c.Listen.Vehicle = "127.0.0.1" },
+			"listen.vehicle", "must be host:port, e.g. 127.0.0.1:8443"},
+		{"implicit all-interfaces bind", func(c *Config) { c.Listen.TMS = ":9443" },
+			"listen.tms", "must name a host; use 0.0.0.0 or [::] to listen on every interface"},
+		{"hostname bind depends on DNS", func(c *Config) { c.Listen.Ops = "gateway.example:9090" },
+			"listen.ops", "host must be an IP address or localhost"},
+		{"port out of range", func(c *Config) { c.Listen.Ops = "127.0.0.1:70000" },
+			"listen.ops", "port must be a number from 0 to 65535"},
+		{"two listeners on one port", func(c *Config) { c.Listen.TMS = c.Listen.Vehicle },
+			"listen.tms", "is the same address as listen.vehicle"},
+		{"unknown log level", func(c *Config) { c.Log.Level = "verbose" },
+			"log.level", "must be one of debug, info, warn, error"},
+		{"unknown log format", func(c *Config) { c.Log.Format = "xml" },
+			"log.format", "must be json or text"},
+		{"store url of another database", func(c *Config) { c.StoreURL = "mysql://u:hunter2@db/x" },
+			"store_url", "must be a postgres:// or postgresql:// URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := valid()
+			tt.mutate(&c)
+			es := fieldErrors(t, c.Validate())
+			if len(es) != 1 {
+				t.Fatalf("got %d errors %v, want one", len(es), es)
+			}
+			if es[0].Path != tt.path || es[0].Msg != tt.msg {
+				t.Fatalf("got %q: %q\nwant %q: %q", es[0].Path, es[0].Msg, tt.path, tt.msg)
+			}
+			if strings.Contains(es[0].Error(), "hunter2") {
+				t.Fatalf("error repeats a secret: %v", es[0])
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryError(t *testing.T) {
+	c := valid()
+	c.Heartbeat.Interval = 0
+	c.Heartbeat.Misses = 0
+	c.Log.Level = "loud"
+	c.TLS.MinVersion = "1.0"
+	es := fieldErrors(t, c.Validate())
+	var paths []string
+	for _, e := range es {
+		paths = append(paths, e.Path)
+	}
+	want := "heartbeat.interval heartbeat.misses log.level tls.min_version"
+	if got := strings.Join(paths, " "); got != want {
+		t.Fatalf("paths: got %q, want %q", got, want)
+	}
+}
+
+func TestValidateDev(t *testing.T) {
+	c := valid()
+	if err := c.ValidateDev(); err != nil {
+		t.Fatalf("loopback defaults: %v", err)
+	}
+	c.Listen.Vehicle = "0.0.0.0:8443"
+	c.Listen.Ops = "[::1]:0"
+	es := fieldErrors(t, c.ValidateDev())
+	if len(es) != 1 || es[0].Path != "listen.vehicle" {
+		t.Fatalf("got %v, want one error at listen.vehicle", es)
+	}
+}
+
+func TestParseFile(t *testing.T) {
+	const file = `# a complete configuration
+data_dir: /srv/fw
+listen:
+  vehicle: 0.0.0.0:8443
+  tms: 10.0.0.5:9443
+  ops: 127.0.0.1:9090
+http:
+  read_header_timeout: 2s
+  max_body_bytes: 2097152
+heartbeat:
+  interval: 500ms
+  misses: 4
+log: {level: debug, format: text}
+events:
+  file: ""
+tls:
+  min_version: 1.3
+`
+	c, src, err := Parse([]byte(file), "gw.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen.Vehicle != "0.0.0.0:8443" || c.HTTP.ReadHeaderTimeout != 2*time.Second ||
+		c.HTTP.MaxBodyBytes != 2<<20 || c.Heartbeat.Interval != 500*time.Millisecond ||
+		c.Heartbeat.Misses != 4 || c.Log.Level != "debug" || c.Events.File != "" || c.TLS.MinVersion != "1.3" {
+		t.Fatalf("parsed %+v", c)
+	}
+	if c.HTTP.ReadTimeout != DefaultReadTimeout {
+		t.Fatalf("unset key lost its default: %v", c.HTTP.ReadTimeout)
+	}
+	if src["heartbeat.interval"] != "gw.yaml:11" {
+		t.Fatalf("source of heartbeat.interval: %q", src["heartbeat.interval"])
+	}
+	if c.EventsPath() != "" {
+		t.Fatalf("empty events.file should disable the file, got %q", c.EventsPath())
+	}
+}
+
+func TestParseEmptyIsDefaults(t *testing.T) {
+	for _, doc := range []string{"", "# nothing\n", "---\n"} {
+		c, _, err := Parse([]byte(doc), "empty.yaml")
+		if err != nil {
+			t.Fatalf("%q: %v", doc, err)
+		}
+		if c != Default() {
+			t.Fatalf("%q: got %+v", doc, c)
+		}
+	}
+}
+
+func TestParseRefusals(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want string // the first error, in full
+	}{
+		{"unknown key is a typo, not a default", "listen:\n  vehicel: 0.0.0.0:8443\n",
+			"f.yaml:2: listen.vehicel: unknown key (known keys here: vehicle, tms, ops)"},
+		{"unknown top-level key", "heartbeats:\n  interval: 1s\n",
+			"f.yaml:1: heartbeats: unknown key (known keys here: data_dir, store_url, listen, http, heartbeat, log, events, tls)"},
+		{"duplicate key hides the first value", "heartbeat:\n  interval: 1s\n  interval: 5s\n",
+			"f.yaml:3: heartbeat.interval: duplicate key (first set on line 2)"},
+		{"duration without unit", "heartbeat:\n  interval: 1\n",
+			"f.yaml:2: heartbeat.interval: must be a duration with a unit, such as 1s, 500ms or 2m"},
+		{"number as text", "heartbeat:\n  misses: three\n",
+			"f.yaml:2: heartbeat.misses: must be a whole number"},
+		{"null value", "log:\n  level:\n",
+			"f.yaml:2: log.level: has no value; remove the key to use the default"},
+		{"list where a value belongs", "data_dir: [a, b]\n",
+			"f.yaml:1: data_dir: must be a single value, not a list or mapping"},
+		{"scalar where a section belongs", "listen: 127.0.0.1:8443\n",
+			"f.yaml:1: listen: must be a mapping of keys to values"},
+		{"alias", "log:\n  level: &l debug\n  format: *l\n",
+			"f.yaml:3: log.format: YAML aliases are not supported; write the value out"},
+		{"two documents", "data_dir: a\n---\ndata_dir: b\n",
+			"f.yaml: more than one YAML document; a configuration is one document"},
+		{"syntax error", "listen:\n  vehicle: [\n",
+			"f.yaml:2: did not find expected node content"},
+		{"not a mapping", "- a\n- b\n",
+			"f.yaml:1: must be a mapping of keys to values"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Parse([]byte(tt.doc), "f.yaml")
+			es := fieldErrors(t, err)
+			if got := es[0].Error(); got != tt.want {
+				t.Fatalf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseReportsEveryError(t *testing.T) {
+	doc := "bogus: 1\nheartbeat:\n  interval: soon\n  misses: many\nlisten:\n  extra: x\n"
+	_, _, err := Parse([]byte(doc), "f.yaml")
+	es := fieldErrors(t, err)
+	if len(es) != 4 {
+		t.Fatalf("got %d errors, want 4: %v", len(es), es)
+	}
+}
+
+func TestParseLargeFileRefused(t *testing.T) {
+	big := make([]byte, MaxFileBytes+1)
+	_, _, err := Parse(big, "big.yaml")
+	if es := fieldErrors(t, err); !strings.Contains(es[0].Msg, "larger than") {
+		t.Fatalf("got %v", es)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gw.yaml")
+	if err := os.WriteFile(path, []byte("data_dir: /x\nheartbeat: {interval: 2s}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := Load(path)
+	if err != nil || c.Heartbeat.Interval != 2*time.Second {
+		t.Fatalf("Load: %+v, %v", c, err)
+	}
+	if _, _, err := Load(filepath.Join(t.TempDir(), "missing.yaml")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func TestEnvOverridesFileAndFlagsOverrideEnv(t *testing.T) {
+	c, src, err := Parse([]byte("data_dir: /from/file\nheartbeat:\n  interval: 2s\n  misses: 5\n"), "f.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown, err := c.ApplyEnv([]string{
+		"FIFTHWHEEL_HEARTBEAT_INTERVAL=750ms",
+		"FIFTHWHEEL_LISTEN_VEHICLE=127.0.0.1:0",
+		"FIFTHWHEEL_HEARTBEAT_MISSES=", // empty: unset
+		"FIFTHWHEEL_HEARTBEAT_INTERVALL=9s",
+		"FIFTHWHEEL_TEST_POSTGRES=postgres://x", // test tooling, not configuration
+		"HOME=/root",
+	}, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Heartbeat.Interval != 750*time.Millisecond || c.Listen.Vehicle != "127.0.0.1:0" {
+		t.Fatalf("env did not override the file: %+v", c)
+	}
+	if c.Heartbeat.Misses != 5 {
+		t.Fatalf("empty env value overrode the file: misses=%d", c.Heartbeat.Misses)
+	}
+	if c.DataDir != "/from/file" {
+		t.Fatalf("unset env changed data_dir: %q", c.DataDir)
+	}
+	if len(unknown) != 1 || unknown[0] != "FIFTHWHEEL_HEARTBEAT_INTERVALL" {
+		t.Fatalf("unknown: %v", unknown)
+	}
+	if src["heartbeat.interval"] != "FIFTHWHEEL_HEARTBEAT_INTERVAL" || src["heartbeat.misses"] != "f.yaml:4" {
+		t.Fatalf("sources: %v", src)
+	}
+	// Flags come last.
+	if err := c.Set("heartbeat.interval", "3s"); err != nil {
+		t.Fatal(err)
+	}
+	if c.Heartbeat.Interval != 3*time.Second {
+		t.Fatalf("flag did not override env: %v", c.Heartbeat.Interval)
+	}
+}
+
+func TestEnvBadValueNamesTheVariable(t *testing.T) {
+	c := valid()
+	_, err := c.ApplyEnv([]string{"FIFTHWHEEL_HEARTBEAT_MISSES=lots", "FIFTHWHEEL_HTTP_IDLE_TIMEOUT=forever"}, Sources{})
+	es := fieldErrors(t, err)
+	if len(es) != 2 || es[0].Error() != "FIFTHWHEEL_HEARTBEAT_MISSES: heartbeat.misses: must be a whole number" {
+		t.Fatalf("got %v", es)
+	}
+}
+
+func TestEnvNamesFollowTheRule(t *testing.T) {
+	seen := map[string]bool{}
+	rule := regexp.MustCompile(`^FIFTHWHEEL_[A-Z0-9_]+$`)
+	for _, k := range Keys() {
+		want := "FIFTHWHEEL_" + strings.ToUpper(strings.ReplaceAll(k.Path, ".", "_"))
+		if k.Env != want || !rule.MatchString(k.Env) {
+			t.Errorf("%s: env %s, want %s", k.Path, k.Env, want)
+		}
+		if seen[k.Env] {
+			t.Errorf("two settings share %s", k.Env)
+		}
+		seen[k.Env] = true
+	}
+	for _, want := range []string{"FIFTHWHEEL_LISTEN_VEHICLE", "FIFTHWHEEL_HEARTBEAT_INTERVAL", "FIFTHWHEEL_DATA_DIR", "FIFTHWHEEL_STORE_URL"} {
+		if !seen[want] {
+			t.Errorf("missing %s", want)
+		}
+	}
+}
+
+// TestEveryKeyRoundTrips sets every key from text, so a new field of a type
+// setValue does not handle fails here rather than in an operator's hands.
+func TestEveryKeyRoundTrips(t *testing.T) {
+	c := valid()
+	out, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _, err := Parse(out, "printed.yaml")
+	if err != nil {
+		t.Fatalf("printed config does not parse: %v\n%s", err, out)
+	}
+	if back != c {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", back, c)
+	}
+	for _, k := range Keys() {
+		var probe Config
+		if err := probe.Set(k.Path, "1"); err != nil && strings.Contains(err.Error(), "unsupported type") {
+			t.Errorf("%s: %v", k.Path, err)
+		}
+	}
+	if err := c.Set("no.such", "1"); err == nil {
+		t.Fatal("Set accepted an unknown path")
+	}
+}
+
+func TestEventsPath(t *testing.T) {
+	tests := []struct{ dataDir, file, want string }{
+		{"/srv/fw", "events.jsonl", "/srv/fw/events.jsonl"},
+		{"/srv/fw", "/var/log/fw.jsonl", "/var/log/fw.jsonl"},
+		{"/srv/fw", "", ""},
+		{"", "events.jsonl", ""}, // PostgreSQL only: the store is the record
+		{"", "/var/log/fw.jsonl", "/var/log/fw.jsonl"},
+	}
+	for _, tt := range tests {
+		c := Config{DataDir: tt.dataDir, Events: Events{File: tt.file}}
+		if got := c.EventsPath(); got != tt.want {
+			t.Errorf("data_dir %q, events.file %q: got %q, want %q", tt.dataDir, tt.file, got, tt.want)
+		}
+	}
+}
+
+func TestRedacted(t *testing.T) {
+	c := valid()
+	c.StoreURL = "postgres://gw:hunter2@db:5432/fw"
+	out, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "hunter2") {
+		t.Fatalf("printed config holds the password:\n%s", out)
+	}
+	if URLHost(c.StoreURL) != "db:5432" {
+		t.Fatalf("URLHost: %q", URLHost(c.StoreURL))
+	}
+	if RedactURL("postgres://a b:%zz@x") != "[unparseable URL]" {
+		t.Fatal("unparseable URL not replaced")
+	}
+}

@@ -1,0 +1,143 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Validate checks every setting and returns all problems as Errors, each
+// with its path, or nil.
+func (c Config) Validate() error {
+	var v validation
+
+	if c.DataDir == "" && c.StoreURL == "" {
+		v.add("data_dir", "set data_dir (embedded SQLite) or store_url (PostgreSQL): the gateway needs a place for its state")
+	}
+	if c.StoreURL != "" {
+		// Never quote the URL: it may hold a password.
+		u, err := url.Parse(c.StoreURL)
+		switch {
+		case err != nil:
+			v.add("store_url", "is not a valid URL")
+		case u.Scheme != "postgres" && u.Scheme != "postgresql":
+			v.add("store_url", "must be a postgres:// or postgresql:// URL")
+		}
+	}
+
+	v.addr("listen.vehicle", c.Listen.Vehicle)
+	v.addr("listen.tms", c.Listen.TMS)
+	v.addr("listen.ops", c.Listen.Ops)
+	v.distinct([]string{"listen.vehicle", "listen.tms", "listen.ops"},
+		[]string{c.Listen.Vehicle, c.Listen.TMS, c.Listen.Ops})
+
+	v.timeout("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	v.timeout("http.read_timeout", c.HTTP.ReadTimeout)
+	v.timeout("http.write_timeout", c.HTTP.WriteTimeout)
+	v.timeout("http.idle_timeout", c.HTTP.IdleTimeout)
+	v.timeout("http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+	if c.HTTP.ReadHeaderTimeout > c.HTTP.ReadTimeout && c.HTTP.ReadTimeout > 0 {
+		v.add("http.read_header_timeout", "must not be longer than http.read_timeout")
+	}
+	v.between("http.max_header_bytes", int64(c.HTTP.MaxHeaderBytes), MinMaxHeaderBytes, MaxMaxHeaderBytes)
+	v.between("http.max_body_bytes", c.HTTP.MaxBodyBytes, MinMaxBodyBytes, MaxMaxBodyBytes)
+
+	if c.Heartbeat.Interval < MinHeartbeatInterval || c.Heartbeat.Interval > MaxHeartbeatInterval {
+		v.add("heartbeat.interval", fmt.Sprintf("must be between %v and %v", MinHeartbeatInterval, MaxHeartbeatInterval))
+	}
+	v.between("heartbeat.misses", int64(c.Heartbeat.Misses), MinHeartbeatMisses, MaxHeartbeatMisses)
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add("log.level", "must be one of debug, info, warn, error")
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		v.add("log.format", "must be json or text")
+	}
+
+	if c.TLS.MinVersion != TLSMinVersion {
+		v.add("tls.min_version", "must be 1.3: TLS 1.2 and below are refused by design")
+	}
+	return v.result()
+}
+
+// ValidateDev checks what `serve --dev` adds to Validate: a data directory to
+// create, and listeners bound to loopback only.
+func (c Config) ValidateDev() error {
+	var v validation
+	if c.DataDir == "" {
+		v.add("data_dir", "--dev needs a data directory to create (e.g. --data ./fw-data)")
+	}
+	for _, l := range []struct{ path, addr string }{
+		{"listen.vehicle", c.Listen.Vehicle}, {"listen.tms", c.Listen.TMS}, {"listen.ops", c.Listen.Ops},
+	} {
+		if !IsLoopback(l.addr) {
+			v.add(l.path, "--dev binds to loopback only (127.0.0.1, ::1 or localhost); drop --dev to serve on a network")
+		}
+	}
+	return v.result()
+}
+
+type validation struct{ errs Errors }
+
+func (v *validation) add(path, msg string) {
+	v.errs = append(v.errs, FieldError{Path: path, Msg: msg})
+}
+
+func (v *validation) result() error {
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return v.errs
+}
+
+func (v *validation) addr(path, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.add(path, "must be host:port, e.g. 127.0.0.1:8443")
+		return
+	}
+	if host == "" {
+		v.add(path, "must name a host; use 0.0.0.0 or [::] to listen on every interface")
+		return
+	}
+	if host != "localhost" && net.ParseIP(host) == nil {
+		v.add(path, "host must be an IP address or localhost")
+		return
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || port == "" || n > 65535 {
+		v.add(path, "port must be a number from 0 to 65535")
+	}
+}
+
+func (v *validation) distinct(paths, addrs []string) {
+	for i := range addrs {
+		for j := range i {
+			if addrs[i] == addrs[j] && !portZero(addrs[i]) {
+				v.add(paths[i], "is the same address as "+paths[j])
+			}
+		}
+	}
+}
+
+func portZero(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port == "0"
+}
+
+func (v *validation) timeout(path string, d time.Duration) {
+	if d <= 0 || d > MaxTimeout {
+		v.add(path, fmt.Sprintf("must be more than 0s and at most %v", MaxTimeout))
+	}
+}
+
+func (v *validation) between(path string, n, lo, hi int64) {
+	if n < lo || n > hi {
+		v.add(path, fmt.Sprintf("must be between %d and %d", lo, hi))
+	}
+}

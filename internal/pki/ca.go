@@ -1,0 +1,395 @@
+package pki
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/internal/event"
+)
+
+// Config tunes a loaded CA. Zero fields take the defaults in limits.go.
+type Config struct {
+	VehicleLifetime  time.Duration
+	ClientLifetime   time.Duration
+	OperatorLifetime time.Duration
+	GatewayLifetime  time.Duration
+	// JoinTokenTTL is the TTL of a join token created with ttl 0.
+	JoinTokenTTL time.Duration
+	// CRLURL and OCSPURL, when set, are written into leaf certificates
+	// (CRL distribution point; authority information access) so third
+	// parties can check them. The CRL URL gets "/<issuer key id>.crl".
+	CRLURL  string
+	OCSPURL string
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.VehicleLifetime, DefaultVehicleLifetime)
+	def(&c.ClientLifetime, DefaultClientLifetime)
+	def(&c.OperatorLifetime, DefaultOperatorLifetime)
+	def(&c.GatewayLifetime, DefaultGatewayLifetime)
+	def(&c.JoinTokenTTL, DefaultJoinTokenTTL)
+	return c
+}
+
+func (c Config) validate() error {
+	for _, b := range []struct {
+		name   string
+		v, max time.Duration
+	}{
+		{"vehicle lifetime", c.VehicleLifetime, MaxVehicleLifetime},
+		{"client lifetime", c.ClientLifetime, MaxClientLifetime},
+		{"operator lifetime", c.OperatorLifetime, MaxOperatorLifetime},
+		{"gateway lifetime", c.GatewayLifetime, MaxGatewayLifetime},
+		{"join token TTL", c.JoinTokenTTL, MaxJoinTokenTTL},
+	} {
+		if b.v < time.Minute || b.v > b.max {
+			return fmt.Errorf("pki: %s %v out of range [1m, %v]", b.name, b.v, b.max)
+		}
+	}
+	return nil
+}
+
+// Deps are the live collaborators of a CA.
+type Deps struct {
+	KEK      KeyEncrypter  // decrypts the intermediate keys; required
+	Registry Registry      // required
+	Events   event.Emitter // required
+	Now      func() time.Time
+	Log      *slog.Logger // nil: slog.Default()
+}
+
+// CA is a loaded fleet CA: the root certificate, the intermediates and the
+// online keys. It is safe for concurrent use.
+type CA struct {
+	dir   string
+	cfg   Config
+	kek   KeyEncrypter
+	reg   Registry
+	ev    emitter
+	now   func() time.Time
+	log   *slog.Logger
+	root  *x509.Certificate
+	trust *Trust
+
+	mu    sync.Mutex // serializes rotation and Reload
+	state atomic.Pointer[caState]
+
+	respMu     sync.Mutex
+	responders map[string]*ocspResponder // by intermediate key id
+
+	crlMu    sync.Mutex
+	crlCache map[string]cachedCRL
+}
+
+type caState struct {
+	issuing *intermediate
+	byKID   map[string]*intermediate
+	order   []string // ca.json order
+}
+
+type intermediate struct {
+	kid    string
+	cert   *x509.Certificate
+	signer crypto.Signer // nil when the key file is gone (retired)
+	state  IntermediateState
+}
+
+// Load opens the CA in dir: the root certificate, every intermediate, and
+// the keys of those whose key file is present (the issuing one's is
+// required). It records in the Registry any intermediate the Registry does
+// not know yet, so intermediates can be revoked and appear in listings.
+func Load(ctx context.Context, dir string, cfg Config, deps Deps) (*CA, error) {
+	if deps.KEK == nil || deps.Registry == nil || deps.Events == nil {
+		return nil, errors.New("pki: Load needs a KEK, a Registry and an event Emitter")
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Log == nil {
+		deps.Log = slog.Default()
+	}
+	root, err := readCertFile(filepath.Join(dir, rootCertFile))
+	if err != nil {
+		return nil, err
+	}
+	if err := root.CheckSignatureFrom(root); err != nil || !root.IsCA {
+		return nil, fmt.Errorf("pki: %s is not a self-signed CA certificate", rootCertFile)
+	}
+	ca := &CA{
+		dir: dir, cfg: cfg, kek: deps.KEK, reg: deps.Registry, ev: emitter{deps.Events}, now: deps.Now, log: deps.Log,
+		root: root, trust: &Trust{}, responders: map[string]*ocspResponder{}, crlCache: map[string]cachedCRL{},
+	}
+	if err := ca.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return ca, nil
+}
+
+// Reload re-reads ca.json and the intermediates, for a replica whose CA
+// directory was updated by a rotation made elsewhere, and records in the
+// Registry any intermediate it does not know yet. Listeners see the new
+// trust set at their next handshake.
+func (ca *CA) Reload(ctx context.Context) error {
+	ca.mu.Lock()
+	defer ca.mu.Unlock()
+	if err := ca.reloadLocked(); err != nil {
+		return err
+	}
+	rootKID := keyIDFromSPKI(ca.root.RawSubjectPublicKeyInfo)
+	for _, it := range ca.state.Load().byKID {
+		if err := ca.recordCA(ctx, it.cert, ProfileIntermediate, it.kid, rootKID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ca *CA) reloadLocked() error {
+	doc, err := readStateDoc(ca.dir)
+	if err != nil {
+		return err
+	}
+	st := &caState{byKID: map[string]*intermediate{}}
+	var trusted []*x509.Certificate
+	for _, item := range doc.Intermediates {
+		certPath, keyPath := intermediatePaths(ca.dir, item.KeyID)
+		cert, err := readCertFile(certPath)
+		if err != nil {
+			return err
+		}
+		if keyIDFromSPKI(cert.RawSubjectPublicKeyInfo) != item.KeyID {
+			return fmt.Errorf("pki: intermediate %s: certificate does not match its key id", item.KeyID)
+		}
+		if err := cert.CheckSignatureFrom(ca.root); err != nil || !cert.IsCA {
+			return fmt.Errorf("pki: intermediate %s is not a CA certificate signed by the root", item.KeyID)
+		}
+		it := &intermediate{kid: item.KeyID, cert: cert, state: item.State}
+		it.signer, err = readKeyFile(keyPath, ca.kek, keyRoleIntermedia, cert)
+		if err != nil && !(isNotExist(err) && item.State == StateRetired) {
+			return err
+		}
+		if item.State == StateIssuing {
+			if ca.now().After(cert.NotAfter) {
+				return fmt.Errorf("pki: issuing intermediate %s expired at %v", item.KeyID, cert.NotAfter)
+			}
+			st.issuing = it
+		}
+		if item.State != StateRetired {
+			trusted = append(trusted, cert)
+		}
+		st.byKID[item.KeyID] = it
+		st.order = append(st.order, item.KeyID)
+	}
+	ca.state.Store(st)
+	ca.trust.set(trusted)
+	return nil
+}
+
+// recordCA records a CA or responder certificate in the Registry unless it
+// is there already.
+func (ca *CA) recordCA(ctx context.Context, cert *x509.Certificate, prof Profile, id, issuerKID string) error {
+	serial := SerialString(cert.SerialNumber)
+	if _, err := ca.reg.GetIssued(ctx, serial); err == nil {
+		return nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return storeError(err)
+	}
+	err := ca.reg.RecordIssued(ctx, IssuedCert{
+		Serial: serial, ID: id, Profile: prof, NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(),
+		IssuerKeyID: issuerKID, DER: cert.Raw,
+	})
+	if err != nil && !errors.Is(err, ErrConflict) { // another replica won the race: fine
+		return storeError(err)
+	}
+	return nil
+}
+
+// Root returns the root certificate: what vehicles and clients trust for the
+// gateway's server certificate.
+func (ca *CA) Root() *x509.Certificate { return ca.root }
+
+// Trust returns the live set of trusted intermediates, for ServerTLSConfig.
+func (ca *CA) Trust() *Trust { return ca.trust }
+
+// IssuingKeyID returns the key id of the issuing intermediate.
+func (ca *CA) IssuingKeyID() string { return ca.state.Load().issuing.kid }
+
+// Intermediates returns every intermediate's key id and state, in ca.json
+// order.
+func (ca *CA) Intermediates() []IntermediateInfo {
+	st := ca.state.Load()
+	out := make([]IntermediateInfo, 0, len(st.order))
+	for _, kid := range st.order {
+		it := st.byKID[kid]
+		out = append(out, IntermediateInfo{KeyID: kid, State: it.state, Certificate: it.cert, HasKey: it.signer != nil})
+	}
+	return out
+}
+
+// IntermediateInfo describes one intermediate.
+type IntermediateInfo struct {
+	KeyID       string
+	State       IntermediateState
+	Certificate *x509.Certificate
+	HasKey      bool
+}
+
+// InitConfig describes a new CA.
+type InitConfig struct {
+	Dir string
+	// RootKeyFile receives the encrypted root key; default <Dir>/root.key.
+	// Move it offline after Init.
+	RootKeyFile          string
+	Algorithm            KeyAlgorithm // default ECDSAP256
+	RootLifetime         time.Duration
+	IntermediateLifetime time.Duration
+	// Name prefixes the CAs' common names; default "fifthwheel fleet".
+	Name string
+}
+
+// InitResult says what Init wrote.
+type InitResult struct {
+	Root                *x509.Certificate
+	RootKeyFile         string
+	IntermediateKeyID   string
+	IntermediateCertDER []byte
+}
+
+// Init creates a new CA in cfg.Dir: a root and one issuing intermediate,
+// keys encrypted with kek. It refuses a directory that already holds a CA.
+// The intermediate is recorded in the Registry by the first Load.
+func Init(cfg InitConfig, kek KeyEncrypter) (*InitResult, error) {
+	return initAt(cfg, kek, time.Now())
+}
+
+func initAt(cfg InitConfig, kek KeyEncrypter, now time.Time) (*InitResult, error) {
+	if cfg.Dir == "" || kek == nil {
+		return nil, errors.New("pki: Init needs a directory and a KEK")
+	}
+	if cfg.Algorithm == "" {
+		cfg.Algorithm = ECDSAP256
+	}
+	if cfg.RootLifetime == 0 {
+		cfg.RootLifetime = DefaultRootLifetime
+	}
+	if cfg.IntermediateLifetime == 0 {
+		cfg.IntermediateLifetime = DefaultIntermediateLifetime
+	}
+	if cfg.IntermediateLifetime > MaxIntermediateLifetime || cfg.IntermediateLifetime >= cfg.RootLifetime {
+		return nil, fmt.Errorf("pki: intermediate lifetime %v must be below %v and the root's", cfg.IntermediateLifetime, MaxIntermediateLifetime)
+	}
+	if cfg.Name == "" {
+		cfg.Name = "fifthwheel fleet"
+	}
+	if cfg.RootKeyFile == "" {
+		cfg.RootKeyFile = filepath.Join(cfg.Dir, defaultRootKey)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Dir, caStateFile)); err == nil {
+		return nil, fmt.Errorf("pki: %s already holds a CA", cfg.Dir)
+	}
+	if _, err := os.Stat(cfg.RootKeyFile); err == nil {
+		return nil, fmt.Errorf("pki: %s exists; refusing to overwrite a root key", cfg.RootKeyFile)
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, intermediatesDir), 0o700); err != nil {
+		return nil, fmt.Errorf("pki: create CA directory: %w", err)
+	}
+
+	rootKey, err := GenerateKey(cfg.Algorithm)
+	if err != nil {
+		return nil, err
+	}
+	rootKID, _ := KeyID(rootKey.Public())
+	rootTmpl := &x509.Certificate{
+		SerialNumber:          newSerial(),
+		Subject:               pkix.Name{CommonName: cfg.Name + " root " + now.UTC().Format("2006-01-02")},
+		NotBefore:             now.Add(-ClockSkew).Truncate(time.Second),
+		NotAfter:              now.Add(cfg.RootLifetime).Truncate(time.Second),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLen:            1,
+	}
+	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
+	if err != nil {
+		return nil, fmt.Errorf("pki: create root: %v", err)
+	}
+	root, _ := x509.ParseCertificate(rootDER)
+
+	interDER, interKey, err := newIntermediate(root, rootKey, cfg.Algorithm, cfg.Name, cfg.IntermediateLifetime, now)
+	if err != nil {
+		return nil, err
+	}
+	interKID, _ := KeyID(interKey.Public())
+	certPath, keyPath := intermediatePaths(cfg.Dir, interKID)
+
+	// Keys first, state last: a crash leaves no ca.json, and Init can rerun
+	// once the stray files are removed.
+	if err := writeKeyFile(cfg.RootKeyFile, kek, keyRoleRoot, rootKID, rootKey); err != nil {
+		return nil, err
+	}
+	if err := writeKeyFile(keyPath, kek, keyRoleIntermedia, interKID, interKey); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(cfg.Dir, rootCertFile), certPEM(rootDER), 0o644); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(certPath, certPEM(interDER), 0o644); err != nil {
+		return nil, err
+	}
+	if err := writeStateDoc(cfg.Dir, caStateDoc{Intermediates: []intermediateItem{{KeyID: interKID, State: StateIssuing}}}); err != nil {
+		return nil, err
+	}
+	return &InitResult{Root: root, RootKeyFile: cfg.RootKeyFile, IntermediateKeyID: interKID, IntermediateCertDER: interDER}, nil
+}
+
+// newIntermediate creates an intermediate CA certificate signed by the root.
+// Path length 0 (it signs only leaves); its EKUs constrain what it may sign
+// (Go's verifier enforces EKU nesting).
+func newIntermediate(root *x509.Certificate, rootKey crypto.Signer, alg KeyAlgorithm, name string, lifetime time.Duration, now time.Time) ([]byte, crypto.Signer, error) {
+	key, err := GenerateKey(alg)
+	if err != nil {
+		return nil, nil, err
+	}
+	kid, _ := KeyID(key.Public())
+	notAfter := now.Add(lifetime).Truncate(time.Second)
+	if notAfter.After(root.NotAfter) {
+		notAfter = root.NotAfter
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          newSerial(),
+		Subject:               pkix.Name{CommonName: name + " intermediate " + kid[:8]},
+		NotBefore:             now.Add(-ClockSkew).Truncate(time.Second),
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageOCSPSigning},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLen:            0,
+		MaxPathLenZero:        true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, root, key.Public(), rootKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pki: create intermediate: %v", err)
+	}
+	return der, key, nil
+}

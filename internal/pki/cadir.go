@@ -1,0 +1,204 @@
+package pki
+
+import (
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+)
+
+// The CA directory (ca.json version 1):
+//
+//	<dir>/ca.json                    which intermediates exist and their state
+//	<dir>/root.crt                   the root certificate (PEM), public
+//	<dir>/intermediates/<kid>.crt    each intermediate certificate (PEM)
+//	<dir>/intermediates/<kid>.key    its private key, encrypted (PEM, fwkey1)
+//
+// The root private key is written by Init to InitConfig.RootKeyFile (by
+// default <dir>/root.key), encrypted like the others. Load never reads it:
+// move it to offline storage after Init and bring it back only to add an
+// intermediate. Directories are created 0700, key files 0600.
+const (
+	caStateFile       = "ca.json"
+	rootCertFile      = "root.crt"
+	intermediatesDir  = "intermediates"
+	defaultRootKey    = "root.key"
+	pemCertificate    = "CERTIFICATE"
+	pemEncryptedKey   = "FIFTHWHEEL ENCRYPTED KEY"
+	keyRoleRoot       = "root"
+	keyRoleIntermedia = "intermediate"
+	caStateVersion    = 1
+)
+
+// IntermediateState is an intermediate's place in its rotation.
+type IntermediateState string
+
+// The states. Exactly one intermediate is Issuing; Trusted ones verify but do
+// not issue (a new one before promotion, an old one until its certificates
+// have been renewed); Retired ones are no longer trusted by listeners but
+// still sign CRLs and OCSP answers for what they issued, if their key file is
+// still there.
+const (
+	StateIssuing IntermediateState = "issuing"
+	StateTrusted IntermediateState = "trusted"
+	StateRetired IntermediateState = "retired"
+)
+
+type caStateDoc struct {
+	Version       int                `json:"version"`
+	Intermediates []intermediateItem `json:"intermediates"`
+}
+
+type intermediateItem struct {
+	KeyID string            `json:"key_id"`
+	State IntermediateState `json:"state"`
+}
+
+var keyIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+func readStateDoc(dir string) (caStateDoc, error) {
+	b, err := os.ReadFile(filepath.Join(dir, caStateFile))
+	if err != nil {
+		return caStateDoc{}, fmt.Errorf("pki: read CA state: %w", err)
+	}
+	var doc caStateDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return caStateDoc{}, fmt.Errorf("pki: parse %s: %v", caStateFile, err)
+	}
+	if doc.Version != caStateVersion {
+		return caStateDoc{}, fmt.Errorf("pki: %s version %d not supported (want %d)", caStateFile, doc.Version, caStateVersion)
+	}
+	issuing := 0
+	seen := map[string]bool{}
+	for _, it := range doc.Intermediates {
+		if !keyIDPattern.MatchString(it.KeyID) || seen[it.KeyID] {
+			return caStateDoc{}, fmt.Errorf("pki: %s: bad or repeated key id %q", caStateFile, it.KeyID)
+		}
+		seen[it.KeyID] = true
+		switch it.State {
+		case StateIssuing:
+			issuing++
+		case StateTrusted, StateRetired:
+		default:
+			return caStateDoc{}, fmt.Errorf("pki: %s: unknown state %q", caStateFile, it.State)
+		}
+	}
+	if issuing != 1 {
+		return caStateDoc{}, fmt.Errorf("pki: %s: %d issuing intermediates; want exactly 1", caStateFile, issuing)
+	}
+	return doc, nil
+}
+
+func writeStateDoc(dir string, doc caStateDoc) error {
+	doc.Version = caStateVersion
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, caStateFile), append(b, '\n'), 0o600)
+}
+
+func certPEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: pemCertificate, Bytes: der})
+}
+
+func readCertFile(path string) (*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("pki: read certificate: %w", err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != pemCertificate {
+		return nil, fmt.Errorf("pki: %s: no PEM certificate", path)
+	}
+	return x509.ParseCertificate(blk.Bytes)
+}
+
+// keyAAD binds an encrypted key to its role and key id.
+func keyAAD(role, kid string) []byte {
+	return []byte("fifthwheel ca key\x00" + role + "\x00" + kid)
+}
+
+func writeKeyFile(path string, kek KeyEncrypter, role, kid string, key crypto.Signer) error {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("pki: marshal key: %v", err)
+	}
+	blob, err := kek.Encrypt(der, keyAAD(role, kid))
+	clear(der)
+	if err != nil {
+		return fmt.Errorf("pki: encrypt key: %w", err)
+	}
+	out := pem.EncodeToMemory(&pem.Block{Type: pemEncryptedKey, Headers: map[string]string{"Role": role, "Key-Id": kid}, Bytes: blob})
+	return writeFileAtomic(path, out, 0o600)
+}
+
+// readKeyFile decrypts a key file and checks that it holds the private key
+// for cert. It returns an error wrapping fs.ErrNotExist if the file is absent.
+func readKeyFile(path string, kek KeyEncrypter, role string, cert *x509.Certificate) (crypto.Signer, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("pki: read key: %w", err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != pemEncryptedKey {
+		return nil, fmt.Errorf("pki: %s: not a %s PEM block", path, pemEncryptedKey)
+	}
+	kid := keyIDFromSPKI(cert.RawSubjectPublicKeyInfo)
+	der, err := kek.Decrypt(blk.Bytes, keyAAD(role, kid))
+	if err != nil {
+		return nil, fmt.Errorf("pki: %s: %w", path, err)
+	}
+	defer clear(der)
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("pki: %s: parse key: %v", path, err)
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("pki: %s: not a signing key", path)
+	}
+	pkid, err := KeyID(signer.Public())
+	if err != nil || pkid != kid {
+		return nil, fmt.Errorf("pki: %s: key does not match its certificate", path)
+	}
+	return signer, nil
+}
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+func intermediatePaths(dir, kid string) (cert, key string) {
+	base := filepath.Join(dir, intermediatesDir, kid)
+	return base + ".crt", base + ".key"
+}
+
+// writeFileAtomic writes data to path via a temporary file and rename, so a
+// crash never leaves a half-written CA file.
+func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}

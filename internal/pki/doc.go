@@ -1,0 +1,62 @@
+// Package pki is fifthwheel's fleet certificate authority: issuance,
+// enrollment with join tokens, renewal, revocation, CRL and OCSP, the
+// in-memory revocation feed the TLS listeners consult, and the mapping from a
+// verified certificate chain to a principal.
+//
+// # Security model
+//
+// Trust is two-tiered. The root key signs intermediates and nothing else; it
+// is written by Init to its own file (RootKeyFile) so the operator can move it
+// off the gateway, and it is needed again only to add an intermediate. The
+// online intermediates sign leaf certificates, CRLs and the in-memory OCSP
+// responder certificates. Every CA private key is encrypted at rest by a
+// KeyEncrypter (AES-256-GCM under a key derived from a passphrase with
+// Argon2id, or, in development, under a random 256-bit key kept in a 0600
+// file); the additional data binds each ciphertext to its role and key id so
+// key files cannot be swapped.
+//
+// Listeners trust the intermediates, not the root: the client CA pool holds
+// only the intermediates currently marked trusted, so a certificate signed
+// directly by the root, by a retired intermediate or by any other CA fails
+// crypto/tls chain verification. Identity is taken from VerifiedChains[0][0]
+// and nowhere else: it must carry exactly one URI SAN of the form
+// urn:fifthwheel:<kind>:<id>, a CN equal to the id, and the extended key usage
+// of its kind's profile. Any extra certificate a peer appends is only ever a
+// candidate intermediate for crypto/tls; it never names anyone.
+//
+// Revocation is enforced in three places: the handshake (VerifyConnection
+// consults the RevocationSet for the leaf and its intermediate), live
+// connections (ConnTracker closes them when the RevocationSet learns of a
+// revocation, within one poll interval), and for third parties through the
+// CRL and OCSP. The RevocationSet fails closed: when its data is older than
+// its MaxAge, every lookup returns ErrRevocationStale and handshakes are
+// refused. Open connections are not closed for staleness alone: a short store
+// outage must not send the whole fleet into safe state.
+//
+// Enrollment authorizes exactly one identity: a join token is 256 random bits,
+// shown once, stored only as its SHA-256, valid for a bounded TTL, and
+// consumed atomically on use; the CSR must name the token's vehicle and
+// nobody else, with an ECDSA P-256 or Ed25519 key. Renewal keeps the identity
+// of the presented, verified, unrevoked and unexpired certificate. Input that
+// is refused changes nothing: a CSR that fails any check does not consume the
+// token.
+//
+// Every issuance, renewal, revocation and handshake decision emits exactly
+// one event (class pki or authentication) with a stable Code; the codes are
+// listed in codes.go. Join-token secrets and private keys never reach events,
+// errors or logs.
+//
+// # Persistence
+//
+// The package is storage-agnostic. It declares what it needs as the Registry
+// interface (registry.go); internal/store implements it on SQLite and
+// PostgreSQL, MemRegistry in memory, and package pkitest holds the
+// conformance suite every implementation must pass.
+//
+// # Compatibility
+//
+// Reason codes, the CA directory layout (ca.json version 1), the encrypted key
+// format (fwkey1) and the certificate profiles are stable: a change that a
+// deployed gateway, vehicle or SIEM rule could notice gets a new name rather
+// than a new meaning.
+package pki

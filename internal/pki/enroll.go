@@ -1,0 +1,128 @@
+package pki
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"net/http"
+
+	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+)
+
+// Enroll issues a vehicle's first certificate in exchange for a join token
+// and a CSR naming that vehicle. Checks run cheapest first and nothing is
+// written until all pass: a refused CSR leaves the token usable. The token
+// is then consumed atomically, so of concurrent enrollments with one token
+// exactly one succeeds. Emits cert_enrolled, or one refusal event whose code
+// the returned error carries (see CodeOf).
+func (ca *CA) Enroll(ctx context.Context, joinToken string, csrBytes []byte) (*Issued, error) {
+	var vehicle principal.Principal
+	attrs := map[string]any{}
+	refuse := func(err error) (*Issued, error) {
+		sev := event.SeverityLow
+		if c := CodeOf(err); c == CodeCSRIdentityMismatch || c == CodeTokenUsed {
+			sev = event.SeverityMedium // a token used twice or for someone else may be stolen
+		}
+		_ = ca.ev.emit(ctx, event.ClassPKI, "enroll", event.Reject, sev, CodeOf(err), vehicle, vehicle.String(), attrs)
+		return nil, err
+	}
+
+	hash, err := HashJoinToken(joinToken)
+	if err != nil {
+		return refuse(err)
+	}
+	attrs["join_id"] = tokenID(hash)
+	csr, err := ParseCSR(csrBytes)
+	if err != nil {
+		return refuse(err)
+	}
+	rec, err := ca.reg.GetJoinToken(ctx, hash)
+	if err != nil {
+		return refuse(tokenRefusal(err))
+	}
+	vehicle = principal.Principal{Kind: principal.Vehicle, ID: rec.VehicleID}
+	now := ca.now()
+	switch {
+	case !rec.UsedAt.IsZero():
+		return refuse(tokenRefusal(ErrTokenUsed))
+	case !now.Before(rec.ExpiresAt):
+		return refuse(tokenRefusal(ErrTokenExpired))
+	}
+	if err := checkCSRIdentity(csr, vehicle); err != nil {
+		return refuse(err)
+	}
+	if _, err := ca.reg.ConsumeJoinToken(ctx, hash, now.UTC()); err != nil {
+		return refuse(tokenRefusal(err))
+	}
+	return ca.issue(ctx, IssueRequest{Subject: vehicle, PublicKey: csr.PublicKey, RequestedBy: vehicle},
+		profiles[principal.Vehicle], "enroll", CodeCertEnrolled)
+}
+
+// Renew issues a new certificate, possibly for a new key, to the holder of a
+// still valid one. verifiedChains is tls.ConnectionState.VerifiedChains of
+// the connection the request came on; the identity is its [0][0] and the CSR
+// must name exactly that identity. Refused if the presented certificate or
+// its intermediate is revoked (checked in the Registry, not a cache), the
+// certificate is expired or unknown to the Registry, or it is a gateway's.
+// Emits cert_renewed or one refusal event.
+func (ca *CA) Renew(ctx context.Context, verifiedChains [][]*x509.Certificate, csrBytes []byte) (*Issued, error) {
+	var p principal.Principal
+	attrs := map[string]any{}
+	refuse := func(err error) (*Issued, error) {
+		sev := event.SeverityLow
+		if CodeOf(err) == CodeRenewCertRevoked {
+			sev = event.SeverityHigh // a revoked key is being used
+		}
+		_ = ca.ev.emit(ctx, event.ClassPKI, "renew", event.Reject, sev, CodeOf(err), p, p.String(), attrs)
+		return nil, err
+	}
+	p, err := PrincipalFromChains(verifiedChains)
+	if err != nil {
+		return refuse(err)
+	}
+	chain := verifiedChains[0]
+	leaf := chain[0]
+	attrs["serial"] = serialOf(leaf)
+	spec, ok := profiles[p.Kind]
+	if !ok || !renewable(p.Kind) {
+		return refuse(refusal(http.StatusForbidden, CodeRenewKindNotAllowed, "this certificate kind is not renewed online", nil))
+	}
+	now := ca.now()
+	if now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+		return refuse(refusal(http.StatusUnauthorized, CodeRenewCertExpired, "the presented certificate is not valid now", nil))
+	}
+	if !ca.trust.Trusts(chain[len(chain)-1]) {
+		return refuse(refusal(http.StatusForbidden, CodeCertIssuerNotTrusted, "the presented certificate's issuer is no longer trusted", nil))
+	}
+	for i, c := range chain {
+		rec, err := ca.reg.GetIssued(ctx, serialOf(c))
+		if errors.Is(err, ErrNotFound) || (err == nil && !bytes.Equal(rec.DER, c.Raw)) {
+			return refuse(refusal(http.StatusForbidden, CodeRenewCertUnknown, "the presented certificate was not issued by this CA", err))
+		}
+		if err != nil {
+			return refuse(storeError(err))
+		}
+		if rec.Revoked() {
+			if i > 0 {
+				attrs["revoked_serial"] = rec.Serial
+			}
+			return refuse(refusal(http.StatusForbidden, CodeRenewCertRevoked, "the presented certificate is revoked", nil))
+		}
+	}
+	csr, err := ParseCSR(csrBytes)
+	if err != nil {
+		return refuse(err)
+	}
+	if err := checkCSRIdentity(csr, p); err != nil {
+		return refuse(err)
+	}
+	return ca.issue(ctx, IssueRequest{Subject: p, PublicKey: csr.PublicKey, RequestedBy: p}, spec, "renew", CodeCertRenewed)
+}
+
+// renewable kinds renew themselves online; gateway certificates come from an
+// operator.
+func renewable(k principal.Kind) bool {
+	return k == principal.Vehicle || k == principal.Client || k == principal.Operator
+}

@@ -1,0 +1,53 @@
+package pki
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+)
+
+// Revoke revokes the certificate with this serial (any form ParseSerial
+// takes) and emits cert_revoked, or cert_already_revoked if it was revoked
+// before (the first revocation's time and reason stand). Revoking an
+// intermediate's serial refuses every certificate chaining to it.
+//
+// Revoke changes the Registry only; listeners learn of it through their
+// RevocationSet (call its Notify on this replica to skip the poll wait).
+func (ca *CA) Revoke(ctx context.Context, serial string, reason RevocationReason, by principal.Principal) (IssuedCert, error) {
+	s, err := ParseSerial(serial)
+	if err != nil {
+		return IssuedCert{}, refusal(http.StatusBadRequest, CodeCertUnknown, "not a certificate serial", err)
+	}
+	if _, ok := reasonNames[reason]; !ok {
+		return IssuedCert{}, refusal(http.StatusBadRequest, CodeIssueInvalid, "unsupported revocation reason", nil)
+	}
+	rec, changed, err := ca.reg.Revoke(ctx, s, reason, ca.now().UTC().Truncate(time.Second))
+	if errors.Is(err, ErrNotFound) {
+		_ = ca.ev.emit(ctx, event.ClassPKI, "revoke", event.Reject, event.SeverityLow, CodeCertUnknown, by, "",
+			map[string]any{"serial": s})
+		return IssuedCert{}, refusal(http.StatusNotFound, CodeCertUnknown, "no certificate with this serial", err)
+	}
+	if err != nil {
+		return IssuedCert{}, storeError(err)
+	}
+	code, sev := CodeCertRevoked, event.SeverityMedium
+	if !changed {
+		code, sev = CodeCertAlreadyRevoked, event.SeverityInfo
+	}
+	if reason == ReasonKeyCompromise || reason == ReasonCACompromise {
+		sev = event.SeverityHigh
+	}
+	resource := rec.Principal().String()
+	if resource == "" {
+		resource = "ca:" + rec.ID
+	}
+	if err := ca.ev.emit(ctx, event.ClassPKI, "revoke", event.Accept, sev, code, by, resource,
+		map[string]any{"serial": s, "reason": rec.Reason.String(), "revoked_at": rec.RevokedAt, "profile": string(rec.Profile)}); err != nil {
+		return rec, err
+	}
+	return rec, nil
+}

@@ -1,0 +1,19 @@
+package server
+
+import "time"
+
+// Limits of the server itself; the operator-tunable ones live in
+// internal/config (defaults.go).
+const (
+	// readyTimeout bounds the store ping behind /readyz: load balancers probe
+	// every few seconds and must get an answer, not a hung connection.
+	readyTimeout = 2 * time.Second
+	// eventTimeout bounds recording a request-level security event, so a
+	// slow sink cannot hold a refused request's goroutine for long.
+	eventTimeout = 5 * time.Second
+	// maxRequestIDLen bounds an accepted X-Request-ID: room for a UUID or a
+	// 128-bit hex id with a prefix, short enough for logs and event rows.
+	maxRequestIDLen = 64
+	// maxLoggedPathLen bounds the request path copied into events and logs.
+	maxLoggedPathLen = 256
+)

@@ -1,0 +1,321 @@
+// Package server runs fifthwheel's three HTTP listeners and the middleware
+// every request passes through.
+//
+//   - vehicle (TLS 1.3): vehicle sessions, telemetry batches, enrollment;
+//   - tms (TLS 1.3): the TMS REST API;
+//   - ops (plain HTTP, meant for a private network): /livez, /readyz,
+//     /metrics, and later the CRL and OCSP responder, which are public by
+//     nature.
+//
+// The server owns transport concerns only: TLS version, timeouts, size
+// limits, request ids, panic recovery, problem+json for routing errors and
+// metrics. What the endpoints do arrives through Deps as handlers; routes a
+// later release implements answer 501 not_implemented until then.
+//
+// # Security model
+//
+// Every listener sets all four net/http timeouts and a header size limit, so
+// a slow or flooding client cannot hold sockets (the slowloris that
+// fleet-telemetry was open to). Request bodies are capped by MaxBytesReader:
+// an oversize body is answered 413 body_too_large and recorded as a security
+// event. TLS listeners refuse anything below TLS 1.3 whatever tls.Config they
+// are given. Client certificates are the business of the tls.Config the
+// caller supplies (package pki). A handler panic answers 500 without detail
+// and never stops the process. Errors reach clients only as RFC 9457
+// problem+json with a stable code; internal causes go to the log.
+//
+// Routing uses Go 1.22 ServeMux patterns. Metrics label requests by
+// listener, registered route pattern (or "unmatched") and status, so label
+// values are bounded by the code, never by what clients send.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fifthwheel/fifthwheel/internal/config"
+	"github.com/fifthwheel/fifthwheel/internal/event"
+)
+
+// Listener names one of the three listeners.
+type Listener string
+
+// The listeners.
+const (
+	Vehicle Listener = "vehicle"
+	TMS     Listener = "tms"
+	Ops     Listener = "ops"
+)
+
+// Pinger is what readiness needs from the store.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Routes maps Go 1.22 ServeMux patterns ("POST /v1/tenders",
+// "GET /v1/vehicles/{id}") to handlers on one listener. A route whose path
+// equals a placeholder's replaces the placeholder.
+type Routes map[string]http.Handler
+
+// BuildInfo describes the running binary, for the build-info metric.
+type BuildInfo struct {
+	Version   string
+	Commit    string
+	GoVersion string
+}
+
+// Deps are the live objects the server works with; the configuration
+// (config.Config) stays data only.
+type Deps struct {
+	// Log receives request and lifecycle logs; nil means slog.Default().
+	Log *slog.Logger
+	// Store answers /readyz. Required.
+	Store Pinger
+	// Events records request-level security events (oversize bodies).
+	// Required.
+	Events event.Emitter
+	// Registry receives the server's metrics and is served at /metrics.
+	// Required; one per server, never the global registry.
+	Registry *prometheus.Registry
+	// VehicleTLS and TMSTLS configure the TLS listeners: certificate source,
+	// client-certificate policy and verification (package pki). Required.
+	// They are cloned and their MinVersion forced to TLS 1.3.
+	VehicleTLS *tls.Config
+	TMSTLS     *tls.Config
+	// VehicleRoutes, TMSRoutes and OpsRoutes are the endpoint handlers.
+	VehicleRoutes Routes
+	TMSRoutes     Routes
+	OpsRoutes     Routes
+	// Build is exported as the fifthwheel_build_info metric.
+	Build BuildInfo
+}
+
+// Addrs are the bound listener addresses.
+type Addrs struct {
+	Vehicle string `json:"vehicle"`
+	TMS     string `json:"tms"`
+	Ops     string `json:"ops"`
+}
+
+// Server is the gateway's HTTP front. Create it with New, bind with Listen,
+// then Serve.
+type Server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    Pinger
+	events   event.Emitter
+	metrics  *httpMetrics
+	draining atomic.Bool
+
+	listeners []*listener
+}
+
+type listener struct {
+	name Listener
+	addr string
+	srv  *http.Server
+	tls  bool
+	ln   net.Listener
+}
+
+// New validates cfg and deps and builds the three servers. It binds
+// nothing; call Listen.
+func New(cfg config.Config, deps Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("server: invalid configuration: %w", err)
+	}
+	switch {
+	case deps.Store == nil:
+		return nil, errors.New("server: Deps.Store is required")
+	case deps.Events == nil:
+		return nil, errors.New("server: Deps.Events is required")
+	case deps.Registry == nil:
+		return nil, errors.New("server: Deps.Registry is required")
+	}
+	vtls, err := tls13(deps.VehicleTLS, Vehicle)
+	if err != nil {
+		return nil, err
+	}
+	ttls, err := tls13(deps.TMSTLS, TMS)
+	if err != nil {
+		return nil, err
+	}
+	log := deps.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	m, err := newHTTPMetrics(deps.Registry, deps.Build)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, store: deps.Store, events: deps.Events, metrics: m}
+
+	for _, l := range []struct {
+		name   Listener
+		addr   string
+		tls    *tls.Config
+		routes Routes
+	}{
+		{Vehicle, cfg.Listen.Vehicle, vtls, deps.VehicleRoutes},
+		{TMS, cfg.Listen.TMS, ttls, deps.TMSRoutes},
+		{Ops, cfg.Listen.Ops, nil, s.opsRoutes(deps.Registry, deps.OpsRoutes)},
+	} {
+		h, err := s.handler(l.name, l.routes)
+		if err != nil {
+			return nil, err
+		}
+		srv := &http.Server{
+			Handler:           h,
+			TLSConfig:         l.tls,
+			ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+			ReadTimeout:       cfg.HTTP.ReadTimeout,
+			WriteTimeout:      cfg.HTTP.WriteTimeout,
+			IdleTimeout:       cfg.HTTP.IdleTimeout,
+			MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		s.listeners = append(s.listeners, &listener{name: l.name, addr: l.addr, srv: srv, tls: l.tls != nil})
+	}
+	return s, nil
+}
+
+// tls13 clones c and forces TLS 1.3 as the minimum.
+func tls13(c *tls.Config, name Listener) (*tls.Config, error) {
+	if c == nil {
+		return nil, fmt.Errorf("server: Deps TLS config for the %s listener is required", name)
+	}
+	if len(c.Certificates) == 0 && c.GetCertificate == nil && c.GetConfigForClient == nil {
+		return nil, fmt.Errorf("server: the %s listener's TLS config has no certificate", name)
+	}
+	c = c.Clone()
+	c.MinVersion = tls.VersionTLS13 // DESIGN.md: TLS 1.3 only, not configurable below
+	if c.MaxVersion != 0 && c.MaxVersion < tls.VersionTLS13 {
+		c.MaxVersion = 0
+	}
+	return c, nil
+}
+
+// Listen binds the three listeners. On error, none stays bound.
+func (s *Server) Listen() error {
+	var lc net.ListenConfig
+	for i, l := range s.listeners {
+		ln, err := lc.Listen(context.Background(), "tcp", l.addr)
+		if err != nil {
+			for _, prev := range s.listeners[:i] {
+				_ = prev.ln.Close()
+				prev.ln = nil
+			}
+			return fmt.Errorf("listen for %s on %s: %w", l.name, l.addr, err)
+		}
+		l.ln = ln
+		s.log.Info("listening", slog.String("listener", string(l.name)),
+			slog.String("addr", ln.Addr().String()), slog.Bool("tls", l.tls))
+	}
+	return nil
+}
+
+// Addrs returns the bound addresses; empty before Listen.
+func (s *Server) Addrs() Addrs {
+	var a Addrs
+	for _, l := range s.listeners {
+		if l.ln == nil {
+			continue
+		}
+		switch l.name {
+		case Vehicle:
+			a.Vehicle = l.ln.Addr().String()
+		case TMS:
+			a.TMS = l.ln.Addr().String()
+		case Ops:
+			a.Ops = l.ln.Addr().String()
+		}
+	}
+	return a
+}
+
+// Close releases the bound listeners of a server that will not Serve (an
+// error between Listen and Serve). Serve closes them itself.
+func (s *Server) Close() error {
+	var errs []error
+	for _, l := range s.listeners {
+		if l.ln != nil {
+			errs = append(errs, l.ln.Close())
+			l.ln = nil
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Serve serves on the bound listeners until ctx is done or a listener fails,
+// then shuts down gracefully: /readyz turns 503, listeners stop accepting,
+// and in-flight requests get http.shutdown_timeout to finish before their
+// connections are closed. It returns the listener failure, if any; a
+// shutdown asked for through ctx returns nil. Serve does not close the store
+// or the event sinks: their owner does, after Serve returns.
+//
+// Hijacked connections (vehicle WebSocket sessions) are not tracked by
+// http.Server.Shutdown; their owners close them on ctx.
+func (s *Server) Serve(ctx context.Context) error {
+	for _, l := range s.listeners {
+		if l.ln == nil {
+			return errors.New("server: Serve called before Listen")
+		}
+	}
+	errc := make(chan error, len(s.listeners))
+	for _, l := range s.listeners {
+		go func() {
+			var err error
+			if l.tls {
+				err = l.srv.ServeTLS(l.ln, "", "")
+			} else {
+				err = l.srv.Serve(l.ln)
+			}
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			} else if err != nil {
+				err = fmt.Errorf("%s listener: %w", l.name, err)
+			}
+			errc <- err
+		}()
+	}
+
+	var failed error
+	pending := len(s.listeners)
+	select {
+	case <-ctx.Done():
+		s.log.Info("shutting down", slog.String("reason", context.Cause(ctx).Error()))
+	case failed = <-errc:
+		pending--
+		s.log.Error("listener failed; shutting down", slog.Any("err", failed))
+	}
+	s.draining.Store(true)
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, l := range s.listeners {
+		wg.Go(func() {
+			if err := l.srv.Shutdown(sctx); err != nil {
+				s.log.Warn("drain did not finish in time; closing connections",
+					slog.String("listener", string(l.name)), slog.Duration("timeout", s.cfg.HTTP.ShutdownTimeout))
+				_ = l.srv.Close()
+			}
+		})
+	}
+	wg.Wait()
+	for ; pending > 0; pending-- {
+		if err := <-errc; err != nil && failed == nil {
+			failed = err
+		}
+	}
+	return failed
+}

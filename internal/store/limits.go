@@ -1,0 +1,48 @@
+package store
+
+import "time"
+
+// Limits and defaults of the store, in one place.
+const (
+	// DBFileName is the SQLite database inside the data directory.
+	DBFileName = "fifthwheel.db"
+
+	// MaxGroupCommit bounds how many queued write requests the SQLite writer
+	// folds into one transaction. Larger batches amortize fsync further
+	// (~210 µs on this machine kind) but delay the first caller of the batch.
+	MaxGroupCommit = 256
+
+	// WriteQueue is the SQLite writer's queue depth; callers block beyond it,
+	// which is the store's back-pressure.
+	WriteQueue = 4096
+
+	// BusyTimeout is how long SQLite waits on a lock held by another process
+	// (for example the CLI revoking a certificate while the gateway runs).
+	BusyTimeout = 10 * time.Second
+
+	// SQLiteReaders is the size of the read pool. WAL lets readers run beside
+	// the single writer.
+	SQLiteReaders = 8
+
+	// PostgresMaxConns bounds one replica's connections to PostgreSQL.
+	PostgresMaxConns = 16
+
+	// ConnectTimeout bounds the first connection, so a wrong URL fails fast
+	// with a clear error instead of hanging the CLI.
+	ConnectTimeout = 5 * time.Second
+
+	// DefaultPage is the page size of list calls that take a Limit of 0;
+	// MaxPage bounds any Limit.
+	DefaultPage = 100
+	MaxPage     = 10000
+)
+
+func pageSize(limit int) int {
+	switch {
+	case limit <= 0:
+		return DefaultPage
+	case limit > MaxPage:
+		return MaxPage
+	}
+	return limit
+}

@@ -1,0 +1,531 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// sqliteStore is the embedded engine. All writes go through one goroutine
+// (writer) that group-commits: it takes every request queued while the
+// previous transaction was syncing, runs each inside its own SAVEPOINT (so
+// one failing request does not undo the others), commits once, and only then
+// answers every caller. synchronous=FULL makes that commit durable.
+type sqliteStore struct {
+	path   string
+	wdb    *sql.DB // one connection, used only by the writer goroutine
+	rdb    *sql.DB // read pool
+	writes chan writeReq
+	quit   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+type writeReq struct {
+	fn   func(tx *sql.Tx) error
+	errc chan error
+}
+
+func sqliteDSN(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Set("_txlock", "immediate")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+func openSQLite(ctx context.Context, cfg Config) (*sqliteStore, error) {
+	dir := cfg.DataDir
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && cfg.Create:
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: cannot create data directory %s: %v", dir, err)
+		}
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("store: data directory %s does not exist; create it with `fifthwheel store migrate --data %s` or `fifthwheel serve --dev --data %s`", dir, dir, dir)
+	case err != nil:
+		return nil, fmt.Errorf("store: cannot read data directory %s: %v", dir, err)
+	case !st.IsDir():
+		return nil, fmt.Errorf("store: data directory %s is not a directory", dir)
+	}
+	path := filepath.Join(dir, DBFileName)
+	fresh := false
+	if fi, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if !cfg.Create && cfg.NoMigrate {
+			return nil, fmt.Errorf("store: no database in %s; run `fifthwheel store migrate --data %s` first", dir, dir)
+		}
+		fresh = true
+	} else if err != nil {
+		return nil, fmt.Errorf("store: cannot read %s: %v", path, err)
+	} else if fi.IsDir() {
+		return nil, fmt.Errorf("store: %s is a directory, expected the SQLite database file", path)
+	}
+
+	// Probe an existing file read-only first, so a corrupt or foreign file
+	// is reported without being touched (no WAL switch, no migration).
+	if !fresh {
+		if err := probeSQLite(ctx, path); err != nil {
+			return nil, err
+		}
+	}
+
+	wdb, err := sql.Open("sqlite", sqliteDSN(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %v", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	// WAL is persistent in the file; setting it once on the writer suffices.
+	var mode string
+	if err := wdb.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("store: %s: %v", path, describeSQLiteErr(err))
+	}
+	if !strings.EqualFold(mode, "wal") {
+		wdb.Close()
+		return nil, fmt.Errorf("store: %s: cannot enable WAL journal (got %q)", path, mode)
+	}
+	if fresh {
+		_ = os.Chmod(path, 0o600)
+	}
+	rdb, err := sql.Open("sqlite", sqliteDSN(path, true))
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("store: open %s: %v", path, err)
+	}
+	rdb.SetMaxOpenConns(SQLiteReaders)
+	rdb.SetMaxIdleConns(SQLiteReaders)
+
+	s := &sqliteStore{path: path, wdb: wdb, rdb: rdb,
+		writes: make(chan writeReq, WriteQueue), quit: make(chan struct{}), done: make(chan struct{})}
+	go s.writer()
+
+	if err := s.migrate(ctx, cfg.NoMigrate); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// probeSQLite opens path read-only and reads the schema, so a file that is
+// not a SQLite database, or is corrupt, is refused before anything writes.
+func probeSQLite(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&_pragma=query_only(1)")
+	if err != nil {
+		return fmt.Errorf("store: open %s: %v", path, err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		return fmt.Errorf("store: %s is not a usable fifthwheel database: %v; restore it from backup or point --data at another directory", path, describeSQLiteErr(err))
+	}
+	return nil
+}
+
+func describeSQLiteErr(err error) string {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_NOTADB:
+			return "file is not a SQLite database"
+		case sqlite3.SQLITE_CORRUPT:
+			return "database file is corrupt"
+		case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY:
+			return "cannot open the database file for writing (check permissions)"
+		}
+	}
+	return err.Error()
+}
+
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+func (s *sqliteStore) migrate(ctx context.Context, check bool) error {
+	ms, err := migrations("sqlite")
+	if err != nil {
+		return err
+	}
+	have, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if have > len(ms) {
+		return tooNew(have)
+	}
+	if have == len(ms) {
+		return nil
+	}
+	if check {
+		return fmt.Errorf("store: schema version %d is behind %d; run `fifthwheel store migrate`", have, len(ms))
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_us INTEGER NOT NULL) STRICT`); err != nil {
+			return err
+		}
+		// Re-read inside the write lock: another process may have migrated.
+		var cur int
+		if err := tx.QueryRow(`SELECT coalesce(max(version),0) FROM schema_migrations`).Scan(&cur); err != nil {
+			return err
+		}
+		if cur > len(ms) {
+			return tooNew(cur)
+		}
+		for _, m := range ms[cur:] {
+			if _, err := tx.Exec(m.sql); err != nil {
+				return fmt.Errorf("store: migration %d (%s): %v", m.version, m.name, err)
+			}
+			if _, err := tx.Exec(`INSERT INTO schema_migrations(version,name,applied_us) VALUES(?,?,?)`, m.version, m.name, time.Now().UnixMicro()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writer is the single writing goroutine.
+func (s *sqliteStore) writer() {
+	defer close(s.done)
+	batch := make([]writeReq, 0, MaxGroupCommit)
+	for {
+		var first writeReq
+		select {
+		case first = <-s.writes:
+		case <-s.quit:
+			// Drain what was queued before Close, then stop.
+			for {
+				select {
+				case r := <-s.writes:
+					s.commit(append(batch[:0], r))
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < MaxGroupCommit {
+			select {
+			case r := <-s.writes:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs batch in one transaction, each request in its own savepoint.
+func (s *sqliteStore) commit(batch []writeReq) {
+	errs := make([]error, len(batch))
+	fail := func(err error) {
+		for _, r := range batch {
+			r.errc <- err
+		}
+	}
+	tx, err := s.wdb.Begin()
+	if err != nil {
+		fail(fmt.Errorf("store: begin: %v", describeSQLiteErr(err)))
+		return
+	}
+	for i, r := range batch {
+		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+			errs[i] = err
+			continue
+		}
+		if err := runGuarded(r.fn, tx); err != nil {
+			errs[i] = err
+			if _, rbErr := tx.Exec("ROLLBACK TO w"); rbErr != nil {
+				_ = tx.Rollback()
+				fail(fmt.Errorf("store: rollback to savepoint: %v", rbErr))
+				return
+			}
+		}
+		if _, err := tx.Exec("RELEASE w"); err != nil {
+			_ = tx.Rollback()
+			fail(fmt.Errorf("store: release savepoint: %v", err))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("store: commit: %v", describeSQLiteErr(err)))
+		return
+	}
+	for i, r := range batch {
+		r.errc <- errs[i]
+	}
+}
+
+// runGuarded runs fn, turning a panic in it into an error so one bad request
+// cannot kill the writer (and with it every caller).
+func runGuarded(fn func(*sql.Tx) error, tx *sql.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store: write panicked: %v", p)
+		}
+	}()
+	return fn(tx)
+}
+
+// write queues fn and waits until its transaction is durable.
+func (s *sqliteStore) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	r := writeReq{fn: fn, errc: make(chan error, 1)}
+	select {
+	case <-s.quit:
+		return ErrClosed
+	default:
+	}
+	select {
+	case s.writes <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.quit:
+		return ErrClosed
+	}
+	// Once queued the request will be answered (the writer drains on Close);
+	// waiting for it keeps "returned nil" equal to "durable".
+	return <-r.errc
+}
+
+func (s *sqliteStore) Engine() string { return "sqlite" }
+
+func (s *sqliteStore) Ping(ctx context.Context) error {
+	if err := s.rdb.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %v", err)
+	}
+	// A write round trip proves the writer and the disk answer.
+	return s.write(ctx, func(tx *sql.Tx) error { _, err := tx.Exec("SELECT 1"); return err })
+}
+
+func (s *sqliteStore) SchemaVersion(ctx context.Context) (int, error) {
+	var n int
+	err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type='table' AND name='schema_migrations'`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: %v", describeSQLiteErr(err))
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	var v int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT coalesce(max(version),0) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("store: %v", describeSQLiteErr(err))
+	}
+	return v, nil
+}
+
+func (s *sqliteStore) Close() error {
+	s.once.Do(func() {
+		close(s.quit)
+		<-s.done
+	})
+	err1 := s.wdb.Close()
+	err2 := s.rdb.Close()
+	return errors.Join(err1, err2)
+}
+
+// --- events ---
+
+func (s *sqliteStore) AppendEvents(ctx context.Context, evs []EventRow) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.Prepare(`INSERT INTO events(id,time_us,class,verdict,code,subject,body) VALUES(?,?,?,?,?,?,?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, e := range evs {
+			if _, err := stmt.Exec(e.ID, e.Time.UnixMicro(), e.Class, e.Verdict, e.Code, e.Subject, e.Body); err != nil {
+				if isUniqueViolation(err) {
+					return fmt.Errorf("%w: event %s already recorded", ErrConflict, e.ID)
+				}
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *sqliteStore) ListEvents(ctx context.Context, f EventFilter) ([]EventRow, error) {
+	q := `SELECT seq,id,time_us,class,verdict,code,subject,body FROM events WHERE seq > ?`
+	args := []any{f.AfterSeq}
+	if f.Code != "" {
+		q += ` AND code = ?`
+		args = append(args, f.Code)
+	}
+	if f.Subject != "" {
+		q += ` AND subject = ?`
+		args = append(args, f.Subject)
+	}
+	q += ` ORDER BY seq LIMIT ?`
+	args = append(args, pageSize(f.Limit))
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []EventRow
+	for rows.Next() {
+		var e EventRow
+		var us int64
+		if err := rows.Scan(&e.Seq, &e.ID, &us, &e.Class, &e.Verdict, &e.Code, &e.Subject, &e.Body); err != nil {
+			return nil, err
+		}
+		e.Time = time.UnixMicro(us).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// --- vehicles ---
+
+func (s *sqliteStore) CreateVehicle(ctx context.Context, v Vehicle) error {
+	labels, err := encodeLabels(v.Labels)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO vehicles(id,status,created_us,labels) VALUES(?,?,?,?)`, v.ID, v.Status, v.CreatedAt.UnixMicro(), labels)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("%w: vehicle %s already exists", ErrConflict, v.ID)
+		}
+		return err
+	})
+}
+
+func (s *sqliteStore) GetVehicle(ctx context.Context, id string) (Vehicle, error) {
+	var v Vehicle
+	var us int64
+	var labels string
+	err := s.rdb.QueryRowContext(ctx, `SELECT id,status,created_us,labels FROM vehicles WHERE id=?`, id).Scan(&v.ID, &v.Status, &us, &labels)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Vehicle{}, fmt.Errorf("%w: vehicle %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return Vehicle{}, err
+	}
+	v.CreatedAt = time.UnixMicro(us).UTC()
+	v.Labels, err = decodeLabels([]byte(labels))
+	return v, err
+}
+
+func (s *sqliteStore) ListVehicles(ctx context.Context) ([]Vehicle, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id,status,created_us,labels FROM vehicles ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Vehicle
+	for rows.Next() {
+		var v Vehicle
+		var us int64
+		var labels string
+		if err := rows.Scan(&v.ID, &v.Status, &us, &labels); err != nil {
+			return nil, err
+		}
+		v.CreatedAt = time.UnixMicro(us).UTC()
+		if v.Labels, err = decodeLabels([]byte(labels)); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqliteStore) SetVehicleStatus(ctx context.Context, id, status string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE vehicles SET status=? WHERE id=?`, status, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: vehicle %s", ErrNotFound, id)
+		}
+		return nil
+	})
+}
+
+// --- clients ---
+
+func (s *sqliteStore) CreateClient(ctx context.Context, c Client) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO clients(id,name,status,created_us) VALUES(?,?,?,?)`, c.ID, c.Name, c.Status, c.CreatedAt.UnixMicro())
+		if isUniqueViolation(err) {
+			return fmt.Errorf("%w: client %s already exists", ErrConflict, c.ID)
+		}
+		return err
+	})
+}
+
+func (s *sqliteStore) GetClient(ctx context.Context, id string) (Client, error) {
+	var c Client
+	var us int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT id,name,status,created_us FROM clients WHERE id=?`, id).Scan(&c.ID, &c.Name, &c.Status, &us)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Client{}, fmt.Errorf("%w: client %s", ErrNotFound, id)
+	}
+	c.CreatedAt = time.UnixMicro(us).UTC()
+	return c, err
+}
+
+func (s *sqliteStore) ListClients(ctx context.Context) ([]Client, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id,name,status,created_us FROM clients ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Client
+	for rows.Next() {
+		var c Client
+		var us int64
+		if err := rows.Scan(&c.ID, &c.Name, &c.Status, &us); err != nil {
+			return nil, err
+		}
+		c.CreatedAt = time.UnixMicro(us).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// --- settings ---
+
+func (s *sqliteStore) PutSetting(ctx context.Context, key string, value []byte) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO settings(key,value,updated_us) VALUES(?,?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_us=excluded.updated_us`,
+			key, value, time.Now().UnixMicro())
+		return err
+	})
+}
+
+func (s *sqliteStore) GetSetting(ctx context.Context, key string) ([]byte, error) {
+	var v []byte
+	err := s.rdb.QueryRowContext(ctx, `SELECT value FROM settings WHERE key=?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: setting %s", ErrNotFound, key)
+	}
+	return v, err
+}
