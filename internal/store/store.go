@@ -79,6 +79,8 @@ type Store interface {
 	PutSetting(ctx context.Context, key string, value []byte) error
 	// GetSetting returns the value under key or ErrNotFound.
 	GetSetting(ctx context.Context, key string) ([]byte, error)
+
+	TelemetryStore
 }
 
 // EventRow is a security event as stored: the indexed columns plus the full

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func (s *pgStore) AddVehicleKey(ctx context.Context, k VehicleKey) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO vehicle_keys(vehicle_id,kid,alg,material,status,created) VALUES($1,$2,$3,$4,$5,$6)`,
+		k.VehicleID, k.KID, k.Alg, k.Material, KeyActive, k.CreatedAt.UTC())
+	if isPgUnique(err) {
+		return fmt.Errorf("%w: vehicle %s already has a key %s", ErrConflict, k.VehicleID, k.KID)
+	}
+	return err
+}
+
+func (s *pgStore) RetireVehicleKey(ctx context.Context, vehicleID, kid string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE vehicle_keys SET status=$1, retired=coalesce(retired,$2) WHERE vehicle_id=$3 AND kid=$4`,
+		KeyRetired, at.UTC(), vehicleID, kid)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: key %s of vehicle %s", ErrNotFound, kid, vehicleID)
+	}
+	return nil
+}
+
+const pgKeyCols = `vehicle_id,kid,alg,material,status,created,retired`
+
+func scanPgKey(r pgx.Row) (VehicleKey, error) {
+	var k VehicleKey
+	var retired *time.Time
+	if err := r.Scan(&k.VehicleID, &k.KID, &k.Alg, &k.Material, &k.Status, &k.CreatedAt, &retired); err != nil {
+		return VehicleKey{}, err
+	}
+	k.CreatedAt = k.CreatedAt.UTC()
+	if retired != nil {
+		k.RetiredAt = retired.UTC()
+	}
+	return k, nil
+}
+
+func (s *pgStore) GetVehicleKey(ctx context.Context, vehicleID, kid string) (VehicleKey, error) {
+	k, err := scanPgKey(s.pool.QueryRow(ctx, `SELECT `+pgKeyCols+` FROM vehicle_keys WHERE vehicle_id=$1 AND kid=$2`, vehicleID, kid))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return VehicleKey{}, fmt.Errorf("%w: key %s of vehicle %s", ErrNotFound, kid, vehicleID)
+	}
+	return k, err
+}
+
+func (s *pgStore) ListVehicleKeys(ctx context.Context, vehicleID string) ([]VehicleKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+pgKeyCols+` FROM vehicle_keys WHERE vehicle_id=$1 ORDER BY kid`, vehicleID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (VehicleKey, error) { return scanPgKey(r) })
+}
+
+func (s *pgStore) GetCounter(ctx context.Context, vehicleID string) (Counter, error) {
+	c := Counter{VehicleID: vehicleID}
+	err := s.pool.QueryRow(ctx, `SELECT epoch,high_seq,updated FROM vehicle_counters WHERE vehicle_id=$1`, vehicleID).Scan(&c.Epoch, &c.HighSeq, &c.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Counter{}, fmt.Errorf("%w: counter of vehicle %s", ErrNotFound, vehicleID)
+	}
+	if err == nil && c.Epoch < 0 { // the lock placeholder AppendFrames creates
+		return Counter{}, fmt.Errorf("%w: counter of vehicle %s", ErrNotFound, vehicleID)
+	}
+	c.UpdatedAt = c.UpdatedAt.UTC()
+	return c, err
+}
+
+func (s *pgStore) AdvanceEpoch(ctx context.Context, vehicleID string, epoch int64, at time.Time) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Conditional upsert: the row lock serializes concurrent replicas.
+		tag, err := tx.Exec(ctx, `INSERT INTO vehicle_counters(vehicle_id,epoch,high_seq,updated) VALUES($1,$2,-1,$3)
+			ON CONFLICT(vehicle_id) DO UPDATE SET epoch=excluded.epoch, high_seq=-1, updated=excluded.updated
+			WHERE vehicle_counters.epoch < excluded.epoch`, vehicleID, epoch, at.UTC())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: epoch %d is not after the current epoch", ErrConflict, epoch)
+		}
+		return nil
+	})
+}
+
+func (s *pgStore) LookupFrame(ctx context.Context, vehicleID string, epoch, seq int64) ([]byte, error) {
+	var h []byte
+	err := s.pool.QueryRow(ctx, `SELECT hash FROM frames WHERE vehicle_id=$1 AND epoch=$2 AND seq=$3`, vehicleID, epoch, seq).Scan(&h)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w: frame", ErrNotFound)
+	}
+	return h, err
+}
+
+// AppendFrames locks each vehicle's counter row (creating it if needed) for
+// the transaction, so replicas appending for the same vehicle serialize; the
+// primary key on frames is the last line of defence for invariant 3.
+func (s *pgStore) AppendFrames(ctx context.Context, recs []FrameRecord, window int64) ([]AppendOutcome, error) {
+	out := make([]AppendOutcome, len(recs))
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		type cstate struct {
+			c     Counter
+			ok    bool
+			dirty bool
+		}
+		counters := map[string]*cstate{}
+		for i, r := range recs {
+			cs := counters[r.VehicleID]
+			if cs == nil {
+				cs = &cstate{c: Counter{VehicleID: r.VehicleID}}
+				// Make sure a row exists to lock, without moving any counter.
+				if _, err := tx.Exec(ctx, `INSERT INTO vehicle_counters(vehicle_id,epoch,high_seq,updated) VALUES($1,-1,-1,now()) ON CONFLICT DO NOTHING`, r.VehicleID); err != nil {
+					return err
+				}
+				if err := tx.QueryRow(ctx, `SELECT epoch,high_seq FROM vehicle_counters WHERE vehicle_id=$1 FOR UPDATE`, r.VehicleID).Scan(&cs.c.Epoch, &cs.c.HighSeq); err != nil {
+					return err
+				}
+				// epoch -1 is the placeholder: no frame accepted, no epoch authorized.
+				cs.ok = cs.c.Epoch >= 0
+				counters[r.VehicleID] = cs
+			}
+			var stored []byte
+			if err := tx.QueryRow(ctx, `SELECT hash FROM frames WHERE vehicle_id=$1 AND epoch=$2 AND seq=$3`, r.VehicleID, r.Epoch, r.Seq).Scan(&stored); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			out[i] = decideAppend(cs.c, cs.ok, r, stored, window)
+			if out[i] != AppendStored {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO frames(vehicle_id,epoch,seq,kind,ts,received,alg,kid,hash,raw,sig,verdict,findings) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
+				r.VehicleID, r.Epoch, r.Seq, r.Kind, r.TS.UTC(), r.ReceivedAt.UTC(), r.Alg, r.KID, r.Hash, r.Raw, r.Sig, r.Verdict, r.Findings); err != nil {
+				return err
+			}
+			if !cs.ok {
+				cs.c.Epoch, cs.c.HighSeq, cs.ok = r.Epoch, r.Seq, true
+			} else if r.Seq > cs.c.HighSeq {
+				cs.c.HighSeq = r.Seq
+			}
+			cs.dirty = true
+		}
+		for _, cs := range counters {
+			if !cs.dirty {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `UPDATE vehicle_counters SET epoch=$2, high_seq=$3, updated=now() WHERE vehicle_id=$1`, cs.c.VehicleID, cs.c.Epoch, cs.c.HighSeq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+const pgFrameCols = `vehicle_id,epoch,seq,kind,ts,received,alg,kid,hash,raw,sig,verdict,findings`
+
+func scanPgFrame(r pgx.Row) (FrameRecord, error) {
+	var f FrameRecord
+	if err := r.Scan(&f.VehicleID, &f.Epoch, &f.Seq, &f.Kind, &f.TS, &f.ReceivedAt, &f.Alg, &f.KID, &f.Hash, &f.Raw, &f.Sig, &f.Verdict, &f.Findings); err != nil {
+		return FrameRecord{}, err
+	}
+	f.TS, f.ReceivedAt = f.TS.UTC(), f.ReceivedAt.UTC()
+	return f, nil
+}
+
+func (s *pgStore) LatestFrame(ctx context.Context, vehicleID, kind string) (FrameRecord, error) {
+	f, err := scanPgFrame(s.pool.QueryRow(ctx, `SELECT `+pgFrameCols+` FROM frames WHERE vehicle_id=$1 AND kind=$2 ORDER BY epoch DESC, seq DESC LIMIT 1`, vehicleID, kind))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return FrameRecord{}, fmt.Errorf("%w: no %s frame for vehicle %s", ErrNotFound, kind, vehicleID)
+	}
+	return f, err
+}
+
+func (s *pgStore) ListFrames(ctx context.Context, vehicleID string, from, to time.Time, limit int) ([]FrameRecord, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+pgFrameCols+` FROM frames WHERE vehicle_id=$1 AND ts>=$2 AND ts<$3 ORDER BY epoch, seq LIMIT $4`,
+		vehicleID, from.UTC(), to.UTC(), pageSize(limit))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (FrameRecord, error) { return scanPgFrame(r) })
+}
+
+func (s *pgStore) GetFrame(ctx context.Context, vehicleID string, epoch, seq int64) (FrameRecord, error) {
+	f, err := scanPgFrame(s.pool.QueryRow(ctx, `SELECT `+pgFrameCols+` FROM frames WHERE vehicle_id=$1 AND epoch=$2 AND seq=$3`, vehicleID, epoch, seq))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return FrameRecord{}, fmt.Errorf("%w: frame %s/%d/%d", ErrNotFound, vehicleID, epoch, seq)
+	}
+	return f, err
+}

@@ -1,0 +1,264 @@
+package store_test
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/internal/store"
+	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
+)
+
+func TestTelemetryConformance(t *testing.T) {
+	cases := []struct {
+		name string
+		f    func(t *testing.T, e storetest.Engine)
+	}{
+		{"keys", testKeys},
+		{"counter_rules", testCounterRules},
+		{"window", testWindow},
+		{"epoch_advance", testEpochAdvance},
+		{"reads", testFrameReads},
+		{"same_frame_two_replicas", testSameFrameTwoReplicas},
+	}
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) { c.f(t, e) })
+		}
+	})
+}
+
+func testKeys(t *testing.T, e storetest.Engine) {
+	st := e.Open(t)
+	at := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	k := store.VehicleKey{VehicleID: "T1", KID: "k1", Alg: "Ed25519", Material: make([]byte, 32), CreatedAt: at}
+	if err := st.AddVehicleKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddVehicleKey(ctx, k); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate kid: %v", err)
+	}
+	got, err := st.GetVehicleKey(ctx, "T1", "k1")
+	if err != nil || got.Status != store.KeyActive || got.Alg != "Ed25519" || len(got.Material) != 32 || !got.RetiredAt.IsZero() || !got.CreatedAt.Equal(at) {
+		t.Fatalf("GetVehicleKey = %+v, %v", got, err)
+	}
+	if _, err := st.GetVehicleKey(ctx, "T2", "k1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("other vehicle's kid must not resolve: %v", err)
+	}
+	if err := st.RetireVehicleKey(ctx, "T1", "k1", at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RetireVehicleKey(ctx, "T1", "k1", at.Add(2*time.Hour)); err != nil {
+		t.Fatalf("retiring twice: %v", err)
+	}
+	got, _ = st.GetVehicleKey(ctx, "T1", "k1")
+	if got.Status != store.KeyRetired || !got.RetiredAt.Equal(at.Add(time.Hour)) {
+		t.Fatalf("after retire: %+v", got)
+	}
+	if err := st.AddVehicleKey(ctx, k); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a retired kid must never be reused: %v", err)
+	}
+	if err := st.RetireVehicleKey(ctx, "T1", "nope", at); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("retire missing: %v", err)
+	}
+	k2 := k
+	k2.KID = "k0"
+	st.AddVehicleKey(ctx, k2)
+	if ks, err := st.ListVehicleKeys(ctx, "T1"); err != nil || len(ks) != 2 || ks[0].KID != "k0" {
+		t.Fatalf("ListVehicleKeys = %+v, %v", ks, err)
+	}
+}
+
+func rec(vehicle string, epoch, seq int64, body string) store.FrameRecord {
+	raw := []byte(fmt.Sprintf(`{"epoch":%d,"seq":%d,"x":%q}`, epoch, seq, body))
+	h := sha256.Sum256(raw)
+	ts := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC).Add(time.Duration(seq) * time.Second)
+	return store.FrameRecord{VehicleID: vehicle, Epoch: epoch, Seq: seq, Kind: "telemetry", TS: ts, ReceivedAt: ts,
+		Alg: "Ed25519", KID: "k1", Hash: h[:], Raw: raw, Sig: []byte("sig"), Verdict: "accepted"}
+}
+
+func appendOne(t *testing.T, st store.Store, r store.FrameRecord, window int64) store.AppendOutcome {
+	t.Helper()
+	out, err := st.AppendFrames(ctx, []store.FrameRecord{r}, window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out[0]
+}
+
+func testCounterRules(t *testing.T, e storetest.Engine) {
+	st := e.Open(t)
+	if _, err := st.GetCounter(ctx, "T1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("counter before first frame: %v", err)
+	}
+	steps := []struct {
+		name string
+		r    store.FrameRecord
+		want store.AppendOutcome
+	}{
+		{"first_frame_epoch_jump", rec("T1", 3, 0, "a"), store.AppendEpochNotAuthorized},
+		{"first_frame", rec("T1", 0, 5, "a"), store.AppendStored},
+		{"next", rec("T1", 0, 6, "b"), store.AppendStored},
+		{"exact_resend_is_duplicate", rec("T1", 0, 5, "a"), store.AppendDuplicate},
+		{"same_seq_other_bytes_is_replay", rec("T1", 0, 6, "evil"), store.AppendReplay},
+		{"counter_rollback", rec("T1", 0, 4, "c"), store.AppendReplay},
+		{"epoch_jump_without_authorization", rec("T1", 1, 7, "d"), store.AppendEpochNotAuthorized},
+		{"gap_is_fine", rec("T1", 0, 100, "e"), store.AppendStored},
+		{"other_vehicle_independent", rec("T2", 0, 1, "a"), store.AppendStored},
+	}
+	for _, s := range steps {
+		if got := appendOne(t, st, s.r, 0); got != s.want {
+			t.Errorf("%s: outcome %v, want %v", s.name, got, s.want)
+		}
+	}
+	c, err := st.GetCounter(ctx, "T1")
+	if err != nil || c.Epoch != 0 || c.HighSeq != 100 {
+		t.Fatalf("counter = %+v, %v; want epoch 0 high 100", c, err)
+	}
+	// The rejected ones changed nothing.
+	if f, err := st.GetFrame(ctx, "T1", 0, 6); err != nil || string(f.Raw) != string(rec("T1", 0, 6, "b").Raw) {
+		t.Fatalf("frame 6 overwritten: %s, %v", f.Raw, err)
+	}
+	for _, missing := range [][2]int64{{0, 4}, {1, 7}, {3, 0}} {
+		if _, err := st.GetFrame(ctx, "T1", missing[0], missing[1]); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("rejected frame %v was stored", missing)
+		}
+	}
+	// A batch: outcomes in order, and a later frame of the batch sees the
+	// counter moved by an earlier one.
+	out, err := st.AppendFrames(ctx, []store.FrameRecord{rec("T1", 0, 101, "f"), rec("T1", 0, 101, "f"), rec("T1", 0, 102, "g"), rec("T1", 0, 50, "h")}, 0)
+	want := []store.AppendOutcome{store.AppendStored, store.AppendDuplicate, store.AppendStored, store.AppendReplay}
+	if err != nil || fmt.Sprint(out) != fmt.Sprint(want) {
+		t.Fatalf("batch outcomes %v, %v; want %v", out, err, want)
+	}
+}
+
+func testWindow(t *testing.T, e storetest.Engine) {
+	st := e.Open(t)
+	appendOne(t, st, rec("T1", 0, 100, "a"), 64)
+	cases := []struct {
+		name string
+		r    store.FrameRecord
+		want store.AppendOutcome
+	}{
+		{"late_within_window", rec("T1", 0, 90, "x"), store.AppendStored},
+		{"late_within_window_again_is_duplicate", rec("T1", 0, 90, "x"), store.AppendDuplicate},
+		{"late_within_window_other_bytes", rec("T1", 0, 90, "y"), store.AppendReplay},
+		{"below_window", rec("T1", 0, 36, "z"), store.AppendReplay},
+	}
+	for _, c := range cases {
+		if got := appendOne(t, st, c.r, 64); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	if c, _ := st.GetCounter(ctx, "T1"); c.HighSeq != 100 {
+		t.Fatalf("a late frame moved the high-water mark to %d", c.HighSeq)
+	}
+}
+
+func testEpochAdvance(t *testing.T, e storetest.Engine) {
+	st := e.Open(t)
+	appendOne(t, st, rec("T1", 0, 10, "a"), 0)
+	now := time.Now()
+	if err := st.AdvanceEpoch(ctx, "T1", 0, now); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("advance to the same epoch: %v", err)
+	}
+	if err := st.AdvanceEpoch(ctx, "T1", 2, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AdvanceEpoch(ctx, "T1", 1, now); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("epoch moved backwards: %v", err)
+	}
+	if got := appendOne(t, st, rec("T1", 0, 11, "b"), 0); got != store.AppendReplay {
+		t.Fatalf("old epoch after advance: %v", got)
+	}
+	if got := appendOne(t, st, rec("T1", 2, 0, "c"), 0); got != store.AppendStored {
+		t.Fatalf("first frame of the new epoch: %v", got)
+	}
+	// A vehicle with no frames yet can be started in a later epoch.
+	if err := st.AdvanceEpoch(ctx, "T9", 4, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := appendOne(t, st, rec("T9", 4, 0, "a"), 0); got != store.AppendStored {
+		t.Fatalf("authorized epoch on a fresh vehicle: %v", got)
+	}
+}
+
+func testFrameReads(t *testing.T, e storetest.Engine) {
+	st := e.Open(t)
+	for seq := int64(1); seq <= 5; seq++ {
+		appendOne(t, st, rec("T1", 0, seq, "x"), 0)
+	}
+	hb := rec("T1", 0, 6, "hb")
+	hb.Kind = "heartbeat"
+	appendOne(t, st, hb, 0)
+	latest, err := st.LatestFrame(ctx, "T1", "telemetry")
+	if err != nil || latest.Seq != 5 {
+		t.Fatalf("LatestFrame = %d, %v", latest.Seq, err)
+	}
+	if _, err := st.LatestFrame(ctx, "T2", "telemetry"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("latest of unknown vehicle: %v", err)
+	}
+	base := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	list, err := st.ListFrames(ctx, "T1", base.Add(2*time.Second), base.Add(4*time.Second), 0)
+	if err != nil || len(list) != 2 || list[0].Seq != 2 || list[1].Seq != 3 {
+		t.Fatalf("ListFrames = %v, %v", list, err)
+	}
+	want := rec("T1", 0, 3, "x")
+	got, err := st.GetFrame(ctx, "T1", 0, 3)
+	if err != nil || string(got.Raw) != string(want.Raw) || string(got.Hash) != string(want.Hash) || !got.TS.Equal(want.TS) || got.KID != "k1" {
+		t.Fatalf("GetFrame = %+v, %v", got, err)
+	}
+	if h, err := st.LookupFrame(ctx, "T1", 0, 3); err != nil || string(h) != string(want.Hash) {
+		t.Fatalf("LookupFrame: %x, %v", h, err)
+	}
+	if _, err := st.LookupFrame(ctx, "T1", 0, 99); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("LookupFrame missing: %v", err)
+	}
+}
+
+// Invariant 3 across replicas: the same frames appended concurrently through
+// two independent store handles (two gateways) are stored once each.
+func testSameFrameTwoReplicas(t *testing.T, e storetest.Engine) {
+	cfg := e.New(t)
+	a := storetest.OpenConfig(t, cfg)
+	b := storetest.OpenConfig(t, cfg)
+	const n = 50
+	var wg sync.WaitGroup
+	results := make([][]store.AppendOutcome, 2)
+	for i, st := range []store.Store{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := int64(0); seq < n; seq++ {
+				out, err := st.AppendFrames(ctx, []store.FrameRecord{rec("T1", 0, seq, "same")}, 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				results[i] = append(results[i], out[0])
+			}
+		}()
+	}
+	wg.Wait()
+	stored := 0
+	for seq := 0; seq < n; seq++ {
+		x, y := results[0][seq], results[1][seq]
+		switch {
+		case x == store.AppendStored && y != store.AppendStored, y == store.AppendStored && x != store.AppendStored:
+			stored++
+			if x != store.AppendDuplicate && y != store.AppendDuplicate && x != store.AppendReplay && y != store.AppendReplay {
+				t.Errorf("seq %d: outcomes %v/%v", seq, x, y)
+			}
+		default:
+			t.Errorf("seq %d: outcomes %v/%v; want exactly one stored", seq, x, y)
+		}
+	}
+	list, _ := a.ListFrames(ctx, "T1", time.Time{}, time.Now().Add(24*time.Hour*365), 1000)
+	if len(list) != n || stored != n {
+		t.Fatalf("%d frames stored (%d reported stored), want %d", len(list), stored, n)
+	}
+}
