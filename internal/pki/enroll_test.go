@@ -3,11 +3,14 @@ package pki
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"fmt"
 	"strings"
@@ -72,7 +75,7 @@ func TestEnrollRefusals(t *testing.T) {
 		{"CSR naming two identities", tok.Secret, newCSR(t, key, "truck-1", truckURI, "urn:fifthwheel:vehicle:truck-2"), 0, CodeCSRIdentityMismatch, false},
 		{"CSR with a DNS name", tok.Secret, withDNS, 0, CodeCSRIdentityMismatch, false},
 		{"CSR with a mismatched CN", tok.Secret, newCSR(t, key, "truck-2", truckURI), 0, CodeCSRIdentityMismatch, false},
-		{"CSR with an upper-case URN", tok.Secret, newCSR(t, key, "truck-1", "URN:fifthwheel:vehicle:truck-1"), 0, CodeCSRIdentityMismatch, false},
+		{"CSR with an upper-case URN", tok.Secret, rawSANCSR(t, key, "URN:fifthwheel:vehicle:truck-1"), 0, CodeCSRIdentityMismatch, false},
 		{"CSR without identity", tok.Secret, newCSR(t, key, "truck-1"), 0, CodeCSRIdentityMismatch, false},
 		{"RSA key", tok.Secret, newCSR(t, rsaKey, "truck-1", truckURI), 0, CodeCSRKeyType, false},
 		{"P-384 key", tok.Secret, newCSR(t, p384, "truck-1", truckURI), 0, CodeCSRKeyType, false},
@@ -269,4 +272,31 @@ func flipLast(s string) string {
 		repl = 'E'
 	}
 	return s[:len(s)-1] + string(repl)
+}
+
+// rawSANCSR builds a CSR whose URI SAN is exactly uri: crypto/x509 would
+// normalize the scheme of a URL it encodes itself.
+func rawSANCSR(t testing.TB, key crypto.Signer, uri string) []byte {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject:         pkix.Name{CommonName: "truck-1"},
+		ExtraExtensions: []pkix.Extension{rawURISAN(t, uri)},
+	}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func rawURISAN(t testing.TB, uris ...string) pkix.Extension {
+	t.Helper()
+	var names []asn1.RawValue
+	for _, u := range uris {
+		names = append(names, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 6, Bytes: []byte(u)})
+	}
+	v, err := asn1.Marshal(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkix.Extension{Id: oidSubjectAltName, Value: v}
 }

@@ -256,3 +256,39 @@ func TestServerTLSConfigShape(t *testing.T) {
 		t.Fatal("gateway kind accepted as a TLS client kind")
 	}
 }
+
+// TestVerifyConnectionDefenses covers what crypto/tls already prevents
+// today but VerifyConnection checks anyway, so a resumed session or a
+// future crypto/tls change cannot bypass it: no chain, an anchor that is no
+// longer trusted, a leaf outside its validity.
+func TestVerifyConnectionDefenses(t *testing.T) {
+	e := newEnv(t, ECDSAP256)
+	rs := e.newRevocationSet(t, nil)
+	clock := &testClock{}
+	l := &listener{name: "vehicle", allowed: map[principal.Kind]bool{principal.Vehicle: true}, trust: e.ca.Trust(),
+		rs: rs, ev: emitter{e.bus}, now: clock.Now}
+	is, _ := e.issue(principal.Vehicle, "truck-1")
+	chain := []*x509.Certificate{is.Certificate, e.issuing().cert}
+	other := newEnv(t, ECDSAP256)
+	for _, tc := range []struct {
+		name  string
+		cs    tls.ConnectionState
+		clock time.Duration
+		code  string
+	}{
+		{"accepted", tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{chain}}, 0, ""},
+		{"no verified chain", tls.ConnectionState{}, 0, CodeTLSNoVerifiedChain},
+		{"anchor not trusted", tls.ConnectionState{DidResume: true, VerifiedChains: [][]*x509.Certificate{{is.Certificate, other.issuing().cert}}}, 0, CodeCertIssuerNotTrusted},
+		{"leaf expired since the session began", tls.ConnectionState{DidResume: true, VerifiedChains: [][]*x509.Certificate{chain}}, 25 * time.Hour, CodeTLSCertExpired},
+	} {
+		clock.Set(tc.clock)
+		before := e.countCode(tc.code)
+		err := l.verify(context.Background(), "192.0.2.1:1234", tc.cs)
+		if got := CodeOf(err); got != tc.code {
+			t.Errorf("%s: code %q, want %q", tc.name, got, tc.code)
+		}
+		if tc.code != "" && e.countCode(tc.code)-before != 1 {
+			t.Errorf("%s: want one event", tc.name)
+		}
+	}
+}

@@ -4,8 +4,8 @@ import "testing"
 
 func TestParseURI(t *testing.T) {
 	good := map[string]Principal{
-		"urn:fifthwheel:vehicle:TRK-0001":  {Vehicle, "TRK-0001"},
-		"urn:fifthwheel:client:acme.tms":   {Client, "acme.tms"},
+		"urn:fifthwheel:vehicle:TRK-0001":   {Vehicle, "TRK-0001"},
+		"urn:fifthwheel:client:acme.tms":    {Client, "acme.tms"},
 		"urn:fifthwheel:operator:alice_ops": {Operator, "alice_ops"},
 	}
 	for in, want := range good {

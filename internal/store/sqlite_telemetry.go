@@ -233,4 +233,3 @@ func (s *sqliteStore) GetFrame(ctx context.Context, vehicleID string, epoch, seq
 	}
 	return f, err
 }
-
