@@ -43,7 +43,8 @@ type IntermediateState string
 // not issue (a new one before promotion, an old one until its certificates
 // have been renewed); Retired ones are no longer trusted by listeners but
 // still sign CRLs and OCSP answers for what they issued, if their key file is
-// still there.
+// still there. Issuing and Trusted intermediates need their key file (they
+// sign CRLs and OCSP responder certificates); only a Retired one may lack it.
 const (
 	StateIssuing IntermediateState = "issuing"
 	StateTrusted IntermediateState = "trusted"

@@ -62,8 +62,10 @@ func (ca *CA) Enroll(ctx context.Context, joinToken string, csrBytes []byte) (*I
 
 // Renew issues a new certificate, possibly for a new key, to the holder of a
 // still valid one. verifiedChains is tls.ConnectionState.VerifiedChains of
-// the connection the request came on; the identity is its [0][0] and the CSR
-// must name exactly that identity. Refused if the presented certificate or
+// the connection the request came on, through a ServerTLSConfig listener (so
+// chains end at a trusted intermediate); the identity is its [0][0] and the
+// CSR must name exactly that identity. The old certificate is not revoked: it
+// expires on its own, and a session still using it is not cut. Refused if the presented certificate or
 // its intermediate is revoked (checked in the Registry, not a cache), the
 // certificate is expired or unknown to the Registry, or it is a gateway's.
 // Emits cert_renewed or one refusal event.

@@ -72,12 +72,6 @@ func keyIDFromSPKI(spki []byte) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// SerialBits is the size of a serial number. RFC 5280 §4.1.2.2 allows up to
-// 20 octets; CA/B requires 64 bits of entropy; we use 128 with the top bit
-// set, so every serial has the same width (32 hex digits, 17 DER octets) and
-// 127 random bits: collisions are negligible across any fleet's lifetime.
-const SerialBits = 128
-
 // newSerial returns a random positive serial of exactly SerialBits bits.
 func newSerial() *big.Int {
 	var b [SerialBits / 8]byte

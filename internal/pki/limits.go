@@ -50,6 +50,12 @@ const (
 	OCSPResponderRenewBefore = 8 * time.Hour
 )
 
+// SerialBits is the size of a serial number. RFC 5280 §4.1.2.2 allows up to
+// 20 octets; CA/B requires 64 bits of entropy; we use 128 with the top bit
+// set, so every serial has the same width (32 hex digits, 17 DER octets) and
+// 127 random bits: collisions are negligible across any fleet's lifetime.
+const SerialBits = 128
+
 // ClockSkew backdates every NotBefore, so a peer whose clock runs a little
 // behind ours still accepts a certificate issued a moment ago.
 const ClockSkew = time.Minute

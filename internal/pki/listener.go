@@ -281,7 +281,9 @@ func ReportHandshake(ctx context.Context, em event.Emitter, listener string, con
 	}
 	cs := conn.ConnectionState()
 	p, err := PrincipalFromChains(cs.VerifiedChains)
-	if err != nil { // VerifyConnection accepted it, so this is a wiring mistake: fail closed
+	if err != nil { // only if conn's config is not a ServerTLSConfig one: fail closed
+		_ = emitter{em}.emit(ctx, event.ClassAuthentication, "tls_handshake", event.Reject, event.SeverityHigh, CodeOf(err),
+			principal.Principal{}, "", map[string]any{"listener": listener, "remote": remote})
 		return principal.Principal{}, &HandshakeError{Code: CodeOf(err), Listener: listener, Err: err}
 	}
 	attrs := map[string]any{"listener": listener, "remote": remote, "resumed": cs.DidResume,

@@ -81,6 +81,7 @@ type Store interface {
 	GetSetting(ctx context.Context, key string) ([]byte, error)
 
 	TelemetryStore
+	PKIStore
 }
 
 // EventRow is a security event as stored: the indexed columns plus the full

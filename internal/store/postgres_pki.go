@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// RevocationChannel is the LISTEN/NOTIFY channel a revocation notifies, in
+// the same transaction, so replicas can refresh at once instead of at their
+// next poll.
+const RevocationChannel = "fifthwheel_revocations"
+
+func tsOrNil(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+func zeroIfNil(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+const pgCertCols = `serial,kind,id,profile,not_before,not_after,issuer_key_id,der,revoked,reason`
+
+func scanPgCert(r pgx.Row) (CertRow, error) {
+	var c CertRow
+	var rv *time.Time
+	if err := r.Scan(&c.Serial, &c.Kind, &c.ID, &c.Profile, &c.NotBefore, &c.NotAfter, &c.IssuerKeyID, &c.DER, &rv, &c.Reason); err != nil {
+		return CertRow{}, err
+	}
+	c.NotBefore, c.NotAfter, c.RevokedAt = c.NotBefore.UTC(), c.NotAfter.UTC(), zeroIfNil(rv)
+	return c, nil
+}
+
+func (s *pgStore) RecordIssued(ctx context.Context, c CertRow) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO certs(`+pgCertCols+`) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, c.Serial, c.Kind, c.ID, c.Profile,
+		c.NotBefore.UTC(), c.NotAfter.UTC(), c.IssuerKeyID, c.DER, tsOrNil(c.RevokedAt), c.Reason)
+	if isPgUnique(err) {
+		return fmt.Errorf("%w: certificate %s already recorded", ErrConflict, c.Serial)
+	}
+	return err
+}
+
+func (s *pgStore) GetIssued(ctx context.Context, serial string) (CertRow, error) {
+	c, err := scanPgCert(s.pool.QueryRow(ctx, `SELECT `+pgCertCols+` FROM certs WHERE serial=$1`, serial))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return CertRow{}, fmt.Errorf("%w: certificate %s", ErrNotFound, serial)
+	}
+	return c, err
+}
+
+func (s *pgStore) queryCerts(ctx context.Context, q string, args ...any) ([]CertRow, error) {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (CertRow, error) { return scanPgCert(r) })
+}
+
+func (s *pgStore) ListIssued(ctx context.Context, kind, id string, limit int) ([]CertRow, error) {
+	var lim any
+	if limit > 0 {
+		lim = limit
+	}
+	return s.queryCerts(ctx, `SELECT `+pgCertCols+` FROM certs WHERE ($1='' OR kind=$1) AND ($2='' OR id=$2) ORDER BY not_before, serial LIMIT $3`, kind, id, lim)
+}
+
+func (s *pgStore) RevokeCert(ctx context.Context, serial string, reason int, at time.Time) (CertRow, bool, error) {
+	var out CertRow
+	var changed bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		c, err := scanPgCert(tx.QueryRow(ctx, `SELECT `+pgCertCols+` FROM certs WHERE serial=$1 FOR UPDATE`, serial))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: certificate %s", ErrNotFound, serial)
+		}
+		if err != nil {
+			return err
+		}
+		out = c
+		if !c.RevokedAt.IsZero() {
+			return nil
+		}
+		at = at.UTC().Truncate(time.Microsecond)
+		if _, err := tx.Exec(ctx, `UPDATE certs SET revoked=$1, reason=$2 WHERE serial=$3`, at, reason, serial); err != nil {
+			return err
+		}
+		var v int64
+		if err := tx.QueryRow(ctx, `UPDATE pki_state SET revocation_version = revocation_version + 1 WHERE one=1 RETURNING revocation_version`).Scan(&v); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, RevocationChannel, fmt.Sprint(v)); err != nil {
+			return err
+		}
+		out.RevokedAt, out.Reason, changed = at, reason, true
+		return nil
+	})
+	if err != nil {
+		return CertRow{}, false, err
+	}
+	return out, changed, nil
+}
+
+func (s *pgStore) RevocationVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, `SELECT revocation_version FROM pki_state WHERE one=1`).Scan(&v)
+	return v, err
+}
+
+func (s *pgStore) ListRevokedCerts(ctx context.Context, activeAt time.Time) ([]CertRow, error) {
+	return s.queryCerts(ctx, `SELECT `+pgCertCols+` FROM certs WHERE revoked IS NOT NULL AND not_after > $1 ORDER BY serial`, activeAt.UTC())
+}
+
+func (s *pgStore) NextCRLNumber(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `UPDATE pki_state SET crl_number = crl_number + 1 WHERE one=1 RETURNING crl_number`).Scan(&n)
+	return n, err
+}
+
+const pgTokenCols = `hash,vehicle_id,created,expires,used`
+
+func scanPgToken(r pgx.Row) (JoinTokenRow, error) {
+	var t JoinTokenRow
+	var u *time.Time
+	if err := r.Scan(&t.Hash, &t.VehicleID, &t.CreatedAt, &t.ExpiresAt, &u); err != nil {
+		return JoinTokenRow{}, err
+	}
+	t.CreatedAt, t.ExpiresAt, t.UsedAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC(), zeroIfNil(u)
+	return t, nil
+}
+
+func (s *pgStore) CreateJoinToken(ctx context.Context, t JoinTokenRow) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO join_tokens(`+pgTokenCols+`) VALUES($1,$2,$3,$4,$5)`, t.Hash, t.VehicleID,
+		t.CreatedAt.UTC(), t.ExpiresAt.UTC(), tsOrNil(t.UsedAt))
+	if isPgUnique(err) {
+		return fmt.Errorf("%w: join token exists", ErrConflict)
+	}
+	return err
+}
+
+func (s *pgStore) GetJoinToken(ctx context.Context, hash []byte) (JoinTokenRow, error) {
+	t, err := scanPgToken(s.pool.QueryRow(ctx, `SELECT `+pgTokenCols+` FROM join_tokens WHERE hash=$1`, hash))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return JoinTokenRow{}, fmt.Errorf("%w: join token", ErrNotFound)
+	}
+	return t, err
+}
+
+func (s *pgStore) ConsumeJoinToken(ctx context.Context, hash []byte, now time.Time) (JoinTokenRow, error) {
+	var out JoinTokenRow
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		t, err := scanPgToken(tx.QueryRow(ctx, `SELECT `+pgTokenCols+` FROM join_tokens WHERE hash=$1 FOR UPDATE`, hash))
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("%w: join token", ErrNotFound)
+		case err != nil:
+			return err
+		case !t.UsedAt.IsZero():
+			return ErrTokenUsed
+		case !now.Before(t.ExpiresAt):
+			return ErrTokenExpired
+		}
+		now = now.UTC().Truncate(time.Microsecond)
+		if _, err := tx.Exec(ctx, `UPDATE join_tokens SET used=$1 WHERE hash=$2`, now, hash); err != nil {
+			return err
+		}
+		t.UsedAt = now
+		out = t
+		return nil
+	})
+	return out, err
+}
