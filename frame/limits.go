@@ -1,0 +1,101 @@
+package frame
+
+// Every bound this package enforces, in one place. They are wire constants:
+// docs/PROTOCOL.md states each one, and changing one changes the protocol,
+// so a change needs a PROTOCOL.md change and new golden vectors.
+
+// Sizes and shapes.
+const (
+	// MaxFrameSize bounds the frame member's bytes (the signature input).
+	// 16 KiB is the DESIGN.md default: a full telemetry frame is about
+	// 0.5 KiB, so this leaves 30x headroom while bounding the work an
+	// unauthenticated sender can cause before the signature is checked.
+	MaxFrameSize = 16 << 10
+
+	// MaxEnvelopeSize bounds a whole envelope: a maximal frame plus 1 KiB for
+	// alg, kid, sig and whitespace (they need under 300 bytes).
+	MaxEnvelopeSize = MaxFrameSize + 1<<10
+
+	// MaxFrameDepth bounds the nesting of objects and arrays in a frame,
+	// counting the frame object itself as 1. The schema needs 3 (frame,
+	// health, faults); twice that gives a later schema room without
+	// a generic-limit change, and still stops nesting bombs before any
+	// schema code runs.
+	MaxFrameDepth = 6
+
+	// MaxEnvelopeDepth is MaxFrameDepth plus the envelope object.
+	MaxEnvelopeDepth = MaxFrameDepth + 1
+
+	// MaxSafeInteger is the largest integer member value, 2^53-1: the
+	// largest n such that n and n+1 are both exact IEEE 754 doubles, so
+	// every JSON implementation (RFC 7493 I-JSON §2.2) reads it the same.
+	MaxSafeInteger = 1<<53 - 1
+
+	// MaxKIDLen bounds kid. Key ids are short labels or base64url
+	// thumbprints (43 bytes for SHA-256); 64 fits both and keeps them
+	// cheap to index and log.
+	MaxKIDLen = 64
+
+	// MaxVehicleIDLen bounds vehicle_id. It must be no shorter than the
+	// longest vehicle id the fleet CA issues in its URI SAN.
+	MaxVehicleIDLen = 64
+)
+
+// Telemetry value ranges. They reject values no truck can produce (and NaN),
+// not implausible ones: plausibility (speed jumps, wheel vs GNSS) is judged
+// by ingest over several frames, so the schema must not pre-empt it.
+const (
+	// MaxSpeedMPS bounds speed_mps and wheel_speed_mps: 100 m/s (360 km/h)
+	// is far above any truck (about 40 m/s) and above ingest's 60 m/s
+	// implied-speed rule, so that rule, not the schema, flags spoofing.
+	MaxSpeedMPS = 100.0
+
+	// MaxOdometerM bounds odometer_m: 10^10 m (10 million km) exceeds any
+	// vehicle's life, and stays an exact double to well below a millimetre.
+	MaxOdometerM = 1e10
+
+	// MaxHDOP bounds hdop. Receivers report 99.9 or less; 100 allows that.
+	MaxHDOP = 100.0
+
+	// MinCPUTempC and MaxCPUTempC bound cpu_temp_c: automotive-grade parts
+	// are rated -40..125 °C; the margin keeps a failing sensor's extreme
+	// readings reportable, which is what health is for.
+	MinCPUTempC = -60.0
+	MaxCPUTempC = 150.0
+
+	// MaxBatteryV bounds battery_v (minimum 0): trucks run 24 V (up to 32 V
+	// charging) or 48 V systems; 100 V keeps faulty readings reportable.
+	MaxBatteryV = 100.0
+
+	// MaxFaults bounds the faults array. More than 32 active faults is
+	// a vehicle that should already be in safe_state; the bound keeps a
+	// frame's size predictable.
+	MaxFaults = 32
+
+	// MaxFaultCodeLen bounds one fault code (OBD-II DTCs are 5 bytes,
+	// descriptive codes like "lidar_front_degraded" about 20).
+	MaxFaultCodeLen = 32
+)
+
+// Session and command members.
+const (
+	// MinNonceSize and MaxNonceSize bound a decoded nonce: at least 128 bits
+	// so a challenge never repeats by chance, at most 512 bits.
+	MinNonceSize = 16
+	MaxNonceSize = 64
+
+	// MaxCommandIDLen bounds command_id and reason in a command_ack, like
+	// the other identifiers.
+	MaxCommandIDLen = 64
+)
+
+// Keys.
+const (
+	// MinHS256SecretSize is the shortest HS256 secret: 32 bytes, the
+	// SHA-256 output size (RFC 7518 §3.2 requires a key at least that long).
+	MinHS256SecretSize = 32
+
+	// MaxHS256SecretSize is the longest HS256 secret: 64 bytes, the SHA-256
+	// block size; longer keys are hashed by HMAC and gain nothing.
+	MaxHS256SecretSize = 64
+)

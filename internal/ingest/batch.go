@@ -1,0 +1,181 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+	"github.com/fifthwheel/fifthwheel/internal/problem"
+	"github.com/fifthwheel/fifthwheel/internal/ratelimit"
+)
+
+// Whole-batch refusal codes (problem+json).
+const (
+	CodeBatchContentType = "unsupported_media_type" // not application/json
+	CodeBatchTooLarge    = "body_too_large"         // over MaxBatchBytes
+	CodeBatchMalformed   = "malformed_batch"        // not a {"frames":[...]} I-JSON object
+	CodeBatchTooMany     = "too_many_frames"        // over MaxBatchFrames
+	CodeRateLimited      = "rate_limited"           // the vehicle's frame rate is exceeded
+	CodeUnauthenticated  = "unauthenticated"        // no vehicle identity on the connection
+	CodeStoreUnavailable = "store_unavailable"      // a check could not complete; nothing acknowledged
+)
+
+// BatchKinds are the frame kinds the batch path takes. Heartbeats and the
+// session handshake belong to the vehicle session.
+var BatchKinds = []frame.Kind{frame.KindTelemetry}
+
+// BatchHandler serves POST /v1/vehicle/telemetry:
+//
+//	request:  {"frames":[<envelope>, ...]}
+//	response: {"results":[{"index":0,"verdict":"accepted"|"rejected","code":"..."}, ...]}
+//
+// Only a body that cannot be read as a batch at all is refused as a whole
+// (problem+json); otherwise every frame gets its own result.
+type BatchHandler struct {
+	Pipeline *Pipeline
+	Limiter  *ratelimit.Limiter
+	Events   event.Emitter
+	// Peer returns the principal of the request's verified client
+	// certificate.
+	Peer func(*http.Request) (principal.Principal, bool)
+}
+
+// BatchResult is one entry of the response.
+type BatchResult struct {
+	Index     int      `json:"index"`
+	Verdict   string   `json:"verdict"`
+	Code      string   `json:"code,omitempty"`
+	Duplicate bool     `json:"duplicate,omitempty"`
+	Findings  []string `json:"findings,omitempty"`
+}
+
+func (h *BatchHandler) refuse(w http.ResponseWriter, r *http.Request, peer principal.Principal, pe *problem.Error) {
+	_ = h.Events.Emit(r.Context(), event.Event{Class: event.ClassAPI, Activity: "telemetry_batch", Severity: event.SeverityMedium,
+		Actor: peer, Resource: peer.String(), Verdict: event.Reject, Code: pe.Code, Attrs: map[string]any{"detail": pe.Detail}})
+	problem.Write(w, r, pe)
+}
+
+func (h *BatchHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	peer, ok := h.Peer(r)
+	if !ok || peer.Kind != principal.Vehicle {
+		h.refuse(w, r, peer, problem.New(http.StatusForbidden, CodeUnauthenticated, "a vehicle certificate is required on this path"))
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		h.refuse(w, r, peer, problem.New(http.StatusUnsupportedMediaType, CodeBatchContentType, "the body must be application/json"))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBatchBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			h.refuse(w, r, peer, problem.New(http.StatusRequestEntityTooLarge, CodeBatchTooLarge, fmt.Sprintf("the body is over %d bytes", MaxBatchBytes)))
+			return
+		}
+		h.refuse(w, r, peer, problem.New(http.StatusBadRequest, CodeBatchMalformed, "the body could not be read"))
+		return
+	}
+	raws, pe := ParseBatch(body)
+	if pe != nil {
+		h.refuse(w, r, peer, pe)
+		return
+	}
+	if h.Limiter != nil {
+		if ok, wait := h.Limiter.AllowN(peer.ID, len(raws)); !ok {
+			pe := problem.New(http.StatusTooManyRequests, CodeRateLimited, "the vehicle's frame rate is exceeded; retry after the Retry-After delay")
+			pe.RetryAfter = ratelimit.RetryAfterSeconds(wait)
+			h.refuse(w, r, peer, pe)
+			return
+		}
+	}
+	res, err := h.Pipeline.Process(r.Context(), peer, Backfill, BatchKinds, raws)
+	if err != nil {
+		pe := problem.Wrap(err, http.StatusServiceUnavailable, CodeStoreUnavailable, "the gateway could not complete the checks; nothing was acknowledged, retry")
+		pe.RetryAfter = 1
+		problem.Write(w, r, pe) // the pipeline has no decision to record; the cause is logged by the caller's middleware
+		return
+	}
+	out := struct {
+		Results []BatchResult `json:"results"`
+	}{make([]BatchResult, len(res))}
+	for i, x := range res {
+		out.Results[i] = BatchResult{Index: i, Verdict: x.Verdict, Code: x.Code, Duplicate: x.Duplicate, Findings: x.Findings}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// ParseBatch reads {"frames":[...]} strictly (I-JSON: valid UTF-8, no
+// duplicate names, nothing but "frames") and returns each element's bytes.
+// Elements are checked one by one later, so a bad element is that frame's
+// rejection, not the batch's.
+func ParseBatch(body []byte) ([][]byte, *problem.Error) {
+	bad := func(detail string) *problem.Error {
+		return problem.New(http.StatusBadRequest, CodeBatchMalformed, detail)
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.ReadToken()
+	if err != nil || tok.Kind() != '{' {
+		return nil, bad(`the body must be a JSON object {"frames":[...]}`)
+	}
+	var raws [][]byte
+	seen := false
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return nil, bad("the body is not valid I-JSON: " + syntaxDetail(err))
+		}
+		if name.String() != "frames" {
+			return nil, bad("unknown member; the body has only \"frames\"")
+		}
+		seen = true
+		if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '[' {
+			return nil, bad(`"frames" must be an array`)
+		}
+		for dec.PeekKind() != ']' {
+			v, err := dec.ReadValue()
+			if err != nil {
+				return nil, bad("the body is not valid I-JSON: " + syntaxDetail(err))
+			}
+			if len(raws) == MaxBatchFrames {
+				return nil, problem.New(http.StatusRequestEntityTooLarge, CodeBatchTooMany, fmt.Sprintf("at most %d frames per batch", MaxBatchFrames))
+			}
+			raws = append(raws, bytes.Clone(v))
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, bad("the body is not valid I-JSON: " + syntaxDetail(err))
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, bad("the body is not valid I-JSON: " + syntaxDetail(err))
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, bad("trailing data after the batch object")
+	}
+	if !seen {
+		return nil, bad(`the body has no "frames" member`)
+	}
+	return raws, nil
+}
+
+// syntaxDetail names the problem without echoing body bytes.
+func syntaxDetail(err error) string {
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("syntax error at byte %d", se.ByteOffset)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "unexpected end of body"
+	}
+	return "malformed"
+}

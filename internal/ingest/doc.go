@@ -1,0 +1,41 @@
+// Package ingest is the telemetry verification pipeline and the telemetry
+// archive's read side.
+//
+// Every frame passes, in this order:
+//
+//	decode → identity → key → signature → de-duplication → freshness →
+//	counter → plausibility → durable append (with its verdict) → ack
+//
+// # Security model
+//
+//   - Identity comes only from the peer's verified certificate: the frame's
+//     vehicle_id must equal it, or the frame is refused (vehicle_mismatch).
+//   - The signing key is looked up by (vehicle, kid) among that vehicle's
+//     registered keys only; a key of another vehicle never verifies. Retired
+//     keys refuse. The envelope's alg must equal the registered key's alg.
+//   - The signature covers the exact received frame bytes, which package
+//     frame has already checked to be RFC 8785 canonical.
+//   - An exact re-send of an accepted frame (same vehicle, epoch, seq and
+//     bytes, valid signature) is answered accepted with duplicate=true and
+//     not stored again, whatever its age. The same (vehicle, epoch, seq)
+//     with other bytes is a replay and refused. Hence de-duplication sits
+//     after the signature and before freshness.
+//   - Live frames must be within ±ClockSkew of gateway time. Backfill frames
+//     may be older, never in the future beyond the skew, and must still be
+//     strictly newer than the last accepted frame: the counter check and the
+//     append are one atomic step in the store, so no (vehicle, epoch, seq) is
+//     stored twice by any replica (DESIGN.md invariant 3).
+//   - The epoch moves forward only through store.AdvanceEpoch, an audited
+//     operator action; a frame in a later epoch is refused.
+//   - Plausibility findings never refuse an authentic frame; they are kept
+//     with it and raised as finding events.
+//   - Results are returned only after AppendFrames has made the frames and
+//     their verdicts durable (invariant 4). If the store cannot answer, the
+//     whole call fails and nothing is acknowledged (fail closed).
+//   - Every decision emits exactly one event; a finding emits one more.
+//
+// # Compatibility
+//
+// Reason codes are stable and listed in docs/PROTOCOL.md; they are package
+// frame's codes plus the ones declared in codes.go.
+package ingest

@@ -1,0 +1,43 @@
+package ingest
+
+import "time"
+
+// Defaults of the pipeline, in one place. Each is a Config field too.
+const (
+	// DefaultClockSkew bounds |ts − gateway time| for live frames (DESIGN.md
+	// defaults: ±5 s). GNSS-disciplined clocks are far better; the slack is
+	// for NTP fallback and queueing.
+	DefaultClockSkew = 5 * time.Second
+
+	// DefaultWindow is the out-of-order window (0: strictly increasing seq).
+	// Transports that reorder (several paths, UDP) may set up to MaxWindow.
+	DefaultWindow = 0
+	MaxWindow     = 64
+
+	// MaxBatchFrames and MaxBatchBytes bound one POST /v1/vehicle/telemetry
+	// body (DESIGN.md defaults: 256 frames or 1 MiB).
+	MaxBatchFrames = 256
+	MaxBatchBytes  = 1 << 20
+
+	// MaxBatchDepth bounds nesting of a batch body: the batch object, its
+	// array, the envelope, and the frame's own depth limit.
+	MaxBatchDepth = 2 + 7
+
+	// KeyCacheTTL bounds how long a looked-up key or vehicle status is reused
+	// before the store is asked again: a key retired or a vehicle suspended
+	// through another process or replica stops verifying within this time.
+	KeyCacheTTL = time.Second
+
+	// DefaultRatePerSecond and DefaultBurst limit frames per vehicle. A
+	// truck sends a few frames a second; backfill after an outage arrives in
+	// bursts of full batches.
+	DefaultRatePerSecond = 200
+	DefaultBurst         = 2 * MaxBatchFrames
+
+	// Plausibility defaults (DESIGN.md): wheel vs GNSS speed differing more
+	// than 20 % above 5 m/s for 3 frames; implied speed above 60 m/s.
+	DefaultSpeedDisagreeRatio  = 0.20
+	DefaultSpeedDisagreeMinMPS = 5.0
+	DefaultSpeedDisagreeFrames = 3
+	DefaultMaxImpliedSpeedMPS  = 60.0
+)

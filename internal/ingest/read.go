@@ -1,0 +1,158 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+	"github.com/fifthwheel/fifthwheel/internal/problem"
+	"github.com/fifthwheel/fifthwheel/internal/store"
+)
+
+// ReadStore is the store's part the read API uses.
+type ReadStore interface {
+	LatestFrame(ctx context.Context, vehicleID, kind string) (store.FrameRecord, error)
+	ListFrames(ctx context.Context, vehicleID string, from, to time.Time, limit int) ([]store.FrameRecord, error)
+	GetFrame(ctx context.Context, vehicleID string, epoch, seq int64) (store.FrameRecord, error)
+}
+
+// ReadAPI serves the telemetry archive on the TMS listener:
+//
+//	GET /v1/vehicles/{id}/telemetry/latest
+//	GET /v1/vehicles/{id}/telemetry?from=RFC3339&to=RFC3339&limit=N
+//	GET /v1/vehicles/{id}/frames/{epoch}/{seq}/raw
+//
+// Callers must be TMS clients or operators (RBAC scopes arrive with the TMS
+// access issue; until then every authenticated client may read).
+type ReadAPI struct {
+	Store ReadStore
+	Peer  func(*http.Request) (principal.Principal, bool)
+}
+
+// Register adds the routes to mux.
+func (a *ReadAPI) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/vehicles/{id}/telemetry/latest", a.guard(a.latest))
+	mux.HandleFunc("GET /v1/vehicles/{id}/telemetry", a.guard(a.list))
+	mux.HandleFunc("GET /v1/vehicles/{id}/frames/{epoch}/{seq}/raw", a.guard(a.raw))
+}
+
+func (a *ReadAPI) guard(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, ok := a.Peer(r)
+		if !ok || (p.Kind != principal.Client && p.Kind != principal.Operator) {
+			problem.Write(w, r, problem.New(http.StatusForbidden, "forbidden", "a TMS client or operator certificate is required"))
+			return
+		}
+		if !principal.ValidID(r.PathValue("id")) {
+			problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_vehicle_id", "the vehicle id is malformed"))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// FrameView is a stored frame as the read API shows it.
+type FrameView struct {
+	VehicleID  string          `json:"vehicle_id"`
+	Epoch      int64           `json:"epoch"`
+	Seq        int64           `json:"seq"`
+	Kind       string          `json:"kind"`
+	TS         time.Time       `json:"ts"`
+	ReceivedAt time.Time       `json:"received_at"`
+	Alg        string          `json:"alg"`
+	KID        string          `json:"kid"`
+	Verdict    string          `json:"verdict"`
+	Findings   string          `json:"findings,omitempty"`
+	Frame      json.RawMessage `json:"frame"`
+}
+
+func view(f store.FrameRecord) FrameView {
+	return FrameView{VehicleID: f.VehicleID, Epoch: f.Epoch, Seq: f.Seq, Kind: f.Kind, TS: f.TS, ReceivedAt: f.ReceivedAt,
+		Alg: f.Alg, KID: f.KID, Verdict: f.Verdict, Findings: f.Findings, Frame: json.RawMessage(f.Raw)}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func storeProblem(err error) *problem.Error {
+	if errors.Is(err, store.ErrNotFound) {
+		return problem.New(http.StatusNotFound, "not_found", "no such frame")
+	}
+	return problem.Wrap(err, http.StatusServiceUnavailable, CodeStoreUnavailable, "the store did not answer")
+}
+
+func (a *ReadAPI) latest(w http.ResponseWriter, r *http.Request) {
+	f, err := a.Store.LatestFrame(r.Context(), r.PathValue("id"), string(frame.KindTelemetry))
+	if err != nil {
+		problem.Write(w, r, storeProblem(err))
+		return
+	}
+	writeJSON(w, view(f))
+}
+
+func (a *ReadAPI) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	to := time.Now().Add(time.Minute)
+	from := to.Add(-time.Hour)
+	var err error
+	if s := q.Get("from"); s != "" {
+		if from, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_query", "from must be RFC 3339"))
+			return
+		}
+	}
+	if s := q.Get("to"); s != "" {
+		if to, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_query", "to must be RFC 3339"))
+			return
+		}
+	}
+	limit := 0
+	if s := q.Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > store.MaxPage {
+			problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_query", "limit must be 1 to "+strconv.Itoa(store.MaxPage)))
+			return
+		}
+	}
+	fs, err := a.Store.ListFrames(r.Context(), r.PathValue("id"), from, to, limit)
+	if err != nil {
+		problem.Write(w, r, storeProblem(err))
+		return
+	}
+	out := struct {
+		Frames []FrameView `json:"frames"`
+	}{make([]FrameView, 0, len(fs))}
+	for _, f := range fs {
+		out.Frames = append(out.Frames, view(f))
+	}
+	writeJSON(w, out)
+}
+
+// raw returns the stored envelope, re-assembled in canonical form from the
+// exact frame bytes and signature: it verifies offline with the vehicle's
+// registered key.
+func (a *ReadAPI) raw(w http.ResponseWriter, r *http.Request) {
+	epoch, err1 := strconv.ParseInt(r.PathValue("epoch"), 10, 64)
+	seq, err2 := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err1 != nil || err2 != nil || epoch < 0 || seq < 0 {
+		problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_query", "epoch and seq must be non-negative integers"))
+		return
+	}
+	f, err := a.Store.GetFrame(r.Context(), r.PathValue("id"), epoch, seq)
+	if err != nil {
+		problem.Write(w, r, storeProblem(err))
+		return
+	}
+	env := frame.AssembleEnvelope(frame.Alg(f.Alg), f.KID, f.Raw, f.Sig)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(env)
+}
