@@ -109,7 +109,9 @@ func (f *fleet) sign(signer, kid string, fr *frame.Frame) []byte {
 	return env
 }
 
-func vehicle(id string) principal.Principal { return principal.Principal{Kind: principal.Vehicle, ID: id} }
+func vehicle(id string) principal.Principal {
+	return principal.Principal{Kind: principal.Vehicle, ID: id}
+}
 
 func (f *fleet) send(peer principal.Principal, src Source, envs ...[]byte) []Result {
 	f.t.Helper()
