@@ -87,6 +87,7 @@ func TestES256KeyRegistration(t *testing.T) {
 		t.Errorf("P-384 key: got %v, want bad_key", err)
 	}
 	good := testES256Priv(t).PublicKey
+	//lint:ignore SA1019 an off-curve point can only be expressed through the deprecated X and Y fields
 	off := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).Add(good.X, big.NewInt(1)), Y: good.Y}
 	if _, err := NewES256PublicKey(off); CodeOf(err) != CodeBadKey {
 		t.Errorf("point off the curve: got %v, want bad_key", err)

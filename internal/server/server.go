@@ -256,9 +256,10 @@ func (s *Server) Close() error {
 }
 
 // Serve serves on the bound listeners until ctx is done or a listener fails,
-// then shuts down gracefully: /readyz turns 503, listeners stop accepting,
-// and in-flight requests get http.shutdown_timeout to finish before their
-// connections are closed. It returns the listener failure, if any; a
+// then shuts down gracefully: /readyz turns 503, the vehicle and TMS
+// listeners stop accepting and their in-flight requests get
+// http.shutdown_timeout to finish before their connections are closed; the
+// ops listener stops last. It returns the listener failure, if any; a
 // shutdown asked for through ctx returns nil. Serve does not close the store
 // or the event sinks: their owner does, after Serve returns.
 //
@@ -299,19 +300,29 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.draining.Store(true)
 
+	// Drain the vehicle and TMS listeners first, then ops: while requests
+	// drain, /readyz answers 503 shutting_down and /metrics still serves.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.HTTP.ShutdownTimeout)
 	defer cancel()
+	shutdown := func(l *listener) {
+		if err := l.srv.Shutdown(sctx); err != nil {
+			s.log.Warn("drain did not finish in time; closing connections",
+				slog.String("listener", string(l.name)), slog.Duration("timeout", s.cfg.HTTP.ShutdownTimeout))
+			_ = l.srv.Close()
+		}
+	}
 	var wg sync.WaitGroup
 	for _, l := range s.listeners {
-		wg.Go(func() {
-			if err := l.srv.Shutdown(sctx); err != nil {
-				s.log.Warn("drain did not finish in time; closing connections",
-					slog.String("listener", string(l.name)), slog.Duration("timeout", s.cfg.HTTP.ShutdownTimeout))
-				_ = l.srv.Close()
-			}
-		})
+		if l.name != Ops {
+			wg.Go(func() { shutdown(l) })
+		}
 	}
 	wg.Wait()
+	for _, l := range s.listeners {
+		if l.name == Ops {
+			shutdown(l)
+		}
+	}
 	for ; pending > 0; pending-- {
 		if err := <-errc; err != nil && failed == nil {
 			failed = err

@@ -585,18 +585,22 @@ func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 	}()
 	<-entered
 	h.cancel()
-	// Shutdown has begun: readiness must not be reported any more, and new
-	// connections are refused.
+	// Shutdown has begun: new connections to the TMS listener are refused,
+	// and the ops listener, still up while requests drain, reports not ready.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, err := net.DialTimeout("tcp", h.addrs.Ops, time.Second); err != nil {
+		conn, err := net.DialTimeout("tcp", h.addrs.TMS, time.Second)
+		if err != nil {
 			break
 		}
+		conn.Close()
 		if time.Now().After(deadline) {
-			t.Fatal("ops listener still accepting after shutdown began")
+			t.Fatal("TMS listener still accepting after shutdown began")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	resp, body := h.get(Ops, "/readyz")
+	wantProblem(t, resp, body, http.StatusServiceUnavailable, CodeShuttingDown)
 	select {
 	case err := <-h.done:
 		t.Fatalf("Serve returned (%v) before the in-flight request finished", err)
@@ -636,4 +640,42 @@ func TestSlowHeadersAreCut(t *testing.T) {
 
 func slogJSON(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func TestDrainTimeoutClosesStragglers(t *testing.T) {
+	cfg := testConfig()
+	cfg.HTTP.ShutdownTimeout = 200 * time.Millisecond
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	h := start(t, cfg, func(d *Deps) {
+		d.VehicleRoutes = Routes{"GET /stuck": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			close(entered)
+			<-release
+		})}
+	})
+	clientErr := make(chan error, 1)
+	go func() {
+		resp, err := h.client().Get(h.url(Vehicle, "/stuck"))
+		if err == nil {
+			resp.Body.Close()
+		}
+		clientErr <- err
+	}()
+	<-entered
+	began := time.Now()
+	h.cancel()
+	if err := <-h.done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	h.done <- nil // for the cleanup
+	if took := time.Since(began); took > 5*time.Second {
+		t.Fatalf("shutdown took %v with a 200ms drain timeout", took)
+	}
+	if err := <-clientErr; err == nil {
+		t.Fatal("the straggler got a response")
+	}
+	if !strings.Contains(h.logs.String(), "drain did not finish in time") {
+		t.Fatal("forced close not logged")
+	}
 }

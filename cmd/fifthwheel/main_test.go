@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/fifthwheel/fifthwheel/internal/server"
+)
+
+// TestMain registers fifthwheel as a command the scripts can exec: the test
+// binary runs run() when invoked under that name.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"fifthwheel": func() {
+			os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.Environ()))
+		},
+	})
+}
+
+// TestScripts runs the CLI end to end: testdata/script/*.txtar.
+//
+// Custom commands:
+//
+//	exitcode N PROG ARGS...  run PROG and require exit code N (stdout/stderr checkable after)
+//	waitready DIR [TIMEOUT]  wait until DIR/serve.addrs exists and its ops /readyz answers 200;
+//	                         then set $VEHICLE_ADDR, $TMS_ADDR and $OPS_ADDR
+//	opsget DIR PATH          GET PATH on the ops listener from DIR/serve.addrs; prints "STATUS\nBODY"
+//	sigterm                  send SIGTERM to every background command
+//	mode PERM PATH           require PATH's permission bits to be PERM (octal)
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exitcode":  cmdExitCode,
+			"waitready": cmdWaitReady,
+			"opsget":    cmdOpsGet,
+			"sigterm":   cmdSigterm,
+			"mode":      cmdMode,
+		},
+	})
+}
+
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("%s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+func readAddrs(ts *testscript.TestScript, dir string) (server.Addrs, error) {
+	var a server.Addrs
+	b, err := os.ReadFile(filepath.Join(ts.MkAbs(dir), "serve.addrs"))
+	if err != nil {
+		return a, err
+	}
+	err = json.Unmarshal(b, &a)
+	return a, err
+}
+
+func cmdWaitReady(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: waitready DIR [TIMEOUT]")
+	}
+	timeout := 60 * time.Second // generous: race-built binaries start slowly on a busy 2-core CI
+	if len(args) == 2 {
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		timeout = d
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		a, err := readAddrs(ts, args[0])
+		if err != nil {
+			last = err.Error()
+		} else {
+			resp, err := client.Get("http://" + a.Ops + "/readyz")
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					ts.Setenv("VEHICLE_ADDR", a.Vehicle)
+					ts.Setenv("TMS_ADDR", a.TMS)
+					ts.Setenv("OPS_ADDR", a.Ops)
+					return
+				}
+				last = resp.Status
+			} else {
+				last = err.Error()
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.Fatalf("not ready after %v: %s", timeout, last)
+}
+
+func cmdOpsGet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: opsget DIR PATH")
+	}
+	a, err := readAddrs(ts, args[0])
+	ts.Check(err)
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + a.Ops + args[1])
+	ts.Check(err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	fmt.Fprintf(ts.Stdout(), "%d\n%s", resp.StatusCode, body)
+}
+
+func cmdSigterm(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: sigterm")
+	}
+	cmds := ts.BackgroundCmds()
+	if len(cmds) == 0 {
+		ts.Fatalf("sigterm: no background command")
+	}
+	for _, c := range cmds {
+		ts.Check(c.Process.Signal(syscall.SIGTERM))
+	}
+}
+
+func cmdMode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mode PERM PATH")
+	}
+	want, err := strconv.ParseUint(args[0], 8, 32)
+	ts.Check(err)
+	fi, err := os.Stat(ts.MkAbs(args[1]))
+	ts.Check(err)
+	if got := fi.Mode().Perm(); got != os.FileMode(want) {
+		ts.Fatalf("%s has mode %#o, want %#o", args[1], got, want)
+	}
+}

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/fifthwheel/fifthwheel/internal/config"
+	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+	"github.com/fifthwheel/fifthwheel/internal/server"
+)
+
+// addrsFile, in the data directory, holds the bound listener addresses of a
+// running serve as JSON, so scripts and tests using port 0 can find them. It
+// is removed on a clean stop.
+const addrsFile = "serve.addrs"
+
+// eventEmitTimeout bounds recording a lifecycle event at start and stop.
+const eventEmitTimeout = 10 * time.Second
+
+// gatewayActor is the principal of the gateway's own lifecycle events.
+var gatewayActor = principal.Principal{Kind: principal.System, ID: "gateway"}
+
+func (a *app) serveCmd() *cobra.Command {
+	var (
+		f   = stateFlags{paths: map[string]string{"listen-vehicle": "listen.vehicle", "listen-tms": "listen.tms", "listen-ops": "listen.ops", "log-level": "log.level"}}
+		dev bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway: vehicle, TMS and ops listeners",
+		Long: `Run the gateway until SIGINT or SIGTERM.
+
+Three listeners:
+  vehicle  TLS 1.3   trucks: sessions, telemetry, enrollment   (default 127.0.0.1:8443)
+  tms      TLS 1.3   the TMS REST API                         (default 127.0.0.1:9443)
+  ops      HTTP      /livez, /readyz, /metrics                (default 127.0.0.1:9090)
+
+Settings come from --config FILE, then FIFTHWHEEL_* variables, then flags.
+Without --dev, the location of the state is required: --data DIR, --store URL,
+or data_dir/store_url in the configuration; any bind address is allowed.
+
+--dev is for trying the gateway on one machine: it needs no configuration
+file, creates the data directory (mode 0700) and its database, and refuses to
+bind anything but loopback.
+
+The bound addresses are logged ("listening") and, when there is a data
+directory, written to DIR/serve.addrs as JSON while the gateway runs; listen
+on port 0 to let the system pick free ports.
+
+On SIGINT or SIGTERM the gateway stops accepting, lets in-flight requests
+finish (http.shutdown_timeout), records a stop event, closes the store and
+exits 0. A second signal exits at once.
+
+Until the fleet PKI is in place, the TLS listeners present an ephemeral
+self-signed placeholder certificate for 127.0.0.1/localhost, generated at
+start, and do not yet ask for client certificates.`,
+		Example: `  # Local trial: state in ./fw-data, loopback only
+  fifthwheel serve --dev --data ./fw-data
+
+  # Production-like: settings from a file, state in PostgreSQL
+  fifthwheel serve --config /etc/fifthwheel/gateway.yaml --store postgres://fifthwheel@db:5432/fifthwheel
+
+  # Free ports picked by the system (tests)
+  fifthwheel serve --dev --data ./d --listen-vehicle 127.0.0.1:0 --listen-tms 127.0.0.1:0 --listen-ops 127.0.0.1:0`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.serve(cmd, &f, dev)
+		},
+	}
+	f.register(cmd.Flags())
+	fs := cmd.Flags()
+	fs.BoolVar(&dev, "dev", false, "local trial: no configuration file needed, create --data DIR, loopback binds only")
+	fs.String("listen-vehicle", "", "vehicle listener `HOST:PORT` (listen.vehicle)")
+	fs.String("listen-tms", "", "TMS listener `HOST:PORT` (listen.tms)")
+	fs.String("listen-ops", "", "ops listener `HOST:PORT` (listen.ops)")
+	fs.String("log-level", "", "log `LEVEL`: debug, info, warn or error (log.level)")
+	return cmd
+}
+
+func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
+	cfg, src, err := a.loadConfig(cmd, f)
+	if err != nil {
+		return err
+	}
+	if !dev && f.config == "" && cfg.DataDir == "" && cfg.StoreURL == "" {
+		return &usageError{
+			err:  errors.New("serve needs to know where gateway state lives: pass --config FILE, --data DIR or --store URL"),
+			hint: "to try it locally: fifthwheel serve --dev --data ./fw-data",
+		}
+	}
+	if err := validate(cfg, src, dev, "configuration"); err != nil {
+		return err
+	}
+	log := newLogger(a.stderr, cfg.Log)
+
+	// The first SIGINT/SIGTERM starts a graceful stop; after it the default
+	// action applies again, so a second one ends the process at once.
+	ctx, cancel := context.WithCancelCause(cmd.Context())
+	defer cancel(nil)
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	go func() {
+		select {
+		case sig := <-sigc:
+			signal.Stop(sigc)
+			cancel(fmt.Errorf("received %v", sig))
+		case <-ctx.Done():
+		}
+	}()
+
+	if dev {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("create the data directory: %v", err)
+		}
+	}
+	st, err := openStore(ctx, cfg, dev)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing the store failed", slog.Any("err", err))
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	stats, err := server.NewEventStats(reg)
+	if err != nil {
+		return err
+	}
+	bus, closeEvents, err := eventBus(cfg, st, stats, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := closeEvents(); err != nil {
+			log.Error("closing the events file failed", slog.Any("err", err))
+		}
+	}()
+
+	vehicleTLS, tmsTLS, err := serverTLS(log, dev)
+	if err != nil {
+		return err
+	}
+	build := buildInfo()
+	srv, err := server.New(cfg, server.Deps{
+		Log:        log,
+		Store:      st,
+		Events:     bus,
+		Registry:   reg,
+		VehicleTLS: vehicleTLS,
+		TMSTLS:     tmsTLS,
+		Build:      build,
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return fmt.Errorf("%v; free the port or choose another (listen.* or --listen-*)", err)
+	}
+	addrs := srv.Addrs()
+	addrsPath := ""
+	if cfg.DataDir != "" {
+		addrsPath = filepath.Join(cfg.DataDir, addrsFile)
+	}
+
+	// Lifecycle events: a gateway that cannot record events does not serve
+	// (fail closed).
+	started := time.Now()
+	attrs := map[string]any{
+		"version": build.Version, "commit": build.Commit, "store": st.Engine(), "dev": dev,
+		"listen_vehicle": addrs.Vehicle, "listen_tms": addrs.TMS, "listen_ops": addrs.Ops,
+	}
+	if err := emit(ctx, bus, "start", "gateway_started", attrs); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("cannot record the start event, so not serving: %v", err)
+	}
+	if addrsPath != "" {
+		if err := writeAddrs(addrsPath, addrs); err != nil {
+			log.Warn("cannot write the addresses file", slog.String("path", addrsPath), slog.Any("err", err))
+			addrsPath = ""
+		}
+	}
+	log.Info("started", slog.String("store", storeDesc(cfg)), slog.Bool("dev", dev),
+		slog.String("vehicle", addrs.Vehicle), slog.String("tms", addrs.TMS), slog.String("ops", addrs.Ops))
+
+	serveErr := srv.Serve(ctx)
+
+	if addrsPath != "" {
+		_ = os.Remove(addrsPath)
+	}
+	reason := "signal"
+	if cause := context.Cause(ctx); cause != nil {
+		reason = cause.Error()
+	}
+	if serveErr != nil {
+		reason = serveErr.Error()
+	}
+	stopAttrs := map[string]any{"reason": reason, "uptime": time.Since(started).Round(time.Millisecond)}
+	if err := emit(context.WithoutCancel(ctx), bus, "stop", "gateway_stopped", stopAttrs); err != nil {
+		log.Error("cannot record the stop event", slog.Any("err", err))
+	}
+	if serveErr != nil {
+		return serveErr
+	}
+	log.Info("stopped", slog.String("reason", reason))
+	return nil
+}
+
+// serverTLS builds the vehicle and TMS listeners' TLS configurations.
+//
+// PKI hook: package pki replaces this with configurations that present the
+// gateway's certificate from the fleet CA and require client certificates
+// (tls.RequireAndVerifyClientCert with the fleet roots, VerifyConnection
+// checking revocation). The server forces TLS 1.3 whatever is set here.
+func serverTLS(log *slog.Logger, dev bool) (vehicle, tms *tls.Config, err error) {
+	cert, err := devServerCert(time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	if !dev {
+		log.Warn("TLS: serving an ephemeral self-signed placeholder certificate; the fleet PKI is not in place yet")
+	}
+	base := &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}}
+	return base.Clone(), base.Clone(), nil
+}
+
+// emit records one system lifecycle event.
+func emit(ctx context.Context, bus *event.Bus, activity, code string, attrs map[string]any) error {
+	ctx, cancel := context.WithTimeout(ctx, eventEmitTimeout)
+	defer cancel()
+	return bus.Emit(ctx, event.Event{
+		Class:    event.ClassSystem,
+		Activity: activity,
+		Severity: event.SeverityInfo,
+		Actor:    gatewayActor,
+		Verdict:  event.Info,
+		Code:     code,
+		Attrs:    attrs,
+	})
+}
+
+// writeAddrs writes the bound addresses atomically (mode 0600).
+func writeAddrs(path string, addrs server.Addrs) error {
+	b, err := json.Marshal(addrs)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// newLogger returns the slog logger cfg asks for, writing to w.
+func newLogger(w io.Writer, cfg config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level)) // validated: debug, info, warn, error
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
