@@ -1,0 +1,106 @@
+package liveness
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+)
+
+// Event codes (class liveness): stable, matched by detection rules and SIEM
+// queries, never reused for another meaning. Each transition emits exactly
+// one event, activity "transition", whose code names the state entered.
+const (
+	CodeVehicleOnline    = "vehicle_online"     // severity info
+	CodeVehicleSuspect   = "vehicle_suspect"    // severity low
+	CodeCommLost         = "comm_lost"          // severity high
+	CodeVehicleSafeState = "vehicle_safe_state" // severity medium
+	CodeVehicleOffline   = "vehicle_offline"    // severity info
+
+	// CodeEventsDropped (activity "delivery", severity high) records that
+	// the transition queue overflowed and this many transitions were not
+	// delivered to observers nor recorded as events. Attribute "count".
+	CodeEventsDropped = "liveness_events_dropped"
+
+	// CodeVehicleLimit is for the session layer's refusal event when
+	// Connected returns ErrVehicleLimit.
+	CodeVehicleLimit = "liveness_vehicle_limit"
+)
+
+// ActivityTransition is the activity of every transition event.
+const ActivityTransition = "transition"
+
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrInvalidVehicle: the vehicle id is not a valid principal id.
+	ErrInvalidVehicle = errors.New("liveness: invalid vehicle id")
+	// ErrVehicleLimit: the Monitor tracks MaxVehicles vehicles already; the
+	// session must be refused.
+	ErrVehicleLimit = errors.New("liveness: vehicle limit reached")
+	// ErrInvalidState: a reported state other than driving, stopping,
+	// safe_state or parked. Nothing changed.
+	ErrInvalidState = errors.New("liveness: invalid reported state")
+
+	// ErrSessionEnded: the Session is no longer the vehicle's live session;
+	// the session layer closes its connection. The errors below wrap it and
+	// say why.
+	ErrSessionEnded = errors.New("liveness: session ended")
+	// ErrCommLost: comm_lost was declared; only a new handshake
+	// (Connected) brings the vehicle back.
+	ErrCommLost = fmt.Errorf("%w: comm lost", ErrSessionEnded)
+	// ErrSuperseded: a newer session of the same vehicle took over.
+	ErrSuperseded = fmt.Errorf("%w: superseded by a newer session", ErrSessionEnded)
+	// ErrDisconnected: Disconnected was called on this session.
+	ErrDisconnected = fmt.Errorf("%w: disconnected", ErrSessionEnded)
+	// ErrForgotten: the vehicle was removed with Forget.
+	ErrForgotten = fmt.Errorf("%w: vehicle forgotten", ErrSessionEnded)
+)
+
+// monitorActor is the principal of every liveness event: the gateway's
+// monitor declares the states; the vehicle is the resource.
+var monitorActor = principal.Principal{Kind: principal.System, ID: "liveness"}
+
+var stateCodes = [numStates]string{
+	Online: CodeVehicleOnline, Suspect: CodeVehicleSuspect, CommLost: CodeCommLost,
+	SafeState: CodeVehicleSafeState, Offline: CodeVehicleOffline,
+}
+
+var stateSeverities = [numStates]event.Severity{
+	Online: event.SeverityInfo, Suspect: event.SeverityLow, CommLost: event.SeverityHigh,
+	SafeState: event.SeverityMedium, Offline: event.SeverityInfo,
+}
+
+// eventOf returns the event recording tr.
+func eventOf(tr *Transition) event.Event {
+	attrs := map[string]any{
+		"from":  tr.From.String(),
+		"to":    tr.To.String(),
+		"cause": tr.Cause.String(),
+		"phi":   math.Round(tr.Phi*100) / 100,
+	}
+	if !tr.LastHeartbeat.IsZero() {
+		attrs["last_heartbeat"] = tr.LastHeartbeat
+	}
+	if !tr.Deadline.IsZero() {
+		attrs["deadline"] = tr.Deadline
+	}
+	if tr.To == Suspect || tr.To == CommLost {
+		attrs["detection_latency_ms"] = tr.Latency.Milliseconds()
+	}
+	if tr.Reported != "" {
+		attrs["reported_state"] = tr.Reported
+	}
+	return event.Event{
+		Time:     tr.At,
+		Class:    event.ClassLiveness,
+		Activity: ActivityTransition,
+		Severity: stateSeverities[tr.To],
+		Actor:    monitorActor,
+		Resource: principal.Principal{Kind: principal.Vehicle, ID: tr.VehicleID}.String(),
+		Verdict:  event.Info,
+		Code:     stateCodes[tr.To],
+		Attrs:    attrs,
+	}
+}
