@@ -70,7 +70,8 @@
 // change; new reason codes and new frame kinds may be added, and receivers
 // are upgraded before senders use a new kind. A change that would make an
 // accepted frame refused, or a refused one accepted, is a new version.
-// Until fifthwheel's first tagged release the hello, challenge_response,
-// ack and command_ack bodies may still change; telemetry and heartbeat are
-// fixed. The Go API follows semantic import versioning.
+// Until fifthwheel's first tagged release the session and command bodies
+// (hello, challenge_response, ack, command_ack, and the gateway's
+// challenge, ready, resume and nack) may still change; telemetry and
+// heartbeat are fixed. The Go API follows semantic import versioning.
 package frame

@@ -56,12 +56,21 @@ func newBody(k Kind) Body {
 		return new(Ack)
 	case KindCommandAck:
 		return new(CommandAck)
+	case KindChallenge:
+		return new(Challenge)
+	case KindReady:
+		return new(Ready)
+	case KindResume:
+		return new(Resume)
+	case KindNack:
+		return new(Nack)
 	}
 	return nil
 }
 
 // Body is the kind-specific part of a frame: *Telemetry, *Heartbeat,
-// *Hello, *ChallengeResponse, *Ack or *CommandAck. Its members sit beside
+// *Hello, *ChallengeResponse, *Ack, *CommandAck, and the gateway's session
+// kinds *Challenge, *Ready, *Resume and *Nack. Its members sit beside
 // the common ones in the frame object. The interface is sealed: only this
 // package's kinds exist on the wire.
 type Body interface {

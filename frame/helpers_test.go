@@ -179,9 +179,13 @@ func sampleBodies() map[string]*Frame {
 	return map[string]*Frame{
 		"telemetry":          sampleTelemetry(),
 		"heartbeat":          mk(&Heartbeat{State: StateDriving}),
-		"hello":              mk(&Hello{Nonce: nonce}),
+		"hello":              mk(&Hello{Nonce: nonce, State: StateSafeState}),
 		"challenge_response": mk(&ChallengeResponse{Nonce: nonce[:16]}),
 		"ack":                mk(&Ack{AckEpoch: 3, AckSeq: 1841}),
+		"challenge":          mk(&Challenge{Nonce: nonce[:16], PeerNonce: nonce}),
+		"ready":              mk(&Ready{Nonce: nonce[:16]}),
+		"resume":             mk(&Resume{Nonce: nonce[:16]}),
+		"nack":               mk(&Nack{AckEpoch: 3, AckSeq: 1841, Reason: "clock_skew"}),
 		"command_ack":        mk(&CommandAck{CommandID: "cmd-7f3a", Status: CommandExecuted}),
 		"command_ack_rejected": mk(&CommandAck{
 			CommandID: "cmd-7f3b", Status: CommandRejected, Reason: "expired",

@@ -261,17 +261,41 @@ func (h *Heartbeat) encodeMembers(w *writer) { w.str("state", string(h.State)) }
 
 // Hello is the body of a vehicle's first session frame. Nonce is fresh
 // randomness chosen by the vehicle (32 bytes recommended), so the signed
-// hello cannot be replayed into another session.
+// hello cannot be replayed into another session; the gateway's challenge
+// echoes it. State is the vehicle's state as it connects: the gateway's
+// resume policy reads it.
 type Hello struct {
 	// Nonce is MinNonceSize..MaxNonceSize bytes, sent as unpadded base64url.
 	Nonce []byte
+	State State
 }
 
-func (*Hello) Kind() Kind                                       { return KindHello }
-func (*Hello) required() []string                               { return []string{"nonce"} }
-func (h *Hello) StaticValidate() error                          { return checkNonce(h.Nonce) }
-func (h *Hello) decodeMember(n string, r *reader) (bool, error) { return decodeNonce(n, r, &h.Nonce) }
-func (h *Hello) encodeMembers(w *writer)                        { encodeNonce(w, h.Nonce) }
+func (*Hello) Kind() Kind         { return KindHello }
+func (*Hello) required() []string { return []string{"nonce", "state"} }
+
+func (h *Hello) StaticValidate() error {
+	if err := checkNonce(h.Nonce); err != nil {
+		return err
+	}
+	if !h.State.valid() {
+		return newError(CodeSchema, "/state", "state is not driving, stopping, safe_state or parked")
+	}
+	return nil
+}
+
+func (h *Hello) decodeMember(name string, r *reader) (bool, error) {
+	if name == "state" {
+		s, err := r.str("/state")
+		h.State = State(s)
+		return true, err
+	}
+	return decodeNonce(name, r, &h.Nonce)
+}
+
+func (h *Hello) encodeMembers(w *writer) {
+	encodeNonce(w, h.Nonce)
+	w.str("state", string(h.State))
+}
 
 // ChallengeResponse is the body of the vehicle's answer to the gateway's
 // challenge: Nonce is the gateway's challenge nonce, echoed and signed.

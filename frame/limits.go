@@ -87,6 +87,11 @@ const (
 	// MaxCommandIDLen bounds command_id and reason in a command_ack, like
 	// the other identifiers.
 	MaxCommandIDLen = 64
+
+	// MaxReasonLen bounds the reason code in a nack. Reason codes are short
+	// snake_case words (the longest today is 20 bytes); 64 matches the
+	// other identifiers.
+	MaxReasonLen = 64
 )
 
 // Keys.

@@ -329,10 +329,17 @@ func refusals() []refusal {
 		{"fault code with markup", CodeSchema, "", editedFrame(`"faults":[]`, `"faults":["<script>"]`)},
 		{"fault not a string", CodeSchema, "", editedFrame(`"faults":[]`, `"faults":[1]`)},
 		{"faults over the limit", CodeSchema, "", editedFrame(`"faults":[]`, `"faults":`+manyFaults(MaxFaults+1))},
-		{"hello nonce too short", CodeSchema, "", bodyEnv(&Hello{Nonce: make([]byte, MinNonceSize-1)})},
+		{"hello nonce too short", CodeSchema, "", bodyEnv(&Hello{Nonce: make([]byte, MinNonceSize-1), State: StateDriving})},
+		{"hello without state", CodeMissingMember, "", func(t testing.TB, k *testKeys) []byte {
+			f := sampleTelemetry()
+			f.Body = &Hello{Nonce: make([]byte, MinNonceSize), State: StateDriving}
+			fb := replaceOnce(t, f.appendCanonical(nil), `"state":"driving",`, ``)
+			return k.rawEnv(t, fb)
+		}},
+		{"hello state unknown", CodeSchema, "", bodyEnv(&Hello{Nonce: make([]byte, MinNonceSize), State: "teleporting"})},
 		{"hello nonce padded", CodeSchema, "", func(t testing.TB, k *testKeys) []byte {
 			f := sampleTelemetry()
-			f.Body = &Hello{Nonce: make([]byte, 16)}
+			f.Body = &Hello{Nonce: make([]byte, 16), State: StateDriving}
 			fb := replaceOnce(t, f.appendCanonical(nil), `AAAAAAAAAAAAAAAAAAAAAA"`, `AAAAAAAAAAAAAAAAAAAAAA=="`)
 			return k.rawEnv(t, fb)
 		}},
@@ -347,6 +354,12 @@ func refusals() []refusal {
 		{"command_ack reason with executed", CodeSchema, "", bodyEnv(&CommandAck{CommandID: "c1", Status: CommandExecuted, Reason: "x"})},
 		{"command_ack status unknown", CodeSchema, "", bodyEnv(&CommandAck{CommandID: "c1", Status: "done"})},
 		{"ack seq 2^53", CodeNumberOutOfRange, "", bodyEnv(&Ack{AckEpoch: 1, AckSeq: MaxSafeInteger + 1})},
+		{"challenge with empty peer_nonce", CodeSchema, "", bodyEnv(&Challenge{Nonce: make([]byte, 16)})},
+		{"challenge peer_nonce too long", CodeSchema, "", bodyEnv(&Challenge{Nonce: make([]byte, 16), PeerNonce: make([]byte, MaxNonceSize+1)})},
+		{"resume nonce too short", CodeSchema, "", bodyEnv(&Resume{Nonce: make([]byte, MinNonceSize-1)})},
+		{"ready with empty nonce", CodeSchema, "", bodyEnv(&Ready{})},
+		{"nack with empty reason", CodeSchema, "", bodyEnv(&Nack{AckEpoch: 1, AckSeq: 2})},
+		{"nack reason with markup", CodeSchema, "", bodyEnv(&Nack{AckEpoch: 1, AckSeq: 2, Reason: "<b>"})},
 	}
 }
 

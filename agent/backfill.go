@@ -1,0 +1,67 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// batchResult is one entry of the batch path's answer.
+type batchResult struct {
+	Index     int    `json:"index"`
+	Verdict   string `json:"verdict"`
+	Code      string `json:"code"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// postFrames sends envelopes to POST /v1/vehicle/telemetry (body
+// {"frames":[...]}) and returns one result per frame, in order. An error
+// means the batch as a whole was not taken (network, 429, 503, a refusal):
+// nothing is known about its frames, and they are sent again.
+func (a *Agent) postFrames(ctx context.Context, batch []signedFrame) ([]batchResult, error) {
+	var body bytes.Buffer
+	body.WriteString(`{"frames":[`)
+	for i, f := range batch {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		body.Write(f.env)
+	}
+	body.WriteString(`]}`)
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.HandshakeTimeout+a.cfg.WriteTimeout)
+	defer cancel()
+	u := *a.base
+	u.Path = TelemetryPath
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), &body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.httpc.Do(req)
+	if err != nil {
+		return nil, classifyDial(ctx, err, nil, nil)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return nil, connErr(KindNetwork, "", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, classifyProblem(resp.StatusCode, b, fmt.Errorf("batch path answered %s", resp.Status))
+	}
+	var out struct {
+		Results []batchResult `json:"results"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil || len(out.Results) != len(batch) {
+		return nil, connErr(KindProtocol, "bad_batch_response", fmt.Errorf("the batch answer does not have one result per frame"))
+	}
+	for i, r := range out.Results {
+		if r.Index != i || (r.Verdict != "accepted" && r.Verdict != "rejected") {
+			return nil, connErr(KindProtocol, "bad_batch_response", fmt.Errorf("batch result %d is malformed", i))
+		}
+	}
+	return out.Results, nil
+}

@@ -1,0 +1,65 @@
+// Package agent is the vehicle side of fifthwheel: what an AV stack embeds
+// to keep a truck supervised by the gateway. It imports package frame and
+// well-kept libraries only (nothing under internal/), so an AV team can
+// vendor the two packages alone.
+//
+// An Agent holds the truck's session with the gateway (WebSocket over TLS
+// 1.3 with mutual TLS, docs/PROTOCOL.md "Vehicle session"), signs and sends
+// heartbeats and telemetry with its own persisted (epoch, seq) counter,
+// buffers telemetry while offline and backfills it in order, renews its
+// certificate, and runs the heartbeat watchdog and safe-state machine:
+//
+//	a, err := agent.New(cfg, agent.Identity{Chain: chain, TLSKey: tlsKey,
+//		FrameKey: frameKey, FrameKID: kid}, agent.Deps{SafeStater: av})
+//	go a.Run(ctx)
+//	a.SendTelemetry(time.Now(), t)
+//
+// # Security model
+//
+//   - Identity is the truck's certificate (its urn:fifthwheel:vehicle URI
+//     name); the gateway takes it from the verified TLS chain and nowhere
+//     else. The TLS key and the frame-signing key are separate
+//     crypto.Signers, so a TPM or secure element can hold both.
+//   - The gateway is authenticated twice: its TLS certificate must chain to
+//     Config.GatewayCAPEM, and every session frame it sends must be signed
+//     by a pinned gateway frame key (Config.GatewayFrameKeys), addressed to
+//     this truck, and newer (by the gateway's (epoch, seq)) than every
+//     frame before it on the session. Anything else is ignored and reported
+//     (EventGatewayFrameRejected with a typed Reason).
+//   - A heartbeat counts as answered only by such an ack echoing its seq
+//     within one interval. After Config.Misses intervals without an
+//     answered heartbeat, the watchdog starts the minimal-risk maneuver
+//     through the SafeStater (driving → stopping → safe_state). Nothing but
+//     an answered heartbeat resets it: reconnecting does not, so a flapping
+//     link cannot keep a truck driving. The watchdog runs whether or not
+//     there is a session.
+//   - The truck leaves safe_state only on a gateway-signed resume bound to
+//     a challenge it answered on the current session after it stopped,
+//     once per challenge, while its heartbeats are being answered; never
+//     because the link came back. The agent starts in safe_state: after a
+//     restart the truck waits for the gateway's resume.
+//   - Frames are signed with strictly increasing (epoch, seq), reserved on
+//     disk before use (Counter), so a crash never reuses a seq. Telemetry
+//     is signed when it is sent, not when it is queued, so heartbeats sent
+//     while it waits never make it stale at the gateway; frames already
+//     signed whose fate is unknown are resent byte for byte, before
+//     anything newer.
+//   - Connection failures reach the AV stack as a *ConnError of one kind:
+//     revoked, expired, not enrolled, suspended, network or protocol. A TLS
+//     refusal is called revoked only with the issuer's signed CRL as proof.
+//
+// # Offline buffering
+//
+// Up to Config.BufferFrames telemetry frames wait while there is no
+// session; when full, the oldest is dropped (EventTelemetryDropped with the
+// count): for the TMS and for an investigation the newest frames matter
+// most. The buffer is in memory: a restart loses it. On reconnect, frames
+// younger than Config.LiveMaxAge go on the session; older ones through the
+// batch path (POST /v1/vehicle/telemetry), in order.
+//
+// # Compatibility
+//
+// The wire protocol is versioned by frame's v member and the WebSocket
+// subprotocol (fifthwheel.v1). The Go API follows semantic import
+// versioning; until fifthwheel's first tagged release it may still change.
+package agent

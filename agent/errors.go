@@ -1,0 +1,258 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/coder/websocket"
+)
+
+// ErrorKind says what kind of connection failure an error is: what the AV
+// stack, and the people who look after the truck, must do about it. Kinds
+// are never guessed: a certificate refusal is reported as revoked only with
+// the CA's signed CRL listing it, and otherwise as what can be proven.
+type ErrorKind string
+
+// The connection error kinds.
+const (
+	// KindRevoked: the truck's certificate is revoked (the gateway closed
+	// the session for it, or the issuer's CRL lists it). An operator must
+	// re-enroll the truck.
+	KindRevoked ErrorKind = "revoked"
+	// KindExpired: the truck's certificate is outside its validity period
+	// (renewal came too late, or the clock is wrong). An operator must
+	// re-enroll the truck, or fix its clock.
+	KindExpired ErrorKind = "expired"
+	// KindNotEnrolled: the gateway does not know this truck, its
+	// certificate's issuer or its frame-signing key. An operator must
+	// enroll it or register the key.
+	KindNotEnrolled ErrorKind = "not_enrolled"
+	// KindSuspended: the truck is enrolled but suspended or retired by an
+	// operator.
+	KindSuspended ErrorKind = "suspended"
+	// KindNetwork: the gateway could not be reached or the link failed
+	// (including the gateway declaring comm loss, shutting down, being
+	// temporarily unable to check, or a newer session of this truck taking
+	// over). Retried with backoff.
+	KindNetwork ErrorKind = "network"
+	// KindProtocol: one side broke the protocol: the gateway refused what
+	// the truck sent (a bad signature, a wrong nonce, a clock outside the
+	// skew), or the gateway's answers failed the truck's checks (its TLS
+	// certificate or frame signatures). A software, configuration or
+	// security problem; retried with backoff, and worth an alert.
+	KindProtocol ErrorKind = "protocol"
+)
+
+// Sentinel errors for errors.Is: a *ConnError matches the one of its Kind.
+var (
+	ErrRevoked     = errors.New("agent: certificate revoked")
+	ErrExpired     = errors.New("agent: certificate expired or not yet valid")
+	ErrNotEnrolled = errors.New("agent: not enrolled")
+	ErrSuspended   = errors.New("agent: vehicle suspended")
+	ErrNetwork     = errors.New("agent: network")
+	ErrProtocol    = errors.New("agent: protocol")
+)
+
+var kindSentinel = map[ErrorKind]error{
+	KindRevoked: ErrRevoked, KindExpired: ErrExpired, KindNotEnrolled: ErrNotEnrolled,
+	KindSuspended: ErrSuspended, KindNetwork: ErrNetwork, KindProtocol: ErrProtocol,
+}
+
+// ConnError is a typed connection failure. Match it with errors.Is against
+// ErrRevoked, ErrExpired, ErrNotEnrolled, ErrSuspended, ErrNetwork and
+// ErrProtocol, or with errors.As to read Kind and Code.
+type ConnError struct {
+	Kind ErrorKind
+	// Code is the stable reason code the gateway or TLS gave, when there
+	// is one (docs/PROTOCOL.md): "session_closed_revoked",
+	// "vehicle_unknown", "tls_bad_certificate", "comm_lost", ...
+	Code string
+	// Err is the underlying cause, for logs.
+	Err error
+}
+
+func (e *ConnError) Error() string {
+	s := "agent: " + string(e.Kind)
+	if e.Code != "" {
+		s += " (" + e.Code + ")"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *ConnError) Unwrap() error { return e.Err }
+
+// Is matches the sentinel of e's Kind.
+func (e *ConnError) Is(target error) bool { return kindSentinel[e.Kind] == target }
+
+func connErr(kind ErrorKind, code string, err error) *ConnError {
+	return &ConnError{Kind: kind, Code: code, Err: err}
+}
+
+// KindOf returns the kind of err if it is or wraps a *ConnError, and "".
+func KindOf(err error) ErrorKind {
+	var ce *ConnError
+	if errors.As(err, &ce) {
+		return ce.Kind
+	}
+	return ""
+}
+
+// codeKinds maps the gateway's reason codes (close reasons and
+// problem+json codes) to kinds. A code not listed is KindProtocol when it
+// comes with a refusal or protocol close, and KindNetwork otherwise.
+var codeKinds = map[string]ErrorKind{
+	// Revocation.
+	"session_closed_revoked": KindRevoked,
+	"tls_cert_revoked":       KindRevoked,
+	"renew_cert_revoked":     KindRevoked,
+	// Validity.
+	"tls_cert_expired":       KindExpired,
+	"tls_cert_not_yet_valid": KindExpired,
+	"renew_cert_expired":     KindExpired,
+	// Enrollment.
+	"vehicle_unknown":         KindNotEnrolled,
+	"unknown_kid":             KindNotEnrolled,
+	"retired_kid":             KindNotEnrolled,
+	"tls_unknown_authority":   KindNotEnrolled,
+	"tls_no_client_cert":      KindNotEnrolled,
+	"cert_no_identity":        KindNotEnrolled,
+	"cert_issuer_not_trusted": KindNotEnrolled,
+	"renew_cert_unknown":      KindNotEnrolled,
+	"unauthenticated":         KindNotEnrolled,
+	"tls_kind_not_allowed":    KindNotEnrolled,
+	"vehicle_forgotten":       KindNotEnrolled,
+	// Suspension.
+	"vehicle_suspended": KindSuspended,
+	// Transient: retry.
+	"comm_lost":                 KindNetwork,
+	"session_superseded":        KindNetwork,
+	"session_handshake_timeout": KindNetwork,
+	"gateway_shutdown":          KindNetwork,
+	"store_unavailable":         KindNetwork,
+	"revocation_stale":          KindNetwork,
+	"session_limit":             KindNetwork,
+	"rate_limited":              KindNetwork,
+	"read_timeout":              KindNetwork,
+}
+
+// classifyClose maps a WebSocket close from the gateway to a *ConnError.
+func classifyClose(ce websocket.CloseError) *ConnError {
+	code := ce.Reason
+	if k, ok := codeKinds[code]; ok {
+		return connErr(k, code, ce)
+	}
+	switch ce.Code {
+	case CloseRevoked:
+		return connErr(KindRevoked, nonEmpty(code, "session_closed_revoked"), ce)
+	case CloseProtocol, CloseRefused:
+		return connErr(KindProtocol, code, ce)
+	}
+	return connErr(KindNetwork, code, ce)
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// classifyProblem maps an HTTP refusal (problem+json, RFC 9457) to a
+// *ConnError. body is at most the first KiB of the response.
+func classifyProblem(status int, body []byte, cause error) *ConnError {
+	var p struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(body, &p)
+	if k, ok := codeKinds[p.Code]; ok {
+		return connErr(k, p.Code, cause)
+	}
+	switch {
+	case status == http.StatusTooManyRequests || status >= 500:
+		return connErr(KindNetwork, p.Code, cause)
+	case status == http.StatusUnauthorized:
+		return connErr(KindNotEnrolled, p.Code, cause)
+	}
+	return connErr(KindProtocol, p.Code, cause)
+}
+
+// TLS alert descriptions as crypto/tls reports a received alert (the
+// error's text; the alert type is not exported).
+const (
+	alertBadCertificate = "tls: bad certificate"
+	alertExpired        = "tls: expired certificate"
+	alertRevoked        = "tls: revoked certificate"
+	alertUnknownCA      = "tls: unknown certificate authority"
+	alertCertRequired   = "tls: certificate required"
+	alertProtocol       = "tls: protocol version not supported"
+)
+
+// remoteAlert returns the description of a TLS alert the gateway sent, or "".
+func remoteAlert(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "remote error" && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	return ""
+}
+
+// classifyDial maps an error from dialing (TCP, TLS, HTTP upgrade) to a
+// *ConnError. revoked, when not nil, is asked whether the certificate is
+// revoked, for a bad_certificate alert that could mean revocation or
+// another refusal.
+func classifyDial(ctx context.Context, err error, resp *http.Response, revoked func(context.Context) (bool, error)) *ConnError {
+	if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+		var body []byte
+		if resp.Body != nil {
+			body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		}
+		return classifyProblem(resp.StatusCode, body, err)
+	}
+	switch a := remoteAlert(err); {
+	case a == alertExpired:
+		return connErr(KindExpired, "tls_cert_expired", err)
+	case a == alertRevoked:
+		return connErr(KindRevoked, "tls_cert_revoked", err)
+	case a == alertUnknownCA:
+		return connErr(KindNotEnrolled, "tls_unknown_authority", err)
+	case a == alertCertRequired:
+		return connErr(KindNotEnrolled, "tls_no_client_cert", err)
+	case a == alertProtocol:
+		return connErr(KindProtocol, "tls_protocol_version", err)
+	case a == alertBadCertificate:
+		// The gateway refuses a revoked certificate, one of a kind not
+		// allowed there, and any certificate while its revocation data is
+		// stale with the same alert. Only the CA's signed CRL can say
+		// which; without that proof the refusal is not called revocation.
+		if revoked != nil {
+			if r, cerr := revoked(ctx); cerr == nil && r {
+				return connErr(KindRevoked, "tls_cert_revoked", err)
+			}
+		}
+		return connErr(KindProtocol, "tls_bad_certificate", err)
+	case a != "":
+		return connErr(KindProtocol, "tls_alert", err)
+	}
+	// Our own checks of the gateway's certificate.
+	var uae x509.UnknownAuthorityError
+	var cie x509.CertificateInvalidError
+	var he x509.HostnameError
+	var tve *tls.CertificateVerificationError
+	if errors.As(err, &uae) || errors.As(err, &cie) || errors.As(err, &he) || errors.As(err, &tve) {
+		return connErr(KindProtocol, "gateway_cert_untrusted", err)
+	}
+	if strings.Contains(err.Error(), "WebSocket protocol violation") || strings.Contains(err.Error(), "subprotocol") {
+		return connErr(KindProtocol, "bad_upgrade", err)
+	}
+	return connErr(KindNetwork, "", err)
+}

@@ -1,0 +1,112 @@
+package agent
+
+import "time"
+
+// EventKind names what an Event reports.
+type EventKind string
+
+// Event kinds.
+const (
+	// EventConnected: a session completed its handshake (ready received).
+	EventConnected EventKind = "connected"
+	// EventDisconnected: a session or a connection attempt ended; Err is a
+	// *ConnError saying why.
+	EventDisconnected EventKind = "disconnected"
+	// EventHeartbeatMissed: a heartbeat was not answered by a valid ack
+	// within one interval, or could not be sent (Reason says which; when
+	// the gateway's answer was refused, Reason is why). Misses is the
+	// number of consecutive misses.
+	EventHeartbeatMissed EventKind = "heartbeat_missed"
+	// EventGatewayFrameRejected: a message from the gateway failed the
+	// agent's checks (Reason) and was ignored. Kind is the frame's claimed
+	// kind, when it could be read at all.
+	EventGatewayFrameRejected EventKind = "gateway_frame_rejected"
+	// EventStopping: the watchdog started the minimal-risk maneuver.
+	EventStopping EventKind = "stopping"
+	// EventSafeState: the truck is stopped in safe_state.
+	EventSafeState EventKind = "safe_state"
+	// EventResumed: a valid resume took the truck out of safe_state.
+	EventResumed EventKind = "resumed"
+	// EventResumeRejected: a resume was refused (Reason) and the truck
+	// stays where it is.
+	EventResumeRejected EventKind = "resume_rejected"
+	// EventTelemetryRejected: the gateway refused a telemetry frame for
+	// good (Reason is its reason code); the frame is dropped.
+	EventTelemetryRejected EventKind = "telemetry_rejected"
+	// EventTelemetryDropped: the offline buffer was full; Count of the
+	// oldest frames were dropped.
+	EventTelemetryDropped EventKind = "telemetry_dropped"
+	// EventCertificateRenewed: a renewed certificate is in use.
+	EventCertificateRenewed EventKind = "certificate_renewed"
+	// EventRenewalFailed: a renewal attempt failed (Err); it is retried.
+	EventRenewalFailed EventKind = "renewal_failed"
+)
+
+// Reason is a typed reason carried by an Event.
+type Reason string
+
+// Reasons a gateway message is refused, a heartbeat missed or a resume
+// ignored. Stable: the AV stack and fleet monitoring may match on them.
+const (
+	// ReasonUnsigned: not a signed envelope (no signature, alg "none" or
+	// missing, malformed envelope).
+	ReasonUnsigned Reason = "unsigned"
+	// ReasonUnknownKey: signed under a kid that is not a pinned gateway key.
+	ReasonUnknownKey Reason = "unknown_key"
+	// ReasonBadSignature: the signature does not verify with the pinned key.
+	ReasonBadSignature Reason = "bad_signature"
+	// ReasonMalformed: the signed frame does not decode.
+	ReasonMalformed Reason = "malformed"
+	// ReasonWrongVehicle: the frame is addressed to another vehicle.
+	ReasonWrongVehicle Reason = "wrong_vehicle"
+	// ReasonReplayed: the gateway's (epoch, seq) is not newer than one
+	// already seen on this session, or the ack echoes a heartbeat already
+	// answered.
+	ReasonReplayed Reason = "replayed"
+	// ReasonWrongEcho: the ack echoes no heartbeat or frame this session is
+	// waiting on.
+	ReasonWrongEcho Reason = "wrong_echo"
+	// ReasonUnexpectedKind: a kind the gateway does not send at this point.
+	ReasonUnexpectedKind Reason = "unexpected_kind"
+	// ReasonTimeout: no answer within one interval.
+	ReasonTimeout Reason = "timeout"
+	// ReasonLinkDown: no session, so the heartbeat could not be sent.
+	ReasonLinkDown Reason = "link_down"
+	// ReasonSendFailed: writing the heartbeat failed.
+	ReasonSendFailed Reason = "send_failed"
+	// ReasonNacked: the gateway refused the heartbeat (a nack).
+	ReasonNacked Reason = "nacked"
+
+	// ReasonNotInSafeState: a resume while driving or still stopping.
+	ReasonNotInSafeState Reason = "not_in_safe_state"
+	// ReasonNoFreshChallenge: no challenge was answered on this session
+	// since the truck entered safe state (a resume from another session, or
+	// bound to a challenge from before the stop).
+	ReasonNoFreshChallenge Reason = "no_fresh_challenge"
+	// ReasonNonceMismatch: the resume is bound to another challenge nonce.
+	ReasonNonceMismatch Reason = "nonce_mismatch"
+	// ReasonLinkUnhealthy: heartbeats are not being answered right now.
+	ReasonLinkUnhealthy Reason = "link_unhealthy"
+)
+
+// Event is something the agent reports to the AV stack (Deps.OnEvent).
+type Event struct {
+	Time time.Time
+	Kind EventKind
+	// Reason is the typed reason, when the kind has one.
+	Reason Reason
+	// Code is the gateway's reason code, for nacks and refusals.
+	Code string
+	// FrameKind is the frame kind the event is about, when known (for
+	// EventGatewayFrameRejected it is only what the message claims).
+	FrameKind string
+	// Seq is the vehicle sequence number concerned (the heartbeat or
+	// telemetry frame), when there is one.
+	Seq uint64
+	// Misses is the number of consecutive missed heartbeats.
+	Misses int
+	// Count is how many frames an EventTelemetryDropped dropped.
+	Count int
+	// Err is the error, for EventDisconnected and EventRenewalFailed.
+	Err error
+}

@@ -1,0 +1,125 @@
+package agent
+
+import "time"
+
+// Defaults and bounds of the agent, in one place. Each default is a Config
+// field too; the bounds are what Config validation enforces.
+
+// Heartbeats and the watchdog. The bounds are the gateway's
+// (internal/config heartbeat.interval and heartbeat.misses), so a truck and
+// its gateway can always be configured to count the same misses.
+const (
+	// DefaultHeartbeatInterval: one heartbeat a second (DESIGN.md defaults).
+	DefaultHeartbeatInterval = time.Second
+	// MinHeartbeatInterval: faster costs cellular bandwidth on every truck
+	// and gains nothing in stopping distance.
+	MinHeartbeatInterval = 500 * time.Millisecond
+	// MaxHeartbeatInterval: slower cannot detect comm loss inside the
+	// safe-state budget (detection plus a 25 m/s stop within 15 s).
+	MaxHeartbeatInterval = 3 * time.Second
+
+	// DefaultMisses: three intervals without an answered heartbeat start
+	// the minimal-risk maneuver, as the gateway declares comm loss after
+	// three.
+	DefaultMisses = 3
+	// MinMisses: one would stop the truck on a single lost packet.
+	MinMisses = 2
+	// MaxMisses: more delays the reaction beyond the safe-state budget.
+	MaxMisses = 10
+
+	// resumeMaxProofAgeIntervals: a resume is honoured only while the link
+	// is demonstrably healthy, i.e. the newest answered heartbeat was sent
+	// at most this many intervals ago. 1.5 covers one heartbeat in flight
+	// plus jitter; a link that cannot answer heartbeats is not one to drive
+	// on.
+	resumeMaxProofAgeIntervals = 1.5
+
+	// stopPollInterval is how often the watchdog asks the SafeStater
+	// whether the truck has come to a stop while it is stopping.
+	stopPollInterval = 100 * time.Millisecond
+)
+
+// Connection.
+const (
+	// DefaultHandshakeTimeout bounds dial, TLS, upgrade and the session
+	// handshake together; the gateway closes an incomplete handshake after
+	// its own 5 s.
+	DefaultHandshakeTimeout = 5 * time.Second
+	// MaxHandshakeTimeout: a handshake slower than this is a dead link.
+	MaxHandshakeTimeout = time.Minute
+
+	// DefaultWriteTimeout bounds writing one message.
+	DefaultWriteTimeout = 5 * time.Second
+
+	// DefaultReconnectMin and DefaultReconnectMax bound the reconnect
+	// backoff (doubling, full jitter). A fleet that lost its gateway does
+	// not come back as one synchronized wave.
+	DefaultReconnectMin = 250 * time.Millisecond
+	DefaultReconnectMax = 5 * time.Second
+	// refusedBackoffFactor × ReconnectMax (30 s by default) is the backoff
+	// floor after a refusal that only an operator can fix (revoked,
+	// expired, not enrolled, suspended): keep trying, since an operator may
+	// fix it, but never hammer the gateway.
+	refusedBackoffFactor = 6
+
+	// crlFetchTimeout bounds fetching the CRL that tells a revoked
+	// certificate from another refusal.
+	crlFetchTimeout = 5 * time.Second
+	// maxCRLBytes bounds a fetched CRL.
+	maxCRLBytes = 4 << 20
+	// maxResponseBytes bounds a batch or renewal response body.
+	maxResponseBytes = 1 << 20
+)
+
+// Telemetry buffering and backfill.
+const (
+	// DefaultBufferFrames bounds the telemetry waiting to be sent: 10
+	// minutes of 10 Hz telemetry. When full, the oldest frame is dropped
+	// (and counted): for the TMS and for an investigation the newest
+	// frames matter most.
+	DefaultBufferFrames = 6000
+	// MaxBufferFrames bounds the configuration (about 20 MB of frames).
+	MaxBufferFrames = 50_000
+
+	// DefaultLiveMaxAge: telemetry older than this when it is sent goes to
+	// the batch path (POST /v1/vehicle/telemetry) instead of the session.
+	// The gateway accepts live frames within ±5 s of its clock; 2 s leaves
+	// room for clock offset and queueing.
+	DefaultLiveMaxAge = 2 * time.Second
+
+	// inflightWindow bounds telemetry frames sent on the session and not
+	// yet acknowledged.
+	inflightWindow = 64
+	// maxBatchFrames and maxBatchBytes are the gateway's batch limits
+	// (256 frames or 1 MiB).
+	maxBatchFrames = 256
+	maxBatchBytes  = 1 << 20
+	// batchRetryMin and batchRetryMax bound the wait before a batch the
+	// gateway could not take (503, 429, network) is sent again.
+	batchRetryMin = 250 * time.Millisecond
+	batchRetryMax = 5 * time.Second
+)
+
+// Counter.
+const (
+	// seqBlock is how many sequence numbers are reserved (and fsync'd) at
+	// a time. A crash skips at most this many; at 11 frames a second a
+	// block lasts about 90 s, so the file is written rarely.
+	seqBlock = 1024
+	// maxSafeInteger is the largest epoch or seq on the wire (2^53-1).
+	maxSafeInteger = 1<<53 - 1
+)
+
+// Certificate renewal.
+const (
+	// DefaultRenewAt renews at 2/3 of the certificate's life (DESIGN.md).
+	DefaultRenewAt = 2.0 / 3.0
+	// DefaultRenewJitter spreads renewals by ±5 % of the life, so a fleet
+	// enrolled together does not renew together.
+	DefaultRenewJitter = 0.05
+	// renewRetryMin and renewRetryMax bound the retry of a failed renewal.
+	renewRetryMin = 30 * time.Second
+	renewRetryMax = 10 * time.Minute
+	// renewTimeout bounds one renewal request.
+	renewTimeout = 30 * time.Second
+)

@@ -1,0 +1,587 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/fifthwheel/fifthwheel/frame"
+)
+
+// session is one WebSocket session with the gateway. Its writer goroutine
+// is the only one that signs and writes, so frames reach the gateway in
+// seq order; its reader goroutine verifies what the gateway sends.
+type session struct {
+	a      *Agent
+	conn   *websocket.Conn
+	gw     gatewayFrames // reader (and handshake) only
+	hello  []byte        // the hello nonce of this connection
+	wakeCh chan struct{}
+
+	mu         sync.Mutex
+	hbWanted   bool
+	challenges [][]byte // challenge nonces to answer
+	retryAt    time.Time
+	backoff    time.Duration
+}
+
+func (s *session) poke() {
+	select {
+	case s.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+// wantHeartbeat asks the writer for a heartbeat. It returns false if the
+// previous request has not been written yet.
+func (s *session) wantHeartbeat() bool {
+	s.mu.Lock()
+	prev := s.hbWanted
+	s.hbWanted = true
+	s.mu.Unlock()
+	s.poke()
+	return !prev
+}
+
+// runSession dials, handshakes and runs one session until it ends, and
+// returns why it ended as a *ConnError.
+func (a *Agent) runSession(ctx context.Context) error {
+	cred := a.cred.Load()
+	now := a.now()
+	if leaf := cred.chain[0]; now.After(leaf.NotAfter) {
+		return connErr(KindExpired, "tls_cert_expired", fmt.Errorf("the certificate expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339)))
+	} else if now.Before(leaf.NotBefore) {
+		return connErr(KindExpired, "tls_cert_not_yet_valid", fmt.Errorf("the certificate is valid from %s", leaf.NotBefore.UTC().Format(time.RFC3339)))
+	}
+
+	hctx, cancel := context.WithTimeout(ctx, a.cfg.HandshakeTimeout)
+	defer cancel()
+	u := *a.base
+	u.Path = SessionPath
+	conn, resp, err := websocket.Dial(hctx, u.String(), &websocket.DialOptions{
+		HTTPClient:      a.httpc,
+		Subprotocols:    []string{Subprotocol},
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return classifyDial(ctx, err, resp, a.revoked)
+	}
+	if conn.Subprotocol() != Subprotocol {
+		conn.CloseNow()
+		return connErr(KindProtocol, "bad_upgrade", errors.New("the gateway did not agree to the fifthwheel.v1 subprotocol"))
+	}
+	conn.SetReadLimit(frame.MaxEnvelopeSize)
+	s := &session{a: a, conn: conn, wakeCh: make(chan struct{}, 1),
+		gw: gatewayFrames{keys: a.gwKeys, vehicle: a.vehicle}}
+
+	a.mu.Lock()
+	a.wd.SessionStarted()
+	a.mu.Unlock()
+	if err := s.handshake(hctx); err != nil {
+		conn.CloseNow()
+		a.mu.Lock()
+		a.wd.SessionEnded()
+		a.mu.Unlock()
+		return err
+	}
+
+	a.mu.Lock()
+	a.sess = s
+	a.connected = a.now()
+	a.hbNow = true
+	a.queueEventsLocked([]Event{{Time: a.connected, Kind: EventConnected}})
+	a.mu.Unlock()
+	a.pokeClock() // heartbeat now: the sooner the watchdog gets an answer, the better
+
+	sctx, scancel := context.WithCancel(ctx)
+	errc := make(chan error, 2)
+	go func() { errc <- s.readLoop(sctx) }()
+	go func() { errc <- s.writeLoop(sctx) }()
+	err = <-errc
+	scancel()
+	if ctx.Err() != nil {
+		// Run is ending: say goodbye, so the gateway marks the truck
+		// offline rather than waiting for comm loss.
+		conn.Close(CloseGoodbye, "goodbye")
+	} else {
+		conn.CloseNow()
+	}
+	<-errc
+
+	a.mu.Lock()
+	a.sess = nil
+	a.wd.SessionEnded()
+	a.out.sessionEnded()
+	a.mu.Unlock()
+	if err == nil {
+		err = connErr(KindNetwork, "", errors.New("session ended"))
+	}
+	return err
+}
+
+// readErr classifies an error from reading the session.
+func readErr(err error) error {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return classifyClose(ce)
+	}
+	if errors.Is(err, websocket.ErrMessageTooBig) {
+		return connErr(KindProtocol, "too_large", err)
+	}
+	return connErr(KindNetwork, "", err)
+}
+
+// handshake runs hello → challenge → challenge_response → ready.
+func (s *session) handshake(ctx context.Context) error {
+	a := s.a
+	s.hello = make([]byte, 32)
+	_, _ = rand.Read(s.hello)
+	a.mu.Lock()
+	st := a.stateLocked()
+	a.mu.Unlock()
+	if _, err := s.send(ctx, &frame.Hello{Nonce: s.hello, State: st}, nil); err != nil {
+		return err
+	}
+	ch, err := s.expect(ctx, frame.KindChallenge)
+	if err != nil {
+		return err
+	}
+	c := ch.Body.(*frame.Challenge)
+	if !frame.EqualNonce(c.PeerNonce, s.hello) {
+		return connErr(KindProtocol, "challenge_not_for_this_hello", errors.New("the challenge does not echo this connection's hello nonce"))
+	}
+	if err := s.answer(ctx, c.Nonce); err != nil {
+		return err
+	}
+	rd, err := s.expect(ctx, frame.KindReady)
+	if err != nil {
+		return err
+	}
+	if !frame.EqualNonce(rd.Body.(*frame.Ready).Nonce, c.Nonce) {
+		return connErr(KindProtocol, "ready_nonce_mismatch", errors.New("ready is not bound to the challenge nonce"))
+	}
+	return nil
+}
+
+// expect reads the next message and requires a valid gateway frame of kind.
+func (s *session) expect(ctx context.Context, kind frame.Kind) (*frame.Frame, error) {
+	typ, data, err := s.conn.Read(ctx)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	if typ != websocket.MessageText {
+		return nil, connErr(KindProtocol, "binary_message", errors.New("the gateway sent a binary message"))
+	}
+	f, why, claimed := s.gw.open(data)
+	if why != "" {
+		s.a.rejected(why, claimed, 0)
+		return nil, connErr(KindProtocol, "gateway_"+string(why), fmt.Errorf("the gateway's %s failed the agent's checks: %s", nonEmpty(string(claimed), "message"), why))
+	}
+	if f.Kind() != kind {
+		return nil, connErr(KindProtocol, "unexpected_kind", fmt.Errorf("expected %s, got %s", kind, f.Kind()))
+	}
+	return f, nil
+}
+
+// answer signs and writes a challenge_response. The watchdog records the
+// challenge before the write: a resume may follow at once.
+func (s *session) answer(ctx context.Context, nonce []byte) error {
+	a := s.a
+	_, err := s.send(ctx, &frame.ChallengeResponse{Nonce: nonce}, func(uint64, uint64) {
+		a.mu.Lock()
+		a.wd.ChallengeAnswered(nonce, a.now())
+		a.mu.Unlock()
+	})
+	return err
+}
+
+// send signs body with the next (epoch, seq), calls before (if not nil)
+// with them, and writes it. Only the writer goroutine (and the handshake,
+// before it starts) calls send.
+func (s *session) send(ctx context.Context, body frame.Body, before func(epoch, seq uint64)) (uint64, error) {
+	a := s.a
+	epoch, seq, err := a.counter.Next()
+	if err != nil {
+		return 0, err
+	}
+	env, err := frame.Sign(a.signer, a.kid, &frame.Frame{VehicleID: a.vehicle, Epoch: epoch, Seq: seq,
+		TS: a.now().UTC().Truncate(time.Millisecond), Body: body})
+	if err != nil {
+		return 0, fmt.Errorf("agent: sign %s: %w", body.Kind(), err)
+	}
+	if before != nil {
+		before(epoch, seq)
+	}
+	return seq, s.write(ctx, env)
+}
+
+func (s *session) write(ctx context.Context, env []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, s.a.cfg.WriteTimeout)
+	defer cancel()
+	if err := s.conn.Write(wctx, websocket.MessageText, env); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return connErr(KindNetwork, "", err)
+	}
+	return nil
+}
+
+// readLoop verifies and dispatches the gateway's frames.
+func (s *session) readLoop(ctx context.Context) error {
+	a := s.a
+	for {
+		typ, data, err := s.conn.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return readErr(err)
+		}
+		if typ != websocket.MessageText {
+			a.rejected(ReasonMalformed, "", 0)
+			continue
+		}
+		f, why, claimed := s.gw.open(data)
+		if why != "" {
+			a.rejected(why, claimed, 0)
+			continue
+		}
+		switch b := f.Body.(type) {
+		case *frame.Ack:
+			a.onAck(s, b)
+		case *frame.Nack:
+			a.onNack(s, b)
+		case *frame.Challenge:
+			if !frame.EqualNonce(b.PeerNonce, s.hello) {
+				a.rejected(ReasonWrongEcho, frame.KindChallenge, 0)
+				continue
+			}
+			s.mu.Lock()
+			s.challenges = append(s.challenges, b.Nonce)
+			s.mu.Unlock()
+			s.poke()
+		case *frame.Resume:
+			a.onResume(b)
+		default: // a second ready
+			a.rejected(ReasonUnexpectedKind, f.Kind(), 0)
+		}
+	}
+}
+
+// rejected records a refused gateway frame.
+func (a *Agent) rejected(why Reason, claimed frame.Kind, seq uint64) {
+	a.mu.Lock()
+	a.wd.Refused(why)
+	a.queueEventsLocked([]Event{{Time: a.now(), Kind: EventGatewayFrameRejected, Reason: why, FrameKind: string(claimed), Seq: seq}})
+	a.mu.Unlock()
+}
+
+func (a *Agent) onAck(s *session, ack *frame.Ack) {
+	a.mu.Lock()
+	if ack.AckEpoch == a.counter.Epoch() && a.out.acked(ack.AckEpoch, ack.AckSeq) {
+		a.mu.Unlock()
+		s.poke() // the window has room
+		return
+	}
+	why := ReasonWrongEcho
+	if ack.AckEpoch == a.counter.Epoch() {
+		why = a.wd.Ack(ack.AckSeq, a.now())
+	}
+	a.mu.Unlock()
+	if why != "" {
+		a.rejected(why, frame.KindAck, ack.AckSeq)
+	}
+}
+
+// retryable reason codes: the gateway could not decide now; the frame is
+// sent again. Every other nack is final.
+func retryable(code string) bool { return code == "store_unavailable" || code == "rate_limited" }
+
+func (a *Agent) onNack(s *session, n *frame.Nack) {
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n.AckEpoch == a.counter.Epoch() {
+		if retryable(n.Reason) {
+			if a.out.retry(n.AckEpoch, n.AckSeq) {
+				s.backoffLocked(now)
+				return
+			}
+		} else if a.out.acked(n.AckEpoch, n.AckSeq) {
+			a.queueEventsLocked([]Event{{Time: now, Kind: EventTelemetryRejected, Code: n.Reason, Seq: n.AckSeq, FrameKind: string(frame.KindTelemetry)}})
+			s.poke()
+			return
+		}
+		if a.wd.Nacked(n.AckSeq) {
+			a.queueEventsLocked([]Event{{Time: now, Kind: EventGatewayFrameRejected, Reason: ReasonNacked, Code: n.Reason, Seq: n.AckSeq, FrameKind: string(frame.KindHeartbeat)}})
+			return
+		}
+	}
+	a.wd.Refused(ReasonWrongEcho)
+	a.queueEventsLocked([]Event{{Time: now, Kind: EventGatewayFrameRejected, Reason: ReasonWrongEcho, FrameKind: string(frame.KindNack), Seq: n.AckSeq}})
+}
+
+func (a *Agent) onResume(r *frame.Resume) {
+	a.mu.Lock()
+	_, evs := a.wd.Resume(r.Nonce, a.now())
+	a.queueEventsLocked(evs)
+	a.mu.Unlock()
+	a.pokeClock()
+}
+
+// backoffLocked delays the next resend after the gateway could not take a
+// frame. s.a.mu is held.
+func (s *session) backoffLocked(now time.Time) {
+	s.mu.Lock()
+	s.backoff = min(max(2*s.backoff, batchRetryMin), batchRetryMax)
+	s.retryAt = now.Add(fullJitter(s.backoff))
+	s.mu.Unlock()
+}
+
+// writeLoop writes, in priority order: challenge responses, frames whose
+// fate is unknown (they must precede anything newer), heartbeats, then
+// telemetry.
+func (s *session) writeLoop(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		did, wait, err := s.writeOnce(ctx)
+		if err != nil {
+			return err
+		}
+		if did {
+			continue
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		if wait > 0 {
+			timer.Reset(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wakeCh:
+		case <-timer.C:
+		}
+	}
+}
+
+// writeOnce writes one thing, if there is something it may write now. It
+// returns whether it did, and otherwise how long until it should look
+// again (0: when poked).
+func (s *session) writeOnce(ctx context.Context) (bool, time.Duration, error) {
+	a := s.a
+	s.mu.Lock()
+	if len(s.challenges) > 0 {
+		nonce := s.challenges[0]
+		s.challenges = s.challenges[1:]
+		s.mu.Unlock()
+		return true, 0, s.answer(ctx, nonce)
+	}
+	s.mu.Unlock()
+
+	a.mu.Lock()
+	resend := len(a.out.resend) > 0
+	a.mu.Unlock()
+	if resend {
+		return s.writeResend(ctx)
+	}
+
+	s.mu.Lock()
+	hb := s.hbWanted
+	s.hbWanted = false
+	s.mu.Unlock()
+	if hb {
+		_, err := s.send(ctx, &frame.Heartbeat{State: s.a.reportedState()}, func(_, seq uint64) {
+			a.mu.Lock()
+			a.wd.HeartbeatSent(seq, a.now())
+			a.mu.Unlock()
+		})
+		return true, 0, err
+	}
+	return s.writeTelemetry(ctx)
+}
+
+func (a *Agent) reportedState() frame.State {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stateLocked()
+}
+
+// fresh reports whether a frame made at ts may still go on the session.
+func (a *Agent) fresh(ts, now time.Time) bool { return now.Sub(ts) <= a.cfg.LiveMaxAge }
+
+// writeResend sends the oldest frames of unknown fate: on the session if
+// fresh, else through the batch path once nothing is in flight.
+func (s *session) writeResend(ctx context.Context) (bool, time.Duration, error) {
+	a := s.a
+	now := a.now()
+	s.mu.Lock()
+	retryAt := s.retryAt
+	s.mu.Unlock()
+	if now.Before(retryAt) {
+		return false, retryAt.Sub(now), nil
+	}
+	a.mu.Lock()
+	first := a.out.resend[0]
+	if a.fresh(first.ts, now) {
+		if len(a.out.inflight) >= inflightWindow {
+			a.mu.Unlock()
+			return false, 0, nil
+		}
+		a.out.resend = a.out.resend[1:]
+		a.out.inflight = append(a.out.inflight, first)
+		a.mu.Unlock()
+		return true, 0, s.write(ctx, first.env)
+	}
+	if len(a.out.inflight) > 0 {
+		a.mu.Unlock()
+		return false, 0, nil // the batch must not overtake frames in flight
+	}
+	var batch []signedFrame
+	size := 0
+	for _, f := range a.out.resend {
+		if len(batch) == maxBatchFrames || size+len(f.env)+1 > maxBatchBytes-32 || a.fresh(f.ts, now) {
+			break
+		}
+		batch = append(batch, f)
+		size += len(f.env) + 1
+	}
+	a.out.resend = a.out.resend[len(batch):]
+	a.out.posting = len(batch)
+	a.mu.Unlock()
+	return true, 0, s.postBatch(ctx, batch)
+}
+
+// writeTelemetry signs and sends queued telemetry: one fresh frame on the
+// session, or a batch of old ones through the batch path.
+func (s *session) writeTelemetry(ctx context.Context) (bool, time.Duration, error) {
+	a := s.a
+	now := a.now()
+	a.mu.Lock()
+	if len(a.out.queued) == 0 {
+		a.mu.Unlock()
+		return false, 0, nil
+	}
+	if a.fresh(a.out.queued[0].ts, now) {
+		if len(a.out.inflight) >= inflightWindow {
+			a.mu.Unlock()
+			return false, 0, nil
+		}
+		it := a.out.queued[0]
+		a.out.queued[0] = telemetryItem{}
+		a.out.queued = a.out.queued[1:]
+		a.mu.Unlock()
+		f, err := s.sign(it)
+		if err != nil {
+			return false, 0, err
+		}
+		a.mu.Lock()
+		a.out.inflight = append(a.out.inflight, f)
+		a.mu.Unlock()
+		return true, 0, s.write(ctx, f.env)
+	}
+	if len(a.out.inflight) > 0 {
+		a.mu.Unlock()
+		return false, 0, nil
+	}
+	n := 0
+	for n < len(a.out.queued) && n < maxBatchFrames && !a.fresh(a.out.queued[n].ts, now) {
+		n++
+	}
+	items := append([]telemetryItem(nil), a.out.queued[:n]...)
+	clear(a.out.queued[:n])
+	a.out.queued = a.out.queued[n:]
+	a.out.posting = n
+	a.mu.Unlock()
+	batch := make([]signedFrame, 0, len(items))
+	size := 0
+	for i, it := range items {
+		f, err := s.sign(it)
+		if err != nil {
+			// Put back what was not signed; what was signed goes to resend.
+			a.mu.Lock()
+			a.out.queued = append(append([]telemetryItem(nil), items[i:]...), a.out.queued...)
+			a.out.requeue(batch)
+			a.out.posting = 0
+			a.mu.Unlock()
+			return false, 0, err
+		}
+		if size+len(f.env)+1 > maxBatchBytes-32 {
+			a.mu.Lock()
+			a.out.queued = append(append([]telemetryItem(nil), items[i:]...), a.out.queued...)
+			a.out.posting = len(batch)
+			a.mu.Unlock()
+			// f is signed but not sent: its seq is simply skipped.
+			break
+		}
+		batch = append(batch, f)
+		size += len(f.env) + 1
+	}
+	return true, 0, s.postBatch(ctx, batch)
+}
+
+func (s *session) sign(it telemetryItem) (signedFrame, error) {
+	a := s.a
+	epoch, seq, err := a.counter.Next()
+	if err != nil {
+		return signedFrame{}, err
+	}
+	env, err := frame.Sign(a.signer, a.kid, &frame.Frame{VehicleID: a.vehicle, Epoch: epoch, Seq: seq, TS: it.ts, Body: it.body})
+	if err != nil {
+		return signedFrame{}, err
+	}
+	return signedFrame{epoch: epoch, seq: seq, ts: it.ts, env: env}, nil
+}
+
+// postBatch sends frames through the batch path and settles each. Frames
+// the gateway could not take now go back to the resend queue, after a
+// backoff; the session goes on.
+func (s *session) postBatch(ctx context.Context, batch []signedFrame) error {
+	a := s.a
+	if len(batch) == 0 {
+		return nil
+	}
+	res, err := a.postFrames(ctx, batch)
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.out.posting = 0
+	if err != nil {
+		a.out.requeue(batch)
+		s.backoffLocked(now)
+		a.log.Warn("backfill batch not taken; will retry", "frames", len(batch), "err", err)
+		return nil
+	}
+	s.mu.Lock()
+	s.backoff = 0
+	s.mu.Unlock()
+	var retry []signedFrame
+	for i, r := range res {
+		switch {
+		case r.Verdict == "accepted":
+		case retryable(r.Code):
+			retry = append(retry, batch[i])
+		default:
+			a.queueEventsLocked([]Event{{Time: now, Kind: EventTelemetryRejected, Code: r.Code, Seq: batch[i].seq, FrameKind: string(frame.KindTelemetry)}})
+		}
+	}
+	if len(retry) > 0 {
+		a.out.requeue(retry)
+		s.backoffLocked(now)
+	}
+	return nil
+}

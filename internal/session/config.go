@@ -1,0 +1,207 @@
+package session
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/ingest"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+	"github.com/fifthwheel/fifthwheel/internal/store"
+)
+
+// Config tunes the session layer. Data only; zero fields take the defaults
+// in limits.go.
+type Config struct {
+	// HandshakeTimeout bounds hello → challenge → challenge_response.
+	HandshakeTimeout time.Duration
+	// ClockSkew bounds |ts − gateway time| of hello and challenge_response.
+	ClockSkew time.Duration
+	// Interval and Misses are the fleet's heartbeat timing (the gateway's
+	// heartbeat.interval and heartbeat.misses).
+	Interval time.Duration
+	Misses   int
+	// WriteTimeout bounds writing one gateway frame.
+	WriteTimeout time.Duration
+	// ManualResume turns auto-resume off: a vehicle in safe_state then
+	// leaves it only when an operator calls Handler.Resume. By default
+	// (false) the gateway resumes a vehicle that reports safe_state once
+	// its session has been stable for ResumeStableHeartbeats heartbeats.
+	ManualResume bool
+	// ResumeStableHeartbeats is the auto-resume hold-down (default 3).
+	ResumeStableHeartbeats int
+	// MaxSessions bounds open connections.
+	MaxSessions int
+	// HandshakeRate (per second) and HandshakeBurst limit handshakes per
+	// vehicle.
+	HandshakeRate  float64
+	HandshakeBurst int
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	def(&c.ClockSkew, DefaultClockSkew)
+	def(&c.Interval, DefaultInterval)
+	def(&c.WriteTimeout, DefaultWriteTimeout)
+	if c.Misses == 0 {
+		c.Misses = DefaultMisses
+	}
+	if c.ResumeStableHeartbeats == 0 {
+		c.ResumeStableHeartbeats = DefaultResumeStableHeartbeats
+	}
+	if c.MaxSessions == 0 {
+		c.MaxSessions = DefaultMaxSessions
+	}
+	if c.HandshakeRate == 0 {
+		c.HandshakeRate = DefaultHandshakeRate
+	}
+	if c.HandshakeBurst == 0 {
+		c.HandshakeBurst = DefaultHandshakeBurst
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []string
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
+	if c.HandshakeTimeout < 0 || c.HandshakeTimeout > MaxHandshakeTimeout {
+		bad("handshake timeout: must be between 0 and %v", MaxHandshakeTimeout)
+	}
+	if c.ClockSkew < 0 || c.ClockSkew > time.Minute {
+		bad("clock skew: must be between 0 and 1m")
+	}
+	if c.Interval <= 0 || c.Interval > 3*time.Second {
+		bad("interval: must be between 0 and 3s")
+	}
+	if c.Misses < 2 || c.Misses > 10 {
+		bad("misses: must be between 2 and 10")
+	}
+	if c.WriteTimeout < 0 || c.WriteTimeout > time.Minute {
+		bad("write timeout: must be between 0 and 1m")
+	}
+	if c.ResumeStableHeartbeats < 1 || c.ResumeStableHeartbeats > MaxResumeStableHeartbeats {
+		bad("resume stable heartbeats: must be between 1 and %d", MaxResumeStableHeartbeats)
+	}
+	if c.MaxSessions < 1 {
+		bad("max sessions: must be at least 1")
+	}
+	if !(c.HandshakeRate > 0) || c.HandshakeBurst < 1 {
+		bad("handshake rate and burst: must be positive")
+	}
+	if len(errs) > 0 {
+		return errors.New("session: config: " + strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Pipeline is what the session needs of ingest.Pipeline: heartbeats and
+// telemetry are verified and made durable there, like any frame.
+type Pipeline interface {
+	Process(ctx context.Context, peer principal.Principal, src ingest.Source, kinds []frame.Kind, raws [][]byte) ([]ingest.Result, error)
+}
+
+// KeyStore is what the handshake needs of the store: the vehicle's
+// registry entry and its frame-signing keys.
+type KeyStore interface {
+	GetVehicle(ctx context.Context, id string) (store.Vehicle, error)
+	GetVehicleKey(ctx context.Context, vehicleID, kid string) (store.VehicleKey, error)
+}
+
+// Tracker is what the session needs of pki.ConnTracker: it closes the
+// session when its certificate is revoked.
+type Tracker interface {
+	Track(chain []*x509.Certificate, p principal.Principal, listener string, closeFn func()) (untrack func(), err error)
+}
+
+// Limiter limits a vehicle's frames (ratelimit.Limiter; share it with the
+// batch path so a vehicle has one budget).
+type Limiter interface {
+	AllowN(key string, n int) (ok bool, retryAfter time.Duration)
+}
+
+// Liveness is what the session needs of the liveness monitor
+// (internal/liveness; LivenessMonitor adapts a *liveness.Monitor).
+type Liveness interface {
+	// Connected records a completed handshake of vehicleID at at.
+	Connected(vehicleID string, at time.Time) (LiveSession, error)
+}
+
+// LiveSession is one session as the liveness monitor tracks it.
+type LiveSession interface {
+	// Heartbeat records a verified, durable heartbeat reporting state.
+	Heartbeat(at time.Time, state string) error
+	// SafeState records verified telemetry reporting safe_state.
+	SafeState(at time.Time) error
+	// Disconnected records the end of the connection and how.
+	Disconnected(at time.Time, how DisconnectReason)
+	// Done is closed when the monitor ends the session; Err says why
+	// (ErrLiveCommLost, ErrLiveSuperseded or another error).
+	Done() <-chan struct{}
+	Err() error
+}
+
+// DisconnectReason says how a connection ended, for the liveness monitor.
+type DisconnectReason uint8
+
+// Disconnect reasons.
+const (
+	// DisconnectTransport: the connection failed; the vehicle stays under
+	// its deadline and is comm_lost unless it reconnects.
+	DisconnectTransport DisconnectReason = iota
+	// DisconnectGoodbye: the vehicle closed the session (status 1000 or
+	// 1001); it goes offline.
+	DisconnectGoodbye
+	// DisconnectGateway: the gateway closed it on purpose.
+	DisconnectGateway
+)
+
+// Errors a LiveSession's Err reports.
+var (
+	ErrLiveCommLost   = errors.New("session: liveness declared comm loss")
+	ErrLiveSuperseded = errors.New("session: liveness: superseded")
+	ErrLiveForgotten  = errors.New("session: liveness: vehicle forgotten")
+)
+
+// Deps are the session layer's live collaborators.
+type Deps struct {
+	// Key is the gateway's frame-signing key. Required.
+	Key *GatewayKey
+	// Pipeline verifies and stores heartbeats and telemetry. Required.
+	Pipeline Pipeline
+	// Keys looks up vehicles and their frame keys. Required.
+	Keys KeyStore
+	// Events records security events. Required.
+	Events event.Emitter
+	// Tracker, if set, closes sessions on revocation (and suspension) with
+	// close code 4003 (4005), so the vehicle learns why at once. Leave it
+	// nil when the listener already tracks every connection (the server's
+	// admission does): one connection tracked twice would record two
+	// events per revocation. The listener's tracking closes the TCP
+	// connection instead, and the vehicle learns "revoked" from its next
+	// TLS handshake (with the CRL as proof).
+	Tracker Tracker
+	// Liveness, if set, is told of sessions and heartbeats, and ends
+	// sessions on comm loss.
+	Liveness Liveness
+	// Limiter, if set, limits each vehicle's frames on the session.
+	Limiter Limiter
+	// Metrics, if set, receives the session metrics.
+	Metrics prometheus.Registerer
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// Log receives operational messages; nil is slog.Default().
+	Log *slog.Logger
+}

@@ -1,0 +1,51 @@
+// Package session is the gateway side of the vehicle session:
+// GET /v1/vehicle/session on the vehicle listener, a WebSocket (subprotocol
+// fifthwheel.v1) over TLS 1.3 with mutual TLS, in which every text message
+// is one signed envelope (docs/PROTOCOL.md, "Vehicle session").
+//
+//	hello (vehicle) → challenge (gateway) → challenge_response (vehicle) → ready (gateway)
+//	heartbeat / telemetry (vehicle) → ack or nack (gateway)
+//	challenge → challenge_response → resume (gateway, to leave safe_state)
+//
+// # Security model
+//
+//   - Identity comes only from the verified client certificate
+//     (pki.PrincipalFromChains: VerifiedChains[0][0]); every frame's
+//     vehicle_id must equal it, or the handshake is refused / the session
+//     closed (vehicle_mismatch).
+//   - hello and challenge_response are verified like any frame (strict
+//     decoding, registered key, signature, ts within ±ClockSkew) but not
+//     archived; the response must sign the gateway's fresh 256-bit nonce
+//     with the hello's key. A handshake that does not complete within
+//     HandshakeTimeout is closed (session_handshake_timeout).
+//   - Heartbeats and telemetry go through the ingest pipeline, so counters,
+//     replay protection and durability hold for them as for any frame; the
+//     ack is sent only after the frame and its verdict are durable, and the
+//     liveness monitor hears of a heartbeat only then. A refusal is answered
+//     with a signed nack carrying the pipeline's reason code.
+//   - Everything the gateway sends is signed with its own frame key
+//     (GatewayKey, encrypted at rest with the pki KeyEncrypter), which
+//     vehicles pin, and carries the gateway's (epoch, seq), strictly
+//     increasing on every connection.
+//   - A second session of a vehicle wins only once its handshake completes;
+//     the older one is then closed (session_superseded). Sessions are closed
+//     on revocation of their certificate (pki.ConnTracker, here or at the
+//     listener), on comm loss
+//     (the liveness monitor), and on any protocol violation, each with a
+//     close reason the vehicle can act on and one event.
+//   - Resume: by default the gateway resumes a vehicle that reports
+//     safe_state once its session has been stable for
+//     ResumeStableHeartbeats heartbeats, by a fresh challenge and a resume
+//     bound to it; ManualResume leaves it to an operator (Handler.Resume).
+//     The vehicle enforces the binding itself.
+//
+// Every connection that is upgraded records exactly one terminal event (a
+// refusal, a timeout, or session_established and then one close event);
+// requests refused before the upgrade record one event and get
+// problem+json. Codes are in codes.go.
+//
+// # Compatibility
+//
+// Close codes and reason codes are part of the wire contract (package
+// agent matches on them) and are never reused for another meaning.
+package session

@@ -1,0 +1,64 @@
+package session
+
+import "time"
+
+// Defaults and bounds of the session layer, in one place. Each default is
+// a Config field too.
+const (
+	// DefaultHandshakeTimeout: a vehicle that has not completed hello →
+	// challenge → response within 5 s is closed. A healthy cellular link
+	// needs two round trips (well under 1 s); 5 s tolerates a bad one
+	// without letting half-open handshakes pile up.
+	DefaultHandshakeTimeout = 5 * time.Second
+	MaxHandshakeTimeout     = 30 * time.Second
+
+	// DefaultClockSkew bounds |ts − gateway time| of hello and
+	// challenge_response, as for live frames (DESIGN.md: ±5 s).
+	DefaultClockSkew = 5 * time.Second
+
+	// DefaultInterval and DefaultMisses are the fleet's heartbeat timing
+	// (DESIGN.md); the auto-resume policy and the idle backstop use them.
+	DefaultInterval = time.Second
+	DefaultMisses   = 3
+
+	// DefaultResumeStableHeartbeats: auto-resume needs this many
+	// consecutive accepted heartbeats reporting safe_state on the session,
+	// each within 2 intervals of the previous one, before the gateway
+	// challenges and resumes. With the default 1 s interval that is a link
+	// stable for about 3 s: a link that flaps faster never resumes a truck.
+	DefaultResumeStableHeartbeats = 3
+	MaxResumeStableHeartbeats     = 60
+
+	// idleGrace: a session that sent nothing for Misses intervals plus
+	// idleGrace is closed. The liveness monitor's deadline (the last
+	// heartbeat + Misses intervals, declared at its next 50 ms tick) has
+	// passed by then, so the close is comm_lost; without a monitor it is
+	// read_timeout.
+	idleGrace = 250 * time.Millisecond
+
+	// DefaultWriteTimeout bounds writing one gateway frame.
+	DefaultWriteTimeout = 5 * time.Second
+
+	// DefaultMaxSessions bounds open connections (established or in
+	// handshake): above the largest fleet one gateway serves.
+	DefaultMaxSessions = 100_000
+
+	// DefaultHandshakeRate and DefaultHandshakeBurst limit handshakes per
+	// vehicle: a truck on a flapping link reconnects about once a second,
+	// which fits; a reconnect loop (a bug, a cloned identity) gets 429
+	// rather than costing a signature check and two store reads each time.
+	DefaultHandshakeRate  = 1.0
+	DefaultHandshakeBurst = 10
+
+	// eventTimeout bounds recording one event, so a slow sink cannot hold
+	// a session's goroutine for long.
+	eventTimeout = 5 * time.Second
+
+	// trackerLookupTimeout bounds the registry read that tells a
+	// suspension from a revocation when the Tracker closes a session; past
+	// it the close says revoked. Short: revocation closes within 1 s.
+	trackerLookupTimeout = 250 * time.Millisecond
+
+	// nonceSize is the gateway's challenge nonce: 256 bits.
+	nonceSize = 32
+)
