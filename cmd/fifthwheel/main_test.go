@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -40,6 +43,12 @@ func TestMain(m *testing.M) {
 //	opsget DIR PATH          GET PATH on the ops listener from DIR/serve.addrs; prints "STATUS\nBODY"
 //	sigterm                  send SIGTERM to every background command
 //	mode PERM PATH           require PATH's permission bits to be PERM (octal)
+//	capture VAR              set $VAR to the last command's stdout, trimmed
+//	https DIR LISTENER METHOD PATH CRED [BODYFILE]
+//	                         call LISTENER (vehicle or tms) of the gateway in DIR
+//	                         over TLS 1.3, trusting DIR/pki/root.crt, presenting
+//	                         the credential in directory CRED ("-": none);
+//	                         prints "STATUS\nBODY", or "handshake refused: ..."
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -51,6 +60,8 @@ func TestScripts(t *testing.T) {
 			"opsget":    cmdOpsGet,
 			"sigterm":   cmdSigterm,
 			"mode":      cmdMode,
+			"capture":   cmdCapture,
+			"https":     cmdHTTPS,
 		},
 	})
 }
@@ -162,4 +173,56 @@ func cmdMode(ts *testscript.TestScript, neg bool, args []string) {
 	if got := fi.Mode().Perm(); got != os.FileMode(want) {
 		ts.Fatalf("%s has mode %#o, want %#o", args[1], got, want)
 	}
+}
+
+func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: capture VAR")
+	}
+	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))
+}
+
+func cmdHTTPS(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 5 || len(args) > 6 {
+		ts.Fatalf("usage: https DIR LISTENER METHOD PATH CRED [BODYFILE]")
+	}
+	dir := ts.MkAbs(args[0])
+	a, err := readAddrs(ts, args[0])
+	ts.Check(err)
+	addr := map[string]string{"vehicle": a.Vehicle, "tms": a.TMS}[args[1]]
+	if addr == "" {
+		ts.Fatalf("https: listener %q: want vehicle or tms", args[1])
+	}
+	rootPEM, err := os.ReadFile(filepath.Join(dir, "pki", "root.crt"))
+	ts.Check(err)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(rootPEM)
+	tc := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13}
+	if args[4] != "-" {
+		cred := ts.MkAbs(args[4])
+		c, err := tls.LoadX509KeyPair(filepath.Join(cred, "cert.pem"), filepath.Join(cred, "key.pem"))
+		ts.Check(err)
+		tc.Certificates = []tls.Certificate{c}
+	}
+	var body io.Reader
+	if len(args) == 6 {
+		body = strings.NewReader(ts.ReadFile(args[5]))
+	}
+	req, err := http.NewRequest(args[2], "https://"+addr+args[3], body)
+	ts.Check(err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+	resp, err := client.Do(req)
+	if err != nil {
+		// In TLS 1.3 the client learns of a refused certificate only when
+		// it reads: the request fails with the server's alert.
+		fmt.Fprintf(ts.Stdout(), "handshake refused: %v\n", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	fmt.Fprintf(ts.Stdout(), "%d\n%s", resp.StatusCode, b)
 }

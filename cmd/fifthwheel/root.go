@@ -29,7 +29,11 @@ then FIFTHWHEEL_* environment variables, then flags.`,
   fifthwheel config check /etc/fifthwheel/gateway.yaml
 
   # Create or upgrade the database schema
-  fifthwheel store migrate --data /var/lib/fifthwheel`,
+  fifthwheel store migrate --data /var/lib/fifthwheel
+
+  # Issue a vehicle certificate from the fleet CA, and revoke it
+  fifthwheel pki issue vehicle truck-0042 --out ./truck-0042 --data ./fw-data
+  fifthwheel pki revoke --vehicle truck-0042 --reason key_compromise --data ./fw-data`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
@@ -41,6 +45,8 @@ then FIFTHWHEEL_* environment variables, then flags.`,
 		a.serveCmd(),
 		a.configCmd(),
 		a.storeCmd(),
+		a.pkiCmd(),
+		a.vehicleCmd(),
 	)
 	return root
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,7 +35,7 @@ var gatewayActor = principal.Principal{Kind: principal.System, ID: "gateway"}
 
 func (a *app) serveCmd() *cobra.Command {
 	var (
-		f   = stateFlags{paths: map[string]string{"listen-vehicle": "listen.vehicle", "listen-tms": "listen.tms", "listen-ops": "listen.ops", "log-level": "log.level"}}
+		f   = stateFlags{paths: map[string]string{"listen-vehicle": "listen.vehicle", "listen-tms": "listen.tms", "listen-ops": "listen.ops", "log-level": "log.level", "kek-file": "pki.kek_file"}}
 		dev bool
 	)
 	cmd := &cobra.Command{
@@ -45,17 +44,19 @@ func (a *app) serveCmd() *cobra.Command {
 		Long: `Run the gateway until SIGINT or SIGTERM.
 
 Three listeners:
-  vehicle  TLS 1.3   trucks: sessions, telemetry, enrollment   (default 127.0.0.1:8443)
-  tms      TLS 1.3   the TMS REST API                         (default 127.0.0.1:9443)
-  ops      HTTP      /livez, /readyz, /metrics                (default 127.0.0.1:9090)
+  vehicle  mTLS 1.3  trucks: telemetry, enrollment, renewal   (default 127.0.0.1:8443)
+  tms      mTLS 1.3  the TMS REST API (clients, operators)    (default 127.0.0.1:9443)
+  ops      HTTP      /livez, /readyz, /metrics, /pki/crl, /pki/ocsp (default 127.0.0.1:9090)
 
 Settings come from --config FILE, then FIFTHWHEEL_* variables, then flags.
 Without --dev, the location of the state is required: --data DIR, --store URL,
 or data_dir/store_url in the configuration; any bind address is allowed.
 
 --dev is for trying the gateway on one machine: it needs no configuration
-file, creates the data directory (mode 0700) and its database, and refuses to
-bind anything but loopback.
+file, creates the data directory (mode 0700) and its database, creates the
+fleet CA if there is none (its keys encrypted with a random key file,
+DATA/pki.kek), writes an operator credential for the local CLI
+(DATA/operator/{cert,key,ca}.pem), and refuses to bind anything but loopback.
 
 The bound addresses are logged ("listening") and, when there is a data
 directory, written to DIR/serve.addrs as JSON while the gateway runs; listen
@@ -65,9 +66,16 @@ On SIGINT or SIGTERM the gateway stops accepting, lets in-flight requests
 finish (http.shutdown_timeout), records a stop event, closes the store and
 exits 0. A second signal exits at once.
 
-Until the fleet PKI is in place, the TLS listeners present an ephemeral
-self-signed placeholder certificate for 127.0.0.1/localhost, generated at
-start, and do not yet ask for client certificates.`,
+TLS: both TLS listeners accept TLS 1.3 only, present the gateway's server
+certificate from the fleet CA (pki.server_names; DATA/gateway/, renewed once
+past 2/3 of its life) and require a client certificate from the fleet's
+intermediates: vehicles on the vehicle listener, TMS clients and operators on
+the TMS listener. The one exception is POST /v1/pki/enroll, which a vehicle
+without a certificate reaches with a join token (pki.enrollment). Every
+handshake is recorded as a security event; a revoked certificate is refused
+and its open connections are closed within 1 s. Without --dev the CA must
+exist ('fifthwheel pki init') and its KEK be given (FIFTHWHEEL_CA_PASSPHRASE
+or pki.kek_file).`,
 		Example: `  # Local trial: state in ./fw-data, loopback only
   fifthwheel serve --dev --data ./fw-data
 
@@ -88,6 +96,7 @@ start, and do not yet ask for client certificates.`,
 	fs.String("listen-tms", "", "TMS listener `HOST:PORT` (listen.tms)")
 	fs.String("listen-ops", "", "ops listener `HOST:PORT` (listen.ops)")
 	fs.String("log-level", "", "log `LEVEL`: debug, info, warn or error (log.level)")
+	registerKEKFlag(cmd)
 	return cmd
 }
 
@@ -153,19 +162,38 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
 		}
 	}()
 
-	vehicleTLS, tmsTLS, err := serverTLS(log, dev)
+	// Background work of the PKI (revocation feed, certificate renewal, CA
+	// reload) outlives ctx: it must keep closing revoked connections while
+	// in-flight requests drain, and stops once Serve has returned.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	env := &stateEnv{cfg: cfg, st: st, bus: bus, log: log}
+	gw, err := a.startPKI(ctx, bg, env, dev)
+	if err != nil {
+		return err
+	}
+	defer gw.tracker.Stop()
+	vehicleTLS, tmsTLS, err := gw.listenerTLS(bus)
+	if err != nil {
+		return err
+	}
+	vehicleRoutes, tmsRoutes, opsRoutes, err := gw.routes(cfg, env, reg)
 	if err != nil {
 		return err
 	}
 	build := buildInfo()
 	srv, err := server.New(cfg, server.Deps{
-		Log:        log,
-		Store:      st,
-		Events:     bus,
-		Registry:   reg,
-		VehicleTLS: vehicleTLS,
-		TMSTLS:     tmsTLS,
-		Build:      build,
+		Log:           log,
+		Store:         st,
+		Events:        bus,
+		Registry:      reg,
+		VehicleTLS:    vehicleTLS,
+		TMSTLS:        tmsTLS,
+		VehicleRoutes: vehicleRoutes,
+		TMSRoutes:     tmsRoutes,
+		OpsRoutes:     opsRoutes,
+		Admission:     gw.admission(cfg, bus),
+		Build:         build,
 	})
 	if err != nil {
 		return err
@@ -220,24 +248,6 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
 	}
 	log.Info("stopped", slog.String("reason", reason))
 	return nil
-}
-
-// serverTLS builds the vehicle and TMS listeners' TLS configurations.
-//
-// PKI hook: package pki replaces this with configurations that present the
-// gateway's certificate from the fleet CA and require client certificates
-// (tls.RequireAndVerifyClientCert with the fleet roots, VerifyConnection
-// checking revocation). The server forces TLS 1.3 whatever is set here.
-func serverTLS(log *slog.Logger, dev bool) (vehicle, tms *tls.Config, err error) {
-	cert, err := devServerCert(time.Now())
-	if err != nil {
-		return nil, nil, err
-	}
-	if !dev {
-		log.Warn("TLS: serving an ephemeral self-signed placeholder certificate; the fleet PKI is not in place yet")
-	}
-	base := &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}}
-	return base.Clone(), base.Clone(), nil
 }
 
 // emit records one system lifecycle event.

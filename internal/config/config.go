@@ -60,6 +60,8 @@ type Config struct {
 	Log       Log       `yaml:"log"`
 	Events    Events    `yaml:"events"`
 	TLS       TLS       `yaml:"tls"`
+	PKI       PKI       `yaml:"pki"`
+	Telemetry Telemetry `yaml:"telemetry"`
 }
 
 // Listen holds the addresses (host:port) of the three listeners. Port 0
@@ -111,6 +113,93 @@ type TLS struct {
 	// MinVersion is fixed at "1.3"; it is here so a file can say so, and any
 	// other value is an error.
 	MinVersion string `yaml:"min_version"`
+	// HandshakeTimeout bounds a TLS handshake on the vehicle and TMS
+	// listeners; the gateway completes and records each handshake before
+	// any HTTP is read.
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+}
+
+// PKI configures the fleet CA the gateway runs and the mutual TLS of its
+// listeners.
+type PKI struct {
+	// Dir is the CA directory (ca.json, root.crt, intermediates/). A
+	// relative path is relative to DataDir.
+	Dir string `yaml:"dir"`
+	// KEKFile is a file holding the random 256-bit key that encrypts the
+	// CA keys (mode 0600). Empty: the passphrase in FIFTHWHEEL_CA_PASSPHRASE
+	// protects them, or, when neither is given, the development key file
+	// `serve --dev` creates in DataDir. A relative path is relative to
+	// DataDir.
+	KEKFile string `yaml:"kek_file"`
+	// ServerNames are the DNS names and IP addresses, comma-separated, of
+	// the gateway's own server certificate, issued from the fleet CA at
+	// start and renewed at 2/3 of its life.
+	ServerNames string `yaml:"server_names"`
+	// RevocationPoll is how often the gateway polls the store for new
+	// revocations (PostgreSQL also pushes them with LISTEN/NOTIFY).
+	RevocationPoll time.Duration `yaml:"revocation_poll"`
+	// RevocationMaxAge is how old the gateway's copy of the revocation list
+	// may get (store unreachable) before new handshakes are refused.
+	RevocationMaxAge time.Duration `yaml:"revocation_max_age"`
+	// Enrollment serves POST /v1/pki/enroll on the vehicle listener to
+	// clients that present no certificate yet (they prove themselves with a
+	// join token). false: the vehicle listener requires a client certificate
+	// from every client, and vehicles get certificates only from operators.
+	Enrollment bool `yaml:"enrollment"`
+	// CRLURL and OCSPURL, when set, are written into issued certificates
+	// (CRL distribution point, OCSP responder) for third parties: the
+	// public URLs of the ops listener's /pki/crl and /pki/ocsp.
+	CRLURL  string `yaml:"crl_url"`
+	OCSPURL string `yaml:"ocsp_url"`
+}
+
+// Telemetry configures the telemetry ingest path.
+type Telemetry struct {
+	// RatePerSecond and Burst limit the frames each vehicle may send
+	// (token bucket); beyond them the batch is refused with 429 and
+	// Retry-After, never dropped silently.
+	RatePerSecond int `yaml:"rate_per_second"`
+	Burst         int `yaml:"burst"`
+	// ClockSkew bounds |frame ts - gateway time| for live frames, and how
+	// far in the future any frame may be.
+	ClockSkew time.Duration `yaml:"clock_skew"`
+	// Window admits frames up to this many seqs below the newest accepted
+	// one, if not stored yet, for transports that reorder. 0: strictly
+	// increasing.
+	Window int `yaml:"window"`
+}
+
+// PKIDir returns the CA directory with a relative path resolved against
+// DataDir, or "" when it cannot be resolved (relative, no DataDir).
+func (c Config) PKIDir() string { return c.resolve(c.PKI.Dir) }
+
+// KEKPath returns pki.kek_file resolved against DataDir, or "".
+func (c Config) KEKPath() string { return c.resolve(c.PKI.KEKFile) }
+
+func (c Config) resolve(p string) string {
+	switch {
+	case p == "" || filepath.IsAbs(p):
+		return p
+	case c.DataDir == "":
+		return ""
+	}
+	return filepath.Join(c.DataDir, p)
+}
+
+// ServerNames splits pki.server_names into DNS names and IP addresses.
+func (c Config) ServerNames() (dns []string, ips []net.IP) {
+	for _, n := range strings.Split(c.PKI.ServerNames, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if ip := net.ParseIP(n); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			dns = append(dns, n)
+		}
+	}
+	return dns, ips
 }
 
 // EventsPath returns the events file path with a relative path resolved

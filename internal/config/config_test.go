@@ -95,6 +95,32 @@ func TestValidateRefusals(t *testing.T) {
 			"log.format", "must be json or text"},
 		{"store url of another database", func(c *Config) { c.StoreURL = "mysql://u:hunter2@db/x" },
 			"store_url", "must be a postgres:// or postgresql:// URL"},
+		{"handshake never times out", func(c *Config) { c.TLS.HandshakeTimeout = 0 },
+			"tls.handshake_timeout", "must be more than 0s and at most 1m0s"},
+		{"no CA directory", func(c *Config) { c.PKI.Dir = "" },
+			"pki.dir", "must name the CA directory (default: pki, inside data_dir)"},
+		{"gateway certificate without names", func(c *Config) { c.PKI.ServerNames = " , " },
+			"pki.server_names", "must list at least one DNS name or IP address for the gateway's certificate"},
+		{"wildcard server name", func(c *Config) { c.PKI.ServerNames = "*.example.com" },
+			"pki.server_names", "each name must be an IP address or a DNS name of letters, digits, '-' and '.'"},
+		{"revocation poll too slow for the 1 s promise", func(c *Config) { c.PKI.RevocationPoll = 2 * time.Second },
+			"pki.revocation_poll", "must be between 10ms and 500ms"},
+		{"revocation data trusted longer than a CRL", func(c *Config) { c.PKI.RevocationMaxAge = time.Hour },
+			"pki.revocation_max_age", "must be longer than pki.revocation_poll and at most 5m0s"},
+		{"revocation max age below the poll", func(c *Config) { c.PKI.RevocationMaxAge = 100 * time.Millisecond },
+			"pki.revocation_max_age", "must be longer than pki.revocation_poll and at most 5m0s"},
+		{"CRL URL with credentials", func(c *Config) { c.PKI.CRLURL = "http://u:hunter2@gw/pki/crl" },
+			"pki.crl_url", "must be an http:// or https:// URL with a host and no query (relying parties fetch it)"},
+		{"OCSP URL of another scheme", func(c *Config) { c.PKI.OCSPURL = "ldap://gw/ocsp" },
+			"pki.ocsp_url", "must be an http:// or https:// URL with a host and no query (relying parties fetch it)"},
+		{"rate limit that never limits", func(c *Config) { c.Telemetry.RatePerSecond = 0 },
+			"telemetry.rate_per_second", "must be between 1 and 1000000"},
+		{"burst below one full batch", func(c *Config) { c.Telemetry.Burst = 100 },
+			"telemetry.burst", "must be between 256 and 1000000"},
+		{"clock skew of an hour", func(c *Config) { c.Telemetry.ClockSkew = time.Hour },
+			"telemetry.clock_skew", "must be more than 0s and at most 1m0s"},
+		{"reorder window beyond the store's", func(c *Config) { c.Telemetry.Window = 65 },
+			"telemetry.window", "must be between 0 and 64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,7 +233,7 @@ func TestParseRefusals(t *testing.T) {
 		{"unknown key is a typo, not a default", "listen:\n  vehicel: 0.0.0.0:8443\n",
 			"f.yaml:2: listen.vehicel: unknown key (known keys here: vehicle, tms, ops)"},
 		{"unknown top-level key", "heartbeats:\n  interval: 1s\n",
-			"f.yaml:1: heartbeats: unknown key (known keys here: data_dir, store_url, listen, http, heartbeat, log, events, tls)"},
+			"f.yaml:1: heartbeats: unknown key (known keys here: data_dir, store_url, listen, http, heartbeat, log, events, tls, pki, telemetry)"},
 		{"duplicate key hides the first value", "heartbeat:\n  interval: 1s\n  interval: 5s\n",
 			"f.yaml:3: heartbeat.interval: duplicate key (first set on line 2)"},
 		{"duration without unit", "heartbeat:\n  interval: 1\n",
@@ -363,6 +389,49 @@ func TestEveryKeyRoundTrips(t *testing.T) {
 	}
 	if err := c.Set("no.such", "1"); err == nil {
 		t.Fatal("Set accepted an unknown path")
+	}
+}
+
+func TestPKIPathsAndServerNames(t *testing.T) {
+	c := valid()
+	if got := c.PKIDir(); got != filepath.Join("/var/lib/fifthwheel", "pki") {
+		t.Fatalf("PKIDir %q", got)
+	}
+	if got := c.KEKPath(); got != "" {
+		t.Fatalf("KEKPath %q, want none by default", got)
+	}
+	c.PKI.KEKFile = "/etc/fw/kek"
+	if got := c.KEKPath(); got != "/etc/fw/kek" {
+		t.Fatalf("KEKPath %q", got)
+	}
+	pg := Default()
+	pg.StoreURL = "postgres://gw@db/fw"
+	if got := pg.PKIDir(); got != "" {
+		t.Fatalf("relative pki.dir without data_dir resolved to %q", got)
+	}
+	c.PKI.ServerNames = " gw.example.com, 10.0.0.5 ,::1,"
+	dns, ips := c.ServerNames()
+	if len(dns) != 1 || dns[0] != "gw.example.com" || len(ips) != 2 || ips[0].String() != "10.0.0.5" || ips[1].String() != "::1" {
+		t.Fatalf("ServerNames: %v %v", dns, ips)
+	}
+}
+
+func TestBoolSettingAndPassphraseVariable(t *testing.T) {
+	c := valid()
+	src := Sources{}
+	unknown, err := c.ApplyEnv([]string{"FIFTHWHEEL_PKI_ENROLLMENT=false", PassphraseEnv + "=hunter2"}, src)
+	if err != nil || len(unknown) != 0 {
+		t.Fatalf("ApplyEnv: %v, unknown %v", err, unknown)
+	}
+	if c.PKI.Enrollment {
+		t.Fatal("FIFTHWHEEL_PKI_ENROLLMENT=false not applied")
+	}
+	if err := c.Set("pki.enrollment", "maybe"); err == nil || !strings.Contains(err.Error(), "must be true or false") {
+		t.Fatalf("bad bool: %v", err)
+	}
+	out, err := c.Marshal()
+	if err != nil || strings.Contains(string(out), "hunter2") {
+		t.Fatalf("marshal: %v\n%s", err, out)
 	}
 }
 

@@ -54,6 +54,40 @@ const (
 
 	// TLSMinVersion is fixed: TLS 1.2 and below are refused by design.
 	TLSMinVersion = "1.3"
+	// DefaultHandshakeTimeout bounds a TLS handshake: a truck on a poor
+	// cellular link needs a few round trips (~1 s); 10 s leaves margin while
+	// a client that stalls its handshake cannot hold a socket for long.
+	DefaultHandshakeTimeout = 10 * time.Second
+
+	// DefaultPKIDir keeps the CA beside the state it serves.
+	DefaultPKIDir = "pki"
+	// DefaultServerNames: the loopback names, so the defaults (loopback
+	// listeners) give a certificate that matches; a gateway on a network
+	// lists its DNS names and addresses.
+	DefaultServerNames = "localhost,127.0.0.1,::1"
+	// DefaultRevocationPoll: a poll every 200 ms is one indexed read and
+	// keeps revocation made on another process or replica well inside the
+	// 1 s promise (DESIGN.md invariant 6). Equals pki.DefaultRevocationPoll.
+	DefaultRevocationPoll = 200 * time.Millisecond
+	// DefaultRevocationMaxAge rides out a 10 s store hiccup before handshakes
+	// fail closed. Equals pki.DefaultRevocationMaxAge.
+	DefaultRevocationMaxAge = 10 * time.Second
+	// DefaultEnrollment: vehicles enroll themselves with a join token, on
+	// the vehicle port (issue 3), so it is on.
+	DefaultEnrollment = true
+
+	// DefaultTelemetryRate and DefaultTelemetryBurst: a truck sends a few
+	// frames a second; backfill after an outage comes in full batches of
+	// 256, so two batches may arrive at once. Equal ingest.DefaultRatePerSecond
+	// and ingest.DefaultBurst.
+	DefaultTelemetryRate  = 200
+	DefaultTelemetryBurst = 512
+	// DefaultClockSkew: ±5 s (DESIGN.md defaults); GNSS-disciplined clocks
+	// are far better, the slack is for NTP fallback and queueing.
+	DefaultClockSkew = 5 * time.Second
+	// DefaultWindow 0: seq strictly increases; HTTPS and the session do not
+	// reorder.
+	DefaultWindow = 0
 )
 
 // Bounds Validate enforces.
@@ -80,6 +114,30 @@ const (
 
 	// MaxFileBytes bounds a configuration file; real ones are a few KiB.
 	MaxFileBytes = 1 << 20
+
+	// MinRevocationPoll and MaxRevocationPoll: below 10 ms polling is load
+	// for nothing; above 500 ms a revocation seen only by polling (SQLite,
+	// or PostgreSQL with LISTEN down) could miss the 1 s promise.
+	MinRevocationPoll = 10 * time.Millisecond
+	MaxRevocationPoll = 500 * time.Millisecond
+	// MaxRevocationMaxAge is the CRL validity (5 min): our own listeners must
+	// not be laxer than any relying party. It must exceed the poll interval.
+	MaxRevocationMaxAge = 5 * time.Minute
+	// MaxHandshakeTimeout bounds tls.handshake_timeout.
+	MaxHandshakeTimeout = time.Minute
+	// MaxTelemetryRate bounds telemetry.rate_per_second: far above any
+	// truck, for load tests and gateways fed by a trusted relay. There is
+	// no "unlimited": a limiter that never limits is a bug (DESIGN.md).
+	MaxTelemetryRate = 1_000_000
+	// MaxClockSkew bounds telemetry.clock_skew (ingest refuses more).
+	MaxClockSkew = time.Minute
+	// MaxWindow bounds telemetry.window (ingest.MaxWindow).
+	MaxWindow = 64
+	// MaxServerNames bounds pki.server_names (pki.MaxGatewaySANs).
+	MaxServerNames = 32
+	// MinTelemetryBurst: a burst below one full batch (256 frames) would
+	// refuse every full backfill batch.
+	MinTelemetryBurst = 256
 )
 
 // Default returns the built-in configuration. It has no store location:
@@ -107,6 +165,19 @@ func Default() Config {
 		},
 		Log:    Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		Events: Events{File: DefaultEventsFile},
-		TLS:    TLS{MinVersion: TLSMinVersion},
+		TLS:    TLS{MinVersion: TLSMinVersion, HandshakeTimeout: DefaultHandshakeTimeout},
+		PKI: PKI{
+			Dir:              DefaultPKIDir,
+			ServerNames:      DefaultServerNames,
+			RevocationPoll:   DefaultRevocationPoll,
+			RevocationMaxAge: DefaultRevocationMaxAge,
+			Enrollment:       DefaultEnrollment,
+		},
+		Telemetry: Telemetry{
+			RatePerSecond: DefaultTelemetryRate,
+			Burst:         DefaultTelemetryBurst,
+			ClockSkew:     DefaultClockSkew,
+			Window:        DefaultWindow,
+		},
 	}
 }

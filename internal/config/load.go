@@ -18,9 +18,15 @@ import (
 // EnvPrefix starts the name of every configuration environment variable.
 const EnvPrefix = "FIFTHWHEEL_"
 
-// envReserved are prefixes of FIFTHWHEEL_ variables that belong to the test
-// tooling, not to the configuration; ApplyEnv neither reads nor reports them.
-var envReserved = []string{EnvPrefix + "TEST_", EnvPrefix + "SKIP_"}
+// PassphraseEnv holds the passphrase protecting the fleet CA's keys. It is a
+// secret, not a setting: ApplyEnv ignores it, so it is never printed by
+// `config print` nor reported as unknown.
+const PassphraseEnv = EnvPrefix + "CA_PASSPHRASE"
+
+// envReserved are prefixes of FIFTHWHEEL_ variables that are not settings:
+// the test tooling's, and the CA passphrase. ApplyEnv neither reads nor
+// reports them.
+var envReserved = []string{EnvPrefix + "TEST_", EnvPrefix + "SKIP_", PassphraseEnv}
 
 // Key names one setting.
 type Key struct {
@@ -241,6 +247,12 @@ func setValue(v reflect.Value, s string) string {
 		v.SetInt(int64(d))
 	case v.Kind() == reflect.String:
 		v.SetString(s)
+	case v.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return "must be true or false"
+		}
+		v.SetBool(b)
 	case v.CanInt():
 		n, err := strconv.ParseInt(s, 10, v.Type().Bits())
 		if err != nil {

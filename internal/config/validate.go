@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -63,7 +64,76 @@ func (c Config) Validate() error {
 	if c.TLS.MinVersion != TLSMinVersion {
 		v.add("tls.min_version", "must be 1.3: TLS 1.2 and below are refused by design")
 	}
+	if c.TLS.HandshakeTimeout <= 0 || c.TLS.HandshakeTimeout > MaxHandshakeTimeout {
+		v.add("tls.handshake_timeout", fmt.Sprintf("must be more than 0s and at most %v", MaxHandshakeTimeout))
+	}
+
+	c.validatePKI(&v)
+
+	v.between("telemetry.rate_per_second", int64(c.Telemetry.RatePerSecond), 1, MaxTelemetryRate)
+	v.between("telemetry.burst", int64(c.Telemetry.Burst), MinTelemetryBurst, MaxTelemetryRate)
+	if c.Telemetry.ClockSkew <= 0 || c.Telemetry.ClockSkew > MaxClockSkew {
+		v.add("telemetry.clock_skew", fmt.Sprintf("must be more than 0s and at most %v", MaxClockSkew))
+	}
+	v.between("telemetry.window", int64(c.Telemetry.Window), 0, MaxWindow)
 	return v.result()
+}
+
+func (c Config) validatePKI(v *validation) {
+	// A relative pki.dir or pki.kek_file with no data_dir is not an error
+	// here (store migrate needs neither); commands that use them say so.
+	if c.PKI.Dir == "" {
+		v.add("pki.dir", "must name the CA directory (default: pki, inside data_dir)")
+	}
+	dns, ips := c.ServerNames()
+	switch {
+	case len(dns)+len(ips) == 0:
+		v.add("pki.server_names", "must list at least one DNS name or IP address for the gateway's certificate")
+	case len(dns)+len(ips) > MaxServerNames:
+		v.add("pki.server_names", fmt.Sprintf("lists more than %d names", MaxServerNames))
+	}
+	for _, n := range dns {
+		if !validDNSName(n) {
+			v.add("pki.server_names", "each name must be an IP address or a DNS name of letters, digits, '-' and '.'")
+			break
+		}
+	}
+	if c.PKI.RevocationPoll < MinRevocationPoll || c.PKI.RevocationPoll > MaxRevocationPoll {
+		v.add("pki.revocation_poll", fmt.Sprintf("must be between %v and %v", MinRevocationPoll, MaxRevocationPoll))
+	}
+	if c.PKI.RevocationMaxAge <= c.PKI.RevocationPoll || c.PKI.RevocationMaxAge > MaxRevocationMaxAge {
+		v.add("pki.revocation_max_age", fmt.Sprintf("must be longer than pki.revocation_poll and at most %v", MaxRevocationMaxAge))
+	}
+	for _, p := range []struct{ path, val string }{{"pki.crl_url", c.PKI.CRLURL}, {"pki.ocsp_url", c.PKI.OCSPURL}} {
+		if p.val == "" {
+			continue
+		}
+		u, err := url.Parse(p.val)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			v.add(p.path, "must be an http:// or https:// URL with a host and no query (relying parties fetch it)")
+		}
+	}
+}
+
+// validDNSName accepts a host name of labels of [A-Za-z0-9-] (not starting
+// or ending with '-'), each 1 to 63 bytes, at most 253 bytes in all; a
+// leading "*." wildcard is not accepted.
+func validDNSName(n string) bool {
+	if len(n) == 0 || len(n) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(n, ".") {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ValidateDev checks what `serve --dev` adds to Validate: a data directory to

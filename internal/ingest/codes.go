@@ -17,4 +17,13 @@ const (
 	// Event codes for accepted frames.
 	CodeAccepted  = "frame_accepted"
 	CodeDuplicate = "frame_duplicate"
+
+	// Event codes of registry actions, by operators (CLI) or at enrollment:
+	// the vehicle registry, frame-signing keys and the authorized epoch.
+	CodeVehicleRegistered  = "vehicle_registered"
+	CodeVehicleStatusSet   = "vehicle_status_changed" // suspended or resumed; attrs from, to
+	CodeFrameKeyRegistered = "frame_key_registered"
+	CodeFrameKeyRefused    = "frame_key_refused"
+	CodeFrameKeyRetired    = "frame_key_retired"
+	CodeEpochAdvanced      = "epoch_advanced"
 )

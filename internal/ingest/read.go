@@ -36,9 +36,19 @@ type ReadAPI struct {
 
 // Register adds the routes to mux.
 func (a *ReadAPI) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/vehicles/{id}/telemetry/latest", a.guard(a.latest))
-	mux.HandleFunc("GET /v1/vehicles/{id}/telemetry", a.guard(a.list))
-	mux.HandleFunc("GET /v1/vehicles/{id}/frames/{epoch}/{seq}/raw", a.guard(a.raw))
+	for pattern, h := range a.Routes() {
+		mux.Handle(pattern, h)
+	}
+}
+
+// Routes returns the handlers by ServeMux pattern, for a server that takes
+// routes as a map (internal/server.Routes).
+func (a *ReadAPI) Routes() map[string]http.Handler {
+	return map[string]http.Handler{
+		"GET /v1/vehicles/{id}/telemetry/latest":         a.guard(a.latest),
+		"GET /v1/vehicles/{id}/telemetry":                a.guard(a.list),
+		"GET /v1/vehicles/{id}/frames/{epoch}/{seq}/raw": a.guard(a.raw),
+	}
 }
 
 func (a *ReadAPI) guard(h http.HandlerFunc) http.HandlerFunc {

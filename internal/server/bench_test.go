@@ -25,7 +25,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	h, err := s.handler(Vehicle, Routes{"POST /v1/echo": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusNoContent)
-	})})
+	})}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,3 +17,12 @@ const (
 	// maxLoggedPathLen bounds the request path copied into events and logs.
 	maxLoggedPathLen = 256
 )
+
+// maxPendingHandshakes bounds the TLS handshakes a listener runs at once
+// (each is a goroutine and, until the peer's first flight arrives, a socket
+// doing nothing). Beyond it new connections wait in the kernel's accept
+// queue. 4096 handshakes in flight is more than a fleet reconnecting at once
+// after a gateway restart produces on this machine kind (~2,800 full
+// handshakes/s per core), yet bounds what stalled handshakes can hold to
+// about 4096 × handshake_timeout.
+const maxPendingHandshakes = 4096

@@ -71,7 +71,11 @@ func validRequestID(id string) bool {
 // handler builds one listener's handler: the outer middleware (request id,
 // metrics, logging, panic recovery), the body limit, and the mux with its
 // routing errors rendered as problem+json.
-func (s *Server) handler(name Listener, routes Routes) (http.Handler, error) {
+//
+// gate, when not nil, is the client-certificate gate of a listener with
+// Admission: requests without a verified client certificate reach only the
+// patterns gate holds.
+func (s *Server) handler(name Listener, routes Routes, gate map[string]bool) (http.Handler, error) {
 	mux, patterns, err := buildMux(name, routes)
 	if err != nil {
 		return nil, err
@@ -123,6 +127,9 @@ func (s *Server) handler(name Listener, routes Routes) (http.Handler, error) {
 				panic(v) // http.ErrAbortHandler: net/http closes the connection quietly
 			}
 		}()
+		if gate != nil && !gate[info.route] && !s.requireClientCert(rec, r, info) {
+			return
+		}
 		inner.ServeHTTP(rec, r)
 	}), nil
 }

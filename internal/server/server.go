@@ -4,8 +4,8 @@
 //   - vehicle (TLS 1.3): vehicle sessions, telemetry batches, enrollment;
 //   - tms (TLS 1.3): the TMS REST API;
 //   - ops (plain HTTP, meant for a private network): /livez, /readyz,
-//     /metrics, and later the CRL and OCSP responder, which are public by
-//     nature.
+//     /metrics, and the routes Deps adds (the CRL and OCSP responder, which
+//     are public by nature).
 //
 // The server owns transport concerns only: TLS version, timeouts, size
 // limits, request ids, panic recovery, problem+json for routing errors and
@@ -20,7 +20,14 @@
 // an oversize body is answered 413 body_too_large and recorded as a security
 // event. TLS listeners refuse anything below TLS 1.3 whatever tls.Config they
 // are given. Client certificates are the business of the tls.Config the
-// caller supplies (package pki). A handler panic answers 500 without detail
+// caller supplies (package pki). With Deps.Admission the server finishes
+// every TLS handshake itself, with a deadline, before net/http sees the
+// connection: it reports each outcome (so refused handshakes become security
+// events, not log lines), tracks each admitted connection so it can be cut
+// the moment its certificate is revoked, serves HTTP/2 and HTTP/1.1, and lets
+// a connection without a client certificate reach only the routes named
+// anonymous (vehicle enrollment); anything else answers 403
+// client_certificate_required. A handler panic answers 500 without detail
 // and never stops the process. Errors reach clients only as RFC 9457
 // problem+json with a stable code; internal causes go to the log.
 //
@@ -97,6 +104,12 @@ type Deps struct {
 	OpsRoutes     Routes
 	// Build is exported as the fifthwheel_build_info metric.
 	Build BuildInfo
+	// Admission, when set, makes the server complete, report and track
+	// every TLS handshake itself (see Admission), serve HTTP/2 and HTTP/1.1,
+	// and refuse requests without a verified client certificate except on
+	// the anonymous routes. Without it the TLS listeners are plain
+	// http.Server TLS (tests of the transport alone).
+	Admission *Admission
 }
 
 // Addrs are the bound listener addresses.
@@ -120,11 +133,13 @@ type Server struct {
 }
 
 type listener struct {
-	name Listener
-	addr string
-	srv  *http.Server
-	tls  bool
-	ln   net.Listener
+	name      Listener
+	addr      string
+	srv       *http.Server
+	tls       bool
+	ln        net.Listener
+	admit     *Admission // nil: http.Server does the handshake
+	anonymous bool       // admit connections without a client certificate
 }
 
 // New validates cfg and deps and builds the three servers. It binds
@@ -140,6 +155,8 @@ func New(cfg config.Config, deps Deps) (*Server, error) {
 		return nil, errors.New("server: Deps.Events is required")
 	case deps.Registry == nil:
 		return nil, errors.New("server: Deps.Registry is required")
+	case deps.Admission != nil && (deps.Admission.Report == nil || deps.Admission.Track == nil || deps.Admission.HandshakeTimeout <= 0):
+		return nil, errors.New("server: Deps.Admission needs Report, Track and a HandshakeTimeout")
 	}
 	vtls, err := tls13(deps.VehicleTLS, Vehicle)
 	if err != nil {
@@ -169,7 +186,19 @@ func New(cfg config.Config, deps Deps) (*Server, error) {
 		{TMS, cfg.Listen.TMS, ttls, deps.TMSRoutes},
 		{Ops, cfg.Listen.Ops, nil, s.opsRoutes(deps.Registry, deps.OpsRoutes)},
 	} {
-		h, err := s.handler(l.name, l.routes)
+		var gate map[string]bool // nil: no client-certificate gate
+		var anonymous bool
+		if deps.Admission != nil && l.tls != nil {
+			gate = map[string]bool{}
+			for _, p := range deps.Admission.Anonymous[l.name] {
+				if _, ok := l.routes[p]; !ok {
+					return nil, fmt.Errorf("server: anonymous route %q is not a %s route", p, l.name)
+				}
+				gate[p], anonymous = true, true
+			}
+			l.tls = admissionTLS(l.tls, anonymous)
+		}
+		h, err := s.handler(l.name, l.routes, gate)
 		if err != nil {
 			return nil, err
 		}
@@ -183,7 +212,11 @@ func New(cfg config.Config, deps Deps) (*Server, error) {
 			MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
-		s.listeners = append(s.listeners, &listener{name: l.name, addr: l.addr, srv: srv, tls: l.tls != nil})
+		ln := &listener{name: l.name, addr: l.addr, srv: srv, tls: l.tls != nil}
+		if gate != nil {
+			ln.admit, ln.anonymous = deps.Admission, anonymous
+		}
+		s.listeners = append(s.listeners, ln)
 	}
 	return s, nil
 }
@@ -275,9 +308,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	for _, l := range s.listeners {
 		go func() {
 			var err error
-			if l.tls {
+			switch {
+			case l.admit != nil:
+				err = l.srv.Serve(newAdmitListener(s, l.ln, l.name, l.srv.TLSConfig, l.admit, l.anonymous))
+			case l.tls:
 				err = l.srv.ServeTLS(l.ln, "", "")
-			} else {
+			default:
 				err = l.srv.Serve(l.ln)
 			}
 			if errors.Is(err, http.ErrServerClosed) {

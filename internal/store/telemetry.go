@@ -54,8 +54,9 @@ type TelemetryStore interface {
 }
 
 // VehicleKey is a vehicle's frame-signing key, separate from its TLS key.
-// Material is the public key (Ed25519: 32 bytes; ES256: uncompressed SEC1
-// point) or, for HS256, the shared secret.
+// Material is the public key's PKIX (SubjectPublicKeyInfo) DER for Ed25519
+// and ES256, or, for HS256, the raw shared secret (package ingest writes and
+// reads this form: NewVehicleKey, VerifierFor).
 type VehicleKey struct {
 	VehicleID string
 	KID       string

@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fifthwheel/fifthwheel/internal/config"
+	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+	"github.com/fifthwheel/fifthwheel/internal/store"
+)
+
+// Files in the data directory that the PKI commands and serve share.
+const (
+	// devKEKFile is the random key-encryption key `--dev` creates (0600):
+	// development only; production uses a passphrase or a KEK file kept
+	// apart from the CA directory.
+	devKEKFile = "pki.kek"
+	// operatorDir holds the local CLI's operator credential
+	// (cert.pem, key.pem, ca.pem), written by `serve --dev`.
+	operatorDir = "operator"
+	// gatewayDir holds the gateway's own server credential.
+	gatewayDir = "gateway"
+	// rootCertFile is the root certificate inside the CA directory (the
+	// stable layout of pki's ca.json version 1).
+	rootCertFile = "root.crt"
+	// caStateFile marks a CA directory (pki's ca.json).
+	caStateFile = "ca.json"
+)
+
+// cliActor is the actor of CLI actions taken without an operator credential.
+var cliActor = principal.Principal{Kind: principal.System, ID: "cli"}
+
+// stateEnv is what a command that reads or changes gateway state works
+// with: the configuration, the store and the store-backed event bus.
+type stateEnv struct {
+	cfg   config.Config
+	st    store.Store
+	bus   *event.Bus
+	log   *slog.Logger
+	close func()
+}
+
+// openState loads the configuration, opens the store (creating a SQLite
+// data directory if create) and the event bus. what names the command for
+// the error when no store is given.
+func (a *app) openState(cmd *cobra.Command, f *stateFlags, create bool) (*stateEnv, error) {
+	cfg, src, err := a.loadConfig(cmd, f)
+	if err != nil {
+		return nil, err
+	}
+	if f.config == "" && cfg.DataDir == "" && cfg.StoreURL == "" {
+		return nil, &usageError{
+			err:  fmt.Errorf("%s needs the gateway's state: pass --data DIR (embedded SQLite) or --store URL (PostgreSQL)", cmd.CommandPath()),
+			hint: "see '" + cmd.CommandPath() + " --help'",
+		}
+	}
+	if err := validate(cfg, src, false, "configuration"); err != nil {
+		return nil, err
+	}
+	log := newLogger(a.stderr, cfg.Log)
+	st, err := openStore(cmd.Context(), cfg, create)
+	if err != nil {
+		return nil, err
+	}
+	bus, closeEvents, err := eventBus(cfg, st, nil, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &stateEnv{cfg: cfg, st: st, bus: bus, log: log, close: func() {
+		if err := closeEvents(); err != nil {
+			log.Error("closing the events file failed", slog.Any("err", err))
+		}
+		if err := st.Close(); err != nil {
+			log.Error("closing the store failed", slog.Any("err", err))
+		}
+	}}, nil
+}
+
+// emitAction records one operator action; a command whose action cannot be
+// recorded fails (the change is made, so the message says so).
+func (e *stateEnv) emitAction(ctx context.Context, ev event.Event) error {
+	ctx, cancel := context.WithTimeout(ctx, eventEmitTimeout)
+	defer cancel()
+	if err := e.bus.Emit(ctx, ev); err != nil {
+		return fmt.Errorf("the change was made but its security event was not recorded: %v", err)
+	}
+	return nil
+}
+
+// pkiDir returns the CA directory or an error saying how to set it.
+func pkiDir(cfg config.Config) (string, error) {
+	dir := cfg.PKIDir()
+	if dir == "" {
+		return "", &usageError{err: errors.New("pki.dir is a relative path and there is no data directory: pass --data DIR or set pki.dir to an absolute path")}
+	}
+	return dir, nil
+}
+
+func caExists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, caStateFile))
+	return err == nil
+}
+
+// kek returns the key-encryption key of the CA keys, in this order: the
+// file pki.kek_file (--kek-file) names; the passphrase in
+// FIFTHWHEEL_CA_PASSPHRASE; the development key file in the data directory.
+func (a *app) kek(cfg config.Config) (pki.KeyEncrypter, error) {
+	if p := cfg.KEKPath(); p != "" {
+		k, err := pki.LoadKeyFileKEK(p)
+		if err != nil {
+			return nil, fmt.Errorf("the KEK file (pki.kek_file): %v", err)
+		}
+		return k, nil
+	}
+	if pass := a.getenv(config.PassphraseEnv); pass != "" {
+		return pki.NewPassphraseKEK([]byte(pass))
+	}
+	if cfg.DataDir != "" {
+		p := filepath.Join(cfg.DataDir, devKEKFile)
+		if _, err := os.Stat(p); err == nil {
+			k, err := pki.LoadKeyFileKEK(p)
+			if err != nil {
+				return nil, fmt.Errorf("the development KEK file: %v", err)
+			}
+			return k, nil
+		}
+	}
+	return nil, &usageError{
+		err:  fmt.Errorf("the CA keys are encrypted: set %s to the CA passphrase or pass --kek-file FILE", config.PassphraseEnv),
+		hint: "a development CA made by 'serve --dev' keeps its key file in the data directory; pass --data DIR",
+	}
+}
+
+// getenv reads a variable from the command's environment (never os.Getenv:
+// tests run commands in-process).
+func (a *app) getenv(name string) string {
+	for i := len(a.environ) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(a.environ[i], "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+// openCA loads the fleet CA of cfg with the store as its registry.
+func (a *app) openCA(ctx context.Context, e *stateEnv) (*pki.CA, error) {
+	dir, err := pkiDir(e.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if !caExists(dir) {
+		return nil, fmt.Errorf("no fleet CA in %s: create one with 'fifthwheel pki init' (or 'fifthwheel serve --dev')", dir)
+	}
+	kek, err := a.kek(e.cfg)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := pki.Load(ctx, dir, pki.Config{CRLURL: e.cfg.PKI.CRLURL, OCSPURL: e.cfg.PKI.OCSPURL},
+		pki.Deps{KEK: kek, Registry: pki.NewStoreRegistry(e.st), Events: e.bus, Log: e.log})
+	if errors.Is(err, pki.ErrKeyDecrypt) {
+		return nil, fmt.Errorf("cannot decrypt the CA keys in %s: wrong passphrase or KEK file", dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load the fleet CA in %s: %v", dir, err)
+	}
+	return ca, nil
+}
+
+// operatorFlag is the --as flag of commands that record who acted.
+type operatorFlag struct{ dir string }
+
+func (o *operatorFlag) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.dir, "as", "", "act as the operator whose credential (cert.pem, key.pem) is in `DIR` (default: DATA/operator, written by 'serve --dev')")
+}
+
+// actor returns who is acting: the operator of the credential in --as DIR
+// (default DATA/operator) once its certificate chains to the fleet root,
+// matches its key, is current and is not revoked; or, without a credential,
+// the CLI itself. A credential that is present but unusable is an error,
+// never silently ignored.
+func (o *operatorFlag) actor(ctx context.Context, e *stateEnv) (principal.Principal, error) {
+	dir, explicit := o.dir, o.dir != ""
+	if dir == "" {
+		if e.cfg.DataDir == "" {
+			return cliActor, nil
+		}
+		dir = filepath.Join(e.cfg.DataDir, operatorDir)
+	}
+	certPEM, err := os.ReadFile(filepath.Join(dir, "cert.pem"))
+	if errors.Is(err, fs.ErrNotExist) && !explicit {
+		return cliActor, nil
+	}
+	if err != nil {
+		return principal.Principal{}, fmt.Errorf("operator credential: %v", err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, "key.pem"))
+	if err != nil {
+		return principal.Principal{}, fmt.Errorf("operator credential: %v", err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return principal.Principal{}, fmt.Errorf("operator credential in %s: %v", dir, err)
+	}
+	pkiD, err := pkiDir(e.cfg)
+	if err != nil {
+		return principal.Principal{}, err
+	}
+	root, err := readCert(filepath.Join(pkiD, rootCertFile))
+	if err != nil {
+		return principal.Principal{}, fmt.Errorf("operator credential: the fleet root: %v", err)
+	}
+	p, leaf, err := verifyCredential(pair, root, time.Now())
+	if err != nil {
+		return principal.Principal{}, fmt.Errorf("operator credential in %s: %v", dir, err)
+	}
+	if p.Kind != principal.Operator {
+		return principal.Principal{}, fmt.Errorf("operator credential in %s is a %s certificate", dir, p.Kind)
+	}
+	rec, err := e.st.GetIssued(ctx, pki.SerialString(leaf.SerialNumber))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return principal.Principal{}, fmt.Errorf("operator credential in %s was not issued by this gateway's CA", dir)
+	case err != nil:
+		return principal.Principal{}, err
+	case !rec.RevokedAt.IsZero():
+		return principal.Principal{}, fmt.Errorf("operator credential in %s is revoked", dir)
+	}
+	return p, nil
+}
+
+// verifyCredential checks a certificate chain (leaf first, then
+// intermediates) against root for client authentication now, and maps the
+// verified leaf to its principal.
+func verifyCredential(pair tls.Certificate, root *x509.Certificate, now time.Time) (principal.Principal, *x509.Certificate, error) {
+	if len(pair.Certificate) == 0 {
+		return principal.Principal{}, nil, errors.New("no certificate")
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return principal.Principal{}, nil, err
+	}
+	inter := x509.NewCertPool()
+	for _, der := range pair.Certificate[1:] {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return principal.Principal{}, nil, err
+		}
+		inter.AddCert(c)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(root)
+	eku := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	if len(leaf.ExtKeyUsage) == 1 && leaf.ExtKeyUsage[0] == x509.ExtKeyUsageServerAuth {
+		eku = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	}
+	chains, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now, KeyUsages: eku})
+	if err != nil {
+		return principal.Principal{}, nil, err
+	}
+	p, err := pki.PrincipalFromChains(chains)
+	if err != nil {
+		return principal.Principal{}, nil, err
+	}
+	return p, leaf, nil
+}
+
+func readCert(path string) (*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return pki.ParseCertificatePEM(b)
+}
+
+func certPEM(c *x509.Certificate) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
+
+// writeCredential writes a certificate, its key and the fleet root as
+// DIR/cert.pem (the chain), DIR/key.pem (PKCS #8, 0600) and DIR/ca.pem.
+// DIR is created 0700. An existing key.pem is replaced only with force.
+func writeCredential(dir string, is *pki.Issued, key crypto.Signer, root *x509.Certificate, force bool) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %v", dir, err)
+	}
+	keyPath := filepath.Join(dir, "key.pem")
+	if _, err := os.Stat(keyPath); err == nil && !force {
+		return &usageError{err: fmt.Errorf("%s exists; refusing to replace a private key (pass --force, or another --out)", keyPath)}
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("encode the key: %v", err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	clear(der)
+	for _, f := range []struct {
+		name string
+		data []byte
+		perm fs.FileMode
+	}{
+		{"key.pem", keyPEM, 0o600},
+		{"cert.pem", is.ChainPEM(), 0o644},
+		{"ca.pem", certPEM(root), 0o644},
+	} {
+		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
+			return err
+		}
+	}
+	clear(keyPEM)
+	return nil
+}
+
+// writeFileAtomic writes data to path through a temporary file, fsync and
+// rename, with mode perm.
+func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(perm); err != nil { // an old tmp file may have kept another mode
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// loadCredential reads DIR/cert.pem and DIR/key.pem.
+func loadCredential(dir string) (tls.Certificate, error) {
+	return tls.LoadX509KeyPair(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+}

@@ -1,0 +1,425 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/config"
+	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/internal/server"
+	"github.com/fifthwheel/fifthwheel/internal/store"
+)
+
+// End-to-end helpers: a real `fifthwheel serve` runs in-process (run(), the
+// same code path as the binary) on 127.0.0.1:0 listeners, and the CLI runs
+// in-process too, against the same data directory or PostgreSQL schema.
+
+// syncBuf is a goroutine-safe buffer for a command's output.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// cliResult is one in-process CLI run.
+type cliResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// cli runs one fifthwheel command line in-process.
+func cli(t testing.TB, env []string, args ...string) cliResult {
+	t.Helper()
+	var out, errb syncBuf
+	code := run(context.Background(), args, &out, &errb, env)
+	return cliResult{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+// mustCLI runs a command that must succeed and returns its stdout.
+func mustCLI(t testing.TB, env []string, args ...string) string {
+	t.Helper()
+	r := cli(t, env, args...)
+	if r.code != 0 {
+		t.Fatalf("fifthwheel %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// gateway is a serve running in-process.
+type gateway struct {
+	t     testing.TB
+	data  string
+	state []string // --data/--store flags naming its state, for CLI calls
+	env   []string
+	addrs server.Addrs
+	logs  *syncBuf
+	stop  func()
+}
+
+// startGateway runs `serve --dev` with the given state flags (--data DIR,
+// and --store URL for PostgreSQL) and extra flags, and waits until it is
+// ready. It stops when the test ends.
+func startGateway(t testing.TB, data string, state []string, env []string, extra ...string) *gateway {
+	t.Helper()
+	args := append([]string{"serve", "--dev", "--listen-vehicle", "127.0.0.1:0", "--listen-tms", "127.0.0.1:0",
+		"--listen-ops", "127.0.0.1:0"}, state...)
+	args = append(args, extra...)
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &gateway{t: t, data: data, state: state, env: env, logs: &syncBuf{}}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, io.Discard, g.logs, env) }()
+	var once sync.Once
+	g.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case code := <-done:
+				if code != 0 {
+					t.Errorf("serve exited %d:\n%s", code, g.logs.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("serve did not stop")
+			}
+		})
+	}
+	t.Cleanup(g.stop)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d before it was ready:\n%s", code, g.logs.String())
+		default:
+		}
+		if b, err := os.ReadFile(filepath.Join(data, addrsFile)); err == nil && json.Unmarshal(b, &g.addrs) == nil {
+			if resp, err := http.Get("http://" + g.addrs.Ops + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return g
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready:\n%s", g.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (g *gateway) mustCLI(args ...string) string {
+	g.t.Helper()
+	return mustCLI(g.t, g.env, append(args, g.state...)...)
+}
+
+// roots is the fleet root, what clients trust for the gateway.
+func (g *gateway) roots() *x509.CertPool {
+	g.t.Helper()
+	b, err := os.ReadFile(filepath.Join(g.data, "gateway", "ca.pem"))
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	p := x509.NewCertPool()
+	if !p.AppendCertsFromPEM(b) {
+		g.t.Fatal("no root in gateway/ca.pem")
+	}
+	return p
+}
+
+// issue issues a client certificate with the CLI into a new directory and
+// returns it as a TLS certificate.
+func (g *gateway) issue(kind, id string) (tls.Certificate, string) {
+	g.t.Helper()
+	dir := filepath.Join(g.t.TempDir(), id)
+	g.mustCLI("pki", "issue", kind, id, "--out", dir)
+	c, err := loadCredential(dir)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	c.Leaf, _ = x509.ParseCertificate(c.Certificate[0])
+	return c, dir
+}
+
+// tlsConfig is a client config trusting the fleet root and presenting c
+// (none if c has no certificate).
+func (g *gateway) tlsConfig(c tls.Certificate) *tls.Config {
+	tc := &tls.Config{RootCAs: g.roots(), MinVersion: tls.VersionTLS13}
+	if len(c.Certificate) > 0 {
+		// Present c whatever CAs the server names (crypto/tls would
+		// otherwise send no certificate the server cannot verify, as an
+		// attacker's client would not).
+		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &c, nil }
+	}
+	return tc
+}
+
+// client is an HTTP client for one credential (HTTP/2 when the server offers
+// it, keep-alive otherwise).
+func (g *gateway) client(c tls.Certificate) *http.Client {
+	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: g.tlsConfig(c), ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 4}}
+}
+
+// events returns the events with code recorded in the gateway's store.
+func (g *gateway) events(code string) []store.EventRow {
+	g.t.Helper()
+	st, err := store.Open(context.Background(), g.storeConfig())
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer st.Close()
+	evs, err := st.ListEvents(context.Background(), store.EventFilter{Code: code, Limit: store.MaxPage})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return evs
+}
+
+// waitEvent waits for an event with code whose body contains want.
+func (g *gateway) waitEvent(code, want string) store.EventRow {
+	g.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, e := range g.events(code) {
+			if strings.Contains(string(e.Body), want) {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("no %s event containing %q in the store", code, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// frameKey is a vehicle's Ed25519 frame-signing key (TEST ONLY, generated
+// per test), registered with the CLI.
+type frameKey struct {
+	kid    string
+	signer frame.Signer
+}
+
+func (g *gateway) addFrameKey(vehicle string) frameKey {
+	g.t.Helper()
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(pub)
+	path := filepath.Join(g.t.TempDir(), vehicle+".pub.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		g.t.Fatal(err)
+	}
+	kid := strings.TrimSpace(g.mustCLI("vehicle", "key", "add", vehicle, "--alg", "Ed25519", "--pub", path))
+	s, err := frame.NewEd25519Signer(priv)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return frameKey{kid: kid, signer: s}
+}
+
+func telemetryFrame(vehicle string, epoch, seq uint64, ts time.Time) *frame.Frame {
+	return &frame.Frame{VehicleID: vehicle, Epoch: epoch, Seq: seq, TS: ts.UTC().Truncate(time.Millisecond), Body: &frame.Telemetry{
+		GNSS:          frame.GNSS{Lat: 41.878113, Lon: -87.629799, SpeedMPS: 24.6, HeadingDeg: 271.5, Fix: frame.FixRTK, HDOP: 0.8},
+		WheelSpeedMPS: 24.7, OdometerM: 1523467.25, State: frame.StateDriving,
+		Health: frame.Health{CPUTempC: 61.5, BatteryV: 27.6, Faults: []string{}}}}
+}
+
+// batch signs frames seq from..from+n-1 of vehicle and returns the body.
+func (k frameKey) batch(t testing.TB, vehicle string, from, n int, ts time.Time) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	b.WriteString(`{"frames":[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		env, err := frame.Sign(k.signer, k.kid, telemetryFrame(vehicle, 0, uint64(from+i), ts))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(env)
+	}
+	b.WriteString(`]}`)
+	return b.Bytes()
+}
+
+type batchResponse struct {
+	Results []struct {
+		Index     int    `json:"index"`
+		Verdict   string `json:"verdict"`
+		Code      string `json:"code"`
+		Duplicate bool   `json:"duplicate"`
+	} `json:"results"`
+}
+
+// post POSTs a JSON body and returns the status and body.
+func post(t testing.TB, c *http.Client, url string, body []byte) (int, []byte, error) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// keepAlive is one raw HTTP/1.1 keep-alive connection, so a test can see the
+// moment the server closes it.
+type keepAlive struct {
+	conn *tls.Conn
+	r    *bufio.Reader
+	host string
+}
+
+func dialKeepAlive(t testing.TB, addr string, tc *tls.Config) (*keepAlive, error) {
+	t.Helper()
+	tc = tc.Clone()
+	tc.NextProtos = []string{"http/1.1"}
+	conn, err := tls.Dial("tcp", addr, tc)
+	if err != nil {
+		return nil, err
+	}
+	return &keepAlive{conn: conn, r: bufio.NewReader(conn), host: addr}, nil
+}
+
+// post sends one request on the connection and reads the response.
+func (k *keepAlive) post(path string, body []byte) (int, []byte, error) {
+	req := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", path, k.host, len(body))
+	if _, err := k.conn.Write(append([]byte(req), body...)); err != nil {
+		return 0, nil, err
+	}
+	resp, err := http.ReadResponse(k.r, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// closed returns a channel that receives the time the server closed the
+// connection (a read returning EOF or an error).
+func (k *keepAlive) closed() <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	go func() {
+		// Any outcome ends the wait: EOF or a reset when the server
+		// closes; a stray byte would fail the test's other checks.
+		_, _ = k.r.ReadByte()
+		ch <- time.Now()
+	}()
+	return ch
+}
+
+// refusedHandshake reports whether a TLS 1.3 connection with tc is refused
+// by the server: the client's handshake completes before the server checks
+// its certificate, so the refusal shows on the first read.
+func refusedHandshake(t testing.TB, addr string, tc *tls.Config) (bool, error) {
+	t.Helper()
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, tc)
+	if err != nil {
+		return true, err
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = conn.Read(make([]byte, 1))
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false, nil // still open: admitted
+	}
+	return true, err
+}
+
+// revokeDirect revokes serial through a store handle and CA of its own, as
+// another process would, and returns the time just before the call.
+func revokeDirect(t testing.TB, g *gateway, serial string) time.Time {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, g.storeConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := config.Default()
+	cfg.DataDir, cfg.Events.File = g.data, "" // events go to the store
+	log := newLogger(io.Discard, cfg.Log)
+	bus, closeEvents, err := eventBus(cfg, st, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeEvents()
+	kek, err := pki.LoadKeyFileKEK(g.kekFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := pki.Load(ctx, g.pkiDir(), pki.Config{}, pki.Deps{KEK: kek, Registry: pki.NewStoreRegistry(st), Events: bus, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := ca.Revoke(ctx, serial, pki.ReasonKeyCompromise, cliActor); err != nil {
+		t.Fatal(err)
+	}
+	return start
+}
+
+// storeConfig is the gateway's store.
+func (g *gateway) storeConfig() store.Config {
+	for i, a := range g.state {
+		if a == "--store" {
+			return store.Config{URL: g.state[i+1]}
+		}
+	}
+	return store.Config{DataDir: g.data}
+}
+
+// pkiDir and kekFile: the CA directory and the development KEK, unless the
+// environment moved the CA (FIFTHWHEEL_PKI_DIR, FIFTHWHEEL_PKI_KEK_FILE).
+func (g *gateway) pkiDir() string {
+	for _, kv := range g.env {
+		if v, ok := strings.CutPrefix(kv, "FIFTHWHEEL_PKI_DIR="); ok {
+			return v
+		}
+	}
+	return filepath.Join(g.data, "pki")
+}
+
+func (g *gateway) kekFile() string {
+	for _, kv := range g.env {
+		if v, ok := strings.CutPrefix(kv, "FIFTHWHEEL_PKI_KEK_FILE="); ok {
+			return v
+		}
+	}
+	return filepath.Join(g.data, devKEKFile)
+}

@@ -1,0 +1,688 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fifthwheel/fifthwheel/internal/config"
+	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/ingest"
+	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+	"github.com/fifthwheel/fifthwheel/internal/store"
+)
+
+// Event codes of CLI PKI actions not recorded by package pki itself.
+const (
+	codeCAInitialized    = "ca_initialized"
+	codeClientRegistered = "client_registered"
+)
+
+func (a *app) pkiCmd() *cobra.Command {
+	cmd := group(&cobra.Command{
+		Use:   "pki",
+		Short: "Run the fleet certificate authority",
+		Long: `Run the fleet certificate authority: the root (kept offline) and the online
+intermediate that issues vehicle, TMS client, operator and gateway
+certificates, join tokens for vehicle enrollment, and revocation.
+
+The CA lives in the CA directory (pki.dir, default DATA/pki). Its private
+keys are encrypted with a key-encryption key (KEK): the passphrase in
+FIFTHWHEEL_CA_PASSPHRASE, or a random key in a file (--kek-file FILE, or
+pki.kek_file). A CA made with --dev keeps such a file in the data directory.
+
+Every command records a security event; the actor is the operator whose
+credential is in --as DIR (default DATA/operator), or the CLI itself.`,
+	})
+	cmd.AddCommand(a.pkiInitCmd(), a.pkiIssueCmd(), a.pkiJoinTokenCmd(), a.pkiRevokeCmd(), a.pkiListCmd(), a.pkiIntermediateCmd())
+	return cmd
+}
+
+// caStateFlags are the state flags plus --kek-file.
+func caStateFlags() stateFlags {
+	return stateFlags{paths: map[string]string{"kek-file": "pki.kek_file"}}
+}
+
+func registerKEKFlag(cmd *cobra.Command) {
+	cmd.Flags().String("kek-file", "", "the CA keys' key-encryption key is in `FILE` (pki.kek_file); default: the passphrase in "+config.PassphraseEnv)
+}
+
+func (a *app) pkiInitCmd() *cobra.Command {
+	var (
+		f       = caStateFlags()
+		dev     bool
+		rootKey string
+		keyAlg  string
+	)
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create the fleet CA: a root and an online intermediate",
+		Long: `Create the fleet CA in the CA directory (pki.dir, default DATA/pki): a root
+certificate and key, and an issuing intermediate signed by it.
+
+The root key is written to its own file (--root-key, default DIR/root.key),
+encrypted like every CA key. It is needed only to add an intermediate
+(rotation): move it to offline storage now. The intermediate key stays
+online; the gateway signs with it.
+
+The KEK that encrypts the keys is, exactly one of:
+  FIFTHWHEEL_CA_PASSPHRASE   a passphrase (Argon2id); production default
+  --kek-file FILE            a random 256-bit key in FILE (created 0600 if absent)
+  --dev                      a random key file in the data directory (DATA/pki.kek)
+
+The intermediate is recorded in the store and the creation is recorded as a
+security event.`,
+		Example: `  # Production: passphrase from a secret manager, root key straight to removable media
+  FIFTHWHEEL_CA_PASSPHRASE=... fifthwheel pki init --data /var/lib/fifthwheel --root-key /media/offline/root.key
+
+  # Local trial
+  fifthwheel pki init --dev --data ./fw-data`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := a.openState(cmd, &f, true)
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			dir, err := pkiDir(e.cfg)
+			if err != nil {
+				return err
+			}
+			if caExists(dir) {
+				return fmt.Errorf("%s already holds a fleet CA; nothing changed", dir)
+			}
+			alg, err := parseKeyAlg(keyAlg)
+			if err != nil {
+				return err
+			}
+			kek, kekDesc, err := a.initKEK(e.cfg, dev)
+			if err != nil {
+				return err
+			}
+			// No operator credential can exist before its CA: the CLI acts.
+			res, err := initCA(cmd.Context(), e, dir, rootKey, alg, kek, cliActor)
+			if err != nil {
+				return err
+			}
+			fp := sha256.Sum256(res.Root.Raw)
+			fmt.Fprintf(a.stdout, "fleet CA created in %s\n", dir)
+			fmt.Fprintf(a.stdout, "  root          %s\n", res.Root.Subject.CommonName)
+			fmt.Fprintf(a.stdout, "  root SHA-256  %s\n", hex.EncodeToString(fp[:]))
+			fmt.Fprintf(a.stdout, "  intermediate  %s (issuing)\n", res.IntermediateKeyID)
+			fmt.Fprintf(a.stdout, "  keys          encrypted with %s\n", kekDesc)
+			fmt.Fprintf(a.stdout, "  root key      %s\n", res.RootKeyFile)
+			fmt.Fprintf(a.stdout, "Move the root key offline: it is needed only to add an intermediate.\n")
+			return nil
+		},
+	}
+	f.register(cmd.Flags())
+	registerKEKFlag(cmd)
+	cmd.Flags().BoolVar(&dev, "dev", false, "development: encrypt the CA keys with a random key file in the data directory")
+	cmd.Flags().StringVar(&rootKey, "root-key", "", "write the encrypted root key to `FILE` (default: CA directory/root.key); keep it offline")
+	cmd.Flags().StringVar(&keyAlg, "key-alg", string(pki.ECDSAP256), "CA key `ALGORITHM`: ECDSA-P256 or Ed25519")
+	return cmd
+}
+
+func parseKeyAlg(s string) (pki.KeyAlgorithm, error) {
+	switch pki.KeyAlgorithm(s) {
+	case pki.ECDSAP256, pki.Ed25519:
+		return pki.KeyAlgorithm(s), nil
+	}
+	return "", &usageError{err: fmt.Errorf("key algorithm %q: want ECDSA-P256 or Ed25519", s)}
+}
+
+// initKEK picks the KEK of a new CA: exactly one of the passphrase,
+// --kek-file (created if absent) or --dev.
+func (a *app) initKEK(cfg config.Config, dev bool) (pki.KeyEncrypter, string, error) {
+	pass := a.getenv(config.PassphraseEnv)
+	file := cfg.KEKPath()
+	n := 0
+	for _, set := range []bool{pass != "", file != "", dev} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		return nil, "", &usageError{err: fmt.Errorf("choose how the CA keys are encrypted: set %s, pass --kek-file FILE, or --dev", config.PassphraseEnv)}
+	case n > 1:
+		return nil, "", &usageError{err: fmt.Errorf("give only one of %s, --kek-file and --dev", config.PassphraseEnv)}
+	case pass != "":
+		k, err := pki.NewPassphraseKEK([]byte(pass))
+		return k, "the passphrase in " + config.PassphraseEnv, err
+	case dev:
+		if cfg.DataDir == "" {
+			return nil, "", &usageError{err: errors.New("--dev keeps its key file in the data directory: pass --data DIR")}
+		}
+		file = filepath.Join(cfg.DataDir, devKEKFile)
+	}
+	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+		if err := pki.CreateKeyFile(file); err != nil {
+			return nil, "", err
+		}
+	}
+	k, err := pki.LoadKeyFileKEK(file)
+	return k, "the key file " + file, err
+}
+
+// initCA creates the CA, loads it (recording the intermediate) and records
+// the creation.
+func initCA(ctx context.Context, e *stateEnv, dir, rootKey string, alg pki.KeyAlgorithm, kek pki.KeyEncrypter, by principal.Principal) (*pki.InitResult, error) {
+	res, err := pki.Init(pki.InitConfig{Dir: dir, RootKeyFile: rootKey, Algorithm: alg}, kek)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pki.Load(ctx, dir, pki.Config{}, pki.Deps{KEK: kek, Registry: pki.NewStoreRegistry(e.st), Events: e.bus, Log: e.log}); err != nil {
+		return nil, fmt.Errorf("the CA was created in %s but could not be loaded: %v", dir, err)
+	}
+	fp := sha256.Sum256(res.Root.Raw)
+	return res, e.emitAction(ctx, event.Event{Class: event.ClassPKI, Activity: "ca_init", Severity: event.SeverityMedium,
+		Verdict: event.Info, Code: codeCAInitialized, Actor: by, Resource: "ca:" + res.IntermediateKeyID,
+		Attrs: map[string]any{"dir": dir, "root_sha256": hex.EncodeToString(fp[:]), "key_alg": string(alg),
+			"root_key_file": res.RootKeyFile}})
+}
+
+var issueKinds = map[string]principal.Kind{"vehicle": principal.Vehicle, "client": principal.Client, "operator": principal.Operator}
+
+func (a *app) pkiIssueCmd() *cobra.Command {
+	var (
+		f        = caStateFlags()
+		op       operatorFlag
+		out      string
+		lifetime time.Duration
+		keyAlg   string
+		force    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "issue vehicle|client|operator ID --out DIR",
+		Short: "Issue a client certificate and its key",
+		Long: `Issue a certificate for a vehicle, a TMS client or an operator, with a new
+private key, and write to --out DIR:
+
+  cert.pem  the certificate, then its intermediate (present both)
+  key.pem   the private key (PKCS #8, mode 0600)
+  ca.pem    the fleet root: what to trust for the gateway's certificate
+
+Lifetimes default to the profile's: vehicle 24h, client 30 days, operator
+12h. Issuing for a vehicle or a client the registry does not know yet
+registers it. Vehicles normally enroll themselves with a join token
+('fifthwheel pki join-token'); this is for the rest.`,
+		Example: `  fifthwheel pki issue vehicle truck-0042 --out ./truck-0042 --data ./fw-data
+  fifthwheel pki issue client acme-tms --out ./acme --data ./fw-data
+  fifthwheel pki issue operator alice --lifetime 8h --out ~/.fifthwheel --data ./fw-data`,
+		Args: exactArgs(2, "a kind (vehicle, client or operator) and an ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kind, ok := issueKinds[args[0]]
+			if !ok {
+				return &usageError{err: fmt.Errorf("cannot issue for %q: the kinds are vehicle, client and operator", args[0]),
+					hint: "gateway certificates are issued by 'fifthwheel serve' itself"}
+			}
+			subject, err := principal.New(kind, args[1])
+			if err != nil {
+				return &usageError{err: fmt.Errorf("ID %q: must be 1 to %d characters of [A-Za-z0-9._-], not starting with '.' or '-'", args[1], principal.MaxIDLen)}
+			}
+			if out == "" {
+				return &usageError{err: errors.New("--out DIR is required: where to write cert.pem, key.pem and ca.pem"), hint: "see 'fifthwheel pki issue --help'"}
+			}
+			alg, err := parseKeyAlg(keyAlg)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			e, err := a.openState(cmd, &f, false)
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			ca, err := a.openCA(ctx, e)
+			if err != nil {
+				return err
+			}
+			by, err := op.actor(ctx, e)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(filepath.Join(out, "key.pem")); err == nil && !force {
+				return &usageError{err: fmt.Errorf("%s exists; refusing to replace a private key (pass --force, or another --out)", filepath.Join(out, "key.pem"))}
+			}
+			is, key, err := ca.IssueWithNewKey(ctx, pki.IssueRequest{Subject: subject, Lifetime: lifetime, RequestedBy: by}, alg)
+			if err != nil {
+				return fmt.Errorf("refused: %v", pkiMessage(err))
+			}
+			if err := writeCredential(out, is, key, ca.Root(), force); err != nil {
+				return fmt.Errorf("the certificate %s was issued but not written: %v", is.Record.Serial, err)
+			}
+			if err := ensureRegistered(ctx, e, subject, by); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "issued %s\n", subject)
+			fmt.Fprintf(a.stdout, "  serial     %s\n", is.Record.Serial)
+			fmt.Fprintf(a.stdout, "  not after  %s\n", is.Record.NotAfter.Format(time.RFC3339))
+			fmt.Fprintf(a.stdout, "  files      %s (chain), %s (0600), %s (fleet root)\n",
+				filepath.Join(out, "cert.pem"), filepath.Join(out, "key.pem"), filepath.Join(out, "ca.pem"))
+			return nil
+		},
+	}
+	f.register(cmd.Flags())
+	registerKEKFlag(cmd)
+	op.register(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&out, "out", "", "write cert.pem, key.pem and ca.pem to `DIR` (created 0700)")
+	fs.DurationVar(&lifetime, "lifetime", 0, "certificate `LIFETIME` (default: the profile's)")
+	fs.StringVar(&keyAlg, "key-alg", string(pki.ECDSAP256), "key `ALGORITHM`: ECDSA-P256 or Ed25519")
+	fs.BoolVar(&force, "force", false, "replace an existing key.pem in --out")
+	return cmd
+}
+
+// ensureRegistered adds a vehicle or TMS client to its registry if absent.
+func ensureRegistered(ctx context.Context, e *stateEnv, p principal.Principal, by principal.Principal) error {
+	now := time.Now().UTC()
+	var err error
+	var code string
+	switch p.Kind {
+	case principal.Vehicle:
+		if _, err = e.st.GetVehicle(ctx, p.ID); err == nil {
+			return nil
+		}
+		err, code = e.st.CreateVehicle(ctx, store.Vehicle{ID: p.ID, Status: "active", CreatedAt: now}), ingest.CodeVehicleRegistered
+	case principal.Client:
+		if _, err = e.st.GetClient(ctx, p.ID); err == nil {
+			return nil
+		}
+		err, code = e.st.CreateClient(ctx, store.Client{ID: p.ID, Name: p.ID, Status: "active", CreatedAt: now}), codeClientRegistered
+	default:
+		return nil
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("register %s: %v", p, err)
+	}
+	return e.emitAction(ctx, event.Event{Class: event.ClassAuthorization, Activity: "register", Verdict: event.Accept,
+		Severity: event.SeverityInfo, Code: code, Actor: by, Resource: p.String(), Attrs: map[string]any{"via": "cli"}})
+}
+
+// pkiMessage is the operator-facing text of a pki error: its code, detail
+// and cause (the operator may see causes; clients never do).
+func pkiMessage(err error) string { return err.Error() }
+
+func (a *app) pkiJoinTokenCmd() *cobra.Command {
+	var (
+		f   = caStateFlags()
+		op  operatorFlag
+		ttl time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "join-token vehicle ID",
+		Short: "Create a one-time enrollment token for a vehicle",
+		Long: `Create a join token that lets vehicle ID enroll once: it sends the token with
+a certificate request to POST /v1/pki/enroll on the vehicle listener and gets
+its first certificate.
+
+The token is printed once, alone on stdout; only its SHA-256 is stored. It
+expires after --ttl (default 10m, at most 24h) and is consumed by its first
+successful use.`,
+		Example: `  TOKEN=$(fifthwheel pki join-token vehicle truck-0042 --ttl 30m --data ./fw-data)`,
+		Args:    exactArgs(2, "vehicle and an ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] != "vehicle" {
+				return &usageError{err: fmt.Errorf("join tokens are for vehicles: 'fifthwheel pki join-token vehicle ID', got %q", args[0])}
+			}
+			if !principal.ValidID(args[1]) {
+				return &usageError{err: fmt.Errorf("vehicle ID %q: must be 1 to %d characters of [A-Za-z0-9._-]", args[1], principal.MaxIDLen)}
+			}
+			if ttl <= 0 || ttl > pki.MaxJoinTokenTTL {
+				return &usageError{err: fmt.Errorf("--ttl must be more than 0 and at most %v", pki.MaxJoinTokenTTL)}
+			}
+			ctx := cmd.Context()
+			e, err := a.openState(cmd, &f, false)
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			ca, err := a.openCA(ctx, e)
+			if err != nil {
+				return err
+			}
+			by, err := op.actor(ctx, e)
+			if err != nil {
+				return err
+			}
+			tok, err := ca.CreateJoinToken(ctx, args[1], ttl, by)
+			if err != nil {
+				return fmt.Errorf("refused: %v", pkiMessage(err))
+			}
+			fmt.Fprintln(a.stdout, tok.Secret)
+			fmt.Fprintf(a.stderr, "fifthwheel: join token %s for %s, valid until %s; shown once, stored hashed\n",
+				tok.ID, principal.Principal{Kind: principal.Vehicle, ID: args[1]}, tok.ExpiresAt.Format(time.RFC3339))
+			return nil
+		},
+	}
+	f.register(cmd.Flags())
+	registerKEKFlag(cmd)
+	op.register(cmd)
+	cmd.Flags().DurationVar(&ttl, "ttl", pki.DefaultJoinTokenTTL, "the token expires after `DURATION`")
+	return cmd
+}
+
+func (a *app) pkiRevokeCmd() *cobra.Command {
+	var (
+		f                          = caStateFlags()
+		op                         operatorFlag
+		serial, vehicle, client, o string
+		reason                     string
+	)
+	cmd := &cobra.Command{
+		Use:   "revoke (--serial S | --vehicle ID | --client ID | --operator ID) --reason R",
+		Short: "Revoke certificates: one by serial, or all current ones of a principal",
+		Long: `Revoke a certificate by serial, or every current (unexpired, unrevoked)
+certificate of a vehicle, TMS client or operator.
+
+Every gateway sharing the store refuses new handshakes with a revoked
+certificate and closes its open connections within 1 s; the CRL and OCSP
+answers change at once. Revocation is final (suspend a vehicle with
+'fifthwheel vehicle suspend' to stop it reversibly).
+
+Reasons: unspecified, key_compromise, ca_compromise, affiliation_changed,
+superseded, cessation_of_operation, privilege_withdrawn.`,
+		Example: `  fifthwheel pki revoke --vehicle truck-0042 --reason key_compromise --data ./fw-data
+  fifthwheel pki revoke --serial 8f3c...e1 --reason superseded --data ./fw-data`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var p principal.Principal
+			n := 0
+			for _, s := range []struct {
+				v    string
+				kind principal.Kind
+			}{{serial, ""}, {vehicle, principal.Vehicle}, {client, principal.Client}, {o, principal.Operator}} {
+				if s.v == "" {
+					continue
+				}
+				n++
+				if s.kind != "" {
+					var err error
+					if p, err = principal.New(s.kind, s.v); err != nil {
+						return &usageError{err: fmt.Errorf("%s ID %q is not valid", s.kind, s.v)}
+					}
+				}
+			}
+			if n != 1 {
+				return &usageError{err: errors.New("give exactly one of --serial, --vehicle, --client and --operator"), hint: "see 'fifthwheel pki revoke --help'"}
+			}
+			r, err := pki.ParseReason(reason)
+			if err != nil {
+				return &usageError{err: fmt.Errorf("--reason %q: want one of unspecified, key_compromise, ca_compromise, affiliation_changed, superseded, cessation_of_operation, privilege_withdrawn", reason)}
+			}
+			if serial != "" {
+				if _, err := pki.ParseSerial(serial); err != nil {
+					return &usageError{err: fmt.Errorf("--serial %q is not a certificate serial (hex)", serial)}
+				}
+			}
+			ctx := cmd.Context()
+			e, err := a.openState(cmd, &f, false)
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			ca, err := a.openCA(ctx, e)
+			if err != nil {
+				return err
+			}
+			by, err := op.actor(ctx, e)
+			if err != nil {
+				return err
+			}
+			serials := []string{serial}
+			if serial == "" {
+				if serials, err = currentSerials(ctx, e.st, p); err != nil {
+					return err
+				}
+				if len(serials) == 0 {
+					return fmt.Errorf("%s has no current certificate; nothing revoked", p)
+				}
+			}
+			for _, s := range serials {
+				before, _ := e.st.GetIssued(ctx, mustSerial(s))
+				rec, err := ca.Revoke(ctx, s, r, by)
+				if err != nil {
+					return fmt.Errorf("revoke %s: %v", s, pkiMessage(err))
+				}
+				who := rec.Principal().String()
+				if who == "" {
+					who = "ca:" + rec.ID
+				}
+				if !before.RevokedAt.IsZero() {
+					fmt.Fprintf(a.stdout, "already revoked %s %s (%s, %s)\n", rec.Serial, who, rec.Reason, rec.RevokedAt.Format(time.RFC3339))
+					continue
+				}
+				fmt.Fprintf(a.stdout, "revoked %s %s (%s)\n", rec.Serial, who, rec.Reason)
+			}
+			return nil
+		},
+	}
+	f.register(cmd.Flags())
+	registerKEKFlag(cmd)
+	op.register(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&serial, "serial", "", "revoke the certificate with `SERIAL` (hex, colons allowed)")
+	fs.StringVar(&vehicle, "vehicle", "", "revoke every current certificate of vehicle `ID`")
+	fs.StringVar(&client, "client", "", "revoke every current certificate of TMS client `ID`")
+	fs.StringVar(&o, "operator", "", "revoke every current certificate of operator `ID`")
+	fs.StringVar(&reason, "reason", "unspecified", "the revocation `REASON` (RFC 5280 name in snake_case)")
+	return cmd
+}
+
+func mustSerial(s string) string {
+	c, _ := pki.ParseSerial(s)
+	return c
+}
+
+// currentSerials lists p's certificates that are neither expired nor revoked.
+func currentSerials(ctx context.Context, st store.Store, p principal.Principal) ([]string, error) {
+	rows, err := st.ListIssued(ctx, string(p.Kind), p.ID, 0)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	var out []string
+	for _, r := range rows {
+		if r.RevokedAt.IsZero() && now.Before(r.NotAfter) {
+			out = append(out, r.Serial)
+		}
+	}
+	return out, nil
+}
+
+func (a *app) pkiListCmd() *cobra.Command {
+	var (
+		f    = stateFlags{}
+		kind string
+		id   string
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List issued certificates and their status",
+		Long: `List every certificate the fleet CA issued (intermediates and OCSP responder
+certificates included), oldest first, with its status: valid, expired or
+revoked (with the reason).`,
+		Example: `  fifthwheel pki list --data ./fw-data
+  fifthwheel pki list --kind vehicle --id truck-0042 --data ./fw-data`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if kind != "" {
+				if _, ok := pki.ProfileFor(principal.Kind(kind)); !ok {
+					return &usageError{err: fmt.Errorf("--kind %q: want vehicle, client, operator or gateway", kind)}
+				}
+			}
+			ctx := cmd.Context()
+			e, err := a.openState(cmd, &f, false)
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			rows, err := e.st.ListIssued(ctx, kind, id, 0)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SERIAL\tSUBJECT\tPROFILE\tNOT AFTER\tSTATUS")
+			for _, r := range rows {
+				var subject string
+				if r.Kind != "" {
+					subject = principal.Principal{Kind: principal.Kind(r.Kind), ID: r.ID}.String()
+				} else {
+					subject = "ca:" + r.ID
+				}
+				status := "valid"
+				switch {
+				case !r.RevokedAt.IsZero():
+					status = "revoked (" + pki.RevocationReason(r.Reason).String() + ", " + r.RevokedAt.Format(time.RFC3339) + ")"
+				case !now.Before(r.NotAfter):
+					status = "expired"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Serial, subject, r.Profile, r.NotAfter.Format(time.RFC3339), status)
+			}
+			return tw.Flush()
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().StringVar(&kind, "kind", "", "only certificates of principal `KIND` (vehicle, client, operator, gateway)")
+	cmd.Flags().StringVar(&id, "id", "", "only certificates of principal `ID`")
+	return cmd
+}
+
+func (a *app) pkiIntermediateCmd() *cobra.Command {
+	cmd := group(&cobra.Command{
+		Use:   "intermediate",
+		Short: "Rotate the online intermediate CA",
+		Long: `Rotate the online intermediate, with no moment when a valid certificate is
+refused:
+
+  1. add --root-key FILE   a new intermediate, trusted but not issuing yet
+                           (needs the offline root key, once)
+  2. copy the CA directory to every replica (each reloads it within 5 s)
+  3. promote KID           the new intermediate issues; the old one stays trusted
+  4. retire OLD_KID        once the old one's certificates are renewed or expired`,
+	})
+	var f = caStateFlags()
+	var op operatorFlag
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the intermediates and their state",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			e, err := a.openState(cmd, &f, false)
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			ca, err := a.openCA(ctx, e)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KEY ID\tSTATE\tNOT AFTER\tKEY")
+			for _, it := range ca.Intermediates() {
+				key := "online"
+				if !it.HasKey {
+					key = "absent"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", it.KeyID, it.State, it.Certificate.NotAfter.Format(time.RFC3339), key)
+			}
+			return tw.Flush()
+		},
+	}
+	var rootKey, keyAlg string
+	add := &cobra.Command{
+		Use:   "add --root-key FILE",
+		Short: "Add a new intermediate, trusted but not yet issuing",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rootKey == "" {
+				return &usageError{err: errors.New("--root-key FILE is required: the offline root key signs the new intermediate")}
+			}
+			alg, err := parseKeyAlg(keyAlg)
+			if err != nil {
+				return err
+			}
+			return a.withCA(cmd, &f, &op, func(ctx context.Context, ca *pki.CA, by principal.Principal) error {
+				kid, err := ca.AddIntermediate(ctx, rootKey, pki.IntermediateOptions{Algorithm: alg}, by)
+				if err != nil {
+					return fmt.Errorf("add intermediate: %v", pkiMessage(err))
+				}
+				fmt.Fprintf(a.stdout, "added intermediate %s (trusted, not issuing); copy the CA directory to every replica, then 'fifthwheel pki intermediate promote %s'\n", kid, kid)
+				return nil
+			})
+		},
+	}
+	add.Flags().StringVar(&rootKey, "root-key", "", "the encrypted root key `FILE` (brought back from offline storage)")
+	add.Flags().StringVar(&keyAlg, "key-alg", string(pki.ECDSAP256), "key `ALGORITHM`: ECDSA-P256 or Ed25519")
+	promote := &cobra.Command{
+		Use:   "promote KID",
+		Short: "Make a trusted intermediate the issuing one",
+		Args:  exactArgs(1, "a key id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withCA(cmd, &f, &op, func(ctx context.Context, ca *pki.CA, by principal.Principal) error {
+				if err := ca.SetIssuing(ctx, args[0], by); err != nil {
+					return fmt.Errorf("promote %s: %v", args[0], pkiMessage(err))
+				}
+				fmt.Fprintf(a.stdout, "intermediate %s now issues; the previous one stays trusted until retired\n", args[0])
+				return nil
+			})
+		},
+	}
+	retire := &cobra.Command{
+		Use:   "retire KID",
+		Short: "Stop trusting an intermediate",
+		Args:  exactArgs(1, "a key id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withCA(cmd, &f, &op, func(ctx context.Context, ca *pki.CA, by principal.Principal) error {
+				if err := ca.RetireIntermediate(ctx, args[0], by); err != nil {
+					return fmt.Errorf("retire %s: %v", args[0], pkiMessage(err))
+				}
+				fmt.Fprintf(a.stdout, "intermediate %s retired: certificates it issued are refused from the next handshake\n", args[0])
+				return nil
+			})
+		},
+	}
+	for _, c := range []*cobra.Command{list, add, promote, retire} {
+		f.register(c.Flags())
+		registerKEKFlag(c)
+		if c != list {
+			op.register(c)
+		}
+		cmd.AddCommand(c)
+	}
+	return cmd
+}
+
+// withCA opens the state and the CA, resolves the actor and runs fn.
+func (a *app) withCA(cmd *cobra.Command, f *stateFlags, op *operatorFlag, fn func(context.Context, *pki.CA, principal.Principal) error) error {
+	ctx := cmd.Context()
+	e, err := a.openState(cmd, f, false)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	ca, err := a.openCA(ctx, e)
+	if err != nil {
+		return err
+	}
+	by, err := op.actor(ctx, e)
+	if err != nil {
+		return err
+	}
+	return fn(ctx, ca, by)
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fifthwheel/fifthwheel/internal/config"
+	"github.com/fifthwheel/fifthwheel/internal/enroll"
+	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/ingest"
+	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+	"github.com/fifthwheel/fifthwheel/internal/ratelimit"
+	"github.com/fifthwheel/fifthwheel/internal/server"
+	"github.com/fifthwheel/fifthwheel/internal/store"
+)
+
+const (
+	// caReloadInterval: how often serve checks ca.json for a rotation made
+	// by another process (the CLI, or a replica's CA directory being
+	// updated), and reloads the CA when it changed.
+	caReloadInterval = 5 * time.Second
+	// listenRetry is the pause before re-establishing a failed PostgreSQL
+	// LISTEN; polling covers the gap.
+	listenRetry = time.Second
+)
+
+// gatewayPKI is the fleet PKI as a running gateway uses it.
+type gatewayPKI struct {
+	ca      *pki.CA
+	rs      *pki.RevocationSet
+	tracker *pki.ConnTracker
+	cert    *gatewayCert
+}
+
+// startPKI loads the fleet CA (creating it under --dev), loads the
+// revocation set and keeps it fresh on bg (polling, plus LISTEN/NOTIFY on
+// PostgreSQL), makes sure of the gateway's server certificate and, under
+// --dev, of the local operator credential.
+func (a *app) startPKI(ctx, bg context.Context, e *stateEnv, dev bool) (*gatewayPKI, error) {
+	cfg, log := e.cfg, e.log
+	dir, err := pkiDir(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if dev && !caExists(dir) {
+		kek, desc, err := a.initKEK(cfg, cfg.KEKPath() == "" && a.getenv(config.PassphraseEnv) == "")
+		if err != nil {
+			return nil, err
+		}
+		res, err := initCA(ctx, e, dir, "", pki.ECDSAP256, kek, gatewayActor)
+		if err != nil {
+			return nil, fmt.Errorf("create the development CA: %v", err)
+		}
+		log.Info("development CA created", slog.String("dir", dir), slog.String("kek", desc),
+			slog.String("root_key", res.RootKeyFile))
+	}
+	ca, err := a.openCA(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	reg := pki.NewStoreRegistry(e.st)
+	rs, err := pki.NewRevocationSet(reg, pki.RevocationConfig{PollInterval: cfg.PKI.RevocationPoll, MaxAge: cfg.PKI.RevocationMaxAge}, nil, log)
+	if err != nil {
+		return nil, err
+	}
+	// Load once before serving: a gateway that cannot read the revocation
+	// list does not start (it would refuse every handshake anyway).
+	if err := rs.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("cannot load the revocation list: %v", err)
+	}
+	go rs.Run(bg)
+	if n, ok := e.st.(store.Notifier); ok {
+		go listenRevocations(bg, n, rs, log)
+	}
+	go watchCA(bg, ca, dir, log)
+
+	g := &gatewayPKI{ca: ca, rs: rs, tracker: pki.NewConnTracker(rs, e.bus)}
+	dns, ips := cfg.ServerNames()
+	g.cert = &gatewayCert{ca: ca, rs: rs, id: gatewayID(), dns: dns, ips: ips, log: log}
+	if cfg.DataDir != "" {
+		g.cert.dir = filepath.Join(cfg.DataDir, gatewayDir)
+	}
+	if err := g.cert.ensure(ctx, time.Now()); err != nil {
+		return nil, err
+	}
+	go g.cert.run(bg)
+	if dev {
+		if err := ensureDevOperator(ctx, ca, e.st, cfg.DataDir, log); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// listenRevocations wakes the revocation set on every PostgreSQL NOTIFY,
+// re-establishing LISTEN after failures until ctx ends.
+func listenRevocations(ctx context.Context, n store.Notifier, rs *pki.RevocationSet, log *slog.Logger) {
+	for {
+		err := n.Listen(ctx, store.RevocationChannel, rs.Notify)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("revocation LISTEN failed; polling alone until it is back", slog.Any("err", err),
+			slog.Duration("retry_in", listenRetry))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(listenRetry):
+		}
+	}
+}
+
+// watchCA reloads the CA when its ca.json changes (a rotation made with the
+// CLI, or copied in from another replica).
+func watchCA(ctx context.Context, ca *pki.CA, dir string, log *slog.Logger) {
+	path := filepath.Join(dir, caStateFile)
+	stamp := func() time.Time {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return time.Time{}
+		}
+		return fi.ModTime()
+	}
+	last := stamp()
+	t := time.NewTicker(caReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if s := stamp(); !s.Equal(last) {
+			if err := ca.Reload(ctx); err != nil {
+				log.Error("reloading the fleet CA failed; the previous state stays", slog.Any("err", err))
+				continue
+			}
+			last = s
+			log.Info("fleet CA reloaded", slog.String("issuing", ca.IssuingKeyID()))
+		}
+	}
+}
+
+// listenerTLS returns the mTLS configurations of the vehicle listener
+// (vehicles only) and the TMS listener (TMS clients and operators).
+func (g *gatewayPKI) listenerTLS(bus event.Emitter) (vehicle, tms *tls.Config, err error) {
+	deps := pki.ListenerDeps{Trust: g.ca.Trust(), Revocations: g.rs, Events: bus, GetCertificate: g.cert.getCertificate}
+	vehicle, err = pki.ServerTLSConfig(pki.ListenerConfig{Name: string(server.Vehicle), Allowed: []principal.Kind{principal.Vehicle}}, deps)
+	if err != nil {
+		return nil, nil, err
+	}
+	tms, err = pki.ServerTLSConfig(pki.ListenerConfig{Name: string(server.TMS),
+		Allowed: []principal.Kind{principal.Client, principal.Operator}}, deps)
+	return vehicle, tms, err
+}
+
+// admission wires pki's handshake report and connection tracking into the
+// server.
+func (g *gatewayPKI) admission(cfg config.Config, bus event.Emitter) *server.Admission {
+	adm := &server.Admission{
+		HandshakeTimeout: cfg.TLS.HandshakeTimeout,
+		Report: func(ctx context.Context, listener string, conn *tls.Conn, err error) (principal.Principal, error) {
+			return pki.ReportHandshake(ctx, bus, listener, conn, err)
+		},
+		Track: g.tracker.Track,
+	}
+	if cfg.PKI.Enrollment {
+		adm.Anonymous = map[server.Listener][]string{server.Vehicle: {routeEnroll}}
+	}
+	return adm
+}
+
+// Route patterns serve wires.
+const (
+	routeEnroll    = "POST /v1/pki/enroll"
+	routeRenew     = "POST /v1/pki/renew"
+	routeTelemetry = "POST /v1/vehicle/telemetry"
+)
+
+// routes builds the endpoint handlers of the three listeners.
+// /v1/vehicle/session stays the server's 501 placeholder until the session
+// package supplies its handler: add it to vehicle here.
+func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Registerer) (vehicle, tms, ops server.Routes, err error) {
+	pipeline, err := ingest.New(ingest.Config{ClockSkew: cfg.Telemetry.ClockSkew, Window: int64(cfg.Telemetry.Window)},
+		ingest.Deps{Store: e.st, Events: e.bus, Metrics: reg})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	limiter := ratelimit.New(ratelimit.Config{PerSecond: float64(cfg.Telemetry.RatePerSecond), Burst: cfg.Telemetry.Burst})
+	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.bus}
+	vehicle = server.Routes{
+		routeTelemetry: &ingest.BatchHandler{Pipeline: pipeline, Limiter: limiter, Events: e.bus, Peer: pki.Peer},
+	}
+	for p, h := range api.Routes() {
+		if p == routeEnroll && !cfg.PKI.Enrollment {
+			continue // the placeholder answers 501: enrollment is off
+		}
+		vehicle[p] = h
+	}
+	tms = server.Routes{}
+	for p, h := range (&ingest.ReadAPI{Store: e.st, Peer: pki.Peer}).Routes() {
+		tms[p] = h
+	}
+	crl := g.ca.CRLHandler()
+	ocsp := http.StripPrefix("/pki/ocsp", g.ca.OCSPHandler())
+	ops = server.Routes{
+		"GET /pki/crl":           crl,
+		"GET /pki/crl/{file}":    crl,
+		"POST /pki/ocsp":         ocsp,
+		"GET /pki/ocsp/{req...}": ocsp,
+	}
+	return vehicle, tms, ops, nil
+}

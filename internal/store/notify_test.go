@@ -1,0 +1,72 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/internal/store"
+	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
+)
+
+// TestPostgresRevocationNotifies: a revocation committed through one store
+// handle (another replica) wakes a Listen on another, and an aborted
+// revocation (unknown serial) does not.
+func TestPostgresRevocationNotifies(t *testing.T) {
+	cfg := storetest.PostgresConfig(t)
+	a := storetest.OpenConfig(t, cfg)
+	b := storetest.OpenConfig(t, cfg)
+	n, ok := b.(store.Notifier)
+	if !ok {
+		t.Fatal("the PostgreSQL engine does not implement store.Notifier")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	wake := make(chan struct{}, 16)
+	done := make(chan error, 1)
+	go func() { done <- n.Listen(ctx, store.RevocationChannel, func() { wake <- struct{}{} }) }()
+	select {
+	case <-wake: // the subscription is active
+	case err := <-done:
+		t.Fatalf("Listen: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Listen did not report its subscription")
+	}
+
+	now := time.Now().UTC().Truncate(time.Second)
+	row := store.CertRow{Serial: "80000000000000000000000000000001", Kind: "vehicle", ID: "truck-1", Profile: "vehicle",
+		NotBefore: now, NotAfter: now.Add(time.Hour), IssuerKeyID: "00112233445566778899aabbccddeeff", DER: []byte{1}}
+	if err := a.RecordIssued(ctx, row); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.RevokeCert(ctx, "80000000000000000000000000000009", 1, now); err == nil {
+		t.Fatal("revoked an unknown serial")
+	}
+	start := time.Now()
+	if _, _, err := a.RevokeCert(ctx, row.Serial, 1, now); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-wake:
+		t.Logf("notified %v after the revoking commit returned", time.Since(start))
+	case <-time.After(5 * time.Second):
+		t.Fatal("no notification for a committed revocation")
+	}
+	select {
+	case <-wake:
+		t.Fatal("more than one notification for one revocation")
+	case <-time.After(200 * time.Millisecond):
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Listen after cancel: %v", err)
+	}
+}
+
+// TestSQLiteIsNotANotifier: SQLite has no push channel; the revocation set
+// polls it.
+func TestSQLiteIsNotANotifier(t *testing.T) {
+	st := storetest.Engines()[0].Open(t)
+	if _, ok := st.(store.Notifier); ok {
+		t.Fatal("SQLite claims to push notifications")
+	}
+}
