@@ -173,6 +173,9 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
 		return err
 	}
 	defer gw.tracker.Stop()
+	if err := a.startVehicleSide(bg, env, gw); err != nil {
+		return err
+	}
 	vehicleTLS, tmsTLS, err := gw.listenerTLS(bus)
 	if err != nil {
 		return err
@@ -228,6 +231,13 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
 		slog.String("vehicle", addrs.Vehicle), slog.String("tms", addrs.TMS), slog.String("ops", addrs.Ops))
 
 	serveErr := srv.Serve(ctx)
+	// Vehicle sessions are hijacked connections the HTTP server does not
+	// drain: close them with "gateway shutdown" so trucks reconnect elsewhere.
+	sctx, stopSessions := context.WithTimeout(context.WithoutCancel(ctx), cfg.HTTP.ShutdownTimeout)
+	if err := gw.session.Shutdown(sctx); err != nil {
+		log.Warn("vehicle sessions did not close in time", slog.Any("err", err))
+	}
+	stopSessions()
 
 	if addrsPath != "" {
 		_ = os.Remove(addrsPath)

@@ -16,10 +16,12 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
+	"github.com/fifthwheel/fifthwheel/internal/liveness"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/ratelimit"
 	"github.com/fifthwheel/fifthwheel/internal/server"
+	"github.com/fifthwheel/fifthwheel/internal/session"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
@@ -39,6 +41,41 @@ type gatewayPKI struct {
 	rs      *pki.RevocationSet
 	tracker *pki.ConnTracker
 	cert    *gatewayCert
+
+	// The vehicle side, set by startVehicleSide before routes.
+	gkey    *session.GatewayKey
+	monitor *liveness.Monitor
+	session *session.Handler
+}
+
+// startVehicleSide loads (or creates) the gateway's frame-signing key in the
+// PKI directory, so replicas sharing the CA directory share it too, and
+// starts the liveness monitor on bg.
+func (a *app) startVehicleSide(bg context.Context, e *stateEnv, g *gatewayPKI) error {
+	dir, err := pkiDir(e.cfg)
+	if err != nil {
+		return err
+	}
+	kek, err := a.kek(e.cfg)
+	if err != nil {
+		return err
+	}
+	key, created, err := session.LoadOrCreateGatewayKey(dir, kek)
+	if err != nil {
+		return fmt.Errorf("gateway frame key: %v", err)
+	}
+	if created {
+		e.log.Info("gateway frame key created", slog.String("kid", key.KID()),
+			slog.String("public_key", filepath.Join(dir, session.GatewayPublicKeyFile)))
+	}
+	mon, err := liveness.New(liveness.Config{Interval: e.cfg.Heartbeat.Interval, Misses: e.cfg.Heartbeat.Misses},
+		liveness.Deps{Events: e.bus, Log: e.log})
+	if err != nil {
+		return err
+	}
+	go func() { _ = mon.Run(bg) }()
+	g.gkey, g.monitor = key, mon
+	return nil
 }
 
 // startPKI loads the fleet CA (creating it under --dev), loads the
@@ -184,11 +221,10 @@ const (
 	routeEnroll    = "POST /v1/pki/enroll"
 	routeRenew     = "POST /v1/pki/renew"
 	routeTelemetry = "POST /v1/vehicle/telemetry"
+	routeSession   = "GET /v1/vehicle/session"
 )
 
 // routes builds the endpoint handlers of the three listeners.
-// /v1/vehicle/session stays the server's 501 placeholder until the session
-// package supplies its handler: add it to vehicle here.
 func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Registerer) (vehicle, tms, ops server.Routes, err error) {
 	pipeline, err := ingest.New(ingest.Config{ClockSkew: cfg.Telemetry.ClockSkew, Window: int64(cfg.Telemetry.Window)},
 		ingest.Deps{Store: e.st, Events: e.bus, Metrics: reg})
@@ -197,8 +233,16 @@ func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Regis
 	}
 	limiter := ratelimit.New(ratelimit.Config{PerSecond: float64(cfg.Telemetry.RatePerSecond), Burst: cfg.Telemetry.Burst})
 	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.bus}
+	g.session, err = session.New(session.Config{Interval: cfg.Heartbeat.Interval, Misses: cfg.Heartbeat.Misses,
+		ClockSkew: cfg.Telemetry.ClockSkew, ManualResume: cfg.Heartbeat.ManualResume},
+		session.Deps{Key: g.gkey, Pipeline: pipeline, Keys: e.st, Events: e.bus, Liveness: session.LivenessMonitor(g.monitor),
+			Limiter: limiter, Metrics: reg, Log: e.log})
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	vehicle = server.Routes{
 		routeTelemetry: &ingest.BatchHandler{Pipeline: pipeline, Limiter: limiter, Events: e.bus, Peer: pki.Peer},
+		routeSession:   g.session,
 	}
 	for p, h := range api.Routes() {
 		if p == routeEnroll && !cfg.PKI.Enrollment {
@@ -208,6 +252,9 @@ func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Regis
 	}
 	tms = server.Routes{}
 	for p, h := range (&ingest.ReadAPI{Store: e.st, Peer: pki.Peer}).Routes() {
+		tms[p] = h
+	}
+	for p, h := range (&liveness.ReadAPI{Monitor: g.monitor, Peer: pki.Peer}).Routes() {
 		tms[p] = h
 	}
 	crl := g.ca.CRLHandler()

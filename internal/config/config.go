@@ -91,6 +91,11 @@ type Heartbeat struct {
 	// Misses is how many consecutive intervals without a heartbeat mean
 	// loss of communication.
 	Misses int `yaml:"misses"`
+	// ManualResume: a vehicle that stopped in safe_state leaves it only when
+	// an operator resumes it. By default (false) the gateway resumes it
+	// after a fresh challenge-response once its session has been stable for
+	// a few heartbeats.
+	ManualResume bool `yaml:"manual_resume"`
 }
 
 // Log selects the gateway's log output.

@@ -1,0 +1,99 @@
+package liveness
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+	"github.com/fifthwheel/fifthwheel/internal/problem"
+)
+
+// ReadAPI serves the fleet state on the TMS listener:
+//
+//	GET /v1/fleet/state                 every known vehicle's state
+//	GET /v1/vehicles/{id}/state         one vehicle's state
+//
+// Callers must be TMS clients or operators. The state is this replica's
+// view (a vehicle's session lives on one replica).
+type ReadAPI struct {
+	Monitor *Monitor
+	Peer    func(*http.Request) (principal.Principal, bool)
+}
+
+// Routes returns the handlers by ServeMux pattern.
+func (a *ReadAPI) Routes() map[string]http.Handler {
+	return map[string]http.Handler{
+		"GET /v1/fleet/state":         a.guard(a.fleet),
+		"GET /v1/vehicles/{id}/state": a.guard(a.vehicle),
+	}
+}
+
+func (a *ReadAPI) guard(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := a.Peer(r)
+		if !ok || (p.Kind != principal.Client && p.Kind != principal.Operator) {
+			problem.Write(w, r, problem.New(http.StatusForbidden, "forbidden", "a TMS client or operator certificate is required"))
+			return
+		}
+		h(w, r)
+	})
+}
+
+// StateView is a VehicleState as the API shows it.
+type StateView struct {
+	VehicleID     string  `json:"vehicle_id"`
+	State         State   `json:"state"`
+	Since         string  `json:"since"`
+	LastHeartbeat string  `json:"last_heartbeat,omitempty"`
+	Deadline      string  `json:"deadline,omitempty"`
+	Phi           float64 `json:"phi"`
+	Reported      string  `json:"reported_state,omitempty"`
+}
+
+func view(v VehicleState) StateView {
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	return StateView{VehicleID: v.VehicleID, State: v.State, Since: ts(v.Since), LastHeartbeat: ts(v.LastHeartbeat),
+		Deadline: ts(v.Deadline), Phi: v.Phi, Reported: v.Reported}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (a *ReadAPI) fleet(w http.ResponseWriter, r *http.Request) {
+	snap := a.Monitor.Snapshot()
+	views := make([]StateView, len(snap))
+	for i, v := range snap {
+		views[i] = view(v)
+	}
+	counts := map[string]int{}
+	for st, n := range a.Monitor.Counts() {
+		counts[st.String()] = n
+	}
+	writeJSON(w, struct {
+		Counts   map[string]int `json:"counts"`
+		Vehicles []StateView    `json:"vehicles"`
+	}{counts, views})
+}
+
+func (a *ReadAPI) vehicle(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !principal.ValidID(id) {
+		problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_vehicle_id", "the vehicle id is malformed"))
+		return
+	}
+	st, ok := a.Monitor.State(id)
+	if !ok {
+		problem.Write(w, r, problem.New(http.StatusNotFound, "not_found", "no state for this vehicle on this gateway"))
+		return
+	}
+	writeJSON(w, view(st))
+}
