@@ -24,6 +24,19 @@ const (
 	// the single writer.
 	SQLiteReaders = 8
 
+	// CheckpointInterval is how often a background connection copies the
+	// SQLite WAL back into the database (PRAGMA wal_checkpoint(PASSIVE)),
+	// so the writer never stalls every queued commit for a checkpoint.
+	CheckpointInterval = 100 * time.Millisecond
+
+	// WriterAutoCheckpoint (pages) is the writer's own checkpoint threshold,
+	// kept only as a safety net should the background checkpointer fall
+	// behind (about 40 MiB of WAL).
+	WriterAutoCheckpoint = 10000
+
+	// WriterCacheKiB is the writer connection's page cache.
+	WriterCacheKiB = 64 << 10
+
 	// PostgresMaxConns bounds one replica's connections to PostgreSQL.
 	PostgresMaxConns = 16
 

@@ -25,10 +25,31 @@ type sqliteStore struct {
 	path   string
 	wdb    *sql.DB // one connection, used only by the writer goroutine
 	rdb    *sql.DB // read pool
+	cdb    *sql.DB // one connection, used only by the checkpointer
 	writes chan writeReq
 	quit   chan struct{}
 	done   chan struct{}
+	cpDone chan struct{}
 	once   sync.Once
+}
+
+// checkpointer copies committed WAL frames into the database file in the
+// background (PASSIVE: it never blocks the writer or readers), so commits
+// are not stalled behind a checkpoint inside the writer.
+func (s *sqliteStore) checkpointer() {
+	defer close(s.cpDone)
+	t := time.NewTicker(CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+			// Errors (SQLITE_BUSY when another process checkpoints) are
+			// harmless: the next tick or the writer's safety net catches up.
+			_, _ = s.cdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
 }
 
 type writeReq struct {
@@ -105,17 +126,31 @@ func openSQLite(ctx context.Context, cfg Config) (*sqliteStore, error) {
 	if fresh {
 		_ = os.Chmod(path, 0o600)
 	}
+	for _, p := range []string{fmt.Sprintf("PRAGMA wal_autocheckpoint=%d", WriterAutoCheckpoint), fmt.Sprintf("PRAGMA cache_size=-%d", WriterCacheKiB)} {
+		if _, err := wdb.ExecContext(ctx, p); err != nil {
+			wdb.Close()
+			return nil, fmt.Errorf("store: %s: %v", path, describeSQLiteErr(err))
+		}
+	}
+	cdb, err := sql.Open("sqlite", sqliteDSN(path, false))
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("store: open %s: %v", path, err)
+	}
+	cdb.SetMaxOpenConns(1)
 	rdb, err := sql.Open("sqlite", sqliteDSN(path, true))
 	if err != nil {
 		wdb.Close()
+		cdb.Close()
 		return nil, fmt.Errorf("store: open %s: %v", path, err)
 	}
 	rdb.SetMaxOpenConns(SQLiteReaders)
 	rdb.SetMaxIdleConns(SQLiteReaders)
 
-	s := &sqliteStore{path: path, wdb: wdb, rdb: rdb,
-		writes: make(chan writeReq, WriteQueue), quit: make(chan struct{}), done: make(chan struct{})}
+	s := &sqliteStore{path: path, wdb: wdb, rdb: rdb, cdb: cdb,
+		writes: make(chan writeReq, WriteQueue), quit: make(chan struct{}), done: make(chan struct{}), cpDone: make(chan struct{})}
 	go s.writer()
+	go s.checkpointer()
 
 	if err := s.migrate(ctx, cfg.NoMigrate); err != nil {
 		s.Close()
@@ -340,10 +375,9 @@ func (s *sqliteStore) Close() error {
 	s.once.Do(func() {
 		close(s.quit)
 		<-s.done
+		<-s.cpDone
 	})
-	err1 := s.wdb.Close()
-	err2 := s.rdb.Close()
-	return errors.Join(err1, err2)
+	return errors.Join(s.wdb.Close(), s.rdb.Close(), s.cdb.Close())
 }
 
 // --- events ---
