@@ -318,41 +318,12 @@ func writeCredential(dir string, is *pki.Issued, key crypto.Signer, root *x509.C
 		{"cert.pem", is.ChainPEM(), 0o644},
 		{"ca.pem", certPEM(root), 0o644},
 	} {
-		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
+		if err := pki.WriteFileAtomic(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
 			return err
 		}
 	}
 	clear(keyPEM)
 	return nil
-}
-
-// writeFileAtomic writes data to path through a temporary file, fsync and
-// rename, with mode perm.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	if err := f.Chmod(perm); err != nil { // an old tmp file may have kept another mode
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // loadCredential reads DIR/cert.pem and DIR/key.pem.

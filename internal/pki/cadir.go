@@ -102,7 +102,7 @@ func writeStateDoc(dir string, doc caStateDoc) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, caStateFile), append(b, '\n'), 0o600)
+	return WriteFileAtomic(filepath.Join(dir, caStateFile), append(b, '\n'), 0o600)
 }
 
 func certPEM(der []byte) []byte {
@@ -137,7 +137,7 @@ func writeKeyFile(path string, kek KeyEncrypter, role, kid string, key crypto.Si
 		return fmt.Errorf("pki: encrypt key: %w", err)
 	}
 	out := pem.EncodeToMemory(&pem.Block{Type: pemEncryptedKey, Headers: map[string]string{"Role": role, "Key-Id": kid}, Bytes: blob})
-	return writeFileAtomic(path, out, 0o600)
+	return WriteFileAtomic(path, out, 0o600)
 }
 
 // readKeyFile decrypts a key file and checks that it holds the private key
@@ -179,27 +179,40 @@ func intermediatePaths(dir, kid string) (cert, key string) {
 	return base + ".crt", base + ".key"
 }
 
-// writeFileAtomic writes data to path via a temporary file and rename, so a
-// crash never leaves a half-written CA file.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+// WriteFileAtomic writes data to path with mode perm through a temporary
+// file in the same directory, fsyncs it, renames it over path and fsyncs the
+// directory: a crash leaves either the old file or the new one, never half of
+// one. Key and CA files of the gateway go through it.
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after the rename, a no-op
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
 		return err
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		os.Remove(tmp)
 		return err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		os.Remove(tmp)
 		return err
 	}
 	if err := f.Close(); err != nil {
-		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -108,10 +108,10 @@ func initAt(cfg InitConfig, kek KeyEncrypter, now time.Time) (*InitResult, error
 	if err := writeKeyFile(keyPath, kek, keyRoleIntermedia, interKID, interKey); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(cfg.Dir, rootCertFile), certPEM(rootDER), 0o644); err != nil {
+	if err := WriteFileAtomic(filepath.Join(cfg.Dir, rootCertFile), certPEM(rootDER), 0o644); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(certPath, certPEM(interDER), 0o644); err != nil {
+	if err := WriteFileAtomic(certPath, certPEM(interDER), 0o644); err != nil {
 		return nil, err
 	}
 	if err := writeStateDoc(cfg.Dir, caStateDoc{Intermediates: []intermediateItem{{KeyID: interKID, State: StateIssuing}}}); err != nil {

@@ -70,7 +70,7 @@ func (ca *CA) AddIntermediate(ctx context.Context, rootKeyFile string, opts Inte
 	if err := writeKeyFile(keyPath, ca.kek, keyRoleIntermedia, kid, key); err != nil {
 		return "", err
 	}
-	if err := writeFileAtomic(certPath, certPEM(der), 0o644); err != nil {
+	if err := WriteFileAtomic(certPath, certPEM(der), 0o644); err != nil {
 		return "", err
 	}
 	doc.Intermediates = append(doc.Intermediates, intermediateItem{KeyID: kid, State: StateTrusted})
@@ -148,7 +148,7 @@ func (ca *CA) commitLocked(ctx context.Context, doc caStateDoc) error {
 		return err
 	}
 	if err := ca.reloadLocked(); err != nil {
-		_ = writeFileAtomic(filepath.Join(ca.dir, caStateFile), prev, 0o600)
+		_ = WriteFileAtomic(filepath.Join(ca.dir, caStateFile), prev, 0o600)
 		_ = ca.reloadLocked()
 		return err
 	}

@@ -136,10 +136,10 @@ func LoadOrCreateGatewayKey(dir string, kek pki.KeyEncrypter) (k *GatewayKey, cr
 	}
 	// The public file first: a crash between the two leaves no key, and
 	// the next start makes a new one.
-	if err := writeFileSync(filepath.Join(dir, GatewayPublicKeyFile), k.pub, 0o644); err != nil {
+	if err := pki.WriteFileAtomic(filepath.Join(dir, GatewayPublicKeyFile), k.pub, 0o644); err != nil {
 		return nil, false, fmt.Errorf("session: write the gateway public key: %w", err)
 	}
-	if err := writeFileSync(path, append(b, '\n'), 0o600); err != nil {
+	if err := pki.WriteFileAtomic(path, append(b, '\n'), 0o600); err != nil {
 		return nil, false, fmt.Errorf("session: write the gateway key: %w", err)
 	}
 	return k, true, nil
@@ -187,39 +187,4 @@ func LoadGatewayKey(dir string, kek pki.KeyEncrypter) (*GatewayKey, error) {
 		return nil, fmt.Errorf("session: gateway key file %s: the private key does not match its kid and public key", path)
 	}
 	return k, nil
-}
-
-// writeFileSync replaces path with data durably.
-func writeFileSync(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
