@@ -47,6 +47,7 @@ then FIFTHWHEEL_* environment variables, then flags.`,
 		a.storeCmd(),
 		a.pkiCmd(),
 		a.vehicleCmd(),
+		a.simCmd(),
 	)
 	return root
 }

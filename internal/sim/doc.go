@@ -1,16 +1,53 @@
-// Package sim simulates trucks and, later, a TMS, for the demo, the drills
-// and load tests.
+// Package sim simulates trucks (and, later, a TMS) for the demo, the drills
+// and load tests: `fifthwheel sim fleet`.
 //
-// Simulated trucks are built on the public agent package only: if the
-// simulator needs something the SDK lacks, the SDK grows it, so what is
-// tested is what customers embed. The truck model (kinematics.go) moves
-// along a route with a jerk-limited acceleration, stops at −2.5 m/s² when
-// the agent starts a minimal-risk maneuver, and reads noisy sensors into
-// which faults can be injected (GNSS jump or loss, wheel/GNSS disagreement,
-// clock skew).
+// A Fleet drives N trucks against a running gateway. Each truck is a real
+// agent.Agent (the public vehicle SDK, nothing else: if the simulator needs
+// something the SDK lacks, the SDK grows it, so what is tested is what
+// customers embed) with its own certificate and TLS key and a separate
+// Ed25519 frame key, and a kinematic model behind the agent's SafeStater
+// (truck.go, kinematics.go): it cruises along a route, stops at −2.5 m/s²
+// with a jerk limit when the agent starts the minimal-risk maneuver
+// (about 11 s from 25 m/s), reports safe_state once at a standstill, and
+// drives on only when the agent passes on the gateway's signed resume.
+// Telemetry is sampled from noisy sensors at Config.TelemetryRate.
+//
+// # Credentials
+//
+// A Provisioner gives each truck its credentials. EnrollProvisioner does it
+// the way a real truck is brought up: a join token from the fleet CA, then
+// agent.Enroll (POST /v1/pki/enroll) with a CSR and the frame key, which the
+// gateway registers in the same request. CachedProvisioner keeps the result
+// in the state directory so a fleet is enrolled once.
+//
+// # Faults
+//
+// Faults apply to fractions of the fleet (FaultGroup). Link faults wrap the
+// agent's TCP connections through Deps.DialContext and model TCP as a truck
+// sees it (link.go): latency and jitter, loss as retransmission delay, a
+// silent blackout, a flapping carrier. Sensor faults (GNSS jump, wheel/GNSS
+// speed disagreement) and clock skew act on the truck. Fault times count
+// from the scenario's start: the moment every truck is driving.
+//
+// # Figures
+//
+// The report (report.go) holds the vehicle-side figures the agents measured
+// and, given the gateway's event store (Deps.Events), the gateway-side
+// figures from the gateway's own events: comm_lost detection latency, false
+// comm_lost declarations, blackouts the gateway missed. Each SLA figure is
+// checked against its limit (limits.go).
 //
 // # Security model
 //
-// None: the simulator is a client like any truck. It holds test credentials
-// issued by the gateway's fleet CA and signs with keys it generates.
+// None of its own: the simulator is a client like any truck, holding
+// credentials issued by the gateway's fleet CA and signing with keys it
+// generates. Its state directory holds those private keys unencrypted (mode
+// 0600): use it only for simulated trucks. Minting join tokens needs the CA
+// (the gateway's data directory and KEK), as `fifthwheel pki join-token`
+// does.
+//
+// # Compatibility
+//
+// The report's JSON members and the SLA names are read by scripts and CI;
+// new members may be added, existing ones keep their meaning.
 package sim

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/internal/config"
+	"github.com/fifthwheel/fifthwheel/internal/session"
+	"github.com/fifthwheel/fifthwheel/internal/sim"
+)
+
+// simJoinTokenTTL: a join token minted for a simulated truck is used at
+// once; 30 minutes covers the ramp of the largest fleet.
+const simJoinTokenTTL = 30 * time.Minute
+
+func (a *app) simCmd() *cobra.Command {
+	cmd := group(&cobra.Command{
+		Use:   "sim",
+		Short: "Simulate trucks against a gateway: demos, drills, load tests",
+	})
+	cmd.AddCommand(a.simFleetCmd())
+	return cmd
+}
+
+type simFleetFlags struct {
+	vehicles                      int
+	gateway, gatewayKey, serverNm string
+	state, prefix, jsonOut        string
+	duration, readyTimeout        time.Duration
+	summaryEvery                  time.Duration
+	telemetryRate, connectRate    float64
+	blackoutFrac                  float64
+	blackoutAt, blackoutFor       time.Duration
+	latency, jitter               time.Duration
+	loss, linkFrac                float64
+	flap, flapAt, flapFor         time.Duration
+	flapFrac                      float64
+	skew                          time.Duration
+	skewFrac                      float64
+	jumpFrac, speedFrac           float64
+	sensorAt, sensorFor           time.Duration
+	seed                          uint64
+	check                         bool
+}
+
+func (a *app) simFleetCmd() *cobra.Command {
+	var (
+		f  = caStateFlags()
+		op operatorFlag
+		o  simFleetFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "fleet",
+		Short: "Drive N simulated trucks against a running gateway and report the SLA figures",
+		Long: `Drive N simulated trucks, each a real agent (the public vehicle SDK) with its
+own certificate and frame-signing key, against a running gateway; inject link
+and sensor faults; print a live summary on stderr and, at the end, the SLA
+figures on stdout.
+
+Trucks are enrolled the way real ones are: a join token from the fleet CA
+(like 'fifthwheel pki join-token'), then POST /v1/pki/enroll with a CSR and
+the truck's Ed25519 frame key, which the gateway registers. Credentials are
+kept in --state DIR (default DATA/sim) and reused by later runs while valid.
+
+Finding the gateway: with --data DIR (as 'serve --dev --data DIR' leaves it)
+the vehicle listener comes from DIR/serve.addrs, and the fleet CA and the
+gateway's frame key (gateway-frame-key.pem) from the CA directory (pki.dir);
+--gateway and --gateway-key override. The heartbeat interval and misses are
+the configuration's (heartbeat.*), as the gateway's must be.
+
+The scenario: trucks start at --connect-rate a second, each is resumed by the
+gateway, and the scenario clock starts once every truck drives (or after
+--ready-timeout); fault times (--*-at) count from then, and the run lasts
+--duration more. Trucks enter the scenario at cruise speed (25 m/s), so every
+stop is measured from it. SIGINT ends the scenario early; the report covers
+what ran.
+
+Faults, each on a fraction of the fleet chosen at random (--seed):
+  blackout  a silent outage: nothing gets through, open connections notice
+            nothing by themselves, new ones hang
+  latency, jitter, loss
+            every write is delayed by latency + [0, jitter] each way; a lost
+            segment is retransmitted after 200 ms (doubling), as TCP does
+  flap      the link goes down and up every D: each down resets the truck's
+            connections (the gateway sees silence) and refuses new ones
+  clock skew, GNSS position jump (~5.6 km), wheel/GNSS speed disagreement
+
+The figures: vehicle side, from the trucks' agents (last answered heartbeat →
+safe_state, blackout → stopping); gateway side, from the gateway's own events
+in its store (comm_lost with last_heartbeat, deadline, detection_latency_ms;
+resumes; plausibility findings), read through --data or --store. A comm_lost
+for a truck whose link was not down is false.`,
+		Example: `  # 1,000 trucks against 'fifthwheel serve --dev --data ./fw-data';
+  # 10 % black out 20 s into the scenario for 10 s
+  fifthwheel sim fleet --vehicles 1000 --data ./fw-data
+
+  # No blackout; 200 ms of jitter on every truck; JSON report
+  fifthwheel sim fleet --vehicles 1000 --data ./fw-data --blackout-fraction 0 --jitter 200ms --json report.json
+
+  # Flapping every 500 ms for a minute on 5 % of the fleet
+  fifthwheel sim fleet --vehicles 200 --data ./fw-data --flap 500ms --flap-fraction 0.05 --flap-for 1m --duration 90s`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.simFleet(cmd, &f, &op, &o) },
+	}
+	f.register(cmd.Flags())
+	registerKEKFlag(cmd)
+	op.register(cmd)
+	fs := cmd.Flags()
+	fs.IntVar(&o.vehicles, "vehicles", 100, "simulate `N` trucks")
+	fs.StringVar(&o.gateway, "gateway", "", "the gateway's vehicle listener, `HOST:PORT` or https://HOST:PORT (default: from DATA/serve.addrs)")
+	fs.StringVar(&o.gatewayKey, "gateway-key", "", "the gateway's frame key, PEM `FILE` (default: gateway-frame-key.pem in the CA directory, DATA/pki)")
+	fs.StringVar(&o.serverNm, "server-name", "", "the `NAME` the gateway's certificate carries, if not the address's host")
+	fs.StringVar(&o.state, "state", "", "keep the trucks' credentials and frame counters in `DIR` (default: DATA/sim, or ./fw-sim)")
+	fs.StringVar(&o.prefix, "prefix", sim.DefaultIDPrefix, "name the trucks `PREFIX`-00000, `PREFIX`-00001, ...")
+	fs.DurationVar(&o.duration, "duration", time.Minute, "run the scenario for `D` once every truck drives (0: until SIGINT)")
+	fs.DurationVar(&o.readyTimeout, "ready-timeout", sim.DefaultReadyTimeout, "start the scenario after `D` even if not every truck drives yet")
+	fs.DurationVar(&o.summaryEvery, "summary-every", sim.DefaultSummaryEvery, "print a live summary every `D` (0: never)")
+	fs.Float64Var(&o.telemetryRate, "telemetry-rate", sim.DefaultTelemetryRate, "telemetry frames per truck per second")
+	fs.Float64Var(&o.connectRate, "connect-rate", sim.DefaultConnectRate, "start `N` trucks per second (enrollment and TLS handshakes come as a ramp)")
+	fs.Float64Var(&o.blackoutFrac, "blackout-fraction", 0.1, "black out this `FRACTION` of the trucks (0: none)")
+	fs.DurationVar(&o.blackoutAt, "blackout-at", 20*time.Second, "the blackout starts `D` into the scenario")
+	fs.DurationVar(&o.blackoutFor, "blackout-for", 10*time.Second, "the blackout lasts `D`")
+	fs.DurationVar(&o.latency, "latency", 0, "delay every write by `D` each way")
+	fs.DurationVar(&o.jitter, "jitter", 0, "add up to `D` of random delay to every write, each way")
+	fs.Float64Var(&o.loss, "loss", 0, "lose a write's segment with this `PROBABILITY` (retransmitted after an RTO)")
+	fs.Float64Var(&o.linkFrac, "link-fraction", 1, "apply --latency, --jitter and --loss to this `FRACTION` of the trucks")
+	fs.DurationVar(&o.flap, "flap", 0, "make links flap: down `D`, up D, ... (0: off)")
+	fs.Float64Var(&o.flapFrac, "flap-fraction", 0.1, "flap this `FRACTION` of the trucks")
+	fs.DurationVar(&o.flapAt, "flap-at", 0, "flapping starts `D` into the scenario")
+	fs.DurationVar(&o.flapFor, "flap-for", 0, "flapping lasts `D` (0: to the end)")
+	fs.DurationVar(&o.skew, "clock-skew", 0, "offset the clocks of some trucks by `D` (beyond ±5s the gateway refuses them)")
+	fs.Float64Var(&o.skewFrac, "clock-skew-fraction", 0.1, "skew the clocks of this `FRACTION` of the trucks")
+	fs.Float64Var(&o.jumpFrac, "gnss-jump-fraction", 0, "make the GNSS position of this `FRACTION` of the trucks jump ~5.6 km")
+	fs.Float64Var(&o.speedFrac, "speed-fault-fraction", 0, "make the wheel speed of this `FRACTION` of the trucks read 60 % of the GNSS speed")
+	fs.DurationVar(&o.sensorAt, "sensor-fault-at", 10*time.Second, "sensor faults start `D` into the scenario")
+	fs.DurationVar(&o.sensorFor, "sensor-fault-for", 10*time.Second, "sensor faults last `D`")
+	fs.Uint64Var(&o.seed, "seed", 1, "choose faulted trucks, routes and noise from `SEED`")
+	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to `FILE`")
+	fs.BoolVar(&o.check, "check", false, "exit 1 if an SLA figure fails")
+	return cmd
+}
+
+// faultGroups turns the fault flags into the runner's groups.
+func (o *simFleetFlags) faultGroups() []sim.FaultGroup {
+	var gs []sim.FaultGroup
+	add := func(name string, frac float64, f sim.Faults) {
+		if frac > 0 {
+			gs = append(gs, sim.FaultGroup{Name: name, Fraction: frac, Faults: f})
+		}
+	}
+	if o.blackoutFor > 0 {
+		add("blackout", o.blackoutFrac, sim.Faults{Blackout: sim.Window{At: o.blackoutAt, For: o.blackoutFor}})
+	}
+	if o.latency > 0 || o.jitter > 0 || o.loss > 0 {
+		add("link", o.linkFrac, sim.Faults{Latency: o.latency, Jitter: o.jitter, Loss: o.loss})
+	}
+	if o.flap > 0 {
+		add("flap", o.flapFrac, sim.Faults{FlapEvery: o.flap, FlapWindow: sim.Window{At: o.flapAt, For: o.flapFor}})
+	}
+	if o.skew != 0 {
+		add("clock", o.skewFrac, sim.Faults{ClockSkew: o.skew})
+	}
+	sensor := sim.Window{At: o.sensorAt, For: o.sensorFor}
+	if sensor.For > 0 {
+		add("gnss-jump", o.jumpFrac, sim.Faults{GNSSJump: sensor})
+		add("speed", o.speedFrac, sim.Faults{SpeedDisagreement: sensor})
+	}
+	return gs
+}
+
+func (a *app) simFleet(cmd *cobra.Command, f *stateFlags, op *operatorFlag, o *simFleetFlags) error {
+	ctx := cmd.Context()
+	e, err := a.openState(cmd, f, false)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	target, err := simTarget(e.cfg, o)
+	if err != nil {
+		return err
+	}
+	ca, err := a.openCA(ctx, e)
+	if err != nil {
+		return err
+	}
+	target.CAPEM = certPEM(ca.Root())
+	by, err := op.actor(ctx, e)
+	if err != nil {
+		return err
+	}
+	stateDir := o.state
+	if stateDir == "" {
+		stateDir = "fw-sim"
+		if e.cfg.DataDir != "" {
+			stateDir = filepath.Join(e.cfg.DataDir, "sim")
+		}
+	}
+	prov := &sim.CachedProvisioner{Dir: stateDir, RootPEM: target.CAPEM, MinValidity: o.duration + o.readyTimeout + time.Hour,
+		Next: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
+			GatewayURL: target.URL, GatewayCAPEM: target.CAPEM}}
+	fleet, err := sim.New(sim.Config{
+		Vehicles: o.vehicles, IDPrefix: o.prefix, Gateway: target,
+		HeartbeatInterval: e.cfg.Heartbeat.Interval, Misses: e.cfg.Heartbeat.Misses,
+		TelemetryRate: o.telemetryRate, ConnectRate: o.connectRate, ReadyTimeout: o.readyTimeout,
+		Duration: o.duration, StateDir: stateDir, Faults: o.faultGroups(), Seed: o.seed, SummaryEvery: o.summaryEvery,
+	}, sim.Deps{Provisioner: prov, Events: e.st, EventsSource: storeDesc(e.cfg), Log: e.log,
+		OnSummary: func(s sim.Summary) { fmt.Fprintf(a.stderr, "fifthwheel sim: %s\n", s) }})
+	if err != nil {
+		return &usageError{err: err, hint: "see 'fifthwheel sim fleet --help'"}
+	}
+
+	// The first SIGINT/SIGTERM ends the scenario (the report is still
+	// printed); a second one ends the process.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	go func() {
+		select {
+		case <-sigc:
+			signal.Stop(sigc)
+			fmt.Fprintln(a.stderr, "fifthwheel sim: stopping the trucks; the report follows (again to abort)")
+			cancel()
+		case <-rctx.Done():
+		}
+	}()
+	fmt.Fprintf(a.stderr, "fifthwheel sim: %d trucks against %s (state in %s, gateway events from %s)\n",
+		o.vehicles, target.URL, stateDir, storeDesc(e.cfg))
+	report, err := fleet.Run(rctx)
+	if err != nil {
+		return err
+	}
+	if err := report.WriteTable(a.stdout); err != nil {
+		return err
+	}
+	if o.jsonOut != "" {
+		var b bytes.Buffer
+		if err := report.WriteJSON(&b); err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.jsonOut, b.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("write the JSON report: %v", err)
+		}
+	}
+	if o.check && report.Failed() {
+		return errors.New("an SLA figure failed (see the report)")
+	}
+	return nil
+}
+
+// simTarget finds the gateway's vehicle listener and frame key: from the
+// flags, else from the data directory as serve leaves it.
+func simTarget(cfg config.Config, o *simFleetFlags) (sim.Target, error) {
+	t := sim.Target{ServerName: o.serverNm}
+	addr := o.gateway
+	if addr == "" {
+		if cfg.DataDir == "" {
+			return t, &usageError{err: errors.New("no gateway address: pass --gateway HOST:PORT, or --data DIR of a running 'fifthwheel serve'")}
+		}
+		b, err := os.ReadFile(filepath.Join(cfg.DataDir, addrsFile))
+		if err != nil {
+			return t, &usageError{err: fmt.Errorf("no gateway address: %s is missing (is 'fifthwheel serve --data %s' running?); or pass --gateway HOST:PORT",
+				filepath.Join(cfg.DataDir, addrsFile), cfg.DataDir)}
+		}
+		var addrs struct {
+			Vehicle string `json:"vehicle"`
+		}
+		if err := json.Unmarshal(b, &addrs); err != nil || addrs.Vehicle == "" {
+			return t, fmt.Errorf("%s does not name the vehicle listener", filepath.Join(cfg.DataDir, addrsFile))
+		}
+		addr = addrs.Vehicle
+	}
+	if !strings.Contains(addr, "://") {
+		addr = "https://" + addr
+	}
+	t.URL = strings.TrimSuffix(addr, "/")
+
+	keyFile := o.gatewayKey
+	if keyFile == "" {
+		if cfg.PKIDir() == "" {
+			return t, &usageError{err: errors.New("no gateway frame key: pass --gateway-key FILE (the gateway's gateway-frame-key.pem)")}
+		}
+		// serve keeps it in the CA directory (shared by replicas).
+		for _, p := range []string{filepath.Join(cfg.PKIDir(), session.GatewayPublicKeyFile),
+			filepath.Join(cfg.DataDir, session.GatewayPublicKeyFile)} {
+			if _, err := os.Stat(p); err == nil {
+				keyFile = p
+				break
+			}
+		}
+		if keyFile == "" {
+			return t, &usageError{err: fmt.Errorf("no gateway frame key in %s (serve writes %s there when it starts); or pass --gateway-key FILE",
+				cfg.PKIDir(), session.GatewayPublicKeyFile)}
+		}
+	}
+	pemBytes, err := os.ReadFile(keyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return t, &usageError{err: fmt.Errorf("gateway frame key %s does not exist", keyFile)}
+	} else if err != nil {
+		return t, err
+	}
+	if _, err := agent.GatewayKeyID(pemBytes); err != nil {
+		return t, &usageError{err: fmt.Errorf("gateway frame key %s: %v", keyFile, err)}
+	}
+	t.FrameKeys = []agent.GatewayFrameKey{{PublicKeyPEM: pemBytes}}
+	return t, nil
+}

@@ -1,0 +1,565 @@
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/internal/ingest"
+	"github.com/fifthwheel/fifthwheel/internal/liveness"
+	"github.com/fifthwheel/fifthwheel/internal/session"
+)
+
+// Dist summarizes a set of durations, in milliseconds (nearest-rank
+// percentiles).
+type Dist struct {
+	N   int     `json:"n"`
+	Min float64 `json:"min_ms"`
+	P50 float64 `json:"p50_ms"`
+	P99 float64 `json:"p99_ms"`
+	Max float64 `json:"max_ms"`
+}
+
+func distOf(ds []time.Duration) Dist {
+	if len(ds) == 0 {
+		return Dist{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	rank := func(q float64) float64 {
+		i := int(math.Ceil(q*float64(len(s)))) - 1
+		return ms(s[max(0, min(i, len(s)-1))])
+	}
+	return Dist{N: len(s), Min: ms(s[0]), P50: rank(0.50), P99: rank(0.99), Max: ms(s[len(s)-1])}
+}
+
+func ms(d time.Duration) float64 { return math.Round(float64(d)/float64(time.Microsecond)) / 1000 }
+
+// SLA is one checked figure.
+type SLA struct {
+	Name string `json:"name"`
+	// Stat is what is compared with Limit: "p99", "max" or "count".
+	Stat   string  `json:"stat"`
+	Value  float64 `json:"value"` // ms, or a count
+	Limit  float64 `json:"limit"` // ms, or a count
+	N      int     `json:"n"`     // samples
+	Result string  `json:"result"`
+}
+
+// SLA results.
+const (
+	Pass   = "pass"
+	Fail   = "FAIL"
+	NoData = "no data"
+)
+
+func check(name, stat string, value, limit float64, n int) SLA {
+	r := Pass
+	switch {
+	case n == 0 && stat != "count":
+		r = NoData
+	case value > limit:
+		r = Fail
+	}
+	return SLA{Name: name, Stat: stat, Value: value, Limit: limit, N: n, Result: r}
+}
+
+// Report is the end-of-run report.
+type Report struct {
+	Started  time.Time `json:"started"`
+	Vehicles int       `json:"vehicles"`
+	// Enrolled trucks were newly provisioned this run; the others reused
+	// cached credentials.
+	Enrolled int `json:"enrolled"`
+	// Ready trucks were driving (resumed by the gateway) when the scenario
+	// started.
+	Ready             int           `json:"ready"`
+	ReadyAfter        time.Duration `json:"-"`
+	ReadyAfterMS      float64       `json:"ready_after_ms"`
+	Scenario          time.Duration `json:"-"`
+	ScenarioMS        float64       `json:"scenario_ms"`
+	HeartbeatInterval time.Duration `json:"-"`
+	IntervalMS        float64       `json:"heartbeat_interval_ms"`
+	Misses            int           `json:"misses"`
+	Faults            []GroupReport `json:"faults"`
+	SLAs              []SLA         `json:"sla"`
+	Vehicle           VehicleReport `json:"vehicle"`
+	// Gateway is nil when the runner had no access to the gateway's events.
+	Gateway *GatewayReport `json:"gateway,omitempty"`
+}
+
+// GroupReport is one fault group as applied.
+type GroupReport struct {
+	Name   string `json:"name"`
+	Trucks int    `json:"trucks"`
+	What   string `json:"what"`
+}
+
+// VehicleReport are the figures the trucks measured.
+type VehicleReport struct {
+	// LastAckToSafeState: from the send time of the last answered heartbeat
+	// to safe_state, for stops that began at cruise speed (the SLA figure).
+	LastAckToSafeState Dist `json:"last_ack_to_safe_state"`
+	// LinkLossToStopping and LinkLossToSafeState: from the start of a
+	// blackout to the maneuver's start and to safe_state.
+	LinkLossToStopping  Dist `json:"link_loss_to_stopping"`
+	LinkLossToSafeState Dist `json:"link_loss_to_safe_state"`
+	// StopDuration: stopping → safe_state.
+	StopDuration Dist `json:"stop_duration"`
+	Stops        int  `json:"stops"`
+	// StopsFromCruise began within 2 % of the cruise speed.
+	StopsFromCruise int `json:"stops_from_cruise"`
+	// Unfinished stops had not reached safe_state when the run ended.
+	Unfinished int `json:"unfinished"`
+	// FalseStops began with no link outage (jitter, loss or load made
+	// Misses heartbeats in a row go unanswered).
+	FalseStops int `json:"false_stops"`
+	// Resumed stops ended with a gateway resume; ResumedOnOldSession of
+	// them on a session from before their outage ended (expected 0: the
+	// gateway drops a silent session long before a stop ends).
+	Resumed             int            `json:"resumed"`
+	ResumedOnOldSession int            `json:"resumed_on_old_session"`
+	HeartbeatMisses     int64          `json:"heartbeat_misses"`
+	Connects            int64          `json:"connects"`
+	Disconnects         map[string]int `json:"disconnects"`
+	DialsRefused        int64          `json:"dials_refused"`
+	ConnResets          int64          `json:"conn_resets"`
+	TelemetrySent       int64          `json:"telemetry_sent"`
+	TelemetryAcked      int64          `json:"telemetry_acked"`
+	TelemetryBuffered   int64          `json:"telemetry_buffered"`
+	TelemetryDropped    int64          `json:"telemetry_dropped"`
+	TelemetryRejected   map[string]int `json:"telemetry_rejected"`
+	ResumeRejected      map[string]int `json:"resume_rejected"`
+	GatewayRejected     map[string]int `json:"gateway_frames_rejected"`
+	// Modes at the end of the scenario, before the agents said goodbye.
+	Modes map[string]int `json:"modes"`
+}
+
+// GatewayReport are the figures from the gateway's own events.
+type GatewayReport struct {
+	Source string `json:"source"`
+	// Detection: from the vehicle's last proof of life (its last
+	// heartbeat, or a later handshake) to the comm_lost declaration.
+	Detection Dist `json:"detection"`
+	// LagPastDeadline is the event's detection_latency_ms: declaration
+	// minus the deadline (last proof of life + interval × misses).
+	LagPastDeadline Dist `json:"lag_past_deadline"`
+	CommLost        int  `json:"comm_lost"`
+	// Expected comm_lost declarations came during (or within interval ×
+	// misses + 1 s after) a link outage of that truck; the others are
+	// false.
+	Expected int      `json:"expected"`
+	False    int      `json:"false"`
+	FalseIDs []string `json:"false_vehicles,omitempty"`
+	// AtShutdown comm_lost declarations came after the scenario ended, for
+	// trucks whose agent was stopped: its goodbye did not reach the gateway
+	// (see the agent's Run). Not counted as false; not in Detection.
+	AtShutdown int `json:"at_shutdown"`
+	// Undetected blackouts: of a truck connected when its link went, long
+	// enough to be declared, over before the report, and no comm_lost for
+	// them.
+	Undetected int `json:"undetected"`
+	// Blackouts is how many blackouts were checked for a declaration.
+	Blackouts     int            `json:"blackouts_checked"`
+	UndetectedIDs []string       `json:"undetected_vehicles,omitempty"`
+	ResumesSent   int            `json:"resumes_sent"`
+	Findings      map[string]int `json:"findings"`
+	// FindingsUnfaulted counts findings on trucks without that sensor
+	// fault (expected 0).
+	FindingsUnfaulted map[string]int `json:"findings_on_healthy_trucks"`
+	// EventsDropped: transitions the liveness monitor could not deliver
+	// (its queue overflowed); the comm_lost figures miss that many.
+	EventsDropped int `json:"events_dropped"`
+}
+
+// outageWin is a span during which a truck's link was down (a blackout, or
+// the whole time it flapped).
+type outageWin struct {
+	start, end time.Time
+	blackout   bool
+}
+
+func outagesOf(f Faults, t0, runEnd time.Time) []outageWin {
+	var out []outageWin
+	if f.Blackout.For > 0 {
+		s := t0.Add(f.Blackout.At)
+		out = append(out, outageWin{start: s, end: s.Add(f.Blackout.For), blackout: true})
+	}
+	if f.FlapEvery > 0 {
+		s := t0.Add(f.FlapWindow.At)
+		e := runEnd
+		if f.FlapWindow.For > 0 {
+			e = s.Add(f.FlapWindow.For)
+		}
+		out = append(out, outageWin{start: s, end: e})
+	}
+	return out
+}
+
+// reportInput is what buildReport works from.
+type reportInput struct {
+	cfg       Config
+	started   time.Time
+	t0        time.Time // scenario start; zero if it never started
+	end       time.Time // scenario end
+	ready     int       // trucks driving when the scenario started
+	enrolled  int
+	trucks    []truckResult
+	modes     map[string]int
+	acked     int64
+	buffered  int64
+	gw        *gatewayLog
+	gwSource  string
+	groupSize []int
+}
+
+func buildReport(in reportInput) *Report {
+	cfg := in.cfg
+	span := time.Duration(cfg.Misses) * cfg.HeartbeatInterval
+	r := &Report{Started: in.started, Vehicles: len(in.trucks), Enrolled: in.enrolled, Ready: in.ready, HeartbeatInterval: cfg.HeartbeatInterval,
+		IntervalMS: ms(cfg.HeartbeatInterval), Misses: cfg.Misses}
+	if !in.t0.IsZero() {
+		r.ReadyAfter = in.t0.Sub(in.started)
+		r.Scenario = in.end.Sub(in.t0)
+		r.ReadyAfterMS, r.ScenarioMS = ms(r.ReadyAfter), ms(r.Scenario)
+	}
+	for i, g := range cfg.Faults {
+		r.Faults = append(r.Faults, GroupReport{Name: g.Name, Trucks: in.groupSize[i], What: describeFaults(g.Faults)})
+	}
+
+	vr := &r.Vehicle
+	vr.Disconnects, vr.TelemetryRejected, vr.ResumeRejected, vr.GatewayRejected = map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	vr.Modes = in.modes
+	vr.TelemetryAcked, vr.TelemetryBuffered = in.acked, in.buffered
+	var lastAck, lossStop, lossSafe, stopDur []time.Duration
+	outages := map[string][]outageWin{}
+	for _, t := range in.trucks {
+		var wins []outageWin
+		if !in.t0.IsZero() {
+			wins = outagesOf(t.Faults, in.t0, in.end)
+		}
+		outages[t.ID] = wins
+		vr.HeartbeatMisses += t.Misses
+		vr.TelemetrySent += t.Sent
+		vr.TelemetryDropped += t.Dropped
+		vr.DialsRefused += t.Refused
+		vr.ConnResets += t.Resets
+		vr.Connects += t.Connects
+		for k, n := range t.Disc {
+			vr.Disconnects[string(k)] += n
+		}
+		for k, n := range t.TelRej {
+			vr.TelemetryRejected[k] += n
+		}
+		for k, n := range t.ResumeRej {
+			vr.ResumeRejected[string(k)] += n
+		}
+		for k, n := range t.GwRej {
+			vr.GatewayRejected[string(k)] += n
+		}
+		for _, s := range t.Stops {
+			vr.Stops++
+			if s.Safe.IsZero() {
+				vr.Unfinished++
+				continue
+			}
+			var o *outageWin
+			for i := range wins {
+				if w := &wins[i]; !s.Began.Before(w.start) && !s.Began.After(w.end.Add(span+outageSlack)) {
+					o = w
+					break
+				}
+			}
+			if o == nil {
+				vr.FalseStops++
+			}
+			stopDur = append(stopDur, s.Safe.Sub(s.Began))
+			// The watchdog trips at the first tick at or after its last
+			// proof + interval × misses, so Began − interval × misses is
+			// the last proof to within the tick's lateness (never earlier
+			// than the truth). A blackout's start bounds it from above as
+			// well: no heartbeat sent after it was answered.
+			proof := s.Began.Add(-span)
+			if o != nil && o.blackout && o.start.Before(proof) {
+				proof = o.start
+			}
+			if s.V0 >= (1-cruiseTolerance)*cfg.Cruise {
+				vr.StopsFromCruise++
+				lastAck = append(lastAck, s.Safe.Sub(proof))
+			}
+			if o != nil && o.blackout {
+				lossStop = append(lossStop, s.Began.Sub(o.start))
+				lossSafe = append(lossSafe, s.Safe.Sub(o.start))
+			}
+			if !s.Resumed.IsZero() {
+				vr.Resumed++
+				if o != nil && o.blackout && s.ResumeSession.Before(o.end) {
+					vr.ResumedOnOldSession++
+				}
+			}
+		}
+	}
+	vr.LastAckToSafeState, vr.LinkLossToStopping, vr.LinkLossToSafeState, vr.StopDuration =
+		distOf(lastAck), distOf(lossStop), distOf(lossSafe), distOf(stopDur)
+	r.SLAs = append(r.SLAs, check("vehicle: last answered heartbeat → safe_state, from cruise", "max",
+		vr.LastAckToSafeState.Max, ms(SafeStateSLA), vr.LastAckToSafeState.N))
+
+	if in.gw != nil {
+		r.Gateway = gatewayFigures(in, span, outages)
+		g := r.Gateway
+		r.SLAs = append(r.SLAs,
+			check("gateway: last heartbeat → comm_lost", "p99", g.Detection.P99, ms(span+DetectionSLAExtra), g.Detection.N),
+			check("gateway: false comm_lost", "count", float64(g.False), 0, g.CommLost),
+			check("gateway: blackouts without comm_lost", "count", float64(g.Undetected), 0, g.Blackouts))
+	}
+	return r
+}
+
+func gatewayFigures(in reportInput, span time.Duration, outages map[string][]outageWin) *GatewayReport {
+	g := &GatewayReport{Source: in.gwSource, Findings: map[string]int{}, FindingsUnfaulted: map[string]int{}}
+	var det, lag []time.Duration
+	detected := map[string]bool{}
+	for _, e := range in.gw.events(liveness.CodeCommLost) {
+		wins, ours := outages[e.Vehicle]
+		if !ours || e.Time.Before(in.started) {
+			continue
+		}
+		expected := false
+		for _, w := range wins {
+			if !e.Time.Before(w.start) && !e.Time.After(w.end.Add(span+outageSlack)) {
+				expected = true
+				if w.blackout {
+					detected[e.Vehicle] = true
+				}
+			}
+		}
+		// Silent only since the agents were stopped: a shutdown, not a
+		// detection of anything in the scenario.
+		if dl := e.attrTime("deadline"); !expected && !dl.IsZero() && !dl.Add(-span).Before(in.end.Add(-2*in.cfg.HeartbeatInterval)) {
+			g.AtShutdown++
+			continue
+		}
+		g.CommLost++
+		if dl := e.attrTime("deadline"); !dl.IsZero() {
+			det = append(det, e.Time.Sub(dl.Add(-span)))
+		} else if hb := e.attrTime("last_heartbeat"); !hb.IsZero() {
+			det = append(det, e.Time.Sub(hb))
+		}
+		if l, ok := e.attrNumber("detection_latency_ms"); ok {
+			lag = append(lag, time.Duration(l*float64(time.Millisecond)))
+		}
+		if expected {
+			g.Expected++
+		} else {
+			g.False++
+			if len(g.FalseIDs) < 20 {
+				g.FalseIDs = append(g.FalseIDs, e.Vehicle)
+			}
+		}
+	}
+	g.Detection, g.LagPastDeadline = distOf(det), distOf(lag)
+	// A blackout must be declared if it outlasted the deadline and its
+	// declaration was due before the report read the events.
+	for _, t := range in.trucks {
+		for _, w := range outages[t.ID] {
+			// Only a truck with a session when the link went: one that
+			// was not connected had nothing for the gateway to lose.
+			if !w.blackout || !connectedAt(t.Sessions, w.start) || w.end.Sub(w.start) < span+outageSlack || w.end.Add(span+outageSlack).After(in.end) {
+				continue
+			}
+			g.Blackouts++
+			if !detected[t.ID] {
+				g.Undetected++
+				if len(g.UndetectedIDs) < 20 {
+					g.UndetectedIDs = append(g.UndetectedIDs, t.ID)
+				}
+			}
+		}
+	}
+	faults := map[string]Faults{}
+	for _, t := range in.trucks {
+		faults[t.ID] = t.Faults
+	}
+	for _, e := range in.gw.events(session.CodeResumeSent) {
+		if _, ok := faults[e.Vehicle]; ok && !e.Time.Before(in.started) {
+			g.ResumesSent++
+		}
+	}
+	for _, code := range []string{ingest.FindingPositionJump, ingest.FindingSpeedDisagreement} {
+		for _, e := range in.gw.events(code) {
+			f, ok := faults[e.Vehicle]
+			if !ok || e.Time.Before(in.started) {
+				continue
+			}
+			g.Findings[code]++
+			faulted := (code == ingest.FindingPositionJump && f.GNSSJump.For > 0) ||
+				(code == ingest.FindingSpeedDisagreement && f.SpeedDisagreement.For > 0)
+			if !faulted {
+				g.FindingsUnfaulted[code]++
+			}
+		}
+	}
+	for _, e := range in.gw.events(liveness.CodeEventsDropped) {
+		if n, ok := e.attrNumber("count"); ok && !e.Time.Before(in.started) {
+			g.EventsDropped += int(n)
+		}
+	}
+	return g
+}
+
+func describeFaults(f Faults) string {
+	var parts []string
+	if f.Latency > 0 || f.Jitter > 0 {
+		parts = append(parts, fmt.Sprintf("latency %v + jitter %v each way", f.Latency, f.Jitter))
+	}
+	if f.Loss > 0 {
+		parts = append(parts, fmt.Sprintf("loss %.2g%%", 100*f.Loss))
+	}
+	if f.Blackout.For > 0 {
+		parts = append(parts, fmt.Sprintf("blackout at %v for %v", f.Blackout.At, f.Blackout.For))
+	}
+	if f.FlapEvery > 0 {
+		w := "to the end"
+		if f.FlapWindow.For > 0 {
+			w = "for " + f.FlapWindow.For.String()
+		}
+		parts = append(parts, fmt.Sprintf("flapping every %v from %v %s", f.FlapEvery, f.FlapWindow.At, w))
+	}
+	if f.ClockSkew != 0 {
+		parts = append(parts, fmt.Sprintf("clock skew %v", f.ClockSkew))
+	}
+	if f.GNSSJump.For > 0 {
+		parts = append(parts, fmt.Sprintf("GNSS jump at %v for %v", f.GNSSJump.At, f.GNSSJump.For))
+	}
+	if f.SpeedDisagreement.For > 0 {
+		parts = append(parts, fmt.Sprintf("wheel/GNSS speed disagreement at %v for %v", f.SpeedDisagreement.At, f.SpeedDisagreement.For))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// Failed reports whether an SLA check failed.
+func (r *Report) Failed() bool {
+	for _, s := range r.SLAs {
+		if s.Result == Fail {
+			return true
+		}
+	}
+	return false
+}
+
+func fmtMS(v float64) string {
+	switch {
+	case v >= 10_000:
+		return fmt.Sprintf("%.1f s", v/1000)
+	case v >= 1000:
+		return fmt.Sprintf("%.2f s", v/1000)
+	}
+	return fmt.Sprintf("%.0f ms", v)
+}
+
+func distRow(w io.Writer, name string, d Dist) {
+	if d.N == 0 {
+		fmt.Fprintf(w, "  %s\t0\t-\t-\t-\t\t\n", name)
+		return
+	}
+	fmt.Fprintf(w, "  %s\t%d\t%s\t%s\t%s\t\t\n", name, d.N, fmtMS(d.P50), fmtMS(d.P99), fmtMS(d.Max))
+}
+
+// WriteTable writes the report for people.
+func (r *Report) WriteTable(w io.Writer) error {
+	if r.Scenario > 0 {
+		fmt.Fprintf(w, "fifthwheel sim fleet: %d trucks (%d enrolled this run), %d driving when the scenario started (%s after start), scenario %s, heartbeat %v × %d misses\n",
+			r.Vehicles, r.Enrolled, r.Ready, fmtMS(r.ReadyAfterMS), fmtMS(r.ScenarioMS), r.HeartbeatInterval, r.Misses)
+	} else {
+		fmt.Fprintf(w, "fifthwheel sim fleet: %d trucks (%d enrolled this run), %d driving; the scenario did not start (stopped first), heartbeat %v × %d misses\n",
+			r.Vehicles, r.Enrolled, r.Ready, r.HeartbeatInterval, r.Misses)
+	}
+	for _, g := range r.Faults {
+		fmt.Fprintf(w, "  faults %-10s %5d trucks: %s\n", g.Name, g.Trucks, g.What)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SLA\tn\tstat\tvalue\tlimit\tresult")
+	for _, s := range r.SLAs {
+		val, lim := fmtMS(s.Value), fmtMS(s.Limit)
+		if s.Stat == "count" {
+			val, lim = fmt.Sprintf("%.0f", s.Value), fmt.Sprintf("%.0f", s.Limit)
+		}
+		if s.Result == NoData {
+			val = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t≤ %s\t%s\n", s.Name, s.N, s.Stat, val, lim, s.Result)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "figure\tn\tp50\tp99\tmax\t\t")
+	v := r.Vehicle
+	distRow(tw, "vehicle: last answered heartbeat → safe_state (from cruise)", v.LastAckToSafeState)
+	distRow(tw, "vehicle: blackout start → stopping", v.LinkLossToStopping)
+	distRow(tw, "vehicle: blackout start → safe_state", v.LinkLossToSafeState)
+	distRow(tw, "vehicle: stopping → safe_state", v.StopDuration)
+	if g := r.Gateway; g != nil {
+		distRow(tw, "gateway: last heartbeat → comm_lost", g.Detection)
+		distRow(tw, "gateway: comm_lost declared past the deadline", g.LagPastDeadline)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "vehicle: stops %d (from cruise %d, unfinished %d, without an outage %d), resumed %d (on a pre-outage session %d), modes at end %s\n",
+		v.Stops, v.StopsFromCruise, v.Unfinished, v.FalseStops, v.Resumed, v.ResumedOnOldSession, fmtCounts(v.Modes))
+	fmt.Fprintf(w, "vehicle: heartbeat misses %d, connects %d, disconnects %s, dials refused %d, resets %d\n",
+		v.HeartbeatMisses, v.Connects, fmtCounts(v.Disconnects), v.DialsRefused, v.ConnResets)
+	fmt.Fprintf(w, "vehicle: telemetry sent %d, acked %d, still buffered %d, dropped %d, rejected %s\n",
+		v.TelemetrySent, v.TelemetryAcked, v.TelemetryBuffered, v.TelemetryDropped, fmtCounts(v.TelemetryRejected))
+	if len(v.ResumeRejected) > 0 || len(v.GatewayRejected) > 0 {
+		fmt.Fprintf(w, "vehicle: resumes refused %s, gateway frames refused %s\n", fmtCounts(v.ResumeRejected), fmtCounts(v.GatewayRejected))
+	}
+	if g := r.Gateway; g != nil {
+		fmt.Fprintf(w, "gateway (%s): comm_lost %d (during outages %d, false %d%s), blackouts without comm_lost %d%s, resumes sent %d\n",
+			g.Source, g.CommLost, g.Expected, g.False, idList(g.FalseIDs), g.Undetected, idList(g.UndetectedIDs), g.ResumesSent)
+		if g.AtShutdown > 0 {
+			fmt.Fprintf(w, "gateway: %d comm_lost after the scenario ended: trucks whose goodbye did not reach the gateway when their agent stopped (not counted above)\n", g.AtShutdown)
+		}
+		fmt.Fprintf(w, "gateway: plausibility findings %s (on trucks without that fault %s)\n", fmtCounts(g.Findings), fmtCounts(g.FindingsUnfaulted))
+		if g.EventsDropped > 0 {
+			fmt.Fprintf(w, "gateway: WARNING: the liveness monitor dropped %d transition events; the comm_lost figures are incomplete\n", g.EventsDropped)
+		}
+	} else {
+		fmt.Fprintln(w, "gateway: no access to the gateway's events (give --data or --store): gateway figures not measured")
+	}
+	return nil
+}
+
+func idList(ids []string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(ids, ", ")
+}
+
+func fmtCounts(m map[string]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package sim
+
+func checkOpenFiles(int) error { return nil }
