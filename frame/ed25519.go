@@ -175,6 +175,9 @@ type Ed25519Signer struct {
 	_      [0]func()
 	signer crypto.Signer
 	pub    *Ed25519PublicKey
+	// inProcess: signer is an ed25519.PrivateKey (crypto/ed25519 in this
+	// process), whose signatures are not re-verified; see sign.
+	inProcess bool
 }
 
 // NewEd25519Signer wraps s, whose Public() must be an ed25519.PublicKey that
@@ -191,7 +194,8 @@ func NewEd25519Signer(s crypto.Signer) (*Ed25519Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Ed25519Signer{signer: s, pub: k}, nil
+	_, inProcess := s.(ed25519.PrivateKey)
+	return &Ed25519Signer{signer: s, pub: k, inProcess: inProcess}, nil
 }
 
 func (*Ed25519Signer) Alg() Alg { return AlgEd25519 }
@@ -199,9 +203,13 @@ func (*Ed25519Signer) Alg() Alg { return AlgEd25519 }
 // Public returns the verification key to register for this signer.
 func (s *Ed25519Signer) Public() *Ed25519PublicKey { return s.pub }
 
-// sign signs pure Ed25519 (crypto.Hash(0)) and verifies the result before
-// returning it, so a faulty or mismatched secure element never gets a
-// signature onto the wire that the gateway would refuse.
+// sign signs pure Ed25519 (crypto.Hash(0)). A signature from an external
+// signer (secure element, TPM, KMS) is verified before it is returned, so a
+// faulty or mismatched device never gets a signature onto the wire that the
+// gateway would refuse. An in-process ed25519.PrivateKey is not re-checked:
+// its public key was derived from it at construction, and the check would
+// double the cost of every gateway ack and every vehicle frame (measured in
+// docs/PERFORMANCE.md, session figures).
 func (s *Ed25519Signer) sign(frame []byte) ([]byte, error) {
 	if s == nil || s.signer == nil || s.pub == nil {
 		return nil, newError(CodeBadKey, "", "signer was not made by NewEd25519Signer")
@@ -209,6 +217,9 @@ func (s *Ed25519Signer) sign(frame []byte) ([]byte, error) {
 	sig, err := s.signer.Sign(rand.Reader, frame, crypto.Hash(0))
 	if err != nil {
 		return nil, fmt.Errorf("frame: Ed25519 signer: %v", err)
+	}
+	if s.inProcess {
+		return sig, nil
 	}
 	if err := s.pub.Verify(frame, sig); err != nil {
 		return nil, fmt.Errorf("frame: Ed25519 signer produced a signature that does not verify")

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/internal/principal"
+	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
 // Class groups events by the domain that emits them.
@@ -157,6 +158,11 @@ func (b *Bus) Emit(ctx context.Context, evs ...Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
+	return b.deliver(ctx, b.complete(evs), nil)
+}
+
+// complete fills in ids, times and defaults and sanitizes attributes.
+func (b *Bus) complete(evs []Event) []Event {
 	out := make([]Event, len(evs))
 	for i, ev := range evs {
 		if ev.ID == "" {
@@ -174,11 +180,21 @@ func (b *Bus) Emit(ctx context.Context, evs ...Event) error {
 		}
 		ev.Attrs = Sanitize(ev.Attrs)
 		out[i] = ev
-		b.stats.Emitted(&out[i])
 	}
+	return out
+}
+
+// deliver counts evs and writes them to every sink but skip.
+func (b *Bus) deliver(ctx context.Context, evs []Event, skip func(Sink) bool) error {
 	var first error
+	for i := range evs {
+		b.stats.Emitted(&evs[i])
+	}
 	for _, s := range b.sinks {
-		if err := s.Write(ctx, out); err != nil {
+		if skip != nil && skip(s) {
+			continue
+		}
+		if err := s.Write(ctx, evs); err != nil {
 			b.stats.SinkError()
 			b.log.Error("event sink failed", slog.String("sink", fmt.Sprintf("%T", s)), slog.Any("err", err))
 			if first == nil {
@@ -187,6 +203,45 @@ func (b *Bus) Emit(ctx context.Context, evs ...Event) error {
 		}
 	}
 	return first
+}
+
+// Pending are events a caller records in its own store transaction, so a
+// decision and its event become durable together (an accepted frame and
+// its frame_accepted event: a crash keeps both or neither). Rows go into
+// that transaction; after it commits, Delivered hands the events to the
+// bus's other sinks.
+type Pending struct {
+	evs  []Event
+	Rows []store.EventRow
+}
+
+// Prepare completes evs and builds their store rows without recording
+// them. The caller's store must be the one the bus's StoreSink writes to.
+func (b *Bus) Prepare(evs ...Event) (*Pending, error) {
+	p := &Pending{evs: b.complete(evs), Rows: make([]store.EventRow, len(evs))}
+	for i, ev := range p.evs {
+		r, err := Row(ev)
+		if err != nil {
+			return nil, err
+		}
+		p.Rows[i] = r
+	}
+	return p, nil
+}
+
+// Delivered reports that the caller's transaction committed the rows of
+// the events whose indexes are in recorded (events whose decision did not
+// commit are dropped), and writes those events to every sink except the
+// store sink, which already holds them.
+func (b *Bus) Delivered(ctx context.Context, p *Pending, recorded []int) error {
+	if p == nil || len(recorded) == 0 {
+		return nil
+	}
+	evs := make([]Event, len(recorded))
+	for i, j := range recorded {
+		evs[i] = p.evs[j]
+	}
+	return b.deliver(ctx, evs, func(s Sink) bool { _, ok := s.(*StoreSink); return ok })
 }
 
 // NewID returns a 128-bit random identifier, hex encoded.

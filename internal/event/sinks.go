@@ -64,14 +64,23 @@ func NewStoreSink(st Appender) *StoreSink { return &StoreSink{st: st} }
 func (s *StoreSink) Write(ctx context.Context, evs []Event) error {
 	rows := make([]store.EventRow, len(evs))
 	for i, ev := range evs {
-		body, err := json.Marshal(ev)
+		r, err := Row(ev)
 		if err != nil {
 			return err
 		}
-		rows[i] = store.EventRow{ID: ev.ID, Time: ev.Time, Class: string(ev.Class), Verdict: string(ev.Verdict),
-			Code: ev.Code, Subject: ev.Subject(), Body: body}
+		rows[i] = r
 	}
 	return s.st.AppendEvents(ctx, rows)
+}
+
+// Row is ev as the store's events table holds it.
+func Row(ev Event) (store.EventRow, error) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return store.EventRow{}, err
+	}
+	return store.EventRow{ID: ev.ID, Time: ev.Time, Class: string(ev.Class), Verdict: string(ev.Verdict),
+		Code: ev.Code, Subject: ev.Subject(), Body: body}, nil
 }
 
 // MemorySink keeps events in memory; for tests and the demo.

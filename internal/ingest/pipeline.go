@@ -76,10 +76,19 @@ type Store interface {
 	AppendFrames(ctx context.Context, recs []store.FrameRecord, window int64) ([]store.AppendOutcome, error)
 }
 
+// Events is what the pipeline needs of the event bus (*event.Bus): Emit for
+// rejections and duplicates, and Prepare/Delivered for the events of a
+// stored frame, which commit in the frame's own transaction.
+type Events interface {
+	event.Emitter
+	Prepare(evs ...event.Event) (*event.Pending, error)
+	Delivered(ctx context.Context, p *event.Pending, recorded []int) error
+}
+
 // Deps are the pipeline's live dependencies.
 type Deps struct {
 	Store   Store
-	Events  event.Emitter
+	Events  Events
 	Metrics prometheus.Registerer // may be nil
 	Now     func() time.Time      // nil: time.Now
 	// Area returns a vehicle's operating-area polygon, if it has one.
@@ -90,7 +99,7 @@ type Deps struct {
 type Pipeline struct {
 	cfg    Config
 	st     Store
-	ev     event.Emitter
+	ev     Events
 	now    func() time.Time
 	area   func(string) Polygon
 	keys   *keyCache
@@ -286,12 +295,36 @@ func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src So
 		recWork = append(recWork, w)
 	}
 
-	// Counter check and durable append: one atomic step per frame.
+	// Counter check and durable append: one atomic step per frame, which
+	// also records the frame's accept (and finding) events.
 	if len(recs) > 0 {
+		var stored []event.Event
+		span := make([][2]int, len(recs)) // each record's events in stored
+		for ri := range recs {
+			w, r := recWork[ri], &res[recWork[ri].i]
+			span[ri][0] = len(stored)
+			e := p.frameEvent(peer, src, Result{Verdict: Accepted, Epoch: r.Epoch, Seq: r.Seq, Kind: r.Kind}, event.Accept, CodeAccepted, event.SeverityInfo, "")
+			e.Attrs["assurance"] = w.assure
+			stored = append(stored, e)
+			for _, fnd := range r.Findings {
+				stored = append(stored, event.Event{Class: event.ClassTelemetry, Activity: "plausibility", Severity: event.SeverityHigh,
+					Actor: peer, Resource: peer.String(), Verdict: event.Info, Code: fnd,
+					Attrs: map[string]any{"epoch": r.Epoch, "seq": r.Seq}})
+			}
+			span[ri][1] = len(stored)
+		}
+		pend, err := p.ev.Prepare(stored...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: events: %v", ErrUnavailable, err)
+		}
+		for ri := range recs {
+			recs[ri].Events = pend.Rows[span[ri][0]:span[ri][1]]
+		}
 		outs, err := p.st.AppendFrames(ctx, recs, p.cfg.Window)
 		if err != nil {
 			return nil, fmt.Errorf("%w: append: %v", ErrUnavailable, err)
 		}
+		var recorded []int
 		for ri, out := range outs {
 			w := recWork[ri]
 			r := &res[w.i]
@@ -299,13 +332,8 @@ func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src So
 			case store.AppendStored:
 				r.Verdict = Accepted
 				p.noteStored(peer.ID, r.Epoch, r.Seq)
-				e := p.frameEvent(peer, src, *r, event.Accept, CodeAccepted, event.SeverityInfo, "")
-				e.Attrs["assurance"] = w.assure
-				evs = append(evs, e)
-				for _, fnd := range r.Findings {
-					evs = append(evs, event.Event{Class: event.ClassTelemetry, Activity: "plausibility", Severity: event.SeverityHigh,
-						Actor: peer, Resource: peer.String(), Verdict: event.Info, Code: fnd,
-						Attrs: map[string]any{"epoch": r.Epoch, "seq": r.Seq}})
+				for j := span[ri][0]; j < span[ri][1]; j++ {
+					recorded = append(recorded, j)
 				}
 			case store.AppendDuplicate:
 				r.Verdict, r.Duplicate, r.Findings = Accepted, true, nil
@@ -324,6 +352,10 @@ func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src So
 				return nil, fmt.Errorf("%w: unknown append outcome %v", ErrUnavailable, out)
 			}
 		}
+		// The store already holds these events; a failure of another sink
+		// (the JSON-lines file) is logged and counted by the bus, and does
+		// not withhold the ack of a durable frame.
+		_ = p.ev.Delivered(ctx, pend, recorded)
 	}
 
 	for i := range res {

@@ -47,6 +47,7 @@ type Handler struct {
 
 	mSessions prometheus.Gauge
 	mCloses   *prometheus.CounterVec
+	mFrame    *prometheus.HistogramVec
 }
 
 // New returns a Handler after validating cfg and deps.
@@ -64,6 +65,9 @@ func New(cfg Config, d Deps) (*Handler, error) {
 			Help: "Established vehicle sessions."}),
 		mCloses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fifthwheel_vehicle_session_ends_total",
 			Help: "Vehicle connections ended, by reason code."}, []string{"code"}),
+		mFrame: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "fifthwheel_session_frame_seconds",
+			Help:    "Time from reading a heartbeat or telemetry frame on a session to writing its ack or nack.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"kind"}),
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -73,7 +77,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	}
 	h.epoch = uint64(h.now().UnixMilli())
 	if d.Metrics != nil {
-		for _, c := range []prometheus.Collector{h.mSessions, h.mCloses} {
+		for _, c := range []prometheus.Collector{h.mSessions, h.mCloses, h.mFrame} {
 			if err := d.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("session: register metrics: %v", err)
 			}

@@ -154,8 +154,7 @@ func (s *pgStore) AppendEvents(ctx context.Context, evs []EventRow) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		for _, e := range evs {
-			b.Queue(`INSERT INTO events(id,time,class,verdict,code,subject,body) VALUES($1,$2,$3,$4,$5,$6,$7)`,
-				e.ID, e.Time.UTC(), e.Class, e.Verdict, e.Code, e.Subject, e.Body)
+			queueEvent(b, e)
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			if isPgUnique(err) {
@@ -165,6 +164,11 @@ func (s *pgStore) AppendEvents(ctx context.Context, evs []EventRow) error {
 		}
 		return nil
 	})
+}
+
+func queueEvent(b *pgx.Batch, e EventRow) {
+	b.Queue(`INSERT INTO events(id,time,class,verdict,code,subject,body) VALUES($1,$2,$3,$4,$5,$6,$7)`,
+		e.ID, e.Time.UTC(), e.Class, e.Verdict, e.Code, e.Subject, e.Body)
 }
 
 func (s *pgStore) ListEvents(ctx context.Context, f EventFilter) ([]EventRow, error) {

@@ -138,6 +138,18 @@ func (s *pgStore) AppendFrames(ctx context.Context, recs []FrameRecord, window i
 				r.VehicleID, r.Epoch, r.Seq, r.Kind, r.TS.UTC(), r.ReceivedAt.UTC(), r.Alg, r.KID, r.Hash, r.Raw, r.Sig, r.Verdict, r.Findings); err != nil {
 				return err
 			}
+			if len(r.Events) > 0 {
+				b := &pgx.Batch{}
+				for _, e := range r.Events {
+					queueEvent(b, e)
+				}
+				if err := tx.SendBatch(ctx, b).Close(); err != nil {
+					if isPgUnique(err) {
+						return fmt.Errorf("%w: event already recorded", ErrConflict)
+					}
+					return err
+				}
+			}
 			if !cs.ok {
 				cs.c.Epoch, cs.c.HighSeq, cs.ok = r.Epoch, r.Seq, true
 			} else if r.Seq > cs.c.HighSeq {

@@ -31,6 +31,42 @@ type sqliteStore struct {
 	done   chan struct{}
 	cpDone chan struct{}
 	once   sync.Once
+
+	// stmts caches the writer's prepared statements on wdb; wanted lists
+	// the statements to prepare once the current transaction ends. Parsing
+	// SQL costs this engine more than running an insert, and the hot writes
+	// (frames, events, savepoints) run thousands of times a second. Both
+	// are touched only on the writer goroutine.
+	stmts  map[string]*sql.Stmt
+	wanted []string
+}
+
+// prep returns q ready to run in tx. A statement seen before runs from the
+// writer's cache; a new one is prepared for this transaction and cached
+// after it ends (wdb has one connection, which tx holds until then).
+// Callers Close what prep returns, as with tx.Prepare; that never closes
+// the cached statement. Only write functions (on the writer goroutine)
+// call it.
+func (s *sqliteStore) prep(tx *sql.Tx, q string) (*sql.Stmt, error) {
+	if st, ok := s.stmts[q]; ok {
+		return tx.Stmt(st), nil
+	}
+	s.wanted = append(s.wanted, q)
+	return tx.Prepare(q)
+}
+
+// prepareWanted caches the statements prep met for the first time. A
+// statement that does not prepare (its table is gone) is left uncached.
+func (s *sqliteStore) prepareWanted() {
+	for _, q := range s.wanted {
+		if _, ok := s.stmts[q]; ok {
+			continue
+		}
+		if st, err := s.wdb.Prepare(q); err == nil {
+			s.stmts[q] = st
+		}
+	}
+	s.wanted = s.wanted[:0]
 }
 
 // checkpointer copies committed WAL frames into the database file in the
@@ -147,7 +183,7 @@ func openSQLite(ctx context.Context, cfg Config) (*sqliteStore, error) {
 	rdb.SetMaxOpenConns(SQLiteReaders)
 	rdb.SetMaxIdleConns(SQLiteReaders)
 
-	s := &sqliteStore{path: path, wdb: wdb, rdb: rdb, cdb: cdb,
+	s := &sqliteStore{path: path, wdb: wdb, rdb: rdb, cdb: cdb, stmts: map[string]*sql.Stmt{},
 		writes: make(chan writeReq, WriteQueue), quit: make(chan struct{}), done: make(chan struct{}), cpDone: make(chan struct{})}
 	go s.writer()
 	go s.checkpointer()
@@ -275,6 +311,7 @@ func (s *sqliteStore) writer() {
 
 // commit runs batch in one transaction, each request in its own savepoint.
 func (s *sqliteStore) commit(batch []writeReq) {
+	defer s.prepareWanted()
 	errs := make([]error, len(batch))
 	fail := func(err error) {
 		for _, r := range batch {
@@ -286,20 +323,29 @@ func (s *sqliteStore) commit(batch []writeReq) {
 		fail(fmt.Errorf("store: begin: %v", describeSQLiteErr(err)))
 		return
 	}
+	exec := func(q string) error {
+		st, err := s.prep(tx, q)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		_, err = st.Exec()
+		return err
+	}
 	for i, r := range batch {
-		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+		if err := exec("SAVEPOINT w"); err != nil {
 			errs[i] = err
 			continue
 		}
 		if err := runGuarded(r.fn, tx); err != nil {
 			errs[i] = err
-			if _, rbErr := tx.Exec("ROLLBACK TO w"); rbErr != nil {
+			if rbErr := exec("ROLLBACK TO w"); rbErr != nil {
 				_ = tx.Rollback()
 				fail(fmt.Errorf("store: rollback to savepoint: %v", rbErr))
 				return
 			}
 		}
-		if _, err := tx.Exec("RELEASE w"); err != nil {
+		if err := exec("RELEASE w"); err != nil {
 			_ = tx.Rollback()
 			fail(fmt.Errorf("store: release savepoint: %v", err))
 			return
@@ -376,32 +422,44 @@ func (s *sqliteStore) Close() error {
 		close(s.quit)
 		<-s.done
 		<-s.cpDone
+		for _, st := range s.stmts { // the writer has stopped
+			_ = st.Close()
+		}
 	})
 	return errors.Join(s.wdb.Close(), s.rdb.Close(), s.cdb.Close())
 }
 
 // --- events ---
 
+const sqliteInsertEvent = `INSERT INTO events(id,time_us,class,verdict,code,subject,body) VALUES(?,?,?,?,?,?,?)`
+
 func (s *sqliteStore) AppendEvents(ctx context.Context, evs []EventRow) error {
 	if len(evs) == 0 {
 		return nil
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.Prepare(`INSERT INTO events(id,time_us,class,verdict,code,subject,body) VALUES(?,?,?,?,?,?,?)`)
+		stmt, err := s.prep(tx, sqliteInsertEvent)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, e := range evs {
-			if _, err := stmt.Exec(e.ID, e.Time.UnixMicro(), e.Class, e.Verdict, e.Code, e.Subject, e.Body); err != nil {
-				if isUniqueViolation(err) {
-					return fmt.Errorf("%w: event %s already recorded", ErrConflict, e.ID)
-				}
+			if err := execEvent(stmt, e); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+func execEvent(stmt *sql.Stmt, e EventRow) error {
+	if _, err := stmt.Exec(e.ID, e.Time.UnixMicro(), e.Class, e.Verdict, e.Code, e.Subject, e.Body); err != nil {
+		if isUniqueViolation(err) {
+			return fmt.Errorf("%w: event %s already recorded", ErrConflict, e.ID)
+		}
+		return err
+	}
+	return nil
 }
 
 func (s *sqliteStore) ListEvents(ctx context.Context, f EventFilter) ([]EventRow, error) {

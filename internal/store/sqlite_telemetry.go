@@ -116,21 +116,33 @@ func (s *sqliteStore) LookupFrame(ctx context.Context, vehicleID string, epoch, 
 func (s *sqliteStore) AppendFrames(ctx context.Context, recs []FrameRecord, window int64) ([]AppendOutcome, error) {
 	out := make([]AppendOutcome, len(recs))
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		getC, err := tx.Prepare(`SELECT epoch,high_seq FROM vehicle_counters WHERE vehicle_id=?`)
+		getC, err := s.prep(tx, `SELECT epoch,high_seq FROM vehicle_counters WHERE vehicle_id=?`)
 		if err != nil {
 			return err
 		}
 		defer getC.Close()
-		getH, err := tx.Prepare(`SELECT hash FROM frames WHERE vehicle_id=? AND epoch=? AND seq=?`)
+		getH, err := s.prep(tx, `SELECT hash FROM frames WHERE vehicle_id=? AND epoch=? AND seq=?`)
 		if err != nil {
 			return err
 		}
 		defer getH.Close()
-		ins, err := tx.Prepare(`INSERT INTO frames(vehicle_id,epoch,seq,kind,ts_us,received_us,alg,kid,hash,raw,sig,verdict,findings) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+		ins, err := s.prep(tx, `INSERT INTO frames(vehicle_id,epoch,seq,kind,ts_us,received_us,alg,kid,hash,raw,sig,verdict,findings) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
+		upC, err := s.prep(tx, `INSERT INTO vehicle_counters(vehicle_id,epoch,high_seq,updated_us) VALUES(?,?,?,?)
+			ON CONFLICT(vehicle_id) DO UPDATE SET epoch=excluded.epoch, high_seq=excluded.high_seq, updated_us=excluded.updated_us`)
+		if err != nil {
+			return err
+		}
+		defer upC.Close()
+		var insE *sql.Stmt
+		defer func() {
+			if insE != nil {
+				insE.Close()
+			}
+		}()
 		type cstate struct {
 			c     Counter
 			ok    bool
@@ -162,6 +174,16 @@ func (s *sqliteStore) AppendFrames(ctx context.Context, recs []FrameRecord, wind
 				r.Hash, r.Raw, r.Sig, r.Verdict, r.Findings); err != nil {
 				return err
 			}
+			if len(r.Events) > 0 && insE == nil {
+				if insE, err = s.prep(tx, sqliteInsertEvent); err != nil {
+					return err
+				}
+			}
+			for _, e := range r.Events {
+				if err := execEvent(insE, e); err != nil {
+					return err
+				}
+			}
 			if !cs.ok {
 				cs.c.Epoch, cs.c.HighSeq, cs.ok = r.Epoch, r.Seq, true
 			} else if r.Seq > cs.c.HighSeq {
@@ -174,9 +196,7 @@ func (s *sqliteStore) AppendFrames(ctx context.Context, recs []FrameRecord, wind
 			if !cs.dirty {
 				continue
 			}
-			if _, err := tx.Exec(`INSERT INTO vehicle_counters(vehicle_id,epoch,high_seq,updated_us) VALUES(?,?,?,?)
-				ON CONFLICT(vehicle_id) DO UPDATE SET epoch=excluded.epoch, high_seq=excluded.high_seq, updated_us=excluded.updated_us`,
-				cs.c.VehicleID, cs.c.Epoch, cs.c.HighSeq, now); err != nil {
+			if _, err := upC.Exec(cs.c.VehicleID, cs.c.Epoch, cs.c.HighSeq, now); err != nil {
 				return err
 			}
 		}

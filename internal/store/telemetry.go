@@ -96,6 +96,10 @@ type FrameRecord struct {
 	Sig        []byte
 	Verdict    string // "accepted", or "accepted_with_findings"
 	Findings   string // comma-separated plausibility finding codes
+	// Events are appended to the events table in the same transaction if,
+	// and only if, the frame is stored (AppendStored): the decision and its
+	// security events are durable together.
+	Events []EventRow
 }
 
 // AppendOutcome is what AppendFrames did with one record.

@@ -23,6 +23,7 @@ func TestTelemetryConformance(t *testing.T) {
 		{"epoch_advance", testEpochAdvance},
 		{"reads", testFrameReads},
 		{"same_frame_two_replicas", testSameFrameTwoReplicas},
+		{"events_with_frame", testEventsWithFrame},
 	}
 	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
 		for _, c := range cases {
@@ -260,5 +261,49 @@ func testSameFrameTwoReplicas(t *testing.T, e storetest.Engine) {
 	list, _ := a.ListFrames(ctx, "T1", time.Time{}, time.Now().Add(24*time.Hour*365), 1000)
 	if len(list) != n || stored != n {
 		t.Fatalf("%d frames stored (%d reported stored), want %d", len(list), stored, n)
+	}
+}
+
+// testEventsWithFrame: a frame's events are recorded in its transaction
+// when, and only when, the frame is stored.
+func testEventsWithFrame(t *testing.T, e storetest.Engine) {
+	st := e.Open(t)
+	ev := func(id string) store.EventRow {
+		return store.EventRow{ID: id, Time: time.Now(), Class: "telemetry", Verdict: "accept", Code: "frame_accepted",
+			Subject: "vehicle:T1", Body: []byte(`{"id":"` + id + `"}`)}
+	}
+	r := rec("T1", 0, 1, "a")
+	r.Events = []store.EventRow{ev("e1"), ev("e2")}
+	if out := appendOne(t, st, r, 0); out != store.AppendStored {
+		t.Fatalf("first append: %v", out)
+	}
+	r.Events = []store.EventRow{ev("e3")} // the re-send of a stored frame
+	if out := appendOne(t, st, r, 0); out != store.AppendDuplicate {
+		t.Fatalf("re-send: %v", out)
+	}
+	old := rec("T1", 0, 0, "b") // behind the counter
+	old.Events = []store.EventRow{ev("e4")}
+	if out := appendOne(t, st, old, 0); out != store.AppendReplay {
+		t.Fatalf("stale: %v", out)
+	}
+	rows, err := st.ListEvents(ctx, store.EventFilter{Code: "frame_accepted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range rows {
+		ids = append(ids, r.ID)
+	}
+	if fmt.Sprint(ids) != "[e1 e2]" {
+		t.Fatalf("events recorded: %v, want [e1 e2] (only those of the stored frame)", ids)
+	}
+	// An event id already recorded fails the frame's whole transaction.
+	dup := rec("T1", 0, 2, "c")
+	dup.Events = []store.EventRow{ev("e1")}
+	if _, err := st.AppendFrames(ctx, []store.FrameRecord{dup}, 0); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate event id: %v, want ErrConflict", err)
+	}
+	if _, err := st.LookupFrame(ctx, "T1", 0, 2); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the frame of a failed transaction was stored: %v", err)
 	}
 }
