@@ -320,7 +320,11 @@ func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src So
 		for ri := range recs {
 			recs[ri].Events = pend.Rows[span[ri][0]:span[ri][1]]
 		}
-		outs, err := p.st.AppendFrames(ctx, recs, p.cfg.Window)
+		actx := ctx
+		if src == Backfill {
+			actx = store.Bulk(ctx) // live frames (heartbeats) go first
+		}
+		outs, err := p.st.AppendFrames(actx, recs, p.cfg.Window)
 		if err != nil {
 			return nil, fmt.Errorf("%w: append: %v", ErrUnavailable, err)
 		}

@@ -27,6 +27,7 @@ type sqliteStore struct {
 	rdb    *sql.DB // read pool
 	cdb    *sql.DB // one connection, used only by the checkpointer
 	writes chan writeReq
+	bulk   chan writeReq // writes under a Bulk context: they yield to writes
 	quit   chan struct{}
 	done   chan struct{}
 	cpDone chan struct{}
@@ -184,7 +185,7 @@ func openSQLite(ctx context.Context, cfg Config) (*sqliteStore, error) {
 	rdb.SetMaxIdleConns(SQLiteReaders)
 
 	s := &sqliteStore{path: path, wdb: wdb, rdb: rdb, cdb: cdb, stmts: map[string]*sql.Stmt{},
-		writes: make(chan writeReq, WriteQueue), quit: make(chan struct{}), done: make(chan struct{}), cpDone: make(chan struct{})}
+		writes: make(chan writeReq, WriteQueue), bulk: make(chan writeReq, WriteQueue), quit: make(chan struct{}), done: make(chan struct{}), cpDone: make(chan struct{})}
 	go s.writer()
 	go s.checkpointer()
 
@@ -276,7 +277,10 @@ func (s *sqliteStore) migrate(ctx context.Context, check bool) error {
 	})
 }
 
-// writer is the single writing goroutine.
+// writer is the single writing goroutine. Each batch takes every queued
+// write first and bulk writes only in the room left, so a backlog of
+// backfill never delays a live frame (a heartbeat whose ack is late counts
+// as a miss on the truck).
 func (s *sqliteStore) writer() {
 	defer close(s.done)
 	batch := make([]writeReq, 0, MaxGroupCommit)
@@ -284,25 +288,34 @@ func (s *sqliteStore) writer() {
 		var first writeReq
 		select {
 		case first = <-s.writes:
-		case <-s.quit:
-			// Drain what was queued before Close, then stop.
-			for {
-				select {
-				case r := <-s.writes:
-					s.commit(append(batch[:0], r))
-				default:
-					return
+		default:
+			select {
+			case first = <-s.writes:
+			case first = <-s.bulk:
+			case <-s.quit:
+				// Drain what was queued before Close, then stop.
+				for {
+					select {
+					case r := <-s.writes:
+						s.commit(append(batch[:0], r))
+					case r := <-s.bulk:
+						s.commit(append(batch[:0], r))
+					default:
+						return
+					}
 				}
 			}
 		}
 		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < MaxGroupCommit {
-			select {
-			case r := <-s.writes:
-				batch = append(batch, r)
-			default:
-				break fill
+		for _, q := range []chan writeReq{s.writes, s.bulk} {
+		fill:
+			for len(batch) < MaxGroupCommit {
+				select {
+				case r := <-q:
+					batch = append(batch, r)
+				default:
+					break fill
+				}
 			}
 		}
 		s.commit(batch)
@@ -379,8 +392,12 @@ func (s *sqliteStore) write(ctx context.Context, fn func(tx *sql.Tx) error) erro
 		return ErrClosed
 	default:
 	}
+	q := s.writes
+	if isBulk(ctx) {
+		q = s.bulk
+	}
 	select {
-	case s.writes <- r:
+	case q <- r:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-s.quit:

@@ -134,3 +134,14 @@ type Config struct {
 	// be current (used by read-only tools).
 	NoMigrate bool
 }
+
+type bulkKey struct{}
+
+// Bulk marks the writes made under ctx as bulk (backfill, imports): on the
+// embedded engine, whose single writer serializes every write, they are
+// committed after the other queued writes, so a burst of them cannot delay
+// live traffic. Durability and results are unchanged. PostgreSQL, which
+// writes concurrently, ignores it.
+func Bulk(ctx context.Context) context.Context { return context.WithValue(ctx, bulkKey{}, true) }
+
+func isBulk(ctx context.Context) bool { b, _ := ctx.Value(bulkKey{}).(bool); return b }
