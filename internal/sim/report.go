@@ -161,6 +161,10 @@ type GatewayReport struct {
 	// trucks whose agent was stopped: its goodbye did not reach the gateway
 	// (see the agent's Run). Not counted as false; not in Detection.
 	AtShutdown int `json:"at_shutdown"`
+	// EarlierRun comm_lost declarations are for trucks silent since before
+	// this run started: an earlier run's agent whose goodbye did not reach
+	// the gateway, declared as this run began. Not counted.
+	EarlierRun int `json:"earlier_run"`
 	// Undetected blackouts: of a truck connected when its link went, long
 	// enough to be declared, over before the report, and no comm_lost for
 	// them.
@@ -328,6 +332,10 @@ func gatewayFigures(in reportInput, span time.Duration, outages map[string][]out
 	for _, e := range in.gw.events(liveness.CodeCommLost) {
 		wins, ours := outages[e.Vehicle]
 		if !ours || e.Time.Before(in.started) {
+			continue
+		}
+		if dl := e.attrTime("deadline"); !dl.IsZero() && dl.Add(-span).Before(in.started) {
+			g.EarlierRun++
 			continue
 		}
 		expected := false
@@ -535,6 +543,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 			g.Source, g.CommLost, g.Expected, g.False, idList(g.FalseIDs), g.Undetected, idList(g.UndetectedIDs), g.ResumesSent)
 		if g.AtShutdown > 0 {
 			fmt.Fprintf(w, "gateway: %d comm_lost after the scenario ended: trucks whose goodbye did not reach the gateway when their agent stopped (not counted above)\n", g.AtShutdown)
+		}
+		if g.EarlierRun > 0 {
+			fmt.Fprintf(w, "gateway: %d comm_lost for trucks silent since before this run started: an earlier run's trucks whose goodbye did not reach the gateway (not counted above)\n", g.EarlierRun)
 		}
 		fmt.Fprintf(w, "gateway: plausibility findings %s (on trucks without that fault %s)\n", fmtCounts(g.Findings), fmtCounts(g.FindingsUnfaulted))
 		if g.EventsDropped > 0 {

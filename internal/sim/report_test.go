@@ -45,20 +45,22 @@ func TestReportClassifiesCommLost(t *testing.T) {
 		{ID: "e", Faults: blackout, Sessions: []sessionSpan{{start: start, end: bStart.Add(-time.Second)}}}, // not connected then: nothing to detect
 		{ID: "c"}, // healthy
 		{ID: "d"}, // healthy, silent only at shutdown
+		{ID: "f"}, // healthy; its namesake of an earlier run was declared as this run began
 	}
 	gw := newGatewayLog(nil)
 	gw.evs[liveness.CodeCommLost] = []gwEvent{
 		commLost("a", bStart.Add(-400*time.Millisecond), span, 30*time.Millisecond),
 		commLost("c", t0.Add(40*time.Second), span, 20*time.Millisecond),
 		commLost("d", end.Add(-500*time.Millisecond), span, 10*time.Millisecond),
-		commLost("zz", bStart, span, 0), // not ours
+		commLost("zz", bStart, span, 0),                              // not ours
+		commLost("f", start.Add(-2*time.Second), span, 5*time.Millisecond), // silent since before this run
 	}
 	cfg := Config{HeartbeatInterval: time.Second, Misses: 3}.withDefaults()
 	r := buildReport(reportInput{cfg: cfg, started: start, t0: t0, end: end, ready: 4, trucks: trucks, gw: gw, gwSource: "test"})
 
 	g := r.Gateway
-	if g.CommLost != 2 || g.Expected != 1 || g.False != 1 || g.FalseIDs[0] != "c" || g.AtShutdown != 1 {
-		t.Fatalf("comm_lost %d, expected %d, false %d %v, at shutdown %d", g.CommLost, g.Expected, g.False, g.FalseIDs, g.AtShutdown)
+	if g.CommLost != 2 || g.Expected != 1 || g.False != 1 || g.FalseIDs[0] != "c" || g.AtShutdown != 1 || g.EarlierRun != 1 {
+		t.Fatalf("comm_lost %d, expected %d, false %d %v, at shutdown %d, earlier run %d", g.CommLost, g.Expected, g.False, g.FalseIDs, g.AtShutdown, g.EarlierRun)
 	}
 	if g.Blackouts != 2 || g.Undetected != 1 || g.UndetectedIDs[0] != "b" {
 		t.Fatalf("blackouts %d, undetected %d %v", g.Blackouts, g.Undetected, g.UndetectedIDs)
