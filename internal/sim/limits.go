@@ -12,10 +12,13 @@ const (
 	// the open-files limit against the fleet size before it starts.
 	MaxVehicles = 50_000
 
-	// DefaultConnectRate starts this many trucks a second, so 10,000 TLS
-	// handshakes (each ~360 µs of gateway CPU) and enrollments arrive as a
-	// ramp (50 s for 10,000), not a storm.
-	DefaultConnectRate = 200.0
+	// DefaultConnectRate starts this many trucks a second, so TLS and
+	// session handshakes and enrollments arrive as a ramp (10 s for 1,000),
+	// not a storm. At 200 a second, 1,000 trucks with 200 ms of jitter on a
+	// 2-core machine shared with the gateway stopped 143 trucks during the
+	// ramp in one run of three (heartbeat acks late while the gateway
+	// shook hands); at 100, none (docs/PERFORMANCE.md).
+	DefaultConnectRate = 100.0
 	// MaxConnectRate bounds the ramp.
 	MaxConnectRate = 5000.0
 

@@ -52,7 +52,7 @@ func TestReportClassifiesCommLost(t *testing.T) {
 		commLost("a", bStart.Add(-400*time.Millisecond), span, 30*time.Millisecond),
 		commLost("c", t0.Add(40*time.Second), span, 20*time.Millisecond),
 		commLost("d", end.Add(-500*time.Millisecond), span, 10*time.Millisecond),
-		commLost("zz", bStart, span, 0),                              // not ours
+		commLost("zz", bStart, span, 0),                                    // not ours
 		commLost("f", start.Add(-2*time.Second), span, 5*time.Millisecond), // silent since before this run
 	}
 	cfg := Config{HeartbeatInterval: time.Second, Misses: 3}.withDefaults()
