@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -28,6 +29,8 @@ type session struct {
 	challenges [][]byte // challenge nonces to answer
 	retryAt    time.Time
 	backoff    time.Duration
+
+	closing atomic.Bool // the agent is saying goodbye: errors from here on are expected
 }
 
 func (s *session) poke() {
@@ -79,14 +82,41 @@ func (a *Agent) runSession(ctx context.Context) error {
 	s := &session{a: a, conn: conn, wakeCh: make(chan struct{}, 1),
 		gw: gatewayFrames{keys: a.gwKeys, vehicle: a.vehicle}}
 
+	// From here the session's reads and writes run under contexts that
+	// Run's cancellation does not reach: coder/websocket drops the TCP
+	// connection at once when the context of a pending Read or Write is
+	// cancelled, which would leave no connection to say goodbye on.
+	// Ending Run says goodbye instead (close status 1000; the library waits
+	// up to 5 s for the gateway's close), so the gateway marks the truck
+	// offline rather than declaring comm loss; the reads then end.
+	bye := make(chan struct{})
+	stopBye := context.AfterFunc(ctx, func() {
+		defer close(bye)
+		s.closing.Store(true)
+		conn.Close(CloseGoodbye, "goodbye")
+	})
+	// end tears the connection down once the goodbye, if any, is over.
+	end := func() {
+		if !stopBye() {
+			<-bye
+		}
+		conn.CloseNow()
+	}
+	nctx := context.WithoutCancel(ctx)
+	hsctx, hscancel := context.WithTimeout(nctx, a.cfg.HandshakeTimeout)
+	defer hscancel()
+
 	a.mu.Lock()
 	a.wd.SessionStarted()
 	a.mu.Unlock()
-	if err := s.handshake(hctx); err != nil {
-		conn.CloseNow()
+	if err := s.handshake(hsctx); err != nil {
+		end()
 		a.mu.Lock()
 		a.wd.SessionEnded()
 		a.mu.Unlock()
+		if ctx.Err() != nil {
+			return connErr(KindNetwork, "", ctx.Err())
+		}
 		return err
 	}
 
@@ -98,20 +128,19 @@ func (a *Agent) runSession(ctx context.Context) error {
 	a.mu.Unlock()
 	a.pokeClock() // heartbeat now: the sooner the watchdog gets an answer, the better
 
-	sctx, scancel := context.WithCancel(ctx)
+	sctx, scancel := context.WithCancel(nctx)
 	errc := make(chan error, 2)
 	go func() { errc <- s.readLoop(sctx) }()
 	go func() { errc <- s.writeLoop(sctx) }()
 	err = <-errc
-	scancel()
-	if ctx.Err() != nil {
-		// Run is ending: say goodbye, so the gateway marks the truck
-		// offline rather than waiting for comm loss.
-		conn.Close(CloseGoodbye, "goodbye")
-	} else {
-		conn.CloseNow()
+	if s.closing.Load() {
+		<-bye // let the gateway's close arrive before the teardown
 	}
-	<-errc
+	scancel()
+	end()
+	if e := <-errc; err == nil {
+		err = e
+	}
 
 	a.mu.Lock()
 	a.sess = nil
@@ -238,7 +267,7 @@ func (s *session) readLoop(ctx context.Context) error {
 	for {
 		typ, data, err := s.conn.Read(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || s.closing.Load() {
 				return nil
 			}
 			return readErr(err)
@@ -356,6 +385,9 @@ func (s *session) writeLoop(ctx context.Context) error {
 		}
 		did, wait, err := s.writeOnce(ctx)
 		if err != nil {
+			if s.closing.Load() {
+				return nil
+			}
 			return err
 		}
 		if did {
