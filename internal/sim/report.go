@@ -312,7 +312,12 @@ func buildReport(in reportInput) *Report {
 	vr.LastAckToSafeState, vr.LinkLossToStopping, vr.LinkLossToSafeState, vr.StopDuration =
 		distOf(lastAck), distOf(lossStop), distOf(lossSafe), distOf(stopDur)
 	r.SLAs = append(r.SLAs, check("vehicle: last answered heartbeat → safe_state, from cruise", "max",
-		vr.LastAckToSafeState.Max, ms(SafeStateSLA), vr.LastAckToSafeState.N))
+		vr.LastAckToSafeState.Max, ms(SafeStateSLA), vr.LastAckToSafeState.N),
+		// A stop without an outage is the vehicle-side false alarm: acks
+		// that came too late (jitter, loss, an overloaded gateway). Under
+		// a heavy --loss it may be the right reaction; under 200 ms of
+		// jitter it never is.
+		check("vehicle: stops without a link outage", "count", float64(vr.FalseStops), 0, vr.Stops))
 
 	if in.gw != nil {
 		r.Gateway = gatewayFigures(in, span, outages)

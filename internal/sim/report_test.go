@@ -191,3 +191,27 @@ func TestCachedProvisioner(t *testing.T) {
 		t.Fatalf("expiring credentials reused (enrollments %d)", short.calls)
 	}
 }
+
+// A truck that stopped with its link up fails the vehicle-side false-alarm
+// SLA, even when the gateway declared nothing.
+func TestReportStopWithoutOutageFails(t *testing.T) {
+	start := time.Unix(1_800_000_000, 0)
+	t0 := start.Add(10 * time.Second)
+	trucks := []truckResult{
+		{ID: "a", Sessions: []sessionSpan{{start: start}}, Stops: []stopEpisode{{V0: 25, Began: t0.Add(5 * time.Second),
+			Safe: t0.Add(16 * time.Second), Resumed: t0.Add(20 * time.Second), ResumeSession: start}}},
+		{ID: "b", Sessions: []sessionSpan{{start: start}}},
+	}
+	cfg := Config{HeartbeatInterval: time.Second, Misses: 3}.withDefaults()
+	r := buildReport(reportInput{cfg: cfg, started: start, t0: t0, end: t0.Add(60 * time.Second), ready: 2, trucks: trucks,
+		gw: newGatewayLog(nil), gwSource: "test"})
+	for _, s := range r.SLAs {
+		if s.Name == "vehicle: stops without a link outage" {
+			if s.Result != Fail || s.Value != 1 {
+				t.Fatalf("%+v, want a failure counting 1", s)
+			}
+			return
+		}
+	}
+	t.Fatal("no SLA row for stops without an outage")
+}

@@ -20,6 +20,11 @@ const (
 	// (for example the CLI revoking a certificate while the gateway runs).
 	BusyTimeout = 10 * time.Second
 
+	// PostgresBulkWriters bounds how many bulk writes (store.Bulk: backfill)
+	// run at once on PostgreSQL, so a burst of them cannot take every pooled
+	// connection and the database's CPU from live writes (heartbeats).
+	PostgresBulkWriters = 2
+
 	// SQLiteReaders is the size of the read pool. WAL lets readers run beside
 	// the single writer.
 	SQLiteReaders = 8

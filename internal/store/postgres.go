@@ -17,7 +17,22 @@ import (
 // database. Each write is one transaction; commit is durability.
 type pgStore struct {
 	pool *pgxpool.Pool
-	desc string // host:port/db, never the password
+	desc string        // host:port/db, never the password
+	bulk chan struct{} // PostgresBulkWriters tokens for bulk writes
+}
+
+// bulkSlot waits for a bulk-write token when ctx is Bulk; release gives it
+// back. Other writes pass at once.
+func (s *pgStore) bulkSlot(ctx context.Context) (release func(), err error) {
+	if !isBulk(ctx) {
+		return func() {}, nil
+	}
+	select {
+	case s.bulk <- struct{}{}:
+		return func() { <-s.bulk }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // migrationLockID serializes migrations across replicas starting together.
@@ -42,7 +57,7 @@ func openPostgres(ctx context.Context, cfg Config) (*pgStore, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: cannot connect to PostgreSQL at %s: %v; check that the server runs and the URL's host, port, user and database are right", desc, safePgErr(err))
 	}
-	s := &pgStore{pool: pool, desc: desc}
+	s := &pgStore{pool: pool, desc: desc, bulk: make(chan struct{}, PostgresBulkWriters)}
 	if err := s.migrate(ctx, cfg.NoMigrate); err != nil {
 		pool.Close()
 		return nil, err

@@ -103,8 +103,13 @@ func (s *pgStore) LookupFrame(ctx context.Context, vehicleID string, epoch, seq 
 // the transaction, so replicas appending for the same vehicle serialize; the
 // primary key on frames is the last line of defence for invariant 3.
 func (s *pgStore) AppendFrames(ctx context.Context, recs []FrameRecord, window int64) ([]AppendOutcome, error) {
+	release, err := s.bulkSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	out := make([]AppendOutcome, len(recs))
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		type cstate struct {
 			c     Counter
 			ok    bool

@@ -137,11 +137,11 @@ type Config struct {
 
 type bulkKey struct{}
 
-// Bulk marks the writes made under ctx as bulk (backfill, imports): on the
-// embedded engine, whose single writer serializes every write, they are
-// committed after the other queued writes, so a burst of them cannot delay
-// live traffic. Durability and results are unchanged. PostgreSQL, which
-// writes concurrently, ignores it.
+// Bulk marks the writes made under ctx as bulk (backfill, imports), so a
+// burst of them cannot delay live traffic: the embedded engine, whose single
+// writer serializes every write, commits them after the other queued writes;
+// PostgreSQL runs at most PostgresBulkWriters of them at once (today only
+// AppendFrames looks). Durability and results are unchanged.
 func Bulk(ctx context.Context) context.Context { return context.WithValue(ctx, bulkKey{}, true) }
 
 func isBulk(ctx context.Context) bool { b, _ := ctx.Value(bulkKey{}).(bool); return b }
