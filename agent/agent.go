@@ -304,6 +304,10 @@ func (a *Agent) connectLoop(ctx context.Context) error {
 		case KindRevoked, KindExpired, KindNotEnrolled, KindSuspended:
 			wait = max(wait, refusedBackoffFactor*a.cfg.ReconnectMax)
 		}
+		var ce *ConnError
+		if errors.As(err, &ce) && ce.RetryAfter > wait {
+			wait = ce.RetryAfter + fullJitter(a.cfg.ReconnectMin) // the gateway asked; do not all come back at once
+		}
 		backoff = min(2*backoff, a.cfg.ReconnectMax)
 		t := time.NewTimer(wait)
 		select {

@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -76,6 +78,10 @@ type ConnError struct {
 	Code string
 	// Err is the underlying cause, for logs.
 	Err error
+	// RetryAfter is the gateway's Retry-After on a 429 or 503 refusal
+	// (rate limited, overloaded, shutting down): the agent waits at least
+	// this long (at most maxRetryAfter) before it dials again.
+	RetryAfter time.Duration
 }
 
 func (e *ConnError) Error() string {
@@ -141,6 +147,7 @@ var codeKinds = map[string]ErrorKind{
 	"store_unavailable":         KindNetwork,
 	"revocation_stale":          KindNetwork,
 	"session_limit":             KindNetwork,
+	"gateway_overloaded":        KindNetwork,
 	"rate_limited":              KindNetwork,
 	"read_timeout":              KindNetwork,
 }
@@ -216,7 +223,13 @@ func classifyDial(ctx context.Context, err error, resp *http.Response, revoked f
 		if resp.Body != nil {
 			body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<10))
 		}
-		return classifyProblem(resp.StatusCode, body, err)
+		ce := classifyProblem(resp.StatusCode, body, err)
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			if secs, perr := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); perr == nil && secs > 0 {
+				ce.RetryAfter = min(time.Duration(secs)*time.Second, maxRetryAfter)
+			}
+		}
+		return ce
 	}
 	switch a := remoteAlert(err); {
 	case a == alertExpired:

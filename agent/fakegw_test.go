@@ -86,6 +86,13 @@ type fakeGW struct {
 	seq      atomic.Uint64
 	sessions atomic.Int32
 	script   func(c *fakeConn)
+
+	// refuse answers this many upgrade attempts with 503 gateway_overloaded
+	// and Retry-After: retryAfter; attempts records when each came.
+	refuse     atomic.Int32
+	retryAfter string
+	mu         sync.Mutex
+	attempts   []time.Time
 }
 
 func newFakeGW(t testing.TB, vehicleKey ed25519.PublicKey, script func(c *fakeConn)) *fakeGW {
@@ -100,6 +107,16 @@ func newFakeGW(t testing.TB, vehicleKey ed25519.PublicKey, script func(c *fakeCo
 	pool := x509.NewCertPool()
 	pool.AddCert(g.pki.root)
 	g.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		g.attempts = append(g.attempts, time.Now())
+		g.mu.Unlock()
+		if g.refuse.Add(-1) >= 0 {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.Header().Set("Retry-After", g.retryAfter)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"type":"about:blank","status":503,"code":"gateway_overloaded"}`))
+			return
+		}
 		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{Subprotocol}})
 		if err != nil {
 			return

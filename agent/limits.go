@@ -51,6 +51,10 @@ const (
 	// DefaultWriteTimeout bounds writing one message.
 	DefaultWriteTimeout = 5 * time.Second
 
+	// maxRetryAfter caps how long a gateway's Retry-After can keep the
+	// agent from dialing again.
+	maxRetryAfter = 5 * time.Minute
+
 	// DefaultReconnectMin and DefaultReconnectMax bound the reconnect
 	// backoff (doubling, full jitter). A fleet that lost its gateway does
 	// not come back as one synchronized wave.

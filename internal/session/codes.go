@@ -34,6 +34,10 @@ const (
 	// CodeRateLimited (reject): the vehicle's handshake or frame rate is
 	// exceeded.
 	CodeRateLimited = "rate_limited"
+	// CodeOverloaded (reject): the gateway answers frames too slowly to
+	// take another session (Config.OverloadLatency); retry after the
+	// Retry-After delay.
+	CodeOverloaded = "gateway_overloaded"
 	// CodeSessionLimit (reject): the gateway holds Config.MaxSessions.
 	CodeSessionLimit = "session_limit"
 	// CodeNotVehicle (reject): the request did not come with a vehicle

@@ -40,6 +40,10 @@ type Config struct {
 	ResumeStableHeartbeats int
 	// MaxSessions bounds open connections.
 	MaxSessions int
+	// OverloadLatency: new sessions are refused while the moving average
+	// time to answer a frame exceeds it (limits.go). 0 means Interval/4;
+	// negative turns shedding off.
+	OverloadLatency time.Duration
 	// HandshakeRate (per second) and HandshakeBurst limit handshakes per
 	// vehicle.
 	HandshakeRate  float64
@@ -64,6 +68,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxSessions == 0 {
 		c.MaxSessions = DefaultMaxSessions
+	}
+	if c.OverloadLatency == 0 {
+		c.OverloadLatency = c.Interval / 4
 	}
 	if c.HandshakeRate == 0 {
 		c.HandshakeRate = DefaultHandshakeRate

@@ -466,7 +466,11 @@ func (c *conn) handle(ctx context.Context, raw []byte) {
 func (c *conn) handleFrame(ctx context.Context, f *frame.Frame, raw []byte) {
 	h := c.h
 	start := time.Now()
-	defer func() { h.mFrame.WithLabelValues(string(f.Kind())).Observe(time.Since(start).Seconds()) }()
+	defer func() {
+		d := time.Since(start)
+		h.mFrame.WithLabelValues(string(f.Kind())).Observe(d.Seconds())
+		h.noteLatency(d)
+	}()
 	nack := func(code string) { _ = c.send(&frame.Nack{AckEpoch: f.Epoch, AckSeq: f.Seq, Reason: code}) }
 	if h.d.Limiter != nil {
 		if ok, _ := h.d.Limiter.AllowN(c.peer.ID, 1); !ok {

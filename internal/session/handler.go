@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -48,6 +49,32 @@ type Handler struct {
 	mSessions prometheus.Gauge
 	mCloses   *prometheus.CounterVec
 	mFrame    *prometheus.HistogramVec
+
+	// The moving average time to answer a frame, and when it last moved
+	// (Unix ns): the overload signal (limits.go).
+	latAvg atomic.Int64
+	latAt  atomic.Int64
+}
+
+// noteLatency folds one frame's time to answer into the moving average.
+func (h *Handler) noteLatency(d time.Duration) {
+	for {
+		old := h.latAvg.Load()
+		nu := old + int64(overloadAlpha*float64(int64(d)-old))
+		if h.latAvg.CompareAndSwap(old, nu) {
+			break
+		}
+	}
+	h.latAt.Store(h.now().UnixNano())
+}
+
+// overloaded reports whether new sessions should be refused now.
+func (h *Handler) overloaded() bool {
+	if h.cfg.OverloadLatency < 0 {
+		return false
+	}
+	fresh := h.now().UnixNano()-h.latAt.Load() < int64(h.cfg.Interval)
+	return fresh && time.Duration(h.latAvg.Load()) > h.cfg.OverloadLatency
 }
 
 // New returns a Handler after validating cfg and deps.
@@ -122,6 +149,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		pe := problem.New(http.StatusServiceUnavailable, code, detail+"; retry")
 		pe.RetryAfter = 1
+		h.refuse(w, r, peer, pe)
+		return
+	}
+	if h.overloaded() {
+		pe := problem.New(http.StatusServiceUnavailable, CodeOverloaded,
+			"the gateway is answering its connected vehicles too slowly to take another session; retry after the Retry-After delay")
+		pe.RetryAfter = overloadRetryMin + mrand.IntN(overloadRetryJitter+1) // spread the retries
 		h.refuse(w, r, peer, pe)
 		return
 	}

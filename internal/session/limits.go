@@ -39,6 +39,20 @@ const (
 	// DefaultWriteTimeout bounds writing one gateway frame.
 	DefaultWriteTimeout = 5 * time.Second
 
+	// Overload shedding. The gateway keeps a moving average of the time
+	// from reading a heartbeat or telemetry frame to writing its answer
+	// (weight overloadAlpha per frame). While it exceeds
+	// Config.OverloadLatency (default: a quarter of the heartbeat
+	// interval, so acks still arrive well inside the interval the trucks
+	// wait), new sessions are refused with 503 gateway_overloaded and a
+	// Retry-After of overloadRetryMin plus up to overloadRetryJitter
+	// seconds: the trucks already connected keep getting their acks in
+	// time instead of every truck stopping. A frame older than one
+	// interval no longer counts (the average is stale).
+	overloadAlpha       = 0.05
+	overloadRetryMin    = 2
+	overloadRetryJitter = 8
+
 	// DefaultMaxSessions bounds open connections (established or in
 	// handshake): above the largest fleet one gateway serves.
 	DefaultMaxSessions = 100_000

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -58,5 +59,32 @@ func TestRunEndsWithGoodbye(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("run %d: the session did not end at the gateway", i)
 		}
+	}
+}
+
+// TestRetryAfterIsHonored: a gateway that refuses with 503 and Retry-After
+// is not dialed again before that delay, however short the agent's own
+// reconnect backoff.
+func TestRetryAfterIsHonored(t *testing.T) {
+	pub, priv := frameKey(t)
+	g := newFakeGW(t, pub, func(c *fakeConn) {
+		if c.handshake() {
+			for c.read() != nil {
+			}
+		}
+	})
+	g.refuse.Store(1)
+	g.retryAfter = "2"
+	a, _, evs := newTestAgent(t, g, priv) // reconnect backoff 20-50 ms
+	run(t, a)
+	waitUntil(t, 10*time.Second, "a session after the refusal", func() bool { return g.sessions.Load() == 1 })
+	g.mu.Lock()
+	at := append([]time.Time(nil), g.attempts...)
+	g.mu.Unlock()
+	if len(at) != 2 || at[1].Sub(at[0]) < 2*time.Second {
+		t.Fatalf("attempts %v: want the second one at least 2 s after the refusal", at)
+	}
+	if d := evs.of(EventDisconnected); len(d) == 0 || d[0].Code != "gateway_overloaded" || !errors.Is(d[0].Err, ErrNetwork) {
+		t.Fatalf("disconnected events: %+v", d)
 	}
 }

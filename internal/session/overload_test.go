@@ -1,0 +1,90 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
+)
+
+// TestOverloadSheddingRefusesNewSessions: while the gateway answers frames
+// more slowly than Config.OverloadLatency, a new session is refused with
+// 503 gateway_overloaded, a Retry-After and an event, and the vehicles
+// already connected keep their acks; once answers are fast again, sessions
+// are admitted.
+func TestOverloadSheddingRefusesNewSessions(t *testing.T) {
+	g := newGateway(t, storetest.Engines()[0].Open(t), gwOptions{cfg: fastConfig()})
+	c1 := g.dial(g.enroll("truck-1"))
+	c1.handshake(frame.StateDriving)
+	heartbeat := func() {
+		t.Helper()
+		seq := c1.send(&frame.Heartbeat{State: frame.StateDriving})
+		if f := c1.expect(frame.KindAck); f.Body.(*frame.Ack).AckSeq != seq {
+			t.Fatal("ack echoes another seq")
+		}
+	}
+	heartbeat()
+
+	// The gateway has been answering in a second: far above a quarter of
+	// the interval.
+	for range 200 {
+		g.h.noteLatency(time.Second)
+	}
+	v2 := g.enroll("truck-2")
+	resp := upgrade(t, g, v2)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var p struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(body, &p)
+	ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if resp.StatusCode != http.StatusServiceUnavailable || p.Code != CodeOverloaded || ra < overloadRetryMin || ra > overloadRetryMin+overloadRetryJitter {
+		t.Fatalf("overloaded: %d %s, Retry-After %q; want 503 %s with a Retry-After", resp.StatusCode, body, resp.Header.Get("Retry-After"), CodeOverloaded)
+	}
+	g.waitEvent(CodeOverloaded, 1)
+	heartbeat() // the connected vehicle is still served
+
+	// Fast answers again: the average comes down and sessions are admitted.
+	for range 200 {
+		g.h.noteLatency(time.Millisecond)
+	}
+	if _, err := g.tryDial(v2); err != nil {
+		t.Fatalf("after the overload: %v", err)
+	}
+
+	// A stale average (no frame answered for an interval) does not refuse.
+	for range 200 {
+		g.h.noteLatency(time.Second)
+	}
+	g.h.latAt.Store(time.Now().Add(-2 * testInterval).UnixNano())
+	if g.h.overloaded() {
+		t.Fatal("a stale average still refuses sessions")
+	}
+}
+
+// upgrade attempts the session upgrade as v and returns the HTTP answer
+// of a refusal.
+func upgrade(t *testing.T, g *gw, v *vehicle) *http.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: g.tlsConfig(v)}}
+	c, resp, err := websocket.Dial(ctx, g.url+Path, &websocket.DialOptions{HTTPClient: hc, Subprotocols: []string{Subprotocol}})
+	if err == nil {
+		c.CloseNow()
+		t.Fatal("the session was admitted")
+	}
+	if resp == nil {
+		t.Fatalf("no HTTP answer: %v", err)
+	}
+	return resp
+}
