@@ -90,8 +90,8 @@ type fakeGW struct {
 	// refuse answers this many upgrade attempts with 503 gateway_overloaded
 	// and Retry-After: retryAfter; attempts records when each came.
 	refuse     atomic.Int32
-	retryAfter string
 	mu         sync.Mutex
+	retryAfter string
 	attempts   []time.Time
 }
 
@@ -109,10 +109,11 @@ func newFakeGW(t testing.TB, vehicleKey ed25519.PublicKey, script func(c *fakeCo
 	g.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		g.attempts = append(g.attempts, time.Now())
+		retryAfter := g.retryAfter
 		g.mu.Unlock()
 		if g.refuse.Add(-1) >= 0 {
 			w.Header().Set("Content-Type", "application/problem+json")
-			w.Header().Set("Retry-After", g.retryAfter)
+			w.Header().Set("Retry-After", retryAfter)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte(`{"type":"about:blank","status":503,"code":"gateway_overloaded"}`))
 			return

@@ -74,7 +74,9 @@ func TestRetryAfterIsHonored(t *testing.T) {
 		}
 	})
 	g.refuse.Store(1)
+	g.mu.Lock()
 	g.retryAfter = "2"
+	g.mu.Unlock()
 	a, _, evs := newTestAgent(t, g, priv) // reconnect backoff 20-50 ms
 	run(t, a)
 	waitUntil(t, 10*time.Second, "a session after the refusal", func() bool { return g.sessions.Load() == 1 })

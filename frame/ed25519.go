@@ -209,7 +209,7 @@ func (s *Ed25519Signer) Public() *Ed25519PublicKey { return s.pub }
 // gateway would refuse. An in-process ed25519.PrivateKey is not re-checked:
 // its public key was derived from it at construction, and the check would
 // double the cost of every gateway ack and every vehicle frame (measured in
-// docs/PERFORMANCE.md, session figures).
+// docs/PERFORMANCE.md, "Frame verification").
 func (s *Ed25519Signer) sign(frame []byte) ([]byte, error) {
 	if s == nil || s.signer == nil || s.pub == nil {
 		return nil, newError(CodeBadKey, "", "signer was not made by NewEd25519Signer")

@@ -238,19 +238,11 @@ registers it. Vehicles normally enroll themselves with a join token
 				return err
 			}
 			ctx := cmd.Context()
-			e, err := a.openState(cmd, &f, false)
+			e, ca, by, err := a.openCAAs(cmd, &f, &op)
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			ca, err := a.openCA(ctx, e)
-			if err != nil {
-				return err
-			}
-			by, err := op.actor(ctx, e)
-			if err != nil {
-				return err
-			}
 			if _, err := os.Stat(filepath.Join(out, "key.pem")); err == nil && !force {
 				return &usageError{err: fmt.Errorf("%s exists; refusing to replace a private key (pass --force, or another --out)", filepath.Join(out, "key.pem"))}
 			}
@@ -345,19 +337,11 @@ successful use.`,
 				return &usageError{err: fmt.Errorf("--ttl must be more than 0 and at most %v", pki.MaxJoinTokenTTL)}
 			}
 			ctx := cmd.Context()
-			e, err := a.openState(cmd, &f, false)
+			e, ca, by, err := a.openCAAs(cmd, &f, &op)
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			ca, err := a.openCA(ctx, e)
-			if err != nil {
-				return err
-			}
-			by, err := op.actor(ctx, e)
-			if err != nil {
-				return err
-			}
 			tok, err := ca.CreateJoinToken(ctx, args[1], ttl, by)
 			if err != nil {
 				return fmt.Errorf("refused: %v", pkiMessage(err))
@@ -429,19 +413,11 @@ superseded, cessation_of_operation, privilege_withdrawn.`,
 				}
 			}
 			ctx := cmd.Context()
-			e, err := a.openState(cmd, &f, false)
+			e, ca, by, err := a.openCAAs(cmd, &f, &op)
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			ca, err := a.openCA(ctx, e)
-			if err != nil {
-				return err
-			}
-			by, err := op.actor(ctx, e)
-			if err != nil {
-				return err
-			}
 			serials := []string{serial}
 			if serial == "" {
 				if serials, err = currentSerials(ctx, e.st, p); err != nil {
@@ -670,19 +646,30 @@ refused:
 
 // withCA opens the state and the CA, resolves the actor and runs fn.
 func (a *app) withCA(cmd *cobra.Command, f *stateFlags, op *operatorFlag, fn func(context.Context, *pki.CA, principal.Principal) error) error {
-	ctx := cmd.Context()
-	e, err := a.openState(cmd, f, false)
+	e, ca, by, err := a.openCAAs(cmd, f, op)
 	if err != nil {
 		return err
 	}
 	defer e.close()
+	return fn(cmd.Context(), ca, by)
+}
+
+// openCAAs opens the state and the fleet CA and resolves the operator
+// acting (--as) on them: what every command that changes the CA starts
+// with. The caller closes e; on an error nothing is left open.
+func (a *app) openCAAs(cmd *cobra.Command, f *stateFlags, op *operatorFlag) (*stateEnv, *pki.CA, principal.Principal, error) {
+	ctx := cmd.Context()
+	e, err := a.openState(cmd, f, false)
+	if err != nil {
+		return nil, nil, principal.Principal{}, err
+	}
 	ca, err := a.openCA(ctx, e)
-	if err != nil {
-		return err
+	if err == nil {
+		var by principal.Principal
+		if by, err = op.actor(ctx, e); err == nil {
+			return e, ca, by, nil
+		}
 	}
-	by, err := op.actor(ctx, e)
-	if err != nil {
-		return err
-	}
-	return fn(ctx, ca, by)
+	e.close()
+	return nil, nil, principal.Principal{}, err
 }

@@ -183,7 +183,7 @@ func (o *simFleetFlags) faultGroups() []sim.FaultGroup {
 
 func (a *app) simFleet(cmd *cobra.Command, f *stateFlags, op *operatorFlag, o *simFleetFlags) error {
 	ctx := cmd.Context()
-	e, err := a.openState(cmd, f, false)
+	e, ca, by, err := a.openCAAs(cmd, f, op)
 	if err != nil {
 		return err
 	}
@@ -192,15 +192,7 @@ func (a *app) simFleet(cmd *cobra.Command, f *stateFlags, op *operatorFlag, o *s
 	if err != nil {
 		return err
 	}
-	ca, err := a.openCA(ctx, e)
-	if err != nil {
-		return err
-	}
 	target.CAPEM = certPEM(ca.Root())
-	by, err := op.actor(ctx, e)
-	if err != nil {
-		return err
-	}
 	stateDir := o.state
 	if stateDir == "" {
 		stateDir = "fw-sim"
