@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/fifthwheel/fifthwheel/internal/config"
+	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 )
@@ -20,6 +21,8 @@ func TestConfigDefaultsMatchTheLibraries(t *testing.T) {
 		{"pki.revocation_max_age", config.DefaultRevocationMaxAge, pki.DefaultRevocationMaxAge},
 		{"pki revocation max age bound", config.MaxRevocationMaxAge, pki.MaxRevocationMaxAge},
 		{"pki.server_names bound", config.MaxServerNames, pki.MaxGatewaySANs},
+		{"pki.renew_per_minute", config.DefaultRenewPerMinute, enroll.DefaultRenewPerMinute},
+		{"pki.renew_burst", config.DefaultRenewBurst, enroll.DefaultRenewBurst},
 		{"telemetry.rate_per_second", config.DefaultTelemetryRate, ingest.DefaultRatePerSecond},
 		{"telemetry.burst", config.DefaultTelemetryBurst, ingest.DefaultBurst},
 		{"telemetry.clock_skew", config.DefaultClockSkew, ingest.DefaultClockSkew},

@@ -368,9 +368,13 @@ func (a *app) pkiRevokeCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "revoke (--serial S | --vehicle ID | --client ID | --operator ID) --reason R",
-		Short: "Revoke certificates: one by serial, or all current ones of a principal",
-		Long: `Revoke a certificate by serial, or every current (unexpired, unrevoked)
-certificate of a vehicle, TMS client or operator.
+		Short: "Revoke certificates: one by serial, or a vehicle, client or operator as a whole",
+		Long: `Revoke a certificate by serial, or a vehicle, TMS client or operator as a
+whole: every certificate it was issued until now, in one transaction that
+renewals are serialized with, so no certificate renewed from them before or
+during the command survives it (on every gateway sharing the store). A
+vehicle's unused join tokens are spent too. To bring the principal back,
+issue it a new certificate ('fifthwheel pki issue') or a new join token.
 
 Every gateway sharing the store refuses new handshakes with a revoked
 certificate and closes its open connections within 1 s; the CRL and OCSP
@@ -418,31 +422,23 @@ superseded, cessation_of_operation, privilege_withdrawn.`,
 				return err
 			}
 			defer e.close()
-			serials := []string{serial}
 			if serial == "" {
-				if serials, err = currentSerials(ctx, e.st, p); err != nil {
-					return err
-				}
-				if len(serials) == 0 {
-					return fmt.Errorf("%s has no current certificate; nothing revoked", p)
-				}
+				return a.revokePrincipal(ctx, ca, p, r, by)
 			}
-			for _, s := range serials {
-				before, _ := e.st.GetIssued(ctx, mustSerial(s))
-				rec, err := ca.Revoke(ctx, s, r, by)
-				if err != nil {
-					return fmt.Errorf("revoke %s: %v", s, pkiMessage(err))
-				}
-				who := rec.Principal().String()
-				if who == "" {
-					who = "ca:" + rec.ID
-				}
-				if !before.RevokedAt.IsZero() {
-					fmt.Fprintf(a.stdout, "already revoked %s %s (%s, %s)\n", rec.Serial, who, rec.Reason, rec.RevokedAt.Format(time.RFC3339))
-					continue
-				}
-				fmt.Fprintf(a.stdout, "revoked %s %s (%s)\n", rec.Serial, who, rec.Reason)
+			before, _ := e.st.GetIssued(ctx, mustSerial(serial))
+			rec, err := ca.Revoke(ctx, serial, r, by)
+			if err != nil {
+				return fmt.Errorf("revoke %s: %v", serial, pkiMessage(err))
 			}
+			who := rec.Principal().String()
+			if who == "" {
+				who = "ca:" + rec.ID
+			}
+			if !before.RevokedAt.IsZero() {
+				fmt.Fprintf(a.stdout, "already revoked %s %s (%s, %s)\n", rec.Serial, who, rec.Reason, rec.RevokedAt.Format(time.RFC3339))
+				return nil
+			}
+			fmt.Fprintf(a.stdout, "revoked %s %s (%s)\n", rec.Serial, who, rec.Reason)
 			return nil
 		},
 	}
@@ -463,20 +459,25 @@ func mustSerial(s string) string {
 	return c
 }
 
-// currentSerials lists p's certificates that are neither expired nor revoked.
-func currentSerials(ctx context.Context, st store.Store, p principal.Principal) ([]string, error) {
-	rows, err := st.ListIssued(ctx, string(p.Kind), p.ID, 0)
-	if err != nil {
-		return nil, err
+// revokePrincipal revokes p as a whole (pki.CA.RevokePrincipal) and prints
+// each certificate it revoked. Revoking a principal with nothing left to
+// revoke still records the revocation (no renewal of an older certificate
+// can land after it) but exits 1, so a script learns it revoked nothing.
+func (a *app) revokePrincipal(ctx context.Context, ca *pki.CA, p principal.Principal, r pki.RevocationReason, by principal.Principal) error {
+	res, err := ca.RevokePrincipal(ctx, p, r, by)
+	for _, rec := range res.Revoked {
+		fmt.Fprintf(a.stdout, "revoked %s %s (%s)\n", rec.Serial, p, rec.Reason)
 	}
-	now := time.Now()
-	var out []string
-	for _, r := range rows {
-		if r.RevokedAt.IsZero() && now.Before(r.NotAfter) {
-			out = append(out, r.Serial)
-		}
+	if res.TokensSpent > 0 {
+		fmt.Fprintf(a.stdout, "spent %d unused join token(s) of %s\n", res.TokensSpent, p)
 	}
-	return out, nil
+	switch {
+	case err != nil:
+		return fmt.Errorf("revoke %s: %v", p, pkiMessage(err))
+	case len(res.Revoked) == 0 && res.TokensSpent == 0:
+		return fmt.Errorf("%s has no current certificate; nothing revoked", p)
+	}
+	return nil
 }
 
 func (a *app) pkiListCmd() *cobra.Command {

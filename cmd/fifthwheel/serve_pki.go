@@ -232,7 +232,8 @@ func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Regis
 		return nil, nil, nil, err
 	}
 	limiter := ratelimit.New(ratelimit.Config{PerSecond: float64(cfg.Telemetry.RatePerSecond), Burst: cfg.Telemetry.Burst})
-	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.bus}
+	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.bus,
+		RenewLimiter: enroll.NewRenewLimiter(cfg.PKI.RenewPerMinute, cfg.PKI.RenewBurst)}
 	g.session, err = session.New(session.Config{Interval: cfg.Heartbeat.Interval, Misses: cfg.Heartbeat.Misses,
 		ClockSkew: cfg.Telemetry.ClockSkew, ManualResume: cfg.Heartbeat.ManualResume},
 		session.Deps{Key: g.gkey, Pipeline: pipeline, Keys: e.st, Events: e.bus, Liveness: session.LivenessMonitor(g.monitor),

@@ -151,6 +151,11 @@ type PKI struct {
 	// join token). false: the vehicle listener requires a client certificate
 	// from every client, and vehicles get certificates only from operators.
 	Enrollment bool `yaml:"enrollment"`
+	// RenewPerMinute and RenewBurst limit POST /v1/pki/renew per principal
+	// (token bucket, per gateway replica); beyond them a renewal is refused
+	// with 429 and Retry-After.
+	RenewPerMinute int `yaml:"renew_per_minute"`
+	RenewBurst     int `yaml:"renew_burst"`
 	// CRLURL and OCSPURL, when set, are written into issued certificates
 	// (CRL distribution point, OCSP responder) for third parties: the
 	// public URLs of the ops listener's /pki/crl and /pki/ocsp.

@@ -75,6 +75,13 @@ const (
 	// DefaultEnrollment: vehicles enroll themselves with a join token, on
 	// the vehicle port (issue 3), so it is on.
 	DefaultEnrollment = true
+	// DefaultRenewPerMinute and DefaultRenewBurst: a truck renews once per
+	// certificate life and retries a failure after 30 s at the earliest;
+	// two a minute with a burst of five is far above that, and holds a loop
+	// renewing a stolen certificate to the same. Equal
+	// enroll.DefaultRenewPerMinute and enroll.DefaultRenewBurst.
+	DefaultRenewPerMinute = 2
+	DefaultRenewBurst     = 5
 
 	// DefaultTelemetryRate and DefaultTelemetryBurst: a truck sends a few
 	// frames a second; backfill after an outage comes in full batches of
@@ -129,6 +136,11 @@ const (
 	// truck, for load tests and gateways fed by a trusted relay. There is
 	// no "unlimited": a limiter that never limits is a bug (DESIGN.md).
 	MaxTelemetryRate = 1_000_000
+	// MaxRenewPerMinute and MaxRenewBurst bound pki.renew_per_minute and
+	// pki.renew_burst: ten renewals a second per principal is already a
+	// load test, not a fleet; there is no "unlimited".
+	MaxRenewPerMinute = 600
+	MaxRenewBurst     = 1000
 	// MaxClockSkew bounds telemetry.clock_skew (ingest refuses more).
 	MaxClockSkew = time.Minute
 	// MaxWindow bounds telemetry.window (ingest.MaxWindow).
@@ -172,6 +184,8 @@ func Default() Config {
 			RevocationPoll:   DefaultRevocationPoll,
 			RevocationMaxAge: DefaultRevocationMaxAge,
 			Enrollment:       DefaultEnrollment,
+			RenewPerMinute:   DefaultRenewPerMinute,
+			RenewBurst:       DefaultRenewBurst,
 		},
 		Telemetry: Telemetry{
 			RatePerSecond: DefaultTelemetryRate,

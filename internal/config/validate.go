@@ -104,6 +104,8 @@ func (c Config) validatePKI(v *validation) {
 	if c.PKI.RevocationMaxAge <= c.PKI.RevocationPoll || c.PKI.RevocationMaxAge > MaxRevocationMaxAge {
 		v.add("pki.revocation_max_age", fmt.Sprintf("must be longer than pki.revocation_poll and at most %v", MaxRevocationMaxAge))
 	}
+	v.between("pki.renew_per_minute", int64(c.PKI.RenewPerMinute), 1, MaxRenewPerMinute)
+	v.between("pki.renew_burst", int64(c.PKI.RenewBurst), 1, MaxRenewBurst)
 	for _, p := range []struct{ path, val string }{{"pki.crl_url", c.PKI.CRLURL}, {"pki.ocsp_url", c.PKI.OCSPURL}} {
 		if p.val == "" {
 			continue

@@ -15,7 +15,11 @@
 //
 // Every request is decided once and recorded once: refusals that package
 // pki makes carry its event; the ones made here (body too large, malformed,
-// unusable frame key, suspended vehicle) emit their own. A refused request
+// unusable frame key, suspended vehicle, renewal rate) emit their own.
+// Renewals are limited per principal (RenewLimiter: 429 rate_limited with
+// Retry-After): a stolen certificate cannot mint certificates at the CA's
+// speed, and what the limit leaves is still cut off by a revocation of the
+// principal (package pki). A refused request
 // changes nothing: the frame key is checked and the vehicle's kid looked up
 // before the token is consumed. Bodies are decoded strictly (unknown and
 // duplicate members refused) and bounded (MaxBodyBytes). Errors are RFC 9457
@@ -38,6 +42,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -48,13 +53,9 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
+	"github.com/fifthwheel/fifthwheel/internal/ratelimit"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
-
-// MaxBodyBytes bounds an enroll or renew body: a CSR is at most
-// pki.MaxCSRBytes, a PEM public key a few hundred bytes, the token 52.
-// Twice the CSR limit leaves room for JSON escaping of the PEM text.
-const MaxBodyBytes = 2*pki.MaxCSRBytes + 1<<10
 
 // Reason codes this package adds to pki's.
 const (
@@ -64,7 +65,8 @@ const (
 	CodeBadFrameKey      = "bad_key"                // the frame key is refused (frame's code)
 	CodeKIDConflict      = "kid_conflict"           // the vehicle has another key under this kid
 	CodeVehicleSuspended = ingest.CodeVehicleSuspended
-	CodeUnauthenticated  = "unauthenticated" // renew without a verified client certificate
+	CodeUnauthenticated  = "unauthenticated"      // renew without a verified client certificate
+	CodeRateLimited      = ingest.CodeRateLimited // too many renewals for this principal (429, Retry-After)
 )
 
 // Store is what the endpoints need from the store.
@@ -76,12 +78,35 @@ type Store interface {
 	GetJoinToken(ctx context.Context, hash []byte) (store.JoinTokenRow, error)
 }
 
-// API serves the two endpoints. All fields are required but Now.
+// API serves the two endpoints. All fields are required but Now and
+// RenewLimiter.
 type API struct {
 	CA     *pki.CA
 	Store  Store
 	Events event.Emitter
 	Now    func() time.Time // nil: time.Now
+	// RenewLimiter limits renewals per principal (NewRenewLimiter); nil: one
+	// at DefaultRenewPerMinute and DefaultRenewBurst.
+	RenewLimiter *ratelimit.Limiter
+
+	once sync.Once
+	rl   *ratelimit.Limiter
+}
+
+// NewRenewLimiter limits each principal to perMinute renewals, sustained,
+// and burst at once.
+func NewRenewLimiter(perMinute, burst int) *ratelimit.Limiter {
+	return ratelimit.New(ratelimit.Config{PerSecond: float64(perMinute) / 60, Burst: burst})
+}
+
+func (a *API) renewLimiter() *ratelimit.Limiter {
+	a.once.Do(func() {
+		a.rl = a.RenewLimiter
+		if a.rl == nil {
+			a.rl = NewRenewLimiter(DefaultRenewPerMinute, DefaultRenewBurst)
+		}
+	})
+	return a.rl
 }
 
 // Routes returns the handlers by ServeMux pattern.
@@ -286,6 +311,12 @@ func (a *API) renew(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		a.refuse(w, r, activity, principal.Principal{}, problem.New(http.StatusForbidden, CodeUnauthenticated,
 			"renewal needs the client certificate being renewed"))
+		return
+	}
+	if ok, wait := a.renewLimiter().AllowN(p.String(), 1); !ok {
+		pe := problem.New(http.StatusTooManyRequests, CodeRateLimited, "too many renewals for this certificate's identity; retry after the Retry-After delay")
+		pe.RetryAfter = ratelimit.RetryAfterSeconds(wait)
+		a.refuse(w, r, activity, p, pe)
 		return
 	}
 	var req RenewRequest

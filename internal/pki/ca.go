@@ -216,7 +216,7 @@ func (ca *CA) recordCA(ctx context.Context, cert *x509.Certificate, prof Profile
 	err := ca.reg.RecordIssued(ctx, IssuedCert{
 		Serial: serial, ID: id, Profile: prof, NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(),
 		IssuerKeyID: issuerKID, DER: cert.Raw,
-	})
+	}, IssueBasis{})
 	if errors.Is(err, ErrConflict) { // another replica recorded it first; it announced it
 		return nil
 	}

@@ -55,6 +55,7 @@ const (
 	CodeCertRenewed         = "cert_renewed"
 	CodeCertRevoked         = "cert_revoked"
 	CodeCertAlreadyRevoked  = "cert_already_revoked"
+	CodePrincipalRevoked    = "principal_revoked" // a vehicle, client or operator revoked as a whole (pki revoke --vehicle)
 	CodeJoinTokenCreated    = "join_token_created"
 	CodeIntermediateAdded   = "intermediate_added"
 	CodeIntermediateIssuing = "intermediate_issuing"
@@ -97,7 +98,9 @@ var (
 	// ErrRevocationStale: the RevocationSet's data is older than its MaxAge
 	// (or was never loaded); callers must refuse.
 	ErrRevocationStale = errors.New("pki: revocation data is stale")
-	// ErrRevoked: a certificate in the chain is revoked.
+	// ErrRevoked: a certificate in the chain is revoked; from the
+	// Registry's RecordIssued, the certificate a renewal presents is revoked
+	// or predates its principal's revocation.
 	ErrRevoked = errors.New("pki: certificate revoked")
 	// ErrKeyDecrypt: a CA key could not be decrypted (wrong passphrase or
 	// key file, or the file was altered).

@@ -33,13 +33,32 @@
 // refused. Open connections are not closed for staleness alone: a short store
 // outage must not send the whole fleet into safe state.
 //
+// Revoking a principal (RevokePrincipal: a vehicle, TMS client or operator
+// as a whole) is a fact about the principal, not a snapshot of its serials.
+// The Registry numbers each principal's certificates and records, in the
+// transaction that revokes every certificate issued so far, that number as
+// the principal's revocation watermark. Every issuance of a principal's
+// certificate runs in a transaction that takes the same per-principal lock
+// (a row lock on PostgreSQL, across replicas; the single writer on SQLite)
+// and checks its basis there: a renewal's presented certificate must be
+// unrevoked and above the watermark, an enrollment's join token is consumed
+// there (and a vehicle's revocation spends its unused tokens). So a
+// certificate is either recorded before the revocation, which revokes it, or
+// refused after it: none issued before or during the revocation survives it,
+// whatever renewals race it. The order is the Registry's own count, never
+// NotBefore (second-granular and back-dated). A certificate issued afterwards
+// on a new basis (an operator's issue, a join token created afterwards)
+// re-provisions the principal. Renewal is also rate-limited per principal at
+// the HTTP front (package enroll).
+//
 // Enrollment authorizes exactly one identity: a join token is 256 random bits,
 // shown once, stored only as its SHA-256, valid for a bounded TTL, and
 // consumed atomically on use; the CSR must name the token's vehicle and
 // nobody else, with an ECDSA P-256 or Ed25519 key. Renewal keeps the identity
 // of the presented, verified, unrevoked and unexpired certificate. Input that
 // is refused changes nothing: a CSR that fails any check does not consume the
-// token.
+// token, and a renewal or enrollment refused when its certificate is recorded
+// leaves no certificate behind.
 //
 // Every issuance, renewal, revocation and handshake decision emits exactly
 // one event (class pki or authentication) with a stable Code; the codes are

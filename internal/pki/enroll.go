@@ -14,9 +14,11 @@ import (
 // Enroll issues a vehicle's first certificate in exchange for a join token
 // and a CSR naming that vehicle. Checks run cheapest first and nothing is
 // written until all pass: a refused CSR leaves the token usable. The token
-// is then consumed atomically, so of concurrent enrollments with one token
-// exactly one succeeds. Emits cert_enrolled, or one refusal event whose code
-// the returned error carries (see CodeOf).
+// is consumed in the transaction that records the certificate, so of
+// concurrent enrollments with one token exactly one succeeds, and an
+// enrollment racing a revocation of the vehicle either is revoked by it or,
+// its token spent by it, refused (token_used). Emits cert_enrolled, or one
+// refusal event whose code the returned error carries (see CodeOf).
 func (ca *CA) Enroll(ctx context.Context, joinToken string, csrBytes []byte) (*Issued, error) {
 	var vehicle principal.Principal
 	attrs := map[string]any{}
@@ -53,11 +55,12 @@ func (ca *CA) Enroll(ctx context.Context, joinToken string, csrBytes []byte) (*I
 	if err := checkCSRIdentity(csr, vehicle); err != nil {
 		return refuse(err)
 	}
-	if _, err := ca.reg.ConsumeJoinToken(ctx, hash, now.UTC()); err != nil {
-		return refuse(tokenRefusal(err))
+	is, err := ca.issue(ctx, IssueRequest{Subject: vehicle, PublicKey: csr.PublicKey, RequestedBy: vehicle},
+		profiles[principal.Vehicle], "enroll", CodeCertEnrolled, IssueBasis{JoinToken: &hash, Now: now.UTC()})
+	if err != nil {
+		return refuse(err)
 	}
-	return ca.issue(ctx, IssueRequest{Subject: vehicle, PublicKey: csr.PublicKey, RequestedBy: vehicle},
-		profiles[principal.Vehicle], "enroll", CodeCertEnrolled)
+	return is, nil
 }
 
 // Renew issues a new certificate, possibly for a new key, to the holder of a
@@ -65,10 +68,14 @@ func (ca *CA) Enroll(ctx context.Context, joinToken string, csrBytes []byte) (*I
 // the connection the request came on, through a ServerTLSConfig listener (so
 // chains end at a trusted intermediate); the identity is its [0][0] and the
 // CSR must name exactly that identity. The old certificate is not revoked: it
-// expires on its own, and a session still using it is not cut. Refused if the presented certificate or
-// its intermediate is revoked (checked in the Registry, not a cache), the
-// certificate is expired or unknown to the Registry, or it is a gateway's.
-// Emits cert_renewed or one refusal event.
+// expires on its own, and a session still using it is not cut. Refused if
+// the presented certificate or its intermediate is revoked (checked in the
+// Registry, not a cache), the certificate is expired or unknown to the
+// Registry, or it is a gateway's. The presented certificate is checked again
+// in the transaction that records the new one, serialized with
+// RevokePrincipal: a renewal racing a revocation of its principal is either
+// revoked by it or refused, never issued past it. Emits cert_renewed or one
+// refusal event.
 func (ca *CA) Renew(ctx context.Context, verifiedChains [][]*x509.Certificate, csrBytes []byte) (*Issued, error) {
 	var p principal.Principal
 	attrs := map[string]any{}
@@ -86,7 +93,8 @@ func (ca *CA) Renew(ctx context.Context, verifiedChains [][]*x509.Certificate, c
 	}
 	chain := verifiedChains[0]
 	leaf := chain[0]
-	attrs["serial"] = serialOf(leaf)
+	serial := serialOf(leaf)
+	attrs["serial"] = serial
 	spec, ok := profiles[p.Kind]
 	if !ok || !renewable(p.Kind) {
 		return refuse(refusal(http.StatusForbidden, CodeRenewKindNotAllowed, "this certificate kind is not renewed online", nil))
@@ -120,7 +128,12 @@ func (ca *CA) Renew(ctx context.Context, verifiedChains [][]*x509.Certificate, c
 	if err := checkCSRIdentity(csr, p); err != nil {
 		return refuse(err)
 	}
-	return ca.issue(ctx, IssueRequest{Subject: p, PublicKey: csr.PublicKey, RequestedBy: p}, spec, "renew", CodeCertRenewed)
+	is, err := ca.issue(ctx, IssueRequest{Subject: p, PublicKey: csr.PublicKey, RequestedBy: p}, spec, "renew", CodeCertRenewed,
+		IssueBasis{RenewedFrom: serial})
+	if err != nil {
+		return refuse(err)
+	}
+	return is, nil
 }
 
 // renewable kinds renew themselves online; gateway certificates come from an

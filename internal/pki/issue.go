@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -63,7 +64,7 @@ func (ca *CA) Issue(ctx context.Context, req IssueRequest) (*Issued, error) {
 			req.RequestedBy, req.Subject.String(), map[string]any{"reason": problemDetail(err)})
 		return nil, err
 	}
-	return ca.issue(ctx, req, spec, "issue", CodeCertIssued)
+	return ca.issue(ctx, req, spec, "issue", CodeCertIssued, IssueBasis{})
 }
 
 // IssueWithNewKey generates a key of alg and issues a certificate for it;
@@ -109,8 +110,11 @@ func (ca *CA) checkIssueRequest(req IssueRequest) (profileSpec, error) {
 
 // issue signs, records and announces a leaf. The certificate is returned only
 // once it is durably recorded and its event is written: a certificate the
-// Registry does not know could never be revoked.
-func (ca *CA) issue(ctx context.Context, req IssueRequest, spec profileSpec, activity, code string) (*Issued, error) {
+// Registry does not know could never be revoked. The Registry checks basis
+// in the transaction that records it (see Registry.RecordIssued); a refusal
+// there is returned as the refusal the caller reports, and the signed
+// certificate, never recorded, is dropped.
+func (ca *CA) issue(ctx context.Context, req IssueRequest, spec profileSpec, activity, code string, basis IssueBasis) (*Issued, error) {
 	st := ca.state.Load()
 	issuer := st.issuing
 	now := ca.now()
@@ -134,8 +138,8 @@ func (ca *CA) issue(ctx context.Context, req IssueRequest, spec profileSpec, act
 		Serial: serialOf(cert), Kind: req.Subject.Kind, ID: req.Subject.ID, Profile: spec.profile,
 		NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(), IssuerKeyID: issuer.kid, DER: der,
 	}
-	if err := ca.reg.RecordIssued(ctx, rec); err != nil {
-		return nil, storeError(err)
+	if err := ca.reg.RecordIssued(ctx, rec, basis); err != nil {
+		return nil, recordRefusal(err, basis)
 	}
 	alg, _ := keyAlgorithmOf(req.PublicKey)
 	if err := ca.ev.emit(ctx, event.ClassPKI, activity, event.Accept, event.SeverityInfo, code, req.RequestedBy, req.Subject.String(),
@@ -144,6 +148,20 @@ func (ca *CA) issue(ctx context.Context, req IssueRequest, spec profileSpec, act
 		return nil, err
 	}
 	return &Issued{Certificate: cert, Chain: [][]byte{der, issuer.cert.Raw}, Record: rec}, nil
+}
+
+// recordRefusal maps what RecordIssued refused to the refusal of the request
+// whose basis it checked.
+func recordRefusal(err error, basis IssueBasis) error {
+	switch {
+	case basis.JoinToken != nil && !errors.Is(err, ErrConflict):
+		return tokenRefusal(err)
+	case basis.RenewedFrom != "" && errors.Is(err, ErrRevoked):
+		return refusal(http.StatusForbidden, CodeRenewCertRevoked, "the presented certificate is revoked", err)
+	case basis.RenewedFrom != "" && errors.Is(err, ErrNotFound):
+		return refusal(http.StatusForbidden, CodeRenewCertUnknown, "the presented certificate was not issued by this CA", err)
+	}
+	return storeError(err)
 }
 
 // ParseCertificatePEM parses the first PEM certificate in b.

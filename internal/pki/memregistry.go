@@ -6,24 +6,36 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
 // MemRegistry is a Registry in memory, for tests and the demo. It is not
 // durable and is shared only within one process.
 type MemRegistry struct {
-	mu       sync.Mutex
-	certs    map[string]IssuedCert
-	tokens   map[TokenHash]JoinTokenRecord
-	version  int64
-	crlNum   int64
-	failWith error
+	mu         sync.Mutex // one lock: every method is serialized, per principal included
+	certs      map[string]IssuedCert
+	seq        map[string]int64 // serial → its number among its principal's certificates
+	principals map[principal.Principal]*memPrincipal
+	tokens     map[TokenHash]JoinTokenRecord
+	version    int64
+	crlNum     int64
+	failWith   error
+}
+
+// memPrincipal is a principal's issuance count and revocation watermark.
+type memPrincipal struct {
+	issued  int64
+	revoked bool
+	through int64 // with revoked: certificates numbered up to this are revoked
 }
 
 var _ Registry = (*MemRegistry)(nil)
 
 // NewMemRegistry returns an empty MemRegistry.
 func NewMemRegistry() *MemRegistry {
-	return &MemRegistry{certs: map[string]IssuedCert{}, tokens: map[TokenHash]JoinTokenRecord{}}
+	return &MemRegistry{certs: map[string]IssuedCert{}, seq: map[string]int64{},
+		principals: map[principal.Principal]*memPrincipal{}, tokens: map[TokenHash]JoinTokenRecord{}}
 }
 
 // FailWith makes every later call return err (nil restores service); tests
@@ -50,7 +62,7 @@ func cloneCert(c IssuedCert) IssuedCert {
 }
 
 // RecordIssued implements Registry.
-func (m *MemRegistry) RecordIssued(_ context.Context, c IssuedCert) error {
+func (m *MemRegistry) RecordIssued(_ context.Context, c IssuedCert, basis IssueBasis) error {
 	if err := m.lock(); err != nil {
 		return err
 	}
@@ -58,8 +70,33 @@ func (m *MemRegistry) RecordIssued(_ context.Context, c IssuedCert) error {
 	if _, ok := m.certs[c.Serial]; ok {
 		return ErrConflict
 	}
+	var seq int64
+	if p := c.Principal(); p.Kind != "" {
+		st := m.principals[p]
+		if st == nil {
+			st = &memPrincipal{}
+		}
+		if basis.RenewedFrom != "" {
+			parent, ok := m.certs[basis.RenewedFrom]
+			switch {
+			case !ok || parent.Principal() != p:
+				return ErrNotFound
+			case parent.Revoked() || (st.revoked && m.seq[parent.Serial] <= st.through):
+				return ErrRevoked
+			}
+		}
+		if basis.JoinToken != nil {
+			if err := m.consumeLocked(*basis.JoinToken, basis.Now); err != nil {
+				return err
+			}
+		}
+		st.issued++
+		seq = st.issued
+		m.principals[p] = st
+	}
 	c.RevokedAt, c.Reason = time.Time{}, 0
 	m.certs[c.Serial] = cloneCert(c)
+	m.seq[c.Serial] = seq
 	return nil
 }
 
@@ -88,12 +125,7 @@ func (m *MemRegistry) ListIssued(_ context.Context, f IssuedFilter) ([]IssuedCer
 			out = append(out, cloneCert(c))
 		}
 	}
-	slices.SortFunc(out, func(a, b IssuedCert) int {
-		if c := a.NotBefore.Compare(b.NotBefore); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Serial, b.Serial)
-	})
+	sortIssued(out)
 	if f.Limit > 0 && len(out) > f.Limit {
 		out = out[:f.Limit]
 	}
@@ -117,6 +149,42 @@ func (m *MemRegistry) Revoke(_ context.Context, serial string, reason Revocation
 	m.certs[serial] = c
 	m.version++
 	return cloneCert(c), true, nil
+}
+
+// RevokePrincipal implements Registry.
+func (m *MemRegistry) RevokePrincipal(_ context.Context, p principal.Principal, reason RevocationReason, at time.Time) (PrincipalRevocation, error) {
+	if err := m.lock(); err != nil {
+		return PrincipalRevocation{}, err
+	}
+	defer m.mu.Unlock()
+	st := m.principals[p]
+	if st == nil {
+		st = &memPrincipal{}
+		m.principals[p] = st
+	}
+	st.revoked, st.through = true, st.issued
+	var out PrincipalRevocation
+	for serial, c := range m.certs {
+		if c.Principal() == p && !c.Revoked() {
+			c.RevokedAt, c.Reason = at.UTC(), reason
+			m.certs[serial] = c
+			out.Revoked = append(out.Revoked, cloneCert(c))
+		}
+	}
+	sortIssued(out.Revoked)
+	if len(out.Revoked) > 0 {
+		m.version++
+	}
+	if p.Kind == principal.Vehicle {
+		for h, t := range m.tokens {
+			if t.VehicleID == p.ID && t.UsedAt.IsZero() {
+				t.UsedAt = at.UTC()
+				m.tokens[h] = t
+				out.TokensSpent++
+			}
+		}
+	}
+	return out, nil
 }
 
 // RevocationVersion implements RevocationSource.
@@ -182,22 +250,28 @@ func (m *MemRegistry) GetJoinToken(_ context.Context, hash TokenHash) (JoinToken
 	return t, nil
 }
 
-// ConsumeJoinToken implements Registry.
-func (m *MemRegistry) ConsumeJoinToken(_ context.Context, hash TokenHash, now time.Time) (JoinTokenRecord, error) {
-	if err := m.lock(); err != nil {
-		return JoinTokenRecord{}, err
-	}
-	defer m.mu.Unlock()
+// consumeLocked marks a join token used at now; m.mu is held.
+func (m *MemRegistry) consumeLocked(hash TokenHash, now time.Time) error {
 	t, ok := m.tokens[hash]
 	switch {
 	case !ok:
-		return JoinTokenRecord{}, ErrNotFound
+		return ErrNotFound
 	case !t.UsedAt.IsZero():
-		return JoinTokenRecord{}, ErrTokenUsed
+		return ErrTokenUsed
 	case !now.Before(t.ExpiresAt):
-		return JoinTokenRecord{}, ErrTokenExpired
+		return ErrTokenExpired
 	}
 	t.UsedAt = now.UTC()
 	m.tokens[hash] = t
-	return t, nil
+	return nil
+}
+
+// sortIssued orders certificates as ListIssued does: NotBefore, then Serial.
+func sortIssued(cs []IssuedCert) {
+	slices.SortFunc(cs, func(a, b IssuedCert) int {
+		if c := a.NotBefore.Compare(b.NotBefore); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Serial, b.Serial)
+	})
 }

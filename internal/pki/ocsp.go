@@ -159,7 +159,7 @@ func (ca *CA) responderFor(ctx context.Context, it *intermediate) (*ocspResponde
 	cert, _ := x509.ParseCertificate(der)
 	rec := IssuedCert{Serial: serialOf(cert), ID: it.kid, Profile: ProfileOCSPResponder,
 		NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(), IssuerKeyID: it.kid, DER: der}
-	if err := ca.reg.RecordIssued(ctx, rec); err != nil {
+	if err := ca.reg.RecordIssued(ctx, rec, IssueBasis{}); err != nil {
 		return nil, storeError(err)
 	}
 	if err := ca.ev.emit(ctx, event.ClassPKI, "issue", event.Accept, event.SeverityInfo, CodeCertIssued,

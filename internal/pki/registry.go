@@ -17,7 +17,8 @@ import (
 //   - A method returns only once its write is durable (committed and, on
 //     SQLite, fsynced). A method that cannot complete returns an error other
 //     than the sentinels below; the CA then fails closed.
-//   - The sentinels (ErrNotFound, ErrConflict, ErrTokenUsed, ErrTokenExpired)
+//   - The sentinels (ErrNotFound, ErrConflict, ErrRevoked, ErrTokenUsed,
+//     ErrTokenExpired)
 //     are returned so that errors.Is matches them; wrapping is allowed.
 //   - Times are passed in UTC with whole-second precision (the CA truncates
 //     them); an engine must store at least whole seconds and return them in
@@ -32,7 +33,25 @@ type Registry interface {
 	// RecordIssued durably stores a newly issued certificate (RevokedAt zero,
 	// Reason 0). It returns ErrConflict, and changes nothing, if a row with
 	// the same Serial exists.
-	RecordIssued(ctx context.Context, c IssuedCert) error
+	//
+	// For a principal's certificate (Kind set) it is serialized with
+	// RevokePrincipal on the same principal, on every replica (the
+	// principal's row is locked in both transactions), and checks basis in
+	// the transaction that records the certificate, so that a certificate is
+	// either recorded before a revocation of its principal (which then
+	// revokes it) or refused after it:
+	//   - basis.RenewedFrom must name a certificate of the same principal,
+	//     not revoked and issued after the principal's last RevokePrincipal;
+	//     otherwise ErrRevoked (ErrNotFound if no certificate of this
+	//     principal has that serial).
+	//   - basis.JoinToken is consumed in the same transaction, at basis.Now:
+	//     ErrNotFound (no such hash), ErrTokenUsed (used, or spent by a
+	//     revocation), ErrTokenExpired (Now >= ExpiresAt), checked in this
+	//     order. Of concurrent calls with one token at most one succeeds.
+	// The order of issuance is the Registry's own (a per-principal count),
+	// never NotBefore, which is second-granular and back-dated. A refused
+	// call changes nothing.
+	RecordIssued(ctx context.Context, c IssuedCert, basis IssueBasis) error
 
 	// GetIssued returns the certificate with this serial, revoked or not, or
 	// ErrNotFound.
@@ -54,6 +73,19 @@ type Registry interface {
 	// changed=true. It returns ErrNotFound if no certificate has the serial.
 	Revoke(ctx context.Context, serial string, reason RevocationReason, at time.Time) (c IssuedCert, changed bool, err error)
 
+	// RevokePrincipal revokes a principal: in one transaction, serialized
+	// with RecordIssued on that principal, it records that every certificate
+	// of p issued so far is revoked (the principal's revocation watermark),
+	// revokes each of them not revoked yet (expired ones included) at time
+	// at with reason, spends a vehicle's unused join tokens, and increments
+	// the revocation version if it revoked any certificate. It returns what
+	// it revoked. A certificate recorded after it (an operator's issue, an
+	// enrollment with a join token created after it) is not affected; no
+	// renewal of a certificate issued before it can be recorded after it.
+	// Calling it again moves the watermark to the principal's certificates
+	// issued since.
+	RevokePrincipal(ctx context.Context, p principal.Principal, reason RevocationReason, at time.Time) (PrincipalRevocation, error)
+
 	// NextCRLNumber returns a CRL number strictly greater than every number
 	// it returned before, to any caller on any replica, even across
 	// restarts, and at least 1. Gaps are allowed (a PostgreSQL sequence or
@@ -68,19 +100,9 @@ type Registry interface {
 
 	// GetJoinToken returns the token with this hash without consuming it,
 	// whatever its state (used or expired), or ErrNotFound. The CA uses it to
-	// check a CSR against the token's vehicle before consuming the token, so
-	// that a refused CSR does not burn it.
+	// check a CSR against the token's vehicle before it signs anything, so
+	// that a refused CSR does not burn the token; RecordIssued consumes it.
 	GetJoinToken(ctx context.Context, hash TokenHash) (JoinTokenRecord, error)
-
-	// ConsumeJoinToken atomically marks the token used at now and returns
-	// the updated row, if and only if it exists, is unused and
-	// now < ExpiresAt. Otherwise it changes nothing and returns, checked in
-	// this order: ErrNotFound (no such hash), ErrTokenUsed (UsedAt is set),
-	// ErrTokenExpired (now >= ExpiresAt). Under concurrency, of any number of
-	// calls for one hash on any replicas at most one succeeds (a conditional
-	// UPDATE ... WHERE used_at IS NULL AND expires_at > $now, checking the
-	// affected row count, fits).
-	ConsumeJoinToken(ctx context.Context, hash TokenHash, now time.Time) (JoinTokenRecord, error)
 }
 
 // RevocationSource is the part of the Registry the RevocationSet polls.
@@ -138,6 +160,26 @@ func (c IssuedCert) Principal() principal.Principal {
 
 // Revoked reports whether the certificate is revoked.
 func (c IssuedCert) Revoked() bool { return !c.RevokedAt.IsZero() }
+
+// IssueBasis is what authorizes recording a principal's new certificate;
+// RecordIssued checks it in the transaction that records the certificate.
+// The zero IssueBasis is an operator's issue (or a CA certificate).
+type IssueBasis struct {
+	// RenewedFrom is the serial of the certificate a renewal presents.
+	RenewedFrom string
+	// JoinToken, for an enrollment, is the token consumed at Now.
+	JoinToken *TokenHash
+	Now       time.Time
+}
+
+// PrincipalRevocation is what RevokePrincipal did.
+type PrincipalRevocation struct {
+	// Revoked are the certificates this call revoked, ordered by NotBefore
+	// then Serial.
+	Revoked []IssuedCert
+	// TokensSpent counts the unused join tokens it spent (vehicles only).
+	TokensSpent int
+}
 
 // IssuedFilter selects certificates; zero fields match everything.
 type IssuedFilter struct {

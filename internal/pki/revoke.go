@@ -51,3 +51,43 @@ func (ca *CA) Revoke(ctx context.Context, serial string, reason RevocationReason
 	}
 	return rec, nil
 }
+
+// RevokePrincipal revokes a vehicle, TMS client or operator: every
+// certificate it was issued so far, and every renewal of them from now on,
+// in one Registry transaction (Registry.RevokePrincipal) that issuance is
+// serialized with. So no certificate issued before or during the call
+// survives it, whatever renewals race it on any replica; a vehicle's unused
+// join tokens are spent too. A certificate issued afterwards on a new basis
+// (an operator's issue, an enrollment with a join token created afterwards)
+// re-provisions the principal.
+//
+// It emits cert_revoked for each certificate it revoked, then one
+// principal_revoked. Listeners learn of it as of Revoke.
+func (ca *CA) RevokePrincipal(ctx context.Context, p principal.Principal, reason RevocationReason, by principal.Principal) (PrincipalRevocation, error) {
+	if _, err := principal.New(p.Kind, p.ID); err != nil || !renewable(p.Kind) {
+		return PrincipalRevocation{}, refusal(http.StatusBadRequest, CodeIssueInvalid, "only a vehicle, TMS client or operator is revoked as a whole", err)
+	}
+	if _, ok := reasonNames[reason]; !ok {
+		return PrincipalRevocation{}, refusal(http.StatusBadRequest, CodeIssueInvalid, "unsupported revocation reason", nil)
+	}
+	res, err := ca.reg.RevokePrincipal(ctx, p, reason, ca.now().UTC().Truncate(time.Second))
+	if err != nil {
+		return PrincipalRevocation{}, storeError(err)
+	}
+	sev := event.SeverityMedium
+	if reason == ReasonKeyCompromise || reason == ReasonCACompromise {
+		sev = event.SeverityHigh
+	}
+	for _, rec := range res.Revoked {
+		if err := ca.ev.emit(ctx, event.ClassPKI, "revoke", event.Accept, sev, CodeCertRevoked, by, p.String(),
+			map[string]any{"serial": rec.Serial, "reason": rec.Reason.String(), "revoked_at": rec.RevokedAt, "profile": string(rec.Profile)}); err != nil {
+			return res, err
+		}
+	}
+	if err := ca.ev.emit(ctx, event.ClassPKI, "revoke", event.Accept, sev, CodePrincipalRevoked, by, p.String(),
+		// join_spent: unused join tokens spent (a key naming "token" would be redacted).
+		map[string]any{"reason": reason.String(), "certificates": len(res.Revoked), "join_spent": res.TokensSpent}); err != nil {
+		return res, err
+	}
+	return res, nil
+}

@@ -32,6 +32,8 @@ func mapStoreErr(err error) error {
 		return ErrTokenUsed
 	case errors.Is(err, store.ErrTokenExpired):
 		return ErrTokenExpired
+	case errors.Is(err, store.ErrRevoked):
+		return fmt.Errorf("%w: %v", ErrRevoked, err)
 	}
 	return err
 }
@@ -47,8 +49,12 @@ func fromRow(r store.CertRow) IssuedCert {
 }
 
 // RecordIssued implements Registry.
-func (s *StoreRegistry) RecordIssued(ctx context.Context, c IssuedCert) error {
-	return mapStoreErr(s.st.RecordIssued(ctx, toRow(c)))
+func (s *StoreRegistry) RecordIssued(ctx context.Context, c IssuedCert, basis IssueBasis) error {
+	b := store.IssueBasis{RenewedFrom: basis.RenewedFrom, Now: basis.Now}
+	if basis.JoinToken != nil {
+		b.JoinToken = basis.JoinToken[:]
+	}
+	return mapStoreErr(s.st.RecordIssued(ctx, toRow(c), b))
 }
 
 // GetIssued implements Registry.
@@ -80,6 +86,19 @@ func (s *StoreRegistry) Revoke(ctx context.Context, serial string, reason Revoca
 		return IssuedCert{}, false, mapStoreErr(err)
 	}
 	return fromRow(r), changed, nil
+}
+
+// RevokePrincipal implements Registry.
+func (s *StoreRegistry) RevokePrincipal(ctx context.Context, p principal.Principal, reason RevocationReason, at time.Time) (PrincipalRevocation, error) {
+	r, err := s.st.RevokePrincipal(ctx, string(p.Kind), p.ID, int(reason), at)
+	if err != nil {
+		return PrincipalRevocation{}, mapStoreErr(err)
+	}
+	out := PrincipalRevocation{Revoked: make([]IssuedCert, len(r.Revoked)), TokensSpent: r.TokensSpent}
+	for i, row := range r.Revoked {
+		out.Revoked[i] = fromRow(row)
+	}
+	return out, nil
 }
 
 // NextCRLNumber implements Registry.
@@ -123,15 +142,6 @@ func (s *StoreRegistry) CreateJoinToken(ctx context.Context, t JoinTokenRecord) 
 // GetJoinToken implements Registry.
 func (s *StoreRegistry) GetJoinToken(ctx context.Context, hash TokenHash) (JoinTokenRecord, error) {
 	r, err := s.st.GetJoinToken(ctx, hash[:])
-	if err != nil {
-		return JoinTokenRecord{}, mapStoreErr(err)
-	}
-	return tokenFromRow(r), nil
-}
-
-// ConsumeJoinToken implements Registry.
-func (s *StoreRegistry) ConsumeJoinToken(ctx context.Context, hash TokenHash, now time.Time) (JoinTokenRecord, error) {
-	r, err := s.st.ConsumeJoinToken(ctx, hash[:], now)
 	if err != nil {
 		return JoinTokenRecord{}, mapStoreErr(err)
 	}

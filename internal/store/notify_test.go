@@ -35,7 +35,7 @@ func TestPostgresRevocationNotifies(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	row := store.CertRow{Serial: "80000000000000000000000000000001", Kind: "vehicle", ID: "truck-1", Profile: "vehicle",
 		NotBefore: now, NotAfter: now.Add(time.Hour), IssuerKeyID: "00112233445566778899aabbccddeeff", DER: []byte{1}}
-	if err := a.RecordIssued(ctx, row); err != nil {
+	if err := a.RecordIssued(ctx, row, store.IssueBasis{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := a.RevokeCert(ctx, "80000000000000000000000000000009", 1, now); err == nil {

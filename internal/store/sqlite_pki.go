@@ -35,15 +35,55 @@ func scanSQLiteCert(sc interface{ Scan(...any) error }) (CertRow, error) {
 	return c, nil
 }
 
-func (s *sqliteStore) RecordIssued(ctx context.Context, c CertRow) error {
+func (s *sqliteStore) RecordIssued(ctx context.Context, c CertRow, b IssueBasis) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO certs(`+sqliteCertCols+`) VALUES(?,?,?,?,?,?,?,?,?,?)`, c.Serial, c.Kind, c.ID, c.Profile,
-			c.NotBefore.UnixMicro(), c.NotAfter.UnixMicro(), c.IssuerKeyID, c.DER, usOrNil(c.RevokedAt), c.Reason)
+		var seq int64
+		if c.Kind != "" {
+			// The single writer serializes this with RevokePrincipal; what
+			// matters is that the checks below read inside this transaction.
+			var through sql.NullInt64
+			err := tx.QueryRow(`INSERT INTO principals(kind,id,issued) VALUES(?,?,1)
+				ON CONFLICT(kind,id) DO UPDATE SET issued = issued + 1 RETURNING issued, revoked_through`, c.Kind, c.ID).Scan(&seq, &through)
+			if err != nil {
+				return err
+			}
+			if b.RenewedFrom != "" {
+				if err := sqliteCheckParent(tx, c, b.RenewedFrom, through); err != nil {
+					return err
+				}
+			}
+			if b.JoinToken != nil {
+				if err := sqliteConsumeToken(tx, b.JoinToken, b.Now); err != nil {
+					return err
+				}
+			}
+		}
+		_, err := tx.Exec(`INSERT INTO certs(`+sqliteCertCols+`,seq) VALUES(?,?,?,?,?,?,?,?,?,?,?)`, c.Serial, c.Kind, c.ID, c.Profile,
+			c.NotBefore.UnixMicro(), c.NotAfter.UnixMicro(), c.IssuerKeyID, c.DER, usOrNil(c.RevokedAt), c.Reason, seq)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("%w: certificate %s already recorded", ErrConflict, c.Serial)
 		}
 		return err
 	})
+}
+
+// sqliteCheckParent checks the certificate a renewal presents: the same
+// principal's, unrevoked, and numbered after the principal's revocation
+// watermark (through; NULL: never revoked).
+func sqliteCheckParent(tx *sql.Tx, c CertRow, parent string, through sql.NullInt64) error {
+	var kind, id string
+	var seq int64
+	var revoked sql.NullInt64
+	err := tx.QueryRow(`SELECT kind, id, seq, revoked_us FROM certs WHERE serial=?`, parent).Scan(&kind, &id, &seq, &revoked)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || (err == nil && (kind != c.Kind || id != c.ID)):
+		return fmt.Errorf("%w: certificate %s of %s:%s", ErrNotFound, parent, c.Kind, c.ID)
+	case err != nil:
+		return err
+	case revoked.Valid || (through.Valid && seq <= through.Int64):
+		return fmt.Errorf("%w: %s", ErrRevoked, parent)
+	}
+	return nil
 }
 
 func (s *sqliteStore) GetIssued(ctx context.Context, serial string) (CertRow, error) {
@@ -111,6 +151,59 @@ func (s *sqliteStore) RevokeCert(ctx context.Context, serial string, reason int,
 	return out, changed, nil
 }
 
+func (s *sqliteStore) RevokePrincipal(ctx context.Context, kind, id string, reason int, at time.Time) (PrincipalRevocation, error) {
+	var out PrincipalRevocation
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		out = PrincipalRevocation{}
+		if _, err := tx.Exec(`INSERT INTO principals(kind,id,issued,revoked_through,revoked_us,reason) VALUES(?,?,0,0,?,?)
+			ON CONFLICT(kind,id) DO UPDATE SET revoked_through = issued, revoked_us = excluded.revoked_us, reason = excluded.reason`,
+			kind, id, at.UnixMicro(), reason); err != nil {
+			return err
+		}
+		rows, err := tx.Query(`UPDATE certs SET revoked_us=?, reason=? WHERE kind=? AND id=? AND revoked_us IS NULL RETURNING `+sqliteCertCols,
+			at.UnixMicro(), reason, kind, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			c, err := scanSQLiteCert(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out.Revoked = append(out.Revoked, c)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(out.Revoked) > 0 {
+			if _, err := tx.Exec(`UPDATE pki_state SET revocation_version = revocation_version + 1 WHERE one=1`); err != nil {
+				return err
+			}
+		}
+		if kind == tokenKind {
+			res, err := tx.Exec(`UPDATE join_tokens SET used_us=? WHERE vehicle_id=? AND used_us IS NULL`, at.UnixMicro(), id)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			out.TokensSpent = int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return PrincipalRevocation{}, err
+	}
+	sortCertRows(out.Revoked)
+	return out, nil
+}
+
 func (s *sqliteStore) RevocationVersion(ctx context.Context) (int64, error) {
 	var v int64
 	err := s.rdb.QueryRowContext(ctx, `SELECT revocation_version FROM pki_state WHERE one=1`).Scan(&v)
@@ -161,26 +254,19 @@ func (s *sqliteStore) GetJoinToken(ctx context.Context, hash []byte) (JoinTokenR
 	return t, err
 }
 
-func (s *sqliteStore) ConsumeJoinToken(ctx context.Context, hash []byte, now time.Time) (JoinTokenRow, error) {
-	var out JoinTokenRow
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		t, err := scanSQLiteToken(tx.QueryRow(`SELECT `+sqliteTokenCols+` FROM join_tokens WHERE hash=?`, hash))
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("%w: join token", ErrNotFound)
-		case err != nil:
-			return err
-		case !t.UsedAt.IsZero():
-			return ErrTokenUsed
-		case !now.Before(t.ExpiresAt):
-			return ErrTokenExpired
-		}
-		if _, err := tx.Exec(`UPDATE join_tokens SET used_us=? WHERE hash=?`, now.UnixMicro(), hash); err != nil {
-			return err
-		}
-		t.UsedAt = time.UnixMicro(now.UnixMicro()).UTC()
-		out = t
-		return nil
-	})
-	return out, err
+// sqliteConsumeToken marks a join token used at now, inside tx.
+func sqliteConsumeToken(tx *sql.Tx, hash []byte, now time.Time) error {
+	t, err := scanSQLiteToken(tx.QueryRow(`SELECT `+sqliteTokenCols+` FROM join_tokens WHERE hash=?`, hash))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%w: join token", ErrNotFound)
+	case err != nil:
+		return err
+	case !t.UsedAt.IsZero():
+		return ErrTokenUsed
+	case !now.Before(t.ExpiresAt):
+		return ErrTokenExpired
+	}
+	_, err = tx.Exec(`UPDATE join_tokens SET used_us=? WHERE hash=?`, now.UnixMicro(), hash)
+	return err
 }

@@ -32,7 +32,7 @@ func RunRegistryConformance(t *testing.T, newReg func(t *testing.T) pki.Registry
 	t.Run("RecordGet", func(t *testing.T) {
 		r := newReg(t)
 		c := cert(1, principal.Vehicle, "truck-1", base)
-		if err := r.RecordIssued(ctx, c); err != nil {
+		if err := r.RecordIssued(ctx, c, pki.IssueBasis{}); err != nil {
 			t.Fatal(err)
 		}
 		got, err := r.GetIssued(ctx, c.Serial)
@@ -45,7 +45,7 @@ func RunRegistryConformance(t *testing.T, newReg func(t *testing.T) pki.Registry
 		if got.NotBefore.Location() != time.UTC || got.Revoked() {
 			t.Fatal("times must come back in UTC; a new certificate is not revoked")
 		}
-		if err := r.RecordIssued(ctx, c); !errors.Is(err, pki.ErrConflict) {
+		if err := r.RecordIssued(ctx, c, pki.IssueBasis{}); !errors.Is(err, pki.ErrConflict) {
 			t.Fatalf("duplicate serial: %v, want ErrConflict", err)
 		}
 		if _, err := r.GetIssued(ctx, "8"+fmt.Sprintf("%031x", 99)); !errors.Is(err, pki.ErrNotFound) {
@@ -54,7 +54,7 @@ func RunRegistryConformance(t *testing.T, newReg func(t *testing.T) pki.Registry
 		// A CA row: empty kind.
 		ca := cert(2, "", "0123456789abcdef0123456789abcdef", base)
 		ca.Profile = pki.ProfileIntermediate
-		if err := r.RecordIssued(ctx, ca); err != nil {
+		if err := r.RecordIssued(ctx, ca, pki.IssueBasis{}); err != nil {
 			t.Fatal(err)
 		}
 		if got, err := r.GetIssued(ctx, ca.Serial); err != nil || got.Kind != "" || got.Profile != pki.ProfileIntermediate {
@@ -71,7 +71,7 @@ func RunRegistryConformance(t *testing.T, newReg func(t *testing.T) pki.Registry
 			cert(4, principal.Vehicle, "truck-2", base.Add(2*time.Hour)),
 		}
 		for _, c := range rows {
-			if err := r.RecordIssued(ctx, c); err != nil {
+			if err := r.RecordIssued(ctx, c, pki.IssueBasis{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -95,7 +95,7 @@ func RunRegistryConformance(t *testing.T, newReg func(t *testing.T) pki.Registry
 	t.Run("Revoke", func(t *testing.T) {
 		r := newReg(t)
 		c := cert(1, principal.Vehicle, "truck-1", base)
-		_ = r.RecordIssued(ctx, c)
+		_ = r.RecordIssued(ctx, c, pki.IssueBasis{})
 		v0, err := r.RevocationVersion(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -127,7 +127,7 @@ func RunRegistryConformance(t *testing.T, newReg func(t *testing.T) pki.Registry
 	t.Run("RevokeConcurrent", func(t *testing.T) {
 		r := newReg(t)
 		c := cert(1, principal.Vehicle, "truck-1", base)
-		_ = r.RecordIssued(ctx, c)
+		_ = r.RecordIssued(ctx, c, pki.IssueBasis{})
 		var mu sync.Mutex
 		changedN := 0
 		var wg sync.WaitGroup
@@ -156,7 +156,7 @@ func RunRegistryConformance(t *testing.T, newReg func(t *testing.T) pki.Registry
 		expired := cert(2, principal.Vehicle, "b", base.Add(-48*time.Hour))
 		good := cert(3, principal.Vehicle, "c", base)
 		for _, c := range []pki.IssuedCert{live, expired, good} {
-			_ = r.RecordIssued(ctx, c)
+			_ = r.RecordIssued(ctx, c, pki.IssueBasis{})
 		}
 		for _, c := range []pki.IssuedCert{live, expired} {
 			if _, _, err := r.Revoke(ctx, c.Serial, pki.ReasonSuperseded, base); err != nil {
@@ -207,6 +207,12 @@ func RunRegistryConformance(t *testing.T, newReg func(t *testing.T) pki.Registry
 		wg.Wait()
 	})
 
+	// Join tokens are consumed by the enrollment that records a
+	// certificate: RecordIssued with IssueBasis.JoinToken.
+	enroll := func(r pki.Registry, i int, h pki.TokenHash, vehicle string, now time.Time) error {
+		return r.RecordIssued(ctx, cert(i, principal.Vehicle, vehicle, base), pki.IssueBasis{JoinToken: &h, Now: now})
+	}
+
 	t.Run("JoinTokens", func(t *testing.T) {
 		r := newReg(t)
 		h := pki.TokenHash(sha256.Sum256([]byte("one")))
@@ -221,18 +227,20 @@ func RunRegistryConformance(t *testing.T, newReg func(t *testing.T) pki.Registry
 		if err != nil || got.VehicleID != "truck-1" || !got.ExpiresAt.Equal(rec.ExpiresAt) || !got.UsedAt.IsZero() {
 			t.Fatalf("GetJoinToken: %+v %v (UsedAt must be ignored on create)", got, err)
 		}
-		if _, err := r.ConsumeJoinToken(ctx, h, rec.ExpiresAt); !errors.Is(err, pki.ErrTokenExpired) {
+		if err := enroll(r, 1, h, "truck-1", rec.ExpiresAt); !errors.Is(err, pki.ErrTokenExpired) {
 			t.Fatalf("at ExpiresAt: %v, want ErrTokenExpired", err)
 		}
 		now := base.Add(time.Minute)
-		got, err = r.ConsumeJoinToken(ctx, h, now)
-		if err != nil || !got.UsedAt.Equal(now) || got.VehicleID != "truck-1" {
-			t.Fatalf("consume: %+v %v", got, err)
+		if err := enroll(r, 2, h, "truck-1", now); err != nil {
+			t.Fatalf("consume: %v", err)
 		}
-		if _, err := r.ConsumeJoinToken(ctx, h, now); !errors.Is(err, pki.ErrTokenUsed) {
+		if got, err := r.GetJoinToken(ctx, h); err != nil || !got.UsedAt.Equal(now) || got.VehicleID != "truck-1" {
+			t.Fatalf("consumed token: %+v %v", got, err)
+		}
+		if err := enroll(r, 3, h, "truck-1", now); !errors.Is(err, pki.ErrTokenUsed) {
 			t.Fatalf("second consume: %v", err)
 		}
-		if _, err := r.ConsumeJoinToken(ctx, h, rec.ExpiresAt.Add(time.Hour)); !errors.Is(err, pki.ErrTokenUsed) {
+		if err := enroll(r, 4, h, "truck-1", rec.ExpiresAt.Add(time.Hour)); !errors.Is(err, pki.ErrTokenUsed) {
 			t.Fatalf("used and expired: %v, want ErrTokenUsed (checked first)", err)
 		}
 		if got, _ := r.GetJoinToken(ctx, h); !got.UsedAt.Equal(now) {
@@ -242,15 +250,19 @@ func RunRegistryConformance(t *testing.T, newReg func(t *testing.T) pki.Registry
 		if _, err := r.GetJoinToken(ctx, missing); !errors.Is(err, pki.ErrNotFound) {
 			t.Fatalf("GetJoinToken missing: %v", err)
 		}
-		if _, err := r.ConsumeJoinToken(ctx, missing, now); !errors.Is(err, pki.ErrNotFound) {
-			t.Fatalf("ConsumeJoinToken missing: %v", err)
+		if err := enroll(r, 5, missing, "truck-1", now); !errors.Is(err, pki.ErrNotFound) {
+			t.Fatalf("enrollment with a missing token: %v", err)
 		}
 		// An expired token is not marked used.
 		h2 := pki.TokenHash(sha256.Sum256([]byte("two")))
 		_ = r.CreateJoinToken(ctx, pki.JoinTokenRecord{Hash: h2, VehicleID: "truck-2", CreatedAt: base, ExpiresAt: base.Add(time.Minute)})
-		_, _ = r.ConsumeJoinToken(ctx, h2, base.Add(time.Hour))
+		_ = enroll(r, 6, h2, "truck-2", base.Add(time.Hour))
 		if got, _ := r.GetJoinToken(ctx, h2); !got.UsedAt.IsZero() {
 			t.Fatal("refused consume changed the token")
+		}
+		// Only the one accepted enrollment recorded a certificate.
+		if all, _ := r.ListIssued(ctx, pki.IssuedFilter{}); !serials(all, []string{cert(2, "", "", base).Serial}) {
+			t.Fatalf("refused enrollments recorded certificates: %v", serialList(all))
 		}
 	})
 
@@ -261,9 +273,9 @@ func RunRegistryConformance(t *testing.T, newReg func(t *testing.T) pki.Registry
 		var mu sync.Mutex
 		ok, used := 0, 0
 		var wg sync.WaitGroup
-		for range 16 {
+		for i := range 16 {
 			wg.Go(func() {
-				_, err := r.ConsumeJoinToken(ctx, h, base.Add(time.Minute))
+				err := enroll(r, 100+i, h, "truck-1", base.Add(time.Minute))
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -280,7 +292,12 @@ func RunRegistryConformance(t *testing.T, newReg func(t *testing.T) pki.Registry
 		if ok != 1 || used != 15 {
 			t.Fatalf("%d consumed, %d refused as used; want 1 and 15", ok, used)
 		}
+		if all, _ := r.ListIssued(ctx, pki.IssuedFilter{}); len(all) != 1 {
+			t.Fatalf("%d certificates recorded with one token, want 1", len(all))
+		}
 	})
+
+	runPrincipalRevocation(t, newReg, cert, base)
 }
 
 func sameCert(a, b pki.IssuedCert) bool {
