@@ -38,7 +38,8 @@ import (
 //
 // At most MaxKeys windows are held. Beyond that, events fold into one
 // window per (Class, Activity, Code, listener) with Source OverflowSource
-// ("*") and no Resource, and each such event is counted in Stats.Overflow.
+// ("*") and no Resource, and each such event is counted in Stats.Overflow;
+// should even those grow past a bound, into one window per Class.
 // A summary that cannot be recorded is logged and counted
 // (Stats.SummaryError); its count is lost, never retried without bound.
 //
@@ -193,7 +194,7 @@ func (a *Aggregator) admit(ev Event, now time.Time) bool {
 		a.stats.Overflow()
 		k = aggKey{source: OverflowSource, class: k.class, activity: k.activity, code: k.code, listener: k.listener}
 		if w = a.windows[k]; w == nil && a.overflow >= aggregateOverflowKeys {
-			k = aggKey{source: OverflowSource}
+			k = aggKey{source: OverflowSource, class: k.class} // classes are a handful of constants
 			w = a.windows[k]
 		}
 	}

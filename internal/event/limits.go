@@ -51,7 +51,7 @@ const (
 	DefaultAggregateMaxKeys = 10_000
 	// aggregateOverflowKeys bounds those overflow windows; their fields
 	// are constants in code, so it is never reached in practice. Beyond it
-	// everything folds into one last window.
+	// events fold into one window per class.
 	aggregateOverflowKeys = 1_000
 	// aggregateSummaryTimeout bounds the write of the summaries of one
 	// tick, made from the aggregator's own goroutine.
