@@ -48,11 +48,22 @@ var cliActor = principal.Principal{Kind: principal.System, ID: "cli"}
 // stateEnv is what a command that reads or changes gateway state works
 // with: the configuration, the store and the store-backed event bus.
 type stateEnv struct {
-	cfg   config.Config
-	st    store.Store
-	bus   *event.Bus
-	log   *slog.Logger
-	close func()
+	cfg config.Config
+	st  store.Store
+	bus *event.Bus
+	// events, when set, is what the CA and the other event sources record
+	// through instead of bus: in serve, the aggregator in front of it.
+	events event.Emitter
+	log    *slog.Logger
+	close  func()
+}
+
+// emitter is what the CA and other event sources record through.
+func (e *stateEnv) emitter() event.Emitter {
+	if e.events != nil {
+		return e.events
+	}
+	return e.bus
 }
 
 // openState loads the configuration, opens the store (creating a SQLite
@@ -172,7 +183,7 @@ func (a *app) openCA(ctx context.Context, e *stateEnv) (*pki.CA, error) {
 		return nil, err
 	}
 	ca, err := pki.Load(ctx, dir, pki.Config{CRLURL: e.cfg.PKI.CRLURL, OCSPURL: e.cfg.PKI.OCSPURL},
-		pki.Deps{KEK: kek, Registry: pki.NewStoreRegistry(e.st), Events: e.bus, Log: e.log})
+		pki.Deps{KEK: kek, Registry: pki.NewStoreRegistry(e.st), Events: e.emitter(), Log: e.log})
 	if errors.Is(err, pki.ErrKeyDecrypt) {
 		return nil, fmt.Errorf("cannot decrypt the CA keys in %s: wrong passphrase or KEK file", dir)
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
+	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 )
@@ -29,6 +30,9 @@ func TestConfigDefaultsMatchTheLibraries(t *testing.T) {
 		{"telemetry.window", config.DefaultWindow, ingest.DefaultWindow},
 		{"telemetry.window bound", config.MaxWindow, ingest.MaxWindow},
 		{"telemetry.burst floor", config.MinTelemetryBurst, ingest.MaxBatchFrames},
+		{"events.aggregate_window", config.DefaultAggregateWindow, event.DefaultAggregateWindow},
+		{"events.aggregate_window floor", config.MinAggregateWindow, event.MinAggregateWindow},
+		{"events.aggregate_window ceiling", config.MaxAggregateWindow, event.MaxAggregateWindow},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: config has %v, the library %v", c.name, c.got, c.want)

@@ -161,13 +161,23 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
 			log.Error("closing the events file failed", slog.Any("err", err))
 		}
 	}()
+	// Events about peers that have not proven who they are go through the
+	// aggregator (per source and window). Closing it records its pending
+	// summaries (a failure is logged and counted by the aggregator); it is
+	// closed before the sinks are.
+	agg, err := event.NewAggregator(bus, event.AggregatorConfig{Window: cfg.Events.AggregateWindow},
+		event.AggregatorDeps{Log: log, Stats: stats})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = agg.Close() }()
 
 	// Background work of the PKI (revocation feed, certificate renewal, CA
 	// reload) outlives ctx: it must keep closing revoked connections while
 	// in-flight requests drain, and stops once Serve has returned.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
-	env := &stateEnv{cfg: cfg, st: st, bus: bus, log: log}
+	env := &stateEnv{cfg: cfg, st: st, bus: bus, events: agg, log: log}
 	gw, err := a.startPKI(ctx, bg, env, dev)
 	if err != nil {
 		return err
@@ -176,7 +186,7 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
 	if err := a.startVehicleSide(bg, env, gw); err != nil {
 		return err
 	}
-	vehicleTLS, tmsTLS, err := gw.listenerTLS(bus)
+	vehicleTLS, tmsTLS, err := gw.listenerTLS(agg)
 	if err != nil {
 		return err
 	}
@@ -188,14 +198,14 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
 	srv, err := server.New(cfg, server.Deps{
 		Log:           log,
 		Store:         st,
-		Events:        bus,
+		Events:        agg,
 		Registry:      reg,
 		VehicleTLS:    vehicleTLS,
 		TMSTLS:        tmsTLS,
 		VehicleRoutes: vehicleRoutes,
 		TMSRoutes:     tmsRoutes,
 		OpsRoutes:     opsRoutes,
-		Admission:     gw.admission(cfg, bus),
+		Admission:     gw.admission(cfg, agg),
 		Build:         build,
 	})
 	if err != nil {
@@ -238,6 +248,7 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
 		log.Warn("vehicle sessions did not close in time", slog.Any("err", err))
 	}
 	stopSessions()
+	_ = agg.Close() // pending summaries before the stop event
 
 	if addrsPath != "" {
 		_ = os.Remove(addrsPath)

@@ -188,7 +188,9 @@ func watchCA(ctx context.Context, ca *pki.CA, dir string, log *slog.Logger) {
 }
 
 // listenerTLS returns the mTLS configurations of the vehicle listener
-// (vehicles only) and the TMS listener (TMS clients and operators).
+// (vehicles only) and the TMS listener (TMS clients and operators). bus is
+// the aggregator in front of the event bus: every handshake refusal is about
+// a peer that has not proven who it is.
 func (g *gatewayPKI) listenerTLS(bus event.Emitter) (vehicle, tms *tls.Config, err error) {
 	deps := pki.ListenerDeps{Trust: g.ca.Trust(), Revocations: g.rs, Events: bus, GetCertificate: g.cert.getCertificate}
 	vehicle, err = pki.ServerTLSConfig(pki.ListenerConfig{Name: string(server.Vehicle), Allowed: []principal.Kind{principal.Vehicle}}, deps)
@@ -201,7 +203,8 @@ func (g *gatewayPKI) listenerTLS(bus event.Emitter) (vehicle, tms *tls.Config, e
 }
 
 // admission wires pki's handshake report and connection tracking into the
-// server.
+// server. bus is the aggregator in front of the event bus (handshake
+// refusals are aggregated per source; tls_accepted passes straight through).
 func (g *gatewayPKI) admission(cfg config.Config, bus event.Emitter) *server.Admission {
 	adm := &server.Admission{
 		HandshakeTimeout: cfg.TLS.HandshakeTimeout,
@@ -232,7 +235,7 @@ func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Regis
 		return nil, nil, nil, err
 	}
 	limiter := ratelimit.New(ratelimit.Config{PerSecond: float64(cfg.Telemetry.RatePerSecond), Burst: cfg.Telemetry.Burst})
-	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.bus,
+	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.emitter(),
 		RenewLimiter: enroll.NewRenewLimiter(cfg.PKI.RenewPerMinute, cfg.PKI.RenewBurst)}
 	g.session, err = session.New(session.Config{Interval: cfg.Heartbeat.Interval, Misses: cfg.Heartbeat.Misses,
 		ClockSkew: cfg.Telemetry.ClockSkew, ManualResume: cfg.Heartbeat.ManualResume},

@@ -111,6 +111,12 @@ type Events struct {
 	// (state in PostgreSQL only); empty disables the file. The store keeps
 	// the durable record either way.
 	File string `yaml:"file"`
+	// AggregateWindow is the window over which events about peers that
+	// have not proven who they are (refused handshakes, requests without a
+	// client certificate) are aggregated per source: the first few of each
+	// kind are recorded as they come, the rest as one summary with a count
+	// when the window closes.
+	AggregateWindow time.Duration `yaml:"aggregate_window"`
 }
 
 // TLS holds TLS settings common to the TLS listeners.
@@ -122,6 +128,13 @@ type TLS struct {
 	// listeners; the gateway completes and records each handshake before
 	// any HTTP is read.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	// UnauthenticatedRequestsPerSecond and UnauthenticatedBurst limit the
+	// requests each source (IPv4 address or IPv6 /64) may make on a
+	// connection without a verified client certificate (enrollment, and
+	// refusals of every other route); beyond them the answer is 429
+	// rate_limited with Retry-After.
+	UnauthenticatedRequestsPerSecond int `yaml:"unauthenticated_requests_per_second"`
+	UnauthenticatedBurst             int `yaml:"unauthenticated_burst"`
 }
 
 // PKI configures the fleet CA the gateway runs and the mutual TLS of its

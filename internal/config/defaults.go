@@ -51,6 +51,11 @@ const (
 	// DefaultEventsFile sits in the data directory so a SIEM shipper finds it
 	// beside the state it describes.
 	DefaultEventsFile = "events.jsonl"
+	// DefaultAggregateWindow: a flood from one source without a credential
+	// costs a handful of events per kind every 10 s (about 1 KB each), and
+	// its summary reaches detection ~10 s after the flood began. Equals
+	// event.DefaultAggregateWindow.
+	DefaultAggregateWindow = 10 * time.Second
 
 	// TLSMinVersion is fixed: TLS 1.2 and below are refused by design.
 	TLSMinVersion = "1.3"
@@ -58,6 +63,15 @@ const (
 	// cellular link needs a few round trips (~1 s); 10 s leaves margin while
 	// a client that stalls its handshake cannot hold a socket for long.
 	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultUnauthenticatedRate and DefaultUnauthenticatedBurst: the
+	// simulator enrolls a fleet from one address as fast as the gateway
+	// issues, 10,000 trucks in ~30 s (~330 enrollments/s, one request each;
+	// docs/PERFORMANCE.md), and a depot behind one NAT address powers up
+	// trucks in batches. 500/s with a burst of 1,000 (two seconds) stays
+	// above that, while one source without a certificate can no longer make
+	// the gateway parse CSRs and look up tokens as fast as it can send.
+	DefaultUnauthenticatedRate  = 500
+	DefaultUnauthenticatedBurst = 1000
 
 	// DefaultPKIDir keeps the CA beside the state it serves.
 	DefaultPKIDir = "pki"
@@ -132,6 +146,17 @@ const (
 	MaxRevocationMaxAge = 5 * time.Minute
 	// MaxHandshakeTimeout bounds tls.handshake_timeout.
 	MaxHandshakeTimeout = time.Minute
+	// MaxUnauthenticatedRate bounds tls.unauthenticated_requests_per_second
+	// and tls.unauthenticated_burst: room for a relay enrolling many depots
+	// through one address; there is no "unlimited".
+	MaxUnauthenticatedRate = 100_000
+	// MinAggregateWindow and MaxAggregateWindow bound
+	// events.aggregate_window (event.MinAggregateWindow,
+	// event.MaxAggregateWindow): under a second aggregation barely
+	// aggregates; over five minutes a flood's count reaches detection too
+	// late.
+	MinAggregateWindow = time.Second
+	MaxAggregateWindow = 5 * time.Minute
 	// MaxTelemetryRate bounds telemetry.rate_per_second: far above any
 	// truck, for load tests and gateways fed by a trusted relay. There is
 	// no "unlimited": a limiter that never limits is a bug (DESIGN.md).
@@ -176,8 +201,9 @@ func Default() Config {
 			Misses:   DefaultHeartbeatMisses,
 		},
 		Log:    Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
-		Events: Events{File: DefaultEventsFile},
-		TLS:    TLS{MinVersion: TLSMinVersion, HandshakeTimeout: DefaultHandshakeTimeout},
+		Events: Events{File: DefaultEventsFile, AggregateWindow: DefaultAggregateWindow},
+		TLS: TLS{MinVersion: TLSMinVersion, HandshakeTimeout: DefaultHandshakeTimeout,
+			UnauthenticatedRequestsPerSecond: DefaultUnauthenticatedRate, UnauthenticatedBurst: DefaultUnauthenticatedBurst},
 		PKI: PKI{
 			Dir:              DefaultPKIDir,
 			ServerNames:      DefaultServerNames,

@@ -67,6 +67,11 @@ func (c Config) Validate() error {
 	if c.TLS.HandshakeTimeout <= 0 || c.TLS.HandshakeTimeout > MaxHandshakeTimeout {
 		v.add("tls.handshake_timeout", fmt.Sprintf("must be more than 0s and at most %v", MaxHandshakeTimeout))
 	}
+	v.between("tls.unauthenticated_requests_per_second", int64(c.TLS.UnauthenticatedRequestsPerSecond), 1, MaxUnauthenticatedRate)
+	v.between("tls.unauthenticated_burst", int64(c.TLS.UnauthenticatedBurst), 1, MaxUnauthenticatedRate)
+	if c.Events.AggregateWindow < MinAggregateWindow || c.Events.AggregateWindow > MaxAggregateWindow {
+		v.add("events.aggregate_window", fmt.Sprintf("must be between %v and %v", MinAggregateWindow, MaxAggregateWindow))
+	}
 
 	c.validatePKI(&v)
 

@@ -19,7 +19,10 @@
 // Renewals are limited per principal (RenewLimiter: 429 rate_limited with
 // Retry-After): a stolen certificate cannot mint certificates at the CA's
 // speed, and what the limit leaves is still cut off by a revocation of the
-// principal (package pki). A refused request
+// principal (package pki). Refusals of a request that proved nothing yet (no
+// client certificate, no live join token) carry its source
+// (event.SourceOf), so that the gateway aggregates a flood of them per
+// source and window. A refused request
 // changes nothing: the frame key is checked and the vehicle's kid looked up
 // before the token is consumed. Bodies are decoded strictly (unknown and
 // duplicate members refused) and bounded (MaxBodyBytes). Errors are RFC 9457
@@ -163,7 +166,10 @@ func (a *API) now() time.Time {
 }
 
 // refuse answers pe and records it (class pki, activity), as the one event
-// of this decision.
+// of this decision. A refusal that names nobody (who is zero) of a request
+// without a verified client certificate is about a peer that has not proven
+// who it is: its event carries the request's source, for the gateway's
+// aggregator.
 func (a *API) refuse(w http.ResponseWriter, r *http.Request, activity string, who principal.Principal, pe *problem.Error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), pki.EmitTimeout)
 	defer cancel()
@@ -171,9 +177,22 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, activity string, wh
 	if pe.Code == CodeKIDConflict || pe.Code == CodeVehicleSuspended {
 		sev = event.SeverityMedium
 	}
+	var source string
+	if who.IsZero() {
+		source = unauthenticatedSource(r)
+	}
 	_ = a.Events.Emit(ctx, event.Event{Class: event.ClassPKI, Activity: activity, Severity: sev, Verdict: event.Reject,
-		Code: pe.Code, Actor: who, Resource: who.String(), Attrs: map[string]any{"detail": pe.Detail}})
+		Code: pe.Code, Actor: who, Resource: who.String(), Source: source, Attrs: map[string]any{"detail": pe.Detail}})
 	problem.Write(w, r, pe)
+}
+
+// unauthenticatedSource is event.SourceOf the request's address when it
+// came without a verified client certificate, else "".
+func unauthenticatedSource(r *http.Request) string {
+	if _, ok := pki.Peer(r); ok {
+		return ""
+	}
+	return event.SourceOf(r.RemoteAddr)
 }
 
 // readJSON reads a bounded application/json body into v, strictly.
@@ -238,7 +257,7 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 		} // a bad or unknown token is refused by Enroll, with its event
 	}
 
-	is, err := a.CA.Enroll(ctx, req.Token, []byte(req.CSR))
+	is, err := a.CA.Enroll(ctx, req.Token, []byte(req.CSR), unauthenticatedSource(r))
 	if err != nil {
 		problem.Write(w, r, err) // Enroll emitted the refusal
 		return

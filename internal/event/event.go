@@ -15,6 +15,29 @@
 // and strings that look like a bearer token, a JWT or a PEM private key are
 // replaced with "[REDACTED]"; values of unsupported types are replaced too
 // rather than formatted. Detection rules match on Code, which is stable.
+//
+// Events must not be a way to fill the disk either: events fail closed, so
+// a full disk would refuse every vehicle. Two rules keep what a peer that has
+// not proven who it is can make the gateway write small and fixed:
+//
+//   - Bounded attributes. Whatever an event copies from input that proves
+//     nothing (an unverified certificate's names, crypto/tls's error text, a
+//     request's method and path) goes through BoundString or BoundStrings:
+//     a few values of at most MaxAttrValueBytes, plus a count and a hash of
+//     the rest. The sanitizer also cuts any string or list attribute beyond
+//     MaxAttrStringBytes or MaxAttrStrings, as a backstop.
+//   - Aggregation. Events about such peers carry the peer's Source (SourceOf
+//     its address: an IPv4 address or an IPv6 /64) and go through an
+//     Aggregator, which records the first few of each (source, class,
+//     activity, code, resource, listener) per window and one summary with
+//     the count of the rest. Accepted handshakes and everything a proven
+//     principal does stay one event each.
+//
+// # Compatibility
+//
+// Event members and reason codes are read by detection rules and SIEMs:
+// members may be added (source, the summary attributes), existing ones keep
+// their meaning.
 package event
 
 import (
@@ -81,7 +104,11 @@ type Event struct {
 	Verdict       Verdict             `json:"verdict"`
 	Code          string              `json:"code"`
 	CorrelationID string              `json:"correlation_id,omitempty"`
-	Attrs         map[string]any      `json:"attrs,omitempty"`
+	// Source is set on events about a peer that has not proven who it is
+	// (no verified certificate, no valid join token): SourceOf its address.
+	// An Aggregator records such events per source and window.
+	Source string         `json:"source,omitempty"`
+	Attrs  map[string]any `json:"attrs,omitempty"`
 }
 
 // MarshalJSON renders the actor in its URI form.
@@ -258,6 +285,8 @@ var secretKeyWords = []string{"secret", "password", "passphrase", "token", "priv
 // Sanitize returns a copy of attrs safe to record. Supported value types are
 // strings, booleans, integers, floats, time.Time, time.Duration, []string and
 // nested map[string]any; anything else is replaced with its type name.
+// Strings longer than MaxAttrStringBytes are cut, lists keep their first
+// MaxAttrStrings values.
 func Sanitize(attrs map[string]any) map[string]any {
 	if len(attrs) == 0 {
 		return nil
@@ -291,14 +320,15 @@ func sanitizeValue(v any) any {
 		if LooksSecret(x) {
 			return Redacted
 		}
-		return x
+		return cut(x, MaxAttrStringBytes)
 	case []string:
-		c := make([]string, len(x))
-		for i, s := range x {
+		c := make([]string, min(len(x), MaxAttrStrings))
+		for i := range c {
+			s := x[i]
 			if LooksSecret(s) {
 				s = Redacted
 			}
-			c[i] = s
+			c[i] = cut(s, MaxAttrStringBytes)
 		}
 		return c
 	case bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:

@@ -133,9 +133,17 @@ type emitter struct{ em event.Emitter }
 
 func (e emitter) emit(ctx context.Context, class event.Class, activity string, verdict event.Verdict, sev event.Severity,
 	code string, actor principal.Principal, resource string, attrs map[string]any) error {
+	return e.emitFrom(ctx, "", class, activity, verdict, sev, code, actor, resource, attrs)
+}
+
+// emitFrom emits an event about a peer that has not proven who it is, from
+// source (event.SourceOf its address): the gateway's emitter aggregates such
+// events per source and window. An empty source emits as emit does.
+func (e emitter) emitFrom(ctx context.Context, source string, class event.Class, activity string, verdict event.Verdict,
+	sev event.Severity, code string, actor principal.Principal, resource string, attrs map[string]any) error {
 	return e.em.Emit(ctx, event.Event{
 		Class: class, Activity: activity, Verdict: verdict, Severity: sev, Code: code,
-		Actor: actor, Resource: resource, Attrs: attrs,
+		Actor: actor, Resource: resource, Source: source, Attrs: attrs,
 	})
 }
 

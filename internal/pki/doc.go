@@ -63,7 +63,12 @@
 // Every issuance, renewal, revocation and handshake decision emits exactly
 // one event (class pki or authentication) with a stable Code; the codes are
 // listed in codes.go. Join-token secrets and private keys never reach events,
-// errors or logs.
+// errors or logs. A refusal about a peer that has not proven who it is (every
+// handshake refusal: in TLS 1.3 VerifyConnection runs before the client
+// proves its key; an enrollment refused before a live join token is found)
+// carries the peer's Source, and what it copies from the peer's input is
+// bounded, so the gateway's event.Aggregator records a flood of them per
+// source and window instead of one by one (DESIGN.md invariant 7).
 //
 // # Persistence
 //

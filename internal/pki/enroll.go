@@ -19,7 +19,14 @@ import (
 // enrollment racing a revocation of the vehicle either is revoked by it or,
 // its token spent by it, refused (token_used). Emits cert_enrolled, or one
 // refusal event whose code the returned error carries (see CodeOf).
-func (ca *CA) Enroll(ctx context.Context, joinToken string, csrBytes []byte) (*Issued, error) {
+//
+// source is the requester's event.SourceOf (or ""). A refusal made before
+// the token is known to be a live one (malformed token or CSR, unknown,
+// used or expired token) is about a peer that has not proven who it is: its
+// event carries source, so the gateway aggregates a flood of them per
+// source and window. Later refusals name the token's vehicle, one event
+// each.
+func (ca *CA) Enroll(ctx context.Context, joinToken string, csrBytes []byte, source string) (*Issued, error) {
 	var vehicle principal.Principal
 	attrs := map[string]any{}
 	refuse := func(err error) (*Issued, error) {
@@ -27,7 +34,7 @@ func (ca *CA) Enroll(ctx context.Context, joinToken string, csrBytes []byte) (*I
 		if c := CodeOf(err); c == CodeCSRIdentityMismatch || c == CodeTokenUsed {
 			sev = event.SeverityMedium // a token used twice or for someone else may be stolen
 		}
-		_ = ca.ev.emit(ctx, event.ClassPKI, "enroll", event.Reject, sev, CodeOf(err), vehicle, vehicle.String(), attrs)
+		_ = ca.ev.emitFrom(ctx, source, event.ClassPKI, "enroll", event.Reject, sev, CodeOf(err), vehicle, vehicle.String(), attrs)
 		return nil, err
 	}
 
@@ -52,6 +59,7 @@ func (ca *CA) Enroll(ctx context.Context, joinToken string, csrBytes []byte) (*I
 	case !now.Before(rec.ExpiresAt):
 		return refuse(tokenRefusal(ErrTokenExpired))
 	}
+	source = "" // a live token: the refusals below are about its vehicle
 	if err := checkCSRIdentity(csr, vehicle); err != nil {
 		return refuse(err)
 	}

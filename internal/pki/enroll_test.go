@@ -55,7 +55,7 @@ func TestEnrollRefusals(t *testing.T) {
 	}
 	expiredTok, _ := e.ca.CreateJoinToken(ctx, "truck-1", time.Minute, principal.Principal{})
 	usedTok, _ := e.ca.CreateJoinToken(ctx, "truck-9", 0, principal.Principal{})
-	if _, err := e.ca.Enroll(ctx, usedTok.Secret, newCSR(t, mustKey(t, Ed25519), "", "urn:fifthwheel:vehicle:truck-9")); err != nil {
+	if _, err := e.ca.Enroll(ctx, usedTok.Secret, newCSR(t, mustKey(t, Ed25519), "", "urn:fifthwheel:vehicle:truck-9"), ""); err != nil {
 		t.Fatal(err)
 	}
 
@@ -90,7 +90,7 @@ func TestEnrollRefusals(t *testing.T) {
 			e.clock.Set(tc.clock)
 			defer e.clock.Set(0)
 			before := e.countCode(tc.code)
-			_, err := e.ca.Enroll(ctx, tc.token, tc.csr)
+			_, err := e.ca.Enroll(ctx, tc.token, tc.csr, "")
 			if got := CodeOf(err); got != tc.code {
 				t.Fatalf("code %q, want %q (%v)", got, tc.code, err)
 			}
@@ -106,7 +106,7 @@ func TestEnrollRefusals(t *testing.T) {
 		t.Fatalf("%d enrollments succeeded during the refusal table", n)
 	}
 	// None of the refusals burned the token: it still enrolls truck-1, once.
-	is, err := e.ca.Enroll(ctx, tok.Secret, good)
+	is, err := e.ca.Enroll(ctx, tok.Secret, good, "")
 	if err != nil {
 		t.Fatalf("token unusable after refused attempts: %v", err)
 	}
@@ -114,7 +114,7 @@ func TestEnrollRefusals(t *testing.T) {
 	if err != nil || p != (principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}) {
 		t.Fatalf("enrolled %v %v", p, err)
 	}
-	if _, err := e.ca.Enroll(ctx, tok.Secret, good); CodeOf(err) != CodeTokenUsed {
+	if _, err := e.ca.Enroll(ctx, tok.Secret, good, ""); CodeOf(err) != CodeTokenUsed {
 		t.Fatalf("second use: %v", err)
 	}
 	// Secrets never reach events.
@@ -140,7 +140,7 @@ func TestEnrollTokenSingleUseConcurrent(t *testing.T) {
 	ok, used := 0, 0
 	for range n {
 		wg.Go(func() {
-			_, err := e.ca.Enroll(ctx, tok.Secret, newCSR(t, mustKey(t, ECDSAP256), "truck-1", truckURI))
+			_, err := e.ca.Enroll(ctx, tok.Secret, newCSR(t, mustKey(t, ECDSAP256), "truck-1", truckURI), "")
 			mu.Lock()
 			defer mu.Unlock()
 			switch CodeOf(err) {

@@ -53,6 +53,11 @@ type ListenerDeps struct {
 //     returned, which emits tls_accepted or the refusal crypto/tls made
 //     itself (no certificate, unknown authority, expired, TLS ≤ 1.2, bad
 //     CertificateVerify).
+//   - Every refusal is therefore about a peer that has not proven who it
+//     is: its event carries the peer's Source (event.SourceOf), so the
+//     gateway's event.Aggregator records a flood of them per source and
+//     window, and whatever it copies from the peer's input is bounded
+//     (event.BoundString, event.BoundStrings).
 //
 // Each handshake gets a per-connection copy of the config (through
 // GetConfigForClient) that carries the current trust pool, the peer's
@@ -151,14 +156,16 @@ func (e *HandshakeError) Error() string {
 
 func (l *listener) verify(ctx context.Context, remote string, cs tls.ConnectionState) error {
 	attrs := map[string]any{"listener": l.name, "resumed": cs.DidResume}
+	var source string
 	if remote != "" {
 		attrs["remote"] = remote
+		source = event.SourceOf(remote)
 	}
 	var p principal.Principal // claimed: possession of its key is not proven yet
 	refuse := func(code string, sev event.Severity) error {
 		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), EmitTimeout)
 		defer cancel()
-		_ = l.ev.emit(ectx, event.ClassAuthentication, "tls_handshake", event.Reject, sev, code,
+		_ = l.ev.emitFrom(ectx, source, event.ClassAuthentication, "tls_handshake", event.Reject, sev, code,
 			principal.Principal{}, p.String(), attrs)
 		return &HandshakeError{Code: code, Listener: l.name, Principal: p}
 	}
@@ -239,9 +246,12 @@ func ClassifyHandshakeError(err error, now time.Time) string {
 //   - err is a *HandshakeError from VerifyConnection: its event was emitted;
 //     it is returned as is.
 //   - err is another error: crypto/tls refused (see ClassifyHandshakeError);
-//     one refusal event is emitted. The presented, unverified leaf's serial
-//     and URIs go in attributes prefixed "unverified_": they help detection
-//     but prove nothing and never become the actor.
+//     one refusal event is emitted, with the peer's Source so that the
+//     gateway's event.Aggregator counts a flood per source and window. The
+//     presented, unverified leaf's serial and URIs go in attributes prefixed
+//     "unverified_": they help detection but prove nothing and never become
+//     the actor. They and the error text are bounded (event.BoundString,
+//     event.BoundStrings: at most 4 URIs, with their count and hash).
 //   - err is nil: the peer proved possession of a certificate that passed
 //     VerifyConnection; tls_accepted is emitted with the principal as actor.
 //     If that event cannot be recorded the handshake is refused
@@ -262,12 +272,12 @@ func ReportHandshake(ctx context.Context, em event.Emitter, listener string, con
 			return principal.Principal{}, he
 		}
 		code := ClassifyHandshakeError(err, time.Now())
-		attrs := map[string]any{"listener": listener, "remote": remote, "error": err.Error()}
+		attrs := map[string]any{"listener": listener, "remote": remote, "error": event.BoundString(err.Error())}
 		if cve, ok := errors.AsType[*tls.CertificateVerificationError](err); ok && len(cve.UnverifiedCertificates) > 0 {
 			leaf := cve.UnverifiedCertificates[0]
-			attrs["unverified_serial"] = serialOf(leaf)
-			if uris, err := uriSANs(leaf.Extensions); err == nil && len(uris) > 0 {
-				attrs["unverified_uri"] = uris
+			attrs["unverified_serial"] = event.BoundString(serialOf(leaf))
+			if uris, err := uriSANs(leaf.Extensions); err == nil {
+				event.BoundStrings(attrs, "unverified_uri", uris)
 			}
 		}
 		sev := event.SeverityLow
@@ -275,7 +285,7 @@ func ReportHandshake(ctx context.Context, em event.Emitter, listener string, con
 		case CodeTLSUnknownAuthority, CodeTLSBadCertificate, CodeTLSBadSignature:
 			sev = event.SeverityMedium
 		}
-		_ = emitter{em}.emit(ctx, event.ClassAuthentication, "tls_handshake", event.Reject, sev, code,
+		_ = emitter{em}.emitFrom(ctx, event.SourceOf(remote), event.ClassAuthentication, "tls_handshake", event.Reject, sev, code,
 			principal.Principal{}, "", attrs)
 		return principal.Principal{}, &HandshakeError{Code: code, Listener: listener, Err: err}
 	}

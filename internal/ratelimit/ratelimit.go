@@ -6,11 +6,13 @@
 //
 // A limiter that only logs does not limit. Allow either admits the request
 // or returns the wait; there is no "observe only" mode. The key set is
-// bounded: keys come from authenticated principals, and the least recently
-// used bucket is evicted beyond MaxKeys, so a flood of identities cannot grow
-// memory without bound (an evicted key restarts with a full bucket, which is
-// the conservative direction only for memory, not for abuse — MaxKeys is
-// sized above the fleet).
+// bounded: the least recently used bucket is evicted beyond MaxKeys, so a
+// flood of keys cannot grow memory without bound. Keys are authenticated
+// principals, or, for peers that have proven nothing, their source
+// (event.SourceOf: an IPv4 address or an IPv6 /64, so one host cannot mint
+// keys). An evicted key restarts with a full bucket, which is the
+// conservative direction only for memory, not for abuse: MaxKeys is sized
+// above the fleet, or above the sources active at once.
 package ratelimit
 
 import (

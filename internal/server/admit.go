@@ -14,6 +14,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
+	"github.com/fifthwheel/fifthwheel/internal/ratelimit"
 )
 
 // Admission makes the server complete every TLS handshake on the vehicle
@@ -51,6 +52,10 @@ const (
 	// CodeClientCertRequired: a request without a client certificate for a
 	// route that needs one.
 	CodeClientCertRequired = "client_certificate_required"
+	// CodeRateLimited: a request without a client certificate beyond its
+	// source's rate (tls.unauthenticated_requests_per_second); the same code
+	// the per-vehicle limits answer with.
+	CodeRateLimited = "rate_limited"
 )
 
 // alpn is what the TLS listeners offer: HTTP/2 first (one connection per
@@ -207,9 +212,10 @@ func (l *admitListener) admit(raw net.Conn) {
 	defer ecancel()
 
 	if herr == nil && l.anonymous && len(conn.ConnectionState().PeerCertificates) == 0 {
+		remote := raw.RemoteAddr().String()
 		if err := l.s.events.Emit(ectx, event.Event{Class: event.ClassAuthentication, Activity: "tls_handshake",
-			Severity: event.SeverityInfo, Verdict: event.Accept, Code: CodeTLSAnonymous,
-			Attrs: map[string]any{"listener": string(l.name), "remote": raw.RemoteAddr().String()}}); err != nil {
+			Severity: event.SeverityInfo, Verdict: event.Accept, Code: CodeTLSAnonymous, Source: event.SourceOf(remote),
+			Attrs: map[string]any{"listener": string(l.name), "remote": remote}}); err != nil {
 			_ = raw.Close() // no unrecorded connection
 			return
 		}
@@ -271,31 +277,51 @@ func (c *trackedConn) Close() error {
 	return err
 }
 
-// requireClientCert is the route gate of a listener with Admission: a
-// request on a connection without a verified client certificate reaches
-// only the listener's anonymous routes.
-func (s *Server) requireClientCert(w http.ResponseWriter, r *http.Request, info *reqInfo) bool {
-	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+// requireClientCert is the route gate of a listener with Admission. A
+// request on a connection without a verified client certificate is first
+// held to its source's rate (tls.unauthenticated_requests_per_second and
+// tls.unauthenticated_burst, per event.SourceOf its address): beyond it, 429
+// rate_limited with Retry-After. Then it reaches only the listener's
+// anonymous routes (anonymous: this request's route is one); elsewhere 403
+// client_certificate_required. Each refusal records an event that carries
+// the source, so the gateway's event aggregator records a flood per source
+// and window.
+func (s *Server) requireClientCert(w http.ResponseWriter, r *http.Request, info *reqInfo, anonymous bool) bool {
+	if verified(r) {
 		return true
 	}
-	remote, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		remote = r.RemoteAddr
+	source := event.SourceOf(r.RemoteAddr)
+	if ok, wait := s.unauthenticated.AllowN(source, 1); !ok {
+		s.refuseUnauthenticated(r, info, source, event.ClassAPI, CodeRateLimited)
+		pe := problem.New(http.StatusTooManyRequests, CodeRateLimited,
+			"too many requests without a client certificate from this address; retry after the Retry-After delay")
+		pe.RetryAfter = ratelimit.RetryAfterSeconds(wait)
+		problem.Write(w, r, pe)
+		return false
 	}
-	path := r.URL.Path
-	if len(path) > maxLoggedPathLen {
-		path = path[:maxLoggedPathLen]
+	if anonymous {
+		return true
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), eventTimeout)
-	defer cancel()
-	if err := s.events.Emit(ctx, event.Event{Class: event.ClassAuthentication, Activity: "request_refused",
-		Severity: event.SeverityLow, Verdict: event.Reject, Code: CodeClientCertRequired,
-		Resource: string(info.listener) + ":" + info.route, CorrelationID: info.id,
-		Attrs: map[string]any{"listener": string(info.listener), "route": info.route, "method": r.Method,
-			"path": path, "remote_ip": remote}}); err != nil {
-		s.log.Error("recording client_certificate_required failed", slog.String("request_id", info.id), slog.Any("err", err))
-	}
+	s.refuseUnauthenticated(r, info, source, event.ClassAuthentication, CodeClientCertRequired)
 	problem.Write(w, r, problem.New(http.StatusForbidden, CodeClientCertRequired,
 		"this endpoint needs a client certificate from the fleet PKI"))
 	return false
+}
+
+// verified reports whether r came on a connection with a verified client
+// certificate.
+func verified(r *http.Request) bool { return r.TLS != nil && len(r.TLS.VerifiedChains) > 0 }
+
+// refuseUnauthenticated records the refusal of a request without a client
+// certificate from source.
+func (s *Server) refuseUnauthenticated(r *http.Request, info *reqInfo, source string, class event.Class, code string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), eventTimeout)
+	defer cancel()
+	if err := s.events.Emit(ctx, event.Event{Class: class, Activity: "request_refused",
+		Severity: event.SeverityLow, Verdict: event.Reject, Code: code, Source: source,
+		Resource: string(info.listener) + ":" + info.route, CorrelationID: info.id,
+		Attrs: map[string]any{"listener": string(info.listener), "route": info.route, "method": event.BoundString(r.Method),
+			"path": event.BoundString(r.URL.Path), "remote_ip": remoteIP(r)}}); err != nil {
+		s.log.Error("recording "+code+" failed", slog.String("request_id", info.id), slog.Any("err", err))
+	}
 }

@@ -14,8 +14,13 @@ const (
 	// maxRequestIDLen bounds an accepted X-Request-ID: room for a UUID or a
 	// 128-bit hex id with a prefix, short enough for logs and event rows.
 	maxRequestIDLen = 64
-	// maxLoggedPathLen bounds the request path copied into events and logs.
-	maxLoggedPathLen = 256
+	// maxUnauthenticatedSources bounds the sources (IPv4 addresses, IPv6
+	// /64s) whose requests without a client certificate are rate limited
+	// at once, ~200 bytes each: far more than send such requests at once
+	// in normal operation (enrolling trucks, misconfigured clients). Beyond
+	// it the least recently seen source is forgotten and starts again
+	// with a full burst.
+	maxUnauthenticatedSources = 65_536
 )
 
 // maxPendingHandshakes bounds the TLS handshakes a listener runs at once

@@ -58,14 +58,22 @@ func (m *httpMetrics) observe(l Listener, route string, status int, d time.Durat
 	m.duration.WithLabelValues(string(l), route).Observe(d.Seconds())
 }
 
-// EventStats counts security events by class and verdict, and sink
-// failures. It implements event.Stats; pass it to event.NewBus.
+// EventStats counts security events by class and verdict, sink failures,
+// and what the aggregator of events about unauthenticated peers did. It
+// implements event.Stats and event.AggregateStats; pass it to event.NewBus
+// and event.NewAggregator.
 type EventStats struct {
-	events     *prometheus.CounterVec
-	sinkErrors prometheus.Counter
+	events          *prometheus.CounterVec
+	sinkErrors      prometheus.Counter
+	aggregated      prometheus.Counter
+	overflow        prometheus.Counter
+	summaryFailures prometheus.Counter
 }
 
-var _ event.Stats = (*EventStats)(nil)
+var (
+	_ event.Stats          = (*EventStats)(nil)
+	_ event.AggregateStats = (*EventStats)(nil)
+)
 
 // NewEventStats registers the event metrics in reg.
 func NewEventStats(reg prometheus.Registerer) (*EventStats, error) {
@@ -78,8 +86,20 @@ func NewEventStats(reg prometheus.Registerer) (*EventStats, error) {
 			Name: "fifthwheel_event_sink_errors_total",
 			Help: "Failed writes of security events to a sink.",
 		}),
+		aggregated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fifthwheel_events_aggregated_total",
+			Help: "Security events about unauthenticated peers counted into a per-source summary instead of recorded one by one.",
+		}),
+		overflow: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fifthwheel_event_aggregate_overflow_total",
+			Help: "Security events about unauthenticated peers folded into an all-sources window because the per-source windows were full.",
+		}),
+		summaryFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fifthwheel_event_summaries_failed_total",
+			Help: "Aggregated event summaries that could not be recorded (their counts are lost).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{s.events, s.sinkErrors} {
+	for _, c := range []prometheus.Collector{s.events, s.sinkErrors, s.aggregated, s.overflow, s.summaryFailures} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("server: register event metrics: %w", err)
 		}
@@ -95,3 +115,12 @@ func (s *EventStats) Emitted(ev *event.Event) {
 
 // SinkError counts one failed sink write.
 func (s *EventStats) SinkError() { s.sinkErrors.Inc() }
+
+// Folded counts one event folded into a summary.
+func (s *EventStats) Folded() { s.aggregated.Inc() }
+
+// Overflow counts one event folded into an all-sources window.
+func (s *EventStats) Overflow() { s.overflow.Inc() }
+
+// SummaryError counts n summaries that could not be recorded.
+func (s *EventStats) SummaryError(n int) { s.summaryFailures.Add(float64(n)) }

@@ -127,7 +127,7 @@ func (s *Server) handler(name Listener, routes Routes, gate map[string]bool) (ht
 				panic(v) // http.ErrAbortHandler: net/http closes the connection quietly
 			}
 		}()
-		if gate != nil && !gate[info.route] && !s.requireClientCert(rec, r, info) {
+		if gate != nil && !s.requireClientCert(rec, r, info, gate[info.route]) {
 			return
 		}
 		inner.ServeHTTP(rec, r)
@@ -240,17 +240,13 @@ func (s *Server) emitBodyTooLarge(r *http.Request, limit int64) {
 	if info == nil {
 		info = &reqInfo{route: routeUnmatched}
 	}
-	path := r.URL.Path
-	if len(path) > maxLoggedPathLen {
-		path = path[:maxLoggedPathLen]
-	}
-	remote, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		remote = r.RemoteAddr
+	var source string // aggregated when the peer proved nothing
+	if !verified(r) {
+		source = event.SourceOf(r.RemoteAddr)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), eventTimeout)
 	defer cancel()
-	err = s.events.Emit(ctx, event.Event{
+	err := s.events.Emit(ctx, event.Event{
 		Class:         event.ClassAPI,
 		Activity:      "request_refused",
 		Severity:      event.SeverityMedium,
@@ -258,19 +254,29 @@ func (s *Server) emitBodyTooLarge(r *http.Request, limit int64) {
 		Code:          CodeBodyTooLarge,
 		Resource:      string(info.listener) + ":" + info.route,
 		CorrelationID: info.id,
+		Source:        source,
 		Attrs: map[string]any{
 			"listener":       string(info.listener),
 			"route":          info.route,
-			"method":         r.Method,
-			"path":           path,
+			"method":         event.BoundString(r.Method),
+			"path":           event.BoundString(r.URL.Path),
 			"limit_bytes":    limit,
 			"content_length": r.ContentLength,
-			"remote_ip":      remote,
+			"remote_ip":      remoteIP(r),
 		},
 	})
 	if err != nil {
 		s.log.Error("recording body_too_large event failed", slog.String("request_id", info.id), slog.Any("err", err))
 	}
+}
+
+// remoteIP is the request's peer address without its port, for events.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return event.BoundString(host)
 }
 
 // limitedBody reports the moment a MaxBytesReader refuses to read more.

@@ -27,7 +27,13 @@
 // the moment its certificate is revoked, serves HTTP/2 and HTTP/1.1, and lets
 // a connection without a client certificate reach only the routes named
 // anonymous (vehicle enrollment); anything else answers 403
-// client_certificate_required. A handler panic answers 500 without detail
+// client_certificate_required. Requests without a client certificate are
+// limited per source (tls.unauthenticated_requests_per_second; 429
+// rate_limited with Retry-After beyond it), and every event about them (the
+// anonymous connection, each refusal) carries the peer's source, so that the
+// event.Aggregator the caller passes as Deps.Events records a flood per
+// source and window; what such events copy from the request (method, path)
+// is bounded. A handler panic answers 500 without detail
 // and never stops the process. Errors reach clients only as RFC 9457
 // problem+json with a stable code; internal causes go to the log.
 //
@@ -51,6 +57,7 @@ import (
 
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/ratelimit"
 )
 
 // Listener names one of the three listeners.
@@ -87,8 +94,11 @@ type Deps struct {
 	Log *slog.Logger
 	// Store answers /readyz. Required.
 	Store Pinger
-	// Events records request-level security events (oversize bodies).
-	// Required.
+	// Events records request-level security events (oversize bodies,
+	// anonymous connections, refused requests without a certificate).
+	// Required. The gateway passes an event.Aggregator in front of its bus,
+	// so the events that carry a Source (about peers that proved nothing)
+	// are aggregated per source and window.
 	Events event.Emitter
 	// Registry receives the server's metrics and is served at /metrics.
 	// Required; one per server, never the global registry.
@@ -128,6 +138,9 @@ type Server struct {
 	events   event.Emitter
 	metrics  *httpMetrics
 	draining atomic.Bool
+	// unauthenticated limits requests without a client certificate per
+	// source (see requireClientCert).
+	unauthenticated *ratelimit.Limiter
 
 	listeners []*listener
 }
@@ -174,7 +187,9 @@ func New(cfg config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: deps.Store, events: deps.Events, metrics: m}
+	s := &Server{cfg: cfg, log: log, store: deps.Store, events: deps.Events, metrics: m,
+		unauthenticated: ratelimit.New(ratelimit.Config{PerSecond: float64(cfg.TLS.UnauthenticatedRequestsPerSecond),
+			Burst: cfg.TLS.UnauthenticatedBurst, MaxKeys: maxUnauthenticatedSources})}
 
 	for _, l := range []struct {
 		name   Listener
