@@ -136,7 +136,7 @@ func TestAttackEnrollmentRacesRevocation(t *testing.T) {
 				t.Error(err)
 			}
 		}
-		is, err := ca.Enroll(ctx, tok.Secret, newCSR(t, mustKey(t, ECDSAP256), "truck-1", truckURI))
+		is, err := ca.Enroll(ctx, tok.Secret, newCSR(t, mustKey(t, ECDSAP256), "truck-1", truckURI), "")
 		if reg.hook != nil {
 			t.Fatal("the revocation never ran between the check and the record")
 		}
