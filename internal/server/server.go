@@ -138,8 +138,9 @@ type listener struct {
 	srv       *http.Server
 	tls       bool
 	ln        net.Listener
-	admit     *Admission // nil: http.Server does the handshake
-	anonymous bool       // admit connections without a client certificate
+	admit     *Admission     // nil: http.Server does the handshake
+	anonymous bool           // admit connections without a client certificate
+	gate      *admissionGate // with admit: the per-source admission bounds
 }
 
 // New validates cfg and deps and builds the three servers. It binds
@@ -215,6 +216,11 @@ func New(cfg config.Config, deps Deps) (*Server, error) {
 		ln := &listener{name: l.name, addr: l.addr, srv: srv, tls: l.tls != nil}
 		if gate != nil {
 			ln.admit, ln.anonymous = deps.Admission, anonymous
+			ln.gate = newAdmissionGate(cfg.TLS.MaxPendingHandshakesPerSource, cfg.TLS.MaxUnauthenticatedConnsPerSource)
+			if err := registerGate(deps.Registry, l.name, ln.gate); err != nil {
+				return nil, err
+			}
+			srv.ConnContext = connContext
 		}
 		s.listeners = append(s.listeners, ln)
 	}
@@ -310,7 +316,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			var err error
 			switch {
 			case l.admit != nil:
-				err = l.srv.Serve(newAdmitListener(s, l.ln, l.name, l.srv.TLSConfig, l.admit, l.anonymous))
+				err = l.srv.Serve(newAdmitListener(s, l.ln, l))
 			case l.tls:
 				err = l.srv.ServeTLS(l.ln, "", "")
 			default:
