@@ -108,8 +108,8 @@ func postH1(c net.Conn, br *bufio.Reader, path string) (string, error) {
 // While it does, a vehicle from another source completes its mTLS
 // handshake and a request within 1 s, every time; the accept loop refuses
 // the offender's excess at once (admission_source_limit, counted); and the
-// sockets it did take are closed by the 1 s ClientHello deadline, long
-// before the 10 s handshake timeout.
+// sockets it did take are closed by the 2 s ClientHello deadline, long
+// before the 10 s handshake timeout (the defaults).
 //
 // Margin: a loopback mTLS handshake plus one request costs a few ms of CPU;
 // 1 s is the bound and leaves >100x for the race detector and a
@@ -119,10 +119,10 @@ func postH1(c net.Conn, br *bufio.Reader, path string) (string, error) {
 func TestAttackHandshakeStall(t *testing.T) {
 	const (
 		offenderSockets = 5000
-		dialWorkers     = 8
+		dialWorkers     = 16
 		dialBudget      = 30 * time.Second // bounds the attack; loopback dials take ~1 s
 		vehicleBound    = time.Second
-		helloTimeout    = time.Second
+		helloTimeout    = config.DefaultClientHelloTimeout
 		handshakeLimit  = 10 * time.Second // tls.handshake_timeout's default
 		closeMargin     = 3 * time.Second  // after the hello deadline; well below handshakeLimit
 	)
@@ -159,15 +159,16 @@ func TestAttackHandshakeStall(t *testing.T) {
 		reset   int // connections the gateway reset before the offender's connect returned
 		dialErr error
 	)
+	attackCtx, stopAttack := context.WithTimeout(context.Background(), dialBudget)
+	var next atomic.Int64
+	var wg sync.WaitGroup
 	t.Cleanup(func() {
+		stopAttack()
+		wg.Wait()
 		for _, c := range held {
 			c.Close()
 		}
 	})
-	attackCtx, stopAttack := context.WithTimeout(context.Background(), dialBudget)
-	defer stopAttack()
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	for range dialWorkers {
 		wg.Go(func() {
 			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second}
