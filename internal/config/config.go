@@ -135,6 +135,28 @@ type TLS struct {
 	// rate_limited with Retry-After.
 	UnauthenticatedRequestsPerSecond int `yaml:"unauthenticated_requests_per_second"`
 	UnauthenticatedBurst             int `yaml:"unauthenticated_burst"`
+	// ClientHelloTimeout bounds the wait for the first byte of a client's
+	// ClientHello after the TCP connection is accepted; a connection that
+	// says nothing for that long is closed (tls_client_hello_timeout)
+	// well before tls.handshake_timeout.
+	ClientHelloTimeout time.Duration `yaml:"client_hello_timeout"`
+	// MaxPendingHandshakesPerSource bounds the TLS handshakes in progress
+	// from one source address (IPv4 address, IPv6 /64) on each TLS
+	// listener; a connection beyond it is closed at once
+	// (admission_source_limit), so one host cannot fill the listener's
+	// handshake slots.
+	MaxPendingHandshakesPerSource int `yaml:"max_pending_handshakes_per_source"`
+	// MaxUnauthenticatedConnsPerSource bounds the connections from one
+	// source admitted without a client certificate (enrollment on the
+	// vehicle listener); one beyond it is closed once its handshake ends
+	// (admission_unauthenticated_limit).
+	MaxUnauthenticatedConnsPerSource int `yaml:"max_unauthenticated_conns_per_source"`
+	// UnauthenticatedIdleTimeout closes a connection without a client
+	// certificate that has had no request in progress for this long.
+	UnauthenticatedIdleTimeout time.Duration `yaml:"unauthenticated_idle_timeout"`
+	// UnauthenticatedMaxLifetime closes a connection without a client
+	// certificate this long after its handshake, busy or not.
+	UnauthenticatedMaxLifetime time.Duration `yaml:"unauthenticated_max_lifetime"`
 }
 
 // PKI configures the fleet CA the gateway runs and the mutual TLS of its

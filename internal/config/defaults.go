@@ -72,6 +72,34 @@ const (
 	// the gateway parse CSRs and look up tokens as fast as it can send.
 	DefaultUnauthenticatedRate  = 500
 	DefaultUnauthenticatedBurst = 1000
+	// DefaultClientHelloTimeout: a client sends its ClientHello in the same
+	// round trip that completes TCP, so even a poor cellular link (~1 s
+	// RTT) delivers its first byte well within 2 s; a socket that says
+	// nothing is cut 5 times sooner than by the handshake timeout, so a
+	// host opening idle sockets holds each for 2 s, not 10 s.
+	DefaultClientHelloTimeout = 2 * time.Second
+	// DefaultMaxPendingHandshakesPerSource: 256 handshakes in progress from
+	// one address is ~0.1 s of handshake work on one core (~2,800/s), so a
+	// fleet behind one NAT, or the simulator's 1,000-2,000 trucks from
+	// 127.0.0.1 ramping at 100/s, never meets it in steady state; after a
+	// gateway restart the excess is refused at once and retried by the
+	// agents' jittered backoff, rather than queued past their 5 s timeout.
+	// One host then holds at most 1/16 of the listener's 4,096 slots.
+	DefaultMaxPendingHandshakesPerSource = 256
+	// DefaultMaxUnauthenticatedConnsPerSource: only enrollment is served
+	// without a certificate, one short request per truck; the simulator
+	// enrolls 16 at once by default, and a depot bringing up trucks behind
+	// one address rarely does more than a few dozen in the same second.
+	DefaultMaxUnauthenticatedConnsPerSource = 64
+	// DefaultUnauthenticatedIdleTimeout: an enrolling truck sends its
+	// request right after the handshake and closes after the answer, so
+	// 10 s without a request in progress means it is not enrolling
+	// (issue 15: at most 10 s).
+	DefaultUnauthenticatedIdleTimeout = 10 * time.Second
+	// DefaultUnauthenticatedMaxLifetime: enrollment is one request of a few
+	// KiB answered in milliseconds; a minute covers it on the slowest link
+	// and bounds a connection kept busy with requests that never enroll.
+	DefaultUnauthenticatedMaxLifetime = time.Minute
 
 	// DefaultPKIDir keeps the CA beside the state it serves.
 	DefaultPKIDir = "pki"
@@ -157,6 +185,25 @@ const (
 	// late.
 	MinAggregateWindow = time.Second
 	MaxAggregateWindow = 5 * time.Minute
+	// MaxPendingHandshakesPerSource bounds
+	// tls.max_pending_handshakes_per_source: more than the listener's
+	// whole bound (server.maxPendingHandshakes) would mean no per-source
+	// bound at all.
+	MaxPendingHandshakesPerSource = 4096
+	// MaxUnauthenticatedConnsPerSource bounds
+	// tls.max_unauthenticated_conns_per_source the same way
+	// (server.maxUnauthenticatedConns).
+	MaxUnauthenticatedConnsPerSource = 4096
+	// MinUnauthenticatedIdleTimeout and MaxUnauthenticatedIdleTimeout
+	// bound tls.unauthenticated_idle_timeout: below 100 ms an enrolling
+	// truck on a slow link could be cut before its request arrives; above
+	// 10 s certificate-less sockets pile up (issue 15).
+	MinUnauthenticatedIdleTimeout = 100 * time.Millisecond
+	MaxUnauthenticatedIdleTimeout = 10 * time.Second
+	// MaxUnauthenticatedMaxLifetime bounds
+	// tls.unauthenticated_max_lifetime: a certificate-less connection has
+	// one request to make.
+	MaxUnauthenticatedMaxLifetime = 10 * time.Minute
 	// MaxTelemetryRate bounds telemetry.rate_per_second: far above any
 	// truck, for load tests and gateways fed by a trusted relay. There is
 	// no "unlimited": a limiter that never limits is a bug (DESIGN.md).
@@ -202,8 +249,17 @@ func Default() Config {
 		},
 		Log:    Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		Events: Events{File: DefaultEventsFile, AggregateWindow: DefaultAggregateWindow},
-		TLS: TLS{MinVersion: TLSMinVersion, HandshakeTimeout: DefaultHandshakeTimeout,
-			UnauthenticatedRequestsPerSecond: DefaultUnauthenticatedRate, UnauthenticatedBurst: DefaultUnauthenticatedBurst},
+		TLS: TLS{
+			MinVersion:                       TLSMinVersion,
+			HandshakeTimeout:                 DefaultHandshakeTimeout,
+			ClientHelloTimeout:               DefaultClientHelloTimeout,
+			MaxPendingHandshakesPerSource:    DefaultMaxPendingHandshakesPerSource,
+			MaxUnauthenticatedConnsPerSource: DefaultMaxUnauthenticatedConnsPerSource,
+			UnauthenticatedIdleTimeout:       DefaultUnauthenticatedIdleTimeout,
+			UnauthenticatedMaxLifetime:       DefaultUnauthenticatedMaxLifetime,
+			UnauthenticatedRequestsPerSecond: DefaultUnauthenticatedRate,
+			UnauthenticatedBurst:             DefaultUnauthenticatedBurst,
+		},
 		PKI: PKI{
 			Dir:              DefaultPKIDir,
 			ServerNames:      DefaultServerNames,

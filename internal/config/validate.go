@@ -72,6 +72,7 @@ func (c Config) Validate() error {
 	if c.Events.AggregateWindow < MinAggregateWindow || c.Events.AggregateWindow > MaxAggregateWindow {
 		v.add("events.aggregate_window", fmt.Sprintf("must be between %v and %v", MinAggregateWindow, MaxAggregateWindow))
 	}
+	c.validateAdmission(&v)
 
 	c.validatePKI(&v)
 
@@ -82,6 +83,29 @@ func (c Config) Validate() error {
 	}
 	v.between("telemetry.window", int64(c.Telemetry.Window), 0, MaxWindow)
 	return v.result()
+}
+
+// validateAdmission checks the limits on peers that have not proven who
+// they are (tls.client_hello_timeout and the per-source and
+// certificate-less bounds).
+func (c Config) validateAdmission(v *validation) {
+	t := c.TLS
+	if t.ClientHelloTimeout <= 0 || t.ClientHelloTimeout > MaxHandshakeTimeout ||
+		(t.HandshakeTimeout > 0 && t.ClientHelloTimeout > t.HandshakeTimeout) {
+		v.add("tls.client_hello_timeout", "must be more than 0s and at most tls.handshake_timeout")
+	}
+	v.between("tls.max_pending_handshakes_per_source", int64(t.MaxPendingHandshakesPerSource), 1, MaxPendingHandshakesPerSource)
+	v.between("tls.max_unauthenticated_conns_per_source", int64(t.MaxUnauthenticatedConnsPerSource), 1, MaxUnauthenticatedConnsPerSource)
+	idleOK := t.UnauthenticatedIdleTimeout >= MinUnauthenticatedIdleTimeout && t.UnauthenticatedIdleTimeout <= MaxUnauthenticatedIdleTimeout
+	if !idleOK {
+		v.add("tls.unauthenticated_idle_timeout", fmt.Sprintf("must be between %v and %v",
+			MinUnauthenticatedIdleTimeout, MaxUnauthenticatedIdleTimeout))
+	}
+	if t.UnauthenticatedMaxLifetime <= 0 || t.UnauthenticatedMaxLifetime > MaxUnauthenticatedMaxLifetime ||
+		(idleOK && t.UnauthenticatedMaxLifetime < t.UnauthenticatedIdleTimeout) {
+		v.add("tls.unauthenticated_max_lifetime", fmt.Sprintf("must be at least tls.unauthenticated_idle_timeout and at most %v",
+			MaxUnauthenticatedMaxLifetime))
+	}
 }
 
 func (c Config) validatePKI(v *validation) {

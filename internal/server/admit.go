@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -56,6 +57,22 @@ const (
 	// source's rate (tls.unauthenticated_requests_per_second); the same code
 	// the per-vehicle limits answer with.
 	CodeRateLimited = "rate_limited"
+	// CodeAdmissionSourceLimit: a connection was closed on accept because
+	// its source already had tls.max_pending_handshakes_per_source
+	// handshakes in progress on the listener.
+	CodeAdmissionSourceLimit = "admission_source_limit"
+	// CodeAdmissionGlobalLimit: a connection was closed because the
+	// listener already had maxPendingHandshakes handshakes in progress
+	// (on accept), or maxUnauthenticatedConns connections without a client
+	// certificate (when its handshake ended without one).
+	CodeAdmissionGlobalLimit = "admission_global_limit"
+	// CodeAdmissionUnauthenticatedLimit: a connection whose handshake ended
+	// without a client certificate was closed because its source already
+	// had tls.max_unauthenticated_conns_per_source such connections open.
+	CodeAdmissionUnauthenticatedLimit = "admission_unauthenticated_limit"
+	// CodeTLSClientHelloTimeout: a connection sent no byte of its
+	// ClientHello within tls.client_hello_timeout and was closed.
+	CodeTLSClientHelloTimeout = "tls_client_hello_timeout"
 )
 
 // alpn is what the TLS listeners offer: HTTP/2 first (one connection per
@@ -111,30 +128,48 @@ func allowAnonymous(c *tls.Config) {
 	}
 }
 
-// admitListener accepts TCP connections, completes each TLS handshake in its
-// own goroutine (at most maxPendingHandshakes at once), reports and tracks
-// it, and hands only admitted connections to http.Server.
+// admitListener accepts TCP connections, admits or refuses each at once
+// through its admissionGate, completes each admitted TLS handshake in its
+// own goroutine, reports and tracks it, and hands only admitted
+// connections to http.Server. The accept loop never waits on a peer, a
+// handshake or the event sink: one source's sockets cannot delay another's.
 type admitListener struct {
 	net.Listener
 	name      Listener
 	cfg       *tls.Config
 	adm       *Admission
 	anonymous bool
+	gate      *admissionGate
 	s         *Server
+
+	// helloTimeout, idleTimeout and lifetime are tls.client_hello_timeout,
+	// tls.unauthenticated_idle_timeout and tls.unauthenticated_max_lifetime.
+	helloTimeout, idleTimeout, lifetime time.Duration
 
 	ctx    context.Context // cancelled by Close: interrupts handshakes
 	cancel context.CancelFunc
 	conns  chan net.Conn
-	sem    chan struct{}
+	events chan unauthEvent // refusals on their way to emitUnauthenticated
 	once   sync.Once
 }
 
-func newAdmitListener(s *Server, ln net.Listener, name Listener, cfg *tls.Config, adm *Admission, anonymous bool) *admitListener {
+// unauthEvent is an event about a peer from src that has not proven who it
+// is, queued for recording.
+type unauthEvent struct {
+	src string
+	ev  event.Event
+}
+
+func newAdmitListener(s *Server, ln net.Listener, l *listener) *admitListener {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &admitListener{Listener: ln, name: name, cfg: cfg, adm: adm, anonymous: anonymous, s: s,
-		ctx: ctx, cancel: cancel, conns: make(chan net.Conn), sem: make(chan struct{}, maxPendingHandshakes)}
-	go l.acceptLoop()
-	return l
+	al := &admitListener{Listener: ln, name: l.name, cfg: l.srv.TLSConfig, adm: l.admit, anonymous: l.anonymous,
+		gate: l.gate, s: s, helloTimeout: s.cfg.TLS.ClientHelloTimeout,
+		idleTimeout: s.cfg.TLS.UnauthenticatedIdleTimeout, lifetime: s.cfg.TLS.UnauthenticatedMaxLifetime,
+		ctx: ctx, cancel: cancel, conns: make(chan net.Conn),
+		events: make(chan unauthEvent, maxQueuedUnauthenticatedEvents)}
+	go al.acceptLoop()
+	go al.recordLoop()
+	return al
 }
 
 // Accept returns the next admitted connection: a *tls.Conn whose handshake
@@ -162,14 +197,8 @@ func (l *admitListener) Close() error {
 func (l *admitListener) acceptLoop() {
 	var delay time.Duration
 	for {
-		select {
-		case l.sem <- struct{}{}:
-		case <-l.ctx.Done():
-			return
-		}
 		raw, err := l.Listener.Accept()
 		if err != nil {
-			<-l.sem
 			if errors.Is(err, net.ErrClosed) || l.ctx.Err() != nil {
 				_ = l.Close()
 				return
@@ -187,41 +216,74 @@ func (l *admitListener) acceptLoop() {
 			continue
 		}
 		delay = 0
-		go l.admit(raw)
+		src := event.SourceOf(raw.RemoteAddr().String())
+		if code := l.gate.startHandshake(src); code != "" {
+			l.refuse(raw, src, code)
+			continue
+		}
+		go l.admit(raw, src)
 	}
 }
 
 // admit completes one handshake and hands the connection on, or closes it.
-func (l *admitListener) admit(raw net.Conn) {
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			<-l.sem
+// The handshake holds one of the gate's pending slots for src until it
+// ends; a connection admitted without a client certificate then holds one
+// of its certificate-less slots until it closes.
+func (l *admitListener) admit(raw net.Conn, src string) {
+	ended := false
+	endHandshake := func() {
+		if !ended {
+			ended = true
+			l.gate.endHandshake(src)
 		}
 	}
-	defer release()
+	defer endHandshake()
 
-	tc := &trackedConn{Conn: raw}
-	conn := tls.Server(tc, l.cfg)
+	c := &serverConn{Conn: raw}
+	if l.helloTimeout < l.adm.HandshakeTimeout {
+		c.helloBy = time.Now().Add(l.helloTimeout)
+	}
+	conn := tls.Server(c, l.cfg)
 	hctx, cancel := context.WithTimeout(l.ctx, l.adm.HandshakeTimeout)
 	herr := conn.HandshakeContext(hctx)
 	cancel()
-	release() // the handshake slot; the connection lives on
+	if herr != nil && c.helloExpired {
+		// Not a byte in tls.client_hello_timeout: nothing was negotiated,
+		// so there is no handshake to report, only a silent socket.
+		endHandshake()
+		l.refuse(raw, src, CodeTLSClientHelloTimeout)
+		return
+	}
 	ectx, ecancel := context.WithTimeout(context.WithoutCancel(l.ctx), eventTimeout)
 	defer ecancel()
 
 	if herr == nil && l.anonymous && len(conn.ConnectionState().PeerCertificates) == 0 {
-		remote := raw.RemoteAddr().String()
-		if err := l.s.events.Emit(ectx, event.Event{Class: event.ClassAuthentication, Activity: "tls_handshake",
-			Severity: event.SeverityInfo, Verdict: event.Accept, Code: CodeTLSAnonymous, Source: event.SourceOf(remote),
-			Attrs: map[string]any{"listener": string(l.name), "remote": remote}}); err != nil {
-			_ = raw.Close() // no unrecorded connection
+		if code := l.gate.startAnonymous(src); code != "" {
+			endHandshake()
+			l.refuse(raw, src, code)
+			return
+		}
+		w := newIdleWatch(l.idleTimeout, l.lifetime, func(reason string) {
+			if first, _ := c.close(); first {
+				l.s.metrics.unauthClosed.WithLabelValues(string(l.name), reason).Inc()
+			}
+		})
+		c.idle = w
+		c.onClose(func() {
+			w.stop()
+			l.gate.endAnonymous(src)
+		})
+		endHandshake()
+		if err := l.s.emitUnauthenticated(ectx, src, event.Event{Class: event.ClassAuthentication,
+			Activity: "tls_handshake", Severity: event.SeverityInfo, Verdict: event.Accept, Code: CodeTLSAnonymous,
+			Attrs: map[string]any{"listener": string(l.name), "remote": raw.RemoteAddr().String()}}); err != nil {
+			_ = c.Close() // no unrecorded connection
 			return
 		}
 		l.deliver(conn)
 		return
 	}
+	endHandshake() // the handshake slot; the connection lives on
 	p, err := l.adm.Report(ectx, string(l.name), conn, herr)
 	if err != nil {
 		_ = raw.Close() // refused: no close_notify, no more bytes
@@ -232,7 +294,7 @@ func (l *admitListener) admit(raw net.Conn) {
 	if err != nil {
 		return // Track closed it: revoked meanwhile, or revocation data stale
 	}
-	tc.onClose(untrack)
+	c.onClose(untrack)
 	l.deliver(conn)
 }
 
@@ -244,37 +306,222 @@ func (l *admitListener) deliver(conn *tls.Conn) {
 	}
 }
 
-// trackedConn runs a func (the tracker's untrack) once, when the connection
-// is closed by whoever closes it: http.Server, a handler that hijacked it,
-// or a failed handshake.
-type trackedConn struct {
-	net.Conn
-	mu     sync.Mutex
-	closed bool
-	after  func()
+// refuse closes a connection admission turned away (at once, with a reset:
+// no lingering close for a peer that will not be served), counts it, and
+// queues its event without waiting for the sink.
+func (l *admitListener) refuse(raw net.Conn, src string, code string) {
+	if tc, ok := raw.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = raw.Close()
+	l.s.metrics.refused.WithLabelValues(string(l.name), code).Inc()
+	ev := event.Event{Class: event.ClassAuthentication, Activity: "admission", Severity: event.SeverityLow,
+		Verdict: event.Reject, Code: code, Attrs: map[string]any{"listener": string(l.name)}}
+	switch code {
+	case CodeAdmissionSourceLimit:
+		ev.Attrs["limit"] = l.gate.maxPendingPerSource
+	case CodeAdmissionUnauthenticatedLimit:
+		ev.Attrs["limit"] = l.gate.maxAnonPerSource
+	case CodeTLSClientHelloTimeout:
+		ev.Activity = "tls_handshake"
+		ev.Attrs["timeout_ms"] = l.helloTimeout.Milliseconds()
+	}
+	select {
+	case l.events <- unauthEvent{src: src, ev: ev}:
+	default:
+		l.s.metrics.eventsDropped.WithLabelValues(string(l.name)).Inc()
+	}
 }
 
-func (c *trackedConn) onClose(f func()) {
+// recordLoop records queued refusals until the listener closes.
+func (l *admitListener) recordLoop() {
+	for {
+		select {
+		case e := <-l.events:
+			ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+			if err := l.s.emitUnauthenticated(ctx, e.src, e.ev); err != nil {
+				l.s.log.Warn("recording an admission refusal failed", slog.String("listener", string(l.name)),
+					slog.String("code", e.ev.Code), slog.Any("err", err))
+			}
+			cancel()
+		case <-l.ctx.Done():
+			return
+		}
+	}
+}
+
+// emitUnauthenticated records ev, an event about a peer from source
+// (event.SourceOf) that has not proven who it is (no verified client
+// certificate). Every such event the server emits goes through here: it
+// carries the source, so the gateway's event.Aggregator records them per
+// source and window (DESIGN.md invariant 7), not one per connection.
+func (s *Server) emitUnauthenticated(ctx context.Context, source string, ev event.Event) error {
+	ev.Source = source
+	return s.events.Emit(ctx, ev)
+}
+
+// serverConn is what every connection a listener admits is wrapped in,
+// beneath crypto/tls:
+//   - its first Read waits for the ClientHello's first byte only until
+//     helloBy (when set), and records in helloExpired that it did not come;
+//   - Close runs the funcs given to onClose (the tracker's untrack, the
+//     release of a certificate-less slot) once, whoever closes it:
+//     http.Server, a handler that hijacked it, a timer or a failed
+//     handshake;
+//   - idle, for a connection admitted without a client certificate, is
+//     its idle watch, which requests find through connContext.
+//
+// helloBy and helloExpired belong to the goroutine that runs the
+// handshake.
+type serverConn struct {
+	net.Conn
+	helloBy      time.Time
+	helloExpired bool
+	idle         *idleWatch
+
+	mu     sync.Mutex
+	closed bool
+	after  []func()
+}
+
+func (c *serverConn) Read(b []byte) (int, error) {
+	if c.helloBy.IsZero() {
+		return c.Conn.Read(b)
+	}
+	by := c.helloBy
+	c.helloBy = time.Time{}
+	_ = c.Conn.SetReadDeadline(by)
+	n, err := c.Conn.Read(b)
+	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		c.helloExpired = true
+		return n, err
+	}
+	_ = c.Conn.SetReadDeadline(time.Time{}) // the rest is tls.handshake_timeout's
+	return n, err
+}
+
+// onClose runs f when the connection closes, at once if it has.
+func (c *serverConn) onClose(f func()) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		f()
 		return
 	}
-	c.after = f
+	c.after = append(c.after, f)
 	c.mu.Unlock()
 }
 
-func (c *trackedConn) Close() error {
-	err := c.Conn.Close()
+func (c *serverConn) Close() error {
+	_, err := c.close()
+	return err
+}
+
+// close closes the connection and runs the onClose funcs; first says
+// whether this call was the one that closed it.
+func (c *serverConn) close() (first bool, err error) {
 	c.mu.Lock()
-	f := c.after
+	first = !c.closed
+	after := c.after
 	c.after, c.closed = nil, true
 	c.mu.Unlock()
-	if f != nil {
+	err = c.Conn.Close()
+	for _, f := range after {
 		f()
 	}
-	return err
+	return first, err
+}
+
+// idleWatch closes a connection admitted without a client certificate once
+// no request has been in progress on it for idle, and in any case lifetime
+// after it was admitted. The listener's handler marks each request with
+// busy and done, so a request in progress (an enrollment waiting for the
+// CA and the store) is never cut by the idle deadline.
+type idleWatch struct {
+	idle    time.Duration
+	closeFn func(reason string)
+
+	mu       sync.Mutex
+	inflight int
+	idleAt   time.Time // idle from then on, if nothing is in progress
+	idleT    *time.Timer
+	lifeT    *time.Timer
+}
+
+// Reasons an idleWatch closes a connection, for metrics.
+const (
+	closedIdle     = "idle"
+	closedLifetime = "lifetime"
+)
+
+func newIdleWatch(idle, lifetime time.Duration, closeFn func(reason string)) *idleWatch {
+	w := &idleWatch{idle: idle, closeFn: closeFn, idleAt: time.Now().Add(idle)}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.idleT = time.AfterFunc(idle, w.check)
+	w.lifeT = time.AfterFunc(lifetime, func() { closeFn(closedLifetime) })
+	return w
+}
+
+func (w *idleWatch) check() {
+	w.mu.Lock()
+	if w.inflight > 0 {
+		w.mu.Unlock()
+		return // done re-arms the timer
+	}
+	if wait := time.Until(w.idleAt); wait > 0 {
+		w.idleT.Reset(wait)
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Unlock()
+	w.closeFn(closedIdle)
+}
+
+func (w *idleWatch) busy() {
+	w.mu.Lock()
+	w.inflight++
+	w.mu.Unlock()
+}
+
+func (w *idleWatch) done() {
+	w.mu.Lock()
+	w.inflight--
+	if w.inflight == 0 {
+		w.idleAt = time.Now().Add(w.idle)
+		w.idleT.Reset(w.idle)
+	}
+	w.mu.Unlock()
+}
+
+func (w *idleWatch) stop() {
+	w.idleT.Stop()
+	w.lifeT.Stop()
+}
+
+type idleWatchKey struct{}
+
+// connContext is the http.Server ConnContext of a listener with
+// Admission: it makes a certificate-less connection's idle watch reachable
+// from its requests (HTTP/1.1 and HTTP/2 alike).
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		if sc, ok := tc.NetConn().(*serverConn); ok && sc.idle != nil {
+			return context.WithValue(ctx, idleWatchKey{}, sc.idle)
+		}
+	}
+	return ctx
+}
+
+// trackRequest marks r as in progress on its connection's idle watch, if
+// it has one; call the returned func when r is done.
+func trackRequest(r *http.Request) (done func()) {
+	w, ok := r.Context().Value(idleWatchKey{}).(*idleWatch)
+	if !ok {
+		return func() {}
+	}
+	w.busy()
+	return w.done
 }
 
 // requireClientCert is the route gate of a listener with Admission. A
@@ -317,8 +564,8 @@ func verified(r *http.Request) bool { return r.TLS != nil && len(r.TLS.VerifiedC
 func (s *Server) refuseUnauthenticated(r *http.Request, info *reqInfo, source string, class event.Class, code string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), eventTimeout)
 	defer cancel()
-	if err := s.events.Emit(ctx, event.Event{Class: class, Activity: "request_refused",
-		Severity: event.SeverityLow, Verdict: event.Reject, Code: code, Source: source,
+	if err := s.emitUnauthenticated(ctx, source, event.Event{Class: class, Activity: "request_refused",
+		Severity: event.SeverityLow, Verdict: event.Reject, Code: code,
 		Resource: string(info.listener) + ":" + info.route, CorrelationID: info.id,
 		Attrs: map[string]any{"listener": string(info.listener), "route": info.route, "method": event.BoundString(r.Method),
 			"path": event.BoundString(r.URL.Path), "remote_ip": remoteIP(r)}}); err != nil {

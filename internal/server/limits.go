@@ -23,11 +23,36 @@ const (
 	maxUnauthenticatedSources = 65_536
 )
 
-// maxPendingHandshakes bounds the TLS handshakes a listener runs at once
-// (each is a goroutine and, until the peer's first flight arrives, a socket
-// doing nothing). Beyond it new connections wait in the kernel's accept
-// queue. 4096 handshakes in flight is more than a fleet reconnecting at once
-// after a gateway restart produces on this machine kind (~2,800 full
-// handshakes/s per core), yet bounds what stalled handshakes can hold to
-// about 4096 × handshake_timeout.
-const maxPendingHandshakes = 4096
+// Admission bounds of each TLS listener. The per-source bounds, the
+// ClientHello deadline and the certificate-less idle deadline and lifetime
+// are operator-tunable (tls.* in internal/config, defaults.go); these are
+// the listener-wide ceilings above them.
+const (
+	// maxPendingHandshakes bounds the TLS handshakes a listener runs at
+	// once (each is a goroutine and, until the peer's first flight
+	// arrives, a socket doing nothing). Beyond it a new connection is
+	// refused at once (admission_global_limit) rather than left in the
+	// kernel's accept queue, where it would wait behind every stalled one.
+	// 4096 handshakes in flight is more than a fleet reconnecting at once
+	// after a gateway restart produces on this machine kind (~2,800 full
+	// handshakes/s per core). A silent socket holds a slot for at most
+	// tls.client_hello_timeout, a stalled handshake for
+	// tls.handshake_timeout; one source holds at most
+	// tls.max_pending_handshakes_per_source of them.
+	// config.MaxPendingHandshakesPerSource equals it.
+	maxPendingHandshakes = 4096
+	// maxUnauthenticatedConns bounds the connections a listener holds
+	// without a client certificate (enrollment), over all sources: one
+	// request per truck, a few dozen at a time at a busy depot; 4096
+	// bounds the sockets and memory that sources nobody has authenticated
+	// can hold, however many addresses they come from.
+	// config.MaxUnauthenticatedConnsPerSource equals it.
+	maxUnauthenticatedConns = 4096
+	// maxQueuedUnauthenticatedEvents bounds the admission refusals waiting
+	// to be recorded, so the accept loop never waits on the event sink;
+	// beyond it a refusal is counted in the metrics only
+	// (fifthwheel_admission_events_dropped_total). A flood produces
+	// thousands of refusals a second; 1024 absorbs a burst while the sink
+	// catches up.
+	maxQueuedUnauthenticatedEvents = 1024
+)

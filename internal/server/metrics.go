@@ -16,6 +16,11 @@ import (
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+
+	// Admission (listeners with Deps.Admission).
+	refused       *prometheus.CounterVec // listener, reason code
+	unauthClosed  *prometheus.CounterVec // listener, reason (idle, lifetime)
+	eventsDropped *prometheus.CounterVec // listener
 }
 
 func newHTTPMetrics(reg prometheus.Registerer, b BuildInfo) (*httpMetrics, error) {
@@ -29,6 +34,21 @@ func newHTTPMetrics(reg prometheus.Registerer, b BuildInfo) (*httpMetrics, error
 			Help:    "Time to serve an HTTP request, by listener and route pattern.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"listener", "route"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fifthwheel_admission_refused_total",
+			Help: "Connections closed by admission before they could be served, by listener and reason code " +
+				"(admission_source_limit, admission_global_limit, admission_unauthenticated_limit, tls_client_hello_timeout).",
+		}, []string{"listener", "reason"}),
+		unauthClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fifthwheel_unauthenticated_conns_closed_total",
+			Help: "Connections without a client certificate closed by the gateway, by listener and reason " +
+				"(idle: no request for tls.unauthenticated_idle_timeout; lifetime: tls.unauthenticated_max_lifetime).",
+		}, []string{"listener", "reason"}),
+		eventsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fifthwheel_admission_events_dropped_total",
+			Help: "Admission refusals counted in fifthwheel_admission_refused_total but not recorded as events " +
+				"because too many were waiting for the event sink.",
+		}, []string{"listener"}),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "fifthwheel_build_info",
@@ -37,7 +57,7 @@ func newHTTPMetrics(reg prometheus.Registerer, b BuildInfo) (*httpMetrics, error
 	build.WithLabelValues(b.Version, b.Commit, b.GoVersion).Set(1)
 
 	for _, c := range []prometheus.Collector{
-		m.requests, m.duration, build,
+		m.requests, m.duration, m.refused, m.unauthClosed, m.eventsDropped, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -62,6 +82,31 @@ func (m *httpMetrics) observe(l Listener, route string, status int, d time.Durat
 // and what the aggregator of events about unauthenticated peers did. It
 // implements event.Stats and event.AggregateStats; pass it to event.NewBus
 // and event.NewAggregator.
+// registerGate exports a listener's admission counts as gauges, read at
+// scrape time.
+func registerGate(reg prometheus.Registerer, l Listener, g *admissionGate) error {
+	labels := prometheus.Labels{"listener": string(l)}
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fifthwheel_admission_handshakes_in_progress",
+			Help: "TLS handshakes in progress, by listener.", ConstLabels: labels},
+			func() float64 { p, _, _ := g.counts(); return float64(p) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fifthwheel_admission_unauthenticated_conns",
+			Help: "Open connections admitted without a client certificate, by listener.", ConstLabels: labels},
+			func() float64 { _, a, _ := g.counts(); return float64(a) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fifthwheel_admission_sources",
+			Help:        "Source addresses with a handshake in progress or a certificate-less connection open, by listener.",
+			ConstLabels: labels},
+			func() float64 { _, _, n := g.counts(); return float64(n) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("server: register admission metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// EventStats counts security events by class and verdict, and sink
+// failures. It implements event.Stats; pass it to event.NewBus.
 type EventStats struct {
 	events          *prometheus.CounterVec
 	sinkErrors      prometheus.Counter

@@ -82,6 +82,7 @@ func (s *Server) handler(name Listener, routes Routes, gate map[string]bool) (ht
 	}
 	inner := s.bodyLimit(routingErrors(mux))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer trackRequest(r)() // a request in progress keeps a certificate-less connection from idling out
 		start := time.Now()
 		id := r.Header.Get(HeaderRequestID)
 		if !validRequestID(id) {

@@ -37,6 +37,42 @@
 // and never stops the process. Errors reach clients only as RFC 9457
 // problem+json with a stable code; internal causes go to the log.
 //
+// # Admission: what a peer that has not proven who it is can hold
+//
+// With Deps.Admission, a peer without a verified certificate can hold only
+// bounded resources for a bounded time, and one source (an IPv4 address or
+// an IPv6 /64) cannot take another's share:
+//
+//   - The accept loop never waits: each connection is admitted to its TLS
+//     handshake or closed at once, with a reset, when its source already has
+//     tls.max_pending_handshakes_per_source handshakes in progress
+//     (admission_source_limit) or the listener has maxPendingHandshakes
+//     (admission_global_limit). A stalled client therefore delays nobody but
+//     itself.
+//   - A connection that sends no byte of its ClientHello within
+//     tls.client_hello_timeout is closed (tls_client_hello_timeout); any
+//     other handshake is bounded by tls.handshake_timeout.
+//   - A connection admitted without a client certificate holds one of its
+//     source's tls.max_unauthenticated_conns_per_source slots (and one of the
+//     listener's maxUnauthenticatedConns) until it closes; beyond them it is
+//     closed when its handshake ends (admission_unauthenticated_limit). It
+//     is closed once no request has been in progress on it for
+//     tls.unauthenticated_idle_timeout (a request in progress is never cut
+//     by that deadline), and in any case tls.unauthenticated_max_lifetime
+//     after its handshake.
+//   - Per-source state lives only while a source has a handshake in
+//     progress or a certificate-less connection open.
+//
+// Every refusal is counted (fifthwheel_admission_refused_total{listener,
+// reason}) and recorded as an event through Server.emitUnauthenticated, the
+// one path for events about unauthenticated peers: each carries its source,
+// so the event.Aggregator the gateway puts in front of the bus records them
+// per source and window rather than one by one. Refusals on accept are
+// queued for recording (at most maxQueuedUnauthenticatedEvents), so a slow
+// event sink never stalls accepting. These bounds stop one host; many
+// sources together are bounded only by the listener-wide caps, and call for
+// network-level controls in front of the gateway.
+//
 // Routing uses Go 1.22 ServeMux patterns. Metrics label requests by
 // listener, registered route pattern (or "unmatched") and status, so label
 // values are bounded by the code, never by what clients send.
@@ -151,8 +187,9 @@ type listener struct {
 	srv       *http.Server
 	tls       bool
 	ln        net.Listener
-	admit     *Admission // nil: http.Server does the handshake
-	anonymous bool       // admit connections without a client certificate
+	admit     *Admission     // nil: http.Server does the handshake
+	anonymous bool           // admit connections without a client certificate
+	gate      *admissionGate // with admit: the per-source admission bounds
 }
 
 // New validates cfg and deps and builds the three servers. It binds
@@ -230,6 +267,11 @@ func New(cfg config.Config, deps Deps) (*Server, error) {
 		ln := &listener{name: l.name, addr: l.addr, srv: srv, tls: l.tls != nil}
 		if gate != nil {
 			ln.admit, ln.anonymous = deps.Admission, anonymous
+			ln.gate = newAdmissionGate(cfg.TLS.MaxPendingHandshakesPerSource, cfg.TLS.MaxUnauthenticatedConnsPerSource)
+			if err := registerGate(deps.Registry, l.name, ln.gate); err != nil {
+				return nil, err
+			}
+			srv.ConnContext = connContext
 		}
 		s.listeners = append(s.listeners, ln)
 	}
@@ -325,7 +367,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			var err error
 			switch {
 			case l.admit != nil:
-				err = l.srv.Serve(newAdmitListener(s, l.ln, l.name, l.srv.TLSConfig, l.admit, l.anonymous))
+				err = l.srv.Serve(newAdmitListener(s, l.ln, l))
 			case l.tls:
 				err = l.srv.ServeTLS(l.ln, "", "")
 			default:
