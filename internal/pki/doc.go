@@ -33,6 +33,13 @@
 // refused. Open connections are not closed for staleness alone: a short store
 // outage must not send the whole fleet into safe state.
 //
+// Suspension is not revocation (it is reversible, and recorded in the
+// vehicle registry, not on the certificate), but it cuts a vehicle off the
+// same way: SuspensionWatch follows the registry's status version (polled,
+// and woken by LISTEN/NOTIFY on PostgreSQL) and has ConnTracker close every
+// live connection of a suspended or retired vehicle, on every replica,
+// within one poll interval.
+//
 // Enrollment authorizes exactly one identity: a join token is 256 random bits,
 // shown once, stored only as its SHA-256, valid for a bounded TTL, and
 // consumed atomically on use; the CSR must name the token's vehicle and
