@@ -222,7 +222,7 @@ func (l *admitListener) admit(raw net.Conn) {
 		return
 	}
 	chain := conn.ConnectionState().VerifiedChains[0]
-	untrack, err := l.adm.Track(chain, p, string(l.name), func() { _ = raw.Close() })
+	untrack, err := l.adm.Track(chain, p, string(l.name), tc.cutOff)
 	if err != nil {
 		return // Track closed it: revoked meanwhile, or revocation data stale
 	}
@@ -240,12 +240,16 @@ func (l *admitListener) deliver(conn *tls.Conn) {
 
 // trackedConn runs a func (the tracker's untrack) once, when the connection
 // is closed by whoever closes it: http.Server, a handler that hijacked it,
-// or a failed handshake.
+// or a failed handshake. When the tracker cuts it off (cutOff), it closes
+// the transport, or lets the handler that hijacked it close it its own way
+// first (HijackTracker).
 type trackedConn struct {
 	net.Conn
-	mu     sync.Mutex
-	closed bool
-	after  func()
+	mu      sync.Mutex
+	closed  bool
+	cut     bool   // cutOff has run
+	after   func() // the tracker's untrack
+	handler func() // the hijacking handler's own close, if it gave one
 }
 
 func (c *trackedConn) onClose(f func()) {

@@ -16,6 +16,14 @@ const (
 	maxRequestIDLen = 64
 	// maxLoggedPathLen bounds the request path copied into events and logs.
 	maxLoggedPathLen = 256
+	// cutOffGrace is how long a handler that hijacked a connection (a
+	// vehicle session) has, once the connection is cut off (its
+	// certificate revoked, its vehicle suspended), to close it its own
+	// way, with a typed WebSocket close the vehicle can act on, before
+	// the server closes the transport anyway. The session needs one store
+	// read (at most 250 ms) and one write; a revocation noticed within a
+	// 200 ms poll is still closed inside its 1 s promise.
+	cutOffGrace = 500 * time.Millisecond
 )
 
 // maxPendingHandshakes bounds the TLS handshakes a listener runs at once
