@@ -13,6 +13,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
+	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
@@ -123,7 +124,12 @@ func idleClose() *closeSpec {
 
 func revokedClose() *closeSpec {
 	// pki.ConnTracker records session_closed_revoked itself.
-	return &closeSpec{status: CloseRevoked, reason: "session_closed_revoked", live: DisconnectGateway}
+	return &closeSpec{status: CloseRevoked, reason: pki.CodeSessionClosedRevoked, live: DisconnectRevoked}
+}
+
+func suspendedClose() *closeSpec {
+	// pki.ConnTracker records session_closed_suspended itself.
+	return &closeSpec{status: CloseRefused, reason: ingest.CodeVehicleSuspended, live: DisconnectSuspended}
 }
 
 func shutdownClose() *closeSpec {
@@ -192,12 +198,13 @@ func nonEmpty(s, def string) string {
 }
 
 // trackerClosed is the close function given to the Tracker. The Tracker
-// calls it when the certificate is revoked, when the server cuts the
-// vehicle off (a suspension), or from inside Track (a revoked or unknown
+// calls it when the certificate is revoked, when the vehicle is suspended
+// (pki.SuspensionWatch), or from inside Track (a revoked or unknown
 // revocation state, which ServeHTTP reports from Track's error). It must
 // not block, and says nothing about why: so the vehicle learns the right
 // reason, a vehicle the registry no longer has as active is closed as
-// suspended (4005), anything else as revoked (4003). The Tracker records
+// suspended (4005 vehicle_suspended), anything else as revoked (4003), and
+// the liveness monitor records that, not a comm loss. The tracker records
 // the event either way.
 func (c *conn) trackerClosed() {
 	if c.tracking.Load() {
@@ -210,7 +217,7 @@ func (c *conn) trackerClosed() {
 		v, err := c.h.d.Keys.GetVehicle(ctx, c.peer.ID)
 		cancel()
 		if err == nil && v.Status != "active" {
-			spec = &closeSpec{status: CloseRefused, reason: ingest.CodeVehicleSuspended, live: DisconnectGateway}
+			spec = suspendedClose()
 		}
 		c.close(spec)
 	}()

@@ -562,6 +562,8 @@ func TestRevocationClosesTheSession(t *testing.T) {
 			t.Fatalf("agent error %v, want revoked", err)
 		}
 		g.waitEvent(pki.CodeSessionClosedRevoked, 1)
+		// The liveness monitor records the revocation, not a comm loss.
+		g.waitOffline(t, "truck-1", "revoked")
 		// The reconnect is refused in the TLS handshake.
 		waitFor(t, 10*time.Second, "refused reconnect", func() bool { return len(log.find(agent.EventDisconnected)) > 1 })
 		err = log.find(agent.EventDisconnected)[1].Err
@@ -731,6 +733,8 @@ func TestSuspensionClosesTheSession(t *testing.T) {
 	if err := log.find(agent.EventDisconnected)[0].Err; !errors.Is(err, agent.ErrSuspended) {
 		t.Fatalf("agent error %v, want suspended", err)
 	}
+	// The liveness monitor records the suspension, not a comm loss.
+	g.waitOffline(t, "truck-1", "suspended")
 }
 
 // TestManualResume: with auto-resume off, a truck in safe state stays there
