@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -73,5 +74,18 @@ func TestHijackedConnectionClosesItsOwnWay(t *testing.T) {
 
 	if _, err := (HijackTracker{}).Track(httptest.NewRequest(http.MethodGet, "/v1/hijack", nil), func() {}); !errors.Is(err, ErrNotAdmitted) {
 		t.Fatalf("Track of a request the admission did not see: %v, want ErrNotAdmitted", err)
+	}
+
+	// Cut off before the handler registered: its close runs at once, from
+	// inside Track.
+	a, b := net.Pipe()
+	defer b.Close()
+	tc := &trackedConn{Conn: a}
+	tc.cutOff()
+	req := httptest.NewRequest(http.MethodGet, "/v1/hijack", nil)
+	req = req.WithContext(context.WithValue(req.Context(), trackedConnKey{}, tc))
+	ran := false
+	if _, err := (HijackTracker{}).Track(req, func() { ran = true }); err != nil || !ran {
+		t.Fatalf("Track after the cut-off: %v, close ran %v", err, ran)
 	}
 }
