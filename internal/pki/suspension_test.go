@@ -70,7 +70,12 @@ func TestSuspensionClosesLiveConnections(t *testing.T) {
 	track := func(id string, n *atomic.Int32) {
 		is, _ := e.issue(principal.Vehicle, id)
 		if _, err := tr.Track([]*x509.Certificate{is.Certificate}, principal.Principal{Kind: principal.Vehicle, ID: id}, "vehicle",
-			func() { n.Add(1) }); err != nil {
+			func(code string) {
+				if code != CodeSessionClosedSuspended {
+					t.Errorf("%s closed with %q, want %s", id, code, CodeSessionClosedSuspended)
+				}
+				n.Add(1)
+			}); err != nil {
 			t.Fatal(err)
 		}
 	}

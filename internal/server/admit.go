@@ -31,9 +31,10 @@ type Admission struct {
 	Report func(ctx context.Context, listener string, conn *tls.Conn, err error) (principal.Principal, error)
 	// Track registers an accepted connection, whose verified chain is chain,
 	// until it closes; closeFn closes it, from any goroutine, when its
-	// certificate is revoked (pki.ConnTracker.Track). An error means the
-	// connection must not be served (Track has closed it).
-	Track func(chain []*x509.Certificate, p principal.Principal, listener string, closeFn func()) (untrack func(), err error)
+	// certificate is revoked or its principal cut off, told why by a
+	// reason code (pki.ConnTracker.Track). An error means the connection
+	// must not be served (Track has closed it).
+	Track func(chain []*x509.Certificate, p principal.Principal, listener string, closeFn func(code string)) (untrack func(), err error)
 	// Anonymous lists, per listener, the route patterns a client without a
 	// certificate may use ("POST /v1/pki/enroll"). On such a listener the
 	// TLS config asks for a client certificate without requiring it; a
@@ -247,9 +248,10 @@ type trackedConn struct {
 	net.Conn
 	mu      sync.Mutex
 	closed  bool
-	cut     bool   // cutOff has run
-	after   func() // the tracker's untrack
-	handler func() // the hijacking handler's own close, if it gave one
+	cut     bool              // cutOff has run
+	why     string            // cutOff's reason code
+	after   func()            // the tracker's untrack
+	handler func(code string) // the hijacking handler's own close, if it gave one
 }
 
 func (c *trackedConn) onClose(f func()) {

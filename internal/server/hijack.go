@@ -26,19 +26,22 @@ var ErrNotAdmitted = errors.New("server: the request's connection is not tracked
 type HijackTracker struct{}
 
 // Track registers closeFn as the way to close r's connection when it is
-// cut off, until untrack. closeFn must not block; it may be called from
-// another goroutine, at most once, and from inside Track if the connection
-// was cut off already. Track returns ErrNotAdmitted when r's connection is
-// not one the admission tracks.
-func (HijackTracker) Track(r *http.Request, closeFn func()) (untrack func(), err error) {
+// cut off, until untrack; closeFn is told why by the tracker's reason code
+// (pki.CodeSessionClosedRevoked, pki.CodeSessionClosedSuspended, ...).
+// closeFn must not block; it may be called from another goroutine, at
+// most once, and from inside Track if the connection was cut off or closed
+// already. Track returns ErrNotAdmitted when r's connection is not one the
+// admission tracks.
+func (HijackTracker) Track(r *http.Request, closeFn func(code string)) (untrack func(), err error) {
 	c, _ := r.Context().Value(trackedConnKey{}).(*trackedConn)
 	if c == nil {
 		return nil, ErrNotAdmitted
 	}
 	c.mu.Lock()
 	if c.cut || c.closed {
+		why := c.why
 		c.mu.Unlock()
-		closeFn()
+		closeFn(why)
 		return func() {}, nil
 	}
 	c.handler = closeFn
@@ -66,10 +69,11 @@ func withTrackedConn(ctx context.Context, c net.Conn) context.Context {
 
 // cutOff is the close function the admission gives the tracker: it closes
 // the transport at once, or, when a hijacking handler registered its own
-// close, runs that and closes the transport cutOffGrace later.
-func (c *trackedConn) cutOff() {
+// close, runs that with the reason code and closes the transport
+// cutOffGrace later.
+func (c *trackedConn) cutOff(code string) {
 	c.mu.Lock()
-	c.cut = true
+	c.cut, c.why = true, code
 	f := c.handler
 	c.handler = nil
 	c.mu.Unlock()
@@ -77,6 +81,6 @@ func (c *trackedConn) cutOff() {
 		_ = c.Conn.Close()
 		return
 	}
-	f()
+	f(code)
 	time.AfterFunc(cutOffGrace, func() { _ = c.Conn.Close() })
 }

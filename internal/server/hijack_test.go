@@ -33,8 +33,8 @@ func TestHijackedConnectionClosesItsOwnWay(t *testing.T) {
 				registered <- err
 				return
 			}
-			_, err = HijackTracker{}.Track(r, func() {
-				_, _ = io.WriteString(conn, "closed: revoked\n") // and never closes it
+			_, err = HijackTracker{}.Track(r, func(code string) {
+				_, _ = io.WriteString(conn, "closed: "+code+"\n") // and never closes it
 			})
 			_, _ = brw.WriteString("ready\n")
 			_ = brw.Flush()
@@ -63,8 +63,8 @@ func TestHijackedConnectionClosesItsOwnWay(t *testing.T) {
 	fa.mu.Lock()
 	cutOff := fa.closers["truck-1"]
 	fa.mu.Unlock()
-	cutOff()
-	if line, err := r.ReadString('\n'); err != nil || line != "closed: revoked\n" {
+	cutOff("session_closed_revoked")
+	if line, err := r.ReadString('\n'); err != nil || line != "closed: session_closed_revoked\n" {
 		t.Fatalf("after the cut-off read %q, %v: want the handler's own close first", line, err)
 	}
 	var ne net.Error
@@ -72,7 +72,7 @@ func TestHijackedConnectionClosesItsOwnWay(t *testing.T) {
 		t.Fatalf("transport still open after the cut-off: %v", err)
 	}
 
-	if _, err := (HijackTracker{}).Track(httptest.NewRequest(http.MethodGet, "/v1/hijack", nil), func() {}); !errors.Is(err, ErrNotAdmitted) {
+	if _, err := (HijackTracker{}).Track(httptest.NewRequest(http.MethodGet, "/v1/hijack", nil), func(string) {}); !errors.Is(err, ErrNotAdmitted) {
 		t.Fatalf("Track of a request the admission did not see: %v, want ErrNotAdmitted", err)
 	}
 
@@ -81,11 +81,11 @@ func TestHijackedConnectionClosesItsOwnWay(t *testing.T) {
 	a, b := net.Pipe()
 	defer b.Close()
 	tc := &trackedConn{Conn: a}
-	tc.cutOff()
+	tc.cutOff("session_closed_suspended")
 	req := httptest.NewRequest(http.MethodGet, "/v1/hijack", nil)
 	req = req.WithContext(context.WithValue(req.Context(), trackedConnKey{}, tc))
-	ran := false
-	if _, err := (HijackTracker{}).Track(req, func() { ran = true }); err != nil || !ran {
-		t.Fatalf("Track after the cut-off: %v, close ran %v", err, ran)
+	why := ""
+	if _, err := (HijackTracker{}).Track(req, func(code string) { why = code }); err != nil || why != "session_closed_suspended" {
+		t.Fatalf("Track after the cut-off: %v, close ran with %q", err, why)
 	}
 }

@@ -129,16 +129,18 @@ type KeyStore interface {
 
 // Tracker is how a session learns that its connection is cut off (its
 // certificate revoked, its vehicle suspended): Track registers closeFn as
-// the way to close r's connection then, until untrack. closeFn must not
-// block; it may run on another goroutine, or inside Track when the
-// connection was cut off already. An error means the connection must not
-// be served: pki.ErrRevoked (revoked since the TLS handshake),
-// pki.ErrRevocationStale, or a connection nobody tracks.
+// the way to close r's connection then, until untrack; closeFn is told why
+// by the tracker's reason code (pki.CodeSessionClosedRevoked,
+// pki.CodeSessionClosedSuspended). closeFn must not block; it may run on
+// another goroutine, or inside Track when the connection was cut off
+// already. An error means the connection must not be served:
+// pki.ErrRevoked (revoked since the TLS handshake), pki.ErrRevocationStale,
+// or a connection nobody tracks.
 //
 // In the gateway the server's admission tracks every connection, and
 // server.HijackTracker hands the session's close to it.
 type Tracker interface {
-	Track(r *http.Request, closeFn func()) (untrack func(), err error)
+	Track(r *http.Request, closeFn func(code string)) (untrack func(), err error)
 }
 
 // Limiter limits a vehicle's frames (ratelimit.Limiter; share it with the

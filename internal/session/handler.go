@@ -190,11 +190,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Nothing could cut this connection off on revocation: fail closed.
 		h.log.Error("session: the connection cannot be tracked for revocation", "vehicle", peer.ID, "err", err)
 		c.close(unavailableClose(CodeStoreUnavailable, "the session cannot be tracked for revocation"))
-	case c.trackerHit.Load():
+	case c.trackerHit.Load() != nil:
 		// Cut off while Track was registering the connection; the tracker
 		// recorded it.
 		untrack()
-		c.close(revokedClose())
+		c.close(c.trackerHit.Load())
 		err = pki.ErrRevoked
 	}
 	if err != nil {

@@ -180,7 +180,7 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 // typed-close tests in cmd/fifthwheel.
 type chainTracker struct{ t *pki.ConnTracker }
 
-func (c chainTracker) Track(r *http.Request, closeFn func()) (func(), error) {
+func (c chainTracker) Track(r *http.Request, closeFn func(code string)) (func(), error) {
 	p, err := pki.PrincipalFromChains(r.TLS.VerifiedChains)
 	if err != nil {
 		return nil, err

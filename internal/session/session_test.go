@@ -714,7 +714,8 @@ func TestBackfillAfterOutage(t *testing.T) {
 }
 
 // TestSuspensionClosesTheSession: when the server cuts a suspended vehicle
-// off through the ConnTracker, the vehicle learns it is suspended, not
+// off through the ConnTracker (as pki.SuspensionWatch does, with
+// session_closed_suspended), the vehicle learns it is suspended, not
 // revoked.
 func TestSuspensionClosesTheSession(t *testing.T) {
 	st := storetest.Engines()[0].Open(t)
@@ -726,7 +727,7 @@ func TestSuspensionClosesTheSession(t *testing.T) {
 	if err := st.SetVehicleStatus(context.Background(), "truck-1", "suspended"); err != nil {
 		t.Fatal(err)
 	}
-	if n := g.tracker.ClosePrincipal(context.Background(), principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}, "vehicle_suspended"); n != 1 {
+	if n := g.tracker.ClosePrincipal(context.Background(), principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}, pki.CodeSessionClosedSuspended); n != 1 {
 		t.Fatalf("closed %d connections", n)
 	}
 	waitFor(t, 5*time.Second, "closed", func() bool { return len(log.find(agent.EventDisconnected)) > 0 })
