@@ -20,8 +20,9 @@ const (
 	// vehicle session) has, once the connection is cut off (its
 	// certificate revoked, its vehicle suspended), to close it its own
 	// way, with a typed WebSocket close the vehicle can act on, before
-	// the server closes the transport anyway. The session needs one store
-	// read (at most 250 ms) and one write; a revocation noticed within a
+	// the server closes the transport anyway. The session needs one write,
+	// normally well under a millisecond; a peer that does not read cannot
+	// hold the connection past this, and a revocation noticed within a
 	// 200 ms poll is still closed inside its 1 s promise.
 	cutOffGrace = 500 * time.Millisecond
 )
