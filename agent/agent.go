@@ -153,18 +153,11 @@ func (a *Agent) transport() *http.Transport {
 			return a.cred.Load().tls, nil
 		},
 	}
-	dial := a.d.DialContext
+	var dial dialFunc = a.d.DialContext
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: a.cfg.HandshakeTimeout, KeepAlive: 30 * time.Second}).DialContext
 	}
-	return &http.Transport{
-		DialContext:         dial,
-		TLSClientConfig:     tc,
-		TLSHandshakeTimeout: a.cfg.HandshakeTimeout,
-		MaxIdleConnsPerHost: 2,
-		IdleConnTimeout:     90 * time.Second,
-		Proxy:               nil,
-	}
+	return gatewayTransport(dial, tc, a.cfg.HandshakeTimeout)
 }
 
 // VehicleID returns the truck's identity, from its certificate.
@@ -299,15 +292,7 @@ func (a *Agent) connectLoop(ctx context.Context) error {
 		if a.now().Sub(started) > 2*a.cfg.ReconnectMax {
 			backoff = a.cfg.ReconnectMin // it was up a while: start over
 		}
-		wait := fullJitter(backoff)
-		switch KindOf(err) {
-		case KindRevoked, KindExpired, KindNotEnrolled, KindSuspended:
-			wait = max(wait, refusedBackoffFactor*a.cfg.ReconnectMax)
-		}
-		var ce *ConnError
-		if errors.As(err, &ce) && ce.RetryAfter > wait {
-			wait = ce.RetryAfter + fullJitter(a.cfg.ReconnectMin) // the gateway asked; do not all come back at once
-		}
+		wait := a.reconnectWait(err, backoff)
 		backoff = min(2*backoff, a.cfg.ReconnectMax)
 		t := time.NewTimer(wait)
 		select {
@@ -318,6 +303,24 @@ func (a *Agent) connectLoop(ctx context.Context) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// reconnectWait is how long to wait before dialing again after err, with
+// the current backoff: the backoff with jitter; at least
+// refusedBackoffFactor × ReconnectMax after a refusal only an operator can
+// fix (revoked, expired, not enrolled, suspended); at least the gateway's
+// Retry-After.
+func (a *Agent) reconnectWait(err error, backoff time.Duration) time.Duration {
+	wait := fullJitter(backoff)
+	switch KindOf(err) {
+	case KindRevoked, KindExpired, KindNotEnrolled, KindSuspended:
+		wait = max(wait, refusedBackoffFactor*a.cfg.ReconnectMax)
+	}
+	var ce *ConnError
+	if errors.As(err, &ce) && ce.RetryAfter > wait {
+		wait = ce.RetryAfter + fullJitter(a.cfg.ReconnectMin) // the gateway asked; do not all come back at once
+	}
+	return wait
 }
 
 func codeOf(err error) string {

@@ -3,6 +3,10 @@ package agent
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -250,4 +254,104 @@ func TestResumeWithoutAFreshChallenge(t *testing.T) {
 	if len(evs.of(EventConnected)) != 1 {
 		t.Fatal("the session was not kept")
 	}
+}
+
+// TestAttackForgedTLSAlertBeforeServerHello: an on-path attacker answers
+// the truck's ClientHello with one plaintext TLS alert record
+// (certificate_revoked, certificate_expired, unknown_ca, bad_certificate,
+// certificate_required) before any ServerHello, so before the gateway has
+// proven anything. The agent must not believe it: it reports a network
+// error and reconnects with its normal backoff, never revoked, expired or
+// not enrolled with the refusal's 30 s floor. A real gateway's refusal, sent
+// after the handshake authenticated it, is still typed.
+func TestAttackForgedTLSAlertBeforeServerHello(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		alert byte // TLS AlertDescription (RFC 8446 §6)
+	}{
+		{"certificate_revoked", 44},
+		{"certificate_expired", 45},
+		{"unknown_ca", 48},
+		{"bad_certificate", 42},
+		{"certificate_required", 116},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, dials := forgedAlertServer(t, tc.alert)
+			pub, priv := frameKey(t)
+			g := newFakeGW(t, pub, func(*fakeConn) {}) // only its PKI: the truck trusts the gateway's CA
+			g.srv.URL = "https://" + addr
+			a, _, evs := newTestAgent(t, g, priv)
+			run(t, a)
+			waitUntil(t, 10*time.Second, "three forged refusals", func() bool { return len(evs.of(EventDisconnected)) >= 3 })
+			for _, ev := range evs.of(EventDisconnected) {
+				if !errors.Is(ev.Err, ErrNetwork) || KindOf(ev.Err) != KindNetwork || ev.Code != "" {
+					t.Fatalf("a forged %s alert was reported as %v (kind %s, code %q), want a network error", tc.name, ev.Err, KindOf(ev.Err), ev.Code)
+				}
+				if w := a.reconnectWait(ev.Err, a.cfg.ReconnectMax); w > a.cfg.ReconnectMax {
+					t.Fatalf("reconnect after a forged %s alert waits %v, want the normal backoff (≤ %v)", tc.name, w, a.cfg.ReconnectMax)
+				}
+			}
+			if dials.Load() < 3 {
+				t.Fatalf("%d dials", dials.Load())
+			}
+		})
+	}
+
+	// A real gateway's refusal, after the handshake: a truck whose
+	// certificate comes from another CA gets unknown_ca from the gateway it
+	// authenticated, and that is typed.
+	t.Run("real gateway refusal after the handshake", func(t *testing.T) {
+		pub, priv := frameKey(t)
+		g := newFakeGW(t, pub, func(*fakeConn) {})
+		other := newTestPKI(t)
+		av, evs := &testAV{}, &events{}
+		a, err := New(Config{GatewayURL: g.srv.URL, GatewayCAPEM: g.pki.rootPEM, GatewayFrameKeys: []GatewayFrameKey{{PublicKeyPEM: g.pubPEM}},
+			StateDir: t.TempDir(), ReconnectMin: 20 * time.Millisecond, ReconnectMax: 50 * time.Millisecond, DisableRenewal: true},
+			Identity{Chain: other.chain, TLSKey: other.tlsKey, FrameKey: priv, FrameKID: "k-test"}, Deps{SafeStater: av, OnEvent: evs.add})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, a)
+		waitUntil(t, 10*time.Second, "the refusal", func() bool { return len(evs.of(EventDisconnected)) > 0 })
+		if ev := evs.of(EventDisconnected)[0]; !errors.Is(ev.Err, ErrNotEnrolled) || ev.Code != "tls_unknown_authority" {
+			t.Fatalf("the gateway's unknown_ca alert was reported as %v (code %q), want not enrolled", ev.Err, ev.Code)
+		}
+	})
+}
+
+// forgedAlertServer listens on loopback and answers every connection's
+// first record (the ClientHello) with a plaintext fatal alert record of the
+// given description, then closes. It counts the connections.
+func forgedAlertServer(t *testing.T, alert byte) (string, *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var dials atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			dials.Add(1)
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				hdr := make([]byte, 5) // record header: type, version, length
+				if _, err := io.ReadFull(c, hdr); err != nil || hdr[0] != 0x16 {
+					return
+				}
+				if _, err := io.CopyN(io.Discard, c, int64(binary.BigEndian.Uint16(hdr[3:]))); err != nil {
+					return
+				}
+				// ContentType alert (21), legacy version TLS 1.2, length 2,
+				// level fatal (2), the description.
+				_, _ = c.Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, alert})
+			}()
+		}
+	}()
+	return ln.Addr().String(), &dials
 }

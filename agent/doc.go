@@ -46,7 +46,10 @@
 //     anything newer.
 //   - Connection failures reach the AV stack as a *ConnError of one kind:
 //     revoked, expired, not enrolled, suspended, network or protocol. A TLS
-//     refusal is called revoked only with the issuer's signed CRL as proof.
+//     refusal is called revoked only with the issuer's signed CRL as proof,
+//     and a TLS alert counts only from the gateway the agent authenticated:
+//     one received before the TLS handshake completed, which anyone on the
+//     path can forge, is a network error retried with the normal backoff.
 //
 // # Offline buffering
 //

@@ -95,12 +95,12 @@ func Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, error) {
 			PublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}
 	}
 	b, _ := json.Marshal(body)
-	dial := req.DialContext
+	var dial dialFunc = req.DialContext
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: DefaultHandshakeTimeout}).DialContext
 	}
-	hc := &http.Client{Timeout: renewTimeout, Transport: &http.Transport{DialContext: dial, Proxy: nil,
-		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: roots, ServerName: base.Hostname()}}}
+	hc := &http.Client{Timeout: renewTimeout, Transport: gatewayTransport(dial,
+		&tls.Config{MinVersion: tls.VersionTLS13, RootCAs: roots, ServerName: base.Hostname()}, DefaultHandshakeTimeout)}
 	defer hc.CloseIdleConnections()
 	res, err := postPKI(ctx, hc, base, "/v1/pki/enroll", b, nil)
 	if err != nil {

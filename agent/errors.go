@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -204,17 +203,23 @@ const (
 	alertProtocol       = "tls: protocol version not supported"
 )
 
-// remoteAlert returns the description of a TLS alert the gateway sent, or "".
+// remoteAlert returns the description of a TLS alert the authenticated
+// gateway sent (a gatewayAlert: received after the TLS handshake
+// completed), or "". An alert received during the handshake, before the
+// gateway proved its certificate, returns "": anyone on the path can send
+// one, so it proves nothing and is classified as a network error.
 func remoteAlert(err error) string {
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Op == "remote error" && oe.Err != nil {
-		return oe.Err.Error()
+	var ga *gatewayAlert
+	if errors.As(err, &ga) {
+		return ga.err.Err.Error()
 	}
 	return ""
 }
 
 // classifyDial maps an error from dialing (TCP, TLS, HTTP upgrade) to a
-// *ConnError. revoked, when not nil, is asked whether the certificate is
+// *ConnError. A TLS alert counts only from the authenticated gateway
+// (remoteAlert); any other is a network error, retried with the normal
+// backoff. revoked, when not nil, is asked whether the certificate is
 // revoked, for a bad_certificate alert that could mean revocation or
 // another refusal.
 func classifyDial(ctx context.Context, err error, resp *http.Response, revoked func(context.Context) (bool, error)) *ConnError {

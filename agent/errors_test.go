@@ -15,7 +15,15 @@ import (
 // TestConnErrorsAreNeverConfused: every gateway refusal maps to exactly one
 // kind, and errors.Is matches only that kind.
 func TestConnErrorsAreNeverConfused(t *testing.T) {
+	// An alert the authenticated gateway sent: read after the TLS
+	// handshake completed (gatewayConn), as a real gateway's refusal of
+	// the truck's certificate arrives.
 	remote := func(alert string) error {
+		return markGatewayAlert(&net.OpError{Op: "remote error", Err: errors.New(alert)})
+	}
+	// The same alert received during the handshake, before the gateway
+	// proved anything: what an on-path attacker can inject.
+	unauthenticated := func(alert string) error {
 		return &net.OpError{Op: "remote error", Err: errors.New(alert)}
 	}
 	revokedCRL := func(context.Context) (bool, error) { return true, nil }
@@ -34,6 +42,9 @@ func TestConnErrorsAreNeverConfused(t *testing.T) {
 		{"handshake refused, no CRL proof", classifyDial(context.Background(), remote(alertBadCertificate), nil, noCRL), KindProtocol, "tls_bad_certificate"},
 		{"certificate expired (alert)", classifyDial(context.Background(), remote(alertExpired), nil, nil), KindExpired, "tls_cert_expired"},
 		{"certificate from another CA", classifyDial(context.Background(), remote(alertUnknownCA), nil, nil), KindNotEnrolled, "tls_unknown_authority"},
+		{"forged revoked alert before the handshake", classifyDial(context.Background(), unauthenticated(alertRevoked), nil, revokedCRL), KindNetwork, ""},
+		{"forged expired alert before the handshake", classifyDial(context.Background(), unauthenticated(alertExpired), nil, nil), KindNetwork, ""},
+		{"forged bad_certificate alert before the handshake", classifyDial(context.Background(), unauthenticated(alertBadCertificate), nil, revokedCRL), KindNetwork, ""},
 		{"vehicle unknown", classifyClose(websocket.CloseError{Code: CloseRefused, Reason: "vehicle_unknown"}), KindNotEnrolled, "vehicle_unknown"},
 		{"frame key unknown", classifyClose(websocket.CloseError{Code: CloseRefused, Reason: "unknown_kid"}), KindNotEnrolled, "unknown_kid"},
 		{"vehicle suspended", classifyClose(websocket.CloseError{Code: CloseRefused, Reason: "vehicle_suspended"}), KindSuspended, "vehicle_suspended"},

@@ -225,6 +225,7 @@ func (g *gateway) waitEvent(code, want string) store.EventRow {
 type frameKey struct {
 	kid    string
 	signer frame.Signer
+	priv   ed25519.PrivateKey
 }
 
 func (g *gateway) addFrameKey(vehicle string) frameKey {
@@ -240,7 +241,7 @@ func (g *gateway) addFrameKey(vehicle string) frameKey {
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	return frameKey{kid: kid, signer: s}
+	return frameKey{kid: kid, signer: s, priv: priv}
 }
 
 func telemetryFrame(vehicle string, epoch, seq uint64, ts time.Time) *frame.Frame {

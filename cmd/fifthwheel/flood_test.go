@@ -81,7 +81,7 @@ func TestAttackUnauthenticatedEventFlood(t *testing.T) {
 			} else {
 				g = pgGateway(t, storetest.PostgresConfig(t).URL, nil)
 			}
-			truck := startTruck(t, g, "truck-1")
+			truck := startResumedTruck(t, g, "truck-1")
 			fileBefore := fileSize(t, filepath.Join(g.data, "events.jsonl"))
 			_, seqBefore := eventRowsAfter(t, g, 0)
 
@@ -332,11 +332,11 @@ type runningTruck struct {
 	events *agentEvents
 }
 
-// startTruck issues a certificate and a frame key for id with the CLI, runs
+// startResumedTruck issues a certificate and a frame key for id with the CLI, runs
 // an agent against g until the test ends, and waits until the gateway has
 // resumed it (driving, supervised). Its agent events recorded from then on
 // are in the result.
-func startTruck(t *testing.T, g *gateway, id string) *runningTruck {
+func startResumedTruck(t *testing.T, g *gateway, id string) *runningTruck {
 	t.Helper()
 	cert, _ := g.issue("vehicle", id)
 	var chain []*x509.Certificate

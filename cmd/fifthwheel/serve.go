@@ -190,7 +190,7 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
 	if err != nil {
 		return err
 	}
-	vehicleRoutes, tmsRoutes, opsRoutes, err := gw.routes(cfg, env, reg)
+	routes, err := gw.routes(cfg, env, reg)
 	if err != nil {
 		return err
 	}
@@ -202,9 +202,9 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
 		Registry:      reg,
 		VehicleTLS:    vehicleTLS,
 		TMSTLS:        tmsTLS,
-		VehicleRoutes: vehicleRoutes,
-		TMSRoutes:     tmsRoutes,
-		OpsRoutes:     opsRoutes,
+		VehicleRoutes: routes.vehicle,
+		TMSRoutes:     routes.tms,
+		OpsRoutes:     routes.ops,
 		Admission:     gw.admission(cfg, agg),
 		Build:         build,
 	})
@@ -244,7 +244,7 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
 	// Vehicle sessions are hijacked connections the HTTP server does not
 	// drain: close them with "gateway shutdown" so trucks reconnect elsewhere.
 	sctx, stopSessions := context.WithTimeout(context.WithoutCancel(ctx), cfg.HTTP.ShutdownTimeout)
-	if err := gw.session.Shutdown(sctx); err != nil {
+	if err := routes.session.Shutdown(sctx); err != nil {
 		log.Warn("vehicle sessions did not close in time", slog.Any("err", err))
 	}
 	stopSessions()

@@ -45,7 +45,6 @@ type gatewayPKI struct {
 	// The vehicle side, set by startVehicleSide before routes.
 	gkey    *session.GatewayKey
 	monitor *liveness.Monitor
-	session *session.Handler
 }
 
 // startVehicleSide loads (or creates) the gateway's frame-signing key in the
@@ -114,13 +113,24 @@ func (a *app) startPKI(ctx, bg context.Context, e *stateEnv, dev bool) (*gateway
 	if err := rs.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("cannot load the revocation list: %v", err)
 	}
+	g := &gatewayPKI{ca: ca, rs: rs, tracker: pki.NewConnTracker(rs, e.bus)}
+	// Suspensions close the vehicle's live connections, on the revocation
+	// feed's pace (pki.revocation_poll) and, on PostgreSQL, at its NOTIFY.
+	sw, err := pki.NewSuspensionWatch(e.st, g.tracker, cfg.PKI.RevocationPoll, log)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := sw.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("cannot read the vehicle registry: %v", err)
+	}
 	go rs.Run(bg)
+	go sw.Run(bg)
 	if n, ok := e.st.(store.Notifier); ok {
-		go listenRevocations(bg, n, rs, log)
+		go listen(bg, n, store.RevocationChannel, rs.Notify, log)
+		go listen(bg, n, store.VehicleStatusChannel, sw.Notify, log)
 	}
 	go watchCA(bg, ca, dir, log)
 
-	g := &gatewayPKI{ca: ca, rs: rs, tracker: pki.NewConnTracker(rs, e.bus)}
 	dns, ips := cfg.ServerNames()
 	g.cert = &gatewayCert{ca: ca, rs: rs, id: gatewayID(), dns: dns, ips: ips, log: log}
 	if cfg.DataDir != "" {
@@ -138,15 +148,16 @@ func (a *app) startPKI(ctx, bg context.Context, e *stateEnv, dev bool) (*gateway
 	return g, nil
 }
 
-// listenRevocations wakes the revocation set on every PostgreSQL NOTIFY,
-// re-establishing LISTEN after failures until ctx ends.
-func listenRevocations(ctx context.Context, n store.Notifier, rs *pki.RevocationSet, log *slog.Logger) {
+// listen calls wake on every PostgreSQL NOTIFY on channel (the revocation
+// and vehicle status feeds), re-establishing LISTEN after failures until ctx
+// ends.
+func listen(ctx context.Context, n store.Notifier, channel string, wake func(), log *slog.Logger) {
 	for {
-		err := n.Listen(ctx, store.RevocationChannel, rs.Notify)
+		err := n.Listen(ctx, channel, wake)
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn("revocation LISTEN failed; polling alone until it is back", slog.Any("err", err),
+		log.Warn("LISTEN failed; polling alone until it is back", slog.String("channel", channel), slog.Any("err", err),
 			slog.Duration("retry_in", listenRetry))
 		select {
 		case <-ctx.Done():
@@ -227,26 +238,36 @@ const (
 	routeSession   = "GET /v1/vehicle/session"
 )
 
-// routes builds the endpoint handlers of the three listeners.
-func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Registerer) (vehicle, tms, ops server.Routes, err error) {
+// gatewayRoutes are the endpoint handlers of the three listeners, and the
+// session handler, which serve closes on shutdown (its connections are
+// hijacked: the HTTP server does not drain them).
+type gatewayRoutes struct {
+	vehicle, tms, ops server.Routes
+	session           *session.Handler
+}
+
+// routes builds the endpoint handlers of the three listeners. The vehicle
+// session is tracked through the admission (server.HijackTracker), so a
+// revocation or suspension closes it with its typed close code.
+func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Registerer) (*gatewayRoutes, error) {
 	pipeline, err := ingest.New(ingest.Config{ClockSkew: cfg.Telemetry.ClockSkew, Window: int64(cfg.Telemetry.Window)},
 		ingest.Deps{Store: e.st, Events: e.bus, Metrics: reg})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	limiter := ratelimit.New(ratelimit.Config{PerSecond: float64(cfg.Telemetry.RatePerSecond), Burst: cfg.Telemetry.Burst})
 	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.emitter(),
 		RenewLimiter: enroll.NewRenewLimiter(cfg.PKI.RenewPerMinute, cfg.PKI.RenewBurst)}
-	g.session, err = session.New(session.Config{Interval: cfg.Heartbeat.Interval, Misses: cfg.Heartbeat.Misses,
+	sess, err := session.New(session.Config{Interval: cfg.Heartbeat.Interval, Misses: cfg.Heartbeat.Misses,
 		ClockSkew: cfg.Telemetry.ClockSkew, ManualResume: cfg.Heartbeat.ManualResume},
-		session.Deps{Key: g.gkey, Pipeline: pipeline, Keys: e.st, Events: e.bus, Liveness: session.LivenessMonitor(g.monitor),
-			Limiter: limiter, Metrics: reg, Log: e.log})
+		session.Deps{Key: g.gkey, Pipeline: pipeline, Keys: e.st, Events: e.bus, Tracker: server.HijackTracker{},
+			Liveness: session.LivenessMonitor(g.monitor), Limiter: limiter, Metrics: reg, Log: e.log})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	vehicle = server.Routes{
+	vehicle := server.Routes{
 		routeTelemetry: &ingest.BatchHandler{Pipeline: pipeline, Limiter: limiter, Events: e.bus, Peer: pki.Peer},
-		routeSession:   g.session,
+		routeSession:   sess,
 	}
 	for p, h := range api.Routes() {
 		if p == routeEnroll && !cfg.PKI.Enrollment {
@@ -254,7 +275,7 @@ func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Regis
 		}
 		vehicle[p] = h
 	}
-	tms = server.Routes{}
+	tms := server.Routes{}
 	for p, h := range (&ingest.ReadAPI{Store: e.st, Peer: pki.Peer}).Routes() {
 		tms[p] = h
 	}
@@ -263,11 +284,11 @@ func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Regis
 	}
 	crl := g.ca.CRLHandler()
 	ocsp := http.StripPrefix("/pki/ocsp", g.ca.OCSPHandler())
-	ops = server.Routes{
+	ops := server.Routes{
 		"GET /pki/crl":           crl,
 		"GET /pki/crl/{file}":    crl,
 		"POST /pki/ocsp":         ocsp,
 		"GET /pki/ocsp/{req...}": ocsp,
 	}
-	return vehicle, tms, ops, nil
+	return &gatewayRoutes{vehicle: vehicle, tms: tms, ops: ops, session: sess}, nil
 }

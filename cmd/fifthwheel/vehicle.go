@@ -31,8 +31,10 @@ func (a *app) vehicleCmd() *cobra.Command {
 their telemetry frames are signed with (separate from their TLS keys), and the
 epoch of their frame counters.
 
-A suspended vehicle's frames are refused (vehicle_suspended) within a second
-on every gateway; its certificates stay valid, so 'resume' restores it.
+A suspended vehicle's frames are refused (vehicle_suspended) and its open
+connections closed (its session with close 4005 vehicle_suspended) within a
+second on every gateway; its certificates stay valid, so 'resume' restores
+it.
 Revoke its certificates ('fifthwheel pki revoke --vehicle ID') to cut it off
 for good.`,
 	})

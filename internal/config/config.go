@@ -176,7 +176,8 @@ type PKI struct {
 	// start and renewed at 2/3 of its life.
 	ServerNames string `yaml:"server_names"`
 	// RevocationPoll is how often the gateway polls the store for new
-	// revocations (PostgreSQL also pushes them with LISTEN/NOTIFY).
+	// revocations and vehicle suspensions (PostgreSQL also pushes both with
+	// LISTEN/NOTIFY).
 	RevocationPoll time.Duration `yaml:"revocation_poll"`
 	// RevocationMaxAge is how old the gateway's copy of the revocation list
 	// may get (store unreachable) before new handshakes are refused.

@@ -108,8 +108,9 @@ const (
 	// lists its DNS names and addresses.
 	DefaultServerNames = "localhost,127.0.0.1,::1"
 	// DefaultRevocationPoll: a poll every 200 ms is one indexed read and
-	// keeps revocation made on another process or replica well inside the
-	// 1 s promise (DESIGN.md invariant 6). Equals pki.DefaultRevocationPoll.
+	// keeps revocation (and suspension: the vehicle status feed polls at the
+	// same pace) made on another process or replica well inside the 1 s
+	// promise (DESIGN.md invariant 6). Equals pki.DefaultRevocationPoll.
 	DefaultRevocationPoll = 200 * time.Millisecond
 	// DefaultRevocationMaxAge rides out a 10 s store hiccup before handshakes
 	// fail closed. Equals pki.DefaultRevocationMaxAge.

@@ -29,7 +29,10 @@
 //     while it says so, online otherwise. A suspect or reconnecting vehicle
 //     returns to whichever it last reported.
 //   - Offline is a deliberate end: the vehicle said goodbye, or the gateway
-//     closed the session (revocation, policy). No deadline runs.
+//     closed the session (policy; its certificate revoked or the vehicle
+//     suspended, which the offline event's cause names: "revoked",
+//     "suspended"). No deadline runs: a revoked or suspended truck is not
+//     declared comm_lost.
 //   - A transport disconnect (reset, timeout, close without goodbye) is not
 //     offline. From the gateway, a cut link looks exactly like that, and
 //     calling it offline would hide the comm loss the TMS must see. The

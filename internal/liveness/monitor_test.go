@@ -52,7 +52,7 @@ func TestConfigDefaultsAndBounds(t *testing.T) {
 func TestTransitions(t *testing.T) {
 	type op struct {
 		at time.Duration
-		do string // connect, hb, hb-safe, safe, bye, gw, drop
+		do string // connect, hb, hb-safe, safe, bye, gw, drop, revoked, suspended
 	}
 	s := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
 	const (
@@ -84,6 +84,8 @@ func TestTransitions(t *testing.T) {
 		{"safe_state report while suspect applies on recovery", []op{{0, "connect"}, {s(2.5), "safe"}, {s(2.8), "connect"}}, s(3), []string{on, sus, safe}, SafeState},
 		{"goodbye is offline", []op{{0, "connect"}, {s(1), "hb"}, {s(1.5), "bye"}}, s(10), []string{on, off}, Offline},
 		{"gateway close is offline", []op{{0, "connect"}, {s(1), "gw"}}, s(10), []string{on, off}, Offline},
+		{"revocation close is offline, not comm_lost", []op{{0, "connect"}, {s(1), "revoked"}}, s(10), []string{on, off}, Offline},
+		{"suspension close of a suspect vehicle is offline", []op{{0, "connect"}, {s(2.5), "suspended"}}, s(10), []string{on, sus, off}, Offline},
 		{"suspect vehicle says goodbye", []op{{0, "connect"}, {s(2.5), "bye"}}, s(10), []string{on, sus, off}, Offline},
 		{"transport drop keeps the deadline", []op{{0, "connect"}, {s(1), "hb"}, {s(1.5), "drop"}}, s(5), []string{on, sus, lost}, CommLost},
 		{"transport drop and reconnect inside the deadline", []op{{0, "connect"}, {s(1), "hb"}, {s(1.5), "drop"}, {s(2), "connect"}, {s(3), "hb"}}, s(3.5), []string{on}, Online},
@@ -114,6 +116,10 @@ func TestTransitions(t *testing.T) {
 					sess.Disconnected(h.at(o.at), DisconnectGateway)
 				case "drop":
 					sess.Disconnected(h.at(o.at), DisconnectTransport)
+				case "revoked":
+					sess.Disconnected(h.at(o.at), DisconnectRevoked)
+				case "suspended":
+					sess.Disconnected(h.at(o.at), DisconnectSuspended)
 				}
 				if err != nil {
 					t.Fatalf("%s at %v: %v", o.do, o.at, err)
@@ -147,6 +153,36 @@ func TestTransitions(t *testing.T) {
 // TestCommLostOnceAndOnlyAfterDeadline ticks every millisecond around the
 // deadline: comm_lost must not be declared at the deadline, must be at the
 // first tick after it, and never again.
+// TestGatewayCloseNamesWhy: a session the gateway closed because the
+// vehicle's certificate was revoked or the vehicle suspended takes it
+// offline with that cause in the event, so the fleet state shows why, and
+// never as comm_lost.
+func TestGatewayCloseNamesWhy(t *testing.T) {
+	for _, tc := range []struct {
+		reason DisconnectReason
+		cause  string
+	}{
+		{DisconnectGateway, "gateway_close"},
+		{DisconnectRevoked, "revoked"},
+		{DisconnectSuspended, "suspended"},
+	} {
+		t.Run(tc.cause, func(t *testing.T) {
+			h := newHarness(t, Config{}, nil)
+			s := h.connect("TRK-1", 0)
+			h.runTo(time.Second)
+			s.Disconnected(h.at(time.Second), tc.reason)
+			h.runTo(10 * time.Second)
+			evs := h.sink.Events()
+			if len(evs) != 2 || evs[1].Code != CodeVehicleOffline || evs[1].Attrs["cause"] != tc.cause {
+				t.Fatalf("events %+v, want online then offline with cause %q", evs, tc.cause)
+			}
+			if !errors.Is(s.Err(), ErrDisconnected) {
+				t.Fatalf("session error %v", s.Err())
+			}
+		})
+	}
+}
+
 func TestCommLostOnceAndOnlyAfterDeadline(t *testing.T) {
 	h := newHarness(t, Config{}, nil)
 	s := h.connect("TRK-1", 0)
@@ -500,7 +536,7 @@ func TestConcurrentUse(t *testing.T) {
 					s, _ = m.Connected(id, time.Now())
 				case 2:
 					if s != nil {
-						s.Disconnected(time.Now(), DisconnectReason(rng.IntN(3)))
+						s.Disconnected(time.Now(), DisconnectReason(rng.IntN(5)))
 					}
 				case 3:
 					if s != nil {

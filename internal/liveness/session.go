@@ -128,8 +128,9 @@ func (s *Session) SafeState(at time.Time) error {
 
 // Disconnected records that the session's connection ended at at, and how.
 // The session ends (Done closes, Err is ErrDisconnected). With
-// DisconnectGoodbye or DisconnectGateway the vehicle goes offline and its
-// deadline stops. With DisconnectTransport nothing else changes: a
+// DisconnectGoodbye, DisconnectGateway, DisconnectRevoked or
+// DisconnectSuspended the vehicle goes offline (the transition's cause
+// says which) and its deadline stops. With DisconnectTransport nothing else changes: a
 // connection that drops without a goodbye is what comm loss looks like from
 // the gateway, so the vehicle keeps its state and its deadline, and is
 // declared comm_lost when the deadline passes unless it reconnects first.
@@ -152,6 +153,10 @@ func (s *Session) Disconnected(at time.Time, reason DisconnectReason) {
 		m.transition(sh, r, Offline, t, CauseGoodbye, 0)
 	case DisconnectGateway:
 		m.transition(sh, r, Offline, t, CauseGatewayClose, 0)
+	case DisconnectRevoked:
+		m.transition(sh, r, Offline, t, CauseRevoked, 0)
+	case DisconnectSuspended:
+		m.transition(sh, r, Offline, t, CauseSuspended, 0)
 	default:
 		return
 	}

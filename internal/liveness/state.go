@@ -64,9 +64,12 @@ const (
 	CausePhi                           // φ reached PhiSuspect
 	CauseSilence                       // Misses−1 intervals without a heartbeat (φ still below PhiSuspect)
 	CauseDeadline                      // Misses × Interval without a heartbeat
+	CauseRevoked                       // the gateway closed the session: the vehicle's certificate was revoked
+	CauseSuspended                     // the gateway closed the session: an operator suspended (or retired) the vehicle
 )
 
-var causeNames = [...]string{"", "handshake", "heartbeat", "safe_state_report", "goodbye", "gateway_close", "phi", "silence", "deadline"}
+var causeNames = [...]string{"", "handshake", "heartbeat", "safe_state_report", "goodbye", "gateway_close", "phi", "silence", "deadline",
+	"revoked", "suspended"}
 
 // String returns the cause's stable name, used in event attributes.
 func (c Cause) String() string {
@@ -94,9 +97,17 @@ const (
 	// down or parks). The vehicle goes offline.
 	DisconnectGoodbye
 	// DisconnectGateway: the gateway closed the session on purpose
-	// (revocation, a suspended vehicle, policy). The vehicle goes offline;
+	// (policy, a protocol violation, shutdown). The vehicle goes offline;
 	// the gateway's own event records why.
 	DisconnectGateway
+	// DisconnectRevoked: the gateway closed the session because the
+	// vehicle's certificate was revoked. The vehicle goes offline with
+	// cause "revoked": a revocation is not a comm loss.
+	DisconnectRevoked
+	// DisconnectSuspended: the gateway closed the session because an
+	// operator suspended or retired the vehicle. The vehicle goes offline
+	// with cause "suspended".
+	DisconnectSuspended
 )
 
 // reported is the vehicle's own state, from its last verified heartbeat.

@@ -48,6 +48,9 @@ const (
 	CodeTLSAccepted          = "tls_accepted"
 	CodeEventSinkFailed      = "event_sink_failed" // the accept event could not be recorded: refused, no event
 	CodeSessionClosedRevoked = "session_closed_revoked"
+	// CodeSessionClosedSuspended: a live connection of a vehicle an
+	// operator suspended or retired was closed (SuspensionWatch).
+	CodeSessionClosedSuspended = "session_closed_suspended"
 
 	// Issuance and revocation (class pki).
 	CodeCertIssued          = "cert_issued"

@@ -36,7 +36,7 @@ type trackedConn struct {
 	p        principal.Principal
 	serials  []string
 	listener string
-	close    func()
+	close    func(code string)
 }
 
 // NewConnTracker returns a tracker subscribed to rs.
@@ -53,21 +53,25 @@ func NewConnTracker(rs *RevocationSet, em event.Emitter) *ConnTracker {
 func (t *ConnTracker) Stop() { t.unsubscribe() }
 
 // Track registers a live connection whose verified chain is chain
-// (VerifiedChains[0]) and whose principal is p; closeFn closes it (it may be
-// called from another goroutine, at most once). listener names the listener
+// (VerifiedChains[0]) and whose principal is p; closeFn closes it, told why
+// by the code the tracker records (CodeSessionClosedRevoked, or the code
+// given to ClosePrincipal, e.g. CodeSessionClosedSuspended), so a session
+// can pass the reason on to its peer. It may be called from another
+// goroutine, at most once, and must not block. listener names the listener
 // for events.
 //
 // After registering, Track checks the RevocationSet once more, closing the
 // race with a revocation applied between the handshake and this call: if a
 // serial is revoked, or the data is stale, it closes the connection itself
-// and returns ErrRevoked or ErrRevocationStale.
-func (t *ConnTracker) Track(chain []*x509.Certificate, p principal.Principal, listener string, closeFn func()) (untrack func(), err error) {
+// (CodeSessionClosedRevoked, CodeRevocationStale) and returns ErrRevoked or
+// ErrRevocationStale.
+func (t *ConnTracker) Track(chain []*x509.Certificate, p principal.Principal, listener string, closeFn func(code string)) (untrack func(), err error) {
 	if len(chain) == 0 || p.IsZero() {
-		closeFn()
+		closeFn(CodeTLSNoVerifiedChain)
 		return nil, errors.New("pki: Track needs a verified chain and a principal")
 	}
 	var once sync.Once
-	c := &trackedConn{p: p, listener: listener, close: func() { once.Do(closeFn) }}
+	c := &trackedConn{p: p, listener: listener, close: func(code string) { once.Do(func() { closeFn(code) }) }}
 	for _, cert := range chain {
 		c.serials = append(c.serials, serialOf(cert))
 	}
@@ -90,10 +94,11 @@ func (t *ConnTracker) Track(chain []*x509.Certificate, p principal.Principal, li
 		revoked, err := t.rs.IsRevoked(s)
 		if err != nil || revoked {
 			untrack()
-			c.close()
 			if err != nil {
+				c.close(CodeRevocationStale)
 				return nil, err
 			}
+			c.close(CodeSessionClosedRevoked)
 			return nil, ErrRevoked
 		}
 	}
@@ -144,7 +149,7 @@ func (t *ConnTracker) closeMatching(ctx context.Context, serials []string, p pri
 	// Close everything first, then record: the 1 s promise is about the
 	// close, and events may wait on a durable write.
 	for _, c := range victims {
-		c.close()
+		c.close(code)
 	}
 	for _, c := range victims {
 		// A sink failure is logged by the bus; the connection is closed

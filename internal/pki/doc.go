@@ -51,6 +51,13 @@
 // re-provisions the principal. Renewal is also rate-limited per principal at
 // the HTTP front (package enroll).
 //
+// Suspension is not revocation (it is reversible, and recorded in the
+// vehicle registry, not on the certificate), but it cuts a vehicle off the
+// same way: SuspensionWatch follows the registry's status version (polled,
+// and woken by LISTEN/NOTIFY on PostgreSQL) and has ConnTracker close every
+// live connection of a suspended or retired vehicle, on every replica,
+// within one poll interval.
+//
 // Enrollment authorizes exactly one identity: a join token is 256 random bits,
 // shown once, stored only as its SHA-256, valid for a bounded TTL, and
 // consumed atomically on use; the CSR must name the token's vehicle and

@@ -210,7 +210,7 @@ func (e *env) startServer(t testing.TB, lc ListenerConfig, rs *RevocationSet, tr
 					r.chain = tc.ConnectionState().VerifiedChains[0]
 				}
 				if err == nil && tracker != nil {
-					untrack, terr := tracker.Track(r.chain, p, lc.Name, func() { tc.Close() })
+					untrack, terr := tracker.Track(r.chain, p, lc.Name, func(string) { tc.Close() })
 					if terr != nil {
 						r.err = terr
 					} else {

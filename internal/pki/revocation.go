@@ -42,7 +42,6 @@ type RevocationSet struct {
 	version   int64
 	loaded    bool
 	checkedAt time.Time
-	failing   bool
 
 	subMu  sync.Mutex
 	subs   map[uint64]func([]string)
@@ -107,7 +106,7 @@ func (s *RevocationSet) Notify() {
 // Subscribe registers fn to be called with the serials that became revoked
 // at each change (never with the initial load: nothing was accepted before
 // it). fn runs on the refreshing goroutine, after the set is updated, and
-// must be quick (ConnTracker.CloseSerials is). The returned func
+// must be quick (ConnTracker's closing is). The returned func
 // unsubscribes.
 func (s *RevocationSet) Subscribe(fn func(newlyRevoked []string)) (unsubscribe func()) {
 	s.subMu.Lock()
@@ -183,26 +182,6 @@ func (s *RevocationSet) Refresh(ctx context.Context) error {
 // done. Failures are logged when they start and when they end (not at every
 // poll); meanwhile IsRevoked fails closed once MaxAge has passed.
 func (s *RevocationSet) Run(ctx context.Context) {
-	t := time.NewTicker(s.cfg.PollInterval)
-	defer t.Stop()
-	for {
-		err := s.Refresh(ctx)
-		s.mu.Lock()
-		wasFailing := s.failing
-		s.failing = err != nil
-		s.mu.Unlock()
-		switch {
-		case err != nil && !wasFailing && ctx.Err() == nil:
-			s.log.Warn("revocation feed failing; handshakes fail closed after max age",
-				slog.Any("err", err), slog.Duration("max_age", s.cfg.MaxAge))
-		case err == nil && wasFailing:
-			s.log.Info("revocation feed recovered")
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.wake:
-		}
-	}
+	pollFeed(ctx, s.cfg.PollInterval, s.wake, s.Refresh, s.log, "revocation feed",
+		"revocation feed failing; handshakes fail closed after max age", slog.Duration("max_age", s.cfg.MaxAge))
 }

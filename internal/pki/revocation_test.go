@@ -180,17 +180,21 @@ func TestConnTrackerRace(t *testing.T) {
 	if err := rs.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	closed := false
-	_, err := tr.Track([]*x509.Certificate{is.Certificate}, principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}, "vehicle", func() { closed = true })
+	closed, why := false, ""
+	_, err := tr.Track([]*x509.Certificate{is.Certificate}, principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}, "vehicle",
+		func(code string) { closed, why = true, code })
 	if !errors.Is(err, ErrRevoked) || !closed || tr.Len() != 0 {
 		t.Fatalf("Track of a revoked chain: err %v closed %v len %d", err, closed, tr.Len())
+	}
+	if why != CodeSessionClosedRevoked {
+		t.Fatalf("closed with %q, want %s", why, CodeSessionClosedRevoked)
 	}
 
 	// ClosePrincipal cuts off a suspended principal's connections.
 	other, _ := e.issue(principal.Client, "acme")
 	n := 0
 	for range 3 {
-		if _, err := tr.Track([]*x509.Certificate{other.Certificate}, principal.Principal{Kind: principal.Client, ID: "acme"}, "tms", func() { n++ }); err != nil {
+		if _, err := tr.Track([]*x509.Certificate{other.Certificate}, principal.Principal{Kind: principal.Client, ID: "acme"}, "tms", func(string) { n++ }); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -33,9 +33,10 @@ type Admission struct {
 	Report func(ctx context.Context, listener string, conn *tls.Conn, err error) (principal.Principal, error)
 	// Track registers an accepted connection, whose verified chain is chain,
 	// until it closes; closeFn closes it, from any goroutine, when its
-	// certificate is revoked (pki.ConnTracker.Track). An error means the
-	// connection must not be served (Track has closed it).
-	Track func(chain []*x509.Certificate, p principal.Principal, listener string, closeFn func()) (untrack func(), err error)
+	// certificate is revoked or its principal cut off, told why by a
+	// reason code (pki.ConnTracker.Track). An error means the connection
+	// must not be served (Track has closed it).
+	Track func(chain []*x509.Certificate, p principal.Principal, listener string, closeFn func(code string)) (untrack func(), err error)
 	// Anonymous lists, per listener, the route patterns a client without a
 	// certificate may use ("POST /v1/pki/enroll"). On such a listener the
 	// TLS config asks for a client certificate without requiring it; a
@@ -290,7 +291,7 @@ func (l *admitListener) admit(raw net.Conn, src string) {
 		return
 	}
 	chain := conn.ConnectionState().VerifiedChains[0]
-	untrack, err := l.adm.Track(chain, p, string(l.name), func() { _ = raw.Close() })
+	untrack, err := l.adm.Track(chain, p, string(l.name), c.cutOff)
 	if err != nil {
 		return // Track closed it: revoked meanwhile, or revocation data stale
 	}
@@ -369,7 +370,9 @@ func (s *Server) emitUnauthenticated(ctx context.Context, source string, ev even
 //     http.Server, a handler that hijacked it, a timer or a failed
 //     handshake;
 //   - idle, for a connection admitted without a client certificate, is
-//     its idle watch, which requests find through connContext.
+//     its idle watch, which requests find through connContext;
+//   - cutOff is the close function the tracker calls when the connection
+//     is cut off (HijackTracker).
 //
 // helloBy and helloExpired belong to the goroutine that runs the
 // handshake.
@@ -379,9 +382,12 @@ type serverConn struct {
 	helloExpired bool
 	idle         *idleWatch
 
-	mu     sync.Mutex
-	closed bool
-	after  []func()
+	mu      sync.Mutex
+	closed  bool
+	after   []func()
+	cut     bool              // cutOff has run
+	why     string            // cutOff's reason code
+	handler func(code string) // the hijacking handler's own close, if it gave one (HijackTracker)
 }
 
 func (c *serverConn) Read(b []byte) (int, error) {
@@ -499,27 +505,35 @@ func (w *idleWatch) stop() {
 	w.lifeT.Stop()
 }
 
-type idleWatchKey struct{}
+type serverConnKey struct{}
 
 // connContext is the http.Server ConnContext of a listener with
-// Admission: it makes a certificate-less connection's idle watch reachable
-// from its requests (HTTP/1.1 and HTTP/2 alike).
+// Admission: it makes the admitted connection reachable from its requests
+// (HTTP/1.1 and HTTP/2 alike), for a certificate-less connection's idle
+// watch (trackRequest) and for HijackTracker.
 func connContext(ctx context.Context, c net.Conn) context.Context {
 	if tc, ok := c.(*tls.Conn); ok {
-		if sc, ok := tc.NetConn().(*serverConn); ok && sc.idle != nil {
-			return context.WithValue(ctx, idleWatchKey{}, sc.idle)
+		if sc, ok := tc.NetConn().(*serverConn); ok {
+			return context.WithValue(ctx, serverConnKey{}, sc)
 		}
 	}
 	return ctx
 }
 
+// connOf returns the admitted connection r came on, or nil.
+func connOf(r *http.Request) *serverConn {
+	c, _ := r.Context().Value(serverConnKey{}).(*serverConn)
+	return c
+}
+
 // trackRequest marks r as in progress on its connection's idle watch, if
 // it has one; call the returned func when r is done.
 func trackRequest(r *http.Request) (done func()) {
-	w, ok := r.Context().Value(idleWatchKey{}).(*idleWatch)
-	if !ok {
+	c := connOf(r)
+	if c == nil || c.idle == nil {
 		return func() {}
 	}
+	w := c.idle
 	w.busy()
 	return w.done
 }

@@ -65,13 +65,13 @@ func (ca *clientCA) issue(t *testing.T, cn string) tls.Certificate {
 type fakeAdmission struct {
 	mu       sync.Mutex
 	reports  []error
-	closers  map[string]func()
+	closers  map[string]func(code string)
 	tracked  map[string]int
 	refuseCN string
 }
 
 func (f *fakeAdmission) admission(anonymous map[Listener][]string, timeout time.Duration) *Admission {
-	f.closers, f.tracked = map[string]func(){}, map[string]int{}
+	f.closers, f.tracked = map[string]func(code string){}, map[string]int{}
 	return &Admission{
 		HandshakeTimeout: timeout,
 		Anonymous:        anonymous,
@@ -88,7 +88,7 @@ func (f *fakeAdmission) admission(anonymous map[Listener][]string, timeout time.
 			}
 			return principal.Principal{Kind: principal.Vehicle, ID: cn}, nil
 		},
-		Track: func(chain []*x509.Certificate, p principal.Principal, _ string, closeFn func()) (func(), error) {
+		Track: func(chain []*x509.Certificate, p principal.Principal, _ string, closeFn func(code string)) (func(), error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.closers[p.ID] = closeFn
@@ -199,7 +199,7 @@ func TestAdmissionReportsTracksAndCloses(t *testing.T) {
 	closeFn := fa.closers["truck-1"] // the latest: the raw connection
 	fa.mu.Unlock()
 	start := time.Now()
-	closeFn()
+	closeFn("session_closed_revoked")
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := conn.Read(buf); err == nil {
 		t.Fatal("connection still open after its close func ran")

@@ -21,6 +21,15 @@ const (
 	// it the least recently seen source is forgotten and starts again
 	// with a full burst.
 	maxUnauthenticatedSources = 65_536
+	// cutOffGrace is how long a handler that hijacked a connection (a
+	// vehicle session) has, once the connection is cut off (its
+	// certificate revoked, its vehicle suspended), to close it its own
+	// way, with a typed WebSocket close the vehicle can act on, before
+	// the server closes the transport anyway. The session needs one write,
+	// normally well under a millisecond; a peer that does not read cannot
+	// hold the connection past this, and a revocation noticed within a
+	// 200 ms poll is still closed inside its 1 s promise.
+	cutOffGrace = 500 * time.Millisecond
 )
 
 // Admission bounds of each TLS listener. The per-source bounds, the

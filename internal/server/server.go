@@ -24,7 +24,10 @@
 // every TLS handshake itself, with a deadline, before net/http sees the
 // connection: it reports each outcome (so refused handshakes become security
 // events, not log lines), tracks each admitted connection so it can be cut
-// the moment its certificate is revoked, serves HTTP/2 and HTTP/1.1, and lets
+// the moment its certificate is revoked (a handler that hijacked it, the
+// vehicle session, can register with HijackTracker to close it its own way
+// first, with a typed close, within cutOffGrace), serves HTTP/2 and
+// HTTP/1.1, and lets
 // a connection without a client certificate reach only the routes named
 // anonymous (vehicle enrollment); anything else answers 403
 // client_certificate_required. Requests without a client certificate are

@@ -2,10 +2,10 @@ package session
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -127,10 +127,20 @@ type KeyStore interface {
 	GetVehicleKey(ctx context.Context, vehicleID, kid string) (store.VehicleKey, error)
 }
 
-// Tracker is what the session needs of pki.ConnTracker: it closes the
-// session when its certificate is revoked.
+// Tracker is how a session learns that its connection is cut off (its
+// certificate revoked, its vehicle suspended): Track registers closeFn as
+// the way to close r's connection then, until untrack; closeFn is told why
+// by the tracker's reason code (pki.CodeSessionClosedRevoked,
+// pki.CodeSessionClosedSuspended). closeFn must not block; it may run on
+// another goroutine, or inside Track when the connection was cut off
+// already. An error means the connection must not be served:
+// pki.ErrRevoked (revoked since the TLS handshake), pki.ErrRevocationStale,
+// or a connection nobody tracks.
+//
+// In the gateway the server's admission tracks every connection, and
+// server.HijackTracker hands the session's close to it.
 type Tracker interface {
-	Track(chain []*x509.Certificate, p principal.Principal, listener string, closeFn func()) (untrack func(), err error)
+	Track(r *http.Request, closeFn func(code string)) (untrack func(), err error)
 }
 
 // Limiter limits a vehicle's frames (ratelimit.Limiter; share it with the
@@ -173,6 +183,12 @@ const (
 	DisconnectGoodbye
 	// DisconnectGateway: the gateway closed it on purpose.
 	DisconnectGateway
+	// DisconnectRevoked: the gateway closed it because the certificate was
+	// revoked.
+	DisconnectRevoked
+	// DisconnectSuspended: the gateway closed it because the vehicle was
+	// suspended or retired.
+	DisconnectSuspended
 )
 
 // Errors a LiveSession's Err reports.
@@ -192,13 +208,11 @@ type Deps struct {
 	Keys KeyStore
 	// Events records security events. Required.
 	Events event.Emitter
-	// Tracker, if set, closes sessions on revocation (and suspension) with
-	// close code 4003 (4005), so the vehicle learns why at once. Leave it
-	// nil when the listener already tracks every connection (the server's
-	// admission does): one connection tracked twice would record two
-	// events per revocation. The listener's tracking closes the TCP
-	// connection instead, and the vehicle learns "revoked" from its next
-	// TLS handshake (with the CRL as proof).
+	// Tracker closes sessions on revocation (and suspension) with close
+	// code 4003 (4005), so the vehicle learns why at once and the liveness
+	// monitor records a revocation (suspension), not a comm loss.
+	// Required: a session whose connection nobody can cut off would
+	// outlive its certificate.
 	Tracker Tracker
 	// Liveness, if set, is told of sessions and heartbeats, and ends
 	// sessions on comm loss.

@@ -13,6 +13,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
+	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
@@ -32,8 +33,8 @@ type conn struct {
 	started time.Time
 
 	spec       atomic.Pointer[closeSpec]
-	tracking   atomic.Bool // inside Tracker.Track
-	trackerHit atomic.Bool // the Tracker closed the connection from inside Track
+	tracking   atomic.Bool               // inside Tracker.Track
+	trackerHit atomic.Pointer[closeSpec] // how the Tracker closed the connection from inside Track
 	closeDone  chan struct{}
 	timer      *time.Timer
 
@@ -123,7 +124,12 @@ func idleClose() *closeSpec {
 
 func revokedClose() *closeSpec {
 	// pki.ConnTracker records session_closed_revoked itself.
-	return &closeSpec{status: CloseRevoked, reason: "session_closed_revoked", live: DisconnectGateway}
+	return &closeSpec{status: CloseRevoked, reason: pki.CodeSessionClosedRevoked, live: DisconnectRevoked}
+}
+
+func suspendedClose() *closeSpec {
+	// pki.ConnTracker records session_closed_suspended itself.
+	return &closeSpec{status: CloseRefused, reason: ingest.CodeVehicleSuspended, live: DisconnectSuspended}
 }
 
 func shutdownClose() *closeSpec {
@@ -192,28 +198,23 @@ func nonEmpty(s, def string) string {
 }
 
 // trackerClosed is the close function given to the Tracker. The Tracker
-// calls it when the certificate is revoked, when the server cuts the
-// vehicle off (a suspension), or from inside Track (a revoked or unknown
-// revocation state, which ServeHTTP reports from Track's error). It must
-// not block, and says nothing about why: so the vehicle learns the right
-// reason, a vehicle the registry no longer has as active is closed as
-// suspended (4005), anything else as revoked (4003). The Tracker records
-// the event either way.
-func (c *conn) trackerClosed() {
+// calls it with its reason code when the certificate is revoked, when the
+// vehicle is suspended (pki.SuspensionWatch), or from inside Track (a
+// revoked or unknown revocation state, which ServeHTTP reports from
+// Track's error). The vehicle learns why from the close: 4005
+// vehicle_suspended for a suspension, 4003 session_closed_revoked for
+// anything else; and the liveness monitor records that, not a comm loss.
+// The tracker records the event. It does not block.
+func (c *conn) trackerClosed(code string) {
+	spec := revokedClose()
+	if code == pki.CodeSessionClosedSuspended {
+		spec = suspendedClose()
+	}
 	if c.tracking.Load() {
-		c.trackerHit.Store(true)
+		c.trackerHit.Store(spec)
 		return
 	}
-	go func() {
-		spec := revokedClose()
-		ctx, cancel := context.WithTimeout(context.Background(), trackerLookupTimeout)
-		v, err := c.h.d.Keys.GetVehicle(ctx, c.peer.ID)
-		cancel()
-		if err == nil && v.Status != "active" {
-			spec = &closeSpec{status: CloseRefused, reason: ingest.CodeVehicleSuspended, live: DisconnectGateway}
-		}
-		c.close(spec)
-	}()
+	c.close(spec)
 }
 
 // wait waits until the connection is closed.

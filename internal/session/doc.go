@@ -29,10 +29,13 @@
 //     increasing on every connection.
 //   - A second session of a vehicle wins only once its handshake completes;
 //     the older one is then closed (session_superseded). Sessions are closed
-//     on revocation of their certificate (pki.ConnTracker, here or at the
-//     listener), on comm loss
+//     on revocation of their certificate (4003) and on suspension of their
+//     vehicle (4005 vehicle_suspended), through the Tracker (in the gateway:
+//     the server's admission tracking, server.HijackTracker), on comm loss
 //     (the liveness monitor), and on any protocol violation, each with a
-//     close reason the vehicle can act on and one event.
+//     close reason the vehicle can act on and one event. A revoked or
+//     suspended vehicle goes offline in the liveness monitor with that
+//     cause; it is never reported as comm_lost.
 //   - Resume: by default the gateway resumes a vehicle that reports
 //     safe_state once its session has been stable for
 //     ResumeStableHeartbeats heartbeats, by a fresh challenge and a resume

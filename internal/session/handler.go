@@ -83,8 +83,8 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if d.Key == nil || d.Pipeline == nil || d.Keys == nil || d.Events == nil {
-		return nil, errors.New("session: Key, Pipeline, Keys and Events are required")
+	if d.Key == nil || d.Pipeline == nil || d.Keys == nil || d.Events == nil || d.Tracker == nil {
+		return nil, errors.New("session: Key, Pipeline, Keys, Events and Tracker are required")
 	}
 	h := &Handler{cfg: cfg, d: d, now: d.Now, log: d.Log, live: map[string]*conn{}, open: map[*conn]struct{}{},
 		hsRL: ratelimit.New(ratelimit.Config{PerSecond: cfg.HandshakeRate, Burst: cfg.HandshakeBurst}),
@@ -176,23 +176,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.add(c) {
 		c.close(shutdownClose())
 	}
-	untrack, err := func() {}, error(nil)
-	if h.d.Tracker != nil {
-		c.tracking.Store(true)
-		untrack, err = h.d.Tracker.Track(r.TLS.VerifiedChains[0], peer, "vehicle", c.trackerClosed)
-		c.tracking.Store(false)
-	}
+	c.tracking.Store(true)
+	untrack, err := h.d.Tracker.Track(r, c.trackerClosed)
+	c.tracking.Store(false)
 	switch {
 	case errors.Is(err, pki.ErrRevoked):
 		// Revoked between the TLS handshake and now.
 		c.close(&closeSpec{status: CloseRevoked, reason: pki.CodeSessionClosedRevoked, emit: true, activity: "session_handshake",
-			code: pki.CodeTLSCertRevoked, verdict: event.Reject, sev: event.SeverityHigh, live: DisconnectGateway})
-	case err != nil:
+			code: pki.CodeTLSCertRevoked, verdict: event.Reject, sev: event.SeverityHigh, live: DisconnectRevoked})
+	case errors.Is(err, pki.ErrRevocationStale):
 		c.close(unavailableClose(pki.CodeRevocationStale, "revocation data is not fresh"))
-	case c.trackerHit.Load():
-		// Revoked while Track was registering the connection.
+	case err != nil:
+		// Nothing could cut this connection off on revocation: fail closed.
+		h.log.Error("session: the connection cannot be tracked for revocation", "vehicle", peer.ID, "err", err)
+		c.close(unavailableClose(CodeStoreUnavailable, "the session cannot be tracked for revocation"))
+	case c.trackerHit.Load() != nil:
+		// Cut off while Track was registering the connection; the tracker
+		// recorded it.
 		untrack()
-		c.close(revokedClose())
+		c.close(c.trackerHit.Load())
 		err = pki.ErrRevoked
 	}
 	if err != nil {

@@ -130,7 +130,7 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 	if o.pipelineWrap != nil {
 		p = o.pipelineWrap(p)
 	}
-	deps := Deps{Key: g.key, Pipeline: p, Keys: st, Events: g.bus, Tracker: g.tracker}
+	deps := Deps{Key: g.key, Pipeline: p, Keys: st, Events: g.bus, Tracker: chainTracker{g.tracker}}
 	if !o.noLiveness {
 		g.mon, err = liveness.New(liveness.Config{Interval: o.cfg.Interval, Misses: o.cfg.Misses}, liveness.Deps{Events: g.bus})
 		if err != nil {
@@ -171,6 +171,21 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 	})
 	g.url = g.srv.URL
 	return g
+}
+
+// chainTracker tracks each session in the pki.ConnTracker by its verified
+// chain, as the server's admission tracks every connection in the gateway:
+// this test server (httptest) has no admission. The gateway's own wiring,
+// server.HijackTracker over the admission, is proven end to end by the
+// typed-close tests in cmd/fifthwheel.
+type chainTracker struct{ t *pki.ConnTracker }
+
+func (c chainTracker) Track(r *http.Request, closeFn func(code string)) (func(), error) {
+	p, err := pki.PrincipalFromChains(r.TLS.VerifiedChains)
+	if err != nil {
+		return nil, err
+	}
+	return c.t.Track(r.TLS.VerifiedChains[0], p, "vehicle", closeFn)
 }
 
 type discard struct{}
@@ -400,6 +415,29 @@ func (g *gw) count(code string) int { return len(g.sink.ByCode(code)) }
 func (g *gw) waitEvent(code string, n int) {
 	g.t.Helper()
 	waitFor(g.t, 10*time.Second, "event "+code, func() bool { return g.count(code) >= n })
+}
+
+// waitOffline waits for the liveness monitor's vehicle_offline event of
+// vehicle, and checks that it names cause and that the vehicle was never
+// declared comm_lost.
+func (g *gw) waitOffline(t testing.TB, vehicle, cause string) {
+	t.Helper()
+	of := func(code string) []event.Event {
+		var out []event.Event
+		for _, ev := range g.sink.ByCode(code) {
+			if ev.Resource == "urn:fifthwheel:vehicle:"+vehicle {
+				out = append(out, ev)
+			}
+		}
+		return out
+	}
+	waitFor(t, 5*time.Second, vehicle+" offline", func() bool { return len(of(liveness.CodeVehicleOffline)) > 0 })
+	if off := of(liveness.CodeVehicleOffline); len(off) != 1 || off[0].Attrs["cause"] != cause {
+		t.Fatalf("vehicle_offline events %+v, want one with cause %q", off, cause)
+	}
+	if lost := of(liveness.CodeCommLost); len(lost) != 0 {
+		t.Fatalf("%s declared comm_lost: %+v", vehicle, lost)
+	}
 }
 
 // fakeAV is the AV stack's side of the safe-state machine, for tests: it

@@ -68,11 +68,6 @@ const (
 	// a session's goroutine for long.
 	eventTimeout = 5 * time.Second
 
-	// trackerLookupTimeout bounds the registry read that tells a
-	// suspension from a revocation when the Tracker closes a session; past
-	// it the close says revoked. Short: revocation closes within 1 s.
-	trackerLookupTimeout = 250 * time.Millisecond
-
 	// nonceSize is the gateway's challenge nonce: 256 bits.
 	nonceSize = 32
 )

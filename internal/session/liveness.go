@@ -34,6 +34,10 @@ func (l liveAdapter) Disconnected(at time.Time, how DisconnectReason) {
 		r = liveness.DisconnectGoodbye
 	case DisconnectGateway:
 		r = liveness.DisconnectGateway
+	case DisconnectRevoked:
+		r = liveness.DisconnectRevoked
+	case DisconnectSuspended:
+		r = liveness.DisconnectSuspended
 	}
 	l.s.Disconnected(at, r)
 }

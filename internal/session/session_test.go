@@ -562,6 +562,8 @@ func TestRevocationClosesTheSession(t *testing.T) {
 			t.Fatalf("agent error %v, want revoked", err)
 		}
 		g.waitEvent(pki.CodeSessionClosedRevoked, 1)
+		// The liveness monitor records the revocation, not a comm loss.
+		g.waitOffline(t, "truck-1", "revoked")
 		// The reconnect is refused in the TLS handshake.
 		waitFor(t, 10*time.Second, "refused reconnect", func() bool { return len(log.find(agent.EventDisconnected)) > 1 })
 		err = log.find(agent.EventDisconnected)[1].Err
@@ -712,7 +714,8 @@ func TestBackfillAfterOutage(t *testing.T) {
 }
 
 // TestSuspensionClosesTheSession: when the server cuts a suspended vehicle
-// off through the ConnTracker, the vehicle learns it is suspended, not
+// off through the ConnTracker (as pki.SuspensionWatch does, with
+// session_closed_suspended), the vehicle learns it is suspended, not
 // revoked.
 func TestSuspensionClosesTheSession(t *testing.T) {
 	st := storetest.Engines()[0].Open(t)
@@ -724,13 +727,15 @@ func TestSuspensionClosesTheSession(t *testing.T) {
 	if err := st.SetVehicleStatus(context.Background(), "truck-1", "suspended"); err != nil {
 		t.Fatal(err)
 	}
-	if n := g.tracker.ClosePrincipal(context.Background(), principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}, "vehicle_suspended"); n != 1 {
+	if n := g.tracker.ClosePrincipal(context.Background(), principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}, pki.CodeSessionClosedSuspended); n != 1 {
 		t.Fatalf("closed %d connections", n)
 	}
 	waitFor(t, 5*time.Second, "closed", func() bool { return len(log.find(agent.EventDisconnected)) > 0 })
 	if err := log.find(agent.EventDisconnected)[0].Err; !errors.Is(err, agent.ErrSuspended) {
 		t.Fatalf("agent error %v, want suspended", err)
 	}
+	// The liveness monitor records the suspension, not a comm loss.
+	g.waitOffline(t, "truck-1", "suspended")
 }
 
 // TestManualResume: with auto-resume off, a truck in safe state stays there

@@ -146,14 +146,27 @@ func testVehicles(t *testing.T, e storetest.Engine) {
 	if err != nil || len(list) != 2 || list[0].ID != "TRK-1" || list[1].ID != "TRK-2" {
 		t.Fatalf("ListVehicles = %+v, %v", list, err)
 	}
+	v0, err := st.VehicleStatusVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := st.SetVehicleStatus(ctx, "TRK-1", "suspended"); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := st.GetVehicle(ctx, "TRK-1"); got.Status != "suspended" {
 		t.Fatalf("status = %q", got.Status)
 	}
+	// The status version moves with the change (replicas poll it), and
+	// only with a change that happened.
+	if v1, err := st.VehicleStatusVersion(ctx); err != nil || v1 <= v0 {
+		t.Fatalf("VehicleStatusVersion after a suspension = %d, %v; want > %d", v1, err, v0)
+	}
+	v1, _ := st.VehicleStatusVersion(ctx)
 	if err := st.SetVehicleStatus(ctx, "nope", "suspended"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("status of missing vehicle: %v, want ErrNotFound", err)
+	}
+	if v2, err := st.VehicleStatusVersion(ctx); err != nil || v2 != v1 {
+		t.Fatalf("VehicleStatusVersion after a refused change = %d, %v; want %d", v2, err, v1)
 	}
 }
 

@@ -3,8 +3,10 @@ package store
 import "context"
 
 // Notifier is implemented by engines that push change notifications:
-// PostgreSQL, through LISTEN/NOTIFY. SQLite has no such channel; its
-// readers poll (a revocation is noticed at the next RevocationVersion poll).
+// PostgreSQL, through LISTEN/NOTIFY (RevocationChannel,
+// VehicleStatusChannel). SQLite has no such channel; its readers poll (a
+// revocation is noticed at the next RevocationVersion poll, a suspension at
+// the next VehicleStatusVersion poll).
 //
 // Notifications only shorten the wait: callers must poll as well, since a
 // notification sent while the listening connection was down is lost.

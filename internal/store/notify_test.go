@@ -70,3 +70,48 @@ func TestSQLiteIsNotANotifier(t *testing.T) {
 		t.Fatal("SQLite claims to push notifications")
 	}
 }
+
+// TestPostgresVehicleStatusNotifies: a suspension committed through one
+// store handle (another replica, the CLI) wakes a Listen on
+// VehicleStatusChannel on another, and a refused one (unknown vehicle) does
+// not.
+func TestPostgresVehicleStatusNotifies(t *testing.T) {
+	cfg := storetest.PostgresConfig(t)
+	a := storetest.OpenConfig(t, cfg)
+	b := storetest.OpenConfig(t, cfg)
+	n := b.(store.Notifier)
+	ctx, cancel := context.WithCancel(context.Background())
+	wake := make(chan struct{}, 16)
+	done := make(chan error, 1)
+	go func() { done <- n.Listen(ctx, store.VehicleStatusChannel, func() { wake <- struct{}{} }) }()
+	select {
+	case <-wake: // the subscription is active
+	case err := <-done:
+		t.Fatalf("Listen: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Listen did not report its subscription")
+	}
+	if err := a.CreateVehicle(ctx, store.Vehicle{ID: "truck-1", Status: "active", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetVehicleStatus(ctx, "truck-9", "suspended"); err == nil {
+		t.Fatal("suspended an unknown vehicle")
+	}
+	if err := a.SetVehicleStatus(ctx, "truck-1", "suspended"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-wake:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no notification for a committed suspension")
+	}
+	select {
+	case <-wake:
+		t.Fatal("more than one notification for one suspension")
+	case <-time.After(200 * time.Millisecond):
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Listen after cancel: %v", err)
+	}
+}

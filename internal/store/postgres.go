@@ -253,15 +253,33 @@ func (s *pgStore) ListVehicles(ctx context.Context) ([]Vehicle, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Vehicle, error) { return scanVehicle(r) })
 }
 
+// VehicleStatusChannel is the LISTEN/NOTIFY channel a vehicle status change
+// notifies, in the same transaction, so replicas close a suspended
+// vehicle's connections at once instead of at their next poll.
+const VehicleStatusChannel = "fifthwheel_vehicle_status"
+
 func (s *pgStore) SetVehicleStatus(ctx context.Context, id, status string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE vehicles SET status=$1 WHERE id=$2`, status, id)
-	if err != nil {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE vehicles SET status=$1 WHERE id=$2`, status, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: vehicle %s", ErrNotFound, id)
+		}
+		var v int64
+		if err := tx.QueryRow(ctx, `UPDATE registry_state SET vehicle_status_version = vehicle_status_version + 1 WHERE one=1 RETURNING vehicle_status_version`).Scan(&v); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, VehicleStatusChannel, fmt.Sprint(v))
 		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w: vehicle %s", ErrNotFound, id)
-	}
-	return nil
+	})
+}
+
+func (s *pgStore) VehicleStatusVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, `SELECT vehicle_status_version FROM registry_state WHERE one=1`).Scan(&v)
+	return v, err
 }
 
 // --- clients ---

@@ -574,8 +574,15 @@ func (s *sqliteStore) SetVehicleStatus(ctx context.Context, id, status string) e
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("%w: vehicle %s", ErrNotFound, id)
 		}
-		return nil
+		_, err = tx.Exec(`UPDATE registry_state SET vehicle_status_version = vehicle_status_version + 1 WHERE one=1`)
+		return err
 	})
+}
+
+func (s *sqliteStore) VehicleStatusVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT vehicle_status_version FROM registry_state WHERE one=1`).Scan(&v)
+	return v, err
 }
 
 // --- clients ---

@@ -65,8 +65,14 @@ type Store interface {
 	GetVehicle(ctx context.Context, id string) (Vehicle, error)
 	// ListVehicles returns every vehicle ordered by id.
 	ListVehicles(ctx context.Context) ([]Vehicle, error)
-	// SetVehicleStatus changes a vehicle's status; ErrNotFound if absent.
+	// SetVehicleStatus changes a vehicle's status and bumps the vehicle
+	// status version in the same transaction (on PostgreSQL it also
+	// notifies VehicleStatusChannel); ErrNotFound, and no change, if absent.
 	SetVehicleStatus(ctx context.Context, id string, status string) error
+	// VehicleStatusVersion returns the vehicle status change counter: it
+	// moves with every SetVehicleStatus, so replicas poll it cheaply and
+	// list the vehicles only when it moved.
+	VehicleStatusVersion(ctx context.Context) (int64, error)
 
 	// CreateClient registers a TMS client; ErrConflict if the id exists.
 	CreateClient(ctx context.Context, c Client) error
