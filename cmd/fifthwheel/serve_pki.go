@@ -131,7 +131,7 @@ func (a *app) startPKI(ctx, bg context.Context, e *stateEnv, dev bool) (*gateway
 	}
 	go g.cert.run(bg)
 	if dev {
-		if err := ensureDevOperator(ctx, ca, e.st, cfg.DataDir, log); err != nil {
+		if err := ensureDevOperator(ctx, ca, rs, cfg.DataDir, log); err != nil {
 			return nil, err
 		}
 	}
