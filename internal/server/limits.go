@@ -16,6 +16,16 @@ const (
 	maxRequestIDLen = 64
 	// maxLoggedPathLen bounds the request path copied into events and logs.
 	maxLoggedPathLen = 256
+	// maxDrainBytes and drainTimeout bound what the server reads and
+	// discards of an HTTP/2 request body its handler did not finish (a 413,
+	// a refusal before reading) so the client gets the answer rather than a
+	// reset stream: a client that sent up to 4 MiB (4 × the default
+	// http.max_body_bytes) gets its problem+json; beyond that, or past the
+	// timeout, the stream is reset (RFC 9113 §8.1) and some clients report
+	// a truncated answer. Bounded work, and no more than a client can make
+	// the server read and discard on a reset stream anyway.
+	maxDrainBytes = 4 << 20
+	drainTimeout  = 2 * time.Second
 )
 
 // maxPendingHandshakes bounds the TLS handshakes a listener runs at once
