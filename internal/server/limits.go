@@ -8,6 +8,12 @@ const (
 	// readyTimeout bounds the store ping behind /readyz: load balancers probe
 	// every few seconds and must get an answer, not a hung connection.
 	readyTimeout = 2 * time.Second
+	// readyCacheTTL is how long /readyz reuses a store ping's result, so
+	// the unauthenticated probe costs the store at most one ping (on
+	// SQLite, a round trip through the single writer) per second however
+	// often it is called. Load balancers probe every few seconds, so they
+	// still see every change within one probe interval.
+	readyCacheTTL = time.Second
 	// eventTimeout bounds recording a request-level security event, so a
 	// slow sink cannot hold a refused request's goroutine for long.
 	eventTimeout = 5 * time.Second
