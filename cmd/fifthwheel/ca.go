@@ -144,6 +144,24 @@ func (a *app) kek(cfg config.Config) (pki.KeyEncrypter, error) {
 	}
 }
 
+// openSecretsKey opens (or creates) the secrets key of the CA directory
+// dir with kek: what seals and opens HS256 frame secrets in the store.
+func openSecretsKey(dir string, kek pki.KeyEncrypter, log *slog.Logger) (pki.KeyEncrypter, error) {
+	k, created, err := pki.OpenSecretsKey(dir, kek)
+	if errors.Is(err, pki.ErrKeyDecrypt) {
+		return nil, fmt.Errorf("cannot decrypt the secrets key %s: wrong passphrase or KEK file",
+			filepath.Join(dir, pki.SecretsKeyFile))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the secrets key: %v", err)
+	}
+	if created {
+		log.Info("secrets key created: it seals HS256 frame secrets in the store; back it up with the CA directory",
+			slog.String("file", filepath.Join(dir, pki.SecretsKeyFile)))
+	}
+	return k, nil
+}
+
 // getenv reads a variable from the command's environment (never os.Getenv:
 // tests run commands in-process).
 func (a *app) getenv(name string) string {
