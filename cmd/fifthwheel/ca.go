@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
+	"github.com/fifthwheel/fifthwheel/internal/problem"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
@@ -35,9 +35,6 @@ const (
 	operatorDir = "operator"
 	// gatewayDir holds the gateway's own server credential.
 	gatewayDir = "gateway"
-	// rootCertFile is the root certificate inside the CA directory (the
-	// stable layout of pki's ca.json version 1).
-	rootCertFile = "root.crt"
 	// caStateFile marks a CA directory (pki's ca.json).
 	caStateFile = "ca.json"
 )
@@ -158,6 +155,24 @@ func (a *app) kek(cfg config.Config) (pki.KeyEncrypter, error) {
 	}
 }
 
+// openSecretsKey opens (or creates) the secrets key of the CA directory
+// dir with kek: what seals and opens HS256 frame secrets in the store.
+func openSecretsKey(dir string, kek pki.KeyEncrypter, log *slog.Logger) (pki.KeyEncrypter, error) {
+	k, created, err := pki.OpenSecretsKey(dir, kek)
+	if errors.Is(err, pki.ErrKeyDecrypt) {
+		return nil, fmt.Errorf("cannot decrypt the secrets key %s: wrong passphrase or KEK file",
+			filepath.Join(dir, pki.SecretsKeyFile))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the secrets key: %v", err)
+	}
+	if created {
+		log.Info("secrets key created: it seals HS256 frame secrets in the store; back it up with the CA directory",
+			slog.String("file", filepath.Join(dir, pki.SecretsKeyFile)))
+	}
+	return k, nil
+}
+
 // getenv reads a variable from the command's environment (never os.Getenv:
 // tests run commands in-process).
 func (a *app) getenv(name string) string {
@@ -201,10 +216,12 @@ func (o *operatorFlag) register(cmd *cobra.Command) {
 }
 
 // actor returns who is acting: the operator of the credential in --as DIR
-// (default DATA/operator) once its certificate chains to the fleet root,
-// matches its key, is current and is not revoked; or, without a credential,
-// the CLI itself. A credential that is present but unusable is an error,
-// never silently ignored.
+// (default DATA/operator) once it passes the listeners' policy
+// (pki.VerifyCredential: chained to a trusted intermediate for client
+// authentication, current, of the operator profile, leaf and intermediate
+// not revoked) and matches its key; or, without a credential, the CLI
+// itself. A credential that is present but unusable is an error, never
+// silently ignored.
 func (o *operatorFlag) actor(ctx context.Context, e *stateEnv) (principal.Principal, error) {
 	dir, explicit := o.dir, o.dir != ""
 	if dir == "" {
@@ -213,18 +230,10 @@ func (o *operatorFlag) actor(ctx context.Context, e *stateEnv) (principal.Princi
 		}
 		dir = filepath.Join(e.cfg.DataDir, operatorDir)
 	}
-	certPEM, err := os.ReadFile(filepath.Join(dir, "cert.pem"))
-	if errors.Is(err, fs.ErrNotExist) && !explicit {
+	if _, err := os.Stat(filepath.Join(dir, "cert.pem")); errors.Is(err, fs.ErrNotExist) && !explicit {
 		return cliActor, nil
 	}
-	if err != nil {
-		return principal.Principal{}, fmt.Errorf("operator credential: %v", err)
-	}
-	keyPEM, err := os.ReadFile(filepath.Join(dir, "key.pem"))
-	if err != nil {
-		return principal.Principal{}, fmt.Errorf("operator credential: %v", err)
-	}
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	pair, err := loadCredential(dir)
 	if err != nil {
 		return principal.Principal{}, fmt.Errorf("operator credential in %s: %v", dir, err)
 	}
@@ -232,71 +241,27 @@ func (o *operatorFlag) actor(ctx context.Context, e *stateEnv) (principal.Princi
 	if err != nil {
 		return principal.Principal{}, err
 	}
-	root, err := readCert(filepath.Join(pkiD, rootCertFile))
+	trust, err := pki.LoadTrust(pkiD)
 	if err != nil {
-		return principal.Principal{}, fmt.Errorf("operator credential: the fleet root: %v", err)
+		return principal.Principal{}, fmt.Errorf("operator credential: the fleet CA in %s: %v", pkiD, err)
 	}
-	p, leaf, err := verifyCredential(pair, root, time.Now())
+	rs, err := pki.NewRevocationSet(pki.NewStoreRegistry(e.st), pki.RevocationConfig{}, nil, e.log)
 	if err != nil {
-		return principal.Principal{}, fmt.Errorf("operator credential in %s: %v", dir, err)
-	}
-	if p.Kind != principal.Operator {
-		return principal.Principal{}, fmt.Errorf("operator credential in %s is a %s certificate", dir, p.Kind)
-	}
-	rec, err := e.st.GetIssued(ctx, pki.SerialString(leaf.SerialNumber))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return principal.Principal{}, fmt.Errorf("operator credential in %s was not issued by this gateway's CA", dir)
-	case err != nil:
 		return principal.Principal{}, err
-	case !rec.RevokedAt.IsZero():
+	}
+	if err := rs.Refresh(ctx); err != nil {
+		return principal.Principal{}, fmt.Errorf("operator credential: cannot load the revocation list: %v", err)
+	}
+	p, _, err := pki.VerifyCredential(pair, pki.CredentialPolicy{Trust: trust, Revocations: rs,
+		Allowed: []principal.Kind{principal.Operator}})
+	switch code := pki.CodeOf(err); code {
+	case "":
+		return p, nil
+	case pki.CodeTLSCertRevoked:
 		return principal.Principal{}, fmt.Errorf("operator credential in %s is revoked", dir)
+	default:
+		return principal.Principal{}, fmt.Errorf("operator credential in %s refused (%s): %s", dir, code, problem.From(err).Detail)
 	}
-	return p, nil
-}
-
-// verifyCredential checks a certificate chain (leaf first, then
-// intermediates) against root for client authentication now, and maps the
-// verified leaf to its principal.
-func verifyCredential(pair tls.Certificate, root *x509.Certificate, now time.Time) (principal.Principal, *x509.Certificate, error) {
-	if len(pair.Certificate) == 0 {
-		return principal.Principal{}, nil, errors.New("no certificate")
-	}
-	leaf, err := x509.ParseCertificate(pair.Certificate[0])
-	if err != nil {
-		return principal.Principal{}, nil, err
-	}
-	inter := x509.NewCertPool()
-	for _, der := range pair.Certificate[1:] {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return principal.Principal{}, nil, err
-		}
-		inter.AddCert(c)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(root)
-	eku := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	if len(leaf.ExtKeyUsage) == 1 && leaf.ExtKeyUsage[0] == x509.ExtKeyUsageServerAuth {
-		eku = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	}
-	chains, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now, KeyUsages: eku})
-	if err != nil {
-		return principal.Principal{}, nil, err
-	}
-	p, err := pki.PrincipalFromChains(chains)
-	if err != nil {
-		return principal.Principal{}, nil, err
-	}
-	return p, leaf, nil
-}
-
-func readCert(path string) (*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return pki.ParseCertificatePEM(b)
 }
 
 func certPEM(c *x509.Certificate) []byte {

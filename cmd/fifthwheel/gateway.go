@@ -16,7 +16,6 @@ import (
 
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
-	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
 // Credentials serve keeps for itself.
@@ -150,15 +149,13 @@ func gatewayID() string {
 // ensureDevOperator writes the local CLI's operator credential to
 // DATA/operator unless the one there is current, unrevoked and before 2/3
 // of its life.
-func ensureDevOperator(ctx context.Context, ca *pki.CA, st store.Store, dataDir string, log *slog.Logger) error {
+func ensureDevOperator(ctx context.Context, ca *pki.CA, rs pki.RevocationChecker, dataDir string, log *slog.Logger) error {
 	dir := filepath.Join(dataDir, operatorDir)
 	now := time.Now()
 	if c, err := loadCredential(dir); err == nil {
-		if p, leaf, err := verifyCredential(c, ca.Root(), now); err == nil && p.Kind == principal.Operator &&
-			!renewDue(leaf.NotBefore, leaf.NotAfter, now) {
-			if rec, err := st.GetIssued(ctx, pki.SerialString(leaf.SerialNumber)); err == nil && rec.RevokedAt.IsZero() {
-				return nil
-			}
+		if _, leaf, err := pki.VerifyCredential(c, pki.CredentialPolicy{Trust: ca.Trust(), Revocations: rs,
+			Allowed: []principal.Kind{principal.Operator}, Now: now}); err == nil && !renewDue(leaf.NotBefore, leaf.NotAfter, now) {
+			return nil
 		}
 	}
 	is, key, err := ca.IssueWithNewKey(ctx, pki.IssueRequest{Subject: principal.Principal{Kind: principal.Operator, ID: devOperatorID},

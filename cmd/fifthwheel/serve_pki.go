@@ -44,12 +44,15 @@ type gatewayPKI struct {
 
 	// The vehicle side, set by startVehicleSide before routes.
 	gkey    *session.GatewayKey
+	secrets pki.KeyEncrypter // opens the HS256 secrets sealed in the store
 	monitor *liveness.Monitor
 }
 
-// startVehicleSide loads (or creates) the gateway's frame-signing key in the
-// PKI directory, so replicas sharing the CA directory share it too, and
-// starts the liveness monitor on bg.
+// startVehicleSide loads (or creates) the gateway's frame-signing key and
+// the secrets key in the PKI directory, so replicas sharing the CA
+// directory share them too, seals the HS256 secrets an older version left
+// in the clear in the store (before anything listens), and starts the
+// liveness monitor on bg.
 func (a *app) startVehicleSide(bg context.Context, e *stateEnv, g *gatewayPKI) error {
 	dir, err := pkiDir(e.cfg)
 	if err != nil {
@@ -58,6 +61,17 @@ func (a *app) startVehicleSide(bg context.Context, e *stateEnv, g *gatewayPKI) e
 	kek, err := a.kek(e.cfg)
 	if err != nil {
 		return err
+	}
+	if g.secrets, err = openSecretsKey(dir, kek, e.log); err != nil {
+		return err
+	}
+	n, err := ingest.SealClearSecrets(bg, e.st, g.secrets)
+	if err != nil {
+		return fmt.Errorf("seal the HS256 secrets stored in the clear: %v", err)
+	}
+	if n > 0 {
+		e.log.Warn("sealed HS256 frame secrets an older version stored in the clear; whoever could read the store or its backups could read them: rotate them",
+			slog.Int("sealed", n))
 	}
 	key, created, err := session.LoadOrCreateGatewayKey(dir, kek)
 	if err != nil {
@@ -141,7 +155,7 @@ func (a *app) startPKI(ctx, bg context.Context, e *stateEnv, dev bool) (*gateway
 	}
 	go g.cert.run(bg)
 	if dev {
-		if err := ensureDevOperator(ctx, ca, e.st, cfg.DataDir, log); err != nil {
+		if err := ensureDevOperator(ctx, ca, rs, cfg.DataDir, log); err != nil {
 			return nil, err
 		}
 	}
@@ -251,7 +265,7 @@ type gatewayRoutes struct {
 // revocation or suspension closes it with its typed close code.
 func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Registerer) (*gatewayRoutes, error) {
 	pipeline, err := ingest.New(ingest.Config{ClockSkew: cfg.Telemetry.ClockSkew, Window: int64(cfg.Telemetry.Window)},
-		ingest.Deps{Store: e.st, Events: e.bus, Metrics: reg})
+		ingest.Deps{Store: e.st, Events: e.bus, Metrics: reg, Secrets: g.secrets})
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +274,7 @@ func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Regis
 		RenewLimiter: enroll.NewRenewLimiter(cfg.PKI.RenewPerMinute, cfg.PKI.RenewBurst)}
 	sess, err := session.New(session.Config{Interval: cfg.Heartbeat.Interval, Misses: cfg.Heartbeat.Misses,
 		ClockSkew: cfg.Telemetry.ClockSkew, ManualResume: cfg.Heartbeat.ManualResume},
-		session.Deps{Key: g.gkey, Pipeline: pipeline, Keys: e.st, Events: e.bus, Tracker: server.HijackTracker{},
+		session.Deps{Key: g.gkey, Pipeline: pipeline, Keys: ingest.OpenKeys(e.st, g.secrets), Events: e.bus, Tracker: server.HijackTracker{},
 			Liveness: session.LivenessMonitor(g.monitor), Limiter: limiter, Metrics: reg, Log: e.log})
 	if err != nil {
 		return nil, err

@@ -200,7 +200,7 @@ kid is never reused. See docs/PROTOCOL.md, "Keys".`,
 
 func (a *app) vehicleKeyAddCmd() *cobra.Command {
 	var (
-		f                   stateFlags
+		f                   = caStateFlags() // --kek-file: HS256 secrets are sealed
 		op                  operatorFlag
 		alg, pub, secret, k string
 	)
@@ -212,7 +212,11 @@ func (a *app) vehicleKeyAddCmd() *cobra.Command {
   --alg Ed25519|ES256 --pub FILE   a PEM "PUBLIC KEY" file (PKIX), or the raw
                                    key (32 bytes; a 65-byte uncompressed P-256 point)
   --alg HS256 --secret-file FILE   the raw shared secret, 32 to 64 bytes
-                                   (lower assurance; marked so in events)
+                                   (lower assurance; marked so in events),
+                                   stored sealed under the CA directory's
+                                   secrets key: this needs the KEK
+                                   (FIFTHWHEEL_CA_PASSPHRASE or --kek-file; a
+                                   'serve --dev' data directory has its own)
 
 Refused: small-order or non-canonical Ed25519 points, other curves, secrets of
 another size, a kid the vehicle already has. Without --kid the kid is derived
@@ -264,6 +268,26 @@ registered if the registry does not know it yet.`,
 					}
 					return fmt.Errorf("refused (%s): %s", frame.CodeBadKey, msg)
 				}
+				if key.Alg == store.SecretAlg { // stored only sealed, under the secrets key
+					dir, err := pkiDir(e.cfg)
+					if err != nil {
+						return err
+					}
+					kek, err := a.kek(e.cfg)
+					if err != nil {
+						return err
+					}
+					secrets, err := openSecretsKey(dir, kek, e.log)
+					if err != nil {
+						return err
+					}
+					clearSecret := key.Material
+					key, err = ingest.SealVehicleKey(key, secrets)
+					clear(clearSecret)
+					if err != nil {
+						return err
+					}
+				}
 				if err := ensureRegistered(ctx, e, v, by); err != nil {
 					return err
 				}
@@ -289,6 +313,7 @@ registered if the registry does not know it yet.`,
 		},
 	}
 	f.register(cmd.Flags())
+	registerKEKFlag(cmd)
 	op.register(cmd)
 	fs := cmd.Flags()
 	fs.StringVar(&alg, "alg", "", "the key's `ALG`: Ed25519, ES256 or HS256")

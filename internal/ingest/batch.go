@@ -24,6 +24,7 @@ const (
 	CodeBatchTooLarge    = "body_too_large"         // over MaxBatchBytes
 	CodeBatchMalformed   = "malformed_batch"        // not a {"frames":[...]} I-JSON object
 	CodeBatchTooMany     = "too_many_frames"        // over MaxBatchFrames
+	CodeBatchTooDeep     = "batch_too_deep"         // nests deeper than MaxBatchDepth
 	CodeRateLimited      = "rate_limited"           // the vehicle's frame rate is exceeded
 	CodeUnauthenticated  = "unauthenticated"        // no vehicle identity on the connection
 	CodeStoreUnavailable = "store_unavailable"      // a check could not complete; nothing acknowledged
@@ -116,9 +117,11 @@ func (h *BatchHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // ParseBatch reads {"frames":[...]} strictly (I-JSON: valid UTF-8, no
-// duplicate names, nothing but "frames") and returns each element's bytes.
-// Elements are checked one by one later, so a bad element is that frame's
-// rejection, not the batch's.
+// duplicate names, nothing but "frames", nesting at most MaxBatchDepth) and
+// returns each element's bytes. Elements are checked one by one later, so a
+// bad element is that frame's rejection, not the batch's; but a body nested
+// deeper than any envelope may be is refused as a whole (batch_too_deep),
+// before any frame is looked at. Faults are reported in byte order.
 func ParseBatch(body []byte) ([][]byte, *problem.Error) {
 	bad := func(detail string) *problem.Error {
 		return problem.New(http.StatusBadRequest, CodeBatchMalformed, detail)
@@ -143,14 +146,25 @@ func ParseBatch(body []byte) ([][]byte, *problem.Error) {
 			return nil, bad(`"frames" must be an array`)
 		}
 		for dec.PeekKind() != ']' {
-			v, err := dec.ReadValue()
-			if err != nil {
-				return nil, bad("the body is not valid I-JSON: " + syntaxDetail(err))
+			// Token by token, so the depth is checked as the element is
+			// read; the element's bytes are the span its tokens cover.
+			start := dec.InputOffset()
+			for {
+				if _, err := dec.ReadToken(); err != nil {
+					return nil, bad("the body is not valid I-JSON: " + syntaxDetail(err))
+				}
+				if dec.StackDepth() > MaxBatchDepth {
+					return nil, problem.New(http.StatusBadRequest, CodeBatchTooDeep,
+						fmt.Sprintf("objects and arrays nest deeper than %d levels", MaxBatchDepth))
+				}
+				if dec.StackDepth() == framesDepth {
+					break // the element is complete
+				}
 			}
 			if len(raws) == MaxBatchFrames {
 				return nil, problem.New(http.StatusRequestEntityTooLarge, CodeBatchTooMany, fmt.Sprintf("at most %d frames per batch", MaxBatchFrames))
 			}
-			raws = append(raws, bytes.Clone(v))
+			raws = append(raws, bytes.Clone(bytes.TrimLeft(body[start:dec.InputOffset()], ", \t\r\n")))
 		}
 		if _, err := dec.ReadToken(); err != nil {
 			return nil, bad("the body is not valid I-JSON: " + syntaxDetail(err))

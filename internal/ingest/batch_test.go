@@ -127,3 +127,72 @@ func TestBatchNeedsVehicle(t *testing.T) {
 		t.Fatalf("client certificate on the vehicle path: %d", rec.Code)
 	}
 }
+
+// TestAttackDeeplyNestedBatch: a body nested deeper than any envelope may
+// be (MaxBatchDepth) is refused as a whole, 400 batch_too_deep, as
+// PROTOCOL.md says, before any frame in it is verified or stored: the
+// valid frame in front of the deep element is not accepted. A body nested
+// exactly to the limit is still read frame by frame. Reading stops at the
+// first level too deep, however deep the body goes.
+func TestAttackDeeplyNestedBatch(t *testing.T) {
+	f := newFleet(t, storetest.Engines()[0].Open(t))
+	f.enroll("T1", "k1")
+	h := &BatchHandler{Pipeline: f.p, Events: event.NewBus(nil, nil, f.mem),
+		Peer: func(*http.Request) (principal.Principal, bool) { return vehicle("T1"), true }}
+	good := f.sign("T1", "k1", telemetry("T1", 0, 1, f.now))
+	nest := func(levels int) []byte { // an element nesting levels arrays
+		return []byte(strings.Repeat("[", levels) + strings.Repeat("]", levels))
+	}
+	elementLimit := MaxBatchDepth - framesDepth // levels an element may nest
+
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{
+		{"one level too deep after a valid frame", batchBody(good, nest(elementLimit+1))},
+		{"deep object in a frame's ext", batchBody(good, []byte(`{"alg":"Ed25519","frame":{"ext":`+strings.Repeat(`{"a":`, 20)+`1`+strings.Repeat("}", 20)+`}}`))},
+		{"nesting to the body size limit", batchBody(good, nest((MaxBatchBytes-len(good))/2-64))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nev := len(f.mem.ByCode(CodeBatchTooDeep))
+			rec := post(h, "application/json", tc.body)
+			if rec.Code != http.StatusBadRequest || rec.Header().Get("Content-Type") != problem.ContentType ||
+				!strings.Contains(rec.Body.String(), `"code":"`+CodeBatchTooDeep+`"`) {
+				t.Fatalf("got %d %s %.200s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+			}
+			if f.stored("T1") != 0 {
+				t.Fatal("a frame of a refused batch was stored")
+			}
+			if len(f.mem.ByCode(CodeBatchTooDeep)) != nev+1 {
+				t.Fatal("no batch_too_deep event")
+			}
+		})
+	}
+
+	// At the limit the body is a batch: the deep element is that frame's
+	// rejection, the valid frame is accepted.
+	rec := post(h, "application/json", batchBody(good, nest(elementLimit)))
+	var out struct{ Results []BatchResult }
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &out) != nil || len(out.Results) != 2 ||
+		out.Results[0].Verdict != "accepted" || out.Results[1].Verdict != "rejected" {
+		t.Fatalf("body at the depth limit: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestParseBatchElementBytes: each element is returned exactly as sent,
+// without the separators and white space around it.
+func TestParseBatchElementBytes(t *testing.T) {
+	raws, pe := ParseBatch([]byte(" { \"frames\" : [ {\"a\" : [1, 2]} ,\n\t\"x\" ,3,[ ] , null ] } "))
+	if pe != nil {
+		t.Fatal(pe)
+	}
+	want := []string{`{"a" : [1, 2]}`, `"x"`, `3`, `[ ]`, `null`}
+	if len(raws) != len(want) {
+		t.Fatalf("%d elements: %q", len(raws), raws)
+	}
+	for i := range want {
+		if string(raws[i]) != want[i] {
+			t.Errorf("element %d = %q, want %q", i, raws[i], want[i])
+		}
+	}
+}

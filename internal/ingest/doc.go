@@ -33,6 +33,11 @@
 //     their verdicts durable (invariant 4). If the store cannot answer, the
 //     whole call fails and nothing is acknowledged (fail closed).
 //   - Every decision emits exactly one event; a finding emits one more.
+//   - A batch body is refused as a whole only when it cannot be read as a
+//     batch (content type, size, I-JSON, nesting beyond MaxBatchDepth,
+//     frame count); reading stops at the first level too deep.
+//   - HS256 secrets are stored only sealed (secrets.go) and opened only in
+//     memory to verify; a secret that does not open fails the call closed.
 //
 // # Compatibility
 //

@@ -1,16 +1,18 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 )
 
 // FuzzParseBatch: the batch reader never panics, and whatever it accepts is
-// an I-JSON object whose frames are each one valid JSON value, at most
-// MaxBatchFrames of them.
+// an I-JSON object nested at most MaxBatchDepth deep whose frames are each
+// one valid JSON value, at most MaxBatchFrames of them.
 func FuzzParseBatch(f *testing.F) {
 	for _, s := range []string{`{"frames":[]}`, `{"frames":[{"alg":"Ed25519"},1,"x",null]}`, `{"frames":[`, `{"frames":{}}`,
-		`{"frames":[],"frames":[]}`, "{\"frames\":[\"\xff\"]}", ` {"frames" : [ {} ] } `} {
+		`{"frames":[],"frames":[]}`, "{\"frames\":[\"\xff\"]}", ` {"frames" : [ {} ] } `,
+		`{"frames":[[[[[[[[]]]]]]]]}`, `{"frames":[[[[[[[[[]]]]]]]]]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -21,7 +23,7 @@ func FuzzParseBatch(f *testing.F) {
 			}
 			return
 		}
-		if !json.Valid(body) || len(raws) > MaxBatchFrames {
+		if !json.Valid(body) || len(raws) > MaxBatchFrames || depthOf(body) > MaxBatchDepth {
 			t.Fatalf("accepted an invalid body: %q", body)
 		}
 		for _, r := range raws {
@@ -30,4 +32,25 @@ func FuzzParseBatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// depthOf returns the deepest nesting of objects and arrays in valid JSON.
+func depthOf(b []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	depth, max := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return max
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			if depth > max {
+				max = depth
+			}
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
 }

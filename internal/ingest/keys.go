@@ -15,13 +15,17 @@ import (
 )
 
 // Frame-signing keys are stored as store.VehicleKey: Material is the PKIX
-// (SubjectPublicKeyInfo) DER of an Ed25519 or ES256 public key, or the raw
-// HS256 secret.
+// (SubjectPublicKeyInfo) DER of an Ed25519 or ES256 public key, or the
+// HS256 secret, sealed (secrets.go).
 
 // VerifierFor turns a stored key into a frame.Verifier, under the same
 // registration rules as when it was added (small-order Ed25519 keys, bad
-// curves and short secrets are refused).
+// curves and short secrets are refused). A sealed secret must be opened
+// first (OpenVehicleKey, OpenKeys): its sealed bytes are never a key.
 func VerifierFor(k store.VehicleKey) (frame.Verifier, error) {
+	if k.Sealed {
+		return nil, fmt.Errorf("ingest: stored key %s/%s is sealed; open it first", k.VehicleID, k.KID)
+	}
 	switch frame.Alg(k.Alg) {
 	case frame.AlgHS256:
 		return frame.NewHS256Key(k.Material)
@@ -120,6 +124,9 @@ func (c *keyCache) key(ctx context.Context, st KeyStore, vehicle, kid string) (f
 		return nil, "", false, err
 	}
 	v, err := VerifierFor(sk)
+	if sk.Alg == store.SecretAlg {
+		clear(sk.Material) // the verifier holds its own copy; keep no other
+	}
 	if err != nil {
 		return nil, "", false, err
 	}

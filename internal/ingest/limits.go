@@ -1,6 +1,14 @@
 package ingest
 
-import "time"
+import (
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/frame"
+)
+
+// framesDepth is the nesting depth inside the batch's "frames" array (the
+// batch object is 1, the array 2): where each element starts and ends.
+const framesDepth = 2
 
 // Defaults of the pipeline, in one place. Each is a Config field too.
 const (
@@ -19,9 +27,12 @@ const (
 	MaxBatchFrames = 256
 	MaxBatchBytes  = 1 << 20
 
-	// MaxBatchDepth bounds nesting of a batch body: the batch object, its
-	// array, the envelope, and the frame's own depth limit.
-	MaxBatchDepth = 2 + 7
+	// MaxBatchDepth bounds nesting of a batch body: the batch object and its
+	// "frames" array, then an envelope at its own limit (the envelope object
+	// and the frame's depth). Nothing a valid frame can carry nests deeper,
+	// so a deeper body is refused as a whole (batch_too_deep) rather than
+	// frame by frame, and reading it stops at the first level too deep.
+	MaxBatchDepth = framesDepth + frame.MaxEnvelopeDepth
 
 	// KeyCacheTTL bounds how long a looked-up key or vehicle status is reused
 	// before the store is asked again: a key retired or a vehicle suspended

@@ -93,12 +93,17 @@ type Deps struct {
 	Now     func() time.Time      // nil: time.Now
 	// Area returns a vehicle's operating-area polygon, if it has one.
 	Area func(vehicleID string) Polygon
+	// Secrets opens sealed HS256 secrets (the gateway's secrets key). Nil:
+	// a frame under a sealed key cannot be checked, and the call fails
+	// closed (ErrUnavailable).
+	Secrets SecretSealer
 }
 
 // Pipeline verifies and stores frames.
 type Pipeline struct {
 	cfg    Config
 	st     Store
+	keySt  KeyStore // st, with sealed secrets opened
 	ev     Events
 	now    func() time.Time
 	area   func(string) Polygon
@@ -127,7 +132,7 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	if area == nil {
 		area = func(string) Polygon { return nil }
 	}
-	p := &Pipeline{cfg: cfg, st: d.Store, ev: d.Events, now: now, area: area,
+	p := &Pipeline{cfg: cfg, st: d.Store, keySt: OpenKeys(d.Store, d.Secrets), ev: d.Events, now: now, area: area,
 		keys: newKeyCache(now, KeyCacheTTL), plaus: NewPlausibility(cfg.Plausibility), high: map[string][2]int64{},
 		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fifthwheel_frames_total", Help: "Frames by verdict and reason code.",
@@ -212,7 +217,7 @@ func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src So
 			reject(i, CodeKindNotAllowed, "this path does not take "+string(f.Kind())+" frames")
 			continue
 		}
-		status, err := p.keys.vehicleStatus(ctx, p.st, peer.ID)
+		status, err := p.keys.vehicleStatus(ctx, p.keySt, peer.ID)
 		if err != nil {
 			return nil, fmt.Errorf("%w: vehicle lookup: %v", ErrUnavailable, err)
 		}
@@ -225,7 +230,7 @@ func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src So
 			reject(i, CodeVehicleSuspended, "vehicle is "+status)
 			continue
 		}
-		v, kstatus, ok, err := p.keys.key(ctx, p.st, peer.ID, env.KID)
+		v, kstatus, ok, err := p.keys.key(ctx, p.keySt, peer.ID, env.KID)
 		if err != nil {
 			return nil, fmt.Errorf("%w: key lookup: %v", ErrUnavailable, err)
 		}

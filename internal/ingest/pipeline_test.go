@@ -9,12 +9,14 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
@@ -24,23 +26,50 @@ import (
 // pipeline, and the events it emitted. Keys are generated per test (TEST
 // ONLY).
 type fleet struct {
-	t    testing.TB
-	st   store.Store
-	p    *Pipeline
-	mem  *event.MemorySink
-	now  time.Time
-	keys map[string]frame.Signer // "vehicle/kid" → signer
+	t       testing.TB
+	st      store.Store
+	p       *Pipeline
+	mem     *event.MemorySink
+	now     time.Time
+	keys    map[string]frame.Signer // "vehicle/kid" → signer
+	secrets SecretSealer            // seals HS256 secrets, as the gateway's secrets key does
 }
 
 func newFleet(t testing.TB, st store.Store) *fleet {
 	f := &fleet{t: t, st: st, mem: &event.MemorySink{}, keys: map[string]frame.Signer{},
-		now: time.Now().UTC().Truncate(time.Millisecond)}
-	p, err := New(Config{}, Deps{Store: st, Events: event.NewBus(nil, nil, f.mem), Now: func() time.Time { return f.now }})
+		now: time.Now().UTC().Truncate(time.Millisecond), secrets: newSecretsKey(t)}
+	f.p = f.pipeline(f.secrets)
+	return f
+}
+
+// pipeline returns a new pipeline on the fleet's store that opens sealed
+// secrets with secrets.
+func (f *fleet) pipeline(secrets SecretSealer) *Pipeline {
+	f.t.Helper()
+	p, err := New(Config{}, Deps{Store: f.st, Events: event.NewBus(nil, nil, f.mem), Now: func() time.Time { return f.now }, Secrets: secrets})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return p
+}
+
+// newSecretsKey is a secrets key as serve opens it: in a CA directory,
+// under a KEK (TEST ONLY, made per test).
+func newSecretsKey(t testing.TB) SecretSealer {
+	t.Helper()
+	dir := t.TempDir()
+	if err := pki.CreateKeyFile(filepath.Join(dir, "kek")); err != nil {
+		t.Fatal(err)
+	}
+	kek, err := pki.LoadKeyFileKEK(filepath.Join(dir, "kek"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.p = p
-	return f
+	k, _, err := pki.OpenSecretsKey(filepath.Join(dir, "pki"), kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // enroll registers vehicle with an Ed25519 key under kid.
@@ -82,7 +111,11 @@ func (f *fleet) enrollHS256(vehicle, kid string) {
 	f.t.Helper()
 	secret := make([]byte, 32)
 	rand.Read(secret)
-	if err := f.st.AddVehicleKey(context.Background(), store.VehicleKey{VehicleID: vehicle, KID: kid, Alg: "HS256", Material: secret, CreatedAt: f.now}); err != nil {
+	sk, err := SealVehicleKey(store.VehicleKey{VehicleID: vehicle, KID: kid, Alg: "HS256", Material: secret, CreatedAt: f.now}, f.secrets)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.st.AddVehicleKey(context.Background(), sk); err != nil {
 		f.t.Fatal(err)
 	}
 	k, err := frame.NewHS256Key(secret)

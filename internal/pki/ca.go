@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,12 +125,9 @@ func Load(ctx context.Context, dir string, cfg Config, deps Deps) (*CA, error) {
 	if deps.Log == nil {
 		deps.Log = slog.Default()
 	}
-	root, err := readCertFile(filepath.Join(dir, rootCertFile))
+	root, err := readRoot(dir)
 	if err != nil {
 		return nil, err
-	}
-	if err := root.CheckSignatureFrom(root); err != nil || !root.IsCA {
-		return nil, fmt.Errorf("pki: %s is not a self-signed CA certificate", rootCertFile)
 	}
 	ca := &CA{
 		dir: dir, cfg: cfg, kek: deps.KEK, reg: deps.Registry, ev: emitter{deps.Events}, now: deps.Now, log: deps.Log,
@@ -163,43 +159,28 @@ func (ca *CA) Reload(ctx context.Context) error {
 }
 
 func (ca *CA) reloadLocked() error {
-	doc, err := readStateDoc(ca.dir)
+	its, err := readIntermediates(ca.dir, ca.root)
 	if err != nil {
 		return err
 	}
 	st := &caState{byKID: map[string]*intermediate{}}
-	var trusted []*x509.Certificate
-	for _, item := range doc.Intermediates {
-		certPath, keyPath := intermediatePaths(ca.dir, item.KeyID)
-		cert, err := readCertFile(certPath)
-		if err != nil {
+	for _, it := range its {
+		_, keyPath := intermediatePaths(ca.dir, it.kid)
+		it.signer, err = readKeyFile(keyPath, ca.kek, keyRoleIntermedia, it.cert)
+		if err != nil && !(isNotExist(err) && it.state == StateRetired) {
 			return err
 		}
-		if keyIDFromSPKI(cert.RawSubjectPublicKeyInfo) != item.KeyID {
-			return fmt.Errorf("pki: intermediate %s: certificate does not match its key id", item.KeyID)
-		}
-		if err := cert.CheckSignatureFrom(ca.root); err != nil || !cert.IsCA {
-			return fmt.Errorf("pki: intermediate %s is not a CA certificate signed by the root", item.KeyID)
-		}
-		it := &intermediate{kid: item.KeyID, cert: cert, state: item.State}
-		it.signer, err = readKeyFile(keyPath, ca.kek, keyRoleIntermedia, cert)
-		if err != nil && !(isNotExist(err) && item.State == StateRetired) {
-			return err
-		}
-		if item.State == StateIssuing {
-			if ca.now().After(cert.NotAfter) {
-				return fmt.Errorf("pki: issuing intermediate %s expired at %v", item.KeyID, cert.NotAfter)
+		if it.state == StateIssuing {
+			if ca.now().After(it.cert.NotAfter) {
+				return fmt.Errorf("pki: issuing intermediate %s expired at %v", it.kid, it.cert.NotAfter)
 			}
 			st.issuing = it
 		}
-		if item.State != StateRetired {
-			trusted = append(trusted, cert)
-		}
-		st.byKID[item.KeyID] = it
-		st.order = append(st.order, item.KeyID)
+		st.byKID[it.kid] = it
+		st.order = append(st.order, it.kid)
 	}
 	ca.state.Store(st)
-	ca.trust.set(trusted)
+	ca.trust.set(trustedOf(its))
 	return nil
 }
 

@@ -105,6 +105,57 @@ func writeStateDoc(dir string, doc caStateDoc) error {
 	return WriteFileAtomic(filepath.Join(dir, caStateFile), append(b, '\n'), 0o600)
 }
 
+// readRoot reads the root certificate of the CA in dir and checks that it
+// is a self-signed CA certificate.
+func readRoot(dir string) (*x509.Certificate, error) {
+	root, err := readCertFile(filepath.Join(dir, rootCertFile))
+	if err != nil {
+		return nil, err
+	}
+	if err := root.CheckSignatureFrom(root); err != nil || !root.IsCA {
+		return nil, fmt.Errorf("pki: %s is not a self-signed CA certificate", rootCertFile)
+	}
+	return root, nil
+}
+
+// readIntermediates reads ca.json and every intermediate certificate it
+// lists, in its order, checking that each matches its key id and is a CA
+// certificate root signed. Keys are not read.
+func readIntermediates(dir string, root *x509.Certificate) ([]*intermediate, error) {
+	doc, err := readStateDoc(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*intermediate, 0, len(doc.Intermediates))
+	for _, item := range doc.Intermediates {
+		certPath, _ := intermediatePaths(dir, item.KeyID)
+		cert, err := readCertFile(certPath)
+		if err != nil {
+			return nil, err
+		}
+		if keyIDFromSPKI(cert.RawSubjectPublicKeyInfo) != item.KeyID {
+			return nil, fmt.Errorf("pki: intermediate %s: certificate does not match its key id", item.KeyID)
+		}
+		if err := cert.CheckSignatureFrom(root); err != nil || !cert.IsCA {
+			return nil, fmt.Errorf("pki: intermediate %s is not a CA certificate signed by the root", item.KeyID)
+		}
+		out = append(out, &intermediate{kid: item.KeyID, cert: cert, state: item.State})
+	}
+	return out, nil
+}
+
+// trustedOf returns the certificates of the intermediates listeners trust:
+// every one that is not retired.
+func trustedOf(its []*intermediate) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, it := range its {
+		if it.state != StateRetired {
+			out = append(out, it.cert)
+		}
+	}
+	return out
+}
+
 func certPEM(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: pemCertificate, Bytes: der})
 }

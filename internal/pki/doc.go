@@ -22,7 +22,11 @@
 // and nowhere else: it must carry exactly one URI SAN of the form
 // urn:fifthwheel:<kind>:<id>, a CN equal to the id, and the extended key usage
 // of its kind's profile. Any extra certificate a peer appends is only ever a
-// candidate intermediate for crypto/tls; it never names anyone.
+// candidate intermediate for crypto/tls; it never names anyone. There is one
+// client-certificate policy: VerifyCredential applies the listeners' checks,
+// with the same reason codes, to credentials presented outside a handshake
+// (the CLI's operator credential, against LoadTrust of the CA directory), so
+// a certificate a listener refuses cannot act through the CLI either.
 //
 // Revocation is enforced in three places: the handshake (VerifyConnection
 // consults the RevocationSet for the leaf and its intermediate), live
@@ -57,6 +61,10 @@
 // and woken by LISTEN/NOTIFY on PostgreSQL) and has ConnTracker close every
 // live connection of a suspended or retired vehicle, on every replica,
 // within one poll interval.
+//
+// The secrets key (SecretsKeyFile, under the KEK like the CA keys) seals the
+// secrets kept outside the CA directory: HS256 frame secrets in the store.
+// The KEK opens it once per process; it opens each secret only in memory.
 //
 // Enrollment authorizes exactly one identity: a join token is 256 random bits,
 // shown once, stored only as its SHA-256, valid for a bounded TTL, and

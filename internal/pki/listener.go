@@ -169,38 +169,85 @@ func (l *listener) verify(ctx context.Context, remote string, cs tls.ConnectionS
 			principal.Principal{}, p.String(), attrs)
 		return &HandshakeError{Code: code, Listener: l.name, Principal: p}
 	}
-	if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
-		return refuse(CodeTLSNoVerifiedChain, event.SeverityMedium)
+	if len(cs.VerifiedChains) > 0 && len(cs.VerifiedChains[0]) > 0 {
+		attrs["serial"] = serialOf(cs.VerifiedChains[0][0])
 	}
-	chain := cs.VerifiedChains[0]
-	leaf := chain[0]
-	attrs["serial"] = serialOf(leaf)
-	if !l.trust.Trusts(chain[len(chain)-1]) {
-		return refuse(CodeCertIssuerNotTrusted, event.SeverityMedium)
-	}
-	if now := l.now(); now.After(leaf.NotAfter) {
-		return refuse(CodeTLSCertExpired, event.SeverityLow)
-	} else if now.Before(leaf.NotBefore) {
-		return refuse(CodeTLSCertNotYetValid, event.SeverityLow)
-	}
-	var err error
-	if p, err = PrincipalFromChains(cs.VerifiedChains); err != nil {
-		return refuse(CodeOf(err), event.SeverityHigh) // a CA-signed certificate that does not fit its profile
-	}
-	if !l.allowed[p.Kind] {
-		return refuse(CodeTLSKindNotAllowed, event.SeverityMedium)
-	}
-	for _, c := range chain {
-		revoked, err := l.rs.IsRevoked(serialOf(c))
-		if err != nil {
-			return refuse(CodeRevocationStale, event.SeverityHigh)
+	var r *chainRefusal
+	if p, r = l.policy().check(cs.VerifiedChains, l.now()); r != nil {
+		if r.revokedSerial != "" {
+			attrs["revoked_serial"] = r.revokedSerial
 		}
-		if revoked {
-			attrs["revoked_serial"] = serialOf(c)
-			return refuse(CodeTLSCertRevoked, event.SeverityHigh)
-		}
+		return refuse(r.code, r.severity)
 	}
 	return nil
+}
+
+// policy is the listener's client-certificate policy.
+func (l *listener) policy() chainPolicy {
+	return chainPolicy{trust: l.trust, allowed: l.allowed, revocations: l.rs}
+}
+
+// chainPolicy is the one client-certificate policy: what a listener's
+// VerifyConnection enforces after crypto/tls verified the chain against the
+// trusted intermediates, and what VerifyCredential enforces for credentials
+// presented outside a handshake.
+type chainPolicy struct {
+	trust       *Trust
+	allowed     map[principal.Kind]bool
+	revocations RevocationChecker
+}
+
+// chainRefusal is a refusal by chainPolicy.check: its reason code, the
+// severity of its event, and the revoked serial when the code is
+// CodeTLSCertRevoked.
+type chainRefusal struct {
+	code          string
+	severity      event.Severity
+	revokedSerial string
+}
+
+// check judges verified chains (leaf first, as crypto/tls or
+// x509.Certificate.Verify returns them) at now: the chain's anchor is a
+// currently trusted intermediate (a resumed session may predate a
+// retirement), the leaf is within its validity (it may outlive a session),
+// VerifiedChains[0][0] maps to a principal of its profile, of a kind
+// allowed here, and neither the leaf nor its intermediate is revoked
+// (failing closed when the revocation data is stale). It returns the
+// claimed principal once mapped, also with a refusal.
+func (pol chainPolicy) check(verifiedChains [][]*x509.Certificate, now time.Time) (principal.Principal, *chainRefusal) {
+	refuse := func(code string, sev event.Severity) *chainRefusal { return &chainRefusal{code: code, severity: sev} }
+	if len(verifiedChains) == 0 || len(verifiedChains[0]) == 0 {
+		return principal.Principal{}, refuse(CodeTLSNoVerifiedChain, event.SeverityMedium)
+	}
+	chain := verifiedChains[0]
+	leaf := chain[0]
+	if !pol.trust.Trusts(chain[len(chain)-1]) {
+		return principal.Principal{}, refuse(CodeCertIssuerNotTrusted, event.SeverityMedium)
+	}
+	if now.After(leaf.NotAfter) {
+		return principal.Principal{}, refuse(CodeTLSCertExpired, event.SeverityLow)
+	} else if now.Before(leaf.NotBefore) {
+		return principal.Principal{}, refuse(CodeTLSCertNotYetValid, event.SeverityLow)
+	}
+	p, err := PrincipalFromChains(verifiedChains)
+	if err != nil {
+		return principal.Principal{}, refuse(CodeOf(err), event.SeverityHigh) // a CA-signed certificate that does not fit its profile
+	}
+	if !pol.allowed[p.Kind] {
+		return p, refuse(CodeTLSKindNotAllowed, event.SeverityMedium)
+	}
+	for _, c := range chain {
+		revoked, err := pol.revocations.IsRevoked(serialOf(c))
+		if err != nil {
+			return p, refuse(CodeRevocationStale, event.SeverityHigh)
+		}
+		if revoked {
+			r := refuse(CodeTLSCertRevoked, event.SeverityHigh)
+			r.revokedSerial = serialOf(c)
+			return p, r
+		}
+	}
+	return p, nil
 }
 
 // ClassifyHandshakeError returns the reason code for an error returned by a
@@ -212,16 +259,11 @@ func ClassifyHandshakeError(err error, now time.Time) string {
 		return he.Code
 	}
 	if cve, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
-		if _, ok := errors.AsType[x509.UnknownAuthorityError](cve.Err); ok {
-			return CodeTLSUnknownAuthority
+		var leaf *x509.Certificate
+		if len(cve.UnverifiedCertificates) > 0 {
+			leaf = cve.UnverifiedCertificates[0]
 		}
-		if cie, ok := errors.AsType[x509.CertificateInvalidError](cve.Err); ok && cie.Reason == x509.Expired {
-			if len(cve.UnverifiedCertificates) > 0 && now.Before(cve.UnverifiedCertificates[0].NotBefore) {
-				return CodeTLSCertNotYetValid
-			}
-			return CodeTLSCertExpired
-		}
-		return CodeTLSBadCertificate
+		return chainErrorCode(cve.Err, leaf, now)
 	}
 	// crypto/tls returns these as plain errors; their texts have been
 	// stable for years and TestHandshakeMatrix pins each against the real
@@ -236,6 +278,23 @@ func ClassifyHandshakeError(err error, now time.Time) string {
 		return CodeTLSBadSignature
 	}
 	return CodeTLSHandshakeFailed
+}
+
+// chainErrorCode returns the reason code of a chain verification error
+// (x509.Certificate.Verify against the trusted intermediates, as crypto/tls
+// runs it for a client certificate). leaf, when known, and now decide
+// between expired and not yet valid.
+func chainErrorCode(err error, leaf *x509.Certificate, now time.Time) string {
+	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
+		return CodeTLSUnknownAuthority
+	}
+	if cie, ok := errors.AsType[x509.CertificateInvalidError](err); ok && cie.Reason == x509.Expired {
+		if leaf != nil && now.Before(leaf.NotBefore) {
+			return CodeTLSCertNotYetValid
+		}
+		return CodeTLSCertExpired
+	}
+	return CodeTLSBadCertificate
 }
 
 // ReportHandshake records the outcome of a finished server-side handshake

@@ -19,6 +19,13 @@ type RevocationConfig struct {
 	MaxAge time.Duration
 }
 
+// RevocationChecker answers whether a serial is revoked; RevocationSet is
+// the one implementation. It returns ErrRevocationStale, and callers
+// refuse, when it cannot answer from fresh data.
+type RevocationChecker interface {
+	IsRevoked(serial string) (bool, error)
+}
+
 // RevocationSet is the in-memory set of revoked serials the listeners
 // consult on every handshake. Run keeps it fresh by polling the cheap
 // RevocationVersion and reloading the list when it changes; Notify wakes it

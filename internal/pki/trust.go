@@ -24,6 +24,22 @@ type trustSet struct {
 	certs []*x509.Certificate
 }
 
+// LoadTrust reads the trusted intermediates of the CA directory dir: what a
+// loaded CA's Trust holds, from the public files alone (no key is read, so
+// no KEK is needed). Tools outside the gateway process (the CLI) use it to
+// verify credentials with the listeners' policy (VerifyCredential).
+func LoadTrust(dir string) (*Trust, error) {
+	root, err := readRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	its, err := readIntermediates(dir, root)
+	if err != nil {
+		return nil, err
+	}
+	return NewTrust(trustedOf(its)...), nil
+}
+
 // NewTrust returns a Trust holding certs.
 func NewTrust(certs ...*x509.Certificate) *Trust {
 	t := &Trust{}

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -21,7 +22,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &Server{cfg: cfg, log: slogJSON(io.Discard), store: &fakeStore{}, events: event.NewBus(nil, nil), metrics: m}
+	s := &Server{cfg: cfg, log: slogJSON(io.Discard), ready: &readiness{store: &fakeStore{}, now: time.Now}, events: event.NewBus(nil, nil), metrics: m}
 	h, err := s.handler(Vehicle, Routes{"POST /v1/echo": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusNoContent)

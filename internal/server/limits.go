@@ -8,6 +8,12 @@ const (
 	// readyTimeout bounds the store ping behind /readyz: load balancers probe
 	// every few seconds and must get an answer, not a hung connection.
 	readyTimeout = 2 * time.Second
+	// readyCacheTTL is how long /readyz reuses a store ping's result, so
+	// the unauthenticated probe costs the store at most one ping (on
+	// SQLite, a round trip through the single writer) per second however
+	// often it is called. Load balancers probe every few seconds, so they
+	// still see every change within one probe interval.
+	readyCacheTTL = time.Second
 	// eventTimeout bounds recording a request-level security event, so a
 	// slow sink cannot hold a refused request's goroutine for long.
 	eventTimeout = 5 * time.Second
@@ -30,6 +36,16 @@ const (
 	// hold the connection past this, and a revocation noticed within a
 	// 200 ms poll is still closed inside its 1 s promise.
 	cutOffGrace = 500 * time.Millisecond
+	// maxDrainBytes and drainTimeout bound what the server reads and
+	// discards of an HTTP/2 request body its handler did not finish (a 413,
+	// a refusal before reading) so the client gets the answer rather than a
+	// reset stream: a client that sent up to 4 MiB (4 × the default
+	// http.max_body_bytes) gets its problem+json; beyond that, or past the
+	// timeout, the stream is reset (RFC 9113 §8.1) and some clients report
+	// a truncated answer. Bounded work, and no more than a client can make
+	// the server read and discard on a reset stream anyway.
+	maxDrainBytes = 4 << 20
+	drainTimeout  = 2 * time.Second
 )
 
 // Admission bounds of each TLS listener. The per-source bounds, the

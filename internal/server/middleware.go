@@ -196,15 +196,26 @@ func (c *capture) WriteHeader(code int)        { c.status = code }
 // larger is refused before it is read; a body that turns out larger while
 // being read is refused at that moment, whatever the handler does next. Each
 // refusal answers 413 body_too_large and emits one security event.
+//
+// Over HTTP/2 the answer to a request whose body the handler did not read
+// to the end (a 413, or any refusal made before reading) is sent only once
+// the rest of the body has been read and discarded, within
+// maxDrainBytes and drainTimeout (drainH2Body). Otherwise net/http ends the
+// stream with RST_STREAM while the client is still sending, and clients
+// that are busy sending (curl) drop the answer they have not read yet:
+// "curl: (18) transfer closed with 219 bytes remaining to read".
 func (s *Server) bodyLimit(next http.Handler) http.Handler {
 	limit := s.cfg.HTTP.MaxBodyBytes
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > limit {
-			s.refuseBody(w, r, limit)
-			return
-		}
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if r.ProtoMajor >= 2 {
+			defer drainH2Body(w, r.Body, r.ContentLength)
+		}
+		if r.ContentLength > limit {
+			s.refuseBody(w, r, limit)
 			return
 		}
 		lw := &limitWriter{ResponseWriter: w}
@@ -231,7 +242,12 @@ func (s *Server) bodyLimit(next http.Handler) http.Handler {
 
 func (s *Server) refuseBody(w http.ResponseWriter, r *http.Request, limit int64) {
 	s.emitBodyTooLarge(r, limit)
-	w.Header().Set("Connection", "close") // do not read the rest of an oversize body
+	if r.ProtoMajor < 2 {
+		// HTTP/1.1: do not read the rest of an oversize body. (Over HTTP/2
+		// this would send GOAWAY and end every other stream of the
+		// connection; bodyLimit drains the one stream instead.)
+		w.Header().Set("Connection", "close")
+	}
 	problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, CodeBodyTooLarge,
 		fmt.Sprintf("the request body exceeds the limit of %d bytes", limit)))
 }
@@ -278,6 +294,21 @@ func remoteIP(r *http.Request) string {
 		host = r.RemoteAddr
 	}
 	return event.BoundString(host)
+}
+
+// drainH2Body reads and discards what is left of an HTTP/2 request body
+// once its handler is done and before its answer is sent (net/http sends a
+// handler's buffered answer when the handler returns), so the stream ends
+// as a normal exchange rather than with RST_STREAM while the client is
+// still sending. It reads at most maxDrainBytes, for at most drainTimeout;
+// a body declared longer than that is not read at all, and its stream is
+// reset as before. A body already read to the end costs one Read.
+func drainH2Body(w http.ResponseWriter, body io.Reader, declared int64) {
+	if declared > maxDrainBytes {
+		return
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(drainTimeout))
+	_, _ = io.CopyN(io.Discard, body, maxDrainBytes)
 }
 
 // limitedBody reports the moment a MaxBytesReader refuses to read more.

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -85,17 +84,16 @@ func livez(w http.ResponseWriter, _ *http.Request) {
 }
 
 // readyz answers 200 when the gateway can do its job: not shutting down and
-// the store reachable. Otherwise 503 problem+json, so a load balancer sends
-// traffic elsewhere (fail closed).
+// the store reachable (a ping at most readyCacheTTL old; see readiness).
+// Otherwise 503 problem+json, so a load balancer sends traffic elsewhere
+// (fail closed).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		problem.Write(w, r, &problem.Error{Status: http.StatusServiceUnavailable, Code: CodeShuttingDown,
 			Detail: "the gateway is shutting down"})
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.ready.check(r.Context()); err != nil {
 		s.log.Warn("not ready: store ping failed", slog.String("request_id", RequestID(r.Context())), slog.Any("err", err))
 		problem.Write(w, r, &problem.Error{Status: http.StatusServiceUnavailable, Code: CodeStoreUnavailable,
 			Detail: "the store cannot be reached", Cause: err, RetryAfter: 1})

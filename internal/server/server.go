@@ -18,7 +18,13 @@
 // a slow or flooding client cannot hold sockets (the slowloris that
 // fleet-telemetry was open to). Request bodies are capped by MaxBytesReader:
 // an oversize body is answered 413 body_too_large and recorded as a security
-// event. TLS listeners refuse anything below TLS 1.3 whatever tls.Config they
+// event; over HTTP/2 an answer given before the body was read is sent once
+// the rest of the stream has been read and discarded (at most
+// maxDrainBytes, drainTimeout), so clients get it whole instead of a reset
+// stream, and the connection's other streams go on. /readyz is
+// unauthenticated, so its store ping is cached for readyCacheTTL and shared
+// by concurrent probes: probing costs the store at most one ping a second.
+// TLS listeners refuse anything below TLS 1.3 whatever tls.Config they
 // are given. Client certificates are the business of the tls.Config the
 // caller supplies (package pki). With Deps.Admission the server finishes
 // every TLS handshake itself, with a deadline, before net/http sees the
@@ -91,6 +97,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -131,7 +138,7 @@ type BuildInfo struct {
 type Deps struct {
 	// Log receives request and lifecycle logs; nil means slog.Default().
 	Log *slog.Logger
-	// Store answers /readyz. Required.
+	// Store answers /readyz (a ping at most readyCacheTTL old). Required.
 	Store Pinger
 	// Events records request-level security events (oversize bodies,
 	// anonymous connections, refused requests without a certificate).
@@ -153,6 +160,9 @@ type Deps struct {
 	OpsRoutes     Routes
 	// Build is exported as the fifthwheel_build_info metric.
 	Build BuildInfo
+	// Now is the clock of the /readyz cache; nil means time.Now (tests
+	// set it).
+	Now func() time.Time
 	// Admission, when set, makes the server complete, report and track
 	// every TLS handshake itself (see Admission), serve HTTP/2 and HTTP/1.1,
 	// and refuse requests without a verified client certificate except on
@@ -173,7 +183,7 @@ type Addrs struct {
 type Server struct {
 	cfg      config.Config
 	log      *slog.Logger
-	store    Pinger
+	ready    *readiness
 	events   event.Emitter
 	metrics  *httpMetrics
 	draining atomic.Bool
@@ -227,7 +237,11 @@ func New(cfg config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: deps.Store, events: deps.Events, metrics: m,
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{cfg: cfg, log: log, ready: &readiness{store: deps.Store, now: now}, events: deps.Events, metrics: m,
 		unauthenticated: ratelimit.New(ratelimit.Config{PerSecond: float64(cfg.TLS.UnauthenticatedRequestsPerSecond),
 			Burst: cfg.TLS.UnauthenticatedBurst, MaxKeys: maxUnauthenticatedSources})}
 

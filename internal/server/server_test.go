@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,17 +29,35 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/problem"
 )
 
-// fakeStore is the one store method readiness needs.
+// fakeStore is the one store method readiness needs; it counts pings.
 type fakeStore struct {
-	mu  sync.Mutex
-	err error
+	mu    sync.Mutex
+	err   error
+	pings int
 }
 
 func (f *fakeStore) Ping(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.pings++
 	return f.err
 }
+
+func (f *fakeStore) pinged() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pings
+}
+
+// fakeClock is a frozen clock moved only by advance.
+type fakeClock struct {
+	base time.Time
+	off  atomic.Int64
+}
+
+func newFakeClock() *fakeClock               { return &fakeClock{base: time.Now()} }
+func (c *fakeClock) Now() time.Time          { return c.base.Add(time.Duration(c.off.Load())) }
+func (c *fakeClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 func (f *fakeStore) fail(err error) {
 	f.mu.Lock()
@@ -443,12 +462,14 @@ func TestPanicRecovered(t *testing.T) {
 }
 
 func TestReadyz(t *testing.T) {
-	h := start(t, testConfig(), nil)
+	clock := newFakeClock()
+	h := start(t, testConfig(), func(d *Deps) { d.Now = clock.Now })
 	resp, body := h.get(Ops, "/readyz")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("ready store: %d %s", resp.StatusCode, body)
 	}
 	h.store.fail(errors.New("dial tcp 10.1.2.3:5432: connection refused"))
+	clock.advance(readyCacheTTL) // the cached answer expires
 	resp, body = h.get(Ops, "/readyz")
 	p := wantProblem(t, resp, body, http.StatusServiceUnavailable, CodeStoreUnavailable)
 	if strings.Contains(p.Detail, "10.1.2.3") {

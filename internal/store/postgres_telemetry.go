@@ -10,8 +10,11 @@ import (
 )
 
 func (s *pgStore) AddVehicleKey(ctx context.Context, k VehicleKey) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO vehicle_keys(vehicle_id,kid,alg,material,status,created) VALUES($1,$2,$3,$4,$5,$6)`,
-		k.VehicleID, k.KID, k.Alg, k.Material, KeyActive, k.CreatedAt.UTC())
+	if err := checkSealed(k); err != nil {
+		return err
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO vehicle_keys(vehicle_id,kid,alg,material,sealed,status,created) VALUES($1,$2,$3,$4,$5,$6,$7)`,
+		k.VehicleID, k.KID, k.Alg, k.Material, k.Sealed, KeyActive, k.CreatedAt.UTC())
 	if isPgUnique(err) {
 		return fmt.Errorf("%w: vehicle %s already has a key %s", ErrConflict, k.VehicleID, k.KID)
 	}
@@ -30,12 +33,12 @@ func (s *pgStore) RetireVehicleKey(ctx context.Context, vehicleID, kid string, a
 	return nil
 }
 
-const pgKeyCols = `vehicle_id,kid,alg,material,status,created,retired`
+const pgKeyCols = `vehicle_id,kid,alg,material,sealed,status,created,retired`
 
 func scanPgKey(r pgx.Row) (VehicleKey, error) {
 	var k VehicleKey
 	var retired *time.Time
-	if err := r.Scan(&k.VehicleID, &k.KID, &k.Alg, &k.Material, &k.Status, &k.CreatedAt, &retired); err != nil {
+	if err := r.Scan(&k.VehicleID, &k.KID, &k.Alg, &k.Material, &k.Sealed, &k.Status, &k.CreatedAt, &retired); err != nil {
 		return VehicleKey{}, err
 	}
 	k.CreatedAt = k.CreatedAt.UTC()
@@ -54,7 +57,30 @@ func (s *pgStore) GetVehicleKey(ctx context.Context, vehicleID, kid string) (Veh
 }
 
 func (s *pgStore) ListVehicleKeys(ctx context.Context, vehicleID string) ([]VehicleKey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+pgKeyCols+` FROM vehicle_keys WHERE vehicle_id=$1 ORDER BY kid`, vehicleID)
+	return s.queryKeys(ctx, `SELECT `+pgKeyCols+` FROM vehicle_keys WHERE vehicle_id=$1 ORDER BY kid`, vehicleID)
+}
+
+func (s *pgStore) ListClearSecrets(ctx context.Context) ([]VehicleKey, error) {
+	return s.queryKeys(ctx, `SELECT `+pgKeyCols+` FROM vehicle_keys WHERE alg=$1 AND NOT sealed ORDER BY vehicle_id, kid`, SecretAlg)
+}
+
+func (s *pgStore) SealVehicleKey(ctx context.Context, vehicleID, kid string, clear, sealed []byte) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE vehicle_keys SET material=$1, sealed=true WHERE vehicle_id=$2 AND kid=$3 AND alg=$4 AND NOT sealed AND material=$5`,
+		sealed, vehicleID, kid, SecretAlg, clear)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	if _, err := s.GetVehicleKey(ctx, vehicleID, kid); err != nil {
+		return err // ErrNotFound, or the store's failure
+	}
+	return fmt.Errorf("%w: key %s of vehicle %s is not the clear secret given", ErrConflict, kid, vehicleID)
+}
+
+func (s *pgStore) queryKeys(ctx context.Context, q string, args ...any) ([]VehicleKey, error) {
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

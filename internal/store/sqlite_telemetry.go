@@ -9,9 +9,12 @@ import (
 )
 
 func (s *sqliteStore) AddVehicleKey(ctx context.Context, k VehicleKey) error {
+	if err := checkSealed(k); err != nil {
+		return err
+	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO vehicle_keys(vehicle_id,kid,alg,material,status,created_us) VALUES(?,?,?,?,?,?)`,
-			k.VehicleID, k.KID, k.Alg, k.Material, KeyActive, k.CreatedAt.UnixMicro())
+		_, err := tx.Exec(`INSERT INTO vehicle_keys(vehicle_id,kid,alg,material,sealed,status,created_us) VALUES(?,?,?,?,?,?,?)`,
+			k.VehicleID, k.KID, k.Alg, k.Material, k.Sealed, KeyActive, k.CreatedAt.UnixMicro())
 		if isUniqueViolation(err) {
 			return fmt.Errorf("%w: vehicle %s already has a key %s", ErrConflict, k.VehicleID, k.KID)
 		}
@@ -33,12 +36,12 @@ func (s *sqliteStore) RetireVehicleKey(ctx context.Context, vehicleID, kid strin
 	})
 }
 
-const sqliteKeyCols = `vehicle_id,kid,alg,material,status,created_us,coalesce(retired_us,0)`
+const sqliteKeyCols = `vehicle_id,kid,alg,material,sealed,status,created_us,coalesce(retired_us,0)`
 
 func scanSQLiteKey(sc interface{ Scan(...any) error }) (VehicleKey, error) {
 	var k VehicleKey
 	var c, r int64
-	if err := sc.Scan(&k.VehicleID, &k.KID, &k.Alg, &k.Material, &k.Status, &c, &r); err != nil {
+	if err := sc.Scan(&k.VehicleID, &k.KID, &k.Alg, &k.Material, &k.Sealed, &k.Status, &c, &r); err != nil {
 		return VehicleKey{}, err
 	}
 	k.CreatedAt = time.UnixMicro(c).UTC()
@@ -57,7 +60,50 @@ func (s *sqliteStore) GetVehicleKey(ctx context.Context, vehicleID, kid string) 
 }
 
 func (s *sqliteStore) ListVehicleKeys(ctx context.Context, vehicleID string) ([]VehicleKey, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+sqliteKeyCols+` FROM vehicle_keys WHERE vehicle_id=? ORDER BY kid`, vehicleID)
+	return s.queryKeys(ctx, `SELECT `+sqliteKeyCols+` FROM vehicle_keys WHERE vehicle_id=? ORDER BY kid`, vehicleID)
+}
+
+func (s *sqliteStore) ListClearSecrets(ctx context.Context) ([]VehicleKey, error) {
+	return s.queryKeys(ctx, `SELECT `+sqliteKeyCols+` FROM vehicle_keys WHERE alg=? AND sealed=0 ORDER BY vehicle_id, kid`, SecretAlg)
+}
+
+func (s *sqliteStore) SealVehicleKey(ctx context.Context, vehicleID, kid string, clear, sealed []byte) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		// secure_delete: the bytes the update frees are overwritten with
+		// zeros, not left in the page's free space.
+		if _, err := tx.Exec(`PRAGMA secure_delete=ON`); err != nil {
+			return err
+		}
+		defer tx.Exec(`PRAGMA secure_delete=OFF`)
+		res, err := tx.Exec(`UPDATE vehicle_keys SET material=?, sealed=1 WHERE vehicle_id=? AND kid=? AND alg=? AND sealed=0 AND material=?`,
+			sealed, vehicleID, kid, SecretAlg, clear)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+		var one int
+		if err := tx.QueryRow(`SELECT 1 FROM vehicle_keys WHERE vehicle_id=? AND kid=?`, vehicleID, kid).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: key %s of vehicle %s", ErrNotFound, kid, vehicleID)
+		} else if err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: key %s of vehicle %s is not the clear secret given", ErrConflict, kid, vehicleID)
+	})
+	if err != nil {
+		return err
+	}
+	// Move the committed pages into the database file and empty the WAL,
+	// which still holds earlier page images with the clear secret. Best
+	// effort: another process's reader can make it busy; the WAL is then
+	// overwritten as it is reused.
+	_, _ = s.cdb.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return nil
+}
+
+func (s *sqliteStore) queryKeys(ctx context.Context, q string, args ...any) ([]VehicleKey, error) {
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

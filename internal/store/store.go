@@ -39,6 +39,9 @@ var (
 	ErrSchemaTooNew = errors.New("store: schema is newer than this binary")
 	// ErrClosed reports use of a store after Close.
 	ErrClosed = errors.New("store: closed")
+	// ErrClearSecret reports a secret (an HS256 key) offered for storage
+	// without being sealed: the store never writes one in the clear.
+	ErrClearSecret = errors.New("store: a secret must be sealed before it is stored")
 )
 
 // Store is the contract both engines implement. It is deliberately the one

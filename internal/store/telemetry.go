@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -15,7 +16,8 @@ import (
 type TelemetryStore interface {
 	// AddVehicleKey registers a frame-signing key; ErrConflict if the
 	// vehicle already has a key with that kid (active or retired: a kid is
-	// never reused).
+	// never reused). A secret (Alg SecretAlg) must come sealed: a clear one
+	// is refused with ErrClearSecret and nothing is written.
 	AddVehicleKey(ctx context.Context, k VehicleKey) error
 	// RetireVehicleKey marks a key retired; ErrNotFound if absent. Retiring
 	// a retired key is a no-op.
@@ -24,6 +26,19 @@ type TelemetryStore interface {
 	GetVehicleKey(ctx context.Context, vehicleID, kid string) (VehicleKey, error)
 	// ListVehicleKeys returns a vehicle's keys ordered by kid.
 	ListVehicleKeys(ctx context.Context, vehicleID string) ([]VehicleKey, error)
+	// ListClearSecrets returns every secret (Alg SecretAlg) stored in the
+	// clear, i.e. written before schema version 5, ordered by vehicle and
+	// kid.
+	ListClearSecrets(ctx context.Context) ([]VehicleKey, error)
+	// SealVehicleKey replaces the clear secret of key (vehicleID, kid) with
+	// sealed and marks it sealed, if the row still holds exactly clear, in
+	// the clear; ErrConflict if it does not (another process sealed it
+	// first), ErrNotFound if there is no such key. SQLite overwrites the
+	// replaced bytes and truncates its WAL so the clear secret does not
+	// linger in the database files; PostgreSQL keeps the old row version
+	// until it is vacuumed (and in WAL archives and backups), so a secret
+	// that was ever stored in the clear should be rotated.
+	SealVehicleKey(ctx context.Context, vehicleID, kid string, clear, sealed []byte) error
 
 	// GetCounter returns the vehicle's counter, or ErrNotFound before its
 	// first accepted frame or authorized epoch.
@@ -55,16 +70,30 @@ type TelemetryStore interface {
 
 // VehicleKey is a vehicle's frame-signing key, separate from its TLS key.
 // Material is the public key's PKIX (SubjectPublicKeyInfo) DER for Ed25519
-// and ES256, or, for HS256, the raw shared secret (package ingest writes and
-// reads this form: NewVehicleKey, VerifierFor).
+// and ES256, or, for HS256, the shared secret, sealed (Sealed true) at rest
+// (package ingest writes and reads these forms: NewVehicleKey,
+// SealVehicleKey, OpenVehicleKey, VerifierFor).
 type VehicleKey struct {
 	VehicleID string
 	KID       string
 	Alg       string
 	Material  []byte
+	Sealed    bool   // Material is sealed (only secrets are)
 	Status    string // KeyActive or KeyRetired
 	CreatedAt time.Time
 	RetiredAt time.Time // zero while active
+}
+
+// SecretAlg is the algorithm whose key material is a shared secret
+// (frame.AlgHS256): the store writes it only sealed.
+const SecretAlg = "HS256"
+
+// checkSealed refuses a clear secret on its way into the store.
+func checkSealed(k VehicleKey) error {
+	if k.Alg == SecretAlg && !k.Sealed {
+		return fmt.Errorf("%w: key %s of vehicle %s", ErrClearSecret, k.KID, k.VehicleID)
+	}
+	return nil
 }
 
 // Key statuses.
