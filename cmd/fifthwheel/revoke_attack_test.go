@@ -22,7 +22,6 @@ import (
 
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
-	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
 
 // Bounds of the renewal race below, so it stops by itself.
@@ -64,12 +63,7 @@ func TestAttackRenewalRacesRevocation(t *testing.T) {
 		renewalRace(t, []*gateway{g})
 	})
 	t.Run("postgres_two_gateways", func(t *testing.T) {
-		url := storetest.PostgresConfig(t).URL
-		shared := t.TempDir()
-		env := append([]string{"FIFTHWHEEL_PKI_DIR=" + filepath.Join(shared, "pki"),
-			"FIFTHWHEEL_PKI_KEK_FILE=" + filepath.Join(shared, "ca.kek")}, attackEnv...)
-		a := pgGateway(t, url, env)
-		b := pgGateway(t, url, env)
+		a, b := pgReplicas(t, attackEnv...)
 		renewalRace(t, []*gateway{a, b})
 	})
 }
