@@ -6,16 +6,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +23,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/agent"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/liveness"
+	"github.com/fifthwheel/fifthwheel/internal/pki/pkitest/forge"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
@@ -209,7 +206,7 @@ type floodResult struct {
 func flood(t *testing.T, g *gateway) *floodResult {
 	t.Helper()
 	res := &floodResult{}
-	forged := forgedCertificate(t, 500)
+	forged := forge.SelfSignedWithSANs(t, 500)
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(floodSource)}, Timeout: 5 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), floodFor)
 	defer cancel()
@@ -261,24 +258,6 @@ func flood(t *testing.T, g *gateway) *floodResult {
 	}
 	wg.Wait()
 	return res
-}
-
-// forgedCertificate is a self-signed client certificate with n URI SANs of
-// ~124 bytes each.
-func forgedCertificate(t *testing.T, n int) tls.Certificate {
-	t.Helper()
-	key := mustP256(t)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	for i := range n {
-		u, _ := url.Parse(fmt.Sprintf("urn:fifthwheel:vehicle:%s-%03d", strings.Repeat("a", 96), i))
-		tmpl.URIs = append(tmpl.URIs, u)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 func mustP256(t *testing.T) *ecdsa.PrivateKey {
