@@ -176,7 +176,13 @@ func (g *gateway) issue(kind, id string) (tls.Certificate, string) {
 // tlsConfig is a client config trusting the fleet root and presenting c
 // (none if c has no certificate).
 func (g *gateway) tlsConfig(c tls.Certificate) *tls.Config {
-	tc := &tls.Config{RootCAs: g.roots(), MinVersion: tls.VersionTLS13}
+	return clientTLSConfig(g.roots(), c)
+}
+
+// clientTLSConfig is a client config trusting roots and presenting c (none
+// if c has no certificate).
+func clientTLSConfig(roots *x509.CertPool, c tls.Certificate) *tls.Config {
+	tc := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13}
 	if len(c.Certificate) > 0 {
 		// Present c whatever CAs the server names (crypto/tls would
 		// otherwise send no certificate the server cannot verify, as an

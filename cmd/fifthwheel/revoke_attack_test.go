@@ -77,14 +77,10 @@ type stolenCert struct {
 func renewalRace(t *testing.T, gws []*gateway) {
 	first, _ := gws[0].issue("vehicle", "truck-1")
 	roots := gws[0].roots()
-	tlsFor := func(c tls.Certificate) *tls.Config {
-		return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13,
-			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &c, nil }}
-	}
 	// post sends body to path on gateway g with credential c, on a
 	// connection of its own.
 	post := func(g *gateway, c tls.Certificate, path string, body []byte) (int, []byte, error) {
-		tr := &http.Transport{TLSClientConfig: tlsFor(c), DisableKeepAlives: true}
+		tr := &http.Transport{TLSClientConfig: clientTLSConfig(roots, c), DisableKeepAlives: true}
 		defer tr.CloseIdleConnections()
 		cl := &http.Client{Timeout: 10 * time.Second, Transport: tr}
 		resp, err := cl.Post("https://"+g.addrs.Vehicle+path, "application/json", bytes.NewReader(body))
