@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
@@ -13,19 +14,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/agent"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/server"
+	"github.com/fifthwheel/fifthwheel/internal/session"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
@@ -171,7 +176,13 @@ func (g *gateway) issue(kind, id string) (tls.Certificate, string) {
 // tlsConfig is a client config trusting the fleet root and presenting c
 // (none if c has no certificate).
 func (g *gateway) tlsConfig(c tls.Certificate) *tls.Config {
-	tc := &tls.Config{RootCAs: g.roots(), MinVersion: tls.VersionTLS13}
+	return clientTLSConfig(g.roots(), c)
+}
+
+// clientTLSConfig is a client config trusting roots and presenting c (none
+// if c has no certificate).
+func clientTLSConfig(roots *x509.CertPool, c tls.Certificate) *tls.Config {
+	tc := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13}
 	if len(c.Certificate) > 0 {
 		// Present c whatever CAs the server names (crypto/tls would
 		// otherwise send no certificate the server cannot verify, as an
@@ -423,4 +434,148 @@ func (g *gateway) kekFile() string {
 		}
 	}
 	return filepath.Join(g.data, devKEKFile)
+}
+
+// truck is a vehicle running the agent SDK against a gateway; events holds
+// what its agent reported (see truckOptions.untilResumed).
+type truck struct {
+	t      testing.TB
+	a      *agent.Agent
+	events agentEvents
+}
+
+// truckOptions says how startTruck provisions and runs a truck.
+type truckOptions struct {
+	// issuer issues the truck's certificate and registers its frame key
+	// through its CLI; nil means the gateway the truck connects to.
+	issuer *gateway
+	// agent holds the agent's own settings (heartbeat, reconnect backoff,
+	// renewal); startTruck fills in the gateway (URL, CA, frame key) and a
+	// fresh state directory.
+	agent agent.Config
+	// untilResumed waits until the gateway has resumed the truck (driving,
+	// supervised) and records the agent's events only from then on;
+	// otherwise startTruck waits until the truck is connected and records
+	// every event.
+	untilResumed bool
+}
+
+// startTruck issues id's certificate and registers its frame key with the
+// CLI, runs an agent against gw until the test ends, and waits as o says.
+func startTruck(t testing.TB, gw *gateway, id string, o truckOptions) *truck {
+	t.Helper()
+	issuer := o.issuer
+	if issuer == nil {
+		issuer = gw
+	}
+	cred, _ := issuer.issue("vehicle", id)
+	key := issuer.addFrameKey(id)
+	var chain []*x509.Certificate
+	for _, der := range cred.Certificate {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, c)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(gw.data, "gateway", "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwKey, err := os.ReadFile(filepath.Join(gw.pkiDir(), session.GatewayPublicKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := o.agent
+	cfg.GatewayURL = "https://" + gw.addrs.Vehicle
+	cfg.GatewayCAPEM = caPEM
+	cfg.GatewayFrameKeys = []agent.GatewayFrameKey{{PublicKeyPEM: gwKey}}
+	cfg.StateDir = t.TempDir()
+
+	tr := &truck{t: t}
+	var resumed atomic.Bool
+	onEvent := func(ev agent.Event) {
+		if !o.untilResumed {
+			tr.events.add(ev)
+			return
+		}
+		if ev.Kind == agent.EventResumed {
+			resumed.Store(true)
+			return
+		}
+		if resumed.Load() {
+			tr.events.add(ev)
+		}
+	}
+	tr.a, err = agent.New(cfg,
+		agent.Identity{Chain: chain, TLSKey: cred.PrivateKey.(crypto.Signer), FrameKey: key.priv, FrameKID: key.kid},
+		agent.Deps{SafeStater: stopsAtOnce{}, OnEvent: onEvent, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tr.a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("the truck's agent did not stop")
+		}
+	})
+	ready := func() bool { return tr.a.Status().Connected }
+	if o.untilResumed {
+		ready = resumed.Load
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !ready() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the truck was never ready (connected, or resumed by the gateway if asked): %+v", tr.a.Status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return tr
+}
+
+// stopsAtOnce is the AV stack of a truck that is parked: a stop is done.
+type stopsAtOnce struct{}
+
+func (stopsAtOnce) BeginStop(agent.Reason) {}
+func (stopsAtOnce) Stopped() bool          { return true }
+func (stopsAtOnce) Resume()                {}
+
+// agentEvents collects an agent's events.
+type agentEvents struct {
+	mu  sync.Mutex
+	evs []agent.Event
+}
+
+func (l *agentEvents) add(e agent.Event) { l.mu.Lock(); l.evs = append(l.evs, e); l.mu.Unlock() }
+
+func (l *agentEvents) find(k agent.EventKind) []agent.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []agent.Event
+	for _, e := range l.evs {
+		if e.Kind == k {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// firstDisconnect waits for the truck's first disconnection and returns it.
+func (tr *truck) firstDisconnect() agent.Event {
+	tr.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if evs := tr.events.find(agent.EventDisconnected); len(evs) > 0 {
+			return evs[0]
+		}
+		if time.Now().After(deadline) {
+			tr.t.Fatal("the truck's session was not closed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -49,6 +49,31 @@ func pgGateway(t *testing.T, url string, env []string, extra ...string) *gateway
 	return startGateway(t, data, []string{"--data", data, "--store", url}, env, extra...)
 }
 
+// engineGateway starts `serve --dev` on engine: devGateway for "sqlite",
+// pgGateway on a fresh schema for "postgres".
+func engineGateway(t *testing.T, engine string) *gateway {
+	if engine == "sqlite" {
+		return devGateway(t)
+	}
+	return pgGateway(t, storetest.PostgresConfig(t).URL, nil)
+}
+
+// sharedCAEnv is the environment of gateways that share one CA directory
+// and KEK (fresh), as replicas do, followed by extra.
+func sharedCAEnv(t *testing.T, extra ...string) []string {
+	shared := t.TempDir()
+	return append([]string{"FIFTHWHEEL_PKI_DIR=" + filepath.Join(shared, "pki"),
+		"FIFTHWHEEL_PKI_KEK_FILE=" + filepath.Join(shared, "ca.kek")}, extra...)
+}
+
+// pgReplicas starts two gateways sharing a fresh PostgreSQL schema and one
+// CA directory, each with env and sharedCAEnv's variables.
+func pgReplicas(t *testing.T, env ...string) (a, b *gateway) {
+	url := storetest.PostgresConfig(t).URL
+	env = sharedCAEnv(t, env...)
+	return pgGateway(t, url, env), pgGateway(t, url, env)
+}
+
 // TestTelemetryOverMTLS: a vehicle certificate issued with the CLI, a frame
 // key registered with the CLI, and a signed batch POSTed over mutual TLS are
 // accepted, stored and readable by an operator on the TMS listener.
@@ -201,12 +226,7 @@ func TestTLSMatrix(t *testing.T) {
 func TestRevocationClosesKeepAlive(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
-			var g *gateway
-			if engine == "sqlite" {
-				g = devGateway(t)
-			} else {
-				g = pgGateway(t, storetest.PostgresConfig(t).URL, nil)
-			}
+			g := engineGateway(t, engine)
 			truck, _ := g.issue("vehicle", "truck-1")
 			key := g.addFrameKey("truck-1")
 			ka, err := dialKeepAlive(t, g.addrs.Vehicle, g.tlsConfig(truck))
@@ -253,11 +273,7 @@ func TestRevocationClosesKeepAlive(t *testing.T) {
 // other's open connection and makes it refuse new handshakes within
 // revocationSLA.
 func TestTwoGatewaysOnePostgres(t *testing.T) {
-	url := storetest.PostgresConfig(t).URL
-	shared := t.TempDir()
-	env := []string{"FIFTHWHEEL_PKI_DIR=" + filepath.Join(shared, "pki"), "FIFTHWHEEL_PKI_KEK_FILE=" + filepath.Join(shared, "ca.kek")}
-	a := pgGateway(t, url, env)
-	b := pgGateway(t, url, env)
+	a, b := pgReplicas(t)
 	truck, _ := a.issue("vehicle", "truck-1")
 
 	kaA, err := dialKeepAlive(t, a.addrs.Vehicle, a.tlsConfig(truck))

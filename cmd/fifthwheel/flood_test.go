@@ -2,24 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,9 +23,8 @@ import (
 	"github.com/fifthwheel/fifthwheel/agent"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/liveness"
-	"github.com/fifthwheel/fifthwheel/internal/session"
+	"github.com/fifthwheel/fifthwheel/internal/pki/pkitest/forge"
 	"github.com/fifthwheel/fifthwheel/internal/store"
-	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
 
 // The unauthenticated event flood (issue 15, item 2), and its bounds.
@@ -75,13 +66,9 @@ const (
 func TestAttackUnauthenticatedEventFlood(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
-			var g *gateway
-			if engine == "sqlite" {
-				g = devGateway(t)
-			} else {
-				g = pgGateway(t, storetest.PostgresConfig(t).URL, nil)
-			}
-			truck := startResumedTruck(t, g, "truck-1")
+			g := engineGateway(t, engine)
+			truck := startTruck(t, g, "truck-1", truckOptions{untilResumed: true,
+				agent: agent.Config{ReconnectMin: 50 * time.Millisecond, ReconnectMax: 500 * time.Millisecond}})
 			fileBefore := fileSize(t, filepath.Join(g.data, "events.jsonl"))
 			_, seqBefore := eventRowsAfter(t, g, 0)
 
@@ -219,7 +206,7 @@ type floodResult struct {
 func flood(t *testing.T, g *gateway) *floodResult {
 	t.Helper()
 	res := &floodResult{}
-	forged := forgedCertificate(t, 500)
+	forged := forge.SelfSignedWithSANs(t, 500)
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(floodSource)}, Timeout: 5 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), floodFor)
 	defer cancel()
@@ -273,24 +260,6 @@ func flood(t *testing.T, g *gateway) *floodResult {
 	return res
 }
 
-// forgedCertificate is a self-signed client certificate with n URI SANs of
-// ~124 bytes each.
-func forgedCertificate(t *testing.T, n int) tls.Certificate {
-	t.Helper()
-	key := mustP256(t)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	for i := range n {
-		u, _ := url.Parse(fmt.Sprintf("urn:fifthwheel:vehicle:%s-%03d", strings.Repeat("a", 96), i))
-		tmpl.URIs = append(tmpl.URIs, u)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
 func mustP256(t *testing.T) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -298,108 +267,6 @@ func mustP256(t *testing.T) *ecdsa.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
-}
-
-// ---- the truck ----
-
-type truckAV struct{}
-
-func (truckAV) BeginStop(agent.Reason) {}
-func (truckAV) Stopped() bool          { return true }
-func (truckAV) Resume()                {}
-
-type agentEvents struct {
-	mu  sync.Mutex
-	evs []agent.Event
-}
-
-func (l *agentEvents) add(e agent.Event) { l.mu.Lock(); l.evs = append(l.evs, e); l.mu.Unlock() }
-
-func (l *agentEvents) find(k agent.EventKind) []agent.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []agent.Event
-	for _, e := range l.evs {
-		if e.Kind == k {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-type runningTruck struct {
-	a      *agent.Agent
-	events *agentEvents
-}
-
-// startResumedTruck issues a certificate and a frame key for id with the CLI, runs
-// an agent against g until the test ends, and waits until the gateway has
-// resumed it (driving, supervised). Its agent events recorded from then on
-// are in the result.
-func startResumedTruck(t *testing.T, g *gateway, id string) *runningTruck {
-	t.Helper()
-	cert, _ := g.issue("vehicle", id)
-	var chain []*x509.Certificate
-	for _, der := range cert.Certificate {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		chain = append(chain, c)
-	}
-	pub, frameKey, _ := ed25519.GenerateKey(rand.Reader)
-	der, _ := x509.MarshalPKIXPublicKey(pub)
-	pubPath := filepath.Join(t.TempDir(), id+".pub.pem")
-	if err := os.WriteFile(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	kid := strings.TrimSpace(g.mustCLI("vehicle", "key", "add", id, "--alg", "Ed25519", "--pub", pubPath))
-	gwKey, err := os.ReadFile(filepath.Join(g.pkiDir(), session.GatewayPublicKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootPEM, err := os.ReadFile(filepath.Join(g.data, "gateway", "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &runningTruck{events: &agentEvents{}}
-	var ready atomic.Bool
-	onEvent := func(e agent.Event) {
-		if e.Kind == agent.EventResumed {
-			ready.Store(true)
-			return
-		}
-		if ready.Load() {
-			tr.events.add(e)
-		}
-	}
-	tr.a, err = agent.New(agent.Config{GatewayURL: "https://" + g.addrs.Vehicle, GatewayCAPEM: rootPEM,
-		GatewayFrameKeys: []agent.GatewayFrameKey{{PublicKeyPEM: gwKey}}, StateDir: t.TempDir(),
-		ReconnectMin: 50 * time.Millisecond, ReconnectMax: 500 * time.Millisecond},
-		agent.Identity{Chain: chain, TLSKey: cert.PrivateKey.(crypto.Signer), FrameKey: frameKey, FrameKID: kid},
-		agent.Deps{SafeStater: truckAV{}, OnEvent: onEvent, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- tr.a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("the truck's agent did not stop")
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for !ready.Load() {
-		if time.Now().After(deadline) {
-			t.Fatalf("the truck was never resumed by the gateway: %+v", tr.a.Status())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return tr
 }
 
 // ---- measuring ----

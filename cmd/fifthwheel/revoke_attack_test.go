@@ -22,7 +22,6 @@ import (
 
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
-	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
 
 // Bounds of the renewal race below, so it stops by itself.
@@ -64,12 +63,7 @@ func TestAttackRenewalRacesRevocation(t *testing.T) {
 		renewalRace(t, []*gateway{g})
 	})
 	t.Run("postgres_two_gateways", func(t *testing.T) {
-		url := storetest.PostgresConfig(t).URL
-		shared := t.TempDir()
-		env := append([]string{"FIFTHWHEEL_PKI_DIR=" + filepath.Join(shared, "pki"),
-			"FIFTHWHEEL_PKI_KEK_FILE=" + filepath.Join(shared, "ca.kek")}, attackEnv...)
-		a := pgGateway(t, url, env)
-		b := pgGateway(t, url, env)
+		a, b := pgReplicas(t, attackEnv...)
 		renewalRace(t, []*gateway{a, b})
 	})
 }
@@ -83,14 +77,10 @@ type stolenCert struct {
 func renewalRace(t *testing.T, gws []*gateway) {
 	first, _ := gws[0].issue("vehicle", "truck-1")
 	roots := gws[0].roots()
-	tlsFor := func(c tls.Certificate) *tls.Config {
-		return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13,
-			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &c, nil }}
-	}
 	// post sends body to path on gateway g with credential c, on a
 	// connection of its own.
 	post := func(g *gateway, c tls.Certificate, path string, body []byte) (int, []byte, error) {
-		tr := &http.Transport{TLSClientConfig: tlsFor(c), DisableKeepAlives: true}
+		tr := &http.Transport{TLSClientConfig: clientTLSConfig(roots, c), DisableKeepAlives: true}
 		defer tr.CloseIdleConnections()
 		cl := &http.Client{Timeout: 10 * time.Second, Transport: tr}
 		resp, err := cl.Post("https://"+g.addrs.Vehicle+path, "application/json", bytes.NewReader(body))

@@ -30,8 +30,7 @@ func TestAttackHS256SecretReadFromStoreThroughServe(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		url := storetest.PostgresConfig(t).URL
-		shared := t.TempDir()
-		env := []string{"FIFTHWHEEL_PKI_DIR=" + filepath.Join(shared, "pki"), "FIFTHWHEEL_PKI_KEK_FILE=" + filepath.Join(shared, "ca.kek")}
+		env := sharedCAEnv(t)
 		testHS256Sealed(t, func() *gateway { return pgGateway(t, url, env) }, func() *gateway { return pgGateway(t, url, env) })
 	})
 }

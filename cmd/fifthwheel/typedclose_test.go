@@ -1,14 +1,9 @@
 package main
 
 import (
-	"context"
-	"crypto"
-	"crypto/x509"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +13,6 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/liveness"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/session"
-	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
 
 // The typed-close tests run the real `fifthwheel serve` (run(), the
@@ -32,6 +26,10 @@ import (
 // allowed (500 ms, 2 misses), so the liveness deadline a false comm_lost
 // would follow is 1 s.
 var typedCloseEnv = []string{"FIFTHWHEEL_HEARTBEAT_INTERVAL=500ms", "FIFTHWHEEL_HEARTBEAT_MISSES=2"}
+
+// typedCloseAgent is the trucks' agent: the gateways' heartbeat, and no
+// renewal during the test.
+var typedCloseAgent = agent.Config{HeartbeatInterval: typedCloseInterval, Misses: typedCloseMisses, DisableRenewal: true}
 
 const (
 	typedCloseInterval = 500 * time.Millisecond
@@ -52,100 +50,7 @@ func typedCloseGateways(t *testing.T, engine string) (ctl, gw *gateway) {
 		g := startGateway(t, data, []string{"--data", data}, typedCloseEnv)
 		return g, g
 	}
-	url := storetest.PostgresConfig(t).URL
-	shared := t.TempDir()
-	env := append([]string{"FIFTHWHEEL_PKI_DIR=" + filepath.Join(shared, "pki"),
-		"FIFTHWHEEL_PKI_KEK_FILE=" + filepath.Join(shared, "ca.kek")}, typedCloseEnv...)
-	return pgGateway(t, url, env), pgGateway(t, url, env)
-}
-
-// truck is a vehicle running the agent SDK against a gateway.
-type truck struct {
-	t      *testing.T
-	a      *agent.Agent
-	mu     sync.Mutex
-	events []agent.Event
-}
-
-// startTruck issues id's certificate and registers its frame key through
-// ctl's CLI, and runs an agent against gw until the test ends.
-func startTruck(t *testing.T, ctl, gw *gateway, id string) *truck {
-	t.Helper()
-	cred, _ := ctl.issue("vehicle", id)
-	key := ctl.addFrameKey(id)
-	var chain []*x509.Certificate
-	for _, der := range cred.Certificate {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		chain = append(chain, c)
-	}
-	caPEM, err := os.ReadFile(filepath.Join(gw.data, "gateway", "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gwKey, err := os.ReadFile(filepath.Join(gw.pkiDir(), session.GatewayPublicKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &truck{t: t}
-	tr.a, err = agent.New(agent.Config{
-		GatewayURL:        "https://" + gw.addrs.Vehicle,
-		GatewayCAPEM:      caPEM,
-		GatewayFrameKeys:  []agent.GatewayFrameKey{{PublicKeyPEM: gwKey}},
-		HeartbeatInterval: typedCloseInterval,
-		Misses:            typedCloseMisses,
-		StateDir:          t.TempDir(),
-		DisableRenewal:    true,
-	}, agent.Identity{Chain: chain, TLSKey: cred.PrivateKey.(crypto.Signer), FrameKey: key.priv, FrameKID: key.kid},
-		agent.Deps{SafeStater: stopsAtOnce{}, OnEvent: func(ev agent.Event) {
-			tr.mu.Lock()
-			tr.events = append(tr.events, ev)
-			tr.mu.Unlock()
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = tr.a.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	deadline := time.Now().Add(20 * time.Second)
-	for !tr.a.Status().Connected {
-		if time.Now().After(deadline) {
-			t.Fatalf("the truck did not connect: %v", tr.a.Status().LastError)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return tr
-}
-
-// stopsAtOnce is the AV stack of a truck that is parked: a stop is done.
-type stopsAtOnce struct{}
-
-func (stopsAtOnce) BeginStop(agent.Reason) {}
-func (stopsAtOnce) Stopped() bool          { return true }
-func (stopsAtOnce) Resume()                {}
-
-// firstDisconnect waits for the truck's first disconnection and returns it.
-func (tr *truck) firstDisconnect() agent.Event {
-	tr.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		tr.mu.Lock()
-		for _, ev := range tr.events {
-			if ev.Kind == agent.EventDisconnected {
-				tr.mu.Unlock()
-				return ev
-			}
-		}
-		tr.mu.Unlock()
-		if time.Now().After(deadline) {
-			tr.t.Fatal("the truck's session was not closed")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return pgReplicas(t, typedCloseEnv...)
 }
 
 // checkTypedClose checks how the truck's session ended: the agent's typed
@@ -198,7 +103,7 @@ func TestRevokedTruckSessionGetsTypedClose(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			ctl, gw := typedCloseGateways(t, engine)
-			tr := startTruck(t, ctl, gw, "truck-1")
+			tr := startTruck(t, gw, "truck-1", truckOptions{issuer: ctl, agent: typedCloseAgent})
 			start := time.Now()
 			ctl.mustCLI("pki", "revoke", "--vehicle", "truck-1", "--reason", "key_compromise")
 			checkTypedClose(t, gw, tr, start, agent.ErrRevoked, session.CloseRevoked, pki.CodeSessionClosedRevoked,
@@ -217,7 +122,7 @@ func TestSuspendedTruckSessionGetsTypedClose(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			ctl, gw := typedCloseGateways(t, engine)
-			tr := startTruck(t, ctl, gw, "truck-1")
+			tr := startTruck(t, gw, "truck-1", truckOptions{issuer: ctl, agent: typedCloseAgent})
 			start := time.Now()
 			ctl.mustCLI("vehicle", "suspend", "truck-1")
 			checkTypedClose(t, gw, tr, start, agent.ErrSuspended, session.CloseRefused, "vehicle_suspended",

@@ -12,13 +12,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/internal/pki/pkitest"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
@@ -39,25 +39,10 @@ func (noVehicles) GetVehicle(context.Context, string) (store.Vehicle, error) {
 // holds unless more than 30 s pass between its first and last request.
 func TestAttackRenewalFlood(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	kekPath := filepath.Join(dir, "kek")
-	if err := pki.CreateKeyFile(kekPath); err != nil {
-		t.Fatal(err)
-	}
-	kek, err := pki.LoadKeyFileKEK(kekPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pki.Init(pki.InitConfig{Dir: filepath.Join(dir, "ca")}, kek); err != nil {
-		t.Fatal(err)
-	}
 	mem := &event.MemorySink{}
 	bus := event.NewBus(nil, nil, mem)
 	reg := pki.NewMemRegistry()
-	ca, err := pki.Load(ctx, filepath.Join(dir, "ca"), pki.Config{}, pki.Deps{KEK: kek, Registry: reg, Events: bus})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := pkitest.NewCA(t, pki.Config{}, pki.Deps{Registry: reg, Events: bus})
 	api := &API{CA: ca, Store: noVehicles{noStore{t}}, Events: bus}
 	renew := api.Routes()["POST /v1/pki/renew"]
 

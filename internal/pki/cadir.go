@@ -182,18 +182,31 @@ func writeKeyFile(path string, kek KeyEncrypter, role, kid string, key crypto.Si
 	if err != nil {
 		return fmt.Errorf("pki: marshal key: %v", err)
 	}
-	blob, err := kek.Encrypt(der, keyAAD(role, kid))
+	out, err := encryptKeyPEM(kek, role, kid, der)
 	clear(der)
 	if err != nil {
-		return fmt.Errorf("pki: encrypt key: %w", err)
+		return err
 	}
-	out := pem.EncodeToMemory(&pem.Block{Type: pemEncryptedKey, Headers: map[string]string{"Role": role, "Key-Id": kid}, Bytes: blob})
 	return WriteFileAtomic(path, out, 0o600)
 }
 
-// readKeyFile decrypts a key file and checks that it holds the private key
-// for cert. It returns an error wrapping fs.ErrNotExist if the file is absent.
-func readKeyFile(path string, kek KeyEncrypter, role string, cert *x509.Certificate) (crypto.Signer, error) {
+// encryptKeyPEM encrypts the key material plain under kek, bound to role and
+// kid (keyAAD), as the contents of a key file (fwkey1 in a PEM block whose
+// headers name the role and the key id).
+func encryptKeyPEM(kek KeyEncrypter, role, kid string, plain []byte) ([]byte, error) {
+	blob, err := kek.Encrypt(plain, keyAAD(role, kid))
+	if err != nil {
+		return nil, fmt.Errorf("pki: encrypt key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: pemEncryptedKey, Headers: map[string]string{"Role": role, "Key-Id": kid}, Bytes: blob}), nil
+}
+
+// decryptKeyFile reads the key file at path and decrypts it with kek as
+// role's key kid. With kid "", the key id is the one the file's headers
+// name, which must be well formed, with the headers naming role. The caller
+// clears the result. A wrong KEK or an altered file is an error wrapping
+// ErrKeyDecrypt; an absent file one wrapping fs.ErrNotExist.
+func decryptKeyFile(path string, kek KeyEncrypter, role, kid string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("pki: read key: %w", err)
@@ -202,10 +215,25 @@ func readKeyFile(path string, kek KeyEncrypter, role string, cert *x509.Certific
 	if blk == nil || blk.Type != pemEncryptedKey {
 		return nil, fmt.Errorf("pki: %s: not a %s PEM block", path, pemEncryptedKey)
 	}
-	kid := keyIDFromSPKI(cert.RawSubjectPublicKeyInfo)
-	der, err := kek.Decrypt(blk.Bytes, keyAAD(role, kid))
+	if kid == "" {
+		if kid = blk.Headers["Key-Id"]; blk.Headers["Role"] != role || !keyIDPattern.MatchString(kid) {
+			return nil, fmt.Errorf("pki: %s is not a %s key file", path, role)
+		}
+	}
+	plain, err := kek.Decrypt(blk.Bytes, keyAAD(role, kid))
 	if err != nil {
 		return nil, fmt.Errorf("pki: %s: %w", path, err)
+	}
+	return plain, nil
+}
+
+// readKeyFile decrypts a key file and checks that it holds the private key
+// for cert. It returns an error wrapping fs.ErrNotExist if the file is absent.
+func readKeyFile(path string, kek KeyEncrypter, role string, cert *x509.Certificate) (crypto.Signer, error) {
+	kid := keyIDFromSPKI(cert.RawSubjectPublicKeyInfo)
+	der, err := decryptKeyFile(path, kek, role, kid)
+	if err != nil {
+		return nil, err
 	}
 	defer clear(der)
 	k, err := x509.ParsePKCS8PrivateKey(der)
@@ -235,13 +263,30 @@ func intermediatePaths(dir, kid string) (cert, key string) {
 // directory: a crash leaves either the old file or the new one, never half of
 // one. Key and CA files of the gateway go through it.
 func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	return writeFileDurably(path, data, perm, os.Rename)
+}
+
+// createFileExclusive writes data to a new file path with mode perm, durably
+// like WriteFileAtomic but linking the temporary file to path instead of
+// renaming it, so it fails with an error wrapping fs.ErrExist if path exists
+// (*LinkError wrapping EEXIST): a crash leaves no half-written file, and of
+// two concurrent creators exactly one wins.
+func createFileExclusive(path string, data []byte, perm fs.FileMode) error {
+	return writeFileDurably(path, data, perm, os.Link)
+}
+
+// writeFileDurably writes data with mode perm to a temporary file next to
+// path, fsyncs it, puts it in place with place(tmp, path) (os.Rename or
+// os.Link), fsyncs the directory and removes what is left of the
+// temporary name.
+func writeFileDurably(path string, data []byte, perm fs.FileMode, place func(tmp, path string) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	defer os.Remove(tmp) // after the rename, a no-op
+	defer os.Remove(tmp) // after a rename, a no-op
 	if err := f.Chmod(perm); err != nil {
 		f.Close()
 		return err
@@ -257,7 +302,7 @@ func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := place(tmp, path); err != nil {
 		return err
 	}
 	d, err := os.Open(dir)

@@ -1,19 +1,11 @@
 package pki
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"fmt"
-	"math/big"
-	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/pki/pkitest/forge"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
@@ -21,25 +13,6 @@ import (
 // keeps it: four URIs of at most 256 bytes, their count and hash, a bounded
 // error sentence and the fixed members fit well under 2 KiB.
 const maxRefusalEventBytes = 2 << 10
-
-// selfSignedWithSANs is an attacker's client certificate: self-signed, with
-// n URI SANs of ~124 bytes each (what the outside review used: ~62 KB of
-// event per refused handshake on the code before the bound).
-func selfSignedWithSANs(t testing.TB, n int) tls.Certificate {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	for i := range n {
-		u, _ := url.Parse(fmt.Sprintf("urn:fifthwheel:vehicle:%s-%03d", strings.Repeat("a", 96), i))
-		tmpl.URIs = append(tmpl.URIs, u)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
 
 // TestAttackUnverifiedCertificateWith500SANs: a handshake with a
 // self-signed certificate carrying 500 URI SANs is refused
@@ -52,7 +25,7 @@ func TestAttackUnverifiedCertificateWith500SANs(t *testing.T) {
 	runSet(t, rs)
 	srv := e.startServer(t, vehicleListener, rs, nil)
 
-	forged := selfSignedWithSANs(t, 500)
+	forged := forge.SelfSignedWithSANs(t, 500)
 	if _, err := roundTrip(srv.addr, e.clientConfig(&forged)); err == nil {
 		t.Fatal("a self-signed certificate was admitted")
 	}

@@ -47,6 +47,26 @@ func (r *interleave) GetJoinToken(ctx context.Context, hash TokenHash) (JoinToke
 	return t, err
 }
 
+// revokeOnMatch makes the hook revoke p (key compromise) through ca as
+// actor: a revocation racing the CA's check.
+func (r *interleave) revokeOnMatch(t *testing.T, ca *CA, p, actor principal.Principal) {
+	r.hook = func() {
+		if _, err := ca.RevokePrincipal(context.Background(), p, ReasonKeyCompromise, actor); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// checkFired fails the test unless the hook ran.
+func (r *interleave) checkFired(t *testing.T) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.hook != nil {
+		t.Fatal("the revocation never ran between the check and the record")
+	}
+}
+
 // registries gives each test a fresh Registry of every implementation.
 func registries(t *testing.T, f func(t *testing.T, reg Registry)) {
 	t.Run("memory", func(t *testing.T) { f(t, NewMemRegistry()) })
@@ -83,17 +103,11 @@ func TestAttackRenewalRacesRevocation(t *testing.T) {
 			t.Fatal(err)
 		}
 		reg.serial = stolen.Record.Serial
-		reg.hook = func() {
-			if _, err := ca.RevokePrincipal(ctx, truck, ReasonKeyCompromise, principal.Principal{Kind: principal.Operator, ID: "alice"}); err != nil {
-				t.Error(err)
-			}
-		}
+		reg.revokeOnMatch(t, ca, truck, principal.Principal{Kind: principal.Operator, ID: "alice"})
 		chains := [][]*x509.Certificate{{stolen.Certificate, ca.state.Load().issuing.cert}}
 		renewedBefore := e.countCode(CodeCertRenewed)
 		is, err := ca.Renew(ctx, chains, newCSR(t, mustKey(t, ECDSAP256), "truck-1", truckURI))
-		if reg.hook != nil {
-			t.Fatal("the revocation never ran between the check and the record")
-		}
+		reg.checkFired(t)
 		if err == nil {
 			t.Fatalf("renewal racing the vehicle's revocation issued %s", is.Record.Serial)
 		}
@@ -131,15 +145,9 @@ func TestAttackEnrollmentRacesRevocation(t *testing.T) {
 			t.Fatal(err)
 		}
 		reg.token, _ = HashJoinToken(tok.Secret)
-		reg.hook = func() {
-			if _, err := ca.RevokePrincipal(ctx, truck, ReasonKeyCompromise, principal.Principal{}); err != nil {
-				t.Error(err)
-			}
-		}
+		reg.revokeOnMatch(t, ca, truck, principal.Principal{})
 		is, err := ca.Enroll(ctx, tok.Secret, newCSR(t, mustKey(t, ECDSAP256), "truck-1", truckURI), "")
-		if reg.hook != nil {
-			t.Fatal("the revocation never ran between the check and the record")
-		}
+		reg.checkFired(t)
 		if err == nil {
 			t.Fatalf("enrollment racing the vehicle's revocation issued %s", is.Record.Serial)
 		}

@@ -3,7 +3,6 @@ package pki
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -50,12 +49,10 @@ func OpenSecretsKey(dir string, kek KeyEncrypter) (key KeyEncrypter, created boo
 	defer clear(raw)
 	var id [16]byte
 	_, _ = rand.Read(id[:])
-	kid := hex.EncodeToString(id[:])
-	blob, err := kek.Encrypt(raw, keyAAD(keyRoleSecrets, kid))
+	out, err := encryptKeyPEM(kek, keyRoleSecrets, hex.EncodeToString(id[:]), raw)
 	if err != nil {
-		return nil, false, fmt.Errorf("pki: encrypt the secrets key: %w", err)
+		return nil, false, err
 	}
-	out := pem.EncodeToMemory(&pem.Block{Type: pemEncryptedKey, Headers: map[string]string{"Role": keyRoleSecrets, "Key-Id": kid}, Bytes: blob})
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, false, fmt.Errorf("pki: create %s: %w", dir, err)
 	}
@@ -70,17 +67,9 @@ func OpenSecretsKey(dir string, kek KeyEncrypter) (key KeyEncrypter, created boo
 }
 
 func loadSecretsKey(path string, kek KeyEncrypter) (KeyEncrypter, error) {
-	b, err := os.ReadFile(path)
+	raw, err := decryptKeyFile(path, kek, keyRoleSecrets, "")
 	if err != nil {
-		return nil, fmt.Errorf("pki: secrets key: %w", err)
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != pemEncryptedKey || blk.Headers["Role"] != keyRoleSecrets || !keyIDPattern.MatchString(blk.Headers["Key-Id"]) {
-		return nil, fmt.Errorf("pki: %s is not a secrets key file", path)
-	}
-	raw, err := kek.Decrypt(blk.Bytes, keyAAD(keyRoleSecrets, blk.Headers["Key-Id"]))
-	if err != nil {
-		return nil, fmt.Errorf("pki: %s: %w", path, err)
+		return nil, err
 	}
 	defer clear(raw)
 	if len(raw) != kekKeyLen {
@@ -91,41 +80,3 @@ func loadSecretsKey(path string, kek KeyEncrypter) (KeyEncrypter, error) {
 
 // bytes32 copies a 32-byte key out of a buffer its caller clears.
 func bytes32(b []byte) []byte { return append(make([]byte, 0, kekKeyLen), b...) }
-
-// createFileExclusive writes data to a new file path with mode perm, durably
-// (temporary file, fsync, link, directory fsync), failing with an error
-// wrapping fs.ErrExist if path exists: a crash leaves no half-written file,
-// and of two concurrent creators exactly one wins.
-func createFileExclusive(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp, path); err != nil {
-		return err // *LinkError wrapping EEXIST matches fs.ErrExist
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

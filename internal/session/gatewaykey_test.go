@@ -15,20 +15,10 @@ import (
 	"github.com/fifthwheel/fifthwheel/agent"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/internal/pki/pkitest"
 )
 
-func testKEK(t *testing.T) pki.KeyEncrypter {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "kek")
-	if err := pki.CreateKeyFile(p); err != nil {
-		t.Fatal(err)
-	}
-	k, err := pki.LoadKeyFileKEK(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func testKEK(t *testing.T) pki.KeyEncrypter { return pkitest.NewKEK(t) }
 
 // TestGatewayKeyLifecycle: made once, encrypted at rest, loaded again
 // unchanged; a wrong KEK, a loose file mode or an edited file are refused.

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/liveness"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/internal/pki/pkitest"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
@@ -73,25 +73,10 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 	g.ops = httptest.NewServer(&opsMux)
 	t.Cleanup(g.ops.Close)
 
-	dir := t.TempDir()
-	kekPath := filepath.Join(dir, "kek")
-	if err := pki.CreateKeyFile(kekPath); err != nil {
-		t.Fatal(err)
-	}
-	kek, err := pki.LoadKeyFileKEK(kekPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pki.Init(pki.InitConfig{Dir: filepath.Join(dir, "ca")}, kek); err != nil {
-		t.Fatal(err)
-	}
 	reg := pki.NewStoreRegistry(st)
-	g.ca, err = pki.Load(ctx, filepath.Join(dir, "ca"), pki.Config{CRLURL: g.ops.URL + "/pki/crl"},
-		pki.Deps{KEK: kek, Registry: reg, Events: g.bus})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g.ca = pkitest.NewCA(t, pki.Config{CRLURL: g.ops.URL + "/pki/crl"}, pki.Deps{Registry: reg, Events: g.bus})
 	opsMux.Handle("/pki/crl/", g.ca.CRLHandler())
+	var err error
 	g.rs, err = pki.NewRevocationSet(reg, pki.RevocationConfig{PollInterval: 50 * time.Millisecond}, nil, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -20,17 +20,8 @@ func TestPostgresRevocationNotifies(t *testing.T) {
 	if !ok {
 		t.Fatal("the PostgreSQL engine does not implement store.Notifier")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	wake := make(chan struct{}, 16)
-	done := make(chan error, 1)
-	go func() { done <- n.Listen(ctx, store.RevocationChannel, func() { wake <- struct{}{} }) }()
-	select {
-	case <-wake: // the subscription is active
-	case err := <-done:
-		t.Fatalf("Listen: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Listen did not report its subscription")
-	}
+	ctx := context.Background()
+	wake := listen(t, n, store.RevocationChannel)
 
 	now := time.Now().UTC().Truncate(time.Second)
 	row := store.CertRow{Serial: "80000000000000000000000000000001", Kind: "vehicle", ID: "truck-1", Profile: "vehicle",
@@ -45,21 +36,7 @@ func TestPostgresRevocationNotifies(t *testing.T) {
 	if _, _, err := a.RevokeCert(ctx, row.Serial, 1, now); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-wake:
-		t.Logf("notified %v after the revoking commit returned", time.Since(start))
-	case <-time.After(5 * time.Second):
-		t.Fatal("no notification for a committed revocation")
-	}
-	select {
-	case <-wake:
-		t.Fatal("more than one notification for one revocation")
-	case <-time.After(200 * time.Millisecond):
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Listen after cancel: %v", err)
-	}
+	wantOneNotification(t, wake, "revocation", start)
 }
 
 // TestSQLiteIsNotANotifier: SQLite has no push channel; the revocation set
@@ -80,10 +57,36 @@ func TestPostgresVehicleStatusNotifies(t *testing.T) {
 	a := storetest.OpenConfig(t, cfg)
 	b := storetest.OpenConfig(t, cfg)
 	n := b.(store.Notifier)
+	ctx := context.Background()
+	wake := listen(t, n, store.VehicleStatusChannel)
+	if err := a.CreateVehicle(ctx, store.Vehicle{ID: "truck-1", Status: "active", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetVehicleStatus(ctx, "truck-9", "suspended"); err == nil {
+		t.Fatal("suspended an unknown vehicle")
+	}
+	start := time.Now()
+	if err := a.SetVehicleStatus(ctx, "truck-1", "suspended"); err != nil {
+		t.Fatal(err)
+	}
+	wantOneNotification(t, wake, "suspension", start)
+}
+
+// listen runs n.Listen on channel until the test ends, waits until the
+// subscription is active, and returns the channel each notification wakes.
+// When the test ends, Listen must return nil after its context is cancelled.
+func listen(t *testing.T, n store.Notifier, channel string) <-chan struct{} {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	wake := make(chan struct{}, 16)
 	done := make(chan error, 1)
-	go func() { done <- n.Listen(ctx, store.VehicleStatusChannel, func() { wake <- struct{}{} }) }()
+	go func() { done <- n.Listen(ctx, channel, func() { wake <- struct{}{} }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Listen after cancel: %v", err)
+		}
+	})
 	select {
 	case <-wake: // the subscription is active
 	case err := <-done:
@@ -91,27 +94,22 @@ func TestPostgresVehicleStatusNotifies(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Listen did not report its subscription")
 	}
-	if err := a.CreateVehicle(ctx, store.Vehicle{ID: "truck-1", Status: "active", CreatedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.SetVehicleStatus(ctx, "truck-9", "suspended"); err == nil {
-		t.Fatal("suspended an unknown vehicle")
-	}
-	if err := a.SetVehicleStatus(ctx, "truck-1", "suspended"); err != nil {
-		t.Fatal(err)
-	}
+	return wake
+}
+
+// wantOneNotification checks that the committed change (what) started at
+// start wakes wake exactly once.
+func wantOneNotification(t *testing.T, wake <-chan struct{}, what string, start time.Time) {
+	t.Helper()
 	select {
 	case <-wake:
+		t.Logf("notified %v after the %s's commit started", time.Since(start), what)
 	case <-time.After(5 * time.Second):
-		t.Fatal("no notification for a committed suspension")
+		t.Fatalf("no notification for a committed %s", what)
 	}
 	select {
 	case <-wake:
-		t.Fatal("more than one notification for one suspension")
+		t.Fatalf("more than one notification for one %s", what)
 	case <-time.After(200 * time.Millisecond):
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Listen after cancel: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 // Package pkitest is the conformance suite for pki.Registry
 // implementations: MemRegistry runs it, and so must the SQLite and
 // PostgreSQL engines (with a fresh database or schema per call of newReg).
+// It also gives other packages' tests a fresh CA (NewCA) and KEK (NewKEK).
 package pkitest
 
 import (

@@ -22,10 +22,7 @@ func Exec(t testing.TB, cfg store.Config, sqliteQ, pgQ string, args ...any) {
 	t.Helper()
 	ctx := context.Background()
 	if cfg.URL != "" {
-		c, err := pgx.Connect(ctx, cfg.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := connect(t, cfg)
 		defer c.Close(ctx)
 		if _, err := c.Exec(ctx, pgQ, args...); err != nil {
 			t.Fatalf("%s: %v", pgQ, err)
@@ -50,10 +47,7 @@ func FindBytes(t testing.TB, cfg store.Config, b []byte) string {
 	t.Helper()
 	ctx := context.Background()
 	if cfg.URL != "" {
-		c, err := pgx.Connect(ctx, cfg.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := connect(t, cfg)
 		defer c.Close(ctx)
 		rows, err := c.Query(ctx, `SELECT vehicle_id, kid, material FROM vehicle_keys`)
 		if err != nil {
@@ -88,6 +82,17 @@ func FindBytes(t testing.TB, cfg store.Config, b []byte) string {
 		}
 	}
 	return ""
+}
+
+// connect opens a connection of its own to cfg's PostgreSQL schema; the
+// caller closes it.
+func connect(t testing.TB, cfg store.Config) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), cfg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // Timestamp is t as cfg's engine stores a row time: microseconds since the
