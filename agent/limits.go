@@ -82,7 +82,8 @@ const (
 	// (and counted): for the TMS and for an investigation the newest
 	// frames matter most.
 	DefaultBufferFrames = 6000
-	// MaxBufferFrames bounds the configuration (about 20 MB of frames).
+	// MaxBufferFrames bounds the configuration (about 20 MB of frames
+	// without ext; a frame with a maximal ext is up to 16 KiB).
 	MaxBufferFrames = 50_000
 
 	// DefaultLiveMaxAge: telemetry older than this when it is sent goes to
