@@ -9,7 +9,7 @@ import "time"
 // (internal/config heartbeat.interval and heartbeat.misses), so a truck and
 // its gateway can always be configured to count the same misses.
 const (
-	// DefaultHeartbeatInterval: one heartbeat a second (DESIGN.md defaults).
+	// DefaultHeartbeatInterval: one heartbeat a second (docs/ARCHITECTURE.md, Defaults).
 	DefaultHeartbeatInterval = time.Second
 	// MinHeartbeatInterval: faster costs cellular bandwidth on every truck
 	// and gains nothing in stopping distance.
@@ -117,7 +117,7 @@ const (
 
 // Certificate renewal.
 const (
-	// DefaultRenewAt renews at 2/3 of the certificate's life (DESIGN.md).
+	// DefaultRenewAt renews at 2/3 of the certificate's life (docs/ARCHITECTURE.md, Defaults).
 	DefaultRenewAt = 2.0 / 3.0
 	// DefaultRenewJitter spreads renewals by ±5 % of the life, so a fleet
 	// enrolled together does not renew together.

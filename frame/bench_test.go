@@ -6,7 +6,7 @@ import (
 )
 
 // Benchmarks of the receiving hot path, on the ~580-byte telemetry frame
-// DESIGN.md's cost figures assume. Reproduce with:
+// docs/PERFORMANCE.md's cost figures assume. Reproduce with:
 //
 //	go test -run x -bench . -benchtime=2s ./frame/
 

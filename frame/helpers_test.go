@@ -154,7 +154,7 @@ func sampleTelemetry() *Frame {
 }
 
 // benchTelemetry is a telemetry frame of about 580 bytes (the size
-// DESIGN.md's per-frame cost figures assume): a sample with active faults.
+// docs/PERFORMANCE.md's per-frame cost figures assume): a sample with active faults.
 func benchTelemetry() *Frame {
 	f := sampleTelemetry()
 	f.Body.(*Telemetry).Health.Faults = []string{

@@ -7,9 +7,10 @@ package frame
 // Sizes and shapes.
 const (
 	// MaxFrameSize bounds the frame member's bytes (the signature input).
-	// 16 KiB is the DESIGN.md default: a full telemetry frame is about
-	// 0.5 KiB, so this leaves 30x headroom while bounding the work an
-	// unauthenticated sender can cause before the signature is checked.
+	// 16 KiB is the protocol's default (docs/ARCHITECTURE.md, Defaults): a
+	// full telemetry frame without ext is about 0.5 KiB, so this leaves 30x
+	// headroom (and room for ext) while bounding the work an unauthenticated
+	// sender can cause before the signature is checked.
 	MaxFrameSize = 16 << 10
 
 	// MaxEnvelopeSize bounds a whole envelope: a maximal frame plus 1 KiB for

@@ -33,13 +33,13 @@ const (
 	// bearer token of a few KiB; 16 KiB leaves room while refusing header
 	// floods (Go's own default is 1 MiB).
 	DefaultMaxHeaderBytes = 16 << 10
-	// DefaultMaxBodyBytes is the telemetry batch limit (DESIGN.md: 256 frames
+	// DefaultMaxBodyBytes is the telemetry batch limit (docs/ARCHITECTURE.md: 256 frames
 	// or 1 MiB); no request the gateway serves needs more.
 	DefaultMaxBodyBytes = 1 << 20
 
 	// DefaultHeartbeatInterval and DefaultHeartbeatMisses: a heartbeat every
 	// second and three missed mean comm loss, detected within ~3 s
-	// (DESIGN.md, Defaults).
+	// (docs/ARCHITECTURE.md, Defaults).
 	DefaultHeartbeatInterval = time.Second
 	DefaultHeartbeatMisses   = 3
 
@@ -110,7 +110,7 @@ const (
 	// DefaultRevocationPoll: a poll every 200 ms is one indexed read and
 	// keeps revocation (and suspension: the vehicle status feed polls at the
 	// same pace) made on another process or replica well inside the 1 s
-	// promise (DESIGN.md invariant 6). Equals pki.DefaultRevocationPoll.
+	// promise (invariant 6, docs/ARCHITECTURE.md). Equals pki.DefaultRevocationPoll.
 	DefaultRevocationPoll = 200 * time.Millisecond
 	// DefaultRevocationMaxAge rides out a 10 s store hiccup before handshakes
 	// fail closed. Equals pki.DefaultRevocationMaxAge.
@@ -132,7 +132,7 @@ const (
 	// and ingest.DefaultBurst.
 	DefaultTelemetryRate  = 200
 	DefaultTelemetryBurst = 512
-	// DefaultClockSkew: ±5 s (DESIGN.md defaults); GNSS-disciplined clocks
+	// DefaultClockSkew: ±5 s (docs/ARCHITECTURE.md, Defaults); GNSS-disciplined clocks
 	// are far better, the slack is for NTP fallback and queueing.
 	DefaultClockSkew = 5 * time.Second
 	// DefaultWindow 0: seq strictly increases; HTTPS and the session do not
@@ -207,7 +207,7 @@ const (
 	MaxUnauthenticatedMaxLifetime = 10 * time.Minute
 	// MaxTelemetryRate bounds telemetry.rate_per_second: far above any
 	// truck, for load tests and gateways fed by a trusted relay. There is
-	// no "unlimited": a limiter that never limits is a bug (DESIGN.md).
+	// no "unlimited": a limiter that never limits is a bug (docs/ARCHITECTURE.md, Design rules).
 	MaxTelemetryRate = 1_000_000
 	// MaxRenewPerMinute and MaxRenewBurst bound pki.renew_per_minute and
 	// pki.renew_burst: ten renewals a second per principal is already a

@@ -24,7 +24,7 @@
 //     may be older, never in the future beyond the skew, and must still be
 //     strictly newer than the last accepted frame: the counter check and the
 //     append are one atomic step in the store, so no (vehicle, epoch, seq) is
-//     stored twice by any replica (DESIGN.md invariant 3).
+//     stored twice by any replica (invariant 3, docs/ARCHITECTURE.md).
 //   - The epoch moves forward only through store.AdvanceEpoch, an audited
 //     operator action; a frame in a later epoch is refused.
 //   - Plausibility findings never refuse an authentic frame; they are kept

@@ -12,8 +12,8 @@ const framesDepth = 2
 
 // Defaults of the pipeline, in one place. Each is a Config field too.
 const (
-	// DefaultClockSkew bounds |ts − gateway time| for live frames (DESIGN.md
-	// defaults: ±5 s). GNSS-disciplined clocks are far better; the slack is
+	// DefaultClockSkew bounds |ts − gateway time| for live frames (docs/ARCHITECTURE.md,
+	// Defaults: ±5 s). GNSS-disciplined clocks are far better; the slack is
 	// for NTP fallback and queueing.
 	DefaultClockSkew = 5 * time.Second
 
@@ -23,7 +23,7 @@ const (
 	MaxWindow     = 64
 
 	// MaxBatchFrames and MaxBatchBytes bound one POST /v1/vehicle/telemetry
-	// body (DESIGN.md defaults: 256 frames or 1 MiB).
+	// body (docs/ARCHITECTURE.md, Defaults: 256 frames or 1 MiB).
 	MaxBatchFrames = 256
 	MaxBatchBytes  = 1 << 20
 
@@ -45,7 +45,7 @@ const (
 	DefaultRatePerSecond = 200
 	DefaultBurst         = 2 * MaxBatchFrames
 
-	// Plausibility defaults (DESIGN.md): wheel vs GNSS speed differing more
+	// Plausibility defaults (docs/ARCHITECTURE.md, Defaults): wheel vs GNSS speed differing more
 	// than 20 % above 5 m/s for 3 frames; implied speed above 60 m/s.
 	DefaultSpeedDisagreeRatio  = 0.20
 	DefaultSpeedDisagreeMinMPS = 5.0

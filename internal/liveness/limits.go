@@ -7,7 +7,7 @@ import "time"
 // package accepts, and the truck's watchdog (package agent) counts the same
 // misses as the gateway.
 const (
-	// DefaultInterval: a heartbeat every second (DESIGN.md, Defaults).
+	// DefaultInterval: a heartbeat every second (docs/ARCHITECTURE.md, Defaults).
 	DefaultInterval = time.Second
 	// MinInterval: faster costs cellular bandwidth on every truck for no
 	// gain in stopping distance.
@@ -17,7 +17,7 @@ const (
 	MaxInterval = 3 * time.Second
 
 	// DefaultMisses: three missed heartbeats mean comm loss, so loss is
-	// declared 3 s after the last heartbeat (DESIGN.md, Defaults).
+	// declared 3 s after the last heartbeat (docs/ARCHITECTURE.md, Defaults).
 	DefaultMisses = 3
 	// MinMisses: with one, a single lost packet would mean comm loss and
 	// send the truck into safe state; with two or more there is at least one

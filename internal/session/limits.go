@@ -13,11 +13,11 @@ const (
 	MaxHandshakeTimeout     = 30 * time.Second
 
 	// DefaultClockSkew bounds |ts − gateway time| of hello and
-	// challenge_response, as for live frames (DESIGN.md: ±5 s).
+	// challenge_response, as for live frames (docs/ARCHITECTURE.md, Defaults: ±5 s).
 	DefaultClockSkew = 5 * time.Second
 
 	// DefaultInterval and DefaultMisses are the fleet's heartbeat timing
-	// (DESIGN.md); the auto-resume policy and the idle backstop use them.
+	// (docs/ARCHITECTURE.md, Defaults); the auto-resume policy and the idle backstop use them.
 	DefaultInterval = time.Second
 	DefaultMisses   = 3
 
