@@ -132,7 +132,7 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	if area == nil {
 		area = func(string) Polygon { return nil }
 	}
-	p := &Pipeline{cfg: cfg, st: d.Store, keySt: OpenKeys(d.Store, d.Secrets), ev: d.Events, now: now, area: area,
+	p := &Pipeline{cfg: cfg, st: d.Store, keySt: openKeys{d.Store, d.Secrets}, ev: d.Events, now: now, area: area,
 		keys: newKeyCache(now, KeyCacheTTL), plaus: NewPlausibility(cfg.Plausibility), high: map[string][2]int64{},
 		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fifthwheel_frames_total", Help: "Frames by verdict and reason code.",
