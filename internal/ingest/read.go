@@ -34,13 +34,6 @@ type ReadAPI struct {
 	Peer  func(*http.Request) (principal.Principal, bool)
 }
 
-// Register adds the routes to mux.
-func (a *ReadAPI) Register(mux *http.ServeMux) {
-	for pattern, h := range a.Routes() {
-		mux.Handle(pattern, h)
-	}
-}
-
 // Routes returns the handlers by ServeMux pattern, for a server that takes
 // routes as a map (internal/server.Routes).
 func (a *ReadAPI) Routes() map[string]http.Handler {
