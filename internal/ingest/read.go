@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/httpapi"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
 	"github.com/fifthwheel/fifthwheel/internal/store"
@@ -38,24 +39,9 @@ type ReadAPI struct {
 // routes as a map (internal/server.Routes).
 func (a *ReadAPI) Routes() map[string]http.Handler {
 	return map[string]http.Handler{
-		"GET /v1/vehicles/{id}/telemetry/latest":         a.guard(a.latest),
-		"GET /v1/vehicles/{id}/telemetry":                a.guard(a.list),
-		"GET /v1/vehicles/{id}/frames/{epoch}/{seq}/raw": a.guard(a.raw),
-	}
-}
-
-func (a *ReadAPI) guard(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		p, ok := a.Peer(r)
-		if !ok || (p.Kind != principal.Client && p.Kind != principal.Operator) {
-			problem.Write(w, r, problem.New(http.StatusForbidden, "forbidden", "a TMS client or operator certificate is required"))
-			return
-		}
-		if !principal.ValidID(r.PathValue("id")) {
-			problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_vehicle_id", "the vehicle id is malformed"))
-			return
-		}
-		h(w, r)
+		"GET /v1/vehicles/{id}/telemetry/latest":         httpapi.TMSRead(a.Peer, a.latest),
+		"GET /v1/vehicles/{id}/telemetry":                httpapi.TMSRead(a.Peer, a.list),
+		"GET /v1/vehicles/{id}/frames/{epoch}/{seq}/raw": httpapi.TMSRead(a.Peer, a.raw),
 	}
 }
 
@@ -79,12 +65,6 @@ func view(f store.FrameRecord) FrameView {
 		Alg: f.Alg, KID: f.KID, Verdict: f.Verdict, Findings: f.Findings, Frame: json.RawMessage(f.Raw)}
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func storeProblem(err error) *problem.Error {
 	if errors.Is(err, store.ErrNotFound) {
 		return problem.New(http.StatusNotFound, "not_found", "no such frame")
@@ -98,7 +78,7 @@ func (a *ReadAPI) latest(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, storeProblem(err))
 		return
 	}
-	writeJSON(w, view(f))
+	httpapi.WriteJSON(w, r, http.StatusOK, view(f))
 }
 
 func (a *ReadAPI) list(w http.ResponseWriter, r *http.Request) {
@@ -136,7 +116,7 @@ func (a *ReadAPI) list(w http.ResponseWriter, r *http.Request) {
 	for _, f := range fs {
 		out.Frames = append(out.Frames, view(f))
 	}
-	writeJSON(w, out)
+	httpapi.WriteJSON(w, r, http.StatusOK, out)
 }
 
 // raw returns the stored envelope, re-assembled in canonical form from the
@@ -154,8 +134,5 @@ func (a *ReadAPI) raw(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, storeProblem(err))
 		return
 	}
-	env := frame.AssembleEnvelope(frame.Alg(f.Alg), f.KID, f.Raw, f.Sig)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(env)
+	httpapi.WriteJSONBytes(w, http.StatusOK, frame.AssembleEnvelope(frame.Alg(f.Alg), f.KID, f.Raw, f.Sig))
 }
