@@ -4,7 +4,7 @@
 // Every frame passes four stages, in this order (pipeline.go: Process runs
 // them as the methods of the same names; admission itself is in admit.go):
 //
-//	admit   decode → identity → kind → registry status → key under kid → retired key
+//	admit   decode → identity → kind → bound kid → registry status → key under kid → retired key
 //	verify  alg → signature (Ed25519 batched)
 //	dedupe  de-duplication → freshness → plausibility
 //	commit  counter check and durable append with its verdict (one atomic step) → ack
