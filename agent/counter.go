@@ -133,8 +133,8 @@ func (c *Counter) write(reserved uint64) error {
 
 // writeFileSync replaces path with data durably: a temporary file in the
 // same directory, fsync, rename, fsync of the directory. The gateway has the
-// same routine (pki.WriteFileAtomic); the agent keeps its own because it
-// imports nothing internal (TestImportsNothingInternal).
+// same routine (internal/atomicfile.Write); the agent keeps its own because
+// it imports nothing internal (TestImportsNothingInternal).
 func writeFileSync(path string, data []byte, perm fs.FileMode) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fifthwheel/fifthwheel/internal/atomicfile"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
@@ -294,7 +295,7 @@ func writeCredential(dir string, is *pki.Issued, key crypto.Signer, root *x509.C
 		{"cert.pem", is.ChainPEM(), 0o644},
 		{"ca.pem", certPEM(root), 0o644},
 	} {
-		if err := pki.WriteFileAtomic(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
 			return err
 		}
 	}

@@ -273,8 +273,8 @@ func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Regis
 	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.emitter(),
 		RenewLimiter: enroll.NewRenewLimiter(cfg.PKI.RenewPerMinute, cfg.PKI.RenewBurst)}
 	sess, err := session.New(session.Config{Interval: cfg.Heartbeat.Interval, Misses: cfg.Heartbeat.Misses,
-		ClockSkew: cfg.Telemetry.ClockSkew, ManualResume: cfg.Heartbeat.ManualResume},
-		session.Deps{Key: g.gkey, Pipeline: pipeline, Keys: ingest.OpenKeys(e.st, g.secrets), Events: e.bus, Tracker: server.HijackTracker{},
+		ManualResume: cfg.Heartbeat.ManualResume},
+		session.Deps{Key: g.gkey, Pipeline: pipeline, Events: e.bus, Tracker: server.HijackTracker{},
 			Liveness: session.LivenessMonitor(g.monitor), Limiter: limiter, Metrics: reg, Log: e.log})
 	if err != nil {
 		return nil, err

@@ -52,6 +52,7 @@ import (
 
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/httpapi"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
@@ -287,7 +288,7 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.FrameKID = key.KID
 	}
-	writeJSON(w, http.StatusCreated, resp)
+	httpapi.WriteJSON(w, r, http.StatusCreated, resp)
 }
 
 // kidFree refuses a kid the vehicle already uses for another key. The same
@@ -363,7 +364,7 @@ func (a *API) renew(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, err) // Renew emitted the refusal
 		return
 	}
-	writeJSON(w, http.StatusCreated, a.response(is))
+	httpapi.WriteJSON(w, r, http.StatusCreated, a.response(is))
 }
 
 func (a *API) response(is *pki.Issued) Response {
@@ -377,17 +378,4 @@ func keyDetail(err error) string {
 		return "kid must be 1 to 64 characters of [A-Za-z0-9._:-]"
 	}
 	return "not a usable public key for its alg (PEM PUBLIC KEY; small-order Ed25519 points and other curves are refused)"
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		problem.Write(w, nil, err)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
 }

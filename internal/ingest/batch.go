@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/httpapi"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
 	"github.com/fifthwheel/fifthwheel/internal/ratelimit"
@@ -111,9 +111,7 @@ func (h *BatchHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for i, x := range res {
 		out.Results[i] = BatchResult{Index: i, Verdict: x.Verdict, Code: x.Code, Duplicate: x.Duplicate, Findings: x.Findings}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(out)
+	httpapi.WriteJSON(w, r, http.StatusOK, out)
 }
 
 // ParseBatch reads {"frames":[...]} strictly (I-JSON: valid UTF-8, no

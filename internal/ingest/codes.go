@@ -13,6 +13,7 @@ const (
 	CodeEpochNotAuthorized = "epoch_not_authorized" // epoch differs from the one an operator authorized
 	CodeClockSkew          = "clock_skew"           // ts outside the allowed window
 	CodeKindNotAllowed     = "kind_not_allowed"     // this path does not take frames of this kind
+	CodeKIDChanged         = "kid_changed"          // not signed under the key its session is bound to (the hello's)
 
 	// Event codes for accepted frames.
 	CodeAccepted  = "frame_accepted"

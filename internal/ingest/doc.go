@@ -1,10 +1,17 @@
 // Package ingest is the telemetry verification pipeline and the telemetry
 // archive's read side.
 //
-// Every frame passes, in this order:
+// Every frame passes four stages, in this order (pipeline.go: Process runs
+// them as the methods of the same names; admission itself is in admit.go):
 //
-//	decode → identity → key → signature → de-duplication → freshness →
-//	counter → plausibility → durable append (with its verdict) → ack
+//	admit   decode → identity → kind → bound kid → registry status → key under kid → retired key
+//	verify  alg → signature (Ed25519 batched)
+//	dedupe  de-duplication → freshness → plausibility
+//	commit  counter check and durable append with its verdict (one atomic step) → ack
+//
+// The session handshake checks hello and challenge_response through
+// Authenticate: admit, verify and the live freshness check, the same code
+// as every other frame takes, without storing anything.
 //
 // # Security model
 //
@@ -13,6 +20,9 @@
 //   - The signing key is looked up by (vehicle, kid) among that vehicle's
 //     registered keys only; a key of another vehicle never verifies. Retired
 //     keys refuse. The envelope's alg must equal the registered key's alg.
+//     Keys and vehicle statuses are cached for KeyCacheTTL (limits.go), on
+//     every path, the handshake's included: a suspension or a retirement
+//     stops frames within that time.
 //   - The signature covers the exact received frame bytes, which package
 //     frame has already checked to be RFC 8785 canonical.
 //   - An exact re-send of an accepted frame (same vehicle, epoch, seq and

@@ -21,7 +21,7 @@ import (
 // VerifierFor turns a stored key into a frame.Verifier, under the same
 // registration rules as when it was added (small-order Ed25519 keys, bad
 // curves and short secrets are refused). A sealed secret must be opened
-// first (OpenVehicleKey, OpenKeys): its sealed bytes are never a key.
+// first (OpenVehicleKey): its sealed bytes are never a key.
 func VerifierFor(k store.VehicleKey) (frame.Verifier, error) {
 	if k.Sealed {
 		return nil, fmt.Errorf("ingest: stored key %s/%s is sealed; open it first", k.VehicleID, k.KID)

@@ -132,7 +132,7 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	if area == nil {
 		area = func(string) Polygon { return nil }
 	}
-	p := &Pipeline{cfg: cfg, st: d.Store, keySt: OpenKeys(d.Store, d.Secrets), ev: d.Events, now: now, area: area,
+	p := &Pipeline{cfg: cfg, st: d.Store, keySt: openKeys{d.Store, d.Secrets}, ev: d.Events, now: now, area: area,
 		keys: newKeyCache(now, KeyCacheTTL), plaus: NewPlausibility(cfg.Plausibility), high: map[string][2]int64{},
 		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fifthwheel_frames_total", Help: "Frames by verdict and reason code.",
@@ -169,214 +169,235 @@ type Result struct {
 // answer). Nothing was acknowledged; the caller answers 503.
 var ErrUnavailable = errors.New("ingest: unavailable")
 
-// work is one frame in flight through Process.
-type work struct {
-	i      int
-	env    *frame.Envelope
-	f      *frame.Frame
-	hash   []byte
-	assure string
-}
-
 // Process runs raws (envelopes) from peer through the pipeline and returns
 // one Result per envelope, in order, after every accepted frame is durable.
 // kinds lists the frame kinds this path takes. On error nothing was stored
 // by this call that a retry would not answer as a duplicate.
+//
+// The stages are those of the package doc: admit, verify, dedupe, commit.
 func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src Source, kinds []frame.Kind, raws [][]byte) ([]Result, error) {
-	res := make([]Result, len(raws))
-	evs := make([]event.Event, 0, len(raws))
-	reject := func(i int, code string, detail string) {
-		res[i] = Result{Verdict: Rejected, Code: code, Epoch: res[i].Epoch, Seq: res[i].Seq, Kind: res[i].Kind}
-		sev := event.SeverityMedium
-		if code == string(frame.CodeBadSignature) || code == CodeVehicleMismatch || code == CodeReplay {
-			sev = event.SeverityHigh
-		}
-		evs = append(evs, p.frameEvent(peer, src, res[i], event.Reject, code, sev, detail))
+	c := &call{p: p, peer: peer, src: src, res: make([]Result, len(raws)), evs: make([]event.Event, 0, len(raws))}
+	admitted, err := c.admit(ctx, kinds, raws)
+	if err != nil {
+		return nil, err
 	}
-
-	var bv frame.BatchVerifier
-	var queued []work
-	for i, raw := range raws {
-		env, err := frame.ParseEnvelope(raw)
-		if err != nil {
-			reject(i, string(frame.CodeOf(err)), err.Error())
-			continue
-		}
-		f, err := env.DecodeFrame()
-		if err != nil {
-			reject(i, string(frame.CodeOf(err)), err.Error())
-			continue
-		}
-		res[i].Epoch, res[i].Seq, res[i].Kind = int64(f.Epoch), int64(f.Seq), f.Kind()
-		// Identity: only the verified certificate names the sender.
-		if peer.Kind != principal.Vehicle || f.VehicleID != peer.ID {
-			reject(i, CodeVehicleMismatch, "vehicle_id does not match the client certificate")
-			continue
-		}
-		if !kindAllowed(f.Kind(), kinds) {
-			reject(i, CodeKindNotAllowed, "this path does not take "+string(f.Kind())+" frames")
-			continue
-		}
-		status, err := p.keys.vehicleStatus(ctx, p.keySt, peer.ID)
-		if err != nil {
-			return nil, fmt.Errorf("%w: vehicle lookup: %v", ErrUnavailable, err)
-		}
-		switch status {
-		case "":
-			reject(i, CodeVehicleUnknown, "vehicle is not registered")
-			continue
-		case "active":
-		default:
-			reject(i, CodeVehicleSuspended, "vehicle is "+status)
-			continue
-		}
-		v, kstatus, ok, err := p.keys.key(ctx, p.keySt, peer.ID, env.KID)
-		if err != nil {
-			return nil, fmt.Errorf("%w: key lookup: %v", ErrUnavailable, err)
-		}
-		if !ok {
-			reject(i, CodeUnknownKID, "no key registered under this kid for the vehicle")
-			continue
-		}
-		if kstatus != store.KeyActive {
-			reject(i, CodeRetiredKID, "the key under this kid is retired")
-			continue
-		}
-		bv.Add(env, v)
-		assure := "high"
-		if env.Alg.LowerAssurance() {
-			assure = "low"
-		}
-		queued = append(queued, work{i: i, env: env, f: f, assure: assure})
+	recs, err := c.dedupe(ctx, c.verify(admitted))
+	if err != nil {
+		return nil, err
 	}
-
-	// Signatures, batched (Ed25519 batch equation, per-envelope results).
-	sigErrs := bv.Verify()
-	now := p.now()
-	var recs []store.FrameRecord
-	var recWork []work
-	for qi, w := range queued {
-		if err := sigErrs[qi]; err != nil {
-			reject(w.i, string(frame.CodeOf(err)), err.Error())
-			continue
-		}
-		h := sha256.Sum256(w.env.Frame())
-		w.hash = h[:]
-		epoch, seq := int64(w.f.Epoch), int64(w.f.Seq)
-		fresh := p.fresh(src, w.f.TS, now)
-		// De-duplication: after the signature, before freshness. Ask the
-		// store only when this frame could already be stored (not newer than
-		// what this replica last stored) or would be refused as stale.
-		if !fresh || !p.newerThanLocal(peer.ID, epoch, seq) {
-			stored, err := p.st.LookupFrame(ctx, peer.ID, epoch, seq)
-			switch {
-			case err == nil && string(stored) == string(w.hash):
-				res[w.i] = Result{Verdict: Accepted, Duplicate: true, Epoch: epoch, Seq: seq, Kind: w.f.Kind(), Frame: w.f}
-				evs = append(evs, p.frameEvent(peer, src, res[w.i], event.Accept, CodeDuplicate, event.SeverityLow, ""))
-				continue
-			case err == nil:
-				reject(w.i, CodeReplay, "another frame was accepted with this (epoch, seq)")
-				continue
-			case !errors.Is(err, store.ErrNotFound):
-				return nil, fmt.Errorf("%w: frame lookup: %v", ErrUnavailable, err)
-			}
-		}
-		if !fresh {
-			reject(w.i, CodeClockSkew, fmt.Sprintf("ts is %s from gateway time", w.f.TS.Sub(now).Round(time.Millisecond)))
-			continue
-		}
-		var findings []string
-		if t, ok := w.f.Body.(*frame.Telemetry); ok {
-			findings = p.plaus.Check(peer.ID, sampleOf(w.f.TS, t), p.area(peer.ID))
-		}
-		verdict := "accepted"
-		if len(findings) > 0 {
-			verdict = "accepted_with_findings"
-		}
-		recs = append(recs, store.FrameRecord{VehicleID: peer.ID, Epoch: epoch, Seq: seq, Kind: string(w.f.Kind()),
-			TS: w.f.TS, ReceivedAt: now, Alg: string(w.env.Alg), KID: w.env.KID, Hash: w.hash,
-			Raw: w.env.Frame(), Sig: w.env.Sig, Verdict: verdict, Findings: strings.Join(findings, ",")})
-		res[w.i] = Result{Epoch: epoch, Seq: seq, Kind: w.f.Kind(), Frame: w.f, Findings: findings}
-		recWork = append(recWork, w)
+	if err := c.commit(ctx, recs); err != nil {
+		return nil, err
 	}
-
-	// Counter check and durable append: one atomic step per frame, which
-	// also records the frame's accept (and finding) events.
-	if len(recs) > 0 {
-		var stored []event.Event
-		span := make([][2]int, len(recs)) // each record's events in stored
-		for ri := range recs {
-			w, r := recWork[ri], &res[recWork[ri].i]
-			span[ri][0] = len(stored)
-			e := p.frameEvent(peer, src, Result{Verdict: Accepted, Epoch: r.Epoch, Seq: r.Seq, Kind: r.Kind}, event.Accept, CodeAccepted, event.SeverityInfo, "")
-			e.Attrs["assurance"] = w.assure
-			stored = append(stored, e)
-			for _, fnd := range r.Findings {
-				stored = append(stored, event.Event{Class: event.ClassTelemetry, Activity: "plausibility", Severity: event.SeverityHigh,
-					Actor: peer, Resource: peer.String(), Verdict: event.Info, Code: fnd,
-					Attrs: map[string]any{"epoch": r.Epoch, "seq": r.Seq}})
-			}
-			span[ri][1] = len(stored)
-		}
-		pend, err := p.ev.Prepare(stored...)
-		if err != nil {
-			return nil, fmt.Errorf("%w: events: %v", ErrUnavailable, err)
-		}
-		for ri := range recs {
-			recs[ri].Events = pend.Rows[span[ri][0]:span[ri][1]]
-		}
-		actx := ctx
-		if src == Backfill {
-			actx = store.Bulk(ctx) // live frames (heartbeats) go first
-		}
-		outs, err := p.st.AppendFrames(actx, recs, p.cfg.Window)
-		if err != nil {
-			return nil, fmt.Errorf("%w: append: %v", ErrUnavailable, err)
-		}
-		var recorded []int
-		for ri, out := range outs {
-			w := recWork[ri]
-			r := &res[w.i]
-			switch out {
-			case store.AppendStored:
-				r.Verdict = Accepted
-				p.noteStored(peer.ID, r.Epoch, r.Seq)
-				for j := span[ri][0]; j < span[ri][1]; j++ {
-					recorded = append(recorded, j)
-				}
-			case store.AppendDuplicate:
-				r.Verdict, r.Duplicate, r.Findings = Accepted, true, nil
-				evs = append(evs, p.frameEvent(peer, src, *r, event.Accept, CodeDuplicate, event.SeverityLow, ""))
-			case store.AppendReplay:
-				// Stored with other bytes (a race with another replica) or
-				// not newer than the counter.
-				code := CodeStaleCounter
-				if h, err := p.st.LookupFrame(ctx, peer.ID, r.Epoch, r.Seq); err == nil && string(h) != string(w.hash) {
-					code = CodeReplay
-				}
-				reject(w.i, code, "(epoch, seq) is not newer than the last accepted frame")
-			case store.AppendEpochNotAuthorized:
-				reject(w.i, CodeEpochNotAuthorized, "epoch differs from the authorized epoch")
-			default:
-				return nil, fmt.Errorf("%w: unknown append outcome %v", ErrUnavailable, out)
-			}
-		}
-		// The store already holds these events; a failure of another sink
-		// (the JSON-lines file) is logged and counted by the bus, and does
-		// not withhold the ack of a durable frame.
-		_ = p.ev.Delivered(ctx, pend, recorded)
+	for i := range c.res {
+		p.frames.WithLabelValues(c.res[i].Verdict, resultCode(c.res[i])).Inc()
 	}
-
-	for i := range res {
-		p.frames.WithLabelValues(res[i].Verdict, resultCode(res[i])).Inc()
-	}
-	if err := p.ev.Emit(ctx, evs...); err != nil {
+	if err := p.ev.Emit(ctx, c.evs...); err != nil {
 		// The frames are durable; their events are not. Refuse the ack so
 		// the sender retries: the retry is answered as duplicates, with
 		// events.
 		return nil, fmt.Errorf("%w: events: %v", ErrUnavailable, err)
 	}
-	return res, nil
+	return c.res, nil
+}
+
+// call is one Process call: its results and the events to emit after the
+// commit, filled in by the stages.
+type call struct {
+	p    *Pipeline
+	peer principal.Principal
+	src  Source
+	res  []Result
+	evs  []event.Event
+}
+
+// reject refuses frame i with ref's code, and records its event.
+func (c *call) reject(i int, ref *Refusal) {
+	r := &c.res[i]
+	*r = Result{Verdict: Rejected, Code: ref.Code, Epoch: r.Epoch, Seq: r.Seq, Kind: r.Kind}
+	sev := event.SeverityMedium
+	if ref.Code == string(frame.CodeBadSignature) || ref.Code == CodeVehicleMismatch || ref.Code == CodeReplay {
+		sev = event.SeverityHigh
+	}
+	c.evs = append(c.evs, c.p.frameEvent(c.peer, c.src, *r, event.Reject, ref.Code, sev, ref.Detail))
+}
+
+// duplicate answers frame i as an exact re-send of a stored frame.
+func (c *call) duplicate(i int, f *frame.Frame) {
+	r := &c.res[i]
+	*r = Result{Verdict: Accepted, Duplicate: true, Epoch: r.Epoch, Seq: r.Seq, Kind: r.Kind, Frame: f}
+	c.evs = append(c.evs, c.p.frameEvent(c.peer, c.src, *r, event.Accept, CodeDuplicate, event.SeverityLow, ""))
+}
+
+// admit runs the admission stage on every envelope and returns the
+// admitted frames.
+func (c *call) admit(ctx context.Context, kinds []frame.Kind, raws [][]byte) ([]admitted, error) {
+	var out []admitted
+	for i, raw := range raws {
+		a, ref, err := c.p.admit(ctx, c.peer, Expect{Kinds: kinds}, raw)
+		if err != nil {
+			return nil, err
+		}
+		if a.f != nil {
+			c.res[i].Epoch, c.res[i].Seq, c.res[i].Kind = int64(a.f.Epoch), int64(a.f.Seq), a.f.Kind()
+		}
+		if ref != nil {
+			c.reject(i, ref)
+			continue
+		}
+		a.i = i
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// verify runs the signature stage and returns the authentic frames.
+func (c *call) verify(as []admitted) []admitted {
+	out := as[:0]
+	for k, ref := range verify(as) {
+		if ref != nil {
+			c.reject(as[k].i, ref)
+			continue
+		}
+		out = append(out, as[k])
+	}
+	return out
+}
+
+// toStore is a frame the dedupe stage hands to commit.
+type toStore struct {
+	i   int // its index in the input of Process
+	rec store.FrameRecord
+}
+
+// dedupe is the third stage, on authentic frames: de-duplication (an exact
+// re-send is answered as a duplicate, other bytes under a stored
+// (epoch, seq) are a replay), then freshness, then plausibility. It
+// returns the records to commit. De-duplication comes after the signature
+// and before freshness, so a re-send is answered whatever its age.
+func (c *call) dedupe(ctx context.Context, as []admitted) ([]toStore, error) {
+	p, peer := c.p, c.peer
+	now := p.now()
+	var out []toStore
+	for _, a := range as {
+		h := sha256.Sum256(a.env.Frame())
+		epoch, seq := int64(a.f.Epoch), int64(a.f.Seq)
+		stale := p.fresh(c.src, a.f.TS, now)
+		// Ask the store only when this frame could already be stored (not
+		// newer than what this replica last stored) or would be refused as
+		// stale.
+		if stale != nil || !p.newerThanLocal(peer.ID, epoch, seq) {
+			stored, err := p.st.LookupFrame(ctx, peer.ID, epoch, seq)
+			switch {
+			case err == nil && string(stored) == string(h[:]):
+				c.duplicate(a.i, a.f)
+				continue
+			case err == nil:
+				c.reject(a.i, refused(CodeReplay, "another frame was accepted with this (epoch, seq)"))
+				continue
+			case !errors.Is(err, store.ErrNotFound):
+				return nil, fmt.Errorf("%w: frame lookup: %v", ErrUnavailable, err)
+			}
+		}
+		if stale != nil {
+			c.reject(a.i, stale)
+			continue
+		}
+		var findings []string
+		if t, ok := a.f.Body.(*frame.Telemetry); ok {
+			findings = p.plaus.Check(peer.ID, sampleOf(a.f.TS, t), p.area(peer.ID))
+		}
+		verdict := "accepted"
+		if len(findings) > 0 {
+			verdict = "accepted_with_findings"
+		}
+		out = append(out, toStore{i: a.i, rec: store.FrameRecord{VehicleID: peer.ID, Epoch: epoch, Seq: seq, Kind: string(a.f.Kind()),
+			TS: a.f.TS, ReceivedAt: now, Alg: string(a.env.Alg), KID: a.env.KID, Hash: h[:],
+			Raw: a.env.Frame(), Sig: a.env.Sig, Verdict: verdict, Findings: strings.Join(findings, ",")}})
+		c.res[a.i] = Result{Epoch: epoch, Seq: seq, Kind: a.f.Kind(), Frame: a.f, Findings: findings}
+	}
+	return out, nil
+}
+
+// commit is the last stage: the counter check and the durable append, one
+// atomic step per frame in the store, which also records each stored
+// frame's accept (and finding) events.
+func (c *call) commit(ctx context.Context, ts []toStore) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	p, peer := c.p, c.peer
+	var stored []event.Event
+	span := make([][2]int, len(ts)) // each record's events in stored
+	for k, t := range ts {
+		r := &c.res[t.i]
+		span[k][0] = len(stored)
+		e := p.frameEvent(peer, c.src, Result{Verdict: Accepted, Epoch: r.Epoch, Seq: r.Seq, Kind: r.Kind}, event.Accept, CodeAccepted, event.SeverityInfo, "")
+		e.Attrs["assurance"] = assurance(frame.Alg(t.rec.Alg))
+		stored = append(stored, e)
+		for _, fnd := range r.Findings {
+			stored = append(stored, event.Event{Class: event.ClassTelemetry, Activity: "plausibility", Severity: event.SeverityHigh,
+				Actor: peer, Resource: peer.String(), Verdict: event.Info, Code: fnd,
+				Attrs: map[string]any{"epoch": r.Epoch, "seq": r.Seq}})
+		}
+		span[k][1] = len(stored)
+	}
+	pend, err := p.ev.Prepare(stored...)
+	if err != nil {
+		return fmt.Errorf("%w: events: %v", ErrUnavailable, err)
+	}
+	recs := make([]store.FrameRecord, len(ts))
+	for k, t := range ts {
+		recs[k] = t.rec
+		recs[k].Events = pend.Rows[span[k][0]:span[k][1]]
+	}
+	actx := ctx
+	if c.src == Backfill {
+		actx = store.Bulk(ctx) // live frames (heartbeats) go first
+	}
+	outs, err := p.st.AppendFrames(actx, recs, p.cfg.Window)
+	if err != nil {
+		return fmt.Errorf("%w: append: %v", ErrUnavailable, err)
+	}
+	var recorded []int
+	for k, out := range outs {
+		t := ts[k]
+		r := &c.res[t.i]
+		switch out {
+		case store.AppendStored:
+			r.Verdict = Accepted
+			p.noteStored(peer.ID, r.Epoch, r.Seq)
+			for j := span[k][0]; j < span[k][1]; j++ {
+				recorded = append(recorded, j)
+			}
+		case store.AppendDuplicate:
+			c.duplicate(t.i, r.Frame)
+		case store.AppendReplay:
+			// Stored with other bytes (a race with another replica) or
+			// not newer than the counter.
+			code := CodeStaleCounter
+			if h, err := p.st.LookupFrame(ctx, peer.ID, r.Epoch, r.Seq); err == nil && string(h) != string(t.rec.Hash) {
+				code = CodeReplay
+			}
+			c.reject(t.i, refused(code, "(epoch, seq) is not newer than the last accepted frame"))
+		case store.AppendEpochNotAuthorized:
+			c.reject(t.i, refused(CodeEpochNotAuthorized, "epoch differs from the authorized epoch"))
+		default:
+			return fmt.Errorf("%w: unknown append outcome %v", ErrUnavailable, out)
+		}
+	}
+	// The store already holds these events; a failure of another sink
+	// (the JSON-lines file) is logged and counted by the bus, and does
+	// not withhold the ack of a durable frame.
+	_ = p.ev.Delivered(ctx, pend, recorded)
+	return nil
+}
+
+// assurance is the assurance attribute of an accepted frame's event.
+func assurance(alg frame.Alg) string {
+	if alg.LowerAssurance() {
+		return "low"
+	}
+	return "high"
 }
 
 func resultCode(r Result) string {
@@ -389,21 +410,15 @@ func resultCode(r Result) string {
 	return CodeAccepted
 }
 
-func kindAllowed(k frame.Kind, kinds []frame.Kind) bool {
-	for _, a := range kinds {
-		if a == k {
-			return true
-		}
-	}
-	return false
-}
-
-func (p *Pipeline) fresh(src Source, ts, now time.Time) bool {
+// fresh checks ts against gateway time: a frame from the future beyond
+// ClockSkew is refused on any path; a live frame must also be no older than
+// ClockSkew.
+func (p *Pipeline) fresh(src Source, ts, now time.Time) *Refusal {
 	d := ts.Sub(now)
-	if d > p.cfg.ClockSkew {
-		return false // from the future, on any path
+	if d > p.cfg.ClockSkew || (src != Backfill && -d > p.cfg.ClockSkew) {
+		return refused(CodeClockSkew, fmt.Sprintf("ts is %s from gateway time", d.Round(time.Millisecond)))
 	}
-	return src == Backfill || -d <= p.cfg.ClockSkew
+	return nil
 }
 
 func (p *Pipeline) newerThanLocal(vehicle string, epoch, seq int64) bool {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/httpapi"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
 	"github.com/fifthwheel/fifthwheel/internal/store"
@@ -34,35 +35,13 @@ type ReadAPI struct {
 	Peer  func(*http.Request) (principal.Principal, bool)
 }
 
-// Register adds the routes to mux.
-func (a *ReadAPI) Register(mux *http.ServeMux) {
-	for pattern, h := range a.Routes() {
-		mux.Handle(pattern, h)
-	}
-}
-
 // Routes returns the handlers by ServeMux pattern, for a server that takes
 // routes as a map (internal/server.Routes).
 func (a *ReadAPI) Routes() map[string]http.Handler {
 	return map[string]http.Handler{
-		"GET /v1/vehicles/{id}/telemetry/latest":         a.guard(a.latest),
-		"GET /v1/vehicles/{id}/telemetry":                a.guard(a.list),
-		"GET /v1/vehicles/{id}/frames/{epoch}/{seq}/raw": a.guard(a.raw),
-	}
-}
-
-func (a *ReadAPI) guard(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		p, ok := a.Peer(r)
-		if !ok || (p.Kind != principal.Client && p.Kind != principal.Operator) {
-			problem.Write(w, r, problem.New(http.StatusForbidden, "forbidden", "a TMS client or operator certificate is required"))
-			return
-		}
-		if !principal.ValidID(r.PathValue("id")) {
-			problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_vehicle_id", "the vehicle id is malformed"))
-			return
-		}
-		h(w, r)
+		"GET /v1/vehicles/{id}/telemetry/latest":         httpapi.TMSRead(a.Peer, a.latest),
+		"GET /v1/vehicles/{id}/telemetry":                httpapi.TMSRead(a.Peer, a.list),
+		"GET /v1/vehicles/{id}/frames/{epoch}/{seq}/raw": httpapi.TMSRead(a.Peer, a.raw),
 	}
 }
 
@@ -87,25 +66,6 @@ func view(f store.FrameRecord) FrameView {
 		Alg: f.Alg, KID: f.KID, Verdict: f.Verdict, Findings: f.Findings, Frame: json.RawMessage(f.Raw)}
 }
 
-// writeJSON writes v as JSON. HTML escaping is off: it would rewrite <, >,
-// & and U+2028 inside a frame's raw bytes (a truck's ext strings), so the
-// frame a TMS reads would no longer be the bytes the truck signed.
-func writeJSON(w http.ResponseWriter, v any) {
-	setJSONHeaders(w)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}
-
-// setJSONHeaders marks a response as JSON that no browser may sniff as
-// HTML: frames carry a truck's ext strings verbatim, markup included.
-func setJSONHeaders(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-}
-
 func storeProblem(err error) *problem.Error {
 	if errors.Is(err, store.ErrNotFound) {
 		return problem.New(http.StatusNotFound, "not_found", "no such frame")
@@ -119,7 +79,7 @@ func (a *ReadAPI) latest(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, storeProblem(err))
 		return
 	}
-	writeJSON(w, view(f))
+	httpapi.WriteJSON(w, r, http.StatusOK, view(f))
 }
 
 func (a *ReadAPI) list(w http.ResponseWriter, r *http.Request) {
@@ -157,7 +117,7 @@ func (a *ReadAPI) list(w http.ResponseWriter, r *http.Request) {
 	for _, f := range fs {
 		out.Frames = append(out.Frames, view(f))
 	}
-	writeJSON(w, out)
+	httpapi.WriteJSON(w, r, http.StatusOK, out)
 }
 
 // raw returns the stored envelope, re-assembled in canonical form from the
@@ -175,7 +135,5 @@ func (a *ReadAPI) raw(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, storeProblem(err))
 		return
 	}
-	env := frame.AssembleEnvelope(frame.Alg(f.Alg), f.KID, f.Raw, f.Sig)
-	setJSONHeaders(w)
-	_, _ = w.Write(env)
+	httpapi.WriteJSONBytes(w, http.StatusOK, frame.AssembleEnvelope(frame.Alg(f.Alg), f.KID, f.Raw, f.Sig))
 }

@@ -16,7 +16,7 @@ import (
 // encrypted under the KEK (pki.OpenSecretsKey). The additional data binds a
 // sealed secret to its vehicle and kid, so a sealed value copied to another
 // row does not open. Secrets are opened only in memory, when a key is looked
-// up to verify a frame (OpenKeys; the pipeline's key cache then holds the
+// up to verify a frame (openKeys; the pipeline's key cache then holds the
 // verifier, never the sealed or clear bytes in the store).
 //
 // Rows written before store schema version 5 hold their secret in the
@@ -78,10 +78,8 @@ func OpenVehicleKey(k store.VehicleKey, s SecretSealer) (store.VehicleKey, error
 	return k, nil
 }
 
-// OpenKeys returns st with every key it returns opened (OpenVehicleKey):
-// what the pipeline and the session handshake look keys up through.
-func OpenKeys(st KeyStore, s SecretSealer) KeyStore { return openKeys{st, s} }
-
+// openKeys is a KeyStore whose keys are returned opened (OpenVehicleKey):
+// what the pipeline's key cache looks keys up through.
 type openKeys struct {
 	KeyStore
 	s SecretSealer

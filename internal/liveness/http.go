@@ -1,10 +1,10 @@
 package liveness
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/internal/httpapi"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
 )
@@ -24,20 +24,9 @@ type ReadAPI struct {
 // Routes returns the handlers by ServeMux pattern.
 func (a *ReadAPI) Routes() map[string]http.Handler {
 	return map[string]http.Handler{
-		"GET /v1/fleet/state":         a.guard(a.fleet),
-		"GET /v1/vehicles/{id}/state": a.guard(a.vehicle),
+		"GET /v1/fleet/state":         httpapi.TMSRead(a.Peer, a.fleet),
+		"GET /v1/vehicles/{id}/state": httpapi.TMSRead(a.Peer, a.vehicle),
 	}
-}
-
-func (a *ReadAPI) guard(h http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := a.Peer(r)
-		if !ok || (p.Kind != principal.Client && p.Kind != principal.Operator) {
-			problem.Write(w, r, problem.New(http.StatusForbidden, "forbidden", "a TMS client or operator certificate is required"))
-			return
-		}
-		h(w, r)
-	})
 }
 
 // StateView is a VehicleState as the API shows it.
@@ -62,12 +51,6 @@ func view(v VehicleState) StateView {
 		Deadline: ts(v.Deadline), Phi: v.Phi, Reported: v.Reported}
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func (a *ReadAPI) fleet(w http.ResponseWriter, r *http.Request) {
 	snap := a.Monitor.Snapshot()
 	views := make([]StateView, len(snap))
@@ -78,22 +61,17 @@ func (a *ReadAPI) fleet(w http.ResponseWriter, r *http.Request) {
 	for st, n := range a.Monitor.Counts() {
 		counts[st.String()] = n
 	}
-	writeJSON(w, struct {
+	httpapi.WriteJSON(w, r, http.StatusOK, struct {
 		Counts   map[string]int `json:"counts"`
 		Vehicles []StateView    `json:"vehicles"`
 	}{counts, views})
 }
 
 func (a *ReadAPI) vehicle(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !principal.ValidID(id) {
-		problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_vehicle_id", "the vehicle id is malformed"))
-		return
-	}
-	st, ok := a.Monitor.State(id)
+	st, ok := a.Monitor.State(r.PathValue("id")) // a valid id (TMSRead)
 	if !ok {
 		problem.Write(w, r, problem.New(http.StatusNotFound, "not_found", "no state for this vehicle on this gateway"))
 		return
 	}
-	writeJSON(w, view(st))
+	httpapi.WriteJSON(w, r, http.StatusOK, view(st))
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"github.com/fifthwheel/fifthwheel/internal/atomicfile"
 )
 
 // The CA directory (ca.json version 1):
@@ -102,7 +104,7 @@ func writeStateDoc(dir string, doc caStateDoc) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, caStateFile), append(b, '\n'), 0o600)
+	return atomicfile.Write(filepath.Join(dir, caStateFile), append(b, '\n'), 0o600)
 }
 
 // readRoot reads the root certificate of the CA in dir and checks that it
@@ -187,7 +189,7 @@ func writeKeyFile(path string, kek KeyEncrypter, role, kid string, key crypto.Si
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, out, 0o600)
+	return atomicfile.Write(path, out, 0o600)
 }
 
 // encryptKeyPEM encrypts the key material plain under kek, bound to role and
@@ -256,59 +258,4 @@ func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 func intermediatePaths(dir, kid string) (cert, key string) {
 	base := filepath.Join(dir, intermediatesDir, kid)
 	return base + ".crt", base + ".key"
-}
-
-// WriteFileAtomic writes data to path with mode perm through a temporary
-// file in the same directory, fsyncs it, renames it over path and fsyncs the
-// directory: a crash leaves either the old file or the new one, never half of
-// one. Key and CA files of the gateway go through it.
-func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	return writeFileDurably(path, data, perm, os.Rename)
-}
-
-// createFileExclusive writes data to a new file path with mode perm, durably
-// like WriteFileAtomic but linking the temporary file to path instead of
-// renaming it, so it fails with an error wrapping fs.ErrExist if path exists
-// (*LinkError wrapping EEXIST): a crash leaves no half-written file, and of
-// two concurrent creators exactly one wins.
-func createFileExclusive(path string, data []byte, perm fs.FileMode) error {
-	return writeFileDurably(path, data, perm, os.Link)
-}
-
-// writeFileDurably writes data with mode perm to a temporary file next to
-// path, fsyncs it, puts it in place with place(tmp, path) (os.Rename or
-// os.Link), fsyncs the directory and removes what is left of the
-// temporary name.
-func writeFileDurably(path string, data []byte, perm fs.FileMode, place func(tmp, path string) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a rename, a no-op
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := place(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

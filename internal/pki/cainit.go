@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/fifthwheel/fifthwheel/internal/atomicfile"
 )
 
 // InitConfig describes a new CA.
@@ -108,10 +110,10 @@ func initAt(cfg InitConfig, kek KeyEncrypter, now time.Time) (*InitResult, error
 	if err := writeKeyFile(keyPath, kek, keyRoleIntermedia, interKID, interKey); err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(filepath.Join(cfg.Dir, rootCertFile), certPEM(rootDER), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(cfg.Dir, rootCertFile), certPEM(rootDER), 0o644); err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(certPath, certPEM(interDER), 0o644); err != nil {
+	if err := atomicfile.Write(certPath, certPEM(interDER), 0o644); err != nil {
 		return nil, err
 	}
 	if err := writeStateDoc(cfg.Dir, caStateDoc{Intermediates: []intermediateItem{{KeyID: interKID, State: StateIssuing}}}); err != nil {

@@ -105,12 +105,6 @@ func (t *ConnTracker) Track(chain []*x509.Certificate, p principal.Principal, li
 	return untrack, nil
 }
 
-// CloseSerials closes every tracked connection whose chain contains one of
-// serials and returns how many it closed.
-func (t *ConnTracker) CloseSerials(ctx context.Context, serials []string) int {
-	return t.closeMatching(ctx, serials, principal.Principal{}, CodeSessionClosedRevoked)
-}
-
 // ClosePrincipal closes every tracked connection of p, emitting code (e.g. a
 // suspension's) for each, and returns how many it closed.
 func (t *ConnTracker) ClosePrincipal(ctx context.Context, p principal.Principal, code string) int {

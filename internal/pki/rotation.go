@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/internal/atomicfile"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
@@ -70,7 +71,7 @@ func (ca *CA) AddIntermediate(ctx context.Context, rootKeyFile string, opts Inte
 	if err := writeKeyFile(keyPath, ca.kek, keyRoleIntermedia, kid, key); err != nil {
 		return "", err
 	}
-	if err := WriteFileAtomic(certPath, certPEM(der), 0o644); err != nil {
+	if err := atomicfile.Write(certPath, certPEM(der), 0o644); err != nil {
 		return "", err
 	}
 	doc.Intermediates = append(doc.Intermediates, intermediateItem{KeyID: kid, State: StateTrusted})
@@ -148,7 +149,7 @@ func (ca *CA) commitLocked(ctx context.Context, doc caStateDoc) error {
 		return err
 	}
 	if err := ca.reloadLocked(); err != nil {
-		_ = WriteFileAtomic(filepath.Join(ca.dir, caStateFile), prev, 0o600)
+		_ = atomicfile.Write(filepath.Join(ca.dir, caStateFile), prev, 0o600)
 		_ = ca.reloadLocked()
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/fifthwheel/fifthwheel/internal/atomicfile"
 )
 
 // The secrets key seals the secrets the gateway keeps outside the CA
@@ -56,7 +58,7 @@ func OpenSecretsKey(dir string, kek KeyEncrypter) (key KeyEncrypter, created boo
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, false, fmt.Errorf("pki: create %s: %w", dir, err)
 	}
-	switch err := createFileExclusive(path, out, 0o600); {
+	switch err := atomicfile.CreateExclusive(path, out, 0o600); {
 	case errors.Is(err, fs.ErrExist): // another process made it first
 		key, err := loadSecretsKey(path, kek)
 		return key, false, err

@@ -37,11 +37,11 @@ func LoadTrust(dir string) (*Trust, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewTrust(trustedOf(its)...), nil
+	return newTrust(trustedOf(its)...), nil
 }
 
-// NewTrust returns a Trust holding certs.
-func NewTrust(certs ...*x509.Certificate) *Trust {
+// newTrust returns a Trust holding certs.
+func newTrust(certs ...*x509.Certificate) *Trust {
 	t := &Trust{}
 	t.set(certs)
 	return t

@@ -58,16 +58,13 @@ const (
 
 // Handshake refusal codes beyond package frame's and ingest's (which the
 // handshake reuses: vehicle_mismatch, vehicle_unknown, vehicle_suspended,
-// unknown_kid, retired_kid, clock_skew, bad_signature, ...).
+// unknown_kid, retired_kid, kid_changed, clock_skew, bad_signature, ...).
 const (
 	// CodeUnexpectedKind: a frame of a kind not allowed at this point.
 	CodeUnexpectedKind = "unexpected_kind"
 	// CodeNonceMismatch: the challenge_response does not sign the
 	// challenge nonce.
 	CodeNonceMismatch = "nonce_mismatch"
-	// CodeKIDChanged: the challenge_response is signed with another key
-	// than the hello.
-	CodeKIDChanged = "kid_changed"
 	// CodeBinaryMessage: a binary WebSocket message (every message is one
 	// envelope, as text).
 	CodeBinaryMessage = "binary_message"

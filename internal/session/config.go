@@ -15,7 +15,6 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
-	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
 // Config tunes the session layer. Data only; zero fields take the defaults
@@ -23,8 +22,6 @@ import (
 type Config struct {
 	// HandshakeTimeout bounds hello → challenge → challenge_response.
 	HandshakeTimeout time.Duration
-	// ClockSkew bounds |ts − gateway time| of hello and challenge_response.
-	ClockSkew time.Duration
 	// Interval and Misses are the fleet's heartbeat timing (the gateway's
 	// heartbeat.interval and heartbeat.misses).
 	Interval time.Duration
@@ -57,7 +54,6 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	def(&c.HandshakeTimeout, DefaultHandshakeTimeout)
-	def(&c.ClockSkew, DefaultClockSkew)
 	def(&c.Interval, DefaultInterval)
 	def(&c.WriteTimeout, DefaultWriteTimeout)
 	if c.Misses == 0 {
@@ -87,9 +83,6 @@ func (c Config) validate() error {
 	if c.HandshakeTimeout < 0 || c.HandshakeTimeout > MaxHandshakeTimeout {
 		bad("handshake timeout: must be between 0 and %v", MaxHandshakeTimeout)
 	}
-	if c.ClockSkew < 0 || c.ClockSkew > time.Minute {
-		bad("clock skew: must be between 0 and 1m")
-	}
 	if c.Interval <= 0 || c.Interval > 3*time.Second {
 		bad("interval: must be between 0 and 3s")
 	}
@@ -114,17 +107,13 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Pipeline is what the session needs of ingest.Pipeline: heartbeats and
-// telemetry are verified and made durable there, like any frame.
+// Pipeline is what the session needs of ingest.Pipeline: hello and
+// challenge_response are authenticated there, and heartbeats and telemetry
+// verified and made durable, like any frame (one admission path, one key
+// cache).
 type Pipeline interface {
+	Authenticate(ctx context.Context, peer principal.Principal, want ingest.Expect, raw []byte) (*frame.Frame, *frame.Envelope, error)
 	Process(ctx context.Context, peer principal.Principal, src ingest.Source, kinds []frame.Kind, raws [][]byte) ([]ingest.Result, error)
-}
-
-// KeyStore is what the handshake needs of the store: the vehicle's
-// registry entry and its frame-signing keys.
-type KeyStore interface {
-	GetVehicle(ctx context.Context, id string) (store.Vehicle, error)
-	GetVehicleKey(ctx context.Context, vehicleID, kid string) (store.VehicleKey, error)
 }
 
 // Tracker is how a session learns that its connection is cut off (its
@@ -202,10 +191,9 @@ var (
 type Deps struct {
 	// Key is the gateway's frame-signing key. Required.
 	Key *GatewayKey
-	// Pipeline verifies and stores heartbeats and telemetry. Required.
+	// Pipeline authenticates handshake frames, and verifies and stores
+	// heartbeats and telemetry. Required.
 	Pipeline Pipeline
-	// Keys looks up vehicles and their frame keys. Required.
-	Keys KeyStore
 	// Events records security events. Required.
 	Events event.Emitter
 	// Tracker closes sessions on revocation (and suspension) with close

@@ -132,6 +132,20 @@ func suspendedClose() *closeSpec {
 	return &closeSpec{status: CloseRefused, reason: ingest.CodeVehicleSuspended, live: DisconnectSuspended}
 }
 
+// suspendedFrameClose closes an established session whose frame the
+// pipeline refused because the vehicle is not active. The handshake reads
+// the registry through the pipeline's key cache, so a session can be
+// established up to ingest.KeyCacheTTL after a suspension, and after
+// pki.SuspensionWatch has cut the vehicle's connections off; its first
+// frame past the cache ends it as the watch would have (4005
+// vehicle_suspended, session_closed_suspended, offline with cause
+// suspended).
+func suspendedFrameClose() *closeSpec {
+	return &closeSpec{status: CloseRefused, reason: ingest.CodeVehicleSuspended, emit: true, activity: "session",
+		code: pki.CodeSessionClosedSuspended, verdict: event.Info, sev: event.SeverityMedium,
+		attrs: map[string]any{"cause": "frame_refused"}, live: DisconnectSuspended}
+}
+
 func shutdownClose() *closeSpec {
 	return &closeSpec{status: CloseGoingAway, reason: "gateway_shutdown", emit: true, activity: "session", code: CodeShutdown,
 		verdict: event.Info, sev: event.SeverityInfo, live: DisconnectGateway}
@@ -493,6 +507,9 @@ func (c *conn) handleFrame(ctx context.Context, f *frame.Frame, raw []byte) {
 	r := res[0]
 	if r.Verdict != ingest.Accepted {
 		nack(r.Code)
+		if r.Code == ingest.CodeVehicleSuspended {
+			c.close(suspendedFrameClose())
+		}
 		return
 	}
 	if err := c.send(&frame.Ack{AckEpoch: f.Epoch, AckSeq: f.Seq}); err != nil || r.Duplicate {

@@ -13,9 +13,12 @@
 //     (pki.PrincipalFromChains: VerifiedChains[0][0]); every frame's
 //     vehicle_id must equal it, or the handshake is refused / the session
 //     closed (vehicle_mismatch).
-//   - hello and challenge_response are verified like any frame (strict
-//     decoding, registered key, signature, ts within ±ClockSkew) but not
-//     archived; the response must sign the gateway's fresh 256-bit nonce
+//   - hello and challenge_response are checked by the ingest pipeline's
+//     Authenticate, the admission every frame passes (strict decoding,
+//     identity, registry status and key through the pipeline's key cache,
+//     signature, ts within the pipeline's ±ClockSkew), but not archived,
+//     so the same input gets the same reason code on the session as on the
+//     batch path; the response must sign the gateway's fresh 256-bit nonce
 //     with the hello's key. A handshake that does not complete within
 //     HandshakeTimeout is closed (session_handshake_timeout).
 //   - Heartbeats and telemetry go through the ingest pipeline, so counters,
@@ -31,7 +34,10 @@
 //     the older one is then closed (session_superseded). Sessions are closed
 //     on revocation of their certificate (4003) and on suspension of their
 //     vehicle (4005 vehicle_suspended), through the Tracker (in the gateway:
-//     the server's admission tracking, server.HijackTracker), on comm loss
+//     the server's admission tracking, server.HijackTracker), on a frame
+//     the pipeline refuses as vehicle_suspended (4005: a session
+//     established on the key cache's status in the instant after a
+//     suspension ends at its first frame past the cache), on comm loss
 //     (the liveness monitor), and on any protocol violation, each with a
 //     close reason the vehicle can act on and one event. A revoked or
 //     suspended vehicle goes offline in the liveness monitor with that

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 
 	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/atomicfile"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 )
 
@@ -136,10 +137,10 @@ func LoadOrCreateGatewayKey(dir string, kek pki.KeyEncrypter) (k *GatewayKey, cr
 	}
 	// The public file first: a crash between the two leaves no key, and
 	// the next start makes a new one.
-	if err := pki.WriteFileAtomic(filepath.Join(dir, GatewayPublicKeyFile), k.pub, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, GatewayPublicKeyFile), k.pub, 0o644); err != nil {
 		return nil, false, fmt.Errorf("session: write the gateway public key: %w", err)
 	}
-	if err := pki.WriteFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(path, append(b, '\n'), 0o600); err != nil {
 		return nil, false, fmt.Errorf("session: write the gateway key: %w", err)
 	}
 	return k, true, nil

@@ -83,8 +83,8 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if d.Key == nil || d.Pipeline == nil || d.Keys == nil || d.Events == nil || d.Tracker == nil {
-		return nil, errors.New("session: Key, Pipeline, Keys, Events and Tracker are required")
+	if d.Key == nil || d.Pipeline == nil || d.Events == nil || d.Tracker == nil {
+		return nil, errors.New("session: Key, Pipeline, Events and Tracker are required")
 	}
 	h := &Handler{cfg: cfg, d: d, now: d.Now, log: d.Log, live: map[string]*conn{}, open: map[*conn]struct{}{},
 		hsRL: ratelimit.New(ratelimit.Config{PerSecond: cfg.HandshakeRate, Burst: cfg.HandshakeBurst}),

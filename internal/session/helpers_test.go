@@ -57,6 +57,7 @@ type gwOptions struct {
 	noEventLog   bool // events are discarded, not kept (memory measurements)
 	noLiveness   bool
 	pipelineWrap func(Pipeline) Pipeline
+	pipelineNow  func() time.Time // the pipeline's clock (its key cache, freshness); nil: time.Now
 }
 
 func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
@@ -107,7 +108,7 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 	if g.key, err = NewGatewayKey(priv); err != nil {
 		t.Fatal(err)
 	}
-	pipe, err := ingest.New(ingest.Config{}, ingest.Deps{Store: st, Events: g.bus})
+	pipe, err := ingest.New(ingest.Config{}, ingest.Deps{Store: st, Events: g.bus, Now: o.pipelineNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 	if o.pipelineWrap != nil {
 		p = o.pipelineWrap(p)
 	}
-	deps := Deps{Key: g.key, Pipeline: p, Keys: st, Events: g.bus, Tracker: chainTracker{g.tracker}}
+	deps := Deps{Key: g.key, Pipeline: p, Events: g.bus, Tracker: chainTracker{g.tracker}}
 	if !o.noLiveness {
 		g.mon, err = liveness.New(liveness.Config{Interval: o.cfg.Interval, Misses: o.cfg.Misses}, liveness.Deps{Events: g.bus})
 		if err != nil {

@@ -12,10 +12,6 @@ const (
 	DefaultHandshakeTimeout = 5 * time.Second
 	MaxHandshakeTimeout     = 30 * time.Second
 
-	// DefaultClockSkew bounds |ts − gateway time| of hello and
-	// challenge_response, as for live frames (docs/ARCHITECTURE.md, Defaults: ±5 s).
-	DefaultClockSkew = 5 * time.Second
-
 	// DefaultInterval and DefaultMisses are the fleet's heartbeat timing
 	// (docs/ARCHITECTURE.md, Defaults); the auto-resume policy and the idle backstop use them.
 	DefaultInterval = time.Second
@@ -60,7 +56,8 @@ const (
 	// DefaultHandshakeRate and DefaultHandshakeBurst limit handshakes per
 	// vehicle: a truck on a flapping link reconnects about once a second,
 	// which fits; a reconnect loop (a bug, a cloned identity) gets 429
-	// rather than costing a signature check and two store reads each time.
+	// rather than costing a signature check (and, past the pipeline's key
+	// cache, two store reads) each time.
 	DefaultHandshakeRate  = 1.0
 	DefaultHandshakeBurst = 10
 

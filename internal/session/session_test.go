@@ -162,12 +162,12 @@ func TestBlackoutStopsTheTruckAndResumeNeedsAFreshChallenge(t *testing.T) {
 func TestStoppedAcksStopTheTruck(t *testing.T) {
 	var failing atomic.Bool
 	g := newGateway(t, storetest.Engines()[0].Open(t), gwOptions{cfg: fastConfig(), noLiveness: true, pipelineWrap: func(p Pipeline) Pipeline {
-		return pipelineFunc(func(ctx context.Context, peer principal.Principal, src ingest.Source, kinds []frame.Kind, raws [][]byte) ([]ingest.Result, error) {
+		return pipelineFunc{p, func(ctx context.Context, peer principal.Principal, src ingest.Source, kinds []frame.Kind, raws [][]byte) ([]ingest.Result, error) {
 			if failing.Load() {
 				return nil, ingest.ErrUnavailable
 			}
 			return p.Process(ctx, peer, src, kinds, raws)
-		})
+		}}
 	}})
 	v := g.enroll("truck-1")
 	a, _, log := g.agentFor(v, fastAgent)
@@ -190,10 +190,14 @@ func TestStoppedAcksStopTheTruck(t *testing.T) {
 	}
 }
 
-type pipelineFunc func(ctx context.Context, peer principal.Principal, src ingest.Source, kinds []frame.Kind, raws [][]byte) ([]ingest.Result, error)
+// pipelineFunc is a Pipeline whose Process is process.
+type pipelineFunc struct {
+	Pipeline
+	process func(ctx context.Context, peer principal.Principal, src ingest.Source, kinds []frame.Kind, raws [][]byte) ([]ingest.Result, error)
+}
 
 func (f pipelineFunc) Process(ctx context.Context, peer principal.Principal, src ingest.Source, kinds []frame.Kind, raws [][]byte) ([]ingest.Result, error) {
-	return f(ctx, peer, src, kinds, raws)
+	return f.process(ctx, peer, src, kinds, raws)
 }
 
 // TestHandshakeThatNeverCompletes: silent after the upgrade, or silent
@@ -388,7 +392,7 @@ func TestHandshakeRefusals(t *testing.T) {
 				ch := c.expect(frame.KindChallenge).Body.(*frame.Challenge)
 				env, _ := frame.Sign(wrongSigner, "k-other", c.frame(&frame.ChallengeResponse{Nonce: ch.Nonce}))
 				return env
-			}, CloseProtocol, CodeKIDChanged},
+			}, CloseProtocol, ingest.CodeKIDChanged},
 			{"challenge_response replayed from before the hello", v, func(c *rawClient) []byte {
 				early := c.frame(&frame.ChallengeResponse{Nonce: make([]byte, 32)})
 				c.write(c.sign(hello(c)))

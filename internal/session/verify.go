@@ -7,65 +7,31 @@ import (
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
-	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
 // verifyVehicleFrame checks a handshake frame (hello or
-// challenge_response) the way the pipeline checks any frame, without
-// archiving it: strict decoding and canonical bytes, the kind, the vehicle
-// id against the certificate, the vehicle's registry status, its key under
-// kid (which must be wantKID when set), the signature, and ts within
-// ±ClockSkew. The order is the pipeline's, so the same input gets the same
-// reason code. It returns the close spec of a refusal; a store that cannot
-// answer refuses too (fail closed), with 1013 store_unavailable.
+// challenge_response) with the pipeline's Authenticate, without archiving
+// it: the checks, their order and their reason codes are those every frame
+// passes (package ingest), and the registry is read through the pipeline's
+// key cache. want is the one kind this step takes; wantKID, when set, the
+// key id the frame must be signed under (the hello's). It returns the close
+// spec of a refusal; a store that cannot answer refuses too (fail closed),
+// with 1013 store_unavailable.
 func (h *Handler) verifyVehicleFrame(ctx context.Context, peer principal.Principal, raw []byte, want frame.Kind, wantKID string) (*frame.Frame, *frame.Envelope, *closeSpec) {
-	env, err := frame.ParseEnvelope(raw)
-	if err != nil {
-		return nil, nil, refusedClose(string(frame.CodeOf(err)), err.Error())
-	}
-	f, err := env.DecodeFrame()
-	if err != nil {
-		return nil, nil, refusedClose(string(frame.CodeOf(err)), err.Error())
-	}
-	if f.VehicleID != peer.ID {
-		return nil, nil, refusedClose(ingest.CodeVehicleMismatch, "vehicle_id does not match the client certificate")
-	}
-	if f.Kind() != want {
-		return nil, nil, refusedClose(CodeUnexpectedKind, "expected a "+string(want)+" frame")
-	}
-	if wantKID != "" && env.KID != wantKID {
-		return nil, nil, refusedClose(CodeKIDChanged, "the challenge_response must be signed with the hello's key")
-	}
-	v, err := h.d.Keys.GetVehicle(ctx, peer.ID)
+	f, env, err := h.d.Pipeline.Authenticate(ctx, peer, ingest.Expect{Kinds: []frame.Kind{want}, KID: wantKID}, raw)
+	var ref *ingest.Refusal
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, nil, refusedClose(ingest.CodeVehicleUnknown, "the vehicle is not registered")
+	case errors.As(err, &ref):
+		code := ref.Code
+		if code == ingest.CodeKindNotAllowed {
+			// Each handshake step takes one kind; the protocol names
+			// another one unexpected_kind (docs/PROTOCOL.md, "Handshake").
+			code = CodeUnexpectedKind
+		}
+		return nil, nil, refusedClose(code, ref.Detail)
 	case err != nil:
-		h.log.Warn("session: vehicle lookup failed", "vehicle", peer.ID, "err", err)
+		h.log.Warn("session: handshake frame could not be checked", "vehicle", peer.ID, "err", err)
 		return nil, nil, unavailableClose(CodeStoreUnavailable, "the vehicle registry is unavailable")
-	case v.Status != "active":
-		return nil, nil, refusedClose(ingest.CodeVehicleSuspended, "the vehicle is "+v.Status)
-	}
-	k, err := h.d.Keys.GetVehicleKey(ctx, peer.ID, env.KID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, nil, refusedClose(ingest.CodeUnknownKID, "no key is registered under this kid for the vehicle")
-	case err != nil:
-		h.log.Warn("session: key lookup failed", "vehicle", peer.ID, "err", err)
-		return nil, nil, unavailableClose(CodeStoreUnavailable, "the key registry is unavailable")
-	case k.Status != store.KeyActive:
-		return nil, nil, refusedClose(ingest.CodeRetiredKID, "the key under this kid is retired")
-	}
-	ver, err := ingest.VerifierFor(k)
-	if err != nil {
-		h.log.Error("session: stored key does not load", "vehicle", peer.ID, "kid", env.KID, "err", err)
-		return nil, nil, refusedClose(ingest.CodeUnknownKID, "the key under this kid cannot be used")
-	}
-	if err := env.Verify(ver); err != nil {
-		return nil, nil, refusedClose(string(frame.CodeOf(err)), err.Error())
-	}
-	if d := f.TS.Sub(h.now()); d > h.cfg.ClockSkew || -d > h.cfg.ClockSkew {
-		return nil, nil, refusedClose(ingest.CodeClockSkew, "ts is outside the allowed clock skew")
 	}
 	return f, env, nil
 }

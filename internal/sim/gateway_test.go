@@ -129,7 +129,7 @@ func startGateway(t testing.TB, st store.Store, o gwOptions) *testGateway {
 	g.key, _, err = session.LoadOrCreateGatewayKey(caDir, kek) // where serve keeps it
 	fatal(err)
 	g.h, err = session.New(session.Config{Interval: cfg.Heartbeat.Interval, Misses: cfg.Heartbeat.Misses},
-		session.Deps{Key: g.key, Pipeline: pipe, Keys: st, Events: g.bus, Tracker: server.HijackTracker{},
+		session.Deps{Key: g.key, Pipeline: pipe, Events: g.bus, Tracker: server.HijackTracker{},
 			Liveness: session.LivenessMonitor(g.mon), Log: log})
 	fatal(err)
 

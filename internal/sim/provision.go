@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/internal/atomicfile"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
@@ -215,11 +216,7 @@ func (p *CachedProvisioner) store(dir string, c Credentials) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, credentialsFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, credentialsFile))
+	return atomicfile.Write(filepath.Join(dir, credentialsFile), b, 0o600)
 }
 
 func keyPEM(k crypto.Signer) ([]byte, error) {

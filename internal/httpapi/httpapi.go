@@ -1,0 +1,88 @@
+// Package httpapi is what the gateway's HTTP APIs share below
+// internal/server: the JSON answer (WriteJSON) and the guard of the TMS read
+// routes (TMSRead). Domain packages (ingest, liveness, enroll) use it; they
+// never import internal/server, which only routes to their handlers.
+//
+// # Security model
+//
+//   - TMSRead lets a request reach a TMS read route only from a TMS client
+//     or an operator, as the verified client certificate names it (the peer
+//     function: pki.Peer); anyone else gets 403 forbidden. A route's {id}
+//     path value must be a valid identifier (principal.ValidID), or the
+//     request gets 400 bad_vehicle_id before the handler runs. The TMS
+//     listener admits only client and operator certificates already
+//     (pki.ServerTLSConfig); the guard keeps a route safe wherever it is
+//     mounted. Per-client scopes and tenancy arrive with the TMS access
+//     issue, here.
+//   - JSON answers are never cached (Cache-Control: no-store) nor sniffed
+//     (X-Content-Type-Options: nosniff). A value that does not encode
+//     becomes a bare 500 problem (package problem), never a partial 200.
+//
+// # Compatibility
+//
+// The refusal codes are stable: clients match on them, and they are never
+// reused for another meaning.
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+	"github.com/fifthwheel/fifthwheel/internal/problem"
+)
+
+// Refusal codes of TMSRead.
+const (
+	CodeForbidden    = "forbidden"      // not a TMS client or operator certificate
+	CodeBadVehicleID = "bad_vehicle_id" // the {id} path value cannot name a vehicle
+)
+
+// ContentType is the media type of JSON answers.
+const ContentType = "application/json"
+
+// WriteJSON answers status with v encoded as JSON (one line). HTML
+// escaping is off: it would rewrite <, >, & and U+2028 inside a frame's raw
+// bytes (a truck's ext strings), so the frame a TMS reads would no longer be
+// the bytes the truck signed; nosniff keeps browsers from reading it as HTML.
+func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		problem.Write(w, r, err) // not an *Error: a bare 500
+		return
+	}
+	WriteJSONBytes(w, status, b.Bytes())
+}
+
+// WriteJSONBytes answers status with b, which is JSON already (a stored
+// envelope, sent byte for byte).
+func WriteJSONBytes(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", ContentType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// TMSRead guards h, a TMS read route: only a TMS client or an operator
+// reaches it, and only with a valid {id} path value where the route has
+// one (ServeMux never matches a wildcard to an empty segment). peer returns
+// the principal of the request's verified client certificate.
+func TMSRead(peer func(*http.Request) (principal.Principal, bool), h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := peer(r)
+		if !ok || (p.Kind != principal.Client && p.Kind != principal.Operator) {
+			problem.Write(w, r, problem.New(http.StatusForbidden, CodeForbidden, "a TMS client or operator certificate is required"))
+			return
+		}
+		if id := r.PathValue("id"); id != "" && !principal.ValidID(id) {
+			problem.Write(w, r, problem.New(http.StatusBadRequest, CodeBadVehicleID, "the vehicle id is malformed"))
+			return
+		}
+		h(w, r)
+	})
+}
