@@ -209,8 +209,9 @@ type Telemetry struct {
 	// Retry-After, never dropped silently.
 	RatePerSecond int `yaml:"rate_per_second"`
 	Burst         int `yaml:"burst"`
-	// ClockSkew bounds |frame ts - gateway time| for live frames, and how
-	// far in the future any frame may be.
+	// ClockSkew bounds |frame ts - gateway time| for live frames (and the
+	// hello and challenge_response of a session handshake), and how far in
+	// the future any frame may be.
 	ClockSkew time.Duration `yaml:"clock_skew"`
 	// Window admits frames up to this many seqs below the newest accepted
 	// one, if not stored yet, for transports that reorder. 0: strictly
