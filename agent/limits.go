@@ -3,7 +3,8 @@ package agent
 import "time"
 
 // Defaults and bounds of the agent, in one place. Each default is a Config
-// field too; the bounds are what Config validation enforces.
+// field too (but DefaultClockSkew, the gateway's); the bounds are what
+// Config validation enforces.
 
 // The protocol's timing: heartbeats, the watchdog and clock skew. These are
 // the one source of these values for the whole project: the gateway's
