@@ -60,6 +60,7 @@ fuzz:
 	$(FUZZ) -fuzz '^FuzzParseEnvelope$$' -fuzztime 30000x ./frame
 	$(FUZZ) -fuzz '^FuzzDecodeFrame$$' -fuzztime 30000x ./frame
 	$(FUZZ) -fuzz '^FuzzCanonical$$' -fuzztime 30000x ./frame
+	$(FUZZ) -fuzz '^FuzzNewExt$$' -fuzztime 30000x ./frame
 	$(FUZZ) -fuzz '^FuzzParseBatch$$' -fuzztime 3000x ./internal/ingest
 	$(FUZZ) -fuzz '^FuzzParseCSR$$' -fuzztime 3000x ./internal/pki
 

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -222,10 +223,15 @@ func (a *Agent) stateLocked() frame.State {
 // The frame is signed and sent when a session allows: on the session while
 // it is fresh, through the batch path once it is older than LiveMaxAge.
 // While offline, at most BufferFrames wait; beyond that the oldest is
-// dropped (EventTelemetryDropped). An error means the frame is invalid and
-// was not queued.
+// dropped (EventTelemetryDropped). t.Ext carries the AV stack's own data
+// (make it with frame.MarshalExt or frame.NewExt); it counts toward the
+// frame's size, so the buffer holds up to BufferFrames × frame.MaxFrameSize
+// bytes when every frame carries a maximal ext. SendTelemetry copies Faults
+// and Ext, so the caller may reuse them once it returns. An error means
+// the frame is invalid and was not queued.
 func (a *Agent) SendTelemetry(ts time.Time, t frame.Telemetry) error {
 	t.Health.Faults = append([]string{}, t.Health.Faults...)
+	t.Ext = bytes.Clone(t.Ext)
 	ts = ts.UTC().Truncate(time.Millisecond)
 	a.mu.Lock()
 	if s := a.stateLocked(); s == frame.StateStopping || s == frame.StateSafeState {

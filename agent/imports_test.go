@@ -10,7 +10,7 @@ import (
 )
 
 // TestImportsNothingInternal: an AV team vendors this package with package
-// frame alone (DESIGN.md), so neither it nor its tests import anything under
+// frame alone (docs/ARCHITECTURE.md, Import rules), so neither it nor its tests import anything under
 // internal/ or any other package of fifthwheel.
 func TestImportsNothingInternal(t *testing.T) {
 	files, _ := filepath.Glob("*.go")

@@ -13,7 +13,7 @@ import "time"
 // refer to them, so a truck and its gateway can always be configured to
 // count the same misses and to agree on what is fresh.
 const (
-	// DefaultHeartbeatInterval: one heartbeat a second (DESIGN.md defaults).
+	// DefaultHeartbeatInterval: one heartbeat a second (docs/ARCHITECTURE.md, Defaults).
 	DefaultHeartbeatInterval = time.Second
 	// MinHeartbeatInterval: faster costs cellular bandwidth on every truck
 	// and gains nothing in stopping distance.
@@ -33,10 +33,10 @@ const (
 
 	// DefaultClockSkew: the gateway accepts a live frame (and the hello and
 	// challenge_response of a handshake) only if its ts is within ±5 s of
-	// the gateway's clock, and no frame whose ts is further ahead (DESIGN.md
-	// defaults). GNSS-disciplined clocks are far better; the slack is for
-	// NTP fallback and queueing. A gateway may be configured otherwise
-	// (telemetry.clock_skew); this is its default.
+	// the gateway's clock, and no frame whose ts is further ahead
+	// (docs/ARCHITECTURE.md, Defaults). GNSS-disciplined clocks are far
+	// better; the slack is for NTP fallback and queueing. A gateway may be
+	// configured otherwise (telemetry.clock_skew); this is its default.
 	DefaultClockSkew = 5 * time.Second
 )
 
@@ -97,7 +97,8 @@ const (
 	// (and counted): for the TMS and for an investigation the newest
 	// frames matter most.
 	DefaultBufferFrames = 6000
-	// MaxBufferFrames bounds the configuration (about 20 MB of frames).
+	// MaxBufferFrames bounds the configuration (about 20 MB of frames
+	// without ext; a frame with a maximal ext is up to 16 KiB).
 	MaxBufferFrames = 50_000
 
 	// DefaultLiveMaxAge: telemetry older than this when it is sent goes to
@@ -135,7 +136,7 @@ const (
 
 // Certificate renewal.
 const (
-	// DefaultRenewAt renews at 2/3 of the certificate's life (DESIGN.md).
+	// DefaultRenewAt renews at 2/3 of the certificate's life (docs/ARCHITECTURE.md, Defaults).
 	DefaultRenewAt = 2.0 / 3.0
 	// DefaultRenewJitter spreads renewals by ±5 % of the life, so a fleet
 	// enrolled together does not renew together.

@@ -6,7 +6,7 @@ import (
 )
 
 // Benchmarks of the receiving hot path, on the ~580-byte telemetry frame
-// DESIGN.md's cost figures assume. Reproduce with:
+// docs/PERFORMANCE.md's cost figures assume. Reproduce with:
 //
 //	go test -run x -bench . -benchtime=2s ./frame/
 
@@ -69,6 +69,33 @@ func BenchmarkDecodeFrame(b *testing.B) {
 
 // BenchmarkOpenEd25519 is the whole stateless receive path: parse, verify,
 // decode.
+// BenchmarkDecodeFrameExt decodes telemetry frames with an ext: the sample
+// one (about 0.4 KiB) and a maximal one (MaxExtSize). A frame's ext is
+// checked twice on the receiving path, by the frame-wide strict pass and
+// again by StaticValidate; this measures what that costs.
+func BenchmarkDecodeFrameExt(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		ext  Ext
+	}{{"sample", Ext(sampleExtCanonical)}, {"max", maximalExt(b)}} {
+		b.Run(c.name, func(b *testing.B) {
+			f := sampleTelemetry()
+			f.Body.(*Telemetry).Ext = c.ext
+			fb, err := f.MarshalCanonical()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(fb)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodeFrame(fb); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkOpenEd25519(b *testing.B) {
 	k := newTestKeys(b)
 	env, _ := benchEnvelope(b, k.ed, testKIDEd25519)

@@ -34,6 +34,13 @@
 // stable reason Code in an *Error. Limits are in limits.go. Errors never
 // contain key material, signatures or frame values.
 //
+// A telemetry frame may carry ext (type Ext), an object for the AV stack's
+// own data: inside it any member names and values are allowed, under the
+// same strict and canonical rules and within MaxExtSize and MaxExtDepth.
+// Every other object stays closed. Ext is data only: no decoded field
+// ever comes from inside it, and receivers store and return it verbatim
+// without interpreting it.
+//
 // alg must be named (there is no default) and must be one of Ed25519, ES256
 // and HS256; "none" and everything else is refused. A receiver verifies
 // with the key registered under kid for the vehicle its TLS certificate
@@ -67,11 +74,15 @@
 // The wire format is versioned by the frame's v member (Version, now 1).
 // Within a version, the envelope, the members, their types, ranges and
 // canonical form, the limits and the meaning of every reason Code do not
-// change; new reason codes and new frame kinds may be added, and receivers
-// are upgraded before senders use a new kind. A change that would make an
-// accepted frame refused, or a refused one accepted, is a new version.
-// Until fifthwheel's first tagged release the session and command bodies
-// (hello, challenge_response, ack, command_ack, and the gateway's
-// challenge, ready, resume and nack) may still change; telemetry and
-// heartbeat are fixed. The Go API follows semantic import versioning.
+// change. Three additions are allowed: new reason codes, new frame kinds,
+// and new optional members of a kind (as ext was added to telemetry). A
+// receiver that predates an addition refuses what uses it (unknown_kind,
+// unknown_member), never ignores it, so receivers are upgraded before
+// senders use it. Any other change, one that would make an accepted frame
+// refused or change what an accepted frame means, is a new version. Until
+// fifthwheel's first tagged release the session and command bodies (hello,
+// challenge_response, ack, command_ack, and the gateway's challenge,
+// ready, resume and nack) may still change; telemetry and heartbeat are
+// fixed but for such additions. The Go API follows semantic import
+// versioning.
 package frame

@@ -15,8 +15,8 @@ type Code string
 // which one is reported is deterministic (the same bytes always give the same
 // code) and follows the phase order documented in docs/PROTOCOL.md.
 const (
-	// CodeTooLarge: the envelope is over MaxEnvelopeSize bytes or its frame
-	// member is over MaxFrameSize bytes.
+	// CodeTooLarge: the envelope is over MaxEnvelopeSize bytes, its frame
+	// member over MaxFrameSize bytes, or a telemetry ext over MaxExtSize.
 	CodeTooLarge Code = "too_large"
 	// CodeInvalidUTF8: the bytes are not valid UTF-8, or a string escapes a
 	// lone UTF-16 surrogate (\ud800 without its pair), which no UTF-8 can hold.

@@ -197,7 +197,8 @@ func (f *Frame) appendCanonical(dst []byte) []byte {
 //     CodeNumberOutOfRange, CodeBadTS);
 //  8. required members present, first missing in name order
 //     (CodeMissingMember);
-//  9. StaticValidate: values in range (CodeSchema, CodeBadTS).
+//  9. StaticValidate: values in range (CodeSchema, CodeBadTS), a telemetry
+//     ext within MaxExtSize (CodeTooLarge).
 //
 // An accepted frame re-encodes with MarshalCanonical to exactly raw.
 // DecodeFrame does not verify any signature: use it on the bytes of an

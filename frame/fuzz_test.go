@@ -146,3 +146,38 @@ func FuzzCanonical(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNewExt: an ext NewExt accepts is canonical and within the bounds,
+// NewExt of it is itself, and a telemetry frame carrying it encodes and
+// decodes to the same ext bytes; refusals are typed.
+func FuzzNewExt(f *testing.F) {
+	for _, s := range []string{sampleExtInput, sampleExtCanonical, `{}`, `[]`, `null`, `{"a":1e400}`, `{"a":"\ud800"}`,
+		`{"b":1,"a":2}`, `{"a":[[[[1]]]]}`, `{"a":[[[[{}]]]]}`, `{"a":1,"a":2}`, `{"｡":1,"😀":2}`, `{"a":1E3,"b":-0}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := NewExt(b)
+		if err != nil {
+			if CodeOf(err) == "" {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if len(e) > MaxExtSize || e.check() != nil {
+			t.Fatalf("accepted ext is out of bounds or not canonical: %q", e)
+		}
+		if again, err := NewExt(e); err != nil || !bytes.Equal(again, e) {
+			t.Fatalf("NewExt is not idempotent: %q -> %q (%v)", e, again, err)
+		}
+		fr := sampleTelemetry()
+		fr.Body.(*Telemetry).Ext = e
+		m, err := fr.MarshalCanonical()
+		if err != nil {
+			t.Fatalf("a frame with an accepted ext does not encode: %v", err)
+		}
+		d, err := DecodeFrame(m)
+		if err != nil || !bytes.Equal(d.Body.(*Telemetry).Ext, e) {
+			t.Fatalf("a frame with an accepted ext does not decode to it (%v)", err)
+		}
+	})
+}

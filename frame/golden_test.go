@@ -116,9 +116,20 @@ func buildGolden(t testing.TB, k *testKeys, old map[string][]byte) (*goldenManif
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		addValid("valid/ed25519-"+strings.ReplaceAll(n, "_", "-")+".json", "Ed25519, kind "+string(bodies[n].Kind()), k.signedEnv(t, bodies[n]))
+		desc := "Ed25519, kind " + string(bodies[n].Kind())
+		if tm, ok := bodies[n].Body.(*Telemetry); ok && len(tm.Ext) > 0 {
+			desc += ", with an ext nesting 5 deep (MaxExtDepth) whose names and strings hold escapes, non-ASCII (sorted by UTF-16 code units: U+1F600 before U+FF61), " +
+				"markup, U+2028, DEL and a noncharacter, written as RFC 8785 writes them"
+		}
+		addValid("valid/ed25519-"+strings.ReplaceAll(n, "_", "-")+".json", desc, k.signedEnv(t, bodies[n]))
 	}
 	addValid("valid/ed25519-telemetry-faults.json", "Ed25519 telemetry of 578 frame bytes with 14 active faults (the benchmark frame)", k.signedEnv(t, benchTelemetry()))
+	{
+		f := maximalTelemetry()
+		f.Body.(*Telemetry).Ext = maximalExt(t)
+		addValid("valid/ed25519-telemetry-ext-max.json", "Ed25519 telemetry at every bound: a 64-character vehicle_id, 32 faults of 32 characters, the longest number forms, "+
+			"and an ext of exactly 12,288 bytes (MaxExtSize) nesting 5 deep (MaxExtDepth)", k.signedEnv(t, f))
+	}
 	{
 		env, err := Sign(k.hs, testKIDHS256, sampleTelemetry())
 		if err != nil {

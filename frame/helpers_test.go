@@ -154,7 +154,7 @@ func sampleTelemetry() *Frame {
 }
 
 // benchTelemetry is a telemetry frame of about 580 bytes (the size
-// DESIGN.md's per-frame cost figures assume): a sample with active faults.
+// docs/PERFORMANCE.md's per-frame cost figures assume): a sample with active faults.
 func benchTelemetry() *Frame {
 	f := sampleTelemetry()
 	f.Body.(*Telemetry).Health.Faults = []string{
@@ -163,6 +163,43 @@ func benchTelemetry() *Frame {
 		"brake_wear_axle2", "coolant_temp_high", "def_level_low", "u0100",
 		"imu_bias_drift", "v2x_cert_expiring", "axle_load_sensor_fault",
 	}
+	return f
+}
+
+// sampleExtInput is an AV stack's ext as it might serialize it: whitespace,
+// members unsorted, escapes where none are needed, numbers in other forms.
+// Names and strings hold escapes, non-ASCII (Latin, CJK, an astral emoji),
+// markup, U+2028, DEL and a noncharacter; the names include two whose
+// UTF-16 and UTF-8 orders differ (U+FF61 and U+1F600). It nests exactly
+// MaxExtDepth deep (ext, trailer, axles, an axle, tires_psi).
+const sampleExtInput = `{
+  "trailer": {"axles": [{"tires_psi": [110, 111.50]}, {"tires_psi": [109, null]}], "reefer_c": -18.5, "door_open": false},
+  "autonomy": {"mode": "L4", "stack": "av-\u0073tack 2.3.1"},
+  "note": "quote \" backslash \\ slash \/ tab \t nl \n ctrl \u001F del \u007f <b>&amp;</b> ls \u2028 nbsp \u00a0",
+  "nonchar": "\uFFFF",
+  "text": "Gr\u00fc\u00dfe aus K\u00f6ln \u2014 \u65e5\u672c\u8a9e \u2014 \ud83d\ude00",
+  "\uff61": 1E2,
+  "\ud83d\ude00": 1e21,
+  "\u00e9": 0.0000001,
+  "": true
+}`
+
+// sampleExtCanonical is sampleExtInput's RFC 8785 form, written out by
+// hand from the RFC's rules: names in UTF-16 code unit order ("" first,
+// U+1F600 (D83D DE00) before U+FF61), only " \ and controls escaped
+// (\u001f in lower case), everything else literal UTF-8, numbers in
+// ECMAScript form (111.5, 1e-7, 1e+21, 100).
+const sampleExtCanonical = `{"":true,"autonomy":{"mode":"L4","stack":"av-stack 2.3.1"},"nonchar":"` + "\uffff" + `",` +
+	`"note":"quote \" backslash \\ slash / tab \t nl \n ctrl \u001f del ` + "\x7f" + ` <b>&amp;</b> ls ` + "\u2028" + ` nbsp ` + "\u00a0" + `",` +
+	`"text":"Grüße aus Köln — 日本語 — 😀",` +
+	`"trailer":{"axles":[{"tires_psi":[110,111.5]},{"tires_psi":[109,null]}],"door_open":false,"reefer_c":-18.5},` +
+	`"é":1e-7,"😀":1e+21,"｡":100}`
+
+// sampleTelemetryExt is the sample telemetry frame with sampleExtCanonical
+// as its ext.
+func sampleTelemetryExt() *Frame {
+	f := sampleTelemetry()
+	f.Body.(*Telemetry).Ext = Ext(sampleExtCanonical)
 	return f
 }
 
@@ -178,6 +215,7 @@ func sampleBodies() map[string]*Frame {
 	}
 	return map[string]*Frame{
 		"telemetry":          sampleTelemetry(),
+		"telemetry_ext":      sampleTelemetryExt(),
 		"heartbeat":          mk(&Heartbeat{State: StateDriving}),
 		"hello":              mk(&Hello{Nonce: nonce, State: StateSafeState}),
 		"challenge_response": mk(&ChallengeResponse{Nonce: nonce[:16]}),

@@ -58,6 +58,10 @@ type Telemetry struct {
 	OdometerM float64
 	State     State
 	Health    Health
+	// Ext is the optional extension member: the AV stack's own data, any
+	// canonical I-JSON object within MaxExtSize and MaxExtDepth. Empty
+	// (nil) when absent. See Ext.
+	Ext Ext
 }
 
 // GNSS is a telemetry frame's satellite position. With FixNone the other
@@ -135,12 +139,14 @@ func (t *Telemetry) StaticValidate() error {
 	case !inRange(t.WheelSpeedMPS, 0, MaxSpeedMPS):
 		return rangeError("/wheel_speed_mps", 0, MaxSpeedMPS)
 	}
-	return nil
+	return t.Ext.check()
 }
 
 func (t *Telemetry) decodeMember(name string, r *reader) (bool, error) {
 	var err error
 	switch name {
+	case "ext":
+		t.Ext, err = decodeExt(r)
 	case "gnss":
 		err = t.GNSS.decode(r)
 	case "health":
@@ -230,6 +236,9 @@ func (t *Telemetry) encodeMembers(w *writer) {
 	w.num("odometer_m", t.OdometerM)
 	w.str("state", string(t.State))
 	w.num("wheel_speed_mps", t.WheelSpeedMPS)
+	if len(t.Ext) > 0 {
+		w.raw("ext", t.Ext) // canonical already: StaticValidate checked it
+	}
 }
 
 // Heartbeat is the body of a heartbeat frame: the vehicle is alive and in

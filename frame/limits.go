@@ -7,9 +7,10 @@ package frame
 // Sizes and shapes.
 const (
 	// MaxFrameSize bounds the frame member's bytes (the signature input).
-	// 16 KiB is the DESIGN.md default: a full telemetry frame is about
-	// 0.5 KiB, so this leaves 30x headroom while bounding the work an
-	// unauthenticated sender can cause before the signature is checked.
+	// 16 KiB is the protocol's default (docs/ARCHITECTURE.md, Defaults): a
+	// full telemetry frame without ext is about 0.5 KiB, so this leaves 30x
+	// headroom (and room for ext) while bounding the work an unauthenticated
+	// sender can cause before the signature is checked.
 	MaxFrameSize = 16 << 10
 
 	// MaxEnvelopeSize bounds a whole envelope: a maximal frame plus 1 KiB for
@@ -17,11 +18,11 @@ const (
 	MaxEnvelopeSize = MaxFrameSize + 1<<10
 
 	// MaxFrameDepth bounds the nesting of objects and arrays in a frame,
-	// counting the frame object itself as 1. The schema needs 3 (frame,
-	// health, faults); twice that gives a later schema room without
-	// a generic-limit change, and still stops nesting bombs before any
-	// schema code runs.
-	MaxFrameDepth = 6
+	// counting the frame object itself as 1. The schema's own members need
+	// 3 (frame, health, faults); the deepest legitimate frame is a
+	// telemetry frame whose ext nests MaxExtDepth levels, one below the
+	// frame. The bound stops nesting bombs before any schema code runs.
+	MaxFrameDepth = 1 + MaxExtDepth
 
 	// MaxEnvelopeDepth is MaxFrameDepth plus the envelope object.
 	MaxEnvelopeDepth = MaxFrameDepth + 1
@@ -75,6 +76,28 @@ const (
 	// MaxFaultCodeLen bounds one fault code (OBD-II DTCs are 5 bytes,
 	// descriptive codes like "lidar_front_degraded" about 20).
 	MaxFaultCodeLen = 32
+)
+
+// The telemetry extension member, ext: the AV stack's own data, any I-JSON
+// object in canonical form. The gateway stores and returns it verbatim and
+// never interprets it, so these bounds are all it checks beyond strict
+// decoding.
+const (
+	// MaxExtSize bounds ext's canonical bytes, from its { to its }. The
+	// rest of a telemetry frame needs under 2 KiB even at every bound (32
+	// faults of 32 bytes, a 64-byte vehicle_id, 17-digit numbers), so a
+	// maximal ext beside a maximal schema still fits in MaxFrameSize (a
+	// test proves it), and 12 KiB is 20 times a typical frame: room for
+	// diagnostics, trailer and cargo sensors, not for bulk data.
+	MaxExtSize = 12 << 10
+
+	// MaxExtDepth bounds ext's nesting, counting the ext object itself as
+	// 1. Five levels hold a subsystem, a list of components, a component
+	// and a list of its readings (ext.trailer.axles[i].tires[j]); deeper
+	// data is flattened by the sender. With the frame object it makes
+	// MaxFrameDepth 6, the frame-wide bound published since version 1:
+	// adding ext did not change it.
+	MaxExtDepth = 5
 )
 
 // Session and command members.

@@ -103,6 +103,13 @@ func bodyEnv(b Body) func(testing.TB, *testKeys) []byte {
 	}
 }
 
+// withExt inserts "ext":<ext> into the sample frame's canonical bytes,
+// where RFC 8785 puts it (after epoch), and signs the result as it is: the
+// ext bytes decide whether the frame is canonical.
+func withExt(ext string) func(testing.TB, *testKeys) []byte {
+	return editedBytes(`{"epoch":3,`, `{"epoch":3,"ext":`+ext+`,`)
+}
+
 func refusals() []refusal {
 	sigOf := func(t testing.TB, env []byte) string {
 		t.Helper()
@@ -329,6 +336,30 @@ func refusals() []refusal {
 		{"fault code with markup", CodeSchema, "", editedFrame(`"faults":[]`, `"faults":["<script>"]`)},
 		{"fault not a string", CodeSchema, "", editedFrame(`"faults":[]`, `"faults":[1]`)},
 		{"faults over the limit", CodeSchema, "", editedFrame(`"faults":[]`, `"faults":`+manyFaults(MaxFaults+1))},
+
+		// The extension member: anything I-JSON inside, nothing ambiguous.
+		{"ext nesting beyond MaxExtDepth (a nesting bomb in the AV stack's data)", CodeTooDeep, "too_deep-ext", withExt(`{"a":[[[[{}]]]]}`)},
+		{"ext over MaxExtSize in a frame under MaxFrameSize", CodeTooLarge, "too_large-ext",
+			withExt(`{"pad":"` + strings.Repeat("a", MaxExtSize+1-len(`{"pad":""}`)) + `"}`)},
+		{"ext an array", CodeSchema, "schema-ext-array", withExt(`[1,2]`)},
+		{"ext null (no ext is written by leaving the member out)", CodeSchema, "", withExt(`null`)},
+		{"ext a string holding JSON", CodeSchema, "", withExt(`"{\"a\":1}"`)},
+		{"duplicate name inside ext", CodeDuplicateMember, "duplicate_member-ext", withExt(`{"mode":"L2","mode":"L4"}`)},
+		{"duplicate name inside ext hidden by an escape", CodeDuplicateMember, "", withExt(`{"m\u006fde":"L4","mode":"L2"}`)},
+		{"lone surrogate inside ext", CodeInvalidUTF8, "invalid_utf8-ext-lone-surrogate", withExt(`{"a":"\ud83d"}`)},
+		{"invalid UTF-8 inside ext", CodeInvalidUTF8, "", withExt("{\"a\":\"\xff\"}")},
+		{"number 1e400 inside ext", CodeNumberOutOfRange, "number_out_of_range-ext-1e400", withExt(`{"a":1e400}`)},
+		{"ext names in UTF-8 byte order instead of UTF-16 code unit order", CodeNotCanonical, "not_canonical-ext-utf8-order", withExt(`{"｡":1,"😀":2}`)},
+		{"ext escaping a character RFC 8785 writes literally", CodeNotCanonical, "", withExt(`{"a":"\u00e9"}`)},
+		{"ext number not in ECMAScript form (1E3)", CodeNotCanonical, "", withExt(`{"a":1E3}`)},
+		{"ext with whitespace", CodeNotCanonical, "", withExt(`{"a": 1}`)},
+		{"ext on a heartbeat", CodeUnknownMember, "unknown_member-ext-heartbeat", func(t testing.TB, k *testKeys) []byte {
+			f := sampleTelemetry()
+			f.Body = &Heartbeat{State: StateDriving}
+			return k.rawEnv(t, replaceOnce(t, f.appendCanonical(nil), `{"epoch":3,`, `{"epoch":3,"ext":{"a":1},`))
+		}},
+		{"ext member case variant (Ext)", CodeUnknownMember, "", editedFrame(`{"epoch":3,`, `{"Ext":{},"epoch":3,`)},
+
 		{"hello nonce too short", CodeSchema, "", bodyEnv(&Hello{Nonce: make([]byte, MinNonceSize-1), State: StateDriving})},
 		{"hello without state", CodeMissingMember, "", func(t testing.TB, k *testKeys) []byte {
 			f := sampleTelemetry()

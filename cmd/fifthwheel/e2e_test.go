@@ -27,7 +27,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
 
-// revocationSLA is DESIGN.md invariant 6: a revoked certificate's open
+// revocationSLA is invariant 6 (docs/ARCHITECTURE.md): a revoked certificate's open
 // connections are closed, and new handshakes refused, within 1 s on every
 // replica. It is asserted as is. The expected figures leave the margin: on
 // SQLite the gateway notices a revocation made by another process at its

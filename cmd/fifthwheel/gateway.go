@@ -31,7 +31,7 @@ const (
 )
 
 // renewDue reports whether a certificate valid from nb to na has passed
-// 2/3 of its life at now (DESIGN.md: renewed at 2/3 of life).
+// 2/3 of its life at now (docs/ARCHITECTURE.md, Defaults: renewed at 2/3 of life).
 func renewDue(nb, na, now time.Time) bool {
 	return !now.Before(nb.Add(na.Sub(nb) * 2 / 3))
 }

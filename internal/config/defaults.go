@@ -41,13 +41,13 @@ const (
 	// bearer token of a few KiB; 16 KiB leaves room while refusing header
 	// floods (Go's own default is 1 MiB).
 	DefaultMaxHeaderBytes = 16 << 10
-	// DefaultMaxBodyBytes is the telemetry batch limit (DESIGN.md: 256 frames
+	// DefaultMaxBodyBytes is the telemetry batch limit (docs/ARCHITECTURE.md: 256 frames
 	// or 1 MiB); no request the gateway serves needs more.
 	DefaultMaxBodyBytes = 1 << 20
 
 	// DefaultHeartbeatInterval and DefaultHeartbeatMisses: a heartbeat every
 	// second and three missed mean comm loss, detected within ~3 s
-	// (DESIGN.md, Defaults). They are the protocol's, declared once in
+	// (docs/ARCHITECTURE.md, Defaults). They are the protocol's, declared once in
 	// package agent (the truck's watchdog counts the same misses).
 	DefaultHeartbeatInterval = agent.DefaultHeartbeatInterval
 	DefaultHeartbeatMisses   = agent.DefaultMisses
@@ -119,7 +119,7 @@ const (
 	// DefaultRevocationPoll: a poll every 200 ms is one indexed read and
 	// keeps revocation (and suspension: the vehicle status feed polls at the
 	// same pace) made on another process or replica well inside the 1 s
-	// promise (DESIGN.md invariant 6). Equals pki.DefaultRevocationPoll.
+	// promise (invariant 6, docs/ARCHITECTURE.md). Equals pki.DefaultRevocationPoll.
 	DefaultRevocationPoll = 200 * time.Millisecond
 	// DefaultRevocationMaxAge rides out a 10 s store hiccup before handshakes
 	// fail closed. Equals pki.DefaultRevocationMaxAge.
@@ -141,7 +141,7 @@ const (
 	// and ingest.DefaultBurst.
 	DefaultTelemetryRate  = 200
 	DefaultTelemetryBurst = 512
-	// DefaultClockSkew: ±5 s (DESIGN.md defaults); GNSS-disciplined clocks
+	// DefaultClockSkew: ±5 s (docs/ARCHITECTURE.md, Defaults); GNSS-disciplined clocks
 	// are far better, the slack is for NTP fallback and queueing. The
 	// protocol's, declared in package agent (its live/backfill split
 	// depends on it).
@@ -182,7 +182,7 @@ const (
 	DefaultSessionHandshakeBurst = 10
 
 	// DefaultSpeedDisagreeRatio, DefaultSpeedDisagreeMinMPS and
-	// DefaultSpeedDisagreeFrames (DESIGN.md defaults): wheel and GNSS speed
+	// DefaultSpeedDisagreeFrames (docs/ARCHITECTURE.md, Defaults): wheel and GNSS speed
 	// differing by more than 20 % above 5 m/s for 3 consecutive frames.
 	// Healthy sensors differ by a few percent (tire wear, load); below
 	// 5 m/s GNSS speed is noisy; three frames ride out one bad fix. Equal
@@ -192,7 +192,7 @@ const (
 	DefaultSpeedDisagreeMinMPS = 5.0
 	DefaultSpeedDisagreeFrames = 3
 	// DefaultMaxImpliedSpeedMPS: 60 m/s (216 km/h) is faster than any truck
-	// plus GNSS error between fixes (DESIGN.md defaults). Equals
+	// plus GNSS error between fixes (docs/ARCHITECTURE.md, Defaults). Equals
 	// ingest.DefaultMaxImpliedSpeedMPS.
 	DefaultMaxImpliedSpeedMPS = 60.0
 	// DefaultOperatingArea is empty: where a fleet may drive is the
@@ -269,7 +269,7 @@ const (
 	MaxUnauthenticatedMaxLifetime = 10 * time.Minute
 	// MaxTelemetryRate bounds telemetry.rate_per_second: far above any
 	// truck, for load tests and gateways fed by a trusted relay. There is
-	// no "unlimited": a limiter that never limits is a bug (DESIGN.md).
+	// no "unlimited": a limiter that never limits is a bug (docs/ARCHITECTURE.md, Design rules).
 	MaxTelemetryRate = 1_000_000
 	// MaxRenewPerMinute and MaxRenewBurst bound pki.renew_per_minute and
 	// pki.renew_burst: ten renewals a second per principal is already a

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // EnvPrefix starts the name of every configuration environment variable.
@@ -135,7 +135,7 @@ func Parse(data []byte, name string) (Config, Sources, error) {
 	return cfg, src, nil
 }
 
-// yamlError turns a yaml.v3 syntax error ("yaml: line 3: ...") into a
+// yamlError turns a go.yaml.in/yaml/v3 syntax error ("yaml: line 3: ...") into a
 // FieldError whose source is "name:3".
 func yamlError(err error, name string) FieldError {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")

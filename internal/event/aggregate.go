@@ -12,8 +12,8 @@ import (
 
 // Aggregator is an Emitter in front of another (the Bus) that records the
 // events about peers that have not proven who they are, those with a
-// Source, per source and window rather than one by one (DESIGN.md
-// invariant 7), so that a peer without a credential cannot turn its
+// Source, per source and window rather than one by one (invariant 7,
+// docs/ARCHITECTURE.md), so that a peer without a credential cannot turn its
 // connections or requests into storage: events fail closed, so a full disk
 // would refuse every vehicle.
 //

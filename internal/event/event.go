@@ -2,7 +2,7 @@
 // that record it.
 //
 // Every accept/reject decision and every security-relevant action emits
-// exactly one Event (DESIGN.md invariant 7). The shape follows OCSF loosely:
+// exactly one Event (invariant 7, docs/ARCHITECTURE.md). The shape follows OCSF loosely:
 // a class and activity, a severity, the time, the acting principal, the
 // resource acted on, the verdict, a stable reason code, a correlation id and
 // typed attributes.

@@ -27,7 +27,7 @@ const (
 	MaxWindow     = 64
 
 	// MaxBatchFrames and MaxBatchBytes bound one POST /v1/vehicle/telemetry
-	// body (DESIGN.md defaults: 256 frames or 1 MiB).
+	// body (docs/ARCHITECTURE.md, Defaults: 256 frames or 1 MiB).
 	MaxBatchFrames = 256
 	MaxBatchBytes  = 1 << 20
 
@@ -49,7 +49,7 @@ const (
 	DefaultRatePerSecond = 200
 	DefaultBurst         = 2 * MaxBatchFrames
 
-	// Plausibility defaults (DESIGN.md): wheel vs GNSS speed differing more
+	// Plausibility defaults (docs/ARCHITECTURE.md, Defaults): wheel vs GNSS speed differing more
 	// than 20 % above 5 m/s for 3 frames; implied speed above 60 m/s. The
 	// gateway passes its plausibility.* settings (internal/config, where
 	// each default's reason is).

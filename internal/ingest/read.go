@@ -66,7 +66,8 @@ func (a *ReadAPI) guard(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// FrameView is a stored frame as the read API shows it.
+// FrameView is a stored frame as the read API shows it. Frame holds the
+// frame's bytes exactly as the truck signed them, ext included.
 type FrameView struct {
 	VehicleID  string          `json:"vehicle_id"`
 	Epoch      int64           `json:"epoch"`
@@ -86,10 +87,23 @@ func view(f store.FrameRecord) FrameView {
 		Alg: f.Alg, KID: f.KID, Verdict: f.Verdict, Findings: f.Findings, Frame: json.RawMessage(f.Raw)}
 }
 
+// writeJSON writes v as JSON. HTML escaping is off: it would rewrite <, >,
+// & and U+2028 inside a frame's raw bytes (a truck's ext strings), so the
+// frame a TMS reads would no longer be the bytes the truck signed.
 func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(v)
+	setJSONHeaders(w)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// setJSONHeaders marks a response as JSON that no browser may sniff as
+// HTML: frames carry a truck's ext strings verbatim, markup included.
+func setJSONHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 }
 
 func storeProblem(err error) *problem.Error {
@@ -162,7 +176,6 @@ func (a *ReadAPI) raw(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	env := frame.AssembleEnvelope(frame.Alg(f.Alg), f.KID, f.Raw, f.Sig)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	setJSONHeaders(w)
 	_, _ = w.Write(env)
 }

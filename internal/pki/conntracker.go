@@ -12,7 +12,7 @@ import (
 
 // ConnTracker knows every live authenticated connection by the serials of
 // its verified chain and by its principal, and closes them when a serial is
-// revoked (DESIGN.md invariant 6: within 1 s, live sessions included) or
+// revoked (invariant 6, docs/ARCHITECTURE.md: within 1 s, live sessions included) or
 // when the server asks for a principal to be cut off (a suspended client, a
 // removed role).
 //

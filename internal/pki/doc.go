@@ -83,7 +83,7 @@
 // proves its key; an enrollment refused before a live join token is found)
 // carries the peer's Source, and what it copies from the peer's input is
 // bounded, so the gateway's event.Aggregator records a flood of them per
-// source and window instead of one by one (DESIGN.md invariant 7).
+// source and window instead of one by one (invariant 7, docs/ARCHITECTURE.md).
 //
 // # Persistence
 //

@@ -17,7 +17,7 @@ import (
 // PrincipalFromChains maps a verified chain to the principal it
 // authenticates. It looks at verifiedChains[0][0] and nothing else: peers
 // can append any certificate they like to what they send, and crypto/tls
-// puts the leaf it verified first (DESIGN.md invariant 2).
+// puts the leaf it verified first (invariant 2, docs/ARCHITECTURE.md).
 //
 // The leaf must carry exactly one URI SAN, urn:fifthwheel:<kind>:<id>
 // (matched byte for byte on the encoded SAN, so case and escapes are not

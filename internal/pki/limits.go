@@ -2,7 +2,7 @@ package pki
 
 import "time"
 
-// Certificate lifetimes. Defaults follow DESIGN.md; the Max values bound what
+// Certificate lifetimes. Defaults follow docs/ARCHITECTURE.md; the Max values bound what
 // Config may ask for, so a typo cannot mint a decade-long vehicle certificate.
 const (
 	// DefaultVehicleLifetime is short because vehicles renew automatically
@@ -85,7 +85,7 @@ const (
 	MaxGatewaySANs = 32
 )
 
-// CRL and OCSP freshness (DESIGN.md defaults).
+// CRL and OCSP freshness (docs/ARCHITECTURE.md, Defaults).
 const (
 	// CRLValidity is a CRL's nextUpdate − thisUpdate.
 	CRLValidity = 5 * time.Minute
@@ -103,7 +103,7 @@ const (
 	// DefaultRevocationPoll is how often the RevocationSet polls
 	// RevocationVersion. With a 200 ms poll, a revocation made on another
 	// replica reaches this one's live connections well inside the 1 s
-	// promise (DESIGN.md invariant 6); a poll is one indexed read.
+	// promise (invariant 6, docs/ARCHITECTURE.md); a poll is one indexed read.
 	DefaultRevocationPoll = 200 * time.Millisecond
 	// DefaultRevocationMaxAge is how old the revocation data may get before
 	// lookups fail closed. 10 s rides out a store hiccup (50 missed polls)

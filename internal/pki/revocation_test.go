@@ -13,7 +13,7 @@ import (
 )
 
 // TestRevocationClosesOpenConnection: revoking a certificate closes a live
-// connection that uses it within 1 s (DESIGN.md invariant 6), through the
+// connection that uses it within 1 s (invariant 6, docs/ARCHITECTURE.md), through the
 // polling path another replica would take (no Notify), and the next
 // handshake with it is refused.
 func TestRevocationClosesOpenConnection(t *testing.T) {

@@ -355,7 +355,7 @@ func (l *admitListener) recordLoop() {
 // (event.SourceOf) that has not proven who it is (no verified client
 // certificate). Every such event the server emits goes through here: it
 // carries the source, so the gateway's event.Aggregator records them per
-// source and window (DESIGN.md invariant 7), not one per connection.
+// source and window (invariant 7, docs/ARCHITECTURE.md), not one per connection.
 func (s *Server) emitUnauthenticated(ctx context.Context, source string, ev event.Event) error {
 	ev.Source = source
 	return s.events.Emit(ctx, ev)

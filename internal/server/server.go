@@ -304,7 +304,7 @@ func tls13(c *tls.Config, name Listener) (*tls.Config, error) {
 		return nil, fmt.Errorf("server: the %s listener's TLS config has no certificate", name)
 	}
 	c = c.Clone()
-	c.MinVersion = tls.VersionTLS13 // DESIGN.md: TLS 1.3 only, not configurable below
+	c.MinVersion = tls.VersionTLS13 // docs/ARCHITECTURE.md, Defaults: TLS 1.3 only, not configurable below
 	if c.MaxVersion != 0 && c.MaxVersion < tls.VersionTLS13 {
 		c.MaxVersion = 0
 	}

@@ -8,7 +8,7 @@ import (
 
 // Kinematics of a simulated truck: position along a route, speed and
 // acceleration, with a jerk limit so stops look like a real heavy vehicle's
-// (DESIGN.md: −2.5 m/s² from 25 m/s stops in about 11 s).
+// (docs/ARCHITECTURE.md, Defaults: −2.5 m/s² from 25 m/s stops in about 11 s).
 
 // Limits of the truck model.
 const (

@@ -33,7 +33,7 @@ const (
 	DefaultReadyTimeout = 60 * time.Second
 
 	// readySkewLimit: a truck whose clock is off by this much or more is
-	// refused by the gateway (DESIGN.md: live clock skew ±5 s), so the
+	// refused by the gateway (docs/ARCHITECTURE.md, Defaults: live clock skew ±5 s), so the
 	// runner does not wait for it to drive.
 	readySkewLimit = 5 * time.Second
 
@@ -70,8 +70,8 @@ const (
 	// 10 Hz).
 	MaxTelemetryRate = 10.0
 
-	// DefaultCruise is the cruise speed, m/s (90 km/h): the DESIGN.md
-	// safe-state budget is stated from 25 m/s.
+	// DefaultCruise is the cruise speed, m/s (90 km/h): the safe-state
+	// budget (docs/ARCHITECTURE.md, Defaults) is stated from 25 m/s.
 	DefaultCruise = 25.0
 
 	// kinematicsStep is the integration step of the truck model. The model
@@ -123,7 +123,7 @@ const (
 	zombieMax = 2 * time.Minute
 )
 
-// SLA figures the report checks (DESIGN.md defaults; issue 5).
+// SLA figures the report checks (docs/ARCHITECTURE.md, Defaults; issue 5).
 const (
 	// SafeStateSLA: the truck is in safe_state within 15 s of its last
 	// answered heartbeat, from 25 m/s.

@@ -10,7 +10,7 @@ import (
 // of accepted frames. The rules that decide a frame's fate live in package
 // ingest; the store only makes the counter check and the append one atomic
 // step, so that no (vehicle, epoch, seq) is stored twice by any replica
-// (DESIGN.md invariant 3).
+// (invariant 3, docs/ARCHITECTURE.md).
 
 // TelemetryStore is the part of the contract package ingest uses.
 type TelemetryStore interface {
