@@ -228,8 +228,8 @@ func (c Config) validate() error {
 	if c.BufferFrames < 1 || c.BufferFrames > MaxBufferFrames {
 		bad("buffer frames: must be between 1 and %d", MaxBufferFrames)
 	}
-	if c.LiveMaxAge <= 0 || c.LiveMaxAge > 4*time.Second {
-		bad("live max age: must be between 0 and 4s (the gateway's live skew is 5 s)")
+	if c.LiveMaxAge <= 0 || c.LiveMaxAge > MaxLiveMaxAge {
+		bad("live max age: must be between 0 and %v (the gateway's live skew is %v by default)", MaxLiveMaxAge, DefaultClockSkew)
 	}
 	if !(c.RenewAt >= 0.5 && c.RenewAt <= 0.9) {
 		bad("renew at: must be between 0.5 and 0.9 of the certificate's life")

@@ -3,11 +3,15 @@ package agent
 import "time"
 
 // Defaults and bounds of the agent, in one place. Each default is a Config
-// field too; the bounds are what Config validation enforces.
+// field too (but DefaultClockSkew, the gateway's); the bounds are what
+// Config validation enforces.
 
-// Heartbeats and the watchdog. The bounds are the gateway's
-// (internal/config heartbeat.interval and heartbeat.misses), so a truck and
-// its gateway can always be configured to count the same misses.
+// The protocol's timing: heartbeats, the watchdog and clock skew. These are
+// the one source of these values for the whole project: the gateway's
+// defaults and bounds (internal/config heartbeat.interval, heartbeat.misses
+// and telemetry.clock_skew, and the session, liveness and ingest packages)
+// refer to them, so a truck and its gateway can always be configured to
+// count the same misses and to agree on what is fresh.
 const (
 	// DefaultHeartbeatInterval: one heartbeat a second (docs/ARCHITECTURE.md, Defaults).
 	DefaultHeartbeatInterval = time.Second
@@ -27,6 +31,17 @@ const (
 	// MaxMisses: more delays the reaction beyond the safe-state budget.
 	MaxMisses = 10
 
+	// DefaultClockSkew: the gateway accepts a live frame (and the hello and
+	// challenge_response of a handshake) only if its ts is within ±5 s of
+	// the gateway's clock, and no frame whose ts is further ahead
+	// (docs/ARCHITECTURE.md, Defaults). GNSS-disciplined clocks are far
+	// better; the slack is for NTP fallback and queueing. A gateway may be
+	// configured otherwise (telemetry.clock_skew); this is its default.
+	DefaultClockSkew = 5 * time.Second
+)
+
+// The watchdog.
+const (
 	// resumeMaxProofAgeIntervals: a resume is honoured only while the link
 	// is demonstrably healthy, i.e. the newest answered heartbeat was sent
 	// at most this many intervals ago. 1.5 covers one heartbeat in flight
@@ -88,9 +103,13 @@ const (
 
 	// DefaultLiveMaxAge: telemetry older than this when it is sent goes to
 	// the batch path (POST /v1/vehicle/telemetry) instead of the session.
-	// The gateway accepts live frames within ±5 s of its clock; 2 s leaves
-	// room for clock offset and queueing.
+	// The gateway accepts live frames within ±DefaultClockSkew of its
+	// clock; 2 s leaves room for clock offset and queueing.
 	DefaultLiveMaxAge = 2 * time.Second
+	// MaxLiveMaxAge: a frame sent live must still be within the gateway's
+	// default skew when it arrives; the last second is for transit and
+	// clock offset.
+	MaxLiveMaxAge = DefaultClockSkew - time.Second
 
 	// inflightWindow bounds telemetry frames sent on the session and not
 	// yet acknowledged.

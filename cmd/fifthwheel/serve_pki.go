@@ -81,8 +81,7 @@ func (a *app) startVehicleSide(bg context.Context, e *stateEnv, g *gatewayPKI) e
 		e.log.Info("gateway frame key created", slog.String("kid", key.KID()),
 			slog.String("public_key", filepath.Join(dir, session.GatewayPublicKeyFile)))
 	}
-	mon, err := liveness.New(liveness.Config{Interval: e.cfg.Heartbeat.Interval, Misses: e.cfg.Heartbeat.Misses},
-		liveness.Deps{Events: e.bus, Log: e.log})
+	mon, err := liveness.New(livenessConfig(e.cfg), liveness.Deps{Events: e.bus, Log: e.log})
 	if err != nil {
 		return err
 	}
@@ -264,16 +263,18 @@ type gatewayRoutes struct {
 // session is tracked through the admission (server.HijackTracker), so a
 // revocation or suspension closes it with its typed close code.
 func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Registerer) (*gatewayRoutes, error) {
-	pipeline, err := ingest.New(ingest.Config{ClockSkew: cfg.Telemetry.ClockSkew, Window: int64(cfg.Telemetry.Window)},
-		ingest.Deps{Store: e.st, Events: e.bus, Metrics: reg, Secrets: g.secrets})
+	icfg, err := ingestConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pipeline, err := ingest.New(icfg, ingest.Deps{Store: e.st, Events: e.bus, Metrics: reg, Secrets: g.secrets})
 	if err != nil {
 		return nil, err
 	}
 	limiter := ratelimit.New(ratelimit.Config{PerSecond: float64(cfg.Telemetry.RatePerSecond), Burst: cfg.Telemetry.Burst})
 	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.emitter(),
 		RenewLimiter: enroll.NewRenewLimiter(cfg.PKI.RenewPerMinute, cfg.PKI.RenewBurst)}
-	sess, err := session.New(session.Config{Interval: cfg.Heartbeat.Interval, Misses: cfg.Heartbeat.Misses,
-		ManualResume: cfg.Heartbeat.ManualResume},
+	sess, err := session.New(sessionConfig(cfg),
 		session.Deps{Key: g.gkey, Pipeline: pipeline, Events: e.bus, Tracker: server.HijackTracker{},
 			Liveness: session.LivenessMonitor(g.monitor), Limiter: limiter, Metrics: reg, Log: e.log})
 	if err != nil {

@@ -62,6 +62,9 @@ type Config struct {
 	TLS       TLS       `yaml:"tls"`
 	PKI       PKI       `yaml:"pki"`
 	Telemetry Telemetry `yaml:"telemetry"`
+	Session   Session   `yaml:"session"`
+	// Plausibility is the cross-sensor plausibility rules of telemetry.
+	Plausibility Plausibility `yaml:"plausibility"`
 }
 
 // Listen holds the addresses (host:port) of the three listeners. Port 0
@@ -206,13 +209,65 @@ type Telemetry struct {
 	// Retry-After, never dropped silently.
 	RatePerSecond int `yaml:"rate_per_second"`
 	Burst         int `yaml:"burst"`
-	// ClockSkew bounds |frame ts - gateway time| for live frames, and how
-	// far in the future any frame may be.
+	// ClockSkew bounds |frame ts - gateway time| for live frames (and the
+	// hello and challenge_response of a session handshake), and how far in
+	// the future any frame may be.
 	ClockSkew time.Duration `yaml:"clock_skew"`
 	// Window admits frames up to this many seqs below the newest accepted
 	// one, if not stored yet, for transports that reorder. 0: strictly
 	// increasing.
 	Window int `yaml:"window"`
+}
+
+// Session tunes the vehicle sessions (WebSocket, /v1/vehicle/session). The
+// heartbeat timing is under heartbeat, the handshake's clock skew is
+// telemetry.clock_skew.
+type Session struct {
+	// HandshakeTimeout closes a vehicle that has not completed hello →
+	// challenge → challenge_response within it.
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	// WriteTimeout bounds writing one gateway frame (challenge, ack, nack,
+	// resume) to a vehicle.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// ResumeStableHeartbeats is the auto-resume hold-down: consecutive
+	// accepted heartbeats reporting safe_state, each within two intervals
+	// of the previous, before the gateway resumes a vehicle (unless
+	// heartbeat.manual_resume).
+	ResumeStableHeartbeats int `yaml:"resume_stable_heartbeats"`
+	// MaxSessions bounds the open vehicle connections (established or in
+	// handshake); one more is refused with 503.
+	MaxSessions int `yaml:"max_sessions"`
+	// OverloadLatency: while the moving average time from reading a
+	// heartbeat or telemetry frame to writing its answer exceeds it, new
+	// sessions are refused with 503 gateway_overloaded and Retry-After, so
+	// the trucks already connected keep their acks in time.
+	OverloadLatency time.Duration `yaml:"overload_latency"`
+	// HandshakeRate (per second) and HandshakeBurst limit session
+	// handshakes per vehicle (token bucket); beyond them 429 rate_limited
+	// with Retry-After.
+	HandshakeRate  float64 `yaml:"handshake_rate"`
+	HandshakeBurst int     `yaml:"handshake_burst"`
+}
+
+// Plausibility holds the thresholds of the cross-sensor plausibility rules.
+// A rule never refuses a frame (the vehicle signed it); it raises a finding
+// kept with the frame and a finding event.
+type Plausibility struct {
+	// SpeedDisagreeRatio, SpeedDisagreeMinMPS and SpeedDisagreeFrames:
+	// wheel and GNSS speed differing by more than this fraction of the
+	// larger, above this speed (m/s), for this many consecutive frames,
+	// raise speed_disagreement.
+	SpeedDisagreeRatio  float64 `yaml:"speed_disagree_ratio"`
+	SpeedDisagreeMinMPS float64 `yaml:"speed_disagree_min_mps"`
+	SpeedDisagreeFrames int     `yaml:"speed_disagree_frames"`
+	// MaxImpliedSpeedMPS: two fixes further apart than this speed (m/s)
+	// allows for the time between them raise position_jump.
+	MaxImpliedSpeedMPS float64 `yaml:"max_implied_speed_mps"`
+	// OperatingArea is the fleet's operating area, a polygon of "lat,lon"
+	// vertices (decimal degrees, WGS 84) separated by ";", in order around
+	// the area; a fix outside it raises outside_operating_area. Empty: no
+	// area, the rule is off. See OperatingArea for the rules.
+	OperatingArea string `yaml:"operating_area"`
 }
 
 // PKIDir returns the CA directory with a relative path resolved against

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -151,6 +152,47 @@ func TestValidateRefusals(t *testing.T) {
 			"telemetry.clock_skew", "must be more than 0s and at most 1m0s"},
 		{"reorder window beyond the store's", func(c *Config) { c.Telemetry.Window = 65 },
 			"telemetry.window", "must be between 0 and 64"},
+		{"session handshake never times out", func(c *Config) { c.Session.HandshakeTimeout = 0 },
+			"session.handshake_timeout", "must be more than 0s and at most 30s"},
+		{"half-open session handshakes held for minutes", func(c *Config) { c.Session.HandshakeTimeout = 2 * time.Minute },
+			"session.handshake_timeout", "must be more than 0s and at most 30s"},
+		{"stalled vehicle holds a session write forever", func(c *Config) { c.Session.WriteTimeout = 0 },
+			"session.write_timeout", "must be more than 0s and at most 1m0s"},
+		{"auto-resume on the first heartbeat of a flapping link", func(c *Config) { c.Session.ResumeStableHeartbeats = 0 },
+			"session.resume_stable_heartbeats", "must be between 1 and 60"},
+		{"no bound on open sessions", func(c *Config) { c.Session.MaxSessions = 0 },
+			"session.max_sessions", "must be between 1 and 1000000"},
+		{"session bound beyond one gateway", func(c *Config) { c.Session.MaxSessions = 5_000_000 },
+			"session.max_sessions", "must be between 1 and 1000000"},
+		{"overload shedding only once acks already miss", func(c *Config) { c.Session.OverloadLatency = time.Second },
+			"session.overload_latency", "must be at least 10ms and less than heartbeat.interval"},
+		{"overload shedding refuses a healthy gateway", func(c *Config) { c.Session.OverloadLatency = time.Millisecond },
+			"session.overload_latency", "must be at least 10ms and less than heartbeat.interval"},
+		{"handshake rate of zero locks vehicles out", func(c *Config) { c.Session.HandshakeRate = 0 },
+			"session.handshake_rate", "must be between 0.01 and 10"},
+		{"handshake rate that lets a reconnect loop run", func(c *Config) { c.Session.HandshakeRate = 1000 },
+			"session.handshake_rate", "must be between 0.01 and 10"},
+		{"handshake burst of zero", func(c *Config) { c.Session.HandshakeBurst = 0 },
+			"session.handshake_burst", "must be between 1 and 100"},
+		{"speed disagreement rule that fires on healthy sensors", func(c *Config) { c.Plausibility.SpeedDisagreeRatio = 0.01 },
+			"plausibility.speed_disagree_ratio", "must be between 0.05 and 0.9"},
+		{"speed disagreement rule that can never fire", func(c *Config) { c.Plausibility.SpeedDisagreeRatio = 1 },
+			"plausibility.speed_disagree_ratio", "must be between 0.05 and 0.9"},
+		{"speed floor above any truck turns the rule off", func(c *Config) { c.Plausibility.SpeedDisagreeMinMPS = 50 },
+			"plausibility.speed_disagree_min_mps", "must be between 1 and 30"},
+		{"disagreement tolerated for minutes", func(c *Config) { c.Plausibility.SpeedDisagreeFrames = 1000 },
+			"plausibility.speed_disagree_frames", "must be between 1 and 100"},
+		{"no disagreeing frames needed", func(c *Config) { c.Plausibility.SpeedDisagreeFrames = 0 },
+			"plausibility.speed_disagree_frames", "must be between 1 and 100"},
+		{"position jump threshold below highway speed", func(c *Config) { c.Plausibility.MaxImpliedSpeedMPS = 20 },
+			"plausibility.max_implied_speed_mps", "must be between 40 and 340"},
+		{"operating area of two points", func(c *Config) { c.Plausibility.OperatingArea = "32,-97; 33,-96" },
+			"plausibility.operating_area", "needs at least 3 vertices (a bounding box is its 4 corners)"},
+		{"operating area with lon,lat swapped", func(c *Config) { c.Plausibility.OperatingArea = "-97.5,32; -96,32; -96,33.5" },
+			"plausibility.operating_area", "vertex 1: latitude must be between -90 and 90"},
+		{"operating area vertices out of order", func(c *Config) {
+			c.Plausibility.OperatingArea = "32,-97.5; 33.5,-96; 33.5,-97.5; 32,-96"
+		}, "plausibility.operating_area", "edges 1-2 and 3-4 cross: list the vertices in order around the area"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,7 +305,7 @@ func TestParseRefusals(t *testing.T) {
 		{"unknown key is a typo, not a default", "listen:\n  vehicel: 0.0.0.0:8443\n",
 			"f.yaml:2: listen.vehicel: unknown key (known keys here: vehicle, tms, ops)"},
 		{"unknown top-level key", "heartbeats:\n  interval: 1s\n",
-			"f.yaml:1: heartbeats: unknown key (known keys here: data_dir, store_url, listen, http, heartbeat, log, events, tls, pki, telemetry)"},
+			"f.yaml:1: heartbeats: unknown key (known keys here: data_dir, store_url, listen, http, heartbeat, log, events, tls, pki, telemetry, session, plausibility)"},
 		{"duplicate key hides the first value", "heartbeat:\n  interval: 1s\n  interval: 5s\n",
 			"f.yaml:3: heartbeat.interval: duplicate key (first set on line 2)"},
 		{"duration without unit", "heartbeat:\n  interval: 1\n",
@@ -496,5 +538,82 @@ func TestRedacted(t *testing.T) {
 	}
 	if RedactURL("postgres://a b:%zz@x") != "[unparseable URL]" {
 		t.Fatal("unparseable URL not replaced")
+	}
+}
+
+func TestOperatingArea(t *testing.T) {
+	box := [][2]float64{{32, -97.5}, {33.5, -97.5}, {33.5, -96}, {32, -96}}
+	for _, tt := range []struct {
+		name, area string
+		want       [][2]float64
+	}{
+		{"empty: the rule is off", "", nil},
+		{"blank: the rule is off", "  ", nil},
+		{"a bounding box as its corners", "32,-97.5;33.5,-97.5;33.5,-96;32,-96", box},
+		{"spaces as a map copies a point", " 32, -97.5 ; 33.5, -97.5; 33.5, -96;32, -96 ", box},
+		{"closed ring as GeoJSON writes it", "32,-97.5; 33.5,-97.5; 33.5,-96; 32,-96; 32,-97.5", box},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := valid()
+			c.Plausibility.OperatingArea = tt.area
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.OperatingArea()
+			if err != nil || fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestOperatingAreaRefusals(t *testing.T) {
+	many := strings.Repeat("1,1;", MaxOperatingAreaVertices+1) + "1,1"
+	for _, tt := range []struct{ name, area, msg string }{
+		{"one vertex", "32,-97", "needs at least 3 vertices (a bounding box is its 4 corners)"},
+		{"a closed ring of two vertices", "32,-97; 33,-96; 32,-97", "needs at least 3 vertices (a bounding box is its 4 corners)"},
+		{"not a pair", "32 -97; 33,-96; 33,-97", `vertex 1: must be "lat,lon" in decimal degrees; vertices are separated by ";"`},
+		{"comma as decimal separator", "32,5,-97; 33,-96; 33,-97", `vertex 1: must be "lat,lon" in decimal degrees; vertices are separated by ";"`},
+		{"vertices separated by commas", "32,-97, 33,-96, 33,-97", `vertex 1: must be "lat,lon" in decimal degrees; vertices are separated by ";"`},
+		{"NaN", "NaN,-97; 33,-96; 33,-97", `vertex 1: must be "lat,lon" in decimal degrees; vertices are separated by ";"`},
+		{"infinite latitude", "32,-97; +Inf,-96; 33,-97", "vertex 2: latitude must be between -90 and 90"},
+		{"longitude out of range", "32,-97; 33,-196; 33,-97", "vertex 2: longitude must be between -180 and 180"},
+		{"trailing separator", "32,-97; 33,-96; 33,-97;", `vertex 4: must be "lat,lon" in decimal degrees; vertices are separated by ";"`},
+		{"a vertex twice", "32,-97; 33,-96; 32,-97; 33,-97", "vertex 3 repeats vertex 1"},
+		{"collinear vertices enclose nothing", "32,-97; 33,-96; 34,-95", "encloses no area (the vertices lie on one line)"},
+		{"collinear up to rounding", "32.1,-97.3; 32.2,-97.2; 32.3,-97.1", "encloses no area (the vertices lie on one line)"},
+		{"across the antimeridian", "60,179; 60,-179; 61,-179; 61,179",
+			"must not cross the antimeridian (±180° longitude): split the fleet's area or draw it on one side"},
+		{"a bow tie", "32,-97.5; 33.5,-96; 33.5,-97.5; 32,-96", "edges 1-2 and 3-4 cross: list the vertices in order around the area"},
+		{"an edge through a vertex", "0,0; 0,2; 1,1; 0,1; -1,1", "edges 1-2 and 3-4 cross: list the vertices in order around the area"},
+		{"too many vertices for the per-frame cost", many, fmt.Sprintf("has more than %d vertices", MaxOperatingAreaVertices)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := valid()
+			c.Plausibility.OperatingArea = tt.area
+			es := fieldErrors(t, c.Validate())
+			if len(es) != 1 || es[0].Path != "plausibility.operating_area" || es[0].Msg != tt.msg {
+				t.Fatalf("got %v\nwant plausibility.operating_area: %s", es, tt.msg)
+			}
+			if _, err := c.OperatingArea(); err == nil || err.Error() != "plausibility.operating_area: "+tt.msg {
+				t.Fatalf("OperatingArea: %v", err)
+			}
+		})
+	}
+}
+
+func TestFloatSetting(t *testing.T) {
+	c, src, err := Parse([]byte("data_dir: /x\nplausibility:\n  speed_disagree_ratio: 0.3\nsession:\n  handshake_rate: 2\n"), "f.yaml")
+	if err != nil || c.Plausibility.SpeedDisagreeRatio != 0.3 || c.Session.HandshakeRate != 2 || src["session.handshake_rate"] != "f.yaml:5" {
+		t.Fatalf("parsed %+v %v %v", c.Plausibility, src, err)
+	}
+	if _, err := c.ApplyEnv([]string{"FIFTHWHEEL_PLAUSIBILITY_MAX_IMPLIED_SPEED_MPS=80.5"}, src); err != nil || c.Plausibility.MaxImpliedSpeedMPS != 80.5 {
+		t.Fatalf("env: %v %v", c.Plausibility.MaxImpliedSpeedMPS, err)
+	}
+	for _, bad := range []string{"NaN", "Inf", "-Inf", "fast", "20%"} {
+		if err := c.Set("plausibility.speed_disagree_ratio", bad); err == nil ||
+			err.Error() != "plausibility.speed_disagree_ratio: must be a finite number, such as 0.2 or 5" {
+			t.Errorf("%q: %v", bad, err)
+		}
 	}
 }

@@ -1,9 +1,17 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/agent"
+)
 
 // Defaults. Every default value has a name and a reason, here and nowhere
-// else; the bounds Validate enforces follow them.
+// else; the bounds Validate enforces follow them. Values that are the
+// protocol's (heartbeat timing, clock skew) refer to package agent, their one
+// home, which a truck vendors. The domain packages' own defaults, for a zero
+// Config of theirs, must equal these: cmd/fifthwheel's
+// TestConfigDefaultsMatchTheLibraries checks them.
 const (
 	// DefaultListenVehicle, DefaultListenTMS and DefaultListenOps bind to
 	// loopback: exposing the gateway to a network is a decision an operator
@@ -39,9 +47,10 @@ const (
 
 	// DefaultHeartbeatInterval and DefaultHeartbeatMisses: a heartbeat every
 	// second and three missed mean comm loss, detected within ~3 s
-	// (docs/ARCHITECTURE.md, Defaults).
-	DefaultHeartbeatInterval = time.Second
-	DefaultHeartbeatMisses   = 3
+	// (docs/ARCHITECTURE.md, Defaults). They are the protocol's, declared once in
+	// package agent (the truck's watchdog counts the same misses).
+	DefaultHeartbeatInterval = agent.DefaultHeartbeatInterval
+	DefaultHeartbeatMisses   = agent.DefaultMisses
 
 	// DefaultLogLevel logs lifecycle and errors without per-request noise.
 	DefaultLogLevel = "info"
@@ -133,24 +142,77 @@ const (
 	DefaultTelemetryRate  = 200
 	DefaultTelemetryBurst = 512
 	// DefaultClockSkew: ±5 s (docs/ARCHITECTURE.md, Defaults); GNSS-disciplined clocks
-	// are far better, the slack is for NTP fallback and queueing.
-	DefaultClockSkew = 5 * time.Second
+	// are far better, the slack is for NTP fallback and queueing. The
+	// protocol's, declared in package agent (its live/backfill split
+	// depends on it).
+	DefaultClockSkew = agent.DefaultClockSkew
 	// DefaultWindow 0: seq strictly increases; HTTPS and the session do not
 	// reorder.
 	DefaultWindow = 0
+
+	// DefaultSessionHandshakeTimeout: a vehicle that has not completed
+	// hello → challenge → challenge_response within 5 s is closed. A healthy
+	// cellular link needs two round trips (well under 1 s); 5 s tolerates a
+	// bad one without letting half-open handshakes pile up. Equals
+	// session.DefaultHandshakeTimeout.
+	DefaultSessionHandshakeTimeout = 5 * time.Second
+	// DefaultSessionWriteTimeout: a gateway frame is a few hundred bytes; a
+	// write that takes 5 s is a stalled peer. Equals
+	// session.DefaultWriteTimeout.
+	DefaultSessionWriteTimeout = 5 * time.Second
+	// DefaultResumeStableHeartbeats: with the 1 s interval, a link stable
+	// for about 3 s resumes a truck in safe_state; a link that flaps faster
+	// never does. Equals session.DefaultResumeStableHeartbeats.
+	DefaultResumeStableHeartbeats = 3
+	// DefaultMaxSessions: above the largest fleet one gateway serves
+	// (100,000 trucks). Equals session.DefaultMaxSessions.
+	DefaultMaxSessions = 100_000
+	// DefaultOverloadLatency: a quarter of the default heartbeat interval.
+	// While answering a frame takes longer on average, acks are still well
+	// inside the interval the trucks wait, and refusing new sessions keeps
+	// them so (docs/OPERATIONS.md, "Capacity and the heartbeat path").
+	// Lower it with a shorter heartbeat.interval.
+	DefaultOverloadLatency = DefaultHeartbeatInterval / 4
+	// DefaultSessionHandshakeRate and DefaultSessionHandshakeBurst: a truck
+	// on a flapping link reconnects about once a second, which fits; a
+	// reconnect loop (a bug, a cloned identity) gets 429 rather than costing
+	// a signature check and store reads each time. Equal
+	// session.DefaultHandshakeRate and session.DefaultHandshakeBurst.
+	DefaultSessionHandshakeRate  = 1.0
+	DefaultSessionHandshakeBurst = 10
+
+	// DefaultSpeedDisagreeRatio, DefaultSpeedDisagreeMinMPS and
+	// DefaultSpeedDisagreeFrames (docs/ARCHITECTURE.md, Defaults): wheel and GNSS speed
+	// differing by more than 20 % above 5 m/s for 3 consecutive frames.
+	// Healthy sensors differ by a few percent (tire wear, load); below
+	// 5 m/s GNSS speed is noisy; three frames ride out one bad fix. Equal
+	// ingest.DefaultSpeedDisagreeRatio, ingest.DefaultSpeedDisagreeMinMPS
+	// and ingest.DefaultSpeedDisagreeFrames.
+	DefaultSpeedDisagreeRatio  = 0.20
+	DefaultSpeedDisagreeMinMPS = 5.0
+	DefaultSpeedDisagreeFrames = 3
+	// DefaultMaxImpliedSpeedMPS: 60 m/s (216 km/h) is faster than any truck
+	// plus GNSS error between fixes (docs/ARCHITECTURE.md, Defaults). Equals
+	// ingest.DefaultMaxImpliedSpeedMPS.
+	DefaultMaxImpliedSpeedMPS = 60.0
+	// DefaultOperatingArea is empty: where a fleet may drive is the
+	// carrier's to say; with no area the outside_operating_area rule is off.
+	DefaultOperatingArea = ""
 )
 
 // Bounds Validate enforces.
 const (
 	// MinHeartbeatInterval and MaxHeartbeatInterval: faster than 500 ms costs
 	// bandwidth on cellular links for no gain; slower than 3 s cannot detect
-	// comm loss within the safe-state budget.
-	MinHeartbeatInterval = 500 * time.Millisecond
-	MaxHeartbeatInterval = 3 * time.Second
+	// comm loss within the safe-state budget. The agent's bounds, so every
+	// interval an operator can set is one a truck accepts.
+	MinHeartbeatInterval = agent.MinHeartbeatInterval
+	MaxHeartbeatInterval = agent.MaxHeartbeatInterval
 	// MinHeartbeatMisses and MaxHeartbeatMisses: one miss would trip safe
 	// state on a single lost packet; more than ten delays detection too long.
-	MinHeartbeatMisses = 2
-	MaxHeartbeatMisses = 10
+	// The agent's bounds.
+	MinHeartbeatMisses = agent.MinMisses
+	MaxHeartbeatMisses = agent.MaxMisses
 
 	// MaxTimeout bounds every HTTP timeout: beyond it a timeout stops
 	// protecting anything.
@@ -214,7 +276,9 @@ const (
 	// load test, not a fleet; there is no "unlimited".
 	MaxRenewPerMinute = 600
 	MaxRenewBurst     = 1000
-	// MaxClockSkew bounds telemetry.clock_skew (ingest refuses more).
+	// MaxClockSkew bounds telemetry.clock_skew: a wider window lets a
+	// captured frame pass for live longer (ingest.MaxClockSkew, which
+	// refuses more).
 	MaxClockSkew = time.Minute
 	// MaxWindow bounds telemetry.window (ingest.MaxWindow).
 	MaxWindow = 64
@@ -223,6 +287,57 @@ const (
 	// MinTelemetryBurst: a burst below one full batch (256 frames) would
 	// refuse every full backfill batch.
 	MinTelemetryBurst = 256
+
+	// MaxSessionHandshakeTimeout bounds session.handshake_timeout: beyond
+	// 30 s half-open handshakes pile up (session.MaxHandshakeTimeout).
+	MaxSessionHandshakeTimeout = 30 * time.Second
+	// MaxSessionWriteTimeout bounds session.write_timeout
+	// (session.MaxWriteTimeout).
+	MaxSessionWriteTimeout = time.Minute
+	// MaxResumeStableHeartbeats bounds session.resume_stable_heartbeats: a
+	// minute of heartbeats is already a manual resume in all but name
+	// (session.MaxResumeStableHeartbeats).
+	MaxResumeStableHeartbeats = 60
+	// MaxMaxSessions bounds session.max_sessions (session.MaxMaxSessions).
+	MaxMaxSessions = 1_000_000
+	// MinOverloadLatency bounds session.overload_latency from below: a
+	// healthy gateway under load answers in 5–10 ms on average
+	// (docs/OPERATIONS.md), so a lower threshold would refuse sessions all
+	// the time. From above it must be less than heartbeat.interval: an
+	// answer slower than the interval is already a miss.
+	MinOverloadLatency = 10 * time.Millisecond
+	// MinSessionHandshakeRate, MaxSessionHandshakeRate and
+	// MaxSessionHandshakeBurst bound session.handshake_rate and
+	// session.handshake_burst: a rate of 0 would lock a vehicle out for good
+	// once its burst is spent, so the floor is one handshake per 100 s;
+	// beyond the ceilings a vehicle is looping, not reconnecting, and there
+	// is no "unlimited" (session.MaxHandshakeRate, session.MaxHandshakeBurst).
+	MinSessionHandshakeRate  = 0.01
+	MaxSessionHandshakeRate  = 10.0
+	MaxSessionHandshakeBurst = 100
+
+	// MinSpeedDisagreeRatio and MaxSpeedDisagreeRatio bound
+	// plausibility.speed_disagree_ratio (ingest.MinSpeedDisagreeRatio,
+	// ingest.MaxSpeedDisagreeRatio).
+	MinSpeedDisagreeRatio = 0.05
+	MaxSpeedDisagreeRatio = 0.9
+	// MinSpeedDisagreeMinMPS and MaxSpeedDisagreeMinMPS bound
+	// plausibility.speed_disagree_min_mps (ingest's bounds of the same
+	// names).
+	MinSpeedDisagreeMinMPS = 1.0
+	MaxSpeedDisagreeMinMPS = 30.0
+	// MaxSpeedDisagreeFrames bounds plausibility.speed_disagree_frames
+	// (ingest.MaxSpeedDisagreeFrames); at least 1.
+	MaxSpeedDisagreeFrames = 100
+	// MinMaxImpliedSpeedMPS and MaxMaxImpliedSpeedMPS bound
+	// plausibility.max_implied_speed_mps (ingest's bounds of the same
+	// names).
+	MinMaxImpliedSpeedMPS = 40.0
+	MaxMaxImpliedSpeedMPS = 340.0
+	// MaxOperatingAreaVertices bounds plausibility.operating_area: the rule
+	// walks every edge for each telemetry fix, so the bound caps its cost
+	// per frame; an area drawn by hand needs tens of vertices.
+	MaxOperatingAreaVertices = 256
 )
 
 // Default returns the built-in configuration. It has no store location:
@@ -275,6 +390,22 @@ func Default() Config {
 			Burst:         DefaultTelemetryBurst,
 			ClockSkew:     DefaultClockSkew,
 			Window:        DefaultWindow,
+		},
+		Session: Session{
+			HandshakeTimeout:       DefaultSessionHandshakeTimeout,
+			WriteTimeout:           DefaultSessionWriteTimeout,
+			ResumeStableHeartbeats: DefaultResumeStableHeartbeats,
+			MaxSessions:            DefaultMaxSessions,
+			OverloadLatency:        DefaultOverloadLatency,
+			HandshakeRate:          DefaultSessionHandshakeRate,
+			HandshakeBurst:         DefaultSessionHandshakeBurst,
+		},
+		Plausibility: Plausibility{
+			SpeedDisagreeRatio:  DefaultSpeedDisagreeRatio,
+			SpeedDisagreeMinMPS: DefaultSpeedDisagreeMinMPS,
+			SpeedDisagreeFrames: DefaultSpeedDisagreeFrames,
+			MaxImpliedSpeedMPS:  DefaultMaxImpliedSpeedMPS,
+			OperatingArea:       DefaultOperatingArea,
 		},
 	}
 }

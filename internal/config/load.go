@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"reflect"
 	"slices"
@@ -259,6 +260,12 @@ func setValue(v reflect.Value, s string) string {
 			return "must be a whole number"
 		}
 		v.SetInt(n)
+	case v.CanFloat():
+		f, err := strconv.ParseFloat(s, v.Type().Bits())
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return "must be a finite number, such as 0.2 or 5"
+		}
+		v.SetFloat(f)
 	default:
 		// A field type this file does not handle yet is a programming error
 		// caught by the tests that set every key.

@@ -82,7 +82,44 @@ func (c Config) Validate() error {
 		v.add("telemetry.clock_skew", fmt.Sprintf("must be more than 0s and at most %v", MaxClockSkew))
 	}
 	v.between("telemetry.window", int64(c.Telemetry.Window), 0, MaxWindow)
+
+	c.validateSession(&v)
+	c.validatePlausibility(&v)
 	return v.result()
+}
+
+// validateSession checks the vehicle session settings.
+func (c Config) validateSession(v *validation) {
+	s := c.Session
+	if s.HandshakeTimeout <= 0 || s.HandshakeTimeout > MaxSessionHandshakeTimeout {
+		v.add("session.handshake_timeout", fmt.Sprintf("must be more than 0s and at most %v", MaxSessionHandshakeTimeout))
+	}
+	if s.WriteTimeout <= 0 || s.WriteTimeout > MaxSessionWriteTimeout {
+		v.add("session.write_timeout", fmt.Sprintf("must be more than 0s and at most %v", MaxSessionWriteTimeout))
+	}
+	v.between("session.resume_stable_heartbeats", int64(s.ResumeStableHeartbeats), 1, MaxResumeStableHeartbeats)
+	v.between("session.max_sessions", int64(s.MaxSessions), 1, MaxMaxSessions)
+	// Compared with heartbeat.interval only when that is valid, so one
+	// mistake is reported once.
+	hbOK := c.Heartbeat.Interval >= MinHeartbeatInterval && c.Heartbeat.Interval <= MaxHeartbeatInterval
+	if s.OverloadLatency < MinOverloadLatency || (hbOK && s.OverloadLatency >= c.Heartbeat.Interval) {
+		v.add("session.overload_latency", fmt.Sprintf("must be at least %v and less than heartbeat.interval", MinOverloadLatency))
+	}
+	v.betweenFloat("session.handshake_rate", s.HandshakeRate, MinSessionHandshakeRate, MaxSessionHandshakeRate)
+	v.between("session.handshake_burst", int64(s.HandshakeBurst), 1, MaxSessionHandshakeBurst)
+}
+
+// validatePlausibility checks the plausibility thresholds and the operating
+// area.
+func (c Config) validatePlausibility(v *validation) {
+	p := c.Plausibility
+	v.betweenFloat("plausibility.speed_disagree_ratio", p.SpeedDisagreeRatio, MinSpeedDisagreeRatio, MaxSpeedDisagreeRatio)
+	v.betweenFloat("plausibility.speed_disagree_min_mps", p.SpeedDisagreeMinMPS, MinSpeedDisagreeMinMPS, MaxSpeedDisagreeMinMPS)
+	v.between("plausibility.speed_disagree_frames", int64(p.SpeedDisagreeFrames), 1, MaxSpeedDisagreeFrames)
+	v.betweenFloat("plausibility.max_implied_speed_mps", p.MaxImpliedSpeedMPS, MinMaxImpliedSpeedMPS, MaxMaxImpliedSpeedMPS)
+	if _, msg := parseArea(p.OperatingArea); msg != "" {
+		v.add("plausibility.operating_area", msg)
+	}
 }
 
 // validateAdmission checks the limits on peers that have not proven who
@@ -234,6 +271,13 @@ func portZero(addr string) bool {
 func (v *validation) timeout(path string, d time.Duration) {
 	if d <= 0 || d > MaxTimeout {
 		v.add(path, fmt.Sprintf("must be more than 0s and at most %v", MaxTimeout))
+	}
+}
+
+// betweenFloat is between for floats; NaN is never between.
+func (v *validation) betweenFloat(path string, f, lo, hi float64) {
+	if !(f >= lo && f <= hi) {
+		v.add(path, fmt.Sprintf("must be between %v and %v", lo, hi))
 	}
 }
 

@@ -38,10 +38,12 @@
 //   - The epoch moves forward only through store.AdvanceEpoch, an audited
 //     operator action; a frame in a later epoch is refused.
 //   - Plausibility findings never refuse an authentic frame; they are kept
-//     with it and raised as finding events. Plausibility reads the schema's
-//     members only, never a telemetry frame's ext, which is stored and
-//     returned by the read API byte for byte (no HTML escaping; served with
-//     nosniff) and otherwise not interpreted.
+//     with it and raised as finding events. The thresholds and the fleet's
+//     operating area are the gateway's configuration (plausibility.*); with
+//     no area, outside_operating_area never fires. Plausibility reads the
+//     schema's members only, never a telemetry frame's ext, which is stored
+//     and returned by the read API byte for byte (no HTML escaping; served
+//     with nosniff) and otherwise not interpreted.
 //   - Results are returned only after AppendFrames has made the frames and
 //     their verdicts durable (invariant 4). If the store cannot answer, the
 //     whole call fails and nothing is acknowledged (fail closed).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fifthwheel/fifthwheel/agent"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
@@ -28,7 +29,9 @@ const (
 	Backfill Source = "backfill"
 )
 
-// Config tunes the pipeline. Data only; zero fields take the defaults.
+// Config tunes the pipeline. Data only; zero fields take the defaults in
+// limits.go, ClockSkew the protocol's (agent.DefaultClockSkew). The gateway
+// fills it from telemetry.* and plausibility.* (internal/config).
 type Config struct {
 	ClockSkew    time.Duration
 	Window       int64 // out-of-order window, 0..MaxWindow
@@ -37,7 +40,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.ClockSkew == 0 {
-		c.ClockSkew = DefaultClockSkew
+		c.ClockSkew = agent.DefaultClockSkew
 	}
 	p := &c.Plausibility
 	if p.SpeedDisagreeRatio == 0 {
@@ -57,11 +60,24 @@ func (c Config) withDefaults() Config {
 
 func (c Config) validate() error {
 	var errs []string
-	if c.ClockSkew < 0 || c.ClockSkew > time.Minute {
-		errs = append(errs, "clock_skew: must be between 0 and 1m")
+	if c.ClockSkew < 0 || c.ClockSkew > MaxClockSkew {
+		errs = append(errs, fmt.Sprintf("clock_skew: must be between 0 and %v", MaxClockSkew))
 	}
 	if c.Window < 0 || c.Window > MaxWindow {
 		errs = append(errs, fmt.Sprintf("window: must be between 0 and %d", MaxWindow))
+	}
+	p := c.Plausibility
+	if !(p.SpeedDisagreeRatio >= MinSpeedDisagreeRatio && p.SpeedDisagreeRatio <= MaxSpeedDisagreeRatio) {
+		errs = append(errs, fmt.Sprintf("speed disagree ratio: must be between %v and %v", MinSpeedDisagreeRatio, MaxSpeedDisagreeRatio))
+	}
+	if !(p.SpeedDisagreeMinMPS >= MinSpeedDisagreeMinMPS && p.SpeedDisagreeMinMPS <= MaxSpeedDisagreeMinMPS) {
+		errs = append(errs, fmt.Sprintf("speed disagree min m/s: must be between %v and %v", MinSpeedDisagreeMinMPS, MaxSpeedDisagreeMinMPS))
+	}
+	if p.SpeedDisagreeFrames < 1 || p.SpeedDisagreeFrames > MaxSpeedDisagreeFrames {
+		errs = append(errs, fmt.Sprintf("speed disagree frames: must be between 1 and %d", MaxSpeedDisagreeFrames))
+	}
+	if !(p.MaxImpliedSpeedMPS >= MinMaxImpliedSpeedMPS && p.MaxImpliedSpeedMPS <= MaxMaxImpliedSpeedMPS) {
+		errs = append(errs, fmt.Sprintf("max implied speed m/s: must be between %v and %v", MinMaxImpliedSpeedMPS, MaxMaxImpliedSpeedMPS))
 	}
 	if len(errs) > 0 {
 		return errors.New("ingest: " + strings.Join(errs, "; "))
@@ -91,7 +107,8 @@ type Deps struct {
 	Events  Events
 	Metrics prometheus.Registerer // may be nil
 	Now     func() time.Time      // nil: time.Now
-	// Area returns a vehicle's operating-area polygon, if it has one.
+	// Area, if set, returns a vehicle's own operating-area polygon; nil:
+	// every vehicle has Config.Plausibility.Area.
 	Area func(vehicleID string) Polygon
 	// Secrets opens sealed HS256 secrets (the gateway's secrets key). Nil:
 	// a frame under a sealed key cannot be checked, and the call fails
@@ -130,7 +147,7 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	}
 	area := d.Area
 	if area == nil {
-		area = func(string) Polygon { return nil }
+		area = func(string) Polygon { return cfg.Plausibility.Area }
 	}
 	p := &Pipeline{cfg: cfg, st: d.Store, keySt: openKeys{d.Store, d.Secrets}, ev: d.Events, now: now, area: area,
 		keys: newKeyCache(now, KeyCacheTTL), plaus: NewPlausibility(cfg.Plausibility), high: map[string][2]int64{},

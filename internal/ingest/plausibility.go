@@ -32,12 +32,17 @@ type Sample struct {
 	HasWheelSpeed bool
 }
 
-// PlausibilityConfig holds the rule thresholds. Data only.
+// PlausibilityConfig holds the rule thresholds and the fleet's operating
+// area. Data only; zero thresholds take the defaults in limits.go.
 type PlausibilityConfig struct {
 	SpeedDisagreeRatio  float64 // relative difference that counts as disagreement
 	SpeedDisagreeMinMPS float64 // below this speed disagreement is noise
 	SpeedDisagreeFrames int     // consecutive disagreeing frames before a finding
 	MaxImpliedSpeedMPS  float64 // faster than any truck: a jump
+	// Area is the fleet's operating area (the gateway's
+	// plausibility.operating_area, validated there); fewer than 3 vertices:
+	// none, and outside_operating_area never fires.
+	Area Polygon
 }
 
 // Polygon is an operating area: vertices as (lat, lon), implicitly closed.

@@ -5,16 +5,21 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/agent"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 )
 
 // Config is the Monitor's configuration: data only. Zero fields take the
-// defaults in limits.go.
+// defaults in limits.go; Interval and Misses take the protocol's (package
+// agent).
 type Config struct {
-	// Interval is the vehicles' heartbeat interval.
+	// Interval is the vehicles' heartbeat interval (the gateway's
+	// heartbeat.interval), agent.MinHeartbeatInterval to
+	// agent.MaxHeartbeatInterval.
 	Interval time.Duration
 	// Misses is how many intervals without a heartbeat mean comm loss: the
-	// deadline is the last heartbeat (or handshake) + Misses × Interval.
+	// deadline is the last heartbeat (or handshake) + Misses × Interval
+	// (the gateway's heartbeat.misses), agent.MinMisses to agent.MaxMisses.
 	Misses int
 	// Tick is the timer wheel's resolution and the Run loop's period.
 	Tick time.Duration
@@ -35,10 +40,10 @@ type Config struct {
 // withDefaults fills zero fields; the one place defaults are applied.
 func (c Config) withDefaults() Config {
 	if c.Interval == 0 {
-		c.Interval = DefaultInterval
+		c.Interval = agent.DefaultHeartbeatInterval
 	}
 	if c.Misses == 0 {
-		c.Misses = DefaultMisses
+		c.Misses = agent.DefaultMisses
 	}
 	if c.Tick == 0 {
 		c.Tick = DefaultTick
@@ -67,7 +72,7 @@ func (c Config) validate() error {
 		name        string
 		v, min, max time.Duration
 	}{
-		{"interval", c.Interval, MinInterval, MaxInterval},
+		{"interval", c.Interval, agent.MinHeartbeatInterval, agent.MaxHeartbeatInterval},
 		{"tick", c.Tick, MinTick, MaxTick},
 		{"min std dev", c.MinStdDev, MinMinStdDev, MaxMinStdDev},
 	}
@@ -80,7 +85,7 @@ func (c Config) validate() error {
 		name        string
 		v, min, max int
 	}{
-		{"misses", c.Misses, MinMisses, MaxMisses},
+		{"misses", c.Misses, agent.MinMisses, agent.MaxMisses},
 		{"phi window", c.PhiWindow, MinPhiWindow, MaxPhiWindow},
 		{"max vehicles", c.MaxVehicles, 1, MaxMaxVehicles},
 		{"queue size", c.QueueSize, MinQueueSize, MaxQueueSize},

@@ -2,31 +2,13 @@ package liveness
 
 import "time"
 
-// Heartbeat timing. The bounds match internal/config (heartbeat.interval and
-// heartbeat.misses), so every configuration an operator can write is one this
-// package accepts, and the truck's watchdog (package agent) counts the same
-// misses as the gateway.
-const (
-	// DefaultInterval: a heartbeat every second (docs/ARCHITECTURE.md, Defaults).
-	DefaultInterval = time.Second
-	// MinInterval: faster costs cellular bandwidth on every truck for no
-	// gain in stopping distance.
-	MinInterval = 500 * time.Millisecond
-	// MaxInterval: slower cannot detect comm loss within the safe-state
-	// budget.
-	MaxInterval = 3 * time.Second
-
-	// DefaultMisses: three missed heartbeats mean comm loss, so loss is
-	// declared 3 s after the last heartbeat (docs/ARCHITECTURE.md, Defaults).
-	DefaultMisses = 3
-	// MinMisses: with one, a single lost packet would mean comm loss and
-	// send the truck into safe state; with two or more there is at least one
-	// interval in which a vehicle is suspect before it is lost.
-	MinMisses = 2
-	// MaxMisses: more than ten delays detection beyond any useful safe-state
-	// budget.
-	MaxMisses = 10
-)
+// Heartbeat timing (Config.Interval and Config.Misses) is the protocol's,
+// declared once in package agent (agent.DefaultHeartbeatInterval,
+// agent.MinHeartbeatInterval … agent.MaxMisses): a zero Config field takes
+// the agent's default and Config validation enforces the agent's bounds, so
+// the truck's watchdog counts the same misses as the gateway. The gateway
+// passes its heartbeat.interval and heartbeat.misses (internal/config),
+// which refer to the same constants.
 
 // Timer wheel.
 const (

@@ -65,7 +65,7 @@ func New(cfg Config, deps Deps) (*Monitor, error) {
 
 // build returns a Monitor for a Config whose defaults are filled. New
 // validates first; the package's tests call build directly to run at
-// intervals below MinInterval.
+// intervals below agent.MinHeartbeatInterval.
 func build(cfg Config, deps Deps) *Monitor {
 	if deps.Now == nil {
 		deps.Now = time.Now

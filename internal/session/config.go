@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fifthwheel/fifthwheel/agent"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
@@ -18,7 +19,9 @@ import (
 )
 
 // Config tunes the session layer. Data only; zero fields take the defaults
-// in limits.go.
+// in limits.go, and Interval and Misses the protocol's (package agent). The
+// gateway fills it from its configuration (internal/config session.* and
+// heartbeat.*).
 type Config struct {
 	// HandshakeTimeout bounds hello → challenge → challenge_response.
 	HandshakeTimeout time.Duration
@@ -54,10 +57,10 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	def(&c.HandshakeTimeout, DefaultHandshakeTimeout)
-	def(&c.Interval, DefaultInterval)
+	def(&c.Interval, agent.DefaultHeartbeatInterval)
 	def(&c.WriteTimeout, DefaultWriteTimeout)
 	if c.Misses == 0 {
-		c.Misses = DefaultMisses
+		c.Misses = agent.DefaultMisses
 	}
 	if c.ResumeStableHeartbeats == 0 {
 		c.ResumeStableHeartbeats = DefaultResumeStableHeartbeats
@@ -83,23 +86,26 @@ func (c Config) validate() error {
 	if c.HandshakeTimeout < 0 || c.HandshakeTimeout > MaxHandshakeTimeout {
 		bad("handshake timeout: must be between 0 and %v", MaxHandshakeTimeout)
 	}
-	if c.Interval <= 0 || c.Interval > 3*time.Second {
-		bad("interval: must be between 0 and 3s")
+	if c.Interval < agent.MinHeartbeatInterval || c.Interval > agent.MaxHeartbeatInterval {
+		bad("interval: must be between %v and %v", agent.MinHeartbeatInterval, agent.MaxHeartbeatInterval)
 	}
-	if c.Misses < 2 || c.Misses > 10 {
-		bad("misses: must be between 2 and 10")
+	if c.Misses < agent.MinMisses || c.Misses > agent.MaxMisses {
+		bad("misses: must be between %d and %d", agent.MinMisses, agent.MaxMisses)
 	}
-	if c.WriteTimeout < 0 || c.WriteTimeout > time.Minute {
-		bad("write timeout: must be between 0 and 1m")
+	if c.WriteTimeout < 0 || c.WriteTimeout > MaxWriteTimeout {
+		bad("write timeout: must be between 0 and %v", MaxWriteTimeout)
 	}
 	if c.ResumeStableHeartbeats < 1 || c.ResumeStableHeartbeats > MaxResumeStableHeartbeats {
 		bad("resume stable heartbeats: must be between 1 and %d", MaxResumeStableHeartbeats)
 	}
-	if c.MaxSessions < 1 {
-		bad("max sessions: must be at least 1")
+	if c.MaxSessions < 1 || c.MaxSessions > MaxMaxSessions {
+		bad("max sessions: must be between 1 and %d", MaxMaxSessions)
 	}
-	if !(c.HandshakeRate > 0) || c.HandshakeBurst < 1 {
-		bad("handshake rate and burst: must be positive")
+	if !(c.HandshakeRate >= MinHandshakeRate && c.HandshakeRate <= MaxHandshakeRate) {
+		bad("handshake rate: must be between %v and %v per second", MinHandshakeRate, MaxHandshakeRate)
+	}
+	if c.HandshakeBurst < 1 || c.HandshakeBurst > MaxHandshakeBurst {
+		bad("handshake burst: must be between 1 and %d", MaxHandshakeBurst)
 	}
 	if len(errs) > 0 {
 		return errors.New("session: config: " + strings.Join(errs, "; "))

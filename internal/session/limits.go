@@ -10,12 +10,16 @@ const (
 	// needs two round trips (well under 1 s); 5 s tolerates a bad one
 	// without letting half-open handshakes pile up.
 	DefaultHandshakeTimeout = 5 * time.Second
-	MaxHandshakeTimeout     = 30 * time.Second
+	// MaxHandshakeTimeout: a handshake slower than this is a dead link, and
+	// half-open handshakes would pile up.
+	MaxHandshakeTimeout = 30 * time.Second
 
-	// DefaultInterval and DefaultMisses are the fleet's heartbeat timing
-	// (docs/ARCHITECTURE.md, Defaults); the auto-resume policy and the idle backstop use them.
-	DefaultInterval = time.Second
-	DefaultMisses   = 3
+	// Heartbeat timing (Config.Interval, Config.Misses) is the protocol's,
+	// declared once in package agent: a zero field takes
+	// agent.DefaultHeartbeatInterval or agent.DefaultMisses, and validation
+	// enforces the agent's bounds. The gateway passes its heartbeat.*
+	// settings. The handshake's clock skew is the pipeline's
+	// (ingest.Config.ClockSkew, telemetry.clock_skew): one admission path.
 
 	// DefaultResumeStableHeartbeats: auto-resume needs this many
 	// consecutive accepted heartbeats reporting safe_state on the session,
@@ -32,8 +36,12 @@ const (
 	// read_timeout.
 	idleGrace = 250 * time.Millisecond
 
-	// DefaultWriteTimeout bounds writing one gateway frame.
+	// DefaultWriteTimeout bounds writing one gateway frame: a frame is a
+	// few hundred bytes, so a write that takes longer is a stalled peer.
 	DefaultWriteTimeout = 5 * time.Second
+	// MaxWriteTimeout: beyond a minute a stalled peer holds its goroutine
+	// and buffers for nothing.
+	MaxWriteTimeout = time.Minute
 
 	// Overload shedding. The gateway keeps a moving average of the time
 	// from reading a heartbeat or telemetry frame to writing its answer
@@ -52,6 +60,9 @@ const (
 	// DefaultMaxSessions bounds open connections (established or in
 	// handshake): above the largest fleet one gateway serves.
 	DefaultMaxSessions = 100_000
+	// MaxMaxSessions: beyond a million connections one gateway is the wrong
+	// design (and its open-file limit stops it sooner).
+	MaxMaxSessions = 1_000_000
 
 	// DefaultHandshakeRate and DefaultHandshakeBurst limit handshakes per
 	// vehicle: a truck on a flapping link reconnects about once a second,
@@ -60,6 +71,14 @@ const (
 	// cache, two store reads) each time.
 	DefaultHandshakeRate  = 1.0
 	DefaultHandshakeBurst = 10
+	// MinHandshakeRate: a rate of 0 would lock a vehicle out for good once
+	// its burst is spent; one handshake per 100 s is the floor.
+	// MaxHandshakeRate and MaxHandshakeBurst: a vehicle completing more
+	// than ten handshakes a second, or a hundred at once, is a loop, not a
+	// link; there is no "unlimited".
+	MinHandshakeRate  = 0.01
+	MaxHandshakeRate  = 10.0
+	MaxHandshakeBurst = 100
 
 	// eventTimeout bounds recording one event, so a slow sink cannot hold
 	// a session's goroutine for long.
