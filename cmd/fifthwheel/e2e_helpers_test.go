@@ -165,7 +165,7 @@ func (g *gateway) issue(kind, id string) (tls.Certificate, string) {
 	g.t.Helper()
 	dir := filepath.Join(g.t.TempDir(), id)
 	g.mustCLI("pki", "issue", kind, id, "--out", dir)
-	c, err := loadCredential(dir)
+	c, err := pki.LoadCredential(dir)
 	if err != nil {
 		g.t.Fatal(err)
 	}

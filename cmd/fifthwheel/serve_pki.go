@@ -40,7 +40,7 @@ type gatewayPKI struct {
 	ca      *pki.CA
 	rs      *pki.RevocationSet
 	tracker *pki.ConnTracker
-	cert    *gatewayCert
+	cert    *pki.ServerCert
 
 	// The vehicle side, set by startVehicleSide before routes.
 	gkey    *session.GatewayKey
@@ -146,14 +146,19 @@ func (a *app) startPKI(ctx, bg context.Context, e *stateEnv, dev bool) (*gateway
 	go watchCA(bg, ca, dir, log)
 
 	dns, ips := cfg.ServerNames()
-	g.cert = &gatewayCert{ca: ca, rs: rs, id: gatewayID(), dns: dns, ips: ips, log: log}
+	certDir := ""
 	if cfg.DataDir != "" {
-		g.cert.dir = filepath.Join(cfg.DataDir, gatewayDir)
+		certDir = filepath.Join(cfg.DataDir, gatewayDir)
 	}
-	if err := g.cert.ensure(ctx, time.Now()); err != nil {
+	g.cert, err = pki.NewServerCert(pki.ServerCertConfig{ID: gatewayID(), DNSNames: dns, IPAddresses: ips, Dir: certDir},
+		pki.ServerCertDeps{CA: ca, Revocations: rs, Actor: gatewayActor, Log: log})
+	if err != nil {
 		return nil, err
 	}
-	go g.cert.run(bg)
+	if err := g.cert.Ensure(ctx, time.Now()); err != nil {
+		return nil, err
+	}
+	go g.cert.Run(bg)
 	if dev {
 		if err := ensureDevOperator(ctx, ca, rs, cfg.DataDir, log); err != nil {
 			return nil, err
@@ -217,7 +222,7 @@ func watchCA(ctx context.Context, ca *pki.CA, dir string, log *slog.Logger) {
 // the aggregator in front of the event bus: every handshake refusal is about
 // a peer that has not proven who it is.
 func (g *gatewayPKI) listenerTLS(bus event.Emitter) (vehicle, tms *tls.Config, err error) {
-	deps := pki.ListenerDeps{Trust: g.ca.Trust(), Revocations: g.rs, Events: bus, GetCertificate: g.cert.getCertificate}
+	deps := pki.ListenerDeps{Trust: g.ca.Trust(), Revocations: g.rs, Events: bus, GetCertificate: g.cert.GetCertificate}
 	vehicle, err = pki.ServerTLSConfig(pki.ListenerConfig{Name: string(server.Vehicle), Allowed: []principal.Kind{principal.Vehicle}}, deps)
 	if err != nil {
 		return nil, nil, err

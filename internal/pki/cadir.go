@@ -266,12 +266,12 @@ func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
 	return writeFileDurably(path, data, perm, os.Rename)
 }
 
-// createFileExclusive writes data to a new file path with mode perm, durably
+// CreateFileExclusive writes data to a new file path with mode perm, durably
 // like WriteFileAtomic but linking the temporary file to path instead of
 // renaming it, so it fails with an error wrapping fs.ErrExist if path exists
 // (*LinkError wrapping EEXIST): a crash leaves no half-written file, and of
 // two concurrent creators exactly one wins.
-func createFileExclusive(path string, data []byte, perm fs.FileMode) error {
+func CreateFileExclusive(path string, data []byte, perm fs.FileMode) error {
 	return writeFileDurably(path, data, perm, os.Link)
 }
 

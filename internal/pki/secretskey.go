@@ -56,7 +56,7 @@ func OpenSecretsKey(dir string, kek KeyEncrypter) (key KeyEncrypter, created boo
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, false, fmt.Errorf("pki: create %s: %w", dir, err)
 	}
-	switch err := createFileExclusive(path, out, 0o600); {
+	switch err := CreateFileExclusive(path, out, 0o600); {
 	case errors.Is(err, fs.ErrExist): // another process made it first
 		key, err := loadSecretsKey(path, kek)
 		return key, false, err
