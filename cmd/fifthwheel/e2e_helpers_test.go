@@ -28,9 +28,9 @@ import (
 	"github.com/fifthwheel/fifthwheel/agent"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/config"
+	"github.com/fifthwheel/fifthwheel/internal/gwkey"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/server"
-	"github.com/fifthwheel/fifthwheel/internal/session"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
@@ -482,14 +482,16 @@ func startTruck(t testing.TB, gw *gateway, id string, o truckOptions) *truck {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gwKey, err := os.ReadFile(filepath.Join(gw.pkiDir(), session.GatewayPublicKeyFile))
+	gwKeys, err := os.ReadFile(filepath.Join(gw.pkiDir(), gwkey.PublicFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := o.agent
 	cfg.GatewayURL = "https://" + gw.addrs.Vehicle
 	cfg.GatewayCAPEM = caPEM
-	cfg.GatewayFrameKeys = []agent.GatewayFrameKey{{PublicKeyPEM: gwKey}}
+	if cfg.GatewayFrameKeys, err = agent.ParseGatewayFrameKeys(gwKeys); err != nil {
+		t.Fatal(err)
+	}
 	cfg.StateDir = t.TempDir()
 
 	tr := &truck{t: t}

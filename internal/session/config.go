@@ -198,10 +198,17 @@ var (
 	ErrLiveForgotten  = errors.New("session: liveness: vehicle forgotten")
 )
 
+// FrameSigner signs a frame the gateway sends, under the kid of the key
+// that signs it (package gwkey).
+type FrameSigner interface {
+	SignFrame(f *frame.Frame) ([]byte, error)
+}
+
 // Deps are the session layer's live collaborators.
 type Deps struct {
-	// Key is the gateway's frame-signing key. Required.
-	Key *GatewayKey
+	// Key signs every frame the gateway sends (in the gateway: the current
+	// key of the gateway's key set, *gwkey.Signer). Required.
+	Key FrameSigner
 	// Pipeline verifies and stores heartbeats and telemetry. Required.
 	Pipeline Pipeline
 	// Keys looks up vehicles and their frame keys. Required.

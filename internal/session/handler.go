@@ -331,6 +331,6 @@ func (h *Handler) emit(evs ...event.Event) {
 
 // sign makes a gateway frame to vehicle with the next gateway seq.
 func (h *Handler) sign(vehicle string, body frame.Body) ([]byte, error) {
-	return frame.Sign(h.d.Key.signer, h.d.Key.kid, &frame.Frame{VehicleID: vehicle, Epoch: h.epoch,
+	return h.d.Key.SignFrame(&frame.Frame{VehicleID: vehicle, Epoch: h.epoch,
 		Seq: h.seq.Add(1), TS: h.now().UTC().Truncate(time.Millisecond), Body: body})
 }
