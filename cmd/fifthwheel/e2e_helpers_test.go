@@ -450,9 +450,12 @@ type truckOptions struct {
 	// through its CLI; nil means the gateway the truck connects to.
 	issuer *gateway
 	// agent holds the agent's own settings (heartbeat, reconnect backoff,
-	// renewal); startTruck fills in the gateway (URL, CA, frame key) and a
-	// fresh state directory.
+	// renewal); startTruck fills in the gateway (URL, CA, the frame keys it
+	// publishes) and a fresh state directory.
 	agent agent.Config
+	// frameKeys, when set, are the gateway frame keys the truck pins
+	// instead of every key the gateway publishes.
+	frameKeys []agent.GatewayFrameKey
 	// untilResumed waits until the gateway has resumed the truck (driving,
 	// supervised) and records the agent's events only from then on;
 	// otherwise startTruck waits until the truck is connected and records
@@ -491,6 +494,9 @@ func startTruck(t testing.TB, gw *gateway, id string, o truckOptions) *truck {
 	cfg.GatewayCAPEM = caPEM
 	if cfg.GatewayFrameKeys, err = agent.ParseGatewayFrameKeys(gwKeys); err != nil {
 		t.Fatal(err)
+	}
+	if o.frameKeys != nil {
+		cfg.GatewayFrameKeys = o.frameKeys
 	}
 	cfg.StateDir = t.TempDir()
 
