@@ -42,6 +42,13 @@ type testPKI struct {
 
 func newTestPKI(t testing.TB) *testPKI {
 	t.Helper()
+	return newTestPKIFor(t, testVehicle, time.Time{})
+}
+
+// newTestPKIFor is newTestPKI for vehicle id, its certificate valid from
+// vehicleFrom if that is set (an hour ago if not).
+func newTestPKIFor(t testing.TB, id string, vehicleFrom time.Time) *testPKI {
+	t.Helper()
 	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	now := time.Now()
 	rootTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test root"},
@@ -65,8 +72,17 @@ func newTestPKI(t testing.TB) *testPKI {
 	}
 	srv, srvKey := leaf(&x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "gw"},
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-	veh, vehKey := leaf(&x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: testVehicle},
-		URIs: []*url.URL{{Scheme: "urn", Opaque: "fifthwheel:vehicle:" + testVehicle}}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	veh, vehKey := leaf(&x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: id},
+		URIs: []*url.URL{{Scheme: "urn", Opaque: "fifthwheel:vehicle:" + id}}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	if !vehicleFrom.IsZero() {
+		tmpl := *veh
+		tmpl.NotBefore = vehicleFrom
+		der, err := x509.CreateCertificate(rand.Reader, &tmpl, root, vehKey.Public(), rootKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		veh, _ = x509.ParseCertificate(der)
+	}
 	return &testPKI{root: root, rootPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER}),
 		serverCert: tls.Certificate{Certificate: [][]byte{srv.Raw}, PrivateKey: srvKey, Leaf: srv},
 		chain:      []*x509.Certificate{veh}, tlsKey: vehKey}

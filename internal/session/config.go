@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -230,6 +231,9 @@ type Deps struct {
 	Metrics prometheus.Registerer
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Rand is the source of the challenge nonces; nil is crypto/rand.
+	// Anything else is for tests only (the session transcript vectors).
+	Rand io.Reader
 	// Log receives operational messages; nil is slog.Default().
 	Log *slog.Logger
 }

@@ -2,8 +2,10 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
@@ -30,6 +32,7 @@ type Handler struct {
 	cfg  Config
 	d    Deps
 	now  func() time.Time
+	rand io.Reader
 	log  *slog.Logger
 	hsRL *ratelimit.Limiter
 
@@ -98,6 +101,9 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if h.rand = d.Rand; h.rand == nil {
+		h.rand = rand.Reader
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -327,6 +333,15 @@ func (h *Handler) emit(evs ...event.Event) {
 	if err := h.d.Events.Emit(ctx, evs...); err != nil {
 		h.log.Warn("session event not recorded", slog.Any("err", err))
 	}
+}
+
+// nonce returns a fresh challenge nonce from Deps.Rand.
+func (h *Handler) nonce() ([]byte, error) {
+	n := make([]byte, nonceSize)
+	if _, err := io.ReadFull(h.rand, n); err != nil {
+		return nil, fmt.Errorf("session: challenge nonce: %v", err)
+	}
+	return n, nil
 }
 
 // sign makes a gateway frame to vehicle with the next gateway seq.

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -60,6 +61,13 @@ type gwOptions struct {
 	noEventLog   bool // events are discarded, not kept (memory measurements)
 	noLiveness   bool
 	pipelineWrap func(Pipeline) Pipeline
+
+	// For the transcript vectors: the gateway's and the pipeline's clock,
+	// the source of challenge nonces and the key that signs (instead of
+	// the key set's).
+	now  func() time.Time
+	rand io.Reader
+	key  FrameSigner
 }
 
 func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
@@ -110,7 +118,7 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 	if g.keys, _, err = gwkey.Open(g.keyDir, g.kek); err != nil {
 		t.Fatal(err)
 	}
-	pipe, err := ingest.New(ingest.Config{}, ingest.Deps{Store: st, Events: g.bus})
+	pipe, err := ingest.New(ingest.Config{}, ingest.Deps{Store: st, Events: g.bus, Now: o.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +126,10 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 	if o.pipelineWrap != nil {
 		p = o.pipelineWrap(p)
 	}
-	deps := Deps{Key: g.keys, Pipeline: p, Keys: st, Events: g.bus, Tracker: chainTracker{g.tracker}}
+	deps := Deps{Key: g.keys, Pipeline: p, Keys: st, Events: g.bus, Tracker: chainTracker{g.tracker}, Now: o.now, Rand: o.rand}
+	if o.key != nil {
+		deps.Key = o.key
+	}
 	if !o.noLiveness {
 		g.mon, err = liveness.New(liveness.Config{Interval: o.cfg.Interval, Misses: o.cfg.Misses}, liveness.Deps{Events: g.bus})
 		if err != nil {
