@@ -50,6 +50,10 @@
 //     kid of the key that signed it, so a vehicle looks the key up by kid
 //     among the ones it pins and never tries another.
 //   - Keys never reach logs, errors or events; Key's String names its kid.
+//   - The set is as trustworthy as the CA directory: whoever can write it
+//     can change the set (for example roll it back to one whose current key
+//     was dropped since), as they could change the CA. Nothing here detects
+//     a rollback; the directory is protected like the CA keys.
 //
 // # Compatibility
 //
