@@ -77,9 +77,10 @@ kept in --state DIR (default DATA/sim) and reused by later runs while valid.
 
 Finding the gateway: with --data DIR (as 'serve --dev --data DIR' leaves it)
 the vehicle listener comes from DIR/serve.addrs, and the fleet CA and the
-gateway's published frame keys (gateway-frame-keys.pem) from the CA directory (pki.dir);
---gateway and --gateway-key override. The heartbeat interval and misses are
-the configuration's (heartbeat.*), as the gateway's must be.
+gateway's published frame keys (gateway-frame-keys.pem, every one pinned)
+from the CA directory (pki.dir); --gateway and --gateway-key override. The
+heartbeat interval and misses are the configuration's (heartbeat.*), as the
+gateway's must be.
 
 The scenario: trucks start at --connect-rate a second, each is resumed by the
 gateway, and the scenario clock starts once every truck drives (or after
