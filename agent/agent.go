@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -38,6 +39,9 @@ type Agent struct {
 	log     *slog.Logger
 	now     func() time.Time
 	renewer Renewer
+	// nonces is the source of the hello nonces: crypto/rand, replaced only
+	// by the tests that replay the session transcript vectors.
+	nonces io.Reader
 
 	cred atomic.Pointer[credential]
 
@@ -98,7 +102,7 @@ func New(cfg Config, id Identity, deps Deps) (*Agent, error) {
 		return nil, errors.New("agent: the frame key cannot sign under FrameKID: " + err.Error())
 	}
 	a := &Agent{cfg: cfg, d: deps, vehicle: vid, signer: signer, kid: id.FrameKID, gwKeys: map[string]frame.Verifier{},
-		roots: x509.NewCertPool(), log: deps.Log, now: deps.Now, avState: frame.StateDriving,
+		roots: x509.NewCertPool(), log: deps.Log, now: deps.Now, nonces: rand.Reader, avState: frame.StateDriving,
 		wake: make(chan struct{}, 1), evWake: make(chan struct{}, 1)}
 	if a.log == nil {
 		a.log = slog.Default()

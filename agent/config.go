@@ -35,7 +35,10 @@ type Config struct {
 	GatewayCAPEM []byte
 	// GatewayFrameKeys are the pinned keys the gateway signs session frames
 	// with (challenge, ready, ack, nack, resume). At least one is required;
-	// several allow a key rotation.
+	// pin every key the gateway publishes (current, next, previous), so
+	// frames verify throughout a key rotation. A frame is verified with the
+	// pinned key its kid names and no other; a kid not pinned is refused
+	// (ReasonUnknownKey).
 	GatewayFrameKeys []GatewayFrameKey
 
 	// HeartbeatInterval is the heartbeat period, MinHeartbeatInterval to
@@ -78,8 +81,9 @@ type GatewayFrameKey struct {
 	// KID is the key id the gateway signs under; empty derives it from
 	// the key (GatewayKeyID), as the gateway does.
 	KID string
-	// PublicKeyPEM is the PEM "PUBLIC KEY" (Ed25519) the gateway exports
-	// (gateway-frame-key.pem in its data directory).
+	// PublicKeyPEM is the PEM "PUBLIC KEY" (Ed25519) the gateway publishes
+	// (gateway-frame-keys.pem in its CA directory, which may list several:
+	// ParseGatewayFrameKeys).
 	PublicKeyPEM []byte
 }
 
@@ -93,6 +97,31 @@ func GatewayKeyID(publicKeyPEM []byte) (string, error) {
 	}
 	h := sha256.Sum256(blk.Bytes)
 	return "gw-" + base64.RawURLEncoding.EncodeToString(h[:16]), nil
+}
+
+// ParseGatewayFrameKeys reads the gateway's published frame keys (the
+// gateway's gateway-frame-keys.pem: one PEM "PUBLIC KEY" block per key,
+// text between blocks ignored) as keys to pin, each under the kid derived
+// from it. Every block must be an Ed25519 or P-256 public key; a file with
+// none is an error.
+func ParseGatewayFrameKeys(pemData []byte) ([]GatewayFrameKey, error) {
+	var keys []GatewayFrameKey
+	for rest := pemData; ; {
+		var blk *pem.Block
+		if blk, rest = pem.Decode(rest); blk == nil {
+			break
+		}
+		k := GatewayFrameKey{PublicKeyPEM: pem.EncodeToMemory(&pem.Block{Type: blk.Type, Bytes: blk.Bytes})}
+		if _, err := parseGatewayKey(k); err != nil || blk.Type != "PUBLIC KEY" || len(blk.Headers) != 0 {
+			return nil, fmt.Errorf("agent: gateway frame key %d is not a PEM PUBLIC KEY of an Ed25519 or P-256 key", len(keys)+1)
+		}
+		k.KID, _ = GatewayKeyID(k.PublicKeyPEM)
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("agent: no PEM PUBLIC KEY among the gateway frame keys")
+	}
+	return keys, nil
 }
 
 // Identity is the truck's credentials. The keys are crypto.Signers so a TPM
@@ -199,10 +228,20 @@ func (c Config) validate() error {
 	if len(c.GatewayFrameKeys) == 0 {
 		bad("gateway frame keys: at least one pinned key is required")
 	}
+	kids := map[string]bool{}
 	for i, k := range c.GatewayFrameKeys {
 		if _, err := parseGatewayKey(k); err != nil {
 			bad("gateway frame key %d: %v", i, err)
+			continue
 		}
+		kid := k.KID
+		if kid == "" {
+			kid, _ = GatewayKeyID(k.PublicKeyPEM)
+		}
+		if kids[kid] {
+			bad("gateway frame key %d: kid %q is pinned twice", i, kid)
+		}
+		kids[kid] = true
 	}
 	if c.HeartbeatInterval < MinHeartbeatInterval || c.HeartbeatInterval > MaxHeartbeatInterval {
 		bad("heartbeat interval: must be between %v and %v", MinHeartbeatInterval, MaxHeartbeatInterval)

@@ -42,6 +42,13 @@ type testPKI struct {
 
 func newTestPKI(t testing.TB) *testPKI {
 	t.Helper()
+	return newTestPKIFor(t, testVehicle, time.Time{})
+}
+
+// newTestPKIFor is newTestPKI for vehicle id, its certificate valid from
+// vehicleFrom if that is set (an hour ago if not).
+func newTestPKIFor(t testing.TB, id string, vehicleFrom time.Time) *testPKI {
+	t.Helper()
 	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	now := time.Now()
 	rootTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test root"},
@@ -65,8 +72,17 @@ func newTestPKI(t testing.TB) *testPKI {
 	}
 	srv, srvKey := leaf(&x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "gw"},
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-	veh, vehKey := leaf(&x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: testVehicle},
-		URIs: []*url.URL{{Scheme: "urn", Opaque: "fifthwheel:vehicle:" + testVehicle}}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	veh, vehKey := leaf(&x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: id},
+		URIs: []*url.URL{{Scheme: "urn", Opaque: "fifthwheel:vehicle:" + id}}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	if !vehicleFrom.IsZero() {
+		tmpl := *veh
+		tmpl.NotBefore = vehicleFrom
+		der, err := x509.CreateCertificate(rand.Reader, &tmpl, root, vehKey.Public(), rootKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		veh, _ = x509.ParseCertificate(der)
+	}
 	return &testPKI{root: root, rootPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER}),
 		serverCert: tls.Certificate{Certificate: [][]byte{srv.Raw}, PrivateKey: srvKey, Leaf: srv},
 		chain:      []*x509.Certificate{veh}, tlsKey: vehKey}
@@ -141,10 +157,19 @@ type fakeConn struct {
 	n     int // 1 for the first session
 	hello []byte
 	nonce []byte // the latest challenge
+
+	// signer and kid, when set, sign this connection's frames instead of
+	// the gateway's key (a key rotation in the middle of a session).
+	signer frame.Signer
+	kid    string
 }
 
 func (c *fakeConn) sign(body frame.Body) []byte {
-	env, err := frame.Sign(c.g.signer, c.g.kid, &frame.Frame{VehicleID: testVehicle, Epoch: 1, Seq: c.g.seq.Add(1),
+	signer, kid := c.g.signer, c.g.kid
+	if c.signer != nil {
+		signer, kid = c.signer, c.kid
+	}
+	env, err := frame.Sign(signer, kid, &frame.Frame{VehicleID: testVehicle, Epoch: 1, Seq: c.g.seq.Add(1),
 		TS: time.Now().UTC().Truncate(time.Millisecond), Body: body})
 	if err != nil {
 		panic(err)
@@ -259,8 +284,14 @@ func (e *events) of(kind EventKind) []Event {
 // newTestAgent returns an agent for g (not running) with a fast heartbeat.
 func newTestAgent(t testing.TB, g *fakeGW, frameKey ed25519.PrivateKey) (*Agent, *testAV, *events) {
 	t.Helper()
+	return newTestAgentWith(t, g, frameKey, nil)
+}
+
+// newTestAgentWith is newTestAgent with mod applied to its configuration.
+func newTestAgentWith(t testing.TB, g *fakeGW, frameKey ed25519.PrivateKey, mod func(*Config)) (*Agent, *testAV, *events) {
+	t.Helper()
 	av, evs := &testAV{}, &events{}
-	a, err := New(Config{
+	cfg := Config{
 		GatewayURL:        g.srv.URL,
 		GatewayCAPEM:      g.pki.rootPEM,
 		GatewayFrameKeys:  []GatewayFrameKey{{PublicKeyPEM: g.pubPEM}},
@@ -269,7 +300,11 @@ func newTestAgent(t testing.TB, g *fakeGW, frameKey ed25519.PrivateKey) (*Agent,
 		ReconnectMin:      20 * time.Millisecond,
 		ReconnectMax:      50 * time.Millisecond,
 		DisableRenewal:    true,
-	}, Identity{Chain: g.pki.chain, TLSKey: g.pki.tlsKey, FrameKey: frameKey, FrameKID: "k-test"},
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	a, err := New(cfg, Identity{Chain: g.pki.chain, TLSKey: g.pki.tlsKey, FrameKey: frameKey, FrameKID: "k-test"},
 		Deps{SafeStater: av, OnEvent: evs.add})
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,9 @@ package agent
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,7 +169,9 @@ func readErr(err error) error {
 func (s *session) handshake(ctx context.Context) error {
 	a := s.a
 	s.hello = make([]byte, 32)
-	_, _ = rand.Read(s.hello)
+	if _, err := io.ReadFull(a.nonces, s.hello); err != nil {
+		return fmt.Errorf("agent: hello nonce: %w", err)
+	}
 	a.mu.Lock()
 	st := a.stateLocked()
 	a.mu.Unlock()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fifthwheel/fifthwheel/internal/atomicfile"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
@@ -231,10 +229,10 @@ func (o *operatorFlag) actor(ctx context.Context, e *stateEnv) (principal.Princi
 		}
 		dir = filepath.Join(e.cfg.DataDir, operatorDir)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "cert.pem")); errors.Is(err, fs.ErrNotExist) && !explicit {
+	if _, err := os.Stat(filepath.Join(dir, pki.CredentialCertFile)); errors.Is(err, fs.ErrNotExist) && !explicit {
 		return cliActor, nil
 	}
-	pair, err := loadCredential(dir)
+	pair, err := pki.LoadCredential(dir)
 	if err != nil {
 		return principal.Principal{}, fmt.Errorf("operator credential in %s: %v", dir, err)
 	}
@@ -269,41 +267,13 @@ func certPEM(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 }
 
-// writeCredential writes a certificate, its key and the fleet root as
-// DIR/cert.pem (the chain), DIR/key.pem (PKCS #8, 0600) and DIR/ca.pem.
-// DIR is created 0700. An existing key.pem is replaced only with force.
+// writeCredential writes a certificate, its key and the fleet root into
+// the credential directory dir (pki.WriteCredential). An existing key.pem is
+// replaced only with force.
 func writeCredential(dir string, is *pki.Issued, key crypto.Signer, root *x509.Certificate, force bool) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create %s: %v", dir, err)
-	}
-	keyPath := filepath.Join(dir, "key.pem")
+	keyPath := filepath.Join(dir, pki.CredentialKeyFile)
 	if _, err := os.Stat(keyPath); err == nil && !force {
 		return &usageError{err: fmt.Errorf("%s exists; refusing to replace a private key (pass --force, or another --out)", keyPath)}
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return fmt.Errorf("encode the key: %v", err)
-	}
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	clear(der)
-	for _, f := range []struct {
-		name string
-		data []byte
-		perm fs.FileMode
-	}{
-		{"key.pem", keyPEM, 0o600},
-		{"cert.pem", is.ChainPEM(), 0o644},
-		{"ca.pem", certPEM(root), 0o644},
-	} {
-		if err := atomicfile.Write(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
-			return err
-		}
-	}
-	clear(keyPEM)
-	return nil
-}
-
-// loadCredential reads DIR/cert.pem and DIR/key.pem.
-func loadCredential(dir string) (tls.Certificate, error) {
-	return tls.LoadX509KeyPair(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+	return pki.WriteCredential(dir, is, key, root)
 }

@@ -28,9 +28,9 @@ import (
 	"github.com/fifthwheel/fifthwheel/agent"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/config"
+	"github.com/fifthwheel/fifthwheel/internal/gwkey"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/server"
-	"github.com/fifthwheel/fifthwheel/internal/session"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
@@ -165,7 +165,7 @@ func (g *gateway) issue(kind, id string) (tls.Certificate, string) {
 	g.t.Helper()
 	dir := filepath.Join(g.t.TempDir(), id)
 	g.mustCLI("pki", "issue", kind, id, "--out", dir)
-	c, err := loadCredential(dir)
+	c, err := pki.LoadCredential(dir)
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -450,9 +450,12 @@ type truckOptions struct {
 	// through its CLI; nil means the gateway the truck connects to.
 	issuer *gateway
 	// agent holds the agent's own settings (heartbeat, reconnect backoff,
-	// renewal); startTruck fills in the gateway (URL, CA, frame key) and a
-	// fresh state directory.
+	// renewal); startTruck fills in the gateway (URL, CA, the frame keys it
+	// publishes) and a fresh state directory.
 	agent agent.Config
+	// frameKeys, when set, are the gateway frame keys the truck pins
+	// instead of every key the gateway publishes.
+	frameKeys []agent.GatewayFrameKey
 	// untilResumed waits until the gateway has resumed the truck (driving,
 	// supervised) and records the agent's events only from then on;
 	// otherwise startTruck waits until the truck is connected and records
@@ -482,14 +485,19 @@ func startTruck(t testing.TB, gw *gateway, id string, o truckOptions) *truck {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gwKey, err := os.ReadFile(filepath.Join(gw.pkiDir(), session.GatewayPublicKeyFile))
+	gwKeys, err := os.ReadFile(filepath.Join(gw.pkiDir(), gwkey.PublicFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := o.agent
 	cfg.GatewayURL = "https://" + gw.addrs.Vehicle
 	cfg.GatewayCAPEM = caPEM
-	cfg.GatewayFrameKeys = []agent.GatewayFrameKey{{PublicKeyPEM: gwKey}}
+	if cfg.GatewayFrameKeys, err = agent.ParseGatewayFrameKeys(gwKeys); err != nil {
+		t.Fatal(err)
+	}
+	if o.frameKeys != nil {
+		cfg.GatewayFrameKeys = o.frameKeys
+	}
 	cfg.StateDir = t.TempDir()
 
 	tr := &truck{t: t}

@@ -102,7 +102,7 @@ func TestTelemetryOverMTLS(t *testing.T) {
 	}
 
 	// Read back on the TMS listener with the operator credential.
-	op, err := loadCredential(filepath.Join(g.data, "operator"))
+	op, err := pki.LoadCredential(filepath.Join(g.data, "operator"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,7 @@ then FIFTHWHEEL_* environment variables, then flags.`,
 		a.pkiCmd(),
 		a.vehicleCmd(),
 		a.simCmd(),
+		a.gatewayCmd(),
 	)
 	return root
 }

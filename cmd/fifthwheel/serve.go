@@ -184,14 +184,15 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
 		return err
 	}
 	defer gw.tracker.Stop()
-	if err := a.startVehicleSide(bg, env, gw); err != nil {
+	vs, err := a.startVehicleSide(bg, env)
+	if err != nil {
 		return err
 	}
 	vehicleTLS, tmsTLS, err := gw.listenerTLS(agg)
 	if err != nil {
 		return err
 	}
-	routes, err := gw.routes(cfg, env, reg)
+	routes, err := gw.routes(cfg, env, vs, reg)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/gwkey"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/liveness"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
@@ -35,59 +37,103 @@ const (
 	listenRetry = time.Second
 )
 
-// gatewayPKI is the fleet PKI as a running gateway uses it.
+// gatewayPKI is the fleet PKI as a running gateway uses it: made by
+// startPKI, read-only after.
 type gatewayPKI struct {
 	ca      *pki.CA
 	rs      *pki.RevocationSet
 	tracker *pki.ConnTracker
-	cert    *gatewayCert
-
-	// The vehicle side, set by startVehicleSide before routes.
-	gkey    *session.GatewayKey
-	secrets pki.KeyEncrypter // opens the HS256 secrets sealed in the store
-	monitor *liveness.Monitor
+	cert    *pki.ServerCert
 }
 
-// startVehicleSide loads (or creates) the gateway's frame-signing key and
-// the secrets key in the PKI directory, so replicas sharing the CA
-// directory share them too, seals the HS256 secrets an older version left
-// in the clear in the store (before anything listens), and starts the
-// liveness monitor on bg.
-func (a *app) startVehicleSide(bg context.Context, e *stateEnv, g *gatewayPKI) error {
+// vehicleSide is what the vehicle endpoints need beyond the PKI: made by
+// startVehicleSide, read-only after.
+type vehicleSide struct {
+	keys    *gwkey.Signer     // signs what the gateway sends vehicles
+	secrets pki.KeyEncrypter  // opens the HS256 secrets sealed in the store
+	monitor *liveness.Monitor // heartbeat deadlines and fleet state
+}
+
+// startVehicleSide opens the gateway's frame-signing key set and the
+// secrets key in the PKI directory (creating them on the first start), so
+// replicas sharing the CA directory share them too, seals the HS256 secrets
+// an older version left in the clear in the store (before anything
+// listens), and starts, on bg, the key set's reload (a promotion made with
+// 'fifthwheel gateway key promote' takes effect within
+// gwkey.ReloadInterval) and the liveness monitor.
+func (a *app) startVehicleSide(bg context.Context, e *stateEnv) (*vehicleSide, error) {
 	dir, err := pkiDir(e.cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	kek, err := a.kek(e.cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if g.secrets, err = openSecretsKey(dir, kek, e.log); err != nil {
-		return err
-	}
-	n, err := ingest.SealClearSecrets(bg, e.st, g.secrets)
+	secrets, err := openSecretsKey(dir, kek, e.log)
 	if err != nil {
-		return fmt.Errorf("seal the HS256 secrets stored in the clear: %v", err)
+		return nil, err
+	}
+	n, err := ingest.SealClearSecrets(bg, e.st, secrets)
+	if err != nil {
+		return nil, fmt.Errorf("seal the HS256 secrets stored in the clear: %v", err)
 	}
 	if n > 0 {
 		e.log.Warn("sealed HS256 frame secrets an older version stored in the clear; whoever could read the store or its backups could read them: rotate them",
 			slog.Int("sealed", n))
 	}
-	key, created, err := session.LoadOrCreateGatewayKey(dir, kek)
+	keys, err := openGatewayKeys(dir, kek, e.log)
 	if err != nil {
-		return fmt.Errorf("gateway frame key: %v", err)
+		return nil, err
 	}
-	if created {
-		e.log.Info("gateway frame key created", slog.String("kid", key.KID()),
-			slog.String("public_key", filepath.Join(dir, session.GatewayPublicKeyFile)))
-	}
+	go every(bg, gwkey.ReloadInterval, func() {
+		switch changed, err := keys.Reload(); {
+		case err != nil:
+			e.log.Error("reloading the gateway frame keys failed; signing with the current key", slog.String("kid", keys.Current().KID()), slog.Any("err", err))
+		case changed:
+			e.log.Info("gateway frame key promoted: signing with it now", slog.String("kid", keys.Current().KID()))
+		}
+	})
 	mon, err := liveness.New(livenessConfig(e.cfg), liveness.Deps{Events: e.bus, Log: e.log})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	go func() { _ = mon.Run(bg) }()
-	g.gkey, g.monitor = key, mon
-	return nil
+	return &vehicleSide{keys: keys, secrets: secrets, monitor: mon}, nil
+}
+
+// openGatewayKeys opens (or creates) the gateway's frame-signing key set
+// in the CA directory dir.
+func openGatewayKeys(dir string, kek pki.KeyEncrypter, log *slog.Logger) (*gwkey.Signer, error) {
+	keys, how, err := gwkey.Open(dir, kek)
+	if errors.Is(err, pki.ErrKeyDecrypt) {
+		return nil, fmt.Errorf("cannot decrypt the gateway frame keys in %s: wrong passphrase or KEK file", filepath.Join(dir, gwkey.SetFile))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gateway frame keys: %v", err)
+	}
+	pub := slog.String("public_keys", filepath.Join(dir, gwkey.PublicFile))
+	switch how {
+	case gwkey.Created:
+		log.Info("gateway frame key created: vehicles must pin the published keys", slog.String("kid", keys.Current().KID()), pub)
+	case gwkey.Migrated:
+		log.Info("gateway frame key moved into a key set; vehicles pin the same key", slog.String("kid", keys.Current().KID()), pub)
+	}
+	return keys, nil
+}
+
+// every calls fn every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
 }
 
 // startPKI loads the fleet CA (creating it under --dev), loads the
@@ -145,14 +191,19 @@ func (a *app) startPKI(ctx, bg context.Context, e *stateEnv, dev bool) (*gateway
 	go watchCA(bg, ca, dir, log)
 
 	dns, ips := cfg.ServerNames()
-	g.cert = &gatewayCert{ca: ca, rs: rs, id: gatewayID(), dns: dns, ips: ips, log: log}
+	certDir := ""
 	if cfg.DataDir != "" {
-		g.cert.dir = filepath.Join(cfg.DataDir, gatewayDir)
+		certDir = filepath.Join(cfg.DataDir, gatewayDir)
 	}
-	if err := g.cert.ensure(ctx, time.Now()); err != nil {
+	g.cert, err = pki.NewServerCert(pki.ServerCertConfig{ID: gatewayID(), DNSNames: dns, IPAddresses: ips, Dir: certDir},
+		pki.ServerCertDeps{CA: ca, Revocations: rs, Actor: gatewayActor, Log: log})
+	if err != nil {
 		return nil, err
 	}
-	go g.cert.run(bg)
+	if err := g.cert.Ensure(ctx, time.Now()); err != nil {
+		return nil, err
+	}
+	go g.cert.Run(bg)
 	if dev {
 		if err := ensureDevOperator(ctx, ca, rs, cfg.DataDir, log); err != nil {
 			return nil, err
@@ -192,23 +243,18 @@ func watchCA(ctx context.Context, ca *pki.CA, dir string, log *slog.Logger) {
 		return fi.ModTime()
 	}
 	last := stamp()
-	t := time.NewTicker(caReloadInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	every(ctx, caReloadInterval, func() {
+		s := stamp()
+		if s.Equal(last) {
 			return
-		case <-t.C:
 		}
-		if s := stamp(); !s.Equal(last) {
-			if err := ca.Reload(ctx); err != nil {
-				log.Error("reloading the fleet CA failed; the previous state stays", slog.Any("err", err))
-				continue
-			}
-			last = s
-			log.Info("fleet CA reloaded", slog.String("issuing", ca.IssuingKeyID()))
+		if err := ca.Reload(ctx); err != nil {
+			log.Error("reloading the fleet CA failed; the previous state stays", slog.Any("err", err))
+			return
 		}
-	}
+		last = s
+		log.Info("fleet CA reloaded", slog.String("issuing", ca.IssuingKeyID()))
+	})
 }
 
 // listenerTLS returns the mTLS configurations of the vehicle listener
@@ -216,7 +262,7 @@ func watchCA(ctx context.Context, ca *pki.CA, dir string, log *slog.Logger) {
 // the aggregator in front of the event bus: every handshake refusal is about
 // a peer that has not proven who it is.
 func (g *gatewayPKI) listenerTLS(bus event.Emitter) (vehicle, tms *tls.Config, err error) {
-	deps := pki.ListenerDeps{Trust: g.ca.Trust(), Revocations: g.rs, Events: bus, GetCertificate: g.cert.getCertificate}
+	deps := pki.ListenerDeps{Trust: g.ca.Trust(), Revocations: g.rs, Events: bus, GetCertificate: g.cert.GetCertificate}
 	vehicle, err = pki.ServerTLSConfig(pki.ListenerConfig{Name: string(server.Vehicle), Allowed: []principal.Kind{principal.Vehicle}}, deps)
 	if err != nil {
 		return nil, nil, err
@@ -262,12 +308,12 @@ type gatewayRoutes struct {
 // routes builds the endpoint handlers of the three listeners. The vehicle
 // session is tracked through the admission (server.HijackTracker), so a
 // revocation or suspension closes it with its typed close code.
-func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Registerer) (*gatewayRoutes, error) {
+func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, vs *vehicleSide, reg prometheus.Registerer) (*gatewayRoutes, error) {
 	icfg, err := ingestConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	pipeline, err := ingest.New(icfg, ingest.Deps{Store: e.st, Events: e.bus, Metrics: reg, Secrets: g.secrets})
+	pipeline, err := ingest.New(icfg, ingest.Deps{Store: e.st, Events: e.bus, Metrics: reg, Secrets: vs.secrets})
 	if err != nil {
 		return nil, err
 	}
@@ -275,8 +321,8 @@ func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Regis
 	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.emitter(),
 		RenewLimiter: enroll.NewRenewLimiter(cfg.PKI.RenewPerMinute, cfg.PKI.RenewBurst)}
 	sess, err := session.New(sessionConfig(cfg),
-		session.Deps{Key: g.gkey, Pipeline: pipeline, Events: e.bus, Tracker: server.HijackTracker{},
-			Liveness: session.LivenessMonitor(g.monitor), Limiter: limiter, Metrics: reg, Log: e.log})
+		session.Deps{Key: vs.keys, Pipeline: pipeline, Events: e.bus, Tracker: server.HijackTracker{},
+			Liveness: session.LivenessMonitor(vs.monitor), Limiter: limiter, Metrics: reg, Log: e.log})
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +340,7 @@ func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, reg prometheus.Regis
 	for p, h := range (&ingest.ReadAPI{Store: e.st, Peer: pki.Peer}).Routes() {
 		tms[p] = h
 	}
-	for p, h := range (&liveness.ReadAPI{Monitor: g.monitor, Peer: pki.Peer}).Routes() {
+	for p, h := range (&liveness.ReadAPI{Monitor: vs.monitor, Peer: pki.Peer}).Routes() {
 		tms[p] = h
 	}
 	crl := g.ca.CRLHandler()

@@ -18,7 +18,7 @@ import (
 
 	"github.com/fifthwheel/fifthwheel/agent"
 	"github.com/fifthwheel/fifthwheel/internal/config"
-	"github.com/fifthwheel/fifthwheel/internal/session"
+	"github.com/fifthwheel/fifthwheel/internal/gwkey"
 	"github.com/fifthwheel/fifthwheel/internal/sim"
 )
 
@@ -77,9 +77,10 @@ kept in --state DIR (default DATA/sim) and reused by later runs while valid.
 
 Finding the gateway: with --data DIR (as 'serve --dev --data DIR' leaves it)
 the vehicle listener comes from DIR/serve.addrs, and the fleet CA and the
-gateway's frame key (gateway-frame-key.pem) from the CA directory (pki.dir);
---gateway and --gateway-key override. The heartbeat interval and misses are
-the configuration's (heartbeat.*), as the gateway's must be.
+gateway's published frame keys (gateway-frame-keys.pem, every one pinned)
+from the CA directory (pki.dir); --gateway and --gateway-key override. The
+heartbeat interval and misses are the configuration's (heartbeat.*), as the
+gateway's must be.
 
 The scenario: trucks start at --connect-rate a second, each is resumed by the
 gateway, and the scenario clock starts once every truck drives (or after
@@ -121,7 +122,7 @@ for a truck whose link was not down is false.`,
 	fs := cmd.Flags()
 	fs.IntVar(&o.vehicles, "vehicles", 100, "simulate `N` trucks")
 	fs.StringVar(&o.gateway, "gateway", "", "the gateway's vehicle listener, `HOST:PORT` or https://HOST:PORT (default: from DATA/serve.addrs)")
-	fs.StringVar(&o.gatewayKey, "gateway-key", "", "the gateway's frame key, PEM `FILE` (default: gateway-frame-key.pem in the CA directory, DATA/pki)")
+	fs.StringVar(&o.gatewayKey, "gateway-key", "", "the gateway's published frame keys, PEM `FILE` (default: "+gwkey.PublicFile+" in the CA directory, DATA/pki)")
 	fs.StringVar(&o.serverNm, "server-name", "", "the `NAME` the gateway's certificate carries, if not the address's host")
 	fs.StringVar(&o.state, "state", "", "keep the trucks' credentials and frame counters in `DIR` (default: DATA/sim, or ./fw-sim)")
 	fs.StringVar(&o.prefix, "prefix", sim.DefaultIDPrefix, "name the trucks `PREFIX`-00000, `PREFIX`-00001, ...")
@@ -284,30 +285,23 @@ func simTarget(cfg config.Config, o *simFleetFlags) (sim.Target, error) {
 	keyFile := o.gatewayKey
 	if keyFile == "" {
 		if cfg.PKIDir() == "" {
-			return t, &usageError{err: errors.New("no gateway frame key: pass --gateway-key FILE (the gateway's gateway-frame-key.pem)")}
+			return t, &usageError{err: fmt.Errorf("no gateway frame keys: pass --gateway-key FILE (the gateway's %s)", gwkey.PublicFile)}
 		}
-		// serve keeps it in the CA directory (shared by replicas).
-		for _, p := range []string{filepath.Join(cfg.PKIDir(), session.GatewayPublicKeyFile),
-			filepath.Join(cfg.DataDir, session.GatewayPublicKeyFile)} {
-			if _, err := os.Stat(p); err == nil {
-				keyFile = p
-				break
-			}
-		}
-		if keyFile == "" {
-			return t, &usageError{err: fmt.Errorf("no gateway frame key in %s (serve writes %s there when it starts); or pass --gateway-key FILE",
-				cfg.PKIDir(), session.GatewayPublicKeyFile)}
+		// serve publishes them in the CA directory (shared by replicas).
+		keyFile = filepath.Join(cfg.PKIDir(), gwkey.PublicFile)
+		if _, err := os.Stat(keyFile); err != nil {
+			return t, &usageError{err: fmt.Errorf("no gateway frame keys in %s (serve writes %s there when it starts); or pass --gateway-key FILE",
+				cfg.PKIDir(), gwkey.PublicFile)}
 		}
 	}
 	pemBytes, err := os.ReadFile(keyFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return t, &usageError{err: fmt.Errorf("gateway frame key %s does not exist", keyFile)}
+		return t, &usageError{err: fmt.Errorf("gateway frame key file %s does not exist", keyFile)}
 	} else if err != nil {
 		return t, err
 	}
-	if _, err := agent.GatewayKeyID(pemBytes); err != nil {
-		return t, &usageError{err: fmt.Errorf("gateway frame key %s: %v", keyFile, err)}
+	if t.FrameKeys, err = agent.ParseGatewayFrameKeys(pemBytes); err != nil {
+		return t, &usageError{err: fmt.Errorf("gateway frame key file %s: %v", keyFile, err)}
 	}
-	t.FrameKeys = []agent.GatewayFrameKey{{PublicKeyPEM: pemBytes}}
 	return t, nil
 }

@@ -62,6 +62,15 @@
 // live connection of a suspended or retired vehicle, on every replica,
 // within one poll interval.
 //
+// The gateway's own TLS server certificate (ServerCert) comes from the same
+// CA, with the names of pki.server_names, and is kept in a credential
+// directory (DATA/gateway: cert.pem, key.pem 0600, ca.pem). The gateway
+// presents it only while it is good: chained to an intermediate trusted
+// now, not revoked, with exactly the configured names and before 2/3 of its
+// life (RenewDue); otherwise it issues a new one, at start and at every
+// check of a running gateway. A certificate planted in that directory
+// without the CA's signature is never presented.
+//
 // The secrets key (SecretsKeyFile, under the KEK like the CA keys) seals the
 // secrets kept outside the CA directory: HS256 frame secrets in the store.
 // The KEK opens it once per process; it opens each secret only in memory.

@@ -50,6 +50,21 @@ const (
 	OCSPResponderRenewBefore = 8 * time.Hour
 )
 
+// Renewal of the gateway's own certificates.
+const (
+	// RenewAtNumerator / RenewAtDenominator is the fraction of a
+	// certificate's life after which its holder replaces it (DESIGN.md:
+	// 2/3): a third of the life is left to retry through an outage of the
+	// CA or the store. RenewDue applies it.
+	RenewAtNumerator   = 2
+	RenewAtDenominator = 3
+	// DefaultServerCertCheckInterval is how often a running gateway checks
+	// its server certificate (ServerCert.Run): an hour is nothing against
+	// a 90-day certificate renewed with 30 days left, and bounds how long a
+	// revoked one, or one from a retired intermediate, stays in use.
+	DefaultServerCertCheckInterval = time.Hour
+)
+
 // SerialBits is the size of a serial number. RFC 5280 §4.1.2.2 allows up to
 // 20 octets; CA/B requires 64 bits of entropy; we use 128 with the top bit
 // set, so every serial has the same width (32 hex digits, 17 DER octets) and

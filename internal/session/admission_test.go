@@ -63,6 +63,8 @@ func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c
 
 func (c *testClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
+func (c *testClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
 // postBatch sends env alone on the batch path with v's certificate and
 // returns its result's code, or the problem code of a whole-batch refusal.
 func (g *gw) postBatch(v *vehicle, env []byte) string {

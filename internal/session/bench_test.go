@@ -196,7 +196,7 @@ func TestSessionMemoryClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		signer, _ := frame.NewEd25519Signer(ed25519.NewKeyFromSeed(v.FrameKey))
-		r := &rawClient{t: t, c: c, v: &vehicle{id: v.ID, signer: signer, kid: v.KID}, g: &gw{key: nil}}
+		r := &rawClient{t: t, c: c, v: &vehicle{id: v.ID, signer: signer, kid: v.KID}, g: &gw{}}
 		hello := make([]byte, 32)
 		rand.Read(hello)
 		r.send(&frame.Hello{Nonce: hello, State: frame.StateDriving})

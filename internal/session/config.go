@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -193,10 +194,17 @@ var (
 	ErrLiveForgotten  = errors.New("session: liveness: vehicle forgotten")
 )
 
+// FrameSigner signs a frame the gateway sends, under the kid of the key
+// that signs it (package gwkey).
+type FrameSigner interface {
+	SignFrame(f *frame.Frame) ([]byte, error)
+}
+
 // Deps are the session layer's live collaborators.
 type Deps struct {
-	// Key is the gateway's frame-signing key. Required.
-	Key *GatewayKey
+	// Key signs every frame the gateway sends (in the gateway: the current
+	// key of the gateway's key set, *gwkey.Signer). Required.
+	Key FrameSigner
 	// Pipeline authenticates handshake frames, and verifies and stores
 	// heartbeats and telemetry. Required.
 	Pipeline Pipeline
@@ -217,6 +225,9 @@ type Deps struct {
 	Metrics prometheus.Registerer
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Rand is the source of the challenge nonces; nil is crypto/rand.
+	// Anything else is for tests only (the session transcript vectors).
+	Rand io.Reader
 	// Log receives operational messages; nil is slog.Default().
 	Log *slog.Logger
 }

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -371,8 +370,10 @@ func (c *conn) handshake(ctx context.Context) error {
 	hb := hello.Body.(*frame.Hello)
 	c.helloNonce = hb.Nonce
 
-	nonce := make([]byte, nonceSize)
-	_, _ = rand.Read(nonce)
+	nonce, err := h.nonce()
+	if err != nil {
+		return err
+	}
 	if err := c.send(&frame.Challenge{Nonce: nonce, PeerNonce: hb.Nonce}); err != nil {
 		return err
 	}
@@ -545,8 +546,10 @@ func (c *conn) handleFrame(ctx context.Context, f *frame.Frame, raw []byte) {
 // if one is wanted. While a challenge is outstanding (for less than the
 // handshake timeout) no second one is sent: its answer serves both.
 func (c *conn) challenge() error {
-	nonce := make([]byte, nonceSize)
-	_, _ = rand.Read(nonce)
+	nonce, err := c.h.nonce()
+	if err != nil {
+		return err
+	}
 	now := c.h.now()
 	c.mu.Lock()
 	if c.nonce != nil && now.Sub(c.nonceAt) < c.h.cfg.HandshakeTimeout {

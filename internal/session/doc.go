@@ -27,9 +27,11 @@
 //     liveness monitor hears of a heartbeat only then. A refusal is answered
 //     with a signed nack carrying the pipeline's reason code.
 //   - Everything the gateway sends is signed with its own frame key
-//     (GatewayKey, encrypted at rest with the pki KeyEncrypter), which
-//     vehicles pin, and carries the gateway's (epoch, seq), strictly
-//     increasing on every connection.
+//     (Deps.Key: the current key of package gwkey's key set, under its
+//     kid), which vehicles pin, and carries the gateway's (epoch, seq),
+//     strictly increasing on every connection. After a key promotion the
+//     frames of a live session are signed with the new key: a vehicle that
+//     pins the published keys accepts either.
 //   - A second session of a vehicle wins only once its handshake completes;
 //     the older one is then closed (session_superseded). Sessions are closed
 //     on revocation of their certificate (4003) and on suspension of their

@@ -2,8 +2,10 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
@@ -30,6 +32,7 @@ type Handler struct {
 	cfg  Config
 	d    Deps
 	now  func() time.Time
+	rand io.Reader
 	log  *slog.Logger
 	hsRL *ratelimit.Limiter
 
@@ -98,6 +101,9 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if h.rand = d.Rand; h.rand == nil {
+		h.rand = rand.Reader
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -329,8 +335,17 @@ func (h *Handler) emit(evs ...event.Event) {
 	}
 }
 
+// nonce returns a fresh challenge nonce from Deps.Rand.
+func (h *Handler) nonce() ([]byte, error) {
+	n := make([]byte, nonceSize)
+	if _, err := io.ReadFull(h.rand, n); err != nil {
+		return nil, fmt.Errorf("session: challenge nonce: %v", err)
+	}
+	return n, nil
+}
+
 // sign makes a gateway frame to vehicle with the next gateway seq.
 func (h *Handler) sign(vehicle string, body frame.Body) ([]byte, error) {
-	return frame.Sign(h.d.Key.signer, h.d.Key.kid, &frame.Frame{VehicleID: vehicle, Epoch: h.epoch,
+	return h.d.Key.SignFrame(&frame.Frame{VehicleID: vehicle, Epoch: h.epoch,
 		Seq: h.seq.Add(1), TS: h.now().UTC().Truncate(time.Millisecond), Body: body})
 }

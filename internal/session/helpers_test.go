@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +23,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/gwkey"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/liveness"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
@@ -42,7 +44,9 @@ type gw struct {
 	ca      *pki.CA
 	rs      *pki.RevocationSet
 	tracker *pki.ConnTracker
-	key     *GatewayKey
+	keyDir  string           // the gateway's key set (gwkey), for rotation
+	kek     pki.KeyEncrypter // opens it
+	keys    *gwkey.Signer    // signs what the gateway sends
 	mon     *liveness.Monitor
 	h       *Handler
 	srv     *httptest.Server
@@ -58,6 +62,13 @@ type gwOptions struct {
 	noLiveness   bool
 	pipelineWrap func(Pipeline) Pipeline
 	pipelineNow  func() time.Time // the pipeline's clock (its key cache, freshness); nil: time.Now
+
+	// For the transcript vectors: the gateway's and the pipeline's clock,
+	// the source of challenge nonces and the key that signs (instead of
+	// the key set's).
+	now  func() time.Time
+	rand io.Reader
+	key  FrameSigner
 }
 
 func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
@@ -104,11 +115,15 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 		t.Fatal(err)
 	}
 
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	if g.key, err = NewGatewayKey(priv); err != nil {
+	g.keyDir, g.kek = t.TempDir(), pkitest.NewKEK(t)
+	if g.keys, _, err = gwkey.Open(g.keyDir, g.kek); err != nil {
 		t.Fatal(err)
 	}
-	pipe, err := ingest.New(ingest.Config{}, ingest.Deps{Store: st, Events: g.bus, Now: o.pipelineNow})
+	pipeNow := o.pipelineNow
+	if pipeNow == nil {
+		pipeNow = o.now
+	}
+	pipe, err := ingest.New(ingest.Config{}, ingest.Deps{Store: st, Events: g.bus, Now: pipeNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +131,10 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 	if o.pipelineWrap != nil {
 		p = o.pipelineWrap(p)
 	}
-	deps := Deps{Key: g.key, Pipeline: p, Events: g.bus, Tracker: chainTracker{g.tracker}}
+	deps := Deps{Key: g.keys, Pipeline: p, Events: g.bus, Tracker: chainTracker{g.tracker}, Now: o.now, Rand: o.rand}
+	if o.key != nil {
+		deps.Key = o.key
+	}
 	if !o.noLiveness {
 		g.mon, err = liveness.New(liveness.Config{Interval: o.cfg.Interval, Misses: o.cfg.Misses}, liveness.Deps{Events: g.bus})
 		if err != nil {
@@ -318,10 +336,11 @@ func (r *rawClient) read() (*frame.Frame, error) {
 	if err != nil {
 		r.t.Fatalf("gateway sent a bad envelope: %v", err)
 	}
-	if env.KID != r.g.key.KID() {
+	key := r.g.keys.Current()
+	if env.KID != key.KID() {
 		r.t.Fatalf("gateway frame kid %q", env.KID)
 	}
-	if err := env.Verify(r.g.key.Verifier()); err != nil {
+	if err := env.Verify(key.Verifier()); err != nil {
 		r.t.Fatalf("gateway frame signature: %v", err)
 	}
 	f, err := env.DecodeFrame()
@@ -477,7 +496,7 @@ func (g *gw) agentFor(v *vehicle, mod func(*agent.Config, *agent.Deps)) (*agent.
 	cfg := agent.Config{
 		GatewayURL:       g.url,
 		GatewayCAPEM:     g.rootPEM(),
-		GatewayFrameKeys: []agent.GatewayFrameKey{{KID: g.key.KID(), PublicKeyPEM: g.key.PublicKeyPEM()}},
+		GatewayFrameKeys: []agent.GatewayFrameKey{{KID: g.keys.Current().KID(), PublicKeyPEM: g.keys.Current().PublicKeyPEM()}},
 		StateDir:         g.t.TempDir(),
 		ReconnectMin:     50 * time.Millisecond,
 		ReconnectMax:     200 * time.Millisecond,

@@ -18,6 +18,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/gwkey"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/liveness"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
@@ -41,7 +42,7 @@ type testGateway struct {
 	st      store.Store
 	ca      *pki.CA
 	bus     *event.Bus
-	key     *session.GatewayKey
+	key     *gwkey.Key
 	mon     *liveness.Monitor
 	h       *session.Handler
 	addrs   server.Addrs
@@ -126,10 +127,11 @@ func startGateway(t testing.TB, st store.Store, o gwOptions) *testGateway {
 	fatal(err)
 	monDone := make(chan struct{})
 	go func() { _ = g.mon.Run(ctx); close(monDone) }()
-	g.key, _, err = session.LoadOrCreateGatewayKey(caDir, kek) // where serve keeps it
+	keys, _, err := gwkey.Open(caDir, kek) // where serve keeps them
 	fatal(err)
+	g.key = keys.Current()
 	g.h, err = session.New(session.Config{Interval: cfg.Heartbeat.Interval, Misses: cfg.Heartbeat.Misses},
-		session.Deps{Key: g.key, Pipeline: pipe, Events: g.bus, Tracker: server.HijackTracker{},
+		session.Deps{Key: keys, Pipeline: pipe, Events: g.bus, Tracker: server.HijackTracker{},
 			Liveness: session.LivenessMonitor(g.mon), Log: log})
 	fatal(err)
 

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/gwkey"
+	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+)
+
+func (a *app) gatewayCmd() *cobra.Command {
+	cmd := group(&cobra.Command{
+		Use:   "gateway",
+		Short: "Manage the gateway's own keys",
+	})
+	cmd.AddCommand(a.gatewayKeyCmd())
+	return cmd
+}
+
+func (a *app) gatewayKeyCmd() *cobra.Command {
+	cmd := group(&cobra.Command{
+		Use:   "key",
+		Short: "Rotate the key the gateway signs vehicle frames with",
+		Long: `The gateway signs every frame it sends a vehicle (challenge, ready, ack,
+nack, resume) with its frame key; vehicles pin the public keys it publishes
+in the CA directory (pki.dir, default DATA/pki):
+
+  gateway-frame-keys.json  the key set: private keys encrypted under the KEK (0600)
+  gateway-frame-keys.pem   the public keys to pin on every vehicle
+
+serve creates the set with one key at its first start. Rotate it with no
+moment when a vehicle refuses the gateway:
+
+  1. rotate        add a next key and publish it; the current key still signs
+  2. give every vehicle the published keys (agent GatewayFrameKeys: all of them)
+  3. promote       the next key signs; every gateway sharing the CA directory
+                   takes it within 5 s; the old key stays published as previous
+  4. drop OLD_KID  once every replica signs with the new key (at once if the
+                   old key leaked); then give the vehicles the published keys again
+
+Every change is recorded as a security event; the actor is the operator
+whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
+	})
+	var (
+		f  = caStateFlags()
+		op operatorFlag
+	)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the gateway frame keys and their state",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := a.openState(cmd, &f, false)
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			dir, err := pkiDir(e.cfg)
+			if err != nil {
+				return err
+			}
+			keys, err := gwkey.List(dir)
+			if err != nil {
+				return keySetError(dir, err)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KID\tSTATE\tCREATED\tRETIRED")
+			for _, k := range keys {
+				retired := "-"
+				if !k.Retired.IsZero() {
+					retired = k.Retired.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.KID, k.State, k.Created.Format(time.RFC3339), retired)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "vehicles pin: %s\n", filepath.Join(dir, gwkey.PublicFile))
+			return nil
+		},
+	}
+	rotate := &cobra.Command{
+		Use:   "rotate",
+		Short: "Add and publish a next key; the current key still signs",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withGatewayKeys(cmd, &f, &op, func(ctx context.Context, e *stateEnv, dir string, by principal.Principal) error {
+				kek, err := a.kek(e.cfg)
+				if err != nil {
+					return err
+				}
+				k, err := gwkey.Rotate(dir, kek)
+				if err != nil {
+					return keySetError(dir, err)
+				}
+				if err := e.emitAction(ctx, gatewayKeyEvent(by, "gateway_key_rotate", gwkey.CodeKeyAdded, k.KID, nil)); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "published next key %s in %s\n", k.KID, filepath.Join(dir, gwkey.PublicFile))
+				fmt.Fprintf(a.stdout, "give every vehicle the published keys, then 'fifthwheel gateway key promote'\n")
+				return nil
+			})
+		},
+	}
+	promote := &cobra.Command{
+		Use:   "promote",
+		Short: "Make the next key the one that signs",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withGatewayKeys(cmd, &f, &op, func(ctx context.Context, e *stateEnv, dir string, by principal.Principal) error {
+				kek, err := a.kek(e.cfg)
+				if err != nil {
+					return err
+				}
+				p, err := gwkey.Promote(dir, kek)
+				if err != nil {
+					return keySetError(dir, err)
+				}
+				attrs := map[string]any{"previous": p.Previous.KID}
+				if p.Dropped != "" {
+					attrs["dropped"] = p.Dropped
+				}
+				if err := e.emitAction(ctx, gatewayKeyEvent(by, "gateway_key_promote", gwkey.CodeKeyPromoted, p.Current.KID, attrs)); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "key %s now signs (running gateways take it within %v); %s stays published as previous\n",
+					p.Current.KID, gwkey.ReloadInterval, p.Previous.KID)
+				if p.Dropped != "" {
+					fmt.Fprintf(a.stdout, "key %s is no longer published\n", p.Dropped)
+				}
+				return nil
+			})
+		},
+	}
+	drop := &cobra.Command{
+		Use:   "drop KID",
+		Short: "Remove the next or previous key from the set and the published keys",
+		Args:  exactArgs(1, "a key id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withGatewayKeys(cmd, &f, &op, func(ctx context.Context, e *stateEnv, dir string, by principal.Principal) error {
+				k, err := gwkey.Drop(dir, args[0])
+				if err != nil {
+					return keySetError(dir, err)
+				}
+				if err := e.emitAction(ctx, gatewayKeyEvent(by, "gateway_key_drop", gwkey.CodeKeyDropped, k.KID,
+					map[string]any{"state": string(k.State)})); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "dropped %s key %s; give every vehicle the published keys again\n", k.State, k.KID)
+				return nil
+			})
+		},
+	}
+	for _, c := range []*cobra.Command{list, rotate, promote, drop} {
+		f.register(c.Flags())
+		registerKEKFlag(c)
+		if c != list {
+			op.register(c)
+		}
+		cmd.AddCommand(c)
+	}
+	return cmd
+}
+
+// withGatewayKeys opens the state, finds the CA directory, resolves the
+// operator acting (--as) and runs fn.
+func (a *app) withGatewayKeys(cmd *cobra.Command, f *stateFlags, op *operatorFlag,
+	fn func(context.Context, *stateEnv, string, principal.Principal) error) error {
+	e, err := a.openState(cmd, f, false)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	dir, err := pkiDir(e.cfg)
+	if err != nil {
+		return err
+	}
+	by, err := op.actor(cmd.Context(), e)
+	if err != nil {
+		return err
+	}
+	return fn(cmd.Context(), e, dir, by)
+}
+
+// gatewayKeyEvent is the security event of a change to the key set.
+func gatewayKeyEvent(by principal.Principal, activity, code, kid string, attrs map[string]any) event.Event {
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	attrs["kid"] = kid
+	return event.Event{Class: event.ClassPKI, Activity: activity, Severity: event.SeverityMedium, Actor: by,
+		Resource: "gateway-frame-key:" + kid, Verdict: event.Info, Code: code, Attrs: attrs}
+}
+
+// keySetError says what went wrong with the key set in dir, and what to do.
+func keySetError(dir string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("no gateway frame keys in %s: 'fifthwheel serve' creates them at its first start", dir)
+	case errors.Is(err, pki.ErrKeyDecrypt):
+		return fmt.Errorf("cannot decrypt the gateway frame keys in %s: wrong passphrase or KEK file; nothing changed", dir)
+	case errors.Is(err, gwkey.ErrNextExists), errors.Is(err, gwkey.ErrNoNext), errors.Is(err, gwkey.ErrUnknownKID), errors.Is(err, gwkey.ErrCurrentKey):
+		return &usageError{err: fmt.Errorf("%v; nothing changed", err), hint: "see 'fifthwheel gateway key list'"}
+	}
+	return err
+}

@@ -1,0 +1,545 @@
+package gwkey
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/atomicfile"
+	"github.com/fifthwheel/fifthwheel/internal/pki"
+)
+
+// Files in the CA directory (see the package documentation).
+const (
+	SetFile    = "gateway-frame-keys.json"
+	PublicFile = "gateway-frame-keys.pem"
+
+	// The single key of versions before key sets, taken over by Open.
+	legacyFile       = "gateway-frame-key.json"
+	legacyPublicFile = "gateway-frame-key.pem"
+
+	setVersion   = 1
+	pemPublicKey = "PUBLIC KEY"
+)
+
+// State is a key's place in the rotation.
+type State string
+
+// The states, in the order the published file lists them.
+const (
+	// Current signs every frame. Exactly one.
+	Current State = "current"
+	// Next is published for vehicles to pin, and signs once promoted. At
+	// most one.
+	Next State = "next"
+	// Previous signed until the last promotion; published still, its
+	// private key erased. At most one.
+	Previous State = "previous"
+)
+
+var stateOrder = []State{Current, Next, Previous}
+
+// Errors of the key set operations (use errors.Is).
+var (
+	ErrNextExists = errors.New("gwkey: a next key is already published; promote or drop it first")
+	ErrNoNext     = errors.New("gwkey: there is no next key to promote; rotate first")
+	ErrUnknownKID = errors.New("gwkey: no key with this kid in the set")
+	ErrCurrentKey = errors.New("gwkey: the current key cannot be dropped; promote another first")
+)
+
+// Info describes a key of the set: nothing secret.
+type Info struct {
+	KID   string
+	State State
+	// Created is when the key was made; Retired, for the previous key, when
+	// it stopped signing.
+	Created, Retired time.Time
+	// PublicKeyPEM is the PEM "PUBLIC KEY" vehicles pin.
+	PublicKeyPEM []byte
+}
+
+// setDoc is the key set file, version 1.
+type setDoc struct {
+	V    int     `json:"v"`
+	Keys []entry `json:"keys"`
+}
+
+type entry struct {
+	KID       string     `json:"kid"`
+	Alg       string     `json:"alg"`
+	State     State      `json:"state"`
+	Created   time.Time  `json:"created"`
+	Retired   *time.Time `json:"retired,omitempty"`
+	PublicPEM string     `json:"public_key_pem"`
+	// PrivateKey is the Ed25519 seed encrypted by the KEK (fwkey1,
+	// base64), for the current and next keys only.
+	PrivateKey string `json:"private_key,omitempty"`
+}
+
+func (e entry) info() Info {
+	i := Info{KID: e.KID, State: e.State, Created: e.Created, PublicKeyPEM: []byte(e.PublicPEM)}
+	if e.Retired != nil {
+		i.Retired = *e.Retired
+	}
+	return i
+}
+
+// aad binds an encrypted key to its role and kid.
+func aad(kid string) []byte { return []byte("fifthwheel/gwkey frame-key v1 " + kid) }
+
+// find returns the index of the key in state s, or -1.
+func (d *setDoc) find(s State) int {
+	return slices.IndexFunc(d.Keys, func(e entry) bool { return e.State == s })
+}
+
+// check enforces the shape described in the package documentation.
+func (d *setDoc) check() error {
+	if d.V != setVersion {
+		return fmt.Errorf("version %d is not supported (want %d)", d.V, setVersion)
+	}
+	count := map[State]int{}
+	seen := map[string]bool{}
+	for i, e := range d.Keys {
+		if e.Alg != string(frame.AlgEd25519) {
+			return fmt.Errorf("key %d: alg %q; want Ed25519", i, e.Alg)
+		}
+		switch e.State {
+		case Current, Next:
+			if e.PrivateKey == "" {
+				return fmt.Errorf("key %s: a %s key needs its private key", e.KID, e.State)
+			}
+		case Previous:
+			if e.PrivateKey != "" {
+				return fmt.Errorf("key %s: a previous key keeps no private key", e.KID)
+			}
+		default:
+			return fmt.Errorf("key %d: state %q", i, e.State)
+		}
+		count[e.State]++
+		der, err := publicDER([]byte(e.PublicPEM))
+		if err != nil {
+			return fmt.Errorf("key %d: %v", i, err)
+		}
+		if KeyID(der) != e.KID {
+			return fmt.Errorf("key %d: kid %q does not match its public key", i, e.KID)
+		}
+		if seen[e.KID] {
+			return fmt.Errorf("key %s is listed twice", e.KID)
+		}
+		seen[e.KID] = true
+	}
+	if count[Current] != 1 || count[Next] > 1 || count[Previous] > 1 {
+		return errors.New("a key set holds one current key, at most one next and at most one previous")
+	}
+	return nil
+}
+
+// publicDER returns the PKIX DER of a PEM Ed25519 public key.
+func publicDER(p []byte) ([]byte, error) {
+	blk, rest := pem.Decode(p)
+	if blk == nil || blk.Type != pemPublicKey || len(bytes.TrimSpace(rest)) != 0 {
+		return nil, errors.New("public_key_pem is not one PEM PUBLIC KEY")
+	}
+	pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if _, ok := pub.(ed25519.PublicKey); err != nil || !ok {
+		return nil, errors.New("public_key_pem is not an Ed25519 public key")
+	}
+	return blk.Bytes, nil
+}
+
+// readKeyFile reads a private key file: a regular file of mode 0600 or
+// stricter, of bounded size. A missing file is an error wrapping
+// fs.ErrNotExist.
+func readKeyFile(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("gwkey: %w", err)
+	}
+	if !st.Mode().IsRegular() || st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("gwkey: %s has mode %v; want a regular file of mode 0600", path, st.Mode().Perm())
+	}
+	if st.Size() > maxSetFileBytes {
+		return nil, fmt.Errorf("gwkey: %s is larger than %d bytes", path, maxSetFileBytes)
+	}
+	return os.ReadFile(path)
+}
+
+// readSet reads and checks the key set in dir. A missing set is an error
+// wrapping fs.ErrNotExist.
+func readSet(dir string) (setDoc, error) {
+	path := filepath.Join(dir, SetFile)
+	b, err := readKeyFile(path)
+	if err != nil {
+		return setDoc{}, err
+	}
+	var d setDoc
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil || dec.More() {
+		return setDoc{}, fmt.Errorf("gwkey: %s is not a key set file", path)
+	}
+	if err := d.check(); err != nil {
+		return setDoc{}, fmt.Errorf("gwkey: %s: %v", path, err)
+	}
+	return d, nil
+}
+
+// writeSet writes the key set (created exclusively if create, else
+// replaced atomically) and then the published file.
+func writeSet(dir string, d setDoc, create bool) error {
+	if err := d.check(); err != nil {
+		return fmt.Errorf("gwkey: refusing to write a bad key set: %v", err)
+	}
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	path := filepath.Join(dir, SetFile)
+	write := atomicfile.Write
+	if create {
+		write = atomicfile.CreateExclusive
+	}
+	if err := write(path, b, 0o600); err != nil {
+		return fmt.Errorf("gwkey: write %s: %w", path, err)
+	}
+	return writePublic(dir, d)
+}
+
+// publicPEM is the published file's content.
+func publicPEM(d setDoc) []byte {
+	var out []byte
+	for _, s := range stateOrder {
+		if i := d.find(s); i >= 0 {
+			out = fmt.Appendf(out, "# %s %s\n%s", d.Keys[i].KID, s, d.Keys[i].PublicPEM)
+		}
+	}
+	return out
+}
+
+// writePublic writes the published file unless it is up to date.
+func writePublic(dir string, d setDoc) error {
+	path := filepath.Join(dir, PublicFile)
+	want := publicPEM(d)
+	if have, err := os.ReadFile(path); err == nil && bytes.Equal(have, want) {
+		return nil
+	}
+	if err := atomicfile.Write(path, want, 0o644); err != nil {
+		return fmt.Errorf("gwkey: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// openKey decrypts a key of the set. A wrong KEK, or a ciphertext moved
+// under another kid, is an error wrapping pki.ErrKeyDecrypt.
+func openKey(e entry, kek pki.KeyEncrypter, ad []byte) (*Key, error) {
+	seed, err := decryptSeed(e, kek, ad)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(seed)
+	k, err := NewKey(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		return nil, err
+	}
+	if k.kid != e.KID {
+		return nil, fmt.Errorf("gwkey: key %s: the private key does not match its kid", e.KID)
+	}
+	return k, nil
+}
+
+// decryptSeed decrypts e's Ed25519 seed with additional data ad.
+func decryptSeed(e entry, kek pki.KeyEncrypter, ad []byte) ([]byte, error) {
+	ct, err := base64.StdEncoding.DecodeString(e.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("gwkey: key %s: the private key is not base64", e.KID)
+	}
+	seed, err := kek.Decrypt(ct, ad)
+	if err != nil {
+		return nil, fmt.Errorf("gwkey: key %s: %w", e.KID, err)
+	}
+	if len(seed) != ed25519.SeedSize {
+		clear(seed)
+		return nil, fmt.Errorf("gwkey: key %s: wrong seed size", e.KID)
+	}
+	return seed, nil
+}
+
+// newEntry makes a key in state s, its private key encrypted by kek.
+func newEntry(kek pki.KeyEncrypter, s State, now time.Time) (entry, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return entry{}, err
+	}
+	defer clear(priv)
+	k, err := NewKey(priv)
+	if err != nil {
+		return entry{}, err
+	}
+	ct, err := kek.Encrypt(priv.Seed(), aad(k.kid))
+	if err != nil {
+		return entry{}, fmt.Errorf("gwkey: encrypt the new key: %w", err)
+	}
+	return entry{KID: k.kid, Alg: string(frame.AlgEd25519), State: s, Created: now, PublicPEM: string(k.pub),
+		PrivateKey: base64.StdEncoding.EncodeToString(ct)}, nil
+}
+
+// Opened says what Open found.
+type Opened int
+
+// What Open found.
+const (
+	// Loaded: the key set was there.
+	Loaded Opened = iota
+	// Created: there was none; a set with a new current key was made, whose
+	// public key must reach the vehicles before they can connect.
+	Created
+	// Migrated: the single key of an older version became the current key
+	// of a new set, and its old files were removed.
+	Migrated
+)
+
+// Open loads the key set in dir with kek and returns a Signer for its
+// current key, after checking that every key that may sign opens with kek
+// and matches its kid. Without a key set it takes over the key of an older version
+// (Migrated) or makes a set with a new key (Created); two processes doing
+// so at once end with one set, the loser loading the winner's. It rewrites
+// the published file if it does not match the set (an interrupted write).
+func Open(dir string, kek pki.KeyEncrypter) (*Signer, Opened, error) {
+	if kek == nil {
+		return nil, 0, errors.New("gwkey: the key set needs a KEK")
+	}
+	d, err := readSet(dir)
+	how := Loaded
+	if errors.Is(err, fs.ErrNotExist) {
+		d, how, err = create(dir, kek)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	// Every key that may sign must open with kek and match its kid and
+	// public key, the next one too: a set whose published keys are not its
+	// own is refused before anything is published from it.
+	var k *Key
+	for _, e := range d.Keys {
+		if e.State == Previous {
+			continue
+		}
+		ek, err := openKey(e, kek, aad(e.KID))
+		if err != nil {
+			return nil, 0, err
+		}
+		if e.State == Current {
+			k = ek
+		}
+	}
+	if err := writePublic(dir, d); err != nil {
+		return nil, 0, err
+	}
+	s := &Signer{dir: dir, kek: kek}
+	s.cur.Store(k)
+	return s, how, nil
+}
+
+// create makes the key set of dir: from the older version's key if there
+// is one, else with a new key.
+func create(dir string, kek pki.KeyEncrypter) (setDoc, Opened, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return setDoc{}, 0, fmt.Errorf("gwkey: key directory: %w", err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	how := Migrated
+	e, err := legacyEntry(dir, kek, now)
+	if errors.Is(err, fs.ErrNotExist) {
+		how = Created
+		e, err = newEntry(kek, Current, now)
+	}
+	if err != nil {
+		return setDoc{}, 0, err
+	}
+	d := setDoc{V: setVersion, Keys: []entry{e}}
+	switch err := writeSet(dir, d, true); {
+	case errors.Is(err, fs.ErrExist): // another process made it first
+		d, err := readSet(dir)
+		return d, Loaded, err
+	case err != nil:
+		return setDoc{}, 0, err
+	}
+	if how == Migrated {
+		for _, f := range []string{legacyFile, legacyPublicFile} {
+			if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return setDoc{}, 0, fmt.Errorf("gwkey: the key set was made; remove the old %s: %w", f, err)
+			}
+		}
+	}
+	return d, how, nil
+}
+
+// legacyEntry reads the single key file of versions before key sets and
+// returns it as a current key, encrypted anew for the set.
+func legacyEntry(dir string, kek pki.KeyEncrypter, now time.Time) (entry, error) {
+	path := filepath.Join(dir, legacyFile)
+	b, err := readKeyFile(path)
+	if err != nil {
+		return entry{}, err
+	}
+	var f struct {
+		V          int    `json:"v"`
+		Alg        string `json:"alg"`
+		KID        string `json:"kid"`
+		PublicPEM  string `json:"public_key_pem"`
+		PrivateKey string `json:"private_key"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil || f.V != 1 || f.Alg != string(frame.AlgEd25519) {
+		return entry{}, fmt.Errorf("gwkey: %s is not a version 1 Ed25519 key file", path)
+	}
+	// The older version's additional data: its role was named after the
+	// session package.
+	old := entry{KID: f.KID, PrivateKey: f.PrivateKey}
+	seed, err := decryptSeed(old, kek, []byte("fifthwheel/session gateway-frame-key v1 "+f.KID))
+	if err != nil {
+		return entry{}, err
+	}
+	defer clear(seed)
+	k, err := NewKey(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		return entry{}, err
+	}
+	if k.kid != f.KID {
+		return entry{}, fmt.Errorf("gwkey: %s: the private key does not match its kid", path)
+	}
+	ct, err := kek.Encrypt(seed, aad(k.kid))
+	if err != nil {
+		return entry{}, fmt.Errorf("gwkey: encrypt the key: %w", err)
+	}
+	return entry{KID: k.kid, Alg: string(frame.AlgEd25519), State: Current, Created: now, PublicPEM: string(k.pub),
+		PrivateKey: base64.StdEncoding.EncodeToString(ct)}, nil
+}
+
+// List returns the keys of the set in dir: current, next, previous. It
+// needs no KEK.
+func List(dir string) ([]Info, error) {
+	d, err := readSet(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Info
+	for _, s := range stateOrder {
+		if i := d.find(s); i >= 0 {
+			out = append(out, d.Keys[i].info())
+		}
+	}
+	return out, nil
+}
+
+// Rotate adds a next key to the set in dir and publishes it; the current
+// key goes on signing. kek must open the current key (so a mistyped
+// passphrase cannot add a key no one can open). ErrNextExists if there is
+// a next key already.
+func Rotate(dir string, kek pki.KeyEncrypter) (Info, error) {
+	d, err := readSet(dir)
+	if err != nil {
+		return Info{}, err
+	}
+	if i := d.find(Next); i >= 0 {
+		return Info{}, fmt.Errorf("%w (%s)", ErrNextExists, d.Keys[i].KID)
+	}
+	cur := d.Keys[d.find(Current)]
+	if _, err := openKey(cur, kek, aad(cur.KID)); err != nil {
+		return Info{}, err
+	}
+	e, err := newEntry(kek, Next, time.Now().UTC().Truncate(time.Second))
+	if err != nil {
+		return Info{}, err
+	}
+	d.Keys = append(d.Keys, e)
+	if err := writeSet(dir, d, false); err != nil {
+		return Info{}, err
+	}
+	return e.info(), nil
+}
+
+// Promotion is what Promote changed.
+type Promotion struct {
+	// Current is the key that signs from now on; Previous the one that did.
+	Current, Previous Info
+	// Dropped is the kid of the earlier previous key, no longer published,
+	// or "".
+	Dropped string
+}
+
+// Promote makes the next key of the set in dir current. The current key
+// becomes previous (published, its private key erased); an earlier
+// previous key is dropped. kek must open the next key, so that every
+// gateway can. ErrNoNext if there is no next key.
+func Promote(dir string, kek pki.KeyEncrypter) (Promotion, error) {
+	d, err := readSet(dir)
+	if err != nil {
+		return Promotion{}, err
+	}
+	ni := d.find(Next)
+	if ni < 0 {
+		return Promotion{}, ErrNoNext
+	}
+	if _, err := openKey(d.Keys[ni], kek, aad(d.Keys[ni].KID)); err != nil {
+		return Promotion{}, err
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	var p Promotion
+	keys := make([]entry, 0, 2)
+	for _, e := range d.Keys {
+		switch e.State {
+		case Previous:
+			p.Dropped = e.KID
+			continue
+		case Current:
+			e.State, e.PrivateKey, e.Retired = Previous, "", &now
+			p.Previous = e.info()
+		case Next:
+			e.State = Current
+			p.Current = e.info()
+		}
+		keys = append(keys, e)
+	}
+	d.Keys = keys
+	if err := writeSet(dir, d, false); err != nil {
+		return Promotion{}, err
+	}
+	return p, nil
+}
+
+// Drop removes the next or previous key kid from the set in dir and from
+// the published file. ErrUnknownKID, or ErrCurrentKey for the current key.
+func Drop(dir, kid string) (Info, error) {
+	d, err := readSet(dir)
+	if err != nil {
+		return Info{}, err
+	}
+	i := slices.IndexFunc(d.Keys, func(e entry) bool { return e.KID == kid })
+	switch {
+	case i < 0:
+		return Info{}, fmt.Errorf("%w: %q", ErrUnknownKID, kid)
+	case d.Keys[i].State == Current:
+		return Info{}, ErrCurrentKey
+	}
+	gone := d.Keys[i]
+	d.Keys = slices.Delete(d.Keys, i, i+1)
+	if err := writeSet(dir, d, false); err != nil {
+		return Info{}, err
+	}
+	return gone.info(), nil
+}
