@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
@@ -187,11 +188,7 @@ func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src So
 	evs := make([]event.Event, 0, len(raws))
 	reject := func(i int, code string, detail string) {
 		res[i] = Result{Verdict: Rejected, Code: code, Epoch: res[i].Epoch, Seq: res[i].Seq, Kind: res[i].Kind}
-		sev := event.SeverityMedium
-		if code == string(frame.CodeBadSignature) || code == CodeVehicleMismatch || code == CodeReplay {
-			sev = event.SeverityHigh
-		}
-		evs = append(evs, p.frameEvent(peer, src, res[i], event.Reject, code, sev, detail))
+		evs = append(evs, p.frameEvent(peer, src, res[i], event.Reject, code, codes.SeverityOf(code, event.SeverityMedium), detail))
 	}
 
 	var bv frame.BatchVerifier
@@ -210,11 +207,11 @@ func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src So
 		res[i].Epoch, res[i].Seq, res[i].Kind = int64(f.Epoch), int64(f.Seq), f.Kind()
 		// Identity: only the verified certificate names the sender.
 		if peer.Kind != principal.Vehicle || f.VehicleID != peer.ID {
-			reject(i, CodeVehicleMismatch, "vehicle_id does not match the client certificate")
+			reject(i, codes.VehicleMismatch, "vehicle_id does not match the client certificate")
 			continue
 		}
 		if !kindAllowed(f.Kind(), kinds) {
-			reject(i, CodeKindNotAllowed, "this path does not take "+string(f.Kind())+" frames")
+			reject(i, codes.FrameKindNotAllowed, "this path does not take "+string(f.Kind())+" frames")
 			continue
 		}
 		status, err := p.keys.vehicleStatus(ctx, p.keySt, peer.ID)
@@ -223,11 +220,11 @@ func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src So
 		}
 		switch status {
 		case "":
-			reject(i, CodeVehicleUnknown, "vehicle is not registered")
+			reject(i, codes.VehicleUnknown, "vehicle is not registered")
 			continue
 		case "active":
 		default:
-			reject(i, CodeVehicleSuspended, "vehicle is "+status)
+			reject(i, codes.VehicleSuspended, "vehicle is "+status)
 			continue
 		}
 		v, kstatus, ok, err := p.keys.key(ctx, p.keySt, peer.ID, env.KID)
@@ -235,11 +232,11 @@ func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src So
 			return nil, fmt.Errorf("%w: key lookup: %v", ErrUnavailable, err)
 		}
 		if !ok {
-			reject(i, CodeUnknownKID, "no key registered under this kid for the vehicle")
+			reject(i, string(frame.CodeUnknownKID), "no key registered under this kid for the vehicle")
 			continue
 		}
 		if kstatus != store.KeyActive {
-			reject(i, CodeRetiredKID, "the key under this kid is retired")
+			reject(i, codes.RetiredKID, "the key under this kid is retired")
 			continue
 		}
 		bv.Add(env, v)
@@ -272,17 +269,17 @@ func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src So
 			switch {
 			case err == nil && string(stored) == string(w.hash):
 				res[w.i] = Result{Verdict: Accepted, Duplicate: true, Epoch: epoch, Seq: seq, Kind: w.f.Kind(), Frame: w.f}
-				evs = append(evs, p.frameEvent(peer, src, res[w.i], event.Accept, CodeDuplicate, event.SeverityLow, ""))
+				evs = append(evs, p.frameEvent(peer, src, res[w.i], event.Accept, codes.FrameDuplicate, event.SeverityLow, ""))
 				continue
 			case err == nil:
-				reject(w.i, CodeReplay, "another frame was accepted with this (epoch, seq)")
+				reject(w.i, codes.Replay, "another frame was accepted with this (epoch, seq)")
 				continue
 			case !errors.Is(err, store.ErrNotFound):
 				return nil, fmt.Errorf("%w: frame lookup: %v", ErrUnavailable, err)
 			}
 		}
 		if !fresh {
-			reject(w.i, CodeClockSkew, fmt.Sprintf("ts is %s from gateway time", w.f.TS.Sub(now).Round(time.Millisecond)))
+			reject(w.i, codes.ClockSkew, fmt.Sprintf("ts is %s from gateway time", w.f.TS.Sub(now).Round(time.Millisecond)))
 			continue
 		}
 		var findings []string
@@ -308,7 +305,7 @@ func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src So
 		for ri := range recs {
 			w, r := recWork[ri], &res[recWork[ri].i]
 			span[ri][0] = len(stored)
-			e := p.frameEvent(peer, src, Result{Verdict: Accepted, Epoch: r.Epoch, Seq: r.Seq, Kind: r.Kind}, event.Accept, CodeAccepted, event.SeverityInfo, "")
+			e := p.frameEvent(peer, src, Result{Verdict: Accepted, Epoch: r.Epoch, Seq: r.Seq, Kind: r.Kind}, event.Accept, codes.FrameAccepted, event.SeverityInfo, "")
 			e.Attrs["assurance"] = w.assure
 			stored = append(stored, e)
 			for _, fnd := range r.Findings {
@@ -346,17 +343,17 @@ func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src So
 				}
 			case store.AppendDuplicate:
 				r.Verdict, r.Duplicate, r.Findings = Accepted, true, nil
-				evs = append(evs, p.frameEvent(peer, src, *r, event.Accept, CodeDuplicate, event.SeverityLow, ""))
+				evs = append(evs, p.frameEvent(peer, src, *r, event.Accept, codes.FrameDuplicate, event.SeverityLow, ""))
 			case store.AppendReplay:
 				// Stored with other bytes (a race with another replica) or
 				// not newer than the counter.
-				code := CodeStaleCounter
+				code := codes.StaleCounter
 				if h, err := p.st.LookupFrame(ctx, peer.ID, r.Epoch, r.Seq); err == nil && string(h) != string(w.hash) {
-					code = CodeReplay
+					code = codes.Replay
 				}
 				reject(w.i, code, "(epoch, seq) is not newer than the last accepted frame")
 			case store.AppendEpochNotAuthorized:
-				reject(w.i, CodeEpochNotAuthorized, "epoch differs from the authorized epoch")
+				reject(w.i, codes.EpochNotAuthorized, "epoch differs from the authorized epoch")
 			default:
 				return nil, fmt.Errorf("%w: unknown append outcome %v", ErrUnavailable, out)
 			}
@@ -384,9 +381,9 @@ func resultCode(r Result) string {
 	case r.Verdict == Rejected:
 		return r.Code
 	case r.Duplicate:
-		return CodeDuplicate
+		return codes.FrameDuplicate
 	}
-	return CodeAccepted
+	return codes.FrameAccepted
 }
 
 func kindAllowed(k frame.Kind, kinds []frame.Kind) bool {

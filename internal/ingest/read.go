@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
@@ -55,11 +56,11 @@ func (a *ReadAPI) guard(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, ok := a.Peer(r)
 		if !ok || (p.Kind != principal.Client && p.Kind != principal.Operator) {
-			problem.Write(w, r, problem.New(http.StatusForbidden, "forbidden", "a TMS client or operator certificate is required"))
+			problem.Write(w, r, problem.New(http.StatusForbidden, codes.Forbidden, "a TMS client or operator certificate is required"))
 			return
 		}
 		if !principal.ValidID(r.PathValue("id")) {
-			problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_vehicle_id", "the vehicle id is malformed"))
+			problem.Write(w, r, problem.New(http.StatusBadRequest, codes.BadVehicleID, "the vehicle id is malformed"))
 			return
 		}
 		h(w, r)
@@ -94,9 +95,9 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 func storeProblem(err error) *problem.Error {
 	if errors.Is(err, store.ErrNotFound) {
-		return problem.New(http.StatusNotFound, "not_found", "no such frame")
+		return problem.New(http.StatusNotFound, codes.NotFound, "no such frame")
 	}
-	return problem.Wrap(err, http.StatusServiceUnavailable, CodeStoreUnavailable, "the store did not answer")
+	return problem.Wrap(err, http.StatusServiceUnavailable, codes.StoreUnavailable, "the store did not answer")
 }
 
 func (a *ReadAPI) latest(w http.ResponseWriter, r *http.Request) {
@@ -115,20 +116,20 @@ func (a *ReadAPI) list(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if s := q.Get("from"); s != "" {
 		if from, err = time.Parse(time.RFC3339Nano, s); err != nil {
-			problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_query", "from must be RFC 3339"))
+			problem.Write(w, r, problem.New(http.StatusBadRequest, codes.BadQuery, "from must be RFC 3339"))
 			return
 		}
 	}
 	if s := q.Get("to"); s != "" {
 		if to, err = time.Parse(time.RFC3339Nano, s); err != nil {
-			problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_query", "to must be RFC 3339"))
+			problem.Write(w, r, problem.New(http.StatusBadRequest, codes.BadQuery, "to must be RFC 3339"))
 			return
 		}
 	}
 	limit := 0
 	if s := q.Get("limit"); s != "" {
 		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > store.MaxPage {
-			problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_query", "limit must be 1 to "+strconv.Itoa(store.MaxPage)))
+			problem.Write(w, r, problem.New(http.StatusBadRequest, codes.BadQuery, "limit must be 1 to "+strconv.Itoa(store.MaxPage)))
 			return
 		}
 	}
@@ -153,7 +154,7 @@ func (a *ReadAPI) raw(w http.ResponseWriter, r *http.Request) {
 	epoch, err1 := strconv.ParseInt(r.PathValue("epoch"), 10, 64)
 	seq, err2 := strconv.ParseInt(r.PathValue("seq"), 10, 64)
 	if err1 != nil || err2 != nil || epoch < 0 || seq < 0 {
-		problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_query", "epoch and seq must be non-negative integers"))
+		problem.Write(w, r, problem.New(http.StatusBadRequest, codes.BadQuery, "epoch and seq must be non-negative integers"))
 		return
 	}
 	f, err := a.Store.GetFrame(r.Context(), r.PathValue("id"), epoch, seq)

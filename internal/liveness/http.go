@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
 )
@@ -33,7 +34,7 @@ func (a *ReadAPI) guard(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := a.Peer(r)
 		if !ok || (p.Kind != principal.Client && p.Kind != principal.Operator) {
-			problem.Write(w, r, problem.New(http.StatusForbidden, "forbidden", "a TMS client or operator certificate is required"))
+			problem.Write(w, r, problem.New(http.StatusForbidden, codes.Forbidden, "a TMS client or operator certificate is required"))
 			return
 		}
 		h(w, r)
@@ -87,12 +88,12 @@ func (a *ReadAPI) fleet(w http.ResponseWriter, r *http.Request) {
 func (a *ReadAPI) vehicle(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !principal.ValidID(id) {
-		problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_vehicle_id", "the vehicle id is malformed"))
+		problem.Write(w, r, problem.New(http.StatusBadRequest, codes.BadVehicleID, "the vehicle id is malformed"))
 		return
 	}
 	st, ok := a.Monitor.State(id)
 	if !ok {
-		problem.Write(w, r, problem.New(http.StatusNotFound, "not_found", "no state for this vehicle on this gateway"))
+		problem.Write(w, r, problem.New(http.StatusNotFound, codes.NotFound, "no state for this vehicle on this gateway"))
 		return
 	}
 	writeJSON(w, view(st))

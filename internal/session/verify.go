@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
@@ -28,44 +29,44 @@ func (h *Handler) verifyVehicleFrame(ctx context.Context, peer principal.Princip
 		return nil, nil, refusedClose(string(frame.CodeOf(err)), err.Error())
 	}
 	if f.VehicleID != peer.ID {
-		return nil, nil, refusedClose(ingest.CodeVehicleMismatch, "vehicle_id does not match the client certificate")
+		return nil, nil, refusedClose(codes.VehicleMismatch, "vehicle_id does not match the client certificate")
 	}
 	if f.Kind() != want {
-		return nil, nil, refusedClose(CodeUnexpectedKind, "expected a "+string(want)+" frame")
+		return nil, nil, refusedClose(codes.UnexpectedKind, "expected a "+string(want)+" frame")
 	}
 	if wantKID != "" && env.KID != wantKID {
-		return nil, nil, refusedClose(CodeKIDChanged, "the challenge_response must be signed with the hello's key")
+		return nil, nil, refusedClose(codes.KIDChanged, "the challenge_response must be signed with the hello's key")
 	}
 	v, err := h.d.Keys.GetVehicle(ctx, peer.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, nil, refusedClose(ingest.CodeVehicleUnknown, "the vehicle is not registered")
+		return nil, nil, refusedClose(codes.VehicleUnknown, "the vehicle is not registered")
 	case err != nil:
 		h.log.Warn("session: vehicle lookup failed", "vehicle", peer.ID, "err", err)
-		return nil, nil, unavailableClose(CodeStoreUnavailable, "the vehicle registry is unavailable")
+		return nil, nil, unavailableClose(codes.StoreUnavailable, "the vehicle registry is unavailable")
 	case v.Status != "active":
-		return nil, nil, refusedClose(ingest.CodeVehicleSuspended, "the vehicle is "+v.Status)
+		return nil, nil, refusedClose(codes.VehicleSuspended, "the vehicle is "+v.Status)
 	}
 	k, err := h.d.Keys.GetVehicleKey(ctx, peer.ID, env.KID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, nil, refusedClose(ingest.CodeUnknownKID, "no key is registered under this kid for the vehicle")
+		return nil, nil, refusedClose(string(frame.CodeUnknownKID), "no key is registered under this kid for the vehicle")
 	case err != nil:
 		h.log.Warn("session: key lookup failed", "vehicle", peer.ID, "err", err)
-		return nil, nil, unavailableClose(CodeStoreUnavailable, "the key registry is unavailable")
+		return nil, nil, unavailableClose(codes.StoreUnavailable, "the key registry is unavailable")
 	case k.Status != store.KeyActive:
-		return nil, nil, refusedClose(ingest.CodeRetiredKID, "the key under this kid is retired")
+		return nil, nil, refusedClose(codes.RetiredKID, "the key under this kid is retired")
 	}
 	ver, err := ingest.VerifierFor(k)
 	if err != nil {
 		h.log.Error("session: stored key does not load", "vehicle", peer.ID, "kid", env.KID, "err", err)
-		return nil, nil, refusedClose(ingest.CodeUnknownKID, "the key under this kid cannot be used")
+		return nil, nil, refusedClose(string(frame.CodeUnknownKID), "the key under this kid cannot be used")
 	}
 	if err := env.Verify(ver); err != nil {
 		return nil, nil, refusedClose(string(frame.CodeOf(err)), err.Error())
 	}
 	if d := f.TS.Sub(h.now()); d > h.cfg.ClockSkew || -d > h.cfg.ClockSkew {
-		return nil, nil, refusedClose(ingest.CodeClockSkew, "ts is outside the allowed clock skew")
+		return nil, nil, refusedClose(codes.ClockSkew, "ts is outside the allowed clock skew")
 	}
 	return f, env, nil
 }
