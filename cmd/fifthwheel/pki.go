@@ -279,12 +279,12 @@ func ensureRegistered(ctx context.Context, e *stateEnv, p principal.Principal, b
 		if _, err = e.st.GetVehicle(ctx, p.ID); err == nil {
 			return nil
 		}
-		err, code = e.st.CreateVehicle(ctx, store.Vehicle{ID: p.ID, Status: "active", CreatedAt: now}), codes.VehicleRegistered
+		err, code = e.st.CreateVehicle(ctx, store.Vehicle{ID: p.ID, Status: store.VehicleActive, CreatedAt: now}), codes.VehicleRegistered
 	case principal.Client:
 		if _, err = e.st.GetClient(ctx, p.ID); err == nil {
 			return nil
 		}
-		err, code = e.st.CreateClient(ctx, store.Client{ID: p.ID, Name: p.ID, Status: "active", CreatedAt: now}), codes.ClientRegistered
+		err, code = e.st.CreateClient(ctx, store.Client{ID: p.ID, Name: p.ID, Status: store.ClientActive, CreatedAt: now}), codes.ClientRegistered
 	default:
 		return nil
 	}

@@ -39,8 +39,8 @@ it.
 Revoke its certificates ('fifthwheel pki revoke --vehicle ID') to cut it off
 for good.`,
 	})
-	cmd.AddCommand(a.vehicleAddCmd(), a.vehicleListCmd(), a.vehicleStatusCmd("suspend", "suspended"),
-		a.vehicleStatusCmd("resume", "active"), a.vehicleKeyCmd(), a.vehicleEpochCmd())
+	cmd.AddCommand(a.vehicleAddCmd(), a.vehicleListCmd(), a.vehicleStatusCmd("suspend", store.VehicleSuspended),
+		a.vehicleStatusCmd("resume", store.VehicleActive), a.vehicleKeyCmd(), a.vehicleEpochCmd())
 	return cmd
 }
 
@@ -87,7 +87,7 @@ register a vehicle themselves; this is for preparing the registry ahead.`,
 				return err
 			}
 			return a.withState(cmd, &f, &op, func(ctx context.Context, e *stateEnv, by principal.Principal) error {
-				err := e.st.CreateVehicle(ctx, store.Vehicle{ID: v.ID, Status: "active", CreatedAt: time.Now().UTC()})
+				err := e.st.CreateVehicle(ctx, store.Vehicle{ID: v.ID, Status: store.VehicleActive, CreatedAt: time.Now().UTC()})
 				if errors.Is(err, store.ErrConflict) {
 					return fmt.Errorf("vehicle %s is already registered", v.ID)
 				}
@@ -138,7 +138,7 @@ func (a *app) vehicleListCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) vehicleStatusCmd(verb, status string) *cobra.Command {
+func (a *app) vehicleStatusCmd(verb string, status store.VehicleStatus) *cobra.Command {
 	var (
 		f  stateFlags
 		op operatorFlag
@@ -174,7 +174,7 @@ func (a *app) vehicleStatusCmd(verb, status string) *cobra.Command {
 				}
 				if err := e.emitAction(ctx, event.Event{Class: event.ClassAuthorization, Activity: "vehicle_" + verb,
 					Verdict: event.Info, Severity: event.SeverityMedium, Code: codes.VehicleStatusChanged, Actor: by,
-					Resource: v.String(), Attrs: map[string]any{"from": cur.Status, "to": status}}); err != nil {
+					Resource: v.String(), Attrs: map[string]any{"from": string(cur.Status), "to": string(status)}}); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "%s: %s -> %s\n", v, cur.Status, status)

@@ -298,7 +298,7 @@ func (a *API) ensureVehicle(ctx context.Context, v principal.Principal, now time
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	err := a.Store.CreateVehicle(ctx, store.Vehicle{ID: v.ID, Status: "active", CreatedAt: now.UTC()})
+	err := a.Store.CreateVehicle(ctx, store.Vehicle{ID: v.ID, Status: store.VehicleActive, CreatedAt: now.UTC()})
 	if errors.Is(err, store.ErrConflict) {
 		return nil // registered meanwhile
 	}
@@ -336,8 +336,8 @@ func (a *API) renew(w http.ResponseWriter, r *http.Request) {
 	if p.Kind == principal.Vehicle {
 		v, err := a.Store.GetVehicle(r.Context(), p.ID)
 		switch {
-		case err == nil && v.Status != "active":
-			a.refuse(w, r, activity, p, problem.New(http.StatusForbidden, codes.VehicleSuspended, "the vehicle is "+v.Status))
+		case err == nil && v.Status != store.VehicleActive:
+			a.refuse(w, r, activity, p, problem.New(http.StatusForbidden, codes.VehicleSuspended, "the vehicle is "+string(v.Status)))
 			return
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			problem.Write(w, r, problem.Wrap(err, http.StatusServiceUnavailable, codes.StoreUnavailable, "the vehicle registry is unavailable"))

@@ -222,9 +222,9 @@ func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src So
 		case "":
 			reject(i, codes.VehicleUnknown, "vehicle is not registered")
 			continue
-		case "active":
+		case store.VehicleActive:
 		default:
-			reject(i, codes.VehicleSuspended, "vehicle is "+status)
+			reject(i, codes.VehicleSuspended, "vehicle is "+string(status))
 			continue
 		}
 		v, kstatus, ok, err := p.keys.key(ctx, p.keySt, peer.ID, env.KID)

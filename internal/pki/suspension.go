@@ -99,7 +99,7 @@ func (w *SuspensionWatch) Refresh(ctx context.Context) (int, error) {
 	}
 	closed := 0
 	for _, veh := range vs {
-		if veh.Status != "active" {
+		if veh.Status != store.VehicleActive {
 			closed += w.tracker.ClosePrincipal(ctx, principal.Principal{Kind: principal.Vehicle, ID: veh.ID}, codes.SessionClosedSuspended)
 		}
 	}

@@ -39,7 +39,7 @@ func (s *statusSource) ListVehicles(context.Context) ([]store.Vehicle, error) {
 	return append([]store.Vehicle(nil), s.vehicles...), nil
 }
 
-func (s *statusSource) set(id, status string) {
+func (s *statusSource) set(id string, status store.VehicleStatus) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.vehicles {

@@ -44,8 +44,8 @@ func (h *Handler) verifyVehicleFrame(ctx context.Context, peer principal.Princip
 	case err != nil:
 		h.log.Warn("session: vehicle lookup failed", "vehicle", peer.ID, "err", err)
 		return nil, nil, unavailableClose(codes.StoreUnavailable, "the vehicle registry is unavailable")
-	case v.Status != "active":
-		return nil, nil, refusedClose(codes.VehicleSuspended, "the vehicle is "+v.Status)
+	case v.Status != store.VehicleActive:
+		return nil, nil, refusedClose(codes.VehicleSuspended, "the vehicle is "+string(v.Status))
 	}
 	k, err := h.d.Keys.GetVehicleKey(ctx, peer.ID, env.KID)
 	switch {
