@@ -10,9 +10,9 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
-// Each transition emits exactly one event (class liveness), activity
-// "transition", whose code (package codes) names the state entered.
-// ActivityTransition is the activity of every transition event.
+// ActivityTransition is the activity of every transition event: each
+// transition emits exactly one event (class liveness) whose code (package
+// codes) names the state entered.
 const ActivityTransition = "transition"
 
 // Sentinel errors, matched with errors.Is.

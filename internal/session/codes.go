@@ -1,8 +1,6 @@
 package session
 
-import (
-	"github.com/coder/websocket"
-)
+import "github.com/coder/websocket"
 
 // The session's reason codes are package codes' (codes.Session*, and the
 // handshake's refusals: package frame's and the admission's). Every
