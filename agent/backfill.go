@@ -56,11 +56,11 @@ func (a *Agent) postFrames(ctx context.Context, batch []signedFrame) ([]batchRes
 		Results []batchResult `json:"results"`
 	}
 	if err := json.Unmarshal(b, &out); err != nil || len(out.Results) != len(batch) {
-		return nil, connErr(KindProtocol, "bad_batch_response", fmt.Errorf("the batch answer does not have one result per frame"))
+		return nil, connErr(KindProtocol, CodeBadBatchResponse, fmt.Errorf("the batch answer does not have one result per frame"))
 	}
 	for i, r := range out.Results {
 		if r.Index != i || (r.Verdict != "accepted" && r.Verdict != "rejected") {
-			return nil, connErr(KindProtocol, "bad_batch_response", fmt.Errorf("batch result %d is malformed", i))
+			return nil, connErr(KindProtocol, CodeBadBatchResponse, fmt.Errorf("batch result %d is malformed", i))
 		}
 	}
 	return out.Results, nil

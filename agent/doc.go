@@ -1,7 +1,7 @@
 // Package agent is the vehicle side of fifthwheel: what an AV stack embeds
-// to keep a truck supervised by the gateway. It imports package frame and
-// well-kept libraries only (nothing under internal/), so an AV team can
-// vendor the two packages alone.
+// to keep a truck supervised by the gateway. It imports packages frame and
+// codes and well-kept libraries only (nothing under internal/), so an AV
+// team can vendor the three packages alone.
 //
 // An Agent holds the truck's session with the gateway (WebSocket over TLS
 // 1.3 with mutual TLS, docs/PROTOCOL.md "Vehicle session"), signs and sends
@@ -45,11 +45,15 @@
 //     signed whose fate is unknown are resent byte for byte, before
 //     anything newer.
 //   - Connection failures reach the AV stack as a *ConnError of one kind:
-//     revoked, expired, not enrolled, suspended, network or protocol. A TLS
-//     refusal is called revoked only with the issuer's signed CRL as proof,
-//     and a TLS alert counts only from the gateway the agent authenticated:
-//     one received before the TLS handshake completed, which anyone on the
-//     path can forge, is a network error retried with the normal backoff.
+//     revoked, expired, not enrolled, suspended, network or protocol. The
+//     kind of a gateway's reason code is the one package codes gives it (a
+//     code this version does not know goes by its close or HTTP status),
+//     and only the codes it calls transient make a nacked frame be sent
+//     again. A TLS refusal is called revoked only with the issuer's signed
+//     CRL as proof, and a TLS alert counts only from the gateway the agent
+//     authenticated: one received before the TLS handshake completed,
+//     which anyone on the path can forge, is a network error retried with
+//     the normal backoff.
 //
 // # Offline buffering
 //

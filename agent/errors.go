@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/fifthwheel/fifthwheel/codes"
 )
 
 // ErrorKind says what kind of connection failure an error is: what the AV
@@ -72,8 +74,12 @@ var kindSentinel = map[ErrorKind]error{
 type ConnError struct {
 	Kind ErrorKind
 	// Code is the stable reason code the gateway or TLS gave, when there
-	// is one (docs/PROTOCOL.md): "session_closed_revoked",
-	// "vehicle_unknown", "tls_bad_certificate", "comm_lost", ...
+	// is one: a code of package codes (docs/PROTOCOL.md), such as
+	// codes.SessionClosedRevoked, codes.VehicleUnknown,
+	// codes.TLSBadCertificate or codes.CommLost, or one of the agent's own
+	// (CodeTLSAlert, CodeGatewayCertUntrusted, CodeBadPKIResponse,
+	// CodeBadBatchResponse) for what it found wrong with the gateway's
+	// answers.
 	Code string
 	// Err is the underlying cause, for logs.
 	Err error
@@ -82,6 +88,23 @@ type ConnError struct {
 	// this long (at most maxRetryAfter) before it dials again.
 	RetryAfter time.Duration
 }
+
+// The agent's own reason codes: what it found wrong with the gateway's
+// answers. The gateway never sends them; its codes are package codes'.
+const (
+	// CodeTLSAlert: the authenticated gateway sent a TLS alert the agent
+	// has no more specific code for.
+	CodeTLSAlert = "tls_alert"
+	// CodeGatewayCertUntrusted: the gateway's TLS certificate did not
+	// verify against the pinned fleet CA or name.
+	CodeGatewayCertUntrusted = "gateway_cert_untrusted"
+	// CodeBadPKIResponse: an enrollment or renewal answer without a usable
+	// certificate for this vehicle and key.
+	CodeBadPKIResponse = "bad_pki_response"
+	// CodeBadBatchResponse: a batch answer without one well-formed result
+	// per frame.
+	CodeBadBatchResponse = "bad_batch_response"
+)
 
 func (e *ConnError) Error() string {
 	s := "agent: " + string(e.Kind)
@@ -112,54 +135,31 @@ func KindOf(err error) ErrorKind {
 	return ""
 }
 
-// codeKinds maps the gateway's reason codes (close reasons and
-// problem+json codes) to kinds. A code not listed is KindProtocol when it
-// comes with a refusal or protocol close, and KindNetwork otherwise.
-var codeKinds = map[string]ErrorKind{
-	// Revocation.
-	"session_closed_revoked": KindRevoked,
-	"tls_cert_revoked":       KindRevoked,
-	"renew_cert_revoked":     KindRevoked,
-	// Validity.
-	"tls_cert_expired":       KindExpired,
-	"tls_cert_not_yet_valid": KindExpired,
-	"renew_cert_expired":     KindExpired,
-	// Enrollment.
-	"vehicle_unknown":         KindNotEnrolled,
-	"unknown_kid":             KindNotEnrolled,
-	"retired_kid":             KindNotEnrolled,
-	"tls_unknown_authority":   KindNotEnrolled,
-	"tls_no_client_cert":      KindNotEnrolled,
-	"cert_no_identity":        KindNotEnrolled,
-	"cert_issuer_not_trusted": KindNotEnrolled,
-	"renew_cert_unknown":      KindNotEnrolled,
-	"unauthenticated":         KindNotEnrolled,
-	"tls_kind_not_allowed":    KindNotEnrolled,
-	"vehicle_forgotten":       KindNotEnrolled,
-	// Suspension.
-	"vehicle_suspended": KindSuspended,
-	// Transient: retry.
-	"comm_lost":                 KindNetwork,
-	"session_superseded":        KindNetwork,
-	"session_handshake_timeout": KindNetwork,
-	"gateway_shutdown":          KindNetwork,
-	"store_unavailable":         KindNetwork,
-	"revocation_stale":          KindNetwork,
-	"session_limit":             KindNetwork,
-	"gateway_overloaded":        KindNetwork,
-	"rate_limited":              KindNetwork,
-	"read_timeout":              KindNetwork,
+// catalogueKinds maps the catalogue's kinds (package codes) to error kinds.
+var catalogueKinds = map[codes.Kind]ErrorKind{
+	codes.KindTransient: KindNetwork, codes.KindProtocol: KindProtocol, codes.KindNotEnrolled: KindNotEnrolled,
+	codes.KindSuspended: KindSuspended, codes.KindRevoked: KindRevoked, codes.KindExpired: KindExpired,
+}
+
+// codeKind returns the kind of a reason code the gateway sent (a close
+// reason or a problem+json code), as the catalogue says. ok is false for a
+// code the catalogue does not know (a newer gateway's): the caller then
+// goes by the close or HTTP status.
+func codeKind(code string) (k ErrorKind, ok bool) {
+	e, _ := codes.Lookup(code)
+	k, ok = catalogueKinds[e.Kind]
+	return k, ok
 }
 
 // classifyClose maps a WebSocket close from the gateway to a *ConnError.
 func classifyClose(ce websocket.CloseError) *ConnError {
 	code := ce.Reason
-	if k, ok := codeKinds[code]; ok {
+	if k, ok := codeKind(code); ok {
 		return connErr(k, code, ce)
 	}
 	switch ce.Code {
 	case CloseRevoked:
-		return connErr(KindRevoked, nonEmpty(code, "session_closed_revoked"), ce)
+		return connErr(KindRevoked, nonEmpty(code, codes.SessionClosedRevoked), ce)
 	case CloseProtocol, CloseRefused:
 		return connErr(KindProtocol, code, ce)
 	}
@@ -180,7 +180,7 @@ func classifyProblem(status int, body []byte, cause error) *ConnError {
 		Code string `json:"code"`
 	}
 	_ = json.Unmarshal(body, &p)
-	if k, ok := codeKinds[p.Code]; ok {
+	if k, ok := codeKind(p.Code); ok {
 		return connErr(k, p.Code, cause)
 	}
 	switch {
@@ -238,15 +238,15 @@ func classifyDial(ctx context.Context, err error, resp *http.Response, revoked f
 	}
 	switch a := remoteAlert(err); {
 	case a == alertExpired:
-		return connErr(KindExpired, "tls_cert_expired", err)
+		return connErr(KindExpired, codes.TLSCertExpired, err)
 	case a == alertRevoked:
-		return connErr(KindRevoked, "tls_cert_revoked", err)
+		return connErr(KindRevoked, codes.TLSCertRevoked, err)
 	case a == alertUnknownCA:
-		return connErr(KindNotEnrolled, "tls_unknown_authority", err)
+		return connErr(KindNotEnrolled, codes.TLSUnknownAuthority, err)
 	case a == alertCertRequired:
-		return connErr(KindNotEnrolled, "tls_no_client_cert", err)
+		return connErr(KindNotEnrolled, codes.TLSNoClientCert, err)
 	case a == alertProtocol:
-		return connErr(KindProtocol, "tls_protocol_version", err)
+		return connErr(KindProtocol, codes.TLSProtocolVersion, err)
 	case a == alertBadCertificate:
 		// The gateway refuses a revoked certificate, one of a kind not
 		// allowed there, and any certificate while its revocation data is
@@ -254,12 +254,12 @@ func classifyDial(ctx context.Context, err error, resp *http.Response, revoked f
 		// which; without that proof the refusal is not called revocation.
 		if revoked != nil {
 			if r, cerr := revoked(ctx); cerr == nil && r {
-				return connErr(KindRevoked, "tls_cert_revoked", err)
+				return connErr(KindRevoked, codes.TLSCertRevoked, err)
 			}
 		}
-		return connErr(KindProtocol, "tls_bad_certificate", err)
+		return connErr(KindProtocol, codes.TLSBadCertificate, err)
 	case a != "":
-		return connErr(KindProtocol, "tls_alert", err)
+		return connErr(KindProtocol, CodeTLSAlert, err)
 	}
 	// Our own checks of the gateway's certificate.
 	var uae x509.UnknownAuthorityError
@@ -267,10 +267,10 @@ func classifyDial(ctx context.Context, err error, resp *http.Response, revoked f
 	var he x509.HostnameError
 	var tve *tls.CertificateVerificationError
 	if errors.As(err, &uae) || errors.As(err, &cie) || errors.As(err, &he) || errors.As(err, &tve) {
-		return connErr(KindProtocol, "gateway_cert_untrusted", err)
+		return connErr(KindProtocol, CodeGatewayCertUntrusted, err)
 	}
 	if strings.Contains(err.Error(), "WebSocket protocol violation") || strings.Contains(err.Error(), "subprotocol") {
-		return connErr(KindProtocol, "bad_upgrade", err)
+		return connErr(KindProtocol, codes.BadUpgrade, err)
 	}
 	return connErr(KindNetwork, "", err)
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
+
+	"github.com/fifthwheel/fifthwheel/codes"
 )
 
 // TestConnErrorsAreNeverConfused: every gateway refusal maps to exactly one
@@ -72,5 +74,52 @@ func TestConnErrorsAreNeverConfused(t *testing.T) {
 				t.Fatal("KindOf")
 			}
 		})
+	}
+}
+
+// TestEveryCatalogueCodeHasItsKind: the agent classifies each reason code
+// the gateway sends as package codes says, whatever the close or HTTP
+// status it came with, so the agent and the gateway cannot drift apart on
+// what a truck does about a refusal; a code the catalogue does not know
+// goes by its status.
+func TestEveryCatalogueCodeHasItsKind(t *testing.T) {
+	n := 0
+	for _, e := range codes.All() {
+		want, ok := catalogueKinds[e.Kind]
+		if !ok {
+			if e.Kind != "" {
+				t.Errorf("%s: catalogue kind %q has no agent kind", e.Code, e.Kind)
+			}
+			continue
+		}
+		n++
+		if got := classifyClose(websocket.CloseError{Code: CloseProtocol, Reason: e.Code}); got.Kind != want || got.Code != e.Code {
+			t.Errorf("close 4004 %s: kind %s code %q, want %s", e.Code, got.Kind, got.Code, want)
+		}
+		if got := classifyProblem(http.StatusBadRequest, []byte(`{"code":"`+e.Code+`"}`), nil); got.Kind != want || got.Code != e.Code {
+			t.Errorf("HTTP 400 %s: kind %s code %q, want %s", e.Code, got.Kind, got.Code, want)
+		}
+		if retryable(e.Code) != (want == KindNetwork) {
+			t.Errorf("%s: a nack with it is retried: %v", e.Code, retryable(e.Code))
+		}
+	}
+	if n < 60 {
+		t.Fatalf("only %d codes with a kind", n)
+	}
+	for k := range kindSentinel {
+		found := false
+		for _, ak := range catalogueKinds {
+			found = found || ak == k
+		}
+		if !found {
+			t.Errorf("agent kind %s is no catalogue kind's", k)
+		}
+	}
+	// Unknown codes go by their status.
+	if got := classifyClose(websocket.CloseError{Code: CloseProtocol, Reason: "a_newer_code"}); got.Kind != KindProtocol {
+		t.Errorf("unknown code on 4004: %s", got.Kind)
+	}
+	if got := classifyProblem(http.StatusServiceUnavailable, []byte(`{"code":"a_newer_code"}`), nil); got.Kind != KindNetwork {
+		t.Errorf("unknown code on 503: %s", got.Kind)
 	}
 }

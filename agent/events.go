@@ -1,6 +1,11 @@
 package agent
 
-import "time"
+import (
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/codes"
+	"github.com/fifthwheel/fifthwheel/frame"
+)
 
 // EventKind names what an Event reports.
 type EventKind string
@@ -54,7 +59,7 @@ const (
 	// ReasonUnknownKey: signed under a kid that is not a pinned gateway key.
 	ReasonUnknownKey Reason = "unknown_key"
 	// ReasonBadSignature: the signature does not verify with the pinned key.
-	ReasonBadSignature Reason = "bad_signature"
+	ReasonBadSignature Reason = Reason(frame.CodeBadSignature)
 	// ReasonMalformed: the signed frame does not decode.
 	ReasonMalformed Reason = "malformed"
 	// ReasonWrongVehicle: the frame is addressed to another vehicle.
@@ -67,7 +72,7 @@ const (
 	// waiting on.
 	ReasonWrongEcho Reason = "wrong_echo"
 	// ReasonUnexpectedKind: a kind the gateway does not send at this point.
-	ReasonUnexpectedKind Reason = "unexpected_kind"
+	ReasonUnexpectedKind Reason = codes.UnexpectedKind
 	// ReasonTimeout: no answer within one interval.
 	ReasonTimeout Reason = "timeout"
 	// ReasonLinkDown: no session, so the heartbeat could not be sent.
@@ -84,7 +89,7 @@ const (
 	// bound to a challenge from before the stop).
 	ReasonNoFreshChallenge Reason = "no_fresh_challenge"
 	// ReasonNonceMismatch: the resume is bound to another challenge nonce.
-	ReasonNonceMismatch Reason = "nonce_mismatch"
+	ReasonNonceMismatch Reason = codes.NonceMismatch
 	// ReasonLinkUnhealthy: heartbeats are not being answered right now.
 	ReasonLinkUnhealthy Reason = "link_unhealthy"
 )

@@ -101,16 +101,16 @@ func (a *Agent) RenewNow(ctx context.Context) error {
 		return err
 	}
 	if len(chain) == 0 {
-		return connErr(KindProtocol, "bad_pki_response", errors.New("the renewal returned no certificate"))
+		return connErr(KindProtocol, CodeBadPKIResponse, errors.New("the renewal returned no certificate"))
 	}
 	if id, err := VehicleIDOf(chain[0]); err != nil || id != a.vehicle {
-		return connErr(KindProtocol, "bad_pki_response", errors.New("the renewed certificate does not name this vehicle"))
+		return connErr(KindProtocol, CodeBadPKIResponse, errors.New("the renewed certificate does not name this vehicle"))
 	}
 	if !publicKeysEqual(chain[0].PublicKey, key.Public()) {
-		return connErr(KindProtocol, "bad_pki_response", errors.New("the renewed certificate is not for the requested key"))
+		return connErr(KindProtocol, CodeBadPKIResponse, errors.New("the renewed certificate is not for the requested key"))
 	}
 	if now := a.now(); now.Before(chain[0].NotBefore) || now.After(chain[0].NotAfter) {
-		return connErr(KindProtocol, "bad_pki_response", errors.New("the renewed certificate is not valid now"))
+		return connErr(KindProtocol, CodeBadPKIResponse, errors.New("the renewed certificate is not valid now"))
 	}
 	a.cred.Store(newCredential(chain, key))
 	if a.d.OnRenewed != nil {
@@ -178,11 +178,11 @@ func postPKI(ctx context.Context, hc *http.Client, base *url.URL, path string, b
 		return nil, classifyProblem(resp.StatusCode, b, fmt.Errorf("%s answered %s", path, resp.Status))
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
-		return nil, connErr(KindProtocol, "bad_pki_response", fmt.Errorf("%s answered %q, not JSON", path, mt))
+		return nil, connErr(KindProtocol, CodeBadPKIResponse, fmt.Errorf("%s answered %q, not JSON", path, mt))
 	}
 	var out pkiResponse
 	if err := json.Unmarshal(b, &out); err != nil || out.Certificate == "" {
-		return nil, connErr(KindProtocol, "bad_pki_response", fmt.Errorf("%s answered a body without a certificate", path))
+		return nil, connErr(KindProtocol, CodeBadPKIResponse, fmt.Errorf("%s answered a body without a certificate", path))
 	}
 	return &out, nil
 }
@@ -195,17 +195,17 @@ func parseChainPEM(b []byte) ([]*x509.Certificate, error) {
 		var blk *pem.Block
 		blk, rest = pem.Decode(rest)
 		if blk == nil || blk.Type != "CERTIFICATE" {
-			return nil, connErr(KindProtocol, "bad_pki_response", errors.New("the certificate chain is not PEM CERTIFICATE blocks"))
+			return nil, connErr(KindProtocol, CodeBadPKIResponse, errors.New("the certificate chain is not PEM CERTIFICATE blocks"))
 		}
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			return nil, connErr(KindProtocol, "bad_pki_response", err)
+			return nil, connErr(KindProtocol, CodeBadPKIResponse, err)
 		}
 		chain = append(chain, c)
 		rest = bytes.TrimSpace(rest)
 	}
 	if len(chain) == 0 {
-		return nil, connErr(KindProtocol, "bad_pki_response", errors.New("no certificate in the answer"))
+		return nil, connErr(KindProtocol, CodeBadPKIResponse, errors.New("no certificate in the answer"))
 	}
 	return chain, nil
 }

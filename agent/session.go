@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 )
 
@@ -57,9 +58,9 @@ func (a *Agent) runSession(ctx context.Context) error {
 	cred := a.cred.Load()
 	now := a.now()
 	if leaf := cred.chain[0]; now.After(leaf.NotAfter) {
-		return connErr(KindExpired, "tls_cert_expired", fmt.Errorf("the certificate expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339)))
+		return connErr(KindExpired, codes.TLSCertExpired, fmt.Errorf("the certificate expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339)))
 	} else if now.Before(leaf.NotBefore) {
-		return connErr(KindExpired, "tls_cert_not_yet_valid", fmt.Errorf("the certificate is valid from %s", leaf.NotBefore.UTC().Format(time.RFC3339)))
+		return connErr(KindExpired, codes.TLSCertNotYetValid, fmt.Errorf("the certificate is valid from %s", leaf.NotBefore.UTC().Format(time.RFC3339)))
 	}
 
 	hctx, cancel := context.WithTimeout(ctx, a.cfg.HandshakeTimeout)
@@ -76,7 +77,7 @@ func (a *Agent) runSession(ctx context.Context) error {
 	}
 	if conn.Subprotocol() != Subprotocol {
 		conn.CloseNow()
-		return connErr(KindProtocol, "bad_upgrade", errors.New("the gateway did not agree to the fifthwheel.v1 subprotocol"))
+		return connErr(KindProtocol, codes.BadUpgrade, errors.New("the gateway did not agree to the fifthwheel.v1 subprotocol"))
 	}
 	conn.SetReadLimit(frame.MaxEnvelopeSize)
 	s := &session{a: a, conn: conn, wakeCh: make(chan struct{}, 1),
@@ -93,7 +94,7 @@ func (a *Agent) runSession(ctx context.Context) error {
 	stopBye := context.AfterFunc(ctx, func() {
 		defer close(bye)
 		s.closing.Store(true)
-		conn.Close(CloseGoodbye, "goodbye")
+		conn.Close(CloseGoodbye, codes.Goodbye)
 	})
 	// end tears the connection down once the goodbye, if any, is over.
 	end := func() {
@@ -160,7 +161,7 @@ func readErr(err error) error {
 		return classifyClose(ce)
 	}
 	if errors.Is(err, websocket.ErrMessageTooBig) {
-		return connErr(KindProtocol, "too_large", err)
+		return connErr(KindProtocol, string(frame.CodeTooLarge), err)
 	}
 	return connErr(KindNetwork, "", err)
 }
@@ -206,7 +207,7 @@ func (s *session) expect(ctx context.Context, kind frame.Kind) (*frame.Frame, er
 		return nil, readErr(err)
 	}
 	if typ != websocket.MessageText {
-		return nil, connErr(KindProtocol, "binary_message", errors.New("the gateway sent a binary message"))
+		return nil, connErr(KindProtocol, codes.BinaryMessage, errors.New("the gateway sent a binary message"))
 	}
 	f, why, claimed := s.gw.open(data)
 	if why != "" {
@@ -214,7 +215,7 @@ func (s *session) expect(ctx context.Context, kind frame.Kind) (*frame.Frame, er
 		return nil, connErr(KindProtocol, "gateway_"+string(why), fmt.Errorf("the gateway's %s failed the agent's checks: %s", nonEmpty(string(claimed), "message"), why))
 	}
 	if f.Kind() != kind {
-		return nil, connErr(KindProtocol, "unexpected_kind", fmt.Errorf("expected %s, got %s", kind, f.Kind()))
+		return nil, connErr(KindProtocol, codes.UnexpectedKind, fmt.Errorf("expected %s, got %s", kind, f.Kind()))
 	}
 	return f, nil
 }
@@ -330,9 +331,10 @@ func (a *Agent) onAck(s *session, ack *frame.Ack) {
 	}
 }
 
-// retryable reason codes: the gateway could not decide now; the frame is
-// sent again. Every other nack is final.
-func retryable(code string) bool { return code == "store_unavailable" || code == "rate_limited" }
+// retryable reason codes (the catalogue's transient ones: store_unavailable,
+// rate_limited): the gateway could not decide now; the frame is sent again.
+// Every other nack is final.
+func retryable(code string) bool { return codes.Retryable(code) }
 
 func (a *Agent) onNack(s *session, n *frame.Nack) {
 	now := a.now()

@@ -8,7 +8,9 @@ import (
 // Code is a stable reason code. Codes are part of the wire contract: they
 // appear in batch results, security events and problem+json bodies, and
 // docs/PROTOCOL.md lists each one. A code is never renamed or reused for
-// another meaning; new codes may be added.
+// another meaning; new codes may be added. Package codes holds the one
+// catalogue of reason codes, these included by reference, with each one's
+// HTTP status, event severity and what a client does about it.
 type Code string
 
 // Reason codes. A refusal carries exactly one; when input has several faults,
@@ -54,8 +56,8 @@ const (
 	// decoded length is wrong for alg.
 	CodeBadSigEncoding Code = "bad_sig_encoding"
 	// CodeUnknownKID: no key is registered under kid for the sending vehicle
-	// (or it is retired). This package has no key registry and never
-	// returns it; receivers do, failing closed.
+	// (a retired one is the receiver's retired_kid). This package has no
+	// key registry and never returns it; receivers do, failing closed.
 	CodeUnknownKID Code = "unknown_kid"
 	// CodeAlgMismatch: the key registered under kid is for another alg than
 	// the envelope names.

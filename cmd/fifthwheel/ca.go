@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
@@ -256,7 +257,7 @@ func (o *operatorFlag) actor(ctx context.Context, e *stateEnv) (principal.Princi
 	switch code := pki.CodeOf(err); code {
 	case "":
 		return p, nil
-	case pki.CodeTLSCertRevoked:
+	case codes.TLSCertRevoked:
 		return principal.Principal{}, fmt.Errorf("operator credential in %s is revoked", dir)
 	default:
 		return principal.Principal{}, fmt.Errorf("operator credential in %s refused (%s): %s", dir, code, problem.From(err).Detail)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fifthwheel/fifthwheel/internal/server"
+	"github.com/fifthwheel/fifthwheel/codes"
 )
 
 // TestAdmissionLimitsThroughServe: the tls.* admission settings reach the
@@ -47,7 +47,7 @@ func TestAdmissionLimitsThroughServe(t *testing.T) {
 	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Fatal("a silent socket was held past the ClientHello deadline")
 	}
-	g.waitEvent(server.CodeTLSClientHelloTimeout, `"source":"127.0.0.1"`)
+	g.waitEvent(codes.TLSClientHelloTimeout, `"source":"127.0.0.1"`)
 
 	// Two enrolling clients without a certificate, each with a request
 	// answered (a refused enrollment keeps the connection).
@@ -68,7 +68,7 @@ func TestAdmissionLimitsThroughServe(t *testing.T) {
 	if refused, _ := refusedHandshake(t, g.addrs.Vehicle, anon); !refused {
 		t.Fatal("a third connection without a certificate from one source was admitted")
 	}
-	g.waitEvent(server.CodeAdmissionUnauthenticatedLimit, `"limit":2`)
+	g.waitEvent(codes.AdmissionUnauthenticatedLimit, `"limit":2`)
 
 	select {
 	case <-closed:

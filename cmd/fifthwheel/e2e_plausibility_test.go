@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
@@ -70,10 +71,10 @@ func outsideOperatingArea(t *testing.T, engine string) {
 	}
 
 	// Chicago: far outside the area.
-	if got := send("truck-out", 41.878113, -87.629799); !slices.Equal(got, []string{ingest.FindingOutsideArea}) {
-		t.Fatalf("truck outside the area: findings %v, want [%s]", got, ingest.FindingOutsideArea)
+	if got := send("truck-out", 41.878113, -87.629799); !slices.Equal(got, []string{codes.OutsideOperatingArea}) {
+		t.Fatalf("truck outside the area: findings %v, want [%s]", got, codes.OutsideOperatingArea)
 	}
-	e := g.waitEvent(ingest.FindingOutsideArea, `"actor":"urn:fifthwheel:vehicle:truck-out"`)
+	e := g.waitEvent(codes.OutsideOperatingArea, `"actor":"urn:fifthwheel:vehicle:truck-out"`)
 	if !strings.Contains(string(e.Body), fmt.Sprintf(`"severity":%d`, event.SeverityHigh)) {
 		t.Errorf("finding event is not high severity: %s", e.Body)
 	}
@@ -83,7 +84,7 @@ func outsideOperatingArea(t *testing.T, engine string) {
 		t.Fatalf("truck inside the area: findings %v, want none", got)
 	}
 	g.waitEvent("frame_accepted", `"actor":"urn:fifthwheel:vehicle:truck-in"`)
-	for _, e := range g.events(ingest.FindingOutsideArea) {
+	for _, e := range g.events(codes.OutsideOperatingArea) {
 		if strings.Contains(string(e.Body), "truck-in") {
 			t.Fatalf("finding for the truck inside the area: %s", e.Body)
 		}

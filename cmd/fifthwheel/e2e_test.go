@@ -19,11 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
-	"github.com/fifthwheel/fifthwheel/internal/server"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
 
@@ -154,12 +154,12 @@ func TestTLSMatrix(t *testing.T) {
 		code     string // the handshake refusal's event code
 		evidence string // a string the event body holds
 	}{
-		{"no client certificate on the TMS listener", g.addrs.TMS, g.tlsConfig(noCert), pki.CodeTLSNoClientCert, `"listener":"tms"`},
-		{"vehicle certificate on the TMS listener", g.addrs.TMS, g.tlsConfig(truck), pki.CodeTLSKindNotAllowed, "urn:fifthwheel:vehicle:truck-1"},
-		{"TMS client certificate on the vehicle listener", g.addrs.Vehicle, g.tlsConfig(tmsClient), pki.CodeTLSKindNotAllowed, "urn:fifthwheel:client:acme-tms"},
-		{"revoked certificate", g.addrs.Vehicle, g.tlsConfig(stolen), pki.CodeTLSCertRevoked, "urn:fifthwheel:vehicle:truck-stolen"},
-		{"certificate from another CA", g.addrs.Vehicle, g.tlsConfig(foreign), pki.CodeTLSUnknownAuthority, `"listener":"vehicle"`},
-		{"TLS 1.2 client", g.addrs.Vehicle, tls12(g.tlsConfig(truck)), pki.CodeTLSProtocolVersion, `"listener":"vehicle"`},
+		{"no client certificate on the TMS listener", g.addrs.TMS, g.tlsConfig(noCert), codes.TLSNoClientCert, `"listener":"tms"`},
+		{"vehicle certificate on the TMS listener", g.addrs.TMS, g.tlsConfig(truck), codes.TLSKindNotAllowed, "urn:fifthwheel:vehicle:truck-1"},
+		{"TMS client certificate on the vehicle listener", g.addrs.Vehicle, g.tlsConfig(tmsClient), codes.TLSKindNotAllowed, "urn:fifthwheel:client:acme-tms"},
+		{"revoked certificate", g.addrs.Vehicle, g.tlsConfig(stolen), codes.TLSCertRevoked, "urn:fifthwheel:vehicle:truck-stolen"},
+		{"certificate from another CA", g.addrs.Vehicle, g.tlsConfig(foreign), codes.TLSUnknownAuthority, `"listener":"vehicle"`},
+		{"TLS 1.2 client", g.addrs.Vehicle, tls12(g.tlsConfig(truck)), codes.TLSProtocolVersion, `"listener":"vehicle"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(g.events(tc.code))
@@ -192,11 +192,11 @@ func TestTLSMatrix(t *testing.T) {
 
 	t.Run("no client certificate on the vehicle listener reaches only enrollment", func(t *testing.T) {
 		status, body, err := post(t, g.client(noCert), "https://"+g.addrs.Vehicle+"/v1/vehicle/telemetry", []byte(`{"frames":[]}`))
-		if err != nil || status != http.StatusForbidden || !strings.Contains(string(body), server.CodeClientCertRequired) {
+		if err != nil || status != http.StatusForbidden || !strings.Contains(string(body), codes.ClientCertificateRequired) {
 			t.Fatalf("got %d %s %v", status, body, err)
 		}
-		g.waitEvent(server.CodeClientCertRequired, "POST /v1/vehicle/telemetry")
-		g.waitEvent(server.CodeTLSAnonymous, `"listener":"vehicle"`)
+		g.waitEvent(codes.ClientCertificateRequired, "POST /v1/vehicle/telemetry")
+		g.waitEvent(codes.TLSAnonymous, `"listener":"vehicle"`)
 	})
 
 	t.Run("spoofed extra certificate appended to a valid chain names nobody", func(t *testing.T) {
@@ -212,7 +212,7 @@ func TestTLSMatrix(t *testing.T) {
 		}
 		var res batchResponse
 		_ = json.Unmarshal(body, &res)
-		if len(res.Results) != 1 || res.Results[0].Code != ingest.CodeVehicleMismatch {
+		if len(res.Results) != 1 || res.Results[0].Code != codes.VehicleMismatch {
 			t.Fatalf("spoofed frame: %s", body)
 		}
 	})
@@ -251,7 +251,7 @@ func TestRevocationClosesKeepAlive(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the connection of a revoked certificate stayed open")
 			}
-			g.waitEvent(pki.CodeSessionClosedRevoked, "urn:fifthwheel:vehicle:truck-1")
+			g.waitEvent(codes.SessionClosedRevoked, "urn:fifthwheel:vehicle:truck-1")
 
 			// A new connection with the revoked certificate, carrying a
 			// signed batch, is refused at the handshake; nothing is stored.
@@ -260,8 +260,8 @@ func TestRevocationClosesKeepAlive(t *testing.T) {
 			if err == nil {
 				t.Fatalf("batch from a revoked certificate answered %d %s", status, body)
 			}
-			g.waitEvent(pki.CodeTLSCertRevoked, "urn:fifthwheel:vehicle:truck-1")
-			if n := len(g.events(ingest.CodeAccepted)); n != 1 {
+			g.waitEvent(codes.TLSCertRevoked, "urn:fifthwheel:vehicle:truck-1")
+			if n := len(g.events(codes.FrameAccepted)); n != 1 {
 				t.Fatalf("%d frames accepted, want only the one sent before revocation", n)
 			}
 		})
@@ -324,7 +324,7 @@ func TestTwoGatewaysOnePostgres(t *testing.T) {
 			t.Fatal("gateway B still admits the revoked certificate")
 		}
 	}
-	b.waitEvent(pki.CodeTLSCertRevoked, "urn:fifthwheel:vehicle:truck-1")
+	b.waitEvent(codes.TLSCertRevoked, "urn:fifthwheel:vehicle:truck-1")
 }
 
 // csr builds a PEM CSR for uri with key.
@@ -405,12 +405,12 @@ func TestEnrollmentAndRenewal(t *testing.T) {
 	}
 	status, body, _ = post(t, g.client(cert), "https://"+g.addrs.Vehicle+"/v1/pki/renew",
 		jsonBody(t, enroll.RenewRequest{CSR: csr(t, newKey, "urn:fifthwheel:vehicle:truck-8")}))
-	if status != http.StatusForbidden || !strings.Contains(string(body), pki.CodeCSRIdentityMismatch) {
+	if status != http.StatusForbidden || !strings.Contains(string(body), codes.CSRIdentityMismatch) {
 		t.Fatalf("renewal for another identity: %d %s", status, body)
 	}
 	// Renewal needs a certificate: the anonymous gate refuses it.
 	status, body, _ = post(t, anon, "https://"+g.addrs.Vehicle+"/v1/pki/renew", []byte(`{"csr":"x"}`))
-	if status != http.StatusForbidden || !strings.Contains(string(body), server.CodeClientCertRequired) {
+	if status != http.StatusForbidden || !strings.Contains(string(body), codes.ClientCertificateRequired) {
 		t.Fatalf("anonymous renewal: %d %s", status, body)
 	}
 
@@ -432,27 +432,27 @@ func TestEnrollmentAndRenewal(t *testing.T) {
 		code   string
 	}{
 		{"reused token", jsonBody(t, enroll.EnrollRequest{Token: tok, CSR: csr(t, tlsKey, "urn:fifthwheel:vehicle:truck-7")}),
-			http.StatusUnauthorized, pki.CodeTokenUsed},
+			http.StatusUnauthorized, codes.TokenUsed},
 		{"expired token", jsonBody(t, enroll.EnrollRequest{Token: expiring, CSR: csr(t, tlsKey, "urn:fifthwheel:vehicle:truck-9")}),
-			http.StatusUnauthorized, pki.CodeTokenExpired},
+			http.StatusUnauthorized, codes.TokenExpired},
 		{"CSR for another identity", jsonBody(t, enroll.EnrollRequest{Token: fresh, CSR: csr(t, tlsKey, "urn:fifthwheel:vehicle:truck-7")}),
-			http.StatusForbidden, pki.CodeCSRIdentityMismatch},
+			http.StatusForbidden, codes.CSRIdentityMismatch},
 		{"CSR key type outside the allow-list", jsonBody(t, enroll.EnrollRequest{Token: fresh, CSR: csr(t, rsaKey, "urn:fifthwheel:vehicle:truck-10")}),
-			http.StatusBadRequest, pki.CodeCSRKeyType},
+			http.StatusBadRequest, codes.CSRKeyType},
 		{"malformed CSR", jsonBody(t, enroll.EnrollRequest{Token: fresh, CSR: "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"}),
-			http.StatusBadRequest, pki.CodeCSRMalformed},
+			http.StatusBadRequest, codes.CSRMalformed},
 		{"oversized CSR", jsonBody(t, enroll.EnrollRequest{Token: fresh, CSR: strings.Repeat("A", pki.MaxCSRBytes+1)}),
-			http.StatusRequestEntityTooLarge, pki.CodeCSRTooLarge},
+			http.StatusRequestEntityTooLarge, codes.CSRTooLarge},
 		{"oversized request", []byte(`{"token":"` + strings.Repeat("A", enroll.MaxBodyBytes) + `"}`),
-			http.StatusRequestEntityTooLarge, enroll.CodeRequestTooLarge},
-		{"unknown member", []byte(`{"token":"` + fresh + `","csr":"x","admin":true}`), http.StatusBadRequest, enroll.CodeMalformed},
+			http.StatusRequestEntityTooLarge, codes.RequestTooLarge},
+		{"unknown member", []byte(`{"token":"` + fresh + `","csr":"x","admin":true}`), http.StatusBadRequest, codes.MalformedRequest},
 		{"small-order frame key", jsonBody(t, enroll.EnrollRequest{Token: fresh, CSR: csr(t, tlsKey, "urn:fifthwheel:vehicle:truck-10"),
-			FrameKey: &enroll.FrameKey{Alg: "Ed25519", PublicKey: smallOrderPEM}}), http.StatusBadRequest, enroll.CodeBadFrameKey},
+			FrameKey: &enroll.FrameKey{Alg: "Ed25519", PublicKey: smallOrderPEM}}), http.StatusBadRequest, string(frame.CodeBadKey)},
 		{"frame key under a kid the vehicle uses for another key", jsonBody(t, enroll.EnrollRequest{Token: fresh,
 			CSR:      csr(t, tlsKey, "urn:fifthwheel:vehicle:truck-10"),
-			FrameKey: &enroll.FrameKey{Alg: "Ed25519", PublicKey: framePEM, KID: "kx"}}), http.StatusConflict, enroll.CodeKIDConflict},
+			FrameKey: &enroll.FrameKey{Alg: "Ed25519", PublicKey: framePEM, KID: "kx"}}), http.StatusConflict, codes.KIDConflict},
 		{"HS256 secret at enrollment", jsonBody(t, enroll.EnrollRequest{Token: fresh, CSR: csr(t, tlsKey, "urn:fifthwheel:vehicle:truck-10"),
-			FrameKey: &enroll.FrameKey{Alg: "HS256", PublicKey: strings.Repeat("s", 32)}}), http.StatusBadRequest, enroll.CodeBadFrameKey},
+			FrameKey: &enroll.FrameKey{Alg: "HS256", PublicKey: strings.Repeat("s", 32)}}), http.StatusBadRequest, string(frame.CodeBadKey)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(g.events(tc.code))
@@ -540,5 +540,5 @@ func TestEnrollmentOff(t *testing.T) {
 	if refused, _ := refusedHandshake(t, g.addrs.Vehicle, g.tlsConfig(tls.Certificate{})); !refused {
 		t.Fatal("vehicle listener admitted a client without a certificate")
 	}
-	g.waitEvent(pki.CodeTLSNoClientCert, `"listener":"vehicle"`)
+	g.waitEvent(codes.TLSNoClientCert, `"listener":"vehicle"`)
 }

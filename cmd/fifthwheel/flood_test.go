@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
-	"github.com/fifthwheel/fifthwheel/internal/liveness"
 	"github.com/fifthwheel/fifthwheel/internal/pki/pkitest/forge"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
@@ -101,7 +101,7 @@ func TestAttackUnauthenticatedEventFlood(t *testing.T) {
 			}
 			t.Logf("%s: the truck's agent missed %d heartbeat acks during the flood (3 in a row stop it)",
 				engine, len(truck.events.find(agent.EventHeartbeatMissed)))
-			for _, e := range g.events(liveness.CodeCommLost) {
+			for _, e := range g.events(codes.CommLost) {
 				if e.Seq > seqBefore {
 					t.Errorf("comm_lost during the flood: %s", e.Body)
 				}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/gwkey"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
@@ -102,7 +103,7 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 				if err != nil {
 					return keySetError(dir, err)
 				}
-				if err := e.emitAction(ctx, gatewayKeyEvent(by, "gateway_key_rotate", gwkey.CodeKeyAdded, k.KID, nil)); err != nil {
+				if err := e.emitAction(ctx, gatewayKeyEvent(by, "gateway_key_rotate", codes.GatewayKeyAdded, k.KID, nil)); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "published next key %s in %s\n", k.KID, filepath.Join(dir, gwkey.PublicFile))
@@ -129,7 +130,7 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 				if p.Dropped != "" {
 					attrs["dropped"] = p.Dropped
 				}
-				if err := e.emitAction(ctx, gatewayKeyEvent(by, "gateway_key_promote", gwkey.CodeKeyPromoted, p.Current.KID, attrs)); err != nil {
+				if err := e.emitAction(ctx, gatewayKeyEvent(by, "gateway_key_promote", codes.GatewayKeyPromoted, p.Current.KID, attrs)); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "key %s now signs (running gateways take it within %v); %s stays published as previous\n",
@@ -151,7 +152,7 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 				if err != nil {
 					return keySetError(dir, err)
 				}
-				if err := e.emitAction(ctx, gatewayKeyEvent(by, "gateway_key_drop", gwkey.CodeKeyDropped, k.KID,
+				if err := e.emitAction(ctx, gatewayKeyEvent(by, "gateway_key_drop", codes.GatewayKeyDropped, k.KID,
 					map[string]any{"state": string(k.State)})); err != nil {
 					return err
 				}

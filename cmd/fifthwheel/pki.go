@@ -13,18 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/event"
-	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
-)
-
-// Event codes of CLI PKI actions not recorded by package pki itself.
-const (
-	codeCAInitialized    = "ca_initialized"
-	codeClientRegistered = "client_registered"
 )
 
 func (a *app) pkiCmd() *cobra.Command {
@@ -186,7 +180,7 @@ func initCA(ctx context.Context, e *stateEnv, dir, rootKey string, alg pki.KeyAl
 	}
 	fp := sha256.Sum256(res.Root.Raw)
 	return res, e.emitAction(ctx, event.Event{Class: event.ClassPKI, Activity: "ca_init", Severity: event.SeverityMedium,
-		Verdict: event.Info, Code: codeCAInitialized, Actor: by, Resource: "ca:" + res.IntermediateKeyID,
+		Verdict: event.Info, Code: codes.CAInitialized, Actor: by, Resource: "ca:" + res.IntermediateKeyID,
 		Attrs: map[string]any{"dir": dir, "root_sha256": hex.EncodeToString(fp[:]), "key_alg": string(alg),
 			"root_key_file": res.RootKeyFile}})
 }
@@ -285,12 +279,12 @@ func ensureRegistered(ctx context.Context, e *stateEnv, p principal.Principal, b
 		if _, err = e.st.GetVehicle(ctx, p.ID); err == nil {
 			return nil
 		}
-		err, code = e.st.CreateVehicle(ctx, store.Vehicle{ID: p.ID, Status: "active", CreatedAt: now}), ingest.CodeVehicleRegistered
+		err, code = e.st.CreateVehicle(ctx, store.Vehicle{ID: p.ID, Status: store.VehicleActive, CreatedAt: now}), codes.VehicleRegistered
 	case principal.Client:
 		if _, err = e.st.GetClient(ctx, p.ID); err == nil {
 			return nil
 		}
-		err, code = e.st.CreateClient(ctx, store.Client{ID: p.ID, Name: p.ID, Status: "active", CreatedAt: now}), codeClientRegistered
+		err, code = e.st.CreateClient(ctx, store.Client{ID: p.ID, Name: p.ID, Status: store.ClientActive, CreatedAt: now}), codes.ClientRegistered
 	default:
 		return nil
 	}

@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
-	"github.com/fifthwheel/fifthwheel/internal/pki"
 )
 
 // Bounds of the renewal race below, so it stops by itself.
@@ -194,7 +194,7 @@ func renewalRace(t *testing.T, gws []*gateway) {
 	if n := lateRenew.Load(); n != 0 {
 		t.Errorf("%d renewals that started after the revoke command returned succeeded", n)
 	}
-	if refusals[fmt.Sprintf("%d %s", http.StatusForbidden, pki.CodeRenewCertRevoked)]+refusals["transport error"] == 0 {
+	if refusals[fmt.Sprintf("%d %s", http.StatusForbidden, codes.RenewCertRevoked)]+refusals["transport error"] == 0 {
 		t.Errorf("no renewal was refused after the revocation: refusals %v", refusals)
 	}
 	accepted := 0

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/atomicfile"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/event"
@@ -229,7 +230,7 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
 		"version": build.Version, "commit": build.Commit, "store": st.Engine(), "dev": dev,
 		"listen_vehicle": addrs.Vehicle, "listen_tms": addrs.TMS, "listen_ops": addrs.Ops,
 	}
-	if err := emit(ctx, bus, "start", "gateway_started", attrs); err != nil {
+	if err := emit(ctx, bus, "start", codes.GatewayStarted, attrs); err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("cannot record the start event, so not serving: %v", err)
 	}
@@ -263,7 +264,7 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
 		reason = serveErr.Error()
 	}
 	stopAttrs := map[string]any{"reason": reason, "uptime": time.Since(started).Round(time.Millisecond)}
-	if err := emit(context.WithoutCancel(ctx), bus, "stop", "gateway_stopped", stopAttrs); err != nil {
+	if err := emit(context.WithoutCancel(ctx), bus, "stop", codes.GatewayStopped, stopAttrs); err != nil {
 		log.Error("cannot record the stop event", slog.Any("err", err))
 	}
 	if serveErr != nil {

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fifthwheel/fifthwheel/codes"
 )
 
 func (a *app) storeCmd() *cobra.Command {
@@ -62,7 +64,7 @@ left untouched.`,
 				return err
 			}
 			defer closeEvents()
-			if err := emit(ctx, bus, "migrate", "store_migrated", map[string]any{
+			if err := emit(ctx, bus, "migrate", codes.StoreMigrated, map[string]any{
 				"engine": st.Engine(), "schema_version": version,
 			}); err != nil {
 				log.Error("cannot record the migration event", slog.Any("err", err))

@@ -10,8 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/fifthwheel/fifthwheel/agent"
-	"github.com/fifthwheel/fifthwheel/internal/liveness"
-	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/session"
 )
 
@@ -77,13 +76,13 @@ func checkTypedClose(t *testing.T, gw *gateway, tr *truck, start time.Time, kind
 	urn := "urn:fifthwheel:vehicle:truck-1"
 	gw.waitEvent(closeEvent, urn)
 	time.Sleep(commLostWatch)
-	for _, e := range gw.events(liveness.CodeCommLost) {
+	for _, e := range gw.events(codes.CommLost) {
 		if strings.Contains(string(e.Body), urn) {
 			t.Errorf("false comm_lost for the truck cut off by the gateway: %s", e.Body)
 		}
 	}
 	var offline []string
-	for _, e := range gw.events(liveness.CodeVehicleOffline) {
+	for _, e := range gw.events(codes.VehicleOffline) {
 		if strings.Contains(string(e.Body), urn) {
 			offline = append(offline, string(e.Body))
 		}
@@ -106,8 +105,8 @@ func TestRevokedTruckSessionGetsTypedClose(t *testing.T) {
 			tr := startTruck(t, gw, "truck-1", truckOptions{issuer: ctl, agent: typedCloseAgent})
 			start := time.Now()
 			ctl.mustCLI("pki", "revoke", "--vehicle", "truck-1", "--reason", "key_compromise")
-			checkTypedClose(t, gw, tr, start, agent.ErrRevoked, session.CloseRevoked, pki.CodeSessionClosedRevoked,
-				pki.CodeSessionClosedRevoked, "revoked")
+			checkTypedClose(t, gw, tr, start, agent.ErrRevoked, session.CloseRevoked, codes.SessionClosedRevoked,
+				codes.SessionClosedRevoked, "revoked")
 		})
 	}
 }
@@ -126,7 +125,7 @@ func TestSuspendedTruckSessionGetsTypedClose(t *testing.T) {
 			start := time.Now()
 			ctl.mustCLI("vehicle", "suspend", "truck-1")
 			checkTypedClose(t, gw, tr, start, agent.ErrSuspended, session.CloseRefused, "vehicle_suspended",
-				pki.CodeSessionClosedSuspended, "suspended")
+				codes.SessionClosedSuspended, "suspended")
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
@@ -38,8 +39,8 @@ it.
 Revoke its certificates ('fifthwheel pki revoke --vehicle ID') to cut it off
 for good.`,
 	})
-	cmd.AddCommand(a.vehicleAddCmd(), a.vehicleListCmd(), a.vehicleStatusCmd("suspend", "suspended"),
-		a.vehicleStatusCmd("resume", "active"), a.vehicleKeyCmd(), a.vehicleEpochCmd())
+	cmd.AddCommand(a.vehicleAddCmd(), a.vehicleListCmd(), a.vehicleStatusCmd("suspend", store.VehicleSuspended),
+		a.vehicleStatusCmd("resume", store.VehicleActive), a.vehicleKeyCmd(), a.vehicleEpochCmd())
 	return cmd
 }
 
@@ -86,7 +87,7 @@ register a vehicle themselves; this is for preparing the registry ahead.`,
 				return err
 			}
 			return a.withState(cmd, &f, &op, func(ctx context.Context, e *stateEnv, by principal.Principal) error {
-				err := e.st.CreateVehicle(ctx, store.Vehicle{ID: v.ID, Status: "active", CreatedAt: time.Now().UTC()})
+				err := e.st.CreateVehicle(ctx, store.Vehicle{ID: v.ID, Status: store.VehicleActive, CreatedAt: time.Now().UTC()})
 				if errors.Is(err, store.ErrConflict) {
 					return fmt.Errorf("vehicle %s is already registered", v.ID)
 				}
@@ -94,7 +95,7 @@ register a vehicle themselves; this is for preparing the registry ahead.`,
 					return err
 				}
 				if err := e.emitAction(ctx, event.Event{Class: event.ClassAuthorization, Activity: "register", Verdict: event.Accept,
-					Severity: event.SeverityInfo, Code: ingest.CodeVehicleRegistered, Actor: by, Resource: v.String(),
+					Severity: event.SeverityInfo, Code: codes.VehicleRegistered, Actor: by, Resource: v.String(),
 					Attrs: map[string]any{"via": "cli"}}); err != nil {
 					return err
 				}
@@ -137,7 +138,7 @@ func (a *app) vehicleListCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) vehicleStatusCmd(verb, status string) *cobra.Command {
+func (a *app) vehicleStatusCmd(verb string, status store.VehicleStatus) *cobra.Command {
 	var (
 		f  stateFlags
 		op operatorFlag
@@ -172,8 +173,8 @@ func (a *app) vehicleStatusCmd(verb, status string) *cobra.Command {
 					return err
 				}
 				if err := e.emitAction(ctx, event.Event{Class: event.ClassAuthorization, Activity: "vehicle_" + verb,
-					Verdict: event.Info, Severity: event.SeverityMedium, Code: ingest.CodeVehicleStatusSet, Actor: by,
-					Resource: v.String(), Attrs: map[string]any{"from": cur.Status, "to": status}}); err != nil {
+					Verdict: event.Info, Severity: event.SeverityMedium, Code: codes.VehicleStatusChanged, Actor: by,
+					Resource: v.String(), Attrs: map[string]any{"from": string(cur.Status), "to": string(status)}}); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "%s: %s -> %s\n", v, cur.Status, status)
@@ -262,7 +263,7 @@ registered if the registry does not know it yet.`,
 						msg += " (one PEM PUBLIC KEY block; small-order and non-canonical Ed25519 points and other curves are refused)"
 					}
 					if eerr := e.emitAction(ctx, event.Event{Class: event.ClassTelemetry, Activity: "frame_key_add",
-						Verdict: event.Reject, Severity: event.SeverityLow, Code: ingest.CodeFrameKeyRefused, Actor: by,
+						Verdict: event.Reject, Severity: event.SeverityLow, Code: codes.FrameKeyRefused, Actor: by,
 						Resource: v.String(), Attrs: map[string]any{"alg": alg, "reason": string(frame.CodeBadKey)}}); eerr != nil {
 						return eerr
 					}
@@ -303,7 +304,7 @@ registered if the registry does not know it yet.`,
 					attrs["assurance"] = "low"
 				}
 				if err := e.emitAction(ctx, event.Event{Class: event.ClassTelemetry, Activity: "frame_key_add", Verdict: event.Accept,
-					Severity: event.SeverityMedium, Code: ingest.CodeFrameKeyRegistered, Actor: by, Resource: v.String(),
+					Severity: event.SeverityMedium, Code: codes.FrameKeyRegistered, Actor: by, Resource: v.String(),
 					Attrs: attrs}); err != nil {
 					return err
 				}
@@ -379,7 +380,7 @@ every gateway within a second. The kid stays taken: it is never reused.`,
 					return err
 				}
 				if err := e.emitAction(ctx, event.Event{Class: event.ClassTelemetry, Activity: "frame_key_retire", Verdict: event.Info,
-					Severity: event.SeverityMedium, Code: ingest.CodeFrameKeyRetired, Actor: by, Resource: v.String(),
+					Severity: event.SeverityMedium, Code: codes.FrameKeyRetired, Actor: by, Resource: v.String(),
 					Attrs: map[string]any{"kid": kid, "alg": k.Alg}}); err != nil {
 					return err
 				}
@@ -483,7 +484,7 @@ credential (--as DIR, default DATA/operator).`,
 					return err
 				}
 				if err := e.emitAction(ctx, event.Event{Class: event.ClassTelemetry, Activity: "epoch_advance", Verdict: event.Accept,
-					Severity: event.SeverityHigh, Code: ingest.CodeEpochAdvanced, Actor: by, Resource: v.String(),
+					Severity: event.SeverityHigh, Code: codes.EpochAdvanced, Actor: by, Resource: v.String(),
 					Attrs: map[string]any{"from": from, "to": to}}); err != nil {
 					return err
 				}

@@ -50,6 +50,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/httpapi"
@@ -59,18 +60,6 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/problem"
 	"github.com/fifthwheel/fifthwheel/internal/ratelimit"
 	"github.com/fifthwheel/fifthwheel/internal/store"
-)
-
-// Reason codes this package adds to pki's.
-const (
-	CodeRequestTooLarge  = "request_too_large"      // the body is over MaxBodyBytes
-	CodeUnsupportedMedia = "unsupported_media_type" // not application/json
-	CodeMalformed        = "malformed_request"      // not the strict JSON object this endpoint takes
-	CodeBadFrameKey      = "bad_key"                // the frame key is refused (frame's code)
-	CodeKIDConflict      = "kid_conflict"           // the vehicle has another key under this kid
-	CodeVehicleSuspended = ingest.CodeVehicleSuspended
-	CodeUnauthenticated  = "unauthenticated"      // renew without a verified client certificate
-	CodeRateLimited      = ingest.CodeRateLimited // too many renewals for this principal (429, Retry-After)
 )
 
 // Store is what the endpoints need from the store.
@@ -174,10 +163,7 @@ func (a *API) now() time.Time {
 func (a *API) refuse(w http.ResponseWriter, r *http.Request, activity string, who principal.Principal, pe *problem.Error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), pki.EmitTimeout)
 	defer cancel()
-	sev := event.SeverityLow
-	if pe.Code == CodeKIDConflict || pe.Code == CodeVehicleSuspended {
-		sev = event.SeverityMedium
-	}
+	sev := codes.SeverityOf(pe.Code, event.SeverityLow)
 	var source string
 	if who.IsZero() {
 		source = unauthenticatedSource(r)
@@ -199,18 +185,18 @@ func unauthenticatedSource(r *http.Request) string {
 // readJSON reads a bounded application/json body into v, strictly.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) *problem.Error {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return problem.New(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "the body must be application/json")
+		return problem.New(http.StatusUnsupportedMediaType, codes.UnsupportedMediaType, "the body must be application/json")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return problem.New(http.StatusRequestEntityTooLarge, CodeRequestTooLarge,
+			return problem.New(http.StatusRequestEntityTooLarge, codes.RequestTooLarge,
 				fmt.Sprintf("the body is over %d bytes", MaxBodyBytes))
 		}
-		return problem.New(http.StatusBadRequest, CodeMalformed, "the body could not be read")
+		return problem.New(http.StatusBadRequest, codes.MalformedRequest, "the body could not be read")
 	}
 	if err := json.Unmarshal(body, v, json.RejectUnknownMembers(true)); err != nil {
-		return problem.New(http.StatusBadRequest, CodeMalformed,
+		return problem.New(http.StatusBadRequest, codes.MalformedRequest,
 			"the body must be one JSON object with only the documented members, each once")
 	}
 	return nil
@@ -224,7 +210,7 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Token == "" || req.CSR == "" {
-		a.refuse(w, r, activity, principal.Principal{}, problem.New(http.StatusBadRequest, CodeMalformed, "token and csr are required"))
+		a.refuse(w, r, activity, principal.Principal{}, problem.New(http.StatusBadRequest, codes.MalformedRequest, "token and csr are required"))
 		return
 	}
 	ctx := r.Context()
@@ -236,13 +222,13 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 	if fk := req.FrameKey; fk != nil {
 		alg := frame.Alg(fk.Alg)
 		if alg != frame.AlgEd25519 && alg != frame.AlgES256 {
-			a.refuse(w, r, activity, principal.Principal{}, problem.New(http.StatusBadRequest, CodeBadFrameKey,
+			a.refuse(w, r, activity, principal.Principal{}, problem.New(http.StatusBadRequest, string(frame.CodeBadKey),
 				"frame_key.alg must be Ed25519 or ES256; HS256 secrets are registered by an operator"))
 			return
 		}
 		k, err := ingest.NewVehicleKey("", alg, []byte(fk.PublicKey), fk.KID, now)
 		if err != nil {
-			a.refuse(w, r, activity, principal.Principal{}, problem.New(http.StatusBadRequest, CodeBadFrameKey,
+			a.refuse(w, r, activity, principal.Principal{}, problem.New(http.StatusBadRequest, string(frame.CodeBadKey),
 				"frame_key is refused: "+keyDetail(err)))
 			return
 		}
@@ -266,23 +252,23 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 	vehicle := is.Record.Principal()
 	resp := a.response(is)
 	if err := a.ensureVehicle(ctx, vehicle, now); err != nil {
-		problem.Write(w, r, problem.Wrap(err, http.StatusServiceUnavailable, pki.CodeStoreUnavailable,
+		problem.Write(w, r, problem.Wrap(err, http.StatusServiceUnavailable, codes.StoreUnavailable,
 			"the certificate was issued but the vehicle could not be registered; ask an operator"))
 		return
 	}
 	if key != nil {
 		key.VehicleID = vehicle.ID
 		if err := a.Store.AddVehicleKey(ctx, *key); err != nil && !errors.Is(err, store.ErrConflict) {
-			problem.Write(w, r, problem.Wrap(err, http.StatusServiceUnavailable, pki.CodeStoreUnavailable,
+			problem.Write(w, r, problem.Wrap(err, http.StatusServiceUnavailable, codes.StoreUnavailable,
 				"the certificate was issued but the frame key could not be registered; ask an operator"))
 			return
 		}
 		// ErrConflict here means the same key was registered meanwhile
 		// (kidFree saw it free or equal): the registration stands.
 		if err := a.Events.Emit(ctx, event.Event{Class: event.ClassTelemetry, Activity: "frame_key_add", Verdict: event.Accept,
-			Severity: event.SeverityInfo, Code: ingest.CodeFrameKeyRegistered, Actor: vehicle, Resource: vehicle.String(),
+			Severity: event.SeverityInfo, Code: codes.FrameKeyRegistered, Actor: vehicle, Resource: vehicle.String(),
 			Attrs: map[string]any{"kid": key.KID, "alg": key.Alg, "via": "enrollment"}}); err != nil {
-			problem.Write(w, r, problem.Wrap(err, http.StatusServiceUnavailable, pki.CodeStoreUnavailable,
+			problem.Write(w, r, problem.Wrap(err, http.StatusServiceUnavailable, codes.StoreUnavailable,
 				"the frame key registration could not be recorded; retry the key registration with an operator"))
 			return
 		}
@@ -299,11 +285,11 @@ func (a *API) kidFree(ctx context.Context, vehicleID string, k store.VehicleKey)
 	case errors.Is(err, store.ErrNotFound):
 		return nil
 	case err != nil:
-		return problem.Wrap(err, http.StatusServiceUnavailable, pki.CodeStoreUnavailable, "the key registry is unavailable")
+		return problem.Wrap(err, http.StatusServiceUnavailable, codes.StoreUnavailable, "the key registry is unavailable")
 	case have.Alg == k.Alg && bytes.Equal(have.Material, k.Material) && have.Status == store.KeyActive:
 		return nil
 	}
-	return problem.New(http.StatusConflict, CodeKIDConflict, "the vehicle already has another key under this kid (kids are never reused)")
+	return problem.New(http.StatusConflict, codes.KIDConflict, "the vehicle already has another key under this kid (kids are never reused)")
 }
 
 // ensureVehicle registers the vehicle if the registry does not know it.
@@ -313,7 +299,7 @@ func (a *API) ensureVehicle(ctx context.Context, v principal.Principal, now time
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	err := a.Store.CreateVehicle(ctx, store.Vehicle{ID: v.ID, Status: "active", CreatedAt: now.UTC()})
+	err := a.Store.CreateVehicle(ctx, store.Vehicle{ID: v.ID, Status: store.VehicleActive, CreatedAt: now.UTC()})
 	if errors.Is(err, store.ErrConflict) {
 		return nil // registered meanwhile
 	}
@@ -321,7 +307,7 @@ func (a *API) ensureVehicle(ctx context.Context, v principal.Principal, now time
 		return err
 	}
 	return a.Events.Emit(ctx, event.Event{Class: event.ClassAuthorization, Activity: "vehicle_add", Verdict: event.Accept,
-		Severity: event.SeverityInfo, Code: ingest.CodeVehicleRegistered, Actor: v, Resource: v.String(),
+		Severity: event.SeverityInfo, Code: codes.VehicleRegistered, Actor: v, Resource: v.String(),
 		Attrs: map[string]any{"via": "enrollment"}})
 }
 
@@ -329,12 +315,12 @@ func (a *API) renew(w http.ResponseWriter, r *http.Request) {
 	const activity = "renew"
 	p, ok := pki.Peer(r)
 	if !ok {
-		a.refuse(w, r, activity, principal.Principal{}, problem.New(http.StatusForbidden, CodeUnauthenticated,
+		a.refuse(w, r, activity, principal.Principal{}, problem.New(http.StatusForbidden, codes.Unauthenticated,
 			"renewal needs the client certificate being renewed"))
 		return
 	}
 	if ok, wait := a.renewLimiter().AllowN(p.String(), 1); !ok {
-		pe := problem.New(http.StatusTooManyRequests, CodeRateLimited, "too many renewals for this certificate's identity; retry after the Retry-After delay")
+		pe := problem.New(http.StatusTooManyRequests, codes.RateLimited, "too many renewals for this certificate's identity; retry after the Retry-After delay")
 		pe.RetryAfter = ratelimit.RetryAfterSeconds(wait)
 		a.refuse(w, r, activity, p, pe)
 		return
@@ -345,17 +331,17 @@ func (a *API) renew(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.CSR == "" {
-		a.refuse(w, r, activity, p, problem.New(http.StatusBadRequest, CodeMalformed, "csr is required"))
+		a.refuse(w, r, activity, p, problem.New(http.StatusBadRequest, codes.MalformedRequest, "csr is required"))
 		return
 	}
 	if p.Kind == principal.Vehicle {
 		v, err := a.Store.GetVehicle(r.Context(), p.ID)
 		switch {
-		case err == nil && v.Status != "active":
-			a.refuse(w, r, activity, p, problem.New(http.StatusForbidden, CodeVehicleSuspended, "the vehicle is "+v.Status))
+		case err == nil && v.Status != store.VehicleActive:
+			a.refuse(w, r, activity, p, problem.New(http.StatusForbidden, codes.VehicleSuspended, "the vehicle is "+string(v.Status)))
 			return
 		case err != nil && !errors.Is(err, store.ErrNotFound):
-			problem.Write(w, r, problem.Wrap(err, http.StatusServiceUnavailable, pki.CodeStoreUnavailable, "the vehicle registry is unavailable"))
+			problem.Write(w, r, problem.Wrap(err, http.StatusServiceUnavailable, codes.StoreUnavailable, "the vehicle registry is unavailable"))
 			return
 		}
 	}

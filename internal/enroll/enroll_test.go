@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fifthwheel/fifthwheel/codes"
+	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
@@ -40,14 +42,14 @@ func TestRefusedBeforeAnyState(t *testing.T) {
 		status                   int
 		code                     string
 	}{
-		{"renewal without a verified certificate", "POST /v1/pki/renew", "application/json", `{"csr":"x"}`, 403, CodeUnauthenticated},
-		{"enrollment not as JSON", "POST /v1/pki/enroll", "text/plain", `token=x`, 415, CodeUnsupportedMedia},
-		{"enrollment with duplicate members", "POST /v1/pki/enroll", "application/json", `{"token":"a","token":"b","csr":"x"}`, 400, CodeMalformed},
-		{"enrollment with trailing data", "POST /v1/pki/enroll", "application/json", `{"token":"a","csr":"x"} {}`, 400, CodeMalformed},
-		{"enrollment without a CSR", "POST /v1/pki/enroll", "application/json", `{"token":"a"}`, 400, CodeMalformed},
-		{"enrollment with an oversized body", "POST /v1/pki/enroll", "application/json", `{"token":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, 413, CodeRequestTooLarge},
+		{"renewal without a verified certificate", "POST /v1/pki/renew", "application/json", `{"csr":"x"}`, 403, codes.Unauthenticated},
+		{"enrollment not as JSON", "POST /v1/pki/enroll", "text/plain", `token=x`, 415, codes.UnsupportedMediaType},
+		{"enrollment with duplicate members", "POST /v1/pki/enroll", "application/json", `{"token":"a","token":"b","csr":"x"}`, 400, codes.MalformedRequest},
+		{"enrollment with trailing data", "POST /v1/pki/enroll", "application/json", `{"token":"a","csr":"x"} {}`, 400, codes.MalformedRequest},
+		{"enrollment without a CSR", "POST /v1/pki/enroll", "application/json", `{"token":"a"}`, 400, codes.MalformedRequest},
+		{"enrollment with an oversized body", "POST /v1/pki/enroll", "application/json", `{"token":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, 413, codes.RequestTooLarge},
 		{"enrollment with an unusable frame key", "POST /v1/pki/enroll", "application/json",
-			`{"token":"a","csr":"x","frame_key":{"alg":"Ed25519","public_key":"nope"}}`, 400, CodeBadFrameKey},
+			`{"token":"a","csr":"x","frame_key":{"alg":"Ed25519","public_key":"nope"}}`, 400, string(frame.CodeBadKey)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(mem.ByCode(tc.code))

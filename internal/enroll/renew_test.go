@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/pki/pkitest"
@@ -93,7 +94,7 @@ func TestAttackRenewalFlood(t *testing.T) {
 	}
 	for i := range 3 {
 		w := request("truck-1", stolen)
-		if w.Code != http.StatusTooManyRequests || !strings.Contains(w.Body.String(), `"code":"`+CodeRateLimited+`"`) ||
+		if w.Code != http.StatusTooManyRequests || !strings.Contains(w.Body.String(), `"code":"`+codes.RateLimited+`"`) ||
 			w.Header().Get("Content-Type") != "application/problem+json" {
 			t.Fatalf("renewal %d past the burst: %d %s", DefaultRenewBurst+i+1, w.Code, w.Body)
 		}
@@ -104,7 +105,7 @@ func TestAttackRenewalFlood(t *testing.T) {
 	if n := issued("truck-1"); n != 1+DefaultRenewBurst {
 		t.Fatalf("%d certificates of truck-1, want the first and the %d renewals of the burst", n, DefaultRenewBurst)
 	}
-	if evs := mem.ByCode(CodeRateLimited); len(evs) != 3 || evs[0].Actor.String() != "urn:fifthwheel:vehicle:truck-1" || evs[0].Activity != "renew" {
+	if evs := mem.ByCode(codes.RateLimited); len(evs) != 3 || evs[0].Actor.String() != "urn:fifthwheel:vehicle:truck-1" || evs[0].Activity != "renew" {
 		t.Fatalf("rate_limited events %+v, want one per refused renewal", evs)
 	}
 	// Another vehicle is not limited by truck-1's renewals.

@@ -51,6 +51,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
@@ -70,16 +71,17 @@ const (
 	ClassSystem         Class = "system"         // start, stop, migration, configuration
 )
 
-// Severity follows OCSF severity_id.
-type Severity int
+// Severity follows OCSF severity_id. It is the catalogue's type: each
+// code's lowest severity is codes.Entry.Severity.
+type Severity = codes.Severity
 
 // Severities.
 const (
-	SeverityInfo     Severity = 1
-	SeverityLow      Severity = 2
-	SeverityMedium   Severity = 3
-	SeverityHigh     Severity = 4
-	SeverityCritical Severity = 5
+	SeverityInfo     = codes.SeverityInfo
+	SeverityLow      = codes.SeverityLow
+	SeverityMedium   = codes.SeverityMedium
+	SeverityHigh     = codes.SeverityHigh
+	SeverityCritical = codes.SeverityCritical
 )
 
 // Verdict is the outcome of the decision the event records.

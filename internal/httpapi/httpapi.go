@@ -29,14 +29,9 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
-)
-
-// Refusal codes of TMSRead.
-const (
-	CodeForbidden    = "forbidden"      // not a TMS client or operator certificate
-	CodeBadVehicleID = "bad_vehicle_id" // the {id} path value cannot name a vehicle
 )
 
 // ContentType is the media type of JSON answers.
@@ -76,11 +71,11 @@ func TMSRead(peer func(*http.Request) (principal.Principal, bool), h http.Handle
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := peer(r)
 		if !ok || (p.Kind != principal.Client && p.Kind != principal.Operator) {
-			problem.Write(w, r, problem.New(http.StatusForbidden, CodeForbidden, "a TMS client or operator certificate is required"))
+			problem.Write(w, r, problem.New(http.StatusForbidden, codes.Forbidden, "a TMS client or operator certificate is required"))
 			return
 		}
 		if id := r.PathValue("id"); id != "" && !principal.ValidID(id) {
-			problem.Write(w, r, problem.New(http.StatusBadRequest, CodeBadVehicleID, "the vehicle id is malformed"))
+			problem.Write(w, r, problem.New(http.StatusBadRequest, codes.BadVehicleID, "the vehicle id is malformed"))
 			return
 		}
 		h(w, r)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
 )
@@ -36,13 +37,13 @@ func TestAttackTMSReadWithoutAReaderCertificate(t *testing.T) {
 		status           int
 		code             string // "" when the handler runs
 	}{
-		{"no client certificate", "", "/v1/vehicles/truck-1/state", 403, CodeForbidden},
-		{"a vehicle certificate reads another vehicle's state", "urn:fifthwheel:vehicle:truck-2", "/v1/vehicles/truck-1/state", 403, CodeForbidden},
-		{"a vehicle certificate reads the fleet", "urn:fifthwheel:vehicle:truck-2", "/v1/fleet/state", 403, CodeForbidden},
-		{"a gateway certificate", "urn:fifthwheel:gateway:gw-1", "/v1/fleet/state", 403, CodeForbidden},
-		{"vehicle id with a path separator, escaped", "urn:fifthwheel:client:acme", "/v1/vehicles/..%2Fetc/state", 400, CodeBadVehicleID},
-		{"vehicle id over the length limit", "urn:fifthwheel:client:acme", "/v1/vehicles/" + strings.Repeat("a", principal.MaxIDLen+1) + "/state", 400, CodeBadVehicleID},
-		{"vehicle id with a quote", "urn:fifthwheel:operator:alice", "/v1/vehicles/truck'1/state", 400, CodeBadVehicleID},
+		{"no client certificate", "", "/v1/vehicles/truck-1/state", 403, codes.Forbidden},
+		{"a vehicle certificate reads another vehicle's state", "urn:fifthwheel:vehicle:truck-2", "/v1/vehicles/truck-1/state", 403, codes.Forbidden},
+		{"a vehicle certificate reads the fleet", "urn:fifthwheel:vehicle:truck-2", "/v1/fleet/state", 403, codes.Forbidden},
+		{"a gateway certificate", "urn:fifthwheel:gateway:gw-1", "/v1/fleet/state", 403, codes.Forbidden},
+		{"vehicle id with a path separator, escaped", "urn:fifthwheel:client:acme", "/v1/vehicles/..%2Fetc/state", 400, codes.BadVehicleID},
+		{"vehicle id over the length limit", "urn:fifthwheel:client:acme", "/v1/vehicles/" + strings.Repeat("a", principal.MaxIDLen+1) + "/state", 400, codes.BadVehicleID},
+		{"vehicle id with a quote", "urn:fifthwheel:operator:alice", "/v1/vehicles/truck'1/state", 400, codes.BadVehicleID},
 		{"TMS client", "urn:fifthwheel:client:acme", "/v1/vehicles/truck-1/state", 200, ""},
 		{"operator, fleet", "urn:fifthwheel:operator:alice", "/v1/fleet/state", 200, ""},
 	} {

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"github.com/fifthwheel/fifthwheel/codes"
 	"slices"
 
 	"github.com/fifthwheel/fifthwheel/frame"
@@ -62,13 +63,13 @@ func (p *Pipeline) admit(ctx context.Context, peer principal.Principal, want Exp
 	a := admitted{env: env, f: f}
 	// Identity: only the verified certificate names the sender.
 	if peer.Kind != principal.Vehicle || f.VehicleID != peer.ID {
-		return a, refused(CodeVehicleMismatch, "vehicle_id does not match the client certificate"), nil
+		return a, refused(codes.VehicleMismatch, "vehicle_id does not match the client certificate"), nil
 	}
 	if !slices.Contains(want.Kinds, f.Kind()) {
-		return a, refused(CodeKindNotAllowed, "this path does not take "+string(f.Kind())+" frames"), nil
+		return a, refused(codes.FrameKindNotAllowed, "this path does not take "+string(f.Kind())+" frames"), nil
 	}
 	if want.KID != "" && env.KID != want.KID {
-		return a, refused(CodeKIDChanged, "the frame must be signed under the session's key ("+want.KID+")"), nil
+		return a, refused(codes.KIDChanged, "the frame must be signed under the session's key ("+want.KID+")"), nil
 	}
 	status, err := p.keys.vehicleStatus(ctx, p.keySt, peer.ID)
 	if err != nil {
@@ -76,20 +77,20 @@ func (p *Pipeline) admit(ctx context.Context, peer principal.Principal, want Exp
 	}
 	switch status {
 	case "":
-		return a, refused(CodeVehicleUnknown, "vehicle is not registered"), nil
+		return a, refused(codes.VehicleUnknown, "vehicle is not registered"), nil
 	case "active":
 	default:
-		return a, refused(CodeVehicleSuspended, "vehicle is "+status), nil
+		return a, refused(codes.VehicleSuspended, "vehicle is "+string(status)), nil
 	}
 	v, kstatus, ok, err := p.keys.key(ctx, p.keySt, peer.ID, env.KID)
 	if err != nil {
 		return a, nil, fmt.Errorf("%w: key lookup: %v", ErrUnavailable, err)
 	}
 	if !ok {
-		return a, refused(CodeUnknownKID, "no key registered under this kid for the vehicle"), nil
+		return a, refused(string(frame.CodeUnknownKID), "no key registered under this kid for the vehicle"), nil
 	}
 	if kstatus != store.KeyActive {
-		return a, refused(CodeRetiredKID, "the key under this kid is retired"), nil
+		return a, refused(codes.RetiredKID, "the key under this kid is retired"), nil
 	}
 	a.key = v
 	return a, nil, nil

@@ -10,24 +10,13 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/httpapi"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
 	"github.com/fifthwheel/fifthwheel/internal/ratelimit"
-)
-
-// Whole-batch refusal codes (problem+json).
-const (
-	CodeBatchContentType = "unsupported_media_type" // not application/json
-	CodeBatchTooLarge    = "body_too_large"         // over MaxBatchBytes
-	CodeBatchMalformed   = "malformed_batch"        // not a {"frames":[...]} I-JSON object
-	CodeBatchTooMany     = "too_many_frames"        // over MaxBatchFrames
-	CodeBatchTooDeep     = "batch_too_deep"         // nests deeper than MaxBatchDepth
-	CodeRateLimited      = "rate_limited"           // the vehicle's frame rate is exceeded
-	CodeUnauthenticated  = "unauthenticated"        // no vehicle identity on the connection
-	CodeStoreUnavailable = "store_unavailable"      // a check could not complete; nothing acknowledged
 )
 
 // BatchKinds are the frame kinds the batch path takes. Heartbeats and the
@@ -68,21 +57,21 @@ func (h *BatchHandler) refuse(w http.ResponseWriter, r *http.Request, peer princ
 func (h *BatchHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	peer, ok := h.Peer(r)
 	if !ok || peer.Kind != principal.Vehicle {
-		h.refuse(w, r, peer, problem.New(http.StatusForbidden, CodeUnauthenticated, "a vehicle certificate is required on this path"))
+		h.refuse(w, r, peer, problem.New(http.StatusForbidden, codes.Unauthenticated, "a vehicle certificate is required on this path"))
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		h.refuse(w, r, peer, problem.New(http.StatusUnsupportedMediaType, CodeBatchContentType, "the body must be application/json"))
+		h.refuse(w, r, peer, problem.New(http.StatusUnsupportedMediaType, codes.UnsupportedMediaType, "the body must be application/json"))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBatchBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			h.refuse(w, r, peer, problem.New(http.StatusRequestEntityTooLarge, CodeBatchTooLarge, fmt.Sprintf("the body is over %d bytes", MaxBatchBytes)))
+			h.refuse(w, r, peer, problem.New(http.StatusRequestEntityTooLarge, codes.BodyTooLarge, fmt.Sprintf("the body is over %d bytes", MaxBatchBytes)))
 			return
 		}
-		h.refuse(w, r, peer, problem.New(http.StatusBadRequest, CodeBatchMalformed, "the body could not be read"))
+		h.refuse(w, r, peer, problem.New(http.StatusBadRequest, codes.MalformedBatch, "the body could not be read"))
 		return
 	}
 	raws, pe := ParseBatch(body)
@@ -92,7 +81,7 @@ func (h *BatchHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.Limiter != nil {
 		if ok, wait := h.Limiter.AllowN(peer.ID, len(raws)); !ok {
-			pe := problem.New(http.StatusTooManyRequests, CodeRateLimited, "the vehicle's frame rate is exceeded; retry after the Retry-After delay")
+			pe := problem.New(http.StatusTooManyRequests, codes.RateLimited, "the vehicle's frame rate is exceeded; retry after the Retry-After delay")
 			pe.RetryAfter = ratelimit.RetryAfterSeconds(wait)
 			h.refuse(w, r, peer, pe)
 			return
@@ -100,7 +89,7 @@ func (h *BatchHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.Pipeline.Process(r.Context(), peer, Backfill, BatchKinds, raws)
 	if err != nil {
-		pe := problem.Wrap(err, http.StatusServiceUnavailable, CodeStoreUnavailable, "the gateway could not complete the checks; nothing was acknowledged, retry")
+		pe := problem.Wrap(err, http.StatusServiceUnavailable, codes.StoreUnavailable, "the gateway could not complete the checks; nothing was acknowledged, retry")
 		pe.RetryAfter = 1
 		problem.Write(w, r, pe) // the pipeline has no decision to record; the cause is logged by the caller's middleware
 		return
@@ -122,7 +111,7 @@ func (h *BatchHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // before any frame is looked at. Faults are reported in byte order.
 func ParseBatch(body []byte) ([][]byte, *problem.Error) {
 	bad := func(detail string) *problem.Error {
-		return problem.New(http.StatusBadRequest, CodeBatchMalformed, detail)
+		return problem.New(http.StatusBadRequest, codes.MalformedBatch, detail)
 	}
 	dec := jsontext.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.ReadToken()
@@ -152,7 +141,7 @@ func ParseBatch(body []byte) ([][]byte, *problem.Error) {
 					return nil, bad("the body is not valid I-JSON: " + syntaxDetail(err))
 				}
 				if dec.StackDepth() > MaxBatchDepth {
-					return nil, problem.New(http.StatusBadRequest, CodeBatchTooDeep,
+					return nil, problem.New(http.StatusBadRequest, codes.BatchTooDeep,
 						fmt.Sprintf("objects and arrays nest deeper than %d levels", MaxBatchDepth))
 				}
 				if dec.StackDepth() == framesDepth {
@@ -160,7 +149,7 @@ func ParseBatch(body []byte) ([][]byte, *problem.Error) {
 				}
 			}
 			if len(raws) == MaxBatchFrames {
-				return nil, problem.New(http.StatusRequestEntityTooLarge, CodeBatchTooMany, fmt.Sprintf("at most %d frames per batch", MaxBatchFrames))
+				return nil, problem.New(http.StatusRequestEntityTooLarge, codes.TooManyFrames, fmt.Sprintf("at most %d frames per batch", MaxBatchFrames))
 			}
 			raws = append(raws, bytes.Clone(bytes.TrimLeft(body[start:dec.InputOffset()], ", \t\r\n")))
 		}

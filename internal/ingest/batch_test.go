@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
@@ -73,15 +74,15 @@ func TestBatchPath(t *testing.T) {
 		status      int
 		code        string
 	}{
-		{"not_json_content_type", "text/plain", batchBody(good), 415, CodeBatchContentType},
-		{"not_json", "application/json", []byte(`{"frames":[`), 400, CodeBatchMalformed},
-		{"duplicate_frames_member", "application/json", []byte(`{"frames":[],"frames":[]}`), 400, CodeBatchMalformed},
-		{"unknown_member", "application/json", []byte(`{"frames":[],"x":1}`), 400, CodeBatchMalformed},
-		{"invalid_utf8", "application/json", []byte("{\"frames\":[\"\xff\"]}"), 400, CodeBatchMalformed},
-		{"trailing_garbage", "application/json", []byte(`{"frames":[]} {}`), 400, CodeBatchMalformed},
-		{"frames_not_array", "application/json", []byte(`{"frames":{}}`), 400, CodeBatchMalformed},
-		{"too_many_frames", "application/json", batchBody(bytes.Split(bytes.Repeat([]byte("1,"), MaxBatchFrames+1), []byte(","))[:MaxBatchFrames+1]...), 413, CodeBatchTooMany},
-		{"oversize_body", "application/json", append(append([]byte(`{"frames":["`), bytes.Repeat([]byte("a"), MaxBatchBytes)...), `"]}`...), 413, CodeBatchTooLarge},
+		{"not_json_content_type", "text/plain", batchBody(good), 415, codes.UnsupportedMediaType},
+		{"not_json", "application/json", []byte(`{"frames":[`), 400, codes.MalformedBatch},
+		{"duplicate_frames_member", "application/json", []byte(`{"frames":[],"frames":[]}`), 400, codes.MalformedBatch},
+		{"unknown_member", "application/json", []byte(`{"frames":[],"x":1}`), 400, codes.MalformedBatch},
+		{"invalid_utf8", "application/json", []byte("{\"frames\":[\"\xff\"]}"), 400, codes.MalformedBatch},
+		{"trailing_garbage", "application/json", []byte(`{"frames":[]} {}`), 400, codes.MalformedBatch},
+		{"frames_not_array", "application/json", []byte(`{"frames":{}}`), 400, codes.MalformedBatch},
+		{"too_many_frames", "application/json", batchBody(bytes.Split(bytes.Repeat([]byte("1,"), MaxBatchFrames+1), []byte(","))[:MaxBatchFrames+1]...), 413, codes.TooManyFrames},
+		{"oversize_body", "application/json", append(append([]byte(`{"frames":["`), bytes.Repeat([]byte("a"), MaxBatchBytes)...), `"]}`...), 413, codes.BodyTooLarge},
 	}
 	for _, c := range refusals {
 		t.Run(c.name, func(t *testing.T) {
@@ -109,7 +110,7 @@ func TestBatchRateLimited(t *testing.T) {
 		t.Fatalf("first batch: %d", rec.Code)
 	}
 	rec := post(h, "application/json", batchBody(f.sign("T1", "k1", telemetry("T1", 0, 3, f.now))))
-	if rec.Code != 429 || rec.Header().Get("Retry-After") == "" || len(f.mem.ByCode(CodeRateLimited)) != 1 {
+	if rec.Code != 429 || rec.Header().Get("Retry-After") == "" || len(f.mem.ByCode(codes.RateLimited)) != 1 {
 		t.Fatalf("over the rate: %d Retry-After=%q", rec.Code, rec.Header().Get("Retry-After"))
 	}
 	if f.stored("T1") != 2 {
@@ -154,16 +155,16 @@ func TestAttackDeeplyNestedBatch(t *testing.T) {
 		{"nesting to the body size limit", batchBody(good, nest((MaxBatchBytes-len(good))/2-64))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			nev := len(f.mem.ByCode(CodeBatchTooDeep))
+			nev := len(f.mem.ByCode(codes.BatchTooDeep))
 			rec := post(h, "application/json", tc.body)
 			if rec.Code != http.StatusBadRequest || rec.Header().Get("Content-Type") != problem.ContentType ||
-				!strings.Contains(rec.Body.String(), `"code":"`+CodeBatchTooDeep+`"`) {
+				!strings.Contains(rec.Body.String(), `"code":"`+codes.BatchTooDeep+`"`) {
 				t.Fatalf("got %d %s %.200s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
 			}
 			if f.stored("T1") != 0 {
 				t.Fatal("a frame of a refused batch was stored")
 			}
-			if len(f.mem.ByCode(CodeBatchTooDeep)) != nev+1 {
+			if len(f.mem.ByCode(codes.BatchTooDeep)) != nev+1 {
 				t.Fatal("no batch_too_deep event")
 			}
 		})

@@ -57,5 +57,6 @@
 // # Compatibility
 //
 // Reason codes are stable and listed in docs/PROTOCOL.md; they are package
-// frame's codes plus the ones declared in codes.go.
+// frame's codes plus the admission's, batch path's and plausibility's of
+// package codes, the one catalogue.
 package ingest

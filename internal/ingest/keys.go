@@ -69,7 +69,7 @@ type cachedKey struct {
 }
 
 type cachedVehicle struct {
-	status  string
+	status  store.VehicleStatus
 	fetched time.Time
 }
 
@@ -84,7 +84,7 @@ func newKeyCache(now func() time.Time, ttl time.Duration) *keyCache {
 }
 
 // vehicleStatus returns the registry status, or "" if the vehicle is unknown.
-func (c *keyCache) vehicleStatus(ctx context.Context, st KeyStore, id string) (string, error) {
+func (c *keyCache) vehicleStatus(ctx context.Context, st KeyStore, id string) (store.VehicleStatus, error) {
 	now := c.now()
 	c.mu.Lock()
 	cv, ok := c.vehicles[id]

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
@@ -232,7 +233,7 @@ func (c *call) reject(i int, ref *Refusal) {
 	r := &c.res[i]
 	*r = Result{Verdict: Rejected, Code: ref.Code, Epoch: r.Epoch, Seq: r.Seq, Kind: r.Kind}
 	sev := event.SeverityMedium
-	if ref.Code == string(frame.CodeBadSignature) || ref.Code == CodeVehicleMismatch || ref.Code == CodeReplay {
+	if ref.Code == string(frame.CodeBadSignature) || ref.Code == codes.VehicleMismatch || ref.Code == codes.Replay {
 		sev = event.SeverityHigh
 	}
 	c.evs = append(c.evs, c.p.frameEvent(c.peer, c.src, *r, event.Reject, ref.Code, sev, ref.Detail))
@@ -242,7 +243,7 @@ func (c *call) reject(i int, ref *Refusal) {
 func (c *call) duplicate(i int, f *frame.Frame) {
 	r := &c.res[i]
 	*r = Result{Verdict: Accepted, Duplicate: true, Epoch: r.Epoch, Seq: r.Seq, Kind: r.Kind, Frame: f}
-	c.evs = append(c.evs, c.p.frameEvent(c.peer, c.src, *r, event.Accept, CodeDuplicate, event.SeverityLow, ""))
+	c.evs = append(c.evs, c.p.frameEvent(c.peer, c.src, *r, event.Accept, codes.FrameDuplicate, event.SeverityLow, ""))
 }
 
 // admit runs the admission stage on every envelope and returns the
@@ -309,7 +310,7 @@ func (c *call) dedupe(ctx context.Context, as []admitted) ([]toStore, error) {
 				c.duplicate(a.i, a.f)
 				continue
 			case err == nil:
-				c.reject(a.i, refused(CodeReplay, "another frame was accepted with this (epoch, seq)"))
+				c.reject(a.i, refused(codes.Replay, "another frame was accepted with this (epoch, seq)"))
 				continue
 			case !errors.Is(err, store.ErrNotFound):
 				return nil, fmt.Errorf("%w: frame lookup: %v", ErrUnavailable, err)
@@ -348,7 +349,7 @@ func (c *call) commit(ctx context.Context, ts []toStore) error {
 	for k, t := range ts {
 		r := &c.res[t.i]
 		span[k][0] = len(stored)
-		e := p.frameEvent(peer, c.src, Result{Verdict: Accepted, Epoch: r.Epoch, Seq: r.Seq, Kind: r.Kind}, event.Accept, CodeAccepted, event.SeverityInfo, "")
+		e := p.frameEvent(peer, c.src, Result{Verdict: Accepted, Epoch: r.Epoch, Seq: r.Seq, Kind: r.Kind}, event.Accept, codes.FrameAccepted, event.SeverityInfo, "")
 		e.Attrs["assurance"] = assurance(frame.Alg(t.rec.Alg))
 		stored = append(stored, e)
 		for _, fnd := range r.Findings {
@@ -391,13 +392,13 @@ func (c *call) commit(ctx context.Context, ts []toStore) error {
 		case store.AppendReplay:
 			// Stored with other bytes (a race with another replica) or
 			// not newer than the counter.
-			code := CodeStaleCounter
+			code := codes.StaleCounter
 			if h, err := p.st.LookupFrame(ctx, peer.ID, r.Epoch, r.Seq); err == nil && string(h) != string(t.rec.Hash) {
-				code = CodeReplay
+				code = codes.Replay
 			}
 			c.reject(t.i, refused(code, "(epoch, seq) is not newer than the last accepted frame"))
 		case store.AppendEpochNotAuthorized:
-			c.reject(t.i, refused(CodeEpochNotAuthorized, "epoch differs from the authorized epoch"))
+			c.reject(t.i, refused(codes.EpochNotAuthorized, "epoch differs from the authorized epoch"))
 		default:
 			return fmt.Errorf("%w: unknown append outcome %v", ErrUnavailable, out)
 		}
@@ -422,9 +423,9 @@ func resultCode(r Result) string {
 	case r.Verdict == Rejected:
 		return r.Code
 	case r.Duplicate:
-		return CodeDuplicate
+		return codes.FrameDuplicate
 	}
-	return CodeAccepted
+	return codes.FrameAccepted
 }
 
 // fresh checks ts against gateway time: a frame from the future beyond
@@ -433,7 +434,7 @@ func resultCode(r Result) string {
 func (p *Pipeline) fresh(src Source, ts, now time.Time) *Refusal {
 	d := ts.Sub(now)
 	if d > p.cfg.ClockSkew || (src != Backfill && -d > p.cfg.ClockSkew) {
-		return refused(CodeClockSkew, fmt.Sprintf("ts is %s from gateway time", d.Round(time.Millisecond)))
+		return refused(codes.ClockSkew, fmt.Sprintf("ts is %s from gateway time", d.Round(time.Millisecond)))
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
@@ -208,7 +209,7 @@ func TestAttacks(t *testing.T) {
 				t.Fatalf("first send: %+v", r[0])
 			}
 			latest, _ := f.st.LatestFrame(context.Background(), "T1", "telemetry")
-			n, dups := f.stored("T1"), len(f.mem.ByCode(CodeDuplicate))
+			n, dups := f.stored("T1"), len(f.mem.ByCode(codes.FrameDuplicate))
 			f.now = f.now.Add(time.Hour) // whatever its age
 			r := f.send(t1, Live, env)
 			f.now = f.now.Add(-time.Hour)
@@ -221,7 +222,7 @@ func TestAttacks(t *testing.T) {
 			if l, _ := f.st.LatestFrame(context.Background(), "T1", "telemetry"); l.Seq != latest.Seq || !bytes.Equal(l.Raw, latest.Raw) {
 				t.Fatal("the re-send changed the latest state")
 			}
-			if len(f.mem.ByCode(CodeDuplicate)) != dups+1 {
+			if len(f.mem.ByCode(codes.FrameDuplicate)) != dups+1 {
 				t.Fatal("no duplicate event for detection to count")
 			}
 		})
@@ -231,13 +232,13 @@ func TestAttacks(t *testing.T) {
 			tampered := bytes.Replace(env, []byte(f.now.Format("2006-01-02T15:04:05.000Z")), []byte(f.now.Add(time.Second).Format("2006-01-02T15:04:05.000Z")), 1)
 			f.expectReject(t, t1, Live, tampered, string(frame.CodeBadSignature))
 			// ...and a signed frame reusing an accepted seq with a new ts is a replay.
-			f.expectReject(t, t1, Live, f.sign("T1", "k1", telemetry("T1", 0, 11, f.now.Add(time.Second))), CodeReplay)
+			f.expectReject(t, t1, Live, f.sign("T1", "k1", telemetry("T1", 0, 11, f.now.Add(time.Second))), codes.Replay)
 		})
 		t.Run("counter_rollback", func(t *testing.T) {
-			f.expectReject(t, t1, Live, f.sign("T1", "k1", telemetry("T1", 0, 3, f.now)), CodeStaleCounter)
+			f.expectReject(t, t1, Live, f.sign("T1", "k1", telemetry("T1", 0, 3, f.now)), codes.StaleCounter)
 		})
 		t.Run("epoch_jump_without_authorization", func(t *testing.T) {
-			f.expectReject(t, t1, Live, f.sign("T1", "k1", telemetry("T1", 1, 0, f.now)), CodeEpochNotAuthorized)
+			f.expectReject(t, t1, Live, f.sign("T1", "k1", telemetry("T1", 1, 0, f.now)), codes.EpochNotAuthorized)
 		})
 		t.Run("tampered_field_after_signing", func(t *testing.T) {
 			env := f.sign("T1", "k1", telemetry("T1", 0, 20, f.now))
@@ -249,21 +250,21 @@ func TestAttacks(t *testing.T) {
 		})
 		t.Run("signature_from_another_vehicles_key", func(t *testing.T) {
 			// T2's key and kid: the kid is not T1's.
-			f.expectReject(t, t1, Live, f.sign("T2", "k2", telemetry("T1", 0, 21, f.now)), CodeUnknownKID)
+			f.expectReject(t, t1, Live, f.sign("T2", "k2", telemetry("T1", 0, 21, f.now)), string(frame.CodeUnknownKID))
 			// T2's key under T1's kid: the signature does not verify.
 			env, _ := frame.Sign(f.keys["T2/k2"], "k1", telemetry("T1", 0, 21, f.now))
 			f.expectReject(t, t1, Live, env, string(frame.CodeBadSignature))
 		})
 		t.Run("vehicle_id_not_matching_the_certificate", func(t *testing.T) {
 			// T1's certificate sending a frame that claims to be T2, signed with T2's key.
-			f.expectReject(t, t1, Live, f.sign("T2", "k2", telemetry("T2", 0, 1, f.now)), CodeVehicleMismatch)
+			f.expectReject(t, t1, Live, f.sign("T2", "k2", telemetry("T2", 0, 1, f.now)), codes.VehicleMismatch)
 			if f.stored("T2") != 0 {
 				t.Fatal("spoofed frame stored for T2")
 			}
 		})
 		t.Run("unknown_kid", func(t *testing.T) {
 			env, _ := frame.Sign(f.keys["T1/k1"], "k-nope", telemetry("T1", 0, 22, f.now))
-			f.expectReject(t, t1, Live, env, CodeUnknownKID)
+			f.expectReject(t, t1, Live, env, string(frame.CodeUnknownKID))
 		})
 		t.Run("retired_kid", func(t *testing.T) {
 			f.enroll("T1", "k-old")
@@ -271,7 +272,7 @@ func TestAttacks(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.now = f.now.Add(2 * KeyCacheTTL) // past the cache
-			f.expectReject(t, t1, Live, f.sign("T1", "k-old", telemetry("T1", 0, 23, f.now)), CodeRetiredKID)
+			f.expectReject(t, t1, Live, f.sign("T1", "k-old", telemetry("T1", 0, 23, f.now)), codes.RetiredKID)
 		})
 		t.Run("alg_none", func(t *testing.T) {
 			env := f.sign("T1", "k1", telemetry("T1", 0, 24, f.now))
@@ -297,18 +298,18 @@ func TestAttacks(t *testing.T) {
 			f.expectReject(t, t1, Live, nonCanon, string(frame.CodeNotCanonical))
 		})
 		t.Run("clock_skew_beyond_the_window", func(t *testing.T) {
-			f.expectReject(t, t1, Live, f.sign("T1", "k1", telemetry("T1", 0, 27, f.now.Add(-6*time.Second))), CodeClockSkew)
-			f.expectReject(t, t1, Live, f.sign("T1", "k1", telemetry("T1", 0, 27, f.now.Add(6*time.Second))), CodeClockSkew)
-			f.expectReject(t, t1, Backfill, f.sign("T1", "k1", telemetry("T1", 0, 27, f.now.Add(6*time.Second))), CodeClockSkew)
+			f.expectReject(t, t1, Live, f.sign("T1", "k1", telemetry("T1", 0, 27, f.now.Add(-6*time.Second))), codes.ClockSkew)
+			f.expectReject(t, t1, Live, f.sign("T1", "k1", telemetry("T1", 0, 27, f.now.Add(6*time.Second))), codes.ClockSkew)
+			f.expectReject(t, t1, Backfill, f.sign("T1", "k1", telemetry("T1", 0, 27, f.now.Add(6*time.Second))), codes.ClockSkew)
 		})
 		t.Run("suspended_vehicle", func(t *testing.T) {
 			f.enroll("T3", "k3")
 			f.st.SetVehicleStatus(context.Background(), "T3", "suspended")
-			f.expectReject(t, vehicle("T3"), Live, f.sign("T3", "k3", telemetry("T3", 0, 1, f.now)), CodeVehicleSuspended)
+			f.expectReject(t, vehicle("T3"), Live, f.sign("T3", "k3", telemetry("T3", 0, 1, f.now)), codes.VehicleSuspended)
 		})
 		t.Run("heartbeat_on_the_batch_path", func(t *testing.T) {
 			hb := &frame.Frame{VehicleID: "T1", Epoch: 0, Seq: 28, TS: f.now, Body: &frame.Heartbeat{State: frame.StateDriving}}
-			f.expectReject(t, t1, Backfill, f.sign("T1", "k1", hb), CodeKindNotAllowed)
+			f.expectReject(t, t1, Backfill, f.sign("T1", "k1", hb), codes.FrameKindNotAllowed)
 		})
 	})
 }
@@ -356,7 +357,7 @@ func TestEveryAlg(t *testing.T) {
 			}
 		}
 		var low int
-		for _, ev := range f.mem.ByCode(CodeAccepted) {
+		for _, ev := range f.mem.ByCode(codes.FrameAccepted) {
 			if ev.Attrs["assurance"] == "low" {
 				low++
 			}

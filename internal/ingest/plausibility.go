@@ -4,6 +4,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/fifthwheel/fifthwheel/codes"
 )
 
 // Cross-sensor plausibility. A finding never rejects a frame (the frame is
@@ -12,14 +14,6 @@ import (
 // and in memory: with several replicas, a vehicle's frames reach them in
 // turns and a run of disagreeing frames may be split, so a finding may come
 // later, never falsely.
-
-// Finding codes.
-const (
-	FindingSpeedDisagreement = "speed_disagreement"     // wheel vs GNSS speed
-	FindingPositionJump      = "position_jump"          // implied speed between fixes too high
-	FindingFixLost           = "gnss_fix_lost"          // GNSS reports no fix
-	FindingOutsideArea       = "outside_operating_area" // position outside the vehicle's polygon
-)
 
 // Sample is what plausibility reads from a telemetry frame.
 type Sample struct {
@@ -104,14 +98,14 @@ func (p *Plausibility) Check(vehicle string, s Sample, area Polygon) []string {
 			st.disagree, st.raisedSpd = 0, false
 		}
 		if st.disagree >= p.cfg.SpeedDisagreeFrames && !st.raisedSpd {
-			out = append(out, FindingSpeedDisagreement)
+			out = append(out, codes.SpeedDisagreement)
 			st.raisedSpd = true
 		}
 	}
 
 	lost := s.Fix == "none"
 	if lost && !st.fixLost {
-		out = append(out, FindingFixLost)
+		out = append(out, codes.GNSSFixLost)
 	}
 	st.fixLost = lost
 
@@ -122,14 +116,14 @@ func (p *Plausibility) Check(vehicle string, s Sample, area Polygon) []string {
 			// A jump: too far for the time elapsed. Frames with no time between
 			// them (dt <= 0) jump if they moved at all beyond GNSS noise.
 			if (dt > 0 && d/dt > p.cfg.MaxImpliedSpeedMPS) || (dt <= 0 && d > 50) {
-				out = append(out, FindingPositionJump)
+				out = append(out, codes.PositionJump)
 			}
 		}
 		st.last, st.haveLast = s, true
 		if len(area) >= 3 {
 			outside := !area.Contains(s.Lat, s.Lon)
 			if outside && !st.outside {
-				out = append(out, FindingOutsideArea)
+				out = append(out, codes.OutsideOperatingArea)
 			}
 			st.outside = outside
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/httpapi"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
@@ -68,9 +69,9 @@ func view(f store.FrameRecord) FrameView {
 
 func storeProblem(err error) *problem.Error {
 	if errors.Is(err, store.ErrNotFound) {
-		return problem.New(http.StatusNotFound, "not_found", "no such frame")
+		return problem.New(http.StatusNotFound, codes.NotFound, "no such frame")
 	}
-	return problem.Wrap(err, http.StatusServiceUnavailable, CodeStoreUnavailable, "the store did not answer")
+	return problem.Wrap(err, http.StatusServiceUnavailable, codes.StoreUnavailable, "the store did not answer")
 }
 
 func (a *ReadAPI) latest(w http.ResponseWriter, r *http.Request) {
@@ -89,20 +90,20 @@ func (a *ReadAPI) list(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if s := q.Get("from"); s != "" {
 		if from, err = time.Parse(time.RFC3339Nano, s); err != nil {
-			problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_query", "from must be RFC 3339"))
+			problem.Write(w, r, problem.New(http.StatusBadRequest, codes.BadQuery, "from must be RFC 3339"))
 			return
 		}
 	}
 	if s := q.Get("to"); s != "" {
 		if to, err = time.Parse(time.RFC3339Nano, s); err != nil {
-			problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_query", "to must be RFC 3339"))
+			problem.Write(w, r, problem.New(http.StatusBadRequest, codes.BadQuery, "to must be RFC 3339"))
 			return
 		}
 	}
 	limit := 0
 	if s := q.Get("limit"); s != "" {
 		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > store.MaxPage {
-			problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_query", "limit must be 1 to "+strconv.Itoa(store.MaxPage)))
+			problem.Write(w, r, problem.New(http.StatusBadRequest, codes.BadQuery, "limit must be 1 to "+strconv.Itoa(store.MaxPage)))
 			return
 		}
 	}
@@ -127,7 +128,7 @@ func (a *ReadAPI) raw(w http.ResponseWriter, r *http.Request) {
 	epoch, err1 := strconv.ParseInt(r.PathValue("epoch"), 10, 64)
 	seq, err2 := strconv.ParseInt(r.PathValue("seq"), 10, 64)
 	if err1 != nil || err2 != nil || epoch < 0 || seq < 0 {
-		problem.Write(w, r, problem.New(http.StatusBadRequest, "bad_query", "epoch and seq must be non-negative integers"))
+		problem.Write(w, r, problem.New(http.StatusBadRequest, codes.BadQuery, "epoch and seq must be non-negative integers"))
 		return
 	}
 	f, err := a.Store.GetFrame(r.Context(), r.PathValue("id"), epoch, seq)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 )
 
@@ -42,7 +43,7 @@ func TestAttacks(t *testing.T) {
 			if h.state("TRK-1") != CommLost || h.metrics.stale.Load() != 2 {
 				t.Errorf("state %v, %d stale heartbeats counted", h.state("TRK-1"), h.metrics.stale.Load())
 			}
-			if got := h.codes(); !slices.Equal(got, []string{CodeVehicleOnline, CodeVehicleSuspect, CodeCommLost}) {
+			if got := h.codes(); !slices.Equal(got, []string{codes.VehicleOnline, codes.VehicleSuspect, codes.CommLost}) {
 				t.Errorf("events %v", got)
 			}
 		}},
@@ -78,7 +79,7 @@ func TestAttacks(t *testing.T) {
 			if h.state("TRK-1") != CommLost {
 				t.Errorf("state %v after unclean disconnect and silence", h.state("TRK-1"))
 			}
-			if len(h.sink.ByCode(CodeVehicleOffline)) != 0 {
+			if len(h.sink.ByCode(codes.VehicleOffline)) != 0 {
 				t.Error("unclean disconnect reported as offline")
 			}
 			v, _ := h.m.State("TRK-1")
@@ -258,10 +259,10 @@ func TestEventFloodOverflowsQueue(t *testing.T) {
 	if delivered := m.Drain(context.Background()); delivered != MinQueueSize {
 		t.Errorf("delivered %d", delivered)
 	}
-	if got := len(sink.ByCode(CodeVehicleOnline)); got != MinQueueSize {
+	if got := len(sink.ByCode(codes.VehicleOnline)); got != MinQueueSize {
 		t.Errorf("%d online events", got)
 	}
-	dropped := sink.ByCode(CodeEventsDropped)
+	dropped := sink.ByCode(codes.LivenessEventsDropped)
 	if len(dropped) != 1 || dropped[0].Attrs["count"] != 500 || dropped[0].Severity != event.SeverityHigh {
 		t.Errorf("dropped events %+v", dropped)
 	}

@@ -5,31 +5,14 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
-// Event codes (class liveness): stable, matched by detection rules and SIEM
-// queries, never reused for another meaning. Each transition emits exactly
-// one event, activity "transition", whose code names the state entered.
-const (
-	CodeVehicleOnline    = "vehicle_online"     // severity info
-	CodeVehicleSuspect   = "vehicle_suspect"    // severity low
-	CodeCommLost         = "comm_lost"          // severity high
-	CodeVehicleSafeState = "vehicle_safe_state" // severity medium
-	CodeVehicleOffline   = "vehicle_offline"    // severity info
-
-	// CodeEventsDropped (activity "delivery", severity high) records that
-	// the transition queue overflowed and this many transitions were not
-	// delivered to observers nor recorded as events. Attribute "count".
-	CodeEventsDropped = "liveness_events_dropped"
-
-	// CodeVehicleLimit is for the session layer's refusal event when
-	// Connected returns ErrVehicleLimit.
-	CodeVehicleLimit = "liveness_vehicle_limit"
-)
-
-// ActivityTransition is the activity of every transition event.
+// ActivityTransition is the activity of every transition event: each
+// transition emits exactly one event (class liveness) whose code (package
+// codes) names the state entered.
 const ActivityTransition = "transition"
 
 // Sentinel errors, matched with errors.Is.
@@ -63,8 +46,8 @@ var (
 var monitorActor = principal.Principal{Kind: principal.System, ID: "liveness"}
 
 var stateCodes = [numStates]string{
-	Online: CodeVehicleOnline, Suspect: CodeVehicleSuspect, CommLost: CodeCommLost,
-	SafeState: CodeVehicleSafeState, Offline: CodeVehicleOffline,
+	Online: codes.VehicleOnline, Suspect: codes.VehicleSuspect, CommLost: codes.CommLost,
+	SafeState: codes.VehicleSafeState, Offline: codes.VehicleOffline,
 }
 
 var stateSeverities = [numStates]event.Severity{

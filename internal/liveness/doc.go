@@ -66,7 +66,7 @@
 // # Events and observers
 //
 // Every transition emits exactly one event (class liveness, activity
-// transition, codes in codes.go) with the last heartbeat, the deadline, φ and,
+// transition, codes of package codes) with the last heartbeat, the deadline, φ and,
 // for suspect and comm_lost, the detection latency (declared − deadline, or −
 // φ's crossing). Transitions are queued in order under the lock that made
 // them and delivered by one goroutine, to OnTransition then to the Emitter in

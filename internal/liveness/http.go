@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/httpapi"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
@@ -70,7 +71,7 @@ func (a *ReadAPI) fleet(w http.ResponseWriter, r *http.Request) {
 func (a *ReadAPI) vehicle(w http.ResponseWriter, r *http.Request) {
 	st, ok := a.Monitor.State(r.PathValue("id")) // a valid id (TMSRead)
 	if !ok {
-		problem.Write(w, r, problem.New(http.StatusNotFound, "not_found", "no state for this vehicle on this gateway"))
+		problem.Write(w, r, problem.New(http.StatusNotFound, codes.NotFound, "no state for this vehicle on this gateway"))
 		return
 	}
 	httpapi.WriteJSON(w, r, http.StatusOK, view(st))

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 )
 
@@ -56,11 +57,11 @@ func TestTransitions(t *testing.T) {
 	}
 	s := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
 	const (
-		on   = CodeVehicleOnline
-		sus  = CodeVehicleSuspect
-		lost = CodeCommLost
-		safe = CodeVehicleSafeState
-		off  = CodeVehicleOffline
+		on   = codes.VehicleOnline
+		sus  = codes.VehicleSuspect
+		lost = codes.CommLost
+		safe = codes.VehicleSafeState
+		off  = codes.VehicleOffline
 	)
 	// Defaults: 1 s interval, 3 misses, σ seeded at 250 ms, so a vehicle
 	// without history is suspect after 2 s of silence (the Misses−1 clamp)
@@ -173,7 +174,7 @@ func TestGatewayCloseNamesWhy(t *testing.T) {
 			s.Disconnected(h.at(time.Second), tc.reason)
 			h.runTo(10 * time.Second)
 			evs := h.sink.Events()
-			if len(evs) != 2 || evs[1].Code != CodeVehicleOffline || evs[1].Attrs["cause"] != tc.cause {
+			if len(evs) != 2 || evs[1].Code != codes.VehicleOffline || evs[1].Attrs["cause"] != tc.cause {
 				t.Fatalf("events %+v, want online then offline with cause %q", evs, tc.cause)
 			}
 			if !errors.Is(s.Err(), ErrDisconnected) {
@@ -206,7 +207,7 @@ func TestCommLostOnceAndOnlyAfterDeadline(t *testing.T) {
 		}
 	}
 	h.drain()
-	lost := h.sink.ByCode(CodeCommLost)
+	lost := h.sink.ByCode(codes.CommLost)
 	if len(lost) != 1 {
 		t.Fatalf("%d comm_lost events, want 1", len(lost))
 	}
@@ -241,11 +242,11 @@ func TestHeartbeatAroundTheDeadline(t *testing.T) {
 		want     []string
 		wantLate time.Duration
 	}{
-		{"1 ns before, no tick in between", 0, 3*time.Second - 1, nil, []string{CodeVehicleOnline}, 0},
-		{"exactly at the deadline", 0, 3 * time.Second, nil, []string{CodeVehicleOnline}, 0},
-		{"1 ns before, suspect declared", 3 * time.Second, 3*time.Second - 1, nil, []string{CodeVehicleOnline, CodeVehicleSuspect, CodeVehicleOnline}, 0},
-		{"1 ns late, no tick has run", 0, 3*time.Second + 1, ErrCommLost, []string{CodeVehicleOnline, CodeCommLost}, 1},
-		{"40 ms late, before the tick", 3 * time.Second, 3*time.Second + 40*time.Millisecond, ErrCommLost, []string{CodeVehicleOnline, CodeVehicleSuspect, CodeCommLost}, 40 * time.Millisecond},
+		{"1 ns before, no tick in between", 0, 3*time.Second - 1, nil, []string{codes.VehicleOnline}, 0},
+		{"exactly at the deadline", 0, 3 * time.Second, nil, []string{codes.VehicleOnline}, 0},
+		{"1 ns before, suspect declared", 3 * time.Second, 3*time.Second - 1, nil, []string{codes.VehicleOnline, codes.VehicleSuspect, codes.VehicleOnline}, 0},
+		{"1 ns late, no tick has run", 0, 3*time.Second + 1, ErrCommLost, []string{codes.VehicleOnline, codes.CommLost}, 1},
+		{"40 ms late, before the tick", 3 * time.Second, 3*time.Second + 40*time.Millisecond, ErrCommLost, []string{codes.VehicleOnline, codes.VehicleSuspect, codes.CommLost}, 40 * time.Millisecond},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -418,7 +419,7 @@ func TestSuspicionFollowsPhi(t *testing.T) {
 	if h.state("TRK-1") != Suspect {
 		t.Fatal("not suspect one tick after φ crossed")
 	}
-	ev := h.sink.ByCode(CodeVehicleSuspect)
+	ev := h.sink.ByCode(codes.VehicleSuspect)
 	if len(ev) != 1 || ev[0].Attrs["cause"] != "phi" || ev[0].Attrs["phi"].(float64) < 8 {
 		t.Errorf("suspect events %+v", ev)
 	}
@@ -504,8 +505,8 @@ func TestRun(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v", err)
 	}
-	if codes := sink.Events(); len(codes) != 2 || codes[1].Code != CodeVehicleOffline {
-		t.Errorf("events after Run stopped: %+v", codes)
+	if evs := sink.Events(); len(evs) != 2 || evs[1].Code != codes.VehicleOffline {
+		t.Errorf("events after Run stopped: %+v", evs)
 	}
 }
 

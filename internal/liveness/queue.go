@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 )
 
@@ -128,7 +129,7 @@ func (m *Monitor) reportDropped(ctx context.Context, n int) {
 		Severity: event.SeverityHigh,
 		Actor:    monitorActor,
 		Verdict:  event.Info,
-		Code:     CodeEventsDropped,
+		Code:     codes.LivenessEventsDropped,
 		Attrs:    map[string]any{"count": n, "queue_size": m.cfg.QueueSize},
 	}})
 }

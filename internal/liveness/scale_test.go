@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/fifthwheel/fifthwheel/codes"
 )
 
 const fleet = 100_000
@@ -41,10 +43,10 @@ func TestFleetOf100kGoesSilent(t *testing.T) {
 	if c := h.m.Counts(); c[CommLost] != fleet {
 		t.Fatalf("Counts %v, want all %d comm_lost", c, fleet)
 	}
-	if got := em.count(CodeCommLost); got != fleet {
+	if got := em.count(codes.CommLost); got != fleet {
 		t.Errorf("%d comm_lost events, want %d", got, fleet)
 	}
-	if got := em.count(CodeVehicleSuspect); got != fleet {
+	if got := em.count(codes.VehicleSuspect); got != fleet {
 		t.Errorf("%d suspect events, want %d", got, fleet)
 	}
 	if u := h.metrics.undelivered.Load(); u != 0 {

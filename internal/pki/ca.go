@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
@@ -204,7 +205,7 @@ func (ca *CA) recordCA(ctx context.Context, cert *x509.Certificate, prof Profile
 	if err != nil {
 		return storeError(err)
 	}
-	return ca.ev.emit(ctx, event.ClassPKI, "issue", event.Accept, event.SeverityMedium, CodeCertIssued,
+	return ca.ev.emit(ctx, event.ClassPKI, "issue", event.Accept, event.SeverityMedium, codes.CertIssued,
 		principal.Principal{Kind: principal.System, ID: "pki"}, "ca:"+id,
 		map[string]any{"serial": serial, "profile": string(prof), "not_after": cert.NotAfter.UTC(), "issuer_key_id": issuerKID})
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
@@ -119,7 +120,7 @@ func TestProfiles(t *testing.T) {
 	e := newEnv(t, ECDSAP256)
 	ctx := context.Background()
 	// The first Load announced the intermediate it recorded.
-	if evs := e.sink.ByCode(CodeCertIssued); len(evs) != 1 || evs[0].Attrs["profile"] != string(ProfileIntermediate) {
+	if evs := e.sink.ByCode(codes.CertIssued); len(evs) != 1 || evs[0].Attrs["profile"] != string(ProfileIntermediate) {
 		t.Fatalf("intermediate not announced at first Load: %+v", evs)
 	}
 	for _, tc := range []struct {
@@ -157,7 +158,7 @@ func TestProfiles(t *testing.T) {
 			}
 		})
 	}
-	if n := e.countCode(CodeCertIssued); n != 1+4 {
+	if n := e.countCode(codes.CertIssued); n != 1+4 {
 		t.Fatalf("%d cert_issued events, want 1+4", n)
 	}
 
@@ -170,7 +171,7 @@ func TestProfiles(t *testing.T) {
 		"invalid id":                         {Subject: principal.Principal{Kind: principal.Vehicle, ID: "a b"}, PublicKey: key.Public()},
 		"system kind":                        {Subject: principal.Principal{Kind: principal.System, ID: "x"}, PublicKey: key.Public()},
 	} {
-		if _, err := e.ca.Issue(ctx, req); CodeOf(err) != CodeIssueInvalid {
+		if _, err := e.ca.Issue(ctx, req); CodeOf(err) != codes.IssueInvalid {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -189,7 +190,7 @@ func TestRevokeAPI(t *testing.T) {
 	if err != nil || !rec.Revoked() || rec.Reason != ReasonKeyCompromise {
 		t.Fatalf("%+v %v", rec, err)
 	}
-	if _, err := e.ca.Revoke(ctx, "0123456789abcdef0123456789abcdef", ReasonUnspecified, principal.Principal{}); CodeOf(err) != CodeCertUnknown {
+	if _, err := e.ca.Revoke(ctx, "0123456789abcdef0123456789abcdef", ReasonUnspecified, principal.Principal{}); CodeOf(err) != codes.CertUnknown {
 		t.Fatalf("unknown serial: %v", err)
 	}
 	if _, err := e.ca.Revoke(ctx, "zz", ReasonUnspecified, principal.Principal{}); err == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
@@ -44,7 +45,7 @@ func NewConnTracker(rs *RevocationSet, em event.Emitter) *ConnTracker {
 	t := &ConnTracker{rs: rs, ev: emitter{em}, conns: map[uint64]*trackedConn{},
 		bySerial: map[string]map[uint64]struct{}{}, byPrincipal: map[principal.Principal]map[uint64]struct{}{}}
 	t.unsubscribe = rs.Subscribe(func(serials []string) {
-		t.closeMatching(context.Background(), serials, principal.Principal{}, CodeSessionClosedRevoked)
+		t.closeMatching(context.Background(), serials, principal.Principal{}, codes.SessionClosedRevoked)
 	})
 	return t
 }
@@ -54,8 +55,8 @@ func (t *ConnTracker) Stop() { t.unsubscribe() }
 
 // Track registers a live connection whose verified chain is chain
 // (VerifiedChains[0]) and whose principal is p; closeFn closes it, told why
-// by the code the tracker records (CodeSessionClosedRevoked, or the code
-// given to ClosePrincipal, e.g. CodeSessionClosedSuspended), so a session
+// by the code the tracker records (codes.SessionClosedRevoked, or the code
+// given to ClosePrincipal, e.g. codes.SessionClosedSuspended), so a session
 // can pass the reason on to its peer. It may be called from another
 // goroutine, at most once, and must not block. listener names the listener
 // for events.
@@ -63,11 +64,11 @@ func (t *ConnTracker) Stop() { t.unsubscribe() }
 // After registering, Track checks the RevocationSet once more, closing the
 // race with a revocation applied between the handshake and this call: if a
 // serial is revoked, or the data is stale, it closes the connection itself
-// (CodeSessionClosedRevoked, CodeRevocationStale) and returns ErrRevoked or
+// (codes.SessionClosedRevoked, codes.RevocationStale) and returns ErrRevoked or
 // ErrRevocationStale.
 func (t *ConnTracker) Track(chain []*x509.Certificate, p principal.Principal, listener string, closeFn func(code string)) (untrack func(), err error) {
 	if len(chain) == 0 || p.IsZero() {
-		closeFn(CodeTLSNoVerifiedChain)
+		closeFn(codes.TLSNoVerifiedChain)
 		return nil, errors.New("pki: Track needs a verified chain and a principal")
 	}
 	var once sync.Once
@@ -95,10 +96,10 @@ func (t *ConnTracker) Track(chain []*x509.Certificate, p principal.Principal, li
 		if err != nil || revoked {
 			untrack()
 			if err != nil {
-				c.close(CodeRevocationStale)
+				c.close(codes.RevocationStale)
 				return nil, err
 			}
-			c.close(CodeSessionClosedRevoked)
+			c.close(codes.SessionClosedRevoked)
 			return nil, ErrRevoked
 		}
 	}

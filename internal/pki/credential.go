@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
@@ -16,7 +17,7 @@ type CredentialPolicy struct {
 	// LoadTrust of its directory). Required.
 	Trust *Trust
 	// Revocations is consulted for the leaf and its intermediate; a stale
-	// one refuses (CodeRevocationStale). Required.
+	// one refuses (codes.RevocationStale). Required.
 	Revocations RevocationChecker
 	// Allowed lists the principal kinds accepted. Required.
 	Allowed []principal.Kind
@@ -33,13 +34,13 @@ type CredentialPolicy struct {
 //     verified for client authentication against Trust's intermediates,
 //     never the root, exactly as crypto/tls does with ServerTLSConfig's
 //     ClientCAs: a leaf the root signed directly, one from a retired
-//     intermediate or another CA is CodeTLSUnknownAuthority, a leaf without
-//     the clientAuth EKU CodeTLSBadCertificate, one outside its validity
-//     CodeTLSCertExpired or CodeTLSCertNotYetValid;
+//     intermediate or another CA is codes.TLSUnknownAuthority, a leaf without
+//     the clientAuth EKU codes.TLSBadCertificate, one outside its validity
+//     codes.TLSCertExpired or codes.TLSCertNotYetValid;
 //  2. then the checks of a listener's VerifyConnection (chainPolicy.check):
-//     profile (CodeCertNoIdentity, CodeCertProfileMismatch), kind
-//     (CodeTLSKindNotAllowed), revocation of the leaf and its intermediate
-//     (CodeTLSCertRevoked, CodeRevocationStale).
+//     profile (codes.CertNoIdentity, codes.CertProfileMismatch), kind
+//     (codes.TLSKindNotAllowed), revocation of the leaf and its intermediate
+//     (codes.TLSCertRevoked, codes.RevocationStale).
 //
 // Proof of possession is the caller's: tls.X509KeyPair, which built cred,
 // checks that the private key matches the leaf. It returns the principal
@@ -54,13 +55,13 @@ func VerifyCredential(cred tls.Certificate, pol CredentialPolicy) (principal.Pri
 		now = time.Now()
 	}
 	if len(cred.Certificate) == 0 {
-		return principal.Principal{}, nil, refusal(http.StatusUnauthorized, CodeTLSNoClientCert, "the credential holds no certificate", nil)
+		return principal.Principal{}, nil, refusal(http.StatusUnauthorized, codes.TLSNoClientCert, "the credential holds no certificate", nil)
 	}
 	certs := make([]*x509.Certificate, len(cred.Certificate))
 	for i, der := range cred.Certificate {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return principal.Principal{}, nil, refusal(http.StatusForbidden, CodeTLSBadCertificate, "a certificate of the credential does not parse", err)
+			return principal.Principal{}, nil, refusal(http.StatusForbidden, codes.TLSBadCertificate, "a certificate of the credential does not parse", err)
 		}
 		certs[i] = c
 	}
@@ -84,11 +85,11 @@ func VerifyCredential(cred tls.Certificate, pol CredentialPolicy) (principal.Pri
 	if r != nil {
 		status, detail := http.StatusForbidden, "the certificate is refused ("+r.code+")"
 		switch r.code {
-		case CodeTLSCertRevoked:
+		case codes.TLSCertRevoked:
 			detail = "the certificate or its issuer is revoked"
-		case CodeTLSKindNotAllowed:
+		case codes.TLSKindNotAllowed:
 			detail = "a " + string(p.Kind) + " certificate is not accepted here"
-		case CodeRevocationStale:
+		case codes.RevocationStale:
 			status, detail = http.StatusServiceUnavailable, "the revocation data is not fresh"
 		}
 		return principal.Principal{}, nil, refusal(status, r.code, detail, nil)

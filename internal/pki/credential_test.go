@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
@@ -121,17 +122,17 @@ func TestAttackOperatorCredentialOutsideListenerPolicy(t *testing.T) {
 		code string // "" means accepted
 	}{
 		{"valid operator credential", valid, ""},
-		{"credential chained to a retired intermediate", retiredIssuer, CodeTLSUnknownAuthority},
-		{"credential chained to a revoked intermediate", revokedIssuer, CodeTLSCertRevoked},
-		{"credential issued directly by the root", byRoot, CodeTLSUnknownAuthority},
-		{"credential signed by another CA", foreign, CodeTLSUnknownAuthority},
-		{"operator credential with serverAuth only", serverAuthOnly, CodeTLSBadCertificate},
-		{"operator credential with serverAuth and clientAuth", twoUsages, CodeCertProfileMismatch},
-		{"gateway certificate as operator credential", gatewayCert, CodeTLSBadCertificate},
-		{"vehicle certificate as operator credential", vehicleCert, CodeTLSKindNotAllowed},
-		{"operator credential whose CN differs from its URI", wrongCN, CodeCertProfileMismatch},
-		{"expired operator credential", expired, CodeTLSCertExpired},
-		{"revoked operator credential", revoked, CodeTLSCertRevoked},
+		{"credential chained to a retired intermediate", retiredIssuer, codes.TLSUnknownAuthority},
+		{"credential chained to a revoked intermediate", revokedIssuer, codes.TLSCertRevoked},
+		{"credential issued directly by the root", byRoot, codes.TLSUnknownAuthority},
+		{"credential signed by another CA", foreign, codes.TLSUnknownAuthority},
+		{"operator credential with serverAuth only", serverAuthOnly, codes.TLSBadCertificate},
+		{"operator credential with serverAuth and clientAuth", twoUsages, codes.CertProfileMismatch},
+		{"gateway certificate as operator credential", gatewayCert, codes.TLSBadCertificate},
+		{"vehicle certificate as operator credential", vehicleCert, codes.TLSKindNotAllowed},
+		{"operator credential whose CN differs from its URI", wrongCN, codes.CertProfileMismatch},
+		{"expired operator credential", expired, codes.TLSCertExpired},
+		{"revoked operator credential", revoked, codes.TLSCertRevoked},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conn, _ := roundTrip(srv.addr, e.clientConfig(&tc.cert))
@@ -170,15 +171,15 @@ func TestVerifyCredentialFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Set(time.Hour)
-	if _, _, err := VerifyCredential(valid, pol); CodeOf(err) != CodeRevocationStale {
-		t.Fatalf("stale revocation data: %v, want %s", err, CodeRevocationStale)
+	if _, _, err := VerifyCredential(valid, pol); CodeOf(err) != codes.RevocationStale {
+		t.Fatalf("stale revocation data: %v, want %s", err, codes.RevocationStale)
 	}
 	for _, p := range []CredentialPolicy{{Revocations: rs, Allowed: pol.Allowed}, {Trust: pol.Trust, Allowed: pol.Allowed}, {Trust: pol.Trust, Revocations: rs}} {
 		if _, _, err := VerifyCredential(valid, p); err == nil {
 			t.Fatalf("incomplete policy %+v accepted", p)
 		}
 	}
-	if _, _, err := VerifyCredential(tls.Certificate{}, pol); CodeOf(err) != CodeTLSNoClientCert {
+	if _, _, err := VerifyCredential(tls.Certificate{}, pol); CodeOf(err) != codes.TLSNoClientCert {
 		t.Fatalf("empty credential: %v", err)
 	}
 }

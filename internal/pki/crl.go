@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
@@ -32,7 +33,7 @@ func (ca *CA) CRL(ctx context.Context) ([]byte, error) {
 func (ca *CA) CRLFor(ctx context.Context, kid string) ([]byte, error) {
 	it, ok := ca.state.Load().byKID[kid]
 	if !ok || it.signer == nil {
-		return nil, refusal(http.StatusNotFound, CodeCertUnknown, "no CRL for this issuer", nil)
+		return nil, refusal(http.StatusNotFound, codes.CertUnknown, "no CRL for this issuer", nil)
 	}
 	now := ca.now().UTC().Truncate(time.Second)
 	list, err := ca.reg.ListRevoked(ctx, now)
@@ -63,7 +64,7 @@ func (ca *CA) CRLFor(ctx context.Context, kid string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: sign CRL: %v", err)
 	}
-	if err := ca.ev.emit(ctx, event.ClassPKI, "crl_publish", event.Info, event.SeverityInfo, CodeCRLPublished,
+	if err := ca.ev.emit(ctx, event.ClassPKI, "crl_publish", event.Info, event.SeverityInfo, codes.CRLPublished,
 		principal.Principal{Kind: principal.System, ID: "pki"}, "ca:"+kid,
 		map[string]any{"crl_number": num, "entries": len(entries), "next_update": now.Add(CRLValidity)}); err != nil {
 		return nil, err
@@ -88,14 +89,14 @@ func (ca *CA) CRLHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "use GET"))
+			problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, codes.MethodNotAllowed, "use GET"))
 			return
 		}
 		kid := ca.IssuingKeyID()
 		if base := path.Base(r.URL.Path); strings.HasSuffix(base, ".crl") {
 			kid = strings.TrimSuffix(base, ".crl")
 			if !keyIDPattern.MatchString(kid) {
-				problem.Write(w, r, problem.New(http.StatusNotFound, CodeCertUnknown, "no CRL for this issuer"))
+				problem.Write(w, r, problem.New(http.StatusNotFound, codes.CertUnknown, "no CRL for this issuer"))
 				return
 			}
 		}

@@ -86,7 +86,7 @@
 //
 // Every issuance, renewal, revocation and handshake decision emits exactly
 // one event (class pki or authentication) with a stable Code; the codes are
-// listed in codes.go. Join-token secrets and private keys never reach events,
+// package codes' (areas tls, enrollment and pki). Join-token secrets and private keys never reach events,
 // errors or logs. A refusal about a peer that has not proven who it is (every
 // handshake refusal: in TLS 1.3 VerifyConnection runs before the client
 // proves its key; an enrollment refused before a live join token is found)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
@@ -31,7 +32,7 @@ func (ca *CA) Enroll(ctx context.Context, joinToken string, csrBytes []byte, sou
 	attrs := map[string]any{}
 	refuse := func(err error) (*Issued, error) {
 		sev := event.SeverityLow
-		if c := CodeOf(err); c == CodeCSRIdentityMismatch || c == CodeTokenUsed {
+		if c := CodeOf(err); c == codes.CSRIdentityMismatch || c == codes.TokenUsed {
 			sev = event.SeverityMedium // a token used twice or for someone else may be stolen
 		}
 		_ = ca.ev.emitFrom(ctx, source, event.ClassPKI, "enroll", event.Reject, sev, CodeOf(err), vehicle, vehicle.String(), attrs)
@@ -64,7 +65,7 @@ func (ca *CA) Enroll(ctx context.Context, joinToken string, csrBytes []byte, sou
 		return refuse(err)
 	}
 	is, err := ca.issue(ctx, IssueRequest{Subject: vehicle, PublicKey: csr.PublicKey, RequestedBy: vehicle},
-		profiles[principal.Vehicle], "enroll", CodeCertEnrolled, IssueBasis{JoinToken: &hash, Now: now.UTC()})
+		profiles[principal.Vehicle], "enroll", codes.CertEnrolled, IssueBasis{JoinToken: &hash, Now: now.UTC()})
 	if err != nil {
 		return refuse(err)
 	}
@@ -89,7 +90,7 @@ func (ca *CA) Renew(ctx context.Context, verifiedChains [][]*x509.Certificate, c
 	attrs := map[string]any{}
 	refuse := func(err error) (*Issued, error) {
 		sev := event.SeverityLow
-		if CodeOf(err) == CodeRenewCertRevoked {
+		if CodeOf(err) == codes.RenewCertRevoked {
 			sev = event.SeverityHigh // a revoked key is being used
 		}
 		_ = ca.ev.emit(ctx, event.ClassPKI, "renew", event.Reject, sev, CodeOf(err), p, p.String(), attrs)
@@ -105,19 +106,19 @@ func (ca *CA) Renew(ctx context.Context, verifiedChains [][]*x509.Certificate, c
 	attrs["serial"] = serial
 	spec, ok := profiles[p.Kind]
 	if !ok || !renewable(p.Kind) {
-		return refuse(refusal(http.StatusForbidden, CodeRenewKindNotAllowed, "this certificate kind is not renewed online", nil))
+		return refuse(refusal(http.StatusForbidden, codes.RenewKindNotAllowed, "this certificate kind is not renewed online", nil))
 	}
 	now := ca.now()
 	if now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
-		return refuse(refusal(http.StatusUnauthorized, CodeRenewCertExpired, "the presented certificate is not valid now", nil))
+		return refuse(refusal(http.StatusUnauthorized, codes.RenewCertExpired, "the presented certificate is not valid now", nil))
 	}
 	if !ca.trust.Trusts(chain[len(chain)-1]) {
-		return refuse(refusal(http.StatusForbidden, CodeCertIssuerNotTrusted, "the presented certificate's issuer is no longer trusted", nil))
+		return refuse(refusal(http.StatusForbidden, codes.CertIssuerNotTrusted, "the presented certificate's issuer is no longer trusted", nil))
 	}
 	for i, c := range chain {
 		rec, err := ca.reg.GetIssued(ctx, serialOf(c))
 		if errors.Is(err, ErrNotFound) || (err == nil && !bytes.Equal(rec.DER, c.Raw)) {
-			return refuse(refusal(http.StatusForbidden, CodeRenewCertUnknown, "the presented certificate was not issued by this CA", err))
+			return refuse(refusal(http.StatusForbidden, codes.RenewCertUnknown, "the presented certificate was not issued by this CA", err))
 		}
 		if err != nil {
 			return refuse(storeError(err))
@@ -126,7 +127,7 @@ func (ca *CA) Renew(ctx context.Context, verifiedChains [][]*x509.Certificate, c
 			if i > 0 {
 				attrs["revoked_serial"] = rec.Serial
 			}
-			return refuse(refusal(http.StatusForbidden, CodeRenewCertRevoked, "the presented certificate is revoked", nil))
+			return refuse(refusal(http.StatusForbidden, codes.RenewCertRevoked, "the presented certificate is revoked", nil))
 		}
 	}
 	csr, err := ParseCSR(csrBytes)
@@ -136,7 +137,7 @@ func (ca *CA) Renew(ctx context.Context, verifiedChains [][]*x509.Certificate, c
 	if err := checkCSRIdentity(csr, p); err != nil {
 		return refuse(err)
 	}
-	is, err := ca.issue(ctx, IssueRequest{Subject: p, PublicKey: csr.PublicKey, RequestedBy: p}, spec, "renew", CodeCertRenewed,
+	is, err := ca.issue(ctx, IssueRequest{Subject: p, PublicKey: csr.PublicKey, RequestedBy: p}, spec, "renew", codes.CertRenewed,
 		IssueBasis{RenewedFrom: serial})
 	if err != nil {
 		return refuse(err)

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
@@ -67,24 +68,24 @@ func TestEnrollRefusals(t *testing.T) {
 		code   string
 		burned bool // the token is consumed afterwards
 	}{
-		{"malformed CSR", tok.Secret, []byte("not a csr"), 0, CodeCSRMalformed, false},
-		{"truncated CSR", tok.Secret, good[:len(good)/2], 0, CodeCSRMalformed, false},
-		{"PEM CSR with trailing junk", tok.Secret, append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: good}), "junk"...), 0, CodeCSRMalformed, false},
-		{"CSR for another vehicle", tok.Secret, newCSR(t, key, "truck-2", "urn:fifthwheel:vehicle:truck-2"), 0, CodeCSRIdentityMismatch, false},
-		{"CSR for a TMS client with the same id", tok.Secret, newCSR(t, key, "truck-1", "urn:fifthwheel:client:truck-1"), 0, CodeCSRIdentityMismatch, false},
-		{"CSR naming two identities", tok.Secret, newCSR(t, key, "truck-1", truckURI, "urn:fifthwheel:vehicle:truck-2"), 0, CodeCSRIdentityMismatch, false},
-		{"CSR with a DNS name", tok.Secret, withDNS, 0, CodeCSRIdentityMismatch, false},
-		{"CSR with a mismatched CN", tok.Secret, newCSR(t, key, "truck-2", truckURI), 0, CodeCSRIdentityMismatch, false},
-		{"CSR with an upper-case URN", tok.Secret, rawSANCSR(t, key, "URN:fifthwheel:vehicle:truck-1"), 0, CodeCSRIdentityMismatch, false},
-		{"CSR without identity", tok.Secret, newCSR(t, key, "truck-1"), 0, CodeCSRIdentityMismatch, false},
-		{"RSA key", tok.Secret, newCSR(t, rsaKey, "truck-1", truckURI), 0, CodeCSRKeyType, false},
-		{"P-384 key", tok.Secret, newCSR(t, p384, "truck-1", truckURI), 0, CodeCSRKeyType, false},
-		{"bad CSR signature", tok.Secret, badSig, 0, CodeCSRBadSignature, false},
-		{"oversized CSR", tok.Secret, oversized, 0, CodeCSRTooLarge, false},
-		{"malformed token", "fwjoin1_short", good, 0, CodeTokenMalformed, false},
-		{"token with a flipped character", flipLast(tok.Secret), good, 0, CodeTokenUnknown, false},
-		{"reused token", usedTok.Secret, newCSR(t, key, "truck-9", "urn:fifthwheel:vehicle:truck-9"), 0, CodeTokenUsed, true},
-		{"expired token", expiredTok.Secret, good, 2 * time.Minute, CodeTokenExpired, false},
+		{"malformed CSR", tok.Secret, []byte("not a csr"), 0, codes.CSRMalformed, false},
+		{"truncated CSR", tok.Secret, good[:len(good)/2], 0, codes.CSRMalformed, false},
+		{"PEM CSR with trailing junk", tok.Secret, append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: good}), "junk"...), 0, codes.CSRMalformed, false},
+		{"CSR for another vehicle", tok.Secret, newCSR(t, key, "truck-2", "urn:fifthwheel:vehicle:truck-2"), 0, codes.CSRIdentityMismatch, false},
+		{"CSR for a TMS client with the same id", tok.Secret, newCSR(t, key, "truck-1", "urn:fifthwheel:client:truck-1"), 0, codes.CSRIdentityMismatch, false},
+		{"CSR naming two identities", tok.Secret, newCSR(t, key, "truck-1", truckURI, "urn:fifthwheel:vehicle:truck-2"), 0, codes.CSRIdentityMismatch, false},
+		{"CSR with a DNS name", tok.Secret, withDNS, 0, codes.CSRIdentityMismatch, false},
+		{"CSR with a mismatched CN", tok.Secret, newCSR(t, key, "truck-2", truckURI), 0, codes.CSRIdentityMismatch, false},
+		{"CSR with an upper-case URN", tok.Secret, rawSANCSR(t, key, "URN:fifthwheel:vehicle:truck-1"), 0, codes.CSRIdentityMismatch, false},
+		{"CSR without identity", tok.Secret, newCSR(t, key, "truck-1"), 0, codes.CSRIdentityMismatch, false},
+		{"RSA key", tok.Secret, newCSR(t, rsaKey, "truck-1", truckURI), 0, codes.CSRKeyType, false},
+		{"P-384 key", tok.Secret, newCSR(t, p384, "truck-1", truckURI), 0, codes.CSRKeyType, false},
+		{"bad CSR signature", tok.Secret, badSig, 0, codes.CSRBadSignature, false},
+		{"oversized CSR", tok.Secret, oversized, 0, codes.CSRTooLarge, false},
+		{"malformed token", "fwjoin1_short", good, 0, codes.TokenMalformed, false},
+		{"token with a flipped character", flipLast(tok.Secret), good, 0, codes.TokenUnknown, false},
+		{"reused token", usedTok.Secret, newCSR(t, key, "truck-9", "urn:fifthwheel:vehicle:truck-9"), 0, codes.TokenUsed, true},
+		{"expired token", expiredTok.Secret, good, 2 * time.Minute, codes.TokenExpired, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e.clock.Set(tc.clock)
@@ -102,7 +103,7 @@ func TestEnrollRefusals(t *testing.T) {
 			}
 		})
 	}
-	if n := e.countCode(CodeCertEnrolled); n != 1 {
+	if n := e.countCode(codes.CertEnrolled); n != 1 {
 		t.Fatalf("%d enrollments succeeded during the refusal table", n)
 	}
 	// None of the refusals burned the token: it still enrolls truck-1, once.
@@ -114,7 +115,7 @@ func TestEnrollRefusals(t *testing.T) {
 	if err != nil || p != (principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}) {
 		t.Fatalf("enrolled %v %v", p, err)
 	}
-	if _, err := e.ca.Enroll(ctx, tok.Secret, good, ""); CodeOf(err) != CodeTokenUsed {
+	if _, err := e.ca.Enroll(ctx, tok.Secret, good, ""); CodeOf(err) != codes.TokenUsed {
 		t.Fatalf("second use: %v", err)
 	}
 	// Secrets never reach events.
@@ -146,7 +147,7 @@ func TestEnrollTokenSingleUseConcurrent(t *testing.T) {
 			switch CodeOf(err) {
 			case "":
 				ok++
-			case CodeTokenUsed:
+			case codes.TokenUsed:
 				used++
 			default:
 				t.Errorf("unexpected: %v", err)
@@ -204,7 +205,7 @@ func TestRenew(t *testing.T) {
 	if renewed.Certificate.Subject.CommonName != "truck-1" || renewed.Record.Serial == cur.Record.Serial {
 		t.Fatal("renewal did not issue a new truck-1 certificate")
 	}
-	if e.countCode(CodeCertRenewed) != 1 {
+	if e.countCode(codes.CertRenewed) != 1 {
 		t.Fatal("no cert_renewed event")
 	}
 
@@ -223,13 +224,13 @@ func TestRenew(t *testing.T) {
 		csr    []byte
 		code   string
 	}{
-		{"revoked certificate", chainsOf(revoked), newCSR(t, newKey, "truck-1", truckURI), CodeRenewCertRevoked},
-		{"expired certificate", chainsOf(expired), newCSR(t, newKey, "truck-1", truckURI), CodeRenewCertExpired},
-		{"CSR for another vehicle", chainsOf(cur), newCSR(t, newKey, "truck-2", "urn:fifthwheel:vehicle:truck-2"), CodeCSRIdentityMismatch},
-		{"gateway certificate", chainsOf(gw), newCSR(t, newKey, "gw-1", "urn:fifthwheel:gateway:gw-1"), CodeRenewKindNotAllowed},
-		{"certificate unknown to the registry", [][]*x509.Certificate{{foreign.Certificate, e.issuing().cert}}, newCSR(t, newKey, "truck-1", truckURI), CodeRenewCertUnknown},
-		{"no verified chain", nil, newCSR(t, newKey, "truck-1", truckURI), CodeTLSNoVerifiedChain},
-		{"RSA key", chainsOf(cur), newCSR(t, mustRSA(t), "truck-1", truckURI), CodeCSRKeyType},
+		{"revoked certificate", chainsOf(revoked), newCSR(t, newKey, "truck-1", truckURI), codes.RenewCertRevoked},
+		{"expired certificate", chainsOf(expired), newCSR(t, newKey, "truck-1", truckURI), codes.RenewCertExpired},
+		{"CSR for another vehicle", chainsOf(cur), newCSR(t, newKey, "truck-2", "urn:fifthwheel:vehicle:truck-2"), codes.CSRIdentityMismatch},
+		{"gateway certificate", chainsOf(gw), newCSR(t, newKey, "gw-1", "urn:fifthwheel:gateway:gw-1"), codes.RenewKindNotAllowed},
+		{"certificate unknown to the registry", [][]*x509.Certificate{{foreign.Certificate, e.issuing().cert}}, newCSR(t, newKey, "truck-1", truckURI), codes.RenewCertUnknown},
+		{"no verified chain", nil, newCSR(t, newKey, "truck-1", truckURI), codes.TLSNoVerifiedChain},
+		{"RSA key", chainsOf(cur), newCSR(t, mustRSA(t), "truck-1", truckURI), codes.CSRKeyType},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.countCode(tc.code)

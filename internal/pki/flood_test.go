@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/pki/pkitest/forge"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
@@ -29,10 +30,10 @@ func TestAttackUnverifiedCertificateWith500SANs(t *testing.T) {
 	if _, err := roundTrip(srv.addr, e.clientConfig(&forged)); err == nil {
 		t.Fatal("a self-signed certificate was admitted")
 	}
-	if r := srv.next(t); CodeOf(r.err) != CodeTLSUnknownAuthority {
+	if r := srv.next(t); CodeOf(r.err) != codes.TLSUnknownAuthority {
 		t.Fatalf("got %s", describe(r))
 	}
-	evs := e.sink.ByCode(CodeTLSUnknownAuthority)
+	evs := e.sink.ByCode(codes.TLSUnknownAuthority)
 	if len(evs) != 1 {
 		t.Fatalf("%d events, want 1", len(evs))
 	}
@@ -59,10 +60,10 @@ func TestAttackUnverifiedCertificateWith500SANs(t *testing.T) {
 	// VerifyConnection, before its key is proven: also from a source.
 	_, client := e.issue(principal.Client, "acme")
 	_, _ = roundTrip(srv.addr, e.clientConfig(&client))
-	if r := srv.next(t); CodeOf(r.err) != CodeTLSKindNotAllowed {
+	if r := srv.next(t); CodeOf(r.err) != codes.TLSKindNotAllowed {
 		t.Fatalf("got %s", describe(r))
 	}
-	if evs := e.sink.ByCode(CodeTLSKindNotAllowed); len(evs) != 1 || evs[0].Source != "127.0.0.1" {
+	if evs := e.sink.ByCode(codes.TLSKindNotAllowed); len(evs) != 1 || evs[0].Source != "127.0.0.1" {
 		t.Fatalf("kind refusal events %+v", evs)
 	}
 }

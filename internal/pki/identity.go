@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
@@ -25,21 +26,21 @@ import (
 // extended key usage (clientAuth for vehicles, clients and operators,
 // serverAuth for gateways), and DNS or IP SANs only if it is a gateway's.
 //
-// Errors carry CodeTLSNoVerifiedChain, CodeCertNoIdentity or
-// CodeCertProfileMismatch (see CodeOf).
+// Errors carry codes.TLSNoVerifiedChain, codes.CertNoIdentity or
+// codes.CertProfileMismatch (see CodeOf).
 func PrincipalFromChains(verifiedChains [][]*x509.Certificate) (principal.Principal, error) {
 	if len(verifiedChains) == 0 || len(verifiedChains[0]) == 0 {
-		return principal.Principal{}, refusal(http.StatusUnauthorized, CodeTLSNoVerifiedChain, "no verified certificate chain", nil)
+		return principal.Principal{}, refusal(http.StatusUnauthorized, codes.TLSNoVerifiedChain, "no verified certificate chain", nil)
 	}
 	leaf := verifiedChains[0][0]
 	uris, err := uriSANs(leaf.Extensions)
 	if err != nil || len(uris) != 1 || len(leaf.URIs) != 1 {
-		return principal.Principal{}, refusal(http.StatusForbidden, CodeCertNoIdentity,
+		return principal.Principal{}, refusal(http.StatusForbidden, codes.CertNoIdentity,
 			"the certificate must carry exactly one urn:fifthwheel URI name", err)
 	}
 	p, err := principal.ParseURI(uris[0])
 	if err != nil {
-		return principal.Principal{}, refusal(http.StatusForbidden, CodeCertNoIdentity,
+		return principal.Principal{}, refusal(http.StatusForbidden, codes.CertNoIdentity,
 			"the certificate's URI name is not a fifthwheel principal", err)
 	}
 	if err := checkProfile(leaf, p); err != nil {
@@ -50,7 +51,7 @@ func PrincipalFromChains(verifiedChains [][]*x509.Certificate) (principal.Princi
 
 func checkProfile(leaf *x509.Certificate, p principal.Principal) error {
 	mismatch := func(detail string) error {
-		return refusal(http.StatusForbidden, CodeCertProfileMismatch, detail, nil)
+		return refusal(http.StatusForbidden, codes.CertProfileMismatch, detail, nil)
 	}
 	spec, ok := profiles[p.Kind]
 	if !ok {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
@@ -39,33 +40,33 @@ func TestPrincipalFromChains(t *testing.T) {
 	}{
 		{"valid vehicle", [][]*x509.Certificate{{truck1, it.cert}}, principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}, ""},
 		{"only chain[0][0] counts", [][]*x509.Certificate{{truck1, truck2, it.cert}, {truck2, it.cert}}, principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}, ""},
-		{"no chains", nil, principal.Principal{}, CodeTLSNoVerifiedChain},
-		{"empty chain", [][]*x509.Certificate{{}}, principal.Principal{}, CodeTLSNoVerifiedChain},
-		{"no URI SAN", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.URIs = nil })}}, principal.Principal{}, CodeCertNoIdentity},
+		{"no chains", nil, principal.Principal{}, codes.TLSNoVerifiedChain},
+		{"empty chain", [][]*x509.Certificate{{}}, principal.Principal{}, codes.TLSNoVerifiedChain},
+		{"no URI SAN", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.URIs = nil })}}, principal.Principal{}, codes.CertNoIdentity},
 		{"two URI SANs", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) {
 			c.URIs = append(c.URIs, uri("urn:fifthwheel:vehicle:truck-2"))
-		})}}, principal.Principal{}, CodeCertNoIdentity},
-		{"foreign URI", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.URIs = []*url.URL{uri("spiffe://fleet/truck-1")} })}}, principal.Principal{}, CodeCertNoIdentity},
+		})}}, principal.Principal{}, codes.CertNoIdentity},
+		{"foreign URI", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.URIs = []*url.URL{uri("spiffe://fleet/truck-1")} })}}, principal.Principal{}, codes.CertNoIdentity},
 		{"upper-case URN scheme", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) {
 			c.URIs = nil
 			c.ExtraExtensions = []pkix.Extension{rawURISAN(t, "URN:fifthwheel:vehicle:truck-1")}
-		})}}, principal.Principal{}, CodeCertNoIdentity},
-		{"upper-case kind", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.URIs = []*url.URL{uri("urn:fifthwheel:Vehicle:truck-1")} })}}, principal.Principal{}, CodeCertNoIdentity},
-		{"system kind", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.URIs = []*url.URL{uri("urn:fifthwheel:system:pki")} })}}, principal.Principal{}, CodeCertNoIdentity},
-		{"escaped id", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.URIs = []*url.URL{uri("urn:fifthwheel:vehicle:truck%2D1")} })}}, principal.Principal{}, CodeCertNoIdentity},
-		{"CN differs from URI id", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.Subject.CommonName = "truck-2" })}}, principal.Principal{}, CodeCertProfileMismatch},
-		{"vehicle with serverAuth", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} })}}, principal.Principal{}, CodeCertProfileMismatch},
+		})}}, principal.Principal{}, codes.CertNoIdentity},
+		{"upper-case kind", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.URIs = []*url.URL{uri("urn:fifthwheel:Vehicle:truck-1")} })}}, principal.Principal{}, codes.CertNoIdentity},
+		{"system kind", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.URIs = []*url.URL{uri("urn:fifthwheel:system:pki")} })}}, principal.Principal{}, codes.CertNoIdentity},
+		{"escaped id", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.URIs = []*url.URL{uri("urn:fifthwheel:vehicle:truck%2D1")} })}}, principal.Principal{}, codes.CertNoIdentity},
+		{"CN differs from URI id", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.Subject.CommonName = "truck-2" })}}, principal.Principal{}, codes.CertProfileMismatch},
+		{"vehicle with serverAuth", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} })}}, principal.Principal{}, codes.CertProfileMismatch},
 		{"vehicle with both EKUs", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) {
 			c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}
-		})}}, principal.Principal{}, CodeCertProfileMismatch},
-		{"vehicle without EKU", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.ExtKeyUsage = nil })}}, principal.Principal{}, CodeCertProfileMismatch},
-		{"vehicle with a DNS SAN", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.DNSNames = []string{"truck-1.example"} })}}, principal.Principal{}, CodeCertProfileMismatch},
-		{"vehicle with an IP SAN", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.IPAddresses = []net.IP{net.IPv4(10, 0, 0, 1)} })}}, principal.Principal{}, CodeCertProfileMismatch},
-		{"CA certificate as leaf", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.IsCA = true })}}, principal.Principal{}, CodeCertProfileMismatch},
+		})}}, principal.Principal{}, codes.CertProfileMismatch},
+		{"vehicle without EKU", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.ExtKeyUsage = nil })}}, principal.Principal{}, codes.CertProfileMismatch},
+		{"vehicle with a DNS SAN", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.DNSNames = []string{"truck-1.example"} })}}, principal.Principal{}, codes.CertProfileMismatch},
+		{"vehicle with an IP SAN", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.IPAddresses = []net.IP{net.IPv4(10, 0, 0, 1)} })}}, principal.Principal{}, codes.CertProfileMismatch},
+		{"CA certificate as leaf", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) { c.IsCA = true })}}, principal.Principal{}, codes.CertProfileMismatch},
 		{"gateway with clientAuth", [][]*x509.Certificate{{leaf(func(c *x509.Certificate) {
 			c.Subject.CommonName = "gw-1"
 			c.URIs = []*url.URL{uri("urn:fifthwheel:gateway:gw-1")}
-		})}}, principal.Principal{}, CodeCertProfileMismatch},
+		})}}, principal.Principal{}, codes.CertProfileMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := PrincipalFromChains(tc.chains)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
@@ -60,11 +61,11 @@ func (is *Issued) TLSCertificate(key crypto.Signer) tls.Certificate {
 func (ca *CA) Issue(ctx context.Context, req IssueRequest) (*Issued, error) {
 	spec, err := ca.checkIssueRequest(req)
 	if err != nil {
-		_ = ca.ev.emit(ctx, event.ClassPKI, "issue", event.Reject, event.SeverityLow, CodeIssueInvalid,
+		_ = ca.ev.emit(ctx, event.ClassPKI, "issue", event.Reject, event.SeverityLow, codes.IssueInvalid,
 			req.RequestedBy, req.Subject.String(), map[string]any{"reason": problemDetail(err)})
 		return nil, err
 	}
-	return ca.issue(ctx, req, spec, "issue", CodeCertIssued, IssueBasis{})
+	return ca.issue(ctx, req, spec, "issue", codes.CertIssued, IssueBasis{})
 }
 
 // IssueWithNewKey generates a key of alg and issues a certificate for it;
@@ -84,7 +85,7 @@ func (ca *CA) IssueWithNewKey(ctx context.Context, req IssueRequest, alg KeyAlgo
 
 func (ca *CA) checkIssueRequest(req IssueRequest) (profileSpec, error) {
 	invalid := func(detail string) (profileSpec, error) {
-		return profileSpec{}, refusal(http.StatusBadRequest, CodeIssueInvalid, detail, nil)
+		return profileSpec{}, refusal(http.StatusBadRequest, codes.IssueInvalid, detail, nil)
 	}
 	if _, err := principal.New(req.Subject.Kind, req.Subject.ID); err != nil {
 		return invalid("the subject is not a valid principal")
@@ -157,9 +158,9 @@ func recordRefusal(err error, basis IssueBasis) error {
 	case basis.JoinToken != nil && !errors.Is(err, ErrConflict):
 		return tokenRefusal(err)
 	case basis.RenewedFrom != "" && errors.Is(err, ErrRevoked):
-		return refusal(http.StatusForbidden, CodeRenewCertRevoked, "the presented certificate is revoked", err)
+		return refusal(http.StatusForbidden, codes.RenewCertRevoked, "the presented certificate is revoked", err)
 	case basis.RenewedFrom != "" && errors.Is(err, ErrNotFound):
-		return refusal(http.StatusForbidden, CodeRenewCertUnknown, "the presented certificate was not issued by this CA", err)
+		return refusal(http.StatusForbidden, codes.RenewCertUnknown, "the presented certificate was not issued by this CA", err)
 	}
 	return storeError(err)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
@@ -41,15 +42,15 @@ func (t JoinToken) String() string {
 func (t JoinToken) GoString() string { return t.String() }
 
 // HashJoinToken checks the token's syntax and returns its hash: SHA-256 over
-// the 32 decoded random bytes. Errors carry CodeTokenMalformed.
+// the 32 decoded random bytes. Errors carry codes.TokenMalformed.
 func HashJoinToken(secret string) (TokenHash, error) {
 	rest, ok := strings.CutPrefix(secret, joinTokenPrefix)
 	if !ok || len(rest) != base64.RawURLEncoding.EncodedLen(JoinTokenBytes) {
-		return TokenHash{}, refusal(http.StatusUnauthorized, CodeTokenMalformed, "not a join token", nil)
+		return TokenHash{}, refusal(http.StatusUnauthorized, codes.TokenMalformed, "not a join token", nil)
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(rest)
 	if err != nil || len(raw) != JoinTokenBytes {
-		return TokenHash{}, refusal(http.StatusUnauthorized, CodeTokenMalformed, "not a join token", nil)
+		return TokenHash{}, refusal(http.StatusUnauthorized, codes.TokenMalformed, "not a join token", nil)
 	}
 	return sha256.Sum256(raw), nil
 }
@@ -62,13 +63,13 @@ func tokenID(h TokenHash) string { return hex.EncodeToString(h[:8]) }
 func (ca *CA) CreateJoinToken(ctx context.Context, vehicleID string, ttl time.Duration, by principal.Principal) (JoinToken, error) {
 	v, err := principal.New(principal.Vehicle, vehicleID)
 	if err != nil {
-		return JoinToken{}, refusal(http.StatusBadRequest, CodeIssueInvalid, "not a valid vehicle id", err)
+		return JoinToken{}, refusal(http.StatusBadRequest, codes.IssueInvalid, "not a valid vehicle id", err)
 	}
 	if ttl == 0 {
 		ttl = ca.cfg.JoinTokenTTL
 	}
 	if ttl < 0 || ttl > MaxJoinTokenTTL {
-		return JoinToken{}, refusal(http.StatusBadRequest, CodeIssueInvalid, fmt.Sprintf("join token TTL must be at most %v", MaxJoinTokenTTL), nil)
+		return JoinToken{}, refusal(http.StatusBadRequest, codes.IssueInvalid, fmt.Sprintf("join token TTL must be at most %v", MaxJoinTokenTTL), nil)
 	}
 	raw := make([]byte, JoinTokenBytes)
 	_, _ = rand.Read(raw)
@@ -81,7 +82,7 @@ func (ca *CA) CreateJoinToken(ctx context.Context, vehicleID string, ttl time.Du
 		return JoinToken{}, storeError(err) // ErrConflict would mean a 256-bit collision
 	}
 	id := tokenID(hash)
-	if err := ca.ev.emit(ctx, event.ClassPKI, "join_create", event.Accept, event.SeverityInfo, CodeJoinTokenCreated, by, v.String(),
+	if err := ca.ev.emit(ctx, event.ClassPKI, "join_create", event.Accept, event.SeverityInfo, codes.JoinTokenCreated, by, v.String(),
 		map[string]any{"join_id": id, "expires_at": rec.ExpiresAt}); err != nil {
 		return JoinToken{}, err
 	}
@@ -92,11 +93,11 @@ func (ca *CA) CreateJoinToken(ctx context.Context, vehicleID string, ttl time.Du
 func tokenRefusal(err error) error {
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return refusal(http.StatusUnauthorized, CodeTokenUnknown, "unknown join token", err)
+		return refusal(http.StatusUnauthorized, codes.TokenUnknown, "unknown join token", err)
 	case errors.Is(err, ErrTokenUsed):
-		return refusal(http.StatusUnauthorized, CodeTokenUsed, "this join token was already used", err)
+		return refusal(http.StatusUnauthorized, codes.TokenUsed, "this join token was already used", err)
 	case errors.Is(err, ErrTokenExpired):
-		return refusal(http.StatusUnauthorized, CodeTokenExpired, "this join token has expired", err)
+		return refusal(http.StatusUnauthorized, codes.TokenExpired, "this join token has expired", err)
 	default:
 		return storeError(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
@@ -199,7 +200,7 @@ type chainPolicy struct {
 
 // chainRefusal is a refusal by chainPolicy.check: its reason code, the
 // severity of its event, and the revoked serial when the code is
-// CodeTLSCertRevoked.
+// codes.TLSCertRevoked.
 type chainRefusal struct {
 	code          string
 	severity      event.Severity
@@ -217,32 +218,32 @@ type chainRefusal struct {
 func (pol chainPolicy) check(verifiedChains [][]*x509.Certificate, now time.Time) (principal.Principal, *chainRefusal) {
 	refuse := func(code string, sev event.Severity) *chainRefusal { return &chainRefusal{code: code, severity: sev} }
 	if len(verifiedChains) == 0 || len(verifiedChains[0]) == 0 {
-		return principal.Principal{}, refuse(CodeTLSNoVerifiedChain, event.SeverityMedium)
+		return principal.Principal{}, refuse(codes.TLSNoVerifiedChain, event.SeverityMedium)
 	}
 	chain := verifiedChains[0]
 	leaf := chain[0]
 	if !pol.trust.Trusts(chain[len(chain)-1]) {
-		return principal.Principal{}, refuse(CodeCertIssuerNotTrusted, event.SeverityMedium)
+		return principal.Principal{}, refuse(codes.CertIssuerNotTrusted, event.SeverityMedium)
 	}
 	if now.After(leaf.NotAfter) {
-		return principal.Principal{}, refuse(CodeTLSCertExpired, event.SeverityLow)
+		return principal.Principal{}, refuse(codes.TLSCertExpired, event.SeverityLow)
 	} else if now.Before(leaf.NotBefore) {
-		return principal.Principal{}, refuse(CodeTLSCertNotYetValid, event.SeverityLow)
+		return principal.Principal{}, refuse(codes.TLSCertNotYetValid, event.SeverityLow)
 	}
 	p, err := PrincipalFromChains(verifiedChains)
 	if err != nil {
 		return principal.Principal{}, refuse(CodeOf(err), event.SeverityHigh) // a CA-signed certificate that does not fit its profile
 	}
 	if !pol.allowed[p.Kind] {
-		return p, refuse(CodeTLSKindNotAllowed, event.SeverityMedium)
+		return p, refuse(codes.TLSKindNotAllowed, event.SeverityMedium)
 	}
 	for _, c := range chain {
 		revoked, err := pol.revocations.IsRevoked(serialOf(c))
 		if err != nil {
-			return p, refuse(CodeRevocationStale, event.SeverityHigh)
+			return p, refuse(codes.RevocationStale, event.SeverityHigh)
 		}
 		if revoked {
-			r := refuse(CodeTLSCertRevoked, event.SeverityHigh)
+			r := refuse(codes.TLSCertRevoked, event.SeverityHigh)
 			r.revokedSerial = serialOf(c)
 			return p, r
 		}
@@ -271,13 +272,13 @@ func ClassifyHandshakeError(err error, now time.Time) string {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "client didn't provide a certificate"):
-		return CodeTLSNoClientCert
+		return codes.TLSNoClientCert
 	case strings.Contains(msg, "unsupported versions"), strings.Contains(msg, "protocol version"):
-		return CodeTLSProtocolVersion
+		return codes.TLSProtocolVersion
 	case strings.Contains(msg, "invalid signature by the client certificate"):
-		return CodeTLSBadSignature
+		return codes.TLSBadSignature
 	}
-	return CodeTLSHandshakeFailed
+	return codes.TLSHandshakeFailed
 }
 
 // chainErrorCode returns the reason code of a chain verification error
@@ -286,15 +287,15 @@ func ClassifyHandshakeError(err error, now time.Time) string {
 // between expired and not yet valid.
 func chainErrorCode(err error, leaf *x509.Certificate, now time.Time) string {
 	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
-		return CodeTLSUnknownAuthority
+		return codes.TLSUnknownAuthority
 	}
 	if cie, ok := errors.AsType[x509.CertificateInvalidError](err); ok && cie.Reason == x509.Expired {
 		if leaf != nil && now.Before(leaf.NotBefore) {
-			return CodeTLSCertNotYetValid
+			return codes.TLSCertNotYetValid
 		}
-		return CodeTLSCertExpired
+		return codes.TLSCertExpired
 	}
-	return CodeTLSBadCertificate
+	return codes.TLSBadCertificate
 }
 
 // ReportHandshake records the outcome of a finished server-side handshake
@@ -314,7 +315,7 @@ func chainErrorCode(err error, leaf *x509.Certificate, now time.Time) string {
 //   - err is nil: the peer proved possession of a certificate that passed
 //     VerifyConnection; tls_accepted is emitted with the principal as actor.
 //     If that event cannot be recorded the handshake is refused
-//     (CodeEventSinkFailed): no accepted session goes unrecorded.
+//     (codes.EventSinkFailed): no accepted session goes unrecorded.
 //
 // http.Server only logs handshake errors as text to its ErrorLog, and
 // reports nothing for successes. So the server completes the handshake
@@ -341,7 +342,7 @@ func ReportHandshake(ctx context.Context, em event.Emitter, listener string, con
 		}
 		sev := event.SeverityLow
 		switch code {
-		case CodeTLSUnknownAuthority, CodeTLSBadCertificate, CodeTLSBadSignature:
+		case codes.TLSUnknownAuthority, codes.TLSBadCertificate, codes.TLSBadSignature:
 			sev = event.SeverityMedium
 		}
 		_ = emitter{em}.emitFrom(ctx, event.SourceOf(remote), event.ClassAuthentication, "tls_handshake", event.Reject, sev, code,
@@ -358,8 +359,8 @@ func ReportHandshake(ctx context.Context, em event.Emitter, listener string, con
 	attrs := map[string]any{"listener": listener, "remote": remote, "resumed": cs.DidResume,
 		"serial": serialOf(cs.VerifiedChains[0][0])}
 	if err := (emitter{em}).emit(ctx, event.ClassAuthentication, "tls_handshake", event.Accept, event.SeverityInfo,
-		CodeTLSAccepted, p, p.String(), attrs); err != nil {
-		return principal.Principal{}, &HandshakeError{Code: CodeEventSinkFailed, Listener: listener, Principal: p, Err: err}
+		codes.TLSAccepted, p, p.String(), attrs); err != nil {
+		return principal.Principal{}, &HandshakeError{Code: codes.EventSinkFailed, Listener: listener, Principal: p, Err: err}
 	}
 	return p, nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
@@ -85,29 +86,29 @@ func TestHandshakeMatrix(t *testing.T) {
 	}{
 		{"valid vehicle", "vehicle", &truck1, nil, "", principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}},
 		{"valid TMS client", "tms", &tmsClient, nil, "", principal.Principal{Kind: principal.Client, ID: "acme-tms"}},
-		{"no client certificate", "vehicle", nil, nil, CodeTLSNoClientCert, principal.Principal{}},
-		{"expired certificate", "vehicle", &expired, nil, CodeTLSCertExpired, principal.Principal{}},
-		{"not yet valid certificate", "vehicle", &future, nil, CodeTLSCertNotYetValid, principal.Principal{}},
-		{"signed by another CA", "vehicle", &foreign, nil, CodeTLSUnknownAuthority, principal.Principal{}},
-		{"issued directly by the root", "vehicle", &byRoot, nil, CodeTLSUnknownAuthority, principal.Principal{}},
-		{"revoked certificate", "vehicle", &revoked, nil, CodeTLSCertRevoked, principal.Principal{}},
-		{"vehicle certificate on the TMS listener", "tms", &truck1, nil, CodeTLSKindNotAllowed, principal.Principal{}},
-		{"TMS client certificate on the vehicle listener", "vehicle", &tmsClient, nil, CodeTLSKindNotAllowed, principal.Principal{}},
-		{"TLS 1.2 client", "vehicle", &truck1, tls12, CodeTLSProtocolVersion, principal.Principal{}},
-		{"CA-signed certificate without URI identity", "vehicle", &noIdentity, nil, CodeCertNoIdentity, principal.Principal{}},
+		{"no client certificate", "vehicle", nil, nil, codes.TLSNoClientCert, principal.Principal{}},
+		{"expired certificate", "vehicle", &expired, nil, codes.TLSCertExpired, principal.Principal{}},
+		{"not yet valid certificate", "vehicle", &future, nil, codes.TLSCertNotYetValid, principal.Principal{}},
+		{"signed by another CA", "vehicle", &foreign, nil, codes.TLSUnknownAuthority, principal.Principal{}},
+		{"issued directly by the root", "vehicle", &byRoot, nil, codes.TLSUnknownAuthority, principal.Principal{}},
+		{"revoked certificate", "vehicle", &revoked, nil, codes.TLSCertRevoked, principal.Principal{}},
+		{"vehicle certificate on the TMS listener", "tms", &truck1, nil, codes.TLSKindNotAllowed, principal.Principal{}},
+		{"TMS client certificate on the vehicle listener", "vehicle", &tmsClient, nil, codes.TLSKindNotAllowed, principal.Principal{}},
+		{"TLS 1.2 client", "vehicle", &truck1, tls12, codes.TLSProtocolVersion, principal.Principal{}},
+		{"CA-signed certificate without URI identity", "vehicle", &noIdentity, nil, codes.CertNoIdentity, principal.Principal{}},
 		// Identity comes from VerifiedChains[0][0] only: the appended
 		// certificate is ignored and the connection is truck-1's.
 		{"spoofed certificate appended to a valid chain", "vehicle", &spoofAppended, nil, "",
 			principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}},
-		{"victim's certificate presented without its key", "vehicle", &spoofFirst, nil, CodeTLSBadSignature, principal.Principal{}},
-		{"revocation data stale: fail closed", "vehicle-stale", &truck1, nil, CodeRevocationStale, principal.Principal{}},
+		{"victim's certificate presented without its key", "vehicle", &spoofFirst, nil, codes.TLSBadSignature, principal.Principal{}},
+		{"revocation data stale: fail closed", "vehicle-stale", &truck1, nil, codes.RevocationStale, principal.Principal{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code := tc.wantCode
 			if code == "" {
-				code = CodeTLSAccepted
+				code = codes.TLSAccepted
 			}
-			before, acceptedBefore := e.countCode(code), e.countCode(CodeTLSAccepted)
+			before, acceptedBefore := e.countCode(code), e.countCode(codes.TLSAccepted)
 			cfg := e.clientConfig(tc.cert)
 			if tc.mod != nil {
 				tc.mod(cfg)
@@ -137,7 +138,7 @@ func TestHandshakeMatrix(t *testing.T) {
 				if cerr == nil {
 					t.Fatal("client saw no error")
 				}
-				if n := e.countCode(CodeTLSAccepted) - acceptedBefore; n != 0 {
+				if n := e.countCode(codes.TLSAccepted) - acceptedBefore; n != 0 {
 					t.Fatalf("%d tls_accepted events for a refused handshake", n)
 				}
 			}
@@ -149,13 +150,13 @@ func TestHandshakeMatrix(t *testing.T) {
 
 	// Refusal events from VerifyConnection name the claimed principal as
 	// the resource, never as the actor: possession is not proven yet.
-	for _, ev := range e.sink.ByCode(CodeTLSKindNotAllowed) {
+	for _, ev := range e.sink.ByCode(codes.TLSKindNotAllowed) {
 		if !ev.Actor.IsZero() || ev.Resource == "" {
 			t.Fatalf("kind refusal event actor %v resource %q", ev.Actor, ev.Resource)
 		}
 	}
 	// crypto/tls refusals carry the presented identity as unverified attributes.
-	ev := e.sink.ByCode(CodeTLSUnknownAuthority)[0]
+	ev := e.sink.ByCode(codes.TLSUnknownAuthority)[0]
 	if ev.Attrs["unverified_serial"] == nil || !ev.Actor.IsZero() {
 		t.Fatalf("unknown-authority event: %+v", ev)
 	}
@@ -194,10 +195,10 @@ func TestRevokedIntermediateRefused(t *testing.T) {
 	waitFor(t, func() bool { r, _ := rs.IsRevoked(interSerial); return r })
 	_, _ = roundTrip(srv.addr, e.clientConfig(&truck))
 	r := srv.next(t)
-	if CodeOf(r.err) != CodeTLSCertRevoked {
+	if CodeOf(r.err) != codes.TLSCertRevoked {
 		t.Fatalf("got %s", describe(r))
 	}
-	if got := e.sink.ByCode(CodeTLSCertRevoked)[0].Attrs["revoked_serial"]; got != interSerial {
+	if got := e.sink.ByCode(codes.TLSCertRevoked)[0].Attrs["revoked_serial"]; got != interSerial {
 		t.Fatalf("revoked_serial %v, want the intermediate's %s", got, interSerial)
 	}
 }
@@ -214,7 +215,7 @@ func TestAcceptEventFailureRefuses(t *testing.T) {
 	_, truck := e.issue(principal.Vehicle, "truck-1")
 	failing.fail.Store(true)
 	_, _ = roundTrip(srv.addr, e.clientConfig(&truck))
-	if r := srv.next(t); CodeOf(r.err) != CodeEventSinkFailed {
+	if r := srv.next(t); CodeOf(r.err) != codes.EventSinkFailed {
 		t.Fatalf("got %s", describe(r))
 	}
 }
@@ -278,9 +279,9 @@ func TestVerifyConnectionDefenses(t *testing.T) {
 		code  string
 	}{
 		{"accepted", tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{chain}}, 0, ""},
-		{"no verified chain", tls.ConnectionState{}, 0, CodeTLSNoVerifiedChain},
-		{"anchor not trusted", tls.ConnectionState{DidResume: true, VerifiedChains: [][]*x509.Certificate{{is.Certificate, other.issuing().cert}}}, 0, CodeCertIssuerNotTrusted},
-		{"leaf expired since the session began", tls.ConnectionState{DidResume: true, VerifiedChains: [][]*x509.Certificate{chain}}, 25 * time.Hour, CodeTLSCertExpired},
+		{"no verified chain", tls.ConnectionState{}, 0, codes.TLSNoVerifiedChain},
+		{"anchor not trusted", tls.ConnectionState{DidResume: true, VerifiedChains: [][]*x509.Certificate{{is.Certificate, other.issuing().cert}}}, 0, codes.CertIssuerNotTrusted},
+		{"leaf expired since the session began", tls.ConnectionState{DidResume: true, VerifiedChains: [][]*x509.Certificate{chain}}, 25 * time.Hour, codes.TLSCertExpired},
 	} {
 		clock.Set(tc.clock)
 		before := e.countCode(tc.code)

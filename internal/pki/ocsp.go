@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/crypto/ocsp"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
@@ -162,7 +163,7 @@ func (ca *CA) responderFor(ctx context.Context, it *intermediate) (*ocspResponde
 	if err := ca.reg.RecordIssued(ctx, rec, IssueBasis{}); err != nil {
 		return nil, storeError(err)
 	}
-	if err := ca.ev.emit(ctx, event.ClassPKI, "issue", event.Accept, event.SeverityInfo, CodeCertIssued,
+	if err := ca.ev.emit(ctx, event.ClassPKI, "issue", event.Accept, event.SeverityInfo, codes.CertIssued,
 		principal.Principal{Kind: principal.System, ID: "pki"}, "ca:"+it.kid,
 		map[string]any{"serial": rec.Serial, "profile": string(rec.Profile), "not_after": rec.NotAfter, "issuer_key_id": it.kid}); err != nil {
 		return nil, err
@@ -186,7 +187,7 @@ func (ca *CA) OCSPHandler() http.Handler {
 		case http.MethodGet:
 			enc := strings.TrimPrefix(r.URL.Path, "/")
 			if len(enc) > maxB64 {
-				problem.Write(w, r, problem.New(http.StatusRequestURITooLong, "ocsp_request_too_large", "the OCSP request is too large"))
+				problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, codes.OCSPRequestTooLarge, "the OCSP request is too large"))
 				return
 			}
 			var err error
@@ -199,17 +200,17 @@ func (ca *CA) OCSPHandler() http.Handler {
 		case http.MethodPost:
 			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			if err != nil || mt != "application/ocsp-request" {
-				problem.Write(w, r, problem.New(http.StatusUnsupportedMediaType, "unsupported_media_type", "use application/ocsp-request"))
+				problem.Write(w, r, problem.New(http.StatusUnsupportedMediaType, codes.UnsupportedMediaType, "use application/ocsp-request"))
 				return
 			}
 			reqDER, err = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxOCSPRequestBytes))
 			if err != nil {
-				problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, "ocsp_request_too_large", "the OCSP request is too large"))
+				problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, codes.OCSPRequestTooLarge, "the OCSP request is too large"))
 				return
 			}
 		default:
 			w.Header().Set("Allow", "GET, POST")
-			problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "use GET or POST"))
+			problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, codes.MethodNotAllowed, "use GET or POST"))
 			return
 		}
 		resp, err := ca.OCSPResponse(r.Context(), reqDER)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
@@ -77,14 +78,14 @@ func TestRevocationClosesOpenConnection(t *testing.T) {
 	}
 	// The tracker closes first and records after (the 1 s promise is about
 	// the close), so the event may trail the close slightly.
-	waitFor(t, func() bool { return e.countCode(CodeSessionClosedRevoked) >= 1 })
-	if n := e.countCode(CodeSessionClosedRevoked); n != 1 {
+	waitFor(t, func() bool { return e.countCode(codes.SessionClosedRevoked) >= 1 })
+	if n := e.countCode(codes.SessionClosedRevoked); n != 1 {
 		t.Fatalf("%d session_closed_revoked events", n)
 	}
 	if _, err := roundTrip(srv.addr, e.clientConfig(&cert)); err == nil {
 		t.Fatal("revoked certificate accepted on a new handshake")
 	}
-	if r := srv.next(t); CodeOf(r.err) != CodeTLSCertRevoked {
+	if r := srv.next(t); CodeOf(r.err) != codes.TLSCertRevoked {
 		t.Fatalf("new handshake: %s", describe(r))
 	}
 }
@@ -160,7 +161,7 @@ func TestRevocationSetSubscribe(t *testing.T) {
 	if len(got) != 1 || len(got[0]) != 1 || got[0][0] != b.Record.Serial {
 		t.Fatalf("notifications %v, want one with %s", got, b.Record.Serial)
 	}
-	if e.countCode(CodeCertAlreadyRevoked) != 1 {
+	if e.countCode(codes.CertAlreadyRevoked) != 1 {
 		t.Fatal("repeat revocation did not emit cert_already_revoked")
 	}
 }
@@ -186,8 +187,8 @@ func TestConnTrackerRace(t *testing.T) {
 	if !errors.Is(err, ErrRevoked) || !closed || tr.Len() != 0 {
 		t.Fatalf("Track of a revoked chain: err %v closed %v len %d", err, closed, tr.Len())
 	}
-	if why != CodeSessionClosedRevoked {
-		t.Fatalf("closed with %q, want %s", why, CodeSessionClosedRevoked)
+	if why != codes.SessionClosedRevoked {
+		t.Fatalf("closed with %q, want %s", why, codes.SessionClosedRevoked)
 	}
 
 	// ClosePrincipal cuts off a suspended principal's connections.

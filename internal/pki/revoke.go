@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
@@ -20,23 +21,23 @@ import (
 func (ca *CA) Revoke(ctx context.Context, serial string, reason RevocationReason, by principal.Principal) (IssuedCert, error) {
 	s, err := ParseSerial(serial)
 	if err != nil {
-		return IssuedCert{}, refusal(http.StatusBadRequest, CodeCertUnknown, "not a certificate serial", err)
+		return IssuedCert{}, refusal(http.StatusNotFound, codes.CertUnknown, "not a certificate serial", err)
 	}
 	if _, ok := reasonNames[reason]; !ok {
-		return IssuedCert{}, refusal(http.StatusBadRequest, CodeIssueInvalid, "unsupported revocation reason", nil)
+		return IssuedCert{}, refusal(http.StatusBadRequest, codes.IssueInvalid, "unsupported revocation reason", nil)
 	}
 	rec, changed, err := ca.reg.Revoke(ctx, s, reason, ca.now().UTC().Truncate(time.Second))
 	if errors.Is(err, ErrNotFound) {
-		_ = ca.ev.emit(ctx, event.ClassPKI, "revoke", event.Reject, event.SeverityLow, CodeCertUnknown, by, "",
+		_ = ca.ev.emit(ctx, event.ClassPKI, "revoke", event.Reject, event.SeverityLow, codes.CertUnknown, by, "",
 			map[string]any{"serial": s})
-		return IssuedCert{}, refusal(http.StatusNotFound, CodeCertUnknown, "no certificate with this serial", err)
+		return IssuedCert{}, refusal(http.StatusNotFound, codes.CertUnknown, "no certificate with this serial", err)
 	}
 	if err != nil {
 		return IssuedCert{}, storeError(err)
 	}
-	code, sev := CodeCertRevoked, event.SeverityMedium
+	code, sev := codes.CertRevoked, event.SeverityMedium
 	if !changed {
-		code, sev = CodeCertAlreadyRevoked, event.SeverityInfo
+		code, sev = codes.CertAlreadyRevoked, event.SeverityInfo
 	}
 	if reason == ReasonKeyCompromise || reason == ReasonCACompromise {
 		sev = event.SeverityHigh
@@ -65,10 +66,10 @@ func (ca *CA) Revoke(ctx context.Context, serial string, reason RevocationReason
 // principal_revoked. Listeners learn of it as of Revoke.
 func (ca *CA) RevokePrincipal(ctx context.Context, p principal.Principal, reason RevocationReason, by principal.Principal) (PrincipalRevocation, error) {
 	if _, err := principal.New(p.Kind, p.ID); err != nil || !renewable(p.Kind) {
-		return PrincipalRevocation{}, refusal(http.StatusBadRequest, CodeIssueInvalid, "only a vehicle, TMS client or operator is revoked as a whole", err)
+		return PrincipalRevocation{}, refusal(http.StatusBadRequest, codes.IssueInvalid, "only a vehicle, TMS client or operator is revoked as a whole", err)
 	}
 	if _, ok := reasonNames[reason]; !ok {
-		return PrincipalRevocation{}, refusal(http.StatusBadRequest, CodeIssueInvalid, "unsupported revocation reason", nil)
+		return PrincipalRevocation{}, refusal(http.StatusBadRequest, codes.IssueInvalid, "unsupported revocation reason", nil)
 	}
 	res, err := ca.reg.RevokePrincipal(ctx, p, reason, ca.now().UTC().Truncate(time.Second))
 	if err != nil {
@@ -79,12 +80,12 @@ func (ca *CA) RevokePrincipal(ctx context.Context, p principal.Principal, reason
 		sev = event.SeverityHigh
 	}
 	for _, rec := range res.Revoked {
-		if err := ca.ev.emit(ctx, event.ClassPKI, "revoke", event.Accept, sev, CodeCertRevoked, by, p.String(),
+		if err := ca.ev.emit(ctx, event.ClassPKI, "revoke", event.Accept, sev, codes.CertRevoked, by, p.String(),
 			map[string]any{"serial": rec.Serial, "reason": rec.Reason.String(), "revoked_at": rec.RevokedAt, "profile": string(rec.Profile)}); err != nil {
 			return res, err
 		}
 	}
-	if err := ca.ev.emit(ctx, event.ClassPKI, "revoke", event.Accept, sev, CodePrincipalRevoked, by, p.String(),
+	if err := ca.ev.emit(ctx, event.ClassPKI, "revoke", event.Accept, sev, codes.PrincipalRevoked, by, p.String(),
 		// join_spent: unused join tokens spent (a key naming "token" would be redacted).
 		map[string]any{"reason": reason.String(), "certificates": len(res.Revoked), "join_spent": res.TokensSpent}); err != nil {
 		return res, err

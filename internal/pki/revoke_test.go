@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
@@ -105,19 +106,19 @@ func TestAttackRenewalRacesRevocation(t *testing.T) {
 		reg.serial = stolen.Record.Serial
 		reg.revokeOnMatch(t, ca, truck, principal.Principal{Kind: principal.Operator, ID: "alice"})
 		chains := [][]*x509.Certificate{{stolen.Certificate, ca.state.Load().issuing.cert}}
-		renewedBefore := e.countCode(CodeCertRenewed)
+		renewedBefore := e.countCode(codes.CertRenewed)
 		is, err := ca.Renew(ctx, chains, newCSR(t, mustKey(t, ECDSAP256), "truck-1", truckURI))
 		reg.checkFired(t)
 		if err == nil {
 			t.Fatalf("renewal racing the vehicle's revocation issued %s", is.Record.Serial)
 		}
-		if CodeOf(err) != CodeRenewCertRevoked {
-			t.Fatalf("code %q (%v), want %s", CodeOf(err), err, CodeRenewCertRevoked)
+		if CodeOf(err) != codes.RenewCertRevoked {
+			t.Fatalf("code %q (%v), want %s", CodeOf(err), err, codes.RenewCertRevoked)
 		}
-		if n := len(e.sink.ByCode(CodeRenewCertRevoked)); n != 1 {
+		if n := len(e.sink.ByCode(codes.RenewCertRevoked)); n != 1 {
 			t.Fatalf("%d renew_cert_revoked events, want 1", n)
 		}
-		if e.countCode(CodeCertRenewed) != renewedBefore {
+		if e.countCode(codes.CertRenewed) != renewedBefore {
 			t.Fatal("a cert_renewed event for a refused renewal")
 		}
 		certs, err := base.ListIssued(ctx, IssuedFilter{Kind: principal.Vehicle, ID: "truck-1"})
@@ -151,8 +152,8 @@ func TestAttackEnrollmentRacesRevocation(t *testing.T) {
 		if err == nil {
 			t.Fatalf("enrollment racing the vehicle's revocation issued %s", is.Record.Serial)
 		}
-		if CodeOf(err) != CodeTokenUsed || len(e.sink.ByCode(CodeTokenUsed)) != 1 {
-			t.Fatalf("code %q (%v), %d token_used events; want token_used and one event", CodeOf(err), err, len(e.sink.ByCode(CodeTokenUsed)))
+		if CodeOf(err) != codes.TokenUsed || len(e.sink.ByCode(codes.TokenUsed)) != 1 {
+			t.Fatalf("code %q (%v), %d token_used events; want token_used and one event", CodeOf(err), err, len(e.sink.ByCode(codes.TokenUsed)))
 		}
 		if certs, _ := base.ListIssued(ctx, IssuedFilter{Kind: principal.Vehicle}); len(certs) != 0 {
 			t.Fatalf("recorded %+v", certs)
@@ -176,7 +177,7 @@ func TestRevokePrincipal(t *testing.T) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	got := map[string]bool{}
-	for _, ev := range e.sink.ByCode(CodeCertRevoked) {
+	for _, ev := range e.sink.ByCode(codes.CertRevoked) {
 		if ev.Actor != alice || ev.Resource != truck.String() || ev.Severity != event.SeverityHigh {
 			t.Fatalf("cert_revoked event %+v", ev)
 		}
@@ -185,7 +186,7 @@ func TestRevokePrincipal(t *testing.T) {
 	if len(got) != 2 || !got[a.Record.Serial] || !got[b.Record.Serial] {
 		t.Fatalf("cert_revoked events for %v", got)
 	}
-	evs := e.sink.ByCode(CodePrincipalRevoked)
+	evs := e.sink.ByCode(codes.PrincipalRevoked)
 	if len(evs) != 1 || evs[0].Actor != alice || evs[0].Resource != truck.String() || evs[0].Attrs["certificates"] != 2 ||
 		evs[0].Attrs["join_spent"] != 1 || evs[0].Attrs["reason"] != "key_compromise" {
 		t.Fatalf("principal_revoked events %+v", evs)
@@ -204,11 +205,11 @@ func TestRevokePrincipal(t *testing.T) {
 		{"malformed id", principal.Principal{Kind: principal.Vehicle, ID: "../x"}, ReasonUnspecified},
 		{"certificateHold", truck, RevocationReason(6)},
 	} {
-		if _, err := e.ca.RevokePrincipal(ctx, tc.p, tc.r, alice); CodeOf(err) != CodeIssueInvalid {
-			t.Errorf("%s: %v, want %s", tc.name, err, CodeIssueInvalid)
+		if _, err := e.ca.RevokePrincipal(ctx, tc.p, tc.r, alice); CodeOf(err) != codes.IssueInvalid {
+			t.Errorf("%s: %v, want %s", tc.name, err, codes.IssueInvalid)
 		}
 	}
-	if n := len(e.sink.ByCode(CodePrincipalRevoked)); n != 1 {
+	if n := len(e.sink.ByCode(codes.PrincipalRevoked)); n != 1 {
 		t.Fatalf("refused revocations emitted principal_revoked (%d)", n)
 	}
 }

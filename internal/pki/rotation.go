@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/atomicfile"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
@@ -78,17 +79,17 @@ func (ca *CA) AddIntermediate(ctx context.Context, rootKeyFile string, opts Inte
 	if err := ca.commitLocked(ctx, doc); err != nil {
 		return "", err
 	}
-	return kid, ca.ev.emit(ctx, event.ClassPKI, "ca_rotate", event.Accept, event.SeverityMedium, CodeIntermediateAdded,
+	return kid, ca.ev.emit(ctx, event.ClassPKI, "ca_rotate", event.Accept, event.SeverityMedium, codes.IntermediateAdded,
 		by, "ca:"+kid, map[string]any{"key_alg": string(opts.Algorithm)})
 }
 
 // SetIssuing makes the Trusted intermediate kid the issuing one; the
 // previous issuing intermediate becomes Trusted.
 func (ca *CA) SetIssuing(ctx context.Context, kid string, by principal.Principal) error {
-	return ca.transition(ctx, kid, by, CodeIntermediateIssuing, func(doc *caStateDoc, i int) error {
+	return ca.transition(ctx, kid, by, codes.IntermediateIssuing, func(doc *caStateDoc, i int) error {
 		it := ca.state.Load().byKID[kid]
 		if doc.Intermediates[i].State != StateTrusted || it == nil || it.signer == nil {
-			return refusal(http.StatusConflict, CodeIssueInvalid, "only a trusted intermediate with its key can become the issuing one", nil)
+			return refusal(http.StatusBadRequest, codes.IssueInvalid, "only a trusted intermediate with its key can become the issuing one", nil)
 		}
 		for j := range doc.Intermediates {
 			if doc.Intermediates[j].State == StateIssuing {
@@ -104,9 +105,9 @@ func (ca *CA) SetIssuing(ctx context.Context, kid string, by principal.Principal
 // intermediate cannot be retired. Its key file stays, so it can still sign
 // CRLs and OCSP answers for what it issued; delete the file to stop that.
 func (ca *CA) RetireIntermediate(ctx context.Context, kid string, by principal.Principal) error {
-	return ca.transition(ctx, kid, by, CodeIntermediateRetired, func(doc *caStateDoc, i int) error {
+	return ca.transition(ctx, kid, by, codes.IntermediateRetired, func(doc *caStateDoc, i int) error {
 		if doc.Intermediates[i].State == StateIssuing {
-			return refusal(http.StatusConflict, CodeIssueInvalid, "the issuing intermediate cannot be retired", nil)
+			return refusal(http.StatusBadRequest, codes.IssueInvalid, "the issuing intermediate cannot be retired", nil)
 		}
 		doc.Intermediates[i].State = StateRetired
 		return nil
@@ -127,7 +128,7 @@ func (ca *CA) transition(ctx context.Context, kid string, by principal.Principal
 		}
 	}
 	if i < 0 {
-		return refusal(http.StatusNotFound, CodeCertUnknown, "no intermediate with this key id", nil)
+		return refusal(http.StatusNotFound, codes.CertUnknown, "no intermediate with this key id", nil)
 	}
 	if err := change(&doc, i); err != nil {
 		return err

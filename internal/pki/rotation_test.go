@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"testing"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
@@ -79,7 +80,7 @@ func TestRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustAccept("new certificate after retirement", &newCert)
-	if r, _ := connect(&oldCert, nil); CodeOf(r.err) != CodeTLSUnknownAuthority {
+	if r, _ := connect(&oldCert, nil); CodeOf(r.err) != codes.TLSUnknownAuthority {
 		t.Fatalf("old certificate after retirement: %s", describe(r))
 	}
 	// The cached ticket must not smuggle the retired chain back in: either
@@ -87,7 +88,7 @@ func TestRotation(t *testing.T) {
 	// VerifyConnection refuses the resumed chain.
 	if r, resumed := connect(&oldCert, cache); r.err == nil || resumed {
 		t.Fatalf("resumed session with a retired intermediate: %s resumed=%v", describe(r), resumed)
-	} else if c := CodeOf(r.err); c != CodeTLSUnknownAuthority && c != CodeCertIssuerNotTrusted {
+	} else if c := CodeOf(r.err); c != codes.TLSUnknownAuthority && c != codes.CertIssuerNotTrusted {
 		t.Fatalf("resumption after retirement refused with %s", c)
 	} else {
 		t.Logf("resumption after retirement refused with %s", c)
@@ -101,7 +102,7 @@ func TestRotation(t *testing.T) {
 	if other.IssuingKeyID() != newKID || len(other.Trust().Certificates()) != 1 {
 		t.Fatal("reloaded CA disagrees on the rotation")
 	}
-	for _, code := range []string{CodeIntermediateAdded, CodeIntermediateIssuing, CodeIntermediateRetired} {
+	for _, code := range []string{codes.IntermediateAdded, codes.IntermediateIssuing, codes.IntermediateRetired} {
 		if e.countCode(code) != 1 {
 			t.Fatalf("want one %s event", code)
 		}

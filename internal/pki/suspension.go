@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
@@ -98,8 +99,8 @@ func (w *SuspensionWatch) Refresh(ctx context.Context) (int, error) {
 	}
 	closed := 0
 	for _, veh := range vs {
-		if veh.Status != "active" {
-			closed += w.tracker.ClosePrincipal(ctx, principal.Principal{Kind: principal.Vehicle, ID: veh.ID}, CodeSessionClosedSuspended)
+		if veh.Status != store.VehicleActive {
+			closed += w.tracker.ClosePrincipal(ctx, principal.Principal{Kind: principal.Vehicle, ID: veh.ID}, codes.SessionClosedSuspended)
 		}
 	}
 	w.version, w.loaded = v, true

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
@@ -38,7 +39,7 @@ func (s *statusSource) ListVehicles(context.Context) ([]store.Vehicle, error) {
 	return append([]store.Vehicle(nil), s.vehicles...), nil
 }
 
-func (s *statusSource) set(id, status string) {
+func (s *statusSource) set(id string, status store.VehicleStatus) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.vehicles {
@@ -71,8 +72,8 @@ func TestSuspensionClosesLiveConnections(t *testing.T) {
 		is, _ := e.issue(principal.Vehicle, id)
 		if _, err := tr.Track([]*x509.Certificate{is.Certificate}, principal.Principal{Kind: principal.Vehicle, ID: id}, "vehicle",
 			func(code string) {
-				if code != CodeSessionClosedSuspended {
-					t.Errorf("%s closed with %q, want %s", id, code, CodeSessionClosedSuspended)
+				if code != codes.SessionClosedSuspended {
+					t.Errorf("%s closed with %q, want %s", id, code, codes.SessionClosedSuspended)
 				}
 				n.Add(1)
 			}); err != nil {
@@ -90,7 +91,7 @@ func TestSuspensionClosesLiveConnections(t *testing.T) {
 	if n, err := w.Refresh(ctx); err != nil || n != 2 || closed1.Load() != 2 || closed2.Load() != 0 || tr.Len() != 1 {
 		t.Fatalf("after the suspension: closed %d (%v), truck-1 %d, truck-2 %d, %d tracked", n, err, closed1.Load(), closed2.Load(), tr.Len())
 	}
-	if got := e.countCode(CodeSessionClosedSuspended); got != 2 {
+	if got := e.countCode(codes.SessionClosedSuspended); got != 2 {
 		t.Fatalf("%d session_closed_suspended events, want 2", got)
 	}
 	lists := src.lists

@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/fifthwheel/fifthwheel/codes"
 )
 
 // ContentType is the RFC 9457 media type.
@@ -66,17 +68,14 @@ type Body struct {
 	Code     string `json:"code"`
 }
 
-// Internal is the code for errors that are not *Error.
-const Internal = "internal"
-
 // From converts any error to an *Error. Errors that are not (or do not wrap)
-// an *Error become a 500 with code "internal" and no detail.
+// an *Error become a 500 with code codes.Internal and no detail.
 func From(err error) *Error {
 	var pe *Error
 	if errors.As(err, &pe) {
 		return pe
 	}
-	return &Error{Status: http.StatusInternalServerError, Code: Internal, Cause: err}
+	return &Error{Status: http.StatusInternalServerError, Code: codes.Internal, Cause: err}
 }
 
 // BodyOf returns the client-visible body for err.

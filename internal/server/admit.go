@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
@@ -40,41 +41,11 @@ type Admission struct {
 	// Anonymous lists, per listener, the route patterns a client without a
 	// certificate may use ("POST /v1/pki/enroll"). On such a listener the
 	// TLS config asks for a client certificate without requiring it; a
-	// connection without one is recorded (CodeTLSAnonymous) and every other
-	// route refuses it (CodeClientCertRequired). Listeners not named here
+	// connection without one is recorded (codes.TLSAnonymous) and every other
+	// route refuses it (codes.ClientCertificateRequired). Listeners not named here
 	// require a certificate in the handshake, as their config says.
 	Anonymous map[Listener][]string
 }
-
-// Codes of the admission's own events and refusals.
-const (
-	// CodeTLSAnonymous: a TLS connection without a client certificate was
-	// admitted to a listener's anonymous routes.
-	CodeTLSAnonymous = "tls_anonymous"
-	// CodeClientCertRequired: a request without a client certificate for a
-	// route that needs one.
-	CodeClientCertRequired = "client_certificate_required"
-	// CodeRateLimited: a request without a client certificate beyond its
-	// source's rate (tls.unauthenticated_requests_per_second); the same code
-	// the per-vehicle limits answer with.
-	CodeRateLimited = "rate_limited"
-	// CodeAdmissionSourceLimit: a connection was closed on accept because
-	// its source already had tls.max_pending_handshakes_per_source
-	// handshakes in progress on the listener.
-	CodeAdmissionSourceLimit = "admission_source_limit"
-	// CodeAdmissionGlobalLimit: a connection was closed because the
-	// listener already had maxPendingHandshakes handshakes in progress
-	// (on accept), or maxUnauthenticatedConns connections without a client
-	// certificate (when its handshake ended without one).
-	CodeAdmissionGlobalLimit = "admission_global_limit"
-	// CodeAdmissionUnauthenticatedLimit: a connection whose handshake ended
-	// without a client certificate was closed because its source already
-	// had tls.max_unauthenticated_conns_per_source such connections open.
-	CodeAdmissionUnauthenticatedLimit = "admission_unauthenticated_limit"
-	// CodeTLSClientHelloTimeout: a connection sent no byte of its
-	// ClientHello within tls.client_hello_timeout and was closed.
-	CodeTLSClientHelloTimeout = "tls_client_hello_timeout"
-)
 
 // alpn is what the TLS listeners offer: HTTP/2 first (one connection per
 // truck carries every request), then HTTP/1.1.
@@ -252,7 +223,7 @@ func (l *admitListener) admit(raw net.Conn, src string) {
 		// Not a byte in tls.client_hello_timeout: nothing was negotiated,
 		// so there is no handshake to report, only a silent socket.
 		endHandshake()
-		l.refuse(raw, src, CodeTLSClientHelloTimeout)
+		l.refuse(raw, src, codes.TLSClientHelloTimeout)
 		return
 	}
 	ectx, ecancel := context.WithTimeout(context.WithoutCancel(l.ctx), eventTimeout)
@@ -276,7 +247,7 @@ func (l *admitListener) admit(raw net.Conn, src string) {
 		})
 		endHandshake()
 		if err := l.s.emitUnauthenticated(ectx, src, event.Event{Class: event.ClassAuthentication,
-			Activity: "tls_handshake", Severity: event.SeverityInfo, Verdict: event.Accept, Code: CodeTLSAnonymous,
+			Activity: "tls_handshake", Severity: event.SeverityInfo, Verdict: event.Accept, Code: codes.TLSAnonymous,
 			Attrs: map[string]any{"listener": string(l.name), "remote": raw.RemoteAddr().String()}}); err != nil {
 			_ = c.Close() // no unrecorded connection
 			return
@@ -319,11 +290,11 @@ func (l *admitListener) refuse(raw net.Conn, src string, code string) {
 	ev := event.Event{Class: event.ClassAuthentication, Activity: "admission", Severity: event.SeverityLow,
 		Verdict: event.Reject, Code: code, Attrs: map[string]any{"listener": string(l.name)}}
 	switch code {
-	case CodeAdmissionSourceLimit:
+	case codes.AdmissionSourceLimit:
 		ev.Attrs["limit"] = l.gate.maxPendingPerSource
-	case CodeAdmissionUnauthenticatedLimit:
+	case codes.AdmissionUnauthenticatedLimit:
 		ev.Attrs["limit"] = l.gate.maxAnonPerSource
-	case CodeTLSClientHelloTimeout:
+	case codes.TLSClientHelloTimeout:
 		ev.Activity = "tls_handshake"
 		ev.Attrs["timeout_ms"] = l.helloTimeout.Milliseconds()
 	}
@@ -553,8 +524,8 @@ func (s *Server) requireClientCert(w http.ResponseWriter, r *http.Request, info 
 	}
 	source := event.SourceOf(r.RemoteAddr)
 	if ok, wait := s.unauthenticated.AllowN(source, 1); !ok {
-		s.refuseUnauthenticated(r, info, source, event.ClassAPI, CodeRateLimited)
-		pe := problem.New(http.StatusTooManyRequests, CodeRateLimited,
+		s.refuseUnauthenticated(r, info, source, event.ClassAPI, codes.RateLimited)
+		pe := problem.New(http.StatusTooManyRequests, codes.RateLimited,
 			"too many requests without a client certificate from this address; retry after the Retry-After delay")
 		pe.RetryAfter = ratelimit.RetryAfterSeconds(wait)
 		problem.Write(w, r, pe)
@@ -563,8 +534,8 @@ func (s *Server) requireClientCert(w http.ResponseWriter, r *http.Request, info 
 	if anonymous {
 		return true
 	}
-	s.refuseUnauthenticated(r, info, source, event.ClassAuthentication, CodeClientCertRequired)
-	problem.Write(w, r, problem.New(http.StatusForbidden, CodeClientCertRequired,
+	s.refuseUnauthenticated(r, info, source, event.ClassAuthentication, codes.ClientCertificateRequired)
+	problem.Write(w, r, problem.New(http.StatusForbidden, codes.ClientCertificateRequired,
 		"this endpoint needs a client certificate from the fleet PKI"))
 	return false
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
@@ -252,7 +253,7 @@ func TestAnonymousRoutesOnly(t *testing.T) {
 	if string(body) != "anonymous" {
 		t.Fatalf("anonymous route: %d %q", resp.StatusCode, body)
 	}
-	if len(h.events.ByCode(CodeTLSAnonymous)) == 0 {
+	if len(h.events.ByCode(codes.TLSAnonymous)) == 0 {
 		t.Fatal("anonymous connection not recorded")
 	}
 	resp, err = anon.Post(h.url(Vehicle, "/v1/echo"), "text/plain", nil)
@@ -261,8 +262,8 @@ func TestAnonymousRoutesOnly(t *testing.T) {
 	}
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	wantProblem(t, resp, body, http.StatusForbidden, CodeClientCertRequired)
-	if evs := h.events.ByCode(CodeClientCertRequired); len(evs) != 1 || evs[0].Attrs["route"] != "POST /v1/echo" {
+	wantProblem(t, resp, body, http.StatusForbidden, codes.ClientCertificateRequired)
+	if evs := h.events.ByCode(codes.ClientCertificateRequired); len(evs) != 1 || evs[0].Attrs["route"] != "POST /v1/echo" {
 		t.Fatalf("events %+v", evs)
 	}
 

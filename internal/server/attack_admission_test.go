@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 )
@@ -237,16 +238,16 @@ func TestAttackHandshakeStall(t *testing.T) {
 	// Every offender socket was refused on accept or cut at the deadline,
 	// each counted; the excess was refused on accept.
 	waitUntil(t, "every offender socket counted", func() bool {
-		return h.refused(CodeAdmissionSourceLimit)+h.refused(CodeTLSClientHelloTimeout) == offenderSockets
+		return h.refused(codes.AdmissionSourceLimit)+h.refused(codes.TLSClientHelloTimeout) == offenderSockets
 	})
-	if h.refused(CodeAdmissionSourceLimit) == 0 {
+	if h.refused(codes.AdmissionSourceLimit) == 0 {
 		t.Fatal("nothing refused on accept")
 	}
-	if n := h.refused(CodeAdmissionGlobalLimit); n != 0 {
+	if n := h.refused(codes.AdmissionGlobalLimit); n != 0 {
 		t.Fatalf("%v refused by the global cap: one source took it all", n)
 	}
 	t.Logf("refused on accept: %v; cut at the ClientHello deadline: %v",
-		h.refused(CodeAdmissionSourceLimit), h.refused(CodeTLSClientHelloTimeout))
+		h.refused(codes.AdmissionSourceLimit), h.refused(codes.TLSClientHelloTimeout))
 	// Nothing of the offender's stays: its per-source state is freed.
 	waitUntil(t, "the gate to empty", func() bool {
 		p, a, n := h.vehicleGate().counts()
@@ -260,10 +261,10 @@ func TestAttackHandshakeStall(t *testing.T) {
 	// as a handshake (there was none).
 	dropped := counterValue(t, h.srv.metrics.eventsDropped.WithLabelValues(string(Vehicle)))
 	waitUntil(t, "the refusal events", func() bool {
-		recorded := len(h.events.ByCode(CodeAdmissionSourceLimit)) + len(h.events.ByCode(CodeTLSClientHelloTimeout))
+		recorded := len(h.events.ByCode(codes.AdmissionSourceLimit)) + len(h.events.ByCode(codes.TLSClientHelloTimeout))
 		return float64(recorded)+dropped == offenderSockets
 	})
-	if evs := h.events.ByCode(CodeAdmissionSourceLimit); len(evs) > 0 && evs[0].Source != "127.0.0.2" {
+	if evs := h.events.ByCode(codes.AdmissionSourceLimit); len(evs) > 0 && evs[0].Source != "127.0.0.2" {
 		t.Fatalf("refusal event %+v", evs[0])
 	}
 	fa.mu.Lock()
@@ -302,13 +303,13 @@ func TestAttackSilentSocketCutAtClientHelloDeadline(t *testing.T) {
 	}
 	t.Logf("closed after %v", time.Since(began))
 	waitUntil(t, "the tls_client_hello_timeout event", func() bool {
-		return len(h.events.ByCode(CodeTLSClientHelloTimeout)) == 1
+		return len(h.events.ByCode(codes.TLSClientHelloTimeout)) == 1
 	})
-	ev := h.events.ByCode(CodeTLSClientHelloTimeout)[0]
+	ev := h.events.ByCode(codes.TLSClientHelloTimeout)[0]
 	if ev.Source != "127.0.0.1" || ev.Attrs["listener"] != "vehicle" {
 		t.Fatalf("event %+v", ev)
 	}
-	if n := h.refused(CodeTLSClientHelloTimeout); n != 1 {
+	if n := h.refused(codes.TLSClientHelloTimeout); n != 1 {
 		t.Fatalf("counted %v", n)
 	}
 	if err := fa.lastReport(); err == nil || err.Error() != "no report" {
@@ -489,11 +490,11 @@ func TestAttackUnauthenticatedConnectionsPerSource(t *testing.T) {
 		c.Close()
 		t.Fatalf("connection %d without a certificate from one source was served", perSource+1)
 	}
-	if n := h.refused(CodeAdmissionUnauthenticatedLimit); n != 1 {
+	if n := h.refused(codes.AdmissionUnauthenticatedLimit); n != 1 {
 		t.Fatalf("counted %v", n)
 	}
-	waitUntil(t, "the refusal event", func() bool { return len(h.events.ByCode(CodeAdmissionUnauthenticatedLimit)) == 1 })
-	if ev := h.events.ByCode(CodeAdmissionUnauthenticatedLimit)[0]; ev.Source != "127.0.0.1" || ev.Attrs["limit"] != perSource {
+	waitUntil(t, "the refusal event", func() bool { return len(h.events.ByCode(codes.AdmissionUnauthenticatedLimit)) == 1 })
+	if ev := h.events.ByCode(codes.AdmissionUnauthenticatedLimit)[0]; ev.Source != "127.0.0.1" || ev.Attrs["limit"] != perSource {
 		t.Fatalf("event %+v", ev)
 	}
 
@@ -534,7 +535,7 @@ func TestAdmissionGate(t *testing.T) {
 	if a != "192.0.2.1" {
 		t.Fatalf("IPv4 source %q", a)
 	}
-	for i, want := range []string{"", "", CodeAdmissionSourceLimit} {
+	for i, want := range []string{"", "", codes.AdmissionSourceLimit} {
 		if got := g.startHandshake(a); got != want {
 			t.Fatalf("handshake %d from one source: %q, want %q", i+1, got, want)
 		}
@@ -545,7 +546,7 @@ func TestAdmissionGate(t *testing.T) {
 	if got := g.startAnonymous(a); got != "" {
 		t.Fatal(got)
 	}
-	if got := g.startAnonymous(a); got != CodeAdmissionUnauthenticatedLimit {
+	if got := g.startAnonymous(a); got != codes.AdmissionUnauthenticatedLimit {
 		t.Fatalf("second certificate-less connection: %q", got)
 	}
 	g.endHandshake(a)
@@ -566,7 +567,7 @@ func TestAdmissionGate(t *testing.T) {
 			t.Fatalf("handshake %d: %q", i, got)
 		}
 	}
-	if got := wide.startHandshake(b); got != CodeAdmissionGlobalLimit {
+	if got := wide.startHandshake(b); got != codes.AdmissionGlobalLimit {
 		t.Fatalf("beyond the listener's bound: %q", got)
 	}
 }

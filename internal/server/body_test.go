@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fifthwheel/fifthwheel/codes"
 )
 
 // countingBody is a request body that records how much of it the client
@@ -110,7 +112,7 @@ func TestOversizeBodyProblemReachesClients(t *testing.T) {
 			{"answer before the body is read", "/v1/early", false, http.StatusUnsupportedMediaType},
 		} {
 			t.Run(proto+"/"+c.name, func(t *testing.T) {
-				before := len(h.events.ByCode(CodeBodyTooLarge))
+				before := len(h.events.ByCode(codes.BodyTooLarge))
 				body := &countingBody{r: bytes.NewReader(bytes.Repeat([]byte("a"), over))}
 				length := int64(-1)
 				if c.declared {
@@ -118,8 +120,8 @@ func TestOversizeBodyProblemReachesClients(t *testing.T) {
 				}
 				resp, b, _ := do(t, c.path, body, length)
 				if c.status == http.StatusRequestEntityTooLarge {
-					wantProblem(t, resp, b, c.status, CodeBodyTooLarge)
-					if n := len(h.events.ByCode(CodeBodyTooLarge)) - before; n != 1 {
+					wantProblem(t, resp, b, c.status, codes.BodyTooLarge)
+					if n := len(h.events.ByCode(codes.BodyTooLarge)) - before; n != 1 {
 						t.Fatalf("%d body_too_large events, want 1", n)
 					}
 				} else if resp.StatusCode != c.status || !strings.Contains(string(b), "refused early") {

@@ -1,6 +1,10 @@
 package server
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/fifthwheel/fifthwheel/codes"
+)
 
 // admissionGate is one TLS listener's admission bookkeeping: how many handshakes are
 // in progress and how many connections were admitted without a client
@@ -36,9 +40,9 @@ func (g *admissionGate) startHandshake(src string) (refused string) {
 	sc := g.sources[src]
 	switch {
 	case sc != nil && sc.pending >= g.maxPendingPerSource:
-		return CodeAdmissionSourceLimit
+		return codes.AdmissionSourceLimit
 	case g.pending >= maxPendingHandshakes:
-		return CodeAdmissionGlobalLimit
+		return codes.AdmissionGlobalLimit
 	}
 	if sc == nil {
 		sc = &sourceCount{}
@@ -67,9 +71,9 @@ func (g *admissionGate) startAnonymous(src string) (refused string) {
 	sc := g.sources[src]
 	switch {
 	case sc.anonymous >= g.maxAnonPerSource:
-		return CodeAdmissionUnauthenticatedLimit
+		return codes.AdmissionUnauthenticatedLimit
 	case g.anonymous >= maxUnauthenticatedConns:
-		return CodeAdmissionGlobalLimit
+		return codes.AdmissionGlobalLimit
 	}
 	sc.anonymous++
 	g.anonymous++

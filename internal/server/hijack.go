@@ -24,7 +24,7 @@ type HijackTracker struct{}
 
 // Track registers closeFn as the way to close r's connection when it is
 // cut off, until untrack; closeFn is told why by the tracker's reason code
-// (pki.CodeSessionClosedRevoked, pki.CodeSessionClosedSuspended, ...).
+// (codes.SessionClosedRevoked, codes.SessionClosedSuspended, ...).
 // closeFn must not block; it may be called from another goroutine, at
 // most once, and from inside Track if the connection was cut off or closed
 // already. Track returns ErrNotAdmitted when r's connection is not one the

@@ -12,22 +12,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
 )
 
 // HeaderRequestID carries the request's correlation id, in both directions.
 const HeaderRequestID = "X-Request-ID"
-
-// Problem codes the server itself answers with.
-const (
-	CodeNotFound         = "not_found"
-	CodeMethodNotAllowed = "method_not_allowed"
-	CodeNotImplemented   = "not_implemented"
-	CodeBodyTooLarge     = "body_too_large"
-	CodeStoreUnavailable = "store_unavailable"
-	CodeShuttingDown     = "shutting_down"
-)
 
 // routeUnmatched labels requests that matched no registered pattern.
 const routeUnmatched = "unmatched"
@@ -174,11 +165,11 @@ func routingErrors(mux *http.ServeMux) http.Handler {
 		mux.ServeHTTP(c, r)
 		if c.status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", c.h.Get("Allow"))
-			problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, CodeMethodNotAllowed,
+			problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, codes.MethodNotAllowed,
 				"this method is not allowed here; see the Allow header"))
 			return
 		}
-		problem.Write(w, r, problem.New(http.StatusNotFound, CodeNotFound, "no such endpoint"))
+		problem.Write(w, r, problem.New(http.StatusNotFound, codes.NotFound, "no such endpoint"))
 	})
 }
 
@@ -248,7 +239,7 @@ func (s *Server) refuseBody(w http.ResponseWriter, r *http.Request, limit int64)
 		// connection; bodyLimit drains the one stream instead.)
 		w.Header().Set("Connection", "close")
 	}
-	problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, CodeBodyTooLarge,
+	problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, codes.BodyTooLarge,
 		fmt.Sprintf("the request body exceeds the limit of %d bytes", limit)))
 }
 
@@ -268,7 +259,7 @@ func (s *Server) emitBodyTooLarge(r *http.Request, limit int64) {
 		Activity:      "request_refused",
 		Severity:      event.SeverityMedium,
 		Verdict:       event.Reject,
-		Code:          CodeBodyTooLarge,
+		Code:          codes.BodyTooLarge,
 		Resource:      string(info.listener) + ":" + info.route,
 		CorrelationID: info.id,
 		Source:        source,

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
 )
 
@@ -61,7 +62,7 @@ func patternPath(pattern string) string {
 }
 
 func notImplemented(w http.ResponseWriter, r *http.Request) {
-	problem.Write(w, r, problem.New(http.StatusNotImplemented, CodeNotImplemented,
+	problem.Write(w, r, problem.New(http.StatusNotImplemented, codes.NotImplemented,
 		"this endpoint is not implemented in this release"))
 }
 
@@ -89,13 +90,13 @@ func livez(w http.ResponseWriter, _ *http.Request) {
 // (fail closed).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
-		problem.Write(w, r, &problem.Error{Status: http.StatusServiceUnavailable, Code: CodeShuttingDown,
+		problem.Write(w, r, &problem.Error{Status: http.StatusServiceUnavailable, Code: codes.ShuttingDown,
 			Detail: "the gateway is shutting down"})
 		return
 	}
 	if err := s.ready.check(r.Context()); err != nil {
 		s.log.Warn("not ready: store ping failed", slog.String("request_id", RequestID(r.Context())), slog.Any("err", err))
-		problem.Write(w, r, &problem.Error{Status: http.StatusServiceUnavailable, Code: CodeStoreUnavailable,
+		problem.Write(w, r, &problem.Error{Status: http.StatusServiceUnavailable, Code: codes.StoreUnavailable,
 			Detail: "the store cannot be reached", Cause: err, RetryAfter: 1})
 		return
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
@@ -323,7 +324,7 @@ func TestUnknownRouteIs404Problem(t *testing.T) {
 	h := start(t, testConfig(), nil)
 	for _, l := range []Listener{Vehicle, TMS, Ops} {
 		resp, body := h.get(l, "/no/such/thing")
-		p := wantProblem(t, resp, body, http.StatusNotFound, CodeNotFound)
+		p := wantProblem(t, resp, body, http.StatusNotFound, codes.NotFound)
 		if p.Instance != "/no/such/thing" {
 			t.Fatalf("instance %q", p.Instance)
 		}
@@ -337,7 +338,7 @@ func TestWrongMethodIs405Problem(t *testing.T) {
 	h := start(t, testConfig(), nil)
 	req, _ := http.NewRequest(http.MethodPost, h.url(Ops, "/livez"), nil)
 	resp, body := h.do(req)
-	wantProblem(t, resp, body, http.StatusMethodNotAllowed, CodeMethodNotAllowed)
+	wantProblem(t, resp, body, http.StatusMethodNotAllowed, codes.MethodNotAllowed)
 	if allow := resp.Header.Get("Allow"); !strings.Contains(allow, "GET") {
 		t.Fatalf("Allow %q", allow)
 	}
@@ -349,7 +350,7 @@ func TestPlaceholdersAre501Problem(t *testing.T) {
 		for _, p := range paths {
 			req, _ := http.NewRequest(http.MethodPost, h.url(l, p), strings.NewReader("{}"))
 			resp, body := h.do(req)
-			wantProblem(t, resp, body, http.StatusNotImplemented, CodeNotImplemented)
+			wantProblem(t, resp, body, http.StatusNotImplemented, codes.NotImplemented)
 		}
 	}
 }
@@ -366,10 +367,10 @@ func TestDepsRouteReplacesPlaceholder(t *testing.T) {
 	}
 	req, _ := http.NewRequest(http.MethodPost, h.url(TMS, "/v1/tenders"), nil)
 	resp, body = h.do(req)
-	wantProblem(t, resp, body, http.StatusMethodNotAllowed, CodeMethodNotAllowed)
+	wantProblem(t, resp, body, http.StatusMethodNotAllowed, codes.MethodNotAllowed)
 	// The other placeholder stays.
 	resp, body = h.get(TMS, "/v1/vehicles")
-	wantProblem(t, resp, body, http.StatusNotImplemented, CodeNotImplemented)
+	wantProblem(t, resp, body, http.StatusNotImplemented, codes.NotImplemented)
 }
 
 func echoRoutes() Routes {
@@ -407,12 +408,12 @@ func TestOversizeBodyIs413ProblemAndEvent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := len(h.events.ByCode(CodeBodyTooLarge))
+			before := len(h.events.ByCode(codes.BodyTooLarge))
 			req, _ := http.NewRequest(http.MethodPost, h.url(Vehicle, tt.path), tt.body)
 			req.Header.Set(HeaderRequestID, "req-"+strings.ReplaceAll(tt.name, " ", "-"))
 			resp, body := h.do(req)
-			wantProblem(t, resp, body, http.StatusRequestEntityTooLarge, CodeBodyTooLarge)
-			evs := h.events.ByCode(CodeBodyTooLarge)
+			wantProblem(t, resp, body, http.StatusRequestEntityTooLarge, codes.BodyTooLarge)
+			evs := h.events.ByCode(codes.BodyTooLarge)
 			if len(evs) != before+1 {
 				t.Fatalf("%d body_too_large events, want %d", len(evs), before+1)
 			}
@@ -438,7 +439,7 @@ func TestPanicRecovered(t *testing.T) {
 		}
 	})
 	resp, body := h.get(TMS, "/boom")
-	p := wantProblem(t, resp, body, http.StatusInternalServerError, problem.Internal)
+	p := wantProblem(t, resp, body, http.StatusInternalServerError, codes.Internal)
 	if strings.Contains(string(body), "secret-internal-detail") || p.Detail != "" {
 		t.Fatalf("panic value reached the client: %s", body)
 	}
@@ -471,7 +472,7 @@ func TestReadyz(t *testing.T) {
 	h.store.fail(errors.New("dial tcp 10.1.2.3:5432: connection refused"))
 	clock.advance(readyCacheTTL) // the cached answer expires
 	resp, body = h.get(Ops, "/readyz")
-	p := wantProblem(t, resp, body, http.StatusServiceUnavailable, CodeStoreUnavailable)
+	p := wantProblem(t, resp, body, http.StatusServiceUnavailable, codes.StoreUnavailable)
 	if strings.Contains(p.Detail, "10.1.2.3") {
 		t.Fatalf("internal cause reached the client: %s", body)
 	}
@@ -621,7 +622,7 @@ func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	resp, body := h.get(Ops, "/readyz")
-	wantProblem(t, resp, body, http.StatusServiceUnavailable, CodeShuttingDown)
+	wantProblem(t, resp, body, http.StatusServiceUnavailable, codes.ShuttingDown)
 	select {
 	case err := <-h.done:
 		t.Fatalf("Serve returned (%v) before the in-flight request finished", err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 )
 
@@ -76,7 +77,7 @@ func TestAttackUnauthenticatedRequestFlood(t *testing.T) {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusTooManyRequests {
-				wantProblem(t, resp, body, http.StatusTooManyRequests, CodeRateLimited)
+				wantProblem(t, resp, body, http.StatusTooManyRequests, codes.RateLimited)
 				if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || s < 1 {
 					t.Errorf("Retry-After %q", resp.Header.Get("Retry-After"))
 				}
@@ -113,7 +114,7 @@ func TestAttackUnauthenticatedRequestFlood(t *testing.T) {
 
 	// Recorded so far: a fixed number of events per kind, whatever the
 	// flood's size; the summaries on Close make the counts exact.
-	for _, code := range []string{CodeRateLimited, CodeClientCertRequired, CodeTLSAnonymous} {
+	for _, code := range []string{codes.RateLimited, codes.ClientCertificateRequired, codes.TLSAnonymous} {
 		if n := len(h.events.ByCode(code)); n > 2*event.AggregateIndividually {
 			t.Errorf("%d %s events recorded during the flood, want ≤ %d", n, code, 2*event.AggregateIndividually)
 		}
@@ -122,7 +123,7 @@ func TestAttackUnauthenticatedRequestFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := 0
-	for _, ev := range h.events.ByCode(CodeRateLimited) {
+	for _, ev := range h.events.ByCode(codes.RateLimited) {
 		if ev.Source != "127.0.0.2" || ev.Resource != "vehicle:POST /v1/echo" && ev.Resource != "vehicle:POST /v1/anon" {
 			t.Fatalf("rate_limited event %+v", ev)
 		}
@@ -148,8 +149,8 @@ func TestUnauthenticatedRefusalBoundsWhatItCopies(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	wantProblem(t, resp, body, http.StatusForbidden, CodeClientCertRequired)
-	evs := h.events.ByCode(CodeClientCertRequired)
+	wantProblem(t, resp, body, http.StatusForbidden, codes.ClientCertificateRequired)
+	evs := h.events.ByCode(codes.ClientCertificateRequired)
 	if len(evs) != 1 || evs[0].Source != "127.0.0.1" || len(evs[0].Attrs["method"].(string)) > event.MaxAttrValueBytes ||
 		len(evs[0].Attrs["path"].(string)) > event.MaxAttrValueBytes {
 		t.Fatalf("events %+v", evs)

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"github.com/fifthwheel/fifthwheel/codes"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
-	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/problem"
 	"github.com/fifthwheel/fifthwheel/internal/store"
@@ -137,21 +137,21 @@ func TestHandshakeAndBatchPathRefuseAlike(t *testing.T) {
 			{"vehicle_id of another vehicle, signed with its key", v, func(f *frame.Frame) []byte {
 				f.VehicleID = other.id
 				return sign(other.signer, other.kid, f)
-			}, ingest.CodeVehicleMismatch},
-			{"vehicle not registered", ghost, func(f *frame.Frame) []byte { return sign(ghost.signer, ghost.kid, f) }, ingest.CodeVehicleUnknown},
-			{"vehicle suspended", susp, func(f *frame.Frame) []byte { return sign(susp.signer, susp.kid, f) }, ingest.CodeVehicleSuspended},
-			{"kid not registered", v, func(f *frame.Frame) []byte { return sign(wrong, "k-unknown", f) }, ingest.CodeUnknownKID},
-			{"frame key retired", ret, func(f *frame.Frame) []byte { return sign(ret.signer, ret.kid, f) }, ingest.CodeRetiredKID},
+			}, codes.VehicleMismatch},
+			{"vehicle not registered", ghost, func(f *frame.Frame) []byte { return sign(ghost.signer, ghost.kid, f) }, codes.VehicleUnknown},
+			{"vehicle suspended", susp, func(f *frame.Frame) []byte { return sign(susp.signer, susp.kid, f) }, codes.VehicleSuspended},
+			{"kid not registered", v, func(f *frame.Frame) []byte { return sign(wrong, "k-unknown", f) }, string(frame.CodeUnknownKID)},
+			{"frame key retired", ret, func(f *frame.Frame) []byte { return sign(ret.signer, ret.kid, f) }, codes.RetiredKID},
 			{"ES256 envelope under an Ed25519 key's kid", v, func(f *frame.Frame) []byte { return sign(es256, v.kid, f) }, string(frame.CodeAlgMismatch)},
 			{"signed with another key under the vehicle's kid", v, func(f *frame.Frame) []byte { return sign(wrong, v.kid, f) }, string(frame.CodeBadSignature)},
 			{"ts a minute in the future", v, func(f *frame.Frame) []byte {
 				f.TS = f.TS.Add(time.Minute)
 				return sign(v.signer, v.kid, f)
-			}, ingest.CodeClockSkew},
+			}, codes.ClockSkew},
 			{"registry unavailable", down, func(f *frame.Frame) []byte {
 				rs.down.Store(true)
 				return sign(down.signer, down.kid, f)
-			}, CodeStoreUnavailable},
+			}, codes.StoreUnavailable},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				defer rs.down.Store(false)
@@ -225,13 +225,13 @@ func TestAttackSuspendedVehicleReconnectsOnACachedStatus(t *testing.T) {
 	if err := st.SetVehicleStatus(ctx, "truck-1", "suspended"); err != nil {
 		t.Fatal(err)
 	}
-	if n := g.tracker.ClosePrincipal(ctx, principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}, pki.CodeSessionClosedSuspended); n != 1 {
+	if n := g.tracker.ClosePrincipal(ctx, principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}, codes.SessionClosedSuspended); n != 1 {
 		t.Fatalf("closed %d connections", n)
 	}
-	if status, reason := c.closed(); status != CloseRefused || reason != ingest.CodeVehicleSuspended {
+	if status, reason := c.closed(); status != CloseRefused || reason != codes.VehicleSuspended {
 		t.Fatalf("cut off with %d %q", status, reason)
 	}
-	before := g.count(pki.CodeSessionClosedSuspended)
+	before := g.count(codes.SessionClosedSuspended)
 
 	c2 := g.dial(v)
 	c2.send(&frame.Hello{Nonce: make([]byte, 32), State: frame.StateDriving})
@@ -245,11 +245,11 @@ func TestAttackSuspendedVehicleReconnectsOnACachedStatus(t *testing.T) {
 
 	clk.add(ingest.KeyCacheTTL)
 	seq := c2.send(&frame.Heartbeat{State: frame.StateDriving})
-	if n := c2.expect(frame.KindNack).Body.(*frame.Nack); n.AckSeq != seq || n.Reason != ingest.CodeVehicleSuspended {
+	if n := c2.expect(frame.KindNack).Body.(*frame.Nack); n.AckSeq != seq || n.Reason != codes.VehicleSuspended {
 		t.Fatalf("nack %+v", n)
 	}
-	if status, reason := c2.closed(); status != CloseRefused || reason != ingest.CodeVehicleSuspended {
-		t.Fatalf("the suspended vehicle's session ended with %d %q, want %d %q", status, reason, CloseRefused, ingest.CodeVehicleSuspended)
+	if status, reason := c2.closed(); status != CloseRefused || reason != codes.VehicleSuspended {
+		t.Fatalf("the suspended vehicle's session ended with %d %q, want %d %q", status, reason, CloseRefused, codes.VehicleSuspended)
 	}
-	g.waitEvent(pki.CodeSessionClosedSuspended, before+1)
+	g.waitEvent(codes.SessionClosedSuspended, before+1)
 }

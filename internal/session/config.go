@@ -126,8 +126,8 @@ type Pipeline interface {
 // Tracker is how a session learns that its connection is cut off (its
 // certificate revoked, its vehicle suspended): Track registers closeFn as
 // the way to close r's connection then, until untrack; closeFn is told why
-// by the tracker's reason code (pki.CodeSessionClosedRevoked,
-// pki.CodeSessionClosedSuspended). closeFn must not block; it may run on
+// by the tracker's reason code (codes.SessionClosedRevoked,
+// codes.SessionClosedSuspended). closeFn must not block; it may run on
 // another goroutine, or inside Track when the connection was cut off
 // already. An error means the connection must not be served:
 // pki.ErrRevoked (revoked since the TLS handshake), pki.ErrRevocationStale,

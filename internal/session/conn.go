@@ -9,10 +9,10 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
-	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
@@ -73,23 +73,22 @@ type closeSpec struct {
 }
 
 func handshakeTimeoutClose() *closeSpec {
-	return &closeSpec{status: CloseHandshakeTimeout, reason: CodeHandshakeTimeout, emit: true, activity: "session_handshake",
-		code: CodeHandshakeTimeout, verdict: event.Reject, sev: event.SeverityMedium, live: DisconnectGateway}
+	return &closeSpec{status: CloseHandshakeTimeout, reason: codes.SessionHandshakeTimeout, emit: true, activity: "session_handshake",
+		code: codes.SessionHandshakeTimeout, verdict: event.Reject, sev: event.SeverityMedium, live: DisconnectGateway}
 }
 
 // refusedClose refuses a handshake with code. Enrollment and suspension
-// refusals close with 4005, everything else the vehicle did wrong with
-// 4004.
+// refusals (the catalogue's kinds not_enrolled and suspended: an operator
+// must act) close with 4005, everything else the vehicle did wrong with
+// 4004. The event's severity is the code's (codes.SeverityOf), at least
+// medium.
 func refusedClose(code, detail string) *closeSpec {
-	status, sev := CloseProtocol, event.SeverityMedium
-	switch code {
-	case "vehicle_unknown", "vehicle_suspended", "unknown_kid", "retired_kid":
+	status := CloseProtocol
+	if e, _ := codes.Lookup(code); e.Kind == codes.KindNotEnrolled || e.Kind == codes.KindSuspended {
 		status = CloseRefused
-	case "vehicle_mismatch", "bad_signature", CodeNonceMismatch, "alg_mismatch":
-		sev = event.SeverityHigh
 	}
 	return &closeSpec{status: status, reason: code, emit: true, activity: "session_handshake", code: code,
-		verdict: event.Reject, sev: sev, attrs: map[string]any{"detail": detail}, live: DisconnectGateway}
+		verdict: event.Reject, sev: codes.SeverityOf(code, event.SeverityMedium), attrs: map[string]any{"detail": detail}, live: DisconnectGateway}
 }
 
 func unavailableClose(code, detail string) *closeSpec {
@@ -98,37 +97,33 @@ func unavailableClose(code, detail string) *closeSpec {
 }
 
 func protocolClose(reason, detail string) *closeSpec {
-	sev := event.SeverityMedium
-	if reason == "vehicle_mismatch" || reason == "bad_signature" || reason == CodeNonceMismatch {
-		sev = event.SeverityHigh
-	}
-	return &closeSpec{status: CloseProtocol, reason: reason, emit: true, activity: "session", code: CodeProtocolViolation,
-		verdict: event.Reject, sev: sev, attrs: map[string]any{"reason": reason, "detail": detail}, live: DisconnectGateway}
+	return &closeSpec{status: CloseProtocol, reason: reason, emit: true, activity: "session", code: codes.SessionProtocolViolation,
+		verdict: event.Reject, sev: codes.SeverityOf(reason, event.SeverityMedium), attrs: map[string]any{"reason": reason, "detail": detail}, live: DisconnectGateway}
 }
 
 func supersededClose(by string) *closeSpec {
-	return &closeSpec{status: CloseSuperseded, reason: CodeSuperseded, emit: true, activity: "session", code: CodeSuperseded,
+	return &closeSpec{status: CloseSuperseded, reason: codes.SessionSuperseded, emit: true, activity: "session", code: codes.SessionSuperseded,
 		verdict: event.Info, sev: event.SeverityMedium, attrs: map[string]any{"superseded_by": by}, live: DisconnectGateway}
 }
 
 func commLostClose() *closeSpec {
-	return &closeSpec{status: CloseCommLost, reason: "comm_lost", emit: true, activity: "session", code: CodeCommLost,
+	return &closeSpec{status: CloseCommLost, reason: codes.CommLost, emit: true, activity: "session", code: codes.SessionClosedCommLost,
 		verdict: event.Info, sev: event.SeverityMedium, live: DisconnectTransport}
 }
 
 func idleClose() *closeSpec {
-	return &closeSpec{status: CloseCommLost, reason: "read_timeout", emit: true, activity: "session", code: CodeClosed,
-		verdict: event.Info, sev: event.SeverityLow, attrs: map[string]any{"cause": "read_timeout"}, live: DisconnectTransport}
+	return &closeSpec{status: CloseCommLost, reason: codes.ReadTimeout, emit: true, activity: "session", code: codes.SessionClosed,
+		verdict: event.Info, sev: event.SeverityLow, attrs: map[string]any{"cause": codes.ReadTimeout}, live: DisconnectTransport}
 }
 
 func revokedClose() *closeSpec {
 	// pki.ConnTracker records session_closed_revoked itself.
-	return &closeSpec{status: CloseRevoked, reason: pki.CodeSessionClosedRevoked, live: DisconnectRevoked}
+	return &closeSpec{status: CloseRevoked, reason: codes.SessionClosedRevoked, live: DisconnectRevoked}
 }
 
 func suspendedClose() *closeSpec {
 	// pki.ConnTracker records session_closed_suspended itself.
-	return &closeSpec{status: CloseRefused, reason: ingest.CodeVehicleSuspended, live: DisconnectSuspended}
+	return &closeSpec{status: CloseRefused, reason: codes.VehicleSuspended, live: DisconnectSuspended}
 }
 
 // suspendedFrameClose closes an established session whose frame the
@@ -140,13 +135,13 @@ func suspendedClose() *closeSpec {
 // vehicle_suspended, session_closed_suspended, offline with cause
 // suspended).
 func suspendedFrameClose() *closeSpec {
-	return &closeSpec{status: CloseRefused, reason: ingest.CodeVehicleSuspended, emit: true, activity: "session",
-		code: pki.CodeSessionClosedSuspended, verdict: event.Info, sev: event.SeverityMedium,
+	return &closeSpec{status: CloseRefused, reason: codes.VehicleSuspended, emit: true, activity: "session",
+		code: codes.SessionClosedSuspended, verdict: event.Info, sev: event.SeverityMedium,
 		attrs: map[string]any{"cause": "frame_refused"}, live: DisconnectSuspended}
 }
 
 func shutdownClose() *closeSpec {
-	return &closeSpec{status: CloseGoingAway, reason: "gateway_shutdown", emit: true, activity: "session", code: CodeShutdown,
+	return &closeSpec{status: CloseGoingAway, reason: codes.GatewayShutdown, emit: true, activity: "session", code: codes.SessionClosedShutdown,
 		verdict: event.Info, sev: event.SeverityInfo, live: DisconnectGateway}
 }
 
@@ -157,14 +152,14 @@ func livenessClose(code string) *closeSpec {
 
 // peerClose is the spec when the connection ended from the vehicle's side.
 func peerClose(err error) *closeSpec {
-	s := &closeSpec{emit: true, activity: "session", code: CodeClosed, verdict: event.Info, sev: event.SeverityInfo, now: true}
+	s := &closeSpec{emit: true, activity: "session", code: codes.SessionClosed, verdict: event.Info, sev: event.SeverityInfo, now: true}
 	switch st := websocket.CloseStatus(err); st {
 	case websocket.StatusNormalClosure, websocket.StatusGoingAway:
-		s.attrs, s.live = map[string]any{"cause": "goodbye"}, DisconnectGoodbye
+		s.attrs, s.live = map[string]any{"cause": codes.Goodbye}, DisconnectGoodbye
 	default:
 		s.attrs, s.live = map[string]any{"cause": "transport"}, DisconnectTransport
 		if errors.Is(err, websocket.ErrMessageTooBig) {
-			return protocolClose(CodeTooLarge, "message over the read limit")
+			return protocolClose(string(frame.CodeTooLarge), "message over the read limit")
 		}
 		if st > 0 {
 			s.attrs["status"] = int(st)
@@ -220,7 +215,7 @@ func nonEmpty(s, def string) string {
 // The tracker records the event. It does not block.
 func (c *conn) trackerClosed(code string) {
 	spec := revokedClose()
-	if code == pki.CodeSessionClosedSuspended {
+	if code == codes.SessionClosedSuspended {
 		spec = suspendedClose()
 	}
 	if c.tracking.Load() {
@@ -273,7 +268,7 @@ func (c *conn) liveEnded(live LiveSession) bool {
 	case errors.Is(err, ErrLiveSuperseded):
 		c.close(supersededClose(""))
 	case errors.Is(err, ErrLiveForgotten):
-		c.close(livenessClose(CodeVehicleForgotten))
+		c.close(livenessClose(codes.VehicleForgotten))
 	default:
 		c.close(idleClose())
 	}
@@ -313,7 +308,7 @@ func (c *conn) serve(ctx context.Context) error {
 			continue // closing: read until the close completes
 		}
 		if typ != websocket.MessageText {
-			c.close(protocolClose(CodeBinaryMessage, "every message is one envelope, sent as text"))
+			c.close(protocolClose(codes.BinaryMessage, "every message is one envelope, sent as text"))
 			continue
 		}
 		c.handle(ctx, data)
@@ -345,7 +340,7 @@ func (c *conn) readFrame(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	if typ != websocket.MessageText {
-		c.close(refusedClose(CodeBinaryMessage, "every message is one envelope, sent as text"))
+		c.close(refusedClose(codes.BinaryMessage, "every message is one envelope, sent as text"))
 		return nil, errClosed
 	}
 	return data, nil
@@ -406,7 +401,7 @@ func (c *conn) handshake(ctx context.Context) error {
 	if h.d.Liveness != nil {
 		live, err := h.d.Liveness.Connected(c.peer.ID, now)
 		if err != nil {
-			c.close(livenessClose(CodeLivenessRefused))
+			c.close(livenessClose(codes.LivenessVehicleLimit))
 			return errClosed
 		}
 		c.mu.Lock()
@@ -418,7 +413,7 @@ func (c *conn) handshake(ctx context.Context) error {
 	}
 	c.timer.Reset(c.idle())
 	h.emit(event.Event{Class: event.ClassAuthentication, Activity: "session", Severity: event.SeverityInfo,
-		Actor: c.peer, Resource: c.peer.String(), Verdict: event.Accept, Code: CodeEstablished,
+		Actor: c.peer, Resource: c.peer.String(), Verdict: event.Accept, Code: codes.SessionEstablished,
 		Attrs: map[string]any{"session": c.id, "remote": c.remote, "kid": c.kid, "state": string(hb.State),
 			"superseded": prev != nil}})
 	return c.send(&frame.Ready{Nonce: nonce})
@@ -428,10 +423,10 @@ func (c *conn) handshake(ctx context.Context) error {
 // must sign and the hello before it.
 func (c *conn) checkResponse(f *frame.Frame, nonce []byte) *closeSpec {
 	if !frame.EqualNonce(f.Body.(*frame.ChallengeResponse).Nonce, nonce) {
-		return refusedClose(CodeNonceMismatch, "the challenge_response does not sign the challenge nonce")
+		return refusedClose(codes.NonceMismatch, "the challenge_response does not sign the challenge nonce")
 	}
 	if f.Epoch < c.hello.epoch || (f.Epoch == c.hello.epoch && f.Seq <= c.hello.seq) {
-		return refusedClose(ingest.CodeStaleCounter, "the challenge_response is not newer than the hello")
+		return refusedClose(codes.StaleCounter, "the challenge_response is not newer than the hello")
 	}
 	return nil
 }
@@ -464,7 +459,7 @@ func (c *conn) handle(ctx context.Context, raw []byte) {
 		return
 	}
 	if f.VehicleID != c.peer.ID {
-		c.close(protocolClose(ingest.CodeVehicleMismatch, "vehicle_id does not match the client certificate"))
+		c.close(protocolClose(codes.VehicleMismatch, "vehicle_id does not match the client certificate"))
 		return
 	}
 	switch f.Kind() {
@@ -473,7 +468,7 @@ func (c *conn) handle(ctx context.Context, raw []byte) {
 	case frame.KindChallengeResponse:
 		c.handleResponse(ctx, raw)
 	default:
-		c.close(protocolClose(CodeUnexpectedKind, "a "+string(f.Kind())+" frame is not expected on the session"))
+		c.close(protocolClose(codes.UnexpectedKind, "a "+string(f.Kind())+" frame is not expected on the session"))
 	}
 }
 
@@ -491,9 +486,9 @@ func (c *conn) handleFrame(ctx context.Context, f *frame.Frame, raw []byte) {
 	if h.d.Limiter != nil {
 		if ok, _ := h.d.Limiter.AllowN(c.peer.ID, 1); !ok {
 			h.emit(event.Event{Class: event.ClassAPI, Activity: "session_frame", Severity: event.SeverityMedium,
-				Actor: c.peer, Resource: c.peer.String(), Verdict: event.Reject, Code: CodeRateLimited,
+				Actor: c.peer, Resource: c.peer.String(), Verdict: event.Reject, Code: codes.RateLimited,
 				Attrs: map[string]any{"session": c.id, "kind": string(f.Kind()), "epoch": f.Epoch, "seq": f.Seq}})
-			nack(CodeRateLimited)
+			nack(codes.RateLimited)
 			return
 		}
 	}
@@ -502,13 +497,13 @@ func (c *conn) handleFrame(ctx context.Context, f *frame.Frame, raw []byte) {
 		// Nothing was decided, nothing acknowledged: the vehicle retries
 		// (telemetry) or counts a miss (heartbeat).
 		h.log.Warn("session frame not processed", "vehicle", c.peer.ID, "err", err)
-		nack(CodeStoreUnavailable)
+		nack(codes.StoreUnavailable)
 		return
 	}
 	r := res[0]
 	if r.Verdict != ingest.Accepted {
 		nack(r.Code)
-		if r.Code == ingest.CodeVehicleSuspended {
+		if r.Code == codes.VehicleSuspended {
 			c.close(suspendedFrameClose())
 		}
 		return
@@ -569,7 +564,7 @@ func (c *conn) handleResponse(ctx context.Context, raw []byte) {
 	nonce, by := c.nonce, c.resumeBy
 	c.mu.Unlock()
 	if nonce == nil {
-		c.close(protocolClose(CodeUnexpectedKind, "no challenge is outstanding"))
+		c.close(protocolClose(codes.UnexpectedKind, "no challenge is outstanding"))
 		return
 	}
 	f, _, ref := h.verifyVehicleFrame(ctx, c.peer, raw, frame.KindChallengeResponse, c.kid)
@@ -582,7 +577,7 @@ func (c *conn) handleResponse(ctx context.Context, raw []byte) {
 		return
 	}
 	if !frame.EqualNonce(f.Body.(*frame.ChallengeResponse).Nonce, nonce) {
-		c.close(protocolClose(CodeNonceMismatch, "the challenge_response does not sign the challenge nonce"))
+		c.close(protocolClose(codes.NonceMismatch, "the challenge_response does not sign the challenge nonce"))
 		return
 	}
 	c.mu.Lock()
@@ -596,7 +591,7 @@ func (c *conn) handleResponse(ctx context.Context, raw []byte) {
 	}
 	h.emit(event.Event{Class: event.ClassLiveness, Activity: "resume", Severity: event.SeverityMedium,
 		Actor: principal.Principal{Kind: principal.System, ID: "session"}, Resource: c.peer.String(),
-		Verdict: event.Info, Code: CodeResumeSent, Attrs: map[string]any{"session": c.id, "by": by}})
+		Verdict: event.Info, Code: codes.SessionResumeSent, Attrs: map[string]any{"session": c.id, "by": by}})
 }
 
 // requestResume asks for a resume after a fresh challenge.

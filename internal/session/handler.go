@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
@@ -130,17 +131,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		peer, _ = pki.PrincipalFromChains(r.TLS.VerifiedChains)
 	}
 	if peer.Kind != principal.Vehicle {
-		h.refuse(w, r, peer, problem.New(http.StatusForbidden, CodeNotVehicle, "a vehicle certificate is required for the session"))
+		h.refuse(w, r, peer, problem.New(http.StatusForbidden, codes.Unauthenticated, "a vehicle certificate is required for the session"))
 		return
 	}
 	if r.Method != http.MethodGet || !headerHasToken(r.Header, "Connection", "upgrade") ||
 		!headerHasToken(r.Header, "Upgrade", "websocket") || !headerHasToken(r.Header, "Sec-WebSocket-Protocol", Subprotocol) {
-		h.refuse(w, r, peer, problem.New(http.StatusBadRequest, CodeBadUpgrade,
+		h.refuse(w, r, peer, problem.New(http.StatusBadRequest, codes.BadUpgrade,
 			"the session is a WebSocket upgrade (GET) offering the subprotocol "+Subprotocol))
 		return
 	}
 	if ok, wait := h.hsRL.AllowN(peer.ID, 1); !ok {
-		pe := problem.New(http.StatusTooManyRequests, CodeRateLimited, "too many session handshakes for this vehicle; retry after the Retry-After delay")
+		pe := problem.New(http.StatusTooManyRequests, codes.RateLimited, "too many session handshakes for this vehicle; retry after the Retry-After delay")
 		pe.RetryAfter = ratelimit.RetryAfterSeconds(wait)
 		h.refuse(w, r, peer, pe)
 		return
@@ -149,9 +150,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	full, down := len(h.open) >= h.cfg.MaxSessions, h.shutdown
 	h.mu.Unlock()
 	if full || down {
-		code, detail := CodeSessionLimit, "the gateway is at its session limit"
+		code, detail := codes.SessionLimit, "the gateway is at its session limit"
 		if down {
-			code, detail = "gateway_shutdown", "the gateway is shutting down"
+			code, detail = codes.GatewayShutdown, "the gateway is shutting down"
 		}
 		pe := problem.New(http.StatusServiceUnavailable, code, detail+"; retry")
 		pe.RetryAfter = 1
@@ -159,7 +160,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.overloaded() {
-		pe := problem.New(http.StatusServiceUnavailable, CodeOverloaded,
+		pe := problem.New(http.StatusServiceUnavailable, codes.GatewayOverloaded,
 			"the gateway is answering its connected vehicles too slowly to take another session; retry after the Retry-After delay")
 		pe.RetryAfter = overloadRetryMin + mrand.IntN(overloadRetryJitter+1) // spread the retries
 		h.refuse(w, r, peer, pe)
@@ -173,7 +174,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Accept has answered the request.
 		h.emit(event.Event{Class: event.ClassAuthentication, Activity: "session_handshake", Severity: event.SeverityLow,
-			Actor: peer, Resource: peer.String(), Verdict: event.Reject, Code: CodeBadUpgrade,
+			Actor: peer, Resource: peer.String(), Verdict: event.Reject, Code: codes.BadUpgrade,
 			Attrs: map[string]any{"remote": r.RemoteAddr}})
 		return
 	}
@@ -188,14 +189,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, pki.ErrRevoked):
 		// Revoked between the TLS handshake and now.
-		c.close(&closeSpec{status: CloseRevoked, reason: pki.CodeSessionClosedRevoked, emit: true, activity: "session_handshake",
-			code: pki.CodeTLSCertRevoked, verdict: event.Reject, sev: event.SeverityHigh, live: DisconnectRevoked})
+		c.close(&closeSpec{status: CloseRevoked, reason: codes.SessionClosedRevoked, emit: true, activity: "session_handshake",
+			code: codes.TLSCertRevoked, verdict: event.Reject, sev: event.SeverityHigh, live: DisconnectRevoked})
 	case errors.Is(err, pki.ErrRevocationStale):
-		c.close(unavailableClose(pki.CodeRevocationStale, "revocation data is not fresh"))
+		c.close(unavailableClose(codes.RevocationStale, "revocation data is not fresh"))
 	case err != nil:
 		// Nothing could cut this connection off on revocation: fail closed.
 		h.log.Error("session: the connection cannot be tracked for revocation", "vehicle", peer.ID, "err", err)
-		c.close(unavailableClose(CodeStoreUnavailable, "the session cannot be tracked for revocation"))
+		c.close(unavailableClose(codes.StoreUnavailable, "the session cannot be tracked for revocation"))
 	case c.trackerHit.Load() != nil:
 		// Cut off while Track was registering the connection; the tracker
 		// recorded it.

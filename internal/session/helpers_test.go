@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/event"
@@ -436,11 +437,11 @@ func (g *gw) waitOffline(t testing.TB, vehicle, cause string) {
 		}
 		return out
 	}
-	waitFor(t, 5*time.Second, vehicle+" offline", func() bool { return len(of(liveness.CodeVehicleOffline)) > 0 })
-	if off := of(liveness.CodeVehicleOffline); len(off) != 1 || off[0].Attrs["cause"] != cause {
+	waitFor(t, 5*time.Second, vehicle+" offline", func() bool { return len(of(codes.VehicleOffline)) > 0 })
+	if off := of(codes.VehicleOffline); len(off) != 1 || off[0].Attrs["cause"] != cause {
 		t.Fatalf("vehicle_offline events %+v, want one with cause %q", off, cause)
 	}
-	if lost := of(liveness.CodeCommLost); len(lost) != 0 {
+	if lost := of(codes.CommLost); len(lost) != 0 {
 		t.Fatalf("%s declared comm_lost: %+v", vehicle, lost)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
@@ -47,10 +48,10 @@ func TestOverloadSheddingRefusesNewSessions(t *testing.T) {
 	}
 	_ = json.Unmarshal(body, &p)
 	ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-	if resp.StatusCode != http.StatusServiceUnavailable || p.Code != CodeOverloaded || ra < overloadRetryMin || ra > overloadRetryMin+overloadRetryJitter {
-		t.Fatalf("overloaded: %d %s, Retry-After %q; want 503 %s with a Retry-After", resp.StatusCode, body, resp.Header.Get("Retry-After"), CodeOverloaded)
+	if resp.StatusCode != http.StatusServiceUnavailable || p.Code != codes.GatewayOverloaded || ra < overloadRetryMin || ra > overloadRetryMin+overloadRetryJitter {
+		t.Fatalf("overloaded: %d %s, Retry-After %q; want 503 %s with a Retry-After", resp.StatusCode, body, resp.Header.Get("Retry-After"), codes.GatewayOverloaded)
 	}
-	g.waitEvent(CodeOverloaded, 1)
+	g.waitEvent(codes.GatewayOverloaded, 1)
 	heartbeat() // the connected vehicle is still served
 
 	// Fast answers again: the average comes down and sessions are admitted.

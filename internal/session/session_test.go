@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/liveness"
@@ -65,8 +66,8 @@ func TestEndToEnd(t *testing.T) {
 		if _, r := av.counts(); r != 1 || len(log.find(agent.EventResumed)) != 1 {
 			t.Fatalf("resumes: AV %d, events %d", r, len(log.find(agent.EventResumed)))
 		}
-		g.waitEvent(CodeEstablished, 1)
-		g.waitEvent(CodeResumeSent, 1)
+		g.waitEvent(codes.SessionEstablished, 1)
+		g.waitEvent(codes.SessionResumeSent, 1)
 
 		for i := range 5 {
 			tm := sampleTelemetry()
@@ -212,13 +213,13 @@ func TestHandshakeThatNeverCompletes(t *testing.T) {
 		c := g.dial(v)
 		start := time.Now()
 		code, reason := c.closed()
-		if code != CloseHandshakeTimeout || reason != CodeHandshakeTimeout {
+		if code != CloseHandshakeTimeout || reason != codes.SessionHandshakeTimeout {
 			t.Fatalf("closed with %d %q", code, reason)
 		}
 		if d := time.Since(start); d > 2*time.Second {
 			t.Fatalf("closed after %v", d)
 		}
-		g.waitEvent(CodeHandshakeTimeout, 1)
+		g.waitEvent(codes.SessionHandshakeTimeout, 1)
 	})
 	t.Run("silent after the challenge", func(t *testing.T) {
 		c := g.dial(v)
@@ -227,12 +228,12 @@ func TestHandshakeThatNeverCompletes(t *testing.T) {
 		c.send(&frame.Hello{Nonce: hello, State: frame.StateDriving})
 		c.expect(frame.KindChallenge)
 		code, reason := c.closed()
-		if code != CloseHandshakeTimeout || reason != CodeHandshakeTimeout {
+		if code != CloseHandshakeTimeout || reason != codes.SessionHandshakeTimeout {
 			t.Fatalf("closed with %d %q", code, reason)
 		}
-		g.waitEvent(CodeHandshakeTimeout, 2)
+		g.waitEvent(codes.SessionHandshakeTimeout, 2)
 	})
-	if g.count(CodeEstablished) != 0 {
+	if g.count(codes.SessionEstablished) != 0 {
 		t.Fatal("a session was established")
 	}
 }
@@ -270,16 +271,16 @@ func TestSecondSession(t *testing.T) {
 		// ...but until it answers, the older session is the vehicle's.
 		old.seq = newer.seq + 10
 		heartbeat(old)
-		if g.count(CodeSuperseded) != 0 {
+		if g.count(codes.SessionSuperseded) != 0 {
 			t.Fatal("superseded before the newer handshake completed")
 		}
 		newer.send(&frame.ChallengeResponse{Nonce: ch.Nonce})
 		newer.expect(frame.KindReady)
 		code, reason := old.closed()
-		if code != CloseSuperseded || reason != CodeSuperseded {
+		if code != CloseSuperseded || reason != codes.SessionSuperseded {
 			t.Fatalf("older session closed with %d %q", code, reason)
 		}
-		g.waitEvent(CodeSuperseded, 1)
+		g.waitEvent(codes.SessionSuperseded, 1)
 		newer.seq = old.seq + 10
 		heartbeat(newer)
 		if g.h.Sessions() != 1 {
@@ -309,7 +310,7 @@ func TestSecondSessionThatNeverCompletes(t *testing.T) {
 	if f := old.expect(frame.KindAck); f.Body.(*frame.Ack).AckSeq != seq {
 		t.Fatal("wrong ack")
 	}
-	if g.count(CodeSuperseded) != 0 || !g.h.Connected("truck-1") {
+	if g.count(codes.SessionSuperseded) != 0 || !g.h.Connected("truck-1") {
 		t.Fatal("the established session was disturbed")
 	}
 }
@@ -376,7 +377,7 @@ func TestHandshakeRefusals(t *testing.T) {
 			{"telemetry before the handshake", v, func(c *rawClient) []byte {
 				tm := sampleTelemetry()
 				return c.sign(c.frame(&tm))
-			}, CloseProtocol, CodeUnexpectedKind},
+			}, CloseProtocol, codes.UnexpectedKind},
 			{"not canonical", v, func(c *rawClient) []byte {
 				return []byte(`{"alg":"Ed25519","kid":"` + v.kid + `","frame":{ "v":1},"sig":"` + string(make64()) + `"}`)
 			}, CloseProtocol, "not_canonical"},
@@ -386,20 +387,20 @@ func TestHandshakeRefusals(t *testing.T) {
 				n := make([]byte, 32)
 				rand.Read(n)
 				return c.sign(c.frame(&frame.ChallengeResponse{Nonce: n}))
-			}, CloseProtocol, CodeNonceMismatch},
+			}, CloseProtocol, codes.NonceMismatch},
 			{"challenge_response under another key", v, func(c *rawClient) []byte {
 				c.write(c.sign(hello(c)))
 				ch := c.expect(frame.KindChallenge).Body.(*frame.Challenge)
 				env, _ := frame.Sign(wrongSigner, "k-other", c.frame(&frame.ChallengeResponse{Nonce: ch.Nonce}))
 				return env
-			}, CloseProtocol, ingest.CodeKIDChanged},
+			}, CloseProtocol, codes.KIDChanged},
 			{"challenge_response replayed from before the hello", v, func(c *rawClient) []byte {
 				early := c.frame(&frame.ChallengeResponse{Nonce: make([]byte, 32)})
 				c.write(c.sign(hello(c)))
 				ch := c.expect(frame.KindChallenge).Body.(*frame.Challenge)
 				early.Body = &frame.ChallengeResponse{Nonce: ch.Nonce}
 				return c.sign(early)
-			}, CloseProtocol, ingest.CodeStaleCounter},
+			}, CloseProtocol, codes.StaleCounter},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				before := len(g.sink.ByCode(tc.code))
@@ -421,7 +422,7 @@ func TestHandshakeRefusals(t *testing.T) {
 				})
 			})
 		}
-		if g.count(CodeEstablished) != 0 {
+		if g.count(codes.SessionEstablished) != 0 {
 			t.Fatal("a refused handshake established a session")
 		}
 	})
@@ -448,7 +449,7 @@ func TestProtocolViolations(t *testing.T) {
 	}{
 		{"binary message", func(c *rawClient) error {
 			return c.c.Write(context.Background(), websocket.MessageBinary, []byte{1, 2, 3})
-		}, CodeBinaryMessage},
+		}, codes.BinaryMessage},
 		{"not JSON", func(c *rawClient) error { return c.write([]byte("hello")) }, "bad_json"},
 		{"frame for another vehicle", func(c *rawClient) error {
 			f := c.frame(&frame.Heartbeat{State: frame.StateDriving})
@@ -458,30 +459,30 @@ func TestProtocolViolations(t *testing.T) {
 		}, "vehicle_mismatch"},
 		{"a gateway kind from the vehicle", func(c *rawClient) error {
 			return c.write(c.sign(c.frame(&frame.Resume{Nonce: make([]byte, 32)})))
-		}, CodeUnexpectedKind},
+		}, codes.UnexpectedKind},
 		{"challenge_response with no challenge outstanding", func(c *rawClient) error {
 			return c.write(c.sign(c.frame(&frame.ChallengeResponse{Nonce: make([]byte, 32)})))
-		}, CodeUnexpectedKind},
+		}, codes.UnexpectedKind},
 		{"oversize message", func(c *rawClient) error {
 			return c.write(make([]byte, frame.MaxEnvelopeSize+1))
-		}, CodeTooLarge},
+		}, string(frame.CodeTooLarge)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := g.count(CodeProtocolViolation)
+			before := g.count(codes.SessionProtocolViolation)
 			c := g.dial(v)
 			c.handshake(frame.StateDriving)
 			if err := tc.send(c); err != nil {
 				t.Fatal(err)
 			}
 			status, reason := c.closed()
-			if tc.reason == CodeTooLarge {
+			if tc.reason == string(frame.CodeTooLarge) {
 				if status != websocket.StatusMessageTooBig && status != CloseProtocol {
 					t.Fatalf("closed with %d %q", status, reason)
 				}
 			} else if status != CloseProtocol || reason != tc.reason {
 				t.Fatalf("closed with %d %q, want %q", status, reason, tc.reason)
 			}
-			g.waitEvent(CodeProtocolViolation, before+1)
+			g.waitEvent(codes.SessionProtocolViolation, before+1)
 		})
 	}
 }
@@ -518,14 +519,14 @@ func TestHeartbeats(t *testing.T) {
 		f2.Body = &frame.Heartbeat{State: frame.StateParked}
 		c.write(c.sign(&f2))
 		n := c.expect(frame.KindNack).Body.(*frame.Nack)
-		if n.AckSeq != f.Seq || n.Reason != ingest.CodeReplay {
+		if n.AckSeq != f.Seq || n.Reason != codes.Replay {
 			t.Fatalf("nack %+v", n)
 		}
 		// Stale ts: clock_skew.
 		f3 := c.frame(&frame.Heartbeat{State: frame.StateDriving})
 		f3.TS = f3.TS.Add(-time.Minute)
 		c.write(c.sign(f3))
-		if n := c.expect(frame.KindNack).Body.(*frame.Nack); n.Reason != ingest.CodeClockSkew {
+		if n := c.expect(frame.KindNack).Body.(*frame.Nack); n.Reason != codes.ClockSkew {
 			t.Fatalf("nack %+v", n)
 		}
 		// Telemetry: acked after durable, too.
@@ -565,7 +566,7 @@ func TestRevocationClosesTheSession(t *testing.T) {
 		if !errors.Is(err, agent.ErrRevoked) || agent.KindOf(err) != agent.KindRevoked {
 			t.Fatalf("agent error %v, want revoked", err)
 		}
-		g.waitEvent(pki.CodeSessionClosedRevoked, 1)
+		g.waitEvent(codes.SessionClosedRevoked, 1)
 		// The liveness monitor records the revocation, not a comm loss.
 		g.waitOffline(t, "truck-1", "revoked")
 		// The reconnect is refused in the TLS handshake.
@@ -625,7 +626,7 @@ func TestCertificateRenewal(t *testing.T) {
 	if len(log.find(agent.EventCertificateRenewed)) != 1 {
 		t.Fatal("no renewal event")
 	}
-	g.waitEvent(pki.CodeCertRenewed, 1)
+	g.waitEvent(codes.CertRenewed, 1)
 }
 
 // TestEnrollThenConnect: a truck enrolls with a join token through the
@@ -731,7 +732,7 @@ func TestSuspensionClosesTheSession(t *testing.T) {
 	if err := st.SetVehicleStatus(context.Background(), "truck-1", "suspended"); err != nil {
 		t.Fatal(err)
 	}
-	if n := g.tracker.ClosePrincipal(context.Background(), principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}, pki.CodeSessionClosedSuspended); n != 1 {
+	if n := g.tracker.ClosePrincipal(context.Background(), principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}, codes.SessionClosedSuspended); n != 1 {
 		t.Fatalf("closed %d connections", n)
 	}
 	waitFor(t, 5*time.Second, "closed", func() bool { return len(log.find(agent.EventDisconnected)) > 0 })
@@ -754,7 +755,7 @@ func TestManualResume(t *testing.T) {
 	runAgent(t, a)
 	waitFor(t, 10*time.Second, "session", func() bool { return a.Status().Connected })
 	time.Sleep(8 * testInterval)
-	if a.Mode() != agent.ModeSafeState || g.count(CodeResumeSent) != 0 {
+	if a.Mode() != agent.ModeSafeState || g.count(codes.SessionResumeSent) != 0 {
 		t.Fatalf("resumed without an operator: %v", a.Mode())
 	}
 	op := principal.Principal{Kind: principal.Operator, ID: "alice"}
@@ -765,8 +766,8 @@ func TestManualResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "resumed", func() bool { return len(log.find(agent.EventResumed)) == 1 })
-	g.waitEvent(CodeResumeSent, 1)
-	if by := g.sink.ByCode(CodeResumeSent)[0].Attrs["by"]; by != op.String() {
+	g.waitEvent(codes.SessionResumeSent, 1)
+	if by := g.sink.ByCode(codes.SessionResumeSent)[0].Attrs["by"]; by != op.String() {
 		t.Fatalf("resume event by %v", by)
 	}
 }

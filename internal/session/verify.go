@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
@@ -23,15 +24,15 @@ func (h *Handler) verifyVehicleFrame(ctx context.Context, peer principal.Princip
 	switch {
 	case errors.As(err, &ref):
 		code := ref.Code
-		if code == ingest.CodeKindNotAllowed {
+		if code == codes.FrameKindNotAllowed {
 			// Each handshake step takes one kind; the protocol names
 			// another one unexpected_kind (docs/PROTOCOL.md, "Handshake").
-			code = CodeUnexpectedKind
+			code = codes.UnexpectedKind
 		}
 		return nil, nil, refusedClose(code, ref.Detail)
 	case err != nil:
 		h.log.Warn("session: handshake frame could not be checked", "vehicle", peer.ID, "err", err)
-		return nil, nil, unavailableClose(CodeStoreUnavailable, "the vehicle registry is unavailable")
+		return nil, nil, unavailableClose(codes.StoreUnavailable, "the vehicle registry is unavailable")
 	}
 	return f, env, nil
 }

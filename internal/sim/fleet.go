@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
-	"github.com/fifthwheel/fifthwheel/internal/liveness"
+	"github.com/fifthwheel/fifthwheel/codes"
 )
 
 // Target is the gateway the fleet connects to.
@@ -558,9 +558,9 @@ func (f *Fleet) summaryLoop(ctx context.Context) {
 		s.MissesPerSec = float64(s.Misses-prevMisses) / dt
 		prevAcked, prevMisses, prev = acked, s.Misses, now
 		if f.gw != nil {
-			if err := f.gw.poll(ctx, liveness.CodeCommLost); err == nil {
+			if err := f.gw.poll(ctx, codes.CommLost); err == nil {
 				s.CommLost = 0
-				for _, e := range f.gw.events(liveness.CodeCommLost) {
+				for _, e := range f.gw.events(codes.CommLost) {
 					if _, ok := f.byID[e.Vehicle]; ok && !e.Time.Before(f.start) {
 						s.CommLost++
 					}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fifthwheel/fifthwheel/internal/session"
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
 
@@ -166,7 +166,7 @@ func TestBlackout(t *testing.T) {
 		}
 		// Every resume the trucks obeyed is one the gateway recorded.
 		resumes := 0
-		for _, e := range f.gw.events(session.CodeResumeSent) {
+		for _, e := range f.gw.events(codes.SessionResumeSent) {
 			for _, v := range hit {
 				if e.Vehicle == v.id {
 					resumes++

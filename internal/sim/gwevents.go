@@ -7,9 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fifthwheel/fifthwheel/internal/ingest"
-	"github.com/fifthwheel/fifthwheel/internal/liveness"
-	"github.com/fifthwheel/fifthwheel/internal/session"
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
@@ -25,11 +23,11 @@ type EventLister interface {
 
 // The event codes the report reads.
 var gatewayCodes = []string{
-	liveness.CodeCommLost,
-	liveness.CodeEventsDropped,
-	session.CodeResumeSent,
-	ingest.FindingPositionJump,
-	ingest.FindingSpeedDisagreement,
+	codes.CommLost,
+	codes.LivenessEventsDropped,
+	codes.SessionResumeSent,
+	codes.PositionJump,
+	codes.SpeedDisagreement,
 }
 
 // gwEvent is one gateway event about a fleet vehicle.

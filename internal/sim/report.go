@@ -11,9 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/fifthwheel/fifthwheel/internal/ingest"
-	"github.com/fifthwheel/fifthwheel/internal/liveness"
-	"github.com/fifthwheel/fifthwheel/internal/session"
+	"github.com/fifthwheel/fifthwheel/codes"
 )
 
 // Dist summarizes a set of durations, in milliseconds (nearest-rank
@@ -334,7 +332,7 @@ func gatewayFigures(in reportInput, span time.Duration, outages map[string][]out
 	g := &GatewayReport{Source: in.gwSource, Findings: map[string]int{}, FindingsUnfaulted: map[string]int{}}
 	var det, lag []time.Duration
 	detected := map[string]bool{}
-	for _, e := range in.gw.events(liveness.CodeCommLost) {
+	for _, e := range in.gw.events(codes.CommLost) {
 		wins, ours := outages[e.Vehicle]
 		if !ours || e.Time.Before(in.started) {
 			continue
@@ -399,26 +397,26 @@ func gatewayFigures(in reportInput, span time.Duration, outages map[string][]out
 	for _, t := range in.trucks {
 		faults[t.ID] = t.Faults
 	}
-	for _, e := range in.gw.events(session.CodeResumeSent) {
+	for _, e := range in.gw.events(codes.SessionResumeSent) {
 		if _, ok := faults[e.Vehicle]; ok && !e.Time.Before(in.started) {
 			g.ResumesSent++
 		}
 	}
-	for _, code := range []string{ingest.FindingPositionJump, ingest.FindingSpeedDisagreement} {
+	for _, code := range []string{codes.PositionJump, codes.SpeedDisagreement} {
 		for _, e := range in.gw.events(code) {
 			f, ok := faults[e.Vehicle]
 			if !ok || e.Time.Before(in.started) {
 				continue
 			}
 			g.Findings[code]++
-			faulted := (code == ingest.FindingPositionJump && f.GNSSJump.For > 0) ||
-				(code == ingest.FindingSpeedDisagreement && f.SpeedDisagreement.For > 0)
+			faulted := (code == codes.PositionJump && f.GNSSJump.For > 0) ||
+				(code == codes.SpeedDisagreement && f.SpeedDisagreement.For > 0)
 			if !faulted {
 				g.FindingsUnfaulted[code]++
 			}
 		}
 	}
-	for _, e := range in.gw.events(liveness.CodeEventsDropped) {
+	for _, e := range in.gw.events(codes.LivenessEventsDropped) {
 		if n, ok := e.attrNumber("count"); ok && !e.Time.Before(in.started) {
 			g.EventsDropped += int(n)
 		}

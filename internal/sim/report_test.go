@@ -16,13 +16,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fifthwheel/fifthwheel/internal/liveness"
+	"github.com/fifthwheel/fifthwheel/codes"
 )
 
 // commLost is a comm_lost event as the liveness monitor records it.
 func commLost(id string, lastHB time.Time, span, lag time.Duration) gwEvent {
 	dl := lastHB.Add(span)
-	return gwEvent{Code: liveness.CodeCommLost, Vehicle: id, Time: dl.Add(lag), Attrs: map[string]any{
+	return gwEvent{Code: codes.CommLost, Vehicle: id, Time: dl.Add(lag), Attrs: map[string]any{
 		"last_heartbeat": lastHB.Format(time.RFC3339Nano), "deadline": dl.Format(time.RFC3339Nano),
 		"detection_latency_ms": float64(lag.Milliseconds())}}
 }
@@ -48,7 +48,7 @@ func TestReportClassifiesCommLost(t *testing.T) {
 		{ID: "f"}, // healthy; its namesake of an earlier run was declared as this run began
 	}
 	gw := newGatewayLog(nil)
-	gw.evs[liveness.CodeCommLost] = []gwEvent{
+	gw.evs[codes.CommLost] = []gwEvent{
 		commLost("a", bStart.Add(-400*time.Millisecond), span, 30*time.Millisecond),
 		commLost("c", t0.Add(40*time.Second), span, 20*time.Millisecond),
 		commLost("d", end.Add(-500*time.Millisecond), span, 10*time.Millisecond),

@@ -258,7 +258,7 @@ func (s *pgStore) ListVehicles(ctx context.Context) ([]Vehicle, error) {
 // vehicle's connections at once instead of at their next poll.
 const VehicleStatusChannel = "fifthwheel_vehicle_status"
 
-func (s *pgStore) SetVehicleStatus(ctx context.Context, id, status string) error {
+func (s *pgStore) SetVehicleStatus(ctx context.Context, id string, status VehicleStatus) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE vehicles SET status=$1 WHERE id=$2`, status, id)
 		if err != nil {

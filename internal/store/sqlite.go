@@ -565,7 +565,7 @@ func (s *sqliteStore) ListVehicles(ctx context.Context) ([]Vehicle, error) {
 	return out, rows.Err()
 }
 
-func (s *sqliteStore) SetVehicleStatus(ctx context.Context, id, status string) error {
+func (s *sqliteStore) SetVehicleStatus(ctx context.Context, id string, status VehicleStatus) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(`UPDATE vehicles SET status=? WHERE id=?`, status, id)
 		if err != nil {

@@ -71,7 +71,7 @@ type Store interface {
 	// SetVehicleStatus changes a vehicle's status and bumps the vehicle
 	// status version in the same transaction (on PostgreSQL it also
 	// notifies VehicleStatusChannel); ErrNotFound, and no change, if absent.
-	SetVehicleStatus(ctx context.Context, id string, status string) error
+	SetVehicleStatus(ctx context.Context, id string, status VehicleStatus) error
 	// VehicleStatusVersion returns the vehicle status change counter: it
 	// moves with every SetVehicleStatus, so replicas poll it cheaply and
 	// list the vehicles only when it moved.
@@ -114,10 +114,31 @@ type EventFilter struct {
 	Limit    int // 0 means the default page size
 }
 
+// VehicleStatus is a vehicle's registry status. Only an active vehicle is
+// admitted: every check compares with VehicleActive, so any other value,
+// one this version does not know included, refuses (fail closed).
+type VehicleStatus string
+
+// The vehicle statuses.
+const (
+	VehicleActive    VehicleStatus = "active"
+	VehicleSuspended VehicleStatus = "suspended" // by an operator; `vehicle resume` makes it active again
+	VehicleRetired   VehicleStatus = "retired"
+)
+
+// ClientStatus is a TMS client's registry status.
+type ClientStatus string
+
+// The client statuses.
+const (
+	ClientActive    ClientStatus = "active"
+	ClientSuspended ClientStatus = "suspended"
+)
+
 // Vehicle is a registry entry.
 type Vehicle struct {
 	ID        string
-	Status    string // "active", "suspended", "retired"
+	Status    VehicleStatus
 	CreatedAt time.Time
 	Labels    map[string]string
 }
@@ -126,7 +147,7 @@ type Vehicle struct {
 type Client struct {
 	ID        string
 	Name      string
-	Status    string // "active", "suspended"
+	Status    ClientStatus
 	CreatedAt time.Time
 }
 

@@ -1,0 +1,477 @@
+package codes
+
+import (
+	"net/http"
+
+	"github.com/fifthwheel/fifthwheel/frame"
+)
+
+// The gateway's reason codes beyond package frame's, by area. The
+// catalogue below gives each its meaning, status, severity and kind.
+const (
+	// Frame admission: the gateway's stateful checks of a verified frame.
+	VehicleMismatch     = "vehicle_mismatch"
+	VehicleUnknown      = "vehicle_unknown"
+	VehicleSuspended    = "vehicle_suspended"
+	RetiredKID          = "retired_kid"
+	Replay              = "replay"
+	StaleCounter        = "stale_counter"
+	EpochNotAuthorized  = "epoch_not_authorized"
+	ClockSkew           = "clock_skew"
+	FrameKindNotAllowed = "kind_not_allowed"
+	FrameAccepted       = "frame_accepted"
+	FrameDuplicate      = "frame_duplicate"
+
+	// Vehicle session.
+	SessionEstablished       = "session_established"
+	SessionHandshakeTimeout  = "session_handshake_timeout"
+	SessionSuperseded        = "session_superseded"
+	SessionClosedCommLost    = "session_closed_comm_lost"
+	SessionClosed            = "session_closed"
+	SessionClosedShutdown    = "session_closed_shutdown"
+	SessionProtocolViolation = "session_protocol_violation"
+	SessionResumeSent        = "session_resume_sent"
+	SessionLimit             = "session_limit"
+	GatewayOverloaded        = "gateway_overloaded"
+	GatewayShutdown          = "gateway_shutdown"
+	BadUpgrade               = "bad_upgrade"
+	BinaryMessage            = "binary_message"
+	UnexpectedKind           = "unexpected_kind"
+	NonceMismatch            = "nonce_mismatch"
+	KIDChanged               = "kid_changed"
+	ReadTimeout              = "read_timeout"
+	Goodbye                  = "goodbye"
+	VehicleForgotten         = "vehicle_forgotten"
+
+	// Batch path.
+	MalformedBatch = "malformed_batch"
+	TooManyFrames  = "too_many_frames"
+	BatchTooDeep   = "batch_too_deep"
+
+	// Any HTTP route.
+	Unauthenticated           = "unauthenticated"
+	ClientCertificateRequired = "client_certificate_required"
+	Forbidden                 = "forbidden"
+	NotFound                  = "not_found"
+	MethodNotAllowed          = "method_not_allowed"
+	UnsupportedMediaType      = "unsupported_media_type"
+	BodyTooLarge              = "body_too_large"
+	BadVehicleID              = "bad_vehicle_id"
+	BadQuery                  = "bad_query"
+	RateLimited               = "rate_limited"
+	StoreUnavailable          = "store_unavailable"
+	ShuttingDown              = "shutting_down"
+	NotImplemented            = "not_implemented"
+	Internal                  = "internal"
+
+	// TLS handshakes, admission of connections, live revocation.
+	TLSNoClientCert               = "tls_no_client_cert"
+	TLSUnknownAuthority           = "tls_unknown_authority"
+	TLSCertExpired                = "tls_cert_expired"
+	TLSCertNotYetValid            = "tls_cert_not_yet_valid"
+	TLSBadCertificate             = "tls_bad_certificate"
+	TLSProtocolVersion            = "tls_protocol_version"
+	TLSBadSignature               = "tls_bad_signature"
+	TLSHandshakeFailed            = "tls_handshake_failed"
+	TLSNoVerifiedChain            = "tls_no_verified_chain"
+	CertIssuerNotTrusted          = "cert_issuer_not_trusted"
+	CertNoIdentity                = "cert_no_identity"
+	CertProfileMismatch           = "cert_profile_mismatch"
+	TLSKindNotAllowed             = "tls_kind_not_allowed"
+	TLSCertRevoked                = "tls_cert_revoked"
+	RevocationStale               = "revocation_stale"
+	TLSAccepted                   = "tls_accepted"
+	EventSinkFailed               = "event_sink_failed"
+	TLSAnonymous                  = "tls_anonymous"
+	AdmissionSourceLimit          = "admission_source_limit"
+	AdmissionGlobalLimit          = "admission_global_limit"
+	AdmissionUnauthenticatedLimit = "admission_unauthenticated_limit"
+	TLSClientHelloTimeout         = "tls_client_hello_timeout"
+	SessionClosedRevoked          = "session_closed_revoked"
+	SessionClosedSuspended        = "session_closed_suspended"
+
+	// Enrollment and renewal.
+	RequestTooLarge     = "request_too_large"
+	MalformedRequest    = "malformed_request"
+	KIDConflict         = "kid_conflict"
+	CSRTooLarge         = "csr_too_large"
+	CSRMalformed        = "csr_malformed"
+	CSRBadSignature     = "csr_bad_signature"
+	CSRKeyType          = "csr_key_type"
+	CSRIdentityMismatch = "csr_identity_mismatch"
+	TokenMalformed      = "token_malformed"
+	TokenUnknown        = "token_unknown"
+	TokenUsed           = "token_used"
+	TokenExpired        = "token_expired"
+	RenewCertRevoked    = "renew_cert_revoked"
+	RenewCertExpired    = "renew_cert_expired"
+	RenewCertUnknown    = "renew_cert_unknown"
+	RenewKindNotAllowed = "renew_kind_not_allowed"
+
+	// Fleet CA and operator PKI actions.
+	CAInitialized       = "ca_initialized"
+	CertIssued          = "cert_issued"
+	CertEnrolled        = "cert_enrolled"
+	CertRenewed         = "cert_renewed"
+	CertRevoked         = "cert_revoked"
+	GatewayKeyAdded     = "gateway_key_added"
+	GatewayKeyPromoted  = "gateway_key_promoted"
+	GatewayKeyDropped   = "gateway_key_dropped"
+	CertAlreadyRevoked  = "cert_already_revoked"
+	CertUnknown         = "cert_unknown"
+	PrincipalRevoked    = "principal_revoked"
+	JoinTokenCreated    = "join_token_created"
+	IntermediateAdded   = "intermediate_added"
+	IntermediateIssuing = "intermediate_issuing"
+	IntermediateRetired = "intermediate_retired"
+	CRLPublished        = "crl_published"
+	IssueInvalid        = "issue_invalid"
+	OCSPRequestTooLarge = "ocsp_request_too_large"
+
+	// Registry.
+	VehicleRegistered    = "vehicle_registered"
+	ClientRegistered     = "client_registered"
+	VehicleStatusChanged = "vehicle_status_changed"
+	FrameKeyRegistered   = "frame_key_registered"
+	FrameKeyRefused      = "frame_key_refused"
+	FrameKeyRetired      = "frame_key_retired"
+	EpochAdvanced        = "epoch_advanced"
+
+	// Liveness.
+	VehicleOnline         = "vehicle_online"
+	VehicleSuspect        = "vehicle_suspect"
+	CommLost              = "comm_lost"
+	VehicleSafeState      = "vehicle_safe_state"
+	VehicleOffline        = "vehicle_offline"
+	LivenessEventsDropped = "liveness_events_dropped"
+	LivenessVehicleLimit  = "liveness_vehicle_limit"
+
+	// Plausibility findings.
+	SpeedDisagreement    = "speed_disagreement"
+	PositionJump         = "position_jump"
+	GNSSFixLost          = "gnss_fix_lost"
+	OutsideOperatingArea = "outside_operating_area"
+
+	// The gateway process.
+	GatewayStarted = "gateway_started"
+	GatewayStopped = "gateway_stopped"
+	StoreMigrated  = "store_migrated"
+)
+
+// Short names for the table.
+const (
+	info   = SeverityInfo
+	low    = SeverityLow
+	medium = SeverityMedium
+	high   = SeverityHigh
+
+	transient   = KindTransient
+	protocol    = KindProtocol
+	notEnrolled = KindNotEnrolled
+	suspended   = KindSuspended
+	revoked     = KindRevoked
+	expired     = KindExpired
+)
+
+// catalogue is every code, grouped by area in the order of Areas. A test
+// checks it against the constants above, package frame's codes and
+// docs/PROTOCOL.md.
+var catalogue = [...]Entry{
+	// Package frame (steps 1-10 of docs/PROTOCOL.md "Processing order").
+	frameCode(frame.CodeTooLarge, 0, medium, protocol, "The envelope is over 17,408 bytes, its frame member over 16,384 bytes, or a telemetry `ext` over 12,288 bytes (on the session: a message over the read limit)."),
+	frameCode(frame.CodeInvalidUTF8, 0, medium, protocol, "The bytes are not valid UTF-8, or a string escapes a lone UTF-16 surrogate."),
+	frameCode(frame.CodeBadJSON, 0, medium, protocol, "The bytes are not exactly one JSON value: syntax error, truncation, comment, trailing data."),
+	frameCode(frame.CodeDuplicateMember, 0, medium, protocol, "An object has two members with the same (unescaped) name."),
+	frameCode(frame.CodeTooDeep, 0, medium, protocol, "Objects and arrays nest deeper than the limit (7 in an envelope, 6 in a frame, 5 in a telemetry `ext`)."),
+	frameCode(frame.CodeNumberOutOfRange, 0, medium, protocol, "A number is not finite as an IEEE 754 double (`1e400`), or an integer member is outside 0 … 2^53−1."),
+	frameCode(frame.CodeUnknownMember, 0, medium, protocol, "A member the schema does not define, in the envelope or the frame (outside `ext`)."),
+	frameCode(frame.CodeMissingMember, 0, medium, protocol, "A required member is absent (`frame`, `sig`, or a frame member; `alg` and `kid` have their own codes)."),
+	frameCode(frame.CodeSchema, 0, medium, protocol, "A member has the wrong JSON type, or a value outside its documented range, set or syntax (where no more specific code applies)."),
+	frameCode(frame.CodeNotCanonical, 0, medium, protocol, "The frame bytes are not in RFC 8785 canonical form, so they are not what the sender signed."),
+	frameCode(frame.CodeMissingAlg, 0, medium, protocol, "The envelope has no `alg`. There is no default."),
+	frameCode(frame.CodeAlgNotAllowed, 0, medium, protocol, "`alg` is not `Ed25519`, `ES256` or `HS256` (`none` included)."),
+	frameCode(frame.CodeMissingKID, 0, medium, protocol, "The envelope has no `kid`, or it is empty. There is no default."),
+	frameCode(frame.CodeBadKID, 0, medium, protocol, "`kid` is longer than 64 characters or has characters outside `[A-Za-z0-9._:-]`."),
+	frameCode(frame.CodeBadSigEncoding, 0, medium, protocol, "`sig` is not canonical unpadded base64url, or its decoded length is wrong for `alg`."),
+	frameCode(frame.CodeUnknownKID, 0, medium, notEnrolled, "No key is registered under `kid` for the sending vehicle (a retired one is `retired_kid`). Decided by the receiver's key registry, failing closed."),
+	frameCode(frame.CodeAlgMismatch, 0, high, protocol, "The key registered under `kid` is for another algorithm than `alg`: a misconfiguration or an algorithm-confusion attempt."),
+	frameCode(frame.CodeBadSignature, 0, high, protocol, "The signature does not verify over the frame bytes with the key registered under `kid`."),
+	frameCode(frame.CodeUnsupportedVersion, 0, medium, protocol, "The frame's `v` is not `1`."),
+	frameCode(frame.CodeUnknownKind, 0, medium, protocol, "The frame's `kind` is not one this version defines."),
+	frameCode(frame.CodeBadTS, 0, medium, protocol, "`ts` is not RFC 3339 UTC with exactly millisecond precision in years 2000 … 9999."),
+	frameCode(frame.CodeBadKey, http.StatusBadRequest, low, protocol, "A key was refused at registration (see [Keys](#keys)). Never sent for an envelope."),
+
+	// Frame admission.
+	{Code: VehicleMismatch, Area: AreaAdmission, Severity: high, Kind: protocol,
+		Meaning: "The frame's `vehicle_id` is not the vehicle the sender's certificate names."},
+	{Code: VehicleUnknown, Area: AreaAdmission, Severity: medium, Kind: notEnrolled,
+		Meaning: "The certificate's vehicle is not in the registry."},
+	{Code: VehicleSuspended, Area: AreaAdmission, Status: http.StatusForbidden, Severity: medium, Kind: suspended,
+		Meaning: "The vehicle is suspended or retired by an operator; its live sessions are closed with it (4005)."},
+	{Code: RetiredKID, Area: AreaAdmission, Severity: medium, Kind: notEnrolled,
+		Meaning: "The key registered under `kid` is retired."},
+	{Code: Replay, Area: AreaAdmission, Severity: high, Kind: protocol,
+		Meaning: "The vehicle's (epoch, seq) was accepted before with other frame bytes."},
+	{Code: StaleCounter, Area: AreaAdmission, Severity: medium, Kind: protocol,
+		Meaning: "(epoch, seq) is not newer than the vehicle's last accepted frame (nor within the out-of-order window)."},
+	{Code: EpochNotAuthorized, Area: AreaAdmission, Severity: medium, Kind: protocol,
+		Meaning: "`epoch` is not the one an operator authorized for the vehicle."},
+	{Code: ClockSkew, Area: AreaAdmission, Severity: medium, Kind: protocol,
+		Meaning: "`ts` is outside the allowed window around the gateway's clock (live frames), or in its future (any frame)."},
+	{Code: FrameKindNotAllowed, Area: AreaAdmission, Severity: medium, Kind: protocol,
+		Meaning: "This path does not take frames of this kind (a heartbeat on the batch path)."},
+	{Code: FrameAccepted, Area: AreaAdmission, Severity: info,
+		Meaning: "Event: a frame was accepted and is durable."},
+	{Code: FrameDuplicate, Area: AreaAdmission, Severity: low,
+		Meaning: "Event: an exact re-send of an accepted frame, answered as a duplicate and not stored again."},
+
+	// Vehicle session.
+	{Code: SessionEstablished, Area: AreaSession, Severity: info,
+		Meaning: "Event: a vehicle completed the session handshake."},
+	{Code: SessionHandshakeTimeout, Area: AreaSession, Severity: medium, Kind: transient,
+		Meaning: "The handshake did not complete within the handshake timeout of the upgrade (close 4002)."},
+	{Code: SessionSuperseded, Area: AreaSession, Severity: medium, Kind: transient,
+		Meaning: "A newer session of the vehicle completed its handshake; this one is closed (4001)."},
+	{Code: SessionClosedCommLost, Area: AreaSession, Severity: medium,
+		Meaning: "Event: a session was closed because the liveness monitor declared comm loss."},
+	{Code: SessionClosed, Area: AreaSession, Severity: info,
+		Meaning: "Event: a session ended (attribute `cause`: `goodbye`, `transport` or `read_timeout`)."},
+	{Code: SessionClosedShutdown, Area: AreaSession, Severity: info,
+		Meaning: "Event: a session was closed because the gateway is shutting down."},
+	{Code: SessionProtocolViolation, Area: AreaSession, Severity: medium,
+		Meaning: "Event: the vehicle broke the protocol after the handshake; attribute `reason` is the close reason sent."},
+	{Code: SessionResumeSent, Area: AreaSession, Severity: medium,
+		Meaning: "Event: the gateway sent a resume (attribute `by`: `policy` or the operator)."},
+	{Code: SessionLimit, Area: AreaSession, Status: http.StatusServiceUnavailable, Severity: medium, Kind: transient,
+		Meaning: "The gateway holds its maximum of sessions (`Retry-After`)."},
+	{Code: GatewayOverloaded, Area: AreaSession, Status: http.StatusServiceUnavailable, Severity: medium, Kind: transient,
+		Meaning: "The gateway answers its connected vehicles' frames too slowly to take another session (`Retry-After`, spread at random)."},
+	{Code: GatewayShutdown, Area: AreaSession, Status: http.StatusServiceUnavailable, Severity: medium, Kind: transient,
+		Meaning: "The gateway is stopping: the upgrade is refused, or the session closed (1001); reconnect."},
+	{Code: BadUpgrade, Area: AreaSession, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
+		Meaning: "Not a `GET` WebSocket upgrade offering the subprotocol `fifthwheel.v1` (or the agent got a 101 without it)."},
+	{Code: BinaryMessage, Area: AreaSession, Severity: medium, Kind: protocol,
+		Meaning: "A binary WebSocket message: every message is one envelope, as text (close 4004)."},
+	{Code: UnexpectedKind, Area: AreaSession, Severity: medium, Kind: protocol,
+		Meaning: "A frame of a kind not allowed at this point of the session."},
+	{Code: NonceMismatch, Area: AreaSession, Severity: high, Kind: protocol,
+		Meaning: "The `challenge_response` does not carry the challenge's nonce."},
+	{Code: KIDChanged, Area: AreaSession, Severity: medium, Kind: protocol,
+		Meaning: "The `challenge_response` is signed under another `kid` than the hello."},
+	{Code: ReadTimeout, Area: AreaSession, Kind: transient,
+		Meaning: "Close reason (4000): the gateway heard nothing from the vehicle for 3 heartbeat intervals + 250 ms."},
+	{Code: Goodbye, Area: AreaSession,
+		Meaning: "Close reason (1000) a vehicle sends when it ends its session on purpose."},
+	{Code: VehicleForgotten, Area: AreaSession, Severity: medium, Kind: notEnrolled,
+		Meaning: "The liveness monitor forgot the vehicle (decommissioned or deleted); its session is closed (4005)."},
+
+	// Batch path.
+	{Code: MalformedBatch, Area: AreaBatch, Status: http.StatusBadRequest, Severity: medium, Kind: protocol,
+		Meaning: "The body is not one I-JSON object `{\"frames\":[...]}` with nothing else."},
+	{Code: TooManyFrames, Area: AreaBatch, Status: http.StatusRequestEntityTooLarge, Severity: medium, Kind: protocol,
+		Meaning: "The batch has more than 256 frames."},
+	{Code: BatchTooDeep, Area: AreaBatch, Status: http.StatusBadRequest, Severity: medium, Kind: protocol,
+		Meaning: "The body nests deeper than 9 levels (the batch object, its array and an envelope at its own limit)."},
+
+	// Any HTTP route.
+	{Code: Unauthenticated, Area: AreaHTTP, Status: http.StatusForbidden, Severity: low, Kind: notEnrolled,
+		Meaning: "The request has no verified certificate of the kind this route serves (a vehicle's on the session and batch paths)."},
+	{Code: ClientCertificateRequired, Area: AreaHTTP, Status: http.StatusForbidden, Severity: low, Kind: protocol,
+		Meaning: "A request without a client certificate on a route that needs one (every route but enrollment)."},
+	{Code: Forbidden, Area: AreaHTTP, Status: http.StatusForbidden, Kind: protocol,
+		Meaning: "The route needs a TMS client or operator certificate."},
+	{Code: NotFound, Area: AreaHTTP, Status: http.StatusNotFound, Kind: protocol,
+		Meaning: "No such endpoint, or no such resource on it."},
+	{Code: MethodNotAllowed, Area: AreaHTTP, Status: http.StatusMethodNotAllowed, Kind: protocol,
+		Meaning: "The endpoint does not take this method."},
+	{Code: UnsupportedMediaType, Area: AreaHTTP, Status: http.StatusUnsupportedMediaType, Severity: low, Kind: protocol,
+		Meaning: "The body is not of the media type the endpoint takes (`application/json`)."},
+	{Code: BodyTooLarge, Area: AreaHTTP, Status: http.StatusRequestEntityTooLarge, Severity: medium, Kind: protocol,
+		Meaning: "The body is over the route's size limit (1 MiB on the batch path)."},
+	{Code: BadVehicleID, Area: AreaHTTP, Status: http.StatusBadRequest, Kind: protocol,
+		Meaning: "The vehicle id in the path is malformed."},
+	{Code: BadQuery, Area: AreaHTTP, Status: http.StatusBadRequest, Kind: protocol,
+		Meaning: "A query parameter is malformed or out of range."},
+	{Code: RateLimited, Area: AreaHTTP, Status: http.StatusTooManyRequests, Severity: low, Kind: transient,
+		Meaning: "A rate is exceeded (the vehicle's handshakes or frames, renewals per identity, requests without a certificate per source); retry after `Retry-After`. As a nack: send the frame again."},
+	{Code: StoreUnavailable, Area: AreaHTTP, Status: http.StatusServiceUnavailable, Severity: low, Kind: transient,
+		Meaning: "A check could not complete (the store did not answer): refused, nothing changed; send the same again (as a nack or close 1013 too)."},
+	{Code: ShuttingDown, Area: AreaHTTP, Status: http.StatusServiceUnavailable, Kind: transient,
+		Meaning: "`/readyz`: the gateway is draining before it stops."},
+	{Code: NotImplemented, Area: AreaHTTP, Status: http.StatusNotImplemented, Kind: protocol,
+		Meaning: "The route is part of the API but not implemented in this version."},
+	{Code: Internal, Area: AreaHTTP, Status: http.StatusInternalServerError, Kind: transient,
+		Meaning: "An unexpected error; the answer carries no detail (the cause is in the gateway's log)."},
+
+	// TLS handshakes, admission of connections, live revocation.
+	{Code: TLSNoClientCert, Area: AreaTLS, Status: http.StatusUnauthorized, Severity: low, Kind: notEnrolled,
+		Meaning: "The client sent no certificate where one is required."},
+	{Code: TLSUnknownAuthority, Area: AreaTLS, Status: http.StatusForbidden, Severity: medium, Kind: notEnrolled,
+		Meaning: "The certificate does not chain to a trusted intermediate (another CA, root-issued, a retired intermediate)."},
+	{Code: TLSCertExpired, Area: AreaTLS, Status: http.StatusForbidden, Severity: low, Kind: expired,
+		Meaning: "The certificate has expired."},
+	{Code: TLSCertNotYetValid, Area: AreaTLS, Status: http.StatusForbidden, Severity: low, Kind: expired,
+		Meaning: "The certificate is not valid yet (or a clock is wrong)."},
+	{Code: TLSBadCertificate, Area: AreaTLS, Status: http.StatusForbidden, Severity: medium, Kind: protocol,
+		Meaning: "Chain verification failed otherwise (EKU, constraints, signature, unparsable)."},
+	{Code: TLSProtocolVersion, Area: AreaTLS, Severity: low, Kind: protocol,
+		Meaning: "TLS 1.2 or older: the gateway speaks TLS 1.3 only."},
+	{Code: TLSBadSignature, Area: AreaTLS, Severity: medium, Kind: protocol,
+		Meaning: "CertificateVerify failed: a certificate presented without its private key."},
+	{Code: TLSHandshakeFailed, Area: AreaTLS, Severity: low,
+		Meaning: "Any other handshake failure: timeouts, resets, malformed records."},
+	{Code: TLSNoVerifiedChain, Area: AreaTLS, Status: http.StatusUnauthorized, Severity: low, Kind: notEnrolled,
+		Meaning: "No verified certificate chain where one is required."},
+	{Code: CertIssuerNotTrusted, Area: AreaTLS, Status: http.StatusForbidden, Severity: low, Kind: notEnrolled,
+		Meaning: "The certificate's intermediate is no longer trusted (retired since the session was resumed or the certificate issued)."},
+	{Code: CertNoIdentity, Area: AreaTLS, Status: http.StatusForbidden, Severity: low, Kind: notEnrolled,
+		Meaning: "The certificate has no, several or a malformed `urn:fifthwheel:` URI SAN."},
+	{Code: CertProfileMismatch, Area: AreaTLS, Status: http.StatusForbidden, Severity: low, Kind: protocol,
+		Meaning: "The certificate's EKU, CN or CA flag does not fit its kind of principal."},
+	{Code: TLSKindNotAllowed, Area: AreaTLS, Status: http.StatusForbidden, Severity: medium, Kind: notEnrolled,
+		Meaning: "A certificate of a kind this listener does not take (a vehicle certificate on the TMS listener)."},
+	{Code: TLSCertRevoked, Area: AreaTLS, Status: http.StatusForbidden, Severity: high, Kind: revoked,
+		Meaning: "The certificate or its intermediate is revoked."},
+	{Code: RevocationStale, Area: AreaTLS, Status: http.StatusServiceUnavailable, Severity: high, Kind: transient,
+		Meaning: "The gateway's revocation data is older than its maximum age: every certificate is refused (fail closed); close 1013."},
+	{Code: TLSAccepted, Area: AreaTLS, Severity: info,
+		Meaning: "Event: a handshake completed and the client proved possession of its certificate's key."},
+	{Code: EventSinkFailed, Area: AreaTLS,
+		Meaning: "A handshake's accept event could not be recorded: the connection is refused (events fail closed); no event."},
+	{Code: TLSAnonymous, Area: AreaTLS, Severity: info,
+		Meaning: "Event: a connection without a client certificate was admitted to the listener's anonymous routes (enrollment)."},
+	{Code: AdmissionSourceLimit, Area: AreaTLS, Severity: low,
+		Meaning: "Event: a connection was closed on accept: its source already had its maximum of handshakes in progress."},
+	{Code: AdmissionGlobalLimit, Area: AreaTLS, Severity: low,
+		Meaning: "Event: a connection was closed: the listener already had its maximum of handshakes in progress or of connections without a certificate."},
+	{Code: AdmissionUnauthenticatedLimit, Area: AreaTLS, Severity: low,
+		Meaning: "Event: a connection without a client certificate was closed: its source already had its maximum of them."},
+	{Code: TLSClientHelloTimeout, Area: AreaTLS, Severity: low,
+		Meaning: "Event: a connection sent no ClientHello in time and was closed."},
+	{Code: SessionClosedRevoked, Area: AreaTLS, Severity: medium, Kind: revoked,
+		Meaning: "A live connection was closed because its certificate was revoked (session close 4003)."},
+	{Code: SessionClosedSuspended, Area: AreaTLS, Severity: medium,
+		Meaning: "Event: a live connection of a vehicle an operator suspended or retired was closed (the vehicle gets `vehicle_suspended`)."},
+
+	// Enrollment and renewal.
+	{Code: RequestTooLarge, Area: AreaEnrollment, Status: http.StatusRequestEntityTooLarge, Severity: low, Kind: protocol,
+		Meaning: "The request body is over 9 KiB."},
+	{Code: MalformedRequest, Area: AreaEnrollment, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
+		Meaning: "The body is not the strict JSON object the endpoint takes (unknown or duplicate members, a required one missing)."},
+	{Code: KIDConflict, Area: AreaEnrollment, Status: http.StatusConflict, Severity: medium, Kind: protocol,
+		Meaning: "The vehicle has another key under this `kid` (kids are never reused)."},
+	{Code: CSRTooLarge, Area: AreaEnrollment, Status: http.StatusRequestEntityTooLarge, Severity: low, Kind: protocol,
+		Meaning: "The certificate request is too large."},
+	{Code: CSRMalformed, Area: AreaEnrollment, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
+		Meaning: "Not one PEM certificate request that parses."},
+	{Code: CSRBadSignature, Area: AreaEnrollment, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
+		Meaning: "The certificate request's self-signature does not verify."},
+	{Code: CSRKeyType, Area: AreaEnrollment, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
+		Meaning: "The key is not ECDSA P-256 or Ed25519."},
+	{Code: CSRIdentityMismatch, Area: AreaEnrollment, Status: http.StatusForbidden, Severity: low, Kind: protocol,
+		Meaning: "The request names another identity than the join token's or the presented certificate's."},
+	{Code: TokenMalformed, Area: AreaEnrollment, Status: http.StatusUnauthorized, Severity: low, Kind: notEnrolled,
+		Meaning: "Not a join token."},
+	{Code: TokenUnknown, Area: AreaEnrollment, Status: http.StatusUnauthorized, Severity: low, Kind: notEnrolled,
+		Meaning: "No such join token."},
+	{Code: TokenUsed, Area: AreaEnrollment, Status: http.StatusUnauthorized, Severity: medium, Kind: notEnrolled,
+		Meaning: "The join token was used already (single use)."},
+	{Code: TokenExpired, Area: AreaEnrollment, Status: http.StatusUnauthorized, Severity: low, Kind: notEnrolled,
+		Meaning: "The join token has expired."},
+	{Code: RenewCertRevoked, Area: AreaEnrollment, Status: http.StatusForbidden, Severity: high, Kind: revoked,
+		Meaning: "The certificate presented for renewal is revoked, or its principal was revoked after it was issued."},
+	{Code: RenewCertExpired, Area: AreaEnrollment, Status: http.StatusUnauthorized, Severity: low, Kind: expired,
+		Meaning: "The certificate presented for renewal is not valid now."},
+	{Code: RenewCertUnknown, Area: AreaEnrollment, Status: http.StatusForbidden, Severity: low, Kind: notEnrolled,
+		Meaning: "The certificate presented for renewal was not issued by this CA."},
+	{Code: RenewKindNotAllowed, Area: AreaEnrollment, Status: http.StatusForbidden, Severity: low, Kind: protocol,
+		Meaning: "This kind of certificate is not renewed online (gateway certificates are issued by operators)."},
+
+	// Fleet CA and operator PKI actions.
+	{Code: CAInitialized, Area: AreaPKI, Severity: info,
+		Meaning: "Event: the fleet CA was created."},
+	{Code: CertIssued, Area: AreaPKI, Severity: info,
+		Meaning: "Event: an operator issued a certificate (or `serve` its gateway certificate)."},
+	{Code: CertEnrolled, Area: AreaPKI, Severity: info,
+		Meaning: "Event: a vehicle enrolled with a join token and got its certificate."},
+	{Code: CertRenewed, Area: AreaPKI, Severity: info,
+		Meaning: "Event: a certificate was renewed."},
+	{Code: CertRevoked, Area: AreaPKI, Severity: medium,
+		Meaning: "Event: a certificate was revoked."},
+	{Code: GatewayKeyAdded, Area: AreaPKI, Severity: medium,
+		Meaning: "Event: `gateway key rotate` published a next gateway frame-signing key (vehicles should pin it)."},
+	{Code: GatewayKeyPromoted, Area: AreaPKI, Severity: medium,
+		Meaning: "Event: the next gateway frame-signing key became the current one; the previous one can no longer sign."},
+	{Code: GatewayKeyDropped, Area: AreaPKI, Severity: medium,
+		Meaning: "Event: a gateway frame-signing key was removed from the published set."},
+	{Code: CertAlreadyRevoked, Area: AreaPKI, Severity: info,
+		Meaning: "Event: a revocation of a certificate that was revoked already."},
+	{Code: CertUnknown, Area: AreaPKI, Status: http.StatusNotFound, Severity: low, Kind: protocol,
+		Meaning: "No certificate, intermediate or CRL with this serial or key id."},
+	{Code: PrincipalRevoked, Area: AreaPKI, Severity: medium,
+		Meaning: "Event: a vehicle, TMS client or operator was revoked as a whole."},
+	{Code: JoinTokenCreated, Area: AreaPKI, Severity: info,
+		Meaning: "Event: a join token was created (the token itself never appears)."},
+	{Code: IntermediateAdded, Area: AreaPKI, Severity: medium,
+		Meaning: "Event: an intermediate CA was added."},
+	{Code: IntermediateIssuing, Area: AreaPKI, Severity: medium,
+		Meaning: "Event: an intermediate CA became the issuing one."},
+	{Code: IntermediateRetired, Area: AreaPKI, Severity: medium,
+		Meaning: "Event: an intermediate CA was retired; its certificates are refused."},
+	{Code: CRLPublished, Area: AreaPKI, Severity: info,
+		Meaning: "Event: a new CRL was signed."},
+	{Code: IssueInvalid, Area: AreaPKI, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
+		Meaning: "An operator's request is invalid (principal, lifetime, names, key, revocation reason, intermediate state)."},
+	{Code: OCSPRequestTooLarge, Area: AreaPKI, Status: http.StatusRequestEntityTooLarge, Kind: protocol,
+		Meaning: "The OCSP request is over its size limit."},
+
+	// Registry.
+	{Code: VehicleRegistered, Area: AreaRegistry, Severity: info,
+		Meaning: "Event: a vehicle was registered (status active)."},
+	{Code: ClientRegistered, Area: AreaRegistry, Severity: info,
+		Meaning: "Event: a TMS client was registered."},
+	{Code: VehicleStatusChanged, Area: AreaRegistry, Severity: medium,
+		Meaning: "Event: a vehicle was suspended or resumed (attributes `from`, `to`)."},
+	{Code: FrameKeyRegistered, Area: AreaRegistry, Severity: info,
+		Meaning: "Event: a frame-signing key was registered for a vehicle."},
+	{Code: FrameKeyRefused, Area: AreaRegistry, Severity: low,
+		Meaning: "Event: a frame-signing key was refused at registration (`bad_key`)."},
+	{Code: FrameKeyRetired, Area: AreaRegistry, Severity: medium,
+		Meaning: "Event: a frame-signing key was retired."},
+	{Code: EpochAdvanced, Area: AreaRegistry, Severity: high,
+		Meaning: "Event: an operator authorized a vehicle's next epoch."},
+
+	// Liveness.
+	{Code: VehicleOnline, Area: AreaLiveness, Severity: info,
+		Meaning: "Event: a vehicle's heartbeats arrive on time."},
+	{Code: VehicleSuspect, Area: AreaLiveness, Severity: low,
+		Meaning: "Event: a vehicle's heartbeats are late."},
+	{Code: CommLost, Area: AreaLiveness, Severity: high, Kind: transient,
+		Meaning: "The liveness monitor declared comm loss (an event; the close reason, 4000, of the session it ends)."},
+	{Code: VehicleSafeState, Area: AreaLiveness, Severity: medium,
+		Meaning: "Event: a vehicle reported `safe_state`."},
+	{Code: VehicleOffline, Area: AreaLiveness, Severity: info,
+		Meaning: "Event: a vehicle went offline on purpose (goodbye, revocation, suspension, gateway close)."},
+	{Code: LivenessEventsDropped, Area: AreaLiveness, Severity: high,
+		Meaning: "Event: the transition queue overflowed; attribute `count` transitions were neither delivered nor recorded."},
+	{Code: LivenessVehicleLimit, Area: AreaLiveness, Severity: medium, Kind: transient,
+		Meaning: "The liveness monitor tracks its maximum of vehicles: the session is refused (4005); retry later."},
+
+	// Plausibility findings: never a refusal, recorded with the frame.
+	{Code: SpeedDisagreement, Area: AreaPlausibility, Severity: high,
+		Meaning: "Event: wheel speed and GNSS speed disagree over several frames."},
+	{Code: PositionJump, Area: AreaPlausibility, Severity: high,
+		Meaning: "Event: the speed implied between two fixes is faster than any truck."},
+	{Code: GNSSFixLost, Area: AreaPlausibility, Severity: high,
+		Meaning: "Event: the GNSS reports no fix."},
+	{Code: OutsideOperatingArea, Area: AreaPlausibility, Severity: high,
+		Meaning: "Event: the position is outside the vehicle's operating area."},
+
+	// The gateway process.
+	{Code: GatewayStarted, Area: AreaSystem, Severity: info,
+		Meaning: "Event: the gateway started."},
+	{Code: GatewayStopped, Area: AreaSystem, Severity: info,
+		Meaning: "Event: the gateway stopped (attribute `reason`)."},
+	{Code: StoreMigrated, Area: AreaSystem, Severity: info,
+		Meaning: "Event: `fifthwheel store migrate` applied migrations."},
+}
