@@ -232,11 +232,8 @@ type call struct {
 func (c *call) reject(i int, ref *Refusal) {
 	r := &c.res[i]
 	*r = Result{Verdict: Rejected, Code: ref.Code, Epoch: r.Epoch, Seq: r.Seq, Kind: r.Kind}
-	sev := event.SeverityMedium
-	if ref.Code == string(frame.CodeBadSignature) || ref.Code == codes.VehicleMismatch || ref.Code == codes.Replay {
-		sev = event.SeverityHigh
-	}
-	c.evs = append(c.evs, c.p.frameEvent(c.peer, c.src, *r, event.Reject, ref.Code, sev, ref.Detail))
+	c.evs = append(c.evs, c.p.frameEvent(c.peer, c.src, *r, event.Reject, ref.Code,
+		codes.SeverityOf(ref.Code, event.SeverityMedium), ref.Detail))
 }
 
 // duplicate answers frame i as an exact re-send of a stored frame.
