@@ -10,7 +10,9 @@
 //     imports cmd/: domain packages (pki, ingest, liveness, session, enroll,
 //     event, store, ...) are wired by cmd/fifthwheel, never the reverse.
 //     internal/store imports nothing of the module: it knows rows and
-//     transactions, not HTTP, tokens or policy.
+//     transactions, not HTTP, tokens or policy. internal/config imports only
+//     agent and internal/plausibility (and their codes and frame), whose
+//     constants its defaults refer to; internal/plausibility only codes.
 //   - One catalogue of reason codes (codes_test.go). A string of package
 //     codes' catalogue is declared nowhere else; every problem+json answer
 //     written with a literal status and code has the catalogue's status;
