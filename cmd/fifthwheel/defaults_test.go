@@ -14,8 +14,8 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/liveness"
-	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 	"github.com/fifthwheel/fifthwheel/internal/session"
 )
 
