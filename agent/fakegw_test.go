@@ -243,6 +243,24 @@ func (c *fakeConn) challenge() bool {
 	}
 }
 
+// heartbeats plays the gateway's side of a session: the handshake, then fn
+// for each heartbeat the vehicle sends (other frames go unanswered), until
+// the vehicle goes away or fn returns false, which drops the link.
+func (c *fakeConn) heartbeats(fn func(f *frame.Frame, hb *frame.Heartbeat) bool) {
+	if !c.handshake() {
+		return
+	}
+	for {
+		f := c.read()
+		if f == nil {
+			return
+		}
+		if hb, ok := f.Body.(*frame.Heartbeat); ok && !fn(f, hb) {
+			return
+		}
+	}
+}
+
 func ackOf(f *frame.Frame) *frame.Ack { return &frame.Ack{AckEpoch: f.Epoch, AckSeq: f.Seq} }
 
 // testAV stops at once.
