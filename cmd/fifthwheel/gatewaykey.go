@@ -59,15 +59,11 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 		Short: "List the gateway frame keys and their state",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := a.openState(cmd, &f, false)
+			e, dir, err := a.openKeyDir(cmd, &f)
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			dir, err := pkiDir(e.cfg)
-			if err != nil {
-				return err
-			}
 			keys, err := gwkey.List(dir)
 			if err != nil {
 				return keySetError(dir, err)
@@ -140,6 +136,21 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 	return cmd
 }
 
+// openKeyDir opens the state and finds the CA directory, where the key set
+// lives. The caller closes e; on an error nothing is left open.
+func (a *app) openKeyDir(cmd *cobra.Command, f *stateFlags) (*stateEnv, string, error) {
+	e, err := a.openState(cmd, f, false)
+	if err != nil {
+		return nil, "", err
+	}
+	dir, err := pkiDir(e.cfg)
+	if err != nil {
+		e.close()
+		return nil, "", err
+	}
+	return e, dir, nil
+}
+
 // keyChange is one change made to the gateway key set: the security event
 // that records it (gatewayKeyEvent) and what the operator is told once the
 // event is recorded.
@@ -155,15 +166,11 @@ type keyChange struct {
 func (a *app) changeGatewayKeys(cmd *cobra.Command, f *stateFlags, op *operatorFlag, withKEK bool,
 	change func(dir string, kek pki.KeyEncrypter) (keyChange, error)) error {
 	ctx := cmd.Context()
-	e, err := a.openState(cmd, f, false)
+	e, dir, err := a.openKeyDir(cmd, f)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	dir, err := pkiDir(e.cfg)
-	if err != nil {
-		return err
-	}
 	by, err := op.actor(ctx, e)
 	if err != nil {
 		return err
