@@ -53,24 +53,15 @@ func TestAckAttacksCountAsMisses(t *testing.T) {
 			t.Parallel()
 			pub, priv := frameKey(t)
 			g := newFakeGW(t, pub, func(c *fakeConn) {
-				if !c.handshake() {
-					return
-				}
 				var first []byte
-				for {
-					f := c.read()
-					if f == nil {
-						return
-					}
-					if f.Kind() != frame.KindHeartbeat {
-						continue
-					}
+				c.heartbeats(func(f *frame.Frame, _ *frame.Heartbeat) bool {
 					if first == nil {
 						first = c.send(ackOf(f)) // one honest answer
-						continue
+						return true
 					}
 					c.write(tc.bad(c, f, first))
-				}
+					return true
+				})
 			})
 			a, _, evs := newTestAgent(t, g, priv)
 			run(t, a)
@@ -105,19 +96,8 @@ func TestResumeReplayedFromAPreviousSession(t *testing.T) {
 	var oldNonce []byte
 	var replayed, legit atomic.Bool
 	g := newFakeGW(t, pub, func(c *fakeConn) {
-		if !c.handshake() {
-			return
-		}
 		n := 0
-		for {
-			f := c.read()
-			if f == nil {
-				return
-			}
-			hb, ok := f.Body.(*frame.Heartbeat)
-			if !ok {
-				continue
-			}
+		c.heartbeats(func(f *frame.Frame, hb *frame.Heartbeat) bool {
 			n++
 			if c.n == 1 {
 				// Session 1: answer, resume the truck, then stop answering
@@ -130,11 +110,11 @@ func TestResumeReplayedFromAPreviousSession(t *testing.T) {
 					oldNonce = c.nonce
 					oldResume = c.send(&frame.Resume{Nonce: c.nonce})
 				case n > 5 && hb.State == frame.StateSafeState:
-					return // the link drops
+					return false // the link drops
 				case n <= 5:
 					c.send(ackOf(f))
 				}
-				continue
+				return true
 			}
 			// Session 2: an honest link, but the old resume comes back.
 			c.send(ackOf(f))
@@ -148,7 +128,8 @@ func TestResumeReplayedFromAPreviousSession(t *testing.T) {
 				c.send(&frame.Resume{Nonce: c.nonce}) // the real one: bound to this session's challenge
 				legit.Store(true)
 			}
-		}
+			return true
+		})
 	})
 	a, av, evs := newTestAgent(t, g, priv)
 	run(t, a)
@@ -189,20 +170,9 @@ func TestResumeWithoutAFreshChallenge(t *testing.T) {
 	pub, priv := frameKey(t)
 	var stale, fresh atomic.Bool
 	g := newFakeGW(t, pub, func(c *fakeConn) {
-		if !c.handshake() {
-			return
-		}
 		var first []byte
 		phase, n := 0, 0
-		for {
-			f := c.read()
-			if f == nil {
-				return
-			}
-			hb, ok := f.Body.(*frame.Heartbeat)
-			if !ok {
-				continue
-			}
+		c.heartbeats(func(f *frame.Frame, hb *frame.Heartbeat) bool {
 			n++
 			switch phase {
 			case 0: // in safe state after boot: resume with the handshake's challenge
@@ -225,7 +195,7 @@ func TestResumeWithoutAFreshChallenge(t *testing.T) {
 				c.send(ackOf(f))
 				if n == 2 {
 					if !c.challenge() {
-						return
+						return false
 					}
 					c.send(&frame.Resume{Nonce: c.nonce})
 					fresh.Store(true)
@@ -234,7 +204,8 @@ func TestResumeWithoutAFreshChallenge(t *testing.T) {
 			default:
 				c.send(ackOf(f))
 			}
-		}
+			return true
+		})
 	})
 	a, _, evs := newTestAgent(t, g, priv)
 	run(t, a)

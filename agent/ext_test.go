@@ -26,20 +26,14 @@ func TestSendTelemetryExt(t *testing.T) {
 	pub, priv := frameKey(t)
 	got := make(chan frame.Ext, 1)
 	g := newFakeGW(t, pub, func(c *fakeConn) {
-		if !c.handshake() {
-			return
-		}
-		for {
-			f := c.read()
-			if f == nil {
-				return
-			}
+		c.frames(func(f *frame.Frame) bool {
 			c.send(ackOf(f))
 			if tm, ok := f.Body.(*frame.Telemetry); ok {
 				got <- tm.Ext
-				return
+				return false
 			}
-		}
+			return true
+		})
 	})
 	a, _, _ := newTestAgent(t, g, priv)
 

@@ -243,6 +243,30 @@ func (c *fakeConn) challenge() bool {
 	}
 }
 
+// frames plays the gateway's side of a session: the handshake, then fn for
+// each frame the vehicle sends, until the vehicle goes away or fn returns
+// false, which drops the link.
+func (c *fakeConn) frames(fn func(f *frame.Frame) bool) {
+	if !c.handshake() {
+		return
+	}
+	for {
+		f := c.read()
+		if f == nil || !fn(f) {
+			return
+		}
+	}
+}
+
+// heartbeats is frames for the vehicle's heartbeats; other frames go
+// unanswered.
+func (c *fakeConn) heartbeats(fn func(f *frame.Frame, hb *frame.Heartbeat) bool) {
+	c.frames(func(f *frame.Frame) bool {
+		hb, ok := f.Body.(*frame.Heartbeat)
+		return !ok || fn(f, hb)
+	})
+}
+
 func ackOf(f *frame.Frame) *frame.Ack { return &frame.Ack{AckEpoch: f.Epoch, AckSeq: f.Seq} }
 
 // testAV stops at once.

@@ -52,18 +52,8 @@ func TestPinnedKeySetFollowsARotation(t *testing.T) {
 	var promoted atomic.Bool
 	var acksAfter atomic.Int32
 	g := newFakeGW(t, pub, func(c *fakeConn) {
-		if !c.handshake() {
-			return
-		}
 		n := 0
-		for {
-			f := c.read()
-			if f == nil {
-				return
-			}
-			if f.Kind() != frame.KindHeartbeat {
-				continue
-			}
+		c.heartbeats(func(f *frame.Frame, _ *frame.Heartbeat) bool {
 			if n++; n == 3 {
 				c.signer, c.kid = next.signer, next.kid
 				promoted.Store(true)
@@ -72,7 +62,8 @@ func TestPinnedKeySetFollowsARotation(t *testing.T) {
 			if promoted.Load() {
 				acksAfter.Add(1)
 			}
-		}
+			return true
+		})
 	})
 	a, _, evs := newTestAgentWith(t, g, priv, func(c *Config) {
 		c.GatewayFrameKeys = []GatewayFrameKey{{PublicKeyPEM: g.pubPEM}, {PublicKeyPEM: next.pem}}
@@ -97,21 +88,11 @@ func TestAttackAckSignedWithAKeyOutsideThePinnedSet(t *testing.T) {
 	pub, priv := frameKey(t)
 	pinned, rogue := newGatewayKey(t), newGatewayKey(t)
 	g := newFakeGW(t, pub, func(c *fakeConn) {
-		if !c.handshake() {
-			return
-		}
 		n := 0
-		for {
-			f := c.read()
-			if f == nil {
-				return
-			}
-			if f.Kind() != frame.KindHeartbeat {
-				continue
-			}
+		c.heartbeats(func(f *frame.Frame, _ *frame.Heartbeat) bool {
 			if n++; n == 1 {
 				c.send(ackOf(f)) // one honest answer
-				continue
+				return true
 			}
 			kid := rogue.kid
 			if n%2 == 0 {
@@ -120,7 +101,8 @@ func TestAttackAckSignedWithAKeyOutsideThePinnedSet(t *testing.T) {
 			env, _ := frame.Sign(rogue.signer, kid, &frame.Frame{VehicleID: testVehicle, Epoch: 1, Seq: c.g.seq.Add(1),
 				TS: time.Now().UTC().Truncate(time.Millisecond), Body: ackOf(f)})
 			c.write(env)
-		}
+			return true
+		})
 	})
 	a, _, evs := newTestAgentWith(t, g, priv, func(c *Config) {
 		c.GatewayFrameKeys = []GatewayFrameKey{{PublicKeyPEM: g.pubPEM}, {PublicKeyPEM: pinned.pem}}

@@ -1,12 +1,8 @@
 package codes
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -60,73 +56,6 @@ func TestCatalogueWellFormed(t *testing.T) {
 	if len(All()) != len(catalogue) {
 		t.Error("All does not return every entry")
 	}
-}
-
-// TestCatalogueHoldsEveryConstant: every code constant of this package has
-// its entry, and every entry is a constant here or one of package frame's
-// codes: nothing is declared without its meaning, status and kind.
-func TestCatalogueHoldsEveryConstant(t *testing.T) {
-	consts := stringConsts(t, "catalogue.go", "")
-	frameCodes := stringConsts(t, "../frame/errors.go", "Code")
-	if len(consts) < 100 || len(frameCodes) < 20 {
-		t.Fatalf("found %d constants here and %d frame codes: the parser is broken", len(consts), len(frameCodes))
-	}
-	for c := range consts {
-		if _, ok := Lookup(c); !ok {
-			t.Errorf("constant %q has no catalogue entry", c)
-		}
-		if frameCodes[c] {
-			t.Errorf("%q is package frame's code: refer to frame's constant, do not declare it again", c)
-		}
-	}
-	for c := range frameCodes {
-		if e, ok := Lookup(c); !ok || e.Area != AreaFrame {
-			t.Errorf("frame code %q is not in the catalogue under area frame", c)
-		}
-	}
-	for _, e := range catalogue {
-		if !consts[e.Code] && !frameCodes[e.Code] {
-			t.Errorf("entry %q is neither a constant of this package nor a frame code", e.Code)
-		}
-		if (e.Area == AreaFrame) != frameCodes[e.Code] {
-			t.Errorf("entry %q: area frame is for package frame's codes only", e.Code)
-		}
-	}
-}
-
-// stringConsts returns the string constants declared in file, only those of
-// the named type when typ is not "".
-func stringConsts(t *testing.T, file, typ string) map[string]bool {
-	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]bool{}
-	for _, d := range f.Decls {
-		g, ok := d.(*ast.GenDecl)
-		if !ok || g.Tok != token.CONST {
-			continue
-		}
-		for _, s := range g.Specs {
-			vs := s.(*ast.ValueSpec)
-			if typ != "" {
-				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != typ {
-					continue
-				}
-			}
-			for _, v := range vs.Values {
-				if lit, ok := v.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-					s, err := strconv.Unquote(lit.Value)
-					if err != nil {
-						t.Fatal(err)
-					}
-					out[s] = true
-				}
-			}
-		}
-	}
-	return out
 }
 
 // TestOnlyTransientCodesAreRetried: the codes a client may send again

@@ -15,6 +15,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/liveness"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 	"github.com/fifthwheel/fifthwheel/internal/session"
 )
 
@@ -63,17 +64,17 @@ func TestConfigDefaultsMatchTheLibraries(t *testing.T) {
 		{"session.handshake_rate ceiling", config.MaxSessionHandshakeRate, session.MaxHandshakeRate},
 		{"session.handshake_burst", config.DefaultSessionHandshakeBurst, session.DefaultHandshakeBurst},
 		{"session.handshake_burst bound", config.MaxSessionHandshakeBurst, session.MaxHandshakeBurst},
-		{"plausibility.speed_disagree_ratio", config.DefaultSpeedDisagreeRatio, ingest.DefaultSpeedDisagreeRatio},
-		{"plausibility.speed_disagree_ratio floor", config.MinSpeedDisagreeRatio, ingest.MinSpeedDisagreeRatio},
-		{"plausibility.speed_disagree_ratio ceiling", config.MaxSpeedDisagreeRatio, ingest.MaxSpeedDisagreeRatio},
-		{"plausibility.speed_disagree_min_mps", config.DefaultSpeedDisagreeMinMPS, ingest.DefaultSpeedDisagreeMinMPS},
-		{"plausibility.speed_disagree_min_mps floor", config.MinSpeedDisagreeMinMPS, ingest.MinSpeedDisagreeMinMPS},
-		{"plausibility.speed_disagree_min_mps ceiling", config.MaxSpeedDisagreeMinMPS, ingest.MaxSpeedDisagreeMinMPS},
-		{"plausibility.speed_disagree_frames", config.DefaultSpeedDisagreeFrames, ingest.DefaultSpeedDisagreeFrames},
-		{"plausibility.speed_disagree_frames bound", config.MaxSpeedDisagreeFrames, ingest.MaxSpeedDisagreeFrames},
-		{"plausibility.max_implied_speed_mps", config.DefaultMaxImpliedSpeedMPS, ingest.DefaultMaxImpliedSpeedMPS},
-		{"plausibility.max_implied_speed_mps floor", config.MinMaxImpliedSpeedMPS, ingest.MinMaxImpliedSpeedMPS},
-		{"plausibility.max_implied_speed_mps ceiling", config.MaxMaxImpliedSpeedMPS, ingest.MaxMaxImpliedSpeedMPS},
+		{"plausibility.speed_disagree_ratio", config.DefaultSpeedDisagreeRatio, plausibility.DefaultSpeedDisagreeRatio},
+		{"plausibility.speed_disagree_ratio floor", config.MinSpeedDisagreeRatio, plausibility.MinSpeedDisagreeRatio},
+		{"plausibility.speed_disagree_ratio ceiling", config.MaxSpeedDisagreeRatio, plausibility.MaxSpeedDisagreeRatio},
+		{"plausibility.speed_disagree_min_mps", config.DefaultSpeedDisagreeMinMPS, plausibility.DefaultSpeedDisagreeMinMPS},
+		{"plausibility.speed_disagree_min_mps floor", config.MinSpeedDisagreeMinMPS, plausibility.MinSpeedDisagreeMinMPS},
+		{"plausibility.speed_disagree_min_mps ceiling", config.MaxSpeedDisagreeMinMPS, plausibility.MaxSpeedDisagreeMinMPS},
+		{"plausibility.speed_disagree_frames", config.DefaultSpeedDisagreeFrames, plausibility.DefaultSpeedDisagreeFrames},
+		{"plausibility.speed_disagree_frames bound", config.MaxSpeedDisagreeFrames, plausibility.MaxSpeedDisagreeFrames},
+		{"plausibility.max_implied_speed_mps", config.DefaultMaxImpliedSpeedMPS, plausibility.DefaultMaxImpliedSpeedMPS},
+		{"plausibility.max_implied_speed_mps floor", config.MinMaxImpliedSpeedMPS, plausibility.MinMaxImpliedSpeedMPS},
+		{"plausibility.max_implied_speed_mps ceiling", config.MaxMaxImpliedSpeedMPS, plausibility.MaxMaxImpliedSpeedMPS},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: config has %v, the library %v", c.name, c.got, c.want)
@@ -193,9 +194,9 @@ func TestServeMapsEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantIngest := ingest.Config{ClockSkew: 7 * time.Second, Window: 3, Plausibility: ingest.PlausibilityConfig{
+	wantIngest := ingest.Config{ClockSkew: 7 * time.Second, Window: 3, Plausibility: plausibility.Config{
 		SpeedDisagreeRatio: 0.3, SpeedDisagreeMinMPS: 6, SpeedDisagreeFrames: 4, MaxImpliedSpeedMPS: 70,
-		Area: ingest.Polygon{{32, -97.5}, {33.5, -97.5}, {33.5, -96}, {32, -96}}}}
+		Area: plausibility.Polygon{{32, -97.5}, {33.5, -97.5}, {33.5, -96}, {32, -96}}}}
 	if !reflect.DeepEqual(icfg, wantIngest) {
 		t.Errorf("ingest config\n got %+v\nwant %+v", icfg, wantIngest)
 	}

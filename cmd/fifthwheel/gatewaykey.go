@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -60,15 +59,11 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 		Short: "List the gateway frame keys and their state",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := a.openState(cmd, &f, false)
+			e, dir, err := a.openKeyDir(cmd, &f)
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			dir, err := pkiDir(e.cfg)
-			if err != nil {
-				return err
-			}
 			keys, err := gwkey.List(dir)
 			if err != nil {
 				return keySetError(dir, err)
@@ -94,21 +89,11 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 		Short: "Add and publish a next key; the current key still signs",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withGatewayKeys(cmd, &f, &op, func(ctx context.Context, e *stateEnv, dir string, by principal.Principal) error {
-				kek, err := a.kek(e.cfg)
-				if err != nil {
-					return err
-				}
+			return a.changeGatewayKeys(cmd, &f, &op, true, func(dir string, kek pki.KeyEncrypter) (keyChange, error) {
 				k, err := gwkey.Rotate(dir, kek)
-				if err != nil {
-					return keySetError(dir, err)
-				}
-				if err := e.emitAction(ctx, gatewayKeyEvent(by, "gateway_key_rotate", codes.GatewayKeyAdded, k.KID, nil)); err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stdout, "published next key %s in %s\n", k.KID, filepath.Join(dir, gwkey.PublicFile))
-				fmt.Fprintf(a.stdout, "give every vehicle the published keys, then 'fifthwheel gateway key promote'\n")
-				return nil
+				return keyChange{activity: "gateway_key_rotate", code: codes.GatewayKeyAdded, kid: k.KID,
+					report: fmt.Sprintf("published next key %s in %s\n", k.KID, filepath.Join(dir, gwkey.PublicFile)) +
+						"give every vehicle the published keys, then 'fifthwheel gateway key promote'\n"}, err
 			})
 		},
 	}
@@ -117,28 +102,20 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 		Short: "Make the next key the one that signs",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withGatewayKeys(cmd, &f, &op, func(ctx context.Context, e *stateEnv, dir string, by principal.Principal) error {
-				kek, err := a.kek(e.cfg)
-				if err != nil {
-					return err
-				}
+			return a.changeGatewayKeys(cmd, &f, &op, true, func(dir string, kek pki.KeyEncrypter) (keyChange, error) {
 				p, err := gwkey.Promote(dir, kek)
 				if err != nil {
-					return keySetError(dir, err)
+					return keyChange{}, err
 				}
-				attrs := map[string]any{"previous": p.Previous.KID}
+				c := keyChange{activity: "gateway_key_promote", code: codes.GatewayKeyPromoted, kid: p.Current.KID,
+					attrs: map[string]any{"previous": p.Previous.KID},
+					report: fmt.Sprintf("key %s now signs (running gateways take it within %v); %s stays published as previous\n",
+						p.Current.KID, gwkey.ReloadInterval, p.Previous.KID)}
 				if p.Dropped != "" {
-					attrs["dropped"] = p.Dropped
+					c.attrs["dropped"] = p.Dropped
+					c.report += fmt.Sprintf("key %s is no longer published\n", p.Dropped)
 				}
-				if err := e.emitAction(ctx, gatewayKeyEvent(by, "gateway_key_promote", codes.GatewayKeyPromoted, p.Current.KID, attrs)); err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stdout, "key %s now signs (running gateways take it within %v); %s stays published as previous\n",
-					p.Current.KID, gwkey.ReloadInterval, p.Previous.KID)
-				if p.Dropped != "" {
-					fmt.Fprintf(a.stdout, "key %s is no longer published\n", p.Dropped)
-				}
-				return nil
+				return c, nil
 			})
 		},
 	}
@@ -147,49 +124,72 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 		Short: "Remove the next or previous key from the set and the published keys",
 		Args:  exactArgs(1, "a key id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withGatewayKeys(cmd, &f, &op, func(ctx context.Context, e *stateEnv, dir string, by principal.Principal) error {
+			return a.changeGatewayKeys(cmd, &f, &op, false, func(dir string, _ pki.KeyEncrypter) (keyChange, error) {
 				k, err := gwkey.Drop(dir, args[0])
-				if err != nil {
-					return keySetError(dir, err)
-				}
-				if err := e.emitAction(ctx, gatewayKeyEvent(by, "gateway_key_drop", codes.GatewayKeyDropped, k.KID,
-					map[string]any{"state": string(k.State)})); err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stdout, "dropped %s key %s; give every vehicle the published keys again\n", k.State, k.KID)
-				return nil
+				return keyChange{activity: "gateway_key_drop", code: codes.GatewayKeyDropped, kid: k.KID,
+					attrs:  map[string]any{"state": string(k.State)},
+					report: fmt.Sprintf("dropped %s key %s; give every vehicle the published keys again\n", k.State, k.KID)}, err
 			})
 		},
 	}
-	for _, c := range []*cobra.Command{list, rotate, promote, drop} {
-		f.register(c.Flags())
-		registerKEKFlag(c)
-		if c != list {
-			op.register(c)
-		}
-		cmd.AddCommand(c)
-	}
+	addCACommands(cmd, &f, &op, list, rotate, promote, drop)
 	return cmd
 }
 
-// withGatewayKeys opens the state, finds the CA directory, resolves the
-// operator acting (--as) and runs fn.
-func (a *app) withGatewayKeys(cmd *cobra.Command, f *stateFlags, op *operatorFlag,
-	fn func(context.Context, *stateEnv, string, principal.Principal) error) error {
+// openKeyDir opens the state and finds the CA directory, where the key set
+// lives. The caller closes e; on an error nothing is left open.
+func (a *app) openKeyDir(cmd *cobra.Command, f *stateFlags) (*stateEnv, string, error) {
 	e, err := a.openState(cmd, f, false)
+	if err != nil {
+		return nil, "", err
+	}
+	dir, err := pkiDir(e.cfg)
+	if err != nil {
+		e.close()
+		return nil, "", err
+	}
+	return e, dir, nil
+}
+
+// keyChange is one change made to the gateway key set: the security event
+// that records it (gatewayKeyEvent) and what the operator is told once the
+// event is recorded.
+type keyChange struct {
+	activity, code, kid string
+	attrs               map[string]any
+	report              string
+}
+
+// changeGatewayKeys opens the state, finds the CA directory, resolves the
+// operator acting (--as) and, with the KEK when withKEK, makes the change;
+// then it records the change's event and prints its report.
+func (a *app) changeGatewayKeys(cmd *cobra.Command, f *stateFlags, op *operatorFlag, withKEK bool,
+	change func(dir string, kek pki.KeyEncrypter) (keyChange, error)) error {
+	ctx := cmd.Context()
+	e, dir, err := a.openKeyDir(cmd, f)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	dir, err := pkiDir(e.cfg)
+	by, err := op.actor(ctx, e)
 	if err != nil {
 		return err
 	}
-	by, err := op.actor(cmd.Context(), e)
+	var kek pki.KeyEncrypter
+	if withKEK {
+		if kek, err = a.kek(e.cfg); err != nil {
+			return err
+		}
+	}
+	c, err := change(dir, kek)
 	if err != nil {
+		return keySetError(dir, err)
+	}
+	if err := e.emitAction(ctx, gatewayKeyEvent(by, c.activity, c.code, c.kid, c.attrs)); err != nil {
 		return err
 	}
-	return fn(cmd.Context(), e, dir, by)
+	fmt.Fprint(a.stdout, c.report)
+	return nil
 }
 
 // gatewayKeyEvent is the security event of a change to the key set.

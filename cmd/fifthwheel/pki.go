@@ -50,6 +50,20 @@ func registerKEKFlag(cmd *cobra.Command) {
 	cmd.Flags().String("kek-file", "", "the CA keys' key-encryption key is in `FILE` (pki.kek_file); default: the passphrase in "+config.PassphraseEnv)
 }
 
+// addCACommands adds to parent a group's subcommands on the CA directory,
+// each with the state flags f and --kek-file: list, which only reads, and
+// the changes, which also take --as (op) for the operator they record.
+func addCACommands(parent *cobra.Command, f *stateFlags, op *operatorFlag, list *cobra.Command, changes ...*cobra.Command) {
+	for _, c := range append([]*cobra.Command{list}, changes...) {
+		f.register(c.Flags())
+		registerKEKFlag(c)
+		if c != list {
+			op.register(c)
+		}
+		parent.AddCommand(c)
+	}
+}
+
 func (a *app) pkiInitCmd() *cobra.Command {
 	var (
 		f       = caStateFlags()
@@ -628,14 +642,7 @@ refused:
 			})
 		},
 	}
-	for _, c := range []*cobra.Command{list, add, promote, retire} {
-		f.register(c.Flags())
-		registerKEKFlag(c)
-		if c != list {
-			op.register(c)
-		}
-		cmd.AddCommand(c)
-	}
+	addCACommands(cmd, &f, &op, list, add, promote, retire)
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/liveness"
+	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 	"github.com/fifthwheel/fifthwheel/internal/session"
 )
 
@@ -26,8 +27,8 @@ func ingestConfig(cfg config.Config) (ingest.Config, error) {
 	}
 	p := cfg.Plausibility
 	return ingest.Config{ClockSkew: cfg.Telemetry.ClockSkew, Window: int64(cfg.Telemetry.Window),
-		Plausibility: ingest.PlausibilityConfig{SpeedDisagreeRatio: p.SpeedDisagreeRatio, SpeedDisagreeMinMPS: p.SpeedDisagreeMinMPS,
-			SpeedDisagreeFrames: p.SpeedDisagreeFrames, MaxImpliedSpeedMPS: p.MaxImpliedSpeedMPS, Area: ingest.Polygon(area)}}, nil
+		Plausibility: plausibility.Config{SpeedDisagreeRatio: p.SpeedDisagreeRatio, SpeedDisagreeMinMPS: p.SpeedDisagreeMinMPS,
+			SpeedDisagreeFrames: p.SpeedDisagreeFrames, MaxImpliedSpeedMPS: p.MaxImpliedSpeedMPS, Area: area}}, nil
 }
 
 // sessionConfig is the session layer's: session.*, heartbeat.* and, for the

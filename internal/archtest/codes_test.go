@@ -112,6 +112,46 @@ func TestCodesDeclaredOnce(t *testing.T) {
 	}
 }
 
+// TestCatalogueHoldsEveryConstant: every code constant of package codes has
+// its entry, and every entry is a constant there or one of package frame's
+// codes: nothing is declared without its meaning, status and kind.
+func TestCatalogueHoldsEveryConstant(t *testing.T) {
+	consts, frameCodes := values(constants(t, "codes/catalogue.go")), values(constants(t, "frame/errors.go"))
+	if len(consts) < 100 || len(frameCodes) < 20 {
+		t.Fatalf("found %d constants here and %d frame codes: the parser is broken", len(consts), len(frameCodes))
+	}
+	for c := range consts {
+		if _, ok := codes.Lookup(c); !ok {
+			t.Errorf("constant %q has no catalogue entry", c)
+		}
+		if frameCodes[c] {
+			t.Errorf("%q is package frame's code: refer to frame's constant, do not declare it again", c)
+		}
+	}
+	for c := range frameCodes {
+		if e, ok := codes.Lookup(c); !ok || e.Area != codes.AreaFrame {
+			t.Errorf("frame code %q is not in the catalogue under area frame", c)
+		}
+	}
+	for _, e := range codes.All() {
+		if !consts[e.Code] && !frameCodes[e.Code] {
+			t.Errorf("entry %q is neither a constant of this package nor a frame code", e.Code)
+		}
+		if (e.Area == codes.AreaFrame) != frameCodes[e.Code] {
+			t.Errorf("entry %q: area frame is for package frame's codes only", e.Code)
+		}
+	}
+}
+
+// values is the set of the values of consts.
+func values(consts map[string]string) map[string]bool {
+	out := make(map[string]bool, len(consts))
+	for _, v := range consts {
+		out[v] = true
+	}
+	return out
+}
+
 // constants maps the names of the string constants declared in file (a
 // path relative to the module root) to their values.
 func constants(t *testing.T, file string) map[string]string {

@@ -10,9 +10,12 @@
 //     imports cmd/: domain packages (pki, ingest, liveness, session, enroll,
 //     event, store, ...) are wired by cmd/fifthwheel, never the reverse.
 //     internal/store imports nothing of the module: it knows rows and
-//     transactions, not HTTP, tokens or policy.
-//   - One catalogue of reason codes (codes_test.go). A string of package
-//     codes' catalogue is declared nowhere else; every problem+json answer
+//     transactions, not HTTP, tokens or policy. internal/config imports only
+//     agent and internal/plausibility (and their codes and frame), whose
+//     constants its defaults refer to; internal/plausibility only codes.
+//   - One catalogue of reason codes (codes_test.go). Every code constant of
+//     packages codes and frame has its entry, and a string of the catalogue
+//     is declared nowhere else; every problem+json answer
 //     written with a literal status and code has the catalogue's status;
 //     every event recorded with a literal severity and code is at least the
 //     catalogue's severity.

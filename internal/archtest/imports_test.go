@@ -106,6 +106,9 @@ var importRules = []importRule{
 	{"codes", []string{"frame"}, true, "the public catalogue includes frame's codes and nothing else"},
 	{"agent", []string{"frame", "codes"}, true, "an AV team vendors agent with frame and codes, nothing under internal/"},
 	{"internal/store", nil, false, "the store knows rows and transactions, not HTTP, tokens or policy"},
+	{"internal/plausibility", []string{"codes", "frame"}, false, "the configuration refers to the rules' thresholds: they carry no pipeline, store or metrics"},
+	{"internal/config", []string{"agent", "codes", "frame", "internal/plausibility"}, false,
+		"configuration is data: it refers to the protocol's timing (agent) and the plausibility rules, nothing heavier"},
 }
 
 // simImports is what the simulator may import of the module: the public

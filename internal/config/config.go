@@ -42,6 +42,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 )
 
 // Config is the whole gateway configuration. The yaml tags are the keys of
@@ -301,6 +303,17 @@ func (c Config) ServerNames() (dns []string, ips []net.IP) {
 		}
 	}
 	return dns, ips
+}
+
+// OperatingArea parses plausibility.operating_area into its vertices, or
+// nil when the setting is empty (the outside_operating_area rule is off).
+// The form and what is refused: plausibility.ParseArea.
+func (c Config) OperatingArea() (plausibility.Polygon, error) {
+	area, err := plausibility.ParseArea(c.Plausibility.OperatingArea)
+	if err != nil {
+		return nil, FieldError{Path: "plausibility.operating_area", Msg: err.Error()}
+	}
+	return area, nil
 }
 
 // EventsPath returns the events file path with a relative path resolved

@@ -4,12 +4,14 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 )
 
 // Defaults. Every default value has a name and a reason, here and nowhere
 // else; the bounds Validate enforces follow them. Values that are the
 // protocol's (heartbeat timing, clock skew) refer to package agent, their one
-// home, which a truck vendors. The domain packages' own defaults, for a zero
+// home, which a truck vendors; the plausibility rules' refer to package
+// plausibility. The domain packages' own defaults, for a zero
 // Config of theirs, must equal these: cmd/fifthwheel's
 // TestConfigDefaultsMatchTheLibraries checks them.
 const (
@@ -181,20 +183,16 @@ const (
 	DefaultSessionHandshakeRate  = 1.0
 	DefaultSessionHandshakeBurst = 10
 
-	// DefaultSpeedDisagreeRatio, DefaultSpeedDisagreeMinMPS and
-	// DefaultSpeedDisagreeFrames (docs/ARCHITECTURE.md, Defaults): wheel and GNSS speed
-	// differing by more than 20 % above 5 m/s for 3 consecutive frames.
-	// Healthy sensors differ by a few percent (tire wear, load); below
-	// 5 m/s GNSS speed is noisy; three frames ride out one bad fix. Equal
-	// ingest.DefaultSpeedDisagreeRatio, ingest.DefaultSpeedDisagreeMinMPS
-	// and ingest.DefaultSpeedDisagreeFrames.
-	DefaultSpeedDisagreeRatio  = 0.20
-	DefaultSpeedDisagreeMinMPS = 5.0
-	DefaultSpeedDisagreeFrames = 3
-	// DefaultMaxImpliedSpeedMPS: 60 m/s (216 km/h) is faster than any truck
-	// plus GNSS error between fixes (docs/ARCHITECTURE.md, Defaults). Equals
-	// ingest.DefaultMaxImpliedSpeedMPS.
-	DefaultMaxImpliedSpeedMPS = 60.0
+	// DefaultSpeedDisagreeRatio, DefaultSpeedDisagreeMinMPS,
+	// DefaultSpeedDisagreeFrames and DefaultMaxImpliedSpeedMPS
+	// (docs/ARCHITECTURE.md, Defaults): wheel and GNSS speed differing by
+	// more than 20 % above 5 m/s for 3 consecutive frames; an implied speed
+	// above 60 m/s is a jump. The rules', declared with their reasons in
+	// package plausibility.
+	DefaultSpeedDisagreeRatio  = plausibility.DefaultSpeedDisagreeRatio
+	DefaultSpeedDisagreeMinMPS = plausibility.DefaultSpeedDisagreeMinMPS
+	DefaultSpeedDisagreeFrames = plausibility.DefaultSpeedDisagreeFrames
+	DefaultMaxImpliedSpeedMPS  = plausibility.DefaultMaxImpliedSpeedMPS
 	// DefaultOperatingArea is empty: where a fleet may drive is the
 	// carrier's to say; with no area the outside_operating_area rule is off.
 	DefaultOperatingArea = ""
@@ -316,28 +314,16 @@ const (
 	MaxSessionHandshakeRate  = 10.0
 	MaxSessionHandshakeBurst = 100
 
-	// MinSpeedDisagreeRatio and MaxSpeedDisagreeRatio bound
-	// plausibility.speed_disagree_ratio (ingest.MinSpeedDisagreeRatio,
-	// ingest.MaxSpeedDisagreeRatio).
-	MinSpeedDisagreeRatio = 0.05
-	MaxSpeedDisagreeRatio = 0.9
-	// MinSpeedDisagreeMinMPS and MaxSpeedDisagreeMinMPS bound
-	// plausibility.speed_disagree_min_mps (ingest's bounds of the same
-	// names).
-	MinSpeedDisagreeMinMPS = 1.0
-	MaxSpeedDisagreeMinMPS = 30.0
-	// MaxSpeedDisagreeFrames bounds plausibility.speed_disagree_frames
-	// (ingest.MaxSpeedDisagreeFrames); at least 1.
-	MaxSpeedDisagreeFrames = 100
-	// MinMaxImpliedSpeedMPS and MaxMaxImpliedSpeedMPS bound
-	// plausibility.max_implied_speed_mps (ingest's bounds of the same
-	// names).
-	MinMaxImpliedSpeedMPS = 40.0
-	MaxMaxImpliedSpeedMPS = 340.0
-	// MaxOperatingAreaVertices bounds plausibility.operating_area: the rule
-	// walks every edge for each telemetry fix, so the bound caps its cost
-	// per frame; an area drawn by hand needs tens of vertices.
-	MaxOperatingAreaVertices = 256
+	// The bounds of plausibility.*: the rules', declared with their reasons
+	// in package plausibility (speed_disagree_frames is at least 1).
+	MinSpeedDisagreeRatio    = plausibility.MinSpeedDisagreeRatio
+	MaxSpeedDisagreeRatio    = plausibility.MaxSpeedDisagreeRatio
+	MinSpeedDisagreeMinMPS   = plausibility.MinSpeedDisagreeMinMPS
+	MaxSpeedDisagreeMinMPS   = plausibility.MaxSpeedDisagreeMinMPS
+	MaxSpeedDisagreeFrames   = plausibility.MaxSpeedDisagreeFrames
+	MinMaxImpliedSpeedMPS    = plausibility.MinMaxImpliedSpeedMPS
+	MaxMaxImpliedSpeedMPS    = plausibility.MaxMaxImpliedSpeedMPS
+	MaxOperatingAreaVertices = plausibility.MaxAreaVertices
 )
 
 // Default returns the built-in configuration. It has no store location:

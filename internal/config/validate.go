@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 )
 
 // Validate checks every setting and returns all problems as Errors, each
@@ -117,8 +119,8 @@ func (c Config) validatePlausibility(v *validation) {
 	v.betweenFloat("plausibility.speed_disagree_min_mps", p.SpeedDisagreeMinMPS, MinSpeedDisagreeMinMPS, MaxSpeedDisagreeMinMPS)
 	v.between("plausibility.speed_disagree_frames", int64(p.SpeedDisagreeFrames), 1, MaxSpeedDisagreeFrames)
 	v.betweenFloat("plausibility.max_implied_speed_mps", p.MaxImpliedSpeedMPS, MinMaxImpliedSpeedMPS, MaxMaxImpliedSpeedMPS)
-	if _, msg := parseArea(p.OperatingArea); msg != "" {
-		v.add("plausibility.operating_area", msg)
+	if _, err := plausibility.ParseArea(p.OperatingArea); err != nil {
+		v.add("plausibility.operating_area", err.Error())
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
@@ -114,7 +115,7 @@ func TestAttackExtCannotSteerPlausibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	var hidden, raised []string
-	for i := range uint64(DefaultSpeedDisagreeFrames + 1) {
+	for i := range uint64(plausibility.DefaultSpeedDisagreeFrames + 1) {
 		ts := f.now.Add(time.Duration(i) * 100 * time.Millisecond)
 		// T1: GNSS 24.6 m/s, wheels 10 m/s (a disagreement); ext says all is 10.
 		a := telemetry("T1", 0, i, ts)

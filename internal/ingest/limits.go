@@ -49,33 +49,7 @@ const (
 	DefaultRatePerSecond = 200
 	DefaultBurst         = 2 * MaxBatchFrames
 
-	// Plausibility defaults (docs/ARCHITECTURE.md, Defaults): wheel vs GNSS speed differing more
-	// than 20 % above 5 m/s for 3 frames; implied speed above 60 m/s. The
-	// gateway passes its plausibility.* settings (internal/config, where
-	// each default's reason is).
-	DefaultSpeedDisagreeRatio  = 0.20
-	DefaultSpeedDisagreeMinMPS = 5.0
-	DefaultSpeedDisagreeFrames = 3
-	DefaultMaxImpliedSpeedMPS  = 60.0
-
-	// MinSpeedDisagreeRatio: healthy wheel-speed sensors read a few percent
-	// off GNSS (tire wear, pressure, load); below 5 % every truck
-	// disagrees. MaxSpeedDisagreeRatio: two non-negative speeds never
-	// differ by more than the larger, so towards 1 the rule can never fire.
-	MinSpeedDisagreeRatio = 0.05
-	MaxSpeedDisagreeRatio = 0.9
-	// MinSpeedDisagreeMinMPS: below walking pace GNSS speed is noise.
-	// MaxSpeedDisagreeMinMPS: 30 m/s (108 km/h) is above what a loaded
-	// truck drives; a higher floor would turn the rule off.
-	MinSpeedDisagreeMinMPS = 1.0
-	MaxSpeedDisagreeMinMPS = 30.0
-	// MaxSpeedDisagreeFrames: 100 frames is 10 s at 10 Hz; a longer run of
-	// disagreement lets a spoofed position go unremarked for too long.
-	MaxSpeedDisagreeFrames = 100
-	// MinMaxImpliedSpeedMPS: 40 m/s (144 km/h) is a truck at speed plus
-	// GNSS error between close fixes; lower raises findings on honest
-	// driving. MaxMaxImpliedSpeedMPS: beyond the speed of sound only jumps
-	// of continental size would be caught.
-	MinMaxImpliedSpeedMPS = 40.0
-	MaxMaxImpliedSpeedMPS = 340.0
+	// The plausibility rules' thresholds, defaults and bounds are package
+	// plausibility's (its limits.go); the gateway passes its plausibility.*
+	// settings.
 )

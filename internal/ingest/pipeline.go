@@ -15,6 +15,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
@@ -31,31 +32,20 @@ const (
 )
 
 // Config tunes the pipeline. Data only; zero fields take the defaults in
-// limits.go, ClockSkew the protocol's (agent.DefaultClockSkew). The gateway
-// fills it from telemetry.* and plausibility.* (internal/config).
+// limits.go, ClockSkew the protocol's (agent.DefaultClockSkew), Plausibility
+// the rules' own (package plausibility). The gateway fills it from
+// telemetry.* and plausibility.* (internal/config).
 type Config struct {
 	ClockSkew    time.Duration
 	Window       int64 // out-of-order window, 0..MaxWindow
-	Plausibility PlausibilityConfig
+	Plausibility plausibility.Config
 }
 
 func (c Config) withDefaults() Config {
 	if c.ClockSkew == 0 {
 		c.ClockSkew = agent.DefaultClockSkew
 	}
-	p := &c.Plausibility
-	if p.SpeedDisagreeRatio == 0 {
-		p.SpeedDisagreeRatio = DefaultSpeedDisagreeRatio
-	}
-	if p.SpeedDisagreeMinMPS == 0 {
-		p.SpeedDisagreeMinMPS = DefaultSpeedDisagreeMinMPS
-	}
-	if p.SpeedDisagreeFrames == 0 {
-		p.SpeedDisagreeFrames = DefaultSpeedDisagreeFrames
-	}
-	if p.MaxImpliedSpeedMPS == 0 {
-		p.MaxImpliedSpeedMPS = DefaultMaxImpliedSpeedMPS
-	}
+	c.Plausibility = c.Plausibility.WithDefaults()
 	return c
 }
 
@@ -67,18 +57,8 @@ func (c Config) validate() error {
 	if c.Window < 0 || c.Window > MaxWindow {
 		errs = append(errs, fmt.Sprintf("window: must be between 0 and %d", MaxWindow))
 	}
-	p := c.Plausibility
-	if !(p.SpeedDisagreeRatio >= MinSpeedDisagreeRatio && p.SpeedDisagreeRatio <= MaxSpeedDisagreeRatio) {
-		errs = append(errs, fmt.Sprintf("speed disagree ratio: must be between %v and %v", MinSpeedDisagreeRatio, MaxSpeedDisagreeRatio))
-	}
-	if !(p.SpeedDisagreeMinMPS >= MinSpeedDisagreeMinMPS && p.SpeedDisagreeMinMPS <= MaxSpeedDisagreeMinMPS) {
-		errs = append(errs, fmt.Sprintf("speed disagree min m/s: must be between %v and %v", MinSpeedDisagreeMinMPS, MaxSpeedDisagreeMinMPS))
-	}
-	if p.SpeedDisagreeFrames < 1 || p.SpeedDisagreeFrames > MaxSpeedDisagreeFrames {
-		errs = append(errs, fmt.Sprintf("speed disagree frames: must be between 1 and %d", MaxSpeedDisagreeFrames))
-	}
-	if !(p.MaxImpliedSpeedMPS >= MinMaxImpliedSpeedMPS && p.MaxImpliedSpeedMPS <= MaxMaxImpliedSpeedMPS) {
-		errs = append(errs, fmt.Sprintf("max implied speed m/s: must be between %v and %v", MinMaxImpliedSpeedMPS, MaxMaxImpliedSpeedMPS))
+	if err := c.Plausibility.Validate(); err != nil {
+		errs = append(errs, err.Error())
 	}
 	if len(errs) > 0 {
 		return errors.New("ingest: " + strings.Join(errs, "; "))
@@ -110,7 +90,7 @@ type Deps struct {
 	Now     func() time.Time      // nil: time.Now
 	// Area, if set, returns a vehicle's own operating-area polygon; nil:
 	// every vehicle has Config.Plausibility.Area.
-	Area func(vehicleID string) Polygon
+	Area func(vehicleID string) plausibility.Polygon
 	// Secrets opens sealed HS256 secrets (the gateway's secrets key). Nil:
 	// a frame under a sealed key cannot be checked, and the call fails
 	// closed (ErrUnavailable).
@@ -124,9 +104,9 @@ type Pipeline struct {
 	keySt  KeyStore // st, with sealed secrets opened
 	ev     Events
 	now    func() time.Time
-	area   func(string) Polygon
+	area   func(string) plausibility.Polygon
 	keys   *keyCache
-	plaus  *Plausibility
+	plaus  *plausibility.Checker
 	frames *prometheus.CounterVec
 
 	mu   sync.Mutex
@@ -148,10 +128,14 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	}
 	area := d.Area
 	if area == nil {
-		area = func(string) Polygon { return cfg.Plausibility.Area }
+		area = func(string) plausibility.Polygon { return cfg.Plausibility.Area }
+	}
+	plaus, err := plausibility.New(cfg.Plausibility)
+	if err != nil { // validated above: unreachable
+		return nil, fmt.Errorf("ingest: %v", err)
 	}
 	p := &Pipeline{cfg: cfg, st: d.Store, keySt: openKeys{d.Store, d.Secrets}, ev: d.Events, now: now, area: area,
-		keys: newKeyCache(now, KeyCacheTTL), plaus: NewPlausibility(cfg.Plausibility), high: map[string][2]int64{},
+		keys: newKeyCache(now, KeyCacheTTL), plaus: plaus, high: map[string][2]int64{},
 		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fifthwheel_frames_total", Help: "Frames by verdict and reason code.",
 		}, []string{"verdict", "code"}),
@@ -469,7 +453,7 @@ func (p *Pipeline) frameEvent(peer principal.Principal, src Source, r Result, v 
 		Resource: peer.String(), Verdict: v, Code: code, Attrs: attrs}
 }
 
-func sampleOf(ts time.Time, t *frame.Telemetry) Sample {
-	return Sample{TS: ts, Lat: t.GNSS.Lat, Lon: t.GNSS.Lon, GNSSSpeed: t.GNSS.SpeedMPS, WheelSpeed: t.WheelSpeedMPS,
+func sampleOf(ts time.Time, t *frame.Telemetry) plausibility.Sample {
+	return plausibility.Sample{TS: ts, Lat: t.GNSS.Lat, Lon: t.GNSS.Lon, GNSSSpeed: t.GNSS.SpeedMPS, WheelSpeed: t.WheelSpeedMPS,
 		Fix: string(t.GNSS.Fix), HasPosition: true, HasWheelSpeed: true}
 }

@@ -43,6 +43,21 @@ func newFleet(t testing.TB, st store.Store) *fleet {
 	return f
 }
 
+// newAttackFleet is the fleet the attack tests start from: T1 and T2
+// enrolled (keys k1, k2), and T1's frame seq 10 of epoch 0 accepted, so a
+// replay or an older counter has something to collide with. It returns T1.
+func newAttackFleet(t *testing.T, st store.Store) (*fleet, principal.Principal) {
+	t.Helper()
+	f := newFleet(t, st)
+	f.enroll("T1", "k1")
+	f.enroll("T2", "k2")
+	t1 := vehicle("T1")
+	if r := f.send(t1, Live, f.sign("T1", "k1", telemetry("T1", 0, 10, f.now))); r[0].Verdict != Accepted {
+		t.Fatalf("baseline frame: %+v", r[0])
+	}
+	return f, t1
+}
+
 // pipeline returns a new pipeline on the fleet's store that opens sealed
 // secrets with secrets.
 func (f *fleet) pipeline(secrets SecretSealer) *Pipeline {
@@ -195,13 +210,7 @@ func (f *fleet) expectReject(t *testing.T, peer principal.Principal, src Source,
 // changes nothing.
 func TestAttacks(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
-		f := newFleet(t, e.Open(t))
-		f.enroll("T1", "k1")
-		f.enroll("T2", "k2")
-		t1 := vehicle("T1")
-		if r := f.send(t1, Live, f.sign("T1", "k1", telemetry("T1", 0, 10, f.now))); r[0].Verdict != Accepted {
-			t.Fatalf("baseline frame: %+v", r[0])
-		}
+		f, t1 := newAttackFleet(t, e.Open(t))
 
 		t.Run("replayed_frame", func(t *testing.T) {
 			env := f.sign("T1", "k1", telemetry("T1", 0, 11, f.now))

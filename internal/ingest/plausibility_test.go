@@ -1,55 +1,14 @@
 package ingest
 
 import (
-	"fmt"
 	"math"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 )
 
-var testPlausCfg = PlausibilityConfig{SpeedDisagreeRatio: 0.2, SpeedDisagreeMinMPS: 5, SpeedDisagreeFrames: 3, MaxImpliedSpeedMPS: 60}
-
-func TestPlausibility(t *testing.T) {
-	t0 := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
-	at := func(i int, lat, lon, gnss, wheel float64, fix string) Sample {
-		return Sample{TS: t0.Add(time.Duration(i) * time.Second), Lat: lat, Lon: lon, GNSSSpeed: gnss, WheelSpeed: wheel, Fix: fix, HasPosition: true, HasWheelSpeed: true}
-	}
-	area := Polygon{{32.0, -97.5}, {33.5, -97.5}, {33.5, -96.0}, {32.0, -96.0}}
-	cases := []struct {
-		name    string
-		samples []Sample
-		want    []string // findings per sample, joined
-	}{
-		{"consistent_drive", []Sample{at(0, 32.7, -96.8, 25, 25.5, "3d"), at(1, 32.7002, -96.8, 25, 24.8, "3d"), at(2, 32.7004, -96.8, 25, 25, "3d")},
-			[]string{"", "", ""}},
-		{"wheel_vs_gnss_disagreement_three_frames", []Sample{at(0, 32.7, -96.8, 25, 10, "3d"), at(1, 32.7002, -96.8, 25, 10, "3d"), at(2, 32.7004, -96.8, 25, 10, "3d"), at(3, 32.7006, -96.8, 25, 10, "3d")},
-			[]string{"", "", "speed_disagreement", ""}},
-		{"disagreement_below_5mps_is_noise", []Sample{at(0, 32.7, -96.8, 4, 1, "3d"), at(1, 32.7, -96.8, 4, 1, "3d"), at(2, 32.7, -96.8, 4, 1, "3d")},
-			[]string{"", "", ""}},
-		{"gnss_spoofed_position_jump", []Sample{at(0, 32.7, -96.8, 25, 25, "3d"), at(1, 33.2, -96.8, 25, 25, "3d")},
-			[]string{"", "position_jump"}},
-		{"fix_lost_once", []Sample{at(0, 32.7, -96.8, 25, 25, "3d"), at(1, 0, 0, 0, 25, "none"), at(2, 0, 0, 0, 25, "none")},
-			[]string{"", "gnss_fix_lost", ""}},
-		{"leaves_operating_area", []Sample{at(0, 33.49, -96.8, 25, 25, "3d"), at(60, 33.51, -96.8, 25, 25, "3d"), at(61, 33.5102, -96.8, 25, 25, "3d")},
-			[]string{"", "outside_operating_area", ""}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			p := NewPlausibility(testPlausCfg)
-			for i, s := range c.samples {
-				got := fmt.Sprint(p.Check("T1", s, area))
-				want := fmt.Sprint([]string{})
-				if c.want[i] != "" {
-					want = fmt.Sprint([]string{c.want[i]})
-				}
-				if got != want {
-					t.Errorf("sample %d: findings %s, want %s", i, got, want)
-				}
-			}
-		})
-	}
-}
+var testPlausCfg = plausibility.Config{SpeedDisagreeRatio: 0.2, SpeedDisagreeMinMPS: 5, SpeedDisagreeFrames: 3, MaxImpliedSpeedMPS: 60}
 
 // TestPlausibilityConfigRefusals: thresholds that would turn a rule off or
 // make it fire on healthy trucks are refused by New, as the gateway's
@@ -57,15 +16,15 @@ func TestPlausibility(t *testing.T) {
 func TestPlausibilityConfigRefusals(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		cfg  PlausibilityConfig
+		cfg  plausibility.Config
 		want string
 	}{
-		{"ratio that fires on healthy sensors", PlausibilityConfig{SpeedDisagreeRatio: 0.01}, "speed disagree ratio"},
-		{"ratio that can never fire", PlausibilityConfig{SpeedDisagreeRatio: 1}, "speed disagree ratio"},
-		{"NaN ratio", PlausibilityConfig{SpeedDisagreeRatio: math.NaN()}, "speed disagree ratio"},
-		{"speed floor above any truck", PlausibilityConfig{SpeedDisagreeMinMPS: 50}, "speed disagree min m/s"},
-		{"negative frame count", PlausibilityConfig{SpeedDisagreeFrames: -1}, "speed disagree frames"},
-		{"jump threshold below highway speed", PlausibilityConfig{MaxImpliedSpeedMPS: 20}, "max implied speed m/s"},
+		{"ratio that fires on healthy sensors", plausibility.Config{SpeedDisagreeRatio: 0.01}, "speed disagree ratio"},
+		{"ratio that can never fire", plausibility.Config{SpeedDisagreeRatio: 1}, "speed disagree ratio"},
+		{"NaN ratio", plausibility.Config{SpeedDisagreeRatio: math.NaN()}, "speed disagree ratio"},
+		{"speed floor above any truck", plausibility.Config{SpeedDisagreeMinMPS: 50}, "speed disagree min m/s"},
+		{"negative frame count", plausibility.Config{SpeedDisagreeFrames: -1}, "speed disagree frames"},
+		{"jump threshold below highway speed", plausibility.Config{MaxImpliedSpeedMPS: 20}, "max implied speed m/s"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := New(Config{Plausibility: tt.cfg}, Deps{})

@@ -21,13 +21,7 @@ import (
 // frame claiming another vehicle) are high too; the rest medium.
 func TestAttackAlgorithmConfusionIsRecordedHigh(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
-		f := newFleet(t, e.Open(t))
-		f.enroll("T1", "k1")
-		f.enroll("T2", "k2")
-		t1 := vehicle("T1")
-		if r := f.send(t1, Live, f.sign("T1", "k1", telemetry("T1", 0, 10, f.now))); r[0].Verdict != Accepted {
-			t.Fatalf("baseline frame: %+v", r[0])
-		}
+		f, t1 := newAttackFleet(t, e.Open(t))
 		k, err := f.st.GetVehicleKey(context.Background(), "T1", "k1")
 		if err != nil {
 			t.Fatal(err)

@@ -1,19 +1,15 @@
-package ingest
+package plausibility
 
 import (
+	"errors"
+	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/codes"
 )
-
-// Cross-sensor plausibility. A finding never rejects a frame (the frame is
-// authentic: the vehicle signed it); it is kept with the frame and raised as
-// a finding event for detection. The state behind the rules is per replica
-// and in memory: with several replicas, a vehicle's frames reach them in
-// turns and a run of disagreeing frames may be split, so a finding may come
-// later, never falsely.
 
 // Sample is what plausibility reads from a telemetry frame.
 type Sample struct {
@@ -26,17 +22,56 @@ type Sample struct {
 	HasWheelSpeed bool
 }
 
-// PlausibilityConfig holds the rule thresholds and the fleet's operating
-// area. Data only; zero thresholds take the defaults in limits.go.
-type PlausibilityConfig struct {
+// Config holds the rule thresholds and the fleet's operating area. Data
+// only; zero thresholds take the defaults in limits.go.
+type Config struct {
 	SpeedDisagreeRatio  float64 // relative difference that counts as disagreement
 	SpeedDisagreeMinMPS float64 // below this speed disagreement is noise
 	SpeedDisagreeFrames int     // consecutive disagreeing frames before a finding
 	MaxImpliedSpeedMPS  float64 // faster than any truck: a jump
 	// Area is the fleet's operating area (the gateway's
-	// plausibility.operating_area, validated there); fewer than 3 vertices:
-	// none, and outside_operating_area never fires.
+	// plausibility.operating_area, parsed by ParseArea); fewer than 3
+	// vertices: none, and outside_operating_area never fires.
 	Area Polygon
+}
+
+// WithDefaults returns c with each zero threshold set to its default.
+func (c Config) WithDefaults() Config {
+	if c.SpeedDisagreeRatio == 0 {
+		c.SpeedDisagreeRatio = DefaultSpeedDisagreeRatio
+	}
+	if c.SpeedDisagreeMinMPS == 0 {
+		c.SpeedDisagreeMinMPS = DefaultSpeedDisagreeMinMPS
+	}
+	if c.SpeedDisagreeFrames == 0 {
+		c.SpeedDisagreeFrames = DefaultSpeedDisagreeFrames
+	}
+	if c.MaxImpliedSpeedMPS == 0 {
+		c.MaxImpliedSpeedMPS = DefaultMaxImpliedSpeedMPS
+	}
+	return c
+}
+
+// Validate refuses thresholds outside the bounds in limits.go, naming each
+// one wrong; NaN is outside every bound.
+func (c Config) Validate() error {
+	var errs []string
+	if !(c.SpeedDisagreeRatio >= MinSpeedDisagreeRatio && c.SpeedDisagreeRatio <= MaxSpeedDisagreeRatio) {
+		errs = append(errs, fmt.Sprintf("speed disagree ratio: must be between %v and %v", MinSpeedDisagreeRatio, MaxSpeedDisagreeRatio))
+	}
+	if !(c.SpeedDisagreeMinMPS >= MinSpeedDisagreeMinMPS && c.SpeedDisagreeMinMPS <= MaxSpeedDisagreeMinMPS) {
+		errs = append(errs, fmt.Sprintf("speed disagree min m/s: must be between %v and %v", MinSpeedDisagreeMinMPS, MaxSpeedDisagreeMinMPS))
+	}
+	if c.SpeedDisagreeFrames < 1 || c.SpeedDisagreeFrames > MaxSpeedDisagreeFrames {
+		errs = append(errs, fmt.Sprintf("speed disagree frames: must be between 1 and %d", MaxSpeedDisagreeFrames))
+	}
+	if !(c.MaxImpliedSpeedMPS >= MinMaxImpliedSpeedMPS && c.MaxImpliedSpeedMPS <= MaxMaxImpliedSpeedMPS) {
+		errs = append(errs, fmt.Sprintf("max implied speed m/s: must be between %v and %v", MinMaxImpliedSpeedMPS, MaxMaxImpliedSpeedMPS))
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
 }
 
 // Polygon is an operating area: vertices as (lat, lon), implicitly closed.
@@ -65,22 +100,27 @@ type vehiclePlaus struct {
 	raisedSpd bool
 }
 
-// Plausibility evaluates samples per vehicle.
-type Plausibility struct {
-	cfg  PlausibilityConfig
+// Checker evaluates samples per vehicle.
+type Checker struct {
+	cfg  Config
 	mu   sync.Mutex
 	byID map[string]*vehiclePlaus
 }
 
-// NewPlausibility returns an evaluator with cfg.
-func NewPlausibility(cfg PlausibilityConfig) *Plausibility {
-	return &Plausibility{cfg: cfg, byID: map[string]*vehiclePlaus{}}
+// New returns a Checker with cfg, its zero thresholds defaulted, after
+// validating it.
+func New(cfg Config) (*Checker, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Checker{cfg: cfg, byID: map[string]*vehiclePlaus{}}, nil
 }
 
 // Check evaluates s for vehicle and returns the findings it raises. area may
 // be nil (no operating area configured). A condition that persists raises
 // its finding once, when it starts; it re-arms when the condition clears.
-func (p *Plausibility) Check(vehicle string, s Sample, area Polygon) []string {
+func (p *Checker) Check(vehicle string, s Sample, area Polygon) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st := p.byID[vehicle]
@@ -115,7 +155,7 @@ func (p *Plausibility) Check(vehicle string, s Sample, area Polygon) []string {
 			d := haversine(st.last.Lat, st.last.Lon, s.Lat, s.Lon)
 			// A jump: too far for the time elapsed. Frames with no time between
 			// them (dt <= 0) jump if they moved at all beyond GNSS noise.
-			if (dt > 0 && d/dt > p.cfg.MaxImpliedSpeedMPS) || (dt <= 0 && d > 50) {
+			if (dt > 0 && d/dt > p.cfg.MaxImpliedSpeedMPS) || (dt <= 0 && d > jumpNoiseMetres) {
 				out = append(out, codes.PositionJump)
 			}
 		}

@@ -1,64 +1,51 @@
-package config
+package plausibility
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 )
 
-// minAreaDeg2 is the smallest operating area accepted, in square degrees
-// (1e-6: about 100 m × 100 m at the equator, less elsewhere): anything
-// smaller is a mistake, and ruling it out keeps rounding from passing three
-// points on one line as an area.
-const minAreaDeg2 = 1e-6
-
-// OperatingArea parses plausibility.operating_area into its vertices, each
-// (lat, lon) in decimal degrees, or nil when the setting is empty (the
-// outside_operating_area rule is off).
+// ParseArea parses an operating area (the gateway's
+// plausibility.operating_area) into its vertices, each (lat, lon) in decimal
+// degrees, or nil when s is empty (the outside_operating_area rule is off).
+// The error is a message for the operator: it names vertices by position,
+// never by value.
 //
 // The form is "lat,lon; lat,lon; lat,lon; ...": at least three vertices, in
 // order around the area (either direction), spaces allowed, as a map shows a
 // point ("32.7767, -96.7970"). The polygon is closed implicitly; a last
 // vertex repeating the first (as GeoJSON writes rings) is dropped. Refused:
 // a latitude outside ±90 or longitude outside ±180, more than
-// MaxOperatingAreaVertices vertices, a vertex given twice, edges that cross
+// MaxAreaVertices vertices, a vertex given twice, edges that cross
 // (vertices out of order), an edge spanning more than 180° of longitude (the
 // rule treats degrees as planar, so an area cannot cross the antimeridian),
 // and vertices that enclose no area. A bounding box is the four corners.
-func (c Config) OperatingArea() ([][2]float64, error) {
-	area, msg := parseArea(c.Plausibility.OperatingArea)
-	if msg != "" {
-		return nil, FieldError{Path: "plausibility.operating_area", Msg: msg}
-	}
-	return area, nil
-}
-
-// parseArea returns the vertices of s, or a message for the operator. The
-// message names vertices by position, never by value.
-func parseArea(s string) ([][2]float64, string) {
+func ParseArea(s string) (Polygon, error) {
 	if strings.TrimSpace(s) == "" {
-		return nil, ""
+		return nil, nil
 	}
 	parts := strings.Split(s, ";")
-	if len(parts) > MaxOperatingAreaVertices+1 { // +1: a closing repeat
-		return nil, fmt.Sprintf("has more than %d vertices", MaxOperatingAreaVertices)
+	if len(parts) > MaxAreaVertices+1 { // +1: a closing repeat
+		return nil, fmt.Errorf("has more than %d vertices", MaxAreaVertices)
 	}
-	var area [][2]float64
+	var area Polygon
 	for i, p := range parts {
 		lat, lon, ok := strings.Cut(p, ",")
 		if !ok {
-			return nil, fmt.Sprintf(`vertex %d: must be "lat,lon" in decimal degrees; vertices are separated by ";"`, i+1)
+			return nil, fmt.Errorf(`vertex %d: must be "lat,lon" in decimal degrees; vertices are separated by ";"`, i+1)
 		}
 		la, err1 := strconv.ParseFloat(strings.TrimSpace(lat), 64)
 		lo, err2 := strconv.ParseFloat(strings.TrimSpace(lon), 64)
 		switch {
 		case err1 != nil || err2 != nil || math.IsNaN(la) || math.IsNaN(lo):
-			return nil, fmt.Sprintf(`vertex %d: must be "lat,lon" in decimal degrees; vertices are separated by ";"`, i+1)
+			return nil, fmt.Errorf(`vertex %d: must be "lat,lon" in decimal degrees; vertices are separated by ";"`, i+1)
 		case la < -90 || la > 90:
-			return nil, fmt.Sprintf("vertex %d: latitude must be between -90 and 90", i+1)
+			return nil, fmt.Errorf("vertex %d: latitude must be between -90 and 90", i+1)
 		case lo < -180 || lo > 180:
-			return nil, fmt.Sprintf("vertex %d: longitude must be between -180 and 180", i+1)
+			return nil, fmt.Errorf("vertex %d: longitude must be between -180 and 180", i+1)
 		}
 		area = append(area, [2]float64{la, lo})
 	}
@@ -68,18 +55,18 @@ func parseArea(s string) ([][2]float64, string) {
 	n := len(area)
 	switch {
 	case n < 3:
-		return nil, "needs at least 3 vertices (a bounding box is its 4 corners)"
-	case n > MaxOperatingAreaVertices:
-		return nil, fmt.Sprintf("has more than %d vertices", MaxOperatingAreaVertices)
+		return nil, errors.New("needs at least 3 vertices (a bounding box is its 4 corners)")
+	case n > MaxAreaVertices:
+		return nil, fmt.Errorf("has more than %d vertices", MaxAreaVertices)
 	}
 	for i := range n {
 		for j := range i {
 			if area[i] == area[j] {
-				return nil, fmt.Sprintf("vertex %d repeats vertex %d", i+1, j+1)
+				return nil, fmt.Errorf("vertex %d repeats vertex %d", i+1, j+1)
 			}
 		}
 		if math.Abs(area[i][1]-area[(i+1)%n][1]) > 180 {
-			return nil, "must not cross the antimeridian (±180° longitude): split the fleet's area or draw it on one side"
+			return nil, errors.New("must not cross the antimeridian (±180° longitude): split the fleet's area or draw it on one side")
 		}
 	}
 	for i := range n {
@@ -88,7 +75,7 @@ func parseArea(s string) ([][2]float64, string) {
 				continue // adjacent through the closing edge
 			}
 			if segmentsMeet(area[i], area[(i+1)%n], area[j], area[(j+1)%n]) {
-				return nil, fmt.Sprintf("edges %d-%d and %d-%d cross: list the vertices in order around the area",
+				return nil, fmt.Errorf("edges %d-%d and %d-%d cross: list the vertices in order around the area",
 					i+1, (i+1)%n+1, j+1, (j+1)%n+1)
 			}
 		}
@@ -101,9 +88,9 @@ func parseArea(s string) ([][2]float64, string) {
 	// Compared with a square of ~100 m, not 0: vertices on one line in
 	// decimal degrees leave a rounding error, not a zero.
 	if math.Abs(twice) < 2*minAreaDeg2 {
-		return nil, "encloses no area (the vertices lie on one line)"
+		return nil, errors.New("encloses no area (the vertices lie on one line)")
 	}
-	return area, ""
+	return area, nil
 }
 
 // segmentsMeet reports whether segments pq and rs share a point.
