@@ -15,11 +15,11 @@ import (
 
 type simLoadFlags struct {
 	vehicles, batch, concurrency, gatewayPID int
-	gateway, serverNm, state, prefix       string
-	jsonOut                                string
-	duration, warmup, calibrate            time.Duration
-	summaryEvery                           time.Duration
-	check                                  bool
+	gateway, serverNm, state, prefix         string
+	jsonOut                                  string
+	duration, warmup, calibrate              time.Duration
+	summaryEvery                             time.Duration
+	check                                    bool
 }
 
 func (a *app) simLoadCmd() *cobra.Command {

@@ -320,11 +320,11 @@ func cores(a, b time.Duration, ok bool, window time.Duration) float64 {
 
 // cpuMark is a CPU reading of this process and of the gateway.
 type cpuMark struct {
-	ok           bool
-	self         time.Duration
-	selfOK       bool
-	gw           time.Duration
-	gwErr        error
+	ok     bool
+	self   time.Duration
+	selfOK bool
+	gw     time.Duration
+	gwErr  error
 }
 
 func (l *Load) cpuNow() cpuMark {
