@@ -176,9 +176,8 @@ type loadVehicle struct {
 	counter *agent.Counter
 	client  *http.Client
 	reused  bool
-	// base is where the vehicle's route starts; odo its odometer.
+	// lat, lon is where the vehicle's route starts.
 	lat, lon float64
-	odo      float64
 	// notBefore is when the vehicle may post again after a 429.
 	notBefore time.Time
 }
