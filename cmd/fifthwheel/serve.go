@@ -25,9 +25,16 @@ import (
 )
 
 // addrsFile, in the data directory, holds the bound listener addresses of a
-// running serve as JSON, so scripts and tests using port 0 can find them. It
-// is removed on a clean stop.
+// running serve and its process id as JSON (serveAddrs), so scripts, tests
+// using port 0 and `sim load` (which reads the gateway's CPU time) can find
+// them. It is removed on a clean stop.
 const addrsFile = "serve.addrs"
+
+// serveAddrs is the content of addrsFile.
+type serveAddrs struct {
+	server.Addrs
+	PID int `json:"pid"`
+}
 
 // eventEmitTimeout bounds recording a lifecycle event at start and stop.
 const eventEmitTimeout = 10 * time.Second
@@ -291,7 +298,7 @@ func emit(ctx context.Context, bus *event.Bus, activity, code string, attrs map[
 
 // writeAddrs writes the bound addresses atomically (mode 0600).
 func writeAddrs(path string, addrs server.Addrs) error {
-	b, err := json.Marshal(addrs)
+	b, err := json.Marshal(serveAddrs{Addrs: addrs, PID: os.Getpid()})
 	if err != nil {
 		return err
 	}

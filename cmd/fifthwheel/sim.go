@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/signal"
@@ -31,7 +32,7 @@ func (a *app) simCmd() *cobra.Command {
 		Use:   "sim",
 		Short: "Simulate trucks against a gateway: demos, drills, load tests",
 	})
-	cmd.AddCommand(a.simFleetCmd())
+	cmd.AddCommand(a.simFleetCmd(), a.simLoadCmd())
 	return cmd
 }
 
@@ -194,13 +195,7 @@ func (a *app) simFleet(cmd *cobra.Command, f *stateFlags, op *operatorFlag, o *s
 		return err
 	}
 	target.CAPEM = certPEM(ca.Root())
-	stateDir := o.state
-	if stateDir == "" {
-		stateDir = "fw-sim"
-		if e.cfg.DataDir != "" {
-			stateDir = filepath.Join(e.cfg.DataDir, "sim")
-		}
-	}
+	stateDir := simStateDir(e.cfg, o.state)
 	prov := &sim.CachedProvisioner{Dir: stateDir, RootPEM: target.CAPEM, MinValidity: o.duration + o.readyTimeout + time.Hour,
 		Next: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
 			GatewayURL: target.URL, GatewayCAPEM: target.CAPEM}}
@@ -217,20 +212,8 @@ func (a *app) simFleet(cmd *cobra.Command, f *stateFlags, op *operatorFlag, o *s
 
 	// The first SIGINT/SIGTERM ends the scenario (the report is still
 	// printed); a second one ends the process.
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sigc := make(chan os.Signal, 1)
-	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigc)
-	go func() {
-		select {
-		case <-sigc:
-			signal.Stop(sigc)
-			fmt.Fprintln(a.stderr, "fifthwheel sim: stopping the trucks; the report follows (again to abort)")
-			cancel()
-		case <-rctx.Done():
-		}
-	}()
+	rctx, stop := a.simSignals(ctx, "the trucks")
+	defer stop()
 	fmt.Fprintf(a.stderr, "fifthwheel sim: %d trucks against %s (state in %s, gateway events from %s)\n",
 		o.vehicles, target.URL, stateDir, storeDesc(e.cfg))
 	report, err := fleet.Run(rctx)
@@ -241,12 +224,8 @@ func (a *app) simFleet(cmd *cobra.Command, f *stateFlags, op *operatorFlag, o *s
 		return err
 	}
 	if o.jsonOut != "" {
-		var b bytes.Buffer
-		if err := report.WriteJSON(&b); err != nil {
+		if err := writeJSONReport(o.jsonOut, report.WriteJSON); err != nil {
 			return err
-		}
-		if err := os.WriteFile(o.jsonOut, b.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("write the JSON report: %v", err)
 		}
 	}
 	if o.check && report.Failed() {
@@ -255,53 +234,118 @@ func (a *app) simFleet(cmd *cobra.Command, f *stateFlags, op *operatorFlag, o *s
 	return nil
 }
 
-// simTarget finds the gateway's vehicle listener and frame key: from the
+// simStateDir is where the simulator keeps its vehicles' credentials and
+// frame counters: --state, else DATA/sim, else ./fw-sim. `sim fleet` and
+// `sim load` share it, so a vehicle enrolled by one works for the other.
+func simStateDir(cfg config.Config, flag string) string {
+	switch {
+	case flag != "":
+		return flag
+	case cfg.DataDir != "":
+		return filepath.Join(cfg.DataDir, "sim")
+	}
+	return "fw-sim"
+}
+
+// simSignals ends ctx's child on the first SIGINT/SIGTERM (the report is
+// still printed); a second one ends the process.
+func (a *app) simSignals(ctx context.Context, what string) (context.Context, func()) {
+	rctx, cancel := context.WithCancel(ctx)
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-sigc:
+			signal.Stop(sigc)
+			fmt.Fprintf(a.stderr, "fifthwheel sim: stopping %s; the report follows (again to abort)\n", what)
+			cancel()
+		case <-rctx.Done():
+		}
+	}()
+	return rctx, func() { signal.Stop(sigc); cancel() }
+}
+
+// writeJSONReport writes a report's JSON form to path.
+func writeJSONReport(path string, write func(io.Writer) error) error {
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write the JSON report: %v", err)
+	}
+	return nil
+}
+
+// simTarget finds the gateway's vehicle listener and frame keys: from the
 // flags, else from the data directory as serve leaves it.
 func simTarget(cfg config.Config, o *simFleetFlags) (sim.Target, error) {
-	t := sim.Target{ServerName: o.serverNm}
-	addr := o.gateway
+	t, _, err := simGateway(cfg, o.gateway, o.serverNm)
+	if err != nil {
+		return t, err
+	}
+	t.FrameKeys, err = gatewayFrameKeys(cfg, o.gatewayKey)
+	return t, err
+}
+
+// simGateway finds the gateway's vehicle listener, from addr (HOST:PORT or
+// https://HOST:PORT) or else DATA/serve.addrs, and the process id serve
+// wrote there (0 if none).
+func simGateway(cfg config.Config, addr, serverName string) (sim.Target, int, error) {
+	t := sim.Target{ServerName: serverName}
+	pid := 0
+	if cfg.DataDir != "" {
+		if b, err := os.ReadFile(filepath.Join(cfg.DataDir, addrsFile)); err == nil {
+			var sa serveAddrs
+			if json.Unmarshal(b, &sa) == nil {
+				pid = sa.PID
+				if addr == "" {
+					addr = sa.Vehicle
+				}
+			}
+		}
+	}
 	if addr == "" {
 		if cfg.DataDir == "" {
-			return t, &usageError{err: errors.New("no gateway address: pass --gateway HOST:PORT, or --data DIR of a running 'fifthwheel serve'")}
+			return t, 0, &usageError{err: errors.New("no gateway address: pass --gateway HOST:PORT, or --data DIR of a running 'fifthwheel serve'")}
 		}
-		b, err := os.ReadFile(filepath.Join(cfg.DataDir, addrsFile))
-		if err != nil {
-			return t, &usageError{err: fmt.Errorf("no gateway address: %s is missing (is 'fifthwheel serve --data %s' running?); or pass --gateway HOST:PORT",
-				filepath.Join(cfg.DataDir, addrsFile), cfg.DataDir)}
+		path := filepath.Join(cfg.DataDir, addrsFile)
+		if _, err := os.Stat(path); err != nil {
+			return t, 0, &usageError{err: fmt.Errorf("no gateway address: %s is missing (is 'fifthwheel serve --data %s' running?); or pass --gateway HOST:PORT",
+				path, cfg.DataDir)}
 		}
-		var addrs struct {
-			Vehicle string `json:"vehicle"`
-		}
-		if err := json.Unmarshal(b, &addrs); err != nil || addrs.Vehicle == "" {
-			return t, fmt.Errorf("%s does not name the vehicle listener", filepath.Join(cfg.DataDir, addrsFile))
-		}
-		addr = addrs.Vehicle
+		return t, 0, fmt.Errorf("%s does not name the vehicle listener", path)
 	}
 	if !strings.Contains(addr, "://") {
 		addr = "https://" + addr
 	}
 	t.URL = strings.TrimSuffix(addr, "/")
+	return t, pid, nil
+}
 
-	keyFile := o.gatewayKey
+// gatewayFrameKeys reads the gateway's published frame keys: keyFile, else
+// the CA directory's, where serve publishes them.
+func gatewayFrameKeys(cfg config.Config, keyFile string) ([]agent.GatewayFrameKey, error) {
 	if keyFile == "" {
 		if cfg.PKIDir() == "" {
-			return t, &usageError{err: fmt.Errorf("no gateway frame keys: pass --gateway-key FILE (the gateway's %s)", gwkey.PublicFile)}
+			return nil, &usageError{err: fmt.Errorf("no gateway frame keys: pass --gateway-key FILE (the gateway's %s)", gwkey.PublicFile)}
 		}
 		// serve publishes them in the CA directory (shared by replicas).
 		keyFile = filepath.Join(cfg.PKIDir(), gwkey.PublicFile)
 		if _, err := os.Stat(keyFile); err != nil {
-			return t, &usageError{err: fmt.Errorf("no gateway frame keys in %s (serve writes %s there when it starts); or pass --gateway-key FILE",
+			return nil, &usageError{err: fmt.Errorf("no gateway frame keys in %s (serve writes %s there when it starts); or pass --gateway-key FILE",
 				cfg.PKIDir(), gwkey.PublicFile)}
 		}
 	}
 	pemBytes, err := os.ReadFile(keyFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return t, &usageError{err: fmt.Errorf("gateway frame key file %s does not exist", keyFile)}
+		return nil, &usageError{err: fmt.Errorf("gateway frame key file %s does not exist", keyFile)}
 	} else if err != nil {
-		return t, err
+		return nil, err
 	}
-	if t.FrameKeys, err = agent.ParseGatewayFrameKeys(pemBytes); err != nil {
-		return t, &usageError{err: fmt.Errorf("gateway frame key file %s: %v", keyFile, err)}
+	keys, err := agent.ParseGatewayFrameKeys(pemBytes)
+	if err != nil {
+		return nil, &usageError{err: fmt.Errorf("gateway frame key file %s: %v", keyFile, err)}
 	}
-	return t, nil
+	return keys, nil
 }

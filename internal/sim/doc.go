@@ -1,5 +1,5 @@
 // Package sim simulates trucks (and, later, a TMS) for the demo, the drills
-// and load tests: `fifthwheel sim fleet`.
+// and load tests: `fifthwheel sim fleet` and `fifthwheel sim load`.
 //
 // A Fleet drives N trucks against a running gateway. Each truck is a real
 // agent.Agent (the public vehicle SDK, nothing else: if the simulator needs
@@ -37,6 +37,21 @@
 // comm_lost declarations, blackouts the gateway missed. Each SLA figure is
 // checked against its limit (limits.go).
 //
+// # Sustained ingest (Load)
+//
+// A Load (load.go) is the measuring instrument of durable ingest: N
+// enrolled vehicles (the same Provisioner and state directory as the
+// fleet's, so a vehicle enrolled by one runner works for the other and
+// shares its frame counter) post telemetry batches to the batch path,
+// each over its own mutual-TLS HTTP/2 connection, one batch in flight per
+// vehicle so its frames arrive in seq order. Every frame is new: the next
+// seq of the vehicle's agent.Counter, ts = the moment it is signed, right
+// before its POST. Before the load it measures the one-core Ed25519 verify
+// rate in the same process (the ceiling); its report (loadreport.go)
+// accounts for every frame sent exactly once (accepted, rejected by reason
+// code, or failed with its request, 429s included), and gives the
+// gateway's CPU from /proc/PID/stat and this process's own, signing apart.
+//
 // # Security model
 //
 // None of its own: the simulator is a client like any truck, holding
@@ -48,6 +63,7 @@
 //
 // # Compatibility
 //
-// The report's JSON members and the SLA names are read by scripts and CI;
-// new members may be added, existing ones keep their meaning.
+// The reports' JSON members (Report, LoadReport) and the SLA names are read
+// by scripts and CI; new members may be added, existing ones keep their
+// meaning.
 package sim

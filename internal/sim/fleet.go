@@ -390,50 +390,15 @@ func (f *Fleet) drivingCount() int {
 
 // provision gives every truck its credentials and its agent.
 func (f *Fleet) provision(ctx context.Context) error {
-	pctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	jobs := make(chan *vehicle)
-	var wg sync.WaitGroup
-	for range f.cfg.ProvisionWorkers {
-		wg.Go(func() {
-			for v := range jobs {
-				if err := f.provisionOne(pctx, v); err != nil {
-					cancel(err)
-				}
-			}
-		})
-	}
-feed:
-	for _, v := range f.vs {
-		select {
-		case jobs <- v:
-		case <-pctx.Done():
-			break feed
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	if err := context.Cause(pctx); err != nil && pctx.Err() != nil {
-		return err
-	}
-	return nil
+	return forEachVehicle(ctx, len(f.vs), f.cfg.ProvisionWorkers, func(ctx context.Context, i int) error {
+		return f.provisionOne(ctx, f.vs[i])
+	})
 }
 
 func (f *Fleet) provisionOne(ctx context.Context, v *vehicle) error {
-	var creds Credentials
-	var err error
-	for attempt := range 3 {
-		creds, err = f.d.Provisioner.Provision(ctx, v.id)
-		if err == nil || ctx.Err() != nil {
-			break
-		}
-		f.log.Warn("provisioning failed; retrying", slog.String("vehicle", v.id), slog.Any("err", err))
-		if !sleepUntil(ctx, time.Now().Add(time.Duration(attempt+1)*500*time.Millisecond)) {
-			break
-		}
-	}
+	creds, err := provisionRetry(ctx, f.d.Provisioner, v.id, f.log)
 	if err != nil {
-		return fmt.Errorf("sim: provision %s: %w", v.id, err)
+		return err
 	}
 	c := f.cfg
 	v.loadPosition(filepath.Join(c.StateDir, v.id))

@@ -138,3 +138,50 @@ const (
 	// after an outage ended is that outage's; any other is false.
 	outageSlack = time.Second
 )
+
+// Load generator (`fifthwheel sim load`, load.go).
+const (
+	// DefaultLoadPrefix names the load generator's vehicles load-00000, ...:
+	// apart from the fleet's (sim-…), so both can run at once without two
+	// processes drawing on one vehicle's frame counter. --prefix sim reuses
+	// the fleet's trucks (not while the fleet runs).
+	DefaultLoadPrefix = "load"
+
+	// DefaultLoadBatch is frames per POST: what a truck's backfill sends
+	// and what the issue-17 measurements used. MaxLoadBatch is the
+	// gateway's own limit (ingest.MaxBatchFrames, docs/PROTOCOL.md).
+	DefaultLoadBatch = 64
+	MaxLoadBatch     = 256
+
+	// DefaultLoadWarmup is left out of the sustained figures: TLS
+	// handshakes, the gateway's key cache and the first WAL growth.
+	DefaultLoadWarmup = 5 * time.Second
+
+	// DefaultCalibrateFor is how long the one-core Ed25519 verify rate is
+	// measured before the load starts: long enough for a stable figure
+	// (≈56,000 verifications at ~36 µs), short next to a run.
+	DefaultCalibrateFor = 2 * time.Second
+	// signCalibrateFor measures the one-core signing cost the same way,
+	// to estimate the load generator's own signing CPU.
+	signCalibrateFor = 500 * time.Millisecond
+
+	// loadRequestTimeout bounds one POST (handshake included): a gateway
+	// that does not answer in this time has failed the request.
+	loadRequestTimeout = 30 * time.Second
+
+	// maxRetryAfter caps how long a vehicle honours a 429's Retry-After.
+	maxRetryAfter = 10 * time.Second
+
+	// maxLatencySamples bounds the kept batch latencies (8 MiB); beyond it
+	// the report says the distribution covers the first ones only.
+	maxLatencySamples = 1 << 20
+
+	// maxFailureKeys bounds the distinct failure and rejection reasons
+	// the report keeps; more are counted under "other".
+	maxFailureKeys = 64
+
+	// clockTicks is the unit of utime and stime in /proc/PID/stat: Linux's
+	// USER_HZ, fixed at 100 by the kernel's user ABI on every architecture
+	// Go supports.
+	clockTicks = 100
+)

@@ -15,9 +15,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
@@ -42,6 +44,60 @@ type Credentials struct {
 // Provisioner gives a truck its credentials.
 type Provisioner interface {
 	Provision(ctx context.Context, vehicleID string) (Credentials, error)
+}
+
+// provisionRetry provisions one vehicle, trying up to three times with a
+// growing pause: an enrollment may meet a busy gateway. Both runners (the
+// fleet and the load generator) provision through it.
+func provisionRetry(ctx context.Context, p Provisioner, vehicleID string, log *slog.Logger) (Credentials, error) {
+	var creds Credentials
+	var err error
+	for attempt := range 3 {
+		creds, err = p.Provision(ctx, vehicleID)
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		log.Warn("provisioning failed; retrying", slog.String("vehicle", vehicleID), slog.Any("err", err))
+		if !sleepUntil(ctx, time.Now().Add(time.Duration(attempt+1)*500*time.Millisecond)) {
+			break
+		}
+	}
+	if err != nil {
+		return Credentials{}, fmt.Errorf("sim: provision %s: %w", vehicleID, err)
+	}
+	return creds, nil
+}
+
+// forEachVehicle runs fn for vehicles 0 … n-1 on workers goroutines and
+// returns the first error, after which no further vehicle is started.
+func forEachVehicle(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
+	pctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				if err := fn(pctx, i); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+feed:
+	for i := range n {
+		select {
+		case jobs <- i:
+		case <-pctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := context.Cause(pctx); err != nil && pctx.Err() != nil {
+		return err
+	}
+	return nil
 }
 
 // JoinTokens mints one-time join tokens, as `fifthwheel pki join-token

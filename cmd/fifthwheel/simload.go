@@ -1,0 +1,155 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fifthwheel/fifthwheel/internal/sim"
+	"github.com/fifthwheel/fifthwheel/internal/store"
+)
+
+type simLoadFlags struct {
+	vehicles, batch, concurrency, gatewayPID int
+	gateway, serverNm, state, prefix         string
+	jsonOut                                  string
+	duration, warmup, calibrate              time.Duration
+	summaryEvery                             time.Duration
+	check                                    bool
+}
+
+func (a *app) simLoadCmd() *cobra.Command {
+	var (
+		f  = caStateFlags()
+		op operatorFlag
+		o  simLoadFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "load",
+		Short: "Measure sustained durable ingest: post signed telemetry batches to a running gateway",
+		Long: `Post signed telemetry batches from N enrolled vehicles to a running gateway's
+batch path (POST /v1/vehicle/telemetry), each vehicle over its own mutual-TLS
+HTTP/2 connection, for --duration, and report what the gateway durably
+accepted. Run it as its own process beside 'fifthwheel serve'.
+
+Every frame is new (a fresh seq from the vehicle's frame counter, ts = now),
+so the gateway's database grows as it would under a fleet. Each batch is
+signed by its sender right before it is posted, so no frame waits signed;
+that signing is this process's CPU, reported apart from the gateway's.
+
+Vehicles are enrolled like 'sim fleet' enrolls its trucks (a join token from
+the fleet CA, then POST /v1/pki/enroll) and kept in --state DIR (default
+DATA/sim), shared with 'sim fleet': with --prefix sim the load uses the
+fleet's trucks (not while 'sim fleet' runs: one vehicle's frame counter
+serves one process at a time).
+
+Before the load it measures, in this process, the one-core Ed25519 verify
+rate (crypto/ed25519, one goroutine, --calibrate): the ceiling the accepted
+rate is compared with. At the end it prints accepted frames/s over the run
+minus --warmup, its ratio to that ceiling, p50/p99/max batch latency,
+rejected frames by reason code, failed requests by HTTP status and problem
+code or transport error (429s included, never hidden), the gateway's CPU in
+cores (from /proc/PID/stat: --gateway-pid, else the pid serve writes to
+DATA/serve.addrs), this process's CPU, and, with --data on SQLite, how much
+the database grew. A 429 holds its vehicle back for its Retry-After. A live
+line goes to stderr every --summary-every.
+
+The gateway's per-vehicle rate limit (telemetry.rate_per_second, default 200
+frames/s, burst 512) caps each vehicle: to measure the gateway rather than the
+limit, start the gateway under test with the limit raised, e.g.
+  FIFTHWHEEL_TELEMETRY_RATE_PER_SECOND=100000 FIFTHWHEEL_TELEMETRY_BURST=100000 \
+    fifthwheel serve --dev --data /tmp/load-data
+or use enough vehicles that N × 200 frames/s exceeds what the gateway can
+store.
+
+With --check, exit 1 if a request failed for a reason other than 429, a frame
+was rejected, the counts do not add up, or nothing was accepted.`,
+		Example: `  # The gateway under test, with the per-vehicle limit out of the way
+  FIFTHWHEEL_TELEMETRY_RATE_PER_SECOND=100000 FIFTHWHEEL_TELEMETRY_BURST=100000 \
+    fifthwheel serve --dev --data /tmp/load-data &
+
+  # 20 vehicles, 64-frame batches, 60 s on the growing database
+  fifthwheel sim load --vehicles 20 --duration 60s --data /tmp/load-data --json load.json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.simLoad(cmd, &f, &op, &o) },
+	}
+	f.register(cmd.Flags())
+	registerKEKFlag(cmd)
+	op.register(cmd)
+	fs := cmd.Flags()
+	fs.IntVar(&o.vehicles, "vehicles", 20, "post from `N` vehicles, one connection each")
+	fs.DurationVar(&o.duration, "duration", time.Minute, "post for `D`, warm-up included")
+	fs.DurationVar(&o.warmup, "warmup", sim.DefaultLoadWarmup, "leave the first `D` out of the figures")
+	fs.IntVar(&o.batch, "batch", sim.DefaultLoadBatch, fmt.Sprintf("`N` frames per POST (1 to %d)", sim.MaxLoadBatch))
+	fs.IntVar(&o.concurrency, "concurrency", 0, "at most `C` POSTs in flight (default: one per vehicle)")
+	fs.IntVar(&o.gatewayPID, "gateway-pid", 0, "read the gateway's CPU time of process `PID` (default: the pid in DATA/serve.addrs)")
+	fs.StringVar(&o.gateway, "gateway", "", "the gateway's vehicle listener, `HOST:PORT` or https://HOST:PORT (default: from DATA/serve.addrs)")
+	fs.StringVar(&o.serverNm, "server-name", "", "the `NAME` the gateway's certificate carries, if not the address's host")
+	fs.StringVar(&o.state, "state", "", "keep the vehicles' credentials and frame counters in `DIR` (default: DATA/sim, or ./fw-sim)")
+	fs.StringVar(&o.prefix, "prefix", sim.DefaultLoadPrefix, "name the vehicles `PREFIX`-00000, `PREFIX`-00001, ...")
+	fs.DurationVar(&o.calibrate, "calibrate", sim.DefaultCalibrateFor, "measure the one-core verify rate for `D` before the load")
+	fs.DurationVar(&o.summaryEvery, "summary-every", sim.DefaultSummaryEvery, "print a live line every `D` (0: never)")
+	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to `FILE`")
+	fs.BoolVar(&o.check, "check", false, "exit 1 if a request failed other than with 429, a frame was rejected, or nothing was accepted")
+	return cmd
+}
+
+func (a *app) simLoad(cmd *cobra.Command, f *stateFlags, op *operatorFlag, o *simLoadFlags) error {
+	e, ca, by, err := a.openCAAs(cmd, f, op)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	target, pid, err := simGateway(e.cfg, o.gateway, o.serverNm)
+	if err != nil {
+		return err
+	}
+	if o.gatewayPID != 0 {
+		pid = o.gatewayPID
+	}
+	target.CAPEM = certPEM(ca.Root())
+	stateDir := simStateDir(e.cfg, o.state)
+	dbPath := ""
+	if e.cfg.StoreURL == "" && e.cfg.DataDir != "" {
+		dbPath = filepath.Join(e.cfg.DataDir, store.DBFileName)
+	}
+	summaryEvery := o.summaryEvery
+	if summaryEvery == 0 {
+		summaryEvery = -1 // never
+	}
+	prov := &sim.CachedProvisioner{Dir: stateDir, RootPEM: target.CAPEM, MinValidity: o.duration + time.Hour,
+		Next: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
+			GatewayURL: target.URL, GatewayCAPEM: target.CAPEM}}
+	load, err := sim.NewLoad(sim.LoadConfig{
+		Vehicles: o.vehicles, IDPrefix: o.prefix, Gateway: target, StateDir: stateDir, Duration: o.duration,
+		Warmup: o.warmup, Batch: o.batch, Concurrency: o.concurrency, CalibrateFor: o.calibrate,
+		SummaryEvery: summaryEvery, GatewayPID: pid, DBPath: dbPath,
+	}, sim.LoadDeps{Provisioner: prov, Log: e.log,
+		OnSummary: func(s sim.LoadSummary) { fmt.Fprintf(a.stderr, "fifthwheel sim load: %s\n", s) }})
+	if err != nil {
+		return &usageError{err: err, hint: "see 'fifthwheel sim load --help'"}
+	}
+	rctx, stop := a.simSignals(cmd.Context(), "the load")
+	defer stop()
+	fmt.Fprintf(a.stderr, "fifthwheel sim load: %d vehicles against %s for %s (state in %s)\n", o.vehicles, target.URL, o.duration, stateDir)
+	report, err := load.Run(rctx)
+	if err != nil {
+		return err
+	}
+	if err := report.WriteTable(a.stdout); err != nil {
+		return err
+	}
+	if o.jsonOut != "" {
+		if err := writeJSONReport(o.jsonOut, report.WriteJSON); err != nil {
+			return err
+		}
+	}
+	if fails := report.CheckFailures(); o.check && len(fails) > 0 {
+		return errors.New("the load check failed: " + strings.Join(fails, "; "))
+	}
+	return nil
+}
