@@ -9,6 +9,7 @@
 //     embed. No package outside cmd/ imports internal/server, and none
 //     imports cmd/: domain packages (pki, ingest, liveness, session, enroll,
 //     event, store, ...) are wired by cmd/fifthwheel, never the reverse.
+//     internal/server in turn imports no domain package but event.
 //     internal/store imports nothing of the module: it knows rows and
 //     transactions, not HTTP, tokens or policy. internal/config imports only
 //     agent and internal/plausibility (and their codes and frame), whose

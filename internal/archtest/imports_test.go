@@ -177,3 +177,24 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 }
+
+// domainPackages are the packages docs/ARCHITECTURE.md calls domain
+// packages; the server imports none of them but event.
+var domainPackages = []string{"internal/pki", "internal/gwkey", "internal/enroll", "internal/ingest", "internal/session",
+	"internal/liveness", "internal/store", "internal/httpapi"}
+
+// TestServerImportsNoDomainPackage: internal/server imports no domain
+// package but event (docs/ARCHITECTURE.md, Import rules): it takes the
+// PKI's handshake report and connection tracking through its Admission
+// interface, and the session's through interfaces cmd/fifthwheel wires.
+func TestServerImportsNoDomainPackage(t *testing.T) {
+	server, ok := packages(t)["internal/server"]
+	if !ok {
+		t.Fatal("package internal/server is gone: update the rule")
+	}
+	for _, d := range inModule(server.Imports) {
+		if slices.Contains(domainPackages, d) {
+			t.Errorf("internal/server imports %s: it reaches domain packages only through its own interfaces, wired by cmd/", d)
+		}
+	}
+}

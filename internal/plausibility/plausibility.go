@@ -151,11 +151,13 @@ func (p *Checker) Check(vehicle string, s Sample, area Polygon) []string {
 
 	if s.HasPosition && !lost {
 		if st.haveLast {
-			dt := s.TS.Sub(st.last.TS).Seconds()
+			// |dt|: a backfilled frame is older than the live one before it,
+			// and the truck drove between them either way.
+			dt := math.Abs(s.TS.Sub(st.last.TS).Seconds())
 			d := haversine(st.last.Lat, st.last.Lon, s.Lat, s.Lon)
-			// A jump: too far for the time elapsed. Frames with no time between
-			// them (dt <= 0) jump if they moved at all beyond GNSS noise.
-			if (dt > 0 && d/dt > p.cfg.MaxImpliedSpeedMPS) || (dt <= 0 && d > jumpNoiseMetres) {
+			// A jump: too far for the time between the fixes. Frames with no
+			// time between them jump if they moved at all beyond GNSS noise.
+			if (dt > 0 && d/dt > p.cfg.MaxImpliedSpeedMPS) || (dt == 0 && d > jumpNoiseMetres) {
 				out = append(out, codes.PositionJump)
 			}
 		}

@@ -51,3 +51,35 @@ func TestPlausibility(t *testing.T) {
 		})
 	}
 }
+
+// TestBackfillOlderThanLiveIsNoPositionJump: after an outage a truck sends
+// live frames on its session and the frames of the outage, older, through
+// the batch path, so the rules see a frame older than the last one. Driving
+// at 25 m/s is no jump whichever way the two frames arrive; a spoofed fix
+// still is.
+func TestBackfillOlderThanLiveIsNoPositionJump(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	at := func(sec int, lat float64) Sample {
+		return Sample{TS: t0.Add(time.Duration(sec) * time.Second), Lat: lat, Lon: -96.8, GNSSSpeed: 25, WheelSpeed: 25,
+			Fix: "3d", HasPosition: true, HasWheelSpeed: true}
+	}
+	const degPerSec = 25.0 / 111_195 // 25 m/s northwards, in degrees of latitude
+	p, err := New(testCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range []Sample{
+		at(600, 32.7+600*degPerSec), // live, after the outage
+		at(0, 32.7),                 // backfill: the outage's first frame, 10 min older
+		at(1, 32.7+degPerSec),
+		at(601, 32.7+601*degPerSec), // live again
+	} {
+		if got := p.Check("T1", s, nil); len(got) != 0 {
+			t.Errorf("frame %d (ts +%v): findings %v on an honest drive", i, s.TS.Sub(t0), got)
+		}
+	}
+	// An older frame 50 km away from a frame 10 s later: a jump.
+	if got := p.Check("T1", at(591, 33.2), nil); fmt.Sprint(got) != "[position_jump]" {
+		t.Errorf("spoofed older fix: findings %v, want [position_jump]", got)
+	}
+}
