@@ -234,14 +234,16 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 		}
 		key = &k
 		if hash, err := pki.HashJoinToken(req.Token); err == nil {
-			if tok, err := a.Store.GetJoinToken(ctx, hash[:]); err == nil {
+			// Only a live token names its vehicle: a spent or expired one
+			// proves nothing and is refused by Enroll, as a bad token.
+			if tok, err := a.Store.GetJoinToken(ctx, hash[:]); err == nil && tok.UsedAt.IsZero() && now.Before(tok.ExpiresAt) {
 				who := principal.Principal{Kind: principal.Vehicle, ID: tok.VehicleID}
 				if pe := a.kidFree(ctx, tok.VehicleID, k); pe != nil {
 					a.refuse(w, r, activity, who, pe)
 					return
 				}
 			}
-		} // a bad or unknown token is refused by Enroll, with its event
+		} // a bad, unknown, used or expired token is refused by Enroll, with its event
 	}
 
 	is, err := a.CA.Enroll(ctx, req.Token, []byte(req.CSR), unauthenticatedSource(r))

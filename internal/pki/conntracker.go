@@ -146,11 +146,20 @@ func (t *ConnTracker) closeMatching(ctx context.Context, serials []string, p pri
 	for _, c := range victims {
 		c.close(code)
 	}
-	for _, c := range victims {
-		// A sink failure is logged by the bus; the connection is closed
-		// either way.
-		_ = t.ev.emit(ctx, event.ClassAuthentication, "session_close", event.Info, event.SeverityMedium, code,
-			c.p, c.p.String(), map[string]any{"listener": c.listener, "serial": c.serials[0]})
+	// One write for all of them, bounded: this runs on the revocation
+	// feed's goroutine (RevocationSet.Refresh), which must not wait one
+	// durable write per connection while the set goes stale. A sink failure
+	// is logged by the bus; the connections are closed either way.
+	if len(victims) > 0 {
+		evs := make([]event.Event, 0, len(victims))
+		for _, c := range victims {
+			evs = append(evs, event.Event{Class: event.ClassAuthentication, Activity: "session_close", Verdict: event.Info,
+				Severity: event.SeverityMedium, Code: code, Actor: c.p, Resource: c.p.String(),
+				Attrs: map[string]any{"listener": c.listener, "serial": c.serials[0]}})
+		}
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), EmitTimeout)
+		_ = t.ev.em.Emit(ectx, evs...)
+		cancel()
 	}
 	return len(victims)
 }

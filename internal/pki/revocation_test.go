@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/codes"
+	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
@@ -201,5 +202,59 @@ func TestConnTrackerRace(t *testing.T) {
 	}
 	if got := tr.ClosePrincipal(ctx, principal.Principal{Kind: principal.Client, ID: "acme"}, "client_suspended"); got != 3 || n != 3 || tr.Len() != 0 {
 		t.Fatalf("ClosePrincipal closed %d (%d calls), %d left", got, n, tr.Len())
+	}
+}
+
+// slowEmitter is a durable event sink: each Emit call costs one write.
+type slowEmitter struct {
+	next  event.Emitter
+	delay time.Duration
+}
+
+func (s slowEmitter) Emit(ctx context.Context, evs ...event.Event) error {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.next.Emit(ctx, evs...)
+}
+
+// TestAttackMassRevocationStallsRevocationFeed: the tracker's
+// session_close events are recorded on the revocation feed's goroutine
+// (RevocationSet.Refresh calls its subscribers). Recorded one write per
+// closed connection, revoking an intermediate (or a principal) with many
+// live connections holds Refresh for connections × write latency; meanwhile
+// the set is not refreshed, later revocations do not reach live sessions,
+// and past MaxAge (10 s) every handshake on the replica fails closed.
+func TestAttackMassRevocationStallsRevocationFeed(t *testing.T) {
+	e := newEnv(t, ECDSAP256)
+	ctx := context.Background()
+	rs := e.newRevocationSet(t, nil)
+	tr := NewConnTracker(rs, slowEmitter{next: e.bus, delay: 10 * time.Millisecond})
+	defer tr.Stop()
+	is, _ := e.issue(principal.Vehicle, "truck-1")
+	const conns = 300
+	var closed sync.WaitGroup
+	closed.Add(conns)
+	for range conns {
+		if _, err := tr.Track([]*x509.Certificate{is.Certificate}, principal.Principal{Kind: principal.Vehicle, ID: "truck-1"}, "vehicle",
+			func(string) { closed.Done() }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.ca.Revoke(ctx, is.Record.Serial, ReasonKeyCompromise, principal.Principal{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := rs.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("Refresh held %v by the session_close events of %d connections", took, conns)
+	}
+	closed.Wait()
+	if n := e.countCode(codes.SessionClosedRevoked); n != conns {
+		t.Fatalf("%d session_closed_revoked events, want one per connection (%d)", n, conns)
 	}
 }
