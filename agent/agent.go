@@ -34,7 +34,8 @@ type Agent struct {
 	roots   *x509.CertPool
 	base    *url.URL
 	counter *Counter
-	httpc   *http.Client
+	httpc   *http.Client // batch path and renewal: HTTP/2 or HTTP/1.1
+	wsc     *http.Client // the session's WebSocket upgrade: HTTP/1.1
 	plain   *http.Client // CRL fetches: plain HTTP, the CRL is signed
 	log     *slog.Logger
 	now     func() time.Time
@@ -128,7 +129,8 @@ func New(cfg Config, id Identity, deps Deps) (*Agent, error) {
 	a.cred.Store(newCredential(id.Chain, id.TLSKey))
 	a.wd, _ = NewWatchdog(cfg.HeartbeatInterval, cfg.Misses, a.now())
 	a.out = newOutbox(cfg.BufferFrames)
-	a.httpc = &http.Client{Transport: a.transport()}
+	a.httpc = &http.Client{Transport: a.transport(true)}
+	a.wsc = &http.Client{Transport: a.transport(false)}
 	dial := deps.DialContext
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: cfg.HandshakeTimeout}).DialContext
@@ -141,10 +143,10 @@ func New(cfg Config, id Identity, deps Deps) (*Agent, error) {
 	return a, nil
 }
 
-// transport is the HTTP/1.1 mTLS transport for the session upgrade, the
-// batch path and renewal. HTTP/1.1 because the session is a WebSocket
-// upgrade.
-func (a *Agent) transport() *http.Transport {
+// transport is the mTLS transport to the gateway: with h2, for the batch
+// path and renewal (HTTP/2 when the gateway offers it, else HTTP/1.1);
+// without, for the session, HTTP/1.1 because it is a WebSocket upgrade.
+func (a *Agent) transport(h2 bool) *http.Transport {
 	serverName := a.cfg.ServerName
 	if serverName == "" {
 		serverName = a.base.Hostname()
@@ -153,7 +155,6 @@ func (a *Agent) transport() *http.Transport {
 		MinVersion: tls.VersionTLS13,
 		RootCAs:    a.roots,
 		ServerName: serverName,
-		NextProtos: []string{"http/1.1"},
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			return a.cred.Load().tls, nil
 		},
@@ -162,7 +163,7 @@ func (a *Agent) transport() *http.Transport {
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: a.cfg.HandshakeTimeout, KeepAlive: 30 * time.Second}).DialContext
 	}
-	return gatewayTransport(dial, tc, a.cfg.HandshakeTimeout)
+	return gatewayTransport(dial, tc, a.cfg.HandshakeTimeout, h2)
 }
 
 // VehicleID returns the truck's identity, from its certificate.

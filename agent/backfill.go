@@ -33,16 +33,17 @@ func (a *Agent) postFrames(ctx context.Context, batch []signedFrame) ([]batchRes
 	body.WriteString(`]}`)
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.HandshakeTimeout+a.cfg.WriteTimeout)
 	defer cancel()
+	rctx, mark := gatewayRequest(ctx)
 	u := *a.base
 	u.Path = TelemetryPath
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), &body)
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, u.String(), &body)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := a.httpc.Do(req)
 	if err != nil {
-		return nil, classifyDial(ctx, err, nil, nil)
+		return nil, classifyDial(ctx, mark(err), nil, nil)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))

@@ -100,7 +100,7 @@ func Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, error) {
 		dial = (&net.Dialer{Timeout: DefaultHandshakeTimeout}).DialContext
 	}
 	hc := &http.Client{Timeout: renewTimeout, Transport: gatewayTransport(dial,
-		&tls.Config{MinVersion: tls.VersionTLS13, RootCAs: roots, ServerName: base.Hostname()}, DefaultHandshakeTimeout)}
+		&tls.Config{MinVersion: tls.VersionTLS13, RootCAs: roots, ServerName: base.Hostname()}, DefaultHandshakeTimeout, true)}
 	defer hc.CloseIdleConnections()
 	res, err := postPKI(ctx, hc, base, "/v1/pki/enroll", b, nil)
 	if err != nil {

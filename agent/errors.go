@@ -205,13 +205,13 @@ const (
 
 // remoteAlert returns the description of a TLS alert the authenticated
 // gateway sent (a gatewayAlert: received after the TLS handshake
-// completed), or "". An alert received during the handshake, before the
+// completed, see gatewayRequest), or "". An alert received during the handshake, before the
 // gateway proved its certificate, returns "": anyone on the path can send
 // one, so it proves nothing and is classified as a network error.
 func remoteAlert(err error) string {
 	var ga *gatewayAlert
 	if errors.As(err, &ga) {
-		return ga.err.Err.Error()
+		return ga.alert.Err.Error()
 	}
 	return ""
 }

@@ -18,7 +18,7 @@ import (
 // kind, and errors.Is matches only that kind.
 func TestConnErrorsAreNeverConfused(t *testing.T) {
 	// An alert the authenticated gateway sent: read after the TLS
-	// handshake completed (gatewayConn), as a real gateway's refusal of
+	// handshake completed (gatewayRequest), as a real gateway's refusal of
 	// the truck's certificate arrives.
 	remote := func(alert string) error {
 		return markGatewayAlert(&net.OpError{Op: "remote error", Err: errors.New(alert)})

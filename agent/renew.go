@@ -160,14 +160,15 @@ func postPKI(ctx context.Context, hc *http.Client, base *url.URL, path string, b
 	revoked func(context.Context) (bool, error)) (*pkiResponse, error) {
 	u := *base
 	u.Path = path
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	rctx, mark := gatewayRequest(ctx)
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, classifyDial(ctx, err, nil, revoked)
+		return nil, classifyDial(ctx, mark(err), nil, revoked)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))

@@ -67,13 +67,14 @@ func (a *Agent) runSession(ctx context.Context) error {
 	defer cancel()
 	u := *a.base
 	u.Path = SessionPath
-	conn, resp, err := websocket.Dial(hctx, u.String(), &websocket.DialOptions{
-		HTTPClient:      a.httpc,
+	dctx, mark := gatewayRequest(hctx)
+	conn, resp, err := websocket.Dial(dctx, u.String(), &websocket.DialOptions{
+		HTTPClient:      a.wsc,
 		Subprotocols:    []string{Subprotocol},
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
-		return classifyDial(ctx, err, resp, a.revoked)
+		return classifyDial(ctx, mark(err), resp, a.revoked)
 	}
 	if conn.Subprotocol() != Subprotocol {
 		conn.CloseNow()
