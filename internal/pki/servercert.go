@@ -115,9 +115,10 @@ type ServerCertDeps struct {
 // use, or the one stored in Dir, while it is good, and otherwise issues a
 // new one (ECDSA P-256, the gateway profile) and stores it; Run calls
 // Ensure every CheckInterval, so a running gateway renews it once past 2/3
-// of its life, when the configured names change, when its intermediate is
-// no longer trusted or when it is revoked. A failed renewal keeps the
-// current certificate and is logged: the listeners never go without one.
+// of its life, when the configured gateway id or names change, when its
+// intermediate is no longer trusted or when it is revoked. A failed renewal
+// keeps the current certificate and is logged: the listeners never go
+// without one.
 type ServerCert struct {
 	cfg ServerCertConfig
 	d   ServerCertDeps
@@ -191,8 +192,8 @@ func (s *ServerCert) Ensure(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// good: the names configured, exactly; chained to an intermediate the CA
-// trusts now; not revoked (an unanswerable revocation check is not good);
+// good: the gateway principal and the names configured, exactly; chained
+// to an intermediate the CA trusts now; not revoked (an unanswerable revocation check is not good);
 // valid at now and not past 2/3 of its life.
 func (s *ServerCert) good(c tls.Certificate, now time.Time) bool {
 	if len(c.Certificate) < 2 {
@@ -210,6 +211,10 @@ func (s *ServerCert) good(c tls.Certificate, now time.Time) bool {
 		return false
 	}
 	if now.Before(leaf.NotBefore) || RenewDue(leaf.NotBefore, leaf.NotAfter, now) {
+		return false
+	}
+	if p, err := PrincipalFromChains([][]*x509.Certificate{{leaf}}); err != nil ||
+		p != (principal.Principal{Kind: principal.Gateway, ID: s.cfg.ID}) {
 		return false
 	}
 	ipStrings := func(ips []net.IP) []string {

@@ -34,14 +34,20 @@ func (r *revokedSet) revoke(serial string) {
 	r.serials[serial] = true
 }
 
-// newServerCert returns a ServerCert of e's CA for the test names, kept in
-// dir.
+// newServerCert returns a ServerCert of e's CA for gateway gw-1 and the
+// test names, kept in dir.
 func newServerCert(t *testing.T, e *env, rs RevocationChecker, dir string, dns ...string) *ServerCert {
+	t.Helper()
+	return newServerCertID(t, e, rs, dir, "gw-1", dns...)
+}
+
+// newServerCertID is newServerCert for the gateway id.
+func newServerCertID(t *testing.T, e *env, rs RevocationChecker, dir, id string, dns ...string) *ServerCert {
 	t.Helper()
 	if len(dns) == 0 {
 		dns = []string{"gw.fifthwheel.test"}
 	}
-	s, err := NewServerCert(ServerCertConfig{ID: "gw-1", DNSNames: dns, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, Dir: dir},
+	s, err := NewServerCert(ServerCertConfig{ID: id, DNSNames: dns, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, Dir: dir},
 		ServerCertDeps{CA: e.ca, Revocations: rs, Actor: principal.Principal{Kind: principal.System, ID: "gateway"}})
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +162,26 @@ func TestServerCertFollowsServerNames(t *testing.T) {
 	}
 	if got := serving(t, s).DNSNames; len(got) != 2 {
 		t.Fatalf("names %v", got)
+	}
+}
+
+// TestServerCertFollowsGatewayID: a restart with another gateway id issues
+// a certificate naming it instead of presenting the stored one of the old
+// id.
+func TestServerCertFollowsGatewayID(t *testing.T) {
+	e := newEnv(t, ECDSAP256)
+	dir := filepath.Join(t.TempDir(), "gateway")
+	ctx := context.Background()
+	if err := newServerCert(t, e, &revokedSet{}, dir).Ensure(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s := newServerCertID(t, e, &revokedSet{}, dir, "gw-2")
+	if err := s.Ensure(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := PrincipalFromChains([][]*x509.Certificate{{serving(t, s)}})
+	if err != nil || p != (principal.Principal{Kind: principal.Gateway, ID: "gw-2"}) {
+		t.Fatalf("the gateway gw-2 presents the certificate of %v (%v)", p, err)
 	}
 }
 
