@@ -193,8 +193,11 @@ func (s *ServerCert) Ensure(ctx context.Context, now time.Time) error {
 }
 
 // good: the gateway principal and the names configured, exactly; chained
-// to an intermediate the CA trusts now; not revoked (an unanswerable revocation check is not good);
-// valid at now and not past 2/3 of its life.
+// to an intermediate the CA trusts now; valid at now and not past 2/3 of
+// its life; not revoked. An unanswerable revocation check (stale data)
+// keeps it: it is not known to be revoked, and re-issuing at every check
+// for as long as the data stays stale would gain nothing, since the
+// listeners refuse handshakes on stale data anyway.
 func (s *ServerCert) good(c tls.Certificate, now time.Time) bool {
 	if len(c.Certificate) < 2 {
 		return false
@@ -205,9 +208,6 @@ func (s *ServerCert) good(c tls.Certificate, now time.Time) bool {
 	}
 	inter, err := x509.ParseCertificate(c.Certificate[1])
 	if err != nil || !s.d.CA.Trust().Trusts(inter) || leaf.CheckSignatureFrom(inter) != nil {
-		return false
-	}
-	if revoked, err := s.d.Revocations.IsRevoked(SerialString(leaf.SerialNumber)); err != nil || revoked {
 		return false
 	}
 	if now.Before(leaf.NotBefore) || RenewDue(leaf.NotBefore, leaf.NotAfter, now) {
@@ -225,8 +225,18 @@ func (s *ServerCert) good(c tls.Certificate, now time.Time) bool {
 		slices.Sort(out)
 		return out
 	}
-	return slices.Equal(slices.Sorted(slices.Values(s.cfg.DNSNames)), slices.Sorted(slices.Values(leaf.DNSNames))) &&
-		slices.Equal(ipStrings(s.cfg.IPAddresses), ipStrings(leaf.IPAddresses))
+	if !slices.Equal(slices.Sorted(slices.Values(s.cfg.DNSNames)), slices.Sorted(slices.Values(leaf.DNSNames))) ||
+		!slices.Equal(ipStrings(s.cfg.IPAddresses), ipStrings(leaf.IPAddresses)) {
+		return false
+	}
+	switch revoked, err := s.d.Revocations.IsRevoked(SerialString(leaf.SerialNumber)); {
+	case err != nil:
+		s.log.Warn("revocation data unavailable; the gateway server certificate, not known to be revoked, is kept",
+			slog.String("serial", SerialString(leaf.SerialNumber)), slog.Any("err", err))
+	case revoked:
+		return false
+	}
+	return true
 }
 
 // Run calls Ensure every CheckInterval until ctx ends.

@@ -13,16 +13,27 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 )
 
-// revokedSet is a RevocationChecker over a fixed set of serials.
+// revokedSet is a RevocationChecker over a fixed set of serials; while
+// stale it answers ErrRevocationStale.
 type revokedSet struct {
 	mu      sync.Mutex
 	serials map[string]bool
+	stale   bool
 }
 
 func (r *revokedSet) IsRevoked(serial string) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.stale {
+		return false, ErrRevocationStale
+	}
 	return r.serials[serial], nil
+}
+
+func (r *revokedSet) setStale(stale bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stale = stale
 }
 
 func (r *revokedSet) revoke(serial string) {
@@ -203,6 +214,46 @@ func TestAttackServerCertRevokedStaysInUse(t *testing.T) {
 	}
 	if serving(t, s).SerialNumber.Cmp(leaked.SerialNumber) == 0 {
 		t.Fatal("the revoked server certificate is still presented")
+	}
+}
+
+// TestServerCertKeptWhileRevocationStale: while the revocation data is
+// stale the certificate in use (or the stored one, on a restart) is not
+// known to be revoked and stays; no certificate is issued at each check.
+// Once the data is fresh again, a revocation still replaces it.
+func TestServerCertKeptWhileRevocationStale(t *testing.T) {
+	e := newEnv(t, ECDSAP256)
+	rs := &revokedSet{}
+	dir := filepath.Join(t.TempDir(), "gateway")
+	s := newServerCert(t, e, rs, dir)
+	ctx := context.Background()
+	if err := s.Ensure(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	first := serving(t, s)
+	rs.setStale(true)
+	for i := range 3 {
+		if err := s.Ensure(ctx, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if serving(t, s).SerialNumber.Cmp(first.SerialNumber) != 0 {
+			t.Fatalf("check %d while the revocation data is stale issued a new certificate", i+1)
+		}
+	}
+	restarted := newServerCert(t, e, rs, dir)
+	if err := restarted.Ensure(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if serving(t, restarted).SerialNumber.Cmp(first.SerialNumber) != 0 {
+		t.Fatal("a restart while the revocation data is stale issued a new certificate")
+	}
+	rs.setStale(false)
+	rs.revoke(SerialString(first.SerialNumber))
+	if err := s.Ensure(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if serving(t, s).SerialNumber.Cmp(first.SerialNumber) == 0 {
+		t.Fatal("the revoked certificate is still presented once the data is fresh")
 	}
 }
 
