@@ -10,10 +10,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/frame"
@@ -161,19 +163,35 @@ func publicDER(p []byte) ([]byte, error) {
 
 // readKeyFile reads a private key file: a regular file of mode 0600 or
 // stricter, of bounded size. A missing file is an error wrapping
-// fs.ErrNotExist.
+// fs.ErrNotExist. The checks are of the open file, the one read (a file
+// renamed over path meanwhile is not), and the read stops past the bound
+// whatever the size said. O_NONBLOCK: opening a FIFO put at path returns
+// at once, for the check to refuse it.
 func readKeyFile(path string) ([]byte, error) {
-	st, err := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("gwkey: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("gwkey: %w", err)
 	}
 	if !st.Mode().IsRegular() || st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("gwkey: %s has mode %v; want a regular file of mode 0600", path, st.Mode().Perm())
 	}
+	tooBig := fmt.Errorf("gwkey: %s is larger than %d bytes", path, maxSetFileBytes)
 	if st.Size() > maxSetFileBytes {
-		return nil, fmt.Errorf("gwkey: %s is larger than %d bytes", path, maxSetFileBytes)
+		return nil, tooBig
 	}
-	return os.ReadFile(path)
+	b, err := io.ReadAll(io.LimitReader(f, maxSetFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("gwkey: read %s: %w", path, err)
+	}
+	if len(b) > maxSetFileBytes {
+		return nil, tooBig
+	}
+	return b, nil
 }
 
 // readSet reads and checks the key set in dir. A missing set is an error
