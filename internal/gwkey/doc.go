@@ -15,6 +15,8 @@
 //	<dir>/gateway-frame-keys.pem   the public keys vehicles pin (0644), one PEM
 //	                               "PUBLIC KEY" block per key, each preceded by
 //	                               a "# <kid> <state>" line
+//	<dir>/gateway-frame-keys.lock  the lock every change of the two files is
+//	                               made under (0600, empty, left in place)
 //
 // A set holds exactly one current key (the one that signs), at most one next
 // key (published, not signing yet) and at most one previous key (signed
@@ -34,6 +36,22 @@
 //     talking to a replica that has not reloaded yet.
 //  4. Drop removes the previous key from the set and the published file,
 //     once every replica signs with the new one (or at once, if it leaked).
+//
+// # Concurrent changes
+//
+// Rotate, Promote, Drop and Open (when it creates the set or repairs the
+// published file) hold an exclusive lock on the lock file (flock(2); on
+// systems without it, the file's exclusive creation) from their read of the
+// set to its atomic write, so of two commands run at once, by one process
+// or several on the CA directory, the second starts from what the first
+// wrote: two rotations publish one next key and the second is refused with
+// ErrNextExists, and no change undoes another. A command that waits for the
+// lock longer than lockWait (10 s) gives up with ErrLocked, changing
+// nothing. Readers (List, Reload, Open of an up-to-date set) take no lock:
+// each file is replaced by an atomic rename, so they read a whole old file
+// or a whole new one. The lock serializes writers sharing one kernel (or a
+// file system whose flock is coherent across hosts); replicas with copies
+// of the directory are changed in one place and copied, as the CA is.
 //
 // # Security model
 //

@@ -14,4 +14,12 @@ const (
 	// maxSetFileBytes bounds the key set file read: three keys take about
 	// 2 KiB; anything much larger is not a key set.
 	maxSetFileBytes = 64 << 10
+
+	// lockWait bounds how long a change of the key set waits for another
+	// one holding the lock (lockSet): a change takes milliseconds (a KEK
+	// decryption, a key generation, two fsynced writes), so 10 s is a
+	// command that hangs, and the waiter gives up with ErrLocked rather
+	// than hang too. lockPoll is how often it tries.
+	lockWait = 10 * time.Second
+	lockPoll = 10 * time.Millisecond
 )

@@ -10,10 +10,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/frame"
@@ -161,19 +163,35 @@ func publicDER(p []byte) ([]byte, error) {
 
 // readKeyFile reads a private key file: a regular file of mode 0600 or
 // stricter, of bounded size. A missing file is an error wrapping
-// fs.ErrNotExist.
+// fs.ErrNotExist. The checks are of the open file, the one read (a file
+// renamed over path meanwhile is not), and the read stops past the bound
+// whatever the size said. O_NONBLOCK: opening a FIFO put at path returns
+// at once, for the check to refuse it.
 func readKeyFile(path string) ([]byte, error) {
-	st, err := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("gwkey: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("gwkey: %w", err)
 	}
 	if !st.Mode().IsRegular() || st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("gwkey: %s has mode %v; want a regular file of mode 0600", path, st.Mode().Perm())
 	}
+	tooBig := fmt.Errorf("gwkey: %s is larger than %d bytes", path, maxSetFileBytes)
 	if st.Size() > maxSetFileBytes {
-		return nil, fmt.Errorf("gwkey: %s is larger than %d bytes", path, maxSetFileBytes)
+		return nil, tooBig
 	}
-	return os.ReadFile(path)
+	b, err := io.ReadAll(io.LimitReader(f, maxSetFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("gwkey: read %s: %w", path, err)
+	}
+	if len(b) > maxSetFileBytes {
+		return nil, tooBig
+	}
+	return b, nil
 }
 
 // readSet reads and checks the key set in dir. A missing set is an error
@@ -197,7 +215,8 @@ func readSet(dir string) (setDoc, error) {
 }
 
 // writeSet writes the key set (created exclusively if create, else
-// replaced atomically) and then the published file.
+// replaced atomically) and then the published file. The caller holds the
+// lock (lockSet) and read the set it changed under it.
 func writeSet(dir string, d setDoc, create bool) error {
 	if err := d.check(); err != nil {
 		return fmt.Errorf("gwkey: refusing to write a bad key set: %v", err)
@@ -229,14 +248,20 @@ func publicPEM(d setDoc) []byte {
 	return out
 }
 
-// writePublic writes the published file unless it is up to date.
+// publicUpToDate reports whether the published file in dir is d's.
+func publicUpToDate(dir string, d setDoc) bool {
+	have, err := os.ReadFile(filepath.Join(dir, PublicFile))
+	return err == nil && bytes.Equal(have, publicPEM(d))
+}
+
+// writePublic writes the published file unless it is up to date. The
+// caller holds the lock (lockSet).
 func writePublic(dir string, d setDoc) error {
-	path := filepath.Join(dir, PublicFile)
-	want := publicPEM(d)
-	if have, err := os.ReadFile(path); err == nil && bytes.Equal(have, want) {
+	if publicUpToDate(dir, d) {
 		return nil
 	}
-	if err := atomicfile.Write(path, want, 0o644); err != nil {
+	path := filepath.Join(dir, PublicFile)
+	if err := atomicfile.Write(path, publicPEM(d), 0o644); err != nil {
 		return fmt.Errorf("gwkey: write %s: %w", path, err)
 	}
 	return nil
@@ -317,10 +342,39 @@ const (
 // (Migrated) or makes a set with a new key (Created); two processes doing
 // so at once end with one set, the loser loading the winner's. It rewrites
 // the published file if it does not match the set (an interrupted write).
+// It writes only under the key set's lock, from the set as it is then; a
+// set whose published file is up to date is loaded without it.
 func Open(dir string, kek pki.KeyEncrypter) (*Signer, Opened, error) {
 	if kek == nil {
 		return nil, 0, errors.New("gwkey: the key set needs a KEK")
 	}
+	d, err := readSet(dir)
+	how := Loaded
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || err == nil && !publicUpToDate(dir, d):
+		return openLocked(dir, kek)
+	case err != nil:
+		return nil, 0, err
+	}
+	k, err := signingKey(d, kek)
+	if err != nil {
+		return nil, 0, err
+	}
+	return newSigner(dir, kek, k), how, nil
+}
+
+// openLocked is Open when it has something to write: under the lock it
+// reads the set again, makes it if there is none, checks it and writes the
+// published file.
+func openLocked(dir string, kek pki.KeyEncrypter) (*Signer, Opened, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, 0, fmt.Errorf("gwkey: key directory: %w", err)
+	}
+	unlock, err := lockSet(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer unlock()
 	d, err := readSet(dir)
 	how := Loaded
 	if errors.Is(err, fs.ErrNotExist) {
@@ -329,9 +383,27 @@ func Open(dir string, kek pki.KeyEncrypter) (*Signer, Opened, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	// Every key that may sign must open with kek and match its kid and
-	// public key, the next one too: a set whose published keys are not its
-	// own is refused before anything is published from it.
+	k, err := signingKey(d, kek)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := writePublic(dir, d); err != nil {
+		return nil, 0, err
+	}
+	return newSigner(dir, kek, k), how, nil
+}
+
+func newSigner(dir string, kek pki.KeyEncrypter, k *Key) *Signer {
+	s := &Signer{dir: dir, kek: kek}
+	s.cur.Store(k)
+	return s
+}
+
+// signingKey returns the current key of d, after checking that every key
+// that may sign opens with kek and matches its kid and public key, the
+// next one too: a set whose published keys are not its own is refused
+// before anything is published from it.
+func signingKey(d setDoc, kek pki.KeyEncrypter) (*Key, error) {
 	var k *Key
 	for _, e := range d.Keys {
 		if e.State == Previous {
@@ -339,26 +411,18 @@ func Open(dir string, kek pki.KeyEncrypter) (*Signer, Opened, error) {
 		}
 		ek, err := openKey(e, kek, aad(e.KID))
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		if e.State == Current {
 			k = ek
 		}
 	}
-	if err := writePublic(dir, d); err != nil {
-		return nil, 0, err
-	}
-	s := &Signer{dir: dir, kek: kek}
-	s.cur.Store(k)
-	return s, how, nil
+	return k, nil
 }
 
 // create makes the key set of dir: from the older version's key if there
-// is one, else with a new key.
+// is one, else with a new key. The caller holds the lock.
 func create(dir string, kek pki.KeyEncrypter) (setDoc, Opened, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return setDoc{}, 0, fmt.Errorf("gwkey: key directory: %w", err)
-	}
 	now := time.Now().UTC().Truncate(time.Second)
 	how := Migrated
 	e, err := legacyEntry(dir, kek, now)
@@ -371,7 +435,7 @@ func create(dir string, kek pki.KeyEncrypter) (setDoc, Opened, error) {
 	}
 	d := setDoc{V: setVersion, Keys: []entry{e}}
 	switch err := writeSet(dir, d, true); {
-	case errors.Is(err, fs.ErrExist): // another process made it first
+	case errors.Is(err, fs.ErrExist): // made first by a version without the lock
 		d, err := readSet(dir)
 		return d, Loaded, err
 	case err != nil:
@@ -449,8 +513,13 @@ func List(dir string) ([]Info, error) {
 // Rotate adds a next key to the set in dir and publishes it; the current
 // key goes on signing. kek must open the current key (so a mistyped
 // passphrase cannot add a key no one can open). ErrNextExists if there is
-// a next key already.
+// a next key already (of two rotations at once, the second one gets it).
 func Rotate(dir string, kek pki.KeyEncrypter) (Info, error) {
+	unlock, err := lockSet(dir)
+	if err != nil {
+		return Info{}, err
+	}
+	defer unlock()
 	d, err := readSet(dir)
 	if err != nil {
 		return Info{}, err
@@ -487,6 +556,11 @@ type Promotion struct {
 // previous key is dropped. kek must open the next key, so that every
 // gateway can. ErrNoNext if there is no next key.
 func Promote(dir string, kek pki.KeyEncrypter) (Promotion, error) {
+	unlock, err := lockSet(dir)
+	if err != nil {
+		return Promotion{}, err
+	}
+	defer unlock()
 	d, err := readSet(dir)
 	if err != nil {
 		return Promotion{}, err
@@ -525,6 +599,11 @@ func Promote(dir string, kek pki.KeyEncrypter) (Promotion, error) {
 // Drop removes the next or previous key kid from the set in dir and from
 // the published file. ErrUnknownKID, or ErrCurrentKey for the current key.
 func Drop(dir, kid string) (Info, error) {
+	unlock, err := lockSet(dir)
+	if err != nil {
+		return Info{}, err
+	}
+	defer unlock()
 	d, err := readSet(dir)
 	if err != nil {
 		return Info{}, err
