@@ -261,10 +261,11 @@ func (a *app) simFleet(cmd *cobra.Command, o *simFleetFlags) error {
 		return err
 	}
 	fleet, err := sim.New(sim.Config{
-		Vehicles: o.vehicles, IDPrefix: o.prefix, Gateway: target,
+		Common: sim.Common{Vehicles: o.vehicles, IDPrefix: o.prefix, Gateway: target, StateDir: stateDir,
+			SummaryEvery: o.summaryEvery},
 		HeartbeatInterval: e.cfg.Heartbeat.Interval, Misses: e.cfg.Heartbeat.Misses,
 		TelemetryRate: o.telemetryRate, ConnectRate: o.connectRate, ReadyTimeout: o.readyTimeout,
-		Duration: o.duration, StateDir: stateDir, Faults: o.faultGroups(), Seed: o.seed, SummaryEvery: o.summaryEvery,
+		Duration: o.duration, Faults: o.faultGroups(), Seed: o.seed,
 	}, sim.Deps{Provisioner: r.prov, Events: e.st, EventsSource: storeDesc(e.cfg), Log: e.log,
 		OnSummary: func(s sim.Summary) { fmt.Fprintf(a.stderr, "fifthwheel sim: %s\n", s) }})
 	if err != nil {

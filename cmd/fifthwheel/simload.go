@@ -105,9 +105,10 @@ func (a *app) simLoad(cmd *cobra.Command, o *simLoadFlags) error {
 		summaryEvery = -1 // never
 	}
 	load, err := sim.NewLoad(sim.LoadConfig{
-		Vehicles: o.vehicles, IDPrefix: o.prefix, Gateway: target, StateDir: stateDir, Duration: o.duration,
-		Warmup: o.warmup, Batch: o.batch, Concurrency: o.concurrency, CalibrateFor: o.calibrate,
-		SummaryEvery: summaryEvery, GatewayPID: pid, DBPath: dbPath,
+		Common: sim.Common{Vehicles: o.vehicles, IDPrefix: o.prefix, Gateway: target, StateDir: stateDir,
+			SummaryEvery: summaryEvery},
+		Duration: o.duration, Warmup: o.warmup, Batch: o.batch, Concurrency: o.concurrency, CalibrateFor: o.calibrate,
+		GatewayPID: pid, DBPath: dbPath,
 	}, sim.LoadDeps{Provisioner: r.prov, Log: e.log,
 		OnSummary: func(s sim.LoadSummary) { fmt.Fprintf(a.stderr, "fifthwheel sim load: %s\n", s) }})
 	if err != nil {
