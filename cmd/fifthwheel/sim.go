@@ -36,33 +36,106 @@ func (a *app) simCmd() *cobra.Command {
 	return cmd
 }
 
+// simFlags are the flags `sim fleet` and `sim load` share: the state and
+// operator to open the CA with, the gateway, the vehicles' state directory
+// and names, and the JSON report.
+type simFlags struct {
+	st                       stateFlags
+	op                       operatorFlag
+	gateway, serverNm, state string
+	prefix, jsonOut          string
+}
+
+// register adds the shared flags to cmd; who names the vehicles ("trucks"),
+// prefix is --prefix's default.
+func (s *simFlags) register(cmd *cobra.Command, who, prefix string) {
+	s.st = caStateFlags()
+	s.st.register(cmd.Flags())
+	registerKEKFlag(cmd)
+	s.op.register(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&s.gateway, "gateway", "", "the gateway's vehicle listener, `HOST:PORT` or https://HOST:PORT (default: from DATA/serve.addrs)")
+	fs.StringVar(&s.serverNm, "server-name", "", "the `NAME` the gateway's certificate carries, if not the address's host")
+	fs.StringVar(&s.state, "state", "", "keep the "+who+"' credentials and frame counters in `DIR` (default: DATA/sim, or ./fw-sim)")
+	fs.StringVar(&s.prefix, "prefix", prefix, "name the "+who+" `PREFIX`-00000, `PREFIX`-00001, ...")
+	fs.StringVar(&s.jsonOut, "json", "", "also write the report as JSON to `FILE`")
+}
+
+// simRun is what `sim fleet` and `sim load` start from.
+type simRun struct {
+	e *stateEnv
+	// target is the gateway's vehicle listener and the fleet root.
+	target sim.Target
+	// pid is the gateway's process as serve wrote it, or 0.
+	pid      int
+	stateDir string
+	// prov enrolls vehicles (caching their credentials in stateDir).
+	prov sim.Provisioner
+}
+
+// openSim opens the CA, finds the gateway and sets up the provisioner,
+// whose credentials stay valid for at least runFor and an hour. The
+// caller closes r.e.
+func (a *app) openSim(cmd *cobra.Command, s *simFlags, runFor time.Duration) (*simRun, error) {
+	e, ca, by, err := a.openCAAs(cmd, &s.st, &s.op)
+	if err != nil {
+		return nil, err
+	}
+	target, pid, err := simGateway(e.cfg, s.gateway, s.serverNm)
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	target.CAPEM = certPEM(ca.Root())
+	stateDir := simStateDir(e.cfg, s.state)
+	prov := &sim.CachedProvisioner{Dir: stateDir, RootPEM: target.CAPEM, MinValidity: runFor + time.Hour,
+		Next: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
+			GatewayURL: target.URL, GatewayCAPEM: target.CAPEM}}
+	return &simRun{e: e, target: target, pid: pid, stateDir: stateDir, prov: prov}, nil
+}
+
+// simReport is a `sim` command's report.
+type simReport interface {
+	WriteTable(io.Writer) error
+	WriteJSON(io.Writer) error
+}
+
+// writeReport prints r's table on stdout and, with --json, writes its JSON.
+func (a *app) writeReport(r simReport, s *simFlags) error {
+	if err := r.WriteTable(a.stdout); err != nil {
+		return err
+	}
+	if s.jsonOut != "" {
+		if err := writeJSONReport(s.jsonOut, r.WriteJSON); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 type simFleetFlags struct {
-	vehicles                      int
-	gateway, gatewayKey, serverNm string
-	state, prefix, jsonOut        string
-	duration, readyTimeout        time.Duration
-	summaryEvery                  time.Duration
-	telemetryRate, connectRate    float64
-	blackoutFrac                  float64
-	blackoutAt, blackoutFor       time.Duration
-	latency, jitter               time.Duration
-	loss, linkFrac                float64
-	flap, flapAt, flapFor         time.Duration
-	flapFrac                      float64
-	skew                          time.Duration
-	skewFrac                      float64
-	jumpFrac, speedFrac           float64
-	sensorAt, sensorFor           time.Duration
-	seed                          uint64
-	check                         bool
+	simFlags
+	vehicles                   int
+	gatewayKey                 string
+	duration, readyTimeout     time.Duration
+	summaryEvery               time.Duration
+	telemetryRate, connectRate float64
+	blackoutFrac               float64
+	blackoutAt, blackoutFor    time.Duration
+	latency, jitter            time.Duration
+	loss, linkFrac             float64
+	flap, flapAt, flapFor      time.Duration
+	flapFrac                   float64
+	skew                       time.Duration
+	skewFrac                   float64
+	jumpFrac, speedFrac        float64
+	sensorAt, sensorFor        time.Duration
+	seed                       uint64
+	check                      bool
 }
 
 func (a *app) simFleetCmd() *cobra.Command {
-	var (
-		f  = caStateFlags()
-		op operatorFlag
-		o  simFleetFlags
-	)
+	var o simFleetFlags
 	cmd := &cobra.Command{
 		Use:   "fleet",
 		Short: "Drive N simulated trucks against a running gateway and report the SLA figures",
@@ -115,18 +188,12 @@ for a truck whose link was not down is false.`,
   # Flapping every 500 ms for a minute on 5 % of the fleet
   fifthwheel sim fleet --vehicles 200 --data ./fw-data --flap 500ms --flap-fraction 0.05 --flap-for 1m --duration 90s`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.simFleet(cmd, &f, &op, &o) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.simFleet(cmd, &o) },
 	}
-	f.register(cmd.Flags())
-	registerKEKFlag(cmd)
-	op.register(cmd)
+	o.register(cmd, "trucks", sim.DefaultIDPrefix)
 	fs := cmd.Flags()
 	fs.IntVar(&o.vehicles, "vehicles", 100, "simulate `N` trucks")
-	fs.StringVar(&o.gateway, "gateway", "", "the gateway's vehicle listener, `HOST:PORT` or https://HOST:PORT (default: from DATA/serve.addrs)")
 	fs.StringVar(&o.gatewayKey, "gateway-key", "", "the gateway's published frame keys, PEM `FILE` (default: "+gwkey.PublicFile+" in the CA directory, DATA/pki)")
-	fs.StringVar(&o.serverNm, "server-name", "", "the `NAME` the gateway's certificate carries, if not the address's host")
-	fs.StringVar(&o.state, "state", "", "keep the trucks' credentials and frame counters in `DIR` (default: DATA/sim, or ./fw-sim)")
-	fs.StringVar(&o.prefix, "prefix", sim.DefaultIDPrefix, "name the trucks `PREFIX`-00000, `PREFIX`-00001, ...")
 	fs.DurationVar(&o.duration, "duration", time.Minute, "run the scenario for `D` once every truck drives (0: until SIGINT)")
 	fs.DurationVar(&o.readyTimeout, "ready-timeout", sim.DefaultReadyTimeout, "start the scenario after `D` even if not every truck drives yet")
 	fs.DurationVar(&o.summaryEvery, "summary-every", sim.DefaultSummaryEvery, "print a live summary every `D` (0: never)")
@@ -150,7 +217,6 @@ for a truck whose link was not down is false.`,
 	fs.DurationVar(&o.sensorAt, "sensor-fault-at", 10*time.Second, "sensor faults start `D` into the scenario")
 	fs.DurationVar(&o.sensorFor, "sensor-fault-for", 10*time.Second, "sensor faults last `D`")
 	fs.Uint64Var(&o.seed, "seed", 1, "choose faulted trucks, routes and noise from `SEED`")
-	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to `FILE`")
 	fs.BoolVar(&o.check, "check", false, "exit 1 if an SLA figure fails")
 	return cmd
 }
@@ -183,28 +249,24 @@ func (o *simFleetFlags) faultGroups() []sim.FaultGroup {
 	return gs
 }
 
-func (a *app) simFleet(cmd *cobra.Command, f *stateFlags, op *operatorFlag, o *simFleetFlags) error {
+func (a *app) simFleet(cmd *cobra.Command, o *simFleetFlags) error {
 	ctx := cmd.Context()
-	e, ca, by, err := a.openCAAs(cmd, f, op)
+	r, err := a.openSim(cmd, &o.simFlags, o.duration+o.readyTimeout)
 	if err != nil {
 		return err
 	}
+	e, target, stateDir := r.e, r.target, r.stateDir
 	defer e.close()
-	target, err := simTarget(e.cfg, o)
-	if err != nil {
+	if target.FrameKeys, err = gatewayFrameKeys(e.cfg, o.gatewayKey); err != nil {
 		return err
 	}
-	target.CAPEM = certPEM(ca.Root())
-	stateDir := simStateDir(e.cfg, o.state)
-	prov := &sim.CachedProvisioner{Dir: stateDir, RootPEM: target.CAPEM, MinValidity: o.duration + o.readyTimeout + time.Hour,
-		Next: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
-			GatewayURL: target.URL, GatewayCAPEM: target.CAPEM}}
 	fleet, err := sim.New(sim.Config{
-		Vehicles: o.vehicles, IDPrefix: o.prefix, Gateway: target,
+		Common: sim.Common{Vehicles: o.vehicles, IDPrefix: o.prefix, Gateway: target, StateDir: stateDir,
+			SummaryEvery: o.summaryEvery},
 		HeartbeatInterval: e.cfg.Heartbeat.Interval, Misses: e.cfg.Heartbeat.Misses,
 		TelemetryRate: o.telemetryRate, ConnectRate: o.connectRate, ReadyTimeout: o.readyTimeout,
-		Duration: o.duration, StateDir: stateDir, Faults: o.faultGroups(), Seed: o.seed, SummaryEvery: o.summaryEvery,
-	}, sim.Deps{Provisioner: prov, Events: e.st, EventsSource: storeDesc(e.cfg), Log: e.log,
+		Duration: o.duration, Faults: o.faultGroups(), Seed: o.seed,
+	}, sim.Deps{Provisioner: r.prov, Events: e.st, EventsSource: storeDesc(e.cfg), Log: e.log,
 		OnSummary: func(s sim.Summary) { fmt.Fprintf(a.stderr, "fifthwheel sim: %s\n", s) }})
 	if err != nil {
 		return &usageError{err: err, hint: "see 'fifthwheel sim fleet --help'"}
@@ -220,13 +282,8 @@ func (a *app) simFleet(cmd *cobra.Command, f *stateFlags, op *operatorFlag, o *s
 	if err != nil {
 		return err
 	}
-	if err := report.WriteTable(a.stdout); err != nil {
+	if err := a.writeReport(report, &o.simFlags); err != nil {
 		return err
-	}
-	if o.jsonOut != "" {
-		if err := writeJSONReport(o.jsonOut, report.WriteJSON); err != nil {
-			return err
-		}
 	}
 	if o.check && report.Failed() {
 		return errors.New("an SLA figure failed (see the report)")
@@ -275,17 +332,6 @@ func writeJSONReport(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("write the JSON report: %v", err)
 	}
 	return nil
-}
-
-// simTarget finds the gateway's vehicle listener and frame keys: from the
-// flags, else from the data directory as serve leaves it.
-func simTarget(cfg config.Config, o *simFleetFlags) (sim.Target, error) {
-	t, _, err := simGateway(cfg, o.gateway, o.serverNm)
-	if err != nil {
-		return t, err
-	}
-	t.FrameKeys, err = gatewayFrameKeys(cfg, o.gatewayKey)
-	return t, err
 }
 
 // simGateway finds the gateway's vehicle listener, from addr (HOST:PORT or

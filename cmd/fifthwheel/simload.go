@@ -14,20 +14,15 @@ import (
 )
 
 type simLoadFlags struct {
+	simFlags
 	vehicles, batch, concurrency, gatewayPID int
-	gateway, serverNm, state, prefix         string
-	jsonOut                                  string
 	duration, warmup, calibrate              time.Duration
 	summaryEvery                             time.Duration
 	check                                    bool
 }
 
 func (a *app) simLoadCmd() *cobra.Command {
-	var (
-		f  = caStateFlags()
-		op operatorFlag
-		o  simLoadFlags
-	)
+	var o simLoadFlags
 	cmd := &cobra.Command{
 		Use:   "load",
 		Short: "Measure sustained durable ingest: post signed telemetry batches to a running gateway",
@@ -75,11 +70,9 @@ was rejected, the counts do not add up, or nothing was accepted.`,
   # 20 vehicles, 64-frame batches, 60 s on the growing database
   fifthwheel sim load --vehicles 20 --duration 60s --data /tmp/load-data --json load.json`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.simLoad(cmd, &f, &op, &o) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.simLoad(cmd, &o) },
 	}
-	f.register(cmd.Flags())
-	registerKEKFlag(cmd)
-	op.register(cmd)
+	o.register(cmd, "vehicles", sim.DefaultLoadPrefix)
 	fs := cmd.Flags()
 	fs.IntVar(&o.vehicles, "vehicles", 20, "post from `N` vehicles, one connection each")
 	fs.DurationVar(&o.duration, "duration", time.Minute, "post for `D`, warm-up included")
@@ -87,32 +80,22 @@ was rejected, the counts do not add up, or nothing was accepted.`,
 	fs.IntVar(&o.batch, "batch", sim.DefaultLoadBatch, fmt.Sprintf("`N` frames per POST (1 to %d)", sim.MaxLoadBatch))
 	fs.IntVar(&o.concurrency, "concurrency", 0, "at most `C` POSTs in flight (default: one per vehicle)")
 	fs.IntVar(&o.gatewayPID, "gateway-pid", 0, "read the gateway's CPU time of process `PID` (default: the pid in DATA/serve.addrs)")
-	fs.StringVar(&o.gateway, "gateway", "", "the gateway's vehicle listener, `HOST:PORT` or https://HOST:PORT (default: from DATA/serve.addrs)")
-	fs.StringVar(&o.serverNm, "server-name", "", "the `NAME` the gateway's certificate carries, if not the address's host")
-	fs.StringVar(&o.state, "state", "", "keep the vehicles' credentials and frame counters in `DIR` (default: DATA/sim, or ./fw-sim)")
-	fs.StringVar(&o.prefix, "prefix", sim.DefaultLoadPrefix, "name the vehicles `PREFIX`-00000, `PREFIX`-00001, ...")
 	fs.DurationVar(&o.calibrate, "calibrate", sim.DefaultCalibrateFor, "measure the one-core verify rate for `D` before the load")
 	fs.DurationVar(&o.summaryEvery, "summary-every", sim.DefaultSummaryEvery, "print a live line every `D` (0: never)")
-	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to `FILE`")
 	fs.BoolVar(&o.check, "check", false, "exit 1 if a request failed other than with 429, a frame was rejected, or nothing was accepted")
 	return cmd
 }
 
-func (a *app) simLoad(cmd *cobra.Command, f *stateFlags, op *operatorFlag, o *simLoadFlags) error {
-	e, ca, by, err := a.openCAAs(cmd, f, op)
+func (a *app) simLoad(cmd *cobra.Command, o *simLoadFlags) error {
+	r, err := a.openSim(cmd, &o.simFlags, o.duration)
 	if err != nil {
 		return err
 	}
+	e, target, pid, stateDir := r.e, r.target, r.pid, r.stateDir
 	defer e.close()
-	target, pid, err := simGateway(e.cfg, o.gateway, o.serverNm)
-	if err != nil {
-		return err
-	}
 	if o.gatewayPID != 0 {
 		pid = o.gatewayPID
 	}
-	target.CAPEM = certPEM(ca.Root())
-	stateDir := simStateDir(e.cfg, o.state)
 	dbPath := ""
 	if e.cfg.StoreURL == "" && e.cfg.DataDir != "" {
 		dbPath = filepath.Join(e.cfg.DataDir, store.DBFileName)
@@ -121,14 +104,12 @@ func (a *app) simLoad(cmd *cobra.Command, f *stateFlags, op *operatorFlag, o *si
 	if summaryEvery == 0 {
 		summaryEvery = -1 // never
 	}
-	prov := &sim.CachedProvisioner{Dir: stateDir, RootPEM: target.CAPEM, MinValidity: o.duration + time.Hour,
-		Next: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
-			GatewayURL: target.URL, GatewayCAPEM: target.CAPEM}}
 	load, err := sim.NewLoad(sim.LoadConfig{
-		Vehicles: o.vehicles, IDPrefix: o.prefix, Gateway: target, StateDir: stateDir, Duration: o.duration,
-		Warmup: o.warmup, Batch: o.batch, Concurrency: o.concurrency, CalibrateFor: o.calibrate,
-		SummaryEvery: summaryEvery, GatewayPID: pid, DBPath: dbPath,
-	}, sim.LoadDeps{Provisioner: prov, Log: e.log,
+		Common: sim.Common{Vehicles: o.vehicles, IDPrefix: o.prefix, Gateway: target, StateDir: stateDir,
+			SummaryEvery: summaryEvery},
+		Duration: o.duration, Warmup: o.warmup, Batch: o.batch, Concurrency: o.concurrency, CalibrateFor: o.calibrate,
+		GatewayPID: pid, DBPath: dbPath,
+	}, sim.LoadDeps{Provisioner: r.prov, Log: e.log,
 		OnSummary: func(s sim.LoadSummary) { fmt.Fprintf(a.stderr, "fifthwheel sim load: %s\n", s) }})
 	if err != nil {
 		return &usageError{err: err, hint: "see 'fifthwheel sim load --help'"}
@@ -140,13 +121,8 @@ func (a *app) simLoad(cmd *cobra.Command, f *stateFlags, op *operatorFlag, o *si
 	if err != nil {
 		return err
 	}
-	if err := report.WriteTable(a.stdout); err != nil {
+	if err := a.writeReport(report, &o.simFlags); err != nil {
 		return err
-	}
-	if o.jsonOut != "" {
-		if err := writeJSONReport(o.jsonOut, report.WriteJSON); err != nil {
-			return err
-		}
 	}
 	if fails := report.CheckFailures(); o.check && len(fails) > 0 {
 		return errors.New("the load check failed: " + strings.Join(fails, "; "))

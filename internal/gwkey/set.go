@@ -515,31 +515,45 @@ func List(dir string) ([]Info, error) {
 // passphrase cannot add a key no one can open). ErrNextExists if there is
 // a next key already (of two rotations at once, the second one gets it).
 func Rotate(dir string, kek pki.KeyEncrypter) (Info, error) {
-	unlock, err := lockSet(dir)
+	var added entry
+	err := changeSet(dir, func(d *setDoc) error {
+		if i := d.find(Next); i >= 0 {
+			return fmt.Errorf("%w (%s)", ErrNextExists, d.Keys[i].KID)
+		}
+		cur := d.Keys[d.find(Current)]
+		if _, err := openKey(cur, kek, aad(cur.KID)); err != nil {
+			return err
+		}
+		e, err := newEntry(kek, Next, time.Now().UTC().Truncate(time.Second))
+		if err != nil {
+			return err
+		}
+		d.Keys = append(d.Keys, e)
+		added = e
+		return nil
+	})
 	if err != nil {
 		return Info{}, err
+	}
+	return added.info(), nil
+}
+
+// changeSet applies change to the set in dir under the set's lock and
+// writes the result; nothing is written if change fails.
+func changeSet(dir string, change func(d *setDoc) error) error {
+	unlock, err := lockSet(dir)
+	if err != nil {
+		return err
 	}
 	defer unlock()
 	d, err := readSet(dir)
 	if err != nil {
-		return Info{}, err
+		return err
 	}
-	if i := d.find(Next); i >= 0 {
-		return Info{}, fmt.Errorf("%w (%s)", ErrNextExists, d.Keys[i].KID)
+	if err := change(&d); err != nil {
+		return err
 	}
-	cur := d.Keys[d.find(Current)]
-	if _, err := openKey(cur, kek, aad(cur.KID)); err != nil {
-		return Info{}, err
-	}
-	e, err := newEntry(kek, Next, time.Now().UTC().Truncate(time.Second))
-	if err != nil {
-		return Info{}, err
-	}
-	d.Keys = append(d.Keys, e)
-	if err := writeSet(dir, d, false); err != nil {
-		return Info{}, err
-	}
-	return e.info(), nil
+	return writeSet(dir, d, false)
 }
 
 // Promotion is what Promote changed.
@@ -556,41 +570,35 @@ type Promotion struct {
 // previous key is dropped. kek must open the next key, so that every
 // gateway can. ErrNoNext if there is no next key.
 func Promote(dir string, kek pki.KeyEncrypter) (Promotion, error) {
-	unlock, err := lockSet(dir)
-	if err != nil {
-		return Promotion{}, err
-	}
-	defer unlock()
-	d, err := readSet(dir)
-	if err != nil {
-		return Promotion{}, err
-	}
-	ni := d.find(Next)
-	if ni < 0 {
-		return Promotion{}, ErrNoNext
-	}
-	if _, err := openKey(d.Keys[ni], kek, aad(d.Keys[ni].KID)); err != nil {
-		return Promotion{}, err
-	}
-	now := time.Now().UTC().Truncate(time.Second)
 	var p Promotion
-	keys := make([]entry, 0, 2)
-	for _, e := range d.Keys {
-		switch e.State {
-		case Previous:
-			p.Dropped = e.KID
-			continue
-		case Current:
-			e.State, e.PrivateKey, e.Retired = Previous, "", &now
-			p.Previous = e.info()
-		case Next:
-			e.State = Current
-			p.Current = e.info()
+	err := changeSet(dir, func(d *setDoc) error {
+		ni := d.find(Next)
+		if ni < 0 {
+			return ErrNoNext
 		}
-		keys = append(keys, e)
-	}
-	d.Keys = keys
-	if err := writeSet(dir, d, false); err != nil {
+		if _, err := openKey(d.Keys[ni], kek, aad(d.Keys[ni].KID)); err != nil {
+			return err
+		}
+		now := time.Now().UTC().Truncate(time.Second)
+		keys := make([]entry, 0, 2)
+		for _, e := range d.Keys {
+			switch e.State {
+			case Previous:
+				p.Dropped = e.KID
+				continue
+			case Current:
+				e.State, e.PrivateKey, e.Retired = Previous, "", &now
+				p.Previous = e.info()
+			case Next:
+				e.State = Current
+				p.Current = e.info()
+			}
+			keys = append(keys, e)
+		}
+		d.Keys = keys
+		return nil
+	})
+	if err != nil {
 		return Promotion{}, err
 	}
 	return p, nil
@@ -599,25 +607,20 @@ func Promote(dir string, kek pki.KeyEncrypter) (Promotion, error) {
 // Drop removes the next or previous key kid from the set in dir and from
 // the published file. ErrUnknownKID, or ErrCurrentKey for the current key.
 func Drop(dir, kid string) (Info, error) {
-	unlock, err := lockSet(dir)
+	var gone entry
+	err := changeSet(dir, func(d *setDoc) error {
+		i := slices.IndexFunc(d.Keys, func(e entry) bool { return e.KID == kid })
+		switch {
+		case i < 0:
+			return fmt.Errorf("%w: %q", ErrUnknownKID, kid)
+		case d.Keys[i].State == Current:
+			return ErrCurrentKey
+		}
+		gone = d.Keys[i]
+		d.Keys = slices.Delete(d.Keys, i, i+1)
+		return nil
+	})
 	if err != nil {
-		return Info{}, err
-	}
-	defer unlock()
-	d, err := readSet(dir)
-	if err != nil {
-		return Info{}, err
-	}
-	i := slices.IndexFunc(d.Keys, func(e entry) bool { return e.KID == kid })
-	switch {
-	case i < 0:
-		return Info{}, fmt.Errorf("%w: %q", ErrUnknownKID, kid)
-	case d.Keys[i].State == Current:
-		return Info{}, ErrCurrentKey
-	}
-	gone := d.Keys[i]
-	d.Keys = slices.Delete(d.Keys, i, i+1)
-	if err := writeSet(dir, d, false); err != nil {
 		return Info{}, err
 	}
 	return gone.info(), nil

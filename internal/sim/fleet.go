@@ -30,14 +30,63 @@ type Target struct {
 	FrameKeys []agent.GatewayFrameKey
 }
 
+// Common is what a fleet run (Config) and a load run (LoadConfig) share:
+// which vehicles, against which gateway, with their state where. Data
+// only; zero fields take the defaults in limits.go.
+type Common struct {
+	// Vehicles is how many vehicles run, 1 … MaxVehicles.
+	Vehicles int
+	// IDPrefix names them <prefix>-00000, <prefix>-00001, ... (default
+	// DefaultIDPrefix for a fleet, DefaultLoadPrefix for a load).
+	IDPrefix string
+	// Gateway is the gateway the vehicles connect to.
+	Gateway Target
+	// StateDir holds each vehicle's agent state (its credentials and frame
+	// counter) in StateDir/<id>/, shared by fleet and load runs. Required.
+	StateDir string
+	// ProvisionWorkers is how many vehicles are enrolled at once (default 16).
+	ProvisionWorkers int
+	// SummaryEvery is the live summary's period (default 5 s).
+	SummaryEvery time.Duration
+}
+
+// withDefaults fills the zero fields; prefix is the run's default IDPrefix.
+func (c Common) withDefaults(prefix string) Common {
+	if c.IDPrefix == "" {
+		c.IDPrefix = prefix
+	}
+	if c.ProvisionWorkers == 0 {
+		c.ProvisionWorkers = DefaultProvisionWorkers
+	}
+	if c.SummaryEvery == 0 {
+		c.SummaryEvery = DefaultSummaryEvery
+	}
+	return c
+}
+
+// validate reports each bad field through bad; who names the vehicles in
+// the messages ("trucks"). The gateway's requirements are the run's own.
+func (c Common) validate(bad func(format string, a ...any), who string) {
+	if c.Vehicles < 1 || c.Vehicles > MaxVehicles {
+		bad("vehicles: must be 1 to %d", MaxVehicles)
+	}
+	if !validPrefix(c.IDPrefix) {
+		bad("id prefix: 1 to 40 characters of [A-Za-z0-9._-], not starting with '.' or '-'")
+	}
+	if c.StateDir == "" {
+		bad("state dir: required (the %s' frame counters live there)", who)
+	}
+	if c.ProvisionWorkers < 1 || c.ProvisionWorkers > 256 {
+		bad("provision workers: must be 1 to 256")
+	}
+}
+
 // Config is a fleet run: data only. Zero fields take the defaults in
 // limits.go; New validates the result.
 type Config struct {
-	// Vehicles is the fleet size, 1 … MaxVehicles.
-	Vehicles int
-	// IDPrefix names the trucks <prefix>-00000, <prefix>-00001, ...
-	IDPrefix string
-	Gateway  Target
+	// Common: the trucks, the gateway (its frame keys are required), the
+	// state directory.
+	Common
 	// HeartbeatInterval and Misses must be the gateway's (heartbeat.interval
 	// and heartbeat.misses; default 1 s and 3).
 	HeartbeatInterval time.Duration
@@ -46,17 +95,12 @@ type Config struct {
 	TelemetryRate float64
 	// ConnectRate is trucks started per second (default 200).
 	ConnectRate float64
-	// ProvisionWorkers is how many trucks are enrolled at once (default 16).
-	ProvisionWorkers int
 	// ReadyTimeout bounds the wait for every truck to be driving after the
 	// last one was started (default 60 s). The scenario starts when every
 	// truck is driving or when it expires; fault windows count from then.
 	ReadyTimeout time.Duration
 	// Duration of the scenario; 0 runs until the context ends.
 	Duration time.Duration
-	// StateDir holds each truck's agent state (its frame counter) in
-	// StateDir/<id>/. Required.
-	StateDir string
 	// Cruise is the trucks' cruise speed, m/s (default 25).
 	Cruise float64
 	// StartStopped keeps the trucks at a standstill on their first resume
@@ -69,17 +113,13 @@ type Config struct {
 	// Seed makes the choice of faulted trucks, routes and noise
 	// reproducible.
 	Seed uint64
-	// SummaryEvery is the live summary's period (default 5 s).
-	SummaryEvery time.Duration
 	// ReconnectMin and ReconnectMax are the agents' reconnect backoff (0:
 	// the agent's defaults).
 	ReconnectMin, ReconnectMax time.Duration
 }
 
 func (c Config) withDefaults() Config {
-	if c.IDPrefix == "" {
-		c.IDPrefix = DefaultIDPrefix
-	}
+	c.Common = c.Common.withDefaults(DefaultIDPrefix)
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = agent.DefaultHeartbeatInterval
 	}
@@ -92,17 +132,11 @@ func (c Config) withDefaults() Config {
 	if c.ConnectRate == 0 {
 		c.ConnectRate = DefaultConnectRate
 	}
-	if c.ProvisionWorkers == 0 {
-		c.ProvisionWorkers = DefaultProvisionWorkers
-	}
 	if c.ReadyTimeout == 0 {
 		c.ReadyTimeout = DefaultReadyTimeout
 	}
 	if c.Cruise == 0 {
 		c.Cruise = DefaultCruise
-	}
-	if c.SummaryEvery == 0 {
-		c.SummaryEvery = DefaultSummaryEvery
 	}
 	return c
 }
@@ -110,12 +144,7 @@ func (c Config) withDefaults() Config {
 func (c Config) validate() error {
 	var errs []string
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
-	if c.Vehicles < 1 || c.Vehicles > MaxVehicles {
-		bad("vehicles: must be 1 to %d", MaxVehicles)
-	}
-	if !validPrefix(c.IDPrefix) {
-		bad("id prefix: 1 to 40 characters of [A-Za-z0-9._-], not starting with '.' or '-'")
-	}
+	c.Common.validate(bad, "trucks")
 	if c.Gateway.URL == "" || len(c.Gateway.CAPEM) == 0 || len(c.Gateway.FrameKeys) == 0 {
 		bad("gateway: URL, fleet CA and at least one gateway frame key are required")
 	}
@@ -131,14 +160,8 @@ func (c Config) validate() error {
 	if !(c.ConnectRate > 0 && c.ConnectRate <= MaxConnectRate) {
 		bad("connect rate: must be more than 0 and at most %v per second", MaxConnectRate)
 	}
-	if c.ProvisionWorkers < 1 || c.ProvisionWorkers > 256 {
-		bad("provision workers: must be 1 to 256")
-	}
 	if c.ReadyTimeout < 0 || c.Duration < 0 || c.SummaryEvery < 0 {
 		bad("durations must not be negative")
-	}
-	if c.StateDir == "" {
-		bad("state dir: required (the trucks' frame counters live there)")
 	}
 	if !(c.Cruise > 0 && c.Cruise <= 40) {
 		bad("cruise: must be more than 0 and at most 40 m/s")

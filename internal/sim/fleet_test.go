@@ -84,7 +84,7 @@ func TestBlackout(t *testing.T) {
 		t.Parallel()
 		g := startGateway(t, e.Open(t), gwOptions{interval: testInterval, misses: 3})
 		blackout := Window{At: time.Second, For: 3 * time.Second}
-		f := newTestFleet(t, g, Config{Vehicles: 20, HeartbeatInterval: testInterval, Misses: 3, Duration: 40 * time.Second,
+		f := newTestFleet(t, g, Config{Common: Common{Vehicles: 20}, HeartbeatInterval: testInterval, Misses: 3, Duration: 40 * time.Second,
 			Faults: []FaultGroup{{Name: "blackout", Fraction: 0.25, Faults: Faults{Blackout: blackout}}}})
 		var hit []*vehicle
 		for _, v := range f.vs {
@@ -189,7 +189,7 @@ func TestJitterAndSensorFaults(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, storetest.OpenConfig(t, storetest.SQLiteConfig(t)), gwOptions{interval: testInterval, misses: 3})
 	sensor := Window{At: time.Second, For: 2 * time.Second}
-	f := newTestFleet(t, g, Config{Vehicles: 20, HeartbeatInterval: testInterval, Misses: 3, Duration: 4 * time.Second, TelemetryRate: 2,
+	f := newTestFleet(t, g, Config{Common: Common{Vehicles: 20}, HeartbeatInterval: testInterval, Misses: 3, Duration: 4 * time.Second, TelemetryRate: 2,
 		Faults: []FaultGroup{
 			{Name: "jitter", Fraction: 1, Faults: Faults{Latency: 20 * time.Millisecond, Jitter: 200 * time.Millisecond}},
 			{Name: "clock", Fraction: 0.1, Faults: Faults{ClockSkew: 2 * time.Second}},

@@ -30,17 +30,12 @@ import (
 // LoadConfig is a sustained-ingest run (`fifthwheel sim load`): data only.
 // Zero fields take the defaults in limits.go; NewLoad validates the result.
 type LoadConfig struct {
-	// Vehicles is how many enrolled vehicles post, 1 … MaxVehicles; each
-	// has its own mTLS HTTP/2 connection, like a truck.
-	Vehicles int
-	// IDPrefix names them <prefix>-00000, … (default "load").
-	IDPrefix string
-	// Gateway is the vehicle listener and the fleet root (FrameKeys are not
-	// used: the batch path's answer is not signed).
-	Gateway Target
-	// StateDir holds each vehicle's credentials and frame counter in
-	// StateDir/<id>/, shared with `sim fleet`. Required.
-	StateDir string
+	// Common: the enrolled vehicles that post, each over its own mTLS
+	// HTTP/2 connection like a truck; the gateway's vehicle listener and
+	// fleet root (FrameKeys are not used: the batch path's answer is not
+	// signed); the state directory, shared with `sim fleet`. A negative
+	// SummaryEvery prints no live line.
+	Common
 	// Duration of the load, warm-up included. Required.
 	Duration time.Duration
 	// Warmup is left out of the sustained figures (default 5 s); it must be
@@ -55,10 +50,6 @@ type LoadConfig struct {
 	// CalibrateFor is how long the one-core verify rate is measured
 	// (default 2 s).
 	CalibrateFor time.Duration
-	// ProvisionWorkers enroll this many vehicles at once (default 16).
-	ProvisionWorkers int
-	// SummaryEvery is the live line's period (default 5 s; negative: none).
-	SummaryEvery time.Duration
 	// GatewayPID, if not 0, is the gateway's process: its CPU use is read
 	// from /proc/PID/stat.
 	GatewayPID int
@@ -68,9 +59,7 @@ type LoadConfig struct {
 }
 
 func (c LoadConfig) withDefaults() LoadConfig {
-	if c.IDPrefix == "" {
-		c.IDPrefix = DefaultLoadPrefix
-	}
+	c.Common = c.Common.withDefaults(DefaultLoadPrefix)
 	if c.Warmup == 0 {
 		c.Warmup = DefaultLoadWarmup
 	}
@@ -83,29 +72,15 @@ func (c LoadConfig) withDefaults() LoadConfig {
 	if c.CalibrateFor == 0 {
 		c.CalibrateFor = DefaultCalibrateFor
 	}
-	if c.ProvisionWorkers == 0 {
-		c.ProvisionWorkers = DefaultProvisionWorkers
-	}
-	if c.SummaryEvery == 0 {
-		c.SummaryEvery = DefaultSummaryEvery
-	}
 	return c
 }
 
 func (c LoadConfig) validate() error {
 	var errs []string
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
-	if c.Vehicles < 1 || c.Vehicles > MaxVehicles {
-		bad("vehicles: must be 1 to %d", MaxVehicles)
-	}
-	if !validPrefix(c.IDPrefix) {
-		bad("id prefix: 1 to 40 characters of [A-Za-z0-9._-], not starting with '.' or '-'")
-	}
+	c.Common.validate(bad, "vehicles")
 	if c.Gateway.URL == "" || len(c.Gateway.CAPEM) == 0 {
 		bad("gateway: URL and fleet CA are required")
-	}
-	if c.StateDir == "" {
-		bad("state dir: required (the vehicles' frame counters live there)")
 	}
 	if c.Duration <= 0 {
 		bad("duration: must be more than 0")
@@ -121,9 +96,6 @@ func (c LoadConfig) validate() error {
 	}
 	if c.CalibrateFor <= 0 || c.CalibrateFor > time.Minute {
 		bad("calibration: must be more than 0 and at most 1m")
-	}
-	if c.ProvisionWorkers < 1 || c.ProvisionWorkers > 256 {
-		bad("provision workers: must be 1 to 256")
 	}
 	if c.GatewayPID < 0 {
 		bad("gateway pid: must not be negative")

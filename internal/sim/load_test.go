@@ -68,7 +68,7 @@ func TestRetryAfter(t *testing.T) {
 
 // TestLoadConfigRefusals: NewLoad refuses what it cannot run.
 func TestLoadConfigRefusals(t *testing.T) {
-	base := LoadConfig{Vehicles: 2, Gateway: Target{URL: "https://127.0.0.1:1", CAPEM: []byte("x")}, StateDir: t.TempDir(),
+	base := LoadConfig{Common: Common{Vehicles: 2, Gateway: Target{URL: "https://127.0.0.1:1", CAPEM: []byte("x")}, StateDir: t.TempDir()},
 		Duration: 10 * time.Second}
 	if err := base.withDefaults().validate(); err != nil {
 		t.Fatalf("a valid config refused: %v", err)
