@@ -44,8 +44,9 @@ var gatewayActor = principal.Principal{Kind: principal.System, ID: "gateway"}
 
 func (a *app) serveCmd() *cobra.Command {
 	var (
-		f   = stateFlags{paths: map[string]string{"listen-vehicle": "listen.vehicle", "listen-tms": "listen.tms", "listen-ops": "listen.ops", "log-level": "log.level", "kek-file": "pki.kek_file"}}
-		dev bool
+		f         = stateFlags{paths: map[string]string{"listen-vehicle": "listen.vehicle", "listen-tms": "listen.tms", "listen-ops": "listen.ops", "log-level": "log.level", "kek-file": "pki.kek_file"}}
+		dev       bool
+		pprofAddr string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -95,7 +96,7 @@ or pki.kek_file).`,
   fifthwheel serve --dev --data ./d --listen-vehicle 127.0.0.1:0 --listen-tms 127.0.0.1:0 --listen-ops 127.0.0.1:0`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.serve(cmd, &f, dev)
+			return a.serve(cmd, &f, dev, pprofAddr)
 		},
 	}
 	f.register(cmd.Flags())
@@ -105,11 +106,12 @@ or pki.kek_file).`,
 	fs.String("listen-tms", "", "TMS listener `HOST:PORT` (listen.tms)")
 	fs.String("listen-ops", "", "ops listener `HOST:PORT` (listen.ops)")
 	fs.String("log-level", "", "log `LEVEL`: debug, info, warn or error (log.level)")
+	fs.StringVar(&pprofAddr, "pprof", "", "serve Go runtime profiles on loopback `HOST:PORT` (for performance work; off by default)")
 	registerKEKFlag(cmd)
 	return cmd
 }
 
-func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
+func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr string) error {
 	cfg, src, err := a.loadConfig(cmd, f)
 	if err != nil {
 		return err
@@ -141,6 +143,11 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool) error {
 		}
 	}()
 
+	if pprofAddr != "" {
+		if err := startPprof(ctx, pprofAddr, log); err != nil {
+			return err
+		}
+	}
 	if dev {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return fmt.Errorf("create the data directory: %v", err)
