@@ -44,6 +44,7 @@ type simFlags struct {
 	op                       operatorFlag
 	gateway, serverNm, state string
 	prefix, jsonOut          string
+	pprof                    string
 }
 
 // register adds the shared flags to cmd; who names the vehicles ("trucks"),
@@ -59,6 +60,7 @@ func (s *simFlags) register(cmd *cobra.Command, who, prefix string) {
 	fs.StringVar(&s.state, "state", "", "keep the "+who+"' credentials and frame counters in `DIR` (default: DATA/sim, or ./fw-sim)")
 	fs.StringVar(&s.prefix, "prefix", prefix, "name the "+who+" `PREFIX`-00000, `PREFIX`-00001, ...")
 	fs.StringVar(&s.jsonOut, "json", "", "also write the report as JSON to `FILE`")
+	fs.StringVar(&s.pprof, "pprof", "", "serve Go runtime profiles of this process on loopback `HOST:PORT` (off by default)")
 }
 
 // simRun is what `sim fleet` and `sim load` start from.
@@ -80,6 +82,12 @@ func (a *app) openSim(cmd *cobra.Command, s *simFlags, runFor time.Duration) (*s
 	e, ca, by, err := a.openCAAs(cmd, &s.st, &s.op)
 	if err != nil {
 		return nil, err
+	}
+	if s.pprof != "" {
+		if err := startPprof(cmd.Context(), s.pprof, e.log); err != nil {
+			e.close()
+			return nil, err
+		}
 	}
 	target, pid, err := simGateway(e.cfg, s.gateway, s.serverNm)
 	if err != nil {

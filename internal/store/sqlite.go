@@ -99,6 +99,11 @@ func sqliteDSN(path string, readOnly bool) string {
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(FULL)")
+	// Savepoint (sub-)journals in memory: the writer opens one savepoint
+	// per queued request, and a temporary file for their page images cost
+	// a write syscall per page (8 % of the gateway's CPU at 1,000 trucks).
+	// They are bounded by one group commit and never needed after a crash.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
