@@ -195,7 +195,7 @@ func (c chainTracker) Track(r *http.Request, closeFn func(code string)) (func(),
 
 type discard struct{}
 
-func (discard) Write(context.Context, []event.Event) error { return nil }
+func (discard) Write(context.Context, []event.Encoded) error { return nil }
 
 // vehicle is an enrolled test vehicle: registry entry, frame key, certificate.
 type vehicle struct {
