@@ -128,6 +128,7 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = pipe.Close() })
 	var p Pipeline = pipe
 	if o.pipelineWrap != nil {
 		p = o.pipelineWrap(p)
