@@ -128,7 +128,6 @@ type Pipeline struct {
 	plaus  *plausibility.Checker
 	frames *prometheus.CounterVec
 	sum    *summaries
-	ticker *time.Ticker // nil with Deps.SummaryTick
 
 	mu   sync.Mutex
 	high map[string][2]int64 // last (epoch, seq) this replica stored per vehicle
@@ -171,12 +170,7 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	tick := d.SummaryTick
-	if tick == nil {
-		p.ticker = time.NewTicker(cfg.SummaryInterval)
-		tick = p.ticker.C
-	}
-	p.sum = newSummaries(d.Events, now, log, tick)
+	p.sum = newSummaries(d.Events, now, log, cfg.SummaryInterval, d.SummaryTick)
 	return p, nil
 }
 
@@ -185,12 +179,7 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 // before the store closes. It returns the summaries' write error, if any
 // (their frames are durable regardless). Close is idempotent; frames
 // stored after it are summarized one call at a time.
-func (p *Pipeline) Close() error {
-	if p.ticker != nil {
-		p.ticker.Stop()
-	}
-	return p.sum.Close()
-}
+func (p *Pipeline) Close() error { return p.sum.Close() }
 
 // Verdicts of a Result.
 const (
@@ -222,7 +211,7 @@ var ErrUnavailable = errors.New("ingest: unavailable")
 //
 // The stages are those of the package doc: admit, verify, dedupe, commit.
 func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src Source, kinds []frame.Kind, raws [][]byte) ([]Result, error) {
-	c := &call{p: p, peer: peer, src: src, res: make([]Result, len(raws)), evs: make([]event.Event, 0, len(raws))}
+	c := &call{p: p, peer: peer, src: src, res: make([]Result, len(raws))}
 	admitted, err := c.admit(ctx, kinds, raws)
 	if err != nil {
 		return nil, err

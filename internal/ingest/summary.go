@@ -66,17 +66,26 @@ func newTally() *tally {
 }
 
 // newSummaries returns summaries recording through ev, and starts the
-// goroutine that records them at each tick until Close.
-func newSummaries(ev event.Emitter, now func() time.Time, log *slog.Logger, tick <-chan time.Time) *summaries {
+// goroutine that records them every interval (at each value of tick, if
+// not nil) until Close.
+func newSummaries(ev event.Emitter, now func() time.Time, log *slog.Logger, interval time.Duration, tick <-chan time.Time) *summaries {
 	s := &summaries{ev: ev, now: now, log: log, start: now(), open: map[principal.Principal]*tally{},
 		stop: make(chan struct{}), done: make(chan struct{})}
-	go s.run(tick)
+	var ticker *time.Ticker
+	if tick == nil {
+		ticker = time.NewTicker(interval)
+		tick = ticker.C
+	}
+	go s.run(tick, ticker)
 	return s
 }
 
 // run records the summaries at every tick until Close.
-func (s *summaries) run(tick <-chan time.Time) {
+func (s *summaries) run(tick <-chan time.Time, ticker *time.Ticker) {
 	defer close(s.done)
+	if ticker != nil {
+		defer ticker.Stop()
+	}
 	for {
 		select {
 		case <-s.stop:
