@@ -126,6 +126,10 @@ func (s *summaries) add(peer principal.Principal, fs []storedFrame) []event.Even
 func (s *summaries) take() []event.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.takeLocked()
+}
+
+func (s *summaries) takeLocked() []event.Event {
 	now := s.now()
 	evs := make([]event.Event, 0, len(s.open))
 	for peer, t := range s.open {
@@ -157,8 +161,9 @@ func (s *summaries) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.done
-		evs := s.take()
+		// One step: a frame counted after it is summarized by add itself.
 		s.mu.Lock()
+		evs := s.takeLocked()
 		s.closed = true
 		s.mu.Unlock()
 		s.closeErr = s.record(evs)
