@@ -10,17 +10,18 @@ import (
 // catalogue below gives each its meaning, status, severity and kind.
 const (
 	// Frame admission: the gateway's stateful checks of a verified frame.
-	VehicleMismatch     = "vehicle_mismatch"
-	VehicleUnknown      = "vehicle_unknown"
-	VehicleSuspended    = "vehicle_suspended"
-	RetiredKID          = "retired_kid"
-	Replay              = "replay"
-	StaleCounter        = "stale_counter"
-	EpochNotAuthorized  = "epoch_not_authorized"
-	ClockSkew           = "clock_skew"
-	FrameKindNotAllowed = "kind_not_allowed"
-	FrameAccepted       = "frame_accepted"
-	FrameDuplicate      = "frame_duplicate"
+	VehicleMismatch       = "vehicle_mismatch"
+	VehicleUnknown        = "vehicle_unknown"
+	VehicleSuspended      = "vehicle_suspended"
+	RetiredKID            = "retired_kid"
+	Replay                = "replay"
+	StaleCounter          = "stale_counter"
+	EpochNotAuthorized    = "epoch_not_authorized"
+	ClockSkew             = "clock_skew"
+	FrameKindNotAllowed   = "kind_not_allowed"
+	FrameAccepted         = "frame_accepted"
+	FrameDuplicate        = "frame_duplicate"
+	FramesAcceptedSummary = "frames_accepted_summary"
 
 	// Vehicle session.
 	SessionEstablished       = "session_established"
@@ -220,10 +221,12 @@ var catalogue = [...]Entry{
 		Meaning: "`ts` is outside the allowed window around the gateway's clock (live frames), or in its future (any frame)."},
 	{Code: FrameKindNotAllowed, Area: AreaAdmission, Severity: medium, Kind: protocol,
 		Meaning: "This path does not take frames of this kind (a heartbeat on the batch path)."},
-	{Code: FrameAccepted, Area: AreaAdmission, Severity: info,
-		Meaning: "Event: a frame was accepted and is durable."},
+	{Code: FrameAccepted, Area: AreaAdmission,
+		Meaning: "Not an event: the `fifthwheel_frames_total` label of a frame accepted and durable as its frame row (accepted frames are summarized per vehicle in `frames_accepted_summary`)."},
 	{Code: FrameDuplicate, Area: AreaAdmission, Severity: low,
 		Meaning: "Event: an exact re-send of an accepted frame, answered as a duplicate and not stored again."},
+	{Code: FramesAcceptedSummary, Area: AreaAdmission, Severity: info,
+		Meaning: "Event: one per vehicle and `telemetry.accepted_summary_interval` with frames stored in it (and at shutdown): counts by kind, source and assurance, those with findings, the first and last (epoch, seq) and frame times."},
 
 	// Vehicle session.
 	{Code: SessionEstablished, Area: AreaSession, Severity: info,

@@ -214,6 +214,31 @@ func (g *gateway) events(code string) []store.EventRow {
 	return evs
 }
 
+// frames returns vehicle's frame rows in the gateway's store: the record of
+// its accepted frames.
+func (g *gateway) frames(vehicle string) []store.FrameRecord {
+	g.t.Helper()
+	st, err := store.Open(context.Background(), g.storeConfig())
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer st.Close()
+	fs, err := st.ListFrames(context.Background(), vehicle, time.Time{}, time.Now().Add(24*time.Hour), store.MaxPage)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return fs
+}
+
+// eventBodies are rows' bodies, for messages.
+func eventBodies(rows []store.EventRow) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = string(r.Body)
+	}
+	return out
+}
+
 // waitEvent waits for an event with code whose body contains want.
 func (g *gateway) waitEvent(code, want string) store.EventRow {
 	g.t.Helper()

@@ -83,7 +83,9 @@ func outsideOperatingArea(t *testing.T, engine string) {
 	if got := send("truck-in", 32.7767, -96.7970); len(got) != 0 {
 		t.Fatalf("truck inside the area: findings %v, want none", got)
 	}
-	g.waitEvent("frame_accepted", `"actor":"urn:fifthwheel:vehicle:truck-in"`)
+	if fs := g.frames("truck-in"); len(fs) != 1 || fs[0].Verdict != "accepted" || fs[0].Findings != "" {
+		t.Fatalf("truck inside the area: frame rows %+v, want one accepted without findings", fs)
+	}
 	for _, e := range g.events(codes.OutsideOperatingArea) {
 		if strings.Contains(string(e.Body), "truck-in") {
 			t.Fatalf("finding for the truck inside the area: %s", e.Body)

@@ -121,8 +121,30 @@ func TestTelemetryOverMTLS(t *testing.T) {
 	if resp.ProtoMajor != 2 {
 		t.Errorf("TMS listener spoke HTTP/%d, want HTTP/2", resp.ProtoMajor)
 	}
-	g.waitEvent("frame_accepted", `"actor":"urn:fifthwheel:vehicle:truck-1"`)
+	if fs := g.frames("truck-1"); len(fs) != 3 {
+		t.Fatalf("%d frame rows, want the 3 accepted", len(fs))
+	}
 	g.waitEvent("tls_accepted", `"actor":"urn:fifthwheel:vehicle:truck-1"`)
+
+	// An accepted frame is its row, not an event; on shutdown serve
+	// records the vehicle's summary of the interval in progress before the
+	// store closes, in the store and the events file alike.
+	if n := len(g.events(codes.FramesAcceptedSummary)); n != 0 {
+		t.Fatalf("%d summaries before the interval (1 min) ended", n)
+	}
+	g.stop()
+	sums := g.events(codes.FramesAcceptedSummary)
+	if len(sums) != 1 || !strings.Contains(string(sums[0].Body), `"actor":"urn:fifthwheel:vehicle:truck-1"`) ||
+		!strings.Contains(string(sums[0].Body), `"frames":3`) || !strings.Contains(string(sums[0].Body), `"last_seq":2`) {
+		t.Fatalf("summaries after shutdown: %d %v; want truck-1's, of its 3 frames", len(sums), eventBodies(sums))
+	}
+	if n := len(g.events(codes.FrameAccepted)); n != 0 {
+		t.Fatalf("%d frame_accepted events: an accepted frame is recorded by its row", n)
+	}
+	file, err := os.ReadFile(filepath.Join(g.data, "events.jsonl"))
+	if err != nil || !strings.Contains(string(file), "\n"+string(sums[0].Body)+"\n") {
+		t.Fatalf("the events file does not carry the stored summary's bytes as a line (%v)", err)
+	}
 }
 
 // TestTLSMatrix drives real handshakes against a started gateway: each
@@ -261,8 +283,8 @@ func TestRevocationClosesKeepAlive(t *testing.T) {
 				t.Fatalf("batch from a revoked certificate answered %d %s", status, body)
 			}
 			g.waitEvent(codes.TLSCertRevoked, "urn:fifthwheel:vehicle:truck-1")
-			if n := len(g.events(codes.FrameAccepted)); n != 1 {
-				t.Fatalf("%d frames accepted, want only the one sent before revocation", n)
+			if n := len(g.frames("truck-1")); n != 1 {
+				t.Fatalf("%d frames stored, want only the one sent before revocation", n)
 			}
 		})
 	}

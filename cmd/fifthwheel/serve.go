@@ -211,6 +211,9 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	if err != nil {
 		return err
 	}
+	// Closed below once the sessions are; this covers the paths that do
+	// not get there (Close is idempotent), before the store closes.
+	defer func() { _ = routes.pipeline.Close() }()
 	build := buildInfo()
 	srv, err := server.New(cfg, server.Deps{
 		Log:           log,
@@ -265,7 +268,12 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 		log.Warn("vehicle sessions did not close in time", slog.Any("err", err))
 	}
 	stopSessions()
-	_ = agg.Close() // pending summaries before the stop event
+	// No frame is processed any more: record the accepted-frame summaries
+	// of the interval in progress (a failure is logged by the pipeline;
+	// the frame rows remain the record), and the aggregator's pending
+	// summaries, before the stop event.
+	_ = routes.pipeline.Close()
+	_ = agg.Close()
 
 	if addrsPath != "" {
 		_ = os.Remove(addrsPath)

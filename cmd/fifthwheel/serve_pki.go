@@ -297,12 +297,15 @@ const (
 	routeSession   = "GET /v1/vehicle/session"
 )
 
-// gatewayRoutes are the endpoint handlers of the three listeners, and the
+// gatewayRoutes are the endpoint handlers of the three listeners, the
 // session handler, which serve closes on shutdown (its connections are
-// hijacked: the HTTP server does not drain them).
+// hijacked: the HTTP server does not drain them), and the pipeline, which
+// serve closes after them so that its accepted-frame summaries are recorded
+// before the store closes.
 type gatewayRoutes struct {
 	vehicle, tms, ops server.Routes
 	session           *session.Handler
+	pipeline          *ingest.Pipeline
 }
 
 // routes builds the endpoint handlers of the three listeners. The vehicle
@@ -313,10 +316,16 @@ func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, vs *vehicleSide, reg
 	if err != nil {
 		return nil, err
 	}
-	pipeline, err := ingest.New(icfg, ingest.Deps{Store: e.st, Events: e.bus, Metrics: reg, Secrets: vs.secrets})
+	pipeline, err := ingest.New(icfg, ingest.Deps{Store: e.st, Events: e.bus, Metrics: reg, Secrets: vs.secrets, Log: e.log})
 	if err != nil {
 		return nil, err
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = pipeline.Close()
+		}
+	}()
 	limiter := ratelimit.New(ratelimit.Config{PerSecond: float64(cfg.Telemetry.RatePerSecond), Burst: cfg.Telemetry.Burst})
 	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.emitter(),
 		RenewLimiter: enroll.NewRenewLimiter(cfg.PKI.RenewPerMinute, cfg.PKI.RenewBurst)}
@@ -351,5 +360,6 @@ func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, vs *vehicleSide, reg
 		"POST /pki/ocsp":         ocsp,
 		"GET /pki/ocsp/{req...}": ocsp,
 	}
-	return &gatewayRoutes{vehicle: vehicle, tms: tms, ops: ops, session: sess}, nil
+	ok = true
+	return &gatewayRoutes{vehicle: vehicle, tms: tms, ops: ops, session: sess, pipeline: pipeline}, nil
 }

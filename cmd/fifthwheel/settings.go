@@ -27,6 +27,7 @@ func ingestConfig(cfg config.Config) (ingest.Config, error) {
 	}
 	p := cfg.Plausibility
 	return ingest.Config{ClockSkew: cfg.Telemetry.ClockSkew, Window: int64(cfg.Telemetry.Window),
+		SummaryInterval: cfg.Telemetry.AcceptedSummaryInterval,
 		Plausibility: plausibility.Config{SpeedDisagreeRatio: p.SpeedDisagreeRatio, SpeedDisagreeMinMPS: p.SpeedDisagreeMinMPS,
 			SpeedDisagreeFrames: p.SpeedDisagreeFrames, MaxImpliedSpeedMPS: p.MaxImpliedSpeedMPS, Area: area}}, nil
 }

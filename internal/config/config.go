@@ -219,6 +219,10 @@ type Telemetry struct {
 	// one, if not stored yet, for transports that reorder. 0: strictly
 	// increasing.
 	Window int `yaml:"window"`
+	// AcceptedSummaryInterval is how often each vehicle's accepted frames
+	// are recorded as one frames_accepted_summary event (an accepted frame
+	// is recorded by its frame row, not an event of its own).
+	AcceptedSummaryInterval time.Duration `yaml:"accepted_summary_interval"`
 }
 
 // Session tunes the vehicle sessions (WebSocket, /v1/vehicle/session). The

@@ -143,6 +143,11 @@ const (
 	// and ingest.DefaultBurst.
 	DefaultTelemetryRate  = 200
 	DefaultTelemetryBurst = 512
+	// DefaultAcceptedSummaryInterval: one frames_accepted_summary event
+	// per vehicle and minute instead of one event per accepted frame (120
+	// a minute for a truck at 1 Hz heartbeats and telemetry); the frame
+	// rows are the record. Equal ingest.DefaultSummaryInterval.
+	DefaultAcceptedSummaryInterval = time.Minute
 	// DefaultClockSkew: ±5 s (docs/ARCHITECTURE.md, Defaults); GNSS-disciplined clocks
 	// are far better, the slack is for NTP fallback and queueing. The
 	// protocol's, declared in package agent (its live/backfill split
@@ -280,6 +285,13 @@ const (
 	MaxClockSkew = time.Minute
 	// MaxWindow bounds telemetry.window (ingest.MaxWindow).
 	MaxWindow = 64
+	// MinAcceptedSummaryInterval and MaxAcceptedSummaryInterval bound
+	// telemetry.accepted_summary_interval (ingest.MinSummaryInterval,
+	// ingest.MaxSummaryInterval): under a second the summaries cost what
+	// one event per frame did; beyond an hour a crash loses an hour of them
+	// and they reach detection late.
+	MinAcceptedSummaryInterval = time.Second
+	MaxAcceptedSummaryInterval = time.Hour
 	// MaxServerNames bounds pki.server_names (pki.MaxGatewaySANs).
 	MaxServerNames = 32
 	// MinTelemetryBurst: a burst below one full batch (256 frames) would
@@ -376,6 +388,8 @@ func Default() Config {
 			Burst:         DefaultTelemetryBurst,
 			ClockSkew:     DefaultClockSkew,
 			Window:        DefaultWindow,
+
+			AcceptedSummaryInterval: DefaultAcceptedSummaryInterval,
 		},
 		Session: Session{
 			HandshakeTimeout:       DefaultSessionHandshakeTimeout,

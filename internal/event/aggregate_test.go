@@ -230,7 +230,7 @@ func TestAggregatorFlushesOnClose(t *testing.T) {
 
 type failSink struct{ fail atomic.Bool }
 
-func (s *failSink) Write(context.Context, []Event) error {
+func (s *failSink) Write(context.Context, []Encoded) error {
 	if s.fail.Load() {
 		return errors.New("disk full")
 	}

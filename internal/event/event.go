@@ -1,8 +1,12 @@
 // Package event is fifthwheel's one structured security event and the sinks
 // that record it.
 //
-// Every accept/reject decision and every security-relevant action emits
-// exactly one Event (invariant 7, docs/ARCHITECTURE.md). The shape follows OCSF loosely:
+// Every refusal, duplicate, finding, transition and security-relevant
+// action emits exactly one Event (invariant 7, docs/ARCHITECTURE.md); an
+// accepted frame is recorded by its frame row instead, and package ingest
+// summarizes accepted frames per vehicle and interval. The bus encodes
+// each event once and gives every sink the same bytes (Encoded), so the
+// events file's line is the store row's body. The shape follows OCSF loosely:
 // a class and activity, a severity, the time, the acting principal, the
 // resource acted on, the verdict, a stable reason code, a correlation id and
 // typed attributes.
@@ -137,9 +141,19 @@ type Secret struct{ _ [0]func() }
 const Redacted = "[REDACTED]"
 
 // Sink records events. Write returns only when the events are recorded as
-// well as the sink can promise (the store sink: durably).
+// well as the sink can promise (the store sink: durably). Every sink of a
+// bus receives the same Encoded values: a sink must not modify them.
 type Sink interface {
-	Write(ctx context.Context, evs []Event) error
+	Write(ctx context.Context, evs []Encoded) error
+}
+
+// Encoded is a completed event with its one JSON encoding. The bus encodes
+// each event once (Row) and hands the same bytes to every sink: the store
+// row's body and the events file's line are byte for byte the same, and
+// an event costs one encoding however many sinks record it.
+type Encoded struct {
+	Event Event
+	Row   store.EventRow // Row.Body is Event as JSON
 }
 
 // Emitter is what domain packages depend on.
@@ -187,7 +201,27 @@ func (b *Bus) Emit(ctx context.Context, evs ...Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	return b.deliver(ctx, b.complete(evs), nil)
+	encs, err := encode(b.complete(evs))
+	if err != nil {
+		return err
+	}
+	return b.deliver(ctx, encs, nil)
+}
+
+// encode encodes each completed event once, for every sink.
+func encode(evs []Event) ([]Encoded, error) {
+	out := make([]Encoded, len(evs))
+	for i, ev := range evs {
+		r, err := Row(ev)
+		if err != nil {
+			// Sanitize leaves only types encoding/json encodes; should one
+			// fail anyway, the event is not recorded, and the caller fails
+			// closed as for a sink that failed.
+			return nil, fmt.Errorf("%w: encode: %v", ErrSink, err)
+		}
+		out[i] = Encoded{Event: ev, Row: r}
+	}
+	return out, nil
 }
 
 // complete fills in ids, times and defaults and sanitizes attributes.
@@ -214,10 +248,10 @@ func (b *Bus) complete(evs []Event) []Event {
 }
 
 // deliver counts evs and writes them to every sink but skip.
-func (b *Bus) deliver(ctx context.Context, evs []Event, skip func(Sink) bool) error {
+func (b *Bus) deliver(ctx context.Context, evs []Encoded, skip func(Sink) bool) error {
 	var first error
 	for i := range evs {
-		b.stats.Emitted(&evs[i])
+		b.stats.Emitted(&evs[i].Event)
 	}
 	for _, s := range b.sinks {
 		if skip != nil && skip(s) {
@@ -235,25 +269,25 @@ func (b *Bus) deliver(ctx context.Context, evs []Event, skip func(Sink) bool) er
 }
 
 // Pending are events a caller records in its own store transaction, so a
-// decision and its event become durable together (an accepted frame and
-// its frame_accepted event: a crash keeps both or neither). Rows go into
-// that transaction; after it commits, Delivered hands the events to the
-// bus's other sinks.
+// decision and its event become durable together (a stored frame and its
+// plausibility finding: a crash keeps both or neither). Rows go into that
+// transaction; after it commits, Delivered hands the same encoded events
+// to the bus's other sinks.
 type Pending struct {
-	evs  []Event
+	evs  []Encoded
 	Rows []store.EventRow
 }
 
-// Prepare completes evs and builds their store rows without recording
-// them. The caller's store must be the one the bus's StoreSink writes to.
+// Prepare completes and encodes evs without recording them. The caller's
+// store must be the one the bus's StoreSink writes to.
 func (b *Bus) Prepare(evs ...Event) (*Pending, error) {
-	p := &Pending{evs: b.complete(evs), Rows: make([]store.EventRow, len(evs))}
-	for i, ev := range p.evs {
-		r, err := Row(ev)
-		if err != nil {
-			return nil, err
-		}
-		p.Rows[i] = r
+	encs, err := encode(b.complete(evs))
+	if err != nil {
+		return nil, err
+	}
+	p := &Pending{evs: encs, Rows: make([]store.EventRow, len(encs))}
+	for i := range encs {
+		p.Rows[i] = encs[i].Row
 	}
 	return p, nil
 }
@@ -266,7 +300,7 @@ func (b *Bus) Delivered(ctx context.Context, p *Pending, recorded []int) error {
 	if p == nil || len(recorded) == 0 {
 		return nil
 	}
-	evs := make([]Event, len(recorded))
+	evs := make([]Encoded, len(recorded))
 	for i, j := range recorded {
 		evs[i] = p.evs[j]
 	}

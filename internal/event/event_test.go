@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
@@ -91,7 +92,7 @@ func TestBusFillsAndStoreSinkPersists(t *testing.T) {
 
 type failingSink struct{}
 
-func (failingSink) Write(context.Context, []event.Event) error { return errors.New("disk full") }
+func (failingSink) Write(context.Context, []event.Encoded) error { return errors.New("disk full") }
 
 // A sink failure is reported to the caller (who fails closed), not dropped.
 func TestSinkFailureIsReported(t *testing.T) {
@@ -102,5 +103,118 @@ func TestSinkFailureIsReported(t *testing.T) {
 	}
 	if len(mem.Events()) != 1 {
 		t.Fatal("other sinks must still receive the event")
+	}
+}
+
+// spySink keeps what it was given, encodings included.
+type spySink struct{ got []event.Encoded }
+
+func (s *spySink) Write(_ context.Context, evs []event.Encoded) error {
+	s.got = append(s.got, evs...)
+	return nil
+}
+
+// TestEventsFileLineIsTheStoredBody: an event is encoded once. The events
+// file's line is byte for byte the store row's body, which is the event's
+// JSON as the file has always carried it (json.Marshal of the event), on
+// both paths: Emit, and Prepare/Delivered (a row committed in the caller's
+// transaction, then handed to the other sinks).
+func TestEventsFileLineIsTheStoredBody(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		ctx := context.Background()
+		st := e.Open(t)
+		path := filepath.Join(t.TempDir(), "events.jsonl")
+		file, err := event.NewFileSink(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mem := &event.MemorySink{}
+		bus := event.NewBus(nil, nil, event.NewStoreSink(st), file, mem)
+		ev := func(code string) event.Event {
+			return event.Event{Class: event.ClassTelemetry, Activity: "frame", Verdict: event.Reject, Code: code,
+				Actor: principal.Principal{Kind: principal.Vehicle, ID: "T1"}, Resource: "urn:fifthwheel:vehicle:T1",
+				Attrs: map[string]any{"seq": int64(7), "detail": `<"quoted" & escaped>`, "at": time.Unix(1, 5),
+					"nested": map[string]any{"b": 2, "a": []string{"x", "y"}}}}
+		}
+		if err := bus.Emit(ctx, ev("bad_signature"), ev("replay")); err != nil {
+			t.Fatal(err)
+		}
+		p, err := bus.Prepare(ev("gnss_fix_lost"), ev("position_jump"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.AppendEvents(ctx, p.Rows[1:]); err != nil { // the caller's transaction committed the second
+			t.Fatal(err)
+		}
+		if err := bus.Delivered(ctx, p, []int{1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := file.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		rows, err := st.ListEvents(ctx, store.EventFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitAfter(string(raw), "\n")
+		lines = lines[:len(lines)-1] // after the last newline
+		kept := mem.Events()
+		if len(rows) != 3 || len(lines) != 3 || len(kept) != 3 {
+			t.Fatalf("%d rows, %d lines, %d events; want 3 of each", len(rows), len(lines), len(kept))
+		}
+		for i, r := range rows {
+			if lines[i] != string(r.Body)+"\n" {
+				t.Errorf("event %d: file line\n%s\nstored body\n%s", i, lines[i], r.Body)
+			}
+			want, _ := json.Marshal(kept[i]) // the file's format before bodies were encoded once
+			if string(r.Body) != string(want) {
+				t.Errorf("event %d: body\n%s\nwant\n%s", i, r.Body, want)
+			}
+		}
+	})
+}
+
+// TestEventsEncodedOnce: every sink of a bus gets the same encoding (the
+// same bytes, not an equal copy), and Delivered hands on the encoding
+// Prepare made for the caller's transaction instead of encoding again; the
+// file sink writes the encoding it is given.
+func TestEventsEncodedOnce(t *testing.T) {
+	ctx := context.Background()
+	a, b := &spySink{}, &spySink{}
+	bus := event.NewBus(nil, nil, a, b)
+	if err := bus.Emit(ctx, event.Event{Code: "x", Attrs: map[string]any{"k": "v"}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.got) != 1 || len(b.got) != 1 || &a.got[0].Row.Body[0] != &b.got[0].Row.Body[0] {
+		t.Fatal("the sinks were given different encodings of one event")
+	}
+	p, err := bus.Prepare(event.Event{Code: "y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Delivered(ctx, p, []int{0}); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.got) != 2 || &a.got[1].Row.Body[0] != &p.Rows[0].Body[0] {
+		t.Fatal("Delivered encoded the event again instead of handing on the committed row's bytes")
+	}
+
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	file, err := event.NewFileSink(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	given := event.Encoded{Event: event.Event{Code: "z"}, Row: store.EventRow{Body: []byte(`{"encoded":"once"}`)}}
+	if err := file.Write(ctx, []event.Encoded{given}); err != nil {
+		t.Fatal(err)
+	}
+	file.Close()
+	if raw, _ := os.ReadFile(path); string(raw) != `{"encoded":"once"}`+"\n" {
+		t.Fatalf("the file sink wrote %q, not the encoding it was given", raw)
 	}
 }

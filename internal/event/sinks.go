@@ -26,15 +26,16 @@ func NewFileSink(path string) (*FileSink, error) {
 	return &FileSink{f: f}, nil
 }
 
-// Write appends evs, one JSON document per line.
-func (s *FileSink) Write(_ context.Context, evs []Event) error {
-	var buf []byte
-	for _, ev := range evs {
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return err
-		}
-		buf = append(append(buf, b...), '\n')
+// Write appends evs, one JSON document per line: each event's encoding,
+// the bytes the store row holds.
+func (s *FileSink) Write(_ context.Context, evs []Encoded) error {
+	n := 0
+	for i := range evs {
+		n += len(evs[i].Row.Body) + 1
+	}
+	buf := make([]byte, 0, n)
+	for i := range evs {
+		buf = append(append(buf, evs[i].Row.Body...), '\n')
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -61,19 +62,17 @@ type StoreSink struct{ st Appender }
 func NewStoreSink(st Appender) *StoreSink { return &StoreSink{st: st} }
 
 // Write appends evs in one durable write.
-func (s *StoreSink) Write(ctx context.Context, evs []Event) error {
+func (s *StoreSink) Write(ctx context.Context, evs []Encoded) error {
 	rows := make([]store.EventRow, len(evs))
-	for i, ev := range evs {
-		r, err := Row(ev)
-		if err != nil {
-			return err
-		}
-		rows[i] = r
+	for i := range evs {
+		rows[i] = evs[i].Row
 	}
 	return s.st.AppendEvents(ctx, rows)
 }
 
-// Row is ev as the store's events table holds it.
+// Row is ev as the store's events table holds it: the one encoding of an
+// event (the bus calls it once per event; the events file writes the same
+// Body).
 func Row(ev Event) (store.EventRow, error) {
 	body, err := json.Marshal(ev)
 	if err != nil {
@@ -89,11 +88,13 @@ type MemorySink struct {
 	evs []Event
 }
 
-// Write keeps a copy of evs.
-func (m *MemorySink) Write(_ context.Context, evs []Event) error {
+// Write keeps a copy of evs' events.
+func (m *MemorySink) Write(_ context.Context, evs []Encoded) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.evs = append(m.evs, evs...)
+	for i := range evs {
+		m.evs = append(m.evs, evs[i].Event)
+	}
 	return nil
 }
 

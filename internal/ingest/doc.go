@@ -7,7 +7,8 @@
 //	admit   decode → identity → kind → bound kid → registry status → key under kid → retired key
 //	verify  alg → signature (Ed25519 batched)
 //	dedupe  de-duplication → freshness → plausibility
-//	commit  counter check and durable append with its verdict (one atomic step) → ack
+//	commit  counter check and durable append with its verdict and findings (one atomic step) → ack,
+//	        then the stored frame is counted in its vehicle's summary
 //
 // The session handshake checks hello and challenge_response through
 // Authenticate: admit, verify and the live freshness check, the same code
@@ -47,7 +48,18 @@
 //   - Results are returned only after AppendFrames has made the frames and
 //     their verdicts durable (invariant 4). If the store cannot answer, the
 //     whole call fails and nothing is acknowledged (fail closed).
-//   - Every decision emits exactly one event; a finding emits one more.
+//   - Every refusal and every duplicate emits exactly one event; each
+//     plausibility finding emits one more, committed in its frame's
+//     transaction. An accepted frame is recorded by its frame row, not by an
+//     event (invariant 7): the frames stored for a vehicle are summarized in
+//     one frames_accepted_summary event per vehicle and
+//     Config.SummaryInterval (summary.go: counts by kind, source and
+//     assurance, those with findings, the first and last (epoch, seq) and
+//     frame times), and counted per frame in fifthwheel_frames_total. The
+//     summaries are held in memory, one tally per vehicle with frames in
+//     the interval (bounded by the registry: vehicles are authenticated),
+//     and recorded at each interval's end and by Close. A summary not yet
+//     recorded is lost on a crash; the frame rows remain the record.
 //   - A batch body is refused as a whole only when it cannot be read as a
 //     batch (content type, size, I-JSON, nesting beyond MaxBatchDepth,
 //     frame count); reading stops at the first level too deep.

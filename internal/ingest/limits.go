@@ -43,6 +43,26 @@ const (
 	// through another process or replica stops verifying within this time.
 	KeyCacheTTL = time.Second
 
+	// DefaultSummaryInterval is Config.SummaryInterval: how often the
+	// pipeline records, per vehicle with frames stored in the interval, one
+	// frames_accepted_summary event (summary.go). An accepted frame is
+	// recorded by its frame row, not an event; a minute keeps the events of
+	// 1,000 trucks at 1,000 a minute instead of one per frame (120,000 a
+	// minute at 1 Hz heartbeats and telemetry), and is what a SIEM reads
+	// as "this truck was talking".
+	//
+	// MinSummaryInterval and MaxSummaryInterval bound it: under a second
+	// a truck's summaries cost as much as its frames' events did; beyond an
+	// hour a crash loses an hour of summaries (the frame rows remain) and
+	// the summaries reach detection late.
+	DefaultSummaryInterval = time.Minute
+	MinSummaryInterval     = time.Second
+	MaxSummaryInterval     = time.Hour
+
+	// summaryWriteTimeout bounds recording one interval's summaries, made
+	// from the summary goroutine or Close, not from a frame's path.
+	summaryWriteTimeout = 5 * time.Second
+
 	// DefaultRatePerSecond and DefaultBurst limit frames per vehicle. A
 	// truck sends a few frames a second; backfill after an outage arrives in
 	// bursts of full batches.

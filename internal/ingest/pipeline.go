@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -39,11 +40,18 @@ type Config struct {
 	ClockSkew    time.Duration
 	Window       int64 // out-of-order window, 0..MaxWindow
 	Plausibility plausibility.Config
+	// SummaryInterval is how often each vehicle's stored frames are
+	// recorded as one frames_accepted_summary event (summary.go),
+	// MinSummaryInterval to MaxSummaryInterval.
+	SummaryInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
 	if c.ClockSkew == 0 {
 		c.ClockSkew = agent.DefaultClockSkew
+	}
+	if c.SummaryInterval == 0 {
+		c.SummaryInterval = DefaultSummaryInterval
 	}
 	c.Plausibility = c.Plausibility.WithDefaults()
 	return c
@@ -56,6 +64,9 @@ func (c Config) validate() error {
 	}
 	if c.Window < 0 || c.Window > MaxWindow {
 		errs = append(errs, fmt.Sprintf("window: must be between 0 and %d", MaxWindow))
+	}
+	if c.SummaryInterval < MinSummaryInterval || c.SummaryInterval > MaxSummaryInterval {
+		errs = append(errs, fmt.Sprintf("accepted_summary_interval: must be between %v and %v", MinSummaryInterval, MaxSummaryInterval))
 	}
 	if err := c.Plausibility.Validate(); err != nil {
 		errs = append(errs, err.Error())
@@ -74,8 +85,9 @@ type Store interface {
 }
 
 // Events is what the pipeline needs of the event bus (*event.Bus): Emit for
-// rejections and duplicates, and Prepare/Delivered for the events of a
-// stored frame, which commit in the frame's own transaction.
+// rejections, duplicates and the accepted-frame summaries, and
+// Prepare/Delivered for the findings of a stored frame, which commit in the
+// frame's own transaction.
 type Events interface {
 	event.Emitter
 	Prepare(evs ...event.Event) (*event.Pending, error)
@@ -95,9 +107,16 @@ type Deps struct {
 	// a frame under a sealed key cannot be checked, and the call fails
 	// closed (ErrUnavailable).
 	Secrets SecretSealer
+	// Log receives failures to record the accepted-frame summaries; nil:
+	// slog.Default().
+	Log *slog.Logger
+	// SummaryTick, if set, closes a summary interval at each value (tests);
+	// nil: a ticker of Config.SummaryInterval.
+	SummaryTick <-chan time.Time
 }
 
-// Pipeline verifies and stores frames.
+// Pipeline verifies and stores frames. Close it to record the summaries of
+// the frames stored since the last interval.
 type Pipeline struct {
 	cfg    Config
 	st     Store
@@ -108,12 +127,14 @@ type Pipeline struct {
 	keys   *keyCache
 	plaus  *plausibility.Checker
 	frames *prometheus.CounterVec
+	sum    *summaries
 
 	mu   sync.Mutex
 	high map[string][2]int64 // last (epoch, seq) this replica stored per vehicle
 }
 
-// New returns a Pipeline after validating cfg.
+// New returns a Pipeline after validating cfg, and starts its summary
+// ticker; stop it with Close.
 func New(cfg Config, d Deps) (*Pipeline, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -145,8 +166,20 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 			return nil, fmt.Errorf("ingest: register metrics: %v", err)
 		}
 	}
+	log := d.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	p.sum = newSummaries(d.Events, now, log, cfg.SummaryInterval, d.SummaryTick)
 	return p, nil
 }
+
+// Close records the summaries of the frames stored in the interval in
+// progress and stops the summary ticker; the gateway calls it on shutdown,
+// before the store closes. It returns the summaries' write error, if any
+// (their frames are durable regardless). Close is idempotent; frames
+// stored after it are summarized one call at a time.
+func (p *Pipeline) Close() error { return p.sum.Close() }
 
 // Verdicts of a Result.
 const (
@@ -178,7 +211,7 @@ var ErrUnavailable = errors.New("ingest: unavailable")
 //
 // The stages are those of the package doc: admit, verify, dedupe, commit.
 func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src Source, kinds []frame.Kind, raws [][]byte) ([]Result, error) {
-	c := &call{p: p, peer: peer, src: src, res: make([]Result, len(raws)), evs: make([]event.Event, 0, len(raws))}
+	c := &call{p: p, peer: peer, src: src, res: make([]Result, len(raws))}
 	admitted, err := c.admit(ctx, kinds, raws)
 	if err != nil {
 		return nil, err
@@ -319,28 +352,26 @@ func (c *call) dedupe(ctx context.Context, as []admitted) ([]toStore, error) {
 
 // commit is the last stage: the counter check and the durable append, one
 // atomic step per frame in the store, which also records each stored
-// frame's accept (and finding) events.
+// frame's finding events. A stored frame is then counted in its vehicle's
+// summary (summary.go); its frame row is its record.
 func (c *call) commit(ctx context.Context, ts []toStore) error {
 	if len(ts) == 0 {
 		return nil
 	}
 	p, peer := c.p, c.peer
-	var stored []event.Event
-	span := make([][2]int, len(ts)) // each record's events in stored
+	var findings []event.Event
+	span := make([][2]int, len(ts)) // each record's events in findings
 	for k, t := range ts {
 		r := &c.res[t.i]
-		span[k][0] = len(stored)
-		e := p.frameEvent(peer, c.src, Result{Verdict: Accepted, Epoch: r.Epoch, Seq: r.Seq, Kind: r.Kind}, event.Accept, codes.FrameAccepted, event.SeverityInfo, "")
-		e.Attrs["assurance"] = assurance(frame.Alg(t.rec.Alg))
-		stored = append(stored, e)
+		span[k][0] = len(findings)
 		for _, fnd := range r.Findings {
-			stored = append(stored, event.Event{Class: event.ClassTelemetry, Activity: "plausibility", Severity: event.SeverityHigh,
+			findings = append(findings, event.Event{Class: event.ClassTelemetry, Activity: "plausibility", Severity: event.SeverityHigh,
 				Actor: peer, Resource: peer.String(), Verdict: event.Info, Code: fnd,
 				Attrs: map[string]any{"epoch": r.Epoch, "seq": r.Seq}})
 		}
-		span[k][1] = len(stored)
+		span[k][1] = len(findings)
 	}
-	pend, err := p.ev.Prepare(stored...)
+	pend, err := p.ev.Prepare(findings...)
 	if err != nil {
 		return fmt.Errorf("%w: events: %v", ErrUnavailable, err)
 	}
@@ -358,6 +389,7 @@ func (c *call) commit(ctx context.Context, ts []toStore) error {
 		return fmt.Errorf("%w: append: %v", ErrUnavailable, err)
 	}
 	var recorded []int
+	var stored []storedFrame
 	for k, out := range outs {
 		t := ts[k]
 		r := &c.res[t.i]
@@ -368,6 +400,8 @@ func (c *call) commit(ctx context.Context, ts []toStore) error {
 			for j := span[k][0]; j < span[k][1]; j++ {
 				recorded = append(recorded, j)
 			}
+			stored = append(stored, storedFrame{kind: r.Kind, src: c.src, alg: frame.Alg(t.rec.Alg),
+				epoch: r.Epoch, seq: r.Seq, ts: t.rec.TS, findings: len(r.Findings) > 0})
 		case store.AppendDuplicate:
 			c.duplicate(t.i, r.Frame)
 		case store.AppendReplay:
@@ -384,19 +418,14 @@ func (c *call) commit(ctx context.Context, ts []toStore) error {
 			return fmt.Errorf("%w: unknown append outcome %v", ErrUnavailable, out)
 		}
 	}
-	// The store already holds these events; a failure of another sink
-	// (the JSON-lines file) is logged and counted by the bus, and does
+	// The store already holds the findings' events; a failure of another
+	// sink (the JSON-lines file) is logged and counted by the bus, and does
 	// not withhold the ack of a durable frame.
 	_ = p.ev.Delivered(ctx, pend, recorded)
+	// After Close there is no interval to count in: the summary is
+	// recorded at once, as best it can (the frame rows are the record).
+	_ = p.sum.record(p.sum.add(peer, stored))
 	return nil
-}
-
-// assurance is the assurance attribute of an accepted frame's event.
-func assurance(alg frame.Alg) string {
-	if alg.LowerAssurance() {
-		return "low"
-	}
-	return "high"
 }
 
 func resultCode(r Result) string {

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -34,13 +35,62 @@ type fleet struct {
 	now     time.Time
 	keys    map[string]frame.Signer // "vehicle/kid" → signer
 	secrets SecretSealer            // seals HS256 secrets, as the gateway's secrets key does
+	// tick closes a summary interval of the fleet's pipelines; summaries
+	// receives each write of accepted-frame summaries (summarySink).
+	tick      chan time.Time
+	summaries chan []event.Event
 }
 
 func newFleet(t testing.TB, st store.Store) *fleet {
 	f := &fleet{t: t, st: st, mem: &event.MemorySink{}, keys: map[string]frame.Signer{},
-		now: time.Now().UTC().Truncate(time.Millisecond), secrets: newSecretsKey(t)}
+		now: time.Now().UTC().Truncate(time.Millisecond), secrets: newSecretsKey(t),
+		tick: make(chan time.Time), summaries: make(chan []event.Event, 16)}
 	f.p = f.pipeline(f.secrets)
 	return f
+}
+
+// summarySink passes on every write's frames_accepted_summary events.
+type summarySink chan []event.Event
+
+func (s summarySink) Write(_ context.Context, evs []event.Encoded) error {
+	var sums []event.Event
+	for _, e := range evs {
+		if e.Event.Code == codes.FramesAcceptedSummary {
+			sums = append(sums, e.Event)
+		}
+	}
+	if len(sums) > 0 {
+		s <- sums
+	}
+	return nil
+}
+
+// closeInterval ends the summary interval of f.p at f.now and returns the
+// summaries it recorded (there must be some: an interval without stored
+// frames records nothing, and there would be nothing to wait for).
+func (f *fleet) closeInterval() map[string]event.Event {
+	f.t.Helper()
+	f.tick <- f.now
+	select {
+	case evs := <-f.summaries:
+		return byVehicle(f.t, evs)
+	case <-time.After(10 * time.Second): // a hang guard, not a timing assertion
+		f.t.Fatal("no summary recorded after the interval ended")
+		return nil
+	}
+}
+
+// byVehicle indexes summaries by vehicle id, refusing two of one vehicle.
+func byVehicle(t testing.TB, evs []event.Event) map[string]event.Event {
+	t.Helper()
+	out := map[string]event.Event{}
+	for _, e := range evs {
+		if _, dup := out[e.Actor.ID]; dup {
+			t.Fatalf("two summaries of %s in one write: %+v", e.Actor.ID, evs)
+		}
+		out[e.Actor.ID] = e
+	}
+	return out
 }
 
 // newAttackFleet is the fleet the attack tests start from: T1 and T2
@@ -62,10 +112,12 @@ func newAttackFleet(t *testing.T, st store.Store) (*fleet, principal.Principal) 
 // secrets with secrets.
 func (f *fleet) pipeline(secrets SecretSealer) *Pipeline {
 	f.t.Helper()
-	p, err := New(Config{}, Deps{Store: f.st, Events: event.NewBus(nil, nil, f.mem), Now: func() time.Time { return f.now }, Secrets: secrets})
+	p, err := New(Config{}, Deps{Store: f.st, Events: event.NewBus(nil, nil, f.mem, summarySink(f.summaries)),
+		Now: func() time.Time { return f.now }, Secrets: secrets, SummaryTick: f.tick})
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	f.t.Cleanup(func() { _ = p.Close() })
 	return p
 }
 
@@ -365,14 +417,9 @@ func TestEveryAlg(t *testing.T) {
 				t.Fatalf("frame %d: %+v", i, r)
 			}
 		}
-		var low int
-		for _, ev := range f.mem.ByCode(codes.FrameAccepted) {
-			if ev.Attrs["assurance"] == "low" {
-				low++
-			}
-		}
-		if low != 1 {
-			t.Fatalf("%d accepted events marked low assurance, want 1 (HS256)", low)
+		got := f.closeInterval()["T1"].Attrs["by_assurance"]
+		if want := map[string]any{"high": int64(2), "low": int64(1)}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("summary by_assurance %v, want %v (HS256 is low)", got, want)
 		}
 	})
 }
@@ -430,8 +477,12 @@ func (downStore) GetVehicle(context.Context, string) (store.Vehicle, error) {
 func TestStoreDownFailsClosed(t *testing.T) {
 	f := newFleet(t, storetest.Engines()[0].Open(t))
 	f.enroll("T1", "k1")
-	p, _ := New(Config{}, Deps{Store: downStore{f.st}, Events: event.NewBus(nil, nil, f.mem)})
-	_, err := p.Process(context.Background(), vehicle("T1"), Live, BatchKinds, [][]byte{f.sign("T1", "k1", telemetry("T1", 0, 1, f.now))})
+	p, err := New(Config{}, Deps{Store: downStore{f.st}, Events: event.NewBus(nil, nil, f.mem)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	_, err = p.Process(context.Background(), vehicle("T1"), Live, BatchKinds, [][]byte{f.sign("T1", "k1", telemetry("T1", 0, 1, f.now))})
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}

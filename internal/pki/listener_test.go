@@ -222,7 +222,7 @@ func TestAcceptEventFailureRefuses(t *testing.T) {
 
 type failingSink struct{ fail atomic.Bool }
 
-func (f *failingSink) Write(context.Context, []event.Event) error {
+func (f *failingSink) Write(context.Context, []event.Encoded) error {
 	if f.fail.Load() {
 		return errors.New("disk full")
 	}

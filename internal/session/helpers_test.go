@@ -128,6 +128,7 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = pipe.Close() })
 	var p Pipeline = pipe
 	if o.pipelineWrap != nil {
 		p = o.pipelineWrap(p)
@@ -195,7 +196,7 @@ func (c chainTracker) Track(r *http.Request, closeFn func(code string)) (func(),
 
 type discard struct{}
 
-func (discard) Write(context.Context, []event.Event) error { return nil }
+func (discard) Write(context.Context, []event.Encoded) error { return nil }
 
 // vehicle is an enrolled test vehicle: registry entry, frame key, certificate.
 type vehicle struct {

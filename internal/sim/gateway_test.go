@@ -166,6 +166,7 @@ func startGateway(t testing.TB, st store.Store, o gwOptions) *testGateway {
 		_ = g.h.Shutdown(sctx)
 		cancel()
 		<-srvDone
+		_ = pipe.Close()
 		<-monDone
 		<-rsDone
 		tracker.Stop()
