@@ -27,9 +27,11 @@ func TestOutboxDropsOldestWhenFull(t *testing.T) {
 func TestOutboxResendOrder(t *testing.T) {
 	o := newOutbox(10)
 	o.inflight = []signedFrame{{seq: 5}, {seq: 6}, {seq: 7}}
-	if !o.retry(0, 6) || o.retry(0, 99) {
-		t.Fatal("retry")
+	f, ok := o.take(0, 6)
+	if _, found := o.take(0, 99); !ok || found {
+		t.Fatal("take")
 	}
+	o.requeue([]signedFrame{f})
 	o.requeue([]signedFrame{{seq: 2}, {seq: 9}})
 	o.sessionEnded()
 	var got []uint64

@@ -133,8 +133,8 @@ type busyLog struct {
 const busyOverflow = "*"
 
 type busyWindow struct {
-	peer         principal.Principal
-	start        time.Time
+	peer          principal.Principal
+	start         time.Time
 	total, frames int
 }
 

@@ -58,27 +58,54 @@ type Handler struct {
 	// (Unix ns): the overload signal (limits.go).
 	latAvg atomic.Int64
 	latAt  atomic.Int64
+	// nLive counts the established sessions (len(live), without the
+	// lock); healthy is nLive as it was when the moving average last
+	// moved within Config.OverloadLatency: the sessions the gateway
+	// demonstrably serves in time.
+	nLive   atomic.Int64
+	healthy atomic.Int64
 }
 
 // noteLatency folds one frame's time to answer into the moving average.
 func (h *Handler) noteLatency(d time.Duration) {
+	var avg int64
 	for {
 		old := h.latAvg.Load()
-		nu := old + int64(overloadAlpha*float64(int64(d)-old))
-		if h.latAvg.CompareAndSwap(old, nu) {
+		avg = old + int64(overloadAlpha*float64(int64(d)-old))
+		if h.latAvg.CompareAndSwap(old, avg) {
 			break
 		}
 	}
 	h.latAt.Store(h.now().UnixNano())
+	if time.Duration(avg) <= h.cfg.OverloadLatency {
+		h.healthy.Store(h.nLive.Load())
+	}
 }
 
-// overloaded reports whether new sessions should be refused now.
+// overloaded reports whether the gateway answers frames more slowly than
+// Config.OverloadLatency now.
 func (h *Handler) overloaded() bool {
 	if h.cfg.OverloadLatency < 0 {
 		return false
 	}
 	fresh := h.now().UnixNano()-h.latAt.Load() < int64(h.cfg.Interval)
 	return fresh && time.Duration(h.latAvg.Load()) > h.cfg.OverloadLatency
+}
+
+// Load reports whether the gateway is overloaded (it answers its
+// connected vehicles' frames more slowly than Config.OverloadLatency, on
+// average) and, if so, how many more sessions it may take: the sessions it
+// held when it last answered within that budget, less those it holds now.
+// While overloaded a new session is admitted only into that room: trucks
+// that dropped off may come back, no truck beyond those the gateway served
+// in time is added. It takes no lock, so the vehicle listener's admission
+// can ask it about every new connection before its TLS handshake (the
+// gateway wires it as server.Admission.Load); ServeHTTP asks it again.
+func (h *Handler) Load() (overloaded bool, room int) {
+	if !h.overloaded() {
+		return false, 0
+	}
+	return true, int(max(0, h.healthy.Load()-h.nLive.Load()))
 }
 
 // New returns a Handler after validating cfg and deps.
@@ -159,7 +186,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, peer, pe)
 		return
 	}
-	if h.overloaded() {
+	if overloaded, room := h.Load(); overloaded && room == 0 {
 		pe := problem.New(http.StatusServiceUnavailable, codes.GatewayOverloaded,
 			"the gateway is answering its connected vehicles too slowly to take another session; retry after the Retry-After delay")
 		pe.RetryAfter = overloadRetryMin + mrand.IntN(overloadRetryJitter+1) // spread the retries
@@ -247,6 +274,7 @@ func (h *Handler) remove(c *conn) {
 	delete(h.open, c)
 	if h.live[c.peer.ID] == c {
 		delete(h.live, c.peer.ID)
+		h.nLive.Add(-1)
 		h.mSessions.Dec()
 	}
 	h.mu.Unlock()
@@ -264,6 +292,7 @@ func (h *Handler) establish(c *conn) (prev *conn, ok bool) {
 	prev = h.live[c.peer.ID]
 	h.live[c.peer.ID] = c
 	if prev == nil {
+		h.nLive.Add(1)
 		h.mSessions.Inc()
 	}
 	return prev, true
