@@ -219,6 +219,12 @@ type Telemetry struct {
 	// one, if not stored yet, for transports that reorder. 0: strictly
 	// increasing.
 	Window int `yaml:"window"`
+	// MaxInFlight bounds the telemetry frames the gateway has admitted and
+	// not yet stored, over the session and the batch path; beyond it
+	// telemetry is refused with gateway_busy (429 with Retry-After, or a
+	// nack) before its signature is checked, and the vehicle sends it again
+	// later. Heartbeats are never refused by it.
+	MaxInFlight int `yaml:"max_in_flight"`
 }
 
 // Session tunes the vehicle sessions (WebSocket, /v1/vehicle/session). The

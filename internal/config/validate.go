@@ -84,6 +84,7 @@ func (c Config) Validate() error {
 		v.add("telemetry.clock_skew", fmt.Sprintf("must be more than 0s and at most %v", MaxClockSkew))
 	}
 	v.between("telemetry.window", int64(c.Telemetry.Window), 0, MaxWindow)
+	v.between("telemetry.max_in_flight", int64(c.Telemetry.MaxInFlight), MinTelemetryMaxInFlight, MaxTelemetryMaxInFlight)
 
 	c.validateSession(&v)
 	c.validatePlausibility(&v)

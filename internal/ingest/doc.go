@@ -5,6 +5,7 @@
 // them as the methods of the same names; admission itself is in admit.go):
 //
 //	admit   decode → identity → kind → bound kid → registry status → key under kid → retired key
+//	flow    the call's admitted telemetry takes its slots in flight, or the call is refused (ErrBusy)
 //	verify  alg → signature (Ed25519 batched)
 //	dedupe  de-duplication → freshness → plausibility
 //	commit  counter check and durable append with its verdict (one atomic step) → ack
@@ -47,6 +48,16 @@
 //   - Results are returned only after AppendFrames has made the frames and
 //     their verdicts durable (invariant 4). If the store cannot answer, the
 //     whole call fails and nothing is acknowledged (fail closed).
+//   - Flow control (flow.go): at most Config.MaxInFlight telemetry frames
+//     are admitted and not yet committed, over every path. A call whose
+//     telemetry does not fit is refused whole with ErrBusy (the batch path
+//     answers 429 gateway_busy with Retry-After, the session nacks
+//     gateway_busy) after admission and before any signature is checked:
+//     nothing is decided, nothing stored, and the batch path gives the
+//     vehicle's rate budget back. Heartbeats never take a slot and are
+//     never refused by it: when the gateway is saturated, telemetry yields,
+//     never liveness. Such refusals are recorded per vehicle and window
+//     (the first at once, the rest in one summary), not one event each.
 //   - Every decision emits exactly one event; a finding emits one more.
 //   - A batch body is refused as a whole only when it cannot be read as a
 //     batch (content type, size, I-JSON, nesting beyond MaxBatchDepth,

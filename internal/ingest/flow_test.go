@@ -32,7 +32,11 @@ type heldStore struct {
 	holding chan struct{} // closed when an append of vehicle is held
 	release chan struct{}
 	once    sync.Once
+	letOnce sync.Once
 }
+
+// let releases the held appends, and every later one.
+func (h *heldStore) let() { h.letOnce.Do(func() { close(h.release) }) }
 
 func holdAppendsOf(st store.Store, vehicle string) *heldStore {
 	return &heldStore{Store: st, vehicle: vehicle, holding: make(chan struct{}), release: make(chan struct{})}
@@ -61,6 +65,7 @@ func TestAttackTelemetryFloodYieldsToHeartbeats(t *testing.T) {
 	f.enroll("T1", "k1")
 	f.enroll("FLOOD", "kf")
 	held := holdAppendsOf(f.st, "FLOOD")
+	t.Cleanup(held.let)
 	reg := prometheus.NewRegistry()
 	p, err := New(Config{MaxInFlight: MaxBatchFrames}, Deps{Store: held, Events: event.NewBus(nil, nil, f.mem), Metrics: reg,
 		Now: func() time.Time { return f.now }})
@@ -130,7 +135,7 @@ func TestAttackTelemetryFloodYieldsToHeartbeats(t *testing.T) {
 		}
 	}
 
-	close(held.release)
+	held.let()
 	if err := <-floodDone; err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,11 @@ type heldStore struct {
 	holding chan struct{} // closed when an append of vehicle is held
 	release chan struct{}
 	once    sync.Once
+	letOnce sync.Once
 }
+
+// let releases the held appends, and every later one.
+func (h *heldStore) let() { h.letOnce.Do(func() { close(h.release) }) }
 
 func (h *heldStore) AppendFrames(ctx context.Context, recs []store.FrameRecord, window int64) ([]store.AppendOutcome, error) {
 	if len(recs) > 0 && recs[0].VehicleID == h.vehicle {
@@ -53,8 +57,7 @@ func newBusyGateway(t *testing.T, o gwOptions) *busyGateway {
 	held := &heldStore{Store: storetest.Engines()[0].Open(t), vehicle: "flood", holding: make(chan struct{}), release: make(chan struct{})}
 	o.ingest.MaxInFlight = ingest.MaxBatchFrames
 	b := &busyGateway{gw: newGateway(t, held, o), held: held, done: make(chan error, 1)}
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { close(held.release) }) })
+	t.Cleanup(held.let)
 	return b
 }
 
@@ -81,8 +84,7 @@ func (b *busyGateway) fill() {
 
 func (b *busyGateway) release() {
 	b.t.Helper()
-	close(b.held.release)
-	b.held.release = make(chan struct{}) // for the cleanup
+	b.held.let()
 	if err := <-b.done; err != nil {
 		b.t.Fatalf("the backfill that filled the flow: %v", err)
 	}
