@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -352,7 +353,7 @@ func (a *Agent) onNack(s *session, n *frame.Nack) {
 	defer a.mu.Unlock()
 	if n.AckEpoch == a.counter.Epoch() {
 		if f, ok := a.out.take(n.AckEpoch, n.AckSeq); ok {
-			if a.settleLocked(now, f, n.Reason) {
+			if a.settleLocked(now, []signedFrame{f}, []string{n.Reason}) {
 				s.backoffLocked(now)
 			}
 			a.reportDroppedLocked(now)
@@ -368,13 +369,14 @@ func (a *Agent) onNack(s *session, n *frame.Nack) {
 	a.queueEventsLocked([]Event{{Time: now, Kind: EventGatewayFrameRejected, Reason: ReasonWrongEcho, FrameKind: string(frame.KindNack), Seq: n.AckSeq}})
 }
 
-// settleLocked settles a telemetry frame the gateway answered with code
-// instead of storing it (a nack, a batch result, a whole batch refused),
-// and reports whether telemetry should back off:
+// settleLocked settles telemetry frames the gateway answered, frame i
+// with code[i], instead of storing them (a nack, batch results, a whole
+// batch refused), and reports whether telemetry should back off:
 //
 //   - refused before the gateway looked at it (gateway_busy, rate_limited):
-//     its telemetry goes back to the queue, to be signed anew; a frame
-//     whose fate was already unknown is resent byte for byte;
+//     its telemetry goes back to the front of the queue, in order, to be
+//     signed anew; a frame whose fate was already unknown is resent byte
+//     for byte;
 //   - not decided (store_unavailable): it may be stored; it is resent byte
 //     for byte;
 //   - stale_counter for a frame whose fate was unknown: it was never stored
@@ -384,16 +386,22 @@ func (a *Agent) onNack(s *session, n *frame.Nack) {
 //
 // Heartbeats never wait for any of these: only telemetry backs off. a.mu
 // is held.
-func (a *Agent) settleLocked(now time.Time, f signedFrame, code string) (backoff bool) {
-	switch {
-	case notTaken(code) && !f.unknown, code == codes.StaleCounter && f.unknown:
-		a.out.unsend([]signedFrame{f})
-	case retryable(code):
-		a.out.requeue([]signedFrame{f})
-	default:
-		a.queueEventsLocked([]Event{{Time: now, Kind: EventTelemetryRejected, Code: code, Seq: f.seq, FrameKind: string(frame.KindTelemetry)}})
+func (a *Agent) settleLocked(now time.Time, fs []signedFrame, code []string) (backoff bool) {
+	var again, resend []signedFrame
+	for i, f := range fs {
+		switch c := code[i]; {
+		case notTaken(c) && !f.unknown, c == codes.StaleCounter && f.unknown:
+			again = append(again, f)
+		case retryable(c):
+			resend = append(resend, f)
+		default:
+			a.queueEventsLocked([]Event{{Time: now, Kind: EventTelemetryRejected, Code: c, Seq: f.seq, FrameKind: string(frame.KindTelemetry)}})
+		}
+		backoff = backoff || retryable(code[i])
 	}
-	return retryable(code)
+	a.out.unsend(again)
+	a.out.requeue(resend)
+	return backoff
 }
 
 // reportDroppedLocked reports the telemetry dropped from a full queue.
@@ -689,22 +697,21 @@ func (s *session) postBatch(ctx context.Context, batch []signedFrame) error {
 		if ce != nil {
 			retryAfter = ce.RetryAfter
 		}
-		for _, f := range batch {
-			a.settleLocked(now, f, code)
-		}
+		a.settleLocked(now, batch, slices.Repeat([]string{code}, len(batch)))
 		s.backoffAtLeastLocked(now, retryAfter)
 		return nil
 	}
 	s.mu.Lock()
 	s.backoff = 0
 	s.mu.Unlock()
-	backoff := false
+	var refused []signedFrame
+	var why []string
 	for i, r := range res {
-		if r.Verdict != "accepted" && a.settleLocked(now, batch[i], r.Code) {
-			backoff = true
+		if r.Verdict != "accepted" {
+			refused, why = append(refused, batch[i]), append(why, r.Code)
 		}
 	}
-	if backoff {
+	if a.settleLocked(now, refused, why) {
 		s.backoffLocked(now)
 	}
 	return nil

@@ -58,11 +58,12 @@ type Handler struct {
 	// (Unix ns): the overload signal (limits.go).
 	latAvg atomic.Int64
 	latAt  atomic.Int64
-	// nLive counts the established sessions (len(live), without the
-	// lock); healthy is nLive as it was when the moving average last
-	// moved within Config.OverloadLatency: the sessions the gateway
-	// demonstrably serves in time.
-	nLive   atomic.Int64
+	// nOpen counts the upgraded connections, established or in their
+	// session handshake (len(open), without the lock); healthy is nOpen as
+	// it was when the moving average last moved within
+	// Config.OverloadLatency: the sessions the gateway demonstrably serves
+	// in time.
+	nOpen   atomic.Int64
 	healthy atomic.Int64
 }
 
@@ -78,7 +79,7 @@ func (h *Handler) noteLatency(d time.Duration) {
 	}
 	h.latAt.Store(h.now().UnixNano())
 	if time.Duration(avg) <= h.cfg.OverloadLatency {
-		h.healthy.Store(h.nLive.Load())
+		h.healthy.Store(h.nOpen.Load())
 	}
 }
 
@@ -95,7 +96,8 @@ func (h *Handler) overloaded() bool {
 // Load reports whether the gateway is overloaded (it answers its
 // connected vehicles' frames more slowly than Config.OverloadLatency, on
 // average) and, if so, how many more sessions it may take: the sessions it
-// held when it last answered within that budget, less those it holds now.
+// held when it last answered within that budget, less those it holds now
+// (established or in their session handshake).
 // While overloaded a new session is admitted only into that room: trucks
 // that dropped off may come back, no truck beyond those the gateway served
 // in time is added. It takes no lock, so the vehicle listener's admission
@@ -105,7 +107,7 @@ func (h *Handler) Load() (overloaded bool, room int) {
 	if !h.overloaded() {
 		return false, 0
 	}
-	return true, int(max(0, h.healthy.Load()-h.nLive.Load()))
+	return true, int(max(0, h.healthy.Load()-h.nOpen.Load()))
 }
 
 // New returns a Handler after validating cfg and deps.
@@ -265,6 +267,7 @@ func (h *Handler) add(c *conn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.open[c] = struct{}{}
+	h.nOpen.Add(1)
 	h.wg.Add(1)
 	return !h.shutdown
 }
@@ -272,9 +275,9 @@ func (h *Handler) add(c *conn) bool {
 func (h *Handler) remove(c *conn) {
 	h.mu.Lock()
 	delete(h.open, c)
+	h.nOpen.Add(-1)
 	if h.live[c.peer.ID] == c {
 		delete(h.live, c.peer.ID)
-		h.nLive.Add(-1)
 		h.mSessions.Dec()
 	}
 	h.mu.Unlock()
@@ -292,7 +295,6 @@ func (h *Handler) establish(c *conn) (prev *conn, ok bool) {
 	prev = h.live[c.peer.ID]
 	h.live[c.peer.ID] = c
 	if prev == nil {
-		h.nLive.Add(1)
 		h.mSessions.Inc()
 	}
 	return prev, true
