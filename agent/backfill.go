@@ -20,7 +20,8 @@ type batchResult struct {
 // postFrames sends envelopes to POST /v1/vehicle/telemetry (body
 // {"frames":[...]}) and returns one result per frame, in order. An error
 // means the batch as a whole was not taken (network, 429, 503, a refusal):
-// nothing is known about its frames, and they are sent again.
+// a *ConnError, whose code says whether its frames may have been stored
+// (see settleLocked), with the gateway's Retry-After.
 func (a *Agent) postFrames(ctx context.Context, batch []signedFrame) ([]batchResult, error) {
 	var body bytes.Buffer
 	body.WriteString(`{"frames":[`)
@@ -51,7 +52,9 @@ func (a *Agent) postFrames(ctx context.Context, batch []signedFrame) ([]batchRes
 		return nil, connErr(KindNetwork, "", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, classifyProblem(resp.StatusCode, b, fmt.Errorf("batch path answered %s", resp.Status))
+		ce := classifyProblem(resp.StatusCode, b, fmt.Errorf("batch path answered %s", resp.Status))
+		ce.RetryAfter = retryAfter(resp) // gateway_busy, rate_limited, store_unavailable
+		return nil, ce
 	}
 	var out struct {
 		Results []batchResult `json:"results"`

@@ -64,6 +64,15 @@
 // younger than Config.LiveMaxAge go on the session; older ones through the
 // batch path (POST /v1/vehicle/telemetry), in order.
 //
+// When the gateway cannot take telemetry now (a nack or a 429 with
+// gateway_busy or rate_limited, refused before it looked: nothing stored),
+// the telemetry goes back to the buffer and is sent again after a jittered
+// backoff (at least the gateway's Retry-After), signed anew; a frame whose
+// fate is unknown (a session ended before its answer, store_unavailable)
+// is resent byte for byte, and signed anew only once the gateway answers
+// stale_counter, which proves it was never stored. Heartbeats never wait
+// for telemetry's backoff: telemetry yields, never liveness.
+//
 // # Compatibility
 //
 // The wire protocol is versioned by frame's v member and the WebSocket

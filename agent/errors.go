@@ -222,6 +222,18 @@ func remoteAlert(err error) string {
 // backoff. revoked, when not nil, is asked whether the certificate is
 // revoked, for a bad_certificate alert that could mean revocation or
 // another refusal.
+// retryAfter is the Retry-After of a 429 or 503 answer, in whole seconds
+// (at most maxRetryAfter); 0 when there is none.
+func retryAfter(resp *http.Response) time.Duration {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0
+	}
+	if secs, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && secs > 0 {
+		return min(time.Duration(secs)*time.Second, maxRetryAfter)
+	}
+	return 0
+}
+
 func classifyDial(ctx context.Context, err error, resp *http.Response, revoked func(context.Context) (bool, error)) *ConnError {
 	if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 		var body []byte
@@ -229,11 +241,7 @@ func classifyDial(ctx context.Context, err error, resp *http.Response, revoked f
 			body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<10))
 		}
 		ce := classifyProblem(resp.StatusCode, body, err)
-		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-			if secs, perr := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); perr == nil && secs > 0 {
-				ce.RetryAfter = min(time.Duration(secs)*time.Second, maxRetryAfter)
-			}
-		}
+		ce.RetryAfter = retryAfter(resp)
 		return ce
 	}
 	switch a := remoteAlert(err); {

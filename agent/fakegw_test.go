@@ -102,6 +102,8 @@ type fakeGW struct {
 	seq      atomic.Uint64
 	sessions atomic.Int32
 	script   func(c *fakeConn)
+	// batch, if set, serves the batch path (set before the agent runs).
+	batch func(w http.ResponseWriter, r *http.Request)
 
 	// refuse answers this many upgrade attempts with 503 gateway_overloaded
 	// and Retry-After: retryAfter; attempts records when each came.
@@ -123,6 +125,10 @@ func newFakeGW(t testing.TB, vehicleKey ed25519.PublicKey, script func(c *fakeCo
 	pool := x509.NewCertPool()
 	pool.AddCert(g.pki.root)
 	g.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == TelemetryPath && g.batch != nil {
+			g.batch(w, r)
+			return
+		}
 		g.mu.Lock()
 		g.attempts = append(g.attempts, time.Now())
 		retryAfter := g.retryAfter

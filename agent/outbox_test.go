@@ -1,8 +1,11 @@
 package agent
 
 import (
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/fifthwheel/fifthwheel/codes"
 )
 
 // TestOutboxDropsOldestWhenFull: the documented policy.
@@ -27,9 +30,11 @@ func TestOutboxDropsOldestWhenFull(t *testing.T) {
 func TestOutboxResendOrder(t *testing.T) {
 	o := newOutbox(10)
 	o.inflight = []signedFrame{{seq: 5}, {seq: 6}, {seq: 7}}
-	if !o.retry(0, 6) || o.retry(0, 99) {
-		t.Fatal("retry")
+	f, ok := o.take(0, 6)
+	if _, found := o.take(0, 99); !ok || found {
+		t.Fatal("take")
 	}
+	o.requeue([]signedFrame{f})
 	o.requeue([]signedFrame{{seq: 2}, {seq: 9}})
 	o.sessionEnded()
 	var got []uint64
@@ -47,5 +52,41 @@ func TestOutboxResendOrder(t *testing.T) {
 	}
 	if o.acked(0, 0) || len(o.inflight) != 0 {
 		t.Fatal("inflight not emptied")
+	}
+}
+
+// TestTelemetryNotTakenKeepsItsOrder: a batch the gateway refused before
+// looking at it (gateway_busy) goes back to the front of the queue in its
+// own order, ahead of newer telemetry, to be signed anew; a frame whose
+// fate was already unknown goes back to be resent byte for byte. A frame
+// answered with a final code (stale_counter, its fate known) is dropped.
+func TestTelemetryNotTakenKeepsItsOrder(t *testing.T) {
+	pub, priv := frameKey(t)
+	a, _, _ := newTestAgent(t, newFakeGW(t, pub, func(*fakeConn) {}), priv)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }
+	a.out.add(telemetryItem{ts: at(9)}) // newer, still queued
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	batch := []signedFrame{{seq: 1, ts: at(1)}, {seq: 2, ts: at(2)}, {seq: 3, ts: at(3), unknown: true}}
+	if !a.settleLocked(t0, batch, []string{codes.GatewayBusy, codes.GatewayBusy, codes.GatewayBusy}) {
+		t.Fatal("no backoff after gateway_busy")
+	}
+	queued := func() (ts []time.Time) {
+		for _, it := range a.out.queued {
+			ts = append(ts, it.ts)
+		}
+		return ts
+	}
+	if got, want := queued(), []time.Time{at(1), at(2), at(9)}; !slices.Equal(got, want) {
+		t.Fatalf("queued %v, want %v", got, want)
+	}
+	if len(a.out.resend) != 1 || a.out.resend[0].seq != 3 {
+		t.Fatalf("resend %+v, want the frame of unknown fate", a.out.resend)
+	}
+	if a.settleLocked(t0, []signedFrame{{seq: 4, ts: at(4)}}, []string{codes.StaleCounter}) {
+		t.Fatal("backoff after a final refusal")
+	}
+	if got := queued(); len(got) != 3 || len(a.out.resend) != 1 {
+		t.Fatalf("a frame refused for good was kept: queued %v, resend %d", got, len(a.out.resend))
 	}
 }

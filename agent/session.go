@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -319,6 +320,9 @@ func (a *Agent) onAck(s *session, ack *frame.Ack) {
 	a.mu.Lock()
 	if ack.AckEpoch == a.counter.Epoch() && a.out.acked(ack.AckEpoch, ack.AckSeq) {
 		a.mu.Unlock()
+		s.mu.Lock()
+		s.backoff = 0 // the gateway takes telemetry again
+		s.mu.Unlock()
 		s.poke() // the window has room
 		return
 	}
@@ -333,22 +337,26 @@ func (a *Agent) onAck(s *session, ack *frame.Ack) {
 }
 
 // retryable reason codes (the catalogue's transient ones: store_unavailable,
-// rate_limited): the gateway could not decide now; the frame is sent again.
-// Every other nack is final.
+// rate_limited, gateway_busy): the gateway could not decide now; the frame
+// is sent again. Every other nack is final.
 func retryable(code string) bool { return codes.Retryable(code) }
+
+// notTaken reason codes: the gateway refused the frame or batch before
+// looking at it, so this attempt stored nothing (docs/PROTOCOL.md): its
+// telemetry may be signed anew. store_unavailable is retryable but not
+// one: the frame may have been stored before the gateway failed to say so.
+func notTaken(code string) bool { return code == codes.GatewayBusy || code == codes.RateLimited }
 
 func (a *Agent) onNack(s *session, n *frame.Nack) {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if n.AckEpoch == a.counter.Epoch() {
-		if retryable(n.Reason) {
-			if a.out.retry(n.AckEpoch, n.AckSeq) {
+		if f, ok := a.out.take(n.AckEpoch, n.AckSeq); ok {
+			if a.settleLocked(now, []signedFrame{f}, []string{n.Reason}) {
 				s.backoffLocked(now)
-				return
 			}
-		} else if a.out.acked(n.AckEpoch, n.AckSeq) {
-			a.queueEventsLocked([]Event{{Time: now, Kind: EventTelemetryRejected, Code: n.Reason, Seq: n.AckSeq, FrameKind: string(frame.KindTelemetry)}})
+			a.reportDroppedLocked(now)
 			s.poke()
 			return
 		}
@@ -361,6 +369,49 @@ func (a *Agent) onNack(s *session, n *frame.Nack) {
 	a.queueEventsLocked([]Event{{Time: now, Kind: EventGatewayFrameRejected, Reason: ReasonWrongEcho, FrameKind: string(frame.KindNack), Seq: n.AckSeq}})
 }
 
+// settleLocked settles telemetry frames the gateway answered, frame i
+// with code[i], instead of storing them (a nack, batch results, a whole
+// batch refused), and reports whether telemetry should back off:
+//
+//   - refused before the gateway looked at it (gateway_busy, rate_limited):
+//     its telemetry goes back to the front of the queue, in order, to be
+//     signed anew; a frame whose fate was already unknown is resent byte
+//     for byte;
+//   - not decided (store_unavailable): it may be stored; it is resent byte
+//     for byte;
+//   - stale_counter for a frame whose fate was unknown: it was never stored
+//     (a stored one is answered as a duplicate), and newer frames were,
+//     such as the heartbeats that went on meanwhile: signed anew;
+//   - anything else is final: EventTelemetryRejected.
+//
+// Heartbeats never wait for any of these: only telemetry backs off. a.mu
+// is held.
+func (a *Agent) settleLocked(now time.Time, fs []signedFrame, code []string) (backoff bool) {
+	var again, resend []signedFrame
+	for i, f := range fs {
+		switch c := code[i]; {
+		case notTaken(c) && !f.unknown, c == codes.StaleCounter && f.unknown:
+			again = append(again, f)
+		case retryable(c):
+			resend = append(resend, f)
+		default:
+			a.queueEventsLocked([]Event{{Time: now, Kind: EventTelemetryRejected, Code: c, Seq: f.seq, FrameKind: string(frame.KindTelemetry)}})
+		}
+		backoff = backoff || retryable(code[i])
+	}
+	a.out.unsend(again)
+	a.out.requeue(resend)
+	return backoff
+}
+
+// reportDroppedLocked reports the telemetry dropped from a full queue.
+// a.mu is held.
+func (a *Agent) reportDroppedLocked(now time.Time) {
+	if n := a.out.takeDropped(); n > 0 {
+		a.queueEventsLocked([]Event{{Time: now, Kind: EventTelemetryDropped, Count: n}})
+	}
+}
+
 func (a *Agent) onResume(r *frame.Resume) {
 	a.mu.Lock()
 	_, evs := a.wd.Resume(r.Nonce, a.now())
@@ -369,13 +420,30 @@ func (a *Agent) onResume(r *frame.Resume) {
 	a.pokeClock()
 }
 
-// backoffLocked delays the next resend after the gateway could not take a
-// frame. s.a.mu is held.
-func (s *session) backoffLocked(now time.Time) {
+// backoffLocked delays the next telemetry (resent or new) after the
+// gateway could not take some; heartbeats do not wait for it. s.a.mu is
+// held.
+func (s *session) backoffLocked(now time.Time) { s.backoffAtLeastLocked(now, 0) }
+
+// backoffAtLeastLocked is backoffLocked, waiting at least retryAfter (the
+// gateway's Retry-After) plus jitter.
+func (s *session) backoffAtLeastLocked(now time.Time, retryAfter time.Duration) {
 	s.mu.Lock()
 	s.backoff = min(max(2*s.backoff, batchRetryMin), batchRetryMax)
-	s.retryAt = now.Add(fullJitter(s.backoff))
+	wait := fullJitter(s.backoff)
+	if retryAfter > 0 {
+		wait = max(wait, retryAfter+fullJitter(batchRetryMin))
+	}
+	s.retryAt = now.Add(wait)
 	s.mu.Unlock()
+}
+
+// waitTelemetry returns how long telemetry must still wait after the
+// gateway could not take some (0: none).
+func (s *session) waitTelemetry(now time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return max(0, s.retryAt.Sub(now))
 }
 
 // writeLoop writes, in priority order: challenge responses, frames whose
@@ -434,22 +502,42 @@ func (s *session) writeOnce(ctx context.Context) (bool, time.Duration, error) {
 	resend := len(a.out.resend) > 0
 	a.mu.Unlock()
 	if resend {
-		return s.writeResend(ctx)
+		did, wait, err := s.writeResend(ctx)
+		if did || err != nil {
+			return did, wait, err
+		}
+		// The resend waits (for its backoff, or for the frames in flight):
+		// a heartbeat does not wait with it. If the heartbeat is stored
+		// first, a resent frame that was never stored is answered
+		// stale_counter and signed anew (settleLocked); no new telemetry
+		// overtakes it.
+		if did, err := s.writeHeartbeat(ctx); did || err != nil {
+			return did, 0, err
+		}
+		return false, wait, nil
 	}
+	if did, err := s.writeHeartbeat(ctx); did || err != nil {
+		return did, 0, err
+	}
+	return s.writeTelemetry(ctx)
+}
 
+// writeHeartbeat sends the heartbeat asked for, if one is.
+func (s *session) writeHeartbeat(ctx context.Context) (bool, error) {
+	a := s.a
 	s.mu.Lock()
 	hb := s.hbWanted
 	s.hbWanted = false
 	s.mu.Unlock()
-	if hb {
-		_, err := s.send(ctx, &frame.Heartbeat{State: s.a.reportedState()}, func(_, seq uint64) {
-			a.mu.Lock()
-			a.wd.HeartbeatSent(seq, a.now())
-			a.mu.Unlock()
-		})
-		return true, 0, err
+	if !hb {
+		return false, nil
 	}
-	return s.writeTelemetry(ctx)
+	_, err := s.send(ctx, &frame.Heartbeat{State: a.reportedState()}, func(_, seq uint64) {
+		a.mu.Lock()
+		a.wd.HeartbeatSent(seq, a.now())
+		a.mu.Unlock()
+	})
+	return true, err
 }
 
 func (a *Agent) reportedState() frame.State {
@@ -466,11 +554,8 @@ func (a *Agent) fresh(ts, now time.Time) bool { return now.Sub(ts) <= a.cfg.Live
 func (s *session) writeResend(ctx context.Context) (bool, time.Duration, error) {
 	a := s.a
 	now := a.now()
-	s.mu.Lock()
-	retryAt := s.retryAt
-	s.mu.Unlock()
-	if now.Before(retryAt) {
-		return false, retryAt.Sub(now), nil
+	if wait := s.waitTelemetry(now); wait > 0 {
+		return false, wait, nil
 	}
 	a.mu.Lock()
 	first := a.out.resend[0]
@@ -508,6 +593,9 @@ func (s *session) writeResend(ctx context.Context) (bool, time.Duration, error) 
 func (s *session) writeTelemetry(ctx context.Context) (bool, time.Duration, error) {
 	a := s.a
 	now := a.now()
+	if wait := s.waitTelemetry(now); wait > 0 {
+		return false, wait, nil
+	}
 	a.mu.Lock()
 	if len(a.out.queued) == 0 {
 		a.mu.Unlock()
@@ -581,7 +669,7 @@ func (s *session) sign(it telemetryItem) (signedFrame, error) {
 	if err != nil {
 		return signedFrame{}, err
 	}
-	return signedFrame{epoch: epoch, seq: seq, ts: it.ts, env: env}, nil
+	return signedFrame{epoch: epoch, seq: seq, ts: it.ts, env: env, body: it.body}, nil
 }
 
 // postBatch sends frames through the batch path and settles each. Frames
@@ -597,27 +685,33 @@ func (s *session) postBatch(ctx context.Context, batch []signedFrame) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.out.posting = 0
+	defer a.reportDroppedLocked(now)
 	if err != nil {
-		a.out.requeue(batch)
-		s.backoffLocked(now)
 		a.log.Warn("backfill batch not taken; will retry", "frames", len(batch), "err", err)
+		var ce *ConnError
+		var retryAfter time.Duration
+		code := codes.StoreUnavailable // not decided: the request may have been served
+		if errors.As(err, &ce) && notTaken(ce.Code) {
+			code = ce.Code
+		}
+		if ce != nil {
+			retryAfter = ce.RetryAfter
+		}
+		a.settleLocked(now, batch, slices.Repeat([]string{code}, len(batch)))
+		s.backoffAtLeastLocked(now, retryAfter)
 		return nil
 	}
 	s.mu.Lock()
 	s.backoff = 0
 	s.mu.Unlock()
-	var retry []signedFrame
+	var refused []signedFrame
+	var why []string
 	for i, r := range res {
-		switch {
-		case r.Verdict == "accepted":
-		case retryable(r.Code):
-			retry = append(retry, batch[i])
-		default:
-			a.queueEventsLocked([]Event{{Time: now, Kind: EventTelemetryRejected, Code: r.Code, Seq: batch[i].seq, FrameKind: string(frame.KindTelemetry)}})
+		if r.Verdict != "accepted" {
+			refused, why = append(refused, batch[i]), append(why, r.Code)
 		}
 	}
-	if len(retry) > 0 {
-		a.out.requeue(retry)
+	if a.settleLocked(now, refused, why) {
 		s.backoffLocked(now)
 	}
 	return nil

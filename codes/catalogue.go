@@ -60,6 +60,7 @@ const (
 	BadVehicleID              = "bad_vehicle_id"
 	BadQuery                  = "bad_query"
 	RateLimited               = "rate_limited"
+	GatewayBusy               = "gateway_busy"
 	StoreUnavailable          = "store_unavailable"
 	ShuttingDown              = "shutting_down"
 	NotImplemented            = "not_implemented"
@@ -88,6 +89,7 @@ const (
 	AdmissionGlobalLimit          = "admission_global_limit"
 	AdmissionUnauthenticatedLimit = "admission_unauthenticated_limit"
 	TLSClientHelloTimeout         = "tls_client_hello_timeout"
+	AdmissionOverloaded           = "admission_overloaded"
 	SessionClosedRevoked          = "session_closed_revoked"
 	SessionClosedSuspended        = "session_closed_suspended"
 
@@ -296,7 +298,9 @@ var catalogue = [...]Entry{
 	{Code: BadQuery, Area: AreaHTTP, Status: http.StatusBadRequest, Kind: protocol,
 		Meaning: "A query parameter is malformed or out of range."},
 	{Code: RateLimited, Area: AreaHTTP, Status: http.StatusTooManyRequests, Severity: low, Kind: transient,
-		Meaning: "A rate is exceeded (the vehicle's handshakes or frames, renewals per identity, requests without a certificate per source); retry after `Retry-After`. As a nack: send the frame again."},
+		Meaning: "A rate is exceeded (the vehicle's handshakes or frames, renewals per identity, requests without a certificate per source); retry after `Retry-After`. As a nack: refused before any check, nothing stored; send its telemetry again."},
+	{Code: GatewayBusy, Area: AreaHTTP, Status: http.StatusTooManyRequests, Severity: low, Kind: transient,
+		Meaning: "The gateway has its maximum of telemetry frames in flight (telemetry yields; heartbeats never get it): the batch (429, `Retry-After`) or the telemetry frame (nack) was refused before any check, nothing stored; send its telemetry again later."},
 	{Code: StoreUnavailable, Area: AreaHTTP, Status: http.StatusServiceUnavailable, Severity: low, Kind: transient,
 		Meaning: "A check could not complete (the store did not answer): refused, nothing changed; send the same again (as a nack or close 1013 too)."},
 	{Code: ShuttingDown, Area: AreaHTTP, Status: http.StatusServiceUnavailable, Kind: transient,
@@ -351,6 +355,8 @@ var catalogue = [...]Entry{
 		Meaning: "Event: a connection without a client certificate was closed: its source already had its maximum of them."},
 	{Code: TLSClientHelloTimeout, Area: AreaTLS, Severity: low,
 		Meaning: "Event: a connection sent no ClientHello in time and was closed."},
+	{Code: AdmissionOverloaded, Area: AreaTLS, Severity: low,
+		Meaning: "A new connection to the vehicle listener was closed on accept, before any TLS handshake, while the gateway answers its connected vehicles too slowly to take more; the vehicle dials again after its backoff."},
 	{Code: SessionClosedRevoked, Area: AreaTLS, Severity: medium, Kind: revoked,
 		Meaning: "A live connection was closed because its certificate was revoked (session close 4003)."},
 	{Code: SessionClosedSuspended, Area: AreaTLS, Severity: medium,

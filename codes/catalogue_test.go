@@ -63,7 +63,7 @@ func TestCatalogueWellFormed(t *testing.T) {
 // store_unavailable and rate_limited for "not decided, send it again";
 // every refusal of what was sent is final.
 func TestOnlyTransientCodesAreRetried(t *testing.T) {
-	for _, c := range []string{StoreUnavailable, RateLimited, GatewayOverloaded, RevocationStale} {
+	for _, c := range []string{StoreUnavailable, RateLimited, GatewayBusy, GatewayOverloaded, RevocationStale} {
 		if !Retryable(c) {
 			t.Errorf("%s is not retryable", c)
 		}

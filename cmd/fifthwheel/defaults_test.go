@@ -44,6 +44,9 @@ func TestConfigDefaultsMatchTheLibraries(t *testing.T) {
 		{"telemetry.accepted_summary_interval", config.DefaultAcceptedSummaryInterval, ingest.DefaultSummaryInterval},
 		{"telemetry.accepted_summary_interval floor", config.MinAcceptedSummaryInterval, ingest.MinSummaryInterval},
 		{"telemetry.accepted_summary_interval ceiling", config.MaxAcceptedSummaryInterval, ingest.MaxSummaryInterval},
+		{"telemetry.max_in_flight", config.DefaultTelemetryMaxInFlight, ingest.DefaultMaxInFlight},
+		{"telemetry.max_in_flight floor", config.MinTelemetryMaxInFlight, ingest.MaxBatchFrames},
+		{"telemetry.max_in_flight ceiling", config.MaxTelemetryMaxInFlight, ingest.MaxMaxInFlight},
 		{"events.aggregate_window", config.DefaultAggregateWindow, event.DefaultAggregateWindow},
 		{"events.aggregate_window floor", config.MinAggregateWindow, event.MinAggregateWindow},
 		{"events.aggregate_window ceiling", config.MaxAggregateWindow, event.MaxAggregateWindow},
@@ -186,6 +189,7 @@ func TestServeMapsEveryKey(t *testing.T) {
 	cfg.DataDir = "/var/lib/fifthwheel"
 	cfg.Heartbeat = config.Heartbeat{Interval: 2 * time.Second, Misses: 4, ManualResume: true}
 	cfg.Telemetry.ClockSkew, cfg.Telemetry.Window, cfg.Telemetry.AcceptedSummaryInterval = 7*time.Second, 3, 90*time.Second
+	cfg.Telemetry.MaxInFlight = 4096
 	cfg.Session = config.Session{HandshakeTimeout: 9 * time.Second, WriteTimeout: 8 * time.Second, ResumeStableHeartbeats: 5,
 		MaxSessions: 1234, OverloadLatency: 300 * time.Millisecond, HandshakeRate: 0.5, HandshakeBurst: 7}
 	cfg.Plausibility = config.Plausibility{SpeedDisagreeRatio: 0.3, SpeedDisagreeMinMPS: 6, SpeedDisagreeFrames: 4,
@@ -197,7 +201,7 @@ func TestServeMapsEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantIngest := ingest.Config{ClockSkew: 7 * time.Second, Window: 3, SummaryInterval: 90 * time.Second, Plausibility: plausibility.Config{
+	wantIngest := ingest.Config{ClockSkew: 7 * time.Second, Window: 3, SummaryInterval: 90 * time.Second, MaxInFlight: 4096, Plausibility: plausibility.Config{
 		SpeedDisagreeRatio: 0.3, SpeedDisagreeMinMPS: 6, SpeedDisagreeFrames: 4, MaxImpliedSpeedMPS: 70,
 		Area: plausibility.Polygon{{32, -97.5}, {33.5, -97.5}, {33.5, -96}, {32, -96}}}}
 	if !reflect.DeepEqual(icfg, wantIngest) {

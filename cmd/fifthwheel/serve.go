@@ -225,7 +225,7 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 		VehicleRoutes: routes.vehicle,
 		TMSRoutes:     routes.tms,
 		OpsRoutes:     routes.ops,
-		Admission:     gw.admission(cfg, agg),
+		Admission:     gw.admission(cfg, agg, routes.session),
 		Build:         build,
 	})
 	if err != nil {

@@ -272,16 +272,19 @@ func (g *gatewayPKI) listenerTLS(bus event.Emitter) (vehicle, tms *tls.Config, e
 	return vehicle, tms, err
 }
 
-// admission wires pki's handshake report and connection tracking into the
-// server. bus is the aggregator in front of the event bus (handshake
-// refusals are aggregated per source; tls_accepted passes straight through).
-func (g *gatewayPKI) admission(cfg config.Config, bus event.Emitter) *server.Admission {
+// admission wires pki's handshake report and connection tracking, and the
+// session layer's load, into the server. bus is the aggregator in front of
+// the event bus (handshake refusals are aggregated per source; tls_accepted
+// passes straight through). While sess is overloaded, the vehicle listener
+// closes new connections beyond its room before their TLS handshake.
+func (g *gatewayPKI) admission(cfg config.Config, bus event.Emitter, sess *session.Handler) *server.Admission {
 	adm := &server.Admission{
 		HandshakeTimeout: cfg.TLS.HandshakeTimeout,
 		Report: func(ctx context.Context, listener string, conn *tls.Conn, err error) (principal.Principal, error) {
 			return pki.ReportHandshake(ctx, bus, listener, conn, err)
 		},
 		Track: g.tracker.Track,
+		Load:  sess.Load,
 	}
 	if cfg.PKI.Enrollment {
 		adm.Anonymous = map[server.Listener][]string{server.Vehicle: {routeEnroll}}

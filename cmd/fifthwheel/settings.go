@@ -26,7 +26,7 @@ func ingestConfig(cfg config.Config) (ingest.Config, error) {
 		return ingest.Config{}, err
 	}
 	p := cfg.Plausibility
-	return ingest.Config{ClockSkew: cfg.Telemetry.ClockSkew, Window: int64(cfg.Telemetry.Window),
+	return ingest.Config{ClockSkew: cfg.Telemetry.ClockSkew, Window: int64(cfg.Telemetry.Window), MaxInFlight: cfg.Telemetry.MaxInFlight,
 		SummaryInterval: cfg.Telemetry.AcceptedSummaryInterval,
 		Plausibility: plausibility.Config{SpeedDisagreeRatio: p.SpeedDisagreeRatio, SpeedDisagreeMinMPS: p.SpeedDisagreeMinMPS,
 			SpeedDisagreeFrames: p.SpeedDisagreeFrames, MaxImpliedSpeedMPS: p.MaxImpliedSpeedMPS, Area: area}}, nil

@@ -223,6 +223,12 @@ type Telemetry struct {
 	// are recorded as one frames_accepted_summary event (an accepted frame
 	// is recorded by its frame row, not an event of its own).
 	AcceptedSummaryInterval time.Duration `yaml:"accepted_summary_interval"`
+	// MaxInFlight bounds the telemetry frames the gateway has admitted and
+	// not yet stored, over the session and the batch path; beyond it
+	// telemetry is refused with gateway_busy (429 with Retry-After, or a
+	// nack) before its signature is checked, and the vehicle sends it again
+	// later. Heartbeats are never refused by it.
+	MaxInFlight int `yaml:"max_in_flight"`
 }
 
 // Session tunes the vehicle sessions (WebSocket, /v1/vehicle/session). The

@@ -156,6 +156,11 @@ const (
 	// DefaultWindow 0: seq strictly increases; HTTPS and the session do not
 	// reorder.
 	DefaultWindow = 0
+	// DefaultTelemetryMaxInFlight: eight full batches, about 0.3 s of the
+	// store's work on the 2-core reference machine, so telemetry waits at
+	// the trucks rather than in a queue in front of the store. Equals
+	// ingest.DefaultMaxInFlight.
+	DefaultTelemetryMaxInFlight = 2048
 
 	// DefaultSessionHandshakeTimeout: a vehicle that has not completed
 	// hello → challenge → challenge_response within 5 s is closed. A healthy
@@ -297,6 +302,13 @@ const (
 	// MinTelemetryBurst: a burst below one full batch (256 frames) would
 	// refuse every full backfill batch.
 	MinTelemetryBurst = 256
+	// MinTelemetryMaxInFlight and MaxTelemetryMaxInFlight bound
+	// telemetry.max_in_flight: a full batch (256 frames) must fit, and
+	// 16,384 frames of up to 16 KiB hold 256 MiB and seconds of the
+	// store's work, which is no longer flow control (ingest.MaxBatchFrames,
+	// ingest.MaxMaxInFlight).
+	MinTelemetryMaxInFlight = 256
+	MaxTelemetryMaxInFlight = 16_384
 
 	// MaxSessionHandshakeTimeout bounds session.handshake_timeout: beyond
 	// 30 s half-open handshakes pile up (session.MaxHandshakeTimeout).
@@ -390,6 +402,7 @@ func Default() Config {
 			Window:        DefaultWindow,
 
 			AcceptedSummaryInterval: DefaultAcceptedSummaryInterval,
+			MaxInFlight:             DefaultTelemetryMaxInFlight,
 		},
 		Session: Session{
 			HandshakeTimeout:       DefaultSessionHandshakeTimeout,

@@ -87,6 +87,7 @@ func (c Config) Validate() error {
 	if s := c.Telemetry.AcceptedSummaryInterval; s < MinAcceptedSummaryInterval || s > MaxAcceptedSummaryInterval {
 		v.add("telemetry.accepted_summary_interval", fmt.Sprintf("must be between %v and %v", MinAcceptedSummaryInterval, MaxAcceptedSummaryInterval))
 	}
+	v.between("telemetry.max_in_flight", int64(c.Telemetry.MaxInFlight), MinTelemetryMaxInFlight, MaxTelemetryMaxInFlight)
 
 	c.validateSession(&v)
 	c.validatePlausibility(&v)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -79,8 +80,11 @@ func (h *BatchHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, peer, pe)
 		return
 	}
+	giveBack := func() {}
 	if h.Limiter != nil {
-		if ok, wait := h.Limiter.AllowN(peer.ID, len(raws)); !ok {
+		var ok bool
+		var wait time.Duration
+		if ok, wait, giveBack = h.Limiter.TakeN(peer.ID, len(raws)); !ok {
 			pe := problem.New(http.StatusTooManyRequests, codes.RateLimited, "the vehicle's frame rate is exceeded; retry after the Retry-After delay")
 			pe.RetryAfter = ratelimit.RetryAfterSeconds(wait)
 			h.refuse(w, r, peer, pe)
@@ -88,6 +92,18 @@ func (h *BatchHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	res, err := h.Pipeline.Process(r.Context(), peer, Backfill, BatchKinds, raws)
+	if errors.Is(err, ErrBusy) {
+		// Telemetry yields: the frames were not looked at, so they do not
+		// spend the vehicle's budget either. The pipeline recorded the
+		// refusal, per vehicle and window; one event per refused batch
+		// would add to the writes the gateway is short of.
+		giveBack()
+		pe := problem.New(http.StatusTooManyRequests, codes.GatewayBusy,
+			"the gateway has its maximum of telemetry frames in flight; nothing was stored, send the batch again after the Retry-After delay")
+		pe.RetryAfter = ratelimit.RetryAfterSeconds(busyRetryAfter)
+		problem.Write(w, r, pe)
+		return
+	}
 	if err != nil {
 		pe := problem.Wrap(err, http.StatusServiceUnavailable, codes.StoreUnavailable, "the gateway could not complete the checks; nothing was acknowledged, retry")
 		pe.RetryAfter = 1

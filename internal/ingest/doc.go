@@ -5,6 +5,7 @@
 // them as the methods of the same names; admission itself is in admit.go):
 //
 //	admit   decode → identity → kind → bound kid → registry status → key under kid → retired key
+//	flow    the call's admitted telemetry takes its slots in flight, or the call is refused (ErrBusy)
 //	verify  alg → signature (Ed25519 batched)
 //	dedupe  de-duplication → freshness → plausibility
 //	commit  counter check and durable append with its verdict and findings (one atomic step) → ack,
@@ -60,6 +61,16 @@
 //     the interval (bounded by the registry: vehicles are authenticated),
 //     and recorded at each interval's end and by Close. A summary not yet
 //     recorded is lost on a crash; the frame rows remain the record.
+//   - Flow control (flow.go): at most Config.MaxInFlight telemetry frames
+//     are admitted and not yet committed, over every path. A call whose
+//     telemetry does not fit is refused whole with ErrBusy (the batch path
+//     answers 429 gateway_busy with Retry-After, the session nacks
+//     gateway_busy) after admission and before any signature is checked:
+//     nothing is decided, nothing stored, and the batch path gives the
+//     vehicle's rate budget back. Heartbeats never take a slot and are
+//     never refused by it: when the gateway is saturated, telemetry yields,
+//     never liveness. Such refusals are recorded per vehicle and window
+//     (the first at once, the rest in one summary), not one event each.
 //   - A batch body is refused as a whole only when it cannot be read as a
 //     batch (content type, size, I-JSON, nesting beyond MaxBatchDepth,
 //     frame count); reading stops at the first level too deep.

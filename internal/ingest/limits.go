@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/event"
 )
 
 // framesDepth is the nesting depth inside the batch's "frames" array (the
@@ -68,6 +69,37 @@ const (
 	// bursts of full batches.
 	DefaultRatePerSecond = 200
 	DefaultBurst         = 2 * MaxBatchFrames
+
+	// DefaultMaxInFlight bounds the telemetry frames admitted and not yet
+	// committed, over every path (Config.MaxInFlight, telemetry.max_in_flight;
+	// flow.go). Beyond it telemetry is refused with gateway_busy, before its
+	// signature is checked, and the vehicle sends it again later;
+	// heartbeats are never counted nor refused. 2,048 frames is eight full
+	// batches: at the 6,400-7,900 durable frames/s measured on the 2-core
+	// reference machine (issue 17) about 0.3 s of the store's work, so telemetry waits at the trucks, not in a queue in front of
+	// the store that heartbeats and memory pay for (at most 32 MiB of
+	// 16 KiB frames).
+	DefaultMaxInFlight = 8 * MaxBatchFrames
+	// MaxMaxInFlight bounds the setting: 16,384 frames of up to 16 KiB
+	// hold 256 MiB, and seconds of the store's work, which is no longer
+	// flow control. The floor is MaxBatchFrames: a full batch must fit.
+	MaxMaxInFlight = 16_384
+
+	// busyRetryAfter is the Retry-After of a batch refused gateway_busy:
+	// the frames in flight drain in well under a second; the vehicle adds
+	// its own jitter, so a fleet does not come back as one wave.
+	busyRetryAfter = time.Second
+
+	// busyEventWindow is how long the flow-control refusals of one vehicle
+	// are counted into one summary event after the first is recorded: the
+	// window of event.Aggregator, whose pattern flow.go follows.
+	busyEventWindow = event.DefaultAggregateWindow
+	// maxBusyWindows bounds the vehicles with an open window (a hundred
+	// bytes each): above the largest fleet (ratelimit.DefaultMaxKeys). The
+	// refusals of vehicles beyond it share one window without a vehicle.
+	maxBusyWindows = 200_000
+	// busySummaryTimeout bounds recording the summaries of one sweep.
+	busySummaryTimeout = 5 * time.Second
 
 	// The plausibility rules' thresholds, defaults and bounds are package
 	// plausibility's (its limits.go); the gateway passes its plausibility.*

@@ -44,6 +44,10 @@ type Config struct {
 	// recorded as one frames_accepted_summary event (summary.go),
 	// MinSummaryInterval to MaxSummaryInterval.
 	SummaryInterval time.Duration
+	// MaxInFlight bounds the telemetry frames admitted and not yet
+	// committed (flow.go): MaxBatchFrames..MaxMaxInFlight, default
+	// DefaultMaxInFlight.
+	MaxInFlight int
 }
 
 func (c Config) withDefaults() Config {
@@ -54,6 +58,9 @@ func (c Config) withDefaults() Config {
 		c.SummaryInterval = DefaultSummaryInterval
 	}
 	c.Plausibility = c.Plausibility.WithDefaults()
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
 	return c
 }
 
@@ -67,6 +74,9 @@ func (c Config) validate() error {
 	}
 	if c.SummaryInterval < MinSummaryInterval || c.SummaryInterval > MaxSummaryInterval {
 		errs = append(errs, fmt.Sprintf("accepted_summary_interval: must be between %v and %v", MinSummaryInterval, MaxSummaryInterval))
+	}
+	if c.MaxInFlight < MaxBatchFrames || c.MaxInFlight > MaxMaxInFlight {
+		errs = append(errs, fmt.Sprintf("max_in_flight: must be between %d and %d", MaxBatchFrames, MaxMaxInFlight))
 	}
 	if err := c.Plausibility.Validate(); err != nil {
 		errs = append(errs, err.Error())
@@ -128,6 +138,7 @@ type Pipeline struct {
 	plaus  *plausibility.Checker
 	frames *prometheus.CounterVec
 	sum    *summaries
+	flow   *flow
 
 	mu   sync.Mutex
 	high map[string][2]int64 // last (epoch, seq) this replica stored per vehicle
@@ -160,10 +171,13 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fifthwheel_frames_total", Help: "Frames by verdict and reason code.",
 		}, []string{"verdict", "code"}),
+		flow: newFlow(cfg.MaxInFlight, now, d.Events),
 	}
 	if d.Metrics != nil {
-		if err := d.Metrics.Register(p.frames); err != nil {
-			return nil, fmt.Errorf("ingest: register metrics: %v", err)
+		for _, c := range append(p.flow.collectors(), p.frames) {
+			if err := d.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("ingest: register metrics: %v", err)
+			}
 		}
 	}
 	log := d.Log
@@ -207,15 +221,26 @@ var ErrUnavailable = errors.New("ingest: unavailable")
 // Process runs raws (envelopes) from peer through the pipeline and returns
 // one Result per envelope, in order, after every accepted frame is durable.
 // kinds lists the frame kinds this path takes. On error nothing was stored
-// by this call that a retry would not answer as a duplicate.
+// by this call that a retry would not answer as a duplicate. ErrBusy means
+// its telemetry frames did not fit in the flow-control bound (flow.go):
+// nothing was decided, and the refusal is recorded.
 //
 // The stages are those of the package doc: admit, verify, dedupe, commit.
+// Flow control sits between admission and verification: the telemetry
+// frames admitted take their slots before a signature is checked, and
+// give them back once committed.
 func (p *Pipeline) Process(ctx context.Context, peer principal.Principal, src Source, kinds []frame.Kind, raws [][]byte) ([]Result, error) {
 	c := &call{p: p, peer: peer, src: src, res: make([]Result, len(raws))}
 	admitted, err := c.admit(ctx, kinds, raws)
 	if err != nil {
 		return nil, err
 	}
+	n := telemetryIn(admitted)
+	if !p.flow.reserve(n) {
+		p.flow.refuse(ctx, peer, src, n)
+		return nil, ErrBusy
+	}
+	defer p.flow.release(n)
 	recs, err := c.dedupe(ctx, c.verify(admitted))
 	if err != nil {
 		return nil, err

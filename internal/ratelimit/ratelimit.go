@@ -67,8 +67,19 @@ func New(cfg Config) *Limiter {
 // the same request would be allowed. A request larger than the burst can
 // never be allowed; its wait is reported as the time to refill the burst.
 func (l *Limiter) AllowN(key string, n int) (ok bool, retryAfter time.Duration) {
+	ok, retryAfter, _ = l.TakeN(key, n)
+	return ok, retryAfter
+}
+
+// TakeN is AllowN for a request that may still be refused for a reason of
+// the gateway's own (it is too busy to look at it): when ok, giveBack
+// returns the n tokens, as if the request had not been made
+// (rate.Reservation.Cancel gives back what later requests have not come to
+// depend on), so such a refusal does not spend the key's budget. When not
+// ok, giveBack does nothing.
+func (l *Limiter) TakeN(key string, n int) (ok bool, retryAfter time.Duration, giveBack func()) {
 	if l.cfg.PerSecond <= 0 {
-		return true, 0
+		return true, 0, func() {}
 	}
 	now := l.clock()
 	l.mu.Lock()
@@ -87,14 +98,17 @@ func (l *Limiter) AllowN(key string, n int) (ok bool, retryAfter time.Duration) 
 		}
 	}
 	if n > l.cfg.Burst {
-		return false, time.Duration(float64(l.cfg.Burst) / l.cfg.PerSecond * float64(time.Second))
+		return false, time.Duration(float64(l.cfg.Burst) / l.cfg.PerSecond * float64(time.Second)), func() {}
 	}
 	r := lim.ReserveN(now, n)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		return false, d
+		return false, d, func() {}
 	}
-	return true, 0
+	// Cancelled as of the time it was taken: rate.Reservation restores
+	// nothing once that time has passed (it would count as used), and
+	// corrects for what later requests took meanwhile.
+	return true, 0, func() { r.CancelAt(now) }
 }
 
 // RetryAfterSeconds rounds a wait up to whole seconds for the Retry-After

@@ -51,3 +51,36 @@ func TestDisabledAllows(t *testing.T) {
 		t.Fatal("a zero rate must mean disabled")
 	}
 }
+
+// TestGiveBackRestoresTheBudget: a request the gateway refuses for its own
+// reasons after taking its tokens (too busy to look at it) gives them back,
+// so it does not spend the key's budget; giving back never raises a bucket
+// above its burst, and a refused request has nothing to give back.
+func TestGiveBackRestoresTheBudget(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := New(Config{PerSecond: 10, Burst: 5})
+	l.clock = func() time.Time { return now }
+	ok, _, giveBack := l.TakeN("T1", 5)
+	if !ok {
+		t.Fatal("a request within the burst was refused")
+	}
+	if ok, _ := l.AllowN("T1", 1); ok {
+		t.Fatal("the burst was not spent")
+	}
+	now = now.Add(50 * time.Millisecond) // the gateway looked, and refused
+	giveBack()
+	if ok, _ := l.AllowN("T1", 5); !ok {
+		t.Fatal("the tokens given back were not restored")
+	}
+	if ok, _ := l.AllowN("T1", 1); ok {
+		t.Fatal("giving back raised the bucket above its burst")
+	}
+	ok, _, giveBack = l.TakeN("T1", 5)
+	if ok {
+		t.Fatal("an empty bucket allowed a request")
+	}
+	giveBack()
+	if ok, _ := l.AllowN("T1", 1); ok {
+		t.Fatal("a refused request gave tokens back")
+	}
+}

@@ -45,6 +45,17 @@ type Admission struct {
 	// route refuses it (codes.ClientCertificateRequired). Listeners not named here
 	// require a certificate in the handshake, as their config says.
 	Anonymous map[Listener][]string
+	// Load, if set, is asked on the vehicle listener before each new
+	// connection's TLS handshake: whether the gateway is overloaded (it
+	// answers its connected vehicles too slowly) and, if so, how many more
+	// sessions it may take (in the gateway: session.Handler.Load, sized by
+	// the sessions it served in time). While overloaded, a connection
+	// beyond that room, or beyond overloadHandshakesPerCPU handshakes in
+	// progress per CPU, is closed at once with a reset, before it costs a
+	// handshake (admission_overloaded); the vehicle dials again after its
+	// backoff. Connections already admitted are not touched. Load must not
+	// block: the accept loop asks it about every connection.
+	Load func() (overloaded bool, room int)
 }
 
 // alpn is what the TLS listeners offer: HTTP/2 first (one connection per
@@ -294,6 +305,8 @@ func (l *admitListener) refuse(raw net.Conn, src string, code string) {
 		ev.Attrs["limit"] = l.gate.maxPendingPerSource
 	case codes.AdmissionUnauthenticatedLimit:
 		ev.Attrs["limit"] = l.gate.maxAnonPerSource
+	case codes.AdmissionOverloaded:
+		ev.Attrs["max_handshakes"] = l.gate.maxOverloadPending
 	case codes.TLSClientHelloTimeout:
 		ev.Activity = "tls_handshake"
 		ev.Attrs["timeout_ms"] = l.helloTimeout.Milliseconds()

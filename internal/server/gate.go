@@ -18,6 +18,13 @@ import (
 type admissionGate struct {
 	maxPendingPerSource int
 	maxAnonPerSource    int
+	// load, on the vehicle listener, says whether the gateway is
+	// overloaded and how many more sessions it may take then
+	// (Admission.Load); while it is, at most min(room,
+	// maxOverloadPending) handshakes run at once. nil: never overloaded.
+	// It must not block: it is called with mu held.
+	load               func() (overloaded bool, room int)
+	maxOverloadPending int
 
 	mu        sync.Mutex
 	pending   int // handshakes in progress
@@ -43,6 +50,8 @@ func (g *admissionGate) startHandshake(src string) (refused string) {
 		return codes.AdmissionSourceLimit
 	case g.pending >= maxPendingHandshakes:
 		return codes.AdmissionGlobalLimit
+	case g.overloaded():
+		return codes.AdmissionOverloaded
 	}
 	if sc == nil {
 		sc = &sourceCount{}
@@ -51,6 +60,21 @@ func (g *admissionGate) startHandshake(src string) (refused string) {
 	sc.pending++
 	g.pending++
 	return ""
+}
+
+// overloaded reports whether a new handshake would exceed what an
+// overloaded gateway takes: the sessions it can still serve in time (the
+// handshakes in progress become sessions), and a few handshakes per CPU, so
+// that a reconnect storm cannot take the CPU the connected trucks' acks
+// need. A gateway that is not overloaded takes handshakes up to the other
+// bounds: capping them always would bound a healthy gateway's recovery
+// after a restart by its trucks' round-trip time. g.mu is held.
+func (g *admissionGate) overloaded() bool {
+	if g.load == nil {
+		return false
+	}
+	overloaded, room := g.load()
+	return overloaded && (g.pending >= room || g.pending >= g.maxOverloadPending)
 }
 
 // endHandshake releases what startHandshake took, whatever the outcome.

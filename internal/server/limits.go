@@ -80,4 +80,12 @@ const (
 	// thousands of refusals a second; 1024 absorbs a burst while the sink
 	// catches up.
 	maxQueuedUnauthenticatedEvents = 1024
+	// overloadHandshakesPerCPU × GOMAXPROCS bounds the TLS handshakes the
+	// vehicle listener runs at once while the gateway is overloaded
+	// (Admission.Load). A full handshake costs ~0.35 ms of CPU on the
+	// server (~2,800/s per core); four in progress per CPU bound the
+	// handshake work queued at once to ~1.4 ms per CPU, so a reconnect
+	// storm cannot hold the CPUs the acks of the trucks already connected
+	// need, while trucks that dropped off still come back.
+	overloadHandshakesPerCPU = 4
 )

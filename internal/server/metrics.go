@@ -37,7 +37,8 @@ func newHTTPMetrics(reg prometheus.Registerer, b BuildInfo) (*httpMetrics, error
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fifthwheel_admission_refused_total",
 			Help: "Connections closed by admission before they could be served, by listener and reason code " +
-				"(admission_source_limit, admission_global_limit, admission_unauthenticated_limit, tls_client_hello_timeout).",
+				"(admission_source_limit, admission_global_limit, admission_unauthenticated_limit, tls_client_hello_timeout, " +
+				"admission_overloaded).",
 		}, []string{"listener", "reason"}),
 		unauthClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fifthwheel_unauthenticated_conns_closed_total",

@@ -69,6 +69,13 @@
 //     tls.unauthenticated_idle_timeout (a request in progress is never cut
 //     by that deadline), and in any case tls.unauthenticated_max_lifetime
 //     after its handshake.
+//   - While the gateway is overloaded (Admission.Load: it answers its
+//     connected vehicles too slowly), the vehicle listener closes a new
+//     connection on accept, before its handshake (admission_overloaded),
+//     beyond the sessions the gateway can still serve in time or beyond
+//     overloadHandshakesPerCPU handshakes in progress per CPU: a refusal
+//     costs an accept and a close, not a TLS handshake, and a reconnect
+//     storm cannot take the CPU the connected trucks' acks need.
 //   - Per-source state lives only while a source has a handshake in
 //     progress or a certificate-less connection open.
 //
@@ -95,6 +102,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -285,6 +293,10 @@ func New(cfg config.Config, deps Deps) (*Server, error) {
 		if gate != nil {
 			ln.admit, ln.anonymous = deps.Admission, anonymous
 			ln.gate = newAdmissionGate(cfg.TLS.MaxPendingHandshakesPerSource, cfg.TLS.MaxUnauthenticatedConnsPerSource)
+			if l.name == Vehicle {
+				ln.gate.load = deps.Admission.Load
+				ln.gate.maxOverloadPending = overloadHandshakesPerCPU * runtime.GOMAXPROCS(0)
+			}
 			if err := registerGate(deps.Registry, l.name, ln.gate); err != nil {
 				return nil, err
 			}

@@ -140,9 +140,11 @@ type Tracker interface {
 }
 
 // Limiter limits a vehicle's frames (ratelimit.Limiter; share it with the
-// batch path so a vehicle has one budget).
+// batch path so a vehicle has one budget). TakeN takes n tokens, or
+// reports the wait; giveBack returns them when the gateway refuses the
+// frame for its own reasons (gateway_busy).
 type Limiter interface {
-	AllowN(key string, n int) (ok bool, retryAfter time.Duration)
+	TakeN(key string, n int) (ok bool, retryAfter time.Duration, giveBack func())
 }
 
 // Liveness is what the session needs of the liveness monitor

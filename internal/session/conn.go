@@ -477,14 +477,19 @@ func (c *conn) handle(ctx context.Context, raw []byte) {
 func (c *conn) handleFrame(ctx context.Context, f *frame.Frame, raw []byte) {
 	h := c.h
 	start := time.Now()
+	measured := true
 	defer func() {
 		d := time.Since(start)
 		h.mFrame.WithLabelValues(string(f.Kind())).Observe(d.Seconds())
-		h.noteLatency(d)
+		if measured {
+			h.noteLatency(d)
+		}
 	}()
 	nack := func(code string) { _ = c.send(&frame.Nack{AckEpoch: f.Epoch, AckSeq: f.Seq, Reason: code}) }
+	giveBack := func() {}
 	if h.d.Limiter != nil {
-		if ok, _ := h.d.Limiter.AllowN(c.peer.ID, 1); !ok {
+		var ok bool
+		if ok, _, giveBack = h.d.Limiter.TakeN(c.peer.ID, 1); !ok {
 			h.emit(event.Event{Class: event.ClassAPI, Activity: "session_frame", Severity: event.SeverityMedium,
 				Actor: c.peer, Resource: c.peer.String(), Verdict: event.Reject, Code: codes.RateLimited,
 				Attrs: map[string]any{"session": c.id, "kind": string(f.Kind()), "epoch": f.Epoch, "seq": f.Seq}})
@@ -493,6 +498,18 @@ func (c *conn) handleFrame(ctx context.Context, f *frame.Frame, raw []byte) {
 		}
 	}
 	res, err := h.d.Pipeline.Process(ctx, c.peer, ingest.Live, sessionKinds, [][]byte{raw})
+	if errors.Is(err, ingest.ErrBusy) {
+		// Telemetry yields (a heartbeat never gets this): the frame was
+		// not looked at, so it spends none of the vehicle's budget, and its
+		// quick answer says nothing of how fast the gateway answers the
+		// frames it takes (the overload signal). The pipeline recorded the
+		// refusal, per vehicle and window. The vehicle sends the telemetry
+		// again later.
+		measured = false
+		giveBack()
+		nack(codes.GatewayBusy)
+		return
+	}
 	if err != nil {
 		// Nothing was decided, nothing acknowledged: the vehicle retries
 		// (telemetry) or counts a miss (heartbeat).

@@ -25,7 +25,17 @@
 //     replay protection and durability hold for them as for any frame; the
 //     ack is sent only after the frame and its verdict are durable, and the
 //     liveness monitor hears of a heartbeat only then. A refusal is answered
-//     with a signed nack carrying the pipeline's reason code.
+//     with a signed nack carrying the pipeline's reason code. Telemetry the
+//     pipeline's flow control refuses (ingest.ErrBusy) is nacked
+//     gateway_busy and does not spend the vehicle's rate budget; a
+//     heartbeat never is.
+//   - Overload: while the moving average time to answer a frame exceeds
+//     Config.OverloadLatency, new sessions are taken only into the room
+//     left by the sessions held when the gateway last answered in time
+//     (Handler.Load). The vehicle listener's admission asks Load before
+//     each new connection's TLS handshake and closes the ones beyond it
+//     (server.Admission.Load); an upgrade beyond it gets 503
+//     gateway_overloaded.
 //   - Everything the gateway sends is signed with its own frame key
 //     (Deps.Key: the current key of package gwkey's key set, under its
 //     kid), which vehicles pin, and carries the gateway's (epoch, seq),

@@ -58,27 +58,56 @@ type Handler struct {
 	// (Unix ns): the overload signal (limits.go).
 	latAvg atomic.Int64
 	latAt  atomic.Int64
+	// nOpen counts the upgraded connections, established or in their
+	// session handshake (len(open), without the lock); healthy is nOpen as
+	// it was when the moving average last moved within
+	// Config.OverloadLatency: the sessions the gateway demonstrably serves
+	// in time.
+	nOpen   atomic.Int64
+	healthy atomic.Int64
 }
 
 // noteLatency folds one frame's time to answer into the moving average.
 func (h *Handler) noteLatency(d time.Duration) {
+	var avg int64
 	for {
 		old := h.latAvg.Load()
-		nu := old + int64(overloadAlpha*float64(int64(d)-old))
-		if h.latAvg.CompareAndSwap(old, nu) {
+		avg = old + int64(overloadAlpha*float64(int64(d)-old))
+		if h.latAvg.CompareAndSwap(old, avg) {
 			break
 		}
 	}
 	h.latAt.Store(h.now().UnixNano())
+	if time.Duration(avg) <= h.cfg.OverloadLatency {
+		h.healthy.Store(h.nOpen.Load())
+	}
 }
 
-// overloaded reports whether new sessions should be refused now.
+// overloaded reports whether the gateway answers frames more slowly than
+// Config.OverloadLatency now.
 func (h *Handler) overloaded() bool {
 	if h.cfg.OverloadLatency < 0 {
 		return false
 	}
 	fresh := h.now().UnixNano()-h.latAt.Load() < int64(h.cfg.Interval)
 	return fresh && time.Duration(h.latAvg.Load()) > h.cfg.OverloadLatency
+}
+
+// Load reports whether the gateway is overloaded (it answers its
+// connected vehicles' frames more slowly than Config.OverloadLatency, on
+// average) and, if so, how many more sessions it may take: the sessions it
+// held when it last answered within that budget, less those it holds now
+// (established or in their session handshake).
+// While overloaded a new session is admitted only into that room: trucks
+// that dropped off may come back, no truck beyond those the gateway served
+// in time is added. It takes no lock, so the vehicle listener's admission
+// can ask it about every new connection before its TLS handshake (the
+// gateway wires it as server.Admission.Load); ServeHTTP asks it again.
+func (h *Handler) Load() (overloaded bool, room int) {
+	if !h.overloaded() {
+		return false, 0
+	}
+	return true, int(max(0, h.healthy.Load()-h.nOpen.Load()))
 }
 
 // New returns a Handler after validating cfg and deps.
@@ -159,7 +188,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, peer, pe)
 		return
 	}
-	if h.overloaded() {
+	if overloaded, room := h.Load(); overloaded && room == 0 {
 		pe := problem.New(http.StatusServiceUnavailable, codes.GatewayOverloaded,
 			"the gateway is answering its connected vehicles too slowly to take another session; retry after the Retry-After delay")
 		pe.RetryAfter = overloadRetryMin + mrand.IntN(overloadRetryJitter+1) // spread the retries
@@ -238,6 +267,7 @@ func (h *Handler) add(c *conn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.open[c] = struct{}{}
+	h.nOpen.Add(1)
 	h.wg.Add(1)
 	return !h.shutdown
 }
@@ -245,6 +275,7 @@ func (h *Handler) add(c *conn) bool {
 func (h *Handler) remove(c *conn) {
 	h.mu.Lock()
 	delete(h.open, c)
+	h.nOpen.Add(-1)
 	if h.live[c.peer.ID] == c {
 		delete(h.live, c.peer.ID)
 		h.mSessions.Dec()

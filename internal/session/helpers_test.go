@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,6 +50,8 @@ type gw struct {
 	kek     pki.KeyEncrypter // opens it
 	keys    *gwkey.Signer    // signs what the gateway sends
 	mon     *liveness.Monitor
+	pipe    *ingest.Pipeline
+	batches atomic.Int64 // requests to the batch path
 	h       *Handler
 	srv     *httptest.Server
 	ops     *httptest.Server
@@ -63,6 +66,7 @@ type gwOptions struct {
 	noLiveness   bool
 	pipelineWrap func(Pipeline) Pipeline
 	pipelineNow  func() time.Time // the pipeline's clock (its key cache, freshness); nil: time.Now
+	ingest       ingest.Config    // the pipeline's configuration
 
 	// For the transcript vectors: the gateway's and the pipeline's clock,
 	// the source of challenge nonces and the key that signs (instead of
@@ -124,11 +128,12 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 	if pipeNow == nil {
 		pipeNow = o.now
 	}
-	pipe, err := ingest.New(ingest.Config{}, ingest.Deps{Store: st, Events: g.bus, Now: pipeNow})
+	pipe, err := ingest.New(o.ingest, ingest.Deps{Store: st, Events: g.bus, Now: pipeNow})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pipe.Close() })
+	g.pipe = pipe
 	var p Pipeline = pipe
 	if o.pipelineWrap != nil {
 		p = o.pipelineWrap(p)
@@ -160,7 +165,11 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+Path, g.h)
-	mux.Handle("POST /v1/vehicle/telemetry", &ingest.BatchHandler{Pipeline: pipe, Events: g.bus, Peer: peer})
+	batch := &ingest.BatchHandler{Pipeline: pipe, Events: g.bus, Peer: peer}
+	mux.Handle("POST /v1/vehicle/telemetry", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.batches.Add(1)
+		batch.ServeHTTP(w, r)
+	}))
 	g.pkiAPI = &enroll.API{CA: g.ca, Store: st, Events: g.bus}
 	for pattern, h := range g.pkiAPI.Routes() {
 		mux.Handle(pattern, h)

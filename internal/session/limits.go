@@ -48,11 +48,16 @@ const (
 	// (weight overloadAlpha per frame). While it exceeds
 	// Config.OverloadLatency (default: a quarter of the heartbeat
 	// interval, so acks still arrive well inside the interval the trucks
-	// wait), new sessions are refused with 503 gateway_overloaded and a
+	// wait), new sessions are taken only into the room left by the
+	// sessions held when the gateway last answered in time (Handler.Load,
+	// which the vehicle listener's admission asks before a TLS handshake);
+	// an upgrade beyond it is refused with 503 gateway_overloaded and a
 	// Retry-After of overloadRetryMin plus up to overloadRetryJitter
 	// seconds: the trucks already connected keep getting their acks in
 	// time instead of every truck stopping. A frame older than one
-	// interval no longer counts (the average is stale).
+	// interval no longer counts (the average is stale), nor does a
+	// telemetry frame refused gateway_busy (its answer is quick because
+	// nothing was done).
 	overloadAlpha       = 0.05
 	overloadRetryMin    = 2
 	overloadRetryJitter = 8

@@ -89,3 +89,57 @@ func upgrade(t *testing.T, g *gw, v *vehicle) *http.Response {
 	}
 	return resp
 }
+
+// TestLoadIsSizedBySessionsServedInTime: while overloaded, the gateway
+// takes new sessions only into the room left by the sessions it held when
+// it last answered in time: a truck that dropped off comes back, none is
+// added beyond those. Handler.Load (what the vehicle listener's admission
+// asks before a TLS handshake) and the upgrade's own check agree.
+func TestLoadIsSizedBySessionsServedInTime(t *testing.T) {
+	g := newGateway(t, storetest.Engines()[0].Open(t), gwOptions{cfg: fastConfig()})
+	c1 := g.dial(g.enroll("truck-1"))
+	c1.handshake(frame.StateDriving)
+	seq := c1.send(&frame.Heartbeat{State: frame.StateDriving})
+	if f := c1.expect(frame.KindAck); f.Body.(*frame.Ack).AckSeq != seq {
+		t.Fatal("ack echoes another seq")
+	}
+	if over, _ := g.h.Load(); over {
+		t.Fatal("overloaded while answering in time")
+	}
+	slow := func() { // answers far slower than the budget, just now
+		for range 200 {
+			g.h.noteLatency(time.Second)
+		}
+	}
+	slow()
+	if over, room := g.h.Load(); !over || room != 0 {
+		t.Fatalf("Load = %v, %d; want overloaded with no room beyond the one session served in time", over, room)
+	}
+	v2 := g.enroll("truck-2")
+	if resp := upgrade(t, g, v2); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a session beyond those served in time: %d", resp.StatusCode)
+	} else {
+		resp.Body.Close()
+	}
+
+	c1.c.CloseNow() // truck-1 drops off
+	waitFor(t, 5*time.Second, "truck-1's session to end", func() bool { return g.h.Sessions() == 0 })
+	slow()
+	if over, room := g.h.Load(); !over || room != 1 {
+		t.Fatalf("Load = %v, %d; want overloaded with room for the session that ended", over, room)
+	}
+	c2, err := g.tryDial(v2)
+	if err != nil {
+		t.Fatalf("a session into the room left: %v", err)
+	}
+	c2.handshake(frame.StateDriving)
+	slow()
+	if over, room := g.h.Load(); !over || room != 0 {
+		t.Fatalf("Load = %v, %d; want no room once it is taken", over, room)
+	}
+	if resp := upgrade(t, g, g.enroll("truck-3")); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a session beyond the room: %d", resp.StatusCode)
+	} else {
+		resp.Body.Close()
+	}
+}
