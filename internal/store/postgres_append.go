@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,11 +32,18 @@ import (
 
 // pgAppend is one AppendFrames call waiting for its commit.
 type pgAppend struct {
-	recs   []FrameRecord
-	window int64
-	rows   int
-	out    []AppendOutcome
-	done   chan error
+	recs     []FrameRecord
+	window   int64
+	rows     int
+	out      []AppendOutcome
+	done     chan error
+	answered func() // called as the call is answered
+}
+
+// answer gives the call its result.
+func (c *pgAppend) answer(err error) {
+	c.answered()
+	c.done <- err
 }
 
 // pgLane is a queue of AppendFrames calls and the pool its committers use.
@@ -51,6 +59,9 @@ type pgAppender struct {
 	closed     bool
 	quit       chan struct{}
 	wg         sync.WaitGroup
+	// waiting counts the calls of the live lane queued or committing, not
+	// yet answered.
+	waiting atomic.Int64
 }
 
 func newPgAppender(pool, prio *pgxpool.Pool) *pgAppender {
@@ -100,7 +111,7 @@ func (s *pgStore) AppendFrames(ctx context.Context, recs []FrameRecord, window i
 		}
 		defer release()
 	}
-	call := &pgAppend{recs: recs, window: window, rows: len(recs), done: make(chan error, 1)}
+	call := &pgAppend{recs: recs, window: window, rows: len(recs), done: make(chan error, 1), answered: func() {}}
 	for i := range recs {
 		call.rows += len(recs[i].Events)
 	}
@@ -121,10 +132,15 @@ func (a *pgAppender) enqueue(ctx context.Context, lane *pgLane, call *pgAppend) 
 	if a.closed {
 		return ErrClosed
 	}
+	if lane == &a.live {
+		a.waiting.Add(1)
+		call.answered = func() { a.waiting.Add(-1) }
+	}
 	select {
 	case lane.queue <- call:
 		return nil
 	case <-ctx.Done():
+		call.answered()
 		return ctx.Err()
 	}
 }
@@ -186,12 +202,12 @@ func commitAppends(pool *pgxpool.Pool, batch []*pgAppend) {
 	var pe *pgconn.PgError
 	if err != nil && len(batch) > 1 && errors.As(err, &pe) {
 		for _, c := range batch {
-			c.done <- appendTx(pool, []*pgAppend{c})
+			c.answer(appendTx(pool, []*pgAppend{c}))
 		}
 		return
 	}
 	for _, c := range batch {
-		c.done <- err
+		c.answer(err)
 	}
 }
 
