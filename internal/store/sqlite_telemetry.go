@@ -324,30 +324,39 @@ func (s *sqliteStore) insertEvents(tx *sql.Tx, evs []EventRow) error {
 
 // saveStates writes back the counters and latest heartbeats the call moved.
 func (s *sqliteStore) saveStates(tx *sql.Tx, states map[string]*vehicleState) error {
+	var up, hb *sql.Stmt
+	defer func() {
+		for _, st := range []*sql.Stmt{up, hb} {
+			if st != nil {
+				st.Close()
+			}
+		}
+	}()
 	now := time.Now().UnixMicro()
 	for _, st := range states {
 		if !st.dirty {
 			continue
 		}
-		up, err := s.prep(tx, sqlitePutCounter)
-		if err != nil {
-			return err
-		}
-		_, err = up.Exec(st.c.VehicleID, st.c.Epoch, st.c.HighSeq, int64(st.mask), now)
-		up.Close()
-		if err != nil {
-			return err
-		}
-		if r := st.hbRec; r != nil {
-			hb, err := s.prep(tx, sqlitePutHeartbeat)
-			if err != nil {
+		var err error
+		if up == nil {
+			if up, err = s.prep(tx, sqlitePutCounter); err != nil {
 				return err
 			}
-			_, err = hb.Exec(r.VehicleID, r.Epoch, r.Seq, r.TS.UnixMicro(), r.ReceivedAt.UnixMicro(), r.Alg, r.KID, r.Hash, r.Raw, r.Sig, r.Verdict, r.Findings)
-			hb.Close()
-			if err != nil {
+		}
+		if _, err := up.Exec(st.c.VehicleID, st.c.Epoch, st.c.HighSeq, int64(st.mask), now); err != nil {
+			return err
+		}
+		r := st.hbRec
+		if r == nil {
+			continue
+		}
+		if hb == nil {
+			if hb, err = s.prep(tx, sqlitePutHeartbeat); err != nil {
 				return err
 			}
+		}
+		if _, err := hb.Exec(r.VehicleID, r.Epoch, r.Seq, r.TS.UnixMicro(), r.ReceivedAt.UnixMicro(), r.Alg, r.KID, r.Hash, r.Raw, r.Sig, r.Verdict, r.Findings); err != nil {
+			return err
 		}
 	}
 	return nil
