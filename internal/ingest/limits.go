@@ -5,6 +5,7 @@ import (
 
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
 // framesDepth is the nesting depth inside the batch's "frames" array (the
@@ -23,9 +24,10 @@ const (
 	MaxClockSkew = time.Minute
 
 	// DefaultWindow is the out-of-order window (0: strictly increasing seq).
-	// Transports that reorder (several paths, UDP) may set up to MaxWindow.
+	// Transports that reorder (several paths, UDP) may set up to MaxWindow,
+	// the store's: as far back as it remembers which seqs heartbeats took.
 	DefaultWindow = 0
-	MaxWindow     = 64
+	MaxWindow     = store.MaxAppendWindow
 
 	// MaxBatchFrames and MaxBatchBytes bound one POST /v1/vehicle/telemetry
 	// body (docs/ARCHITECTURE.md, Defaults: 256 frames or 1 MiB).

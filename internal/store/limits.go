@@ -12,6 +12,20 @@ const (
 	// (~210 µs on this machine kind) but delay the first caller of the batch.
 	MaxGroupCommit = 256
 
+	// MaxCommitRows bounds the work of one SQLite group commit: the rows
+	// (frames, events, other writes count one) of the requests it folds in.
+	// A heartbeat queued behind a commit in progress waits for at most that
+	// commit and its own, each at most this much work; 512 frames already
+	// spread the fsync to under half a microsecond a frame. A single request
+	// larger than this commits alone.
+	MaxCommitRows = 512
+
+	// MaxAppendWindow is the widest out-of-order window AppendFrames takes
+	// (package ingest's MaxWindow is this): the width of the counter's mask
+	// of heartbeat seqs, a 64-bit column, which is what keeps a late frame
+	// from reusing a seq a heartbeat took.
+	MaxAppendWindow = 64
+
 	// WriteQueue is the SQLite writer's queue depth; callers block beyond it,
 	// which is the store's back-pressure.
 	WriteQueue = 4096
@@ -42,8 +56,27 @@ const (
 	// WriterCacheKiB is the writer connection's page cache.
 	WriterCacheKiB = 64 << 10
 
-	// PostgresMaxConns bounds one replica's connections to PostgreSQL.
+	// PostgresMaxConns bounds one replica's connections to PostgreSQL for
+	// everything but heartbeat appends.
 	PostgresMaxConns = 16
+
+	// PostgresPriorityConns are one replica's connections kept for heartbeat
+	// appends, beside PostgresMaxConns, each with its committer: a burst of
+	// telemetry appends can take every other connection, never these. Two
+	// let one commit start while the other waits for its WAL flush.
+	PostgresPriorityConns = 2
+
+	// PostgresCommitters is how many group commits of other appends run at
+	// once on PostgreSQL, each on a connection of the pool: enough to keep
+	// the database busy while one waits for its WAL flush, few enough to
+	// leave the pool to reads.
+	PostgresCommitters = 4
+
+	// PostgresWriteTimeout bounds one group commit of appends on
+	// PostgreSQL; the calls in it share it, so no caller's context can cancel
+	// the others'. Past it the callers get an error (and refuse the ack)
+	// rather than wait on a database that does not answer.
+	PostgresWriteTimeout = 10 * time.Second
 
 	// ConnectTimeout bounds the first connection, so a wrong URL fails fast
 	// with a clear error instead of hanging the CLI.

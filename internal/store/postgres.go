@@ -15,10 +15,17 @@ import (
 
 // pgStore is the PostgreSQL engine, for several gateway replicas sharing one
 // database. Each write is one transaction; commit is durability.
+//
+// Heartbeat appends have a pool of their own (prio, PostgresPriorityConns
+// connections) and committers of their own (postgres_append.go), so
+// telemetry holding every connection of pool never makes a heartbeat wait
+// for one.
 type pgStore struct {
-	pool *pgxpool.Pool
-	desc string        // host:port/db, never the password
-	bulk chan struct{} // PostgresBulkWriters tokens for bulk writes
+	pool     *pgxpool.Pool
+	prio     *pgxpool.Pool // heartbeat appends only
+	desc     string        // host:port/db, never the password
+	bulk     chan struct{} // PostgresBulkWriters tokens for bulk writes
+	appender *pgAppender   // AppendFrames' group commit (postgres_append.go)
 }
 
 // bulkSlot waits for a bulk-write token when ctx is Bulk; release gives it
@@ -57,9 +64,16 @@ func openPostgres(ctx context.Context, cfg Config) (*pgStore, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: cannot connect to PostgreSQL at %s: %v; check that the server runs and the URL's host, port, user and database are right", desc, safePgErr(err))
 	}
-	s := &pgStore{pool: pool, desc: desc, bulk: make(chan struct{}, PostgresBulkWriters)}
-	if err := s.migrate(ctx, cfg.NoMigrate); err != nil {
+	pc = pc.Copy()
+	pc.MaxConns = PostgresPriorityConns
+	prio, err := pgxpool.NewWithConfig(cctx, pc) // connects on first use
+	if err != nil {
 		pool.Close()
+		return nil, fmt.Errorf("store: cannot connect to PostgreSQL at %s: %v", desc, safePgErr(err))
+	}
+	s := &pgStore{pool: pool, prio: prio, desc: desc, bulk: make(chan struct{}, PostgresBulkWriters), appender: newPgAppender(pool, prio)}
+	if err := s.migrate(ctx, cfg.NoMigrate); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -158,7 +172,12 @@ func (s *pgStore) SchemaVersion(ctx context.Context) (int, error) {
 	return v, nil
 }
 
-func (s *pgStore) Close() error { s.pool.Close(); return nil }
+func (s *pgStore) Close() error {
+	s.appender.close()
+	s.pool.Close()
+	s.prio.Close()
+	return nil
+}
 
 // --- events ---
 
@@ -166,24 +185,39 @@ func (s *pgStore) AppendEvents(ctx context.Context, evs []EventRow) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		for _, e := range evs {
-			queueEvent(b, e)
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			if isPgUnique(err) {
-				return fmt.Errorf("%w: event already recorded", ErrConflict)
-			}
-			return err
-		}
-		return nil
-	})
+	b := &pgx.Batch{}
+	queueEvents(b, evs)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return sendBatch(ctx, tx, b) })
 }
 
-func queueEvent(b *pgx.Batch, e EventRow) {
-	b.Queue(`INSERT INTO events(id,time,class,verdict,code,subject,body) VALUES($1,$2,$3,$4,$5,$6,$7)`,
-		e.ID, e.Time.UTC(), e.Class, e.Verdict, e.Code, e.Subject, e.Body)
+// queueEvents queues one insert of evs, in order (their seq follows it).
+func queueEvents(b *pgx.Batch, evs []EventRow) {
+	if len(evs) == 0 {
+		return
+	}
+	n := len(evs)
+	ids, classes, verdicts, codes, subjects := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	times, bodies := make([]time.Time, n), make([][]byte, n)
+	for i, e := range evs {
+		ids[i], times[i], classes[i], verdicts[i], codes[i], subjects[i], bodies[i] = e.ID, e.Time.UTC(), e.Class, e.Verdict, e.Code, e.Subject, e.Body
+	}
+	b.Queue(`INSERT INTO events(id,time,class,verdict,code,subject,body) SELECT id,time,class,verdict,code,subject,body FROM unnest($1::text[],
+		$2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[]) WITH ORDINALITY AS e(id,time,class,verdict,code,subject,body,n) ORDER BY n`,
+		ids, times, classes, verdicts, codes, subjects, bodies)
+}
+
+// sendBatch runs b in tx, pipelined; an event id already recorded is
+// ErrConflict.
+func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	err := tx.SendBatch(ctx, b).Close()
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" && pe.TableName == "events" {
+		return fmt.Errorf("%w: event already recorded", ErrConflict)
+	}
+	return err
 }
 
 func (s *pgStore) ListEvents(ctx context.Context, f EventFilter) ([]EventRow, error) {

@@ -103,8 +103,8 @@ func (s *pgStore) GetCounter(ctx context.Context, vehicleID string) (Counter, er
 func (s *pgStore) AdvanceEpoch(ctx context.Context, vehicleID string, epoch int64, at time.Time) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Conditional upsert: the row lock serializes concurrent replicas.
-		tag, err := tx.Exec(ctx, `INSERT INTO vehicle_counters(vehicle_id,epoch,high_seq,updated) VALUES($1,$2,-1,$3)
-			ON CONFLICT(vehicle_id) DO UPDATE SET epoch=excluded.epoch, high_seq=-1, updated=excluded.updated
+		tag, err := tx.Exec(ctx, `INSERT INTO vehicle_counters(vehicle_id,epoch,high_seq,hb_mask,updated) VALUES($1,$2,-1,0,$3)
+			ON CONFLICT(vehicle_id) DO UPDATE SET epoch=excluded.epoch, high_seq=-1, hb_mask=0, updated=excluded.updated
 			WHERE vehicle_counters.epoch < excluded.epoch`, vehicleID, epoch, at.UTC())
 		if err != nil {
 			return err
@@ -118,90 +118,12 @@ func (s *pgStore) AdvanceEpoch(ctx context.Context, vehicleID string, epoch int6
 
 func (s *pgStore) LookupFrame(ctx context.Context, vehicleID string, epoch, seq int64) ([]byte, error) {
 	var h []byte
-	err := s.pool.QueryRow(ctx, `SELECT hash FROM frames WHERE vehicle_id=$1 AND epoch=$2 AND seq=$3`, vehicleID, epoch, seq).Scan(&h)
+	err := s.pool.QueryRow(ctx, `SELECT hash FROM frames WHERE vehicle_id=$1 AND epoch=$2 AND seq=$3
+		UNION ALL SELECT hash FROM vehicle_heartbeats WHERE vehicle_id=$1 AND epoch=$2 AND seq=$3 LIMIT 1`, vehicleID, epoch, seq).Scan(&h)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w: frame", ErrNotFound)
 	}
 	return h, err
-}
-
-// AppendFrames locks each vehicle's counter row (creating it if needed) for
-// the transaction, so replicas appending for the same vehicle serialize; the
-// primary key on frames is the last line of defence for invariant 3.
-func (s *pgStore) AppendFrames(ctx context.Context, recs []FrameRecord, window int64) ([]AppendOutcome, error) {
-	release, err := s.bulkSlot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	out := make([]AppendOutcome, len(recs))
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		type cstate struct {
-			c     Counter
-			ok    bool
-			dirty bool
-		}
-		counters := map[string]*cstate{}
-		for i, r := range recs {
-			cs := counters[r.VehicleID]
-			if cs == nil {
-				cs = &cstate{c: Counter{VehicleID: r.VehicleID}}
-				// Make sure a row exists to lock, without moving any counter.
-				if _, err := tx.Exec(ctx, `INSERT INTO vehicle_counters(vehicle_id,epoch,high_seq,updated) VALUES($1,-1,-1,now()) ON CONFLICT DO NOTHING`, r.VehicleID); err != nil {
-					return err
-				}
-				if err := tx.QueryRow(ctx, `SELECT epoch,high_seq FROM vehicle_counters WHERE vehicle_id=$1 FOR UPDATE`, r.VehicleID).Scan(&cs.c.Epoch, &cs.c.HighSeq); err != nil {
-					return err
-				}
-				// epoch -1 is the placeholder: no frame accepted, no epoch authorized.
-				cs.ok = cs.c.Epoch >= 0
-				counters[r.VehicleID] = cs
-			}
-			var stored []byte
-			if err := tx.QueryRow(ctx, `SELECT hash FROM frames WHERE vehicle_id=$1 AND epoch=$2 AND seq=$3`, r.VehicleID, r.Epoch, r.Seq).Scan(&stored); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-			out[i] = decideAppend(cs.c, cs.ok, r, stored, window)
-			if out[i] != AppendStored {
-				continue
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO frames(vehicle_id,epoch,seq,kind,ts,received,alg,kid,hash,raw,sig,verdict,findings) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
-				r.VehicleID, r.Epoch, r.Seq, r.Kind, r.TS.UTC(), r.ReceivedAt.UTC(), r.Alg, r.KID, r.Hash, r.Raw, r.Sig, r.Verdict, r.Findings); err != nil {
-				return err
-			}
-			if len(r.Events) > 0 {
-				b := &pgx.Batch{}
-				for _, e := range r.Events {
-					queueEvent(b, e)
-				}
-				if err := tx.SendBatch(ctx, b).Close(); err != nil {
-					if isPgUnique(err) {
-						return fmt.Errorf("%w: event already recorded", ErrConflict)
-					}
-					return err
-				}
-			}
-			if !cs.ok {
-				cs.c.Epoch, cs.c.HighSeq, cs.ok = r.Epoch, r.Seq, true
-			} else if r.Seq > cs.c.HighSeq {
-				cs.c.HighSeq = r.Seq
-			}
-			cs.dirty = true
-		}
-		for _, cs := range counters {
-			if !cs.dirty {
-				continue
-			}
-			if _, err := tx.Exec(ctx, `UPDATE vehicle_counters SET epoch=$2, high_seq=$3, updated=now() WHERE vehicle_id=$1`, cs.c.VehicleID, cs.c.Epoch, cs.c.HighSeq); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 const pgFrameCols = `vehicle_id,epoch,seq,kind,ts,received,alg,kid,hash,raw,sig,verdict,findings`
@@ -215,7 +137,18 @@ func scanPgFrame(r pgx.Row) (FrameRecord, error) {
 	return f, nil
 }
 
+// pgHeartbeatCols are the columns of vehicle_heartbeats as frames rows.
+const pgHeartbeatCols = `vehicle_id,epoch,seq,'` + HeartbeatKind + `',ts,received,alg,kid,hash,raw,sig,verdict,findings`
+
 func (s *pgStore) LatestFrame(ctx context.Context, vehicleID, kind string) (FrameRecord, error) {
+	if kind == HeartbeatKind {
+		f, err := scanPgFrame(s.pool.QueryRow(ctx, `SELECT `+pgHeartbeatCols+` FROM vehicle_heartbeats WHERE vehicle_id=$1`, vehicleID))
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return f, err
+		}
+		// None kept yet: a database written before schema version 7 may
+		// hold heartbeat frames rows.
+	}
 	f, err := scanPgFrame(s.pool.QueryRow(ctx, `SELECT `+pgFrameCols+` FROM frames WHERE vehicle_id=$1 AND kind=$2 ORDER BY epoch DESC, seq DESC LIMIT 1`, vehicleID, kind))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return FrameRecord{}, fmt.Errorf("%w: no %s frame for vehicle %s", ErrNotFound, kind, vehicleID)
@@ -233,7 +166,8 @@ func (s *pgStore) ListFrames(ctx context.Context, vehicleID string, from, to tim
 }
 
 func (s *pgStore) GetFrame(ctx context.Context, vehicleID string, epoch, seq int64) (FrameRecord, error) {
-	f, err := scanPgFrame(s.pool.QueryRow(ctx, `SELECT `+pgFrameCols+` FROM frames WHERE vehicle_id=$1 AND epoch=$2 AND seq=$3`, vehicleID, epoch, seq))
+	f, err := scanPgFrame(s.pool.QueryRow(ctx, `SELECT `+pgFrameCols+` FROM frames WHERE vehicle_id=$1 AND epoch=$2 AND seq=$3
+		UNION ALL SELECT `+pgHeartbeatCols+` FROM vehicle_heartbeats WHERE vehicle_id=$1 AND epoch=$2 AND seq=$3 LIMIT 1`, vehicleID, epoch, seq))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return FrameRecord{}, fmt.Errorf("%w: frame %s/%d/%d", ErrNotFound, vehicleID, epoch, seq)
 	}

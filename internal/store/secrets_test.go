@@ -102,6 +102,7 @@ func TestMigration0006KeepsLegacySecrets(t *testing.T) {
 		}
 		st.Close()
 		// Back to schema version 5, as an older fifthwheel left it.
+		downgradeTo6(t, cfg)
 		storetest.Exec(t, cfg, `ALTER TABLE vehicle_keys DROP COLUMN sealed`, `ALTER TABLE vehicle_keys DROP COLUMN sealed`)
 		storetest.Exec(t, cfg, `DELETE FROM schema_migrations WHERE version >= 6`, `DELETE FROM schema_migrations WHERE version >= 6`)
 		secret := bytes.Repeat([]byte{0xA5}, 40)

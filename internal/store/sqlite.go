@@ -17,21 +17,31 @@ import (
 )
 
 // sqliteStore is the embedded engine. All writes go through one goroutine
-// (writer) that group-commits: it takes every request queued while the
+// (writer) that group-commits: it takes the requests queued while the
 // previous transaction was syncing, runs each inside its own SAVEPOINT (so
 // one failing request does not undo the others), commits once, and only then
 // answers every caller. synchronous=FULL makes that commit durable.
+//
+// Requests wait in three lanes, and each commit takes them in lane order:
+// priority (heartbeat appends: a truck whose heartbeat is not answered in
+// time stops), then writes, then bulk (backfill). A commit folds in at most
+// MaxGroupCommit requests and MaxCommitRows rows, so a heartbeat waits for
+// at most the commit in progress and its own, both bounded, whatever the
+// telemetry backlog behind it.
 type sqliteStore struct {
 	path   string
 	wdb    *sql.DB // one connection, used only by the writer goroutine
 	rdb    *sql.DB // read pool
 	cdb    *sql.DB // one connection, used only by the checkpointer
-	writes chan writeReq
-	bulk   chan writeReq // writes under a Bulk context: they yield to writes
+	lanes  [numLanes]chan writeReq
 	quit   chan struct{}
 	done   chan struct{}
 	cpDone chan struct{}
 	once   sync.Once
+
+	// beforeCommit, if set (by tests only), is called on the writer
+	// goroutine with each batch before it runs.
+	beforeCommit func(batch []writeReq)
 
 	// stmts caches the writer's prepared statements on wdb; wanted lists
 	// the statements to prepare once the current transaction ends. Parsing
@@ -89,9 +99,19 @@ func (s *sqliteStore) checkpointer() {
 	}
 }
 
+// The writer's lanes, in the order each commit takes them.
+const (
+	lanePriority = iota // heartbeat appends
+	laneWrites          // every other write
+	laneBulk            // writes under a Bulk context
+	numLanes
+)
+
 type writeReq struct {
 	fn   func(tx *sql.Tx) error
 	errc chan error
+	lane int
+	rows int // the work it adds to a commit (MaxCommitRows), at least 1
 }
 
 func sqliteDSN(path string, readOnly bool) string {
@@ -190,7 +210,10 @@ func openSQLite(ctx context.Context, cfg Config) (*sqliteStore, error) {
 	rdb.SetMaxIdleConns(SQLiteReaders)
 
 	s := &sqliteStore{path: path, wdb: wdb, rdb: rdb, cdb: cdb, stmts: map[string]*sql.Stmt{},
-		writes: make(chan writeReq, WriteQueue), bulk: make(chan writeReq, WriteQueue), quit: make(chan struct{}), done: make(chan struct{}), cpDone: make(chan struct{})}
+		quit: make(chan struct{}), done: make(chan struct{}), cpDone: make(chan struct{})}
+	for i := range s.lanes {
+		s.lanes[i] = make(chan writeReq, WriteQueue)
+	}
 	go s.writer()
 	go s.checkpointer()
 
@@ -282,54 +305,84 @@ func (s *sqliteStore) migrate(ctx context.Context, check bool) error {
 	})
 }
 
-// writer is the single writing goroutine. Each batch takes every queued
-// write first and bulk writes only in the room left, so a backlog of
-// backfill never delays a live frame (a heartbeat whose ack is late counts
-// as a miss on the truck).
+// writer is the single writing goroutine. It waits for a request, then
+// commits the batch fill gathers; on Close it commits what is queued, then
+// stops.
 func (s *sqliteStore) writer() {
 	defer close(s.done)
+	var held [numLanes]*writeReq
 	batch := make([]writeReq, 0, MaxGroupCommit)
 	for {
-		var first writeReq
-		select {
-		case first = <-s.writes:
-		default:
+		if !anyHeld(&held) {
+			var r writeReq
 			select {
-			case first = <-s.writes:
-			case first = <-s.bulk:
+			case r = <-s.lanes[lanePriority]:
+			case r = <-s.lanes[laneWrites]:
+			case r = <-s.lanes[laneBulk]:
 			case <-s.quit:
 				// Drain what was queued before Close, then stop.
 				for {
-					select {
-					case r := <-s.writes:
-						s.commit(append(batch[:0], r))
-					case r := <-s.bulk:
-						s.commit(append(batch[:0], r))
-					default:
+					if batch = s.fill(batch[:0], &held); len(batch) == 0 {
 						return
 					}
+					s.commit(batch)
 				}
 			}
+			// Held, not taken: fill orders it among the other lanes.
+			held[r.lane] = &r
 		}
-		batch = append(batch[:0], first)
-		for _, q := range []chan writeReq{s.writes, s.bulk} {
-		fill:
-			for len(batch) < MaxGroupCommit {
-				select {
-				case r := <-q:
-					batch = append(batch, r)
-				default:
-					break fill
-				}
-			}
-		}
-		s.commit(batch)
+		s.commit(s.fill(batch[:0], &held))
 	}
+}
+
+func anyHeld(held *[numLanes]*writeReq) bool {
+	for _, r := range held {
+		if r != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// fill gathers the next batch into batch: the queued requests in lane order
+// (priority, writes, bulk), each lane in arrival order, until the batch has
+// MaxGroupCommit requests or the next request would take it past
+// MaxCommitRows. That request is held, first of its lane for the next
+// batch; a request is never skipped for a smaller one behind it. The first
+// request of a batch is taken whatever its size.
+func (s *sqliteStore) fill(batch []writeReq, held *[numLanes]*writeReq) []writeReq {
+	rows := 0
+	for lane, q := range s.lanes {
+		for len(batch) < MaxGroupCommit {
+			var r writeReq
+			if h := held[lane]; h != nil {
+				r, held[lane] = *h, nil
+			} else {
+				select {
+				case r = <-q:
+				default:
+				}
+			}
+			if r.errc == nil {
+				break // lane empty
+			}
+			if len(batch) > 0 && rows+r.rows > MaxCommitRows {
+				held[lane] = &r
+				return batch
+			}
+			batch = append(batch, r)
+			rows += r.rows
+		}
+	}
+	return batch
 }
 
 // commit runs batch in one transaction, each request in its own savepoint.
 func (s *sqliteStore) commit(batch []writeReq) {
 	defer s.prepareWanted()
+	if s.beforeCommit != nil {
+		s.beforeCommit(batch)
+	}
 	errs := make([]error, len(batch))
 	fail := func(err error) {
 		for _, r := range batch {
@@ -389,20 +442,31 @@ func runGuarded(fn func(*sql.Tx) error, tx *sql.Tx) (err error) {
 	return fn(tx)
 }
 
-// write queues fn and waits until its transaction is durable.
+// write queues fn, a write of one row's work, in the writes lane (the bulk
+// lane under a Bulk context) and waits until its transaction is durable.
 func (s *sqliteStore) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	r := writeReq{fn: fn, errc: make(chan error, 1)}
+	return s.writeIn(ctx, laneOf(ctx), 1, fn)
+}
+
+// laneOf is the lane of a write under ctx: bulk or writes.
+func laneOf(ctx context.Context) int {
+	if isBulk(ctx) {
+		return laneBulk
+	}
+	return laneWrites
+}
+
+// writeIn queues fn in lane as rows of work (MaxCommitRows) and waits until
+// its transaction is durable.
+func (s *sqliteStore) writeIn(ctx context.Context, lane, rows int, fn func(tx *sql.Tx) error) error {
+	r := writeReq{fn: fn, errc: make(chan error, 1), lane: lane, rows: max(rows, 1)}
 	select {
 	case <-s.quit:
 		return ErrClosed
 	default:
 	}
-	q := s.writes
-	if isBulk(ctx) {
-		q = s.bulk
-	}
 	select {
-	case q <- r:
+	case s.lanes[lane] <- r:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-s.quit:
@@ -459,7 +523,7 @@ func (s *sqliteStore) AppendEvents(ctx context.Context, evs []EventRow) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeIn(ctx, laneOf(ctx), len(evs), func(tx *sql.Tx) error {
 		stmt, err := s.prep(tx, sqliteInsertEvent)
 		if err != nil {
 			return err

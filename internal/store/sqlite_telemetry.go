@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -143,115 +144,222 @@ func (s *sqliteStore) AdvanceEpoch(ctx context.Context, vehicleID string, epoch 
 		if epoch <= cur {
 			return fmt.Errorf("%w: epoch %d is not after the current epoch %d", ErrConflict, epoch, cur)
 		}
-		_, err = tx.Exec(`INSERT INTO vehicle_counters(vehicle_id,epoch,high_seq,updated_us) VALUES(?,?,-1,?)
-			ON CONFLICT(vehicle_id) DO UPDATE SET epoch=excluded.epoch, high_seq=-1, updated_us=excluded.updated_us`,
+		_, err = tx.Exec(`INSERT INTO vehicle_counters(vehicle_id,epoch,high_seq,hb_mask,updated_us) VALUES(?,?,-1,0,?)
+			ON CONFLICT(vehicle_id) DO UPDATE SET epoch=excluded.epoch, high_seq=-1, hb_mask=0, updated_us=excluded.updated_us`,
 			vehicleID, epoch, at.UnixMicro())
 		return err
 	})
 }
 
+// sqliteLookup finds the hash at (vehicle ?1, epoch ?2, seq ?3): a frames
+// row, or the vehicle's latest heartbeat.
+const sqliteLookup = `SELECT hash FROM frames WHERE vehicle_id=?1 AND epoch=?2 AND seq=?3
+	UNION ALL SELECT hash FROM vehicle_heartbeats WHERE vehicle_id=?1 AND epoch=?2 AND seq=?3 LIMIT 1`
+
 func (s *sqliteStore) LookupFrame(ctx context.Context, vehicleID string, epoch, seq int64) ([]byte, error) {
 	var h []byte
-	err := s.rdb.QueryRowContext(ctx, `SELECT hash FROM frames WHERE vehicle_id=? AND epoch=? AND seq=?`, vehicleID, epoch, seq).Scan(&h)
+	err := s.rdb.QueryRowContext(ctx, sqliteLookup, vehicleID, epoch, seq).Scan(&h)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: frame", ErrNotFound)
 	}
 	return h, err
 }
 
+// The writer's statements for AppendFrames.
+const (
+	sqliteLoadState = `SELECT c.epoch, c.high_seq, c.hb_mask, h.epoch, h.seq, h.hash
+		FROM vehicle_counters c LEFT JOIN vehicle_heartbeats h ON h.vehicle_id = c.vehicle_id WHERE c.vehicle_id=?`
+	sqliteFrameHash  = `SELECT hash FROM frames WHERE vehicle_id=? AND epoch=? AND seq=?`
+	sqlitePutCounter = `INSERT INTO vehicle_counters(vehicle_id,epoch,high_seq,hb_mask,updated_us) VALUES(?,?,?,?,?)
+		ON CONFLICT(vehicle_id) DO UPDATE SET epoch=excluded.epoch, high_seq=excluded.high_seq, hb_mask=excluded.hb_mask, updated_us=excluded.updated_us`
+	sqlitePutHeartbeat = `INSERT INTO vehicle_heartbeats(vehicle_id,epoch,seq,ts_us,received_us,alg,kid,hash,raw,sig,verdict,findings) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT(vehicle_id) DO UPDATE SET epoch=excluded.epoch, seq=excluded.seq, ts_us=excluded.ts_us, received_us=excluded.received_us,
+		alg=excluded.alg, kid=excluded.kid, hash=excluded.hash, raw=excluded.raw, sig=excluded.sig, verdict=excluded.verdict, findings=excluded.findings`
+)
+
+// frameInsertRows are the sizes of the multi-row frames inserts: a call's
+// frames go in as few of them as fit, largest first, so the writer caches
+// four statements and runs a handful per call instead of one per frame
+// (13 parameters a row: 64 rows stay far below SQLite's 32766).
+var frameInsertRows = [...]int{64, 16, 4, 1}
+
+// sqliteInsertFrames holds the insert statement of n rows for each n of
+// frameInsertRows.
+var sqliteInsertFrames = func() map[int]string {
+	m := map[int]string{}
+	for _, n := range frameInsertRows {
+		row := "(?,?,?,?,?,?,?,?,?,?,?,?,?)"
+		m[n] = `INSERT INTO frames(` + sqliteFrameCols + `) VALUES ` + row + strings.Repeat(","+row, n-1)
+	}
+	return m
+}()
+
+// AppendFrames decides the whole call in memory (appendPlan) against the
+// counters it reads inside the writer's transaction, then writes the frames
+// rows in multi-row inserts, the events, the counters and the latest
+// heartbeats. A call of heartbeats only takes the priority lane.
 func (s *sqliteStore) AppendFrames(ctx context.Context, recs []FrameRecord, window int64) ([]AppendOutcome, error) {
-	out := make([]AppendOutcome, len(recs))
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		getC, err := s.prep(tx, `SELECT epoch,high_seq FROM vehicle_counters WHERE vehicle_id=?`)
+	if err := checkWindow(window); err != nil {
+		return nil, err
+	}
+	lane, rows := laneOf(ctx), len(recs)
+	if onlyHeartbeats(recs) {
+		lane = lanePriority
+	}
+	for i := range recs {
+		rows += len(recs[i].Events)
+	}
+	var out []AppendOutcome
+	err := s.writeIn(ctx, lane, rows, func(tx *sql.Tx) error {
+		states, err := s.loadStates(tx, recs)
 		if err != nil {
 			return err
 		}
-		defer getC.Close()
-		getH, err := s.prep(tx, `SELECT hash FROM frames WHERE vehicle_id=? AND epoch=? AND seq=?`)
+		getH, err := s.prep(tx, sqliteFrameHash)
 		if err != nil {
 			return err
 		}
 		defer getH.Close()
-		ins, err := s.prep(tx, `INSERT INTO frames(vehicle_id,epoch,seq,kind,ts_us,received_us,alg,kid,hash,raw,sig,verdict,findings) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-		if err != nil {
+		plan := newAppendPlan(states, func(k frameKey) ([]byte, error) {
+			var h []byte
+			if err := getH.QueryRow(k.vehicle, k.epoch, k.seq).Scan(&h); err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, err
+			}
+			return h, nil
+		})
+		if out, err = plan.add(recs, window); err != nil {
 			return err
 		}
-		defer ins.Close()
-		upC, err := s.prep(tx, `INSERT INTO vehicle_counters(vehicle_id,epoch,high_seq,updated_us) VALUES(?,?,?,?)
-			ON CONFLICT(vehicle_id) DO UPDATE SET epoch=excluded.epoch, high_seq=excluded.high_seq, updated_us=excluded.updated_us`)
-		if err != nil {
+		if err := s.insertFrames(tx, plan.frames); err != nil {
 			return err
 		}
-		defer upC.Close()
-		var insE *sql.Stmt
-		defer func() {
-			if insE != nil {
-				insE.Close()
-			}
-		}()
-		type cstate struct {
-			c     Counter
-			ok    bool
-			dirty bool
+		if err := s.insertEvents(tx, plan.events); err != nil {
+			return err
 		}
-		counters := map[string]*cstate{}
-		for i, r := range recs {
-			cs := counters[r.VehicleID]
-			if cs == nil {
-				cs = &cstate{c: Counter{VehicleID: r.VehicleID}}
-				err := getC.QueryRow(r.VehicleID).Scan(&cs.c.Epoch, &cs.c.HighSeq)
-				switch {
-				case err == nil:
-					cs.ok = true
-				case !errors.Is(err, sql.ErrNoRows):
-					return err
-				}
-				counters[r.VehicleID] = cs
-			}
-			var stored []byte
-			if err := getH.QueryRow(r.VehicleID, r.Epoch, r.Seq).Scan(&stored); err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-			out[i] = decideAppend(cs.c, cs.ok, r, stored, window)
-			if out[i] != AppendStored {
-				continue
-			}
-			if _, err := ins.Exec(r.VehicleID, r.Epoch, r.Seq, r.Kind, r.TS.UnixMicro(), r.ReceivedAt.UnixMicro(), r.Alg, r.KID,
-				r.Hash, r.Raw, r.Sig, r.Verdict, r.Findings); err != nil {
-				return err
-			}
-			if len(r.Events) > 0 && insE == nil {
-				if insE, err = s.prep(tx, sqliteInsertEvent); err != nil {
-					return err
-				}
-			}
-			for _, e := range r.Events {
-				if err := execEvent(insE, e); err != nil {
-					return err
-				}
-			}
-			if !cs.ok {
-				cs.c.Epoch, cs.c.HighSeq, cs.ok = r.Epoch, r.Seq, true
-			} else if r.Seq > cs.c.HighSeq {
-				cs.c.HighSeq = r.Seq
-			}
-			cs.dirty = true
-		}
-		now := time.Now().UnixMicro()
-		for _, cs := range counters {
-			if !cs.dirty {
-				continue
-			}
-			if _, err := upC.Exec(cs.c.VehicleID, cs.c.Epoch, cs.c.HighSeq, now); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.saveStates(tx, states)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// loadStates reads the counter and latest heartbeat of every vehicle of
+// recs, inside the writer's transaction.
+func (s *sqliteStore) loadStates(tx *sql.Tx, recs []FrameRecord) (map[string]*vehicleState, error) {
+	get, err := s.prep(tx, sqliteLoadState)
+	if err != nil {
+		return nil, err
+	}
+	defer get.Close()
+	states := map[string]*vehicleState{}
+	for i := range recs {
+		id := recs[i].VehicleID
+		if states[id] != nil {
+			continue
+		}
+		st := &vehicleState{c: Counter{VehicleID: id}}
+		var mask int64
+		var hbEpoch, hbSeq sql.NullInt64
+		var hbHash []byte
+		err := get.QueryRow(id).Scan(&st.c.Epoch, &st.c.HighSeq, &mask, &hbEpoch, &hbSeq, &hbHash)
+		switch {
+		case err == nil:
+			st.ok, st.mask = true, uint64(mask)
+			st.hb = heartbeatRef{ok: hbEpoch.Valid, epoch: hbEpoch.Int64, seq: hbSeq.Int64, hash: hbHash}
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, err
+		}
+		states[id] = st
+	}
+	return states, nil
+}
+
+// insertFrames writes frames in multi-row inserts (frameInsertRows).
+func (s *sqliteStore) insertFrames(tx *sql.Tx, frames []*FrameRecord) error {
+	args := make([]any, 0, 13*frameInsertRows[0])
+	for len(frames) > 0 {
+		n := frameInsertRows[len(frameInsertRows)-1]
+		for _, c := range frameInsertRows {
+			if c <= len(frames) {
+				n = c
+				break
+			}
+		}
+		args = args[:0]
+		for _, r := range frames[:n] {
+			args = append(args, r.VehicleID, r.Epoch, r.Seq, r.Kind, r.TS.UnixMicro(), r.ReceivedAt.UnixMicro(), r.Alg, r.KID,
+				r.Hash, r.Raw, r.Sig, r.Verdict, r.Findings)
+		}
+		st, err := s.prep(tx, sqliteInsertFrames[n])
+		if err != nil {
+			return err
+		}
+		_, err = st.Exec(args...)
+		st.Close()
+		if err != nil {
+			return err
+		}
+		frames = frames[n:]
+	}
+	return nil
+}
+
+func (s *sqliteStore) insertEvents(tx *sql.Tx, evs []EventRow) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	st, err := s.prep(tx, sqliteInsertEvent)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, e := range evs {
+		if err := execEvent(st, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// saveStates writes back the counters and latest heartbeats the call moved.
+func (s *sqliteStore) saveStates(tx *sql.Tx, states map[string]*vehicleState) error {
+	var up, hb *sql.Stmt
+	defer func() {
+		for _, st := range []*sql.Stmt{up, hb} {
+			if st != nil {
+				st.Close()
+			}
+		}
+	}()
+	now := time.Now().UnixMicro()
+	for _, st := range states {
+		if !st.dirty {
+			continue
+		}
+		var err error
+		if up == nil {
+			if up, err = s.prep(tx, sqlitePutCounter); err != nil {
+				return err
+			}
+		}
+		if _, err := up.Exec(st.c.VehicleID, st.c.Epoch, st.c.HighSeq, int64(st.mask), now); err != nil {
+			return err
+		}
+		r := st.hbRec
+		if r == nil {
+			continue
+		}
+		if hb == nil {
+			if hb, err = s.prep(tx, sqlitePutHeartbeat); err != nil {
+				return err
+			}
+		}
+		if _, err := hb.Exec(r.VehicleID, r.Epoch, r.Seq, r.TS.UnixMicro(), r.ReceivedAt.UnixMicro(), r.Alg, r.KID, r.Hash, r.Raw, r.Sig, r.Verdict, r.Findings); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 const sqliteFrameCols = `vehicle_id,epoch,seq,kind,ts_us,received_us,alg,kid,hash,raw,sig,verdict,findings`
@@ -266,7 +374,18 @@ func scanSQLiteFrame(sc interface{ Scan(...any) error }) (FrameRecord, error) {
 	return f, nil
 }
 
+// sqliteHeartbeatCols are the columns of vehicle_heartbeats as frames rows.
+const sqliteHeartbeatCols = `vehicle_id,epoch,seq,'` + HeartbeatKind + `',ts_us,received_us,alg,kid,hash,raw,sig,verdict,findings`
+
 func (s *sqliteStore) LatestFrame(ctx context.Context, vehicleID, kind string) (FrameRecord, error) {
+	if kind == HeartbeatKind {
+		f, err := scanSQLiteFrame(s.rdb.QueryRowContext(ctx, `SELECT `+sqliteHeartbeatCols+` FROM vehicle_heartbeats WHERE vehicle_id=?`, vehicleID))
+		if !errors.Is(err, sql.ErrNoRows) {
+			return f, err
+		}
+		// None kept yet: a database written before schema version 7 may
+		// hold heartbeat frames rows.
+	}
 	f, err := scanSQLiteFrame(s.rdb.QueryRowContext(ctx, `SELECT `+sqliteFrameCols+` FROM frames WHERE vehicle_id=? AND kind=? ORDER BY epoch DESC, seq DESC LIMIT 1`, vehicleID, kind))
 	if errors.Is(err, sql.ErrNoRows) {
 		return FrameRecord{}, fmt.Errorf("%w: no %s frame for vehicle %s", ErrNotFound, kind, vehicleID)
@@ -293,7 +412,8 @@ func (s *sqliteStore) ListFrames(ctx context.Context, vehicleID string, from, to
 }
 
 func (s *sqliteStore) GetFrame(ctx context.Context, vehicleID string, epoch, seq int64) (FrameRecord, error) {
-	f, err := scanSQLiteFrame(s.rdb.QueryRowContext(ctx, `SELECT `+sqliteFrameCols+` FROM frames WHERE vehicle_id=? AND epoch=? AND seq=?`, vehicleID, epoch, seq))
+	f, err := scanSQLiteFrame(s.rdb.QueryRowContext(ctx, `SELECT `+sqliteFrameCols+` FROM frames WHERE vehicle_id=?1 AND epoch=?2 AND seq=?3
+		UNION ALL SELECT `+sqliteHeartbeatCols+` FROM vehicle_heartbeats WHERE vehicle_id=?1 AND epoch=?2 AND seq=?3 LIMIT 1`, vehicleID, epoch, seq))
 	if errors.Is(err, sql.ErrNoRows) {
 		return FrameRecord{}, fmt.Errorf("%w: frame %s/%d/%d", ErrNotFound, vehicleID, epoch, seq)
 	}

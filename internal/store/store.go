@@ -1,17 +1,36 @@
 // Package store is fifthwheel's persistence: one contract, two engines.
 //
 // The embedded default is SQLite (modernc.org/sqlite, pure Go): WAL journal,
-// synchronous=FULL, and a single writer goroutine that group-commits every
-// write request queued while the previous transaction was being made durable.
-// PostgreSQL (jackc/pgx v5) is for several gateway replicas sharing one
-// database.
+// synchronous=FULL, and a single writer goroutine that group-commits the
+// write requests queued while the previous transaction was being made
+// durable. PostgreSQL (jackc/pgx v5) is for several gateway replicas sharing
+// one database; its frame appends are group-committed too.
+//
+// # Write path
+//
+// AppendFrames is the hot write: a call is decided in memory against the
+// counters read under lock (appendPlan) and written in few statements
+// (multi-row inserts on SQLite, array inserts in one pipelined batch on
+// PostgreSQL). A heartbeat leaves no frames row: the counter's high-water
+// mark, a mask of the seqs heartbeats took within the out-of-order window,
+// and the vehicle's latest signed heartbeat are what make its ack true.
+// Writes are served in priority order: heartbeat calls first (a truck whose
+// heartbeat goes unanswered stops), then other writes, then bulk writes
+// (Bulk). On SQLite they are three lanes of the one writer, whose commits
+// are bounded (MaxGroupCommit requests, MaxCommitRows rows), so a heartbeat
+// waits for at most the commit in progress and its own; on PostgreSQL
+// heartbeat calls have committers and connections of their own.
 //
 // # Security model
 //
 // The store knows rows and transactions, not HTTP, tokens or policy. A write
 // returns only once it is durable (fsync on SQLite, commit on PostgreSQL): the
 // callers build "acknowledge only after durable" on that promise. Every read or
-// write that cannot complete returns an error; callers fail closed on it.
+// write that cannot complete returns an error; callers fail closed on it. No
+// (vehicle, epoch, seq) is accepted twice, heartbeats included: the counter
+// check and the append are one transaction, counter rows are locked in
+// vehicle id order on PostgreSQL, and the frames primary key is the last
+// line (invariant 3, docs/ARCHITECTURE.md).
 //
 // # Compatibility
 //
@@ -170,8 +189,8 @@ type bulkKey struct{}
 // Bulk marks the writes made under ctx as bulk (backfill, imports), so a
 // burst of them cannot delay live traffic: the embedded engine, whose single
 // writer serializes every write, commits them after the other queued writes;
-// PostgreSQL runs at most PostgresBulkWriters of them at once (today only
-// AppendFrames looks). Durability and results are unchanged.
+// PostgreSQL runs at most PostgresBulkWriters of frame appends at once.
+// Durability and results are unchanged.
 func Bulk(ctx context.Context) context.Context { return context.WithValue(ctx, bulkKey{}, true) }
 
 func isBulk(ctx context.Context) bool { b, _ := ctx.Value(bulkKey{}).(bool); return b }

@@ -6,11 +6,21 @@ import (
 	"time"
 )
 
-// Telemetry rows: frame-signing keys, per-vehicle counters and the archive
-// of accepted frames. The rules that decide a frame's fate live in package
-// ingest; the store only makes the counter check and the append one atomic
-// step, so that no (vehicle, epoch, seq) is stored twice by any replica
-// (invariant 3, docs/ARCHITECTURE.md).
+// Telemetry rows: frame-signing keys, per-vehicle counters, the archive of
+// accepted telemetry frames and each vehicle's latest heartbeat. The rules
+// that decide a frame's fate live in package ingest; the store only makes
+// the counter check and the append one atomic step, so that no (vehicle,
+// epoch, seq) is accepted twice by any replica (invariant 3,
+// docs/ARCHITECTURE.md).
+//
+// Heartbeats (one a second per truck) leave no frames row. What their ack
+// promises is kept instead, in the same transaction as the counter check:
+// the counter's high-water mark, the vehicle's latest signed heartbeat
+// (whose exact re-send is thus still answered as a duplicate; an older
+// heartbeat re-sent is a replay, stale_counter to the vehicle), and a
+// 64-bit mask of the seqs heartbeats took in [high-63, high], so that a
+// telemetry frame the out-of-order window admits cannot reuse one. The
+// mask is as wide as the widest window (MaxAppendWindow).
 
 // TelemetryStore is the part of the contract package ingest uses.
 type TelemetryStore interface {
@@ -49,22 +59,32 @@ type TelemetryStore interface {
 	// than the current one.
 	AdvanceEpoch(ctx context.Context, vehicleID string, epoch int64, at time.Time) error
 
-	// LookupFrame returns the hash of the stored frame (vehicle, epoch, seq),
-	// or ErrNotFound.
+	// LookupFrame returns the hash of the stored frame (vehicle, epoch, seq):
+	// a frames row, or the vehicle's latest heartbeat; ErrNotFound
+	// otherwise (an older heartbeat included).
 	LookupFrame(ctx context.Context, vehicleID string, epoch, seq int64) ([]byte, error)
 	// AppendFrames durably appends accepted frames, checking each against the
 	// vehicle's counter in the same transaction. It returns one outcome per
 	// record, in order; a record whose outcome is not AppendStored changed
-	// nothing. window > 0 also admits a frame whose seq is within window
-	// below the high-water mark if that (epoch, seq) is not stored yet.
+	// nothing. window (0..MaxAppendWindow, else an error) > 0 also admits a
+	// frame whose seq is within window below the high-water mark if that
+	// (epoch, seq) was taken by no frame and no heartbeat. A heartbeat
+	// (Kind HeartbeatKind) is stored as the vehicle's latest heartbeat if it
+	// is newer than it, not as a frames row. A call of heartbeats only runs
+	// ahead of other writes: the SQLite writer's priority lane, connections
+	// of their own on PostgreSQL.
 	AppendFrames(ctx context.Context, recs []FrameRecord, window int64) ([]AppendOutcome, error)
 	// LatestFrame returns the vehicle's newest stored frame of kind, by
-	// (epoch, seq), or ErrNotFound.
+	// (epoch, seq), or ErrNotFound. For HeartbeatKind that is the latest
+	// heartbeat AppendFrames kept (or, on a database written before schema
+	// version 7 and no heartbeat since, its newest heartbeat frames row).
 	LatestFrame(ctx context.Context, vehicleID, kind string) (FrameRecord, error)
-	// ListFrames returns the vehicle's frames with from <= ts < to, ordered
-	// by (epoch, seq), at most limit (0: DefaultPage).
+	// ListFrames returns the vehicle's frames rows with from <= ts < to,
+	// ordered by (epoch, seq), at most limit (0: DefaultPage): telemetry,
+	// and the heartbeats of databases written before schema version 7.
 	ListFrames(ctx context.Context, vehicleID string, from, to time.Time, limit int) ([]FrameRecord, error)
-	// GetFrame returns one stored frame or ErrNotFound.
+	// GetFrame returns one stored frame (a frames row, or the vehicle's
+	// latest heartbeat) or ErrNotFound.
 	GetFrame(ctx context.Context, vehicleID string, epoch, seq int64) (FrameRecord, error)
 }
 
@@ -139,10 +159,11 @@ const (
 	// AppendStored: stored, and the counter moved (or the window admitted it).
 	AppendStored AppendOutcome = iota + 1
 	// AppendDuplicate: the same (vehicle, epoch, seq) with the same hash is
-	// already stored; nothing changed.
+	// already stored (a frames row or the latest heartbeat); nothing changed.
 	AppendDuplicate
-	// AppendReplay: the (epoch, seq) is not newer than the counter, or is
-	// stored with other bytes; nothing changed.
+	// AppendReplay: the (epoch, seq) is not newer than the counter (nor
+	// admitted by the window), or is stored with other bytes, or a
+	// heartbeat took it; nothing changed.
 	AppendReplay
 	// AppendEpochNotAuthorized: the frame's epoch differs from the epoch in
 	// force (or is not 0 for a vehicle's first frame); nothing changed.
@@ -163,17 +184,175 @@ func (o AppendOutcome) String() string {
 	return "unknown"
 }
 
+// HeartbeatKind is the Kind of a heartbeat record (package frame's
+// KindHeartbeat: the store imports nothing of the module, and package
+// ingest's tests check that the two agree). AppendFrames keeps no frames row
+// for a heartbeat: it moves the vehicle's counter, marks the seq taken, and
+// replaces the vehicle's latest heartbeat if it is newer.
+const HeartbeatKind = "heartbeat"
+
+// frameKey names one (vehicle, epoch, seq).
+type frameKey struct {
+	vehicle    string
+	epoch, seq int64
+}
+
+// heartbeatRef is a vehicle's latest stored heartbeat, as far as the
+// counter rule needs it.
+type heartbeatRef struct {
+	ok         bool
+	epoch, seq int64
+	hash       []byte
+}
+
+// vehicleState is one vehicle's replay state inside an AppendFrames call:
+// what the engine read under its lock, then moved by the records the call
+// stores. Both engines write back what the call changed.
+type vehicleState struct {
+	c  Counter
+	ok bool // a counter exists: a frame accepted or an epoch authorized
+	// mask: bit d set means seq c.HighSeq-d (d < MaxAppendWindow) was taken
+	// by a heartbeat, which leaves no frames row for the window to find.
+	mask  uint64
+	hb    heartbeatRef
+	hbRec *FrameRecord // the newer heartbeat this call stored, to write
+	dirty bool         // the counter moved
+}
+
+// storedHash is the hash of the heartbeat stored at (epoch, seq), if it is
+// the vehicle's latest; nil otherwise.
+func (s *vehicleState) storedHash(epoch, seq int64) []byte {
+	if s.hb.ok && s.hb.epoch == epoch && s.hb.seq == seq {
+		return s.hb.hash
+	}
+	return nil
+}
+
+// mayBeStored reports whether a frames row could exist at r's (epoch, seq)
+// before the call: every row of the counter's epoch is at or below its
+// high-water mark (they move in one transaction), and a later epoch has no
+// rows (an epoch is authorized before its first frame and only moves
+// forward). Only then does an engine need to look the row up, which spares
+// the common case, a frame newer than the mark, a query.
+func (s *vehicleState) mayBeStored(r FrameRecord) bool {
+	return !s.ok || r.Epoch < s.c.Epoch || (r.Epoch == s.c.Epoch && r.Seq <= s.c.HighSeq)
+}
+
+// heartbeatTook reports whether a heartbeat took seq of the counter's epoch.
+func (s *vehicleState) heartbeatTook(seq int64) bool {
+	d := s.c.HighSeq - seq
+	return d >= 0 && d < MaxAppendWindow && s.mask&(1<<uint(d)) != 0
+}
+
+// accept moves the state by the stored record r.
+func (s *vehicleState) accept(r *FrameRecord) {
+	switch {
+	case !s.ok:
+		s.c.Epoch, s.c.HighSeq, s.mask, s.ok = r.Epoch, r.Seq, 0, true
+	case r.Seq > s.c.HighSeq:
+		if d := r.Seq - s.c.HighSeq; d >= MaxAppendWindow {
+			s.mask = 0
+		} else {
+			s.mask <<= uint(d)
+		}
+		s.c.HighSeq = r.Seq
+	}
+	s.dirty = true
+	if r.Kind != HeartbeatKind {
+		return
+	}
+	if d := s.c.HighSeq - r.Seq; d < MaxAppendWindow {
+		s.mask |= 1 << uint(d)
+	}
+	if !s.hb.ok || r.Epoch > s.hb.epoch || (r.Epoch == s.hb.epoch && r.Seq > s.hb.seq) {
+		s.hb = heartbeatRef{ok: true, epoch: r.Epoch, seq: r.Seq, hash: r.Hash}
+		s.hbRec = r
+	}
+}
+
+// appendPlan decides AppendFrames calls in memory, in order, against the
+// states of their vehicles (read under the engine's lock), moving the
+// states as records are stored, and gathers what to write. Calls planned
+// together commit together: a later call sees what an earlier one stored.
+type appendPlan struct {
+	states map[string]*vehicleState
+	// lookup returns the hash of the frames row that existed at k before
+	// the transaction, or nil; it is asked only when one may exist
+	// (mayBeStored).
+	lookup func(frameKey) ([]byte, error)
+	fresh  map[frameKey][]byte // frames rows planned so far
+	frames []*FrameRecord      // frames rows to insert (stored records but heartbeats)
+	events []EventRow          // the events of every stored record, in order
+}
+
+func newAppendPlan(states map[string]*vehicleState, lookup func(frameKey) ([]byte, error)) *appendPlan {
+	return &appendPlan{states: states, lookup: lookup, fresh: map[frameKey][]byte{}}
+}
+
+// add applies the counter rule to the records of one call and returns
+// their outcomes.
+func (p *appendPlan) add(recs []FrameRecord, window int64) ([]AppendOutcome, error) {
+	out := make([]AppendOutcome, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		s := p.states[r.VehicleID]
+		k := frameKey{r.VehicleID, r.Epoch, r.Seq}
+		stored := p.fresh[k]
+		if stored == nil {
+			stored = s.storedHash(r.Epoch, r.Seq)
+		}
+		if stored == nil && s.mayBeStored(*r) {
+			var err error
+			if stored, err = p.lookup(k); err != nil {
+				return nil, err
+			}
+		}
+		out[i] = decideAppend(s, *r, stored, window)
+		if out[i] != AppendStored {
+			continue
+		}
+		s.accept(r)
+		if r.Kind != HeartbeatKind {
+			p.fresh[k] = r.Hash
+			p.frames = append(p.frames, r)
+		}
+		p.events = append(p.events, r.Events...)
+	}
+	return out, nil
+}
+
+// checkWindow refuses an out-of-order window the heartbeat mask cannot
+// cover: beyond it a late frame could reuse a seq a heartbeat took.
+func checkWindow(window int64) error {
+	if window < 0 || window > MaxAppendWindow {
+		return fmt.Errorf("store: out-of-order window %d is outside 0..%d", window, MaxAppendWindow)
+	}
+	return nil
+}
+
+// onlyHeartbeats reports whether recs are all heartbeats: such a call is a
+// vehicle's liveness and takes the priority lane (SQLite) or the reserved
+// connections (PostgreSQL), never waiting behind telemetry.
+func onlyHeartbeats(recs []FrameRecord) bool {
+	for i := range recs {
+		if recs[i].Kind != HeartbeatKind {
+			return false
+		}
+	}
+	return len(recs) > 0
+}
+
 // decideAppend is the counter rule both engines apply inside their
-// transaction. have is the counter (ok=false: none yet); stored is the hash
-// already stored at (epoch, seq), or nil.
-func decideAppend(have Counter, ok bool, r FrameRecord, stored []byte, window int64) AppendOutcome {
+// transaction. s is the vehicle's state; stored is the hash already stored
+// at (epoch, seq) (a frames row, or the latest heartbeat), or nil.
+func decideAppend(s *vehicleState, r FrameRecord, stored []byte, window int64) AppendOutcome {
 	if stored != nil {
 		if string(stored) == string(r.Hash) {
 			return AppendDuplicate
 		}
 		return AppendReplay
 	}
-	if !ok {
+	if !s.ok {
 		// A vehicle's first frame must be in epoch 0; later epochs are
 		// reached only through AdvanceEpoch.
 		if r.Epoch != 0 {
@@ -181,6 +360,7 @@ func decideAppend(have Counter, ok bool, r FrameRecord, stored []byte, window in
 		}
 		return AppendStored
 	}
+	have := s.c
 	switch {
 	case r.Epoch < have.Epoch:
 		return AppendReplay
@@ -188,7 +368,9 @@ func decideAppend(have Counter, ok bool, r FrameRecord, stored []byte, window in
 		return AppendEpochNotAuthorized
 	case r.Seq > have.HighSeq:
 		return AppendStored
-	case window > 0 && r.Seq > have.HighSeq-window:
+	case window > 0 && r.Seq > have.HighSeq-window && !s.heartbeatTook(r.Seq):
+		// Late, inside the window, and neither a frames row (stored is
+		// nil) nor a heartbeat holds this seq.
 		return AppendStored
 	}
 	return AppendReplay
