@@ -207,7 +207,7 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	if err != nil {
 		return err
 	}
-	routes, err := gw.routes(cfg, env, vs, reg)
+	routes, err := gw.routes(bg, cfg, env, vs, reg)
 	if err != nil {
 		return err
 	}

@@ -313,8 +313,9 @@ type gatewayRoutes struct {
 
 // routes builds the endpoint handlers of the three listeners. The vehicle
 // session is tracked through the admission (server.HijackTracker), so a
-// revocation or suspension closes it with its typed close code.
-func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, vs *vehicleSide, reg prometheus.Registerer) (*gatewayRoutes, error) {
+// revocation or suspension closes it with its typed close code. The
+// pipeline's key cache follows the registry change feed on bg.
+func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, vs *vehicleSide, reg prometheus.Registerer) (*gatewayRoutes, error) {
 	icfg, err := ingestConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -329,6 +330,7 @@ func (g *gatewayPKI) routes(cfg config.Config, e *stateEnv, vs *vehicleSide, reg
 			_ = pipeline.Close()
 		}
 	}()
+	go pipeline.RunKeyFeed(bg, e.log)
 	limiter := ratelimit.New(ratelimit.Config{PerSecond: float64(cfg.Telemetry.RatePerSecond), Burst: cfg.Telemetry.Burst})
 	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.emitter(),
 		RenewLimiter: enroll.NewRenewLimiter(cfg.PKI.RenewPerMinute, cfg.PKI.RenewBurst)}

@@ -82,3 +82,52 @@ func BenchmarkPipeline(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkKeyLookup is what the key cache saves per frame: a frame's
+// vehicle status and key (admission's two lookups) read from the store,
+// as every entry was once KeyCacheTTL old before the registry change feed,
+// against served from the cache, as a hot vehicle's are while the feed is
+// followed (keyfeed.go).
+func BenchmarkKeyLookup(b *testing.B) {
+	for _, e := range storetest.Engines() {
+		for _, cached := range []bool{false, true} {
+			name := e.Name + "/store_read"
+			if cached {
+				name = e.Name + "/cached"
+			}
+			b.Run(name, func(b *testing.B) {
+				f := newFleet(b, e.Open(b))
+				f.enroll("V1", "k1")
+				c, ctx := f.p.keys, context.Background()
+				for b.Loop() {
+					if !cached {
+						f.now = f.now.Add(KeyCacheTTL) // every entry expired
+					}
+					if s, err := c.vehicleStatus(ctx, f.p.keySt, "V1"); err != nil || s != "active" {
+						b.Fatal(s, err)
+					}
+					if _, s, ok, err := c.key(ctx, f.p.keySt, "V1", "k1"); err != nil || !ok || s != "active" {
+						b.Fatal(s, ok, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkKeyFeedPoll is the cost of one poll of the registry change feed
+// with nothing new: what following the feed costs, KeyFeedPoll apart.
+func BenchmarkKeyFeedPoll(b *testing.B) {
+	for _, e := range storetest.Engines() {
+		b.Run(e.Name, func(b *testing.B) {
+			f := newFleet(b, e.Open(b))
+			f.enroll("V1", "k1")
+			ctx := context.Background()
+			for b.Loop() {
+				if err := f.p.keys.follow(ctx, f.p.st); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

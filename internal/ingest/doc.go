@@ -22,9 +22,14 @@
 //   - The signing key is looked up by (vehicle, kid) among that vehicle's
 //     registered keys only; a key of another vehicle never verifies. Retired
 //     keys refuse. The envelope's alg must equal the registered key's alg.
-//     Keys and vehicle statuses are cached for KeyCacheTTL (limits.go), on
-//     every path, the handshake's included: a suspension or a retirement
-//     stops frames within that time.
+//     Keys and vehicle statuses are cached, on every path, the handshake's
+//     included, and a suspension or a retirement made through any process
+//     or replica stops frames within KeyCacheTTL (limits.go): an entry is
+//     kept past KeyCacheTTL only while the cache follows the store's
+//     registry change feed (keyfeed.go, RunKeyFeed), which drops the
+//     vehicles that changed; if the feed cannot be read, or has a gap, the
+//     cache falls back to re-reading entries older than KeyCacheTTL, or is
+//     dropped (fail closed). An unknown vehicle or kid is never cached.
 //   - The signature covers the exact received frame bytes, which package
 //     frame has already checked to be RFC 8785 canonical.
 //   - An exact re-send of an accepted frame (same vehicle, epoch, seq and

@@ -53,24 +53,38 @@ func DefaultKID(pkix []byte) string {
 	return "k-" + base64.RawURLEncoding.EncodeToString(h[:16])
 }
 
-// keyCache keeps verifiers and vehicle statuses for KeyCacheTTL.
+// keyCache keeps verifiers and vehicle statuses read from the registry.
+// An entry is reused for KeyCacheTTL after it was read, as the promise
+// requires; past that only while the cache follows the registry change feed
+// (keyfeed.go), which drops exactly the vehicles that changed. A vehicle or
+// key that is not found is never cached: an enrollment takes effect at once.
 type keyCache struct {
 	mu       sync.Mutex
-	keys     map[[2]string]cachedKey
 	vehicles map[string]cachedVehicle
+	keys     map[string]map[string]cachedKey // vehicle → kid → key
 	now      func() time.Time
 	ttl      time.Duration
+	feed     feedState  // guarded by mu
+	pollMu   sync.Mutex // one poll of the feed at a time
 }
 
 type cachedKey struct {
-	v       frame.Verifier
-	status  string
-	fetched time.Time
+	v      frame.Verifier
+	status string
+	read   readStamp
 }
 
 type cachedVehicle struct {
-	status  store.VehicleStatus
-	fetched time.Time
+	status store.VehicleStatus
+	read   readStamp
+}
+
+// readStamp is when an entry was read, and whether the feed vouches for it
+// past KeyCacheTTL: only if no change was applied while it was being read
+// (a read that raced a change may hold what the change replaced).
+type readStamp struct {
+	at       time.Time
+	followed bool
 }
 
 // KeyStore is the store's part the key lookups need.
@@ -80,18 +94,28 @@ type KeyStore interface {
 }
 
 func newKeyCache(now func() time.Time, ttl time.Duration) *keyCache {
-	return &keyCache{keys: map[[2]string]cachedKey{}, vehicles: map[string]cachedVehicle{}, now: now, ttl: ttl}
+	return &keyCache{vehicles: map[string]cachedVehicle{}, keys: map[string]map[string]cachedKey{}, now: now, ttl: ttl}
+}
+
+// begin is a lookup's start, under mu: the time and the stamp its entry
+// gets if it has to read the store.
+func (c *keyCache) begin() (time.Time, uint64) { return c.now(), c.feed.gen }
+
+// stamp is the readStamp of a read begun at (now, gen), under mu.
+func (c *keyCache) stamp(now time.Time, gen uint64) readStamp {
+	return readStamp{at: now, followed: gen == c.feed.gen}
 }
 
 // vehicleStatus returns the registry status, or "" if the vehicle is unknown.
 func (c *keyCache) vehicleStatus(ctx context.Context, st KeyStore, id string) (store.VehicleStatus, error) {
-	now := c.now()
 	c.mu.Lock()
+	now, gen := c.begin()
 	cv, ok := c.vehicles[id]
-	c.mu.Unlock()
-	if ok && now.Sub(cv.fetched) < c.ttl {
+	if ok && c.fresh(cv.read, now) {
+		c.mu.Unlock()
 		return cv.status, nil
 	}
+	c.mu.Unlock()
 	v, err := st.GetVehicle(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -100,7 +124,7 @@ func (c *keyCache) vehicleStatus(ctx context.Context, st KeyStore, id string) (s
 		return "", err
 	}
 	c.mu.Lock()
-	c.vehicles[id] = cachedVehicle{status: v.Status, fetched: now}
+	c.vehicles[id] = cachedVehicle{status: v.Status, read: c.stamp(now, gen)}
 	c.mu.Unlock()
 	return v.Status, nil
 }
@@ -108,14 +132,14 @@ func (c *keyCache) vehicleStatus(ctx context.Context, st KeyStore, id string) (s
 // key returns the verifier under (vehicle, kid) and its status; ok=false if
 // there is none.
 func (c *keyCache) key(ctx context.Context, st KeyStore, vehicle, kid string) (frame.Verifier, string, bool, error) {
-	now := c.now()
-	k := [2]string{vehicle, kid}
 	c.mu.Lock()
-	ck, ok := c.keys[k]
-	c.mu.Unlock()
-	if ok && now.Sub(ck.fetched) < c.ttl {
+	now, gen := c.begin()
+	ck, ok := c.keys[vehicle][kid]
+	if ok && c.fresh(ck.read, now) {
+		c.mu.Unlock()
 		return ck.v, ck.status, true, nil
 	}
+	c.mu.Unlock()
 	sk, err := st.GetVehicleKey(ctx, vehicle, kid)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -131,7 +155,12 @@ func (c *keyCache) key(ctx context.Context, st KeyStore, vehicle, kid string) (f
 		return nil, "", false, err
 	}
 	c.mu.Lock()
-	c.keys[k] = cachedKey{v: v, status: sk.Status, fetched: now}
+	ks := c.keys[vehicle]
+	if ks == nil {
+		ks = map[string]cachedKey{}
+		c.keys[vehicle] = ks
+	}
+	ks[kid] = cachedKey{v: v, status: sk.Status, read: c.stamp(now, gen)}
 	c.mu.Unlock()
 	return v, sk.Status, true, nil
 }

@@ -65,6 +65,16 @@ const (
 	// summaryWriteTimeout bounds recording one interval's summaries, made
 	// from the summary goroutine or Close, not from a frame's path.
 	summaryWriteTimeout = 5 * time.Second
+	// KeyFeedPoll is how often the key cache reads the registry change feed
+	// (keyfeed.go), well inside KeyCacheTTL: a poll that fails or is late
+	// only costs re-reads once KeyCacheTTL has passed since the last poll
+	// that succeeded. Each poll is one indexed read of the store.
+	KeyFeedPoll = 250 * time.Millisecond
+
+	// keyFeedPage bounds the changes one poll reads. More pending than this
+	// (a bulk enrollment inside one poll interval) drops the whole cache,
+	// which then costs one read per active vehicle.
+	keyFeedPage = 1000
 
 	// DefaultRatePerSecond and DefaultBurst limit frames per vehicle. A
 	// truck sends a few frames a second; backfill after an outage arrives in

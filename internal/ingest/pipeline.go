@@ -90,6 +90,7 @@ func (c Config) validate() error {
 // Store is the part of the store contract the pipeline uses.
 type Store interface {
 	KeyStore
+	RegistryFeed
 	LookupFrame(ctx context.Context, vehicleID string, epoch, seq int64) ([]byte, error)
 	AppendFrames(ctx context.Context, recs []store.FrameRecord, window int64) ([]store.AppendOutcome, error)
 }

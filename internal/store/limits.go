@@ -97,3 +97,9 @@ func pageSize(limit int) int {
 	}
 	return limit
 }
+
+// RegistryChangeRetention is how long the registry change feed keeps a
+// change (the newest is always kept). A reader that falls further behind
+// than this (a gateway whose feed could not be read for an hour) finds a
+// gap and drops what it cached; a shorter bound only makes that likelier.
+const RegistryChangeRetention = time.Hour

@@ -252,11 +252,16 @@ func (s *pgStore) CreateVehicle(ctx context.Context, v Vehicle) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO vehicles(id,status,created,labels) VALUES($1,$2,$3,$4)`, v.ID, v.Status, v.CreatedAt.UTC(), labels)
-	if isPgUnique(err) {
-		return fmt.Errorf("%w: vehicle %s already exists", ErrConflict, v.ID)
-	}
-	return err
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO vehicles(id,status,created,labels) VALUES($1,$2,$3,$4)`, v.ID, v.Status, v.CreatedAt.UTC(), labels)
+		if isPgUnique(err) {
+			return fmt.Errorf("%w: vehicle %s already exists", ErrConflict, v.ID)
+		}
+		if err != nil {
+			return err
+		}
+		return pgNoteChange(ctx, tx, v.ID)
+	})
 }
 
 func scanVehicle(r pgx.Row) (Vehicle, error) {
@@ -305,8 +310,10 @@ func (s *pgStore) SetVehicleStatus(ctx context.Context, id string, status Vehicl
 		if err := tx.QueryRow(ctx, `UPDATE registry_state SET vehicle_status_version = vehicle_status_version + 1 WHERE one=1 RETURNING vehicle_status_version`).Scan(&v); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, VehicleStatusChannel, fmt.Sprint(v))
-		return err
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, VehicleStatusChannel, fmt.Sprint(v)); err != nil {
+			return err
+		}
+		return pgNoteChange(ctx, tx, id)
 	})
 }
 

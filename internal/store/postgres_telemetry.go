@@ -13,24 +13,31 @@ func (s *pgStore) AddVehicleKey(ctx context.Context, k VehicleKey) error {
 	if err := checkSealed(k); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO vehicle_keys(vehicle_id,kid,alg,material,sealed,status,created) VALUES($1,$2,$3,$4,$5,$6,$7)`,
-		k.VehicleID, k.KID, k.Alg, k.Material, k.Sealed, KeyActive, k.CreatedAt.UTC())
-	if isPgUnique(err) {
-		return fmt.Errorf("%w: vehicle %s already has a key %s", ErrConflict, k.VehicleID, k.KID)
-	}
-	return err
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO vehicle_keys(vehicle_id,kid,alg,material,sealed,status,created) VALUES($1,$2,$3,$4,$5,$6,$7)`,
+			k.VehicleID, k.KID, k.Alg, k.Material, k.Sealed, KeyActive, k.CreatedAt.UTC())
+		if isPgUnique(err) {
+			return fmt.Errorf("%w: vehicle %s already has a key %s", ErrConflict, k.VehicleID, k.KID)
+		}
+		if err != nil {
+			return err
+		}
+		return pgNoteChange(ctx, tx, k.VehicleID)
+	})
 }
 
 func (s *pgStore) RetireVehicleKey(ctx context.Context, vehicleID, kid string, at time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE vehicle_keys SET status=$1, retired=coalesce(retired,$2) WHERE vehicle_id=$3 AND kid=$4`,
-		KeyRetired, at.UTC(), vehicleID, kid)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w: key %s of vehicle %s", ErrNotFound, kid, vehicleID)
-	}
-	return nil
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE vehicle_keys SET status=$1, retired=coalesce(retired,$2) WHERE vehicle_id=$3 AND kid=$4`,
+			KeyRetired, at.UTC(), vehicleID, kid)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: key %s of vehicle %s", ErrNotFound, kid, vehicleID)
+		}
+		return pgNoteChange(ctx, tx, vehicleID)
+	})
 }
 
 const pgKeyCols = `vehicle_id,kid,alg,material,sealed,status,created,retired`
@@ -65,13 +72,18 @@ func (s *pgStore) ListClearSecrets(ctx context.Context) ([]VehicleKey, error) {
 }
 
 func (s *pgStore) SealVehicleKey(ctx context.Context, vehicleID, kid string, clear, sealed []byte) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE vehicle_keys SET material=$1, sealed=true WHERE vehicle_id=$2 AND kid=$3 AND alg=$4 AND NOT sealed AND material=$5`,
-		sealed, vehicleID, kid, SecretAlg, clear)
-	if err != nil {
+	var sealedOne bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE vehicle_keys SET material=$1, sealed=true WHERE vehicle_id=$2 AND kid=$3 AND alg=$4 AND NOT sealed AND material=$5`,
+			sealed, vehicleID, kid, SecretAlg, clear)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		sealedOne = true
+		return pgNoteChange(ctx, tx, vehicleID)
+	})
+	if err != nil || sealedOne {
 		return err
-	}
-	if tag.RowsAffected() == 1 {
-		return nil
 	}
 	if _, err := s.GetVehicleKey(ctx, vehicleID, kid); err != nil {
 		return err // ErrNotFound, or the store's failure

@@ -591,7 +591,10 @@ func (s *sqliteStore) CreateVehicle(ctx context.Context, v Vehicle) error {
 		if isUniqueViolation(err) {
 			return fmt.Errorf("%w: vehicle %s already exists", ErrConflict, v.ID)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return sqliteNoteChange(tx, v.ID)
 	})
 }
 
@@ -643,8 +646,10 @@ func (s *sqliteStore) SetVehicleStatus(ctx context.Context, id string, status Ve
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("%w: vehicle %s", ErrNotFound, id)
 		}
-		_, err = tx.Exec(`UPDATE registry_state SET vehicle_status_version = vehicle_status_version + 1 WHERE one=1`)
-		return err
+		if _, err := tx.Exec(`UPDATE registry_state SET vehicle_status_version = vehicle_status_version + 1 WHERE one=1`); err != nil {
+			return err
+		}
+		return sqliteNoteChange(tx, id)
 	})
 }
 

@@ -19,7 +19,10 @@ func (s *sqliteStore) AddVehicleKey(ctx context.Context, k VehicleKey) error {
 		if isUniqueViolation(err) {
 			return fmt.Errorf("%w: vehicle %s already has a key %s", ErrConflict, k.VehicleID, k.KID)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return sqliteNoteChange(tx, k.VehicleID)
 	})
 }
 
@@ -33,7 +36,7 @@ func (s *sqliteStore) RetireVehicleKey(ctx context.Context, vehicleID, kid strin
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("%w: key %s of vehicle %s", ErrNotFound, kid, vehicleID)
 		}
-		return nil
+		return sqliteNoteChange(tx, vehicleID)
 	})
 }
 
@@ -82,7 +85,7 @@ func (s *sqliteStore) SealVehicleKey(ctx context.Context, vehicleID, kid string,
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
-			return nil
+			return sqliteNoteChange(tx, vehicleID)
 		}
 		var one int
 		if err := tx.QueryRow(`SELECT 1 FROM vehicle_keys WHERE vehicle_id=? AND kid=?`, vehicleID, kid).Scan(&one); errors.Is(err, sql.ErrNoRows) {

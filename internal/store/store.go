@@ -95,6 +95,11 @@ type Store interface {
 	// moves with every SetVehicleStatus, so replicas poll it cheaply and
 	// list the vehicles only when it moved.
 	VehicleStatusVersion(ctx context.Context) (int64, error)
+	// RegistryChanges reads the registry change feed (registry.go): the
+	// changes with after < Version <= latest, oldest first, at most limit
+	// (0: DefaultPage), and latest, the newest change's version (0: none
+	// yet), read in one statement.
+	RegistryChanges(ctx context.Context, after int64, limit int) (changes []RegistryChange, latest int64, err error)
 
 	// CreateClient registers a TMS client; ErrConflict if the id exists.
 	CreateClient(ctx context.Context, c Client) error
