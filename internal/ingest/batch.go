@@ -65,6 +65,12 @@ func (h *BatchHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, peer, problem.New(http.StatusUnsupportedMediaType, codes.UnsupportedMediaType, "the body must be application/json"))
 		return
 	}
+	// A saturated gateway refuses before reading the body (flow.go): the
+	// frames were not looked at, and the vehicle sends them again later.
+	if err := h.Pipeline.RefuseIfFull(r.Context(), peer, Backfill); err != nil {
+		h.busy(w, r)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBatchBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -92,16 +98,26 @@ func (h *BatchHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	res, err := h.Pipeline.Process(r.Context(), peer, Backfill, BatchKinds, raws)
+	h.answer(w, r, peer, res, err, giveBack)
+}
+
+// busy answers 429 gateway_busy: nothing of the batch was stored.
+func (h *BatchHandler) busy(w http.ResponseWriter, r *http.Request) {
+	pe := problem.New(http.StatusTooManyRequests, codes.GatewayBusy,
+		"the gateway has its maximum of telemetry frames in flight; nothing was stored, send the batch again after the Retry-After delay")
+	pe.RetryAfter = ratelimit.RetryAfterSeconds(busyRetryAfter)
+	problem.Write(w, r, pe)
+}
+
+// answer writes Process's outcome.
+func (h *BatchHandler) answer(w http.ResponseWriter, r *http.Request, peer principal.Principal, res []Result, err error, giveBack func()) {
 	if errors.Is(err, ErrBusy) {
 		// Telemetry yields: the frames were not looked at, so they do not
 		// spend the vehicle's budget either. The pipeline recorded the
 		// refusal, per vehicle and window; one event per refused batch
 		// would add to the writes the gateway is short of.
 		giveBack()
-		pe := problem.New(http.StatusTooManyRequests, codes.GatewayBusy,
-			"the gateway has its maximum of telemetry frames in flight; nothing was stored, send the batch again after the Retry-After delay")
-		pe.RetryAfter = ratelimit.RetryAfterSeconds(busyRetryAfter)
-		problem.Write(w, r, pe)
+		h.busy(w, r)
 		return
 	}
 	if err != nil {

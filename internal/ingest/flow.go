@@ -88,6 +88,10 @@ func (f *flow) reserve(n int) bool {
 	}
 }
 
+// full reports whether fewer than n slots are free now (a hint: the
+// reservation that follows may still fail).
+func (f *flow) full(n int) bool { return f.inFlight.Load()+int64(n) > f.max }
+
 func (f *flow) release(n int) {
 	if n > 0 {
 		f.inFlight.Add(-int64(n))
@@ -108,8 +112,10 @@ func (f *flow) refuse(ctx context.Context, peer principal.Principal, src Source,
 // later ones of the window are counted, and when the window has closed one
 // summary event records them: attributes aggregated, count (refusals not
 // recorded on their own), total (every refusal of the window), frames (the
-// telemetry frames they held), window_start and window_end. The refusals
-// of a vehicle add up exactly: the one recorded plus the summary's count.
+// telemetry frames they held; a batch refused before its body was read,
+// Pipeline.RefuseIfFull, adds none: they are not known), window_start and
+// window_end. The refusals of a vehicle add up exactly: the one recorded
+// plus the summary's count.
 //
 // It has no goroutine of its own: each pipeline call checks, with one
 // atomic load, whether a window is due, and one goroutine at a time then

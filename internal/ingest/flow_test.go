@@ -125,10 +125,12 @@ func TestAttackTelemetryFloodYieldsToHeartbeats(t *testing.T) {
 		t.Fatalf("%d gateway_busy events for 4 refusals of one vehicle in one window, want 1", n)
 	}
 	ev := f.mem.ByCode(codes.GatewayBusy)[0]
-	if ev.Actor != vehicle("T1") || ev.Verdict != event.Reject || ev.Class != event.ClassTelemetry || ev.Attrs["frames"] != 1 {
+	if ev.Actor != vehicle("T1") || ev.Verdict != event.Reject || ev.Class != event.ClassTelemetry || ev.Attrs["frames"] != 0 {
+		// The first refusal is a batch's, refused before its body was read:
+		// its frames are not known.
 		t.Fatalf("gateway_busy event %+v", ev)
 	}
-	busy := map[string]float64{"backfill": 3, "live": 1}
+	busy := map[string]float64{"backfill": 0, "live": 1} // the batches were refused unread
 	for src, want := range busy {
 		if got := counterValue(t, p.flow.refused.WithLabelValues(src)); got != want {
 			t.Errorf("fifthwheel_telemetry_busy_frames_total{source=%q} = %v, want %v", src, got, want)
@@ -226,4 +228,38 @@ func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// TestAttackBatchFloodRefusedBeforeTheBodyIsRead: when the telemetry in
+// flight leaves no room for a full batch, the batch path answers
+// gateway_busy without reading the body: a saturated gateway spends
+// nothing on parsing and admitting frames it will refuse. The body here is
+// not even JSON: had it been read, the answer would be malformed_batch.
+func TestAttackBatchFloodRefusedBeforeTheBodyIsRead(t *testing.T) {
+	f := newFleet(t, storetest.Engines()[0].Open(t))
+	f.enroll("T1", "k1")
+	p, err := New(Config{MaxInFlight: 2 * MaxBatchFrames}, Deps{Store: f.st, Events: event.NewBus(nil, nil, f.mem),
+		Now: func() time.Time { return f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &BatchHandler{Pipeline: p, Events: event.NewBus(nil, nil, f.mem),
+		Peer: func(*http.Request) (principal.Principal, bool) { return vehicle("T1"), true }}
+
+	// Room for a full batch: the body is read (and refused as malformed).
+	p.flow.inFlight.Store(MaxBatchFrames)
+	if rec := post(h, "application/json", []byte("not json")); rec.Code != http.StatusBadRequest {
+		t.Fatalf("with room for a batch: %d %s, want 400 (the body read)", rec.Code, rec.Body)
+	}
+	// Less than a full batch of room: refused before the body is read.
+	p.flow.inFlight.Store(MaxBatchFrames + 1)
+	rec := post(h, "application/json", []byte("not json"))
+	var pb struct{ Code string }
+	_ = json.Unmarshal(rec.Body.Bytes(), &pb)
+	if rec.Code != http.StatusTooManyRequests || pb.Code != codes.GatewayBusy || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("batch while nearly full: %d %s; want 429 %s with Retry-After, the body unread", rec.Code, rec.Body, codes.GatewayBusy)
+	}
+	if got := len(f.mem.ByCode(codes.GatewayBusy)); got != 1 {
+		t.Fatalf("%d gateway_busy events, want the refusal recorded once", got)
+	}
 }

@@ -196,6 +196,20 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 // stored after it are summarized one call at a time.
 func (p *Pipeline) Close() error { return p.sum.Close() }
 
+// RefuseIfFull returns ErrBusy, and records the refusal, when fewer than
+// MaxBatchFrames telemetry slots are free: the batch path asks before it
+// reads a body, because reading, parsing and admitting a full batch costs
+// about as much as verifying it, and a saturated gateway must not spend
+// that on frames it will refuse. A call it lets through may still be
+// refused by Process when the slots went meanwhile.
+func (p *Pipeline) RefuseIfFull(ctx context.Context, peer principal.Principal, src Source) error {
+	if !p.flow.full(MaxBatchFrames) {
+		return nil
+	}
+	p.flow.refuse(ctx, peer, src, 0)
+	return ErrBusy
+}
+
 // Verdicts of a Result.
 const (
 	Accepted = "accepted"
