@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,7 +30,10 @@ func Exec(t testing.TB, cfg store.Config, sqliteQ, pgQ string, args ...any) {
 		}
 		return
 	}
-	db, err := sql.Open("sqlite", filepath.Join(cfg.DataDir, store.DBFileName))
+	// Wait out a transient lock as the gateway's own connections do
+	// (store.BusyTimeout), rather than fail at once.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(cfg.DataDir, store.DBFileName)+
+		fmt.Sprintf("?_pragma=busy_timeout(%d)", store.BusyTimeout.Milliseconds()))
 	if err != nil {
 		t.Fatal(err)
 	}
