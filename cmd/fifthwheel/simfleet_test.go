@@ -1,0 +1,97 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fifthwheel/fifthwheel/internal/sim"
+)
+
+// fleetEnv: the fastest heartbeat the gateway and the agent allow (the
+// deadline 1.5 s), so a blackout is declared and measured in a short run.
+var fleetEnv = []string{"FIFTHWHEEL_HEARTBEAT_INTERVAL=500ms", "FIFTHWHEEL_LOG_LEVEL=warn"}
+
+// simFleet runs `sim fleet` against g and returns its result and, if it
+// wrote one, its JSON report.
+func simFleet(t *testing.T, g *gateway, args ...string) (cliResult, *sim.Report) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "fleet.json")
+	args = append([]string{"sim", "fleet", "--summary-every", "2s", "--json", out}, args...)
+	r := cli(t, g.env, append(args, g.state...)...)
+	t.Logf("fifthwheel %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	b, err := os.ReadFile(out)
+	if err != nil {
+		return r, nil
+	}
+	var rep sim.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return r, &rep
+}
+
+// TestSimFleetCheckIsHonest: `sim fleet --check` refuses, before any truck
+// runs, a scenario its configured faults fall outside of (5 trucks for 3 s
+// with the default blackout 20 s in: it used to "pass" having measured
+// nothing), and a fraction that selects no truck; a run whose blackout fits
+// measures every row it configured and passes.
+func TestSimFleetCheckIsHonest(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "d")
+	g := startGateway(t, data, []string{"--data", data}, fleetEnv)
+
+	refused := []struct {
+		name string
+		args []string
+		want []string // in stderr
+	}{
+		{"default blackout past a 3s scenario", []string{"--vehicles", "5", "--duration", "3s", "--check"},
+			[]string{"--blackout-at 20s", "--duration 3s"}},
+		{"the same without --check", []string{"--vehicles", "5", "--duration", "3s"},
+			[]string{"--blackout-at 20s"}},
+		{"a fraction that selects no truck", []string{"--vehicles", "4", "--check"},
+			[]string{"--blackout-fraction 0.1", "none of the 4 trucks"}},
+		{"a blackout whose figures do not fit", []string{"--vehicles", "5", "--duration", "10s", "--blackout-at", "1s",
+			"--blackout-for", "3s", "--check"}, []string{"--duration 10s", "16s"}},
+		{"a blackout too short to be declared", []string{"--vehicles", "5", "--duration", "20s", "--blackout-at", "1s",
+			"--blackout-for", "1s", "--check"}, []string{"--blackout-for 1s"}},
+		{"a sensor fault past the end", []string{"--vehicles", "5", "--duration", "5s", "--blackout-fraction", "0",
+			"--gnss-jump-fraction", "0.2", "--check"}, []string{"--sensor-fault-at 10s"}},
+	}
+	for _, c := range refused {
+		r, rep := simFleet(t, g, c.args...)
+		if r.code != exitUsage {
+			t.Errorf("%s: exit %d, want %d (usage)", c.name, r.code, exitUsage)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("%s: stderr does not name %q:\n%s", c.name, w, r.stderr)
+			}
+		}
+		if rep != nil || strings.Contains(r.stdout, "SLA") {
+			t.Errorf("%s: a report was made; the run should have been refused before it started", c.name)
+		}
+	}
+
+	// A blackout that fits: 1 s in, 3 s long (the gateway must declare it:
+	// over 1.5 s + 1 s), and the scenario long enough for the truck's
+	// 15 s safe-state budget.
+	r, rep := simFleet(t, g, "--vehicles", "3", "--duration", "16s", "--blackout-at", "1s", "--blackout-for", "3s",
+		"--blackout-fraction", "0.34", "--check")
+	if rep == nil {
+		t.Fatalf("no report (exit %d)", r.code)
+	}
+	if r.code != 0 {
+		t.Errorf("sim fleet --check exited %d on a run that fits", r.code)
+	}
+	for _, s := range rep.SLAs {
+		if s.Result != sim.Pass {
+			t.Errorf("SLA %q: %s (%s), want pass", s.Name, s.Result, s.Reason)
+		}
+	}
+	if rep.Ready != 3 {
+		t.Errorf("%d of 3 trucks drove", rep.Ready)
+	}
+}
