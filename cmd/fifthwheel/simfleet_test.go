@@ -10,9 +10,9 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/sim"
 )
 
-// fleetEnv: the fastest heartbeat the gateway and the agent allow (the
-// deadline 1.5 s), so a blackout is declared and measured in a short run.
-var fleetEnv = []string{"FIFTHWHEEL_HEARTBEAT_INTERVAL=500ms", "FIFTHWHEEL_LOG_LEVEL=warn"}
+// fleetEnv: the default heartbeat (1 s × 3 misses, the deadline 3 s),
+// whose slack for late acks on a loaded machine is the largest.
+var fleetEnv = []string{"FIFTHWHEEL_LOG_LEVEL=warn"}
 
 // simFleet runs `sim fleet` against g and returns its result and, if it
 // wrote one, its JSON report.
@@ -54,9 +54,13 @@ func TestSimFleetCheckIsHonest(t *testing.T) {
 		{"a fraction that selects no truck", []string{"--vehicles", "4", "--check"},
 			[]string{"--blackout-fraction 0.1", "none of the 4 trucks"}},
 		{"a blackout whose figures do not fit", []string{"--vehicles", "5", "--duration", "10s", "--blackout-at", "1s",
-			"--blackout-for", "3s", "--check"}, []string{"--duration 10s", "16s"}},
+			"--blackout-for", "5s", "--check"}, []string{"--duration 10s", "16s"}},
 		{"a blackout too short to be declared", []string{"--vehicles", "5", "--duration", "20s", "--blackout-at", "1s",
-			"--blackout-for", "1s", "--check"}, []string{"--blackout-for 1s"}},
+			"--blackout-for", "3s", "--check"}, []string{"--blackout-for 3s", "shorter than the deadline"}},
+		// Without --check a blackout that does not fit is a warning; the
+		// sensor fault that never happens is refused all the same.
+		{"a warning, and a fault that never happens", []string{"--vehicles", "5", "--duration", "10s", "--blackout-at", "1s",
+			"--blackout-for", "5s", "--gnss-jump-fraction", "0.2"}, []string{"warning: --duration 10s", "--sensor-fault-at 10s, --duration 10s"}},
 		{"a sensor fault past the end", []string{"--vehicles", "5", "--duration", "5s", "--blackout-fraction", "0",
 			"--gnss-jump-fraction", "0.2", "--check"}, []string{"--sensor-fault-at 10s"}},
 	}
@@ -75,10 +79,21 @@ func TestSimFleetCheckIsHonest(t *testing.T) {
 		}
 	}
 
-	// A blackout that fits: 1 s in, 3 s long (the gateway must declare it:
-	// over 1.5 s + 1 s), and the scenario long enough for the truck's
-	// 15 s safe-state budget.
-	r, rep := simFleet(t, g, "--vehicles", "3", "--duration", "16s", "--blackout-at", "1s", "--blackout-for", "3s",
+	// After the run: a scenario that starts before every truck drives
+	// (--ready-timeout 1ms: no truck shakes hands and is resumed within a
+	// millisecond of the last one's start) fails --check with the count.
+	r, rep := simFleet(t, g, "--vehicles", "5", "--duration", "1s", "--blackout-fraction", "0", "--ready-timeout", "1ms", "--check")
+	if rep == nil || rep.Ready >= rep.Eligible {
+		t.Fatalf("expected a report with fewer than all trucks driving: %+v", rep)
+	}
+	if r.code != exitRuntime || !strings.Contains(r.stderr, "check failed: only ") || !strings.Contains(r.stderr, "of the 5 trucks expected to drive") {
+		t.Errorf("not every truck drove: exit %d, want %d with the count:\n%s", r.code, exitRuntime, r.stderr)
+	}
+
+	// A blackout that fits: 1 s in, 5 s long (the gateway must declare it:
+	// at least 3 s + 1 s), and the scenario long enough for the truck's
+	// 15 s safe-state budget: 1 s + max(5 s + 3 s + 1 s, 15 s).
+	r, rep = simFleet(t, g, "--vehicles", "3", "--duration", "16s", "--blackout-at", "1s", "--blackout-for", "5s",
 		"--blackout-fraction", "0.34", "--check")
 	if rep == nil {
 		t.Fatalf("no report (exit %d)", r.code)
