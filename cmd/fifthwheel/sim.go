@@ -224,7 +224,8 @@ With --duration 0 only the fractions are checked before the run.
 After the run, --check exits 1, listing each reason, if an SLA row fails
 (over its limit, or "no data" when a fault of its kind was configured and
 it measured nothing: a blackout must yield a stop from cruise, a comm_lost
-detection and a checked blackout; a sensor fault a plausibility finding),
+detection and a checked blackout; each sensor fault a finding of its kind
+on a truck with it),
 if fewer trucks were driving when the scenario started than expected (all
 but those skewed past ±5s), or if the scenario never started. A row whose
 kind of fault was not configured and that has no samples is "n/a".`,

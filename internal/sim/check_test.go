@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/codes"
 )
 
 // problemFields lists the problems as "group field outside".
@@ -155,10 +156,25 @@ func TestReportRowsNotApplicable(t *testing.T) {
 		t.Errorf("check failures %q on a healthy run", f)
 	}
 
+	// A GNSS jump and a speed fault: findings of the jump only leave the
+	// speed fault without data.
 	in.trucks[0].Faults.GNSSJump = Window{At: time.Second, For: 5 * time.Second}
+	in.trucks[1].Faults.SpeedDisagreement = Window{At: time.Second, For: 5 * time.Second}
+	const row = "gateway: plausibility findings on trucks without that fault"
+	if res := slaResults(buildReport(in))[row]; res != Fail {
+		t.Errorf("sensor faults without any finding: %q, want FAIL", res)
+	}
+	in.gw.evs[codes.PositionJump] = []gwEvent{{Code: codes.PositionJump, Vehicle: "a", Time: t0.Add(2 * time.Second)}}
 	r = buildReport(in)
-	if res := slaResults(r)["gateway: plausibility findings on trucks without that fault"]; res != Fail {
-		t.Errorf("a GNSS jump without any finding: %q, want FAIL", res)
+	for _, s := range r.SLAs {
+		if s.Name == row && (s.Result != Fail || !strings.Contains(s.Reason, "no data: no speed_disagreement finding on the 1 trucks") ||
+			strings.Contains(s.Reason, "position_jump")) {
+			t.Errorf("only the GNSS jump found: %+v, want a failure for the speed fault alone", s)
+		}
+	}
+	in.gw.evs[codes.SpeedDisagreement] = []gwEvent{{Code: codes.SpeedDisagreement, Vehicle: "b", Time: t0.Add(4 * time.Second)}}
+	if res := slaResults(buildReport(in))[row]; res != Pass {
+		t.Errorf("both sensor faults found on their trucks: %q, want pass", res)
 	}
 }
 

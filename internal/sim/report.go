@@ -266,13 +266,16 @@ func buildReport(in reportInput) *Report {
 	vr.TelemetryAcked, vr.TelemetryBuffered = in.acked, in.buffered
 	var lastAck, lossStop, lossSafe, stopDur []time.Duration
 	outages := map[string][]outageWin{}
-	blackedOut, sensorFaulted := 0, 0
+	blackedOut, jumped, speedFaulted := 0, 0, 0
 	for _, t := range in.trucks {
 		if t.Faults.Blackout.For > 0 {
 			blackedOut++
 		}
-		if t.Faults.GNSSJump.For > 0 || t.Faults.SpeedDisagreement.For > 0 {
-			sensorFaulted++
+		if t.Faults.GNSSJump.For > 0 {
+			jumped++
+		}
+		if t.Faults.SpeedDisagreement.For > 0 {
+			speedFaulted++
 		}
 		var wins []outageWin
 		if !in.t0.IsZero() {
@@ -362,17 +365,41 @@ func buildReport(in reportInput) *Report {
 			check("gateway: false comm_lost", "count", float64(g.False), 0, g.CommLost),
 			check("gateway: blackouts without comm_lost", "count", float64(g.Undetected), 0, g.Blackouts).
 				requires(blackout, fmt.Sprintf("none of the %d blacked-out trucks had a session when its link went and a blackout over before the end", blackedOut)))
-		if sensorFaulted > 0 || len(g.Findings) > 0 {
-			found, unfaulted := 0, 0
-			for code, n := range g.Findings {
-				found += n
-				unfaulted += g.FindingsUnfaulted[code]
-			}
-			r.SLAs = append(r.SLAs, check("gateway: plausibility findings on trucks without that fault", "count", float64(unfaulted), 0, found).
-				requires(sensorFaulted > 0, fmt.Sprintf("no position_jump or speed_disagreement finding, though %d trucks had a sensor fault", sensorFaulted)))
+		if jumped > 0 || speedFaulted > 0 || len(g.Findings) > 0 {
+			r.SLAs = append(r.SLAs, findingsRow(g, jumped, speedFaulted))
 		}
 	}
 	return r
+}
+
+// findingsRow checks the plausibility findings: none on a truck without
+// the fault (the count), and at least one of each kind whose sensor fault
+// was configured on jumped and speedFaulted trucks (else "no data").
+func findingsRow(g *GatewayReport, jumped, speedFaulted int) SLA {
+	found, unfaulted := 0, 0
+	for code, n := range g.Findings {
+		found += n
+		unfaulted += g.FindingsUnfaulted[code]
+	}
+	row := check("gateway: plausibility findings on trucks without that fault", "count", float64(unfaulted), 0, found)
+	var missing []string
+	for _, k := range []struct {
+		code   string
+		trucks int
+		fault  string
+	}{{codes.PositionJump, jumped, "a GNSS jump"}, {codes.SpeedDisagreement, speedFaulted, "a wheel/GNSS speed disagreement"}} {
+		if k.trucks > 0 && g.Findings[k.code]-g.FindingsUnfaulted[k.code] == 0 {
+			missing = append(missing, fmt.Sprintf("no %s finding on the %d trucks with %s", k.code, k.trucks, k.fault))
+		}
+	}
+	if len(missing) > 0 {
+		reason := "no data: " + strings.Join(missing, "; ")
+		if row.Reason != "" {
+			reason += "; " + row.Reason
+		}
+		row.Result, row.Reason = Fail, reason
+	}
+	return row
 }
 
 func gatewayFigures(in reportInput, span time.Duration, outages map[string][]outageWin) *GatewayReport {
@@ -587,7 +614,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			val = "-"
 		}
 		res := s.Result
-		if s.Reason != "" && s.N == 0 {
+		if strings.HasPrefix(s.Reason, "no data: ") {
 			res += " (" + s.Reason + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t≤ %s\t%s\n", s.Name, s.N, s.Stat, val, lim, res)
