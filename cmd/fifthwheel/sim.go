@@ -76,11 +76,29 @@ type simRun struct {
 }
 
 // openSim opens the CA, finds the gateway and sets up the provisioner,
-// whose credentials stay valid for at least runFor and an hour. The
-// caller closes r.e.
-func (a *app) openSim(cmd *cobra.Command, s *simFlags, runFor time.Duration) (*simRun, error) {
-	e, ca, by, err := a.openCAAs(cmd, &s.st, &s.op)
+// whose credentials stay valid for at least runFor and an hour. precheck,
+// if set, sees the configuration first (before the CA is opened or the
+// gateway is looked for): a run it refuses goes no further. The caller
+// closes r.e.
+func (a *app) openSim(cmd *cobra.Command, s *simFlags, runFor time.Duration, precheck func(config.Config) error) (*simRun, error) {
+	e, err := a.openState(cmd, &s.st, false)
 	if err != nil {
+		return nil, err
+	}
+	if precheck != nil {
+		if err := precheck(e.cfg); err != nil {
+			e.close()
+			return nil, err
+		}
+	}
+	ca, err := a.openCA(cmd.Context(), e)
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	by, err := s.op.actor(cmd.Context(), e)
+	if err != nil {
+		e.close()
 		return nil, err
 	}
 	if s.pprof != "" {
@@ -185,7 +203,32 @@ The figures: vehicle side, from the trucks' agents (last answered heartbeat →
 safe_state, blackout → stopping); gateway side, from the gateway's own events
 in its store (comm_lost with last_heartbeat, deadline, detection_latency_ms;
 resumes; plausibility findings), read through --data or --store. A comm_lost
-for a truck whose link was not down is false.`,
+for a truck whose link was not down is false.
+
+Checks. Before any truck runs, a configured fault (a --*-fraction above 0)
+entirely outside the scenario is refused (exit 2): one that selects no truck
+(round(fraction × --vehicles) = 0) or starts at or after --duration. With
+--check, so is a fault whose figures cannot be measured whole; without it
+that is a warning. With the deadline S = heartbeat.interval × misses:
+  blackout  lasts at least S + 1s (shorter ones the gateway need not
+            declare), and --duration ≥ --blackout-at + max(--blackout-for
+            + S + 1s, 15s): it ends, the gateway's comm_lost is due and
+            counted, and a truck stopped by it has had its 15 s safe-state
+            budget (at the defaults, 1s × 3: a blackout 20s in for 10s
+            needs 35s)
+  flap      completes one down period, and ends by --duration if
+            --flap-for is set
+  sensor    --sensor-fault-at + --sensor-fault-for ≤ --duration
+With --duration 0 only the fractions are checked before the run.
+
+After the run, --check exits 1, listing each reason, if an SLA row fails
+(over its limit, or "no data" when a fault of its kind was configured and
+it measured nothing: a blackout must yield a stop from cruise, a comm_lost
+detection and a checked blackout; each sensor fault a finding of its kind
+on a truck with it), if fewer trucks were driving when the scenario started
+than expected (all but those skewed past ±5s), or if the scenario never
+started. A row whose kind of fault was not configured and that has no
+samples is "n/a".`,
 		Example: `  # 1,000 trucks against 'fifthwheel serve --dev --data ./fw-data';
   # 10 % black out 20 s into the scenario for 10 s
   fifthwheel sim fleet --vehicles 1000 --data ./fw-data
@@ -225,7 +268,7 @@ for a truck whose link was not down is false.`,
 	fs.DurationVar(&o.sensorAt, "sensor-fault-at", 10*time.Second, "sensor faults start `D` into the scenario")
 	fs.DurationVar(&o.sensorFor, "sensor-fault-for", 10*time.Second, "sensor faults last `D`")
 	fs.Uint64Var(&o.seed, "seed", 1, "choose faulted trucks, routes and noise from `SEED`")
-	fs.BoolVar(&o.check, "check", false, "exit 1 if an SLA figure fails")
+	fs.BoolVar(&o.check, "check", false, "exit 1 if an SLA row fails or has no data for a configured fault, or not every truck drove; refuse faults the scenario cannot show (see Checks)")
 	return cmd
 }
 
@@ -259,7 +302,9 @@ func (o *simFleetFlags) faultGroups() []sim.FaultGroup {
 
 func (a *app) simFleet(cmd *cobra.Command, o *simFleetFlags) error {
 	ctx := cmd.Context()
-	r, err := a.openSim(cmd, &o.simFlags, o.duration+o.readyTimeout)
+	r, err := a.openSim(cmd, &o.simFlags, o.duration+o.readyTimeout, func(cfg config.Config) error {
+		return a.checkScenario(cmd, o, cfg)
+	})
 	if err != nil {
 		return err
 	}
@@ -293,10 +338,68 @@ func (a *app) simFleet(cmd *cobra.Command, o *simFleetFlags) error {
 	if err := a.writeReport(report, &o.simFlags); err != nil {
 		return err
 	}
-	if o.check && report.Failed() {
-		return errors.New("an SLA figure failed (see the report)")
+	if !o.check {
+		return nil
+	}
+	fails := report.CheckFailures()
+	for _, f := range fails {
+		fmt.Fprintf(a.stderr, "fifthwheel sim: check failed: %s\n", f)
+	}
+	if len(fails) > 0 {
+		return fmt.Errorf("sim fleet --check: %d check(s) failed (see above and the report)", len(fails))
 	}
 	return nil
+}
+
+// faultFlags names, per fault group, the flags that set each field a
+// sim.ScenarioProblem points at.
+var faultFlags = map[string]map[string]string{
+	"blackout":  {"fraction": "blackout-fraction", "at": "blackout-at", "for": "blackout-for"},
+	"link":      {"fraction": "link-fraction"},
+	"flap":      {"fraction": "flap-fraction", "at": "flap-at", "for": "flap-for", "every": "flap"},
+	"clock":     {"fraction": "clock-skew-fraction"},
+	"gnss-jump": {"fraction": "gnss-jump-fraction", "at": "sensor-fault-at", "for": "sensor-fault-for"},
+	"speed":     {"fraction": "speed-fault-fraction", "at": "sensor-fault-at", "for": "sensor-fault-for"},
+}
+
+// checkScenario refuses, before any truck runs, a configured fault the
+// scenario cannot show: always one entirely outside it (it never happens:
+// the report would describe a fault that did not occur), and with --check
+// one whose figures cannot be measured whole (without --check that is a
+// warning). cfg gives the heartbeat the deadline is made of.
+func (a *app) checkScenario(cmd *cobra.Command, o *simFleetFlags, cfg config.Config) error {
+	sc := sim.Config{Common: sim.Common{Vehicles: o.vehicles}, HeartbeatInterval: cfg.Heartbeat.Interval,
+		Misses: cfg.Heartbeat.Misses, Duration: o.duration, Faults: o.faultGroups()}
+	flagVal := func(name string) string {
+		if f := cmd.Flags().Lookup(name); f != nil {
+			return "--" + name + " " + f.Value.String()
+		}
+		return "--" + name
+	}
+	var refuse, warn []string
+	for _, p := range sc.ScenarioProblems() {
+		flags := flagVal("duration")
+		if name := faultFlags[p.Group][p.Field]; name != "" {
+			flags = flagVal(name)
+			if p.Field == "at" {
+				flags += ", " + flagVal("duration")
+			}
+		}
+		line := flags + ": " + p.Msg
+		if p.Outside || o.check {
+			refuse = append(refuse, line)
+		} else {
+			warn = append(warn, line)
+		}
+	}
+	for _, w := range warn {
+		fmt.Fprintf(a.stderr, "fifthwheel sim: warning: %s (--check refuses this)\n", w)
+	}
+	if len(refuse) == 0 {
+		return nil
+	}
+	return &usageError{err: fmt.Errorf("sim fleet: the scenario cannot show the configured faults:\n  %s", strings.Join(refuse, "\n  ")),
+		hint: "see 'fifthwheel sim fleet --help' (Checks); --*-fraction 0 turns a fault off"}
 }
 
 // simStateDir is where the simulator keeps its vehicles' credentials and

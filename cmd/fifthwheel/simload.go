@@ -87,7 +87,7 @@ was rejected, the counts do not add up, or nothing was accepted.`,
 }
 
 func (a *app) simLoad(cmd *cobra.Command, o *simLoadFlags) error {
-	r, err := a.openSim(cmd, &o.simFlags, o.duration)
+	r, err := a.openSim(cmd, &o.simFlags, o.duration, nil)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,12 @@
 // and, given the gateway's event store (Deps.Events), the gateway-side
 // figures from the gateway's own events: comm_lost detection latency, false
 // comm_lost declarations, blackouts the gateway missed. Each SLA figure is
-// checked against its limit (limits.go).
+// checked against its limit (limits.go). A row the configured faults
+// should have filled and that has no samples fails ("no data: ..."); one
+// whose kind of fault was not configured is n/a. Report.CheckFailures
+// adds a scenario that never started and trucks not driving when it did.
+// Config.ScenarioProblems names the faults a scenario cannot show (before
+// it runs); New refuses those that cannot happen at all.
 //
 // # Sustained ingest (Load)
 //

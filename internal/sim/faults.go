@@ -133,7 +133,7 @@ func assignFaults(n int, groups []FaultGroup, seed uint64) ([]Faults, [][]int) {
 	out := make([]Faults, n)
 	chosen := make([][]int, len(groups))
 	for g, grp := range groups {
-		k := int(math.Round(grp.Fraction * float64(n)))
+		k := groupTrucks(grp.Fraction, n)
 		r := rand.New(rand.NewPCG(seed, uint64(g)+1))
 		perm := r.Perm(n)[:k]
 		for _, i := range perm {
@@ -142,4 +142,95 @@ func assignFaults(n int, groups []FaultGroup, seed uint64) ([]Faults, [][]int) {
 		chosen[g] = perm
 	}
 	return out, chosen
+}
+
+// groupTrucks is how many of n trucks a group's fraction selects.
+func groupTrucks(frac float64, n int) int { return int(math.Round(frac * float64(n))) }
+
+// ScenarioProblem is a configured fault the scenario cannot show.
+type ScenarioProblem struct {
+	// Group is the FaultGroup's Name.
+	Group string
+	// Field is what to change: "fraction", "at", "for", "every" (the
+	// group's), or "duration" (the scenario's).
+	Field string
+	// Outside: the fault cannot happen at all (it selects no truck, or it
+	// starts at or after the scenario's end). New refuses such a
+	// configuration. Otherwise the fault happens but a figure it should
+	// produce cannot be measured whole; `sim fleet --check` refuses that
+	// too.
+	Outside bool
+	Msg     string
+}
+
+func (p ScenarioProblem) String() string { return p.Group + " " + p.Field + ": " + p.Msg }
+
+// ScenarioProblems lists the configured faults the scenario cannot show.
+// A group with Fraction 0 is not configured. The rules, for a scenario of
+// Duration D (with D = 0, until the context ends, only the fractions are
+// checked) and the deadline S = HeartbeatInterval × Misses:
+//
+//   - every group must select at least one truck (round(Fraction × N) ≥ 1);
+//   - every fault window must start before D;
+//   - a blackout must last at least S + 1 s (shorter ones the gateway need
+//     not declare, so its comm_lost figures would have nothing to count),
+//     and D must be at least its start + max(its length + S + 1 s, 15 s):
+//     it ends, the gateway's declaration is due and counted, and a truck
+//     that stopped at its start has had its whole safe-state budget;
+//   - flapping must fit one full down period, and end by D if it has a
+//     length; a sensor fault window must end by D.
+func (c Config) ScenarioProblems() []ScenarioProblem {
+	c = c.withDefaults()
+	span := time.Duration(c.Misses) * c.HeartbeatInterval
+	var ps []ScenarioProblem
+	for _, g := range c.Faults {
+		if g.Fraction <= 0 {
+			continue
+		}
+		add := func(field string, outside bool, format string, a ...any) {
+			ps = append(ps, ScenarioProblem{Group: g.Name, Field: field, Outside: outside, Msg: fmt.Sprintf(format, a...)})
+		}
+		if groupTrucks(g.Fraction, c.Vehicles) == 0 {
+			add("fraction", true, "selects none of the %d trucks (%g × %d rounds to 0)", c.Vehicles, g.Fraction, c.Vehicles)
+		}
+		d := c.Duration
+		if d <= 0 {
+			continue
+		}
+		starts := func(what string, at time.Duration) bool {
+			if at >= d {
+				add("at", true, "the %s starts %v into a %v scenario: it never happens", what, at, d)
+				return false
+			}
+			return true
+		}
+		f := g.Faults
+		if b := f.Blackout; b.For > 0 && starts("blackout", b.At) {
+			if min := span + outageSlack; b.For < min {
+				add("for", false, "a %v blackout is shorter than the deadline (heartbeat interval × misses, %v) + %v: the gateway need not declare it, so there is nothing to measure", b.For, span, outageSlack)
+			}
+			if need := b.At + max(b.For+span+outageSlack, SafeStateSLA); d < need {
+				add("duration", false, "a %v scenario is too short for a blackout %v in for %v: its figures need %v (start + max(length + %v deadline + %v, the %v safe-state budget))",
+					d, b.At, b.For, need, span, outageSlack, SafeStateSLA)
+			}
+		}
+		if f.FlapEvery > 0 && starts("flapping", f.FlapWindow.At) {
+			w := f.FlapWindow
+			if w.At+f.FlapEvery > d {
+				add("every", false, "flapping %v in, every %v, does not complete one down period within the %v scenario", w.At, f.FlapEvery, d)
+			} else if w.For > 0 && w.At+w.For > d {
+				add("for", false, "flapping %v in for %v ends after the %v scenario", w.At, w.For, d)
+			}
+		}
+		for _, sw := range []struct {
+			what string
+			w    Window
+		}{{"GNSS jump", f.GNSSJump}, {"speed disagreement", f.SpeedDisagreement}} {
+			what, w := sw.what, sw.w
+			if w.For > 0 && starts(what, w.At) && w.At+w.For > d {
+				add("for", false, "the %s %v in for %v ends after the %v scenario", what, w.At, w.For, d)
+			}
+		}
+	}
+	return ps
 }

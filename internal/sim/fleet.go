@@ -174,6 +174,14 @@ func (c Config) validate() error {
 			bad("fault group %d (%s): %v", i, g.Name, err)
 		}
 	}
+	// A fault the scenario cannot contain at all is a configuration
+	// mistake: a run with it would report figures for a fault that never
+	// happened.
+	for _, p := range c.ScenarioProblems() {
+		if p.Outside {
+			bad("fault group %s: %s", p.Group, p.Msg)
+		}
+	}
 	if len(errs) > 0 {
 		return errors.New("sim: config: " + strings.Join(errs, "; "))
 	}
@@ -380,7 +388,7 @@ func (f *Fleet) Run(ctx context.Context) (*Report, error) {
 			return nil, fmt.Errorf("sim: read the gateway's events: %v", err)
 		}
 	}
-	return buildReport(reportInput{cfg: f.cfg, started: f.start, t0: t0, end: end, ready: ready, enrolled: int(f.enrolled.Load()),
+	return buildReport(reportInput{cfg: f.cfg, started: f.start, t0: t0, end: end, ready: ready, eligible: f.eligible, enrolled: int(f.enrolled.Load()),
 		trucks: trucks, modes: modes, acked: acked, buffered: buffered, gw: f.gw, gwSource: f.d.EventsSource,
 		groupSize: f.groupSize}), nil
 }

@@ -48,24 +48,46 @@ type SLA struct {
 	Limit  float64 `json:"limit"` // ms, or a count
 	N      int     `json:"n"`     // samples
 	Result string  `json:"result"`
+	// Reason says why a row failed: over its limit, or "no data: ..." when
+	// the scenario configured what it measures and it measured nothing.
+	Reason string `json:"reason,omitempty"`
 }
 
 // SLA results.
 const (
-	Pass   = "pass"
-	Fail   = "FAIL"
-	NoData = "no data"
+	Pass = "pass"
+	Fail = "FAIL"
+	// NotApplicable: the row has no samples and the scenario configured
+	// nothing that should have produced any (no fault of its kind).
+	NotApplicable = "n/a"
 )
 
+// check makes a row from its samples. A count row with no samples passes
+// (it counts bad events over the whole scenario: none is a measurement);
+// any other row without samples is n/a until requires says otherwise.
 func check(name, stat string, value, limit float64, n int) SLA {
-	r := Pass
+	s := SLA{Name: name, Stat: stat, Value: value, Limit: limit, N: n, Result: Pass}
 	switch {
 	case n == 0 && stat != "count":
-		r = NoData
+		s.Result = NotApplicable
 	case value > limit:
-		r = Fail
+		s.Result = Fail
+		if stat == "count" {
+			s.Reason = fmt.Sprintf("%.0f, over the limit of %.0f", value, limit)
+		} else {
+			s.Reason = fmt.Sprintf("%s %s, over the limit of %s", stat, fmtMS(value), fmtMS(limit))
+		}
 	}
-	return SLA{Name: name, Stat: stat, Value: value, Limit: limit, N: n, Result: r}
+	return s
+}
+
+// requires marks a row the scenario should have produced data for (a fault
+// of its kind was configured): without samples it fails, with why.
+func (s SLA) requires(configured bool, why string) SLA {
+	if configured && s.N == 0 {
+		s.Result, s.Reason = Fail, "no data: "+why
+	}
+	return s
 }
 
 // Report is the end-of-run report.
@@ -76,8 +98,10 @@ type Report struct {
 	// cached credentials.
 	Enrolled int `json:"enrolled"`
 	// Ready trucks were driving (resumed by the gateway) when the scenario
-	// started.
+	// started, of Eligible: the trucks expected to drive (all but those
+	// whose clock skew the gateway refuses).
 	Ready             int           `json:"ready"`
+	Eligible          int           `json:"eligible"`
 	ReadyAfter        time.Duration `json:"-"`
 	ReadyAfterMS      float64       `json:"ready_after_ms"`
 	Scenario          time.Duration `json:"-"`
@@ -211,6 +235,7 @@ type reportInput struct {
 	t0        time.Time // scenario start; zero if it never started
 	end       time.Time // scenario end
 	ready     int       // trucks driving when the scenario started
+	eligible  int       // trucks expected to drive
 	enrolled  int
 	trucks    []truckResult
 	modes     map[string]int
@@ -224,7 +249,7 @@ type reportInput struct {
 func buildReport(in reportInput) *Report {
 	cfg := in.cfg
 	span := time.Duration(cfg.Misses) * cfg.HeartbeatInterval
-	r := &Report{Started: in.started, Vehicles: len(in.trucks), Enrolled: in.enrolled, Ready: in.ready, HeartbeatInterval: cfg.HeartbeatInterval,
+	r := &Report{Started: in.started, Vehicles: len(in.trucks), Enrolled: in.enrolled, Ready: in.ready, Eligible: in.eligible, HeartbeatInterval: cfg.HeartbeatInterval,
 		IntervalMS: ms(cfg.HeartbeatInterval), Misses: cfg.Misses}
 	if !in.t0.IsZero() {
 		r.ReadyAfter = in.t0.Sub(in.started)
@@ -241,7 +266,17 @@ func buildReport(in reportInput) *Report {
 	vr.TelemetryAcked, vr.TelemetryBuffered = in.acked, in.buffered
 	var lastAck, lossStop, lossSafe, stopDur []time.Duration
 	outages := map[string][]outageWin{}
+	blackedOut, jumped, speedFaulted := 0, 0, 0
 	for _, t := range in.trucks {
+		if t.Faults.Blackout.For > 0 {
+			blackedOut++
+		}
+		if t.Faults.GNSSJump.For > 0 {
+			jumped++
+		}
+		if t.Faults.SpeedDisagreement.For > 0 {
+			speedFaulted++
+		}
 		var wins []outageWin
 		if !in.t0.IsZero() {
 			wins = outagesOf(t.Faults, in.t0, in.end)
@@ -309,8 +344,12 @@ func buildReport(in reportInput) *Report {
 	}
 	vr.LastAckToSafeState, vr.LinkLossToStopping, vr.LinkLossToSafeState, vr.StopDuration =
 		distOf(lastAck), distOf(lossStop), distOf(lossSafe), distOf(stopDur)
+	// The rows a blackout must fill: ScenarioProblems keeps a blackout
+	// that cannot fill them out of the scenario.
+	blackout := blackedOut > 0
 	r.SLAs = append(r.SLAs, check("vehicle: last answered heartbeat → safe_state, from cruise", "max",
-		vr.LastAckToSafeState.Max, ms(SafeStateSLA), vr.LastAckToSafeState.N),
+		vr.LastAckToSafeState.Max, ms(SafeStateSLA), vr.LastAckToSafeState.N).
+		requires(blackout, fmt.Sprintf("no stop from cruise reached safe_state, though %d trucks blacked out", blackedOut)),
 		// A stop without an outage is the vehicle-side false alarm: acks
 		// that came too late (jitter, loss, an overloaded gateway). Under
 		// a heavy --loss it may be the right reaction; under 200 ms of
@@ -321,11 +360,46 @@ func buildReport(in reportInput) *Report {
 		r.Gateway = gatewayFigures(in, span, outages)
 		g := r.Gateway
 		r.SLAs = append(r.SLAs,
-			check("gateway: last heartbeat → comm_lost", "p99", g.Detection.P99, ms(span+DetectionSLAExtra), g.Detection.N),
+			check("gateway: last heartbeat → comm_lost", "p99", g.Detection.P99, ms(span+DetectionSLAExtra), g.Detection.N).
+				requires(blackout, fmt.Sprintf("the gateway declared no comm_lost, though %d trucks blacked out", blackedOut)),
 			check("gateway: false comm_lost", "count", float64(g.False), 0, g.CommLost),
-			check("gateway: blackouts without comm_lost", "count", float64(g.Undetected), 0, g.Blackouts))
+			check("gateway: blackouts without comm_lost", "count", float64(g.Undetected), 0, g.Blackouts).
+				requires(blackout, fmt.Sprintf("none of the %d blacked-out trucks had a session when its link went and a blackout over before the end", blackedOut)))
+		if jumped > 0 || speedFaulted > 0 || len(g.Findings) > 0 {
+			r.SLAs = append(r.SLAs, findingsRow(g, jumped, speedFaulted))
+		}
 	}
 	return r
+}
+
+// findingsRow checks the plausibility findings: none on a truck without
+// the fault (the count), and at least one of each kind whose sensor fault
+// was configured on jumped and speedFaulted trucks (else "no data").
+func findingsRow(g *GatewayReport, jumped, speedFaulted int) SLA {
+	found, unfaulted := 0, 0
+	for code, n := range g.Findings {
+		found += n
+		unfaulted += g.FindingsUnfaulted[code]
+	}
+	row := check("gateway: plausibility findings on trucks without that fault", "count", float64(unfaulted), 0, found)
+	var missing []string
+	for _, k := range []struct {
+		code   string
+		trucks int
+		fault  string
+	}{{codes.PositionJump, jumped, "a GNSS jump"}, {codes.SpeedDisagreement, speedFaulted, "a wheel/GNSS speed disagreement"}} {
+		if k.trucks > 0 && g.Findings[k.code]-g.FindingsUnfaulted[k.code] == 0 {
+			missing = append(missing, fmt.Sprintf("no %s finding on the %d trucks with %s", k.code, k.trucks, k.fault))
+		}
+	}
+	if len(missing) > 0 {
+		reason := "no data: " + strings.Join(missing, "; ")
+		if row.Reason != "" {
+			reason += "; " + row.Reason
+		}
+		row.Result, row.Reason = Fail, reason
+	}
+	return row
 }
 
 func gatewayFigures(in reportInput, span time.Duration, outages map[string][]outageWin) *GatewayReport {
@@ -474,6 +548,30 @@ func (r *Report) Failed() bool {
 	return false
 }
 
+// CheckFailures lists what makes `sim fleet --check` fail: an SLA row that
+// failed (over its limit, or without data for a fault that was
+// configured), a scenario that never started, trucks that were not all
+// driving when it started (the faults then hit fewer trucks than
+// configured, and the figures cover a different fleet), and gateway
+// figures that could not be read.
+func (r *Report) CheckFailures() []string {
+	var out []string
+	if r.Scenario <= 0 {
+		out = append(out, "the scenario did not start (stopped first)")
+	} else if r.Ready < r.Eligible {
+		out = append(out, fmt.Sprintf("only %d of the %d trucks expected to drive were driving when the scenario started", r.Ready, r.Eligible))
+	}
+	if r.Gateway == nil {
+		out = append(out, "the gateway's figures were not measured (no access to its events)")
+	}
+	for _, s := range r.SLAs {
+		if s.Result == Fail {
+			out = append(out, s.Name+": "+s.Reason)
+		}
+	}
+	return out
+}
+
 func fmtMS(v float64) string {
 	switch {
 	case v >= 10_000:
@@ -495,8 +593,8 @@ func distRow(w io.Writer, name string, d Dist) {
 // WriteTable writes the report for people.
 func (r *Report) WriteTable(w io.Writer) error {
 	if r.Scenario > 0 {
-		fmt.Fprintf(w, "fifthwheel sim fleet: %d trucks (%d enrolled this run), %d driving when the scenario started (%s after start), scenario %s, heartbeat %v × %d misses\n",
-			r.Vehicles, r.Enrolled, r.Ready, fmtMS(r.ReadyAfterMS), fmtMS(r.ScenarioMS), r.HeartbeatInterval, r.Misses)
+		fmt.Fprintf(w, "fifthwheel sim fleet: %d trucks (%d enrolled this run), %d of %d expected driving when the scenario started (%s after start), scenario %s, heartbeat %v × %d misses\n",
+			r.Vehicles, r.Enrolled, r.Ready, r.Eligible, fmtMS(r.ReadyAfterMS), fmtMS(r.ScenarioMS), r.HeartbeatInterval, r.Misses)
 	} else {
 		fmt.Fprintf(w, "fifthwheel sim fleet: %d trucks (%d enrolled this run), %d driving; the scenario did not start (stopped first), heartbeat %v × %d misses\n",
 			r.Vehicles, r.Enrolled, r.Ready, r.HeartbeatInterval, r.Misses)
@@ -512,10 +610,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if s.Stat == "count" {
 			val, lim = fmt.Sprintf("%.0f", s.Value), fmt.Sprintf("%.0f", s.Limit)
 		}
-		if s.Result == NoData {
+		if s.N == 0 && s.Stat != "count" {
 			val = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t≤ %s\t%s\n", s.Name, s.N, s.Stat, val, lim, s.Result)
+		res := s.Result
+		if strings.HasPrefix(s.Reason, "no data: ") {
+			res += " (" + s.Reason + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t≤ %s\t%s\n", s.Name, s.N, s.Stat, val, lim, res)
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "figure\tn\tp50\tp99\tmax\t\t")
