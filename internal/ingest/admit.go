@@ -60,6 +60,12 @@ func (p *Pipeline) admit(ctx context.Context, peer principal.Principal, want Exp
 	if err != nil {
 		return admitted{}, refusedBy(err), nil
 	}
+	return p.admitParsed(ctx, peer, want, env, f)
+}
+
+// admitParsed is admit after decoding: env and f are what ParseEnvelope
+// and DecodeFrame returned.
+func (p *Pipeline) admitParsed(ctx context.Context, peer principal.Principal, want Expect, env *frame.Envelope, f *frame.Frame) (admitted, *Refusal, error) {
 	a := admitted{env: env, f: f}
 	// Identity: only the verified certificate names the sender.
 	if peer.Kind != principal.Vehicle || f.VehicleID != peer.ID {

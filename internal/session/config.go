@@ -121,6 +121,9 @@ func (c Config) validate() error {
 type Pipeline interface {
 	Authenticate(ctx context.Context, peer principal.Principal, want ingest.Expect, raw []byte) (*frame.Frame, *frame.Envelope, error)
 	Process(ctx context.Context, peer principal.Principal, src ingest.Source, kinds []frame.Kind, raws [][]byte) ([]ingest.Result, error)
+	// ProcessParsed is Process for one frame the session has parsed (to
+	// route it), so it is not parsed twice.
+	ProcessParsed(ctx context.Context, peer principal.Principal, src ingest.Source, kinds []frame.Kind, env *frame.Envelope, f *frame.Frame) (ingest.Result, error)
 }
 
 // Tracker is how a session learns that its connection is cut off (its

@@ -464,7 +464,7 @@ func (c *conn) handle(ctx context.Context, raw []byte) {
 	}
 	switch f.Kind() {
 	case frame.KindHeartbeat, frame.KindTelemetry:
-		c.handleFrame(ctx, f, raw)
+		c.handleFrame(ctx, env, f)
 	case frame.KindChallengeResponse:
 		c.handleResponse(ctx, raw)
 	default:
@@ -474,7 +474,7 @@ func (c *conn) handle(ctx context.Context, raw []byte) {
 
 // handleFrame runs a heartbeat or telemetry frame through the pipeline and
 // answers ack (accepted, durable) or nack (refused, with its code).
-func (c *conn) handleFrame(ctx context.Context, f *frame.Frame, raw []byte) {
+func (c *conn) handleFrame(ctx context.Context, env *frame.Envelope, f *frame.Frame) {
 	h := c.h
 	start := time.Now()
 	measured := true
@@ -497,7 +497,9 @@ func (c *conn) handleFrame(ctx context.Context, f *frame.Frame, raw []byte) {
 			return
 		}
 	}
-	res, err := h.d.Pipeline.Process(ctx, c.peer, ingest.Live, sessionKinds, [][]byte{raw})
+	// The frame was parsed and decoded to route it: the pipeline checks
+	// it as it is, without parsing it again.
+	r, err := h.d.Pipeline.ProcessParsed(ctx, c.peer, ingest.Live, sessionKinds, env, f)
 	if errors.Is(err, ingest.ErrBusy) {
 		// Telemetry yields (a heartbeat never gets this): the frame was
 		// not looked at, so it spends none of the vehicle's budget, and its
@@ -517,7 +519,6 @@ func (c *conn) handleFrame(ctx context.Context, f *frame.Frame, raw []byte) {
 		nack(codes.StoreUnavailable)
 		return
 	}
-	r := res[0]
 	if r.Verdict != ingest.Accepted {
 		nack(r.Code)
 		if r.Code == codes.VehicleSuspended {

@@ -201,6 +201,16 @@ func (f pipelineFunc) Process(ctx context.Context, peer principal.Principal, src
 	return f.process(ctx, peer, src, kinds, raws)
 }
 
+// ProcessParsed goes through process too, with the envelope's bytes, so a
+// test's process sees every frame of the session.
+func (f pipelineFunc) ProcessParsed(ctx context.Context, peer principal.Principal, src ingest.Source, kinds []frame.Kind, env *frame.Envelope, _ *frame.Frame) (ingest.Result, error) {
+	res, err := f.process(ctx, peer, src, kinds, [][]byte{env.Encode()})
+	if err != nil {
+		return ingest.Result{}, err
+	}
+	return res[0], nil
+}
+
 // TestHandshakeThatNeverCompletes: silent after the upgrade, or silent
 // after the challenge: closed after the timeout, with one event each.
 func TestHandshakeThatNeverCompletes(t *testing.T) {
