@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fifthwheel/fifthwheel/internal/config"
+	"github.com/fifthwheel/fifthwheel/internal/drill"
+	"github.com/fifthwheel/fifthwheel/internal/server"
+	"github.com/fifthwheel/fifthwheel/internal/sim"
+)
+
+// drillTargetHook, when set (by tests only), replaces the drill target
+// once it is built: the proof that the drills fail against a gateway
+// whose checks are gone.
+var drillTargetHook func(*drill.Target)
+
+// drillPrefix names drill vehicles.
+const drillPrefix = "drill"
+
+// drillGatewayWait bounds the in-process gateway's start.
+const drillGatewayWait = 60 * time.Second
+
+type drillFlags struct {
+	only    []string
+	report  string
+	json    bool
+	timeout time.Duration
+}
+
+func (a *app) drillCmd() *cobra.Command {
+	var o drillFlags
+	cmd := &cobra.Command{
+		Use:   "drill",
+		Short: "Attack a gateway with the security drill catalogue and report what it refused",
+		Long: `Run the security drill catalogue: each drill performs one attack or fault
+against a real gateway over the network (replayed, tampered and forged frames,
+counter rollback, epoch jump, skewed clock, a TLS 1.2 client, a self-signed
+certificate with a truck's identity) and checks the outcome the gateway
+promises: the reason code the attacker is answered with, and the security
+event read back from the gateway's store.
+
+Each drill reports pass, fail, or not_available when the capability it needs
+has not landed yet (TMS tokens, commands, the audit log, detection: issues
+19 to 22). A drill that measured nothing fails. The exit status is 1 if any
+drill failed.
+
+The gateway is started in-process, on the embedded store in a temporary
+directory that is removed afterwards; drill vehicles are enrolled through its
+public enrollment path. (Drilling an already running gateway, --data or
+--store, is not built yet.)`,
+		Example: `  fifthwheel drill
+  fifthwheel drill --only telemetry-replay,tampered-frame --report ./drill-out
+  fifthwheel drill --json > report.json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.drill(cmd, &o) },
+	}
+	fs := cmd.Flags()
+	fs.StringSliceVar(&o.only, "only", nil, "run only the drill `NAME` (repeatable, or a comma-separated list)")
+	fs.StringVar(&o.report, "report", "", "write drill-report.json and drill-report.html into `DIR`")
+	fs.BoolVar(&o.json, "json", false, "print the JSON report on stdout instead of the table")
+	fs.DurationVar(&o.timeout, "timeout", drill.DefaultDrillTimeout, "fail a drill that has not finished after `D`")
+	return cmd
+}
+
+func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
+	drills, err := drill.Select(drill.Catalogue(), o.only)
+	if err != nil {
+		return &usageError{err: err, hint: "see 'fifthwheel drill --help' for the catalogue"}
+	}
+	if o.timeout <= 0 {
+		return &usageError{err: errors.New("--timeout must be positive")}
+	}
+	ctx := cmd.Context()
+	started := time.Now()
+	gw, err := a.startDrillGateway(ctx)
+	if err != nil {
+		return err
+	}
+	defer gw.stop()
+	target, closeTarget, err := gw.target(cmd)
+	if err != nil {
+		return err
+	}
+	defer closeTarget()
+	if drillTargetHook != nil {
+		drillTargetHook(target)
+	}
+	res := drill.Run(ctx, target, drills, drill.Config{Timeout: o.timeout, Progress: func(r drill.Result) {
+		fmt.Fprintf(a.stderr, "drill %-24s %s\n", r.Name, r.Outcome)
+	}})
+	rep := drill.NewReport("in-process gateway in a temporary directory", started, time.Now(), res)
+	if o.report != "" {
+		if err := os.MkdirAll(o.report, 0o755); err != nil {
+			return err
+		}
+		jp, hp, err := rep.WriteFiles(o.report)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stderr, "reports: %s, %s\n", jp, hp)
+	}
+	if o.json {
+		err = rep.WriteJSON(a.stdout)
+	} else {
+		err = rep.WriteTable(a.stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if rep.Failed() {
+		return fmt.Errorf("%d drill(s) failed", rep.Summary.Fail)
+	}
+	return nil
+}
+
+// drillGateway is `serve --dev` running in-process in a temporary data
+// directory: the same code path as the binary.
+type drillGateway struct {
+	a     *app // the in-process gateway's own view: no FIFTHWHEEL_* from the caller
+	dir   string
+	addrs server.Addrs
+	stop  func()
+}
+
+// startDrillGateway starts the gateway and waits until it is ready. The
+// caller's FIFTHWHEEL_* variables are not passed on: the drill gateway
+// must not pick up the operator's store or listeners.
+func (a *app) startDrillGateway(ctx context.Context) (*drillGateway, error) {
+	dir, err := os.MkdirTemp("", "fifthwheel-drill-")
+	if err != nil {
+		return nil, err
+	}
+	var env []string
+	for _, kv := range a.environ {
+		if !strings.HasPrefix(kv, "FIFTHWHEEL_") {
+			env = append(env, kv)
+		}
+	}
+	logs := &lockedBuffer{}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan int, 1)
+	args := []string{"serve", "--dev", "--data", dir, "--listen-vehicle", "127.0.0.1:0",
+		"--listen-tms", "127.0.0.1:0", "--listen-ops", "127.0.0.1:0"}
+	go func() { done <- run(sctx, args, io.Discard, logs, env) }()
+	// The CLI side finds the same state as the gateway through the
+	// environment, as an operator's FIFTHWHEEL_DATA_DIR would.
+	cliEnv := append(append([]string(nil), env...), config.EnvPrefix+"DATA_DIR="+dir)
+	gw := &drillGateway{a: &app{stdout: io.Discard, stderr: a.stderr, environ: cliEnv}, dir: dir}
+	gw.stop = func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			fmt.Fprintln(a.stderr, "fifthwheel: the drill gateway did not stop in time")
+		}
+		_ = os.RemoveAll(dir)
+	}
+	deadline := time.Now().Add(drillGatewayWait)
+	for {
+		select {
+		case code := <-done:
+			done <- code
+			gw.stop()
+			return nil, fmt.Errorf("the drill gateway exited (%d) before it was ready:\n%s", code, logs.String())
+		case <-ctx.Done():
+			gw.stop()
+			return nil, ctx.Err()
+		default:
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, addrsFile)); err == nil && json.Unmarshal(b, &gw.addrs) == nil && ready(gw.addrs.Ops) {
+			return gw, nil
+		}
+		if time.Now().After(deadline) {
+			gw.stop()
+			return nil, fmt.Errorf("the drill gateway was not ready after %s:\n%s", drillGatewayWait, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ready reports whether the ops listener answers /readyz with 200.
+func ready(ops string) bool {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + ops + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// target opens the gateway's CA and store, as `sim fleet --data DIR`
+// does, and returns what the drills need.
+func (g *drillGateway) target(cmd *cobra.Command) (*drill.Target, func(), error) {
+	e, ca, by, err := g.a.openCAAs(cmd, &stateFlags{}, &operatorFlag{})
+	if err != nil {
+		return nil, nil, err
+	}
+	url := "https://" + g.addrs.Vehicle
+	root := certPEM(ca.Root())
+	t := &drill.Target{URL: url, RootPEM: root, Prefix: drillPrefix, Events: e.st,
+		ClockSkew: e.cfg.Telemetry.ClockSkew, Window: int64(e.cfg.Telemetry.Window),
+		Provisioner: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
+			GatewayURL: url, GatewayCAPEM: root}}
+	return t, e.close, nil
+}
+
+// lockedBuffer is a goroutine-safe buffer for the in-process gateway's
+// log, shown only if it fails to start.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
