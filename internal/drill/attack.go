@@ -209,7 +209,7 @@ func awaitEvent(ctx context.Context, t *Target, p *Probe, code, subject string, 
 	if subject != "" {
 		want += " about " + subject
 	}
-	deadline := time.Now().Add(eventWait)
+	deadline := time.Now().Add(p.eventWait)
 	for {
 		row, found, err := findEvent(ctx, t.Events, code, subject, match)
 		if err != nil {

@@ -90,10 +90,11 @@ type Event struct {
 // Probe collects a running drill's evidence. Its methods are safe for
 // concurrent use.
 type Probe struct {
-	mu      sync.Mutex
-	checks  []Check
-	events  []Event
-	timings []Timing
+	eventWait time.Duration
+	mu        sync.Mutex
+	checks    []Check
+	events    []Event
+	timings   []Timing
 }
 
 // Check records an expectation and whether it held; it returns ok.
@@ -147,6 +148,9 @@ type Config struct {
 	Timeout time.Duration
 	// Parallel is how many drills run at once (0: DefaultParallel).
 	Parallel int
+	// EventWait is how long a drill waits for its event to be readable
+	// in the store (0: DefaultEventWait).
+	EventWait time.Duration
 	// Progress, if set, is called as each drill finishes.
 	Progress func(Result)
 }
@@ -159,6 +163,9 @@ func Run(ctx context.Context, t *Target, drills []Drill, cfg Config) []Result {
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = DefaultParallel
+	}
+	if cfg.EventWait <= 0 {
+		cfg.EventWait = DefaultEventWait
 	}
 	res := make([]Result, len(drills))
 	sem := make(chan struct{}, cfg.Parallel)
@@ -199,7 +206,7 @@ func runOne(ctx context.Context, t *Target, d Drill, cfg Config) Result {
 	}
 	dctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	p := &Probe{}
+	p := &Probe{eventWait: cfg.EventWait}
 	start := time.Now()
 	err := runSafe(dctx, d, t, p)
 	r.DurationMS = ms(time.Since(start))

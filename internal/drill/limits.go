@@ -10,11 +10,11 @@ const (
 	// is a few TLS handshakes and requests, and the gateway under test
 	// shares the machine.
 	DefaultParallel = 4
-	// eventWait is how long a drill waits for the gateway's event to be
+	// DefaultEventWait is how long a drill waits for the gateway's event to be
 	// readable in the store after the refusal was answered: the event
 	// bus writes before the answer in the common case, the wait covers a
 	// loaded machine.
-	eventWait = 5 * time.Second
+	DefaultEventWait = 5 * time.Second
 	// eventPoll is the pause between two reads of the event store.
 	eventPoll = 25 * time.Millisecond
 	// requestTimeout bounds one HTTP request or TLS handshake of a drill.
