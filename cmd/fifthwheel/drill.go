@@ -34,10 +34,11 @@ const drillPrefix = "drill"
 const drillGatewayWait = 60 * time.Second
 
 type drillFlags struct {
-	only    []string
-	report  string
-	json    bool
-	timeout time.Duration
+	only      []string
+	report    string
+	json      bool
+	timeout   time.Duration
+	eventWait time.Duration
 }
 
 func (a *app) drillCmd() *cobra.Command {
@@ -72,6 +73,7 @@ public enrollment path. (Drilling an already running gateway, --data or
 	fs.StringVar(&o.report, "report", "", "write drill-report.json and drill-report.html into `DIR`")
 	fs.BoolVar(&o.json, "json", false, "print the JSON report on stdout instead of the table")
 	fs.DurationVar(&o.timeout, "timeout", drill.DefaultDrillTimeout, "fail a drill that has not finished after `D`")
+	fs.DurationVar(&o.eventWait, "event-wait", drill.DefaultEventWait, "fail a drill whose security event is not in the gateway's store `D` after the refusal")
 	return cmd
 }
 
@@ -80,8 +82,8 @@ func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
 	if err != nil {
 		return &usageError{err: err, hint: "see 'fifthwheel drill --help' for the catalogue"}
 	}
-	if o.timeout <= 0 {
-		return &usageError{err: errors.New("--timeout must be positive")}
+	if o.timeout <= 0 || o.eventWait <= 0 {
+		return &usageError{err: errors.New("--timeout and --event-wait must be positive")}
 	}
 	ctx := cmd.Context()
 	started := time.Now()
@@ -98,7 +100,7 @@ func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
 	if drillTargetHook != nil {
 		drillTargetHook(target)
 	}
-	res := drill.Run(ctx, target, drills, drill.Config{Timeout: o.timeout, Progress: func(r drill.Result) {
+	res := drill.Run(ctx, target, drills, drill.Config{Timeout: o.timeout, EventWait: o.eventWait, Progress: func(r drill.Result) {
 		fmt.Fprintf(a.stderr, "drill %-24s %s\n", r.Name, r.Outcome)
 	}})
 	rep := drill.NewReport("in-process gateway in a temporary directory", started, time.Now(), res)
@@ -209,10 +211,16 @@ func (g *drillGateway) target(cmd *cobra.Command) (*drill.Target, func(), error)
 	if err != nil {
 		return nil, nil, err
 	}
+	keys, err := gatewayFrameKeys(e.cfg, "")
+	if err != nil {
+		e.close()
+		return nil, nil, err
+	}
 	url := "https://" + g.addrs.Vehicle
 	root := certPEM(ca.Root())
 	t := &drill.Target{URL: url, RootPEM: root, Prefix: drillPrefix, Events: e.st,
 		ClockSkew: e.cfg.Telemetry.ClockSkew, Window: int64(e.cfg.Telemetry.Window),
+		GatewayFrameKeys: keys, HeartbeatInterval: e.cfg.Heartbeat.Interval, HeartbeatMisses: e.cfg.Heartbeat.Misses,
 		Provisioner: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
 			GatewayURL: url, GatewayCAPEM: root}}
 	return t, e.close, nil

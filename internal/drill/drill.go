@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/agent"
 	"github.com/fifthwheel/fifthwheel/internal/sim"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
@@ -60,6 +61,12 @@ type Target struct {
 	Window    int64
 	// Prefix names drill vehicles PREFIX-<drill>-<n>.
 	Prefix string
+	// GatewayFrameKeys are the gateway's published frame keys, which a
+	// truck on the agent SDK pins; HeartbeatInterval and HeartbeatMisses
+	// are the gateway's heartbeat.* settings, which its trucks share.
+	GatewayFrameKeys  []agent.GatewayFrameKey
+	HeartbeatInterval time.Duration
+	HeartbeatMisses   int
 }
 
 // Check is one expectation a drill verified.

@@ -19,11 +19,14 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/drill/drilltest"
 )
 
-// available is the catalogue's drills that run.
+// available is the catalogue's drills that run against the fake gateway:
+// all but the heartbeat blackout, which needs a live agent session (the
+// fake has none); cmd/fifthwheel's TestDrillBlackoutFails* prove that one
+// fails against the real gateway with its evidence altered.
 func available(t *testing.T) []drill.Drill {
 	var out []drill.Drill
 	for _, d := range drill.Catalogue() {
-		if d.Run != nil {
+		if d.Run != nil && d.Name != "heartbeat-blackout" {
 			out = append(out, d)
 		}
 	}
