@@ -131,7 +131,7 @@ const freshEpoch = 0
 // replayDrill: a frame is accepted at (epoch, 1); another frame, other
 // bytes, validly signed, at the same (epoch, 1) must be refused replay.
 func replayDrill(ctx context.Context, t *Target, p *Probe) error {
-	v, err := enroll(ctx, t, "replay")
+	v, err := enroll(ctx, t, "telemetry-replay")
 	if err != nil {
 		return err
 	}
