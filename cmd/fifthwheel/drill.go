@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/drill"
+	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/server"
 	"github.com/fifthwheel/fifthwheel/internal/sim"
 )
@@ -220,6 +223,13 @@ func (g *drillGateway) target(cmd *cobra.Command) (*drill.Target, func(), error)
 	root := certPEM(ca.Root())
 	t := &drill.Target{URL: url, RootPEM: root, Prefix: drillPrefix, Events: e.st,
 		ClockSkew: e.cfg.Telemetry.ClockSkew, Window: int64(e.cfg.Telemetry.Window),
+		Issue: func(ctx context.Context, p principal.Principal) (tls.Certificate, error) {
+			is, key, err := ca.IssueWithNewKey(ctx, pki.IssueRequest{Subject: p}, pki.ECDSAP256)
+			if err != nil {
+				return tls.Certificate{}, err
+			}
+			return is.TLSCertificate(key), nil
+		},
 		GatewayFrameKeys: keys, HeartbeatInterval: e.cfg.Heartbeat.Interval, HeartbeatMisses: e.cfg.Heartbeat.Misses,
 		Provisioner: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
 			GatewayURL: url, GatewayCAPEM: root}}

@@ -2,6 +2,7 @@ package drill
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
@@ -66,6 +68,10 @@ func Catalogue() []Drill {
 			Asset: assetTelemetry, Actor: actorCompromisedVehicle,
 			Vector: "reset the counter by sending the next epoch without authorization", Checklist: checkSignTelemetry,
 			Run: epochDrill},
+		{Name: "non-canonical-bytes", Control: "frames must be RFC 8785 canonical: no parser differentials between signer and verifier",
+			Asset: assetTelemetry, Actor: actorCompromisedVehicle,
+			Vector: "a frame in non-canonical JSON, validly signed over exactly those bytes", Checklist: testReplay,
+			Run: nonCanonicalDrill},
 		{Name: "tls12-refused", Control: "TLS 1.3 only on the vehicle listener",
 			Asset: assetIdentity, Actor: actorNetwork,
 			Vector: "downgrade: a client offering TLS 1.2 at most", Checklist: checkMTLS, Run: tls12Drill},
@@ -77,6 +83,10 @@ func Catalogue() []Drill {
 			Asset: assetTelemetry, Actor: actorNetwork,
 			Vector:    "a live truck's link goes silent (jamming, a cut or a dropped route): no FIN, no RST",
 			Checklist: checkHeartbeat, Exclusive: true, Run: blackoutDrill},
+		{Name: "wrong-profile-certificate", Control: "each listener admits only its certificate kinds: vehicles on the vehicle listener",
+			Asset: assetIdentity, Actor: actorInsiderTMS,
+			Vector:    "a valid TMS client certificate, issued by the fleet CA, presented to the vehicle listener",
+			Checklist: checkMTLS, Run: wrongProfileDrill},
 
 		// Not available: each needs a capability that has not landed.
 		{Name: "tms-token-replay", Control: "certificate-bound tokens (RFC 8705): a token replayed from another client is refused",
@@ -242,6 +252,59 @@ func epochDrill(ctx context.Context, t *Target, p *Probe) error {
 		return err
 	}
 	return v.refused(ctx, t, p, "next epoch, seq 1", env, codes.EpochNotAuthorized)
+}
+
+// nonCanonicalDrill: the frame's bytes with one insignificant space,
+// signed over exactly those bytes (so the signature holds), must be
+// refused not_canonical: the gateway verifies only canonical bytes.
+func nonCanonicalDrill(ctx context.Context, t *Target, p *Probe) error {
+	v, err := enroll(ctx, t, "noncanonical")
+	if err != nil {
+		return err
+	}
+	defer v.close()
+	fb, err := v.frameAt(v.id, freshEpoch, 1, time.Now(), 0).MarshalCanonical()
+	if err != nil {
+		return err
+	}
+	if len(fb) < 2 || fb[0] != '{' {
+		return errors.New("the canonical frame is not an object")
+	}
+	loose := append([]byte("{ "), fb[1:]...)
+	sig, err := v.creds.FrameKey.Sign(rand.Reader, loose, crypto.Hash(0))
+	if err != nil {
+		return err
+	}
+	env := frame.AssembleEnvelope(frame.AlgEd25519, v.creds.FrameKID, loose, sig)
+	return v.refused(ctx, t, p, "non-canonical bytes, valid signature", env, string(frame.CodeNotCanonical))
+}
+
+// wrongProfileDrill: a TMS client certificate, valid and issued by the
+// fleet CA, must not open the vehicle listener: refused at the handshake
+// and recorded as tls_kind_not_allowed for that client.
+func wrongProfileDrill(ctx context.Context, t *Target, p *Probe) error {
+	if t.Issue == nil {
+		return errors.New("the target cannot issue a client certificate")
+	}
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	who := principal.Principal{Kind: principal.Client, ID: fmt.Sprintf("%s-tms-%x", t.Prefix, b)}
+	cert, err := t.Issue(ctx, who)
+	if err != nil {
+		return fmt.Errorf("issue the TMS client certificate: %w", err)
+	}
+	roots, err := t.roots()
+	if err != nil {
+		return err
+	}
+	local, herr := t.handshake(ctx, &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }})
+	p.Check("TMS client certificate on the vehicle listener", alertFromGateway("bad certificate"), refusal(herr))
+	return awaitEvent(ctx, t, p, codes.TLSKindNotAllowed, "", func(r store.EventRow) bool {
+		return eventAttr(r, "remote") == local
+	})
 }
 
 // tls12Drill: a client offering at most TLS 1.2 (with no certificate: the

@@ -36,6 +36,7 @@
 // forged certificate. Provisioning drill vehicles needs the fleet CA (join
 // tokens), and checking outcomes needs read access to the gateway's event
 // store: the drill runner is an operator tool, not a remote probe. Drill
-// vehicles are real registry entries named with Config.Prefix; run drills
-// against a production gateway only deliberately.
+// vehicles (and the TMS client of the wrong-profile drill) are real
+// registry entries named with Target.Prefix; run drills against a
+// production gateway only deliberately.
 package drill

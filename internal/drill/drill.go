@@ -2,12 +2,14 @@ package drill
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/sim"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
@@ -52,6 +54,9 @@ type Target struct {
 	// Provisioner enrolls drill vehicles (the fleet CA's join tokens and
 	// the public enrollment path).
 	Provisioner sim.Provisioner
+	// Issue issues a certificate and key for a principal of another kind
+	// than a vehicle from the fleet CA (the wrong-profile drill).
+	Issue func(ctx context.Context, p principal.Principal) (tls.Certificate, error)
 	// Events reads the gateway's security events (its store).
 	Events sim.EventLister
 	// ClockSkew and Window are the gateway's telemetry.clock_skew and

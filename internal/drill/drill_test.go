@@ -73,6 +73,8 @@ func TestEveryDrillFailsWhenTheGatewayRecordsNoEvent(t *testing.T) {
 			return codes.EpochNotAuthorized
 		case strings.HasPrefix(id, "drill-mismatch-"):
 			return codes.VehicleMismatch
+		case strings.HasPrefix(id, "drill-noncanonical-"):
+			return string(frame.CodeNotCanonical)
 		case strings.HasPrefix(id, "drill-skew-"):
 			return codes.ClockSkew
 		}

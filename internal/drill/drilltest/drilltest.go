@@ -19,6 +19,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log"
 	"math/big"
@@ -101,6 +102,14 @@ func Start(t testing.TB, mode Mode, refuse Refuse) *Gateway {
 		pool.AddCert(g.ca)
 		tc.ClientCAs = pool
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
+		// Vehicles only, as the real vehicle listener.
+		tc.VerifyPeerCertificate = func(_ [][]byte, chains [][]*x509.Certificate) error {
+			if len(chains) == 0 || len(chains[0][0].URIs) != 1 ||
+				!strings.HasPrefix(chains[0][0].URIs[0].String(), "urn:fifthwheel:vehicle:") {
+				return errors.New("drilltest: not a vehicle")
+			}
+			return nil
+		}
 	}
 	g.srv.TLS = tc
 	g.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are the point
@@ -131,8 +140,23 @@ func (g *Gateway) issueErr(tmpl *x509.Certificate, pub any) (*x509.Certificate, 
 // Target is the drill target for the fake: its own provisioner, and an
 // event store that holds nothing.
 func (g *Gateway) Target() *drill.Target {
-	return &drill.Target{URL: g.srv.URL, RootPEM: g.rootPEM, Provisioner: provisioner{g}, Events: noEvents{},
+	return &drill.Target{URL: g.srv.URL, RootPEM: g.rootPEM, Provisioner: provisioner{g}, Events: noEvents{}, Issue: g.issueFor,
 		ClockSkew: 5 * time.Second, Window: 0, Prefix: "drill"}
+}
+
+// issueFor issues a certificate for p from the fake CA.
+func (g *Gateway) issueFor(_ context.Context, p principal.Principal) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	u, _ := url.Parse(p.String())
+	c, err := g.issueErr(&x509.Certificate{Subject: pkix.Name{CommonName: p.ID}, URIs: []*url.URL{u},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, &key.PublicKey)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: key, Leaf: c}, nil
 }
 
 // provisioner issues vehicle credentials from the fake CA.
