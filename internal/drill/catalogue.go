@@ -79,14 +79,14 @@ func Catalogue() []Drill {
 			Asset: assetIdentity, Actor: actorForger,
 			Vector: "a self-signed certificate carrying an enrolled truck's exact SAN", Checklist: checkMTLS,
 			Run: selfSignedDrill},
-		{Name: "heartbeat-blackout", Control: "comm-loss detection: the gateway declares comm_lost within interval × misses + 200 ms of the last heartbeat; the truck begins its minimal-risk maneuver",
-			Asset: assetTelemetry, Actor: actorNetwork,
-			Vector:    "a live truck's link goes silent (jamming, a cut or a dropped route): no FIN, no RST",
-			Checklist: checkHeartbeat, Exclusive: true, Run: blackoutDrill},
 		{Name: "wrong-profile-certificate", Control: "each listener admits only its certificate kinds: vehicles on the vehicle listener",
 			Asset: assetIdentity, Actor: actorInsiderTMS,
 			Vector:    "a valid TMS client certificate, issued by the fleet CA, presented to the vehicle listener",
 			Checklist: checkMTLS, Run: wrongProfileDrill},
+		{Name: "heartbeat-blackout", Control: "comm-loss detection: the gateway declares comm_lost within interval × misses + 200 ms of the last heartbeat; the truck begins its minimal-risk maneuver",
+			Asset: assetTelemetry, Actor: actorNetwork,
+			Vector:    "a live truck's link goes silent (jamming, a cut or a dropped route): no FIN, no RST",
+			Checklist: checkHeartbeat, Exclusive: true, Run: blackoutDrill},
 
 		// Not available: each needs a capability that has not landed.
 		{Name: "tms-token-replay", Control: "certificate-bound tokens (RFC 8705): a token replayed from another client is refused",
