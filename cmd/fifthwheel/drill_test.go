@@ -37,29 +37,47 @@ func availableDrills() (n, na int) {
 func TestDrillCommandAgainstTheGateway(t *testing.T) {
 	dir := t.TempDir()
 	r := cli(t, nil, "drill", "--report", dir, "--json")
-	if r.code != 0 {
-		t.Fatalf("drill: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
-	}
 	var rep drill.Report
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatalf("stdout is not the JSON report: %v\n%s", err, r.stdout)
+		t.Fatalf("stdout is not the JSON report (exit %d): %v\n%s\nstderr: %s", r.code, err, r.stdout, r.stderr)
 	}
 	n, na := availableDrills()
-	if rep.Summary.Pass != n || rep.Summary.Fail != 0 || rep.Summary.NotAvailable != na {
-		t.Errorf("summary %+v, want %d passed, %d not available", rep.Summary, n, na)
-	}
+	// Tests assert no timing (a shared 2-core machine): a drill that
+	// failed only because a measured time was over its SLA, every check
+	// holding, is logged, not failed; `fifthwheel drill` itself does fail
+	// it.
+	slaOnly := 0
 	for _, d := range rep.Drills {
-		if d.Outcome == drill.Pass && (len(d.Checks) < 2 || len(d.Events) == 0) {
+		switch {
+		case d.Outcome == drill.Pass && (len(d.Checks) < 2 || len(d.Events) == 0):
 			t.Errorf("%s passed with %d checks and %d events: no evidence", d.Name, len(d.Checks), len(d.Events))
-		}
-		if d.Outcome == drill.Fail {
+		case d.Outcome == drill.Fail && allHeld(d) && strings.Contains(d.Reason, "over its SLA"):
+			slaOnly++
+			t.Logf("%s: %s (timing only; not asserted here)", d.Name, d.Reason)
+		case d.Outcome == drill.Fail:
 			t.Errorf("%s failed: %s", d.Name, d.Reason)
 		}
+	}
+	if rep.Summary.Pass+slaOnly != n || rep.Summary.NotAvailable != na {
+		t.Errorf("summary %+v, want %d passed, %d not available", rep.Summary, n, na)
+	}
+	if want := map[bool]int{true: exitOK, false: exitRuntime}[slaOnly == 0]; r.code != want {
+		t.Errorf("exit %d, want %d\nstderr: %s", r.code, want, r.stderr)
 	}
 	validateReport(t, filepath.Join(dir, drill.JSONReportName))
 	if _, err := os.Stat(filepath.Join(dir, drill.HTMLReportName)); err != nil {
 		t.Errorf("no HTML report: %v", err)
 	}
+}
+
+// allHeld reports whether every check of d held.
+func allHeld(d drill.Result) bool {
+	for _, c := range d.Checks {
+		if !c.OK {
+			return false
+		}
+	}
+	return len(d.Checks) > 0
 }
 
 // TestDrillCommandFailsAgainstAGatewayWithoutItsChecks: with the target
