@@ -37,6 +37,9 @@ const drillPrefix = "drill"
 const drillGatewayWait = 60 * time.Second
 
 type drillFlags struct {
+	st        stateFlags
+	op        operatorFlag
+	gateway   string
 	only      []string
 	report    string
 	json      bool
@@ -61,17 +64,29 @@ has not landed yet (TMS tokens, commands, the audit log, detection: issues
 19 to 22). A drill that measured nothing fails. The exit status is 1 if any
 drill failed.
 
-The gateway is started in-process, on the embedded store in a temporary
-directory that is removed afterwards; drill vehicles are enrolled through its
-public enrollment path. (Drilling an already running gateway, --data or
---store, is not built yet.)`,
+By default the gateway is started in-process ('serve --dev'), on the
+embedded store in a temporary directory that is removed afterwards. With
+--data DIR or --store URL (or --config FILE) the drills attack the running
+gateway of that state instead: its vehicle listener from DATA/serve.addrs or
+--gateway, its fleet CA and event store opened as 'sim fleet' does (the
+heartbeat, clock-skew and window settings must be the gateway's). Either way
+drill vehicles are enrolled through the gateway's public enrollment path and
+stay in its registry, named drill-<drill>-<random>; the wrong-profile drill
+also issues a TMS client certificate. Events about hosts without a
+certificate are aggregated per source and 10 s window, so on a running
+gateway the TLS drills may find only a summary, and fail, if run again
+within seconds.`,
 		Example: `  fifthwheel drill
   fifthwheel drill --only telemetry-replay,tampered-frame --report ./drill-out
-  fifthwheel drill --json > report.json`,
+  fifthwheel drill --json > report.json
+  fifthwheel drill --data ./fw-data     # the gateway 'serve --dev --data ./fw-data' runs`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.drill(cmd, &o) },
 	}
+	o.st.register(cmd.Flags())
+	o.op.register(cmd)
 	fs := cmd.Flags()
+	fs.StringVar(&o.gateway, "gateway", "", "with --data/--store: the gateway's vehicle listener, `HOST:PORT` (default: from DATA/serve.addrs)")
 	fs.StringSliceVar(&o.only, "only", nil, "run only the drill `NAME` (repeatable, or a comma-separated list)")
 	fs.StringVar(&o.report, "report", "", "write drill-report.json and drill-report.html into `DIR`")
 	fs.BoolVar(&o.json, "json", false, "print the JSON report on stdout instead of the table")
@@ -90,23 +105,47 @@ func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
 	}
 	ctx := cmd.Context()
 	started := time.Now()
-	gw, err := a.startDrillGateway(ctx)
-	if err != nil {
-		return err
+	var target *drill.Target
+	desc := "in-process gateway in a temporary directory"
+	if o.st.data != "" || o.st.store != "" || o.st.config != "" {
+		e, ca, by, err := a.openCAAs(cmd, &o.st, &o.op)
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		gwt, _, err := simGateway(e.cfg, o.gateway, "")
+		if err != nil {
+			return err
+		}
+		if target, err = drillTarget(e, ca, by, gwt.URL); err != nil {
+			return err
+		}
+		desc = "running gateway at " + gwt.URL
+	} else {
+		if o.gateway != "" {
+			return &usageError{err: errors.New("--gateway needs --data or --store: the drills read the gateway's events from its store")}
+		}
+		gw, err := a.startDrillGateway(ctx)
+		if err != nil {
+			return err
+		}
+		defer gw.stop()
+		e, ca, by, err := gw.a.openCAAs(cmd, &stateFlags{}, &operatorFlag{})
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		if target, err = drillTarget(e, ca, by, "https://"+gw.addrs.Vehicle); err != nil {
+			return err
+		}
 	}
-	defer gw.stop()
-	target, closeTarget, err := gw.target(cmd)
-	if err != nil {
-		return err
-	}
-	defer closeTarget()
 	if drillTargetHook != nil {
 		drillTargetHook(target)
 	}
 	res := drill.Run(ctx, target, drills, drill.Config{Timeout: o.timeout, EventWait: o.eventWait, Progress: func(r drill.Result) {
 		fmt.Fprintf(a.stderr, "drill %-24s %s\n", r.Name, r.Outcome)
 	}})
-	rep := drill.NewReport("in-process gateway in a temporary directory", started, time.Now(), res)
+	rep := drill.NewReport(desc, started, time.Now(), res)
 	if o.report != "" {
 		if err := os.MkdirAll(o.report, 0o755); err != nil {
 			return err
@@ -207,21 +246,16 @@ func ready(ops string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// target opens the gateway's CA and store, as `sim fleet --data DIR`
-// does, and returns what the drills need.
-func (g *drillGateway) target(cmd *cobra.Command) (*drill.Target, func(), error) {
-	e, ca, by, err := g.a.openCAAs(cmd, &stateFlags{}, &operatorFlag{})
-	if err != nil {
-		return nil, nil, err
-	}
+// drillTarget is what the drills need of the gateway whose state e and
+// CA ca are, its vehicle listener at url; by is who mints the drill
+// vehicles' join tokens.
+func drillTarget(e *stateEnv, ca *pki.CA, by principal.Principal, url string) (*drill.Target, error) {
 	keys, err := gatewayFrameKeys(e.cfg, "")
 	if err != nil {
-		e.close()
-		return nil, nil, err
+		return nil, err
 	}
-	url := "https://" + g.addrs.Vehicle
 	root := certPEM(ca.Root())
-	t := &drill.Target{URL: url, RootPEM: root, Prefix: drillPrefix, Events: e.st,
+	return &drill.Target{URL: url, RootPEM: root, Prefix: drillPrefix, Events: e.st,
 		ClockSkew: e.cfg.Telemetry.ClockSkew, Window: int64(e.cfg.Telemetry.Window),
 		Issue: func(ctx context.Context, p principal.Principal) (tls.Certificate, error) {
 			is, key, err := ca.IssueWithNewKey(ctx, pki.IssueRequest{Subject: p}, pki.ECDSAP256)
@@ -232,8 +266,7 @@ func (g *drillGateway) target(cmd *cobra.Command) (*drill.Target, func(), error)
 		},
 		GatewayFrameKeys: keys, HeartbeatInterval: e.cfg.Heartbeat.Interval, HeartbeatMisses: e.cfg.Heartbeat.Misses,
 		Provisioner: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
-			GatewayURL: url, GatewayCAPEM: root}}
-	return t, e.close, nil
+			GatewayURL: url, GatewayCAPEM: root}}, nil
 }
 
 // lockedBuffer is a goroutine-safe buffer for the in-process gateway's

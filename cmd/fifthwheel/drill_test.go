@@ -197,3 +197,25 @@ func TestDrillBlackoutFailsWithoutDetection(t *testing.T) {
 		})
 	}
 }
+
+// TestDrillAgainstARunningGateway: with --data the drills attack the
+// gateway `serve --dev --data DIR` runs, found through DIR/serve.addrs, and
+// read its events from its store.
+func TestDrillAgainstARunningGateway(t *testing.T) {
+	data := t.TempDir()
+	startGateway(t, data, []string{"--data", data}, nil)
+	r := cli(t, nil, "drill", "--data", data, "--json", "--only", "telemetry-replay,tls12-refused,wrong-profile-certificate")
+	if r.code != 0 {
+		t.Fatalf("drill --data: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	var rep drill.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary.Pass != 3 || !strings.HasPrefix(rep.Target, "running gateway at https://") {
+		t.Errorf("summary %+v against %q", rep.Summary, rep.Target)
+	}
+	if r := cli(t, nil, "drill", "--gateway", "127.0.0.1:1"); r.code != exitUsage {
+		t.Errorf("--gateway without --data: exit %d, want %d", r.code, exitUsage)
+	}
+}
