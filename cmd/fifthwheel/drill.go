@@ -264,6 +264,10 @@ func drillTarget(e *stateEnv, ca *pki.CA, by principal.Principal, url string) (*
 			}
 			return is.TLSCertificate(key), nil
 		},
+		Revoke: func(ctx context.Context, id string) error {
+			_, err := ca.RevokePrincipal(ctx, principal.Principal{Kind: principal.Vehicle, ID: id}, pki.ReasonKeyCompromise, by)
+			return err
+		},
 		GatewayFrameKeys: keys, HeartbeatInterval: e.cfg.Heartbeat.Interval, HeartbeatMisses: e.cfg.Heartbeat.Misses,
 		Provisioner: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
 			GatewayURL: url, GatewayCAPEM: root}}, nil

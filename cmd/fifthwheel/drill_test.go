@@ -219,3 +219,25 @@ func TestDrillAgainstARunningGateway(t *testing.T) {
 		t.Errorf("--gateway without --data: exit %d, want %d", r.code, exitUsage)
 	}
 }
+
+// TestDrillRevokedFailsWhenRevocationDoesNothing: with the revocation
+// replaced by one that changes nothing (test-only hook), the truck's
+// session stays open and its certificate keeps opening the listener: the
+// revocation drill fails, exit status 1.
+func TestDrillRevokedFailsWhenRevocationDoesNothing(t *testing.T) {
+	drillTargetHook = func(tg *drill.Target) {
+		tg.Revoke = func(context.Context, string) error { return nil }
+	}
+	t.Cleanup(func() { drillTargetHook = nil })
+	r := cli(t, nil, "drill", "--json", "--only", "revoked-vehicle", "--event-wait", "300ms")
+	if r.code != exitRuntime {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, exitRuntime, r.stdout, r.stderr)
+	}
+	var rep drill.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary.Fail != 1 || !strings.Contains(rep.Drills[0].Reason, "still open") {
+		t.Errorf("summary %+v, reason %q: want the revocation drill failed on the open session", rep.Summary, rep.Drills[0].Reason)
+	}
+}

@@ -57,6 +57,9 @@ type Target struct {
 	// Issue issues a certificate and key for a principal of another kind
 	// than a vehicle from the fleet CA (the wrong-profile drill).
 	Issue func(ctx context.Context, p principal.Principal) (tls.Certificate, error)
+	// Revoke revokes every certificate of a vehicle (key compromise), as
+	// `pki revoke --vehicle ID` does (the revocation drill).
+	Revoke func(ctx context.Context, vehicleID string) error
 	// Events reads the gateway's security events (its store).
 	Events sim.EventLister
 	// ClockSkew and Window are the gateway's telemetry.clock_skew and

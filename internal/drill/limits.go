@@ -19,6 +19,10 @@ const (
 	eventPoll = 25 * time.Millisecond
 	// requestTimeout bounds one HTTP request or TLS handshake of a drill.
 	requestTimeout = 10 * time.Second
+	// RevocationSLA: a revocation is effective within 1 s: handshakes
+	// refused and live sessions closed (docs/THREATMODEL.md, compromised
+	// keys; the figure cmd/fifthwheel's typed-close tests hold).
+	RevocationSLA = time.Second
 	// maxEvidenceEvents bounds the events kept per drill in the report.
 	maxEvidenceEvents = 20
 )
