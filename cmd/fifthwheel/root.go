@@ -49,6 +49,7 @@ then FIFTHWHEEL_* environment variables, then flags.`,
 		a.vehicleCmd(),
 		a.simCmd(),
 		a.gatewayCmd(),
+		a.drillCmd(),
 	)
 	return root
 }

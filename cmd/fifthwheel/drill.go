@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fifthwheel/fifthwheel/internal/config"
+	"github.com/fifthwheel/fifthwheel/internal/drill"
+	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+	"github.com/fifthwheel/fifthwheel/internal/server"
+	"github.com/fifthwheel/fifthwheel/internal/sim"
+)
+
+// drillTargetHook, when set (by tests only), replaces the drill target
+// once it is built: the proof that the drills fail against a gateway
+// whose checks are gone.
+var drillTargetHook func(*drill.Target)
+
+// drillPrefix names drill vehicles.
+const drillPrefix = "drill"
+
+// drillGatewayWait bounds the in-process gateway's start.
+const drillGatewayWait = 60 * time.Second
+
+type drillFlags struct {
+	st        stateFlags
+	op        operatorFlag
+	gateway   string
+	only      []string
+	report    string
+	json      bool
+	timeout   time.Duration
+	eventWait time.Duration
+}
+
+func (a *app) drillCmd() *cobra.Command {
+	var o drillFlags
+	cmd := &cobra.Command{
+		Use:   "drill",
+		Short: "Attack a gateway with the security drill catalogue and report what it refused",
+		Long: `Run the security drill catalogue: each drill performs one attack or fault
+against a real gateway over the network (replayed, tampered and forged frames,
+counter rollback, epoch jump, skewed clock, a TLS 1.2 client, a self-signed
+certificate with a truck's identity) and checks the outcome the gateway
+promises: the reason code the attacker is answered with, and the security
+event read back from the gateway's store.
+
+Each drill reports pass, fail, or not_available when the capability it needs
+has not landed yet (TMS tokens, commands, the audit log, detection: issues
+19 to 22). A drill that measured nothing fails. The exit status is 1 if any
+drill failed.
+
+By default the gateway is started in-process ('serve --dev'), on the
+embedded store in a temporary directory that is removed afterwards. With
+--data DIR or --store URL (or --config FILE) the drills attack the running
+gateway of that state instead: its vehicle listener from DATA/serve.addrs or
+--gateway, its fleet CA and event store opened as 'sim fleet' does (the
+heartbeat, clock-skew and window settings must be the gateway's). Either way
+drill vehicles are enrolled through the gateway's public enrollment path and
+stay in its registry, named drill-<drill>-<random>; the wrong-profile drill
+also issues a TMS client certificate. Events about hosts without a
+certificate are aggregated per source and 10 s window, so on a running
+gateway the TLS drills may find only a summary, and fail, if run again
+within seconds.`,
+		Example: `  fifthwheel drill
+  fifthwheel drill --only telemetry-replay,tampered-frame --report ./drill-out
+  fifthwheel drill --json > report.json
+  fifthwheel drill --data ./fw-data     # the gateway 'serve --dev --data ./fw-data' runs`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.drill(cmd, &o) },
+	}
+	o.st.register(cmd.Flags())
+	o.op.register(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&o.gateway, "gateway", "", "with --data/--store: the gateway's vehicle listener, `HOST:PORT` (default: from DATA/serve.addrs)")
+	fs.StringSliceVar(&o.only, "only", nil, "run only the drill `NAME` (repeatable, or a comma-separated list)")
+	fs.StringVar(&o.report, "report", "", "write drill-report.json and drill-report.html into `DIR`")
+	fs.BoolVar(&o.json, "json", false, "print the JSON report on stdout instead of the table")
+	fs.DurationVar(&o.timeout, "timeout", drill.DefaultDrillTimeout, "fail a drill that has not finished after `D`")
+	fs.DurationVar(&o.eventWait, "event-wait", drill.DefaultEventWait, "fail a drill whose security event is not in the gateway's store `D` after the refusal")
+	return cmd
+}
+
+func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
+	drills, err := drill.Select(drill.Catalogue(), o.only)
+	if err != nil {
+		return &usageError{err: err, hint: "see 'fifthwheel drill --help' for the catalogue"}
+	}
+	if o.timeout <= 0 || o.eventWait <= 0 {
+		return &usageError{err: errors.New("--timeout and --event-wait must be positive")}
+	}
+	ctx := cmd.Context()
+	started := time.Now()
+	var target *drill.Target
+	desc := "in-process gateway in a temporary directory"
+	if o.st.data != "" || o.st.store != "" || o.st.config != "" {
+		e, ca, by, err := a.openCAAs(cmd, &o.st, &o.op)
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		gwt, _, err := simGateway(e.cfg, o.gateway, "")
+		if err != nil {
+			return err
+		}
+		if target, err = drillTarget(e, ca, by, gwt.URL); err != nil {
+			return err
+		}
+		desc = "running gateway at " + gwt.URL
+	} else {
+		if o.gateway != "" {
+			return &usageError{err: errors.New("--gateway needs --data or --store: the drills read the gateway's events from its store")}
+		}
+		gw, err := a.startDrillGateway(ctx)
+		if err != nil {
+			return err
+		}
+		defer gw.stop()
+		e, ca, by, err := gw.a.openCAAs(cmd, &stateFlags{}, &operatorFlag{})
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		if target, err = drillTarget(e, ca, by, "https://"+gw.addrs.Vehicle); err != nil {
+			return err
+		}
+	}
+	if drillTargetHook != nil {
+		drillTargetHook(target)
+	}
+	res := drill.Run(ctx, target, drills, drill.Config{Timeout: o.timeout, EventWait: o.eventWait, Progress: func(r drill.Result) {
+		fmt.Fprintf(a.stderr, "drill %-24s %s\n", r.Name, r.Outcome)
+	}})
+	rep := drill.NewReport(desc, started, time.Now(), res)
+	if o.report != "" {
+		if err := os.MkdirAll(o.report, 0o755); err != nil {
+			return err
+		}
+		jp, hp, err := rep.WriteFiles(o.report)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stderr, "reports: %s, %s\n", jp, hp)
+	}
+	if o.json {
+		err = rep.WriteJSON(a.stdout)
+	} else {
+		err = rep.WriteTable(a.stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if rep.Failed() {
+		return fmt.Errorf("%d drill(s) failed", rep.Summary.Fail)
+	}
+	return nil
+}
+
+// drillGateway is `serve --dev` running in-process in a temporary data
+// directory: the same code path as the binary.
+type drillGateway struct {
+	a     *app // the in-process gateway's own view: no FIFTHWHEEL_* from the caller
+	dir   string
+	addrs server.Addrs
+	stop  func()
+}
+
+// startDrillGateway starts the gateway and waits until it is ready. The
+// caller's FIFTHWHEEL_* variables are not passed on: the drill gateway
+// must not pick up the operator's store or listeners.
+func (a *app) startDrillGateway(ctx context.Context) (*drillGateway, error) {
+	dir, err := os.MkdirTemp("", "fifthwheel-drill-")
+	if err != nil {
+		return nil, err
+	}
+	var env []string
+	for _, kv := range a.environ {
+		if !strings.HasPrefix(kv, "FIFTHWHEEL_") {
+			env = append(env, kv)
+		}
+	}
+	logs := &lockedBuffer{}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan int, 1)
+	args := []string{"serve", "--dev", "--data", dir, "--listen-vehicle", "127.0.0.1:0",
+		"--listen-tms", "127.0.0.1:0", "--listen-ops", "127.0.0.1:0"}
+	go func() { done <- run(sctx, args, io.Discard, logs, env) }()
+	// The CLI side finds the same state as the gateway through the
+	// environment, as an operator's FIFTHWHEEL_DATA_DIR would.
+	cliEnv := append(append([]string(nil), env...), config.EnvPrefix+"DATA_DIR="+dir)
+	gw := &drillGateway{a: &app{stdout: io.Discard, stderr: a.stderr, environ: cliEnv}, dir: dir}
+	gw.stop = func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			fmt.Fprintln(a.stderr, "fifthwheel: the drill gateway did not stop in time")
+		}
+		_ = os.RemoveAll(dir)
+	}
+	deadline := time.Now().Add(drillGatewayWait)
+	for {
+		select {
+		case code := <-done:
+			done <- code
+			gw.stop()
+			return nil, fmt.Errorf("the drill gateway exited (%d) before it was ready:\n%s", code, logs.String())
+		case <-ctx.Done():
+			gw.stop()
+			return nil, ctx.Err()
+		default:
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, addrsFile)); err == nil && json.Unmarshal(b, &gw.addrs) == nil && ready(gw.addrs.Ops) {
+			return gw, nil
+		}
+		if time.Now().After(deadline) {
+			gw.stop()
+			return nil, fmt.Errorf("the drill gateway was not ready after %s:\n%s", drillGatewayWait, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ready reports whether the ops listener answers /readyz with 200.
+func ready(ops string) bool {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + ops + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// drillTarget is what the drills need of the gateway whose state e and
+// CA ca are, its vehicle listener at url; by is who mints the drill
+// vehicles' join tokens.
+func drillTarget(e *stateEnv, ca *pki.CA, by principal.Principal, url string) (*drill.Target, error) {
+	keys, err := gatewayFrameKeys(e.cfg, "")
+	if err != nil {
+		return nil, err
+	}
+	root := certPEM(ca.Root())
+	return &drill.Target{URL: url, RootPEM: root, Prefix: drillPrefix, Events: e.st,
+		ClockSkew: e.cfg.Telemetry.ClockSkew, Window: int64(e.cfg.Telemetry.Window),
+		Issue: func(ctx context.Context, p principal.Principal) (tls.Certificate, error) {
+			is, key, err := ca.IssueWithNewKey(ctx, pki.IssueRequest{Subject: p}, pki.ECDSAP256)
+			if err != nil {
+				return tls.Certificate{}, err
+			}
+			return is.TLSCertificate(key), nil
+		},
+		Revoke: func(ctx context.Context, id string) error {
+			_, err := ca.RevokePrincipal(ctx, principal.Principal{Kind: principal.Vehicle, ID: id}, pki.ReasonKeyCompromise, by)
+			return err
+		},
+		GatewayFrameKeys: keys, HeartbeatInterval: e.cfg.Heartbeat.Interval, HeartbeatMisses: e.cfg.Heartbeat.Misses,
+		Provisioner: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
+			GatewayURL: url, GatewayCAPEM: root}}, nil
+}
+
+// lockedBuffer is a goroutine-safe buffer for the in-process gateway's
+// log, shown only if it fails to start.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

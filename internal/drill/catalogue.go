@@ -1,0 +1,394 @@
+package drill
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/codes"
+	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+	"github.com/fifthwheel/fifthwheel/internal/store"
+)
+
+// The threat model's words (docs/THREATMODEL.md, Assets and Actors) and
+// the seed's developer checklist and testing items, as the report quotes
+// them.
+const (
+	assetTelemetry = "telemetry streams"
+	assetIdentity  = "vehicle and client identities (certificates, keys, tokens)"
+	assetCommands  = "command channels (tenders, route updates, dispatch)"
+	assetForensics = "logs and forensic artefacts"
+
+	actorCompromisedVehicle = "compromised vehicle or insider holding a truck's credentials"
+	actorNetwork            = "remote attacker on the network path"
+	actorForger             = "attacker forging a vehicle identity"
+	actorInsiderTMS         = "insider with TMS or fleet access"
+
+	checkSignTelemetry = "Sign all telemetry at source with hardware-backed keys and include sequence numbers."
+	checkMTLS          = "Enable mTLS for all vehicle-facing endpoints; reject non-cert connections."
+	checkTokens        = "Issue short-lived tokens tied to client certs and implement automated cert rotation/CRL/OCSP."
+	checkHeartbeat     = "Implement heartbeat + safe-state with deterministic fallback behavior; define and test timing SLAs."
+	checkSIEM          = "Integrate telemetry integrity alerts into SIEM and create incident runbooks with notification SLAs."
+	testReplay         = "Replay and tampering injection tests against telemetry ingestion to validate detection rules."
+	testTokenBinding   = "Negative tests for token/cert binding."
+	checkApproval      = "Authorize the TMS role for re-route; check 2-person approval if above-risk threshold."
+)
+
+// Catalogue is every drill, available or not, in report order.
+func Catalogue() []Drill {
+	return []Drill{
+		{Name: "telemetry-replay", Control: "replay protection: the same (vehicle, epoch, seq) with other bytes is refused",
+			Asset: assetTelemetry, Actor: actorCompromisedVehicle,
+			Vector:    "re-send a stored frame's (epoch, seq) with other, validly signed bytes on the batch path",
+			Checklist: testReplay, Run: replayDrill},
+		{Name: "tampered-frame", Control: "per-frame signature over the exact received bytes",
+			Asset: assetTelemetry, Actor: actorNetwork,
+			Vector: "change a signed frame's bytes and keep its signature", Checklist: testReplay, Run: tamperDrill},
+		{Name: "vehicle-mismatch", Control: "identity only from the verified certificate: the frame's vehicle_id must equal it",
+			Asset: assetIdentity, Actor: actorCompromisedVehicle,
+			Vector: "an enrolled truck sends frames naming another vehicle", Checklist: checkSignTelemetry, Run: mismatchDrill},
+		{Name: "clock-skew", Control: "freshness: frames beyond ±clock_skew of gateway time are refused",
+			Asset: assetTelemetry, Actor: actorCompromisedVehicle,
+			Vector: "a frame time-stamped in the future beyond the skew window", Checklist: checkSignTelemetry, Run: skewDrill},
+		{Name: "counter-rollback", Control: "counter strictly increasing, decided atomically in the store",
+			Asset: assetTelemetry, Actor: actorCompromisedVehicle,
+			Vector: "after a high sequence number, send a lower one never used", Checklist: checkSignTelemetry, Run: rollbackDrill},
+		{Name: "epoch-jump", Control: "the epoch moves only through an audited operator action",
+			Asset: assetTelemetry, Actor: actorCompromisedVehicle,
+			Vector: "reset the counter by sending the next epoch without authorization", Checklist: checkSignTelemetry,
+			Run: epochDrill},
+		{Name: "non-canonical-bytes", Control: "frames must be RFC 8785 canonical: no parser differentials between signer and verifier",
+			Asset: assetTelemetry, Actor: actorCompromisedVehicle,
+			Vector: "a frame in non-canonical JSON, validly signed over exactly those bytes", Checklist: testReplay,
+			Run: nonCanonicalDrill},
+		{Name: "tls12-refused", Control: "TLS 1.3 only on the vehicle listener",
+			Asset: assetIdentity, Actor: actorNetwork,
+			Vector: "downgrade: a client offering TLS 1.2 at most", Checklist: checkMTLS, Run: tls12Drill},
+		{Name: "self-signed-chain", Control: "client certificates must chain to the fleet CA",
+			Asset: assetIdentity, Actor: actorForger,
+			Vector: "a self-signed certificate carrying an enrolled truck's exact SAN", Checklist: checkMTLS,
+			Run: selfSignedDrill},
+		{Name: "wrong-profile-certificate", Control: "each listener admits only its certificate kinds: vehicles on the vehicle listener",
+			Asset: assetIdentity, Actor: actorInsiderTMS,
+			Vector:    "a valid TMS client certificate, issued by the fleet CA, presented to the vehicle listener",
+			Checklist: checkMTLS, Run: wrongProfileDrill},
+		{Name: "revoked-vehicle", Control: "revocation effective within 1 s: the live session closed with the typed close, the next handshake refused",
+			Asset: assetIdentity, Actor: actorForger,
+			Vector:    "a truck whose key is compromised keeps its session and reconnects after the operator revokes it",
+			Checklist: checkTokens, Exclusive: true, Run: revokedDrill},
+		{Name: "heartbeat-blackout", Control: "comm-loss detection: the gateway declares comm_lost within interval × misses + 200 ms of the last heartbeat; the truck begins its minimal-risk maneuver",
+			Asset: assetTelemetry, Actor: actorNetwork,
+			Vector:    "a live truck's link goes silent (jamming, a cut or a dropped route): no FIN, no RST",
+			Checklist: checkHeartbeat, Exclusive: true, Run: blackoutDrill},
+
+		// Not available: each needs a capability that has not landed.
+		{Name: "tms-token-replay", Control: "certificate-bound tokens (RFC 8705): a token replayed from another client is refused",
+			Asset: assetIdentity, Actor: actorNetwork, Vector: "replay a captured TMS token over another certificate",
+			Checklist: testTokenBinding, Issue: 19},
+		{Name: "tms-token-cert-binding", Control: "short-lived tokens tied to the client certificate",
+			Asset: assetIdentity, Actor: actorInsiderTMS, Vector: "use a valid token with a certificate it was not bound to",
+			Checklist: checkTokens, Issue: 19},
+		{Name: "command-approval", Control: "two-person approval of above-risk commands",
+			Asset: assetCommands, Actor: actorInsiderTMS, Vector: "one operator issues an above-risk re-route alone",
+			Checklist: checkApproval, Issue: 20},
+		{Name: "audit-log-tamper", Control: "tamper-evident audit log",
+			Asset: assetForensics, Actor: actorInsiderTMS, Vector: "rewrite or delete an audit record",
+			Checklist: checkSIEM, Issue: 21},
+		{Name: "detection-rules", Control: "detection rules raise alerts on signature failures and replay attempts",
+			Asset: assetTelemetry, Actor: actorCompromisedVehicle, Vector: "a burst of replayed and tampered frames",
+			Checklist: checkSIEM, Issue: 22},
+	}
+}
+
+// Select returns the drills of cat named in names, in catalogue order, or
+// an error naming those that do not exist. No names selects every drill.
+func Select(cat []Drill, names []string) ([]Drill, error) {
+	if len(names) == 0 {
+		return cat, nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []Drill
+	for _, d := range cat {
+		if want[d.Name] {
+			out = append(out, d)
+			delete(want, d.Name)
+		}
+	}
+	if len(want) > 0 {
+		var unknown []string
+		for n := range want {
+			unknown = append(unknown, n)
+		}
+		return nil, fmt.Errorf("no drill named %v", unknown)
+	}
+	return out, nil
+}
+
+// freshEpoch is the epoch drill vehicles start in: the epoch a newly
+// registered vehicle is authorized for.
+const freshEpoch = 0
+
+// replayDrill: a frame is accepted at (epoch, 1); another frame, other
+// bytes, validly signed, at the same (epoch, 1) must be refused replay.
+func replayDrill(ctx context.Context, t *Target, p *Probe) error {
+	v, err := enroll(ctx, t, "telemetry-replay")
+	if err != nil {
+		return err
+	}
+	defer v.close()
+	now := time.Now()
+	if err := v.setUp(ctx, p, v.frameAt(v.id, freshEpoch, 1, now, 0)); err != nil {
+		return err
+	}
+	env, err := v.sign(v.frameAt(v.id, freshEpoch, 1, now, 1))
+	if err != nil {
+		return err
+	}
+	return v.refused(ctx, t, p, "same (epoch, seq), other bytes", env, codes.Replay)
+}
+
+// tamperDrill: a frame whose bytes differ from those its signature covers
+// must be refused bad_signature.
+func tamperDrill(ctx context.Context, t *Target, p *Probe) error {
+	v, err := enroll(ctx, t, "tamper")
+	if err != nil {
+		return err
+	}
+	defer v.close()
+	now := time.Now()
+	if err := v.setUp(ctx, p, v.frameAt(v.id, freshEpoch, 1, now, 0)); err != nil {
+		return err
+	}
+	signed := v.frameAt(v.id, freshEpoch, 2, now, 0)
+	sent := v.frameAt(v.id, freshEpoch, 2, now, 5000) // the odometer moved after signing
+	env, err := v.signOver(sent, signed)
+	if err != nil {
+		return err
+	}
+	return v.refused(ctx, t, p, "bytes other than those signed", env, string(frame.CodeBadSignature))
+}
+
+// mismatchDrill: truck A, with its own certificate and frame key, sends a
+// frame naming enrolled truck B: refused vehicle_mismatch, recorded
+// against A.
+func mismatchDrill(ctx context.Context, t *Target, p *Probe) error {
+	a, err := enroll(ctx, t, "mismatch")
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	b, err := enroll(ctx, t, "mismatch-victim")
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	env, err := a.sign(a.frameAt(b.id, freshEpoch, 1, time.Now(), 0))
+	if err != nil {
+		return err
+	}
+	return a.refused(ctx, t, p, "another vehicle's id in the frame", env, codes.VehicleMismatch)
+}
+
+// skewDrill: a frame from beyond the skew window in the future (on the
+// batch path a past frame may be backfill; a future one never is).
+func skewDrill(ctx context.Context, t *Target, p *Probe) error {
+	v, err := enroll(ctx, t, "skew")
+	if err != nil {
+		return err
+	}
+	defer v.close()
+	ahead := t.ClockSkew + 30*time.Second
+	env, err := v.sign(v.frameAt(v.id, freshEpoch, 1, time.Now().Add(ahead), 0))
+	if err != nil {
+		return err
+	}
+	return v.refused(ctx, t, p, fmt.Sprintf("frame %s in the future", ahead), env, codes.ClockSkew)
+}
+
+// rollbackDrill: after seq window+10 is accepted, seq 1 (never used, below
+// the window) must be refused stale_counter.
+func rollbackDrill(ctx context.Context, t *Target, p *Probe) error {
+	v, err := enroll(ctx, t, "rollback")
+	if err != nil {
+		return err
+	}
+	defer v.close()
+	now := time.Now()
+	high := uint64(t.Window) + 10
+	if err := v.setUp(ctx, p, v.frameAt(v.id, freshEpoch, high, now, 0)); err != nil {
+		return err
+	}
+	env, err := v.sign(v.frameAt(v.id, freshEpoch, 1, now, 1))
+	if err != nil {
+		return err
+	}
+	return v.refused(ctx, t, p, fmt.Sprintf("seq 1 after seq %d", high), env, codes.StaleCounter)
+}
+
+// epochDrill: after a frame in epoch E, a frame in E+1 (seq 1) without
+// the operator's authorization must be refused epoch_not_authorized.
+func epochDrill(ctx context.Context, t *Target, p *Probe) error {
+	v, err := enroll(ctx, t, "epoch")
+	if err != nil {
+		return err
+	}
+	defer v.close()
+	now := time.Now()
+	if err := v.setUp(ctx, p, v.frameAt(v.id, freshEpoch, 5, now, 0)); err != nil {
+		return err
+	}
+	env, err := v.sign(v.frameAt(v.id, freshEpoch+1, 1, now, 1))
+	if err != nil {
+		return err
+	}
+	return v.refused(ctx, t, p, "next epoch, seq 1", env, codes.EpochNotAuthorized)
+}
+
+// nonCanonicalDrill: the frame's bytes with one insignificant space,
+// signed over exactly those bytes (so the signature holds), must be
+// refused not_canonical: the gateway verifies only canonical bytes.
+func nonCanonicalDrill(ctx context.Context, t *Target, p *Probe) error {
+	v, err := enroll(ctx, t, "noncanonical")
+	if err != nil {
+		return err
+	}
+	defer v.close()
+	fb, err := v.frameAt(v.id, freshEpoch, 1, time.Now(), 0).MarshalCanonical()
+	if err != nil {
+		return err
+	}
+	if len(fb) < 2 || fb[0] != '{' {
+		return errors.New("the canonical frame is not an object")
+	}
+	loose := append([]byte("{ "), fb[1:]...)
+	sig, err := v.creds.FrameKey.Sign(rand.Reader, loose, crypto.Hash(0))
+	if err != nil {
+		return err
+	}
+	env := frame.AssembleEnvelope(frame.AlgEd25519, v.creds.FrameKID, loose, sig)
+	return v.refused(ctx, t, p, "non-canonical bytes, valid signature", env, string(frame.CodeNotCanonical))
+}
+
+// wrongProfileDrill: a TMS client certificate, valid and issued by the
+// fleet CA, must not open the vehicle listener: refused at the handshake
+// and recorded as tls_kind_not_allowed for that client.
+func wrongProfileDrill(ctx context.Context, t *Target, p *Probe) error {
+	if t.Issue == nil {
+		return errors.New("the target cannot issue a client certificate")
+	}
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	who := principal.Principal{Kind: principal.Client, ID: fmt.Sprintf("%s-tms-%x", t.Prefix, b)}
+	cert, err := t.Issue(ctx, who)
+	if err != nil {
+		return fmt.Errorf("issue the TMS client certificate: %w", err)
+	}
+	roots, err := t.roots()
+	if err != nil {
+		return err
+	}
+	local, herr := t.handshake(ctx, &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }})
+	p.Check("TMS client certificate on the vehicle listener", alertFromGateway("bad certificate"), refusal(herr))
+	return awaitEvent(ctx, t, p, codes.TLSKindNotAllowed, "", func(r store.EventRow) bool {
+		return eventAttr(r, "remote") == local
+	})
+}
+
+// tls12Drill: a client offering at most TLS 1.2 (with no certificate: the
+// version is refused first) must fail the handshake, and the gateway must
+// record tls_protocol_version for that very connection.
+func tls12Drill(ctx context.Context, t *Target, p *Probe) error {
+	roots, err := t.roots()
+	if err != nil {
+		return err
+	}
+	local, herr := t.handshake(ctx, &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12})
+	p.Check("TLS 1.2 handshake", alertFromGateway("protocol version not supported"), refusal(herr))
+	return awaitEvent(ctx, t, p, codes.TLSProtocolVersion, "", func(r store.EventRow) bool {
+		return eventAttr(r, "remote") == local
+	})
+}
+
+// selfSignedDrill: a certificate with an enrolled truck's exact URI SAN
+// and subject, but self-signed, must be refused at the handshake, recorded
+// as tls_unknown_authority naming the SAN it claimed.
+func selfSignedDrill(ctx context.Context, t *Target, p *Probe) error {
+	v, err := enroll(ctx, t, "selfsigned")
+	if err != nil {
+		return err
+	}
+	defer v.close()
+	leaf := v.creds.Chain[0]
+	if len(leaf.URIs) == 0 {
+		return errors.New("the enrolled certificate has no URI SAN to forge")
+	}
+	forged, err := selfSigned(leaf)
+	if err != nil {
+		return err
+	}
+	roots, err := t.roots()
+	if err != nil {
+		return err
+	}
+	_, herr := t.handshake(ctx, &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &forged, nil }})
+	p.Check("handshake with a self-signed chain", alertFromGateway("unknown certificate authority"), refusal(herr))
+	uri := leaf.URIs[0].String()
+	return awaitEvent(ctx, t, p, codes.TLSUnknownAuthority, "", func(r store.EventRow) bool {
+		return eventAttr(r, "unverified_uri") == uri
+	})
+}
+
+// selfSigned is a self-signed client certificate copying leaf's subject,
+// SANs, key usages and validity, under a new key.
+func selfSigned(leaf *x509.Certificate) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: leaf.Subject.CommonName},
+		URIs: leaf.URIs, DNSNames: leaf.DNSNames, NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter,
+		KeyUsage: leaf.KeyUsage, ExtKeyUsage: leaf.ExtKeyUsage}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+// alertFromGateway is refusal's answer for a handshake the gateway ended
+// with the TLS alert of that description (crypto/tls's alert text).
+func alertFromGateway(desc string) string { return "refused with the alert: tls: " + desc }
+
+// refusal describes how a handshake ended: a refusal only for an alert
+// the gateway sent (crypto/tls reports a received alert as a "remote
+// error"), so that a failure on the drill's side (a configuration error,
+// a dial error, a timeout) never passes for a refusal.
+func refusal(err error) string {
+	var op *net.OpError
+	switch {
+	case err == nil:
+		return "completed: the gateway admitted the connection"
+	case errors.As(err, &op) && op.Op == "remote error":
+		return "refused with the alert: " + op.Err.Error()
+	default:
+		return "ended otherwise: " + err.Error()
+	}
+}

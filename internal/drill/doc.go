@@ -1,0 +1,42 @@
+// Package drill is the gateway's security drill catalogue: attacks and
+// faults performed against a real gateway over the network, each checked
+// against the outcome the gateway promises (refused with the right reason
+// code, the security event written in its store, a state reached within
+// its SLA), with the evidence kept for an auditor.
+//
+// A Drill names the control it tests, the threat-model asset, actor and
+// attack vector it covers (docs/THREATMODEL.md), and the item of the
+// seed's developer checklist it evidences. Run runs a catalogue and
+// returns a Report (report.go), which has a versioned JSON form whose
+// schema is published in docs/drill-report.schema.json.
+//
+// # What a drill proves, and what it does not
+//
+// A passing drill proves that, on the gateway it ran against and at that
+// moment, one concrete instance of the attack was refused the documented
+// way and the refusal was recorded: the reason code the attacker saw and
+// the event read back from the gateway's own store both match. It does
+// not prove that every variant of the attack is refused (the unit, fuzz
+// and conformance tests of each package cover variants), nor anything
+// about a gateway configured differently, nor that a detection or an
+// operator would act on the event.
+//
+// Outcomes are pass, fail and not_available. A drill passes only when it
+// recorded at least one check and every check held: a drill that measured
+// nothing fails, as does one that timed out or could not set itself up.
+// not_available is only for drills whose capability has not landed in the
+// gateway yet (tokens, commands, the audit log, detection); each names the
+// issue that will make it available. It is never counted as passed.
+//
+// # Security model
+//
+// The drills act as the attackers they model, with the means the threat
+// model grants them: an enrolled vehicle's own credentials (an insider or
+// a compromised truck), a host on the network with no credential, or a
+// forged certificate. Provisioning drill vehicles needs the fleet CA (join
+// tokens), and checking outcomes needs read access to the gateway's event
+// store: the drill runner is an operator tool, not a remote probe. Drill
+// vehicles (and the TMS client of the wrong-profile drill) are real
+// registry entries named with Target.Prefix; run drills against a
+// production gateway only deliberately.
+package drill

@@ -1,0 +1,280 @@
+package drill_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/fifthwheel/fifthwheel/codes"
+	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/drill"
+	"github.com/fifthwheel/fifthwheel/internal/drill/drilltest"
+)
+
+// available is the catalogue's drills that run against the fake gateway:
+// all but the heartbeat blackout and the revoked vehicle, which need a
+// live agent session (the fake has none); cmd/fifthwheel's
+// TestDrillBlackoutFailsWithoutDetection and
+// TestDrillRevokedFailsWhenRevocationDoesNothing prove that those fail
+// against the real gateway with their check defeated.
+func available(t *testing.T) []drill.Drill {
+	var out []drill.Drill
+	for _, d := range drill.Catalogue() {
+		if d.Run != nil && d.Name != "heartbeat-blackout" && d.Name != "revoked-vehicle" {
+			out = append(out, d)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no drill is available")
+	}
+	return out
+}
+
+// TestEveryDrillFailsAgainstAGatewayThatAcceptsEverything: against a
+// gateway with every targeted check disabled (TLS 1.2 and any client
+// certificate admitted, every frame accepted, no event), every available
+// drill fails, and on its attack, not on its set-up.
+func TestEveryDrillFailsAgainstAGatewayThatAcceptsEverything(t *testing.T) {
+	g := drilltest.Start(t, drilltest.AcceptAll, nil)
+	res := drill.Run(context.Background(), g.Target(), available(t), drill.Config{Timeout: 10 * time.Second, EventWait: 100 * time.Millisecond})
+	for _, r := range res {
+		if r.Outcome != drill.Fail {
+			t.Errorf("%s: %s against a gateway that accepts everything, want fail", r.Name, r.Outcome)
+			continue
+		}
+		first := firstFailed(r)
+		if first == nil || strings.HasPrefix(first.What, "set-up") || strings.Contains(first.What, "security event") {
+			t.Errorf("%s failed, but not on its attack: %+v (reason %q)", r.Name, first, r.Reason)
+		}
+	}
+}
+
+// TestEveryDrillFailsWhenTheGatewayRecordsNoEvent: a gateway that refuses
+// each attack with exactly the right code but records no security event
+// fails every drill, on the event check.
+func TestEveryDrillFailsWhenTheGatewayRecordsNoEvent(t *testing.T) {
+	// The right answer for each drill's attack frame, by the drill name
+	// in its vehicles' ids (drill-<name>-<hex>); set-up frames accepted.
+	refuse := func(id string, n int) string {
+		switch {
+		case strings.HasPrefix(id, "drill-telemetry-replay-") && n > 0:
+			return codes.Replay
+		case strings.HasPrefix(id, "drill-tamper-") && n > 0:
+			return string(frame.CodeBadSignature)
+		case strings.HasPrefix(id, "drill-rollback-") && n > 0:
+			return codes.StaleCounter
+		case strings.HasPrefix(id, "drill-epoch-") && n > 0:
+			return codes.EpochNotAuthorized
+		case strings.HasPrefix(id, "drill-mismatch-"):
+			return codes.VehicleMismatch
+		case strings.HasPrefix(id, "drill-noncanonical-"):
+			return string(frame.CodeNotCanonical)
+		case strings.HasPrefix(id, "drill-skew-"):
+			return codes.ClockSkew
+		}
+		return ""
+	}
+	g := drilltest.Start(t, drilltest.RefuseSilently, refuse)
+	res := drill.Run(context.Background(), g.Target(), available(t), drill.Config{Timeout: 15 * time.Second, EventWait: 100 * time.Millisecond})
+	for _, r := range res {
+		if r.Outcome != drill.Fail {
+			t.Errorf("%s: %s against a gateway that records no event, want fail", r.Name, r.Outcome)
+			continue
+		}
+		if first := firstFailed(r); first == nil || !strings.Contains(first.What, "security event") {
+			t.Errorf("%s failed, but not on the event check: %+v (reason %q)", r.Name, first, r.Reason)
+		}
+		for _, c := range r.Checks {
+			if !strings.Contains(c.What, "security event") && !c.OK {
+				t.Errorf("%s: check %q failed against a gateway answering rightly: %+v", r.Name, c.What, c)
+			}
+		}
+	}
+}
+
+func firstFailed(r drill.Result) *drill.Check {
+	for i := range r.Checks {
+		if !r.Checks[i].OK {
+			return &r.Checks[i]
+		}
+	}
+	return nil
+}
+
+// TestJudge: a drill passes only with at least one check, all held,
+// every timing within its SLA, and no error.
+func TestJudge(t *testing.T) {
+	run := func(fn func(ctx context.Context, _ *drill.Target, p *drill.Probe) error) drill.Result {
+		return drill.Run(context.Background(), &drill.Target{}, []drill.Drill{{Name: "x", Run: fn}}, drill.Config{})[0]
+	}
+	cases := []struct {
+		name string
+		fn   func(ctx context.Context, _ *drill.Target, p *drill.Probe) error
+		want drill.Outcome
+	}{
+		{"measured_nothing", func(context.Context, *drill.Target, *drill.Probe) error { return nil }, drill.Fail},
+		{"one_check_failed", func(_ context.Context, _ *drill.Target, p *drill.Probe) error {
+			p.Check("a", "x", "x")
+			p.Check("b", "x", "y")
+			return nil
+		}, drill.Fail},
+		{"error_after_passing_checks", func(_ context.Context, _ *drill.Target, p *drill.Probe) error {
+			p.Check("a", "x", "x")
+			return errors.New("broken")
+		}, drill.Fail},
+		{"over_its_sla", func(_ context.Context, _ *drill.Target, p *drill.Probe) error {
+			p.Check("a", "x", "x")
+			p.Timing("t", 2*time.Second, time.Second)
+			return nil
+		}, drill.Fail},
+		{"panicked", func(context.Context, *drill.Target, *drill.Probe) error { panic("boom") }, drill.Fail},
+		{"held", func(_ context.Context, _ *drill.Target, p *drill.Probe) error {
+			p.Check("a", "x", "x")
+			p.Timing("t", time.Second, 2*time.Second)
+			return nil
+		}, drill.Pass},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if r := run(c.fn); r.Outcome != c.want {
+				t.Errorf("outcome %s (%s), want %s", r.Outcome, r.Reason, c.want)
+			}
+		})
+	}
+}
+
+// TestTimeoutFails: a drill still running at its timeout fails.
+func TestTimeoutFails(t *testing.T) {
+	r := drill.Run(context.Background(), &drill.Target{}, []drill.Drill{{Name: "slow",
+		Run: func(ctx context.Context, _ *drill.Target, p *drill.Probe) error {
+			p.Check("a", "x", "x")
+			<-ctx.Done()
+			return ctx.Err()
+		}}}, drill.Config{Timeout: 50 * time.Millisecond})[0]
+	if r.Outcome != drill.Fail || !strings.Contains(r.Reason, "timed out") {
+		t.Errorf("outcome %s (%s), want fail: timed out", r.Outcome, r.Reason)
+	}
+}
+
+// TestNotAvailableDrills: the drills whose capability has not landed are
+// listed with their issue, reported not_available and never run.
+func TestNotAvailableDrills(t *testing.T) {
+	var na []drill.Drill
+	for _, d := range drill.Catalogue() {
+		if d.Run == nil {
+			na = append(na, d)
+			if d.Issue < 19 || d.Issue > 22 {
+				t.Errorf("%s is not available but names issue %d (tokens, commands, audit log, detection: 19–22)", d.Name, d.Issue)
+			}
+		} else if d.Issue != 0 {
+			t.Errorf("%s runs but names issue %d", d.Name, d.Issue)
+		}
+	}
+	if len(na) == 0 {
+		t.Fatal("no drill is listed as not available")
+	}
+	for _, r := range drill.Run(context.Background(), &drill.Target{}, na, drill.Config{}) {
+		if r.Outcome != drill.NotAvailable || len(r.Checks) != 0 {
+			t.Errorf("%s: %s with %d checks, want not_available with none", r.Name, r.Outcome, len(r.Checks))
+		}
+	}
+	rep := drill.NewReport("x", time.Now(), time.Now(), drill.Run(context.Background(), &drill.Target{}, na, drill.Config{}))
+	if rep.Failed() || rep.Summary.Pass != 0 || rep.Summary.NotAvailable != len(na) {
+		t.Errorf("summary %+v for %d drills not available", rep.Summary, len(na))
+	}
+}
+
+// TestCatalogueIsDescribed: every drill names its control, threat-model
+// asset, actor and vector and a checklist item, under a unique name.
+func TestCatalogueIsDescribed(t *testing.T) {
+	seen := map[string]bool{}
+	for _, d := range drill.Catalogue() {
+		if seen[d.Name] {
+			t.Errorf("two drills named %s", d.Name)
+		}
+		seen[d.Name] = true
+		if d.Control == "" || d.Asset == "" || d.Actor == "" || d.Vector == "" || d.Checklist == "" {
+			t.Errorf("%s is not fully described: %+v", d.Name, d)
+		}
+	}
+	if _, err := drill.Select(drill.Catalogue(), []string{"no-such-drill"}); err == nil {
+		t.Error("selecting an unknown drill succeeded")
+	}
+}
+
+// TestReportMatchesSchema: a report of real results (failed ones with
+// their evidence, not-available ones) validates against the published
+// schema, and the schema refuses a report claiming a pass without checks.
+func TestReportMatchesSchema(t *testing.T) {
+	g := drilltest.Start(t, drilltest.AcceptAll, nil)
+	res := drill.Run(context.Background(), g.Target(), drill.Catalogue(), drill.Config{Timeout: 10 * time.Second, EventWait: 100 * time.Millisecond})
+	rep := drill.NewReport("drilltest", time.Now(), time.Now(), res)
+	dir := t.TempDir()
+	jp, hp, err := rep.WriteFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch := CompileSchema(t)
+	ValidateFile(t, sch, jp)
+
+	var doc map[string]any
+	b, _ := os.ReadFile(jp)
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	d0 := doc["drills"].([]any)[0].(map[string]any)
+	d0["outcome"], d0["checks"] = "pass", []any{}
+	if err := sch.Validate(doc); err == nil {
+		t.Error("the schema accepts a pass that recorded no check")
+	}
+
+	html, err := os.ReadFile(hp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, external := range []string{"src=", "href=", "@import", "url("} {
+		if bytes.Contains(html, []byte(external)) {
+			t.Errorf("the HTML report refers to something outside itself (%s)", external)
+		}
+	}
+	if !bytes.Contains(html, []byte("<svg")) {
+		t.Error("the HTML report has no timing chart")
+	}
+}
+
+// CompileSchema compiles docs/drill-report.schema.json.
+func CompileSchema(t testing.TB) *jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	sch, err := c.Compile(filepath.Join("..", "..", "docs", "drill-report.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
+}
+
+// ValidateFile validates the JSON file at path against sch.
+func ValidateFile(t testing.TB, sch *jsonschema.Schema, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(doc); err != nil {
+		t.Errorf("%s does not match the schema: %v", path, err)
+	}
+}

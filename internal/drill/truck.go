@@ -1,0 +1,169 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/agent"
+)
+
+// truck is a drill vehicle driving on the real agent SDK (the public
+// vehicle SDK customers embed) over link, in session with the gateway.
+type truck struct {
+	a            *agent.Agent
+	link         *silentLink
+	dir          string
+	cancel       context.CancelFunc
+	done         chan struct{}
+	resumedAfter time.Duration
+	// stopping receives when the agent begins the minimal-risk maneuver,
+	// disconnected the first disconnection.
+	stopping     chan time.Time
+	disconnected chan agent.Event
+}
+
+// startTruck starts an agent for v and waits until the gateway has
+// resumed it (in session, supervised, driving).
+func startTruck(ctx context.Context, t *Target, v *vehicle, link *silentLink) (*truck, error) {
+	if len(t.GatewayFrameKeys) == 0 || t.HeartbeatInterval <= 0 || t.HeartbeatMisses <= 0 {
+		return nil, fmt.Errorf("the target gives no gateway frame keys or heartbeat settings")
+	}
+	dir, err := os.MkdirTemp("", "fifthwheel-drill-agent-")
+	if err != nil {
+		return nil, err
+	}
+	tr := &truck{link: link, dir: dir, done: make(chan struct{}),
+		stopping: make(chan time.Time, 1), disconnected: make(chan agent.Event, 1)}
+	resumed := make(chan struct{}, 1)
+	tr.a, err = agent.New(agent.Config{GatewayURL: t.URL, GatewayCAPEM: t.RootPEM, GatewayFrameKeys: t.GatewayFrameKeys,
+		HeartbeatInterval: t.HeartbeatInterval, Misses: t.HeartbeatMisses, StateDir: dir, DisableRenewal: true},
+		agent.Identity{Chain: v.creds.Chain, TLSKey: v.creds.TLSKey, FrameKey: v.creds.FrameKey, FrameKID: v.creds.FrameKID},
+		agent.Deps{SafeStater: stubTruck{}, DialContext: link.DialContext, Log: slog.New(slog.DiscardHandler),
+			OnEvent: func(e agent.Event) {
+				switch e.Kind {
+				case agent.EventResumed: // out of safe_state, supervised: driving
+					offer(resumed, struct{}{})
+				case agent.EventStopping:
+					offer(tr.stopping, time.Now())
+				case agent.EventDisconnected:
+					offer(tr.disconnected, e)
+				}
+			}})
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	started := time.Now()
+	actx, cancel := context.WithCancel(ctx)
+	tr.cancel = cancel
+	go func() { _ = tr.a.Run(actx); close(tr.done) }()
+	select {
+	case <-resumed:
+		tr.resumedAfter = time.Since(started)
+		return tr, nil
+	case <-ctx.Done():
+		tr.stop()
+		return nil, fmt.Errorf("the gateway never resumed the drill truck: %w", ctx.Err())
+	}
+}
+
+// stop stops the agent and removes its state.
+func (tr *truck) stop() {
+	// Cut the link for good first: the agent's goodbye would otherwise
+	// wait out its timeouts on a silent link.
+	tr.link.end()
+	tr.cancel()
+	<-tr.done
+	_ = os.RemoveAll(tr.dir)
+}
+
+// offer sends v on c unless c is full: only the first matters.
+func offer[T any](c chan T, v T) {
+	select {
+	case c <- v:
+	default:
+	}
+}
+
+// stubTruck is the drill truck's safe-state behaviour: at a standstill
+// as soon as it is told to stop.
+type stubTruck struct{}
+
+func (stubTruck) BeginStop(agent.Reason) {}
+func (stubTruck) Stopped() bool          { return true }
+func (stubTruck) Resume()                {}
+
+// silentLink is the drill truck's network: once down, nothing passes in
+// either direction and nothing is closed (no FIN, no RST reaches the
+// gateway until the drill ends), and new connections hang, as on a link
+// that went silent.
+type silentLink struct {
+	down  atomic.Bool
+	mu    sync.Mutex
+	conns []net.Conn // every connection dialed, closed by end
+}
+
+func (l *silentLink) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if l.down.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.conns = append(l.conns, c)
+	l.mu.Unlock()
+	return &silentConn{Conn: c, l: l}, nil
+}
+
+// end closes every connection for real: the drill is over.
+func (l *silentLink) end() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		_ = c.Close()
+	}
+	l.conns = nil
+}
+
+type silentConn struct {
+	net.Conn
+	l *silentLink
+}
+
+// Write swallows what is written while the link is down.
+func (c *silentConn) Write(b []byte) (int, error) {
+	if c.l.down.Load() {
+		return len(b), nil
+	}
+	return c.Conn.Write(b)
+}
+
+// Read drops what arrives while the link is down.
+func (c *silentConn) Read(b []byte) (int, error) {
+	for {
+		n, err := c.Conn.Read(b)
+		if err != nil || !c.l.down.Load() {
+			return n, err
+		}
+	}
+}
+
+// Close, while the link is down, leaves the socket open until the drill
+// ends (end): the gateway must notice the silence, not a closed
+// connection.
+func (c *silentConn) Close() error {
+	if c.l.down.Load() {
+		return c.Conn.SetDeadline(time.Now()) // wake the agent's reader
+	}
+	return c.Conn.Close()
+}
