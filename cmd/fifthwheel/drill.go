@@ -33,8 +33,8 @@ var drillTargetHook func(*drill.Target)
 // drillPrefix names drill vehicles.
 const drillPrefix = "drill"
 
-// drillGatewayWait bounds the in-process gateway's start.
-const drillGatewayWait = 60 * time.Second
+// devGatewayWait bounds the in-process gateway's start.
+const devGatewayWait = 60 * time.Second
 
 type drillFlags struct {
 	st        stateFlags
@@ -125,7 +125,7 @@ func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
 		if o.gateway != "" {
 			return &usageError{err: errors.New("--gateway needs --data or --store: the drills read the gateway's events from its store")}
 		}
-		gw, err := a.startDrillGateway(ctx)
+		gw, err := a.startDevGateway(ctx, "drill")
 		if err != nil {
 			return err
 		}
@@ -147,10 +147,7 @@ func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
 	}})
 	rep := drill.NewReport(desc, started, time.Now(), res)
 	if o.report != "" {
-		if err := os.MkdirAll(o.report, 0o755); err != nil {
-			return err
-		}
-		jp, hp, err := rep.WriteFiles(o.report)
+		jp, hp, err := writeDrillReports(rep, o.report)
 		if err != nil {
 			return err
 		}
@@ -170,20 +167,23 @@ func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
 	return nil
 }
 
-// drillGateway is `serve --dev` running in-process in a temporary data
-// directory: the same code path as the binary.
-type drillGateway struct {
+// inprocGateway is `serve --dev` running in-process in a temporary data
+// directory: the same code path as the binary. `drill` and `demo` start
+// one.
+type inprocGateway struct {
 	a     *app // the in-process gateway's own view: no FIFTHWHEEL_* from the caller
 	dir   string
 	addrs server.Addrs
 	stop  func()
 }
 
-// startDrillGateway starts the gateway and waits until it is ready. The
-// caller's FIFTHWHEEL_* variables are not passed on: the drill gateway
-// must not pick up the operator's store or listeners.
-func (a *app) startDrillGateway(ctx context.Context) (*drillGateway, error) {
-	dir, err := os.MkdirTemp("", "fifthwheel-drill-")
+// startDevGateway starts the gateway and waits until it is ready; who
+// (the command, "drill") names its temporary directory and its messages.
+// The caller's FIFTHWHEEL_* variables are not passed on: the gateway must
+// not pick up the operator's store or listeners. stop ends it and removes
+// its directory.
+func (a *app) startDevGateway(ctx context.Context, who string) (*inprocGateway, error) {
+	dir, err := os.MkdirTemp("", "fifthwheel-"+who+"-")
 	if err != nil {
 		return nil, err
 	}
@@ -202,23 +202,23 @@ func (a *app) startDrillGateway(ctx context.Context) (*drillGateway, error) {
 	// The CLI side finds the same state as the gateway through the
 	// environment, as an operator's FIFTHWHEEL_DATA_DIR would.
 	cliEnv := append(append([]string(nil), env...), config.EnvPrefix+"DATA_DIR="+dir)
-	gw := &drillGateway{a: &app{stdout: io.Discard, stderr: a.stderr, environ: cliEnv}, dir: dir}
+	gw := &inprocGateway{a: &app{stdout: io.Discard, stderr: a.stderr, environ: cliEnv}, dir: dir}
 	gw.stop = func() {
 		cancel()
 		select {
 		case <-done:
 		case <-time.After(30 * time.Second):
-			fmt.Fprintln(a.stderr, "fifthwheel: the drill gateway did not stop in time")
+			fmt.Fprintf(a.stderr, "fifthwheel: the %s gateway did not stop in time\n", who)
 		}
 		_ = os.RemoveAll(dir)
 	}
-	deadline := time.Now().Add(drillGatewayWait)
+	deadline := time.Now().Add(devGatewayWait)
 	for {
 		select {
 		case code := <-done:
 			done <- code
 			gw.stop()
-			return nil, fmt.Errorf("the drill gateway exited (%d) before it was ready:\n%s", code, logs.String())
+			return nil, fmt.Errorf("the %s gateway exited (%d) before it was ready:\n%s", who, code, logs.String())
 		case <-ctx.Done():
 			gw.stop()
 			return nil, ctx.Err()
@@ -229,7 +229,7 @@ func (a *app) startDrillGateway(ctx context.Context) (*drillGateway, error) {
 		}
 		if time.Now().After(deadline) {
 			gw.stop()
-			return nil, fmt.Errorf("the drill gateway was not ready after %s:\n%s", drillGatewayWait, logs.String())
+			return nil, fmt.Errorf("the %s gateway was not ready after %s:\n%s", who, devGatewayWait, logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

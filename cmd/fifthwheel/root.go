@@ -50,6 +50,7 @@ then FIFTHWHEEL_* environment variables, then flags.`,
 		a.simCmd(),
 		a.gatewayCmd(),
 		a.drillCmd(),
+		a.demoCmd(),
 	)
 	return root
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/fifthwheel/fifthwheel/agent"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/gwkey"
+	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/sim"
 )
 
@@ -114,10 +116,18 @@ func (a *app) openSim(cmd *cobra.Command, s *simFlags, runFor time.Duration, pre
 	}
 	target.CAPEM = certPEM(ca.Root())
 	stateDir := simStateDir(e.cfg, s.state)
-	prov := &sim.CachedProvisioner{Dir: stateDir, RootPEM: target.CAPEM, MinValidity: runFor + time.Hour,
+	prov := simProvisioner(ca, by, target, stateDir, runFor)
+	return &simRun{e: e, target: target, pid: pid, stateDir: stateDir, prov: prov}, nil
+}
+
+// simProvisioner enrolls simulated vehicles at target through the
+// gateway's public enrollment path, with join tokens ca mints as by, and
+// caches their credentials in stateDir, valid for at least runFor and an
+// hour. target.CAPEM must be set.
+func simProvisioner(ca *pki.CA, by principal.Principal, target sim.Target, stateDir string, runFor time.Duration) sim.Provisioner {
+	return &sim.CachedProvisioner{Dir: stateDir, RootPEM: target.CAPEM, MinValidity: runFor + time.Hour,
 		Next: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
 			GatewayURL: target.URL, GatewayCAPEM: target.CAPEM}}
-	return &simRun{e: e, target: target, pid: pid, stateDir: stateDir, prov: prov}, nil
 }
 
 // simReport is a `sim` command's report.
