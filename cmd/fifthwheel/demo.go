@@ -39,6 +39,11 @@ const (
 	demoBlackoutFraction = 0.1
 )
 
+// demoFleetHook, when set (by tests only), alters the fleet's
+// collaborators before it runs: the proof that a failed fleet check fails
+// the demo.
+var demoFleetHook func(*sim.Deps)
+
 type demoFlags struct {
 	vehicles int
 	duration time.Duration
@@ -149,9 +154,13 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 		return &usageError{err: fmt.Errorf("demo: the fleet scenario cannot show its blackout: %s", strings.Join(msgs, "; ")),
 			hint: "lengthen --duration, or pass --blackout=false"}
 	}
-	fleet, err := sim.New(scfg, sim.Deps{Provisioner: simProvisioner(ca, by, target, stateDir, o.duration),
+	deps := sim.Deps{Provisioner: simProvisioner(ca, by, target, stateDir, o.duration),
 		Events: e.st, EventsSource: storeDesc(e.cfg), Log: e.log,
-		OnSummary: func(s sim.Summary) { out.printf("fleet  %s\n", s) }})
+		OnSummary: func(s sim.Summary) { out.printf("fleet  %s\n", s) }}
+	if demoFleetHook != nil {
+		demoFleetHook(&deps)
+	}
+	fleet, err := sim.New(scfg, deps)
 	if err != nil {
 		return &usageError{err: err, hint: "see 'fifthwheel demo --help'"}
 	}

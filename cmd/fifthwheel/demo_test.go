@@ -129,3 +129,21 @@ func TestDemoRefusesABlackoutItCannotMeasure(t *testing.T) {
 		t.Errorf("exit %d, want %d before the fleet starts\nstdout: %s\nstderr: %s", r.code, exitUsage, r.stdout, r.stderr)
 	}
 }
+
+// TestDemoFailsWhenTheFleetCheckFails: with the fleet cut off from the
+// gateway's events (test-only hook), its gateway-side figures cannot be
+// measured, the fleet check fails and the demo exits 1 though every drill
+// passed.
+func TestDemoFailsWhenTheFleetCheckFails(t *testing.T) {
+	demoFleetHook = func(d *sim.Deps) { d.Events = nil }
+	t.Cleanup(func() { demoFleetHook = nil })
+	r := cli(t, nil, "demo", "--vehicles", "1", "--blackout=false", "--duration", "2s",
+		"--only", "clock-skew", "--report", t.TempDir())
+	if r.code != exitRuntime {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, exitRuntime, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "fleet SLA check   FAIL") || !strings.Contains(r.stdout, "drills            PASS") ||
+		!strings.Contains(r.stderr, "fleet SLA check(s) failed") {
+		t.Errorf("the demo does not report the failed fleet check\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
+	}
+}
