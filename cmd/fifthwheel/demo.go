@@ -117,7 +117,10 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 	if o.report == "" {
 		return &usageError{err: errors.New("--report must name a directory")}
 	}
-	ctx := cmd.Context()
+	// Ctrl-C (or SIGTERM) ends the run, or the --keep wait, through ctx:
+	// the deferred stops then remove the temporary directory.
+	ctx, stopSignals := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
 	out := &syncLines{w: a.stdout}
 	started := time.Now()
 	out.printf("starting a gateway (serve --dev) in a temporary directory\n")
@@ -203,7 +206,7 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 		return err
 	}
 	fails := a.demoSummary(out, fd.rep, drep, demoPaths{drillJSON: jp, drillHTML: hp, fleetJSON: fp}, time.Since(started))
-	if o.keep {
+	if o.keep && ctx.Err() == nil {
 		a.demoKeep(ctx, out, gw)
 	}
 	if len(fails) > 0 {
@@ -250,8 +253,8 @@ func (a *app) demoSummary(out *syncLines, frep *sim.Report, drep *drill.Report, 
 	return fails
 }
 
-// demoKeep prints how to reach the demo's gateway and waits for Ctrl-C
-// (or ctx's end).
+// demoKeep prints how to reach the demo's gateway and waits for ctx's
+// end (Ctrl-C).
 func (a *app) demoKeep(ctx context.Context, out *syncLines, gw *inprocGateway) {
 	out.printf(`
 The gateway keeps running (Ctrl-C stops it and removes %[1]s):
@@ -259,15 +262,14 @@ The gateway keeps running (Ctrl-C stops it and removes %[1]s):
   TMS listener      https://%[3]s
   ops               http://%[4]s  (try: curl http://%[4]s/readyz)
   data directory    %[1]s
+  operator          %[1]s/%[5]s  (the operator credential the CLI acts as with --data)
 The operator CLI works on its data directory:
   fifthwheel vehicle list --data %[1]s
   fifthwheel pki list --data %[1]s
   fifthwheel sim fleet --vehicles 5 --data %[1]s --blackout-fraction 0 --duration 10s
   fifthwheel drill --data %[1]s --only telemetry-replay
-`, gw.dir, gw.addrs.Vehicle, gw.addrs.TMS, gw.addrs.Ops)
-	sctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	<-sctx.Done()
+`, gw.dir, gw.addrs.Vehicle, gw.addrs.TMS, gw.addrs.Ops, operatorDir)
+	<-ctx.Done()
 	out.printf("stopping the gateway\n")
 }
 
