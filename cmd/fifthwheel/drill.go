@@ -256,7 +256,7 @@ func drillTarget(e *stateEnv, ca *pki.CA, by principal.Principal, url string) (*
 	}
 	root := certPEM(ca.Root())
 	return &drill.Target{URL: url, RootPEM: root, Prefix: drillPrefix, Events: e.st,
-		ClockSkew: e.cfg.Telemetry.ClockSkew, Window: int64(e.cfg.Telemetry.Window),
+		ClockSkew: e.cfg.Telemetry.ClockSkew, Window: int64(e.cfg.Telemetry.Window), Plausibility: plausibilityConfig(e.cfg),
 		Issue: func(ctx context.Context, p principal.Principal) (tls.Certificate, error) {
 			is, key, err := ca.IssueWithNewKey(ctx, pki.IssueRequest{Subject: p}, pki.ECDSAP256)
 			if err != nil {

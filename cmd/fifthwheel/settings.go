@@ -25,11 +25,18 @@ func ingestConfig(cfg config.Config) (ingest.Config, error) {
 	if err != nil {
 		return ingest.Config{}, err
 	}
-	p := cfg.Plausibility
+	pc := plausibilityConfig(cfg)
+	pc.Area = area
 	return ingest.Config{ClockSkew: cfg.Telemetry.ClockSkew, Window: int64(cfg.Telemetry.Window), MaxInFlight: cfg.Telemetry.MaxInFlight,
-		SummaryInterval: cfg.Telemetry.AcceptedSummaryInterval,
-		Plausibility: plausibility.Config{SpeedDisagreeRatio: p.SpeedDisagreeRatio, SpeedDisagreeMinMPS: p.SpeedDisagreeMinMPS,
-			SpeedDisagreeFrames: p.SpeedDisagreeFrames, MaxImpliedSpeedMPS: p.MaxImpliedSpeedMPS, Area: area}}, nil
+		SummaryInterval: cfg.Telemetry.AcceptedSummaryInterval, Plausibility: pc}, nil
+}
+
+// plausibilityConfig is the plausibility rules' thresholds:
+// plausibility.* but the operating area (which needs parsing).
+func plausibilityConfig(cfg config.Config) plausibility.Config {
+	p := cfg.Plausibility
+	return plausibility.Config{SpeedDisagreeRatio: p.SpeedDisagreeRatio, SpeedDisagreeMinMPS: p.SpeedDisagreeMinMPS,
+		SpeedDisagreeFrames: p.SpeedDisagreeFrames, MaxImpliedSpeedMPS: p.MaxImpliedSpeedMPS}
 }
 
 // sessionConfig is the session layer's: session.*, heartbeat.* and, for the

@@ -118,8 +118,9 @@ func (v *vehicle) signOver(f, other *frame.Frame) ([]byte, error) {
 
 // verdict is the gateway's answer for one frame.
 type verdict struct {
-	Verdict string `json:"verdict"`
-	Code    string `json:"code"`
+	Verdict  string   `json:"verdict"`
+	Code     string   `json:"code"`
+	Findings []string `json:"findings"`
 }
 
 // String is "accepted", or "rejected:<code>".

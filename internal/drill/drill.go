@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/sim"
 	"github.com/fifthwheel/fifthwheel/internal/store"
@@ -67,6 +68,11 @@ type Target struct {
 	// rollback drill beyond the second.
 	ClockSkew time.Duration
 	Window    int64
+	// Plausibility is the gateway's plausibility.* thresholds (zero
+	// fields: the defaults of internal/plausibility, as on the gateway):
+	// the GNSS jump drill jumps beyond the implied-speed limit, the
+	// wheel/GNSS drill disagrees beyond the ratio for the frame count.
+	Plausibility plausibility.Config
 	// Prefix names drill vehicles PREFIX-<drill>-<n>.
 	Prefix string
 	// GatewayFrameKeys are the gateway's published frame keys, which a

@@ -17,6 +17,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/drill"
 	"github.com/fifthwheel/fifthwheel/internal/drill/drilltest"
+	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 )
 
 // available is the catalogue's drills that run against the fake gateway:
@@ -59,7 +60,9 @@ func TestEveryDrillFailsAgainstAGatewayThatAcceptsEverything(t *testing.T) {
 
 // TestEveryDrillFailsWhenTheGatewayRecordsNoEvent: a gateway that refuses
 // each attack with exactly the right code but records no security event
-// fails every drill, on the event check.
+// (or accepts a plausibility drill's frame with exactly the right
+// finding) but records no security event fails every drill, on the event
+// check.
 func TestEveryDrillFailsWhenTheGatewayRecordsNoEvent(t *testing.T) {
 	// The right answer for each drill's attack frame, by the drill name
 	// in its vehicles' ids (drill-<name>-<hex>); set-up frames accepted.
@@ -82,7 +85,20 @@ func TestEveryDrillFailsWhenTheGatewayRecordsNoEvent(t *testing.T) {
 		}
 		return ""
 	}
+	// The plausibility drills' frames are accepted with their finding:
+	// the jump on the second frame, the disagreement on the last of the
+	// default run (the fake's target names no plausibility settings).
+	findings := func(id string, n int) []string {
+		switch {
+		case strings.HasPrefix(id, "drill-gnss-jump-") && n == 1:
+			return []string{codes.PositionJump}
+		case strings.HasPrefix(id, "drill-wheel-gnss-") && n == plausibility.DefaultSpeedDisagreeFrames-1:
+			return []string{codes.SpeedDisagreement}
+		}
+		return nil
+	}
 	g := drilltest.Start(t, drilltest.RefuseSilently, refuse)
+	g.SetFindings(findings)
 	res := drill.Run(context.Background(), g.Target(), available(t), drill.Config{Timeout: 15 * time.Second, EventWait: 100 * time.Millisecond})
 	for _, r := range res {
 		if r.Outcome != drill.Fail {

@@ -1,7 +1,8 @@
 // Package drilltest is a fake gateway for proving that drills fail: it
 // enrolls vehicles with its own throw-away CA and, depending on its Mode,
 // accepts everything or refuses the way the real gateway does while
-// recording no event. A drill that passes against it checks nothing.
+// recording no event (and, if told, reporting plausibility findings). A
+// drill that passes against it checks nothing.
 //
 // # Security model
 //
@@ -56,16 +57,30 @@ const (
 // posts with, "" to accept it.
 type Refuse func(vehicleID string, n int) string
 
+// Findings returns the plausibility findings of the n-th frame (from 0)
+// a vehicle posts, when it is accepted; nil for none.
+type Findings func(vehicleID string, n int) []string
+
 // Gateway is the fake.
 type Gateway struct {
-	srv     *httptest.Server
-	rootPEM []byte
-	ca      *x509.Certificate
-	caKey   *ecdsa.PrivateKey
-	mode    Mode
-	refuse  Refuse
-	mu      sync.Mutex
-	counts  map[string]int
+	srv      *httptest.Server
+	rootPEM  []byte
+	ca       *x509.Certificate
+	caKey    *ecdsa.PrivateKey
+	mode     Mode
+	refuse   Refuse
+	mu       sync.Mutex
+	counts   map[string]int
+	findings Findings
+}
+
+// SetFindings makes a RefuseSilently fake answer accepted frames with the
+// findings f names (the plausibility drills); AcceptAll never reports a
+// finding. Call it before the drills run.
+func (g *Gateway) SetFindings(f Findings) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.findings = f
 }
 
 // Start starts a fake gateway; it stops when the test ends.
@@ -205,9 +220,10 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		id = u[strings.LastIndex(u, ":")+1:]
 	}
 	type result struct {
-		Index   int    `json:"index"`
-		Verdict string `json:"verdict"`
-		Code    string `json:"code,omitempty"`
+		Index    int      `json:"index"`
+		Verdict  string   `json:"verdict"`
+		Code     string   `json:"code,omitempty"`
+		Findings []string `json:"findings,omitempty"`
 	}
 	out := struct {
 		Results []result `json:"results"`
@@ -216,12 +232,16 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		n := g.counts[id]
 		g.counts[id]++
+		findings := g.findings
 		g.mu.Unlock()
 		res := result{Index: i, Verdict: "accepted"}
 		if g.mode == RefuseSilently && g.refuse != nil {
 			if code := g.refuse(id, n); code != "" {
 				res = result{Index: i, Verdict: "rejected", Code: code}
 			}
+		}
+		if g.mode == RefuseSilently && res.Code == "" && findings != nil {
+			res.Findings = findings(id, n)
 		}
 		out.Results = append(out.Results, res)
 	}
