@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,6 +218,40 @@ func TestDrillAgainstARunningGateway(t *testing.T) {
 	}
 	if r := cli(t, nil, "drill", "--gateway", "127.0.0.1:1"); r.code != exitUsage {
 		t.Errorf("--gateway without --data: exit %d, want %d", r.code, exitUsage)
+	}
+}
+
+// TestDrillWheelGNSSFollowsTheGatewaysPlausibilitySettings: against a
+// gateway run with plausibility.speed_disagree_frames 5 (not the default
+// 3), the wheel/GNSS drill reads that setting from the gateway's
+// configuration, sends five disagreeing frames, sees no finding on the
+// first four and the finding on the fifth, and passes.
+func TestDrillWheelGNSSFollowsTheGatewaysPlausibilitySettings(t *testing.T) {
+	data := t.TempDir()
+	env := []string{"FIFTHWHEEL_PLAUSIBILITY_SPEED_DISAGREE_FRAMES=5"}
+	startGateway(t, data, []string{"--data", data}, env)
+	r := cli(t, env, "drill", "--data", data, "--json", "--only", "wheel-gnss-disagreement")
+	if r.code != 0 {
+		t.Fatalf("drill --data: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	var rep drill.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Drills) != 1 || rep.Drills[0].Outcome != drill.Pass {
+		t.Fatalf("report %+v, want wheel-gnss-disagreement passed", rep.Drills)
+	}
+	frames := 0
+	for _, c := range rep.Drills[0].Checks {
+		if strings.HasPrefix(c.What, "frame ") {
+			frames++
+			if want := fmt.Sprintf("frame %d of 5,", frames); !strings.HasPrefix(c.What, want) {
+				t.Errorf("check %q, want it to start %q", c.What, want)
+			}
+		}
+	}
+	if frames != 5 {
+		t.Errorf("%d frames checked, want 5 (the gateway's speed_disagree_frames)", frames)
 	}
 }
 
