@@ -48,7 +48,12 @@ type Handler struct {
 	live     map[string]*conn   // established sessions by vehicle id
 	open     map[*conn]struct{} // every upgraded connection
 	shutdown bool
-	wg       sync.WaitGroup
+	// drained is closed once the handler is shut down and every connection
+	// it added has been removed (a count under mu rather than a
+	// sync.WaitGroup: a connection upgraded while Shutdown waits must not
+	// race with the wait).
+	drained   chan struct{}
+	drainOnce sync.Once
 
 	mSessions prometheus.Gauge
 	mCloses   *prometheus.CounterVec
@@ -119,7 +124,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if d.Key == nil || d.Pipeline == nil || d.Events == nil || d.Tracker == nil {
 		return nil, errors.New("session: Key, Pipeline, Events and Tracker are required")
 	}
-	h := &Handler{cfg: cfg, d: d, now: d.Now, log: d.Log, live: map[string]*conn{}, open: map[*conn]struct{}{},
+	h := &Handler{cfg: cfg, d: d, now: d.Now, log: d.Log, live: map[string]*conn{}, open: map[*conn]struct{}{}, drained: make(chan struct{}),
 		hsRL: ratelimit.New(ratelimit.Config{PerSecond: cfg.HandshakeRate, Burst: cfg.HandshakeBurst}),
 		mSessions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fifthwheel_vehicle_sessions",
 			Help: "Established vehicle sessions."}),
@@ -268,7 +273,6 @@ func (h *Handler) add(c *conn) bool {
 	defer h.mu.Unlock()
 	h.open[c] = struct{}{}
 	h.nOpen.Add(1)
-	h.wg.Add(1)
 	return !h.shutdown
 }
 
@@ -280,8 +284,16 @@ func (h *Handler) remove(c *conn) {
 		delete(h.live, c.peer.ID)
 		h.mSessions.Dec()
 	}
+	h.drainedLocked()
 	h.mu.Unlock()
-	h.wg.Done()
+}
+
+// drainedLocked closes drained once the handler is shut down and holds no
+// connection. h.mu is held.
+func (h *Handler) drainedLocked() {
+	if h.shutdown && len(h.open) == 0 {
+		h.drainOnce.Do(func() { close(h.drained) })
+	}
 }
 
 // establish makes c the vehicle's session and returns the one it
@@ -342,14 +354,13 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	for c := range h.open {
 		conns = append(conns, c)
 	}
+	h.drainedLocked()
 	h.mu.Unlock()
 	for _, c := range conns {
 		c.close(shutdownClose())
 	}
-	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-h.drained:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
