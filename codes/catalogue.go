@@ -93,6 +93,36 @@ const (
 	SessionClosedRevoked          = "session_closed_revoked"
 	SessionClosedSuspended        = "session_closed_suspended"
 
+	// TMS access: the token endpoint, access tokens, roles, carrier scope
+	// and the front door of the TMS listener.
+	AccessTokenIssued            = "access_token_issued"
+	AccessTokenMissing           = "access_token_missing"
+	AccessTokenMalformed         = "access_token_malformed"
+	AccessTokenTooLarge          = "access_token_too_large"
+	AccessTokenAlgNotAllowed     = "access_token_alg_not_allowed"
+	AccessTokenUnknownKID        = "access_token_unknown_kid"
+	AccessTokenBadSignature      = "access_token_bad_signature"
+	AccessTokenExpired           = "access_token_expired"
+	AccessTokenNotYetValid       = "access_token_not_yet_valid"
+	AccessTokenWrongIssuer       = "access_token_wrong_issuer"
+	AccessTokenWrongAudience     = "access_token_wrong_audience"
+	AccessTokenClaimsInvalid     = "access_token_claims_invalid"
+	AccessTokenUnbound           = "access_token_unbound"
+	AccessTokenBindingMismatch   = "access_token_binding_mismatch"
+	AccessTokenPrincipalInactive = "access_token_principal_inactive"
+	AccessRoleRequired           = "access_role_required"
+	AccessScopeRequired          = "access_scope_required"
+	AccessOtherCarrier           = "access_other_carrier"
+	AccessSourceNotAllowed       = "access_source_not_allowed"
+	AccessRiskTooHigh            = "access_risk_too_high"
+	AccessRateLimited            = "access_rate_limited"
+	OAuthInvalidRequest          = "oauth_invalid_request"
+	OAuthUnsupportedGrantType    = "oauth_unsupported_grant_type"
+	OAuthInvalidClient           = "oauth_invalid_client"
+	OAuthInvalidScope            = "oauth_invalid_scope"
+	TokenKeyRotated              = "token_key_rotated"
+	TokenKeyUnavailable          = "token_key_unavailable"
+
 	// Enrollment and renewal.
 	RequestTooLarge     = "request_too_large"
 	MalformedRequest    = "malformed_request"
@@ -132,13 +162,17 @@ const (
 	OCSPRequestTooLarge = "ocsp_request_too_large"
 
 	// Registry.
-	VehicleRegistered    = "vehicle_registered"
-	ClientRegistered     = "client_registered"
-	VehicleStatusChanged = "vehicle_status_changed"
-	FrameKeyRegistered   = "frame_key_registered"
-	FrameKeyRefused      = "frame_key_refused"
-	FrameKeyRetired      = "frame_key_retired"
-	EpochAdvanced        = "epoch_advanced"
+	VehicleRegistered     = "vehicle_registered"
+	ClientRegistered      = "client_registered"
+	ClientStatusChanged   = "client_status_changed"
+	OperatorRegistered    = "operator_registered"
+	OperatorStatusChanged = "operator_status_changed"
+	RolesChanged          = "roles_changed"
+	VehicleStatusChanged  = "vehicle_status_changed"
+	FrameKeyRegistered    = "frame_key_registered"
+	FrameKeyRefused       = "frame_key_refused"
+	FrameKeyRetired       = "frame_key_retired"
+	EpochAdvanced         = "epoch_advanced"
 
 	// Liveness.
 	VehicleOnline         = "vehicle_online"
@@ -362,6 +396,62 @@ var catalogue = [...]Entry{
 	{Code: SessionClosedSuspended, Area: AreaTLS, Severity: medium,
 		Meaning: "Event: a live connection of a vehicle an operator suspended or retired was closed (the vehicle gets `vehicle_suspended`)."},
 
+	// TMS access.
+	{Code: AccessTokenIssued, Area: AreaAccess, Severity: info,
+		Meaning: "The token endpoint issued an access token bound to the caller's certificate (the event names its jti, scopes and expiry, never the token)."},
+	{Code: AccessTokenMissing, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: low, Kind: notEnrolled,
+		Meaning: "A TMS API request without an `Authorization: Bearer` access token."},
+	{Code: AccessTokenMalformed, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: medium, Kind: protocol,
+		Meaning: "The access token is not a compact JWS of three base64url parts with a JSON header and payload."},
+	{Code: AccessTokenTooLarge, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: medium, Kind: protocol,
+		Meaning: "The access token (or the Authorization header) is over its size limit; it is refused before it is parsed."},
+	{Code: AccessTokenAlgNotAllowed, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: high, Kind: protocol,
+		Meaning: "The token's `alg` is not one the gateway signs with (`EdDSA`, `ES256`): `none` and `HS256` included."},
+	{Code: AccessTokenUnknownKID, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: medium, Kind: notEnrolled,
+		Meaning: "The token's `kid` names no token-signing key the gateway publishes."},
+	{Code: AccessTokenBadSignature, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: high, Kind: protocol,
+		Meaning: "The token's signature does not verify under the key its `kid` names: forged or tampered."},
+	{Code: AccessTokenExpired, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: low, Kind: expired,
+		Meaning: "The token's `exp` is past, beyond the 30 s leeway."},
+	{Code: AccessTokenNotYetValid, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: medium, Kind: protocol,
+		Meaning: "The token's `nbf` or `iat` is in the future, beyond the 30 s leeway."},
+	{Code: AccessTokenWrongIssuer, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: medium, Kind: protocol,
+		Meaning: "The token's `iss` is not this gateway's issuer."},
+	{Code: AccessTokenWrongAudience, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: medium, Kind: protocol,
+		Meaning: "The token's `aud` does not name this gateway's TMS API."},
+	{Code: AccessTokenClaimsInvalid, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: medium, Kind: protocol,
+		Meaning: "A required claim is missing or malformed (`sub`, `jti`, `iat`, `exp`, `scope`), or the token lives longer than the gateway issues."},
+	{Code: AccessTokenUnbound, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: high, Kind: protocol,
+		Meaning: "The token has no `cnf.x5t#S256` certificate binding (RFC 8705): the gateway accepts only bound tokens."},
+	{Code: AccessTokenBindingMismatch, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: high, Kind: protocol,
+		Meaning: "The token is bound to another certificate than the one of this TLS connection: a stolen or replayed token."},
+	{Code: AccessTokenPrincipalInactive, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: medium, Kind: suspended,
+		Meaning: "The token's principal is unknown, suspended, or its certificate revoked, since the token was issued."},
+	{Code: AccessRoleRequired, Area: AreaAccess, Status: http.StatusForbidden, Severity: medium, Kind: protocol,
+		Meaning: "The caller does not hold, now, a role the route needs (roles are read live, not from the token alone)."},
+	{Code: AccessScopeRequired, Area: AreaAccess, Status: http.StatusForbidden, Severity: low, Kind: protocol,
+		Meaning: "The access token was not issued with the scope the route needs."},
+	{Code: AccessOtherCarrier, Area: AreaAccess, Status: http.StatusNotFound, Severity: medium, Kind: protocol,
+		Meaning: "The vehicle belongs to another carrier than the caller's; the caller sees `not_found`, so ids do not leak."},
+	{Code: AccessSourceNotAllowed, Area: AreaAccess, Status: http.StatusForbidden, Severity: medium, Kind: protocol,
+		Meaning: "The request comes from an address outside the client's allowed source ranges."},
+	{Code: AccessRiskTooHigh, Area: AreaAccess, Status: http.StatusForbidden, Severity: medium, Kind: transient,
+		Meaning: "The request's risk score is above the threshold for a control route (recent failures, a new source, an unusual rate, outside hours)."},
+	{Code: AccessRateLimited, Area: AreaAccess, Status: http.StatusTooManyRequests, Severity: low, Kind: transient,
+		Meaning: "The client is over its request budget; retry after the Retry-After seconds."},
+	{Code: OAuthInvalidRequest, Area: AreaAccess, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
+		Meaning: "The token request is malformed (RFC 6749 invalid_request): not a form, a parameter repeated or missing, a client secret offered."},
+	{Code: OAuthUnsupportedGrantType, Area: AreaAccess, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
+		Meaning: "The grant type is not `client_credentials`."},
+	{Code: OAuthInvalidClient, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: medium, Kind: notEnrolled,
+		Meaning: "The certificate names no active TMS client or operator, or `client_id` differs from it (RFC 8705 tls_client_auth)."},
+	{Code: OAuthInvalidScope, Area: AreaAccess, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
+		Meaning: "A requested scope is unknown or not granted by the caller's roles, or the caller holds no role at all."},
+	{Code: TokenKeyRotated, Area: AreaAccess, Severity: info,
+		Meaning: "An operator rotated the token-signing key; the old key stays published until its last token expires."},
+	{Code: TokenKeyUnavailable, Area: AreaAccess, Status: http.StatusServiceUnavailable, Severity: high, Kind: transient,
+		Meaning: "No token-signing key could be loaded or opened, so no token is issued and none verifies (fail closed)."},
+
 	// Enrollment and renewal.
 	{Code: RequestTooLarge, Area: AreaEnrollment, Status: http.StatusRequestEntityTooLarge, Severity: low, Kind: protocol,
 		Meaning: "The request body is over 9 KiB."},
@@ -439,6 +529,14 @@ var catalogue = [...]Entry{
 		Meaning: "Event: a vehicle was registered (status active)."},
 	{Code: ClientRegistered, Area: AreaRegistry, Severity: info,
 		Meaning: "Event: a TMS client was registered."},
+	{Code: ClientStatusChanged, Area: AreaRegistry, Severity: medium,
+		Meaning: "An operator suspended or resumed a TMS client; its tokens stop or start working within 1 s on every replica."},
+	{Code: OperatorRegistered, Area: AreaRegistry, Severity: info,
+		Meaning: "An operator was registered as a principal (with no role until one is set)."},
+	{Code: OperatorStatusChanged, Area: AreaRegistry, Severity: medium,
+		Meaning: "An operator was suspended or resumed."},
+	{Code: RolesChanged, Area: AreaRegistry, Severity: medium,
+		Meaning: "The roles of a TMS client or an operator changed; a removed role stops working within 1 s, unexpired tokens included."},
 	{Code: VehicleStatusChanged, Area: AreaRegistry, Severity: medium,
 		Meaning: "Event: a vehicle was suspended or resumed (attributes `from`, `to`)."},
 	{Code: FrameKeyRegistered, Area: AreaRegistry, Severity: info,

@@ -77,6 +77,7 @@ const (
 	AreaBatch        Area = "batch"        // the batch path (POST /v1/vehicle/telemetry)
 	AreaHTTP         Area = "http"         // any HTTP route
 	AreaTLS          Area = "tls"          // TLS handshakes, admission of connections, live revocation
+	AreaAccess       Area = "access"       // TMS access: OAuth2 token endpoint, access tokens (RFC 8705), roles, carrier scope, front door
 	AreaEnrollment   Area = "enrollment"   // POST /v1/pki/enroll and /v1/pki/renew
 	AreaPKI          Area = "pki"          // the fleet CA and operator PKI actions
 	AreaRegistry     Area = "registry"     // the vehicle registry, frame keys, epochs
@@ -86,7 +87,7 @@ const (
 )
 
 // Areas lists every area in documentation order.
-var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaBatch, AreaHTTP, AreaTLS, AreaEnrollment,
+var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaEnrollment,
 	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaSystem}
 
 // Kind is what a client does about a code it receives. Package agent maps
