@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"log/slog"
 	"math/big"
 	"net/url"
 	"sync"
@@ -203,6 +204,8 @@ func (ca *testCA) issue(t testing.TB, p principal.Principal) (*x509.Certificate,
 	return cert, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: crypto.Signer(key), Leaf: cert}
 }
 
+var quiet = slog.New(slog.DiscardHandler)
+
 const (
 	testIssuer   = "https://gateway.test:8443"
 	testAudience = "https://gateway.test:8443/v1"
@@ -242,7 +245,7 @@ func newEnv(t testing.TB, alg string) *env {
 // newKeySet is another replica's key set on the same store and clock.
 func (e *env) newKeySet(t testing.TB, sealer Sealer, alg string) *KeySet {
 	t.Helper()
-	ks, err := NewKeySet(KeySetDeps{Store: e.store, Sealer: sealer, Events: e.events, Now: e.clock.Now}, KeySetConfig{Alg: alg})
+	ks, err := NewKeySet(KeySetDeps{Store: e.store, Sealer: sealer, Events: e.events, Now: e.clock.Now, Log: quiet}, KeySetConfig{Alg: alg})
 	if err != nil {
 		t.Fatal(err)
 	}

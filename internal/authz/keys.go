@@ -161,8 +161,20 @@ func (s *KeySet) refreshLocked(ctx context.Context) error {
 	}
 	now := s.deps.Now()
 	snap := &keySnapshot{loadedAt: now, published: map[string]publicKey{}}
-	// Newest first: the active key, then retired keys by retirement.
-	slices.SortFunc(recs, func(a, b TokenKeyRecord) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	// Newest first: active keys (newest first), then retired keys by
+	// retirement, latest first.
+	slices.SortStableFunc(recs, func(a, b TokenKeyRecord) int {
+		if ra, rb := a.RetiredAt.IsZero(), b.RetiredAt.IsZero(); ra != rb {
+			if ra {
+				return -1
+			}
+			return 1
+		}
+		if c := b.RetiredAt.Compare(a.RetiredAt); c != 0 {
+			return c
+		}
+		return b.CreatedAt.Compare(a.CreatedAt)
+	})
 	var problems []error
 	for _, r := range recs {
 		if len(snap.order) == MaxPublishedKeys {
