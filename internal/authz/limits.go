@@ -30,6 +30,11 @@ const (
 	// MaxTokenHeaderBytes bounds the encoded protected header. Ours is
 	// about 120 bytes: alg, kid (43), typ.
 	MaxTokenHeaderBytes = 512
+	// MaxVerifiedTokens bounds each of the two generations of the
+	// verified-token cache (a TMS client reuses its token for minutes, so
+	// signature and claims are checked once per token, not per request).
+	// An entry is about 400 bytes: 2 × 4096 entries stay under 4 MiB.
+	MaxVerifiedTokens = 4096
 )
 
 // Token-signing keys.

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -196,8 +198,9 @@ func joinScopes(scopes []Scope) string {
 // Verifier checks access tokens against the published keys of a KeySet and
 // the certificate of the connection they arrive on.
 type Verifier struct {
-	keys *KeySet
-	cfg  TokenConfig
+	keys  *KeySet
+	cfg   TokenConfig
+	cache tokenCache
 }
 
 // NewVerifier validates cfg and returns a Verifier.
@@ -208,7 +211,7 @@ func NewVerifier(keys *KeySet, cfg TokenConfig) (*Verifier, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	return &Verifier{keys: keys, cfg: cfg}, nil
+	return &Verifier{keys: keys, cfg: cfg, cache: newTokenCache()}, nil
 }
 
 // tokenHeader is the protected header, decoded strictly (duplicate names
@@ -218,6 +221,8 @@ type tokenHeader struct {
 	Kid string `json:"kid"`
 	Typ string `json:"typ"`
 }
+
+var tooLargeDetail = "token over " + strconv.Itoa(MaxTokenBytes) + " bytes"
 
 func refuse(code, detail string) (Claims, error) {
 	return Claims{}, &Error{Code: code, Detail: detail}
@@ -239,10 +244,29 @@ func (v *Verifier) Verify(ctx context.Context, raw string, leaf *x509.Certificat
 		return refuse(codes.AccessTokenMissing, "empty token")
 	}
 	if len(raw) > MaxTokenBytes {
-		return refuse(codes.AccessTokenTooLarge, fmt.Sprintf("token of %d bytes, over %d", len(raw), MaxTokenBytes))
+		return refuse(codes.AccessTokenTooLarge, tooLargeDetail)
 	}
 	if strings.Count(raw, ".") != 2 {
 		return refuse(codes.AccessTokenMalformed, "not three dot-separated parts")
+	}
+	// A token that verified before (the same bytes) skips the header,
+	// the signature and the claims: they cannot have changed. What can
+	// change is checked again: the key's publication, the times and the
+	// binding to this connection's certificate.
+	key := sha256.Sum256([]byte(raw))
+	if ent, ok := v.cache.get(key); ok {
+		if _, err := v.keys.verificationKey(ctx, ent.kid, now); err != nil {
+			return Claims{}, err
+		}
+		if err := checkTimes(ent.c.IssuedAt, ent.c.NotBefore, ent.c.Expiry, now); err != nil {
+			return Claims{}, err
+		}
+		// Same thumbprint, same DER, same principal: the sub check made
+		// when the entry was stored holds.
+		if subtle.ConstantTimeCompare([]byte(ent.c.Thumbprint), []byte(CertThumbprint(leaf))) != 1 {
+			return refuse(codes.AccessTokenBindingMismatch, "cnf.x5t#S256 is not this connection's certificate")
+		}
+		return ent.c.clone(), nil
 	}
 	h := raw[:strings.IndexByte(raw, '.')]
 	if len(h) == 0 || len(h) > MaxTokenHeaderBytes {
@@ -292,7 +316,23 @@ func (v *Verifier) Verify(ctx context.Context, raw string, leaf *x509.Certificat
 		}
 		return refuse(codes.AccessTokenClaimsInvalid, "payload is not the claims object")
 	}
-	return v.check(&w, leaf, now)
+	c, err := v.check(&w, leaf, now)
+	if err != nil {
+		return Claims{}, err
+	}
+	v.cache.put(key, cachedToken{kid: hdr.Kid, c: c})
+	return c.clone(), nil
+}
+
+// checkTimes applies exp, nbf and iat with Leeway.
+func checkTimes(iat, nbf, exp, now time.Time) error {
+	if !now.Before(exp.Add(Leeway)) {
+		return &Error{Code: codes.AccessTokenExpired, Detail: "exp is past"}
+	}
+	if nbf.After(now.Add(Leeway)) || iat.After(now.Add(Leeway)) {
+		return &Error{Code: codes.AccessTokenNotYetValid, Detail: "nbf or iat is in the future"}
+	}
+	return nil
 }
 
 // check validates signed claims and the binding.
@@ -307,11 +347,8 @@ func (v *Verifier) check(w *wireClaims, leaf *x509.Certificate, now time.Time) (
 		return refuse(codes.AccessTokenClaimsInvalid, "a required claim is missing")
 	}
 	iat, nbf, exp := time.Unix(w.IssuedAt, 0), time.Unix(w.NotBefore, 0), time.Unix(w.Expiry, 0)
-	if !now.Before(exp.Add(Leeway)) {
-		return refuse(codes.AccessTokenExpired, "exp is past")
-	}
-	if nbf.After(now.Add(Leeway)) || iat.After(now.Add(Leeway)) {
-		return refuse(codes.AccessTokenNotYetValid, "nbf or iat is in the future")
+	if err := checkTimes(iat, nbf, exp, now); err != nil {
+		return Claims{}, err
 	}
 	if !exp.After(iat) || exp.Sub(iat) > MaxTokenLifetime || nbf.Before(iat) || !nbf.Before(exp) {
 		return refuse(codes.AccessTokenClaimsInvalid, "times are not those of a token the gateway issues")
@@ -352,4 +389,56 @@ func (v *Verifier) check(w *wireClaims, leaf *x509.Certificate, now time.Time) (
 	}
 	c.Thumbprint = w.Cnf.X5tS256
 	return c, nil
+}
+
+// clone returns c with its own slices, so a caller cannot alter a cached
+// entry.
+func (c Claims) clone() Claims {
+	c.Scopes, c.Roles = slices.Clone(c.Scopes), slices.Clone(c.Roles)
+	return c
+}
+
+// tokenCache remembers tokens that verified, keyed by the SHA-256 of their
+// bytes, in two generations of at most MaxVerifiedTokens each: when the
+// current one fills, it becomes the previous one and the oldest is
+// dropped. Only tokens that verified enter it, and each entry is small,
+// so it is bounded in entries and bytes whatever callers send.
+type tokenCache struct {
+	mu        sync.Mutex
+	cur, prev map[[sha256.Size]byte]cachedToken
+}
+
+type cachedToken struct {
+	kid string
+	c   Claims
+}
+
+func newTokenCache() tokenCache {
+	return tokenCache{cur: map[[sha256.Size]byte]cachedToken{}, prev: map[[sha256.Size]byte]cachedToken{}}
+}
+
+func (tc *tokenCache) get(k [sha256.Size]byte) (cachedToken, bool) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if e, ok := tc.cur[k]; ok {
+		return e, true
+	}
+	e, ok := tc.prev[k]
+	if ok {
+		tc.putLocked(k, e)
+	}
+	return e, ok
+}
+
+func (tc *tokenCache) put(k [sha256.Size]byte, e cachedToken) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	tc.putLocked(k, e)
+}
+
+func (tc *tokenCache) putLocked(k [sha256.Size]byte, e cachedToken) {
+	if len(tc.cur) >= MaxVerifiedTokens {
+		tc.prev, tc.cur = tc.cur, make(map[[sha256.Size]byte]cachedToken, MaxVerifiedTokens)
+	}
+	tc.cur[k] = e
 }

@@ -159,6 +159,14 @@ func TestAttackTokenWithAnotherClientsCertificate(t *testing.T) {
 	raw := e.issue(t, a, leafA, 0, FleetRead)
 	_, err := e.verifier.Verify(ctx, raw, leafB)
 	wantCode(t, err, codes.AccessTokenBindingMismatch)
+	// Also once A has used it (the verified-token cache holds it).
+	if _, err := e.verifier.Verify(ctx, raw, leafA); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.verifier.Verify(ctx, raw, leafB)
+	wantCode(t, err, codes.AccessTokenBindingMismatch)
+	_, err = e.verifier.Verify(ctx, raw, nil)
+	wantCode(t, err, codes.AccessTokenBindingMismatch)
 	// A second certificate of A itself (a renewal) is another key: the
 	// token stays bound to the one it was issued to.
 	leafA2, _ := e.ca.issue(t, a.Principal)
@@ -250,6 +258,17 @@ func TestAttackExpired(t *testing.T) {
 	}
 	raw = e.issue(t, acct, leaf, -ReadTokenLifetime-Leeway, FleetRead)
 	_, err := e.verifier.Verify(ctx, raw, leaf)
+	wantCode(t, err, codes.AccessTokenExpired)
+	// A token in use (cached) expires all the same.
+	raw = e.issue(t, acct, leaf, 0, FleetRead)
+	if _, err := e.verifier.Verify(ctx, raw, leaf); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(ReadTokenLifetime + Leeway)
+	if err := e.keys.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.verifier.Verify(ctx, raw, leaf)
 	wantCode(t, err, codes.AccessTokenExpired)
 	// A control token lives 5 minutes.
 	raw = e.issue(t, acct, leaf, -ControlTokenLifetime-Leeway, DispatchWrite)
@@ -370,7 +389,7 @@ func TestAttackOversizedToken(t *testing.T) {
 	raw := e.signWith(t, cl, nil)
 	_, err := e.verifier.Verify(ctx, raw, leaf)
 	wantCode(t, err, codes.AccessTokenTooLarge)
-	if n := testing.AllocsPerRun(20, func() { _, _ = e.verifier.Verify(ctx, raw, leaf) }); n > 3 {
+	if n := testing.AllocsPerRun(20, func() { _, _ = e.verifier.Verify(ctx, raw, leaf) }); n > 2 {
 		t.Fatalf("%v allocations refusing an oversized token", n)
 	}
 	// A huge header under the total limit.
@@ -444,5 +463,40 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if _, err := NewKeySet(KeySetDeps{Store: e.store, Sealer: e.sealer, Events: e.events}, KeySetConfig{Alg: "HS256"}); err == nil {
 		t.Error("HS256 token keys accepted")
+	}
+}
+
+func TestVerifiedTokenCache(t *testing.T) {
+	e := newEnv(t, AlgEdDSA)
+	acct, leaf, _ := e.account(t, "acme", Planner)
+	raw := e.issue(t, acct, leaf, 0, FleetRead, TelemetryRead)
+	c1, err := e.verifier.Verify(ctx, raw, leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1.Scopes[0] = SecurityWrite // a caller scribbling on its copy
+	c2, err := e.verifier.Verify(ctx, raw, leaf)
+	if err != nil || c2.Scopes[0] != FleetRead {
+		t.Fatalf("cached claims altered by a caller: %v %v", c2.Scopes, err)
+	}
+	// Only tokens that verified are cached: a refused one stays refused
+	// and takes no room.
+	tampered := raw[:len(raw)-2] + "AA"
+	for range 2 {
+		_, err = e.verifier.Verify(ctx, tampered, leaf)
+		wantCode(t, err, codes.AccessTokenBadSignature)
+	}
+	if n := len(e.verifier.cache.cur) + len(e.verifier.cache.prev); n != 1 {
+		t.Fatalf("%d cache entries; want 1", n)
+	}
+	// Bounded: two generations of MaxVerifiedTokens.
+	var tc = newTokenCache()
+	for i := range 3*MaxVerifiedTokens + 7 {
+		var k [32]byte
+		k[0], k[1], k[2] = byte(i), byte(i>>8), byte(i>>16)
+		tc.put(k, cachedToken{})
+	}
+	if n := len(tc.cur) + len(tc.prev); n > 2*MaxVerifiedTokens {
+		t.Fatalf("%d entries", n)
 	}
 }
