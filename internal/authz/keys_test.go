@@ -2,6 +2,7 @@ package authz
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -276,6 +277,16 @@ func TestKeySetFailsClosed(t *testing.T) {
 		t.Fatalf("JWKS of an empty store: %v", err)
 	}
 
+	// Only a retired key, still published: it verifies, it never signs.
+	g0 := newEnv(t, AlgEdDSA)
+	g0.store.recs[0].RetiredAt, g0.store.recs[0].PublishUntil = g0.clock.Now(), g0.clock.Now().Add(time.Hour)
+	if err := g0.keys.Refresh(ctx); !errors.Is(err, ErrNoTokenKey) {
+		t.Fatalf("only a retired key: %v", err)
+	}
+	a0, l0, _ := g0.account(t, "acme", Planner)
+	_, _, err := g0.issuer.Issue(a0, l0, []Scope{FleetRead}, g0.clock.Now())
+	wantCode(t, err, codes.TokenKeyUnavailable)
+
 	// A store that cannot be read: the last keys serve until they are
 	// MaxKeySetStaleness old, then nothing issues or verifies.
 	g := newEnv(t, AlgEdDSA)
@@ -290,7 +301,7 @@ func TestKeySetFailsClosed(t *testing.T) {
 		t.Fatalf("within staleness: %v", err)
 	}
 	g.clock.Advance(MaxKeySetStaleness/2 + time.Second)
-	_, err := g.verifier.Verify(ctx, raw, leaf)
+	_, err = g.verifier.Verify(ctx, raw, leaf)
 	wantCode(t, err, codes.TokenKeyUnavailable)
 	_, _, err = g.issuer.Issue(acct, leaf, []Scope{FleetRead}, g.clock.Now())
 	wantCode(t, err, codes.TokenKeyUnavailable)
@@ -305,4 +316,31 @@ func TestKeySetFailsClosed(t *testing.T) {
 	if _, err := g.verifier.Verify(ctx, raw, leaf); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestRunReloadsAnotherReplicasRotation(t *testing.T) {
+	e := newEnv(t, AlgEdDSA)
+	replica := e.newKeySet(t, e.sealer, AlgEdDSA)
+	if err := replica.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { replica.Run(rctx, time.Millisecond); close(done) }()
+	kid, err := e.keys.Rotate(ctx, AlgES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second) // generous: this asserts reloading, not its speed
+	for {
+		if sk, err := replica.signer(e.clock.Now()); err == nil && sk.kid == kid {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replica never signs with the rotated key")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
 }
