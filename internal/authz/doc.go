@@ -41,6 +41,13 @@
 // token names a kid it has not loaded (at most once per
 // KeyMissRefreshInterval).
 //
+// Per-request cost. A token that verified is remembered (by the SHA-256
+// of its bytes, bounded by MaxVerifiedTokens) so that a client reusing it
+// pays for its header, signature and claims once; every request still
+// re-checks what can change: that its key is still published and the key
+// table fresh, its times, and its binding to the connection's certificate.
+// Only tokens that verified are remembered.
+//
 // Fail closed. A token that is too large, malformed, signed by an unknown
 // or unpublished key, outside its times (Leeway is 30 s), longer-lived
 // than the gateway issues, missing a required claim, unbound or bound to
