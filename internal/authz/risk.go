@@ -91,7 +91,7 @@ type Risk struct {
 
 type riskState struct {
 	p        principal.Principal
-	failures []time.Time         // oldest first, at most MaxRiskFailures
+	failures []time.Time          // oldest first, at most MaxRiskFailures
 	sources  map[string]time.Time // source → last seen
 	// rate: requests in the current interval, the EWMA of past intervals
 	// and how many intervals it covers.
