@@ -97,6 +97,7 @@ const (
 	// and the front door of the TMS listener.
 	AccessTokenIssued            = "access_token_issued"
 	AccessTokenMissing           = "access_token_missing"
+	AccessTokenInvalid           = "access_token_invalid"
 	AccessTokenMalformed         = "access_token_malformed"
 	AccessTokenTooLarge          = "access_token_too_large"
 	AccessTokenAlgNotAllowed     = "access_token_alg_not_allowed"
@@ -401,6 +402,8 @@ var catalogue = [...]Entry{
 		Meaning: "The token endpoint issued an access token bound to the caller's certificate (the event names its jti, scopes and expiry, never the token)."},
 	{Code: AccessTokenMissing, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: low, Kind: notEnrolled,
 		Meaning: "A TMS API request without an `Authorization: Bearer` access token."},
+	{Code: AccessTokenInvalid, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: low, Kind: protocol,
+		Meaning: "The one answer to every access token the gateway refuses (`WWW-Authenticate: Bearer error=\"invalid_token\"`): the caller is not told which check failed; the event records the `access_token_*` code that did. Get a new token over the same mTLS connection's certificate."},
 	{Code: AccessTokenMalformed, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: medium, Kind: protocol,
 		Meaning: "The access token is not a compact JWS of three base64url parts with a JSON header and payload."},
 	{Code: AccessTokenTooLarge, Area: AreaAccess, Status: http.StatusUnauthorized, Severity: medium, Kind: protocol,
