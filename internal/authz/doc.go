@@ -62,8 +62,72 @@
 // the access_token_issued event names the jti, scopes and expiry; refusals
 // carry a code and a detail that never quotes the token.
 //
-// Per-request guard. Every TMS API request is checked by the guard in
-// this package after Verify.
+// The guard.
+//
+// Every route of the TMS API passes one guard (Guard.Wrap), which decides
+// in this order, and stops at the first refusal with one security event:
+//
+//  1. The verified client certificate (VerifiedChains[0][0], through the
+//     Peer dependency) of a TMS client or an operator. No certificate: 403
+//     client_certificate_required, the event aggregated per source (the
+//     peer proved nothing); another kind: 403 forbidden.
+//  2. The bearer token, from exactly one `Authorization: Bearer` header
+//     (RFC 6750 §2.1). None: 401 access_token_missing. A token in the query
+//     or a form body, two headers, an oversized header (MaxAuthorizationBytes)
+//     or a token outside the b64token syntax are refused unparsed.
+//  3. TokenVerifier.Verify: signature, algorithm, issuer, audience, times
+//     and the RFC 8705 binding to this connection's certificate; and the
+//     token's sub must name the certificate's principal. Every failure gets
+//     the same answer: 401 access_token_invalid with
+//     `WWW-Authenticate: Bearer error="invalid_token"`, the same body,
+//     nothing that says which check failed. The event, attributed to the
+//     certificate's principal (it is verified; only bounded attributes of
+//     the request are copied), records the precise access_token_* code.
+//  4. The live account (Directory, normally a CachedDirectory that drops
+//     its cache the moment the store's authority version moves): unknown,
+//     suspended, or the certificate revoked (CertRevoked) → 401
+//     access_token_principal_inactive. A directory that cannot answer (the
+//     store down, the version older than its max age) → 503
+//     store_unavailable: fail closed, and not a 401, because the client's
+//     credentials are not in question. From here on, the request's risk
+//     score (below) is on every event.
+//  5. The source address (the TCP peer, never a header) against the
+//     account's allow-list → 403 access_source_not_allowed.
+//  6. The client's token bucket (package ratelimit, keyed by principal) →
+//     429 access_rate_limited with Retry-After; never a silent drop.
+//  7. The route's scope (Policy) among the token's scopes → 403
+//     access_scope_required, `WWW-Authenticate: Bearer
+//     error="insufficient_scope"`.
+//  8. A role held now that grants that scope (RoleScopes over the live
+//     account's roles, not the token's) → 403 access_role_required. A role
+//     removed mid-token stops working within one directory poll.
+//  9. For carrier-scoped routes, the {id} vehicle's carrier
+//     (VehicleCarrier) against the caller's live carrier (Caller.MaySee):
+//     an unknown vehicle and another carrier's get the same 404 not_found,
+//     byte for byte, so ids do not leak; the event of the second says
+//     access_other_carrier. An operator (carrier "") sees every carrier; a
+//     client without a carrier sees none.
+//  10. The risk score, above its threshold on a control-scope route → 403
+//     access_risk_too_high. Read routes only record it.
+//
+// A request that passes reaches its handler with a Caller in its context
+// (CallerFrom): the principal, its live carrier and roles, the token's
+// scopes and jti, and the risk score. List handlers filter with
+// Caller.MaySee; the command handlers read Caller.Risk.
+//
+// A route without a Policy entry is never served: GuardRoutes refuses to
+// start with one, and Guard.Wrap of an unknown pattern refuses every
+// request. Only the routes on the Anonymous list (the token endpoint,
+// authenticated by its certificate alone, and the two public /.well-known
+// documents) pass unguarded.
+//
+// The risk score (Risk) adds, capped at 100: 15 per refused request of the
+// principal in the last 15 minutes (at most 45), 25 for a source the
+// principal has not used in that window while it used others, 20 for a
+// request rate more than 4 times its usual (and at least 60 a minute), 20
+// outside its configured hours. Above 50 (configurable) control routes are
+// refused. The state is per replica and in memory, bounded, kept only for
+// verified principals; it adds suspicion and never replaces a check.
 //
 // # Compatibility
 //
