@@ -78,7 +78,6 @@ const (
 	EmitTimeout = 2 * time.Second
 )
 
-
 // The guard's limits and defaults.
 
 // Bearer token transport.
