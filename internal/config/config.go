@@ -67,6 +67,9 @@ type Config struct {
 	Session   Session   `yaml:"session"`
 	// Plausibility is the cross-sensor plausibility rules of telemetry.
 	Plausibility Plausibility `yaml:"plausibility"`
+	// Access is the TMS listener's access control: tokens, per-client
+	// limits and the risk score (package authz).
+	Access Access `yaml:"access"`
 }
 
 // Listen holds the addresses (host:port) of the three listeners. Port 0
@@ -280,6 +283,48 @@ type Plausibility struct {
 	// the area; a fix outside it raises outside_operating_area. Empty: no
 	// area, the rule is off. See OperatingArea for the rules.
 	OperatingArea string `yaml:"operating_area"`
+}
+
+// Access holds the TMS access settings: the access-token issuer, the
+// per-client request budget, the risk threshold above which control routes
+// are refused, and how often the authorization cache checks the registry.
+type Access struct {
+	// Issuer is the tokens' iss and aud, an https URL; "": derived from
+	// the first of pki.server_names and listen.tms's port (AccessIssuer).
+	Issuer string `yaml:"issuer"`
+	// TokenAlg signs new token keys: EdDSA (Ed25519) or ES256.
+	TokenAlg string `yaml:"token_alg"`
+	// RatePerSecond and Burst are each client's token bucket; beyond it
+	// 429 access_rate_limited with Retry-After.
+	RatePerSecond float64 `yaml:"rate_per_second"`
+	Burst         int     `yaml:"burst"`
+	// RiskThreshold: a request scoring above it (0 to 100) is refused on
+	// control routes (access_risk_too_high).
+	RiskThreshold int `yaml:"risk_threshold"`
+	// DirectoryPoll is how often a gateway checks the registry's authority
+	// version (suspensions, roles); PostgreSQL also wakes it by NOTIFY.
+	DirectoryPoll time.Duration `yaml:"directory_poll"`
+}
+
+// AccessIssuer returns access.issuer, or https://NAME:PORT from the first
+// of pki.server_names and listen.tms's port.
+func (c Config) AccessIssuer() string {
+	if c.Access.Issuer != "" {
+		return c.Access.Issuer
+	}
+	name := "localhost"
+	dns, ips := c.ServerNames()
+	switch {
+	case len(dns) > 0:
+		name = dns[0]
+	case len(ips) > 0:
+		name = ips[0].String()
+	}
+	port := "9443"
+	if _, p, err := net.SplitHostPort(c.Listen.TMS); err == nil && p != "0" && p != "" {
+		port = p
+	}
+	return "https://" + net.JoinHostPort(name, port)
 }
 
 // PKIDir returns the CA directory with a relative path resolved against

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/fifthwheel/fifthwheel/internal/authz"
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
@@ -420,5 +421,33 @@ func Default() Config {
 			MaxImpliedSpeedMPS:  DefaultMaxImpliedSpeedMPS,
 			OperatingArea:       DefaultOperatingArea,
 		},
+		Access: Access{
+			TokenAlg:      DefaultAccessTokenAlg,
+			RatePerSecond: DefaultAccessRatePerSecond,
+			Burst:         DefaultAccessBurst,
+			RiskThreshold: DefaultAccessRiskThreshold,
+			DirectoryPoll: DefaultAccessDirectoryPoll,
+		},
 	}
 }
+
+// TMS access (package authz holds the reasons).
+const (
+	// DefaultAccessTokenAlg: Ed25519 signatures are small and fast to
+	// verify; ES256 is there for verifiers that lack EdDSA.
+	DefaultAccessTokenAlg = authz.AlgEdDSA
+	// DefaultAccessRatePerSecond and DefaultAccessBurst: a TMS polling its
+	// fleet stays well under them.
+	DefaultAccessRatePerSecond = authz.DefaultClientRatePerSecond
+	DefaultAccessBurst         = authz.DefaultClientRateBurst
+	// DefaultAccessRiskThreshold: two of the risk factors refuse control.
+	DefaultAccessRiskThreshold = authz.DefaultRiskThreshold
+	// DefaultAccessDirectoryPoll keeps suspensions and role changes within
+	// the 1 s budget on SQLite, where nothing notifies.
+	DefaultAccessDirectoryPoll = authz.DefaultDirectoryPoll
+	// MaxAccessRatePerSecond and MaxAccessBurst bound one client's budget.
+	MaxAccessRatePerSecond = 10_000
+	MaxAccessBurst         = 100_000
+	// MaxAccessDirectoryPoll: beyond it a suspension would miss its 1 s.
+	MaxAccessDirectoryPoll = 500 * time.Millisecond
+)

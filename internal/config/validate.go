@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/fifthwheel/fifthwheel/internal/authz"
 	"net"
 	"net/url"
 	"strconv"
@@ -91,6 +92,7 @@ func (c Config) Validate() error {
 
 	c.validateSession(&v)
 	c.validatePlausibility(&v)
+	c.validateAccess(&v)
 	return v.result()
 }
 
@@ -290,5 +292,25 @@ func (v *validation) betweenFloat(path string, f, lo, hi float64) {
 func (v *validation) between(path string, n, lo, hi int64) {
 	if n < lo || n > hi {
 		v.add(path, fmt.Sprintf("must be between %d and %d", lo, hi))
+	}
+}
+
+// validateAccess checks the TMS access settings.
+func (c Config) validateAccess(v *validation) {
+	a := c.Access
+	if a.Issuer != "" {
+		u, err := url.Parse(a.Issuer)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(a.Issuer, "/") {
+			v.add("access.issuer", "must be an https URL without query, fragment or trailing slash")
+		}
+	}
+	if a.TokenAlg != authz.AlgEdDSA && a.TokenAlg != authz.AlgES256 {
+		v.add("access.token_alg", "must be EdDSA or ES256")
+	}
+	v.betweenFloat("access.rate_per_second", a.RatePerSecond, 0.1, MaxAccessRatePerSecond)
+	v.between("access.burst", int64(a.Burst), 1, MaxAccessBurst)
+	v.between("access.risk_threshold", int64(a.RiskThreshold), 0, 100)
+	if a.DirectoryPoll < 10*time.Millisecond || a.DirectoryPoll > MaxAccessDirectoryPoll {
+		v.add("access.directory_poll", fmt.Sprintf("must be between 10ms and %v", MaxAccessDirectoryPoll))
 	}
 }
