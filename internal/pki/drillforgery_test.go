@@ -113,4 +113,3 @@ func certPool(cs ...*x509.Certificate) *x509.CertPool {
 	}
 	return p
 }
-
