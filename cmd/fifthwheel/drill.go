@@ -268,6 +268,13 @@ func drillTarget(e *stateEnv, ca *pki.CA, by principal.Principal, url string) (*
 			_, err := ca.RevokePrincipal(ctx, principal.Principal{Kind: principal.Vehicle, ID: id}, pki.ReasonKeyCompromise, by)
 			return err
 		},
+		IssueCAForgery: func(ctx context.Context, id string) (tls.Certificate, error) {
+			is, key, err := ca.IssueDrillCACertificate(ctx, principal.Principal{Kind: principal.Vehicle, ID: id}, by)
+			if err != nil {
+				return tls.Certificate{}, err
+			}
+			return is.TLSCertificate(key), nil
+		},
 		GatewayFrameKeys: keys, HeartbeatInterval: e.cfg.Heartbeat.Interval, HeartbeatMisses: e.cfg.Heartbeat.Misses,
 		Provisioner: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
 			GatewayURL: url, GatewayCAPEM: root}}, nil

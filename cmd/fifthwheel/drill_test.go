@@ -276,3 +276,72 @@ func TestDrillRevokedFailsWhenRevocationDoesNothing(t *testing.T) {
 		t.Errorf("summary %+v, reason %q: want the revocation drill failed on the open session", rep.Summary, rep.Drills[0].Reason)
 	}
 }
+
+// TestDrillRevocationRacingRenewalFailsWhenRevocationDoesNothing: with
+// the revocation replaced by one that changes nothing (test-only hook),
+// the certificates the renewers hold keep opening the listener after
+// revocation + 1 s: the drill fails, exit status 1.
+func TestDrillRevocationRacingRenewalFailsWhenRevocationDoesNothing(t *testing.T) {
+	drillTargetHook = func(tg *drill.Target) {
+		tg.Revoke = func(context.Context, string) error { return nil }
+	}
+	t.Cleanup(func() { drillTargetHook = nil })
+	r := cli(t, nil, "drill", "--json", "--only", "revocation-racing-renewal", "--event-wait", "300ms")
+	if r.code != exitRuntime {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, exitRuntime, r.stdout, r.stderr)
+	}
+	var rep drill.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary.Fail != 1 || !strings.Contains(rep.Drills[0].Reason, "at revocation + 1 s: want refused") {
+		t.Errorf("summary %+v, reason %q: want the drill failed on a certificate still admitted", rep.Summary, rep.Drills[0].Reason)
+	}
+}
+
+// droppedEvents is the gateway's event store without the rows of one
+// code: what a gateway that refuses without recording would have kept.
+type droppedEvents struct {
+	l    sim.EventLister
+	code string
+}
+
+func (d droppedEvents) ListEvents(ctx context.Context, f store.EventFilter) ([]store.EventRow, error) {
+	rows, err := d.l.ListEvents(ctx, f)
+	var out []store.EventRow
+	for _, r := range rows {
+		if r.Code != d.code {
+			out = append(out, r)
+		}
+	}
+	return out, err
+}
+
+// TestDrillCACertificateAsClientFailsWithoutItsEvidence: against the real
+// gateway, the CA-flagged certificate is refused, but with its
+// cert_profile_mismatch event gone from the store (test-only hook) the
+// drill fails on the event check, exit status 1. (That a gateway
+// admitting the certificate fails it is drilltest's AcceptAll, in
+// TestDrillCommandFailsAgainstAGatewayWithoutItsChecks: the real gateway
+// has no switch to admit it.)
+func TestDrillCACertificateAsClientFailsWithoutItsEvidence(t *testing.T) {
+	drillTargetHook = func(tg *drill.Target) { tg.Events = droppedEvents{l: tg.Events, code: codes.CertProfileMismatch} }
+	t.Cleanup(func() { drillTargetHook = nil })
+	r := cli(t, nil, "drill", "--json", "--only", "ca-certificate-as-client", "--event-wait", "300ms")
+	if r.code != exitRuntime {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, exitRuntime, r.stdout, r.stderr)
+	}
+	var rep drill.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	d := rep.Drills[0]
+	if rep.Summary.Fail != 1 || !strings.Contains(d.Reason, "security event") {
+		t.Errorf("summary %+v, reason %q: want the drill failed on the event check", rep.Summary, d.Reason)
+	}
+	for _, c := range d.Checks {
+		if strings.HasPrefix(c.What, "handshake") && !c.OK {
+			t.Errorf("the gateway admitted the CA certificate: %+v", c)
+		}
+	}
+}

@@ -81,6 +81,13 @@ type Target struct {
 	GatewayFrameKeys  []agent.GatewayFrameKey
 	HeartbeatInterval time.Duration
 	HeartbeatMisses   int
+	// IssueCAForgery issues, from the fleet CA's issuing intermediate, a
+	// certificate and its key carrying the enrolled vehicle's exact
+	// identity but basicConstraints CA:TRUE: what a misissuing CA would
+	// sign (the ca-certificate-as-client drill; pki.IssueDrillCACertificate
+	// on the real gateway: short-lived, path length 0, recorded as the
+	// vehicle's, so the drill revokes it with the vehicle when it ends).
+	IssueCAForgery func(ctx context.Context, vehicleID string) (tls.Certificate, error)
 }
 
 // Check is one expectation a drill verified.

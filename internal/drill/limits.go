@@ -23,6 +23,34 @@ const (
 	// refused and live sessions closed (docs/THREATMODEL.md, compromised
 	// keys; the figure cmd/fifthwheel's typed-close tests hold).
 	RevocationSLA = time.Second
+	// raceRenewers is how many chained renewers race the revocation in
+	// the revocation-racing-renewal drill (as in issue 15's attack), and
+	// raceBefore how many renewals they obtain before the revocation
+	// starts: within the gateway's default renewal burst (5), so that
+	// some are left to race it.
+	raceRenewers = 3
+	raceBefore   = 2
+	// raceMaxAttempts bounds each renewer's requests and racePause is
+	// its pause between two, raceRetryPause after a refusal (each is an
+	// event on the gateway): a few seconds of race at most, whatever the
+	// gateway's renewal limit.
+	raceMaxAttempts = 40
+	racePause       = 25 * time.Millisecond
+	raceRetryPause  = 100 * time.Millisecond
+	// raceMaxHeld bounds the certificates the renewers collect (each is
+	// checked, and listed in the report): against a gateway whose
+	// renewal limit is high, they stop renewing once they hold this many.
+	raceMaxHeld = 24
+	// raceSetupWait bounds the wait for the renewals before the
+	// revocation.
+	raceSetupWait = 5 * time.Second
+	// raceMeasureLimit is how long after the revocation the drill keeps
+	// measuring when its certificates are refused, beyond which it gives
+	// up (the timing is then over its SLA).
+	raceMeasureLimit = RevocationSLA + 2*time.Second
+	// racePoll is the pause between two rounds of handshakes with the
+	// certificates not refused yet.
+	racePoll = 25 * time.Millisecond
 	// maxEvidenceEvents bounds the events kept per drill in the report.
 	maxEvidenceEvents = 20
 )

@@ -116,6 +116,14 @@ func (ca *CA) checkIssueRequest(req IssueRequest) (profileSpec, error) {
 // there is returned as the refusal the caller reports, and the signed
 // certificate, never recorded, is dropped.
 func (ca *CA) issue(ctx context.Context, req IssueRequest, spec profileSpec, activity, code string, basis IssueBasis) (*Issued, error) {
+	return ca.issueAltered(ctx, req, spec, activity, code, basis, nil)
+}
+
+// issueAltered is issue with alter, when not nil, changing the leaf's
+// template before it is signed and returning attributes for its event: the
+// drill forgery only (IssueDrillCACertificate).
+func (ca *CA) issueAltered(ctx context.Context, req IssueRequest, spec profileSpec, activity, code string, basis IssueBasis,
+	alter func(*x509.Certificate) map[string]any) (*Issued, error) {
 	st := ca.state.Load()
 	issuer := st.issuing
 	now := ca.now()
@@ -126,6 +134,10 @@ func (ca *CA) issue(ctx context.Context, req IssueRequest, spec profileSpec, act
 	tmpl, err := ca.leafTemplate(req.Subject, spec, lifetime, req.DNSNames, req.IPAddresses, issuer, now)
 	if err != nil {
 		return nil, err
+	}
+	var extra map[string]any
+	if alter != nil {
+		extra = alter(tmpl)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer.cert, req.PublicKey, issuer.signer)
 	if err != nil {
@@ -143,9 +155,13 @@ func (ca *CA) issue(ctx context.Context, req IssueRequest, spec profileSpec, act
 		return nil, recordRefusal(err, basis)
 	}
 	alg, _ := keyAlgorithmOf(req.PublicKey)
-	if err := ca.ev.emit(ctx, event.ClassPKI, activity, event.Accept, event.SeverityInfo, code, req.RequestedBy, req.Subject.String(),
-		map[string]any{"serial": rec.Serial, "profile": string(spec.profile), "not_after": rec.NotAfter,
-			"issuer_key_id": issuer.kid, "key_alg": string(alg)}); err != nil {
+	attrs := map[string]any{"serial": rec.Serial, "profile": string(spec.profile), "not_after": rec.NotAfter,
+		"issuer_key_id": issuer.kid, "key_alg": string(alg)}
+	sev := event.SeverityInfo
+	for k, v := range extra {
+		attrs[k], sev = v, event.SeverityMedium
+	}
+	if err := ca.ev.emit(ctx, event.ClassPKI, activity, event.Accept, sev, code, req.RequestedBy, req.Subject.String(), attrs); err != nil {
 		return nil, err
 	}
 	return &Issued{Certificate: cert, Chain: [][]byte{der, issuer.cert.Raw}, Record: rec}, nil

@@ -48,6 +48,12 @@ const (
 	// less than this remains, well before relying parties could see it
 	// expire inside a response's validity.
 	OCSPResponderRenewBefore = 8 * time.Hour
+
+	// DrillForgeryLifetime is the life of the CA-flagged vehicle
+	// certificate IssueDrillCACertificate mints for the drill that shows the
+	// listeners refuse it: a drill lasts seconds, and the forgery is also
+	// revoked when it ends.
+	DrillForgeryLifetime = 5 * time.Minute
 )
 
 // Renewal of the gateway's own certificates.

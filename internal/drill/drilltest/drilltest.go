@@ -1,8 +1,9 @@
 // Package drilltest is a fake gateway for proving that drills fail: it
-// enrolls vehicles with its own throw-away CA and, depending on its Mode,
-// accepts everything or refuses the way the real gateway does while
-// recording no event (and, if told, reporting plausibility findings). A
-// drill that passes against it checks nothing.
+// enrolls and renews vehicles with its own throw-away CA and, depending on
+// its Mode, accepts everything (revocation included: it changes nothing)
+// or refuses the way the real gateway does while recording no event (and,
+// if told, reporting plausibility findings). A drill that passes against
+// it checks nothing.
 //
 // # Security model
 //
@@ -47,9 +48,9 @@ const (
 	// AcceptAll accepts TLS 1.2, any client certificate and every frame:
 	// a gateway with every targeted check disabled.
 	AcceptAll Mode = iota
-	// RefuseSilently refuses as Refuse says (and TLS 1.2 and unknown
-	// CAs at the handshake) but records no security event: a gateway
-	// whose refusals leave no evidence.
+	// RefuseSilently refuses as Refuse says (and TLS 1.2, unknown CAs,
+	// CA certificates and revoked vehicles at the handshake) but records
+	// no security event: a gateway whose refusals leave no evidence.
 	RefuseSilently
 )
 
@@ -72,6 +73,7 @@ type Gateway struct {
 	mu       sync.Mutex
 	counts   map[string]int
 	findings Findings
+	revoked  map[string]bool // vehicle ids; consulted in RefuseSilently mode only
 }
 
 // SetFindings makes a RefuseSilently fake answer accepted frames with the
@@ -86,7 +88,7 @@ func (g *Gateway) SetFindings(f Findings) {
 // Start starts a fake gateway; it stops when the test ends.
 func Start(t testing.TB, mode Mode, refuse Refuse) *Gateway {
 	t.Helper()
-	g := &Gateway{mode: mode, refuse: refuse, counts: map[string]int{}}
+	g := &Gateway{mode: mode, refuse: refuse, counts: map[string]int{}, revoked: map[string]bool{}}
 	var err error
 	g.caKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -123,6 +125,12 @@ func Start(t testing.TB, mode Mode, refuse Refuse) *Gateway {
 				!strings.HasPrefix(chains[0][0].URIs[0].String(), "urn:fifthwheel:vehicle:") {
 				return errors.New("drilltest: not a vehicle")
 			}
+			if chains[0][0].IsCA {
+				return errors.New("drilltest: a CA certificate")
+			}
+			if g.isRevoked(vehicleOf(chains[0][0])) {
+				return errors.New("drilltest: revoked")
+			}
 			return nil
 		}
 	}
@@ -156,7 +164,88 @@ func (g *Gateway) issueErr(tmpl *x509.Certificate, pub any) (*x509.Certificate, 
 // event store that holds nothing.
 func (g *Gateway) Target() *drill.Target {
 	return &drill.Target{URL: g.srv.URL, RootPEM: g.rootPEM, Provisioner: provisioner{g}, Events: noEvents{}, Issue: g.issueFor,
-		ClockSkew: 5 * time.Second, Window: 0, Prefix: "drill"}
+		ClockSkew: 5 * time.Second, Window: 0, Prefix: "drill", Revoke: g.revoke, IssueCAForgery: g.issueCAFor}
+}
+
+// revoke records the vehicle as revoked: RefuseSilently refuses its
+// certificates from then on, AcceptAll goes on accepting them.
+func (g *Gateway) revoke(_ context.Context, id string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.revoked[id] = true
+	return nil
+}
+
+func (g *Gateway) isRevoked(id string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.revoked[id]
+}
+
+// vehicleOf is the vehicle id of a certificate's first URI SAN, "" if none.
+func vehicleOf(c *x509.Certificate) string {
+	if len(c.URIs) == 0 {
+		return ""
+	}
+	u := c.URIs[0].String()
+	return u[strings.LastIndex(u, ":")+1:]
+}
+
+// issueCAFor issues a CA certificate with vehicle id's identity from the
+// fake CA.
+func (g *Gateway) issueCAFor(_ context.Context, id string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	u, _ := url.Parse(principal.Principal{Kind: principal.Vehicle, ID: id}.String())
+	c, err := g.issueErr(&x509.Certificate{Subject: pkix.Name{CommonName: id}, URIs: []*url.URL{u}, IsCA: true,
+		BasicConstraintsValid: true, MaxPathLenZero: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, &key.PublicKey)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: key, Leaf: c}, nil
+}
+
+// renew answers POST agent.RenewPath: a certificate for the CSR's key with
+// the presented certificate's identity (verified in RefuseSilently mode,
+// taken as presented in AcceptAll mode).
+func (g *Gateway) renew(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		http.Error(w, "no certificate", http.StatusForbidden)
+		return
+	}
+	id := vehicleOf(r.TLS.PeerCertificates[0])
+	var body struct {
+		CSR string `json:"csr"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&body); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	blk, _ := pem.Decode([]byte(body.CSR))
+	if blk == nil {
+		http.Error(w, "no CSR", http.StatusBadRequest)
+		return
+	}
+	csr, err := x509.ParseCertificateRequest(blk.Bytes)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	u, _ := url.Parse(principal.Principal{Kind: principal.Vehicle, ID: id}.String())
+	leaf, err := g.issueErr(&x509.Certificate{Subject: pkix.Name{CommonName: id}, URIs: []*url.URL{u},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, csr.PublicKey)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(struct {
+		Certificate string `json:"certificate"`
+	}{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}))})
 }
 
 // issueFor issues a certificate for p from the fake CA.
@@ -203,6 +292,10 @@ func (noEvents) ListEvents(context.Context, store.EventFilter) ([]store.EventRow
 }
 
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == agent.RenewPath {
+		g.renew(w, r)
+		return
+	}
 	if r.Method != http.MethodPost || r.URL.Path != agent.TelemetryPath {
 		http.NotFound(w, r)
 		return
@@ -215,9 +308,8 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := ""
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 && len(r.TLS.PeerCertificates[0].URIs) > 0 {
-		u := r.TLS.PeerCertificates[0].URIs[0].String()
-		id = u[strings.LastIndex(u, ":")+1:]
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		id = vehicleOf(r.TLS.PeerCertificates[0])
 	}
 	type result struct {
 		Index    int      `json:"index"`
