@@ -135,7 +135,7 @@ func floodDrill(ctx context.Context, t *Target, p *Probe) error {
 	}
 	statuses := f.statuses()
 	p.Check(fmt.Sprintf("the flood reached the gateway (%d forged handshakes, %d requests answered, %d unanswered)",
-		f.handshakes.Load(), f.answered(), f.unanswered.Load()), "yes", yesNo(f.handshakes.Load() > 0 && f.answered() > 0))
+		f.handshakes.Load(), f.answered(), f.unanswered.Load()), "yes", f.reached())
 	p.Check("answers to requests without a certificate", "only 403 or 429", onlyRefused(statuses))
 	// A missed heartbeat would be declared within one interval more.
 	if err := sleep(ctx, t.HeartbeatInterval); err != nil {
@@ -335,6 +335,28 @@ type floodResult struct {
 	unanswered atomic.Int64
 	mu         sync.Mutex
 	status     map[int]int
+	dialErr    error // the first dial that failed, if any
+}
+
+func (f *floodResult) dialFailed(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.dialErr == nil {
+		f.dialErr = err
+	}
+}
+
+// reached says whether the flood got through, and if not, why.
+func (f *floodResult) reached() string {
+	if f.handshakes.Load() > 0 && f.answered() > 0 {
+		return "yes"
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.dialErr != nil {
+		return "no: " + f.dialErr.Error()
+	}
+	return "no"
 }
 
 func (f *floodResult) statuses() map[int]int {
@@ -382,6 +404,8 @@ func flood(ctx context.Context, t *Target, src netip.Addr) (*floodResult, error)
 			for fctx.Err() == nil {
 				raw, err := d.DialContext(fctx, "tcp", u.Host)
 				if err != nil {
+					res.dialFailed(err)
+					_ = sleep(fctx, eventPoll) // no busy loop on a source that cannot dial
 					continue
 				}
 				c := tls.Client(raw, cfg)
