@@ -45,6 +45,7 @@ type drillFlags struct {
 	json      bool
 	timeout   time.Duration
 	eventWait time.Duration
+	attackSrc string
 }
 
 func (a *app) drillCmd() *cobra.Command {
@@ -55,9 +56,16 @@ func (a *app) drillCmd() *cobra.Command {
 		Long: `Run the security drill catalogue: each drill performs one attack or fault
 against a real gateway over the network (replayed, tampered and forged frames,
 counter rollback, epoch jump, skewed clock, a TLS 1.2 client, a self-signed
-certificate with a truck's identity) and checks the outcome the gateway
-promises: the reason code the attacker is answered with, and the security
-event read back from the gateway's store.
+certificate with a truck's identity, a heartbeat blackout, a flapping link,
+a handshake stall and an event flood from a host without a certificate) and
+checks the outcome the gateway promises: the reason code the attacker is
+answered with, and the security event read back from the gateway's store.
+
+The handshake-stall and event-flood drills attack from another local
+address than the drill trucks', since the gateway's bounds are per source:
+127.0.0.2 against a gateway on loopback, else --attack-source IP. The flood
+drill waits out the gateway's events.aggregate_window (10 s) for its
+summaries; with a longer window, raise --timeout.
 
 Each drill reports pass, fail, or not_available when the capability it needs
 has not landed yet (TMS tokens, commands, the audit log, detection: issues
@@ -91,6 +99,7 @@ within seconds.`,
 	fs.StringVar(&o.report, "report", "", "write drill-report.json and drill-report.html into `DIR`")
 	fs.BoolVar(&o.json, "json", false, "print the JSON report on stdout instead of the table")
 	fs.DurationVar(&o.timeout, "timeout", drill.DefaultDrillTimeout, "fail a drill that has not finished after `D`")
+	fs.StringVar(&o.attackSrc, "attack-source", "", "dial the attacks from a host without a certificate (handshake-stall, unauthenticated-event-flood) from local `IP`, another address than the drill trucks' (default: 127.0.0.2 against a gateway on loopback)")
 	fs.DurationVar(&o.eventWait, "event-wait", drill.DefaultEventWait, "fail a drill whose security event is not in the gateway's store `D` after the refusal")
 	return cmd
 }
@@ -139,6 +148,7 @@ func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
 			return err
 		}
 	}
+	target.AttackSource = o.attackSrc
 	if drillTargetHook != nil {
 		drillTargetHook(target)
 	}
@@ -276,6 +286,9 @@ func drillTarget(e *stateEnv, ca *pki.CA, by principal.Principal, url string) (*
 			return is.TLSCertificate(key), nil
 		},
 		GatewayFrameKeys: keys, HeartbeatInterval: e.cfg.Heartbeat.Interval, HeartbeatMisses: e.cfg.Heartbeat.Misses,
+		ResumeStableHeartbeats:        e.cfg.Session.ResumeStableHeartbeats,
+		MaxPendingHandshakesPerSource: e.cfg.TLS.MaxPendingHandshakesPerSource,
+		AggregateWindow:               e.cfg.Events.AggregateWindow,
 		Provisioner: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
 			GatewayURL: url, GatewayCAPEM: root}}, nil
 }

@@ -42,6 +42,12 @@ const eventEmitTimeout = 10 * time.Second
 // gatewayActor is the principal of the gateway's own lifecycle events.
 var gatewayActor = principal.Principal{Kind: principal.System, ID: "gateway"}
 
+// serveUnaggregated, when set (by tests only), makes serve record the
+// events about peers without a certificate one by one, bypassing the
+// aggregator: the proof that the event-flood drill fails against a gateway
+// without aggregation.
+var serveUnaggregated bool
+
 func (a *app) serveCmd() *cobra.Command {
 	var (
 		f         = stateFlags{paths: map[string]string{"listen-vehicle": "listen.vehicle", "listen-tms": "listen.tms", "listen-ops": "listen.ops", "log-level": "log.level", "kek-file": "pki.kek_file"}}
@@ -187,13 +193,17 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 		return err
 	}
 	defer func() { _ = agg.Close() }()
+	var events event.Emitter = agg
+	if serveUnaggregated {
+		events = bus
+	}
 
 	// Background work of the PKI (revocation feed, certificate renewal, CA
 	// reload) outlives ctx: it must keep closing revoked connections while
 	// in-flight requests drain, and stops once Serve has returned.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
-	env := &stateEnv{cfg: cfg, st: st, bus: bus, events: agg, log: log}
+	env := &stateEnv{cfg: cfg, st: st, bus: bus, events: events, log: log}
 	gw, err := a.startPKI(ctx, bg, env, dev)
 	if err != nil {
 		return err
@@ -203,7 +213,7 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	if err != nil {
 		return err
 	}
-	vehicleTLS, tmsTLS, err := gw.listenerTLS(agg)
+	vehicleTLS, tmsTLS, err := gw.listenerTLS(events)
 	if err != nil {
 		return err
 	}
@@ -218,14 +228,14 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	srv, err := server.New(cfg, server.Deps{
 		Log:           log,
 		Store:         st,
-		Events:        agg,
+		Events:        events,
 		Registry:      reg,
 		VehicleTLS:    vehicleTLS,
 		TMSTLS:        tmsTLS,
 		VehicleRoutes: routes.vehicle,
 		TMSRoutes:     routes.tms,
 		OpsRoutes:     routes.ops,
-		Admission:     gw.admission(cfg, agg, routes.session),
+		Admission:     gw.admission(cfg, events, routes.session),
 		Build:         build,
 	})
 	if err != nil {

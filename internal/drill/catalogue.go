@@ -107,6 +107,18 @@ func Catalogue() []Drill {
 			Asset: assetTelemetry, Actor: actorNetwork,
 			Vector:    "a live truck's link goes silent (jamming, a cut or a dropped route): no FIN, no RST",
 			Checklist: checkHeartbeat, Exclusive: true, Run: blackoutDrill},
+		{Name: "reconnection-flapping", Control: "resume hold-down: a truck in safe state is resumed only after its session has been stable for session.resume_stable_heartbeats heartbeats; a flapping link never resumes it, a stable one resumes it once",
+			Asset: assetTelemetry, Actor: actorNetwork,
+			Vector:    "a stopped truck's link flaps: up for less than the hold-down, down again, several times, then stable",
+			Checklist: checkHeartbeat, Exclusive: true, Run: flapDrill},
+		{Name: "handshake-stall", Control: "per-source admission: one source holds at most tls.max_pending_handshakes_per_source handshakes, the excess refused on accept and recorded; other vehicles get in within 1 s",
+			Asset: assetIdentity, Actor: actorNetwork,
+			Vector:    "a host without a certificate opens more silent TCP connections to the vehicle listener than its per-source bound, while a truck drives",
+			Checklist: checkMTLS, Exclusive: true, Run: stallDrill},
+		{Name: "unauthenticated-event-flood", Control: "events about peers without a certificate are aggregated per source and window: a flood leaves a bounded number of events, its counts kept in summaries; live trucks keep their acks",
+			Asset: assetForensics, Actor: actorNetwork,
+			Vector:    "a host without a certificate floods the vehicle listener with forged handshakes and certificate-less requests",
+			Checklist: checkMTLS, Exclusive: true, Run: floodDrill},
 
 		// Not available: each needs a capability that has not landed.
 		{Name: "tms-token-replay", Control: "certificate-bound tokens (RFC 8705): a token replayed from another client is refused",

@@ -33,9 +33,12 @@
 // The drills act as the attackers they model, with the means the threat
 // model grants them: an enrolled vehicle's own credentials (an insider or
 // a compromised truck), a host on the network with no credential, or a
-// forged certificate. Provisioning drill vehicles needs the fleet CA (join
-// tokens), and checking outcomes needs read access to the gateway's event
-// store: the drill runner is an operator tool, not a remote probe. Drill
+// forged certificate. The host without a credential dials from another
+// local address than the drill trucks (Target.AttackSource; 127.0.0.2
+// against a loopback gateway), as the gateway's admission bounds and
+// event aggregation are per source. Provisioning drill vehicles needs the
+// fleet CA (join tokens), and checking outcomes needs read access to the
+// gateway's event store: the drill runner is an operator tool, not a remote probe. Drill
 // vehicles (and the TMS client of the wrong-profile drill) are real
 // registry entries named with Target.Prefix; run drills against a
 // production gateway only deliberately.

@@ -88,6 +88,25 @@ type Target struct {
 	// on the real gateway: short-lived, path length 0, recorded as the
 	// vehicle's, so the drill revokes it with the vehicle when it ends).
 	IssueCAForgery func(ctx context.Context, vehicleID string) (tls.Certificate, error)
+	// ResumeStableHeartbeats is the gateway's
+	// session.resume_stable_heartbeats: the flapping drill keeps the link
+	// up for less than that hold-down in each flap.
+	ResumeStableHeartbeats int
+	// MaxPendingHandshakesPerSource is the gateway's
+	// tls.max_pending_handshakes_per_source: the handshake-stall drill
+	// opens more silent sockets than it from one source.
+	MaxPendingHandshakesPerSource int
+	// AggregateWindow is the gateway's events.aggregate_window: the flood
+	// drill waits for the summaries of the windows its flood opened, and
+	// bounds the events it may leave by it.
+	AggregateWindow time.Duration
+	// AttackSource is a local IP address, other than the one the drill
+	// trucks connect from, that the drills attacking from a host without
+	// a certificate (handshake-stall, unauthenticated-event-flood) dial
+	// from: the gateway's bounds are per source, and the trucks must not
+	// share the attacker's. Empty: 127.0.0.2 against a gateway on IPv4
+	// loopback; against any other those drills fail, asking for it.
+	AttackSource string
 }
 
 // Check is one expectation a drill verified.

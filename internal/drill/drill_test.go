@@ -20,16 +20,24 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 )
 
+// needSession is the drills that need a live agent session with the
+// gateway (a drill truck on the agent SDK), which the fake does not
+// speak: against it they fail at their set-up (TestSessionDrillsFailAgainstTheFake).
+// cmd/fifthwheel proves that each fails against the real gateway with its
+// check defeated: TestDrillBlackoutFailsWithoutDetection,
+// TestDrillRevokedFailsWhenRevocationDoesNothing,
+// TestDrillFlappingFailsWithoutTheResumeHoldDown,
+// TestDrillHandshakeStallFailsWithoutPerSourceAdmission and
+// TestDrillEventFloodFailsWithoutAggregation.
+var needSession = map[string]bool{"heartbeat-blackout": true, "revoked-vehicle": true, "reconnection-flapping": true,
+	"handshake-stall": true, "unauthenticated-event-flood": true}
+
 // available is the catalogue's drills that run against the fake gateway:
-// all but the heartbeat blackout and the revoked vehicle, which need a
-// live agent session (the fake has none); cmd/fifthwheel's
-// TestDrillBlackoutFailsWithoutDetection and
-// TestDrillRevokedFailsWhenRevocationDoesNothing prove that those fail
-// against the real gateway with their check defeated.
+// all but those that need a live agent session.
 func available(t *testing.T) []drill.Drill {
 	var out []drill.Drill
 	for _, d := range drill.Catalogue() {
-		if d.Run != nil && d.Name != "heartbeat-blackout" && d.Name != "revoked-vehicle" {
+		if d.Run != nil && !needSession[d.Name] {
 			out = append(out, d)
 		}
 	}
@@ -111,6 +119,49 @@ func TestEveryDrillFailsWhenTheGatewayRecordsNoEvent(t *testing.T) {
 		for _, c := range r.Checks {
 			if !strings.Contains(c.What, "security event") && !c.OK {
 				t.Errorf("%s: check %q failed against a gateway answering rightly: %+v", r.Name, c.What, c)
+			}
+		}
+	}
+}
+
+// TestSessionDrillsFailAgainstTheFake: the drills that need a live agent
+// session fail against the fake, in either mode, saying why: it gives no
+// gateway frame keys, heartbeat settings or revocation for a truck.
+func TestSessionDrillsFailAgainstTheFake(t *testing.T) {
+	var drills []drill.Drill
+	for _, d := range drill.Catalogue() {
+		if needSession[d.Name] {
+			drills = append(drills, d)
+		}
+	}
+	if len(drills) != len(needSession) {
+		t.Fatalf("%d of the %d session drills are in the catalogue", len(drills), len(needSession))
+	}
+	for _, mode := range []drilltest.Mode{drilltest.AcceptAll, drilltest.RefuseSilently} {
+		g := drilltest.Start(t, mode, nil)
+		for _, r := range drill.Run(context.Background(), g.Target(), drills, drill.Config{Timeout: 10 * time.Second, EventWait: 100 * time.Millisecond}) {
+			if r.Outcome != drill.Fail || !strings.HasPrefix(r.Reason, "the target ") {
+				t.Errorf("mode %d, %s: %s (%s), want fail: the target lacks what the drill needs", mode, r.Name, r.Outcome, r.Reason)
+			}
+		}
+	}
+}
+
+// TestAttackDrillsNeedASecondSource: against a gateway that is not on
+// loopback, the drills attacking from a host without a certificate fail
+// at once, asking for an attack source, and with an attack source that is
+// not an address, saying so; nothing is dialed.
+func TestAttackDrillsNeedASecondSource(t *testing.T) {
+	drills, err := drill.Select(drill.Catalogue(), []string{"handshake-stall", "unauthenticated-event-flood"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for src, want := range map[string]string{"": "attack source", "not-an-ip": "not an IP address"} {
+		tg := &drill.Target{URL: "https://192.0.2.1:8443", MaxPendingHandshakesPerSource: 256,
+			AggregateWindow: 10 * time.Second, AttackSource: src}
+		for _, r := range drill.Run(context.Background(), tg, drills, drill.Config{Timeout: 5 * time.Second}) {
+			if r.Outcome != drill.Fail || !strings.Contains(r.Reason, want) {
+				t.Errorf("attack source %q, %s: %s (%s), want fail naming %q", src, r.Name, r.Outcome, r.Reason, want)
 			}
 		}
 	}

@@ -5,7 +5,12 @@ import "time"
 const (
 	// DefaultDrillTimeout bounds one drill: enrollment, the attack and the
 	// wait for its event. A drill that has not finished by then fails.
-	DefaultDrillTimeout = 20 * time.Second
+	// The longest drills need ~20 s on a correct gateway with its default
+	// settings: the flood waits out the 10 s aggregation window for its
+	// summaries, the flapping drill a comm loss, three flaps and a resume
+	// hold-down. A gateway with a longer events.aggregate_window or
+	// heartbeat interval needs a longer --timeout.
+	DefaultDrillTimeout = 30 * time.Second
 	// DefaultParallel is how many non-exclusive drills run at once: each
 	// is a few TLS handshakes and requests, and the gateway under test
 	// shares the machine.
@@ -51,6 +56,81 @@ const (
 	// racePoll is the pause between two rounds of handshakes with the
 	// certificates not refused yet.
 	racePoll = 25 * time.Millisecond
+	// truckPoll is the pause between two looks at a drill truck's state
+	// or its link.
+	truckPoll = 10 * time.Millisecond
+	// maxTruckEvents bounds the agent events a drill truck keeps: a drill
+	// lasts seconds, with a few events a second.
+	maxTruckEvents = 10000
 	// maxEvidenceEvents bounds the events kept per drill in the report.
 	maxEvidenceEvents = 20
+)
+
+// The flapping, handshake-stall and flood drills.
+const (
+	// flapCycles is how often the flapping drill's link comes up and goes
+	// down again before it stays up.
+	flapCycles = 3
+	// flapReconnectMin and flapReconnectMax are the flapping drill
+	// truck's reconnect backoff: far shorter than the agent's defaults, so
+	// that it reconnects in every window the link is up (the worst case for
+	// the resume rule; with the defaults it could miss a window and the
+	// drill would prove less).
+	flapReconnectMin = 50 * time.Millisecond
+	flapReconnectMax = 500 * time.Millisecond
+	// flapMargin is how much shorter, in heartbeat intervals, the link
+	// stays up in each flap than the gateway's resume hold-down
+	// (session.resume_stable_heartbeats accepted heartbeats, the first
+	// sent at once, so (N-1) intervals after the session starts): half an
+	// interval, far above the drill's scheduling jitter, so that a
+	// correct gateway never resumes within a flap.
+	flapMargin = 0.5
+	// flapDown is how long, in heartbeat intervals, the link stays down in
+	// each flap: at least one heartbeat is lost, so no session survives
+	// a flap.
+	flapDown = 1.5
+
+	// HandshakeStallSLA: while one source stalls its maximum of handshakes
+	// on the vehicle listener, a vehicle from another source completes its
+	// mutual-TLS handshake and a request within 1 s (issue 15; the figure
+	// internal/server's TestAttackHandshakeStall holds).
+	HandshakeStallSLA = time.Second
+	// stallExcess is how many silent sockets the stall drill opens beyond
+	// the gateway's tls.max_pending_handshakes_per_source: each must be
+	// refused on accept.
+	stallExcess = 64
+	// stallDialers is how many sockets the stall drill opens at once.
+	stallDialers = 16
+	// stallRefusedWithin: a socket the gateway refuses on accept is reset
+	// at once; one it admitted waits for its ClientHello (2 s by default).
+	// The drill reads each socket for this long to tell them apart.
+	stallRefusedWithin = 500 * time.Millisecond
+	// stallVehicleTries is how many mutual-TLS handshakes the fresh
+	// vehicle makes during the stall; the slowest is measured.
+	stallVehicleTries = 3
+
+	// floodFor is how long the flood drill's source sends, as fast as its
+	// few workers can: a few thousand refusals, each of which the gateway
+	// would otherwise record one by one.
+	floodFor = 2 * time.Second
+	// floodHandshakers and floodRequesters are the flood's workers:
+	// handshakes with a self-signed certificate, and certificate-less
+	// requests on one HTTP/2 connection.
+	floodHandshakers = 2
+	floodRequesters  = 4
+	// floodEventKinds bounds the kinds of event the flood can cause
+	// (tls_unknown_authority, tls_anonymous, client_certificate_required,
+	// rate_limited, admission_unauthenticated_limit, tls_handshake_failed).
+	// With aggregation each kind of event from the source costs at most
+	// event.AggregateIndividually events recorded one by one and one
+	// summary per aggregation window; floodEventBound multiplies them out.
+	floodEventKinds = 6
+	// aggregateTick is how late after its window an aggregated summary may
+	// be written (the aggregator checks its windows once a second at most).
+	aggregateTick = time.Second
+
+	// loopbackAttackSource is where the drills attacking from a host
+	// without a certificate dial from against a loopback gateway: another
+	// source than the drill trucks' 127.0.0.1 for the per-source bounds.
+	loopbackAttackSource = "127.0.0.2"
 )

@@ -26,11 +26,20 @@ type truck struct {
 	// disconnected the first disconnection.
 	stopping     chan time.Time
 	disconnected chan agent.Event
+	// seen is every event the agent reported, in order.
+	mu   sync.Mutex
+	seen []agent.Event
 }
 
 // startTruck starts an agent for v and waits until the gateway has
 // resumed it (in session, supervised, driving).
 func startTruck(ctx context.Context, t *Target, v *vehicle, link *silentLink) (*truck, error) {
+	return startTruckWith(ctx, t, v, link, nil)
+}
+
+// startTruckWith is startTruck with the agent's configuration adjusted by
+// tune (nil: as the target's trucks).
+func startTruckWith(ctx context.Context, t *Target, v *vehicle, link *silentLink, tune func(*agent.Config)) (*truck, error) {
 	if len(t.GatewayFrameKeys) == 0 || t.HeartbeatInterval <= 0 || t.HeartbeatMisses <= 0 {
 		return nil, fmt.Errorf("the target gives no gateway frame keys or heartbeat settings")
 	}
@@ -41,11 +50,20 @@ func startTruck(ctx context.Context, t *Target, v *vehicle, link *silentLink) (*
 	tr := &truck{link: link, dir: dir, done: make(chan struct{}),
 		stopping: make(chan time.Time, 1), disconnected: make(chan agent.Event, 1)}
 	resumed := make(chan struct{}, 1)
-	tr.a, err = agent.New(agent.Config{GatewayURL: t.URL, GatewayCAPEM: t.RootPEM, GatewayFrameKeys: t.GatewayFrameKeys,
-		HeartbeatInterval: t.HeartbeatInterval, Misses: t.HeartbeatMisses, StateDir: dir, DisableRenewal: true},
+	cfg := agent.Config{GatewayURL: t.URL, GatewayCAPEM: t.RootPEM, GatewayFrameKeys: t.GatewayFrameKeys,
+		HeartbeatInterval: t.HeartbeatInterval, Misses: t.HeartbeatMisses, StateDir: dir, DisableRenewal: true}
+	if tune != nil {
+		tune(&cfg)
+	}
+	tr.a, err = agent.New(cfg,
 		agent.Identity{Chain: v.creds.Chain, TLSKey: v.creds.TLSKey, FrameKey: v.creds.FrameKey, FrameKID: v.creds.FrameKID},
 		agent.Deps{SafeStater: stubTruck{}, DialContext: link.DialContext, Log: slog.New(slog.DiscardHandler),
 			OnEvent: func(e agent.Event) {
+				tr.mu.Lock()
+				if len(tr.seen) < maxTruckEvents {
+					tr.seen = append(tr.seen, e)
+				}
+				tr.mu.Unlock()
 				switch e.Kind {
 				case agent.EventResumed: // out of safe_state, supervised: driving
 					offer(resumed, struct{}{})
@@ -83,6 +101,47 @@ func (tr *truck) stop() {
 	_ = os.RemoveAll(tr.dir)
 }
 
+// events returns the events of kind the agent reported at or after from.
+func (tr *truck) events(kind agent.EventKind, from time.Time) []agent.Event {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var out []agent.Event
+	for _, e := range tr.seen {
+		if e.Kind == kind && !e.Time.Before(from) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// await waits up to wait for an event of kind at or after from and
+// returns its time; false if none came.
+func (tr *truck) await(ctx context.Context, kind agent.EventKind, from time.Time, wait time.Duration) (time.Time, bool, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		if evs := tr.events(kind, from); len(evs) > 0 {
+			return evs[0].Time, true, nil
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, false, nil
+		}
+		if err := sleep(ctx, truckPoll); err != nil {
+			return time.Time{}, false, err
+		}
+	}
+}
+
+// supervised records, as checks, that the truck stayed supervised since
+// from: no heartbeat ack missed, no stop begun, its session never lost,
+// and driving now. It returns whether all held.
+func (tr *truck) supervised(p *Probe, from time.Time, during string) bool {
+	ok := p.Check("drill truck: heartbeat acks missed "+during, "0",
+		fmt.Sprint(len(tr.events(agent.EventHeartbeatMissed, from))))
+	ok = p.Check("drill truck: stops begun "+during, "0", fmt.Sprint(len(tr.events(agent.EventStopping, from)))) && ok
+	ok = p.Check("drill truck: sessions lost "+during, "0", fmt.Sprint(len(tr.events(agent.EventDisconnected, from)))) && ok
+	return p.Check("drill truck: mode after the attack", agent.ModeDriving.String(), tr.a.Status().Mode.String()) && ok
+}
+
 // offer sends v on c unless c is full: only the first matters.
 func offer[T any](c chan T, v T) {
 	select {
@@ -110,9 +169,12 @@ type silentLink struct {
 }
 
 func (l *silentLink) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if l.down.Load() {
-		<-ctx.Done()
-		return nil, ctx.Err()
+	// A dial while the link is down waits for it to come back (as a
+	// retransmitted SYN would), or for the caller to give up.
+	for l.down.Load() {
+		if err := sleep(ctx, truckPoll); err != nil {
+			return nil, err
+		}
 	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, network, addr)
