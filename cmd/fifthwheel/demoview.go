@@ -32,6 +32,7 @@ type demoView struct {
 	status string // the status line shown (tty only)
 
 	drillsTotal, drillsDone int
+	last                    *sim.Summary // the fleet's last summary
 }
 
 func newDemoView(w io.Writer, drills int) *demoView {
@@ -93,8 +94,16 @@ func (v *demoView) endStatus() {
 // fleet shows the fleet's live summary as the status line.
 func (v *demoView) fleet(s sim.Summary) {
 	v.mu.Lock()
-	done, total := v.drillsDone, v.drillsTotal
+	v.last = &s
+	line := v.statusLine()
 	v.mu.Unlock()
+	v.setStatus(line)
+}
+
+// statusLine renders the last fleet summary, with the drill count on a
+// terminal (where the line stays in view). v.mu is held.
+func (v *demoView) statusLine() string {
+	s := v.last
 	var b strings.Builder
 	fmt.Fprintf(&b, "fleet %5.1fs %-12s trucks %d/%d connected %d | driving %d stopping %d safe_state %d",
 		s.Elapsed.Seconds(), phaseWord(s.Phase), s.Started, s.Vehicles, s.Connected, s.Driving, s.Stopping, s.SafeState)
@@ -103,9 +112,9 @@ func (v *demoView) fleet(s sim.Summary) {
 	}
 	fmt.Fprintf(&b, " | telemetry acked %d", s.Acked)
 	if v.tty {
-		fmt.Fprintf(&b, " | drills %d/%d", done, total)
+		fmt.Fprintf(&b, " | drills %d/%d", v.drillsDone, v.drillsTotal)
 	}
-	v.setStatus(b.String())
+	return b.String()
 }
 
 // phaseWord is the first word of the fleet's phase ("waiting for trucks
@@ -122,6 +131,9 @@ func (v *demoView) drill(r drill.Result) {
 	v.mu.Lock()
 	v.drillsDone++
 	n, total := v.drillsDone, v.drillsTotal
+	if v.tty && v.status != "" {
+		v.status = v.statusLine() // redrawn below the drill's line, counted
+	}
 	v.mu.Unlock()
 	width := len(fmt.Sprint(total))
 	line := fmt.Sprintf("drill [%*d/%d] %-26s %s", width, n, total, r.Name, r.Outcome)

@@ -52,7 +52,7 @@ func TestDemoViewTerminal(t *testing.T) {
 	v.endStatus()
 	v.printf("summary\n")
 	want := clearLine + status1 +
-		clearLine + "drill [1/1] a                          not_available\n" + status1 +
+		clearLine + "drill [1/1] a                          not_available\n" + strings.Replace(status1, "drills 0/1", "drills 1/1", 1) +
 		clearLine + status2 +
 		clearLine + "summary\n"
 	if got := b.String(); got != want {

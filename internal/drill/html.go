@@ -85,7 +85,7 @@ A drill that is not available needs a capability that has not landed; it is neve
 {{end}}
 <section id="coverage">
 <h2>Threat-model coverage</h2>
-<p>Assets (rows) against actors (columns) of docs/THREATMODEL.md, with the drills that cover each cell and their outcome. An empty cell is not covered by any drill.</p>
+<p>Assets (rows) against actors (columns) of docs/THREATMODEL.md, with the drills that cover each cell and their outcome; a cell no drill covers says "not covered".</p>
 <table><tr><th>asset \ actor</th>{{range .Actors}}<th>{{.}}</th>{{end}}</tr>
 {{range $i, $row := .Coverage}}<tr><th>{{index $.Assets $i}}</th>{{range $row}}<td class="{{.Class}}">{{if .Drills}}{{range $j, $d := .Drills}}{{if $j}}<br/>{{end}}{{$d.Name}} ({{$d.Outcome}}){{end}}{{else}}not covered{{end}}</td>{{end}}</tr>
 {{end}}</table>
