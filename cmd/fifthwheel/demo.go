@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fifthwheel/fifthwheel/internal/drill"
+	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/sim"
 )
 
@@ -137,7 +138,7 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 	}
 	defer e.close()
 	url := "https://" + gw.addrs.Vehicle
-	out.printf("gateway ready: vehicles %s, TMS %s, ops http://%s; data in %s\n", url, gw.addrs.TMS, gw.addrs.Ops, gw.dir)
+	out.printf("gateway ready: vehicles %s, TMS https://%s, ops http://%s; data in %s\n", url, gw.addrs.TMS, gw.addrs.Ops, gw.dir)
 
 	// The fleet, as `sim fleet` builds it, against the same gateway.
 	target := sim.Target{URL: url, CAPEM: certPEM(ca.Root())}
@@ -262,16 +263,20 @@ func (a *app) demoKeep(ctx context.Context, out *demoView, gw *inprocGateway) {
 	out.printf(`
 The gateway keeps running (Ctrl-C stops it and removes %[1]s):
   vehicle listener  https://%[2]s  (mutual TLS, fleet CA in %[1]s/pki)
-  TMS listener      https://%[3]s
+  TMS listener      https://%[3]s  (mutual TLS: TMS clients and operators)
   ops               http://%[4]s  (try: curl http://%[4]s/readyz)
   data directory    %[1]s
   operator          %[1]s/%[5]s  (the operator credential the CLI acts as with --data)
+The operator credential opens the TMS listener; its API is not built yet, so
+the request below shows the mutual TLS working and answers 501 not_implemented:
+  curl --cacert %[1]s/%[5]s/%[6]s --cert %[1]s/%[5]s/%[7]s --key %[1]s/%[5]s/%[8]s https://%[3]s/v1/vehicles
 The operator CLI works on its data directory:
   fifthwheel vehicle list --data %[1]s
   fifthwheel pki list --data %[1]s
   fifthwheel sim fleet --vehicles 5 --data %[1]s --blackout-fraction 0 --duration 10s
   fifthwheel drill --data %[1]s --only telemetry-replay
-`, gw.dir, gw.addrs.Vehicle, gw.addrs.TMS, gw.addrs.Ops, operatorDir)
+`, gw.dir, gw.addrs.Vehicle, gw.addrs.TMS, gw.addrs.Ops, operatorDir,
+		pki.CredentialCAFile, pki.CredentialCertFile, pki.CredentialKeyFile)
 	<-ctx.Done()
 	out.printf("stopping the gateway\n")
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -14,8 +16,9 @@ import (
 // TestDemoKeep runs `fifthwheel demo --keep` (shortened), waits for what
 // it prints about the gateway it keeps, and follows those instructions:
 // the ops readiness URL answers, the data directory, its fleet CA and the
-// operator credential exist, and every CLI command it tells the user to
-// try runs green against the running gateway (the vehicle list shows the
+// operator credential exist, the printed request over the TMS listener
+// with that credential gets through its mutual TLS (and none without it),
+// and every CLI command it tells the user to try runs green against the running gateway (the vehicle list shows the
 // demo's truck). Then Ctrl-C (the context) stops it: it says so, exits 0
 // and removes its temporary directory.
 func TestDemoKeep(t *testing.T) {
@@ -66,6 +69,53 @@ func TestDemoKeep(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s/readyz: %s", ops, resp.Status)
 		}
+	}
+
+	// The curl over the TMS listener, done here in Go with exactly the
+	// printed files and URL: the operator credential opens the listener
+	// (the API answers 501 problem+json until it lands); no credential,
+	// no connection.
+	var curl []string
+	for _, l := range strings.Split(printed, "\n") {
+		if rest, ok := strings.CutPrefix(l, "  curl --cacert "); ok {
+			curl = strings.Fields("--cacert " + rest)
+		}
+	}
+	if len(curl) != 7 || curl[2] != "--cert" || curl[4] != "--key" {
+		t.Fatalf("the demo prints no request over the TMS listener with the operator credential (%q)", curl)
+	}
+	caPEM, err := os.ReadFile(curl[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		t.Fatalf("%s holds no certificate", curl[1])
+	}
+	opCert, err := tls.LoadX509KeyPair(curl[3], curl[5])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, withCert := range []bool{true, false} {
+		cfg := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13}
+		if withCert {
+			cfg.Certificates = []tls.Certificate{opCert}
+		}
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+		resp, err := c.Get(curl[6])
+		switch {
+		case withCert && err != nil:
+			t.Errorf("GET %s with the operator credential: %v", curl[6], err)
+		case withCert:
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotImplemented || resp.Header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("GET %s with the operator credential: %s %s, want 501 problem+json", curl[6], resp.Status, resp.Header.Get("Content-Type"))
+			}
+		case err == nil:
+			resp.Body.Close()
+			t.Errorf("GET %s without a credential: %s, want the handshake refused", curl[6], resp.Status)
+		}
+		c.CloseIdleConnections()
 	}
 
 	var cmds [][]string
