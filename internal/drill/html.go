@@ -40,7 +40,7 @@ func optMS(v *float64) string {
 }
 
 var reportPage = template.Must(template.New("report").Funcs(template.FuncMap{
-	"bar": barWidth, "slabar": slaBar, "optms": optMS,
+	"bar": barWidth, "slabar": slaBar, "optms": optMS, "secs": func(ms float64) float64 { return ms / 1000 },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"/>
 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -77,7 +77,7 @@ A drill that is not available needs a capability that has not landed; it is neve
 {{with .Fleet}}
 <section id="fleet">
 <h2>Fleet: SLA figures of the simulated fleet</h2>
-<p>{{.Vehicles}} trucks on the real agent drove against the same gateway for {{printf "%.1f" .ScenarioMS}} ms while the drills ran; the rows are those of <code>sim fleet --check</code>.</p>
+<p>{{.Vehicles}} trucks on the real agent drove against the same gateway for a {{printf "%.1f" (secs .ScenarioMS)}} s scenario while the drills ran; the rows are those of <code>sim fleet --check</code>.</p>
 <table><tr><th>figure</th><th>stat</th><th>n</th><th>p50 (ms)</th><th>p99 (ms)</th><th>max (ms)</th><th>value</th><th>limit</th><th>outcome</th></tr>
 {{range .Figures}}<tr class="{{.Outcome}}"><td>{{.Name}}{{if .Reason}}<br/><em>{{.Reason}}</em>{{end}}</td><td>{{.Stat}}</td><td>{{.N}}</td><td>{{optms .P50MS}}</td><td>{{optms .P99MS}}</td><td>{{optms .MaxMS}}</td><td>{{printf "%.1f" .Value}}</td><td>{{printf "%.1f" .Limit}}</td><td>{{.Outcome}}</td></tr>
 {{end}}</table>
