@@ -9,13 +9,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/fifthwheel/fifthwheel/internal/drill"
+	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/sim"
 )
 
@@ -24,12 +24,11 @@ import (
 // demoFaults), and the reports where the user ran the command, so they
 // outlive the temporary gateway.
 const (
-	demoVehicles     = 20
-	demoDuration     = 18 * time.Second
-	demoReportDir    = "fifthwheel-demo"
-	demoFleetReport  = "fleet-report.json"
-	demoPrefix       = "demo"
-	demoSummaryEvery = 5 * time.Second
+	demoVehicles    = 20
+	demoDuration    = 18 * time.Second
+	demoReportDir   = "fifthwheel-demo"
+	demoFleetReport = "fleet-report.json"
+	demoPrefix      = "demo"
 	// The blackout starts demoBlackoutAt into the scenario and lasts
 	// demoBlackoutFor: longer than the default comm-loss deadline (1 s ×
 	// 3 misses) plus a second, so the gateway must declare it.
@@ -74,8 +73,12 @@ func (a *app) demoCmd() *cobra.Command {
      (fleet-report.json, as 'sim fleet --json') into --report DIR, by
      default ./fifthwheel-demo, so they outlive the temporary directory.
 
-Progress is printed as plain lines: one per finished drill, and the fleet's
-state every 5 s. The exit status is 1 if a drill failed or the fleet's SLA
+Progress: one line per finished drill, with a count ("drill [7/24] ..."),
+and the fleet's states every 2 s (trucks driving, stopping and in
+safe_state, the comm_lost declarations the gateway made, the telemetry it
+acknowledged). On a terminal the fleet's status line is redrawn in place;
+when stdout is not a terminal (a pipe, a file, CI) every status is one more
+plain line. The exit status is 1 if a drill failed or the fleet's SLA
 check failed (as 'sim fleet --check'). The temporary directory is removed at
 the end; with --keep the gateway keeps running after the summary, with how
 to reach it, until Ctrl-C.`,
@@ -121,7 +124,7 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 	// the deferred stops then remove the temporary directory.
 	ctx, stopSignals := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
-	out := &syncLines{w: a.stdout}
+	out := newDemoView(a.stdout, len(drills))
 	started := time.Now()
 	out.printf("starting a gateway (serve --dev) in a temporary directory\n")
 	gw, err := a.startDevGateway(ctx, "demo")
@@ -135,7 +138,7 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 	}
 	defer e.close()
 	url := "https://" + gw.addrs.Vehicle
-	out.printf("gateway ready: vehicles %s, TMS %s, ops http://%s; data in %s\n", url, gw.addrs.TMS, gw.addrs.Ops, gw.dir)
+	out.printf("gateway ready: vehicles %s, TMS https://%s, ops http://%s; data in %s\n", url, gw.addrs.TMS, gw.addrs.Ops, gw.dir)
 
 	// The fleet, as `sim fleet` builds it, against the same gateway.
 	target := sim.Target{URL: url, CAPEM: certPEM(ca.Root())}
@@ -145,7 +148,7 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 	stateDir := filepath.Join(gw.dir, "sim")
 	scfg := sim.Config{
 		Common: sim.Common{Vehicles: o.vehicles, IDPrefix: demoPrefix, Gateway: target, StateDir: stateDir,
-			SummaryEvery: demoSummaryEvery},
+			SummaryEvery: demoStatusEvery},
 		HeartbeatInterval: e.cfg.Heartbeat.Interval, Misses: e.cfg.Heartbeat.Misses,
 		Duration: o.duration, Faults: demoFaults(o.vehicles, o.blackout), Seed: 1,
 	}
@@ -159,7 +162,7 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 	}
 	deps := sim.Deps{Provisioner: simProvisioner(ca, by, target, stateDir, o.duration),
 		Events: e.st, EventsSource: storeDesc(e.cfg), Log: e.log,
-		OnSummary: func(s sim.Summary) { out.printf("fleet  %s\n", s) }}
+		OnSummary: out.fleet}
 	if demoFleetHook != nil {
 		demoFleetHook(&deps)
 	}
@@ -186,17 +189,18 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 		rep, err := fleet.Run(ctx)
 		fc <- fleetDone{rep, err}
 	}()
-	res := drill.Run(ctx, dt, drills, drill.Config{Progress: func(r drill.Result) {
-		out.printf("drill  %-26s %s\n", r.Name, r.Outcome)
-	}})
+	res := drill.Run(ctx, dt, drills, drill.Config{Progress: out.drill})
 	drep := drill.NewReport("in-process gateway in a temporary directory (fifthwheel demo, "+
 		fmt.Sprint(o.vehicles)+" trucks driving)", started, time.Now(), res)
 	out.printf("drills done; waiting for the fleet's scenario to end\n")
 	fd := <-fc
+	out.endStatus()
 	if fd.err != nil {
 		return fmt.Errorf("the fleet: %w", fd.err)
 	}
-
+	// The fleet's SLA figures go into the drill report too: one page for
+	// the auditor.
+	drep.Fleet = drill.FleetFrom(fd.rep)
 	jp, hp, err := writeDrillReports(drep, o.report)
 	if err != nil {
 		return err
@@ -220,7 +224,7 @@ type demoPaths struct{ drillJSON, drillHTML, fleetJSON string }
 
 // demoSummary prints the fleet's SLA figures, the drill outcomes and the
 // report paths, and returns what failed.
-func (a *app) demoSummary(out *syncLines, frep *sim.Report, drep *drill.Report, p demoPaths, took time.Duration) []string {
+func (a *app) demoSummary(out *demoView, frep *sim.Report, drep *drill.Report, p demoPaths, took time.Duration) []string {
 	out.lock(func(w io.Writer) {
 		fmt.Fprintln(w, "\n== fleet ==")
 		if err := frep.WriteTable(w); err != nil {
@@ -255,20 +259,24 @@ func (a *app) demoSummary(out *syncLines, frep *sim.Report, drep *drill.Report, 
 
 // demoKeep prints how to reach the demo's gateway and waits for ctx's
 // end (Ctrl-C).
-func (a *app) demoKeep(ctx context.Context, out *syncLines, gw *inprocGateway) {
+func (a *app) demoKeep(ctx context.Context, out *demoView, gw *inprocGateway) {
 	out.printf(`
 The gateway keeps running (Ctrl-C stops it and removes %[1]s):
   vehicle listener  https://%[2]s  (mutual TLS, fleet CA in %[1]s/pki)
-  TMS listener      https://%[3]s
+  TMS listener      https://%[3]s  (mutual TLS: TMS clients and operators)
   ops               http://%[4]s  (try: curl http://%[4]s/readyz)
   data directory    %[1]s
   operator          %[1]s/%[5]s  (the operator credential the CLI acts as with --data)
+The operator credential opens the TMS listener; its API is not built yet, so
+the request below shows the mutual TLS working and answers 501 not_implemented:
+  curl --cacert %[1]s/%[5]s/%[6]s --cert %[1]s/%[5]s/%[7]s --key %[1]s/%[5]s/%[8]s https://%[3]s/v1/vehicles
 The operator CLI works on its data directory:
   fifthwheel vehicle list --data %[1]s
   fifthwheel pki list --data %[1]s
   fifthwheel sim fleet --vehicles 5 --data %[1]s --blackout-fraction 0 --duration 10s
   fifthwheel drill --data %[1]s --only telemetry-replay
-`, gw.dir, gw.addrs.Vehicle, gw.addrs.TMS, gw.addrs.Ops, operatorDir)
+`, gw.dir, gw.addrs.Vehicle, gw.addrs.TMS, gw.addrs.Ops, operatorDir,
+		pki.CredentialCAFile, pki.CredentialCertFile, pki.CredentialKeyFile)
 	<-ctx.Done()
 	out.printf("stopping the gateway\n")
 }
@@ -280,21 +288,4 @@ func writeDrillReports(rep *drill.Report, dir string) (jsonPath, htmlPath string
 		return "", "", err
 	}
 	return rep.WriteFiles(dir)
-}
-
-// syncLines serializes the demo's output: the drills' and the fleet's
-// progress come from different goroutines.
-type syncLines struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncLines) printf(format string, args ...any) {
-	s.lock(func(w io.Writer) { fmt.Fprintf(w, format, args...) })
-}
-
-func (s *syncLines) lock(f func(io.Writer)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f(s.w)
 }

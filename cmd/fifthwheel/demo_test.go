@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,22 @@ func TestDemoShortRun(t *testing.T) {
 	}
 	var frep sim.Report
 	readJSON(t, filepath.Join(dir, demoFleetReport), &frep)
+	if drep.Fleet == nil || len(drep.Fleet.Figures) != len(frep.SLAs) {
+		t.Errorf("the drill report's fleet section %+v does not carry the fleet's %d SLA rows", drep.Fleet, len(frep.SLAs))
+	}
+
+	// The progress, in its plain form (stdout is not a terminal here):
+	// every drill counted, the fleet's states, no control sequence.
+	total := len(drill.Catalogue())
+	for _, want := range []string{fmt.Sprintf("drill [ 1/%d] ", total), fmt.Sprintf("drill [%d/%d] ", total, total),
+		"| driving ", " safe_state ", "| comm_lost seen ", "| telemetry acked "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the progress does not show %q", want)
+		}
+	}
+	if strings.ContainsAny(r.stdout, "\r\x1b") {
+		t.Error("terminal control sequences in the output to a non-terminal")
+	}
 
 	n, na := availableDrills()
 	timingOnly := 0

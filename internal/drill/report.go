@@ -32,6 +32,11 @@ type Report struct {
 	Target  string   `json:"target"`
 	Summary Summary  `json:"summary"`
 	Drills  []Result `json:"drills"`
+	// Fleet, when a simulated fleet drove against the gateway during the
+	// drills (fifthwheel demo), is its SLA figures; set it with FleetFrom.
+	// It does not count in Summary or Failed: the fleet's check is its
+	// own.
+	Fleet *Fleet `json:"fleet,omitempty"`
 }
 
 // Summary counts the outcomes.

@@ -480,8 +480,9 @@ type Summary struct {
 	Driving     int
 	Stopping    int
 	SafeState   int
-	// AcksPerSec is telemetry frames acknowledged by the gateway per second
-	// since the last summary, fleet-wide.
+	// Acked is telemetry frames acknowledged by the gateway so far,
+	// fleet-wide; AcksPerSec of them per second since the last summary.
+	Acked      int64
 	AcksPerSec float64
 	// Misses is heartbeats missed so far (all trucks); MissesPerSec since
 	// the last summary.
@@ -550,6 +551,7 @@ func (f *Fleet) summaryLoop(ctx context.Context) {
 			s.Disconnects += v.discs.Load()
 		}
 		dt := now.Sub(prev).Seconds()
+		s.Acked = max(0, acked)
 		s.AcksPerSec = math.Max(0, float64(acked-prevAcked)/dt)
 		s.MissesPerSec = float64(s.Misses-prevMisses) / dt
 		prevAcked, prevMisses, prev = acked, s.Misses, now

@@ -51,6 +51,9 @@ type SLA struct {
 	// Reason says why a row failed: over its limit, or "no data: ..." when
 	// the scenario configured what it measures and it measured nothing.
 	Reason string `json:"reason,omitempty"`
+	// Dist, for a row over durations, is their whole distribution (the
+	// row compares one of its statistics with Limit).
+	Dist *Dist `json:"dist,omitempty"`
 }
 
 // SLA results.
@@ -78,6 +81,12 @@ func check(name, stat string, value, limit float64, n int) SLA {
 			s.Reason = fmt.Sprintf("%s %s, over the limit of %s", stat, fmtMS(value), fmtMS(limit))
 		}
 	}
+	return s
+}
+
+// over attaches the distribution the row's statistic was taken from.
+func (s SLA) over(d Dist) SLA {
+	s.Dist = &d
 	return s
 }
 
@@ -348,7 +357,7 @@ func buildReport(in reportInput) *Report {
 	// that cannot fill them out of the scenario.
 	blackout := blackedOut > 0
 	r.SLAs = append(r.SLAs, check("vehicle: last answered heartbeat → safe_state, from cruise", "max",
-		vr.LastAckToSafeState.Max, ms(SafeStateSLA), vr.LastAckToSafeState.N).
+		vr.LastAckToSafeState.Max, ms(SafeStateSLA), vr.LastAckToSafeState.N).over(vr.LastAckToSafeState).
 		requires(blackout, fmt.Sprintf("no stop from cruise reached safe_state, though %d trucks blacked out", blackedOut)),
 		// A stop without an outage is the vehicle-side false alarm: acks
 		// that came too late (jitter, loss, an overloaded gateway). Under
@@ -360,7 +369,7 @@ func buildReport(in reportInput) *Report {
 		r.Gateway = gatewayFigures(in, span, outages)
 		g := r.Gateway
 		r.SLAs = append(r.SLAs,
-			check("gateway: last heartbeat → comm_lost", "p99", g.Detection.P99, ms(span+DetectionSLAExtra), g.Detection.N).
+			check("gateway: last heartbeat → comm_lost", "p99", g.Detection.P99, ms(span+DetectionSLAExtra), g.Detection.N).over(g.Detection).
 				requires(blackout, fmt.Sprintf("the gateway declared no comm_lost, though %d trucks blacked out", blackedOut)),
 			check("gateway: false comm_lost", "count", float64(g.False), 0, g.CommLost),
 			check("gateway: blackouts without comm_lost", "count", float64(g.Undetected), 0, g.Blackouts).
