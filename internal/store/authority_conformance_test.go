@@ -67,7 +67,9 @@ func testAuthClientChanges(t *testing.T, e storetest.Engine) {
 		{"CreateClient", func() error { return st.CreateClient(ctx, want) }, func() {}},
 		{"SetClientRoles", func() error { return st.SetClientRoles(ctx, "acme", []string{"dispatcher", "planner"}) },
 			func() { want.Roles = []string{"dispatcher", "planner"} }},
-		{"SetClientAccess", func() error { return st.SetClientAccess(ctx, "acme", []string{"192.0.2.0/24", "2001:db8::/32"}, "06:00-20:00") },
+		{"SetClientAccess", func() error {
+			return st.SetClientAccess(ctx, "acme", []string{"192.0.2.0/24", "2001:db8::/32"}, "06:00-20:00")
+		},
 			func() { want.AllowedSources, want.Hours = []string{"192.0.2.0/24", "2001:db8::/32"}, "06:00-20:00" }},
 		{"SetClientStatus", func() error { return st.SetClientStatus(ctx, "acme", store.ClientSuspended) },
 			func() { want.Status = store.ClientSuspended }},
