@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -382,7 +383,7 @@ func TestEnrollmentAndRenewal(t *testing.T) {
 	anon := g.client(tls.Certificate{})
 	enrollURL := "https://" + g.addrs.Vehicle + "/v1/pki/enroll"
 	token := func(id, ttl string) string {
-		return strings.TrimSpace(g.mustCLI("pki", "join-token", "vehicle", id, "--ttl", ttl))
+		return strings.TrimSpace(g.mustCLI("pki", "join-token", "vehicle", id, "--carrier", "acme-freight", "--ttl", ttl))
 	}
 	tlsKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	framePub, framePriv, _ := ed25519.GenerateKey(rand.Reader)
@@ -406,8 +407,8 @@ func TestEnrollmentAndRenewal(t *testing.T) {
 	if got.FrameKID != ingest.DefaultKID(fpDER) || !strings.Contains(got.CA, "BEGIN CERTIFICATE") {
 		t.Fatalf("response %+v", got)
 	}
-	if out := g.mustCLI("vehicle", "list"); !strings.Contains(out, "truck-7") {
-		t.Fatalf("enrollment did not register the vehicle:\n%s", out)
+	if out := g.mustCLI("vehicle", "list"); !regexp.MustCompile(`(?m)^truck-7 +active +acme-freight `).MatchString(out) {
+		t.Fatalf("enrollment did not register the vehicle with the token's carrier:\n%s", out)
 	}
 	signer := frameKey{kid: got.FrameKID}
 	if signer.signer, err = frame.NewEd25519Signer(framePriv); err != nil {
