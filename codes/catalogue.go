@@ -540,7 +540,7 @@ var catalogue = [...]Entry{
 	{Code: RolesChanged, Area: AreaRegistry, Severity: medium,
 		Meaning: "The roles of a TMS client or an operator changed; a removed role stops working within 1 s, unexpired tokens included."},
 	{Code: ClientAccessChanged, Area: AreaRegistry, Severity: medium,
-		Meaning: "Event: an operator changed a TMS client's allowed source ranges or usual hours (attributes `from`, `to`); effective within 1 s on every replica."},
+		Meaning: "Event: an operator changed a TMS client's carrier, allowed source ranges or usual hours (attributes `from`, `to`); effective within 1 s on every replica."},
 	{Code: VehicleCarrierChanged, Area: AreaRegistry, Severity: medium,
 		Meaning: "Event: an operator moved a vehicle to another carrier (attributes `from`, `to`); the old carrier's clients stop seeing it within 1 s."},
 	{Code: VehicleStatusChanged, Area: AreaRegistry, Severity: medium,

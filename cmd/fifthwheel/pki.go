@@ -264,6 +264,9 @@ for the rest.`,
 				return err
 			}
 			defer e.close()
+			if err := carrierAgrees(ctx, e, subject, carrier); err != nil {
+				return err
+			}
 			if _, err := os.Stat(filepath.Join(out, "key.pem")); err == nil && !force {
 				return &usageError{err: fmt.Errorf("%s exists; refusing to replace a private key (pass --force, or another --out)", filepath.Join(out, "key.pem"))}
 			}
@@ -295,6 +298,37 @@ for the rest.`,
 	fs.BoolVar(&force, "force", false, "replace an existing key.pem in --out")
 	fs.StringVar(&carrier, "carrier", "", "register a new vehicle or client as one of `CARRIER`")
 	return cmd
+}
+
+// carrierAgrees refuses --carrier for a vehicle or client registered as
+// one of another carrier: issuing does not move a principal.
+func carrierAgrees(ctx context.Context, e *stateEnv, p principal.Principal, carrier string) error {
+	if carrier == "" {
+		return nil
+	}
+	var have string
+	switch p.Kind {
+	case principal.Vehicle:
+		v, err := e.st.GetVehicle(ctx, p.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		have = v.Carrier
+	case principal.Client:
+		c, err := e.st.GetClient(ctx, p.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		have = c.Carrier
+	}
+	if have != carrier {
+		return fmt.Errorf("%s is registered as one of carrier %s, not %s; nothing issued", p, orDash(have), carrier)
+	}
+	return nil
 }
 
 // ensureRegistered adds a vehicle, TMS client or operator to its registry

@@ -43,7 +43,60 @@ The client's certificate is issued with 'fifthwheel pki issue client ID'.`,
 	})
 	cmd.AddCommand(a.clientAddCmd(), a.clientListCmd(), a.clientShowCmd(),
 		a.clientStatusCmd("suspend", store.ClientSuspended), a.clientStatusCmd("resume", store.ClientActive),
-		rolesGroup(a.clientRolesSetCmd()), a.clientAccessCmd())
+		rolesGroup(a.clientRolesSetCmd()), a.clientAccessCmd(), a.clientCarrierCmd())
+	return cmd
+}
+
+func (a *app) clientCarrierCmd() *cobra.Command {
+	var (
+		f  stateFlags
+		op operatorFlag
+	)
+	set := &cobra.Command{
+		Use:   "set ID CARRIER",
+		Short: "Move a TMS client to a carrier",
+		Long: `Move a TMS client to CARRIER: within a second on every gateway it sees that
+carrier's vehicles and no longer the previous carrier's. For clients
+registered without a carrier ('pki issue client' without --carrier, or an
+older version).`,
+		Example: `  fifthwheel client carrier set acme-tms acme-freight --data ./fw-data`,
+		Args:    exactArgs(2, "a client ID and a carrier"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := principalID(principal.Client, args[0])
+			if err != nil {
+				return err
+			}
+			carrier, err := parseCarrier(args[1])
+			if err != nil {
+				return err
+			}
+			return a.withState(cmd, &f, &op, func(ctx context.Context, e *stateEnv, by principal.Principal) error {
+				cur, err := getClient(ctx, e, p.ID)
+				if err != nil {
+					return err
+				}
+				if cur.Carrier == carrier {
+					fmt.Fprintf(a.stdout, "%s is already of carrier %s\n", p, carrier)
+					return nil
+				}
+				if err := e.st.SetClientCarrier(ctx, p.ID, carrier); err != nil {
+					return err
+				}
+				if err := e.emitAction(ctx, event.Event{Class: event.ClassAuthorization, Activity: "client_carrier_set",
+					Verdict: event.Info, Severity: event.SeverityMedium, Code: codes.ClientAccessChanged, Actor: by,
+					Resource: p.String(), Attrs: map[string]any{"from": map[string]any{"carrier": cur.Carrier},
+						"to": map[string]any{"carrier": carrier}}}); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "%s: carrier %s -> %s\n", p, orDash(cur.Carrier), carrier)
+				return nil
+			})
+		},
+	}
+	f.register(set.Flags())
+	op.register(set)
+	cmd := group(&cobra.Command{Use: "carrier", Short: "Change the carrier a TMS client belongs to"})
+	cmd.AddCommand(set)
 	return cmd
 }
 

@@ -27,6 +27,8 @@ type AuthorityStore interface {
 	// SetClientRoles replaces a client's roles (nil or empty: none);
 	// ErrNotFound if absent.
 	SetClientRoles(ctx context.Context, id string, roles []string) error
+	// SetClientCarrier moves a client to carrier; ErrNotFound if absent.
+	SetClientCarrier(ctx context.Context, id, carrier string) error
 	// SetClientAccess replaces a client's allowed source prefixes (empty:
 	// any) and hours ("": any); ErrNotFound if absent.
 	SetClientAccess(ctx context.Context, id string, sources []string, hours string) error

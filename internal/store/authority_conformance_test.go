@@ -78,6 +78,8 @@ func testAuthClientChanges(t *testing.T, e storetest.Engine) {
 			func() { want.AllowedSources, want.Hours = nil, "" }},
 		{"SetClientStatus back", func() error { return st.SetClientStatus(ctx, "acme", store.ClientActive) },
 			func() { want.Status = store.ClientActive }},
+		{"SetClientCarrier", func() error { return st.SetClientCarrier(ctx, "acme", "beta-haul") },
+			func() { want.Carrier = "beta-haul" }},
 	}
 	for i, s := range steps {
 		if err := s.do(); err != nil {
@@ -175,6 +177,7 @@ func testAuthRefused(t *testing.T, e storetest.Engine) {
 		}},
 		{"status of unknown client", store.ErrNotFound, func() error { return st.SetClientStatus(ctx, "nope", store.ClientSuspended) }},
 		{"roles of unknown client", store.ErrNotFound, func() error { return st.SetClientRoles(ctx, "nope", []string{"planner"}) }},
+		{"carrier of unknown client", store.ErrNotFound, func() error { return st.SetClientCarrier(ctx, "nope", "c1") }},
 		{"access of unknown client", store.ErrNotFound, func() error { return st.SetClientAccess(ctx, "nope", nil, "") }},
 		{"status of unknown operator", store.ErrNotFound, func() error { return st.SetOperatorStatus(ctx, "nope", store.OperatorSuspended) }},
 		{"roles of unknown operator", store.ErrNotFound, func() error { return st.SetOperatorRoles(ctx, "nope", nil) }},

@@ -41,6 +41,10 @@ func (s *pgStore) SetClientRoles(ctx context.Context, id string, roles []string)
 	return s.pgUpdateAuthority(ctx, "client", id, `UPDATE clients SET roles=$1 WHERE id=$2`, encodeList(roles), id)
 }
 
+func (s *pgStore) SetClientCarrier(ctx context.Context, id, carrier string) error {
+	return s.pgUpdateAuthority(ctx, "client", id, `UPDATE clients SET carrier=$1 WHERE id=$2`, carrier, id)
+}
+
 func (s *pgStore) SetClientAccess(ctx context.Context, id string, sources []string, hours string) error {
 	return s.pgUpdateAuthority(ctx, "client", id, `UPDATE clients SET allowed_sources=$1, hours=$2 WHERE id=$3`, encodeList(sources), hours, id)
 }

@@ -37,6 +37,10 @@ func (s *sqliteStore) SetClientRoles(ctx context.Context, id string, roles []str
 	return s.sqliteUpdateAuthority(ctx, "client", id, `UPDATE clients SET roles=? WHERE id=?`, encodeList(roles), id)
 }
 
+func (s *sqliteStore) SetClientCarrier(ctx context.Context, id, carrier string) error {
+	return s.sqliteUpdateAuthority(ctx, "client", id, `UPDATE clients SET carrier=? WHERE id=?`, carrier, id)
+}
+
 func (s *sqliteStore) SetClientAccess(ctx context.Context, id string, sources []string, hours string) error {
 	return s.sqliteUpdateAuthority(ctx, "client", id, `UPDATE clients SET allowed_sources=?, hours=? WHERE id=?`, encodeList(sources), hours, id)
 }
