@@ -501,6 +501,14 @@ func TestEnrollmentAndRenewal(t *testing.T) {
 	if status != http.StatusCreated {
 		t.Fatalf("the refused requests burnt the token: %d %s", status, body)
 	}
+	// truck-10 was registered without a carrier ('vehicle key add'): its
+	// enrollment gives it the token's.
+	if out := g.mustCLI("vehicle", "list"); !regexp.MustCompile(`(?m)^truck-10 +active +acme-freight `).MatchString(out) {
+		t.Fatalf("enrollment did not give the registered vehicle the token's carrier:\n%s", out)
+	}
+	if evs := g.events(codes.VehicleCarrierChanged); len(evs) != 1 {
+		t.Fatalf("%d vehicle_carrier_changed events for the enrollment of truck-10, want 1", len(evs))
+	}
 }
 
 const smallOrderPEM = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n-----END PUBLIC KEY-----\n"
