@@ -66,8 +66,8 @@ type AuthorityStore interface {
 	// ListTokenKeys returns every key, newest (CreatedAt) first.
 	ListTokenKeys(ctx context.Context) ([]TokenKey, error)
 	// PruneTokenKeys deletes the retired keys whose PublishUntil is at or
-	// before now and returns how many it deleted. The active key is never
-	// deleted.
+	// before now (a key retired with a zero publishUntil: whose RetiredAt
+	// is) and returns how many it deleted. The active key is never deleted.
 	PruneTokenKeys(ctx context.Context, now time.Time) (int, error)
 }
 
