@@ -574,3 +574,55 @@ func TestPostgresAuthorityNotifies(t *testing.T) {
 	}
 	wantOneNotification(t, wake, "role removal", start)
 }
+
+// TestMigration0009FromVersion8: a store of schema version 8, with a client,
+// a vehicle and a join token written then, migrates (SQLite through the
+// runner's add-column lines) with them readable: no carrier, no roles, any
+// source, any time.
+func TestMigration0009FromVersion8(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		cfg := e.New(t)
+		st := storetest.OpenConfig(t, cfg)
+		st.Close()
+		for _, q := range []string{
+			`DROP INDEX vehicles_carrier`,
+			`ALTER TABLE clients DROP COLUMN carrier`, `ALTER TABLE clients DROP COLUMN roles`,
+			`ALTER TABLE clients DROP COLUMN allowed_sources`, `ALTER TABLE clients DROP COLUMN hours`,
+			`ALTER TABLE vehicles DROP COLUMN carrier`, `ALTER TABLE join_tokens DROP COLUMN carrier`,
+			`DROP TABLE operators`, `DROP TABLE token_keys`, `DROP TABLE authority_state`,
+			`DELETE FROM schema_migrations WHERE version >= 9`,
+		} {
+			storetest.Exec(t, cfg, q, q)
+		}
+		storetest.Exec(t, cfg, `INSERT INTO clients(id,name,status,created_us) VALUES('old','Old','active',0)`,
+			`INSERT INTO clients(id,name,status,created) VALUES('old','Old','active',now())`)
+		storetest.Exec(t, cfg, `INSERT INTO vehicles(id,status,created_us) VALUES('T-old','active',0)`,
+			`INSERT INTO vehicles(id,status,created) VALUES('T-old','active',now())`)
+		hash := bytes.Repeat([]byte{7}, 32)
+		storetest.Exec(t, cfg, `INSERT INTO join_tokens(hash,vehicle_id,created_us,expires_us) VALUES(?,'T-new',0,1)`,
+			`INSERT INTO join_tokens(hash,vehicle_id,created,expires) VALUES($1,'T-new',now(),now())`, hash)
+
+		st = storetest.OpenConfig(t, cfg)
+		if v, err := st.SchemaVersion(ctx); err != nil || v != store.LatestVersion() {
+			t.Fatalf("schema version %d, %v", v, err)
+		}
+		if c, err := st.GetClient(ctx, "old"); err != nil || c.Carrier != "" || c.Roles != nil || c.AllowedSources != nil || c.Hours != "" {
+			t.Fatalf("a client of version 8: %+v, %v", c, err)
+		}
+		if v, err := st.GetVehicle(ctx, "T-old"); err != nil || v.Carrier != "" {
+			t.Fatalf("a vehicle of version 8: %+v, %v", v, err)
+		}
+		if tok, err := st.GetJoinToken(ctx, hash); err != nil || tok.Carrier != "" || tok.VehicleID != "T-new" {
+			t.Fatalf("a join token of version 8: %+v, %v", tok, err)
+		}
+		if v := authVersion(t, st); v != 0 {
+			t.Fatalf("authority version %d, want 0", v)
+		}
+		if err := st.SetClientRoles(ctx, "old", []string{"planner"}); err != nil {
+			t.Fatal(err)
+		}
+		if vs, err := st.ListVehiclesPage(ctx, store.AllCarriers(), "", 0); err != nil || len(vs) != 1 {
+			t.Fatalf("ListVehiclesPage after the migration: %+v, %v", vs, err)
+		}
+	})
+}
