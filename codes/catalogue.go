@@ -169,6 +169,8 @@ const (
 	OperatorRegistered    = "operator_registered"
 	OperatorStatusChanged = "operator_status_changed"
 	RolesChanged          = "roles_changed"
+	ClientAccessChanged   = "client_access_changed"
+	VehicleCarrierChanged = "vehicle_carrier_changed"
 	VehicleStatusChanged  = "vehicle_status_changed"
 	FrameKeyRegistered    = "frame_key_registered"
 	FrameKeyRefused       = "frame_key_refused"
@@ -540,6 +542,10 @@ var catalogue = [...]Entry{
 		Meaning: "An operator was suspended or resumed."},
 	{Code: RolesChanged, Area: AreaRegistry, Severity: medium,
 		Meaning: "The roles of a TMS client or an operator changed; a removed role stops working within 1 s, unexpired tokens included."},
+	{Code: ClientAccessChanged, Area: AreaRegistry, Severity: medium,
+		Meaning: "Event: an operator changed a TMS client's carrier, allowed source ranges or usual hours (attributes `from`, `to`); effective within 1 s on every replica."},
+	{Code: VehicleCarrierChanged, Area: AreaRegistry, Severity: medium,
+		Meaning: "Event: an operator moved a vehicle to another carrier (attributes `from`, `to`); the old carrier's clients stop seeing it within 1 s."},
 	{Code: VehicleStatusChanged, Area: AreaRegistry, Severity: medium,
 		Meaning: "Event: a vehicle was suspended or resumed (attributes `from`, `to`)."},
 	{Code: FrameKeyRegistered, Area: AreaRegistry, Severity: info,

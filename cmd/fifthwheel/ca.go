@@ -256,6 +256,16 @@ func (o *operatorFlag) actor(ctx context.Context, e *stateEnv) (principal.Princi
 		Allowed: []principal.Kind{principal.Operator}})
 	switch code := pki.CodeOf(err); code {
 	case "":
+		// A suspended operator cannot act; one the registry does not hold
+		// (issued before operators were registered) acts as before.
+		o, err := e.st.GetOperator(ctx, p.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return principal.Principal{}, fmt.Errorf("operator credential: cannot read the operator registry: %v", err)
+		case o.Status != store.OperatorActive:
+			return principal.Principal{}, fmt.Errorf("operator %s is %s: it cannot act until resumed", p.ID, o.Status)
+		}
 		return p, nil
 	case codes.TLSCertRevoked:
 		return principal.Principal{}, fmt.Errorf("operator credential in %s is revoked", dir)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -382,7 +383,7 @@ func TestEnrollmentAndRenewal(t *testing.T) {
 	anon := g.client(tls.Certificate{})
 	enrollURL := "https://" + g.addrs.Vehicle + "/v1/pki/enroll"
 	token := func(id, ttl string) string {
-		return strings.TrimSpace(g.mustCLI("pki", "join-token", "vehicle", id, "--ttl", ttl))
+		return strings.TrimSpace(g.mustCLI("pki", "join-token", "vehicle", id, "--carrier", "acme-freight", "--ttl", ttl))
 	}
 	tlsKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	framePub, framePriv, _ := ed25519.GenerateKey(rand.Reader)
@@ -406,8 +407,8 @@ func TestEnrollmentAndRenewal(t *testing.T) {
 	if got.FrameKID != ingest.DefaultKID(fpDER) || !strings.Contains(got.CA, "BEGIN CERTIFICATE") {
 		t.Fatalf("response %+v", got)
 	}
-	if out := g.mustCLI("vehicle", "list"); !strings.Contains(out, "truck-7") {
-		t.Fatalf("enrollment did not register the vehicle:\n%s", out)
+	if out := g.mustCLI("vehicle", "list"); !regexp.MustCompile(`(?m)^truck-7 +active +acme-freight `).MatchString(out) {
+		t.Fatalf("enrollment did not register the vehicle with the token's carrier:\n%s", out)
 	}
 	signer := frameKey{kid: got.FrameKID}
 	if signer.signer, err = frame.NewEd25519Signer(framePriv); err != nil {
@@ -499,6 +500,14 @@ func TestEnrollmentAndRenewal(t *testing.T) {
 	status, body, _ = post(t, anon, enrollURL, jsonBody(t, enroll.EnrollRequest{Token: fresh, CSR: csr(t, tlsKey, "urn:fifthwheel:vehicle:truck-10")}))
 	if status != http.StatusCreated {
 		t.Fatalf("the refused requests burnt the token: %d %s", status, body)
+	}
+	// truck-10 was registered without a carrier ('vehicle key add'): its
+	// enrollment gives it the token's.
+	if out := g.mustCLI("vehicle", "list"); !regexp.MustCompile(`(?m)^truck-10 +active +acme-freight `).MatchString(out) {
+		t.Fatalf("enrollment did not give the registered vehicle the token's carrier:\n%s", out)
+	}
+	if evs := g.events(codes.VehicleCarrierChanged); len(evs) != 1 {
+		t.Fatalf("%d vehicle_carrier_changed events for the enrollment of truck-10, want 1", len(evs))
 	}
 }
 

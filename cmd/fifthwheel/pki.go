@@ -209,6 +209,7 @@ func (a *app) pkiIssueCmd() *cobra.Command {
 		lifetime time.Duration
 		keyAlg   string
 		force    bool
+		carrier  string
 	)
 	cmd := &cobra.Command{
 		Use:   "issue vehicle|client|operator ID --out DIR",
@@ -221,9 +222,13 @@ private key, and write to --out DIR:
   ca.pem    the fleet root: what to trust for the gateway's certificate
 
 Lifetimes default to the profile's: vehicle 24h, client 30 days, operator
-12h. Issuing for a vehicle or a client the registry does not know yet
-registers it. Vehicles normally enroll themselves with a join token
-('fifthwheel pki join-token'); this is for the rest.`,
+12h. Issuing for a vehicle, a client or an operator the registry does not
+know yet registers it: a client or an operator with no roles (set them with
+'fifthwheel client roles set' / 'fifthwheel operator roles set'), a vehicle
+or a client of --carrier if given (none otherwise: 'fifthwheel client add
+--carrier' registers a client with its carrier first). Vehicles normally
+enroll themselves with a join token ('fifthwheel pki join-token'); this is
+for the rest.`,
 		Example: `  fifthwheel pki issue vehicle truck-0042 --out ./truck-0042 --data ./fw-data
   fifthwheel pki issue client acme-tms --out ./acme --data ./fw-data
   fifthwheel pki issue operator alice --lifetime 8h --out ~/.fifthwheel --data ./fw-data`,
@@ -241,6 +246,14 @@ registers it. Vehicles normally enroll themselves with a join token
 			if out == "" {
 				return &usageError{err: errors.New("--out DIR is required: where to write cert.pem, key.pem and ca.pem"), hint: "see 'fifthwheel pki issue --help'"}
 			}
+			if carrier != "" {
+				if kind == principal.Operator {
+					return &usageError{err: errors.New("--carrier is for vehicles and clients: an operator acts on every carrier")}
+				}
+				if _, err := parseCarrier(carrier); err != nil {
+					return err
+				}
+			}
 			alg, err := parseKeyAlg(keyAlg)
 			if err != nil {
 				return err
@@ -251,6 +264,9 @@ registers it. Vehicles normally enroll themselves with a join token
 				return err
 			}
 			defer e.close()
+			if err := carrierAgrees(ctx, e, subject, carrier); err != nil {
+				return err
+			}
 			if _, err := os.Stat(filepath.Join(out, "key.pem")); err == nil && !force {
 				return &usageError{err: fmt.Errorf("%s exists; refusing to replace a private key (pass --force, or another --out)", filepath.Join(out, "key.pem"))}
 			}
@@ -261,7 +277,7 @@ registers it. Vehicles normally enroll themselves with a join token
 			if err := writeCredential(out, is, key, ca.Root(), force); err != nil {
 				return fmt.Errorf("the certificate %s was issued but not written: %v", is.Record.Serial, err)
 			}
-			if err := ensureRegistered(ctx, e, subject, by); err != nil {
+			if err := ensureRegistered(ctx, e, subject, carrier, by); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "issued %s\n", subject)
@@ -280,25 +296,68 @@ registers it. Vehicles normally enroll themselves with a join token
 	fs.DurationVar(&lifetime, "lifetime", 0, "certificate `LIFETIME` (default: the profile's)")
 	fs.StringVar(&keyAlg, "key-alg", string(pki.ECDSAP256), "key `ALGORITHM`: ECDSA-P256 or Ed25519")
 	fs.BoolVar(&force, "force", false, "replace an existing key.pem in --out")
+	fs.StringVar(&carrier, "carrier", "", "register a new vehicle or client as one of `CARRIER`")
 	return cmd
 }
 
-// ensureRegistered adds a vehicle or TMS client to its registry if absent.
-func ensureRegistered(ctx context.Context, e *stateEnv, p principal.Principal, by principal.Principal) error {
+// carrierAgrees refuses --carrier for a vehicle or client registered as
+// one of another carrier: issuing does not move a principal.
+func carrierAgrees(ctx context.Context, e *stateEnv, p principal.Principal, carrier string) error {
+	if carrier == "" {
+		return nil
+	}
+	var have string
+	switch p.Kind {
+	case principal.Vehicle:
+		v, err := e.st.GetVehicle(ctx, p.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		have = v.Carrier
+	case principal.Client:
+		c, err := e.st.GetClient(ctx, p.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		have = c.Carrier
+	}
+	if have != carrier {
+		return fmt.Errorf("%s is registered as one of carrier %s, not %s; nothing issued", p, orDash(have), carrier)
+	}
+	return nil
+}
+
+// ensureRegistered adds a vehicle, TMS client or operator to its registry
+// if absent: a client or an operator with no roles, a vehicle or a client
+// of carrier ("": none). One already registered is left as it is.
+func ensureRegistered(ctx context.Context, e *stateEnv, p principal.Principal, carrier string, by principal.Principal) error {
 	now := time.Now().UTC()
 	var err error
 	var code string
+	attrs := map[string]any{"via": "cli"}
 	switch p.Kind {
 	case principal.Vehicle:
 		if _, err = e.st.GetVehicle(ctx, p.ID); err == nil {
 			return nil
 		}
-		err, code = e.st.CreateVehicle(ctx, store.Vehicle{ID: p.ID, Status: store.VehicleActive, CreatedAt: now}), codes.VehicleRegistered
+		err, code = e.st.CreateVehicle(ctx, store.Vehicle{ID: p.ID, Status: store.VehicleActive, CreatedAt: now, Carrier: carrier}), codes.VehicleRegistered
+		attrs["carrier"] = carrier
 	case principal.Client:
 		if _, err = e.st.GetClient(ctx, p.ID); err == nil {
 			return nil
 		}
-		err, code = e.st.CreateClient(ctx, store.Client{ID: p.ID, Name: p.ID, Status: store.ClientActive, CreatedAt: now}), codes.ClientRegistered
+		err, code = e.st.CreateClient(ctx, store.Client{ID: p.ID, Name: p.ID, Status: store.ClientActive, CreatedAt: now, Carrier: carrier}), codes.ClientRegistered
+		attrs["carrier"], attrs["roles"] = carrier, []string{}
+	case principal.Operator:
+		if _, err = e.st.GetOperator(ctx, p.ID); err == nil {
+			return nil
+		}
+		err, code = e.st.CreateOperator(ctx, store.Operator{ID: p.ID, Name: p.ID, Status: store.OperatorActive, CreatedAt: now}), codes.OperatorRegistered
+		attrs["roles"] = []string{}
 	default:
 		return nil
 	}
@@ -309,7 +368,7 @@ func ensureRegistered(ctx context.Context, e *stateEnv, p principal.Principal, b
 		return fmt.Errorf("register %s: %v", p, err)
 	}
 	return e.emitAction(ctx, event.Event{Class: event.ClassAuthorization, Activity: "register", Verdict: event.Accept,
-		Severity: event.SeverityInfo, Code: code, Actor: by, Resource: p.String(), Attrs: map[string]any{"via": "cli"}})
+		Severity: event.SeverityInfo, Code: code, Actor: by, Resource: p.String(), Attrs: attrs})
 }
 
 // pkiMessage is the operator-facing text of a pki error: its code, detail
@@ -318,12 +377,13 @@ func pkiMessage(err error) string { return err.Error() }
 
 func (a *app) pkiJoinTokenCmd() *cobra.Command {
 	var (
-		f   = caStateFlags()
-		op  operatorFlag
-		ttl time.Duration
+		f       = caStateFlags()
+		op      operatorFlag
+		ttl     time.Duration
+		carrier string
 	)
 	cmd := &cobra.Command{
-		Use:   "join-token vehicle ID",
+		Use:   "join-token vehicle ID --carrier C",
 		Short: "Create a one-time enrollment token for a vehicle",
 		Long: `Create a join token that lets vehicle ID enroll once: it sends the token with
 a certificate request to POST /v1/pki/enroll on the vehicle listener and gets
@@ -331,8 +391,14 @@ its first certificate.
 
 The token is printed once, alone on stdout; only its SHA-256 is stored. It
 expires after --ttl (default 10m, at most 24h) and is consumed by its first
-successful use.`,
-		Example: `  TOKEN=$(fifthwheel pki join-token vehicle truck-0042 --ttl 30m --data ./fw-data)`,
+successful use.
+
+The token names the vehicle's carrier, --carrier C: the enrollment registers
+the vehicle as one of C. --carrier may be left out for a vehicle already
+registered with a carrier (the token names that one); a carrier other than
+the registered vehicle's is refused ('fifthwheel vehicle carrier set' moves
+a vehicle).`,
+		Example: `  TOKEN=$(fifthwheel pki join-token vehicle truck-0042 --carrier acme-freight --ttl 30m --data ./fw-data)`,
 		Args:    exactArgs(2, "vehicle and an ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if args[0] != "vehicle" {
@@ -344,19 +410,37 @@ successful use.`,
 			if ttl <= 0 || ttl > pki.MaxJoinTokenTTL {
 				return &usageError{err: fmt.Errorf("--ttl must be more than 0 and at most %v", pki.MaxJoinTokenTTL)}
 			}
+			if carrier != "" {
+				if _, err := parseCarrier(carrier); err != nil {
+					return err
+				}
+			}
 			ctx := cmd.Context()
 			e, ca, by, err := a.openCAAs(cmd, &f, &op)
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			tok, err := ca.CreateJoinToken(ctx, args[1], ttl, by)
+			v, err := e.st.GetVehicle(ctx, args[1])
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return err
+			case v.Carrier != "" && carrier == "":
+				carrier = v.Carrier
+			case v.Carrier != "" && carrier != v.Carrier:
+				return fmt.Errorf("vehicle %s is registered as one of carrier %s, not %s; nothing changed ('fifthwheel vehicle carrier set' moves it)", args[1], v.Carrier, carrier)
+			}
+			if carrier == "" {
+				return &usageError{err: fmt.Errorf("--carrier C is required: the carrier vehicle %s belongs to", args[1])}
+			}
+			tok, err := ca.CreateCarrierJoinToken(ctx, args[1], carrier, ttl, by)
 			if err != nil {
 				return fmt.Errorf("refused: %v", pkiMessage(err))
 			}
 			fmt.Fprintln(a.stdout, tok.Secret)
-			fmt.Fprintf(a.stderr, "fifthwheel: join token %s for %s, valid until %s; shown once, stored hashed\n",
-				tok.ID, principal.Principal{Kind: principal.Vehicle, ID: args[1]}, tok.ExpiresAt.Format(time.RFC3339))
+			fmt.Fprintf(a.stderr, "fifthwheel: join token %s for %s of carrier %s, valid until %s; shown once, stored hashed\n",
+				tok.ID, principal.Principal{Kind: principal.Vehicle, ID: args[1]}, carrier, tok.ExpiresAt.Format(time.RFC3339))
 			return nil
 		},
 	}
@@ -364,6 +448,7 @@ successful use.`,
 	registerKEKFlag(cmd)
 	op.register(cmd)
 	cmd.Flags().DurationVar(&ttl, "ttl", pki.DefaultJoinTokenTTL, "the token expires after `DURATION`")
+	cmd.Flags().StringVar(&carrier, "carrier", "", "the `CARRIER` the vehicle belongs to (required unless the vehicle is registered with one)")
 	return cmd
 }
 

@@ -40,7 +40,7 @@ Revoke its certificates ('fifthwheel pki revoke --vehicle ID') to cut it off
 for good.`,
 	})
 	cmd.AddCommand(a.vehicleAddCmd(), a.vehicleListCmd(), a.vehicleStatusCmd("suspend", store.VehicleSuspended),
-		a.vehicleStatusCmd("resume", store.VehicleActive), a.vehicleKeyCmd(), a.vehicleEpochCmd())
+		a.vehicleStatusCmd("resume", store.VehicleActive), a.vehicleCarrierCmd(), a.vehicleKeyCmd(), a.vehicleEpochCmd())
 	return cmd
 }
 
@@ -71,23 +71,32 @@ func (a *app) withState(cmd *cobra.Command, f *stateFlags, op *operatorFlag, fn 
 
 func (a *app) vehicleAddCmd() *cobra.Command {
 	var (
-		f  stateFlags
-		op operatorFlag
+		f       stateFlags
+		op      operatorFlag
+		carrier string
 	)
 	cmd := &cobra.Command{
-		Use:   "add ID",
-		Short: "Register a vehicle",
-		Long: `Register a vehicle (status active). Enrollment and 'pki issue vehicle'
-register a vehicle themselves; this is for preparing the registry ahead.`,
-		Example: `  fifthwheel vehicle add truck-0042 --data ./fw-data`,
+		Use:   "add ID --carrier C",
+		Short: "Register a vehicle of a carrier",
+		Long: `Register a vehicle (status active) as a vehicle of carrier C, whose TMS
+clients see it. Enrollment (with a join token naming the carrier) and 'pki
+issue vehicle' register a vehicle themselves; this is for preparing the
+registry ahead.`,
+		Example: `  fifthwheel vehicle add truck-0042 --carrier acme-freight --data ./fw-data`,
 		Args:    exactArgs(1, "a vehicle ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v, err := vehicleID(args[0])
 			if err != nil {
 				return err
 			}
+			if carrier == "" {
+				return &usageError{err: errors.New("--carrier C is required: the carrier the vehicle belongs to")}
+			}
+			if _, err := parseCarrier(carrier); err != nil {
+				return err
+			}
 			return a.withState(cmd, &f, &op, func(ctx context.Context, e *stateEnv, by principal.Principal) error {
-				err := e.st.CreateVehicle(ctx, store.Vehicle{ID: v.ID, Status: store.VehicleActive, CreatedAt: time.Now().UTC()})
+				err := e.st.CreateVehicle(ctx, store.Vehicle{ID: v.ID, Status: store.VehicleActive, CreatedAt: time.Now().UTC(), Carrier: carrier})
 				if errors.Is(err, store.ErrConflict) {
 					return fmt.Errorf("vehicle %s is already registered", v.ID)
 				}
@@ -96,16 +105,71 @@ register a vehicle themselves; this is for preparing the registry ahead.`,
 				}
 				if err := e.emitAction(ctx, event.Event{Class: event.ClassAuthorization, Activity: "register", Verdict: event.Accept,
 					Severity: event.SeverityInfo, Code: codes.VehicleRegistered, Actor: by, Resource: v.String(),
-					Attrs: map[string]any{"via": "cli"}}); err != nil {
+					Attrs: map[string]any{"via": "cli", "carrier": carrier}}); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "registered %s\n", v)
+				fmt.Fprintf(a.stdout, "registered %s (carrier %s)\n", v, carrier)
 				return nil
 			})
 		},
 	}
 	f.register(cmd.Flags())
 	op.register(cmd)
+	cmd.Flags().StringVar(&carrier, "carrier", "", "the `CARRIER` the vehicle belongs to (required)")
+	return cmd
+}
+
+func (a *app) vehicleCarrierCmd() *cobra.Command {
+	var (
+		f  stateFlags
+		op operatorFlag
+	)
+	set := &cobra.Command{
+		Use:   "set ID CARRIER",
+		Short: "Move a vehicle to a carrier",
+		Long: `Move a vehicle to CARRIER: that carrier's TMS clients see it, and the previous
+carrier's stop seeing it within a second on every gateway. For vehicles
+registered before carriers existed, or moved between carriers.`,
+		Example: `  fifthwheel vehicle carrier set truck-0042 acme-freight --data ./fw-data`,
+		Args:    exactArgs(2, "a vehicle ID and a carrier"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := vehicleID(args[0])
+			if err != nil {
+				return err
+			}
+			carrier, err := parseCarrier(args[1])
+			if err != nil {
+				return err
+			}
+			return a.withState(cmd, &f, &op, func(ctx context.Context, e *stateEnv, by principal.Principal) error {
+				cur, err := e.st.GetVehicle(ctx, v.ID)
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("vehicle %s is not registered", v.ID)
+				}
+				if err != nil {
+					return err
+				}
+				if cur.Carrier == carrier {
+					fmt.Fprintf(a.stdout, "%s is already of carrier %s\n", v, carrier)
+					return nil
+				}
+				if err := e.st.SetVehicleCarrier(ctx, v.ID, carrier); err != nil {
+					return err
+				}
+				if err := e.emitAction(ctx, event.Event{Class: event.ClassAuthorization, Activity: "vehicle_carrier_set",
+					Verdict: event.Info, Severity: event.SeverityMedium, Code: codes.VehicleCarrierChanged, Actor: by,
+					Resource: v.String(), Attrs: map[string]any{"from": cur.Carrier, "to": carrier}}); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "%s: carrier %s -> %s\n", v, orDash(cur.Carrier), carrier)
+				return nil
+			})
+		},
+	}
+	f.register(set.Flags())
+	op.register(set)
+	cmd := group(&cobra.Command{Use: "carrier", Short: "Change the carrier a vehicle belongs to"})
+	cmd.AddCommand(set)
 	return cmd
 }
 
@@ -122,13 +186,13 @@ func (a *app) vehicleListCmd() *cobra.Command {
 					return err
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tSTATUS\tREGISTERED\tEPOCH")
+				fmt.Fprintln(tw, "ID\tSTATUS\tCARRIER\tREGISTERED\tEPOCH")
 				for _, v := range vs {
 					epoch := "-"
 					if c, err := e.st.GetCounter(ctx, v.ID); err == nil {
 						epoch = strconv.FormatInt(c.Epoch, 10)
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.ID, v.Status, v.CreatedAt.Format(time.RFC3339), epoch)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, v.Status, orDash(v.Carrier), v.CreatedAt.Format(time.RFC3339), epoch)
 				}
 				return tw.Flush()
 			})
@@ -289,7 +353,7 @@ registered if the registry does not know it yet.`,
 						return err
 					}
 				}
-				if err := ensureRegistered(ctx, e, v, by); err != nil {
+				if err := ensureRegistered(ctx, e, v, "", by); err != nil {
 					return err
 				}
 				err = e.st.AddVehicleKey(ctx, key)

@@ -66,6 +66,7 @@ import (
 type Store interface {
 	GetVehicle(ctx context.Context, id string) (store.Vehicle, error)
 	CreateVehicle(ctx context.Context, v store.Vehicle) error
+	SetVehicleCarrier(ctx context.Context, id, carrier string) error
 	GetVehicleKey(ctx context.Context, vehicleID, kid string) (store.VehicleKey, error)
 	AddVehicleKey(ctx context.Context, k store.VehicleKey) error
 	GetJoinToken(ctx context.Context, hash []byte) (store.JoinTokenRow, error)
@@ -253,7 +254,7 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 	}
 	vehicle := is.Record.Principal()
 	resp := a.response(is)
-	if err := a.ensureVehicle(ctx, vehicle, now); err != nil {
+	if err := a.ensureVehicle(ctx, vehicle, a.tokenCarrier(ctx, req.Token), now); err != nil {
 		problem.Write(w, r, problem.Wrap(err, http.StatusServiceUnavailable, codes.StoreUnavailable,
 			"the certificate was issued but the vehicle could not be registered; ask an operator"))
 		return
@@ -294,14 +295,40 @@ func (a *API) kidFree(ctx context.Context, vehicleID string, k store.VehicleKey)
 	return problem.New(http.StatusConflict, codes.KIDConflict, "the vehicle already has another key under this kid (kids are never reused)")
 }
 
-// ensureVehicle registers the vehicle if the registry does not know it.
-func (a *API) ensureVehicle(ctx context.Context, v principal.Principal, now time.Time) error {
-	if _, err := a.Store.GetVehicle(ctx, v.ID); err == nil {
-		return nil
+// tokenCarrier returns the carrier the join token (just consumed by Enroll)
+// names; "" if it names none or cannot be read (the vehicle is then
+// registered without a carrier, which no client sees: fail closed, and an
+// operator sets it with 'fifthwheel vehicle carrier set').
+func (a *API) tokenCarrier(ctx context.Context, token string) string {
+	hash, err := pki.HashJoinToken(token)
+	if err != nil {
+		return ""
+	}
+	tok, err := a.Store.GetJoinToken(ctx, hash[:])
+	if err != nil {
+		return ""
+	}
+	return tok.Carrier
+}
+
+// ensureVehicle registers the vehicle, of carrier, if the registry does not
+// know it; one registered without a carrier gets carrier. A vehicle of
+// another carrier keeps its own: the token does not move it.
+func (a *API) ensureVehicle(ctx context.Context, v principal.Principal, carrier string, now time.Time) error {
+	if cur, err := a.Store.GetVehicle(ctx, v.ID); err == nil {
+		if cur.Carrier != "" || carrier == "" {
+			return nil
+		}
+		if err := a.Store.SetVehicleCarrier(ctx, v.ID, carrier); err != nil {
+			return err
+		}
+		return a.Events.Emit(ctx, event.Event{Class: event.ClassAuthorization, Activity: "vehicle_carrier_set", Verdict: event.Info,
+			Severity: event.SeverityMedium, Code: codes.VehicleCarrierChanged, Actor: v, Resource: v.String(),
+			Attrs: map[string]any{"via": "enrollment", "from": "", "to": carrier}})
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	err := a.Store.CreateVehicle(ctx, store.Vehicle{ID: v.ID, Status: store.VehicleActive, CreatedAt: now.UTC()})
+	err := a.Store.CreateVehicle(ctx, store.Vehicle{ID: v.ID, Status: store.VehicleActive, CreatedAt: now.UTC(), Carrier: carrier})
 	if errors.Is(err, store.ErrConflict) {
 		return nil // registered meanwhile
 	}
@@ -310,7 +337,7 @@ func (a *API) ensureVehicle(ctx context.Context, v principal.Principal, now time
 	}
 	return a.Events.Emit(ctx, event.Event{Class: event.ClassAuthorization, Activity: "vehicle_add", Verdict: event.Accept,
 		Severity: event.SeverityInfo, Code: codes.VehicleRegistered, Actor: v, Resource: v.String(),
-		Attrs: map[string]any{"via": "enrollment"}})
+		Attrs: map[string]any{"via": "enrollment", "carrier": carrier}})
 }
 
 func (a *API) renew(w http.ResponseWriter, r *http.Request) {

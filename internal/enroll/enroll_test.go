@@ -20,7 +20,8 @@ func (s noStore) fail() error { s.t.Error("store reached"); return store.ErrClos
 func (s noStore) GetVehicle(context.Context, string) (store.Vehicle, error) {
 	return store.Vehicle{}, s.fail()
 }
-func (s noStore) CreateVehicle(context.Context, store.Vehicle) error { return s.fail() }
+func (s noStore) CreateVehicle(context.Context, store.Vehicle) error      { return s.fail() }
+func (s noStore) SetVehicleCarrier(context.Context, string, string) error { return s.fail() }
 func (s noStore) GetVehicleKey(context.Context, string, string) (store.VehicleKey, error) {
 	return store.VehicleKey{}, s.fail()
 }

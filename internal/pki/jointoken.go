@@ -61,9 +61,19 @@ func tokenID(h TokenHash) string { return hex.EncodeToString(h[:8]) }
 // of vehicleID. ttl 0 takes Config.JoinTokenTTL; more than MaxJoinTokenTTL
 // is refused. The secret is in the result only.
 func (ca *CA) CreateJoinToken(ctx context.Context, vehicleID string, ttl time.Duration, by principal.Principal) (JoinToken, error) {
+	return ca.CreateCarrierJoinToken(ctx, vehicleID, "", ttl, by)
+}
+
+// CreateCarrierJoinToken is CreateJoinToken for a vehicle of carrier: the
+// enrollment the token authorizes registers the vehicle under it ("": none).
+// The carrier has the syntax of a principal id.
+func (ca *CA) CreateCarrierJoinToken(ctx context.Context, vehicleID, carrier string, ttl time.Duration, by principal.Principal) (JoinToken, error) {
 	v, err := principal.New(principal.Vehicle, vehicleID)
 	if err != nil {
 		return JoinToken{}, refusal(http.StatusBadRequest, codes.IssueInvalid, "not a valid vehicle id", err)
+	}
+	if carrier != "" && !principal.ValidID(carrier) {
+		return JoinToken{}, refusal(http.StatusBadRequest, codes.IssueInvalid, "not a valid carrier id", nil)
 	}
 	if ttl == 0 {
 		ttl = ca.cfg.JoinTokenTTL
@@ -77,13 +87,13 @@ func (ca *CA) CreateJoinToken(ctx context.Context, vehicleID string, ttl time.Du
 	hash := sha256.Sum256(raw)
 	clear(raw)
 	now := ca.now().UTC().Truncate(time.Second)
-	rec := JoinTokenRecord{Hash: hash, VehicleID: vehicleID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	rec := JoinTokenRecord{Hash: hash, VehicleID: vehicleID, Carrier: carrier, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	if err := ca.reg.CreateJoinToken(ctx, rec); err != nil {
 		return JoinToken{}, storeError(err) // ErrConflict would mean a 256-bit collision
 	}
 	id := tokenID(hash)
 	if err := ca.ev.emit(ctx, event.ClassPKI, "join_create", event.Accept, event.SeverityInfo, codes.JoinTokenCreated, by, v.String(),
-		map[string]any{"join_id": id, "expires_at": rec.ExpiresAt}); err != nil {
+		map[string]any{"join_id": id, "expires_at": rec.ExpiresAt, "carrier": carrier}); err != nil {
 		return JoinToken{}, err
 	}
 	return JoinToken{Secret: secret, VehicleID: vehicleID, ExpiresAt: rec.ExpiresAt, ID: id}, nil

@@ -248,6 +248,9 @@ type TokenHash [sha256.Size]byte
 type JoinTokenRecord struct {
 	Hash      TokenHash // primary key
 	VehicleID string
+	// Carrier is the carrier the enrollment registers the vehicle under
+	// ("": none).
+	Carrier   string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time // zero while unused

@@ -129,13 +129,13 @@ func (s *StoreRegistry) ListRevoked(ctx context.Context, activeAt time.Time) ([]
 func tokenFromRow(r store.JoinTokenRow) JoinTokenRecord {
 	var h TokenHash
 	copy(h[:], r.Hash)
-	return JoinTokenRecord{Hash: h, VehicleID: r.VehicleID, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, UsedAt: r.UsedAt}
+	return JoinTokenRecord{Hash: h, VehicleID: r.VehicleID, Carrier: r.Carrier, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, UsedAt: r.UsedAt}
 }
 
 // CreateJoinToken implements Registry. A new token is unused whatever
 // t.UsedAt says.
 func (s *StoreRegistry) CreateJoinToken(ctx context.Context, t JoinTokenRecord) error {
-	return mapStoreErr(s.st.CreateJoinToken(ctx, store.JoinTokenRow{Hash: t.Hash[:], VehicleID: t.VehicleID,
+	return mapStoreErr(s.st.CreateJoinToken(ctx, store.JoinTokenRow{Hash: t.Hash[:], VehicleID: t.VehicleID, Carrier: t.Carrier,
 		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}))
 }
 

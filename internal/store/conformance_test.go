@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -125,7 +126,7 @@ func testEventsBatchAtomic(t *testing.T, e storetest.Engine) {
 func testVehicles(t *testing.T, e storetest.Engine) {
 	st := e.Open(t)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
-	v := store.Vehicle{ID: "TRK-2", Status: "active", CreatedAt: at, Labels: map[string]string{"depot": "DAL"}}
+	v := store.Vehicle{ID: "TRK-2", Status: "active", CreatedAt: at, Labels: map[string]string{"depot": "DAL"}, Carrier: "acme-freight"}
 	if err := st.CreateVehicle(ctx, v); err != nil {
 		t.Fatal(err)
 	}
@@ -136,14 +137,14 @@ func testVehicles(t *testing.T, e storetest.Engine) {
 		t.Fatalf("duplicate vehicle: %v, want ErrConflict", err)
 	}
 	got, err := st.GetVehicle(ctx, "TRK-2")
-	if err != nil || got.ID != v.ID || got.Status != v.Status || !got.CreatedAt.Equal(at) || got.Labels["depot"] != "DAL" {
+	if err != nil || got.ID != v.ID || got.Status != v.Status || !got.CreatedAt.Equal(at) || got.Labels["depot"] != "DAL" || got.Carrier != "acme-freight" {
 		t.Fatalf("GetVehicle = %+v, %v", got, err)
 	}
 	if _, err := st.GetVehicle(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing vehicle: %v, want ErrNotFound", err)
 	}
 	list, err := st.ListVehicles(ctx)
-	if err != nil || len(list) != 2 || list[0].ID != "TRK-1" || list[1].ID != "TRK-2" {
+	if err != nil || len(list) != 2 || list[0].ID != "TRK-1" || list[0].Carrier != "" || list[1].ID != "TRK-2" || list[1].Carrier != "acme-freight" {
 		t.Fatalf("ListVehicles = %+v, %v", list, err)
 	}
 	v0, err := st.VehicleStatusVersion(ctx)
@@ -172,7 +173,8 @@ func testVehicles(t *testing.T, e storetest.Engine) {
 
 func testClients(t *testing.T, e storetest.Engine) {
 	st := e.Open(t)
-	c := store.Client{ID: "acme", Name: "ACME TMS", Status: "active", CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	c := store.Client{ID: "acme", Name: "ACME TMS", Status: "active", CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+		Carrier: "acme-freight", Roles: []string{"dispatcher", "planner"}, AllowedSources: []string{"192.0.2.0/24"}, Hours: "06:00-20:00"}
 	if err := st.CreateClient(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -180,13 +182,13 @@ func testClients(t *testing.T, e storetest.Engine) {
 		t.Fatalf("duplicate client: %v", err)
 	}
 	got, err := st.GetClient(ctx, "acme")
-	if err != nil || got != c {
+	if err != nil || !reflect.DeepEqual(got, c) {
 		t.Fatalf("GetClient = %+v, %v; want %+v", got, err, c)
 	}
 	if _, err := st.GetClient(ctx, "other"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing client: %v", err)
 	}
-	if list, err := st.ListClients(ctx); err != nil || len(list) != 1 {
+	if list, err := st.ListClients(ctx); err != nil || len(list) != 1 || !reflect.DeepEqual(list[0], c) {
 		t.Fatalf("ListClients = %v, %v", list, err)
 	}
 }

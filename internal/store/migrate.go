@@ -64,3 +64,31 @@ func tooNew(have int) error {
 	return fmt.Errorf("%w: the store is at schema version %d, this binary knows up to %d; upgrade fifthwheel before using this store",
 		ErrSchemaTooNew, have, LatestVersion())
 }
+
+// addColumn is an "-- add-column: TABLE COLUMN DEFINITION" line of a SQLite
+// migration: SQLite has no ADD COLUMN IF NOT EXISTS, so the runner adds each
+// such column itself, only when the table lacks it, before the migration's
+// statements run. That keeps a migration that adds columns re-runnable.
+// PostgreSQL migrations write ADD COLUMN IF NOT EXISTS instead.
+type addColumn struct {
+	table, column, definition string
+}
+
+const addColumnPrefix = "-- add-column: "
+
+// addColumns returns m's add-column lines, in order.
+func (m migration) addColumns() ([]addColumn, error) {
+	var out []addColumn
+	for _, line := range strings.Split(m.sql, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), addColumnPrefix)
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 3 {
+			return nil, fmt.Errorf("store: migration %d (%s): malformed add-column line %q", m.version, m.name, line)
+		}
+		out = append(out, addColumn{table: f[0], column: f[1], definition: strings.Join(f[2:], " ")})
+	}
+	return out, nil
+}

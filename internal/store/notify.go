@@ -4,9 +4,10 @@ import "context"
 
 // Notifier is implemented by engines that push change notifications:
 // PostgreSQL, through LISTEN/NOTIFY (RevocationChannel,
-// VehicleStatusChannel). SQLite has no such channel; its readers poll (a
-// revocation is noticed at the next RevocationVersion poll, a suspension at
-// the next VehicleStatusVersion poll).
+// VehicleStatusChannel, AuthorityChannel). SQLite has no such channel; its
+// readers poll (a revocation is noticed at the next RevocationVersion poll,
+// a suspension at the next VehicleStatusVersion poll, a change of a
+// client's or operator's authority at the next AuthorityVersion poll).
 //
 // Notifications only shorten the wait: callers must poll as well, since a
 // notification sent while the listening connection was down is lost.

@@ -101,6 +101,9 @@ type CertRow struct {
 type JoinTokenRow struct {
 	Hash      []byte
 	VehicleID string
+	// Carrier is the carrier the enrollment registers the vehicle under
+	// ("": none).
+	Carrier   string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time // zero: unused

@@ -253,7 +253,7 @@ func (s *pgStore) CreateVehicle(ctx context.Context, v Vehicle) error {
 		return err
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO vehicles(id,status,created,labels) VALUES($1,$2,$3,$4)`, v.ID, v.Status, v.CreatedAt.UTC(), labels)
+		_, err := tx.Exec(ctx, `INSERT INTO vehicles(id,status,created,labels,carrier) VALUES($1,$2,$3,$4,$5)`, v.ID, v.Status, v.CreatedAt.UTC(), labels, v.Carrier)
 		if isPgUnique(err) {
 			return fmt.Errorf("%w: vehicle %s already exists", ErrConflict, v.ID)
 		}
@@ -264,10 +264,12 @@ func (s *pgStore) CreateVehicle(ctx context.Context, v Vehicle) error {
 	})
 }
 
+const pgVehicleCols = `id,status,created,labels,carrier`
+
 func scanVehicle(r pgx.Row) (Vehicle, error) {
 	var v Vehicle
 	var labels []byte
-	if err := r.Scan(&v.ID, &v.Status, &v.CreatedAt, &labels); err != nil {
+	if err := r.Scan(&v.ID, &v.Status, &v.CreatedAt, &labels, &v.Carrier); err != nil {
 		return Vehicle{}, err
 	}
 	v.CreatedAt = v.CreatedAt.UTC()
@@ -277,19 +279,23 @@ func scanVehicle(r pgx.Row) (Vehicle, error) {
 }
 
 func (s *pgStore) GetVehicle(ctx context.Context, id string) (Vehicle, error) {
-	v, err := scanVehicle(s.pool.QueryRow(ctx, `SELECT id,status,created,labels FROM vehicles WHERE id=$1`, id))
+	v, err := scanVehicle(s.pool.QueryRow(ctx, `SELECT `+pgVehicleCols+` FROM vehicles WHERE id=$1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Vehicle{}, fmt.Errorf("%w: vehicle %s", ErrNotFound, id)
 	}
 	return v, err
 }
 
-func (s *pgStore) ListVehicles(ctx context.Context) ([]Vehicle, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id,status,created,labels FROM vehicles ORDER BY id`)
+func (s *pgStore) queryVehicles(ctx context.Context, q string, args ...any) ([]Vehicle, error) {
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Vehicle, error) { return scanVehicle(r) })
+}
+
+func (s *pgStore) ListVehicles(ctx context.Context) ([]Vehicle, error) {
+	return s.queryVehicles(ctx, `SELECT `+pgVehicleCols+` FROM vehicles ORDER BY id`)
 }
 
 // VehicleStatusChannel is the LISTEN/NOTIFY channel a vehicle status change
@@ -326,34 +332,50 @@ func (s *pgStore) VehicleStatusVersion(ctx context.Context) (int64, error) {
 // --- clients ---
 
 func (s *pgStore) CreateClient(ctx context.Context, c Client) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO clients(id,name,status,created) VALUES($1,$2,$3,$4)`, c.ID, c.Name, c.Status, c.CreatedAt.UTC())
-	if isPgUnique(err) {
-		return fmt.Errorf("%w: client %s already exists", ErrConflict, c.ID)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO clients(id,name,status,created,carrier,roles,allowed_sources,hours) VALUES($1,$2,$3,$4,$5,$6,$7,$8)`,
+			c.ID, c.Name, c.Status, c.CreatedAt.UTC(), c.Carrier, encodeList(c.Roles), encodeList(c.AllowedSources), c.Hours)
+		if isPgUnique(err) {
+			return fmt.Errorf("%w: client %s already exists", ErrConflict, c.ID)
+		}
+		if err != nil {
+			return err
+		}
+		return pgBumpAuthority(ctx, tx)
+	})
+}
+
+const pgClientCols = `id,name,status,created,carrier,roles,allowed_sources,hours`
+
+func scanPgClient(r pgx.Row) (Client, error) {
+	var c Client
+	var roles, sources []byte
+	if err := r.Scan(&c.ID, &c.Name, &c.Status, &c.CreatedAt, &c.Carrier, &roles, &sources, &c.Hours); err != nil {
+		return Client{}, err
 	}
-	return err
+	c.CreatedAt = c.CreatedAt.UTC()
+	var err error
+	if c.Roles, err = decodeList(roles); err != nil {
+		return Client{}, err
+	}
+	c.AllowedSources, err = decodeList(sources)
+	return c, err
 }
 
 func (s *pgStore) GetClient(ctx context.Context, id string) (Client, error) {
-	var c Client
-	err := s.pool.QueryRow(ctx, `SELECT id,name,status,created FROM clients WHERE id=$1`, id).Scan(&c.ID, &c.Name, &c.Status, &c.CreatedAt)
+	c, err := scanPgClient(s.pool.QueryRow(ctx, `SELECT `+pgClientCols+` FROM clients WHERE id=$1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Client{}, fmt.Errorf("%w: client %s", ErrNotFound, id)
 	}
-	c.CreatedAt = c.CreatedAt.UTC()
 	return c, err
 }
 
 func (s *pgStore) ListClients(ctx context.Context) ([]Client, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id,name,status,created FROM clients ORDER BY id`)
+	rows, err := s.pool.Query(ctx, `SELECT `+pgClientCols+` FROM clients ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Client, error) {
-		var c Client
-		err := r.Scan(&c.ID, &c.Name, &c.Status, &c.CreatedAt)
-		c.CreatedAt = c.CreatedAt.UTC()
-		return c, err
-	})
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Client, error) { return scanPgClient(r) })
 }
 
 // --- settings ---

@@ -233,12 +233,12 @@ func (s *pgStore) NextCRLNumber(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-const pgTokenCols = `hash,vehicle_id,created,expires,used`
+const pgTokenCols = `hash,vehicle_id,created,expires,used,carrier`
 
 func scanPgToken(r pgx.Row) (JoinTokenRow, error) {
 	var t JoinTokenRow
 	var u *time.Time
-	if err := r.Scan(&t.Hash, &t.VehicleID, &t.CreatedAt, &t.ExpiresAt, &u); err != nil {
+	if err := r.Scan(&t.Hash, &t.VehicleID, &t.CreatedAt, &t.ExpiresAt, &u, &t.Carrier); err != nil {
 		return JoinTokenRow{}, err
 	}
 	t.CreatedAt, t.ExpiresAt, t.UsedAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC(), zeroIfNil(u)
@@ -246,8 +246,8 @@ func scanPgToken(r pgx.Row) (JoinTokenRow, error) {
 }
 
 func (s *pgStore) CreateJoinToken(ctx context.Context, t JoinTokenRow) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO join_tokens(`+pgTokenCols+`) VALUES($1,$2,$3,$4,$5)`, t.Hash, t.VehicleID,
-		t.CreatedAt.UTC(), t.ExpiresAt.UTC(), tsOrNil(t.UsedAt))
+	_, err := s.pool.Exec(ctx, `INSERT INTO join_tokens(`+pgTokenCols+`) VALUES($1,$2,$3,$4,$5,$6)`, t.Hash, t.VehicleID,
+		t.CreatedAt.UTC(), t.ExpiresAt.UTC(), tsOrNil(t.UsedAt), t.Carrier)
 	if isPgUnique(err) {
 		return fmt.Errorf("%w: join token exists", ErrConflict)
 	}

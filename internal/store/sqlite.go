@@ -294,6 +294,9 @@ func (s *sqliteStore) migrate(ctx context.Context, check bool) error {
 			return tooNew(cur)
 		}
 		for _, m := range ms[cur:] {
+			if err := sqliteAddColumns(tx, m); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(m.sql); err != nil {
 				return fmt.Errorf("store: migration %d (%s): %v", m.version, m.name, err)
 			}
@@ -303,6 +306,28 @@ func (s *sqliteStore) migrate(ctx context.Context, check bool) error {
 		}
 		return nil
 	})
+}
+
+// sqliteAddColumns adds m's add-column columns (migrate.go) the tables
+// lack. The names come from the embedded migrations, never from input.
+func sqliteAddColumns(tx *sql.Tx, m migration) error {
+	cols, err := m.addColumns()
+	if err != nil {
+		return err
+	}
+	for _, c := range cols {
+		var n int
+		if err := tx.QueryRow(`SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		if _, err := tx.Exec(`ALTER TABLE "` + c.table + `" ADD COLUMN "` + c.column + `" ` + c.definition); err != nil {
+			return fmt.Errorf("store: migration %d (%s): adding %s.%s: %v", m.version, m.name, c.table, c.column, err)
+		}
+	}
+	return nil
 }
 
 // writer is the single writing goroutine. It waits for a request, then
@@ -587,7 +612,7 @@ func (s *sqliteStore) CreateVehicle(ctx context.Context, v Vehicle) error {
 		return err
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO vehicles(id,status,created_us,labels) VALUES(?,?,?,?)`, v.ID, v.Status, v.CreatedAt.UnixMicro(), labels)
+		_, err := tx.Exec(`INSERT INTO vehicles(id,status,created_us,labels,carrier) VALUES(?,?,?,?,?)`, v.ID, v.Status, v.CreatedAt.UnixMicro(), labels, v.Carrier)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("%w: vehicle %s already exists", ErrConflict, v.ID)
 		}
@@ -598,43 +623,48 @@ func (s *sqliteStore) CreateVehicle(ctx context.Context, v Vehicle) error {
 	})
 }
 
-func (s *sqliteStore) GetVehicle(ctx context.Context, id string) (Vehicle, error) {
+const sqliteVehicleCols = `id,status,created_us,labels,carrier`
+
+func scanSQLiteVehicle(sc interface{ Scan(...any) error }) (Vehicle, error) {
 	var v Vehicle
 	var us int64
 	var labels string
-	err := s.rdb.QueryRowContext(ctx, `SELECT id,status,created_us,labels FROM vehicles WHERE id=?`, id).Scan(&v.ID, &v.Status, &us, &labels)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Vehicle{}, fmt.Errorf("%w: vehicle %s", ErrNotFound, id)
-	}
-	if err != nil {
+	if err := sc.Scan(&v.ID, &v.Status, &us, &labels, &v.Carrier); err != nil {
 		return Vehicle{}, err
 	}
 	v.CreatedAt = time.UnixMicro(us).UTC()
+	var err error
 	v.Labels, err = decodeLabels([]byte(labels))
 	return v, err
 }
 
-func (s *sqliteStore) ListVehicles(ctx context.Context) ([]Vehicle, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id,status,created_us,labels FROM vehicles ORDER BY id`)
+func (s *sqliteStore) GetVehicle(ctx context.Context, id string) (Vehicle, error) {
+	v, err := scanSQLiteVehicle(s.rdb.QueryRowContext(ctx, `SELECT `+sqliteVehicleCols+` FROM vehicles WHERE id=?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Vehicle{}, fmt.Errorf("%w: vehicle %s", ErrNotFound, id)
+	}
+	return v, err
+}
+
+func (s *sqliteStore) queryVehicles(ctx context.Context, q string, args ...any) ([]Vehicle, error) {
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []Vehicle
 	for rows.Next() {
-		var v Vehicle
-		var us int64
-		var labels string
-		if err := rows.Scan(&v.ID, &v.Status, &us, &labels); err != nil {
-			return nil, err
-		}
-		v.CreatedAt = time.UnixMicro(us).UTC()
-		if v.Labels, err = decodeLabels([]byte(labels)); err != nil {
+		v, err := scanSQLiteVehicle(rows)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+func (s *sqliteStore) ListVehicles(ctx context.Context) ([]Vehicle, error) {
+	return s.queryVehicles(ctx, `SELECT `+sqliteVehicleCols+` FROM vehicles ORDER BY id`)
 }
 
 func (s *sqliteStore) SetVehicleStatus(ctx context.Context, id string, status VehicleStatus) error {
@@ -663,39 +693,56 @@ func (s *sqliteStore) VehicleStatusVersion(ctx context.Context) (int64, error) {
 
 func (s *sqliteStore) CreateClient(ctx context.Context, c Client) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO clients(id,name,status,created_us) VALUES(?,?,?,?)`, c.ID, c.Name, c.Status, c.CreatedAt.UnixMicro())
+		_, err := tx.Exec(`INSERT INTO clients(id,name,status,created_us,carrier,roles,allowed_sources,hours) VALUES(?,?,?,?,?,?,?,?)`,
+			c.ID, c.Name, c.Status, c.CreatedAt.UnixMicro(), c.Carrier, encodeList(c.Roles), encodeList(c.AllowedSources), c.Hours)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("%w: client %s already exists", ErrConflict, c.ID)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return sqliteBumpAuthority(tx)
 	})
 }
 
-func (s *sqliteStore) GetClient(ctx context.Context, id string) (Client, error) {
+const sqliteClientCols = `id,name,status,created_us,carrier,roles,allowed_sources,hours`
+
+func scanSQLiteClient(sc interface{ Scan(...any) error }) (Client, error) {
 	var c Client
 	var us int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT id,name,status,created_us FROM clients WHERE id=?`, id).Scan(&c.ID, &c.Name, &c.Status, &us)
+	var roles, sources string
+	if err := sc.Scan(&c.ID, &c.Name, &c.Status, &us, &c.Carrier, &roles, &sources, &c.Hours); err != nil {
+		return Client{}, err
+	}
+	c.CreatedAt = time.UnixMicro(us).UTC()
+	var err error
+	if c.Roles, err = decodeList([]byte(roles)); err != nil {
+		return Client{}, err
+	}
+	c.AllowedSources, err = decodeList([]byte(sources))
+	return c, err
+}
+
+func (s *sqliteStore) GetClient(ctx context.Context, id string) (Client, error) {
+	c, err := scanSQLiteClient(s.rdb.QueryRowContext(ctx, `SELECT `+sqliteClientCols+` FROM clients WHERE id=?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Client{}, fmt.Errorf("%w: client %s", ErrNotFound, id)
 	}
-	c.CreatedAt = time.UnixMicro(us).UTC()
 	return c, err
 }
 
 func (s *sqliteStore) ListClients(ctx context.Context) ([]Client, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id,name,status,created_us FROM clients ORDER BY id`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+sqliteClientCols+` FROM clients ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []Client
 	for rows.Next() {
-		var c Client
-		var us int64
-		if err := rows.Scan(&c.ID, &c.Name, &c.Status, &us); err != nil {
+		c, err := scanSQLiteClient(rows)
+		if err != nil {
 			return nil, err
 		}
-		c.CreatedAt = time.UnixMicro(us).UTC()
 		out = append(out, c)
 	}
 	return out, rows.Err()

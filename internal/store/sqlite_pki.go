@@ -222,13 +222,13 @@ func (s *sqliteStore) NextCRLNumber(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-const sqliteTokenCols = `hash,vehicle_id,created_us,expires_us,used_us`
+const sqliteTokenCols = `hash,vehicle_id,created_us,expires_us,used_us,carrier`
 
 func scanSQLiteToken(sc interface{ Scan(...any) error }) (JoinTokenRow, error) {
 	var t JoinTokenRow
 	var c, e int64
 	var u sql.NullInt64
-	if err := sc.Scan(&t.Hash, &t.VehicleID, &c, &e, &u); err != nil {
+	if err := sc.Scan(&t.Hash, &t.VehicleID, &c, &e, &u, &t.Carrier); err != nil {
 		return JoinTokenRow{}, err
 	}
 	t.CreatedAt, t.ExpiresAt, t.UsedAt = time.UnixMicro(c).UTC(), time.UnixMicro(e).UTC(), timeOrZero(u)
@@ -237,8 +237,8 @@ func scanSQLiteToken(sc interface{ Scan(...any) error }) (JoinTokenRow, error) {
 
 func (s *sqliteStore) CreateJoinToken(ctx context.Context, t JoinTokenRow) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO join_tokens(`+sqliteTokenCols+`) VALUES(?,?,?,?,?)`, t.Hash, t.VehicleID,
-			t.CreatedAt.UnixMicro(), t.ExpiresAt.UnixMicro(), usOrNil(t.UsedAt))
+		_, err := tx.Exec(`INSERT INTO join_tokens(`+sqliteTokenCols+`) VALUES(?,?,?,?,?,?)`, t.Hash, t.VehicleID,
+			t.CreatedAt.UnixMicro(), t.ExpiresAt.UnixMicro(), usOrNil(t.UsedAt), t.Carrier)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("%w: join token exists", ErrConflict)
 		}

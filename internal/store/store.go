@@ -102,6 +102,7 @@ type Store interface {
 	RegistryChanges(ctx context.Context, after int64, limit int) (changes []RegistryChange, latest int64, err error)
 
 	// CreateClient registers a TMS client; ErrConflict if the id exists.
+	// It bumps the authority version (authority.go).
 	CreateClient(ctx context.Context, c Client) error
 	// GetClient returns one client or ErrNotFound.
 	GetClient(ctx context.Context, id string) (Client, error)
@@ -115,6 +116,7 @@ type Store interface {
 
 	TelemetryStore
 	PKIStore
+	AuthorityStore
 }
 
 // EventRow is a security event as stored: the indexed columns plus the full
@@ -161,8 +163,11 @@ const (
 
 // Vehicle is a registry entry.
 type Vehicle struct {
-	ID        string
-	Status    VehicleStatus
+	ID     string
+	Status VehicleStatus
+	// Carrier is the carrier the vehicle belongs to; "": none yet (no
+	// client sees it).
+	Carrier   string
 	CreatedAt time.Time
 	Labels    map[string]string
 }
@@ -173,6 +178,16 @@ type Client struct {
 	Name      string
 	Status    ClientStatus
 	CreatedAt time.Time
+	// Carrier is the carrier whose vehicles the client sees; "": none.
+	Carrier string
+	// Roles are the client's role names (package authz); none: it may do
+	// nothing.
+	Roles []string
+	// AllowedSources are the source prefixes (CIDR) the client may call
+	// from; none: any.
+	AllowedSources []string
+	// Hours is the client's usual hours, "HH:MM-HH:MM" UTC; "": any.
+	Hours string
 }
 
 // Config selects and tunes an engine. Exactly one of DataDir and URL is set.

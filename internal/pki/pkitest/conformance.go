@@ -217,7 +217,7 @@ func RunRegistryConformance(t *testing.T, newReg func(t *testing.T) pki.Registry
 	t.Run("JoinTokens", func(t *testing.T) {
 		r := newReg(t)
 		h := pki.TokenHash(sha256.Sum256([]byte("one")))
-		rec := pki.JoinTokenRecord{Hash: h, VehicleID: "truck-1", CreatedAt: base, ExpiresAt: base.Add(10 * time.Minute), UsedAt: base}
+		rec := pki.JoinTokenRecord{Hash: h, VehicleID: "truck-1", Carrier: "acme-freight", CreatedAt: base, ExpiresAt: base.Add(10 * time.Minute), UsedAt: base}
 		if err := r.CreateJoinToken(ctx, rec); err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +225,7 @@ func RunRegistryConformance(t *testing.T, newReg func(t *testing.T) pki.Registry
 			t.Fatalf("duplicate hash: %v", err)
 		}
 		got, err := r.GetJoinToken(ctx, h)
-		if err != nil || got.VehicleID != "truck-1" || !got.ExpiresAt.Equal(rec.ExpiresAt) || !got.UsedAt.IsZero() {
+		if err != nil || got.VehicleID != "truck-1" || got.Carrier != "acme-freight" || !got.ExpiresAt.Equal(rec.ExpiresAt) || !got.UsedAt.IsZero() {
 			t.Fatalf("GetJoinToken: %+v %v (UsedAt must be ignored on create)", got, err)
 		}
 		if err := enroll(r, 1, h, "truck-1", rec.ExpiresAt); !errors.Is(err, pki.ErrTokenExpired) {
@@ -235,7 +235,7 @@ func RunRegistryConformance(t *testing.T, newReg func(t *testing.T) pki.Registry
 		if err := enroll(r, 2, h, "truck-1", now); err != nil {
 			t.Fatalf("consume: %v", err)
 		}
-		if got, err := r.GetJoinToken(ctx, h); err != nil || !got.UsedAt.Equal(now) || got.VehicleID != "truck-1" {
+		if got, err := r.GetJoinToken(ctx, h); err != nil || !got.UsedAt.Equal(now) || got.VehicleID != "truck-1" || got.Carrier != "acme-freight" {
 			t.Fatalf("consumed token: %+v %v", got, err)
 		}
 		if err := enroll(r, 3, h, "truck-1", now); !errors.Is(err, pki.ErrTokenUsed) {
