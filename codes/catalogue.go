@@ -453,7 +453,7 @@ var catalogue = [...]Entry{
 	{Code: OAuthInvalidScope, Area: AreaAccess, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
 		Meaning: "A requested scope is unknown or not granted by the caller's roles, or the caller holds no role at all."},
 	{Code: TokenKeyRotated, Area: AreaAccess, Severity: info,
-		Meaning: "An operator rotated the token-signing key; the old key stays published until its last token expires."},
+		Meaning: "A token-signing key was created (the first, when a gateway starts on a store without one) or rotated by an operator; the old key stays published until its last token expires."},
 	{Code: TokenKeyUnavailable, Area: AreaAccess, Status: http.StatusServiceUnavailable, Severity: high, Kind: transient,
 		Meaning: "No token-signing key could be loaded or opened, so no token is issued and none verifies (fail closed)."},
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/fifthwheel/fifthwheel/internal/authz"
 	"reflect"
 	"strings"
 	"testing"
@@ -29,6 +30,11 @@ func TestConfigDefaultsMatchTheLibraries(t *testing.T) {
 		got, want any
 	}{
 		{"pki.revocation_poll", config.DefaultRevocationPoll, pki.DefaultRevocationPoll},
+		{"access.token_alg", config.DefaultAccessTokenAlg, authz.AlgEdDSA},
+		{"access.rate_per_second", float64(config.DefaultAccessRatePerSecond), float64(authz.DefaultClientRatePerSecond)},
+		{"access.burst", config.DefaultAccessBurst, authz.DefaultClientRateBurst},
+		{"access.risk_threshold", config.DefaultAccessRiskThreshold, authz.DefaultRiskThreshold},
+		{"access.directory_poll", config.DefaultAccessDirectoryPoll, authz.DefaultDirectoryPoll},
 		{"pki.revocation_max_age", config.DefaultRevocationMaxAge, pki.DefaultRevocationMaxAge},
 		{"pki revocation max age bound", config.MaxRevocationMaxAge, pki.MaxRevocationMaxAge},
 		{"pki.server_names bound", config.MaxServerNames, pki.MaxGatewaySANs},

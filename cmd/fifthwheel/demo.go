@@ -267,9 +267,10 @@ The gateway keeps running (Ctrl-C stops it and removes %[1]s):
   ops               http://%[4]s  (try: curl http://%[4]s/readyz)
   data directory    %[1]s
   operator          %[1]s/%[5]s  (the operator credential the CLI acts as with --data)
-The operator credential opens the TMS listener; its API is not built yet, so
-the request below shows the mutual TLS working and answers 501 not_implemented:
-  curl --cacert %[1]s/%[5]s/%[6]s --cert %[1]s/%[5]s/%[7]s --key %[1]s/%[5]s/%[8]s https://%[3]s/v1/vehicles
+The operator credential gets an access token over mutual TLS (bound to its
+certificate, RFC 8705: useless without the key), then calls the TMS API with it:
+  curl --cacert %[1]s/%[5]s/%[6]s --cert %[1]s/%[5]s/%[7]s --key %[1]s/%[5]s/%[8]s -d grant_type=client_credentials https://%[3]s/oauth2/token
+  curl --cacert %[1]s/%[5]s/%[6]s --cert %[1]s/%[5]s/%[7]s --key %[1]s/%[5]s/%[8]s -H "Authorization: Bearer $TOKEN" https://%[3]s/v1/vehicles
 The operator CLI works on its data directory:
   fifthwheel vehicle list --data %[1]s
   fifthwheel pki list --data %[1]s

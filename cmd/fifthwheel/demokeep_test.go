@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -71,51 +73,72 @@ func TestDemoKeep(t *testing.T) {
 		}
 	}
 
-	// The curl over the TMS listener, done here in Go with exactly the
-	// printed files and URL: the operator credential opens the listener
-	// (the API answers 501 problem+json until it lands); no credential,
-	// no connection.
-	var curl []string
+	// The two curls over the TMS listener, done here in Go with exactly
+	// the printed files and URLs: the operator credential gets a token
+	// bound to it, and the token with the credential lists the demo's
+	// trucks; no token is 401, no credential 403.
+	var curls [][]string
 	for _, l := range strings.Split(printed, "\n") {
 		if rest, ok := strings.CutPrefix(l, "  curl --cacert "); ok {
-			curl = strings.Fields("--cacert " + rest)
+			curls = append(curls, strings.Fields("--cacert "+rest))
 		}
 	}
-	if len(curl) != 7 || curl[2] != "--cert" || curl[4] != "--key" {
-		t.Fatalf("the demo prints no request over the TMS listener with the operator credential (%q)", curl)
+	if len(curls) != 2 || len(curls[0]) != 9 || curls[0][2] != "--cert" || curls[0][4] != "--key" || curls[0][6] != "-d" ||
+		len(curls[1]) != 11 || curls[1][6] != "-H" {
+		t.Fatalf("the demo prints no token request and API call with the operator credential (%q)", curls)
 	}
-	caPEM, err := os.ReadFile(curl[1])
+	caPEM, err := os.ReadFile(curls[0][1])
 	if err != nil {
 		t.Fatal(err)
 	}
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(caPEM) {
-		t.Fatalf("%s holds no certificate", curl[1])
+		t.Fatalf("%s holds no certificate", curls[0][1])
 	}
-	opCert, err := tls.LoadX509KeyPair(curl[3], curl[5])
+	opCert, err := tls.LoadX509KeyPair(curls[0][3], curls[0][5])
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, withCert := range []bool{true, false} {
+	client := func(withCert bool) *http.Client {
 		cfg := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13}
 		if withCert {
 			cfg.Certificates = []tls.Certificate{opCert}
 		}
-		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
-		resp, err := c.Get(curl[6])
-		switch {
-		case withCert && err != nil:
-			t.Errorf("GET %s with the operator credential: %v", curl[6], err)
-		case withCert:
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusNotImplemented || resp.Header.Get("Content-Type") != "application/problem+json" {
-				t.Errorf("GET %s with the operator credential: %s %s, want 501 problem+json", curl[6], resp.Status, resp.Header.Get("Content-Type"))
-			}
-		case err == nil:
-			resp.Body.Close()
-			t.Errorf("GET %s without a credential: %s, want the handshake refused", curl[6], resp.Status)
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+	}
+	resp, err = client(true).Post(curls[0][8], "application/x-www-form-urlencoded", strings.NewReader(curls[0][7]))
+	if err != nil {
+		t.Fatalf("POST %s: %v", curls[0][8], err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || tok.AccessToken == "" {
+		t.Fatalf("POST %s with the operator credential: %s %v", curls[0][8], resp.Status, err)
+	}
+	list := func(withCert bool, token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, curls[1][10], nil)
+		if token != "" {
+			req.Header.Set("Authorization", strings.TrimPrefix(strings.Replace(strings.Trim(strings.Join(curls[1][7:10], " "), `"`), "$TOKEN", token, 1), "Authorization: "))
 		}
-		c.CloseIdleConnections()
+		resp, err := client(withCert).Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", curls[1][10], err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := list(true, tok.AccessToken); code != http.StatusOK || !strings.Contains(body, `"vehicles":[{`) {
+		t.Errorf("GET %s with the token: %d %s, want 200 and the demo's trucks", curls[1][10], code, body)
+	}
+	if code, body := list(true, ""); code != http.StatusUnauthorized {
+		t.Errorf("GET %s without a token: %d %s, want 401", curls[1][10], code, body)
+	}
+	if code, body := list(false, tok.AccessToken); code != http.StatusForbidden {
+		t.Errorf("GET %s with the token but no certificate: %d %s, want 403", curls[1][10], code, body)
 	}
 
 	var cmds [][]string

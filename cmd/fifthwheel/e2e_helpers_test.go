@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -611,4 +612,50 @@ func (tr *truck) firstDisconnect() agent.Event {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// token gets an access token for credential c from the TMS listener's
+// token endpoint (client_credentials, tls_client_auth: the certificate is
+// the client's only authentication), with scope ("" for every scope its
+// roles grant).
+func (g *gateway) token(c tls.Certificate, scope string) string {
+	g.t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if scope != "" {
+		form.Set("scope", scope)
+	}
+	resp, err := g.client(c).PostForm("https://"+g.addrs.TMS+"/oauth2/token", form)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, &tok); err != nil || resp.StatusCode != http.StatusOK || tok.TokenType != "Bearer" {
+		g.t.Fatalf("token endpoint: %d %s", resp.StatusCode, body)
+	}
+	return tok.AccessToken
+}
+
+// tmsGet calls a TMS API route with credential c and, if token is not
+// empty, the bearer token.
+func (g *gateway) tmsGet(c tls.Certificate, token, path string) (*http.Response, []byte) {
+	g.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "https://"+g.addrs.TMS+path, nil)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := g.client(c).Do(req)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
 }

@@ -107,16 +107,12 @@ func TestTelemetryOverMTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := g.client(op).Get("https://" + g.addrs.TMS + "/v1/vehicles/truck-1/telemetry/latest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp, body := g.tmsGet(op, g.token(op, "telemetry:read"), "/v1/vehicles/truck-1/telemetry/latest")
 	var latest struct {
 		Seq int64 `json:"seq"`
 		KID string
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&latest); err != nil || resp.StatusCode != 200 || latest.Seq != 2 {
+	if err := json.Unmarshal(body, &latest); err != nil || resp.StatusCode != 200 || latest.Seq != 2 {
 		t.Fatalf("latest: %d %+v %v", resp.StatusCode, latest, err)
 	}
 	if resp.ProtoMajor != 2 {
@@ -177,7 +173,9 @@ func TestTLSMatrix(t *testing.T) {
 		code     string // the handshake refusal's event code
 		evidence string // a string the event body holds
 	}{
-		{"no client certificate on the TMS listener", g.addrs.TMS, g.tlsConfig(noCert), codes.TLSNoClientCert, `"listener":"tms"`},
+		// No certificate on the TMS listener: the handshake is admitted (the
+		// token endpoint's metadata and JWKS are public) and every other
+		// request refused: TestAttackTMSAccess/TokenWithoutMTLS.
 		{"vehicle certificate on the TMS listener", g.addrs.TMS, g.tlsConfig(truck), codes.TLSKindNotAllowed, "urn:fifthwheel:vehicle:truck-1"},
 		{"TMS client certificate on the vehicle listener", g.addrs.Vehicle, g.tlsConfig(tmsClient), codes.TLSKindNotAllowed, "urn:fifthwheel:client:acme-tms"},
 		{"revoked certificate", g.addrs.Vehicle, g.tlsConfig(stolen), codes.TLSCertRevoked, "urn:fifthwheel:vehicle:truck-stolen"},

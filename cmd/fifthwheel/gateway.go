@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"github.com/fifthwheel/fifthwheel/internal/authz"
+	"github.com/fifthwheel/fifthwheel/internal/store"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -29,10 +32,29 @@ func gatewayID() string {
 	return "gateway"
 }
 
-// ensureDevOperator writes the local CLI's operator credential to
+// devOperatorRoles are the roles the development operator is registered
+// with on a store that does not hold it yet: every role, so that a trial
+// can call every TMS route with one credential. A production operator
+// gets no role until `operator roles set`.
+func devOperatorRoles() []string {
+	names := make([]string, len(authz.Roles))
+	for i, r := range authz.Roles {
+		names[i] = string(r)
+	}
+	return names
+}
+
+// ensureDevOperator registers the development operator with every role
+// unless the registry holds it already (its roles are then left as an
+// operator set them), and writes the local CLI's operator credential to
 // DATA/operator unless the one there is current, unrevoked and before 2/3
 // of its life.
-func ensureDevOperator(ctx context.Context, ca *pki.CA, rs pki.RevocationChecker, dataDir string, log *slog.Logger) error {
+func ensureDevOperator(ctx context.Context, ca *pki.CA, rs pki.RevocationChecker, st store.Store, dataDir string, log *slog.Logger) error {
+	err := st.CreateOperator(ctx, store.Operator{ID: devOperatorID, Name: "development operator (serve --dev)",
+		Status: store.OperatorActive, Roles: devOperatorRoles(), CreatedAt: time.Now().UTC()})
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("register the development operator: %v", err)
+	}
 	dir := filepath.Join(dataDir, operatorDir)
 	now := time.Now()
 	if c, err := pki.LoadCredential(dir); err == nil {

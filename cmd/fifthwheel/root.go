@@ -51,6 +51,7 @@ then FIFTHWHEEL_* environment variables, then flags.`,
 		a.operatorCmd(),
 		a.simCmd(),
 		a.gatewayCmd(),
+		a.tokenCmd(),
 		a.drillCmd(),
 		a.demoCmd(),
 	)

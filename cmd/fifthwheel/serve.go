@@ -217,7 +217,11 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	if err != nil {
 		return err
 	}
-	routes, err := gw.routes(bg, cfg, env, vs, reg)
+	access, err := startTMSAccess(ctx, bg, cfg, st, vs.secrets, gw.rs, env.bus, events, log)
+	if err != nil {
+		return err
+	}
+	routes, err := gw.routes(bg, cfg, env, vs, access, reg)
 	if err != nil {
 		return err
 	}
@@ -235,7 +239,7 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 		VehicleRoutes: routes.vehicle,
 		TMSRoutes:     routes.tms,
 		OpsRoutes:     routes.ops,
-		Admission:     gw.admission(cfg, events, routes.session),
+		Admission:     gw.admission(cfg, events, routes.session, access),
 		Build:         build,
 	})
 	if err != nil {

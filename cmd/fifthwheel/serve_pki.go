@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/fifthwheel/fifthwheel/internal/authz"
 	"log/slog"
 	"net/http"
 	"os"
@@ -205,7 +206,7 @@ func (a *app) startPKI(ctx, bg context.Context, e *stateEnv, dev bool) (*gateway
 	}
 	go g.cert.Run(bg)
 	if dev {
-		if err := ensureDevOperator(ctx, ca, rs, cfg.DataDir, log); err != nil {
+		if err := ensureDevOperator(ctx, ca, rs, e.st, cfg.DataDir, log); err != nil {
 			return nil, err
 		}
 	}
@@ -277,7 +278,7 @@ func (g *gatewayPKI) listenerTLS(bus event.Emitter) (vehicle, tms *tls.Config, e
 // the event bus (handshake refusals are aggregated per source; tls_accepted
 // passes straight through). While sess is overloaded, the vehicle listener
 // closes new connections beyond its room before their TLS handshake.
-func (g *gatewayPKI) admission(cfg config.Config, bus event.Emitter, sess *session.Handler) *server.Admission {
+func (g *gatewayPKI) admission(cfg config.Config, bus event.Emitter, sess *session.Handler, access *tmsAccess) *server.Admission {
 	adm := &server.Admission{
 		HandshakeTimeout: cfg.TLS.HandshakeTimeout,
 		Report: func(ctx context.Context, listener string, conn *tls.Conn, err error) (principal.Principal, error) {
@@ -286,8 +287,13 @@ func (g *gatewayPKI) admission(cfg config.Config, bus event.Emitter, sess *sessi
 		Track: g.tracker.Track,
 		Load:  sess.Load,
 	}
+	// The token endpoint's metadata and keys are public (RFC 8414, the
+	// JWKS): a TMS or a third-party verifier fetches them without a
+	// certificate. The token endpoint itself is not: the certificate is
+	// the client's authentication.
+	adm.Anonymous = map[server.Listener][]string{server.TMS: access.anonymousPatterns()}
 	if cfg.PKI.Enrollment {
-		adm.Anonymous = map[server.Listener][]string{server.Vehicle: {routeEnroll}}
+		adm.Anonymous[server.Vehicle] = []string{routeEnroll}
 	}
 	return adm
 }
@@ -315,7 +321,8 @@ type gatewayRoutes struct {
 // session is tracked through the admission (server.HijackTracker), so a
 // revocation or suspension closes it with its typed close code. The
 // pipeline's key cache follows the registry change feed on bg.
-func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, vs *vehicleSide, reg prometheus.Registerer) (*gatewayRoutes, error) {
+func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, vs *vehicleSide, access *tmsAccess,
+	reg prometheus.Registerer) (*gatewayRoutes, error) {
 	icfg, err := ingestConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -354,8 +361,20 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 	for p, h := range (&ingest.ReadAPI{Store: e.st, Peer: pki.Peer}).Routes() {
 		tms[p] = h
 	}
-	for p, h := range (&liveness.ReadAPI{Monitor: vs.monitor, Peer: pki.Peer}).Routes() {
+	for p, h := range (&liveness.ReadAPI{Monitor: vs.monitor, Peer: pki.Peer, Registry: visibleRegistry{e.st}}).Routes() {
 		tms[p] = h
+	}
+	// The control routes of the commands issue are in the policy table
+	// already: until they land they answer 501, behind the guard, so
+	// their roles and scopes are enforced (and tested) from now on.
+	for p := range authz.Policy {
+		if _, ok := tms[p]; !ok {
+			tms[p] = http.HandlerFunc(notImplemented)
+		}
+	}
+	tms, err = access.routes(tms)
+	if err != nil {
+		return nil, err
 	}
 	crl := g.ca.CRLHandler()
 	ocsp := http.StripPrefix("/pki/ocsp", g.ca.OCSPHandler())

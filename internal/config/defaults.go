@@ -1,7 +1,6 @@
 package config
 
 import (
-	"github.com/fifthwheel/fifthwheel/internal/authz"
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
@@ -431,20 +430,22 @@ func Default() Config {
 	}
 }
 
-// TMS access (package authz holds the reasons).
+// TMS access. Configuration is data and does not import package authz,
+// which holds the reasons; cmd/fifthwheel's defaults test checks that these
+// equal authz's own defaults.
 const (
 	// DefaultAccessTokenAlg: Ed25519 signatures are small and fast to
 	// verify; ES256 is there for verifiers that lack EdDSA.
-	DefaultAccessTokenAlg = authz.AlgEdDSA
+	DefaultAccessTokenAlg = "EdDSA"
 	// DefaultAccessRatePerSecond and DefaultAccessBurst: a TMS polling its
 	// fleet stays well under them.
-	DefaultAccessRatePerSecond = authz.DefaultClientRatePerSecond
-	DefaultAccessBurst         = authz.DefaultClientRateBurst
+	DefaultAccessRatePerSecond = 50
+	DefaultAccessBurst         = 100
 	// DefaultAccessRiskThreshold: two of the risk factors refuse control.
-	DefaultAccessRiskThreshold = authz.DefaultRiskThreshold
+	DefaultAccessRiskThreshold = 50
 	// DefaultAccessDirectoryPoll keeps suspensions and role changes within
 	// the 1 s budget on SQLite, where nothing notifies.
-	DefaultAccessDirectoryPoll = authz.DefaultDirectoryPoll
+	DefaultAccessDirectoryPoll = 250 * time.Millisecond
 	// MaxAccessRatePerSecond and MaxAccessBurst bound one client's budget.
 	MaxAccessRatePerSecond = 10_000
 	MaxAccessBurst         = 100_000

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"github.com/fifthwheel/fifthwheel/internal/authz"
 	"net"
 	"net/url"
 	"strconv"
@@ -304,12 +303,12 @@ func (c Config) validateAccess(v *validation) {
 			v.add("access.issuer", "must be an https URL without query, fragment or trailing slash")
 		}
 	}
-	if a.TokenAlg != authz.AlgEdDSA && a.TokenAlg != authz.AlgES256 {
+	if a.TokenAlg != "EdDSA" && a.TokenAlg != "ES256" {
 		v.add("access.token_alg", "must be EdDSA or ES256")
 	}
 	v.betweenFloat("access.rate_per_second", a.RatePerSecond, 0.1, MaxAccessRatePerSecond)
 	v.between("access.burst", int64(a.Burst), 1, MaxAccessBurst)
-	v.between("access.risk_threshold", int64(a.RiskThreshold), 0, 100)
+	v.between("access.risk_threshold", int64(a.RiskThreshold), 1, 100)
 	if a.DirectoryPoll < 10*time.Millisecond || a.DirectoryPoll > MaxAccessDirectoryPoll {
 		v.add("access.directory_poll", fmt.Sprintf("must be between 10ms and %v", MaxAccessDirectoryPoll))
 	}

@@ -1,6 +1,10 @@
 package drill
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/fifthwheel/fifthwheel/codes"
+)
 
 // SeedItem is one item of the seed's developer checklist, its testing
 // and validation list or its re-route decision flow
@@ -59,7 +63,7 @@ func SeedSLAs() []SeedSLA {
 	return []SeedSLA{
 		{"API availability: 99.95% for command/telemetry endpoints.", "not measured by a drill (an operational figure over months)", ""},
 		{"Comm-loss detection: within 3s for urban routes, 10s for highway scenarios.",
-			"comm_lost within heartbeat interval × misses + 200 ms of the last heartbeat (3.2 s by default)", "comm_lost"},
+			"comm_lost within heartbeat interval × misses + 200 ms of the last heartbeat (3.2 s by default)", codes.CommLost},
 		{"Safe-state execution: maximum 15s from confirmed loss to secure stop for highway; certify timing in test reports.",
 			"safe_state within 15 s of the last answered heartbeat, from cruise speed", "safe_state"},
 		{"Incident notification: safety-critical: immediate internal alert + customer notification within 1 hour.",

@@ -112,3 +112,14 @@ const (
 	// (after a storm) are left to the garbage collector.
 	recycleCap = 4096
 )
+
+// The read API's pages.
+const (
+	// DefaultVehiclePage and MaxVehiclePage: GET /v1/vehicles answers this
+	// many vehicles per page by default, at most the maximum (?limit=).
+	DefaultVehiclePage = 100
+	MaxVehiclePage     = 1000
+	// MaxFleetVehicles bounds GET /v1/fleet/state's answer: one carrier's
+	// fleet, or an operator's view of a large one, in one document.
+	MaxFleetVehicles = 100_000
+)

@@ -215,7 +215,7 @@ func (m *Monitor) transition(sh *shard, r *record, to State, now int64, cause Ca
 	if r.state.monitored() {
 		tr.Deadline = m.abs(m.deadline(r))
 	}
-	if r.state != Unknown {
+	if r.state != NeverConnected {
 		sh.counts[r.state]--
 	}
 	sh.counts[to]++
@@ -376,7 +376,7 @@ func (m *Monitor) Snapshot() []VehicleState {
 	return out
 }
 
-// Counts returns how many vehicles are in each state (Unknown excluded),
+// Counts returns how many vehicles are in each state (NeverConnected excluded),
 // for per-state gauges. It is exact: it does not depend on event delivery.
 func (m *Monitor) Counts() map[State]int {
 	var sum [numStates]int
@@ -426,7 +426,7 @@ func (m *Monitor) Forget(vehicleID string) bool {
 		m.endSession(r, ErrForgotten)
 	}
 	sh.unlink(idx)
-	if r.state != Unknown {
+	if r.state != NeverConnected {
 		sh.counts[r.state]--
 	}
 	sh.release(idx)

@@ -491,7 +491,7 @@ func TestRun(t *testing.T) {
 	}
 	select {
 	case tr := <-got:
-		if tr.To != Online || tr.From != Unknown || tr.Cause != CauseHandshake {
+		if tr.To != Online || tr.From != NeverConnected || tr.Cause != CauseHandshake {
 			t.Errorf("transition %+v", tr)
 		}
 	case <-time.After(5 * time.Second):

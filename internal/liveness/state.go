@@ -11,9 +11,10 @@ type State uint8
 // The fleet states. Their names are stable: they appear in the read API and
 // in events.
 const (
-	// Unknown: the Monitor has never seen the vehicle (the From of its
-	// first transition).
-	Unknown State = iota
+	// NeverConnected: the Monitor has never seen the vehicle (the From of
+	// its first transition); the read API shows a registered vehicle that
+	// has not connected to this gateway since it started in this state.
+	NeverConnected State = iota
 	// Online: heartbeats arrive on time.
 	Online
 	// Suspect: heartbeats are late (φ ≥ PhiSuspect, or Misses−1 intervals
@@ -30,7 +31,7 @@ const (
 	numStates
 )
 
-var stateNames = [numStates]string{"unknown", "online", "suspect", "comm_lost", "safe_state", "offline"}
+var stateNames = [numStates]string{"never_connected", "online", "suspect", "comm_lost", "safe_state", "offline"}
 
 // String returns the state's stable name.
 func (s State) String() string {
@@ -46,6 +47,17 @@ func (s State) MarshalText() ([]byte, error) {
 		return nil, fmt.Errorf("liveness: invalid state %d", uint8(s))
 	}
 	return []byte(stateNames[s]), nil
+}
+
+// UnmarshalText reads a state's name, for clients of the read API.
+func (s *State) UnmarshalText(b []byte) error {
+	for i, n := range stateNames {
+		if n == string(b) {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("liveness: unknown state %q", b)
 }
 
 // monitored reports whether the state has a running deadline.
