@@ -12,8 +12,9 @@
 //     request gets 400 bad_vehicle_id before the handler runs. The TMS
 //     listener admits only client and operator certificates already
 //     (pki.ServerTLSConfig); the guard keeps a route safe wherever it is
-//     mounted. Per-client scopes and tenancy arrive with the TMS access
-//     issue, here.
+//     mounted. Tokens, scopes, roles and carrier scope are package authz's
+//     guard, which the gateway puts in front of every TMS route; TMSRead
+//     is the last line under it.
 //   - JSON answers are never cached (Cache-Control: no-store) nor sniffed
 //     (X-Content-Type-Options: nosniff). A value that does not encode
 //     becomes a bare 500 problem (package problem), never a partial 200.
