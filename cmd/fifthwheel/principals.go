@@ -258,49 +258,17 @@ func getOperator(ctx context.Context, e *stateEnv, id string) (store.Operator, e
 }
 
 func (a *app) clientStatusCmd(verb string, status store.ClientStatus) *cobra.Command {
-	var (
-		f  stateFlags
-		op operatorFlag
-	)
 	short := "Suspend a TMS client: its tokens stop working within a second"
 	if verb == "resume" {
 		short = "Resume a suspended TMS client"
 	}
-	cmd := &cobra.Command{
-		Use:     verb + " ID",
-		Short:   short,
-		Example: "  fifthwheel client " + verb + " acme-tms --data ./fw-data",
-		Args:    exactArgs(1, "a client ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := principalID(principal.Client, args[0])
-			if err != nil {
-				return err
-			}
-			return a.withState(cmd, &f, &op, func(ctx context.Context, e *stateEnv, by principal.Principal) error {
-				cur, err := getClient(ctx, e, p.ID)
-				if err != nil {
-					return err
-				}
-				if cur.Status == status {
-					fmt.Fprintf(a.stdout, "%s is already %s\n", p, status)
-					return nil
-				}
-				if err := e.st.SetClientStatus(ctx, p.ID, status); err != nil {
-					return err
-				}
-				if err := e.emitAction(ctx, event.Event{Class: event.ClassAuthorization, Activity: "client_" + verb,
-					Verdict: event.Info, Severity: event.SeverityMedium, Code: codes.ClientStatusChanged, Actor: by,
-					Resource: p.String(), Attrs: map[string]any{"from": string(cur.Status), "to": string(status)}}); err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stdout, "%s: %s -> %s\n", p, cur.Status, status)
-				return nil
-			})
+	return a.principalStatusCmd(verb, statusChange{kind: principal.Client, noun: "a client ID", short: short, code: codes.ClientStatusChanged,
+		example: "acme-tms", to: string(status),
+		current: func(ctx context.Context, e *stateEnv, id string) (string, error) {
+			c, err := getClient(ctx, e, id)
+			return string(c.Status), err
 		},
-	}
-	f.register(cmd.Flags())
-	op.register(cmd)
-	return cmd
+		set: func(ctx context.Context, e *stateEnv, id string) error { return e.st.SetClientStatus(ctx, id, status) }})
 }
 
 // rolesSetCmd is 'client roles set' and 'operator roles set': read the
@@ -579,42 +547,66 @@ func (a *app) operatorShowCmd() *cobra.Command {
 }
 
 func (a *app) operatorStatusCmd(verb string, status store.OperatorStatus) *cobra.Command {
-	var (
-		f  stateFlags
-		op operatorFlag
-	)
 	short := "Suspend an operator: it cannot act until resumed"
 	if verb == "resume" {
 		short = "Resume a suspended operator"
 	}
+	return a.principalStatusCmd(verb, statusChange{kind: principal.Operator, noun: "an operator ID", short: short, code: codes.OperatorStatusChanged,
+		example: "alice", to: string(status),
+		current: func(ctx context.Context, e *stateEnv, id string) (string, error) {
+			o, err := getOperator(ctx, e, id)
+			return string(o.Status), err
+		},
+		set: func(ctx context.Context, e *stateEnv, id string) error {
+			return e.st.SetOperatorStatus(ctx, id, status)
+		}})
+}
+
+// statusChange is the suspension or resumption of a registered client or
+// operator: how to read its status and set it to to, and the event code.
+type statusChange struct {
+	kind                           principal.Kind
+	noun, short, code, example, to string
+	current                        func(ctx context.Context, e *stateEnv, id string) (string, error)
+	set                            func(ctx context.Context, e *stateEnv, id string) error
+}
+
+// principalStatusCmd is `client|operator suspend|resume ID`: a change that
+// would change nothing says so and records nothing; a change records one
+// event with the acting operator.
+func (a *app) principalStatusCmd(verb string, c statusChange) *cobra.Command {
+	var (
+		f  stateFlags
+		op operatorFlag
+	)
 	cmd := &cobra.Command{
 		Use:     verb + " ID",
-		Short:   short,
-		Example: "  fifthwheel operator " + verb + " alice --data ./fw-data",
-		Args:    exactArgs(1, "an operator ID"),
+		Short:   c.short,
+		Example: "  fifthwheel " + string(c.kind) + " " + verb + " " + c.example + " --data ./fw-data",
+		Args:    exactArgs(1, c.noun),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := principalID(principal.Operator, args[0])
+			p, err := principalID(c.kind, args[0])
 			if err != nil {
 				return err
 			}
 			return a.withState(cmd, &f, &op, func(ctx context.Context, e *stateEnv, by principal.Principal) error {
-				cur, err := getOperator(ctx, e, p.ID)
+				cur, err := c.current(ctx, e, p.ID)
 				if err != nil {
 					return err
 				}
-				if cur.Status == status {
-					fmt.Fprintf(a.stdout, "%s is already %s\n", p, status)
+				if cur == c.to {
+					fmt.Fprintf(a.stdout, "%s is already %s\n", p, c.to)
 					return nil
 				}
-				if err := e.st.SetOperatorStatus(ctx, p.ID, status); err != nil {
+				if err := c.set(ctx, e, p.ID); err != nil {
 					return err
 				}
-				if err := e.emitAction(ctx, event.Event{Class: event.ClassAuthorization, Activity: "operator_" + verb,
-					Verdict: event.Info, Severity: event.SeverityMedium, Code: codes.OperatorStatusChanged, Actor: by,
-					Resource: p.String(), Attrs: map[string]any{"from": string(cur.Status), "to": string(status)}}); err != nil {
+				if err := e.emitAction(ctx, event.Event{Class: event.ClassAuthorization, Activity: string(c.kind) + "_" + verb,
+					Verdict: event.Info, Severity: event.SeverityMedium, Code: c.code, Actor: by,
+					Resource: p.String(), Attrs: map[string]any{"from": cur, "to": c.to}}); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "%s: %s -> %s\n", p, cur.Status, status)
+				fmt.Fprintf(a.stdout, "%s: %s -> %s\n", p, cur, c.to)
 				return nil
 			})
 		},
