@@ -61,8 +61,10 @@ func (a *app) drillCmd() *cobra.Command {
 against a real gateway over the network (replayed, tampered and forged frames,
 counter rollback, epoch jump, skewed clock, a TLS 1.2 client, a self-signed
 certificate with a truck's identity, a heartbeat blackout, a flapping link,
-a handshake stall and an event flood from a host without a certificate) and
-checks the outcome the gateway promises: the reason code the attacker is
+a handshake stall and an event flood from a host without a certificate; on
+the TMS listener a stolen token without its certificate, a token over another
+client's certificate, a revoked client's live token and a cross-carrier read)
+and checks the outcome the gateway promises: the reason code the attacker is
 answered with, and the security event read back from the gateway's store.
 
 The handshake-stall and event-flood drills attack from another local
@@ -72,19 +74,20 @@ drill waits out the gateway's events.aggregate_window (10 s) for its
 summaries; with a longer window, raise --timeout.
 
 Each drill reports pass, fail, or not_available when the capability it needs
-has not landed yet (TMS tokens, commands, the audit log, detection: issues
-19 to 22). A drill that measured nothing fails. The exit status is 1 if any
+has not landed yet (commands, the audit log, detection: issues 20 to 22). A drill that measured nothing fails. The exit status is 1 if any
 drill failed.
 
 By default the gateway is started in-process ('serve --dev'), on the
 embedded store in a temporary directory that is removed afterwards. With
 --data DIR or --store URL (or --config FILE) the drills attack the running
 gateway of that state instead: its vehicle listener from DATA/serve.addrs or
---gateway, its fleet CA and event store opened as 'sim fleet' does (the
+--gateway, its TMS listener from DATA/serve.addrs or --gateway-tms, its fleet CA and event store opened as 'sim fleet' does (the
 heartbeat, clock-skew and window settings must be the gateway's). Either way
 drill vehicles are enrolled through the gateway's public enrollment path and
 stay in its registry, named drill-<drill>-<random>; the wrong-profile drill
-also issues a TMS client certificate. Events about hosts without a
+also issues a TMS client certificate, and the TMS access drills register
+drill TMS clients (revoked when their drill ends), carriers and vehicles
+without a credential, named likewise. Events about hosts without a
 certificate are aggregated per source and 10 s window, so on a running
 gateway the TLS drills may find only a summary, and fail, if run again
 within seconds.`,
