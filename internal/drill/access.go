@@ -78,7 +78,7 @@ func answer(status int, code string) string {
 }
 
 // needTMS reports what the target lacks for the TMS access drills.
-func (t *Target) needTMS(revoke bool) error {
+func (t *Target) needTMS() error {
 	switch {
 	case t.TMSURL == "":
 		return errors.New("the target gives no TMS listener")
@@ -86,7 +86,7 @@ func (t *Target) needTMS(revoke bool) error {
 		return errors.New("the target cannot register a TMS client")
 	case t.RegisterVehicle == nil:
 		return errors.New("the target cannot register a vehicle")
-	case t.RevokeClient == nil && revoke:
+	case t.RevokeClient == nil:
 		return errors.New("the target cannot revoke a TMS client")
 	}
 	return nil
@@ -223,7 +223,7 @@ func vehiclePath(id string) string { return "/v1/vehicles/" + id + "/state" }
 // attacker's source on the TMS listener). The owner, with its
 // certificate, reads with the same token.
 func stolenTokenWithoutCertificateDrill(ctx context.Context, t *Target, p *Probe) error {
-	if err := t.needTMS(true); err != nil {
+	if err := t.needTMS(); err != nil {
 		return err
 	}
 	carrier, err := drillID(t, "carrier-stolen")
@@ -289,7 +289,7 @@ func stolenTokenWithoutCertificateDrill(ctx context.Context, t *Target, p *Probe
 // access_token_binding_mismatch naming the attacker's principal. The
 // victim reads with its token and certificate.
 func tokenBoundToAnotherCertificateDrill(ctx context.Context, t *Target, p *Probe) error {
-	if err := t.needTMS(true); err != nil {
+	if err := t.needTMS(); err != nil {
 		return err
 	}
 	carrier, err := drillID(t, "carrier-binding")
@@ -343,7 +343,7 @@ func tokenBoundToAnotherCertificateDrill(ctx context.Context, t *Target, p *Prob
 // a new one (its handshake refused, or 401). The refusal is recorded:
 // tls_cert_revoked or access_token_principal_inactive about the client.
 func revokedClientLiveTokenDrill(ctx context.Context, t *Target, p *Probe) error {
-	if err := t.needTMS(true); err != nil {
+	if err := t.needTMS(); err != nil {
 		return err
 	}
 	carrier, err := drillID(t, "carrier-revoked")
@@ -434,7 +434,7 @@ func revokedClientLiveTokenDrill(ctx context.Context, t *Target, p *Probe) error
 // event access_other_carrier about B's vehicle. Its own carrier's vehicle
 // answers 200.
 func crossCarrierReadDrill(ctx context.Context, t *Target, p *Probe) error {
-	if err := t.needTMS(true); err != nil {
+	if err := t.needTMS(); err != nil {
 		return err
 	}
 	carrierA, err := drillID(t, "carrier-a")
