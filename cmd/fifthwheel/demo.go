@@ -170,7 +170,7 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 	if err != nil {
 		return &usageError{err: err, hint: "see 'fifthwheel demo --help'"}
 	}
-	dt, err := drillTarget(e, ca, by, url)
+	dt, err := drillTarget(e, ca, by, url, "https://"+gw.addrs.TMS)
 	if err != nil {
 		return err
 	}

@@ -17,12 +17,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/drill"
+	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/server"
 	"github.com/fifthwheel/fifthwheel/internal/sim"
+	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
 // drillTargetHook, when set (by tests only), replaces the drill target
@@ -46,6 +49,7 @@ type drillFlags struct {
 	timeout   time.Duration
 	eventWait time.Duration
 	attackSrc string
+	tms       string
 }
 
 func (a *app) drillCmd() *cobra.Command {
@@ -57,8 +61,10 @@ func (a *app) drillCmd() *cobra.Command {
 against a real gateway over the network (replayed, tampered and forged frames,
 counter rollback, epoch jump, skewed clock, a TLS 1.2 client, a self-signed
 certificate with a truck's identity, a heartbeat blackout, a flapping link,
-a handshake stall and an event flood from a host without a certificate) and
-checks the outcome the gateway promises: the reason code the attacker is
+a handshake stall and an event flood from a host without a certificate; on
+the TMS listener a stolen token without its certificate, a token over another
+client's certificate, a revoked client's live token and a cross-carrier read)
+and checks the outcome the gateway promises: the reason code the attacker is
 answered with, and the security event read back from the gateway's store.
 
 The handshake-stall and event-flood drills attack from another local
@@ -68,19 +74,20 @@ drill waits out the gateway's events.aggregate_window (10 s) for its
 summaries; with a longer window, raise --timeout.
 
 Each drill reports pass, fail, or not_available when the capability it needs
-has not landed yet (TMS tokens, commands, the audit log, detection: issues
-19 to 22). A drill that measured nothing fails. The exit status is 1 if any
+has not landed yet (commands, the audit log, detection: issues 20 to 22). A drill that measured nothing fails. The exit status is 1 if any
 drill failed.
 
 By default the gateway is started in-process ('serve --dev'), on the
 embedded store in a temporary directory that is removed afterwards. With
 --data DIR or --store URL (or --config FILE) the drills attack the running
 gateway of that state instead: its vehicle listener from DATA/serve.addrs or
---gateway, its fleet CA and event store opened as 'sim fleet' does (the
+--gateway, its TMS listener from DATA/serve.addrs or --gateway-tms, its fleet CA and event store opened as 'sim fleet' does (the
 heartbeat, clock-skew and window settings must be the gateway's). Either way
 drill vehicles are enrolled through the gateway's public enrollment path and
 stay in its registry, named drill-<drill>-<random>; the wrong-profile drill
-also issues a TMS client certificate. Events about hosts without a
+also issues a TMS client certificate, and the TMS access drills register
+drill TMS clients (revoked when their drill ends), carriers and vehicles
+without a credential, named likewise. Events about hosts without a
 certificate are aggregated per source and 10 s window, so on a running
 gateway the TLS drills may find only a summary, and fail, if run again
 within seconds.`,
@@ -95,6 +102,7 @@ within seconds.`,
 	o.op.register(cmd)
 	fs := cmd.Flags()
 	fs.StringVar(&o.gateway, "gateway", "", "with --data/--store: the gateway's vehicle listener, `HOST:PORT` (default: from DATA/serve.addrs)")
+	fs.StringVar(&o.tms, "gateway-tms", "", "with --data/--store: the gateway's TMS listener, `HOST:PORT`, for the TMS access drills (default: from DATA/serve.addrs)")
 	fs.StringSliceVar(&o.only, "only", nil, "run only the drill `NAME` (repeatable, or a comma-separated list)")
 	fs.StringVar(&o.report, "report", "", "write drill-report.json and drill-report.html into `DIR`")
 	fs.BoolVar(&o.json, "json", false, "print the JSON report on stdout instead of the table")
@@ -126,13 +134,13 @@ func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
 		if err != nil {
 			return err
 		}
-		if target, err = drillTarget(e, ca, by, gwt.URL); err != nil {
+		if target, err = drillTarget(e, ca, by, gwt.URL, tmsListener(e.cfg, o.tms)); err != nil {
 			return err
 		}
 		desc = "running gateway at " + gwt.URL
 	} else {
-		if o.gateway != "" {
-			return &usageError{err: errors.New("--gateway needs --data or --store: the drills read the gateway's events from its store")}
+		if o.gateway != "" || o.tms != "" {
+			return &usageError{err: errors.New("--gateway and --gateway-tms need --data or --store: the drills read the gateway's events from its store")}
 		}
 		gw, err := a.startDevGateway(ctx, "drill")
 		if err != nil {
@@ -144,7 +152,7 @@ func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
 			return err
 		}
 		defer e.close()
-		if target, err = drillTarget(e, ca, by, "https://"+gw.addrs.Vehicle); err != nil {
+		if target, err = drillTarget(e, ca, by, "https://"+gw.addrs.Vehicle, "https://"+gw.addrs.TMS); err != nil {
 			return err
 		}
 	}
@@ -256,10 +264,32 @@ func ready(ops string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
+// tmsListener is the TMS listener of the running gateway of cfg: addr
+// (HOST:PORT or a URL) if given, else DATA/serve.addrs's; "" if neither
+// names one (the TMS access drills then fail, saying so).
+func tmsListener(cfg config.Config, addr string) string {
+	if addr == "" && cfg.DataDir != "" {
+		if b, err := os.ReadFile(filepath.Join(cfg.DataDir, addrsFile)); err == nil {
+			var sa serveAddrs
+			if json.Unmarshal(b, &sa) == nil {
+				addr = sa.TMS
+			}
+		}
+	}
+	if addr == "" {
+		return ""
+	}
+	if !strings.Contains(addr, "://") {
+		addr = "https://" + addr
+	}
+	return strings.TrimSuffix(addr, "/")
+}
+
 // drillTarget is what the drills need of the gateway whose state e and
-// CA ca are, its vehicle listener at url; by is who mints the drill
-// vehicles' join tokens.
-func drillTarget(e *stateEnv, ca *pki.CA, by principal.Principal, url string) (*drill.Target, error) {
+// CA ca are, its vehicle listener at url and its TMS listener at tmsURL;
+// by is who mints the drill vehicles' join tokens and registers and
+// revokes the drill TMS clients.
+func drillTarget(e *stateEnv, ca *pki.CA, by principal.Principal, url, tmsURL string) (*drill.Target, error) {
 	keys, err := gatewayFrameKeys(e.cfg, "")
 	if err != nil {
 		return nil, err
@@ -290,7 +320,69 @@ func drillTarget(e *stateEnv, ca *pki.CA, by principal.Principal, url string) (*
 		MaxPendingHandshakesPerSource: e.cfg.TLS.MaxPendingHandshakesPerSource,
 		AggregateWindow:               e.cfg.Events.AggregateWindow,
 		Provisioner: &sim.EnrollProvisioner{Tokens: sim.CAJoinTokens{CA: ca, TTL: simJoinTokenTTL, By: by},
-			GatewayURL: url, GatewayCAPEM: root}}, nil
+			GatewayURL: url, GatewayCAPEM: root},
+		TMSURL: tmsURL,
+		RegisterClient: func(ctx context.Context, id, carrier string, roles []string) (tls.Certificate, error) {
+			return registerDrillClient(ctx, e, ca, by, id, carrier, roles)
+		},
+		RegisterVehicle: func(ctx context.Context, id, carrier string) error {
+			return registerDrillVehicle(ctx, e, by, id, carrier)
+		},
+		RevokeClient: func(ctx context.Context, id string) error {
+			_, err := ca.RevokePrincipal(ctx, principal.Principal{Kind: principal.Client, ID: id}, pki.ReasonKeyCompromise, by)
+			return err
+		},
+	}, nil
+}
+
+// registerDrillClient registers TMS client id of carrier with roles and
+// issues its certificate, as `client add ID --carrier C --roles R` then
+// `pki issue client ID` do (the registration recorded as by's, via
+// "drill").
+func registerDrillClient(ctx context.Context, e *stateEnv, ca *pki.CA, by principal.Principal, id, carrier string, roles []string) (tls.Certificate, error) {
+	p, err := principal.New(principal.Client, id)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if _, err := parseCarrier(carrier); err != nil {
+		return tls.Certificate{}, err
+	}
+	rs, err := parseRoles(strings.Join(roles, ","))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	c := store.Client{ID: id, Name: id, Status: store.ClientActive, CreatedAt: time.Now().UTC(), Carrier: carrier, Roles: rs}
+	if err := e.st.CreateClient(ctx, c); err != nil {
+		return tls.Certificate{}, fmt.Errorf("register %s: %v", p, err)
+	}
+	if err := e.emitAction(ctx, event.Event{Class: event.ClassAuthorization, Activity: "client_add", Verdict: event.Accept,
+		Severity: event.SeverityInfo, Code: codes.ClientRegistered, Actor: by, Resource: p.String(),
+		Attrs: map[string]any{"via": "drill", "carrier": carrier, "roles": rs}}); err != nil {
+		return tls.Certificate{}, err
+	}
+	is, key, err := ca.IssueWithNewKey(ctx, pki.IssueRequest{Subject: p, RequestedBy: by}, pki.ECDSAP256)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return is.TLSCertificate(key), nil
+}
+
+// registerDrillVehicle registers vehicle id of carrier without a
+// credential, as `vehicle add ID --carrier C` does.
+func registerDrillVehicle(ctx context.Context, e *stateEnv, by principal.Principal, id, carrier string) error {
+	v, err := principal.New(principal.Vehicle, id)
+	if err != nil {
+		return err
+	}
+	if _, err := parseCarrier(carrier); err != nil {
+		return err
+	}
+	if err := e.st.CreateVehicle(ctx, store.Vehicle{ID: id, Status: store.VehicleActive, CreatedAt: time.Now().UTC(), Carrier: carrier}); err != nil {
+		return fmt.Errorf("register %s: %v", v, err)
+	}
+	return e.emitAction(ctx, event.Event{Class: event.ClassAuthorization, Activity: "register", Verdict: event.Accept,
+		Severity: event.SeverityInfo, Code: codes.VehicleRegistered, Actor: by, Resource: v.String(),
+		Attrs: map[string]any{"via": "drill", "carrier": carrier}})
 }
 
 // lockedBuffer is a goroutine-safe buffer for the in-process gateway's

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,7 +114,7 @@ func TestDrillOnly(t *testing.T) {
 	if r.code != exitUsage {
 		t.Errorf("unknown drill: exit %d, want %d (%s)", r.code, exitUsage, r.stderr)
 	}
-	r = cli(t, nil, "drill", "--json", "--only", "clock-skew", "--only", "tms-token-replay")
+	r = cli(t, nil, "drill", "--json", "--only", "clock-skew", "--only", "command-approval")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -122,7 +123,7 @@ func TestDrillOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(rep.Drills) != 2 || rep.Summary.Pass != 1 || rep.Summary.NotAvailable != 1 {
-		t.Errorf("--only clock-skew --only tms-token-replay ran %+v", rep.Summary)
+		t.Errorf("--only clock-skew --only command-approval ran %+v", rep.Summary)
 	}
 }
 
@@ -200,12 +201,12 @@ func TestDrillBlackoutFailsWithoutDetection(t *testing.T) {
 }
 
 // TestDrillAgainstARunningGateway: with --data the drills attack the
-// gateway `serve --dev --data DIR` runs, found through DIR/serve.addrs, and
-// read its events from its store.
+// gateway `serve --dev --data DIR` runs, its vehicle and TMS listeners
+// found through DIR/serve.addrs, and read its events from its store.
 func TestDrillAgainstARunningGateway(t *testing.T) {
 	data := t.TempDir()
 	startGateway(t, data, []string{"--data", data}, nil)
-	r := cli(t, nil, "drill", "--data", data, "--json", "--only", "telemetry-replay,tls12-refused,wrong-profile-certificate")
+	r := cli(t, nil, "drill", "--data", data, "--json", "--only", "telemetry-replay,tls12-refused,wrong-profile-certificate,tms-token-bound-to-another-certificate")
 	if r.code != 0 {
 		t.Fatalf("drill --data: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
@@ -213,11 +214,14 @@ func TestDrillAgainstARunningGateway(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Summary.Pass != 3 || !strings.HasPrefix(rep.Target, "running gateway at https://") {
+	if rep.Summary.Pass != 4 || !strings.HasPrefix(rep.Target, "running gateway at https://") {
 		t.Errorf("summary %+v against %q", rep.Summary, rep.Target)
 	}
 	if r := cli(t, nil, "drill", "--gateway", "127.0.0.1:1"); r.code != exitUsage {
 		t.Errorf("--gateway without --data: exit %d, want %d", r.code, exitUsage)
+	}
+	if r := cli(t, nil, "drill", "--gateway-tms", "127.0.0.1:1"); r.code != exitUsage {
+		t.Errorf("--gateway-tms without --data: exit %d, want %d", r.code, exitUsage)
 	}
 }
 
@@ -299,18 +303,18 @@ func TestDrillRevocationRacingRenewalFailsWhenRevocationDoesNothing(t *testing.T
 	}
 }
 
-// droppedEvents is the gateway's event store without the rows of one
-// code: what a gateway that refuses without recording would have kept.
+// droppedEvents is the gateway's event store without the rows of some
+// codes: what a gateway that refuses without recording would have kept.
 type droppedEvents struct {
-	l    sim.EventLister
-	code string
+	l     sim.EventLister
+	codes []string
 }
 
 func (d droppedEvents) ListEvents(ctx context.Context, f store.EventFilter) ([]store.EventRow, error) {
 	rows, err := d.l.ListEvents(ctx, f)
 	var out []store.EventRow
 	for _, r := range rows {
-		if r.Code != d.code {
+		if !slices.Contains(d.codes, r.Code) {
 			out = append(out, r)
 		}
 	}
@@ -325,7 +329,9 @@ func (d droppedEvents) ListEvents(ctx context.Context, f store.EventFilter) ([]s
 // TestDrillCommandFailsAgainstAGatewayWithoutItsChecks: the real gateway
 // has no switch to admit it.)
 func TestDrillCACertificateAsClientFailsWithoutItsEvidence(t *testing.T) {
-	drillTargetHook = func(tg *drill.Target) { tg.Events = droppedEvents{l: tg.Events, code: codes.CertProfileMismatch} }
+	drillTargetHook = func(tg *drill.Target) {
+		tg.Events = droppedEvents{l: tg.Events, codes: []string{codes.CertProfileMismatch}}
+	}
 	t.Cleanup(func() { drillTargetHook = nil })
 	r := cli(t, nil, "drill", "--json", "--only", "ca-certificate-as-client", "--event-wait", "300ms")
 	if r.code != exitRuntime {
@@ -343,5 +349,67 @@ func TestDrillCACertificateAsClientFailsWithoutItsEvidence(t *testing.T) {
 		if strings.HasPrefix(c.What, "handshake") && !c.OK {
 			t.Errorf("the gateway admitted the CA certificate: %+v", c)
 		}
+	}
+}
+
+// tmsDrills are the TMS access drills (issue 19).
+var tmsDrills = []string{"tms-stolen-token-without-certificate", "tms-token-bound-to-another-certificate",
+	"tms-revoked-client-live-token", "tms-cross-carrier-read"}
+
+// TestDrillTMSAccessFailsWithoutItsEvidence: against the real gateway,
+// each TMS access attack is refused, but with the refusals' events gone
+// from the store (test-only hook: a gateway that refuses without
+// recording) each drill fails on its event check, its other checks
+// holding, exit status 1. (That a gateway admitting the attacks fails
+// them is drilltest's AcceptAll, in
+// TestDrillCommandFailsAgainstAGatewayWithoutItsChecks.)
+func TestDrillTMSAccessFailsWithoutItsEvidence(t *testing.T) {
+	drillTargetHook = func(tg *drill.Target) {
+		tg.Events = droppedEvents{l: tg.Events, codes: []string{codes.ClientCertificateRequired, codes.AccessTokenBindingMismatch,
+			codes.TLSCertRevoked, codes.AccessTokenPrincipalInactive, codes.AccessOtherCarrier}}
+	}
+	t.Cleanup(func() { drillTargetHook = nil })
+	r := cli(t, nil, "drill", "--json", "--only", strings.Join(tmsDrills, ","), "--event-wait", "300ms")
+	if r.code != exitRuntime {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, exitRuntime, r.stdout, r.stderr)
+	}
+	var rep drill.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary.Fail != len(tmsDrills) {
+		t.Errorf("summary %+v, want the %d TMS access drills failed", rep.Summary, len(tmsDrills))
+	}
+	for _, d := range rep.Drills {
+		if !strings.Contains(d.Reason, "security event") {
+			t.Errorf("%s: reason %q, want the event check", d.Name, d.Reason)
+		}
+		for _, c := range d.Checks {
+			if !c.OK && !strings.Contains(c.What, "security event") {
+				t.Errorf("%s: check %+v failed against the real gateway", d.Name, c)
+			}
+		}
+	}
+}
+
+// TestDrillTMSRevokedClientFailsWhenRevocationDoesNothing: with the
+// client revocation replaced by one that changes nothing (test-only
+// hook), the revoked client's token keeps reading: the drill fails on the
+// token still admitted, exit status 1.
+func TestDrillTMSRevokedClientFailsWhenRevocationDoesNothing(t *testing.T) {
+	drillTargetHook = func(tg *drill.Target) {
+		tg.RevokeClient = func(context.Context, string) error { return nil }
+	}
+	t.Cleanup(func() { drillTargetHook = nil })
+	r := cli(t, nil, "drill", "--json", "--only", "tms-revoked-client-live-token", "--event-wait", "300ms")
+	if r.code != exitRuntime {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, exitRuntime, r.stdout, r.stderr)
+	}
+	var rep drill.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary.Fail != 1 || !strings.Contains(rep.Drills[0].Reason, "want refused, got admitted: 200") {
+		t.Errorf("summary %+v, reason %q: want the drill failed on the token still admitted", rep.Summary, rep.Drills[0].Reason)
 	}
 }

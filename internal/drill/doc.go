@@ -25,7 +25,7 @@
 // recorded at least one check and every check held: a drill that measured
 // nothing fails, as does one that timed out or could not set itself up.
 // not_available is only for drills whose capability has not landed in the
-// gateway yet (tokens, commands, the audit log, detection); each names the
+// gateway yet (commands, the audit log, detection); each names the
 // issue that will make it available. It is never counted as passed.
 //
 // # Security model
@@ -41,5 +41,9 @@
 // gateway's event store: the drill runner is an operator tool, not a remote probe. Drill
 // vehicles (and the TMS client of the wrong-profile drill) are real
 // registry entries named with Target.Prefix; run drills against a
-// production gateway only deliberately.
+// production gateway only deliberately. The TMS access drills (access.go)
+// also register drill TMS clients, carriers and vehicles without a
+// credential, named with Target.Prefix, get certificate-bound tokens for
+// those clients at the gateway's token endpoint, and revoke each drill
+// client's certificates when the drill ends.
 package drill

@@ -73,7 +73,8 @@ type Target struct {
 	// the GNSS jump drill jumps beyond the implied-speed limit, the
 	// wheel/GNSS drill disagrees beyond the ratio for the frame count.
 	Plausibility plausibility.Config
-	// Prefix names drill vehicles PREFIX-<drill>-<n>.
+	// Prefix names drill vehicles PREFIX-<drill>-<n>, and the TMS access
+	// drills' clients, vehicles and carriers likewise.
 	Prefix string
 	// GatewayFrameKeys are the gateway's published frame keys, which a
 	// truck on the agent SDK pins; HeartbeatInterval and HeartbeatMisses
@@ -107,6 +108,21 @@ type Target struct {
 	// share the attacker's. Empty: 127.0.0.2 against a gateway on IPv4
 	// loopback; against any other those drills fail, asking for it.
 	AttackSource string
+	// TMSURL is the TMS listener, https://host:port, trusted through
+	// RootPEM as the vehicle listener is (the TMS access drills).
+	TMSURL string
+	// RegisterClient registers a drill TMS client id of carrier with
+	// roles and issues its certificate and key from the fleet CA, as
+	// `client add ID --carrier C --roles R` then `pki issue client ID` do.
+	RegisterClient func(ctx context.Context, id, carrier string, roles []string) (tls.Certificate, error)
+	// RegisterVehicle registers a drill vehicle id of carrier, with no
+	// credential (it never connects: it is what a TMS client reads), as
+	// `vehicle add ID --carrier C` does.
+	RegisterVehicle func(ctx context.Context, id, carrier string) error
+	// RevokeClient revokes every certificate of TMS client id (key
+	// compromise), as `pki revoke --client ID` does: the revoked-client
+	// drill's event, and every TMS access drill's clean-up.
+	RevokeClient func(ctx context.Context, id string) error
 }
 
 // Check is one expectation a drill verified.

@@ -134,3 +134,14 @@ const (
 	// source than the drill trucks' 127.0.0.1 for the per-source bounds.
 	loopbackAttackSource = "127.0.0.2"
 )
+
+const (
+	// maxTMSBody bounds what a TMS access drill reads of one answer: the
+	// gateway's problems and tokens are far smaller.
+	maxTMSBody = 64 << 10
+	// revokeMeasureLimit is how long the revoked-client drill keeps
+	// sending the token after the revocation before it calls the token
+	// still admitted: beyond RevocationSLA, so that a late refusal is
+	// measured (and fails its SLA) rather than cut short.
+	revokeMeasureLimit = RevocationSLA + 2*time.Second
+)

@@ -2,7 +2,8 @@
 // enrolls and renews vehicles with its own throw-away CA and, depending on
 // its Mode, accepts everything (revocation included: it changes nothing)
 // or refuses the way the real gateway does while recording no event (and,
-// if told, reporting plausibility findings). A drill that passes against
+// if told, reporting plausibility findings). Its TMS listener (tms.go)
+// does the same for the TMS access drills. A drill that passes against
 // it checks nothing.
 //
 // # Security model
@@ -74,6 +75,8 @@ type Gateway struct {
 	counts   map[string]int
 	findings Findings
 	revoked  map[string]bool // vehicle ids; consulted in RefuseSilently mode only
+	tmsSrv   *httptest.Server
+	tms      tmsState // under mu
 }
 
 // SetFindings makes a RefuseSilently fake answer accepted frames with the
@@ -138,6 +141,7 @@ func Start(t testing.TB, mode Mode, refuse Refuse) *Gateway {
 	g.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are the point
 	g.srv.StartTLS()
 	t.Cleanup(g.srv.Close)
+	g.startTMS(t)
 	return g
 }
 
@@ -164,7 +168,8 @@ func (g *Gateway) issueErr(tmpl *x509.Certificate, pub any) (*x509.Certificate, 
 // event store that holds nothing.
 func (g *Gateway) Target() *drill.Target {
 	return &drill.Target{URL: g.srv.URL, RootPEM: g.rootPEM, Provisioner: provisioner{g}, Events: noEvents{}, Issue: g.issueFor,
-		ClockSkew: 5 * time.Second, Window: 0, Prefix: "drill", Revoke: g.revoke, IssueCAForgery: g.issueCAFor}
+		ClockSkew: 5 * time.Second, Window: 0, Prefix: "drill", Revoke: g.revoke, IssueCAForgery: g.issueCAFor,
+		TMSURL: g.tmsSrv.URL, RegisterClient: g.registerClient, RegisterVehicle: g.registerVehicle, RevokeClient: g.revokeClient}
 }
 
 // revoke records the vehicle as revoked: RefuseSilently refuses its
