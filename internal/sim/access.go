@@ -659,8 +659,11 @@ func (r *AccessReport) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, a...)) }
 	p("started", "%s", r.Started.Format(time.RFC3339))
-	fresh := "one token per client (cached path)"
-	if r.FreshTokenEvery > 0 {
+	fresh := "one token per reading client (the guard's cached path)"
+	switch {
+	case r.Mode == AccessTokens:
+		fresh = "every client mints tokens"
+	case r.FreshTokenEvery > 0:
 		fresh = fmt.Sprintf("a new token every %d reads (uncached verify)", r.FreshTokenEvery)
 	}
 	p("mode", "%s, %d clients of carrier %s (roles %s), %d vehicles; %s", r.Mode, r.Clients, r.Carrier,
