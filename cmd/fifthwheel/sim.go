@@ -34,7 +34,7 @@ func (a *app) simCmd() *cobra.Command {
 		Use:   "sim",
 		Short: "Simulate trucks against a gateway: demos, drills, load tests",
 	})
-	cmd.AddCommand(a.simFleetCmd(), a.simLoadCmd())
+	cmd.AddCommand(a.simFleetCmd(), a.simLoadCmd(), a.simAccessCmd())
 	return cmd
 }
 

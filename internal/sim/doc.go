@@ -1,5 +1,6 @@
 // Package sim simulates trucks (and, later, a TMS) for the demo, the drills
-// and load tests: `fifthwheel sim fleet` and `fifthwheel sim load`.
+// and load tests: `fifthwheel sim fleet`, `fifthwheel sim load` and
+// `fifthwheel sim access`.
 //
 // A Fleet drives N trucks against a running gateway. Each truck is a real
 // agent.Agent (the public vehicle SDK, nothing else: if the simulator needs
@@ -57,6 +58,19 @@
 // code, or failed with its request, 429s included), and gives the
 // gateway's CPU from /proc/PID/stat and this process's own, signing apart.
 //
+// # TMS access (Access)
+//
+// An Access (access.go) measures the TMS listener's access control as TMS
+// clients meet it: N registered TMS clients (an AccessProvisioner registers
+// them with a carrier and roles and issues their certificates), each on its
+// own mutual-TLS HTTP/2 connection, POST /oauth2/token over and over, or
+// GET vehicle states with their certificate-bound token (the guard's cached
+// path), optionally with a new token every K reads (its signature-verifying
+// path). It talks to the gateway only over the network. Its report gives
+// the rates and latencies, refusals by status and problem code (any but a
+// 429 fails the run), the same ceiling measured before and after the run,
+// and the gateway's CPU per answered request.
+//
 // # Security model
 //
 // None of its own: the simulator is a client like any truck, holding
@@ -68,7 +82,7 @@
 //
 // # Compatibility
 //
-// The reports' JSON members (Report, LoadReport) and the SLA names are read
+// The reports' JSON members (Report, LoadReport, AccessReport) and the SLA names are read
 // by scripts and CI; new members may be added, existing ones keep their
 // meaning.
 package sim

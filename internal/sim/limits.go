@@ -185,3 +185,24 @@ const (
 	// Go supports.
 	clockTicks = 100
 )
+
+// TMS access driver (`fifthwheel sim access`, access.go).
+const (
+	// DefaultAccessPrefix names the driver's TMS clients access-c00000, …
+	// and its vehicles access-v00000, …
+	DefaultAccessPrefix = "access"
+	// DefaultAccessCarrier is the carrier of the driver's clients and
+	// vehicles.
+	DefaultAccessCarrier = "sim-access"
+	// MaxAccessClients and MaxAccessVehicles bound one run: each client
+	// holds one connection (and, with --fresh-token-every, mints tokens).
+	MaxAccessClients  = 1_000
+	MaxAccessVehicles = 10_000
+	// accessRenewBefore: a reads client fetches a new token this long
+	// before its token expires (the gateway allows 30 s of leeway; a token
+	// is never used near its end).
+	accessRenewBefore = 30 * time.Second
+	// maxAccessBody bounds the answer read from the gateway (a token
+	// response or a vehicle's state is well under 4 KiB).
+	maxAccessBody = 64 << 10
+)
