@@ -341,16 +341,6 @@ func (w *world) serve(r *http.Request) *httptest.ResponseRecorder {
 	return rec
 }
 
-// call is serve(req(...)) as id.
-func (w *world) call(method, target, id, token string) *httptest.ResponseRecorder {
-	w.t.Helper()
-	idn, ok := w.ids[id]
-	if !ok {
-		w.t.Fatalf("no identity %q", id)
-	}
-	return w.serve(req(method, target, &idn, token))
-}
-
 // refused serves r and checks that it was refused with status and answer
 // code, without reaching a handler, with exactly one event of evCode.
 func (w *world) refused(r *http.Request, status int, code, evCode string) (*httptest.ResponseRecorder, event.Event) {
