@@ -62,7 +62,9 @@ type CommandStore interface {
 	LastCmdSeq(ctx context.Context, vehicle string) (int64, error)
 
 	// AddApproval records an approval. ErrNotFound if the command does not
-	// exist; ErrConflict if a.Approver already approved it.
+	// exist; ErrConflict if a.Approver already approved it with an approval
+	// unexpired at a.At. An expired approval of the same approver is
+	// replaced (the approver renews it), in one conditional statement.
 	AddApproval(ctx context.Context, a Approval) error
 	// ListApprovals returns a command's approvals, oldest first.
 	ListApprovals(ctx context.Context, command string) ([]Approval, error)

@@ -280,6 +280,22 @@ func testCommandApprovals(t *testing.T, e storetest.Engine) {
 	if err != nil || !reflect.DeepEqual(got, []store.Approval{a, b}) {
 		t.Fatalf("ListApprovals = %+v, %v", got, err)
 	}
+	// Again before it expired: refused, the first kept.
+	again := a
+	again.At, again.ExpiresAt = a.ExpiresAt.Add(-time.Second), a.ExpiresAt.Add(time.Hour)
+	if err := st.AddApproval(ctx, again); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a second approval while the first counts: %v, want ErrConflict", err)
+	}
+	// Once it expired, the approver renews it.
+	renew := a
+	renew.At, renew.ExpiresAt = a.ExpiresAt, a.ExpiresAt.Add(15*time.Minute)
+	if err := st.AddApproval(ctx, renew); err != nil {
+		t.Fatalf("renewing an expired approval: %v", err)
+	}
+	got, err = st.ListApprovals(ctx, "c1")
+	if err != nil || len(got) != 2 || !reflect.DeepEqual(got[1], renew) {
+		t.Fatalf("ListApprovals after a renewal = %+v, %v", got, err)
+	}
 }
 
 // TestAttackOnePrincipalApprovingTwice (store level): the second approval

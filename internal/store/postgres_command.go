@@ -257,7 +257,8 @@ func (s *pgStore) AddApproval(ctx context.Context, a Approval) error {
 		} else if err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO approvals(command_id,approver,at,expires_at) VALUES($1,$2,$3,$4) ON CONFLICT DO NOTHING`,
+		tag, err := tx.Exec(ctx, `INSERT INTO approvals(command_id,approver,at,expires_at) VALUES($1,$2,$3,$4)
+			ON CONFLICT (command_id,approver) DO UPDATE SET at=excluded.at, expires_at=excluded.expires_at WHERE approvals.expires_at <= excluded.at`,
 			a.Command, a.Approver, a.At.UTC(), a.ExpiresAt.UTC())
 		if err != nil {
 			return err

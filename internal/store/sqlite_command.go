@@ -270,12 +270,16 @@ func (s *sqliteStore) AddApproval(ctx context.Context, a Approval) error {
 		} else if err != nil {
 			return err
 		}
-		_, err := tx.Exec(`INSERT INTO approvals(command_id,approver,at_us,expires_us) VALUES(?,?,?,?)`,
+		res, err := tx.Exec(`INSERT INTO approvals(command_id,approver,at_us,expires_us) VALUES(?,?,?,?)
+			ON CONFLICT(command_id,approver) DO UPDATE SET at_us=excluded.at_us, expires_us=excluded.expires_us WHERE approvals.expires_us <= excluded.at_us`,
 			a.Command, a.Approver, a.At.UnixMicro(), a.ExpiresAt.UnixMicro())
-		if isUniqueViolation(err) {
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("%w: %s already approved command %s", ErrConflict, a.Approver, a.Command)
 		}
-		return err
+		return nil
 	})
 }
 
