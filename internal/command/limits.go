@@ -3,7 +3,7 @@ package command
 import "time"
 
 // Limits and defaults of commands, in one place. The risk policy's
-// defaults are the seed's (docs/OPERATIONS.md, "Approvals").
+// defaults are the seed's (the design's "Defaults" table: approvals).
 const (
 	// DefaultHeavyGrossKg: a load heavier than this (gross, kg) needs
 	// DefaultHazmatApprovals, as hazardous material does. 36,000 kg is

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
@@ -111,5 +112,20 @@ func TestStateMachine(t *testing.T) {
 	}
 	if !RequiresFreshSession(RiskHigh) || RequiresFreshSession(RiskElevated) || !RequiresFreshSession("unknown") {
 		t.Error("RequiresFreshSession")
+	}
+}
+
+// TestEveryEventCodeHasAnActivity: each code the service emits names the
+// lifecycle step that decided.
+func TestEveryEventCodeHasAnActivity(t *testing.T) {
+	for code, act := range activities {
+		if _, ok := codes.Lookup(code); !ok || act == "" {
+			t.Errorf("%s: not catalogued or no activity", code)
+		}
+	}
+	for _, e := range codes.All() {
+		if e.Area == codes.AreaCommand && activities[e.Code] == "" {
+			t.Errorf("%s: a command code without an activity", e.Code)
+		}
 	}
 }

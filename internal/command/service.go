@@ -159,6 +159,19 @@ func (s *Service) NewID() (string, error) {
 	return "cmd-" + hex.EncodeToString(b[:]), nil
 }
 
+// activities names each code's event activity: the step of the lifecycle
+// that decided.
+var activities = map[string]string{
+	codes.CommandCreated: "command_create", codes.CommandInvalid: "command_create", codes.IdempotencyKeyReused: "command_create",
+	codes.CommandApprovalRecorded: "command_approve", codes.CommandApprovalRefusedSelf: "command_approve",
+	codes.CommandApprovalRefusedDuplicate: "command_approve", codes.CommandApprovalRefusedRole: "command_approve",
+	codes.CommandApprovalRefusedState: "command_approve", codes.CommandApprovalExpired: "command_approve", codes.CommandApproved: "command_approve",
+	codes.CommandQueued: "command_queue", codes.CommandDelivered: "command_deliver", codes.CommandDeliveryRefused: "command_deliver",
+	codes.CommandAccepted: "command_answer", codes.CommandRejected: "command_answer", codes.VehicleMismatch: "command_answer",
+	codes.CommandStateConflict: "command_transition", codes.CommandCancelled: "command_cancel", codes.CommandCancelRefused: "command_cancel",
+	codes.CommandExpired: "command_expire",
+}
+
 // ev builds one event of the command c.
 func ev(code string, verdict event.Verdict, actor principal.Principal, c store.Command, attrs map[string]any) event.Event {
 	class := event.ClassCommand
@@ -183,7 +196,7 @@ func ev(code string, verdict event.Verdict, actor principal.Principal, c store.C
 	if c.ID != "" {
 		res = "command:" + c.ID
 	}
-	return event.Event{Class: class, Activity: "command", Severity: codes.SeverityOf(code, event.SeverityInfo), Actor: actor,
+	return event.Event{Class: class, Activity: activities[code], Severity: codes.SeverityOf(code, event.SeverityInfo), Actor: actor,
 		Resource: res, Verdict: verdict, Code: code, Attrs: attrs}
 }
 

@@ -218,6 +218,3 @@ type WebhookMessage struct {
 	DeliveredAt   time.Time // zero: not delivered
 	Dead          bool
 }
-
-// notDelivered are the states an expiry sweep selects.
-var notDelivered = []CommandState{CommandPendingApproval, CommandApproved, CommandQueued}

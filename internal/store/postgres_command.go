@@ -141,8 +141,9 @@ func (s *pgStore) ListCommands(ctx context.Context, f CommandFilter) ([]Command,
 		add(` AND state = $%d`, f.State)
 	}
 	if !f.ExpiresBy.IsZero() {
-		add(` AND expires_at <= $%d`, f.ExpiresBy.UTC())
-		add(` AND state = ANY($%d)`, []string{string(notDelivered[0]), string(notDelivered[1]), string(notDelivered[2])})
+		// The state list is the partial index's predicate, literally, so
+		// the sweep reads that index.
+		add(` AND expires_at <= $%d AND state IN ('pending_approval','approved','queued')`, f.ExpiresBy.UTC())
 	}
 	add(` ORDER BY id LIMIT $%d`, pageSize(f.Limit))
 	return s.queryCommands(ctx, q, args...)

@@ -154,8 +154,10 @@ func (s *sqliteStore) ListCommands(ctx context.Context, f CommandFilter) ([]Comm
 		args = append(args, f.State)
 	}
 	if !f.ExpiresBy.IsZero() {
-		q += ` AND expires_us <= ? AND state IN (?,?,?)`
-		args = append(args, f.ExpiresBy.UnixMicro(), notDelivered[0], notDelivered[1], notDelivered[2])
+		// The state list is the partial index's predicate, literally, so
+		// the sweep reads that index.
+		q += ` AND expires_us <= ? AND state IN ('pending_approval','approved','queued')`
+		args = append(args, f.ExpiresBy.UnixMicro())
 	}
 	q += ` ORDER BY id LIMIT ?`
 	args = append(args, pageSize(f.Limit))
