@@ -558,3 +558,46 @@ func TestCancelAndAnswer(t *testing.T) {
 		}
 	})
 }
+
+// TestTwoApprovalsRacing: the two approvals a hazmat command needs,
+// given at once on two replicas, approve and queue it exactly once.
+func TestTwoApprovalsRacing(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, se storetest.Engine) {
+		cfg := se.New(t)
+		envs := []*env{newEnvOn(t, storetest.OpenConfig(t, cfg)), newEnvOn(t, storetest.OpenConfig(t, cfg))}
+		for round := range 8 {
+			c := envs[0].create(t, hazmat())
+			ds := make([]command.Decision, 2)
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			for i, p := range []principal.Principal{ann, bob} {
+				wg.Add(1)
+				go func() { defer wg.Done(); ds[i], errs[i] = envs[i].svc.Approve(ctx, c.ID, p) }()
+			}
+			wg.Wait()
+			approved, queued := 0, 0
+			for i := range ds {
+				if errs[i] != nil {
+					t.Fatalf("round %d: %v", round, errs[i])
+				}
+				for _, code := range codesOf(ds[i].Events) {
+					approved += btoi(code == codes.CommandApproved)
+					queued += btoi(code == codes.CommandQueued)
+				}
+			}
+			got := envs[0].get(t, c.ID)
+			trs, _ := envs[0].st.CommandTransitions(ctx, c.ID)
+			if approved != 1 || queued != 1 || got.State != command.Queued || got.CmdSeq != int64(round+1) || len(trs) != 3 {
+				t.Fatalf("round %d: %d approved and %d queued events, command %s cmd_seq %d, %d transitions; want 1, 1, queued, %d, 3",
+					round, approved, queued, got.State, got.CmdSeq, len(trs), round+1)
+			}
+		}
+	})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -35,6 +35,7 @@ func TestCommandConformance(t *testing.T) {
 		{"idempotency", testIdempotency},
 		{"idempotency_with_create_is_atomic", testIdempotencyWithCreate},
 		{"webhook_outbox", testWebhookOutbox},
+		{"webhook_claims_are_disjoint", testWebhookClaimsDisjoint},
 		{"migration_runs_again", testCommandMigrationAgain},
 	}
 	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
@@ -669,5 +670,51 @@ func TestPostgresQueueNotifies(t *testing.T) {
 	defer cancel2()
 	if note, err := conn.WaitForNotification(wctx2); err == nil {
 		t.Fatalf("a second notification: %+v", note)
+	}
+}
+
+// testWebhookClaimsDisjoint: replicas claiming at once never take the same
+// message (a webhook is not sent twice by two replicas within a lease).
+func testWebhookClaimsDisjoint(t *testing.T, e storetest.Engine) {
+	cfg := e.New(t)
+	handles := []store.Store{storetest.OpenConfig(t, cfg), storetest.OpenConfig(t, cfg)}
+	const n = 40
+	for i := range n {
+		if _, err := handles[0].EnqueueWebhook(ctx, store.WebhookMessage{Client: "acme", EventType: "e", Body: []byte("{}"), NextAttemptAt: cmdT0, CreatedAt: cmdT0}); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				got, err := handles[w%2].ClaimWebhooks(ctx, cmdT0, time.Minute, 3)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, m := range got {
+					seen[m.ID]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Fatalf("claimed %d distinct messages, want %d", len(seen), n)
+	}
+	for id, k := range seen {
+		if k != 1 {
+			t.Fatalf("message %d claimed %d times", id, k)
+		}
 	}
 }
