@@ -124,6 +124,28 @@ const (
 	TokenKeyRotated              = "token_key_rotated"
 	TokenKeyUnavailable          = "token_key_unavailable"
 
+	// Commands: the risk policy, approvals, the state machine and the
+	// TMS API's Idempotency-Key (package command).
+	CommandCreated                  = "command_created"
+	CommandInvalid                  = "command_invalid"
+	CommandApprovalRecorded         = "command_approval_recorded"
+	CommandApprovalRefusedSelf      = "command_approval_refused_self"
+	CommandApprovalRefusedDuplicate = "command_approval_refused_duplicate"
+	CommandApprovalRefusedRole      = "command_approval_refused_role"
+	CommandApprovalRefusedState     = "command_approval_refused_state"
+	CommandApprovalExpired          = "command_approval_expired"
+	CommandApproved                 = "command_approved"
+	CommandQueued                   = "command_queued"
+	CommandDelivered                = "command_delivered"
+	CommandDeliveryRefused          = "command_delivery_refused"
+	CommandAccepted                 = "command_accepted"
+	CommandRejected                 = "command_rejected"
+	CommandCancelled                = "command_cancelled"
+	CommandCancelRefused            = "command_cancel_refused"
+	CommandExpired                  = "command_expired"
+	CommandStateConflict            = "command_state_conflict"
+	IdempotencyKeyReused            = "idempotency_key_reused"
+
 	// Enrollment and renewal.
 	RequestTooLarge     = "request_too_large"
 	MalformedRequest    = "malformed_request"
@@ -456,6 +478,46 @@ var catalogue = [...]Entry{
 		Meaning: "A token-signing key was created (the first, when a gateway starts on a store without one) or rotated by an operator; the old key stays published until its last token expires."},
 	{Code: TokenKeyUnavailable, Area: AreaAccess, Status: http.StatusServiceUnavailable, Severity: high, Kind: transient,
 		Meaning: "No token-signing key could be loaded or opened, so no token is issued and none verifies (fail closed)."},
+
+	// Commands.
+	{Code: CommandCreated, Area: AreaCommand, Severity: info,
+		Meaning: "Event: a command was created (attributes: type, vehicle, risk class, approvals required and why); it waits for approvals (`pending_approval`) or is approved at once."},
+	{Code: CommandInvalid, Area: AreaCommand, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
+		Meaning: "The command request is invalid: an unknown type, a payload over its size limit, an expiry in the past or too far ahead, a vehicle or requester missing."},
+	{Code: CommandApprovalRecorded, Area: AreaCommand, Severity: info,
+		Meaning: "Event: an approver's approval of a command was recorded (attributes: valid approvals now, approvals required)."},
+	{Code: CommandApprovalRefusedSelf, Area: AreaCommand, Status: http.StatusForbidden, Severity: high, Kind: protocol,
+		Meaning: "The requester of a command tried to approve it: approvals come from principals other than the requester (two-person rule)."},
+	{Code: CommandApprovalRefusedDuplicate, Area: AreaCommand, Status: http.StatusConflict, Severity: medium, Kind: protocol,
+		Meaning: "The principal already approved this command; one principal's approval counts once, however often it is given."},
+	{Code: CommandApprovalRefusedRole, Area: AreaCommand, Status: http.StatusForbidden, Severity: medium, Kind: protocol,
+		Meaning: "The principal does not hold the approver role now (roles are read live), so its approval is refused."},
+	{Code: CommandApprovalRefusedState, Area: AreaCommand, Status: http.StatusConflict, Severity: low, Kind: protocol,
+		Meaning: "The command is not waiting for approvals (approved already, cancelled, expired or beyond); nothing changed."},
+	{Code: CommandApprovalExpired, Area: AreaCommand, Severity: low,
+		Meaning: "Event: an approval older than the approval lifetime, or whose approver no longer holds the approver role, was not counted."},
+	{Code: CommandApproved, Area: AreaCommand, Severity: info,
+		Meaning: "Event: a command has the approvals its risk class requires, from distinct approvers other than the requester, all valid now."},
+	{Code: CommandQueued, Area: AreaCommand, Severity: info,
+		Meaning: "Event: a command was given its vehicle's next `cmd_seq` and a nonce and waits for delivery (reason `vehicle_offline` when the vehicle has no session)."},
+	{Code: CommandDelivered, Area: AreaCommand, Severity: info,
+		Meaning: "Event: a replica sent the signed command on the vehicle's session; from now on it may have executed."},
+	{Code: CommandDeliveryRefused, Area: AreaCommand, Severity: medium,
+		Meaning: "Event: a command was not delivered because it had expired (it moves to `expired`) or was no longer queued (cancelled, or delivered by another replica)."},
+	{Code: CommandAccepted, Area: AreaCommand, Severity: info,
+		Meaning: "Event: the vehicle's signed answer accepted the command."},
+	{Code: CommandRejected, Area: AreaCommand, Severity: medium,
+		Meaning: "Event: the vehicle's signed answer rejected the command (attribute `reason`); it did not execute."},
+	{Code: CommandCancelled, Area: AreaCommand, Severity: info,
+		Meaning: "Event: a command was cancelled before delivery; it never reaches the vehicle."},
+	{Code: CommandCancelRefused, Area: AreaCommand, Status: http.StatusConflict, Severity: medium, Kind: protocol,
+		Meaning: "The command was already delivered (it may have executed) or is final, so it can no longer be cancelled; send a new command to undo it."},
+	{Code: CommandExpired, Area: AreaCommand, Severity: low,
+		Meaning: "Event: a command reached its expiry before delivery; it is never delivered, so it did not execute."},
+	{Code: CommandStateConflict, Area: AreaCommand, Status: http.StatusConflict, Severity: low, Kind: protocol,
+		Meaning: "The command changed state meanwhile (another request or replica was first); read it again before deciding."},
+	{Code: IdempotencyKeyReused, Area: AreaCommand, Status: http.StatusConflict, Severity: medium, Kind: protocol,
+		Meaning: "The Idempotency-Key was used before for a request with another body; a retry must send the same body, a new request a new key."},
 
 	// Enrollment and renewal.
 	{Code: RequestTooLarge, Area: AreaEnrollment, Status: http.StatusRequestEntityTooLarge, Severity: low, Kind: protocol,

@@ -78,6 +78,7 @@ const (
 	AreaHTTP         Area = "http"         // any HTTP route
 	AreaTLS          Area = "tls"          // TLS handshakes, admission of connections, live revocation
 	AreaAccess       Area = "access"       // TMS access: OAuth2 token endpoint, access tokens (RFC 8705), roles, carrier scope, front door
+	AreaCommand      Area = "command"      // commands to vehicles: risk policy, approvals, state machine, Idempotency-Key
 	AreaEnrollment   Area = "enrollment"   // POST /v1/pki/enroll and /v1/pki/renew
 	AreaPKI          Area = "pki"          // the fleet CA and operator PKI actions
 	AreaRegistry     Area = "registry"     // the vehicle registry, frame keys, epochs
@@ -87,7 +88,7 @@ const (
 )
 
 // Areas lists every area in documentation order.
-var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaEnrollment,
+var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaCommand, AreaEnrollment,
 	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaSystem}
 
 // Kind is what a client does about a code it receives. Package agent maps
