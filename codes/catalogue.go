@@ -44,6 +44,17 @@ const (
 	Goodbye                  = "goodbye"
 	VehicleForgotten         = "vehicle_forgotten"
 
+	// Command answers: the reason of a vehicle's rejected command_ack
+	// (package agent's verdicts; docs/PROTOCOL.md "Commands").
+	CommandWrongVehicle = "command_wrong_vehicle"
+	CommandSeqRollback  = "command_seq_rollback"
+	CommandConflict     = "command_conflict"
+	CommandExpired      = "command_expired"
+	CommandInfeasible   = "command_infeasible"
+	CommandUnsupported  = "command_unsupported"
+	CommandHandlerError = "command_handler_error"
+	CommandInterrupted  = "command_interrupted"
+
 	// Batch path.
 	MalformedBatch = "malformed_batch"
 	TooManyFrames  = "too_many_frames"
@@ -306,6 +317,25 @@ var catalogue = [...]Entry{
 		Meaning: "Close reason (1000) a vehicle sends when it ends its session on purpose."},
 	{Code: VehicleForgotten, Area: AreaSession, Severity: medium, Kind: notEnrolled,
 		Meaning: "The liveness monitor forgot the vehicle (decommissioned or deleted); its session is closed (4005)."},
+
+	// Command answers (a vehicle's command_ack reasons; bad_signature and
+	// unknown_kid, package frame's, answer a command whose signature fails).
+	{Code: CommandWrongVehicle, Area: AreaCommandAck, Severity: high, Kind: protocol,
+		Meaning: "The command's `vehicle_id` is not the answering vehicle: a command for another truck (an authenticity failure: the truck enters safe state)."},
+	{Code: CommandSeqRollback, Area: AreaCommandAck, Severity: high, Kind: protocol,
+		Meaning: "The command's `cmd_seq` is not above the highest the vehicle answered, and it is no redelivery of an answered command: a replayed or rolled-back counter (safe state)."},
+	{Code: CommandConflict, Area: AreaCommandAck, Severity: high, Kind: protocol,
+		Meaning: "A `cmd_seq` or `command_id` the vehicle answered before arrives with other content (safe state)."},
+	{Code: CommandExpired, Area: AreaCommandAck, Severity: low, Kind: protocol,
+		Meaning: "The command's `expires_at` had passed, by the vehicle's clock beyond its tolerance (5 s), when it arrived: not executed."},
+	{Code: CommandInfeasible, Area: AreaCommandAck, Severity: low, Kind: protocol,
+		Meaning: "The vehicle's AV stack declined the command: it cannot carry it out (route, load, hours, equipment). A business answer: no safe state."},
+	{Code: CommandUnsupported, Area: AreaCommandAck, Severity: low, Kind: protocol,
+		Meaning: "The vehicle's AV stack does not take commands of this `command_type` (or has no command handler)."},
+	{Code: CommandHandlerError, Area: AreaCommandAck, Severity: medium, Kind: protocol,
+		Meaning: "The vehicle's command handler failed (an invalid answer or a crash): not executed; send a new command."},
+	{Code: CommandInterrupted, Area: AreaCommandAck, Severity: medium, Kind: protocol,
+		Meaning: "The vehicle restarted while its handler ran this command: it may have executed, and the vehicle never runs it again; check the truck's state before sending a new command."},
 
 	// Batch path.
 	{Code: MalformedBatch, Area: AreaBatch, Status: http.StatusBadRequest, Severity: medium, Kind: protocol,
