@@ -395,7 +395,11 @@ func refusals() []refusal {
 		{"command waypoint with an unknown member", CodeUnknownMember, "unknown_member-command-waypoint",
 			editedCommand(CommandDispatch, `{"handoff":false,"lat":41.525031`, `{"alt":180,"handoff":false,"lat":41.525031`)},
 		{"command payload member the type does not define (waypoints in a tender)", CodeUnknownMember, "unknown_member-command-tender-waypoints",
-			bodyEnv(func() Body { c := sampleCommand(CommandTender); c.Payload.Waypoints = sampleCommand(CommandDispatch).Payload.Waypoints; return c }())},
+			bodyEnv(func() Body {
+				c := sampleCommand(CommandTender)
+				c.Payload.Waypoints = sampleCommand(CommandDispatch).Payload.Waypoints
+				return c
+			}())},
 		{"command payload unknown member", CodeUnknownMember, "", editedCommand(CommandCancel, `{"cancels":`, `{"speed_limit":99,"cancels":`)},
 		{"command dispatch without waypoints", CodeMissingMember, "",
 			bodyEnv(func() Body { c := sampleCommand(CommandDispatch); c.Payload.Waypoints = nil; return c }())},
@@ -438,7 +442,11 @@ func refusals() []refusal {
 		{"command expires before it is issued", CodeSchema, "",
 			bodyEnv(func() Body { c := sampleCommand(CommandCancel); c.ExpiresAt = c.IssuedAt; return c }())},
 		{"command lives longer than MaxCommandLifetime", CodeSchema, "",
-			bodyEnv(func() Body { c := sampleCommand(CommandCancel); c.ExpiresAt = c.IssuedAt.Add(MaxCommandLifetime + time.Millisecond); return c }())},
+			bodyEnv(func() Body {
+				c := sampleCommand(CommandCancel)
+				c.ExpiresAt = c.IssuedAt.Add(MaxCommandLifetime + time.Millisecond)
+				return c
+			}())},
 		{"command nonce too short", CodeSchema, "", bodyEnv(func() Body { c := sampleCommand(CommandCancel); c.Nonce = c.Nonce[:15]; return c }())},
 		{"command without payload", CodeMissingMember, "", editedCommand(CommandCancel, `"payload":{"cancels":"cmd-7f39","reason":"load_cancelled"},`, ``)},
 		{"ack seq 2^53", CodeNumberOutOfRange, "", bodyEnv(&Ack{AckEpoch: 1, AckSeq: MaxSafeInteger + 1})},
