@@ -333,7 +333,7 @@ var catalogue = [...]Entry{
 	{Code: CommandUnsupported, Area: AreaCommandAck, Severity: low, Kind: protocol,
 		Meaning: "The vehicle's AV stack does not take commands of this `command_type` (or has no command handler)."},
 	{Code: CommandHandlerError, Area: AreaCommandAck, Severity: medium, Kind: protocol,
-		Meaning: "The vehicle's command handler failed (an invalid answer or a crash): not executed; send a new command."},
+		Meaning: "The vehicle's command handler failed (it panicked, or its answer cannot go on the wire): the command is not accepted and never run again; check the truck before sending a new one."},
 	{Code: CommandInterrupted, Area: AreaCommandAck, Severity: medium, Kind: protocol,
 		Meaning: "The vehicle restarted while its handler ran this command: it may have executed, and the vehicle never runs it again; check the truck's state before sending a new command."},
 

@@ -21,7 +21,8 @@ const (
 
 	// MaxFrameDepth bounds the nesting of objects and arrays in a frame,
 	// counting the frame object itself as 1. The schema's own members need
-	// 3 (frame, health, faults); the deepest legitimate frame is a
+	// 4 (a command: frame, payload, waypoints, a waypoint); the deepest
+	// legitimate frame is a
 	// telemetry frame whose ext nests MaxExtDepth levels, one below the
 	// frame. The bound stops nesting bombs before any schema code runs.
 	MaxFrameDepth = 1 + MaxExtDepth
