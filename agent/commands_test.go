@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -544,5 +545,71 @@ func TestCommandKeyConfig(t *testing.T) {
 		GatewayCommandKeys: []GatewayCommandKey{{PublicKeyPEM: cg.pubPEM}}}
 	if _, err := New(cfg, Identity{Chain: cg.pki.chain, TLSKey: cg.pki.tlsKey, FrameKey: priv, FrameKID: "k"}, Deps{SafeStater: &testAV{}}); err == nil {
 		t.Fatal("the frame key was accepted as a command key")
+	}
+}
+
+type panicHandler struct{}
+
+func (panicHandler) HandleCommand(context.Context, Command) Answer { panic("boom") }
+
+type answerHandler Answer
+
+func (h answerHandler) HandleCommand(context.Context, Command) Answer { return Answer(h) }
+
+// TestCommandHandlerFailures: no handler, a panicking handler and an
+// answer that cannot go on the wire are each a recorded rejection; the
+// truck keeps driving.
+func TestCommandHandlerFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h    CommandHandler
+		code string
+	}{
+		{"no handler", nil, codes.CommandUnsupported},
+		{"panic", panicHandler{}, codes.CommandHandlerError},
+		{"rejection without a reason", answerHandler(Reject("", "")), codes.CommandHandlerError},
+		{"detail with a control character", answerHandler(Reject(codes.CommandInfeasible, "a\nb")), codes.CommandHandlerError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pub, priv := frameKey(t)
+			cg := newCmdGW(t, pub)
+			a, av, _ := newTestAgentHandling(t, cg.fakeGW, priv, nil, tc.h)
+			driving(t, a)
+			f, c := cg.command(nil)
+			cg.out <- cg.signed(f)
+			wantRejected(t, cg.ack(t), c, tc.code)
+			if a.Mode() != ModeDriving || av.stops != 0 {
+				t.Fatalf("mode %v", a.Mode())
+			}
+		})
+	}
+}
+
+// TestCommandLogRefusesWhatItCannotRead: a corrupt log, or another
+// vehicle's, stops New: never guessed around.
+func TestCommandLogRefusesWhatItCannotRead(t *testing.T) {
+	dir := t.TempDir()
+	l, err := openCommandLog(dir, testVehicle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.record(logEntry{CmdSeq: 3, CommandID: "c", Digest: "00", State: logAnswered, Verdict: frame.VerdictAccepted, ExpiresAt: time.Now()}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if l2, err := openCommandLog(dir, testVehicle); err != nil || l2.last != 3 || len(l2.entries) != 1 {
+		t.Fatalf("reopen: %v", err)
+	}
+	if _, err := openCommandLog(dir, "truck-2"); err == nil {
+		t.Fatal("another vehicle's log opened")
+	}
+	path := dir + "/" + CommandLogFile
+	b, _ := os.ReadFile(path)
+	for _, bad := range [][]byte{b[:len(b)-1], bytes.Replace(b, []byte(`"v":1`), []byte(`"v":1,"x":1`), 1),
+		bytes.Replace(b, []byte(`"last_cmd_seq":3`), []byte(`"last_cmd_seq":2`), 1)} {
+		os.WriteFile(path, bad, 0o600)
+		if _, err := openCommandLog(dir, testVehicle); err == nil {
+			t.Fatalf("a corrupt log opened: %s", bad)
+		}
 	}
 }
