@@ -44,6 +44,16 @@ const (
 	Goodbye                  = "goodbye"
 	VehicleForgotten         = "vehicle_forgotten"
 
+	// Command answers: the reason of a vehicle's rejected command_ack
+	// (package agent's verdicts; docs/PROTOCOL.md "Commands").
+	CommandWrongVehicle = "command_wrong_vehicle"
+	CommandSeqRollback  = "command_seq_rollback"
+	CommandConflict     = "command_conflict"
+	CommandInfeasible   = "command_infeasible"
+	CommandUnsupported  = "command_unsupported"
+	CommandHandlerError = "command_handler_error"
+	CommandInterrupted  = "command_interrupted"
+
 	// Batch path.
 	MalformedBatch = "malformed_batch"
 	TooManyFrames  = "too_many_frames"
@@ -329,6 +339,23 @@ var catalogue = [...]Entry{
 	{Code: VehicleForgotten, Area: AreaSession, Severity: medium, Kind: notEnrolled,
 		Meaning: "The liveness monitor forgot the vehicle (decommissioned or deleted); its session is closed (4005)."},
 
+	// Command answers (a vehicle's command_ack reasons; bad_signature and
+	// unknown_kid, package frame's, answer a command whose signature fails).
+	{Code: CommandWrongVehicle, Area: AreaCommandAck, Severity: high, Kind: protocol,
+		Meaning: "The command's `vehicle_id` is not the answering vehicle: a command for another truck (an authenticity failure: the truck enters safe state)."},
+	{Code: CommandSeqRollback, Area: AreaCommandAck, Severity: high, Kind: protocol,
+		Meaning: "The command's `cmd_seq` is not above the highest the vehicle answered, and it is no redelivery of an answered command: a replayed or rolled-back counter (safe state)."},
+	{Code: CommandConflict, Area: AreaCommandAck, Severity: high, Kind: protocol,
+		Meaning: "A `cmd_seq` or `command_id` the vehicle answered before arrives with other content (safe state)."},
+	{Code: CommandInfeasible, Area: AreaCommandAck, Severity: low, Kind: protocol,
+		Meaning: "The vehicle's AV stack declined the command: it cannot carry it out (route, load, hours, equipment). A business answer: no safe state."},
+	{Code: CommandUnsupported, Area: AreaCommandAck, Severity: low, Kind: protocol,
+		Meaning: "The vehicle's AV stack does not take commands of this `command_type` (or has no command handler)."},
+	{Code: CommandHandlerError, Area: AreaCommandAck, Severity: medium, Kind: protocol,
+		Meaning: "The vehicle's command handler failed (it panicked, or its answer cannot go on the wire): the command is not accepted and never run again; check the truck before sending a new one."},
+	{Code: CommandInterrupted, Area: AreaCommandAck, Severity: medium, Kind: protocol,
+		Meaning: "The vehicle restarted while its handler ran this command: it may have executed, and the vehicle never runs it again; check the truck's state before sending a new command."},
+
 	// Batch path.
 	{Code: MalformedBatch, Area: AreaBatch, Status: http.StatusBadRequest, Severity: medium, Kind: protocol,
 		Meaning: "The body is not one I-JSON object `{\"frames\":[...]}` with nothing else."},
@@ -512,8 +539,8 @@ var catalogue = [...]Entry{
 		Meaning: "Event: a command was cancelled before delivery; it never reaches the vehicle."},
 	{Code: CommandCancelRefused, Area: AreaCommand, Status: http.StatusConflict, Severity: medium, Kind: protocol,
 		Meaning: "The command was already delivered (it may have executed) or is final, so it can no longer be cancelled; send a new command to undo it."},
-	{Code: CommandExpired, Area: AreaCommand, Severity: low,
-		Meaning: "Event: a command reached its expiry before delivery; it is never delivered, so it did not execute."},
+	{Code: CommandExpired, Area: AreaCommand, Severity: low, Kind: protocol,
+		Meaning: "The command's `expires_at` passed before it could execute: the gateway expires a command not yet delivered (never delivered after), and a vehicle refuses one arriving past it by its own clock beyond its tolerance (5 s) in its command_ack; either way it did not execute."},
 	{Code: CommandStateConflict, Area: AreaCommand, Status: http.StatusConflict, Severity: low, Kind: protocol,
 		Meaning: "The command changed state meanwhile (another request or replica was first); read it again before deciding."},
 	{Code: IdempotencyKeyReused, Area: AreaCommand, Status: http.StatusConflict, Severity: medium, Kind: protocol,

@@ -74,6 +74,7 @@ const (
 	AreaFrame        Area = "frame"        // package frame: decoding, canonical form, signature
 	AreaAdmission    Area = "admission"    // the gateway's stateful frame checks (identity, registry, counters, freshness)
 	AreaSession      Area = "session"      // the vehicle session (WebSocket)
+	AreaCommandAck   Area = "command_ack"  // a vehicle's answers to commands (command_ack reasons)
 	AreaBatch        Area = "batch"        // the batch path (POST /v1/vehicle/telemetry)
 	AreaHTTP         Area = "http"         // any HTTP route
 	AreaTLS          Area = "tls"          // TLS handshakes, admission of connections, live revocation
@@ -88,7 +89,7 @@ const (
 )
 
 // Areas lists every area in documentation order.
-var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaCommand, AreaEnrollment,
+var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaCommandAck, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaCommand, AreaEnrollment,
 	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaSystem}
 
 // Kind is what a client does about a code it receives. Package agent maps
