@@ -31,12 +31,15 @@ type Agent struct {
 	signer  frame.Signer
 	kid     string
 	gwKeys  map[string]frame.Verifier
+	cmdKeys map[string]frame.Verifier
 	roots   *x509.CertPool
 	base    *url.URL
 	counter *Counter
-	httpc   *http.Client // batch path and renewal: HTTP/2 or HTTP/1.1
-	wsc     *http.Client // the session's WebSocket upgrade: HTTP/1.1
-	plain   *http.Client // CRL fetches: plain HTTP, the CRL is signed
+	cmdLog  *commandLog      // the command goroutine's only
+	cmdQ    chan commandWork // verified commands for the command goroutine
+	httpc   *http.Client     // batch path and renewal: HTTP/2 or HTTP/1.1
+	wsc     *http.Client     // the session's WebSocket upgrade: HTTP/1.1
+	plain   *http.Client     // CRL fetches: plain HTTP, the CRL is signed
 	log     *slog.Logger
 	now     func() time.Time
 	renewer Renewer
@@ -102,7 +105,8 @@ func New(cfg Config, id Identity, deps Deps) (*Agent, error) {
 		Body: &frame.Heartbeat{State: frame.StateSafeState}}); err != nil {
 		return nil, errors.New("agent: the frame key cannot sign under FrameKID: " + err.Error())
 	}
-	a := &Agent{cfg: cfg, d: deps, vehicle: vid, signer: signer, kid: id.FrameKID, gwKeys: map[string]frame.Verifier{},
+	a := &Agent{cfg: cfg, d: deps, vehicle: vid, signer: signer, kid: id.FrameKID, gwKeys: map[string]frame.Verifier{}, cmdKeys: map[string]frame.Verifier{},
+		cmdQ:  make(chan commandWork, maxQueuedCommands),
 		roots: x509.NewCertPool(), log: deps.Log, now: deps.Now, nonces: rand.Reader, avState: frame.StateDriving,
 		wake: make(chan struct{}, 1), evWake: make(chan struct{}, 1)}
 	if a.log == nil {
@@ -119,10 +123,22 @@ func New(cfg Config, id Identity, deps Deps) (*Agent, error) {
 		}
 		a.gwKeys[kid] = v
 	}
+	for _, k := range cfg.GatewayCommandKeys {
+		v, _ := parseGatewayKey(GatewayFrameKey(k)) // validated
+		kid := k.KID
+		if kid == "" {
+			kid, _ = GatewayCommandKeyID(k.PublicKeyPEM)
+		}
+		a.cmdKeys[kid] = v
+	}
 	a.roots.AppendCertsFromPEM(cfg.GatewayCAPEM)
 	a.base, _ = url.Parse(cfg.GatewayURL)
 	a.base.Path = ""
 	a.counter, err = OpenCounter(cfg.StateDir, vid, cfg.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	a.cmdLog, err = openCommandLog(cfg.CommandStateDir, vid)
 	if err != nil {
 		return nil, err
 	}
@@ -274,6 +290,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.dispatchLoop(ctx) })
 	wg.Go(func() { a.clockLoop(ctx) })
+	wg.Go(func() { a.commandLoop(ctx) })
 	if !a.cfg.DisableRenewal {
 		wg.Go(func() { a.renewLoop(ctx) })
 	}

@@ -40,6 +40,14 @@ type Config struct {
 	// pinned key its kid names and no other; a kid not pinned is refused
 	// (ReasonUnknownKey).
 	GatewayFrameKeys []GatewayFrameKey
+	// GatewayCommandKeys are the pinned keys the gateway signs commands
+	// with: a purpose of their own (kids "gc-..."), never a frame key. A
+	// command is verified with the pinned command key its kid names and
+	// no other; a frame key never authorizes a command, nor a command key
+	// a session frame. Pin every command key the gateway publishes
+	// (gateway-command-keys.pem). With none pinned, every command is
+	// refused (unknown_kid).
+	GatewayCommandKeys []GatewayCommandKey
 
 	// HeartbeatInterval is the heartbeat period, MinHeartbeatInterval to
 	// MaxHeartbeatInterval (default 1 s). It must match the gateway's.
@@ -59,6 +67,22 @@ type Config struct {
 	// Epoch is the frame epoch an operator authorized for this vehicle (0
 	// for a new one). See Counter.
 	Epoch uint64
+
+	// CommandStateDir holds the executed-command log (commands.json);
+	// empty is StateDir. Losing it can let a redelivered command run
+	// twice: keep it with the counter, on storage that survives restarts.
+	CommandStateDir string
+	// CommandExpiryTolerance is how far past a command's expires_at the
+	// truck's clock may be for the command still to run, 0 to
+	// MaxCommandExpiryTolerance (default DefaultCommandExpiryTolerance, 5 s).
+	CommandExpiryTolerance time.Duration
+	// NoSafeStateOnCommandAttack turns off the safe-state maneuver on a
+	// command that fails authentication (bad signature, unpinned key,
+	// another vehicle's, rolled-back cmd_seq, conflicting content). The
+	// operator event (EventCommandRefused) is raised either way. Off by
+	// default: such a command means the gateway or its keys are not what
+	// the truck trusts, and the seed's decision flow stops the truck.
+	NoSafeStateOnCommandAttack bool
 
 	// BufferFrames bounds the telemetry buffered while offline; the oldest
 	// is dropped when full (default DefaultBufferFrames).
@@ -85,6 +109,45 @@ type GatewayFrameKey struct {
 	// (gateway-frame-keys.pem in its CA directory, which may list several:
 	// ParseGatewayFrameKeys).
 	PublicKeyPEM []byte
+}
+
+// GatewayCommandKey is a pinned gateway command-verification key. It is a
+// type of its own so that a frame key cannot be pinned where a command key
+// goes by mistake.
+type GatewayCommandKey struct {
+	// KID is the key id the gateway signs commands under; empty derives
+	// it from the key (GatewayCommandKeyID).
+	KID string
+	// PublicKeyPEM is the PEM "PUBLIC KEY" (Ed25519 or P-256) the gateway
+	// publishes (gateway-command-keys.pem: ParseGatewayCommandKeys).
+	PublicKeyPEM []byte
+}
+
+// GatewayCommandKeyID derives a gateway command key's kid: "gc-"
+// (frame.CommandKIDPrefix) and the unpadded base64url of the first 16
+// bytes of the SHA-256 of its PKIX DER.
+func GatewayCommandKeyID(publicKeyPEM []byte) (string, error) {
+	kid, err := GatewayKeyID(publicKeyPEM)
+	if err != nil {
+		return "", err
+	}
+	return frame.CommandKIDPrefix + strings.TrimPrefix(kid, "gw-"), nil
+}
+
+// ParseGatewayCommandKeys reads the gateway's published command keys (one
+// PEM "PUBLIC KEY" block per key, text between blocks ignored), each under
+// the kid derived from it, as ParseGatewayFrameKeys does for frame keys.
+func ParseGatewayCommandKeys(pemData []byte) ([]GatewayCommandKey, error) {
+	fks, err := ParseGatewayFrameKeys(pemData)
+	if err != nil {
+		return nil, errors.New(strings.Replace(err.Error(), "frame key", "command key", 1))
+	}
+	keys := make([]GatewayCommandKey, len(fks))
+	for i, k := range fks {
+		keys[i].PublicKeyPEM = k.PublicKeyPEM
+		keys[i].KID, _ = GatewayCommandKeyID(k.PublicKeyPEM)
+	}
+	return keys, nil
 }
 
 // GatewayKeyID derives a gateway key's kid from its PEM "PUBLIC KEY":
@@ -183,6 +246,9 @@ type Deps struct {
 	Now func() time.Time
 	// Log receives operational messages; nil is slog.Default().
 	Log *slog.Logger
+	// CommandHandler, if set, decides the gateway's commands. Without
+	// one every command is answered rejected, command_unsupported.
+	CommandHandler CommandHandler
 }
 
 // withDefaults fills zero fields: the one place defaults are applied.
@@ -198,8 +264,12 @@ func (c Config) withDefaults() Config {
 	def(&c.ReconnectMin, DefaultReconnectMin)
 	def(&c.ReconnectMax, DefaultReconnectMax)
 	def(&c.LiveMaxAge, DefaultLiveMaxAge)
+	def(&c.CommandExpiryTolerance, DefaultCommandExpiryTolerance)
 	if c.Misses == 0 {
 		c.Misses = DefaultMisses
+	}
+	if c.CommandStateDir == "" {
+		c.CommandStateDir = c.StateDir
 	}
 	if c.BufferFrames == 0 {
 		c.BufferFrames = DefaultBufferFrames
@@ -243,6 +313,29 @@ func (c Config) validate() error {
 		}
 		kids[kid] = true
 	}
+	for i, k := range c.GatewayCommandKeys {
+		v, err := parseGatewayKey(GatewayFrameKey(k))
+		if err != nil {
+			bad("gateway command key %d: %v", i, err)
+			continue
+		}
+		kid := k.KID
+		if kid == "" {
+			kid, _ = GatewayCommandKeyID(k.PublicKeyPEM)
+		}
+		if kids[kid] {
+			bad("gateway command key %d: kid %q is pinned twice (or as a frame key)", i, kid)
+		}
+		kids[kid] = true
+		for _, fk := range c.GatewayFrameKeys {
+			if fv, err := parseGatewayKey(fk); err == nil && sameVerifier(fv, v) {
+				bad("gateway command key %d: the same key is pinned as a frame key (the purposes must be separate keys)", i)
+			}
+		}
+	}
+	if c.CommandExpiryTolerance < 0 || c.CommandExpiryTolerance > MaxCommandExpiryTolerance {
+		bad("command expiry tolerance: must be between 0 and %v", MaxCommandExpiryTolerance)
+	}
 	if c.HeartbeatInterval < MinHeartbeatInterval || c.HeartbeatInterval > MaxHeartbeatInterval {
 		bad("heartbeat interval: must be between %v and %v", MinHeartbeatInterval, MaxHeartbeatInterval)
 	}
@@ -280,6 +373,19 @@ func (c Config) validate() error {
 		return errors.New("agent: config: " + strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// sameVerifier reports whether two verifiers hold the same public key.
+func sameVerifier(a, b frame.Verifier) bool {
+	switch x := a.(type) {
+	case *frame.Ed25519PublicKey:
+		y, ok := b.(*frame.Ed25519PublicKey)
+		return ok && x.Equal(y)
+	case *frame.ES256PublicKey:
+		y, ok := b.(*frame.ES256PublicKey)
+		return ok && x.Equal(y)
+	}
+	return false
 }
 
 func parseGatewayKey(k GatewayFrameKey) (frame.Verifier, error) {

@@ -10,7 +10,7 @@
 // certificate, and runs the heartbeat watchdog and safe-state machine:
 //
 //	a, err := agent.New(cfg, agent.Identity{Chain: chain, TLSKey: tlsKey,
-//		FrameKey: frameKey, FrameKID: kid}, agent.Deps{SafeStater: av})
+//		FrameKey: frameKey, FrameKID: kid}, agent.Deps{SafeStater: av, CommandHandler: av})
 //	go a.Run(ctx)
 //	a.SendTelemetry(time.Now(), t)
 //
@@ -38,6 +38,22 @@
 //     once per challenge, while its heartbeats are being answered; never
 //     because the link came back. The agent starts in safe_state: after a
 //     restart the truck waits for the gateway's resume.
+//   - Commands (docs/PROTOCOL.md "Commands") must be signed by a pinned
+//     gateway command key (Config.GatewayCommandKeys: a purpose of its
+//     own; a frame key never authorizes a command), addressed to this
+//     truck, carry a cmd_seq above every one answered (persisted in the
+//     executed-command log beside the counter) and not be expired by the
+//     truck's clock beyond Config.CommandExpiryTolerance. The
+//     CommandHandler is called at most once per command, ever: the log
+//     records the command as executing before the call and the answer
+//     after, and only then is the signed command_ack sent; a redelivery
+//     gets the recorded answer again, and a command whose handler was
+//     interrupted by a restart is answered command_interrupted, never run
+//     again. A command that fails authentication (bad signature, unpinned
+//     key, another truck's, a rolled-back or conflicting cmd_seq) raises
+//     EventCommandRefused for the operator and starts the safe-state
+//     maneuver (Config.NoSafeStateOnCommandAttack turns that off); a
+//     business rejection by the handler does not.
 //   - Frames are signed with strictly increasing (epoch, seq), reserved on
 //     disk before use (Counter), so a crash never reuses a seq. Telemetry
 //     is signed when it is sent, not when it is queued, so heartbeats sent

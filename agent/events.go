@@ -45,6 +45,26 @@ const (
 	EventCertificateRenewed EventKind = "certificate_renewed"
 	// EventRenewalFailed: a renewal attempt failed (Err); it is retried.
 	EventRenewalFailed EventKind = "renewal_failed"
+
+	// EventCommandAnswered: a command was decided and its answer recorded
+	// and queued: Verdict, Code (the reason of a rejection), CommandID,
+	// CmdSeq. A business rejection (the handler's) is only this event.
+	EventCommandAnswered EventKind = "command_answered"
+	// EventCommandRedelivered: a command already answered came again; the
+	// recorded answer was sent again and the handler not called.
+	EventCommandRedelivered EventKind = "command_redelivered"
+	// EventCommandRefused: for the operator. A command failed
+	// authentication (Reason: unknown_key, bad_signature, wrong_vehicle,
+	// command_seq_rollback, command_conflict; Code: the reason sent in the
+	// rejected command_ack, "" when the frame could not be attributed and
+	// none was sent). Unless Config.NoSafeStateOnCommandAttack, the truck
+	// starts the minimal-risk maneuver (EventStopping follows).
+	EventCommandRefused EventKind = "command_refused"
+	// EventCommandNotAnswered: a verified command could not be decided or
+	// its answer not recorded (Err: the executed-command log failed, or
+	// the command queue was full): nothing was sent; the gateway's
+	// redelivery is decided again.
+	EventCommandNotAnswered EventKind = "command_not_answered"
 )
 
 // Reason is a typed reason carried by an Event.
@@ -92,6 +112,17 @@ const (
 	ReasonNonceMismatch Reason = codes.NonceMismatch
 	// ReasonLinkUnhealthy: heartbeats are not being answered right now.
 	ReasonLinkUnhealthy Reason = "link_unhealthy"
+
+	// ReasonCommandAuthFailure: the safe-state maneuver was started because
+	// a command failed authentication (BeginStop's why; the
+	// EventCommandRefused before it says which check).
+	ReasonCommandAuthFailure Reason = "command_authenticity"
+	// ReasonCommandSeqRollback: a command's cmd_seq is at or below the
+	// highest answered, and it is no redelivery of an answered command.
+	ReasonCommandSeqRollback Reason = codes.CommandSeqRollback
+	// ReasonCommandConflict: an answered cmd_seq or command_id came with
+	// other content.
+	ReasonCommandConflict Reason = codes.CommandConflict
 )
 
 // Event is something the agent reports to the AV stack (Deps.OnEvent).
@@ -112,6 +143,13 @@ type Event struct {
 	Misses int
 	// Count is how many frames an EventTelemetryDropped dropped.
 	Count int
-	// Err is the error, for EventDisconnected and EventRenewalFailed.
+	// Err is the error, for EventDisconnected, EventRenewalFailed and
+	// EventCommandNotAnswered.
 	Err error
+	// CommandID, CmdSeq and Verdict name a command and its answer, for
+	// the command events (untrusted values when a refused command could
+	// be attributed at all).
+	CommandID string
+	CmdSeq    uint64
+	Verdict   frame.Verdict
 }

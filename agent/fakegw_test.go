@@ -91,17 +91,21 @@ func newTestPKIFor(t testing.TB, id string, vehicleFrom time.Time) *testPKI {
 // fakeGW is the gateway: a TLS server requiring the vehicle's client
 // certificate, whose session handler runs script for each connection.
 type fakeGW struct {
-	t        testing.TB
-	pki      *testPKI
-	srv      *httptest.Server
-	key      ed25519.PrivateKey
-	signer   frame.Signer
-	kid      string
-	pubPEM   []byte
-	vehicle  frame.Verifier // the vehicle's frame key
-	seq      atomic.Uint64
-	sessions atomic.Int32
-	script   func(c *fakeConn)
+	t       testing.TB
+	pki     *testPKI
+	srv     *httptest.Server
+	key     ed25519.PrivateKey
+	signer  frame.Signer
+	kid     string
+	pubPEM  []byte
+	vehicle frame.Verifier // the vehicle's frame key
+	// The gateway's command key, pinned in the agent as its command key.
+	cmdSigner frame.Signer
+	cmdKID    string
+	cmdPubPEM []byte
+	seq       atomic.Uint64
+	sessions  atomic.Int32
+	script    func(c *fakeConn)
 	// batch, if set, serves the batch path (set before the agent runs).
 	batch func(w http.ResponseWriter, r *http.Request)
 
@@ -122,6 +126,11 @@ func newFakeGW(t testing.TB, vehicleKey ed25519.PublicKey, script func(c *fakeCo
 	g.pubPEM = pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 	g.kid, _ = GatewayKeyID(g.pubPEM)
 	g.vehicle, _ = frame.NewEd25519PublicKey(vehicleKey)
+	_, cmdKey, _ := ed25519.GenerateKey(rand.Reader)
+	g.cmdSigner, _ = frame.NewEd25519Signer(cmdKey)
+	cder, _ := x509.MarshalPKIXPublicKey(cmdKey.Public())
+	g.cmdPubPEM = pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: cder})
+	g.cmdKID, _ = GatewayCommandKeyID(g.cmdPubPEM)
 	pool := x509.NewCertPool()
 	pool.AddCert(g.pki.root)
 	g.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -168,6 +177,20 @@ type fakeConn struct {
 	// the gateway's key (a key rotation in the middle of a session).
 	signer frame.Signer
 	kid    string
+
+	// wmu makes signing and writing one step, so frames signed by two
+	// goroutines reach the vehicle in seq order.
+	wmu sync.Mutex
+}
+
+// sendWith signs (with make) and writes one message, in seq order with
+// every other send.
+func (c *fakeConn) sendWith(make func() []byte) []byte {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	env := make()
+	c.write(env)
+	return env
 }
 
 func (c *fakeConn) sign(body frame.Body) []byte {
@@ -190,9 +213,7 @@ func (c *fakeConn) write(b []byte) bool {
 }
 
 func (c *fakeConn) send(body frame.Body) []byte {
-	env := c.sign(body)
-	c.write(env)
-	return env
+	return c.sendWith(func() []byte { return c.sign(body) })
 }
 
 // read returns the next vehicle frame, verified; nil when the connection
@@ -320,22 +341,29 @@ func newTestAgent(t testing.TB, g *fakeGW, frameKey ed25519.PrivateKey) (*Agent,
 // newTestAgentWith is newTestAgent with mod applied to its configuration.
 func newTestAgentWith(t testing.TB, g *fakeGW, frameKey ed25519.PrivateKey, mod func(*Config)) (*Agent, *testAV, *events) {
 	t.Helper()
+	return newTestAgentHandling(t, g, frameKey, mod, nil)
+}
+
+// newTestAgentHandling is newTestAgentWith with h as the command handler.
+func newTestAgentHandling(t testing.TB, g *fakeGW, frameKey ed25519.PrivateKey, mod func(*Config), h CommandHandler) (*Agent, *testAV, *events) {
+	t.Helper()
 	av, evs := &testAV{}, &events{}
 	cfg := Config{
-		GatewayURL:        g.srv.URL,
-		GatewayCAPEM:      g.pki.rootPEM,
-		GatewayFrameKeys:  []GatewayFrameKey{{PublicKeyPEM: g.pubPEM}},
-		HeartbeatInterval: 500 * time.Millisecond,
-		StateDir:          t.TempDir(),
-		ReconnectMin:      20 * time.Millisecond,
-		ReconnectMax:      50 * time.Millisecond,
-		DisableRenewal:    true,
+		GatewayURL:         g.srv.URL,
+		GatewayCAPEM:       g.pki.rootPEM,
+		GatewayFrameKeys:   []GatewayFrameKey{{PublicKeyPEM: g.pubPEM}},
+		GatewayCommandKeys: []GatewayCommandKey{{PublicKeyPEM: g.cmdPubPEM}},
+		HeartbeatInterval:  500 * time.Millisecond,
+		StateDir:           t.TempDir(),
+		ReconnectMin:       20 * time.Millisecond,
+		ReconnectMax:       50 * time.Millisecond,
+		DisableRenewal:     true,
 	}
 	if mod != nil {
 		mod(&cfg)
 	}
 	a, err := New(cfg, Identity{Chain: g.pki.chain, TLSKey: g.pki.tlsKey, FrameKey: frameKey, FrameKID: "k-test"},
-		Deps{SafeStater: av, OnEvent: evs.add})
+		Deps{SafeStater: av, OnEvent: evs.add, CommandHandler: h})
 	if err != nil {
 		t.Fatal(err)
 	}

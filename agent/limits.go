@@ -147,3 +147,35 @@ const (
 	// renewTimeout bounds one renewal request.
 	renewTimeout = 30 * time.Second
 )
+
+// Commands.
+const (
+	// DefaultCommandExpiryTolerance: a command is executed only if the
+	// truck's clock is at most this far past its expires_at. The same 5 s
+	// as the gateway's live clock skew (DefaultClockSkew): a truck whose
+	// clock runs that far ahead has its frames refused anyway, and a
+	// command is never more than this late by the truck's reckoning.
+	DefaultCommandExpiryTolerance = DefaultClockSkew
+	// MaxCommandExpiryTolerance bounds the configuration: a minute of
+	// slack is already a minute in which a withdrawn command may run.
+	MaxCommandExpiryTolerance = time.Minute
+
+	// maxQueuedCommands bounds verified commands waiting for the handler
+	// (one at a time). The gateway has at most a few in flight per
+	// vehicle; beyond this a command is dropped unanswered
+	// (EventCommandNotAnswered) and decided when it is delivered again.
+	maxQueuedCommands = 16
+	// maxQueuedCommandAcks bounds answers waiting for the session writer.
+	maxQueuedCommandAcks = 64
+
+	// maxCommandLogEntries bounds the executed-command log. An answered
+	// command is remembered until it is both one of the newest
+	// maxCommandLogEntries and expired for commandLogRetention; a
+	// redelivery of one forgotten is refused as a rollback. At the
+	// gateway's pace (a few commands an hour per truck, none redelivered
+	// after its expiry) it is never reached.
+	maxCommandLogEntries = 1024
+	// commandLogRetention: an answered command is kept at least this long
+	// after its expiry, longer than the gateway ever redelivers one.
+	commandLogRetention = 24 * time.Hour
+)

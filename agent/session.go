@@ -28,7 +28,8 @@ type session struct {
 
 	mu         sync.Mutex
 	hbWanted   bool
-	challenges [][]byte // challenge nonces to answer
+	challenges [][]byte            // challenge nonces to answer
+	cmdAcks    []*frame.CommandAck // command answers to sign and send
 	retryAt    time.Time
 	backoff    time.Duration
 
@@ -83,7 +84,7 @@ func (a *Agent) runSession(ctx context.Context) error {
 	}
 	conn.SetReadLimit(frame.MaxEnvelopeSize)
 	s := &session{a: a, conn: conn, wakeCh: make(chan struct{}, 1),
-		gw: gatewayFrames{keys: a.gwKeys, vehicle: a.vehicle}}
+		gw: gatewayFrames{keys: a.gwKeys, cmdKeys: a.cmdKeys, vehicle: a.vehicle}}
 
 	// From here the session's reads and writes run under contexts that
 	// Run's cancellation does not reach: coder/websocket drops the TCP
@@ -211,8 +212,9 @@ func (s *session) expect(ctx context.Context, kind frame.Kind) (*frame.Frame, er
 	if typ != websocket.MessageText {
 		return nil, connErr(KindProtocol, codes.BinaryMessage, errors.New("the gateway sent a binary message"))
 	}
-	f, why, claimed := s.gw.open(data)
+	f, why, untrusted := s.gw.open(data)
 	if why != "" {
+		claimed := claimedKind(untrusted)
 		s.a.rejected(why, claimed, 0)
 		return nil, connErr(KindProtocol, "gateway_"+string(why), fmt.Errorf("the gateway's %s failed the agent's checks: %s", nonEmpty(string(claimed), "message"), why))
 	}
@@ -281,9 +283,17 @@ func (s *session) readLoop(ctx context.Context) error {
 			a.rejected(ReasonMalformed, "", 0)
 			continue
 		}
-		f, why, claimed := s.gw.open(data)
+		f, why, untrusted := s.gw.open(data)
 		if why != "" {
-			a.rejected(why, claimed, 0)
+			if claimedKind(untrusted) == frame.KindCommand && why != ReasonReplayed {
+				// A command that fails authentication: the operator hears
+				// of it and the truck stops (commands.go). A command
+				// replayed within this session is authentic and was
+				// answered already: ignored, like any replayed frame.
+				a.commandRefused(why, untrusted)
+				continue
+			}
+			a.rejected(why, claimedKind(untrusted), 0)
 			continue
 		}
 		switch b := f.Body.(type) {
@@ -302,6 +312,8 @@ func (s *session) readLoop(ctx context.Context) error {
 			s.poke()
 		case *frame.Resume:
 			a.onResume(b)
+		case *frame.Command:
+			a.onCommand(f)
 		default: // a second ready
 			a.rejected(ReasonUnexpectedKind, f.Kind(), 0)
 		}
@@ -447,8 +459,8 @@ func (s *session) waitTelemetry(now time.Time) time.Duration {
 }
 
 // writeLoop writes, in priority order: challenge responses, frames whose
-// fate is unknown (they must precede anything newer), heartbeats, then
-// telemetry.
+// fate is unknown (they must precede anything newer), heartbeats, command
+// answers, then telemetry.
 func (s *session) writeLoop(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -484,7 +496,9 @@ func (s *session) writeLoop(ctx context.Context) error {
 	}
 }
 
-// writeOnce writes one thing, if there is something it may write now. It
+// writeOnce writes one thing, if there is something it may write now:
+// challenge responses, then heartbeats and command answers (writeControl),
+// then telemetry. It
 // returns whether it did, and otherwise how long until it should look
 // again (0: when poked).
 func (s *session) writeOnce(ctx context.Context) (bool, time.Duration, error) {
@@ -511,15 +525,46 @@ func (s *session) writeOnce(ctx context.Context) (bool, time.Duration, error) {
 		// first, a resent frame that was never stored is answered
 		// stale_counter and signed anew (settleLocked); no new telemetry
 		// overtakes it.
-		if did, err := s.writeHeartbeat(ctx); did || err != nil {
+		if did, err := s.writeControl(ctx); did || err != nil {
 			return did, 0, err
 		}
 		return false, wait, nil
 	}
-	if did, err := s.writeHeartbeat(ctx); did || err != nil {
+	if did, err := s.writeControl(ctx); did || err != nil {
 		return did, 0, err
 	}
 	return s.writeTelemetry(ctx)
+}
+
+// queueCommandAck asks the writer to sign and send a command answer.
+// Bounded: beyond maxQueuedCommandAcks the oldest is dropped (its answer
+// is in the executed-command log, or was an attack's refusal; a
+// redelivery is answered again).
+func (s *session) queueCommandAck(ack *frame.CommandAck) {
+	s.mu.Lock()
+	if len(s.cmdAcks) == maxQueuedCommandAcks {
+		s.cmdAcks = s.cmdAcks[1:]
+	}
+	s.cmdAcks = append(s.cmdAcks, ack)
+	s.mu.Unlock()
+	s.poke()
+}
+
+// writeControl sends the heartbeat asked for, else one command answer.
+func (s *session) writeControl(ctx context.Context) (bool, error) {
+	if did, err := s.writeHeartbeat(ctx); did || err != nil {
+		return did, err
+	}
+	s.mu.Lock()
+	if len(s.cmdAcks) == 0 {
+		s.mu.Unlock()
+		return false, nil
+	}
+	ack := s.cmdAcks[0]
+	s.cmdAcks = s.cmdAcks[1:]
+	s.mu.Unlock()
+	_, err := s.send(ctx, ack, nil)
+	return true, err
 }
 
 // writeHeartbeat sends the heartbeat asked for, if one is.

@@ -270,6 +270,21 @@ func (w *Watchdog) NextWake() time.Time {
 	return next
 }
 
+// Trip starts the minimal-risk maneuver now, for why (a command that
+// failed authentication): a driving truck starts stopping
+// (EventStopping), as on comm loss. A truck already stopping or in safe
+// state stays there, but the challenge it answered so far no longer counts
+// for a resume: the gateway must challenge it again after the trip.
+func (w *Watchdog) Trip(at time.Time, why Reason) []Event {
+	w.episode++
+	w.challenge = challengeRecord{}
+	if w.mode != ModeDriving {
+		return nil
+	}
+	w.mode = ModeStopping
+	return []Event{{Time: at, Kind: EventStopping, Reason: why, Misses: w.missed}}
+}
+
 // Stopped records that the AV stack reports the truck at a standstill in a
 // safe place: stopping becomes safe_state.
 func (w *Watchdog) Stopped(at time.Time) []Event {

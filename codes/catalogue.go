@@ -44,6 +44,16 @@ const (
 	Goodbye                  = "goodbye"
 	VehicleForgotten         = "vehicle_forgotten"
 
+	// Command answers: the reason of a vehicle's rejected command_ack
+	// (package agent's verdicts; docs/PROTOCOL.md "Commands").
+	CommandWrongVehicle = "command_wrong_vehicle"
+	CommandSeqRollback  = "command_seq_rollback"
+	CommandConflict     = "command_conflict"
+	CommandInfeasible   = "command_infeasible"
+	CommandUnsupported  = "command_unsupported"
+	CommandHandlerError = "command_handler_error"
+	CommandInterrupted  = "command_interrupted"
+
 	// Batch path.
 	MalformedBatch = "malformed_batch"
 	TooManyFrames  = "too_many_frames"
@@ -123,6 +133,28 @@ const (
 	OAuthInvalidScope            = "oauth_invalid_scope"
 	TokenKeyRotated              = "token_key_rotated"
 	TokenKeyUnavailable          = "token_key_unavailable"
+
+	// Commands: the risk policy, approvals, the state machine and the
+	// TMS API's Idempotency-Key (package command).
+	CommandCreated                  = "command_created"
+	CommandInvalid                  = "command_invalid"
+	CommandApprovalRecorded         = "command_approval_recorded"
+	CommandApprovalRefusedSelf      = "command_approval_refused_self"
+	CommandApprovalRefusedDuplicate = "command_approval_refused_duplicate"
+	CommandApprovalRefusedRole      = "command_approval_refused_role"
+	CommandApprovalRefusedState     = "command_approval_refused_state"
+	CommandApprovalExpired          = "command_approval_expired"
+	CommandApproved                 = "command_approved"
+	CommandQueued                   = "command_queued"
+	CommandDelivered                = "command_delivered"
+	CommandDeliveryRefused          = "command_delivery_refused"
+	CommandAccepted                 = "command_accepted"
+	CommandRejected                 = "command_rejected"
+	CommandCancelled                = "command_cancelled"
+	CommandCancelRefused            = "command_cancel_refused"
+	CommandExpired                  = "command_expired"
+	CommandStateConflict            = "command_state_conflict"
+	IdempotencyKeyReused            = "idempotency_key_reused"
 
 	// Enrollment and renewal.
 	RequestTooLarge     = "request_too_large"
@@ -307,6 +339,23 @@ var catalogue = [...]Entry{
 	{Code: VehicleForgotten, Area: AreaSession, Severity: medium, Kind: notEnrolled,
 		Meaning: "The liveness monitor forgot the vehicle (decommissioned or deleted); its session is closed (4005)."},
 
+	// Command answers (a vehicle's command_ack reasons; bad_signature and
+	// unknown_kid, package frame's, answer a command whose signature fails).
+	{Code: CommandWrongVehicle, Area: AreaCommandAck, Severity: high, Kind: protocol,
+		Meaning: "The command's `vehicle_id` is not the answering vehicle: a command for another truck (an authenticity failure: the truck enters safe state)."},
+	{Code: CommandSeqRollback, Area: AreaCommandAck, Severity: high, Kind: protocol,
+		Meaning: "The command's `cmd_seq` is not above the highest the vehicle answered, and it is no redelivery of an answered command: a replayed or rolled-back counter (safe state)."},
+	{Code: CommandConflict, Area: AreaCommandAck, Severity: high, Kind: protocol,
+		Meaning: "A `cmd_seq` or `command_id` the vehicle answered before arrives with other content (safe state)."},
+	{Code: CommandInfeasible, Area: AreaCommandAck, Severity: low, Kind: protocol,
+		Meaning: "The vehicle's AV stack declined the command: it cannot carry it out (route, load, hours, equipment). A business answer: no safe state."},
+	{Code: CommandUnsupported, Area: AreaCommandAck, Severity: low, Kind: protocol,
+		Meaning: "The vehicle's AV stack does not take commands of this `command_type` (or has no command handler)."},
+	{Code: CommandHandlerError, Area: AreaCommandAck, Severity: medium, Kind: protocol,
+		Meaning: "The vehicle's command handler failed (it panicked, or its answer cannot go on the wire): the command is not accepted and never run again; check the truck before sending a new one."},
+	{Code: CommandInterrupted, Area: AreaCommandAck, Severity: medium, Kind: protocol,
+		Meaning: "The vehicle restarted while its handler ran this command: it may have executed, and the vehicle never runs it again; check the truck's state before sending a new command."},
+
 	// Batch path.
 	{Code: MalformedBatch, Area: AreaBatch, Status: http.StatusBadRequest, Severity: medium, Kind: protocol,
 		Meaning: "The body is not one I-JSON object `{\"frames\":[...]}` with nothing else."},
@@ -456,6 +505,46 @@ var catalogue = [...]Entry{
 		Meaning: "A token-signing key was created (the first, when a gateway starts on a store without one) or rotated by an operator; the old key stays published until its last token expires."},
 	{Code: TokenKeyUnavailable, Area: AreaAccess, Status: http.StatusServiceUnavailable, Severity: high, Kind: transient,
 		Meaning: "No token-signing key could be loaded or opened, so no token is issued and none verifies (fail closed)."},
+
+	// Commands.
+	{Code: CommandCreated, Area: AreaCommand, Severity: info,
+		Meaning: "Event: a command was created (attributes: type, vehicle, risk class, approvals required and why); it waits for approvals (`pending_approval`) or is approved at once."},
+	{Code: CommandInvalid, Area: AreaCommand, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
+		Meaning: "The command request is invalid: an unknown type, a payload over its size limit, an expiry in the past or too far ahead, a vehicle or requester missing."},
+	{Code: CommandApprovalRecorded, Area: AreaCommand, Severity: info,
+		Meaning: "Event: an approver's approval of a command was recorded (attributes: valid approvals now, approvals required)."},
+	{Code: CommandApprovalRefusedSelf, Area: AreaCommand, Status: http.StatusForbidden, Severity: high, Kind: protocol,
+		Meaning: "The requester of a command tried to approve it: approvals come from principals other than the requester (two-person rule)."},
+	{Code: CommandApprovalRefusedDuplicate, Area: AreaCommand, Status: http.StatusConflict, Severity: medium, Kind: protocol,
+		Meaning: "The principal already approved this command; one principal's approval counts once, however often it is given."},
+	{Code: CommandApprovalRefusedRole, Area: AreaCommand, Status: http.StatusForbidden, Severity: medium, Kind: protocol,
+		Meaning: "The principal does not hold the approver role now (roles are read live), so its approval is refused."},
+	{Code: CommandApprovalRefusedState, Area: AreaCommand, Status: http.StatusConflict, Severity: low, Kind: protocol,
+		Meaning: "The command is not waiting for approvals (approved already, cancelled, expired or beyond); nothing changed."},
+	{Code: CommandApprovalExpired, Area: AreaCommand, Severity: low,
+		Meaning: "Event: an approval older than the approval lifetime, or whose approver no longer holds the approver role, was not counted."},
+	{Code: CommandApproved, Area: AreaCommand, Severity: info,
+		Meaning: "Event: a command has the approvals its risk class requires, from distinct approvers other than the requester, all valid now."},
+	{Code: CommandQueued, Area: AreaCommand, Severity: info,
+		Meaning: "Event: a command was given its vehicle's next `cmd_seq` and a nonce and waits for delivery (reason `vehicle_offline` when the vehicle has no session)."},
+	{Code: CommandDelivered, Area: AreaCommand, Severity: info,
+		Meaning: "Event: a replica sent the signed command on the vehicle's session; from now on it may have executed."},
+	{Code: CommandDeliveryRefused, Area: AreaCommand, Severity: medium,
+		Meaning: "Event: a command was not delivered because it had expired (it moves to `expired`) or was no longer queued (cancelled, or delivered by another replica)."},
+	{Code: CommandAccepted, Area: AreaCommand, Severity: info,
+		Meaning: "Event: the vehicle's signed answer accepted the command."},
+	{Code: CommandRejected, Area: AreaCommand, Severity: medium,
+		Meaning: "Event: the vehicle's signed answer rejected the command (attribute `reason`); it did not execute."},
+	{Code: CommandCancelled, Area: AreaCommand, Severity: info,
+		Meaning: "Event: a command was cancelled before delivery; it never reaches the vehicle."},
+	{Code: CommandCancelRefused, Area: AreaCommand, Status: http.StatusConflict, Severity: medium, Kind: protocol,
+		Meaning: "The command was already delivered (it may have executed) or is final, so it can no longer be cancelled; send a new command to undo it."},
+	{Code: CommandExpired, Area: AreaCommand, Severity: low, Kind: protocol,
+		Meaning: "The command's `expires_at` passed before it could execute: the gateway expires a command not yet delivered (never delivered after), and a vehicle refuses one arriving past it by its own clock beyond its tolerance (5 s) in its command_ack; either way it did not execute."},
+	{Code: CommandStateConflict, Area: AreaCommand, Status: http.StatusConflict, Severity: low, Kind: protocol,
+		Meaning: "The command changed state meanwhile (another request or replica was first); read it again before deciding."},
+	{Code: IdempotencyKeyReused, Area: AreaCommand, Status: http.StatusConflict, Severity: medium, Kind: protocol,
+		Meaning: "The Idempotency-Key was used before for a request with another body; a retry must send the same body, a new request a new key."},
 
 	// Enrollment and renewal.
 	{Code: RequestTooLarge, Area: AreaEnrollment, Status: http.StatusRequestEntityTooLarge, Severity: low, Kind: protocol,

@@ -74,10 +74,12 @@ const (
 	AreaFrame        Area = "frame"        // package frame: decoding, canonical form, signature
 	AreaAdmission    Area = "admission"    // the gateway's stateful frame checks (identity, registry, counters, freshness)
 	AreaSession      Area = "session"      // the vehicle session (WebSocket)
+	AreaCommandAck   Area = "command_ack"  // a vehicle's answers to commands (command_ack reasons)
 	AreaBatch        Area = "batch"        // the batch path (POST /v1/vehicle/telemetry)
 	AreaHTTP         Area = "http"         // any HTTP route
 	AreaTLS          Area = "tls"          // TLS handshakes, admission of connections, live revocation
 	AreaAccess       Area = "access"       // TMS access: OAuth2 token endpoint, access tokens (RFC 8705), roles, carrier scope, front door
+	AreaCommand      Area = "command"      // commands to vehicles: risk policy, approvals, state machine, Idempotency-Key
 	AreaEnrollment   Area = "enrollment"   // POST /v1/pki/enroll and /v1/pki/renew
 	AreaPKI          Area = "pki"          // the fleet CA and operator PKI actions
 	AreaRegistry     Area = "registry"     // the vehicle registry, frame keys, epochs
@@ -87,7 +89,7 @@ const (
 )
 
 // Areas lists every area in documentation order.
-var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaEnrollment,
+var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaCommandAck, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaCommand, AreaEnrollment,
 	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaSystem}
 
 // Kind is what a client does about a code it receives. Package agent maps

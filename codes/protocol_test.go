@@ -25,6 +25,7 @@ var areaTitles = map[Area]string{
 	AreaFrame:        "Frame decoding and signature (package `frame`)",
 	AreaAdmission:    "Frame admission (the gateway's stateful checks)",
 	AreaSession:      "Vehicle session",
+	AreaCommandAck:   "Command answers (a vehicle's `command_ack` reasons)",
 	AreaBatch:        "Batch path",
 	AreaHTTP:         "Any HTTP route",
 	AreaTLS:          "TLS handshakes, connection admission and live revocation",

@@ -65,6 +65,12 @@
 // cannot be compared with == (use Equal; HS256 secrets compare in constant
 // time), and secrets never print: String, Format and LogValue redact them.
 //
+// Commands (kind command) are the gateway's, signed with its command key:
+// SignCommand refuses any kid but a command key's (CommandKIDPrefix), and
+// a receiver must verify a command only with keys pinned for that purpose.
+// Their payload holds bounded arrays of closed objects (stops, waypoints);
+// CommandDigest names a command across redeliveries.
+//
 // What this package does not do: it keeps no state. Replay and ordering
 // (epoch, seq), freshness of ts, the vehicle id against the certificate,
 // the key registry and rate limits belong to the receiver.
@@ -82,7 +88,7 @@
 // refused or change what an accepted frame means, is a new version. Until
 // fifthwheel's first tagged release the session and command bodies (hello,
 // challenge_response, ack, command_ack, and the gateway's challenge,
-// ready, resume and nack) may still change; telemetry and heartbeat are
+// ready, resume, nack and command) may still change; telemetry and heartbeat are
 // fixed but for such additions. The Go API follows semantic import
 // versioning.
 package frame

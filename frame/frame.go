@@ -31,7 +31,8 @@ const (
 	KindChallengeResponse Kind = "challenge_response"
 	// KindAck: the gateway acknowledges a vehicle frame (heartbeat acks).
 	KindAck Kind = "ack"
-	// KindCommandAck: a vehicle acknowledges a command.
+	// KindCommandAck: a vehicle answers a command (kind command, in
+	// command.go).
 	KindCommandAck Kind = "command_ack"
 )
 
@@ -56,6 +57,8 @@ func newBody(k Kind) Body {
 		return new(Ack)
 	case KindCommandAck:
 		return new(CommandAck)
+	case KindCommand:
+		return new(Command)
 	case KindChallenge:
 		return new(Challenge)
 	case KindReady:
@@ -69,8 +72,8 @@ func newBody(k Kind) Body {
 }
 
 // Body is the kind-specific part of a frame: *Telemetry, *Heartbeat,
-// *Hello, *ChallengeResponse, *Ack, *CommandAck, and the gateway's session
-// kinds *Challenge, *Ready, *Resume and *Nack. Its members sit beside
+// *Hello, *ChallengeResponse, *Ack, *CommandAck, the gateway's session
+// kinds *Challenge, *Ready, *Resume and *Nack, and the gateway's *Command. Its members sit beside
 // the common ones in the frame object. The interface is sealed: only this
 // package's kinds exist on the wire.
 type Body interface {
@@ -161,12 +164,18 @@ func parseTS(s string) (time.Time, error) {
 }
 
 // MarshalCanonical returns f's RFC 8785 canonical bytes, the form that is
-// signed and sent. It returns an *Error if f fails StaticValidate.
+// signed and sent. It returns an *Error if f fails StaticValidate, or with
+// CodeTooLarge if the bytes are over MaxFrameSize (a command with every
+// array at its bound and long names can be).
 func (f *Frame) MarshalCanonical() ([]byte, error) {
 	if err := f.StaticValidate(); err != nil {
 		return nil, err
 	}
-	return f.appendCanonical(nil), nil
+	b := f.appendCanonical(nil)
+	if len(b) > MaxFrameSize {
+		return nil, newError(CodeTooLarge, "", "frame is larger than "+strconv.Itoa(MaxFrameSize)+" bytes")
+	}
+	return b, nil
 }
 
 func (f *Frame) appendCanonical(dst []byte) []byte {

@@ -224,9 +224,46 @@ func sampleBodies() map[string]*Frame {
 		"ready":              mk(&Ready{Nonce: nonce[:16]}),
 		"resume":             mk(&Resume{Nonce: nonce[:16]}),
 		"nack":               mk(&Nack{AckEpoch: 3, AckSeq: 1841, Reason: "clock_skew"}),
-		"command_ack":        mk(&CommandAck{CommandID: "cmd-7f3a", Status: CommandExecuted}),
+		"command_ack":        mk(&CommandAck{CommandID: "cmd-7f3a", CmdSeq: 41, Verdict: VerdictAccepted}),
 		"command_ack_rejected": mk(&CommandAck{
-			CommandID: "cmd-7f3b", Status: CommandRejected, Reason: "expired",
+			CommandID: "cmd-7f3b", CmdSeq: 42, Verdict: VerdictRejected, Reason: "command_infeasible",
+			Detail: "Höhe 4,2 m: the bridge on I-55 exit 290 is too low",
 		}),
+		"command_tender":       mk(sampleCommand(CommandTender)),
+		"command_dispatch":     mk(sampleCommand(CommandDispatch)),
+		"command_route_update": mk(sampleCommand(CommandRouteUpdate)),
+		"command_cancel":       mk(sampleCommand(CommandCancel)),
 	}
+}
+
+// sampleCommand is a command of type typ with the payload members that
+// type defines, as the gateway would sign it.
+func sampleCommand(typ CommandType) *Command {
+	issued := time.Date(2026, 11, 24, 20, 59, 59, 500e6, time.UTC)
+	c := &Command{CommandID: "cmd-7f3a", CommandType: typ, CmdSeq: 41, Risk: RiskLow,
+		Nonce:    []byte{0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76, 0x87, 0x98, 0xa9, 0xba, 0xcb, 0xdc, 0xed, 0xfe, 0x0f},
+		IssuedAt: issued, ExpiresAt: issued.Add(15 * time.Minute)}
+	stops := []Stop{
+		{Seq: 1, Type: StopPickup, Facility: "Joliet DC 4 — Dock 12", Lat: 41.525031, Lon: -88.081725, TZ: "America/Chicago",
+			WindowStart: time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC), WindowEnd: time.Date(2026, 11, 25, 16, 0, 0, 0, time.UTC)},
+		{Seq: 2, Type: StopDelivery, Facility: "Memphis Crossdock", Lat: 35.149534, Lon: -90.04898, TZ: "America/Chicago",
+			WindowStart: time.Date(2026, 11, 26, 1, 30, 0, 0, time.UTC), WindowEnd: time.Date(2026, 11, 26, 3, 30, 0, 0, time.UTC)},
+	}
+	waypoints := []Waypoint{
+		{Seq: 1, Lat: 41.525031, Lon: -88.081725, Name: "Joliet DC 4"},
+		{Seq: 2, Lat: 39.801055, Lon: -89.643604, Name: "Springfield hub", Handoff: true},
+		{Seq: 3, Lat: 35.149534, Lon: -90.04898},
+	}
+	switch typ {
+	case CommandTender:
+		c.Payload = CommandPayload{TenderID: "T-204-88172", Stops: stops}
+	case CommandDispatch:
+		c.Risk = RiskHigh
+		c.Payload = CommandPayload{TenderID: "T-204-88172", Stops: stops, Waypoints: waypoints}
+	case CommandRouteUpdate:
+		c.Payload = CommandPayload{TenderID: "T-204-88172", Revision: 2, Reason: "road_closure", Stops: stops, Waypoints: waypoints[1:]}
+	case CommandCancel:
+		c.Payload = CommandPayload{Cancels: "cmd-7f39", Reason: "load_cancelled"}
+	}
+	return c
 }

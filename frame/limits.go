@@ -1,5 +1,7 @@
 package frame
 
+import "time"
+
 // Every bound this package enforces, in one place. They are wire constants:
 // docs/PROTOCOL.md states each one, and changing one changes the protocol,
 // so a change needs a PROTOCOL.md change and new golden vectors.
@@ -19,7 +21,8 @@ const (
 
 	// MaxFrameDepth bounds the nesting of objects and arrays in a frame,
 	// counting the frame object itself as 1. The schema's own members need
-	// 3 (frame, health, faults); the deepest legitimate frame is a
+	// 4 (a command: frame, payload, waypoints, a waypoint); the deepest
+	// legitimate frame is a
 	// telemetry frame whose ext nests MaxExtDepth levels, one below the
 	// frame. The bound stops nesting bombs before any schema code runs.
 	MaxFrameDepth = 1 + MaxExtDepth
@@ -107,11 +110,47 @@ const (
 	MinNonceSize = 16
 	MaxNonceSize = 64
 
-	// MaxCommandIDLen bounds command_id and reason in a command_ack, like
-	// the other identifiers.
+	// MaxCommandIDLen bounds command_id (command and command_ack) and the
+	// payload's tender_id and cancels, like the other identifiers.
 	MaxCommandIDLen = 64
 
-	// MaxReasonLen bounds the reason code in a nack. Reason codes are short
+	// MaxDetailLen bounds a command_ack's optional detail: a sentence for
+	// people (why a route is infeasible), not a report.
+	MaxDetailLen = 256
+)
+
+// Commands (kind command): the payload's arrays of objects. They bound
+// the work and memory of decoding before any handler sees a command; the
+// frame as a whole stays within MaxFrameSize (MarshalCanonical refuses a
+// command that is not, with too_large), and the frame-wide MaxFrameDepth
+// holds: frame, payload, an array, its objects nest 4 deep.
+const (
+	// MaxStops bounds a command's stops. An EDI 204 load has a pickup, a
+	// delivery and a few intermediate stops; 16 leaves room for
+	// multi-stop routes.
+	MaxStops = 16
+
+	// MaxWaypoints bounds a command's waypoints: the planned route's
+	// decision points and handoff hubs, not a polyline (the AV stack plans
+	// its own path between them). 64 waypoints of short names take about
+	// 6 KiB, so a command at both array bounds still fits a frame.
+	MaxWaypoints = 64
+
+	// MaxNameLen bounds a facility or waypoint name in bytes of UTF-8.
+	MaxNameLen = 64
+
+	// MaxTZLen bounds an IANA time zone name; the longest in the tz
+	// database today is 32 bytes (America/Argentina/ComodRivadavia).
+	MaxTZLen = 48
+
+	// MaxCommandLifetime bounds expires_at - issued_at. A tender may wait
+	// for an offline truck, but a command older than a week describes a
+	// world that has moved on; the bound also keeps the vehicle's
+	// executed-command log from having to remember commands forever.
+	MaxCommandLifetime = 7 * 24 * time.Hour
+
+	// MaxReasonLen bounds the reason code in a nack, a command_ack and a
+	// command's payload. Reason codes are short
 	// snake_case words (the longest today is 20 bytes); 64 matches the
 	// other identifiers.
 	MaxReasonLen = 64

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // refusal is one attack or malformation and the reason code it must get
@@ -293,7 +294,7 @@ func refusals() []refusal {
 		{"frame version 2", CodeUnsupportedVersion, "unsupported_version-v2", editedFrame(`"v":1`, `"v":2`)},
 		{"frame version missing", CodeMissingMember, "", editedFrame(`"v":1,`, ``)},
 		{"frame version a string", CodeSchema, "", editedFrame(`"v":1`, `"v":"1"`)},
-		{"kind unknown", CodeUnknownKind, "unknown_kind-command", editedFrame(`"kind":"telemetry"`, `"kind":"command"`)},
+		{"kind unknown", CodeUnknownKind, "unknown_kind-reboot", editedFrame(`"kind":"telemetry"`, `"kind":"reboot"`)},
 		{"kind missing", CodeMissingMember, "", editedFrame(`"kind":"telemetry",`, ``)},
 		{"unknown frame member", CodeUnknownMember, "unknown_member-frame", editedFrame(`"v":1,`, `"v":1,"debug":true,`)},
 		{"unknown gnss member", CodeUnknownMember, "", editedFrame(`"fix":"rtk",`, `"alt_m":180.5,"fix":"rtk",`)},
@@ -381,9 +382,73 @@ func refusals() []refusal {
 			fb = replaceOnce(t, fb, `"state":"driving",`, ``)
 			return k.rawEnv(t, fb)
 		}},
-		{"command_ack rejected without reason", CodeMissingMember, "", bodyEnv(&CommandAck{CommandID: "c1", Status: CommandRejected})},
-		{"command_ack reason with executed", CodeSchema, "", bodyEnv(&CommandAck{CommandID: "c1", Status: CommandExecuted, Reason: "x"})},
-		{"command_ack status unknown", CodeSchema, "", bodyEnv(&CommandAck{CommandID: "c1", Status: "done"})},
+		{"command_ack rejected without reason", CodeMissingMember, "", bodyEnv(&CommandAck{CommandID: "c1", CmdSeq: 1, Verdict: VerdictRejected})},
+		{"command_ack reason with accepted", CodeSchema, "", bodyEnv(&CommandAck{CommandID: "c1", CmdSeq: 1, Verdict: VerdictAccepted, Reason: "x"})},
+		{"command_ack verdict unknown", CodeSchema, "", bodyEnv(&CommandAck{CommandID: "c1", CmdSeq: 1, Verdict: "executed"})},
+		{"command_ack cmd_seq 0", CodeNumberOutOfRange, "", bodyEnv(&CommandAck{CommandID: "c1", Verdict: VerdictAccepted})},
+		{"command_ack detail with an escape sequence", CodeSchema, "", bodyEnv(&CommandAck{CommandID: "c1", CmdSeq: 1, Verdict: VerdictAccepted, Detail: "ok\x1b[2J"})},
+		{"command_ack empty detail", CodeSchema, "", editedCommandAck(`"command_id":"c1",`, `"command_id":"c1","detail":"",`)},
+
+		// Commands: the payload's arrays of objects.
+		{"command stop with a duplicate member", CodeDuplicateMember, "duplicate_member-command-stop",
+			editedCommandBytes(CommandDispatch, `"facility":"Memphis Crossdock",`, `"facility":"Memphis Crossdock","facility":"Memphis Crossdock",`)},
+		{"command waypoint with an unknown member", CodeUnknownMember, "unknown_member-command-waypoint",
+			editedCommand(CommandDispatch, `{"handoff":false,"lat":41.525031`, `{"alt":180,"handoff":false,"lat":41.525031`)},
+		{"command payload member the type does not define (waypoints in a tender)", CodeUnknownMember, "unknown_member-command-tender-waypoints",
+			bodyEnv(func() Body {
+				c := sampleCommand(CommandTender)
+				c.Payload.Waypoints = sampleCommand(CommandDispatch).Payload.Waypoints
+				return c
+			}())},
+		{"command payload unknown member", CodeUnknownMember, "", editedCommand(CommandCancel, `{"cancels":`, `{"speed_limit":99,"cancels":`)},
+		{"command dispatch without waypoints", CodeMissingMember, "",
+			bodyEnv(func() Body { c := sampleCommand(CommandDispatch); c.Payload.Waypoints = nil; return c }())},
+		{"command with more waypoints than MaxWaypoints", CodeSchema, "schema-command-too-many-waypoints",
+			bodyEnv(func() Body {
+				c := sampleCommand(CommandDispatch)
+				c.Payload.Waypoints = nil
+				for i := range MaxWaypoints + 1 {
+					c.Payload.Waypoints = append(c.Payload.Waypoints, Waypoint{Seq: uint64(i), Lat: 40, Lon: -90})
+				}
+				return c
+			}())},
+		{"command waypoint nesting arrays past the depth limit", CodeTooDeep, "too_deep-command-waypoint",
+			editedCommandBytes(CommandDispatch, `"name":"Joliet DC 4"`, `"name":[[[]]]`)},
+		{"command waypoints an object", CodeSchema, "", editedCommand(CommandDispatch, `"waypoints":[`, `"waypoints":{"a":[`, `}]},"risk"`, `}]}},"risk"`)},
+		{"command waypoints empty", CodeSchema, "", editedCommand(CommandCancel, `{"cancels":`, `{"waypoints":[],"cancels":`)},
+		{"command waypoint handoff not a boolean", CodeSchema, "", editedCommand(CommandDispatch, `"handoff":true`, `"handoff":1`)},
+		{"command waypoint name empty", CodeSchema, "", editedCommand(CommandDispatch, `"name":"Joliet DC 4"`, `"name":""`)},
+		{"command waypoints out of order", CodeSchema, "",
+			bodyEnv(func() Body { c := sampleCommand(CommandDispatch); c.Payload.Waypoints[1].Seq = 1; return c }())},
+		{"command stop without tz", CodeMissingMember, "", editedCommand(CommandTender, `"type":"delivery","tz":"America/Chicago",`, `"type":"delivery",`)},
+		{"command stop type unknown", CodeSchema, "", editedCommand(CommandTender, `"type":"delivery"`, `"type":"dropoff"`)},
+		{"command stop tz with a dot-dot part", CodeSchema, "",
+			bodyEnv(func() Body { c := sampleCommand(CommandTender); c.Payload.Stops[0].TZ = "America/../etc"; return c }())},
+		{"command stop facility with a control character", CodeSchema, "",
+			bodyEnv(func() Body { c := sampleCommand(CommandTender); c.Payload.Stops[0].Facility = "Dock\u0007"; return c }())},
+		{"command stop window ends before it starts", CodeSchema, "",
+			bodyEnv(func() Body {
+				c := sampleCommand(CommandTender)
+				c.Payload.Stops[0].WindowEnd = c.Payload.Stops[0].WindowStart.Add(-time.Millisecond)
+				return c
+			}())},
+		{"command stop window_start not ms", CodeBadTS, "", editedCommand(CommandTender, `"window_start":"2026-11-25T14:00:00.000Z"`, `"window_start":"2026-11-25T14:00:00Z"`)},
+		{"command stops out of order", CodeSchema, "",
+			bodyEnv(func() Body { c := sampleCommand(CommandTender); c.Payload.Stops[1].Seq = 0; return c }())},
+		{"command cmd_seq 0", CodeNumberOutOfRange, "", bodyEnv(func() Body { c := sampleCommand(CommandCancel); c.CmdSeq = 0; return c }())},
+		{"command cmd_seq 2^53", CodeNumberOutOfRange, "", editedCommand(CommandCancel, `"cmd_seq":41`, `"cmd_seq":9007199254740992`)},
+		{"command type unknown", CodeSchema, "", editedCommand(CommandCancel, `"command_type":"cancel"`, `"command_type":"reboot"`)},
+		{"command risk unknown", CodeSchema, "", editedCommand(CommandCancel, `"risk":"low"`, `"risk":"none"`)},
+		{"command expires before it is issued", CodeSchema, "",
+			bodyEnv(func() Body { c := sampleCommand(CommandCancel); c.ExpiresAt = c.IssuedAt; return c }())},
+		{"command lives longer than MaxCommandLifetime", CodeSchema, "",
+			bodyEnv(func() Body {
+				c := sampleCommand(CommandCancel)
+				c.ExpiresAt = c.IssuedAt.Add(MaxCommandLifetime + time.Millisecond)
+				return c
+			}())},
+		{"command nonce too short", CodeSchema, "", bodyEnv(func() Body { c := sampleCommand(CommandCancel); c.Nonce = c.Nonce[:15]; return c }())},
+		{"command without payload", CodeMissingMember, "", editedCommand(CommandCancel, `"payload":{"cancels":"cmd-7f39","reason":"load_cancelled"},`, ``)},
 		{"ack seq 2^53", CodeNumberOutOfRange, "", bodyEnv(&Ack{AckEpoch: 1, AckSeq: MaxSafeInteger + 1})},
 		{"challenge with empty peer_nonce", CodeSchema, "", bodyEnv(&Challenge{Nonce: make([]byte, 16)})},
 		{"challenge peer_nonce too long", CodeSchema, "", bodyEnv(&Challenge{Nonce: make([]byte, 16), PeerNonce: make([]byte, MaxNonceSize+1)})},
@@ -391,6 +456,52 @@ func refusals() []refusal {
 		{"ready with empty nonce", CodeSchema, "", bodyEnv(&Ready{})},
 		{"nack with empty reason", CodeSchema, "", bodyEnv(&Nack{AckEpoch: 1, AckSeq: 2})},
 		{"nack reason with markup", CodeSchema, "", bodyEnv(&Nack{AckEpoch: 1, AckSeq: 2, Reason: "<b>"})},
+	}
+}
+
+// commandFrameBytes is the canonical bytes of the sample frame carrying
+// sampleCommand(typ).
+func commandFrameBytes(t testing.TB, typ CommandType) []byte {
+	t.Helper()
+	f := sampleTelemetry()
+	f.Body = sampleCommand(typ)
+	b, err := f.MarshalCanonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// editedCommand edits a sample command frame's canonical bytes (pairs of
+// old, new), re-canonicalizes and signs them.
+func editedCommand(typ CommandType, edits ...string) func(testing.TB, *testKeys) []byte {
+	return func(t testing.TB, k *testKeys) []byte {
+		fb := commandFrameBytes(t, typ)
+		for i := 0; i+1 < len(edits); i += 2 {
+			fb = replaceOnce(t, fb, edits[i], edits[i+1])
+		}
+		c, err := canonicalize(fb)
+		if err != nil {
+			t.Fatalf("edit %q: %v", edits, err)
+		}
+		return k.rawEnv(t, c)
+	}
+}
+
+// editedCommandBytes is editedCommand without re-canonicalizing.
+func editedCommandBytes(typ CommandType, old, new string) func(testing.TB, *testKeys) []byte {
+	return func(t testing.TB, k *testKeys) []byte {
+		return k.rawEnv(t, replaceOnce(t, commandFrameBytes(t, typ), old, new))
+	}
+}
+
+// editedCommandAck edits a command_ack frame's canonical bytes and signs
+// them as they are.
+func editedCommandAck(old, new string) func(testing.TB, *testKeys) []byte {
+	return func(t testing.TB, k *testKeys) []byte {
+		f := sampleTelemetry()
+		f.Body = &CommandAck{CommandID: "c1", CmdSeq: 1, Verdict: VerdictAccepted}
+		return k.rawEnv(t, replaceOnce(t, f.appendCanonical(nil), old, new))
 	}
 }
 

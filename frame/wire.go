@@ -280,3 +280,67 @@ func appendNumber(dst []byte, f float64) []byte {
 	}
 	return jsontext.AppendFloat(dst, f, 64)
 }
+
+// boolean reads a true or false member.
+func (r *reader) boolean(ptr string) (bool, error) {
+	tok, err := r.token()
+	if err != nil {
+		return false, err
+	}
+	switch tok.Kind() {
+	case 't':
+		return true, nil
+	case 'f':
+		return false, nil
+	}
+	return false, newError(CodeSchema, ptr, "not true or false")
+}
+
+// array reads an array of at most max elements at ptr, calling elem for
+// each with its index and pointer; elem must consume the element. Nesting
+// is bounded already: walk refused anything deeper than MaxFrameDepth.
+func (r *reader) array(ptr string, max int, elem func(i int, ptr string) error) error {
+	tok, err := r.token()
+	if err != nil {
+		return err
+	}
+	if tok.Kind() != '[' {
+		return newError(CodeSchema, ptr, "not an array")
+	}
+	for i := 0; ; i++ {
+		if r.dec.PeekKind() == ']' {
+			_, err := r.token()
+			return err
+		}
+		if i == max {
+			return newError(CodeSchema, ptr, "array has more than "+strconv.Itoa(max)+" elements")
+		}
+		if err := elem(i, ptr+"/"+strconv.Itoa(i)); err != nil {
+			return err
+		}
+	}
+}
+
+func (w *writer) boolean(name string, b bool) {
+	w.begin(name)
+	if b {
+		w.buf = append(w.buf, "true"...)
+	} else {
+		w.buf = append(w.buf, "false"...)
+	}
+	w.end()
+}
+
+// array writes an array of already encoded (canonical) elements.
+func (w *writer) array(name string, elems [][]byte) {
+	w.begin(name)
+	w.buf = append(w.buf, '[')
+	for i, e := range elems {
+		if i > 0 {
+			w.buf = append(w.buf, ',')
+		}
+		w.buf = append(w.buf, e...)
+	}
+	w.buf = append(w.buf, ']')
+	w.end()
+}

@@ -4,10 +4,11 @@ import "context"
 
 // Notifier is implemented by engines that push change notifications:
 // PostgreSQL, through LISTEN/NOTIFY (RevocationChannel,
-// VehicleStatusChannel, AuthorityChannel). SQLite has no such channel; its
-// readers poll (a revocation is noticed at the next RevocationVersion poll,
+// VehicleStatusChannel, AuthorityChannel, CommandsChannel). SQLite has no
+// such channel; its readers poll (a revocation is noticed at the next RevocationVersion poll,
 // a suspension at the next VehicleStatusVersion poll, a change of a
-// client's or operator's authority at the next AuthorityVersion poll).
+// client's or operator's authority at the next AuthorityVersion poll, a
+// queued command at the next ListQueuedCommands poll).
 //
 // Notifications only shorten the wait: callers must poll as well, since a
 // notification sent while the listening connection was down is lost.

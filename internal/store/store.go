@@ -117,6 +117,7 @@ type Store interface {
 	TelemetryStore
 	PKIStore
 	AuthorityStore
+	CommandStore
 }
 
 // EventRow is a security event as stored: the indexed columns plus the full

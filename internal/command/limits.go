@@ -1,0 +1,65 @@
+package command
+
+import "time"
+
+// Limits and defaults of commands, in one place. The risk policy's
+// defaults are the seed's (the design's "Defaults" table: approvals).
+const (
+	// DefaultHeavyGrossKg: a load heavier than this (gross, kg) needs
+	// DefaultHazmatApprovals, as hazardous material does. 36,000 kg is
+	// near the US federal 80,000 lb gross vehicle limit less the tractor
+	// and trailer: a load above it is at the edge of what the truck may
+	// legally and safely carry.
+	DefaultHeavyGrossKg = 36000
+	// DefaultHazmatApprovals: hazmat lines or a heavy load need two
+	// approvers (the two-person rule of the seed).
+	DefaultHazmatApprovals = 2
+	// DefaultRouteUpdateApprovals and DefaultHandoverApprovals: changing
+	// where a loaded truck goes, or who takes it over, needs one approver.
+	DefaultRouteUpdateApprovals = 1
+	DefaultHandoverApprovals    = 1
+	// DefaultRiskThreshold: a request whose risk score (package authz,
+	// 0-100) is above it needs DefaultRiskExtraApprovals more. It is
+	// authz's DefaultRiskThreshold; cmd/fifthwheel passes the configured
+	// TMS-access threshold.
+	DefaultRiskThreshold      = 50
+	DefaultRiskExtraApprovals = 1
+	// MaxApprovalsRequired bounds what any policy may require: more
+	// distinct approvers than an operations shift has would make a command
+	// impossible to approve, which is an outage, not a control.
+	MaxApprovalsRequired = 5
+	// MaxRiskScore is the top of the risk score's scale.
+	MaxRiskScore = 100
+
+	// DefaultApprovalTTL: an approval counts for this long. An approval is
+	// a judgement about the situation when it was given; a stale one must
+	// be given again. Bounded by Min/MaxApprovalTTL.
+	DefaultApprovalTTL = 15 * time.Minute
+	MinApprovalTTL     = time.Minute
+	MaxApprovalTTL     = 24 * time.Hour
+
+	// DefaultCommandTTL: a command is never delivered after its expiry;
+	// this is the expiry a request that names none gets. An hour covers a
+	// truck out of coverage for a while; a longer wait should be a new,
+	// re-approved command. MaxCommandTTL bounds what a request may ask.
+	DefaultCommandTTL = time.Hour
+	MaxCommandTTL     = 72 * time.Hour
+
+	// MaxPayloadBytes bounds a command's payload (JSON), so the signed
+	// command still fits the vehicle session's 16 KiB frame with its
+	// envelope (the same bound as a telemetry ext).
+	MaxPayloadBytes = 12288
+	// MaxReasonBytes bounds a reason recorded with a transition.
+	MaxReasonBytes = 256
+	// NonceBytes is the size of a command's nonce (128 bits: never
+	// repeated by chance).
+	NonceBytes = 16
+
+	// MaxCancelAttempts bounds how often Cancel re-reads a command whose
+	// state moved under it (pending → approved → queued) before it gives
+	// up with command_state_conflict: each retry follows a real transition,
+	// and a command has few.
+	MaxCancelAttempts = 4
+	// DefaultExpireBatch is how many commands one Expire sweep moves.
+	DefaultExpireBatch = 100
+)
