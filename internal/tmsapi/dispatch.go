@@ -76,7 +76,7 @@ type PayloadPoint struct {
 	Lat     float64 `json:"lat"`
 	Lon     float64 `json:"lon"`
 	Name    string  `json:"name,omitempty"`
-	Handoff bool    `json:"handoff,omitempty"`
+	Handoff bool    `json:"handoff"` // required on the wire (package frame)
 }
 
 var reasonRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
