@@ -250,11 +250,15 @@ func parseIfMatch(h []string) (int64, bool) {
 	return n, true
 }
 
-// routeOf is a vehicle's current route: the latest dispatch or route
-// update not cancelled, expired or rejected, with its payload; ok false
-// if it has none.
+// routeOf is a vehicle's current route: of its dispatches and route
+// updates not cancelled, expired or rejected, the latest created (a
+// route update created in the same instant as the route it replaces is
+// later by its revision), with its payload; ok false if it has none.
 func (a *API) routeOf(q *req, vehicle string) (store.Command, Payload, bool, error) {
-	var cur store.Command
+	var (
+		cur  store.Command
+		curP Payload
+	)
 	after := ""
 	for scanned := 0; ; {
 		page, err := a.d.Store.ListCommands(q.r.Context(), store.CommandFilter{Scope: store.AllCarriers(), Vehicle: vehicle, After: after, Limit: store.MaxPage})
@@ -262,9 +266,19 @@ func (a *API) routeOf(q *req, vehicle string) (store.Command, Payload, bool, err
 			return store.Command{}, Payload{}, false, err
 		}
 		for _, c := range page {
-			if (c.Type == string(command.TypeDispatch) || c.Type == string(command.TypeRouteUpdate)) &&
-				c.State != command.Cancelled && c.State != command.Expired && c.State != command.Rejected {
-				cur = c // ids sort by creation: the last one wins
+			if (c.Type != string(command.TypeDispatch) && c.Type != string(command.TypeRouteUpdate)) ||
+				c.State == command.Cancelled || c.State == command.Expired || c.State == command.Rejected {
+				continue
+			}
+			var p Payload
+			if err := json.Unmarshal(c.Payload, &p); err != nil {
+				return store.Command{}, Payload{}, false, fmt.Errorf("command %s payload: %v", c.ID, err)
+			}
+			if p.Revision == 0 {
+				p.Revision = 1 // a dispatch
+			}
+			if cur.ID == "" || c.CreatedAt.After(cur.CreatedAt) || (c.CreatedAt.Equal(cur.CreatedAt) && p.Revision > curP.Revision) {
+				cur, curP = c, p
 			}
 		}
 		scanned += len(page)
@@ -276,17 +290,7 @@ func (a *API) routeOf(q *req, vehicle string) (store.Command, Payload, bool, err
 		}
 		after = page[len(page)-1].ID
 	}
-	if cur.ID == "" {
-		return store.Command{}, Payload{}, false, nil
-	}
-	var p Payload
-	if err := json.Unmarshal(cur.Payload, &p); err != nil {
-		return store.Command{}, Payload{}, false, fmt.Errorf("command %s payload: %v", cur.ID, err)
-	}
-	if p.Revision == 0 {
-		p.Revision = 1
-	}
-	return cur, p, true, nil
+	return cur, curP, cur.ID != "", nil
 }
 
 // routeUpdate serves POST /v1/vehicles/{id}/route.
