@@ -17,7 +17,7 @@ func TestTenderAnswers(t *testing.T) {
 		e := newEnv(t, eng)
 		cases := []struct {
 			name, id, body, want string
-			reasons           []string
+			reasons              []string
 		}{
 			{"accepted", "T-OK", tenderBody("T-OK", false, 100), "accept", nil},
 			{"respond_by passed", "T-LATE", strings.Replace(tenderBody("T-LATE", false, 100), "2026-12-05T18:00:00Z", "2026-12-05T11:00:00Z", 1),
