@@ -3,6 +3,7 @@ package tmsapi
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -322,7 +323,49 @@ func (a *API) routeUpdate(q *req) answer {
 	case !ok || p.Revision != want:
 		return answer{err: problem.New(http.StatusPreconditionFailed, codes.RouteRevisionMismatch, "If-Match is not the vehicle's current route revision")}
 	}
+	hazmat, gross, err := a.loadOf(q, v.ID, cur.TenderID)
+	if err != nil {
+		return answer{err: unavailable(err)}
+	}
 	next := Payload{TenderID: p.TenderID, Revision: p.Revision + 1, Stops: p.Stops, Waypoints: u.Route.points(), Reason: u.Reason}
 	return a.create(q, command.Request{Vehicle: v.ID, Carrier: v.Carrier, RequestedBy: q.caller.Principal, Type: command.TypeRouteUpdate,
-		TenderID: cur.TenderID, HazmatLines: 0, GrossKg: 0, RiskScore: q.caller.Risk, TTL: a.ttl(u.ExpiresAt)}, next, next.Revision)
+		TenderID: cur.TenderID, HazmatLines: hazmat, GrossKg: gross, RiskScore: q.caller.Risk, TTL: a.ttl(u.ExpiresAt)}, next, next.Revision)
+}
+
+// loadOf is what the risk policy weighs of the load a vehicle carries:
+// the hazmat lines and gross weight of tender, as stored with the client
+// that dispatched it to the vehicle. A re-route of a hazmat load needs
+// what its dispatch needed. A load it cannot find counts as heavy (NaN:
+// the policy's fail-closed case).
+func (a *API) loadOf(q *req, vehicle, tender string) (int, float64, error) {
+	var client string
+	after := ""
+	for scanned := 0; scanned < MaxRouteScan; {
+		page, err := a.d.Store.ListCommands(q.r.Context(), store.CommandFilter{Scope: store.AllCarriers(), Vehicle: vehicle, After: after, Limit: store.MaxPage})
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, c := range page {
+			if c.Type == string(command.TypeDispatch) && c.TenderID == tender {
+				client = c.RequestedBy
+			}
+		}
+		scanned += len(page)
+		if len(page) < store.MaxPage {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	t, err := a.d.Store.GetTender(q.r.Context(), client, tender)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, math.NaN(), nil
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	var body Tender
+	if err := json.Unmarshal(t.Body, &body); err != nil || body.Weights == nil || body.Weights.GrossKg == nil {
+		return 0, math.NaN(), nil
+	}
+	return len(body.Hazmat), *body.Weights.GrossKg, nil
 }

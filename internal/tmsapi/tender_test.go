@@ -129,5 +129,16 @@ func TestRouteUpdateRevision(t *testing.T) {
 		if s := e.state(id); s != "queued" {
 			t.Fatalf("route update with its approval: %s", s)
 		}
+		// A re-route of a hazmat load needs the two approvals its dispatch
+		// needed, not the route update's one.
+		e.tender("R-H", true)
+		hid := e.dispatch("R-H", "TRK-2")
+		want(t, e.approve(acmeApprover1, hid, "h1"), http.StatusOK, "")
+		want(t, e.approve(acmeApprover2, hid, "h2"), http.StatusOK, "")
+		r = e.do(call{caller: acmeDispatcher, path: "/v1/vehicles/TRK-2/route", key: "rh", body: body, header: map[string]string{"If-Match": `"1"`}})
+		want(t, r, http.StatusAccepted, "")
+		if v := r.json(t); v["approvals_required"] != float64(2) || v["risk_class"] != "high" {
+			t.Fatalf("hazmat re-route: %s", r.body)
+		}
 	})
 }
