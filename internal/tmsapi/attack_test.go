@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fifthwheel/fifthwheel/codes"
@@ -180,6 +181,27 @@ func TestAttackPostWithoutIdempotencyKey(t *testing.T) {
 		if _, err := e.st.GetTender(context.Background(), acmeDispatcher.Principal.String(), "NOKEY"); err == nil {
 			t.Fatal("a tender without an Idempotency-Key was stored")
 		}
+		// Every POST route, before anything else is looked at.
+		e.tender("NK", true)
+		id := e.dispatch("NK", "TRK-1")
+		for _, c := range []call{
+			{caller: acmeDispatcher, path: "/v1/dispatches", body: dispatchBody("NK", "TRK-2")},
+			{caller: acmeDispatcher, path: "/v1/vehicles/TRK-1/route", header: map[string]string{"If-Match": `"1"`},
+				body: `{"route":{"waypoints":[{"seq":1,"lat":1,"lon":1}]},"reason":"detour"}`},
+			{caller: acmeApprover1, path: "/v1/commands/" + id + "/approvals"},
+			{caller: acmeDispatcher, path: "/v1/commands/" + id + "/cancel", body: `{"reason":"x"}`},
+		} {
+			c.key, c.invalid = "-", true
+			want(t, e.do(c), http.StatusBadRequest, codes.IdempotencyKeyRequired)
+		}
+		v := e.get(acmeDispatcher, id).json(t)
+		if v["state"] != "pending_approval" || v["approvals"] != nil {
+			t.Fatalf("a POST without a key changed the command: %v", v)
+		}
+		q, _ := e.st.ListQueuedCommands(context.Background(), "TRK-2", 0)
+		if len(q) != 0 {
+			t.Fatal("a dispatch without a key was queued")
+		}
 	})
 }
 
@@ -210,6 +232,34 @@ func TestAttackCancelAfterDelivery(t *testing.T) {
 		}
 		if again := e.do(c); again.header.Get("Idempotent-Replayed") != "true" || string(again.body) != string(r.body) {
 			t.Fatalf("the cancel retry was not replayed: %s", again.body)
+		}
+	})
+}
+
+// TestAttackRetryRacingTheOriginal: the same dispatch sent several times
+// at once (a TMS retrying on timeout, on several connections) creates one
+// command, and every answer is the same response.
+func TestAttackRetryRacingTheOriginal(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, eng storetest.Engine) {
+		e := newEnv(t, eng)
+		e.tender("RACE", false)
+		c := call{caller: acmeDispatcher, path: "/v1/dispatches", key: "race", body: dispatchBody("RACE", "TRK-1")}
+		const n = 6
+		out := make([]resp, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() { defer wg.Done(); out[i] = e.do(c) }()
+		}
+		wg.Wait()
+		for i := range n {
+			if out[i].status != http.StatusAccepted || string(out[i].body) != string(out[0].body) {
+				t.Fatalf("answer %d: %d %s, answer 0: %s", i, out[i].status, out[i].body, out[0].body)
+			}
+		}
+		q, err := e.st.ListQueuedCommands(context.Background(), "TRK-1", 0)
+		if err != nil || len(q) != 1 {
+			t.Fatalf("%d commands queued for one dispatch (%v)", len(q), err)
 		}
 	})
 }
