@@ -2,13 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/fifthwheel/fifthwheel/codes"
 )
@@ -29,14 +36,22 @@ func tmsPost(g *gateway, c tls.Certificate, token, path, key, body string) (int,
 	return tmsSend(g, c, req)
 }
 
+// tmsSend sends req and validates the request and its answer against
+// api/openapi.yaml (kin-openapi's openapi3filter: OpenAPI 3.1).
 func tmsSend(g *gateway, c tls.Certificate, req *http.Request) (int, map[string]any, http.Header) {
 	g.t.Helper()
+	var reqBody []byte
+	if req.GetBody != nil {
+		rc, _ := req.GetBody()
+		reqBody, _ = io.ReadAll(rc)
+	}
 	resp, err := g.client(c).Do(req)
 	if err != nil {
 		g.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	validateTMS(g.t, req, reqBody, resp, b)
 	var m map[string]any
 	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&m); err != nil {
 		g.t.Fatalf("%s: answer %d is not JSON: %s", req.URL.Path, resp.StatusCode, b)
@@ -63,7 +78,7 @@ func TestTMSCommandsEndToEnd(t *testing.T) {
 			disp := issueTMS(ctl, "client", "tms-d", "dispatcher", "--carrier", "acme")
 			ap1 := issueTMS(ctl, "operator", "approver-1", "approver")
 			ap2 := issueTMS(ctl, "client", "approver-2", "approver", "--carrier", "acme")
-			tokD := gw.token(disp, "tenders:write dispatch:write commands:read commands:cancel")
+			tokD := gw.token(disp, "tenders:write dispatch:write commands:read commands:cancel fleet:read")
 			tok1 := gw.token(ap1, "commands:approve commands:read")
 			tok2 := gw.token(ap2, "commands:approve commands:read")
 
@@ -109,6 +124,58 @@ func TestTMSCommandsEndToEnd(t *testing.T) {
 				t.Fatalf("GET: %d %v", status, v)
 			}
 			gw.waitEvent(codes.CommandQueued, "command:"+id)
+			// The fleet reads, through the same validation.
+			for p, want := range map[string]int{"/v1/vehicles": 200, "/v1/fleet/state": 200, "/v1/commands?vehicle=truck-a": 200,
+				"/v1/commands/cmd-unknown": 404, "/v1/vehicles/truck-a/telemetry/latest": 403} {
+				req, _ := http.NewRequest(http.MethodGet, "https://"+gw.addrs.TMS+p, nil)
+				req.Header.Set("Authorization", "Bearer "+tokD)
+				if status, v, _ := tmsSend(gw, disp, req); status != want {
+					t.Errorf("GET %s: %d %v, want %d", p, status, v, want)
+				}
+			}
 		})
+	}
+}
+
+var (
+	openapiOnce   sync.Once
+	openapiRouter routers.Router
+	openapiErr    error
+)
+
+// validateTMS checks one exchange with the running gateway against
+// api/openapi.yaml: the request and the response (status, headers, body).
+func validateTMS(t testing.TB, req *http.Request, reqBody []byte, resp *http.Response, body []byte) {
+	t.Helper()
+	openapiOnce.Do(func() {
+		doc, err := openapi3.NewLoader().LoadFromFile("../../api/openapi.yaml")
+		if err != nil {
+			openapiErr = err
+			return
+		}
+		if openapiErr = doc.Validate(context.Background()); openapiErr != nil {
+			return
+		}
+		doc.Servers = nil
+		openapiRouter, openapiErr = legacy.NewRouter(doc)
+	})
+	if openapiErr != nil {
+		t.Fatal(openapiErr)
+	}
+	vr := req.Clone(context.Background())
+	vr.Body = io.NopCloser(bytes.NewReader(reqBody))
+	route, params, err := openapiRouter.FindRoute(vr)
+	if err != nil {
+		t.Fatalf("%s %s: no operation in api/openapi.yaml: %v", req.Method, req.URL.Path, err)
+	}
+	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true}
+	in := &openapi3filter.RequestValidationInput{Request: vr, PathParams: params, Route: route, Options: opts}
+	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+		t.Errorf("%s %s: the request does not validate against api/openapi.yaml: %v", req.Method, req.URL.Path, err)
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
+		Body: io.NopCloser(bytes.NewReader(body)), Options: opts}
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		t.Errorf("%s %s: the %d answer does not validate against api/openapi.yaml: %v\n%s", req.Method, req.URL.Path, resp.StatusCode, err, body)
 	}
 }

@@ -162,11 +162,8 @@ func (q *req) read(w http.ResponseWriter) error {
 		return problem.New(http.StatusBadRequest, codes.IdempotencyKeyRequired,
 			"every POST needs one Idempotency-Key header of 1 to 128 characters of [A-Za-z0-9._:~-]")
 	}
-	if q.r.ContentLength != 0 || q.r.Header.Get("Content-Type") != "" {
-		mt, _, err := mime.ParseMediaType(q.r.Header.Get("Content-Type"))
-		if err != nil || mt != "application/json" {
-			return problem.New(http.StatusUnsupportedMediaType, codes.UnsupportedMediaType, "the body must be application/json")
-		}
+	if q.r.ContentLength > MaxBodyBytes {
+		return problem.New(http.StatusRequestEntityTooLarge, codes.BodyTooLarge, "the body is over 64 KiB")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, q.r.Body, MaxBodyBytes))
 	var tooLarge *http.MaxBytesError
@@ -175,6 +172,12 @@ func (q *req) read(w http.ResponseWriter) error {
 		return problem.New(http.StatusRequestEntityTooLarge, codes.BodyTooLarge, "the body is over 64 KiB")
 	case err != nil:
 		return problem.New(http.StatusBadRequest, codes.MalformedRequest, "the body could not be read")
+	}
+	if len(body) > 0 { // an empty body (an approval) needs no media type
+		mt, _, err := mime.ParseMediaType(q.r.Header.Get("Content-Type"))
+		if err != nil || mt != "application/json" {
+			return problem.New(http.StatusUnsupportedMediaType, codes.UnsupportedMediaType, "the body must be application/json")
+		}
 	}
 	q.body = body
 	h := sha256.New()
