@@ -66,6 +66,9 @@ func TestAttackRequesterApprovesOwnCommand(t *testing.T) {
 		id := e.dispatch("HAZ-3", "TRK-1")
 		self := acmeDispatcher
 		want(t, e.approve(self, id, "self-1"), http.StatusForbidden, codes.CommandApprovalRefusedSelf)
+		if n := e.count(codes.CommandApprovalRefusedSelf); n != 1 {
+			t.Fatalf("%d command_approval_refused_self events, want 1", n)
+		}
 		want(t, e.approve(acmeApprover1, id, "other-1"), http.StatusOK, "")
 		if s := e.state(id); s != command.PendingApproval {
 			t.Fatalf("self-approval counted: %s", s)
@@ -177,6 +180,9 @@ func TestAttackPostWithoutIdempotencyKey(t *testing.T) {
 		for _, key := range []string{"-", "", "has space", strings.Repeat("k", 129), "é"} {
 			r := e.do(call{caller: acmeDispatcher, path: "/v1/tenders", key: key, body: tenderBody("NOKEY", false, 1), invalid: true})
 			want(t, r, http.StatusBadRequest, codes.IdempotencyKeyRequired)
+		}
+		if n := e.count(codes.IdempotencyKeyRequired); n != 5 {
+			t.Fatalf("%d idempotency_key_required events for 5 refusals", n)
 		}
 		if _, err := e.st.GetTender(context.Background(), acmeDispatcher.Principal.String(), "NOKEY"); err == nil {
 			t.Fatal("a tender without an Idempotency-Key was stored")

@@ -285,3 +285,14 @@ func (e *env) state(id string) store.CommandState {
 	}
 	return c.State
 }
+
+// count returns how many events with code were recorded.
+func (e *env) count(code string) int {
+	n := 0
+	for _, ev := range e.events.Events() {
+		if ev.Code == code {
+			n++
+		}
+	}
+	return n
+}

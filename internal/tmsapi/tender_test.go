@@ -41,6 +41,9 @@ func TestTenderAnswers(t *testing.T) {
 			if strings.Join(got, ",") != strings.Join(tc.reasons, ",") {
 				t.Fatalf("%s: reasons %v, want %v", tc.name, got, tc.reasons)
 			}
+			if tc.want == "decline" && e.count(codes.TenderDeclined) == 0 {
+				t.Fatalf("%s: no tender_declined event", tc.name)
+			}
 			st, err := e.st.GetTender(context.Background(), acmeDispatcher.Principal.String(), tc.id)
 			if err != nil || st.Answer != tc.want {
 				t.Fatalf("%s: stored %v (%v)", tc.name, st.Answer, err)
@@ -91,6 +94,9 @@ func TestAttackMalformedTenderIsNotADecline(t *testing.T) {
 		}
 		if _, err := e.st.GetTender(context.Background(), acmeDispatcher.Principal.String(), "BAD"); err == nil {
 			t.Fatal("a malformed tender was stored")
+		}
+		if n := e.count(codes.TenderInvalid) + e.count(codes.MalformedRequest); n != len(cases) {
+			t.Fatalf("%d refusal events for %d refusals", n, len(cases))
 		}
 	})
 }
