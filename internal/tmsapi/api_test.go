@@ -110,3 +110,20 @@ func TestRetryReturnsOriginalResponse(t *testing.T) {
 		}
 	})
 }
+
+// TestRiskScoreAddsAnApproval: a request whose risk score (Caller.Risk,
+// from the guard) is above the policy's threshold needs one approval
+// more: a light load then waits for one.
+func TestRiskScoreAddsAnApproval(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, eng storetest.Engine) {
+		e := newEnv(t, eng)
+		e.tender("RISK-1", false)
+		risky := acmeDispatcher
+		risky.Risk, risky.RiskFactors = 60, []string{"new_source", "off_hours"}
+		r := e.do(call{caller: risky, path: "/v1/dispatches", key: "risky", body: dispatchBody("RISK-1", "TRK-1")})
+		want(t, r, http.StatusAccepted, "")
+		if v := r.json(t); v["state"] != "pending_approval" || v["approvals_required"] != float64(1) {
+			t.Fatalf("risky dispatch: %s", r.body)
+		}
+	})
+}
