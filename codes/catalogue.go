@@ -155,6 +155,14 @@ const (
 	CommandExpired                  = "command_expired"
 	CommandStateConflict            = "command_state_conflict"
 	IdempotencyKeyReused            = "idempotency_key_reused"
+	IdempotencyKeyRequired          = "idempotency_key_required"
+	TenderAccepted                  = "tender_accepted"
+	TenderDeclined                  = "tender_declined"
+	TenderInvalid                   = "tender_invalid"
+	TenderConflict                  = "tender_conflict"
+	TenderNotAccepted               = "tender_not_accepted"
+	RouteRevisionRequired           = "route_revision_required"
+	RouteRevisionMismatch           = "route_revision_mismatch"
 
 	// Enrollment and renewal.
 	RequestTooLarge     = "request_too_large"
@@ -545,6 +553,24 @@ var catalogue = [...]Entry{
 		Meaning: "The command changed state meanwhile (another request or replica was first); read it again before deciding."},
 	{Code: IdempotencyKeyReused, Area: AreaCommand, Status: http.StatusConflict, Severity: medium, Kind: protocol,
 		Meaning: "The Idempotency-Key was used before for a request with another body; a retry must send the same body, a new request a new key."},
+
+	// The TMS command API.
+	{Code: IdempotencyKeyRequired, Area: AreaTMSAPI, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
+		Meaning: "A POST of the TMS API has no `Idempotency-Key` header, or its value is not 1 to 128 characters of `[A-Za-z0-9._:~-]`; nothing was done."},
+	{Code: TenderAccepted, Area: AreaTMSAPI, Severity: info,
+		Meaning: "Event: a load tender was stored and accepted (the 990-like answer `accept`)."},
+	{Code: TenderDeclined, Area: AreaTMSAPI, Severity: low,
+		Meaning: "Event: a load tender was stored and declined, with its reasons (`respond_by_passed`, `scac_mismatch`, `no_carrier`, `unknown_tender`); it cannot be dispatched."},
+	{Code: TenderInvalid, Area: AreaTMSAPI, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
+		Meaning: "The load tender is malformed (a member missing or out of range, an unknown time zone, stops out of order); it was not stored and is not a decline."},
+	{Code: TenderConflict, Area: AreaTMSAPI, Status: http.StatusConflict, Severity: low, Kind: protocol,
+		Meaning: "The client has a tender with this id already (a change or cancel of a stored tender is not supported in this version; cancel its commands instead)."},
+	{Code: TenderNotAccepted, Area: AreaTMSAPI, Status: http.StatusConflict, Severity: low, Kind: protocol,
+		Meaning: "The dispatch names a tender that was declined: only an accepted tender is dispatched."},
+	{Code: RouteRevisionRequired, Area: AreaTMSAPI, Status: http.StatusPreconditionRequired, Severity: low, Kind: protocol,
+		Meaning: "A route update without an `If-Match` header naming the route revision it replaces (one entity tag; `*` is not taken)."},
+	{Code: RouteRevisionMismatch, Area: AreaTMSAPI, Status: http.StatusPreconditionFailed, Severity: low, Kind: protocol,
+		Meaning: "The route update's `If-Match` is not the vehicle's current route revision (another update was first, or the vehicle has no route); read the route again."},
 
 	// Enrollment and renewal.
 	{Code: RequestTooLarge, Area: AreaEnrollment, Status: http.StatusRequestEntityTooLarge, Severity: low, Kind: protocol,

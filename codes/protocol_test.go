@@ -29,6 +29,7 @@ var areaTitles = map[Area]string{
 	AreaBatch:        "Batch path",
 	AreaHTTP:         "Any HTTP route",
 	AreaTLS:          "TLS handshakes, connection admission and live revocation",
+	AreaTMSAPI:       "TMS command API (tenders, Idempotency-Key, route revisions)",
 	AreaEnrollment:   "Enrollment and renewal",
 	AreaPKI:          "Fleet CA and operator actions",
 	AreaRegistry:     "Vehicle registry",

@@ -364,9 +364,16 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 	for p, h := range (&liveness.ReadAPI{Monitor: vs.monitor, Peer: pki.Peer, Registry: visibleRegistry{e.st}}).Routes() {
 		tms[p] = h
 	}
-	// The control routes of the commands issue are in the policy table
-	// already: until they land they answer 501, behind the guard, so
-	// their roles and scopes are enforced (and tested) from now on.
+	// The TMS command API (tenders, dispatches, route updates, commands).
+	_, cmdAPI, err := startCommands(bg, cfg, e.st, vs.monitor, e.bus, e.log)
+	if err != nil {
+		return nil, err
+	}
+	for p, h := range cmdAPI.Routes() {
+		tms[p] = h
+	}
+	// A route of the policy table without a handler in this release
+	// answers 501, behind the guard.
 	for p := range authz.Policy {
 		if _, ok := tms[p]; !ok {
 			tms[p] = http.HandlerFunc(notImplemented)

@@ -285,10 +285,11 @@ func TestAttackTMSAccess(t *testing.T) {
 					t.Fatalf("%d %s, want 403 %s", resp.StatusCode, body, codes.AccessScopeRequired)
 				}
 				f.gw.waitEvent(codes.AccessScopeRequired, "urn:fifthwheel:client:tms-a")
-				// The approver passes the guard (the route itself lands with
-				// the commands issue).
-				if resp, body := f.do(f.approver, f.tokApprover, http.MethodPost, "/v1/commands/cmd-1/approvals"); resp.StatusCode != http.StatusNotImplemented {
-					t.Fatalf("approver: %d %s, want 501 past the guard", resp.StatusCode, body)
+				// The approver passes the guard: the handler asks for the
+				// Idempotency-Key this request lacks.
+				if resp, body := f.do(f.approver, f.tokApprover, http.MethodPost, "/v1/commands/cmd-1/approvals"); resp.StatusCode != http.StatusBadRequest ||
+					!strings.Contains(string(body), codes.IdempotencyKeyRequired) {
+					t.Fatalf("approver: %d %s, want 400 %s past the guard", resp.StatusCode, body, codes.IdempotencyKeyRequired)
 				}
 			})
 			t.Run("CarrierAReadsCarrierBsTruck", func(t *testing.T) {

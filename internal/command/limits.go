@@ -63,3 +63,8 @@ const (
 	// DefaultExpireBatch is how many commands one Expire sweep moves.
 	DefaultExpireBatch = 100
 )
+
+// SweepInterval is how often each replica runs Sweep: a command's expiry
+// is enforced at delivery regardless (Deliver checks it), so the sweep
+// only makes the state visible; a few seconds late is harmless.
+const SweepInterval = 5 * time.Second
