@@ -29,7 +29,9 @@ var areaTitles = map[Area]string{
 	AreaBatch:        "Batch path",
 	AreaHTTP:         "Any HTTP route",
 	AreaTLS:          "TLS handshakes, connection admission and live revocation",
+	AreaAccess:       "TMS access (token endpoint, access tokens, roles, carrier scope, front door)",
 	AreaTMSAPI:       "TMS command API (tenders, Idempotency-Key, route revisions)",
+	AreaCommand:      "Commands (risk policy, approvals, state, delivery)",
 	AreaEnrollment:   "Enrollment and renewal",
 	AreaPKI:          "Fleet CA and operator actions",
 	AreaRegistry:     "Vehicle registry",
@@ -49,6 +51,9 @@ func renderTables() string {
 		return s
 	}
 	for _, a := range Areas {
+		if areaTitles[a] == "" {
+			panic("codes: area " + string(a) + " has no title in areaTitles")
+		}
 		fmt.Fprintf(&b, "\n### %s\n\n| code | HTTP | severity | client | meaning |\n|---|---|---|---|---|\n", areaTitles[a])
 		for _, e := range All() {
 			if e.Area != a {
