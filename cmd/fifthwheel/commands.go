@@ -22,7 +22,7 @@ import (
 // command's defaults; its risk threshold is the TMS-access one.
 func startCommands(bg context.Context, cfg config.Config, st store.Store, monitor *liveness.Monitor, bus event.Emitter,
 	log *slog.Logger) (*command.Service, *tmsapi.API, error) {
-	svc, err := command.New(command.Config{Policy: command.Policy{RiskThreshold: cfg.Access.RiskThreshold}},
+	svc, err := command.New(command.Config{Policy: command.Policy{}},
 		command.Deps{Store: st, Approvers: storeApprovers{storeDirectory{st}}, Online: online(monitor)})
 	if err != nil {
 		return nil, nil, err

@@ -19,10 +19,13 @@ const (
 	DefaultRouteUpdateApprovals = 1
 	DefaultHandoverApprovals    = 1
 	// DefaultRiskThreshold: a request whose risk score (package authz,
-	// 0-100) is above it needs DefaultRiskExtraApprovals more. It is
-	// authz's DefaultRiskThreshold; cmd/fifthwheel passes the configured
-	// TMS-access threshold.
-	DefaultRiskThreshold      = 50
+	// 0-100) is above it needs DefaultRiskExtraApprovals more. It sits
+	// below the TMS-access threshold (access.risk_threshold, 50), above
+	// which the guard refuses control requests outright: so the scale has
+	// three bands, up to 25 normal, 26 to 50 one more approver (two risk
+	// factors, or a factor and a refused request), above 50 refused. One
+	// factor alone (a new source, say, at 25) adds nothing.
+	DefaultRiskThreshold      = 25
 	DefaultRiskExtraApprovals = 1
 	// MaxApprovalsRequired bounds what any policy may require: more
 	// distinct approvers than an operations shift has would make a command

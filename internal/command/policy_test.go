@@ -31,8 +31,8 @@ func TestPolicyAssess(t *testing.T) {
 		{"route update", def, Risk{Type: TypeRouteUpdate}, 1, RiskElevated, []string{"route_update"}},
 		{"handover", def, Risk{Type: TypeHandover}, 1, RiskElevated, []string{"handover"}},
 		{"hazmat route update takes the larger", def, Risk{Type: TypeRouteUpdate, HazmatLines: 2}, 2, RiskHigh, []string{"hazmat", "route_update"}},
-		{"risk at the threshold", def, Risk{Type: TypeDispatch, Score: 50}, 0, RiskStandard, nil},
-		{"risk over the threshold adds one", def, Risk{Type: TypeDispatch, Score: 51}, 1, RiskElevated, []string{"risk_score"}},
+		{"risk at the threshold", def, Risk{Type: TypeDispatch, Score: 25}, 0, RiskStandard, nil},
+		{"risk over the threshold adds one", def, Risk{Type: TypeDispatch, Score: 26}, 1, RiskElevated, []string{"risk_score"}},
 		{"hazmat and risk", def, Risk{Type: TypeDispatch, HazmatLines: 1, Score: 90}, 3, RiskHigh, []string{"hazmat", "risk_score"}},
 		{"capped", Policy{HazmatApprovals: 5, RiskExtraApprovals: 5}.WithDefaults(), Risk{HazmatLines: 1, Score: 99}, MaxApprovalsRequired, RiskHigh, []string{"hazmat", "risk_score"}},
 		{"route updates need none when configured", Policy{RouteUpdateApprovals: None}.WithDefaults(), Risk{Type: TypeRouteUpdate}, 0, RiskStandard, []string{"route_update"}},
@@ -50,7 +50,7 @@ func TestPolicyAssess(t *testing.T) {
 
 func TestPolicyDefaultsAndValidate(t *testing.T) {
 	d := Policy{}.WithDefaults()
-	want := Policy{HeavyGrossKg: 36000, HazmatApprovals: 2, RouteUpdateApprovals: 1, HandoverApprovals: 1, RiskThreshold: 50,
+	want := Policy{HeavyGrossKg: 36000, HazmatApprovals: 2, RouteUpdateApprovals: 1, HandoverApprovals: 1, RiskThreshold: 25,
 		RiskExtraApprovals: 1, ApprovalTTL: 15 * time.Minute, CommandTTL: time.Hour, MaxCommandTTL: 72 * time.Hour}
 	if d != want {
 		t.Fatalf("defaults = %+v, want %+v", d, want)
