@@ -67,7 +67,9 @@ func (k *Key) SignFrame(f *frame.Frame) ([]byte, error) {
 
 // SignCommand signs a command frame under the key's kid
 // (frame.SignCommand, which refuses any kid but a command key's).
-func (k *Key) SignCommand(f *frame.Frame) ([]byte, error) { return frame.SignCommand(k.signer, k.kid, f) }
+func (k *Key) SignCommand(f *frame.Frame) ([]byte, error) {
+	return frame.SignCommand(k.signer, k.kid, f)
+}
 
 // String redacts.
 func (k *Key) String() string { return "gwkey.Key(" + k.kid + ")" }
