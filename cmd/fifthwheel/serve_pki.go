@@ -50,7 +50,8 @@ type gatewayPKI struct {
 // vehicleSide is what the vehicle endpoints need beyond the PKI: made by
 // startVehicleSide, read-only after.
 type vehicleSide struct {
-	keys    *gwkey.Signer     // signs what the gateway sends vehicles
+	keys    *gwkey.Signer     // signs the session frames the gateway sends vehicles
+	cmdKeys *gwkey.Signer     // signs the commands the gateway sends vehicles
 	secrets pki.KeyEncrypter  // opens the HS256 secrets sealed in the store
 	monitor *liveness.Monitor // heartbeat deadlines and fleet state
 }
@@ -83,16 +84,23 @@ func (a *app) startVehicleSide(bg context.Context, e *stateEnv) (*vehicleSide, e
 		e.log.Warn("sealed HS256 frame secrets an older version stored in the clear; whoever could read the store or its backups could read them: rotate them",
 			slog.Int("sealed", n))
 	}
-	keys, err := openGatewayKeys(dir, kek, e.log)
+	keys, err := openGatewayKeys(gwkey.Frame, dir, kek, e.log)
+	if err != nil {
+		return nil, err
+	}
+	cmdKeys, err := openGatewayKeys(gwkey.Command, dir, kek, e.log)
 	if err != nil {
 		return nil, err
 	}
 	go every(bg, gwkey.ReloadInterval, func() {
-		switch changed, err := keys.Reload(); {
-		case err != nil:
-			e.log.Error("reloading the gateway frame keys failed; signing with the current key", slog.String("kid", keys.Current().KID()), slog.Any("err", err))
-		case changed:
-			e.log.Info("gateway frame key promoted: signing with it now", slog.String("kid", keys.Current().KID()))
+		for _, ks := range []*gwkey.Signer{keys, cmdKeys} {
+			switch changed, err := ks.Reload(); {
+			case err != nil:
+				e.log.Error("reloading the gateway "+ks.Purpose().String()+" keys failed; signing with the current key",
+					slog.String("kid", ks.Current().KID()), slog.Any("err", err))
+			case changed:
+				e.log.Info("gateway "+ks.Purpose().String()+" key promoted: signing with it now", slog.String("kid", ks.Current().KID()))
+			}
 		}
 	})
 	mon, err := liveness.New(livenessConfig(e.cfg), liveness.Deps{Events: e.bus, Log: e.log})
@@ -100,23 +108,23 @@ func (a *app) startVehicleSide(bg context.Context, e *stateEnv) (*vehicleSide, e
 		return nil, err
 	}
 	go func() { _ = mon.Run(bg) }()
-	return &vehicleSide{keys: keys, secrets: secrets, monitor: mon}, nil
+	return &vehicleSide{keys: keys, cmdKeys: cmdKeys, secrets: secrets, monitor: mon}, nil
 }
 
-// openGatewayKeys opens (or creates) the gateway's frame-signing key set
-// in the CA directory dir.
-func openGatewayKeys(dir string, kek pki.KeyEncrypter, log *slog.Logger) (*gwkey.Signer, error) {
-	keys, how, err := gwkey.Open(dir, kek)
+// openGatewayKeys opens (or creates) the gateway's key set of purpose p
+// (frame or command keys) in the CA directory dir.
+func openGatewayKeys(p gwkey.Purpose, dir string, kek pki.KeyEncrypter, log *slog.Logger) (*gwkey.Signer, error) {
+	keys, how, err := p.Open(dir, kek)
 	if errors.Is(err, pki.ErrKeyDecrypt) {
-		return nil, fmt.Errorf("cannot decrypt the gateway frame keys in %s: wrong passphrase or KEK file", filepath.Join(dir, gwkey.SetFile))
+		return nil, fmt.Errorf("cannot decrypt the gateway %s keys in %s: wrong passphrase or KEK file", p, filepath.Join(dir, p.SetFile))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("gateway frame keys: %v", err)
+		return nil, fmt.Errorf("gateway %s keys: %v", p, err)
 	}
-	pub := slog.String("public_keys", filepath.Join(dir, gwkey.PublicFile))
+	pub := slog.String("public_keys", filepath.Join(dir, p.PublicFile))
 	switch how {
 	case gwkey.Created:
-		log.Info("gateway frame key created: vehicles must pin the published keys", slog.String("kid", keys.Current().KID()), pub)
+		log.Info("gateway "+p.String()+" key created: vehicles must pin the published keys", slog.String("kid", keys.Current().KID()), pub)
 	case gwkey.Migrated:
 		log.Info("gateway frame key moved into a key set; vehicles pin the same key", slog.String("kid", keys.Current().KID()), pub)
 	}
