@@ -91,4 +91,13 @@ const (
 
 	// nonceSize is the gateway's challenge nonce: 256 bits.
 	nonceSize = 32
+
+	// commandBatch is how many commands one store read of a delivery pass
+	// takes; a vehicle with more gets them over several reads, in cmd_seq
+	// order.
+	commandBatch = 32
+	// commandPassTimeout bounds one delivery pass (its store reads and
+	// claims; each write has WriteTimeout): a pass that takes longer ends,
+	// and the next kick or poll goes on.
+	commandPassTimeout = 30 * time.Second
 )
