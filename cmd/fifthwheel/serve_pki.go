@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fifthwheel/fifthwheel/internal/command"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/event"
@@ -323,6 +325,9 @@ type gatewayRoutes struct {
 	vehicle, tms, ops server.Routes
 	session           *session.Handler
 	pipeline          *ingest.Pipeline
+	// commands is the command service (deliveries and answers on the
+	// session; the TMS API's decisions).
+	commands *command.Service
 }
 
 // routes builds the endpoint handlers of the three listeners. The vehicle
@@ -349,12 +354,20 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 	limiter := ratelimit.New(ratelimit.Config{PerSecond: float64(cfg.Telemetry.RatePerSecond), Burst: cfg.Telemetry.Burst})
 	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.emitter(),
 		RenewLimiter: enroll.NewRenewLimiter(cfg.PKI.RenewPerMinute, cfg.PKI.RenewBurst)}
-	sess, err := session.New(sessionConfig(cfg),
-		session.Deps{Key: vs.keys, Pipeline: pipeline, Events: e.bus, Tracker: server.HijackTracker{},
-			Liveness: session.LivenessMonitor(vs.monitor), Limiter: limiter, Metrics: reg, Log: e.log})
+	var sessRef atomic.Pointer[session.Handler]
+	commands, err := newCommandService(e.st, access.dir, sessRef.Load)
 	if err != nil {
 		return nil, err
 	}
+	sess, err := session.New(sessionConfig(cfg),
+		session.Deps{Key: vs.keys, Pipeline: pipeline, Events: e.bus, Tracker: server.HijackTracker{},
+			Liveness: session.LivenessMonitor(vs.monitor), Limiter: limiter, Metrics: reg, Log: e.log,
+			Commands: commands, CommandStore: e.st, CommandKey: vs.cmdKeys, Replica: gatewayID()})
+	if err != nil {
+		return nil, err
+	}
+	sessRef.Store(sess)
+	runCommandDelivery(bg, e.st, sess, commands, e.bus, e.log)
 	vehicle := server.Routes{
 		routeTelemetry: &ingest.BatchHandler{Pipeline: pipeline, Limiter: limiter, Events: e.bus, Peer: pki.Peer},
 		routeSession:   sess,
@@ -393,5 +406,5 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 		"GET /pki/ocsp/{req...}": ocsp,
 	}
 	ok = true
-	return &gatewayRoutes{vehicle: vehicle, tms: tms, ops: ops, session: sess, pipeline: pipeline}, nil
+	return &gatewayRoutes{vehicle: vehicle, tms: tms, ops: ops, session: sess, pipeline: pipeline, commands: commands}, nil
 }

@@ -296,3 +296,45 @@ func commandEvent(c *conn, cmd store.Command, code string, v event.Verdict, sev 
 	return event.Event{Class: event.ClassCommand, Activity: "command_deliver", Severity: codes.SeverityOf(code, sev), Actor: c.peer,
 		Resource: "command:" + cmd.ID, Verdict: v, Code: code, Attrs: attrs}
 }
+
+// RunCommandPoll runs, every interval until ctx ends, the poll that backs
+// the notifications up (a NOTIFY sent while LISTEN was down is lost, and
+// SQLite has none): one read of the queued commands of every vehicle, and
+// a delivery pass for each of those with a session here. It returns when
+// ctx ends.
+func (h *Handler) RunCommandPoll(ctx context.Context, interval time.Duration) {
+	if !h.commandsOn() {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		after := ""
+		for range commandPollPages {
+			rctx, cancel := context.WithTimeout(ctx, commandPassTimeout)
+			queued, err := h.d.CommandStore.ListCommands(rctx, store.CommandFilter{Scope: store.AllCarriers(), State: command.Queued,
+				After: after, Limit: commandPollPage})
+			cancel()
+			if err != nil {
+				h.log.Warn("session: queued commands not polled", "err", err)
+				break
+			}
+			seen := map[string]bool{}
+			for _, c := range queued {
+				if !seen[c.Vehicle] {
+					seen[c.Vehicle] = true
+					h.NotifyCommands(c.Vehicle)
+				}
+			}
+			if len(queued) < commandPollPage {
+				break
+			}
+			after = queued[len(queued)-1].ID
+		}
+	}
+}

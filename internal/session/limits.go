@@ -100,4 +100,9 @@ const (
 	// claims; each write has WriteTimeout): a pass that takes longer ends,
 	// and the next kick or poll goes on.
 	commandPassTimeout = 30 * time.Second
+	// commandPollPage and commandPollPages bound one poll of the queued
+	// commands: 16 reads of 1,000, beyond which a backlog is polled over
+	// several intervals.
+	commandPollPage  = 1000
+	commandPollPages = 16
 )
