@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,7 +32,9 @@ var (
 // everyoneApproves: every principal holds the approver role.
 type everyoneApproves struct{}
 
-func (everyoneApproves) HoldsApprover(context.Context, principal.Principal) (bool, error) { return true, nil }
+func (everyoneApproves) HoldsApprover(context.Context, principal.Principal) (bool, error) {
+	return true, nil
+}
 
 // commandDesk is the TMS side of a test: a command service on the
 // gateway's store.
@@ -391,4 +394,46 @@ func TestAttackAgentRestartedBetweenExecutionAndAnswer(t *testing.T) {
 			t.Fatalf("the answer was recorded %d times: %v", n, desk.transitions(c.ID))
 		}
 	})
+}
+
+// TestSimFleetAnswersCommands: the trucks of `sim fleet` pin the gateway's
+// command keys and answer its commands by their rule: a dispatch is
+// accepted, a route update declined (--reject-commands route_update); the
+// report counts both.
+func TestSimFleetAnswersCommands(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "d")
+	g := startGateway(t, data, []string{"--data", data}, fleetEnv)
+	desk := newCommandDesk(t, g, nil)
+	ctx := context.Background()
+	var ids []string
+	for _, typ := range []command.Type{command.TypeDispatch, command.TypeRouteUpdate} {
+		payload := dispatchPayload("T-sim")
+		if typ == command.TypeRouteUpdate {
+			payload = fmt.Appendf(nil, `{"revision":2,%s`, strings.TrimPrefix(string(payload), "{"))
+		}
+		d, err := desk.svc.Create(ctx, command.Request{Vehicle: "sim-00000", Carrier: "acme", RequestedBy: cmdRequester, Type: typ,
+			TenderID: "T-sim", Payload: payload})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ap := range cmdApprovers[:d.Command.ApprovalsRequired] {
+			if _, err := desk.svc.Approve(ctx, d.Command.ID, ap); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids = append(ids, d.Command.ID)
+	}
+	r, rep := simFleet(t, g, "--vehicles", "2", "--duration", "6s", "--blackout-fraction", "0", "--reject-commands", "route_update")
+	if r.code != 0 || rep == nil {
+		t.Fatalf("sim fleet exit %d", r.code)
+	}
+	if got := desk.waitState(ids[0], command.Accepted); got.Verdict != "accepted" {
+		t.Fatalf("dispatch %+v", got)
+	}
+	if got := desk.waitState(ids[1], command.Rejected); got.AnswerReason != codes.CommandInfeasible {
+		t.Fatalf("route update %+v", got)
+	}
+	if rep.Vehicle.CommandsAccepted != 1 || rep.Vehicle.CommandsRejected != 1 {
+		t.Fatalf("report: accepted %d, rejected %d", rep.Vehicle.CommandsAccepted, rep.Vehicle.CommandsRejected)
+	}
 }
