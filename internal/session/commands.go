@@ -102,9 +102,9 @@ func (c *conn) kickDelivery() {
 func (c *conn) closing() bool { return c.spec.Load() != nil }
 
 // deliverCommands sends the vehicle its commands, oldest cmd_seq first:
-// once per session, the commands delivered before and not answered (the
-// same command content again: the vehicle answers from its executed-command
-// log without executing twice); then the queued ones, each claimed with
+// once per session, the commands delivered before and not answered, unless
+// expired (the same command content again: the vehicle answers from its
+// executed-command log without executing twice); then the queued ones, each claimed with
 // Service.Deliver before it is written, which refuses (and expires) one
 // past its expiry and one cancelled or delivered by another replica
 // meanwhile. A store error ends the pass: the next kick or poll retries.
@@ -122,9 +122,15 @@ func (c *conn) deliverCommands() {
 			return
 		}
 		slices.SortFunc(delivered, func(a, b store.Command) int { return int(a.CmdSeq - b.CmdSeq) })
+		now := h.now()
 		for _, cmd := range delivered {
 			if c.closing() {
 				return
+			}
+			if !now.Before(cmd.ExpiresAt) {
+				// Never sent after its expiry, not even again: it stays
+				// delivered (possibly executed) without an answer.
+				continue
 			}
 			if err := c.sendCommand(cmd); err != nil {
 				return
