@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -82,6 +83,9 @@ func (h *Handler) NotifyAllCommands() {
 // per session at a time: a kick while it runs makes it run once more. No
 // goroutine is left behind by an idle session.
 func (c *conn) kickDelivery() {
+	if !c.cmdReady.Load() {
+		return // before ready: the kick that follows ready lists it
+	}
 	c.cmdAgain.Store(true)
 	if !c.cmdRunning.CompareAndSwap(false, true) {
 		return
@@ -121,7 +125,7 @@ func (c *conn) deliverCommands() {
 			c.redelivered = false
 			return
 		}
-		slices.SortFunc(delivered, func(a, b store.Command) int { return int(a.CmdSeq - b.CmdSeq) })
+		slices.SortFunc(delivered, func(a, b store.Command) int { return cmp.Compare(a.CmdSeq, b.CmdSeq) })
 		now := h.now()
 		for _, cmd := range delivered {
 			if c.closing() {
@@ -159,7 +163,9 @@ func (c *conn) deliverCommands() {
 				continue
 			}
 			d, err := h.d.Commands.Deliver(ctx, cmd.ID, h.d.Replica)
-			h.emit(d.Events...)
+			if len(d.Events) > 0 {
+				h.emit(d.Events...)
+			}
 			var refused *command.Error
 			switch {
 			case errors.As(err, &refused), errors.Is(err, command.ErrNotFound):
@@ -277,7 +283,9 @@ func (c *conn) handleCommandAck(ctx context.Context, env *frame.Envelope, f *fra
 		verdict = command.Rejected
 	}
 	d, err := h.d.Commands.Answer(ctx, ack.CommandID, c.peer, verdict, ack.Reason)
-	h.emit(d.Events...)
+	if len(d.Events) > 0 {
+		h.emit(d.Events...)
+	}
 	if err != nil && !errors.As(err, new(*command.Error)) {
 		h.log.Warn("session: command answer not recorded", "vehicle", c.peer.ID, "command", ack.CommandID, "err", err)
 	}

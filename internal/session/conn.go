@@ -54,7 +54,8 @@ type conn struct {
 
 	// Command delivery (commands.go): one pass at a time per session.
 	cmdRunning, cmdAgain atomic.Bool
-	redelivered          bool // the delivered, unanswered commands were sent again (the pass's own)
+	cmdReady             atomic.Bool // ready was sent: commands may follow
+	redelivered          bool        // the delivered, unanswered commands were sent again (the pass's own)
 }
 
 func newConn(h *Handler, ws *websocket.Conn, peer principal.Principal, remote string) *conn {
@@ -425,7 +426,9 @@ func (c *conn) handshake(ctx context.Context) error {
 	}
 	if h.commandsOn() {
 		// A fresh challenge-response on this session came just before:
-		// high-risk commands may go out on it.
+		// high-risk commands may go out on it. No command is written
+		// before ready (kickDelivery waits for cmdReady).
+		c.cmdReady.Store(true)
 		c.kickDelivery()
 	}
 	return nil
