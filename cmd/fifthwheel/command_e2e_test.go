@@ -335,12 +335,12 @@ func TestAttackCommandForAnotherVehicle(t *testing.T) {
 	})
 }
 
-// TestAttackAgentRestartedBetweenExecutionAndAnswer: the truck stops after
+// TestAttackCommandAgentRestartedBetweenExecutionAndAnswer: the truck stops after
 // its handler ran the command and before the answer reached the gateway;
 // the gateway redelivers the delivered, unanswered command on the next
 // session; the truck answers it from its executed-command log without
 // running it again, and the gateway records the answer once.
-func TestAttackAgentRestartedBetweenExecutionAndAnswer(t *testing.T) {
+func TestAttackCommandAgentRestartedBetweenExecutionAndAnswer(t *testing.T) {
 	commandEngines(t, func(t *testing.T, a, b *gateway) {
 		av := &avStack{}
 		var trp atomic.Pointer[truck]
