@@ -669,3 +669,28 @@ func CommandDigest(f *Frame) ([32]byte, error) {
 	}
 	return sha256.Sum256(b), nil
 }
+
+// ParseCommandPayload reads a command's payload member from its JSON
+// object b (the gateway stores what the TMS sent): strict I-JSON, the
+// payload's members only (unknown, duplicate or empty ones are refused
+// as in a frame), at most MaxFrameSize bytes. The per-type rules (which
+// members a command_type requires) are Command.StaticValidate's, run when
+// the command is signed.
+func ParseCommandPayload(b []byte) (CommandPayload, error) {
+	if len(b) > MaxFrameSize {
+		return CommandPayload{}, newError(CodeTooLarge, "/payload", "payload is larger than a frame")
+	}
+	// The payload sits at depth 2 of a frame: object, array, object below it.
+	if _, err := walk(b, MaxFrameDepth-1, nil); err != nil {
+		return CommandPayload{}, err
+	}
+	c, err := canonicalize(b)
+	if err != nil {
+		return CommandPayload{}, err
+	}
+	var p CommandPayload
+	if err := p.decode(newReader(c)); err != nil {
+		return CommandPayload{}, err
+	}
+	return p, nil
+}

@@ -145,6 +145,9 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 	if target.FrameKeys, err = gatewayFrameKeys(e.cfg, ""); err != nil {
 		return err
 	}
+	if target.CommandKeys, err = gatewayCommandKeys(e.cfg, ""); err != nil {
+		return err
+	}
 	stateDir := filepath.Join(gw.dir, "sim")
 	scfg := sim.Config{
 		Common: sim.Common{Vehicles: o.vehicles, IDPrefix: demoPrefix, Gateway: target, StateDir: stateDir,

@@ -294,6 +294,10 @@ func drillTarget(e *stateEnv, ca *pki.CA, by principal.Principal, url, tmsURL st
 	if err != nil {
 		return nil, err
 	}
+	cmdKeys, err := gatewayCommandKeys(e.cfg, "")
+	if err != nil {
+		return nil, err
+	}
 	root := certPEM(ca.Root())
 	return &drill.Target{URL: url, RootPEM: root, Prefix: drillPrefix, Events: e.st,
 		ClockSkew: e.cfg.Telemetry.ClockSkew, Window: int64(e.cfg.Telemetry.Window), Plausibility: plausibilityConfig(e.cfg),
@@ -315,7 +319,7 @@ func drillTarget(e *stateEnv, ca *pki.CA, by principal.Principal, url, tmsURL st
 			}
 			return is.TLSCertificate(key), nil
 		},
-		GatewayFrameKeys: keys, HeartbeatInterval: e.cfg.Heartbeat.Interval, HeartbeatMisses: e.cfg.Heartbeat.Misses,
+		GatewayFrameKeys: keys, GatewayCommandKeys: cmdKeys, HeartbeatInterval: e.cfg.Heartbeat.Interval, HeartbeatMisses: e.cfg.Heartbeat.Misses,
 		ResumeStableHeartbeats:        e.cfg.Session.ResumeStableHeartbeats,
 		MaxPendingHandshakesPerSource: e.cfg.TLS.MaxPendingHandshakesPerSource,
 		AggregateWindow:               e.cfg.Events.AggregateWindow,

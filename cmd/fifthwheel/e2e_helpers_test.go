@@ -468,6 +468,12 @@ type truck struct {
 	t      testing.TB
 	a      *agent.Agent
 	events agentEvents
+	// stop stops the agent and waits until it has stopped; restart runs
+	// it again with the same identity and state directory.
+	stop  func()
+	ident agent.Identity
+	cfg   agent.Config
+	deps  agent.Deps
 }
 
 // truckOptions says how startTruck provisions and runs a truck.
@@ -487,6 +493,9 @@ type truckOptions struct {
 	// otherwise startTruck waits until the truck is connected and records
 	// every event.
 	untilResumed bool
+	// commands is the truck's AV stack for commands (agent.Deps); the
+	// truck pins the gateway's published command keys either way.
+	commands agent.CommandHandler
 }
 
 // startTruck issues id's certificate and registers its frame key with the
@@ -524,6 +533,13 @@ func startTruck(t testing.TB, gw *gateway, id string, o truckOptions) *truck {
 	if o.frameKeys != nil {
 		cfg.GatewayFrameKeys = o.frameKeys
 	}
+	cmdKeys, err := os.ReadFile(filepath.Join(gw.pkiDir(), gwkey.Command.PublicFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.GatewayCommandKeys, err = agent.ParseGatewayCommandKeys(cmdKeys); err != nil {
+		t.Fatal(err)
+	}
 	cfg.StateDir = t.TempDir()
 
 	tr := &truck{t: t}
@@ -541,23 +557,10 @@ func startTruck(t testing.TB, gw *gateway, id string, o truckOptions) *truck {
 			tr.events.add(ev)
 		}
 	}
-	tr.a, err = agent.New(cfg,
-		agent.Identity{Chain: chain, TLSKey: cred.PrivateKey.(crypto.Signer), FrameKey: key.priv, FrameKID: key.kid},
-		agent.Deps{SafeStater: stopsAtOnce{}, OnEvent: onEvent, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- tr.a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("the truck's agent did not stop")
-		}
-	})
+	tr.ident = agent.Identity{Chain: chain, TLSKey: cred.PrivateKey.(crypto.Signer), FrameKey: key.priv, FrameKID: key.kid}
+	tr.cfg = cfg
+	tr.deps = agent.Deps{SafeStater: stopsAtOnce{}, OnEvent: onEvent, CommandHandler: o.commands, Log: slog.New(slog.DiscardHandler)}
+	tr.run()
 	ready := func() bool { return tr.a.Status().Connected }
 	if o.untilResumed {
 		ready = resumed.Load
@@ -570,6 +573,46 @@ func startTruck(t testing.TB, gw *gateway, id string, o truckOptions) *truck {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return tr
+}
+
+// run starts the truck's agent; it stops when the test ends or on stop.
+func (tr *truck) run() {
+	t := tr.t
+	var err error
+	tr.a, err = agent.New(tr.cfg, tr.ident, tr.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tr.a.Run(ctx) }()
+	var once sync.Once
+	tr.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				t.Error("the truck's agent did not stop")
+			}
+		})
+	}
+	t.Cleanup(tr.stop)
+}
+
+// restart runs the stopped truck again, with its identity and state
+// directory (frame counter, executed-command log), and waits until it is
+// connected.
+func (tr *truck) restart() {
+	tr.t.Helper()
+	tr.run()
+	deadline := time.Now().Add(30 * time.Second)
+	for !tr.a.Status().Connected {
+		if time.Now().After(deadline) {
+			tr.t.Fatalf("the restarted truck never connected: %+v", tr.a.Status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // stopsAtOnce is the AV stack of a truck that is parked: a stop is done.

@@ -29,7 +29,7 @@ func (a *app) gatewayCmd() *cobra.Command {
 func (a *app) gatewayKeyCmd() *cobra.Command {
 	cmd := group(&cobra.Command{
 		Use:   "key",
-		Short: "Rotate the key the gateway signs vehicle frames with",
+		Short: "Rotate the keys the gateway signs vehicle frames and commands with",
 		Long: `The gateway signs every frame it sends a vehicle (challenge, ready, ack,
 nack, resume) with its frame key; vehicles pin the public keys it publishes
 in the CA directory (pki.dir, default DATA/pki):
@@ -47,26 +47,47 @@ moment when a vehicle refuses the gateway:
   4. drop OLD_KID  once every replica signs with the new key (at once if the
                    old key leaked); then give the vehicles the published keys again
 
+--purpose command manages, the same way, the command keys, a set of their
+own: they sign the commands the gateway sends vehicles (kids gc-...), and
+vehicles pin them apart (agent GatewayCommandKeys):
+
+  gateway-command-keys.json, gateway-command-keys.pem
+
 Every change is recorded as a security event; the actor is the operator
 whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 	})
 	var (
-		f  = caStateFlags()
-		op operatorFlag
+		f       = caStateFlags()
+		op      operatorFlag
+		purpose string
 	)
+	cmd.PersistentFlags().StringVar(&purpose, "purpose", "frame", "the key set: frame (session frames) or command (commands)")
+	which := func() (gwkey.Purpose, error) {
+		switch purpose {
+		case "frame":
+			return gwkey.Frame, nil
+		case "command":
+			return gwkey.Command, nil
+		}
+		return gwkey.Purpose{}, &usageError{err: fmt.Errorf("--purpose %q: want frame or command", purpose)}
+	}
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List the gateway frame keys and their state",
+		Short: "List the gateway keys of a purpose and their state",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := which()
+			if err != nil {
+				return err
+			}
 			e, dir, err := a.openKeyDir(cmd, &f)
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			keys, err := gwkey.List(dir)
+			keys, err := p.List(dir)
 			if err != nil {
-				return keySetError(dir, err)
+				return keySetError(p, dir, err)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "KID\tSTATE\tCREATED\tRETIRED")
@@ -80,7 +101,7 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "vehicles pin: %s\n", filepath.Join(dir, gwkey.PublicFile))
+			fmt.Fprintf(a.stdout, "vehicles pin: %s\n", filepath.Join(dir, p.PublicFile))
 			return nil
 		},
 	}
@@ -89,11 +110,11 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 		Short: "Add and publish a next key; the current key still signs",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.changeGatewayKeys(cmd, &f, &op, true, func(dir string, kek pki.KeyEncrypter) (keyChange, error) {
-				k, err := gwkey.Rotate(dir, kek)
+			return a.changeGatewayKeys(cmd, &f, &op, which, true, func(p gwkey.Purpose, dir string, kek pki.KeyEncrypter) (keyChange, error) {
+				k, err := p.Rotate(dir, kek)
 				return keyChange{activity: "gateway_key_rotate", code: codes.GatewayKeyAdded, kid: k.KID,
-					report: fmt.Sprintf("published next key %s in %s\n", k.KID, filepath.Join(dir, gwkey.PublicFile)) +
-						"give every vehicle the published keys, then 'fifthwheel gateway key promote'\n"}, err
+					report: fmt.Sprintf("published next key %s in %s\n", k.KID, filepath.Join(dir, p.PublicFile)) +
+						"give every vehicle the published keys, then 'fifthwheel gateway key promote --purpose " + p.String() + "'\n"}, err
 			})
 		},
 	}
@@ -102,8 +123,8 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 		Short: "Make the next key the one that signs",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.changeGatewayKeys(cmd, &f, &op, true, func(dir string, kek pki.KeyEncrypter) (keyChange, error) {
-				p, err := gwkey.Promote(dir, kek)
+			return a.changeGatewayKeys(cmd, &f, &op, which, true, func(pp gwkey.Purpose, dir string, kek pki.KeyEncrypter) (keyChange, error) {
+				p, err := pp.Promote(dir, kek)
 				if err != nil {
 					return keyChange{}, err
 				}
@@ -124,8 +145,8 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 		Short: "Remove the next or previous key from the set and the published keys",
 		Args:  exactArgs(1, "a key id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.changeGatewayKeys(cmd, &f, &op, false, func(dir string, _ pki.KeyEncrypter) (keyChange, error) {
-				k, err := gwkey.Drop(dir, args[0])
+			return a.changeGatewayKeys(cmd, &f, &op, which, false, func(p gwkey.Purpose, dir string, _ pki.KeyEncrypter) (keyChange, error) {
+				k, err := p.Drop(dir, args[0])
 				return keyChange{activity: "gateway_key_drop", code: codes.GatewayKeyDropped, kid: k.KID,
 					attrs:  map[string]any{"state": string(k.State)},
 					report: fmt.Sprintf("dropped %s key %s; give every vehicle the published keys again\n", k.State, k.KID)}, err
@@ -163,9 +184,13 @@ type keyChange struct {
 // changeGatewayKeys opens the state, finds the CA directory, resolves the
 // operator acting (--as) and, with the KEK when withKEK, makes the change;
 // then it records the change's event and prints its report.
-func (a *app) changeGatewayKeys(cmd *cobra.Command, f *stateFlags, op *operatorFlag, withKEK bool,
-	change func(dir string, kek pki.KeyEncrypter) (keyChange, error)) error {
+func (a *app) changeGatewayKeys(cmd *cobra.Command, f *stateFlags, op *operatorFlag, which func() (gwkey.Purpose, error), withKEK bool,
+	change func(p gwkey.Purpose, dir string, kek pki.KeyEncrypter) (keyChange, error)) error {
 	ctx := cmd.Context()
+	p, err := which()
+	if err != nil {
+		return err
+	}
 	e, dir, err := a.openKeyDir(cmd, f)
 	if err != nil {
 		return err
@@ -181,11 +206,11 @@ func (a *app) changeGatewayKeys(cmd *cobra.Command, f *stateFlags, op *operatorF
 			return err
 		}
 	}
-	c, err := change(dir, kek)
+	c, err := change(p, dir, kek)
 	if err != nil {
-		return keySetError(dir, err)
+		return keySetError(p, dir, err)
 	}
-	if err := e.emitAction(ctx, gatewayKeyEvent(by, c.activity, c.code, c.kid, c.attrs)); err != nil {
+	if err := e.emitAction(ctx, gatewayKeyEvent(p, by, c.activity, c.code, c.kid, c.attrs)); err != nil {
 		return err
 	}
 	fmt.Fprint(a.stdout, c.report)
@@ -193,22 +218,22 @@ func (a *app) changeGatewayKeys(cmd *cobra.Command, f *stateFlags, op *operatorF
 }
 
 // gatewayKeyEvent is the security event of a change to the key set.
-func gatewayKeyEvent(by principal.Principal, activity, code, kid string, attrs map[string]any) event.Event {
+func gatewayKeyEvent(p gwkey.Purpose, by principal.Principal, activity, code, kid string, attrs map[string]any) event.Event {
 	if attrs == nil {
 		attrs = map[string]any{}
 	}
 	attrs["kid"] = kid
 	return event.Event{Class: event.ClassPKI, Activity: activity, Severity: event.SeverityMedium, Actor: by,
-		Resource: "gateway-frame-key:" + kid, Verdict: event.Info, Code: code, Attrs: attrs}
+		Resource: "gateway-" + p.String() + "-key:" + kid, Verdict: event.Info, Code: code, Attrs: attrs}
 }
 
 // keySetError says what went wrong with the key set in dir, and what to do.
-func keySetError(dir string, err error) error {
+func keySetError(p gwkey.Purpose, dir string, err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("no gateway frame keys in %s: 'fifthwheel serve' creates them at its first start", dir)
+		return fmt.Errorf("no gateway %s keys in %s: 'fifthwheel serve' creates them at its first start", p, dir)
 	case errors.Is(err, pki.ErrKeyDecrypt):
-		return fmt.Errorf("cannot decrypt the gateway frame keys in %s: wrong passphrase or KEK file; nothing changed", dir)
+		return fmt.Errorf("cannot decrypt the gateway %s keys in %s: wrong passphrase or KEK file; nothing changed", p, dir)
 	case errors.Is(err, gwkey.ErrNextExists), errors.Is(err, gwkey.ErrNoNext), errors.Is(err, gwkey.ErrUnknownKID), errors.Is(err, gwkey.ErrCurrentKey):
 		return &usageError{err: fmt.Errorf("%v; nothing changed", err), hint: "see 'fifthwheel gateway key list'"}
 	}

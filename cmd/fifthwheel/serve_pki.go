@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fifthwheel/fifthwheel/internal/command"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/event"
@@ -50,7 +52,8 @@ type gatewayPKI struct {
 // vehicleSide is what the vehicle endpoints need beyond the PKI: made by
 // startVehicleSide, read-only after.
 type vehicleSide struct {
-	keys    *gwkey.Signer     // signs what the gateway sends vehicles
+	keys    *gwkey.Signer     // signs the session frames the gateway sends vehicles
+	cmdKeys *gwkey.Signer     // signs the commands the gateway sends vehicles
 	secrets pki.KeyEncrypter  // opens the HS256 secrets sealed in the store
 	monitor *liveness.Monitor // heartbeat deadlines and fleet state
 }
@@ -83,16 +86,23 @@ func (a *app) startVehicleSide(bg context.Context, e *stateEnv) (*vehicleSide, e
 		e.log.Warn("sealed HS256 frame secrets an older version stored in the clear; whoever could read the store or its backups could read them: rotate them",
 			slog.Int("sealed", n))
 	}
-	keys, err := openGatewayKeys(dir, kek, e.log)
+	keys, err := openGatewayKeys(gwkey.Frame, dir, kek, e.log)
+	if err != nil {
+		return nil, err
+	}
+	cmdKeys, err := openGatewayKeys(gwkey.Command, dir, kek, e.log)
 	if err != nil {
 		return nil, err
 	}
 	go every(bg, gwkey.ReloadInterval, func() {
-		switch changed, err := keys.Reload(); {
-		case err != nil:
-			e.log.Error("reloading the gateway frame keys failed; signing with the current key", slog.String("kid", keys.Current().KID()), slog.Any("err", err))
-		case changed:
-			e.log.Info("gateway frame key promoted: signing with it now", slog.String("kid", keys.Current().KID()))
+		for _, ks := range []*gwkey.Signer{keys, cmdKeys} {
+			switch changed, err := ks.Reload(); {
+			case err != nil:
+				e.log.Error("reloading the gateway "+ks.Purpose().String()+" keys failed; signing with the current key",
+					slog.String("kid", ks.Current().KID()), slog.Any("err", err))
+			case changed:
+				e.log.Info("gateway "+ks.Purpose().String()+" key promoted: signing with it now", slog.String("kid", ks.Current().KID()))
+			}
 		}
 	})
 	mon, err := liveness.New(livenessConfig(e.cfg), liveness.Deps{Events: e.bus, Log: e.log})
@@ -100,23 +110,23 @@ func (a *app) startVehicleSide(bg context.Context, e *stateEnv) (*vehicleSide, e
 		return nil, err
 	}
 	go func() { _ = mon.Run(bg) }()
-	return &vehicleSide{keys: keys, secrets: secrets, monitor: mon}, nil
+	return &vehicleSide{keys: keys, cmdKeys: cmdKeys, secrets: secrets, monitor: mon}, nil
 }
 
-// openGatewayKeys opens (or creates) the gateway's frame-signing key set
-// in the CA directory dir.
-func openGatewayKeys(dir string, kek pki.KeyEncrypter, log *slog.Logger) (*gwkey.Signer, error) {
-	keys, how, err := gwkey.Open(dir, kek)
+// openGatewayKeys opens (or creates) the gateway's key set of purpose p
+// (frame or command keys) in the CA directory dir.
+func openGatewayKeys(p gwkey.Purpose, dir string, kek pki.KeyEncrypter, log *slog.Logger) (*gwkey.Signer, error) {
+	keys, how, err := p.Open(dir, kek)
 	if errors.Is(err, pki.ErrKeyDecrypt) {
-		return nil, fmt.Errorf("cannot decrypt the gateway frame keys in %s: wrong passphrase or KEK file", filepath.Join(dir, gwkey.SetFile))
+		return nil, fmt.Errorf("cannot decrypt the gateway %s keys in %s: wrong passphrase or KEK file", p, filepath.Join(dir, p.SetFile))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("gateway frame keys: %v", err)
+		return nil, fmt.Errorf("gateway %s keys: %v", p, err)
 	}
-	pub := slog.String("public_keys", filepath.Join(dir, gwkey.PublicFile))
+	pub := slog.String("public_keys", filepath.Join(dir, p.PublicFile))
 	switch how {
 	case gwkey.Created:
-		log.Info("gateway frame key created: vehicles must pin the published keys", slog.String("kid", keys.Current().KID()), pub)
+		log.Info("gateway "+p.String()+" key created: vehicles must pin the published keys", slog.String("kid", keys.Current().KID()), pub)
 	case gwkey.Migrated:
 		log.Info("gateway frame key moved into a key set; vehicles pin the same key", slog.String("kid", keys.Current().KID()), pub)
 	}
@@ -315,6 +325,9 @@ type gatewayRoutes struct {
 	vehicle, tms, ops server.Routes
 	session           *session.Handler
 	pipeline          *ingest.Pipeline
+	// commands is the command service (deliveries and answers on the
+	// session; the TMS API's decisions).
+	commands *command.Service
 }
 
 // routes builds the endpoint handlers of the three listeners. The vehicle
@@ -341,12 +354,20 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 	limiter := ratelimit.New(ratelimit.Config{PerSecond: float64(cfg.Telemetry.RatePerSecond), Burst: cfg.Telemetry.Burst})
 	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.emitter(),
 		RenewLimiter: enroll.NewRenewLimiter(cfg.PKI.RenewPerMinute, cfg.PKI.RenewBurst)}
-	sess, err := session.New(sessionConfig(cfg),
-		session.Deps{Key: vs.keys, Pipeline: pipeline, Events: e.bus, Tracker: server.HijackTracker{},
-			Liveness: session.LivenessMonitor(vs.monitor), Limiter: limiter, Metrics: reg, Log: e.log})
+	var sessRef atomic.Pointer[session.Handler]
+	commands, err := newCommandService(e.st, access.dir, sessRef.Load)
 	if err != nil {
 		return nil, err
 	}
+	sess, err := session.New(sessionConfig(cfg),
+		session.Deps{Key: vs.keys, Pipeline: pipeline, Events: e.bus, Tracker: server.HijackTracker{},
+			Liveness: session.LivenessMonitor(vs.monitor), Limiter: limiter, Metrics: reg, Log: e.log,
+			Commands: commands, CommandStore: e.st, CommandKey: vs.cmdKeys, Replica: gatewayID()})
+	if err != nil {
+		return nil, err
+	}
+	sessRef.Store(sess)
+	runCommandDelivery(bg, e.st, sess, commands, e.bus, e.log)
 	vehicle := server.Routes{
 		routeTelemetry: &ingest.BatchHandler{Pipeline: pipeline, Limiter: limiter, Events: e.bus, Peer: pki.Peer},
 		routeSession:   sess,
@@ -392,5 +413,5 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 		"GET /pki/ocsp/{req...}": ocsp,
 	}
 	ok = true
-	return &gatewayRoutes{vehicle: vehicle, tms: tms, ops: ops, session: sess, pipeline: pipeline}, nil
+	return &gatewayRoutes{vehicle: vehicle, tms: tms, ops: ops, session: sess, pipeline: pipeline, commands: commands}, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/gwkey"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
@@ -153,6 +154,8 @@ type simFleetFlags struct {
 	simFlags
 	vehicles                   int
 	gatewayKey                 string
+	gatewayCommandKey          string
+	rejectCommands             []string
 	duration, readyTimeout     time.Duration
 	summaryEvery               time.Duration
 	telemetryRate, connectRate float64
@@ -255,6 +258,8 @@ samples is "n/a".`,
 	fs := cmd.Flags()
 	fs.IntVar(&o.vehicles, "vehicles", 100, "simulate `N` trucks")
 	fs.StringVar(&o.gatewayKey, "gateway-key", "", "the gateway's published frame keys, PEM `FILE` (default: "+gwkey.PublicFile+" in the CA directory, DATA/pki)")
+	fs.StringVar(&o.gatewayCommandKey, "gateway-command-key", "", "the gateway's published command keys, PEM `FILE` (default: "+gwkey.Command.PublicFile+" in the CA directory)")
+	fs.StringSliceVar(&o.rejectCommands, "reject-commands", nil, "the trucks decline commands of these `TYPES` as infeasible (e.g. route_update); they accept the others")
 	fs.DurationVar(&o.duration, "duration", time.Minute, "run the scenario for `D` once every truck drives (0: until SIGINT)")
 	fs.DurationVar(&o.readyTimeout, "ready-timeout", sim.DefaultReadyTimeout, "start the scenario after `D` even if not every truck drives yet")
 	fs.DurationVar(&o.summaryEvery, "summary-every", sim.DefaultSummaryEvery, "print a live summary every `D` (0: never)")
@@ -323,7 +328,15 @@ func (a *app) simFleet(cmd *cobra.Command, o *simFleetFlags) error {
 	if target.FrameKeys, err = gatewayFrameKeys(e.cfg, o.gatewayKey); err != nil {
 		return err
 	}
+	if target.CommandKeys, err = gatewayCommandKeys(e.cfg, o.gatewayCommandKey); err != nil {
+		return err
+	}
+	rule := sim.CommandRule{}
+	for _, t := range o.rejectCommands {
+		rule.Reject = append(rule.Reject, frame.CommandType(t))
+	}
 	fleet, err := sim.New(sim.Config{
+		Commands: rule,
 		Common: sim.Common{Vehicles: o.vehicles, IDPrefix: o.prefix, Gateway: target, StateDir: stateDir,
 			SummaryEvery: o.summaryEvery},
 		HeartbeatInterval: e.cfg.Heartbeat.Interval, Misses: e.cfg.Heartbeat.Misses,
@@ -488,6 +501,33 @@ func simGateway(cfg config.Config, addr, serverName string) (sim.Target, int, er
 	}
 	t.URL = strings.TrimSuffix(addr, "/")
 	return t, pid, nil
+}
+
+// gatewayCommandKeys reads the gateway's published command keys: keyFile,
+// else the CA directory's, where serve publishes them. Without keyFile and
+// without the published file (a gateway of a version without commands),
+// the trucks pin none and refuse every command.
+func gatewayCommandKeys(cfg config.Config, keyFile string) ([]agent.GatewayCommandKey, error) {
+	if keyFile == "" {
+		if cfg.PKIDir() == "" {
+			return nil, nil
+		}
+		keyFile = filepath.Join(cfg.PKIDir(), gwkey.Command.PublicFile)
+		if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	pemBytes, err := os.ReadFile(keyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &usageError{err: fmt.Errorf("gateway command key file %s does not exist", keyFile)}
+	} else if err != nil {
+		return nil, err
+	}
+	keys, err := agent.ParseGatewayCommandKeys(pemBytes)
+	if err != nil {
+		return nil, &usageError{err: fmt.Errorf("gateway command key file %s: %v", keyFile, err)}
+	}
+	return keys, nil
 }
 
 // gatewayFrameKeys reads the gateway's published frame keys: keyFile, else

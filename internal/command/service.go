@@ -48,6 +48,11 @@ type Deps struct {
 	// Online, if set, reports whether a vehicle has a session now; it
 	// only names the reason of the queued transition (vehicle_offline).
 	Online func(vehicle string) bool
+	// Queued, if set, is told of every command this service queues, after
+	// the store committed it (the in-process signal to the delivery side;
+	// on PostgreSQL the store notifies store.CommandsChannel too). It must
+	// not block.
+	Queued func(vehicle string)
 	// Now and Rand default to time.Now and crypto/rand.
 	Now  func() time.Time
 	Rand io.Reader
@@ -62,6 +67,7 @@ type Service struct {
 	st     Store
 	appr   Approvers
 	online func(string) bool
+	queued func(string)
 	now    func() time.Time
 	rand   io.Reader
 }
@@ -81,7 +87,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if d.Rand == nil {
 		d.Rand = rand.Reader
 	}
-	return &Service{policy: p, st: d.Store, appr: d.Approvers, online: d.Online, now: d.Now, rand: d.Rand}, nil
+	return &Service{policy: p, st: d.Store, appr: d.Approvers, online: d.Online, queued: d.Queued, now: d.Now, rand: d.Rand}, nil
 }
 
 // Policy returns the policy in force (defaults applied).
@@ -335,5 +341,8 @@ func (s *Service) queue(ctx context.Context, d *Decision, now time.Time) {
 		return
 	}
 	d.Command = c
+	if s.queued != nil {
+		s.queued(c.Vehicle)
+	}
 	d.Events = append(d.Events, ev(codes.CommandQueued, event.Info, System, c, map[string]any{"cmd_seq": c.CmdSeq, "reason": reason}))
 }

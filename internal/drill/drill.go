@@ -79,9 +79,12 @@ type Target struct {
 	// GatewayFrameKeys are the gateway's published frame keys, which a
 	// truck on the agent SDK pins; HeartbeatInterval and HeartbeatMisses
 	// are the gateway's heartbeat.* settings, which its trucks share.
-	GatewayFrameKeys  []agent.GatewayFrameKey
-	HeartbeatInterval time.Duration
-	HeartbeatMisses   int
+	GatewayFrameKeys []agent.GatewayFrameKey
+	// GatewayCommandKeys are the gateway's published command keys, which
+	// the drill trucks pin too (they accept every command they verify).
+	GatewayCommandKeys []agent.GatewayCommandKey
+	HeartbeatInterval  time.Duration
+	HeartbeatMisses    int
 	// IssueCAForgery issues, from the fleet CA's issuing intermediate, a
 	// certificate and its key carrying the enrolled vehicle's exact
 	// identity but basicConstraints CA:TRUE: what a misissuing CA would

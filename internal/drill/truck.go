@@ -50,14 +50,14 @@ func startTruckWith(ctx context.Context, t *Target, v *vehicle, link *silentLink
 	tr := &truck{link: link, dir: dir, done: make(chan struct{}),
 		stopping: make(chan time.Time, 1), disconnected: make(chan agent.Event, 1)}
 	resumed := make(chan struct{}, 1)
-	cfg := agent.Config{GatewayURL: t.URL, GatewayCAPEM: t.RootPEM, GatewayFrameKeys: t.GatewayFrameKeys,
+	cfg := agent.Config{GatewayURL: t.URL, GatewayCAPEM: t.RootPEM, GatewayFrameKeys: t.GatewayFrameKeys, GatewayCommandKeys: t.GatewayCommandKeys,
 		HeartbeatInterval: t.HeartbeatInterval, Misses: t.HeartbeatMisses, StateDir: dir, DisableRenewal: true}
 	if tune != nil {
 		tune(&cfg)
 	}
 	tr.a, err = agent.New(cfg,
 		agent.Identity{Chain: v.creds.Chain, TLSKey: v.creds.TLSKey, FrameKey: v.creds.FrameKey, FrameKID: v.creds.FrameKID},
-		agent.Deps{SafeStater: stubTruck{}, DialContext: link.DialContext, Log: slog.New(slog.DiscardHandler),
+		agent.Deps{SafeStater: stubTruck{}, CommandHandler: stubTruck{}, DialContext: link.DialContext, Log: slog.New(slog.DiscardHandler),
 			OnEvent: func(e agent.Event) {
 				tr.mu.Lock()
 				if len(tr.seen) < maxTruckEvents {
@@ -157,6 +157,10 @@ type stubTruck struct{}
 func (stubTruck) BeginStop(agent.Reason) {}
 func (stubTruck) Stopped() bool          { return true }
 func (stubTruck) Resume()                {}
+
+// HandleCommand accepts every command the agent verified: the drill
+// truck's AV stack takes whatever the gateway signs.
+func (stubTruck) HandleCommand(context.Context, agent.Command) agent.Answer { return agent.Accept() }
 
 // silentLink is the drill truck's network: once down, nothing passes in
 // either direction and nothing is closed (no FIN, no RST reaches the

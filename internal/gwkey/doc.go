@@ -1,8 +1,20 @@
-// Package gwkey holds the gateway's frame-signing keys: the Ed25519 keys
-// the gateway signs every frame it sends a vehicle with (challenge, ready,
-// ack, nack, resume), which vehicles pin (agent.Config.GatewayFrameKeys).
-// It is a package of its own so that whatever else the gateway signs for
-// vehicles uses them without importing the session layer.
+// Package gwkey holds the gateway's signing keys, in one key set per
+// purpose: the frame keys (Frame), the Ed25519 keys the gateway signs every
+// session frame it sends a vehicle with (challenge, ready, ack, nack,
+// resume), which vehicles pin (agent.Config.GatewayFrameKeys); and the
+// command keys (Command), which sign commands only (frame.SignCommand) and
+// which vehicles pin apart (agent.Config.GatewayCommandKeys). It is a
+// package of its own so that whatever else the gateway signs for vehicles
+// uses them without importing the session layer.
+//
+// The two sets have the same shape, files and lifecycle; what follows
+// describes the frame keys' files, and the command keys' are the same with
+// "command" for "frame" (gateway-command-keys.json, .pem, .lock), kids
+// "gc-" (frame.CommandKIDPrefix) for "gw-", and "command-key" for
+// "frame-key" in the encryption's additional data. A key of one purpose
+// never signs as the other (Key.SignFrame refuses a command key,
+// frame.SignCommand a frame key's kid), and a set file moved to the other
+// purpose's name does not load (its kids do not derive as that purpose's).
 //
 // # Key set
 //

@@ -16,8 +16,8 @@ var ErrLocked = errors.New("gwkey: another command is changing the key set; noth
 // published file is made under it, from the read of the set to its
 // atomic write, so of two commands running at once the second one starts
 // from what the first wrote (see the package documentation).
-func lockSet(dir string) (unlock func(), err error) {
-	unlock, err = lockFile(filepath.Join(dir, lockFileName))
+func lockSet(p Purpose, dir string) (unlock func(), err error) {
+	unlock, err = lockFile(filepath.Join(dir, p.base+lockSuffix))
 	if err != nil {
 		if errors.Is(err, ErrLocked) {
 			return nil, err

@@ -8,10 +8,11 @@ import (
 	"time"
 )
 
-// lockFileName is the lock file in the CA directory. It is left in place:
+// lockSuffix ends the name of a key set's lock file in the CA directory
+// (gateway-frame-keys.lock for the frame keys). It is left in place:
 // removing a flock(2) lock file would let two commands hold locks on two
 // different files.
-const lockFileName = "gateway-frame-keys.lock"
+const lockSuffix = ".lock"
 
 // lockFile takes an exclusive flock(2) on path, polling until lockWait has
 // passed. The kernel drops the lock when its holder exits, however it

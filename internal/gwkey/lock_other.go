@@ -10,11 +10,12 @@ import (
 	"time"
 )
 
-// lockFileName is the lock file in the CA directory. Without flock(2) the
+// lockSuffix ends the name of a key set's lock file in the CA directory
+// (gateway-frame-keys.lock for the frame keys). Without flock(2) the
 // lock is the file's existence: created exclusively, removed on release.
 // A command that crashed holding it leaves it behind, and the next one
 // fails with ErrLocked until an operator removes it.
-const lockFileName = "gateway-frame-keys.lock-excl"
+const lockSuffix = ".lock-excl"
 
 // lockFile creates path exclusively, retrying until lockWait has passed.
 func lockFile(path string) (func(), error) {

@@ -23,7 +23,8 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/pki"
 )
 
-// Files in the CA directory (see the package documentation).
+// Files of the frame key set in the CA directory (see the package
+// documentation); Purpose.SetFile and PublicFile name each purpose's.
 const (
 	SetFile    = "gateway-frame-keys.json"
 	PublicFile = "gateway-frame-keys.pem"
@@ -99,7 +100,7 @@ func (e entry) info() Info {
 }
 
 // aad binds an encrypted key to its role and kid.
-func aad(kid string) []byte { return []byte("fifthwheel/gwkey frame-key v1 " + kid) }
+func (p Purpose) aad(kid string) []byte { return []byte("fifthwheel/gwkey " + p.role + " v1 " + kid) }
 
 // find returns the index of the key in state s, or -1.
 func (d *setDoc) find(s State) int {
@@ -107,7 +108,7 @@ func (d *setDoc) find(s State) int {
 }
 
 // check enforces the shape described in the package documentation.
-func (d *setDoc) check() error {
+func (d *setDoc) check(p Purpose) error {
 	if d.V != setVersion {
 		return fmt.Errorf("version %d is not supported (want %d)", d.V, setVersion)
 	}
@@ -134,7 +135,7 @@ func (d *setDoc) check() error {
 		if err != nil {
 			return fmt.Errorf("key %d: %v", i, err)
 		}
-		if KeyID(der) != e.KID {
+		if p.keyID(der) != e.KID {
 			return fmt.Errorf("key %d: kid %q does not match its public key", i, e.KID)
 		}
 		if seen[e.KID] {
@@ -196,8 +197,8 @@ func readKeyFile(path string) ([]byte, error) {
 
 // readSet reads and checks the key set in dir. A missing set is an error
 // wrapping fs.ErrNotExist.
-func readSet(dir string) (setDoc, error) {
-	path := filepath.Join(dir, SetFile)
+func readSet(p Purpose, dir string) (setDoc, error) {
+	path := filepath.Join(dir, p.SetFile)
 	b, err := readKeyFile(path)
 	if err != nil {
 		return setDoc{}, err
@@ -208,7 +209,7 @@ func readSet(dir string) (setDoc, error) {
 	if err := dec.Decode(&d); err != nil || dec.More() {
 		return setDoc{}, fmt.Errorf("gwkey: %s is not a key set file", path)
 	}
-	if err := d.check(); err != nil {
+	if err := d.check(p); err != nil {
 		return setDoc{}, fmt.Errorf("gwkey: %s: %v", path, err)
 	}
 	return d, nil
@@ -217,8 +218,8 @@ func readSet(dir string) (setDoc, error) {
 // writeSet writes the key set (created exclusively if create, else
 // replaced atomically) and then the published file. The caller holds the
 // lock (lockSet) and read the set it changed under it.
-func writeSet(dir string, d setDoc, create bool) error {
-	if err := d.check(); err != nil {
+func writeSet(p Purpose, dir string, d setDoc, create bool) error {
+	if err := d.check(p); err != nil {
 		return fmt.Errorf("gwkey: refusing to write a bad key set: %v", err)
 	}
 	b, err := json.MarshalIndent(d, "", "  ")
@@ -226,7 +227,7 @@ func writeSet(dir string, d setDoc, create bool) error {
 		return err
 	}
 	b = append(b, '\n')
-	path := filepath.Join(dir, SetFile)
+	path := filepath.Join(dir, p.SetFile)
 	write := atomicfile.Write
 	if create {
 		write = atomicfile.CreateExclusive
@@ -234,7 +235,7 @@ func writeSet(dir string, d setDoc, create bool) error {
 	if err := write(path, b, 0o600); err != nil {
 		return fmt.Errorf("gwkey: write %s: %w", path, err)
 	}
-	return writePublic(dir, d)
+	return writePublic(p, dir, d)
 }
 
 // publicPEM is the published file's content.
@@ -249,18 +250,18 @@ func publicPEM(d setDoc) []byte {
 }
 
 // publicUpToDate reports whether the published file in dir is d's.
-func publicUpToDate(dir string, d setDoc) bool {
-	have, err := os.ReadFile(filepath.Join(dir, PublicFile))
+func publicUpToDate(p Purpose, dir string, d setDoc) bool {
+	have, err := os.ReadFile(filepath.Join(dir, p.PublicFile))
 	return err == nil && bytes.Equal(have, publicPEM(d))
 }
 
 // writePublic writes the published file unless it is up to date. The
 // caller holds the lock (lockSet).
-func writePublic(dir string, d setDoc) error {
-	if publicUpToDate(dir, d) {
+func writePublic(p Purpose, dir string, d setDoc) error {
+	if publicUpToDate(p, dir, d) {
 		return nil
 	}
-	path := filepath.Join(dir, PublicFile)
+	path := filepath.Join(dir, p.PublicFile)
 	if err := atomicfile.Write(path, publicPEM(d), 0o644); err != nil {
 		return fmt.Errorf("gwkey: write %s: %w", path, err)
 	}
@@ -269,13 +270,14 @@ func writePublic(dir string, d setDoc) error {
 
 // openKey decrypts a key of the set. A wrong KEK, or a ciphertext moved
 // under another kid, is an error wrapping pki.ErrKeyDecrypt.
-func openKey(e entry, kek pki.KeyEncrypter, ad []byte) (*Key, error) {
+func (p Purpose) openKey(e entry, kek pki.KeyEncrypter) (*Key, error) {
+	ad := p.aad(e.KID)
 	seed, err := decryptSeed(e, kek, ad)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(seed)
-	k, err := NewKey(ed25519.NewKeyFromSeed(seed))
+	k, err := p.NewKey(ed25519.NewKeyFromSeed(seed))
 	if err != nil {
 		return nil, err
 	}
@@ -303,17 +305,17 @@ func decryptSeed(e entry, kek pki.KeyEncrypter, ad []byte) ([]byte, error) {
 }
 
 // newEntry makes a key in state s, its private key encrypted by kek.
-func newEntry(kek pki.KeyEncrypter, s State, now time.Time) (entry, error) {
+func (p Purpose) newEntry(kek pki.KeyEncrypter, s State, now time.Time) (entry, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return entry{}, err
 	}
 	defer clear(priv)
-	k, err := NewKey(priv)
+	k, err := p.NewKey(priv)
 	if err != nil {
 		return entry{}, err
 	}
-	ct, err := kek.Encrypt(priv.Seed(), aad(k.kid))
+	ct, err := kek.Encrypt(priv.Seed(), p.aad(k.kid))
 	if err != nil {
 		return entry{}, fmt.Errorf("gwkey: encrypt the new key: %w", err)
 	}
@@ -344,57 +346,57 @@ const (
 // the published file if it does not match the set (an interrupted write).
 // It writes only under the key set's lock, from the set as it is then; a
 // set whose published file is up to date is loaded without it.
-func Open(dir string, kek pki.KeyEncrypter) (*Signer, Opened, error) {
+func (p Purpose) Open(dir string, kek pki.KeyEncrypter) (*Signer, Opened, error) {
 	if kek == nil {
 		return nil, 0, errors.New("gwkey: the key set needs a KEK")
 	}
-	d, err := readSet(dir)
+	d, err := readSet(p, dir)
 	how := Loaded
 	switch {
-	case errors.Is(err, fs.ErrNotExist) || err == nil && !publicUpToDate(dir, d):
-		return openLocked(dir, kek)
+	case errors.Is(err, fs.ErrNotExist) || err == nil && !publicUpToDate(p, dir, d):
+		return p.openLocked(dir, kek)
 	case err != nil:
 		return nil, 0, err
 	}
-	k, err := signingKey(d, kek)
+	k, err := p.signingKey(d, kek)
 	if err != nil {
 		return nil, 0, err
 	}
-	return newSigner(dir, kek, k), how, nil
+	return newSigner(p, dir, kek, k), how, nil
 }
 
 // openLocked is Open when it has something to write: under the lock it
 // reads the set again, makes it if there is none, checks it and writes the
 // published file.
-func openLocked(dir string, kek pki.KeyEncrypter) (*Signer, Opened, error) {
+func (p Purpose) openLocked(dir string, kek pki.KeyEncrypter) (*Signer, Opened, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, 0, fmt.Errorf("gwkey: key directory: %w", err)
 	}
-	unlock, err := lockSet(dir)
+	unlock, err := lockSet(p, dir)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer unlock()
-	d, err := readSet(dir)
+	d, err := readSet(p, dir)
 	how := Loaded
 	if errors.Is(err, fs.ErrNotExist) {
-		d, how, err = create(dir, kek)
+		d, how, err = p.create(dir, kek)
 	}
 	if err != nil {
 		return nil, 0, err
 	}
-	k, err := signingKey(d, kek)
+	k, err := p.signingKey(d, kek)
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := writePublic(dir, d); err != nil {
+	if err := writePublic(p, dir, d); err != nil {
 		return nil, 0, err
 	}
-	return newSigner(dir, kek, k), how, nil
+	return newSigner(p, dir, kek, k), how, nil
 }
 
-func newSigner(dir string, kek pki.KeyEncrypter, k *Key) *Signer {
-	s := &Signer{dir: dir, kek: kek}
+func newSigner(p Purpose, dir string, kek pki.KeyEncrypter, k *Key) *Signer {
+	s := &Signer{p: p, dir: dir, kek: kek}
 	s.cur.Store(k)
 	return s
 }
@@ -403,13 +405,13 @@ func newSigner(dir string, kek pki.KeyEncrypter, k *Key) *Signer {
 // that may sign opens with kek and matches its kid and public key, the
 // next one too: a set whose published keys are not its own is refused
 // before anything is published from it.
-func signingKey(d setDoc, kek pki.KeyEncrypter) (*Key, error) {
+func (p Purpose) signingKey(d setDoc, kek pki.KeyEncrypter) (*Key, error) {
 	var k *Key
 	for _, e := range d.Keys {
 		if e.State == Previous {
 			continue
 		}
-		ek, err := openKey(e, kek, aad(e.KID))
+		ek, err := p.openKey(e, kek)
 		if err != nil {
 			return nil, err
 		}
@@ -422,21 +424,21 @@ func signingKey(d setDoc, kek pki.KeyEncrypter) (*Key, error) {
 
 // create makes the key set of dir: from the older version's key if there
 // is one, else with a new key. The caller holds the lock.
-func create(dir string, kek pki.KeyEncrypter) (setDoc, Opened, error) {
+func (p Purpose) create(dir string, kek pki.KeyEncrypter) (setDoc, Opened, error) {
 	now := time.Now().UTC().Truncate(time.Second)
 	how := Migrated
-	e, err := legacyEntry(dir, kek, now)
+	e, err := p.legacyEntry(dir, kek, now)
 	if errors.Is(err, fs.ErrNotExist) {
 		how = Created
-		e, err = newEntry(kek, Current, now)
+		e, err = p.newEntry(kek, Current, now)
 	}
 	if err != nil {
 		return setDoc{}, 0, err
 	}
 	d := setDoc{V: setVersion, Keys: []entry{e}}
-	switch err := writeSet(dir, d, true); {
+	switch err := writeSet(p, dir, d, true); {
 	case errors.Is(err, fs.ErrExist): // made first by a version without the lock
-		d, err := readSet(dir)
+		d, err := readSet(p, dir)
 		return d, Loaded, err
 	case err != nil:
 		return setDoc{}, 0, err
@@ -453,7 +455,10 @@ func create(dir string, kek pki.KeyEncrypter) (setDoc, Opened, error) {
 
 // legacyEntry reads the single key file of versions before key sets and
 // returns it as a current key, encrypted anew for the set.
-func legacyEntry(dir string, kek pki.KeyEncrypter, now time.Time) (entry, error) {
+func (p Purpose) legacyEntry(dir string, kek pki.KeyEncrypter, now time.Time) (entry, error) {
+	if !p.legacy {
+		return entry{}, fs.ErrNotExist // only the frame keys had a version before key sets
+	}
 	path := filepath.Join(dir, legacyFile)
 	b, err := readKeyFile(path)
 	if err != nil {
@@ -479,14 +484,14 @@ func legacyEntry(dir string, kek pki.KeyEncrypter, now time.Time) (entry, error)
 		return entry{}, err
 	}
 	defer clear(seed)
-	k, err := NewKey(ed25519.NewKeyFromSeed(seed))
+	k, err := p.NewKey(ed25519.NewKeyFromSeed(seed))
 	if err != nil {
 		return entry{}, err
 	}
 	if k.kid != f.KID {
 		return entry{}, fmt.Errorf("gwkey: %s: the private key does not match its kid", path)
 	}
-	ct, err := kek.Encrypt(seed, aad(k.kid))
+	ct, err := kek.Encrypt(seed, p.aad(k.kid))
 	if err != nil {
 		return entry{}, fmt.Errorf("gwkey: encrypt the key: %w", err)
 	}
@@ -496,8 +501,8 @@ func legacyEntry(dir string, kek pki.KeyEncrypter, now time.Time) (entry, error)
 
 // List returns the keys of the set in dir: current, next, previous. It
 // needs no KEK.
-func List(dir string) ([]Info, error) {
-	d, err := readSet(dir)
+func (p Purpose) List(dir string) ([]Info, error) {
+	d, err := readSet(p, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -514,17 +519,17 @@ func List(dir string) ([]Info, error) {
 // key goes on signing. kek must open the current key (so a mistyped
 // passphrase cannot add a key no one can open). ErrNextExists if there is
 // a next key already (of two rotations at once, the second one gets it).
-func Rotate(dir string, kek pki.KeyEncrypter) (Info, error) {
+func (p Purpose) Rotate(dir string, kek pki.KeyEncrypter) (Info, error) {
 	var added entry
-	err := changeSet(dir, func(d *setDoc) error {
+	err := p.changeSet(dir, func(d *setDoc) error {
 		if i := d.find(Next); i >= 0 {
 			return fmt.Errorf("%w (%s)", ErrNextExists, d.Keys[i].KID)
 		}
 		cur := d.Keys[d.find(Current)]
-		if _, err := openKey(cur, kek, aad(cur.KID)); err != nil {
+		if _, err := p.openKey(cur, kek); err != nil {
 			return err
 		}
-		e, err := newEntry(kek, Next, time.Now().UTC().Truncate(time.Second))
+		e, err := p.newEntry(kek, Next, time.Now().UTC().Truncate(time.Second))
 		if err != nil {
 			return err
 		}
@@ -540,20 +545,20 @@ func Rotate(dir string, kek pki.KeyEncrypter) (Info, error) {
 
 // changeSet applies change to the set in dir under the set's lock and
 // writes the result; nothing is written if change fails.
-func changeSet(dir string, change func(d *setDoc) error) error {
-	unlock, err := lockSet(dir)
+func (p Purpose) changeSet(dir string, change func(d *setDoc) error) error {
+	unlock, err := lockSet(p, dir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	d, err := readSet(dir)
+	d, err := readSet(p, dir)
 	if err != nil {
 		return err
 	}
 	if err := change(&d); err != nil {
 		return err
 	}
-	return writeSet(dir, d, false)
+	return writeSet(p, dir, d, false)
 }
 
 // Promotion is what Promote changed.
@@ -569,14 +574,14 @@ type Promotion struct {
 // becomes previous (published, its private key erased); an earlier
 // previous key is dropped. kek must open the next key, so that every
 // gateway can. ErrNoNext if there is no next key.
-func Promote(dir string, kek pki.KeyEncrypter) (Promotion, error) {
-	var p Promotion
-	err := changeSet(dir, func(d *setDoc) error {
+func (p Purpose) Promote(dir string, kek pki.KeyEncrypter) (Promotion, error) {
+	var pr Promotion
+	err := p.changeSet(dir, func(d *setDoc) error {
 		ni := d.find(Next)
 		if ni < 0 {
 			return ErrNoNext
 		}
-		if _, err := openKey(d.Keys[ni], kek, aad(d.Keys[ni].KID)); err != nil {
+		if _, err := p.openKey(d.Keys[ni], kek); err != nil {
 			return err
 		}
 		now := time.Now().UTC().Truncate(time.Second)
@@ -584,14 +589,14 @@ func Promote(dir string, kek pki.KeyEncrypter) (Promotion, error) {
 		for _, e := range d.Keys {
 			switch e.State {
 			case Previous:
-				p.Dropped = e.KID
+				pr.Dropped = e.KID
 				continue
 			case Current:
 				e.State, e.PrivateKey, e.Retired = Previous, "", &now
-				p.Previous = e.info()
+				pr.Previous = e.info()
 			case Next:
 				e.State = Current
-				p.Current = e.info()
+				pr.Current = e.info()
 			}
 			keys = append(keys, e)
 		}
@@ -601,14 +606,14 @@ func Promote(dir string, kek pki.KeyEncrypter) (Promotion, error) {
 	if err != nil {
 		return Promotion{}, err
 	}
-	return p, nil
+	return pr, nil
 }
 
 // Drop removes the next or previous key kid from the set in dir and from
 // the published file. ErrUnknownKID, or ErrCurrentKey for the current key.
-func Drop(dir, kid string) (Info, error) {
+func (p Purpose) Drop(dir, kid string) (Info, error) {
 	var gone entry
-	err := changeSet(dir, func(d *setDoc) error {
+	err := p.changeSet(dir, func(d *setDoc) error {
 		i := slices.IndexFunc(d.Keys, func(e entry) bool { return e.KID == kid })
 		switch {
 		case i < 0:

@@ -71,7 +71,7 @@ func published(t *testing.T, dir string) []string {
 
 func readDoc(t *testing.T, dir string) setDoc {
 	t.Helper()
-	d, err := readSet(dir)
+	d, err := readSet(Frame, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,14 +11,23 @@ import (
 // Signer signs with the current key of a key set, and follows the set
 // when it changes (Reload). Open returns it. Safe for concurrent use.
 type Signer struct {
+	p   Purpose
 	dir string
 	kek pki.KeyEncrypter
 	mu  sync.Mutex // serializes Reload
 	cur atomic.Pointer[Key]
 }
 
-// SignFrame signs f with the current key, under its kid.
+// SignFrame signs f with the current key, under its kid: a frame key's
+// only (a command key refuses).
 func (s *Signer) SignFrame(f *frame.Frame) ([]byte, error) { return s.cur.Load().SignFrame(f) }
+
+// SignCommand signs a command frame with the current key, under its kid:
+// a command key's only (frame.SignCommand refuses a frame key's kid).
+func (s *Signer) SignCommand(f *frame.Frame) ([]byte, error) { return s.cur.Load().SignCommand(f) }
+
+// Purpose returns the purpose of the set the signer signs with.
+func (s *Signer) Purpose() Purpose { return s.p }
 
 // Current returns the key that signs now.
 func (s *Signer) Current() *Key { return s.cur.Load() }
@@ -30,7 +39,7 @@ func (s *Signer) Current() *Key { return s.cur.Load() }
 func (s *Signer) Reload() (changed bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, err := readSet(s.dir)
+	d, err := readSet(s.p, s.dir)
 	if err != nil {
 		return false, err
 	}
@@ -38,7 +47,7 @@ func (s *Signer) Reload() (changed bool, err error) {
 	if e.KID == s.cur.Load().kid {
 		return false, nil
 	}
-	k, err := openKey(e, s.kek, aad(e.KID))
+	k, err := s.p.openKey(e, s.kek)
 	if err != nil {
 		return false, err
 	}

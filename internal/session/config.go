@@ -235,4 +235,14 @@ type Deps struct {
 	Rand io.Reader
 	// Log receives operational messages; nil is slog.Default().
 	Log *slog.Logger
+
+	// Commands, CommandStore and CommandKey, all or none, deliver commands
+	// on the session (commands.go) and take the vehicle's command_ack
+	// answers; without them a command_ack closes the session
+	// (unexpected_kind). Replica names this gateway in the command's
+	// delivered_by.
+	Commands     CommandService
+	CommandStore CommandLister
+	CommandKey   CommandSigner
+	Replica      string
 }

@@ -51,6 +51,11 @@ type conn struct {
 	resumeBy    string    // set: a resume is wanted after the next response
 	policy      resumePolicy
 	live        LiveSession
+
+	// Command delivery (commands.go): one pass at a time per session.
+	cmdRunning, cmdAgain atomic.Bool
+	cmdReady             atomic.Bool // ready was sent: commands may follow
+	redelivered          bool        // the delivered, unanswered commands were sent again (the pass's own)
 }
 
 func newConn(h *Handler, ws *websocket.Conn, peer principal.Principal, remote string) *conn {
@@ -416,7 +421,17 @@ func (c *conn) handshake(ctx context.Context) error {
 		Actor: c.peer, Resource: c.peer.String(), Verdict: event.Accept, Code: codes.SessionEstablished,
 		Attrs: map[string]any{"session": c.id, "remote": c.remote, "kid": c.kid, "state": string(hb.State),
 			"superseded": prev != nil}})
-	return c.send(&frame.Ready{Nonce: nonce})
+	if err := c.send(&frame.Ready{Nonce: nonce}); err != nil {
+		return err
+	}
+	if h.commandsOn() {
+		// A fresh challenge-response on this session came just before:
+		// high-risk commands may go out on it. No command is written
+		// before ready (kickDelivery waits for cmdReady).
+		c.cmdReady.Store(true)
+		c.kickDelivery()
+	}
+	return nil
 }
 
 // checkResponse checks a verified challenge_response against the nonce it
@@ -467,6 +482,12 @@ func (c *conn) handle(ctx context.Context, raw []byte) {
 		c.handleFrame(ctx, env, f)
 	case frame.KindChallengeResponse:
 		c.handleResponse(ctx, raw)
+	case frame.KindCommandAck:
+		if !c.h.commandsOn() {
+			c.close(protocolClose(codes.UnexpectedKind, "this gateway sends no commands"))
+			return
+		}
+		c.handleCommandAck(ctx, env, f)
 	default:
 		c.close(protocolClose(codes.UnexpectedKind, "a "+string(f.Kind())+" frame is not expected on the session"))
 	}

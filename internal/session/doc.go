@@ -6,6 +6,7 @@
 //	hello (vehicle) → challenge (gateway) → challenge_response (vehicle) → ready (gateway)
 //	heartbeat / telemetry (vehicle) → ack or nack (gateway)
 //	challenge → challenge_response → resume (gateway, to leave safe_state)
+//	command (gateway, command key) → command_ack (vehicle)
 //
 // # Security model
 //
@@ -42,6 +43,33 @@
 //     strictly increasing on every connection. After a key promotion the
 //     frames of a live session are signed with the new key: a vehicle that
 //     pins the published keys accepts either.
+//   - Commands (commands.go; with Deps.Commands, CommandStore, CommandKey):
+//     once a session is established (after its fresh challenge-response),
+//     and whenever a command of its vehicle is queued (the command
+//     service's in-process signal, PostgreSQL's NOTIFY on
+//     store.CommandsChannel to the replica holding the session, and a poll
+//     every replica runs), the vehicle's queued commands are sent in
+//     cmd_seq order. Each is claimed with command.Service.Deliver before
+//     it is written, so the store decides once who delivers, a cancel
+//     never wins after the bytes left, and a command at or past its
+//     expiry is expired instead, never sent. Only the vehicle's own
+//     commands are listed, and a command whose vehicle is not the
+//     session's is never written. A command is signed with the gateway's
+//     command key (frame.SignCommand, kid "gc-"), never the frame key,
+//     under the gateway's epoch and seq; its content (cmd_seq, nonce,
+//     issued_at, payload) is what the store fixed when it was queued, so
+//     the delivered but unanswered commands sent again at the start of
+//     every session are the same command (frame.CommandDigest) and the
+//     vehicle answers them from its executed-command log.
+//   - A command_ack goes through the ingest pipeline like every vehicle
+//     frame (signature under the session's key, counter, replay,
+//     archive); it must then name, by command_id and cmd_seq, a command
+//     of this vehicle: an unknown one or another cmd_seq is refused with a
+//     command_conflict event, another vehicle's with vehicle_mismatch
+//     (command.Service.Answer). The first answer is recorded; the same
+//     again is a no-op; a different one is a command_state_conflict event.
+//     Nothing is sent back. A gateway without a command service closes a
+//     session that sends one (unexpected_kind).
 //   - A second session of a vehicle wins only once its handshake completes;
 //     the older one is then closed (session_superseded). Sessions are closed
 //     on revocation of their certificate (4003) and on suspension of their

@@ -124,6 +124,10 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if d.Key == nil || d.Pipeline == nil || d.Events == nil || d.Tracker == nil {
 		return nil, errors.New("session: Key, Pipeline, Events and Tracker are required")
 	}
+	if (d.Commands == nil) != (d.CommandStore == nil) || (d.Commands == nil) != (d.CommandKey == nil) ||
+		(d.Commands != nil && d.Replica == "") {
+		return nil, errors.New("session: Commands, CommandStore, CommandKey and Replica go together")
+	}
 	h := &Handler{cfg: cfg, d: d, now: d.Now, log: d.Log, live: map[string]*conn{}, open: map[*conn]struct{}{}, drained: make(chan struct{}),
 		hsRL: ratelimit.New(ratelimit.Config{PerSecond: cfg.HandshakeRate, Burst: cfg.HandshakeBurst}),
 		mSessions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fifthwheel_vehicle_sessions",

@@ -23,6 +23,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/agent"
 	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/command"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/gwkey"
@@ -49,6 +50,8 @@ type gw struct {
 	keyDir  string           // the gateway's key set (gwkey), for rotation
 	kek     pki.KeyEncrypter // opens it
 	keys    *gwkey.Signer    // signs what the gateway sends
+	cmdKeys *gwkey.Signer    // signs commands (gwOptions.commands)
+	cmds    *command.Service // the command service (gwOptions.commands)
 	mon     *liveness.Monitor
 	pipe    *ingest.Pipeline
 	batches atomic.Int64 // requests to the batch path
@@ -74,6 +77,10 @@ type gwOptions struct {
 	now  func() time.Time
 	rand io.Reader
 	key  FrameSigner
+
+	// commands wires command delivery: a command key set next to the
+	// frame keys and a command service on the store.
+	commands bool
 }
 
 func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
@@ -152,6 +159,23 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 		t.Cleanup(func() { cancel(); <-mdone })
 		deps.Liveness = LivenessMonitor(g.mon)
 	}
+	if o.commands {
+		if g.cmdKeys, _, err = gwkey.Command.Open(g.keyDir, g.kek); err != nil {
+			t.Fatal(err)
+		}
+		var hp atomic.Pointer[Handler]
+		g.cmds, err = command.New(command.Config{}, command.Deps{Store: st, Approvers: allApprove{},
+			Queued: func(v string) {
+				if h := hp.Load(); h != nil {
+					h.NotifyCommands(v)
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deps.Commands, deps.CommandStore, deps.CommandKey, deps.Replica = g.cmds, st, g.cmdKeys, "gw-1"
+		defer func() { hp.Store(g.h) }()
+	}
 	g.h, err = New(o.cfg, deps)
 	if err != nil {
 		t.Fatal(err)
@@ -187,6 +211,11 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 	g.url = g.srv.URL
 	return g
 }
+
+// allApprove: every principal holds the approver role.
+type allApprove struct{}
+
+func (allApprove) HoldsApprover(context.Context, principal.Principal) (bool, error) { return true, nil }
 
 // chainTracker tracks each session in the pki.ConnTracker by its verified
 // chain, as the server's admission tracks every connection in the gateway:
@@ -348,6 +377,9 @@ func (r *rawClient) read() (*frame.Frame, error) {
 		r.t.Fatalf("gateway sent a bad envelope: %v", err)
 	}
 	key := r.g.keys.Current()
+	if r.g.cmdKeys != nil && env.KID == r.g.cmdKeys.Current().KID() {
+		key = r.g.cmdKeys.Current() // a command: under the command key
+	}
 	if env.KID != key.KID() {
 		r.t.Fatalf("gateway frame kid %q", env.KID)
 	}

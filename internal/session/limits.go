@@ -91,4 +91,18 @@ const (
 
 	// nonceSize is the gateway's challenge nonce: 256 bits.
 	nonceSize = 32
+
+	// commandBatch is how many commands one store read of a delivery pass
+	// takes; a vehicle with more gets them over several reads, in cmd_seq
+	// order.
+	commandBatch = 32
+	// commandPassTimeout bounds one delivery pass (its store reads and
+	// claims; each write has WriteTimeout): a pass that takes longer ends,
+	// and the next kick or poll goes on.
+	commandPassTimeout = 30 * time.Second
+	// commandPollPage and commandPollPages bound one poll of the queued
+	// commands: 16 reads of 1,000, beyond which a backlog is polled over
+	// several intervals.
+	commandPollPage  = 1000
+	commandPollPages = 16
 )

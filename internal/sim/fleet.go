@@ -26,8 +26,11 @@ type Target struct {
 	ServerName string
 	// CAPEM is the fleet root (PEM).
 	CAPEM []byte
-	// FrameKeys are the gateway's pinned frame keys (gateway-frame-key.pem).
+	// FrameKeys are the gateway's pinned frame keys (gateway-frame-keys.pem).
 	FrameKeys []agent.GatewayFrameKey
+	// CommandKeys are the gateway's pinned command keys
+	// (gateway-command-keys.pem); without them every command is refused.
+	CommandKeys []agent.GatewayCommandKey
 }
 
 // Common is what a fleet run (Config) and a load run (LoadConfig) share:
@@ -116,6 +119,9 @@ type Config struct {
 	// ReconnectMin and ReconnectMax are the agents' reconnect backoff (0:
 	// the agent's defaults).
 	ReconnectMin, ReconnectMax time.Duration
+	// Commands is how the trucks answer the gateway's commands (default:
+	// accept every command).
+	Commands CommandRule
 }
 
 func (c Config) withDefaults() Config {
@@ -434,9 +440,10 @@ func (f *Fleet) provisionOne(ctx context.Context, v *vehicle) error {
 	c := f.cfg
 	v.loadPosition(filepath.Join(c.StateDir, v.id))
 	acfg := agent.Config{GatewayURL: c.Gateway.URL, ServerName: c.Gateway.ServerName, GatewayCAPEM: c.Gateway.CAPEM,
-		GatewayFrameKeys: c.Gateway.FrameKeys, HeartbeatInterval: c.HeartbeatInterval, Misses: c.Misses,
+		GatewayFrameKeys: c.Gateway.FrameKeys, GatewayCommandKeys: c.Gateway.CommandKeys, HeartbeatInterval: c.HeartbeatInterval, Misses: c.Misses,
 		StateDir: filepath.Join(c.StateDir, v.id), ReconnectMin: c.ReconnectMin, ReconnectMax: c.ReconnectMax}
-	deps := agent.Deps{SafeStater: v, OnEvent: v.onEvent, Log: f.agentLog, DialContext: f.d.DialContext}
+	deps := agent.Deps{SafeStater: v, OnEvent: v.onEvent, Log: f.agentLog, DialContext: f.d.DialContext,
+		CommandHandler: commandStack{v: v, rule: c.Commands}}
 	if v.link != nil {
 		deps.DialContext = v.link.DialContext
 	}

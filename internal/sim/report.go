@@ -168,6 +168,10 @@ type VehicleReport struct {
 	TelemetryRejected   map[string]int `json:"telemetry_rejected"`
 	ResumeRejected      map[string]int `json:"resume_rejected"`
 	GatewayRejected     map[string]int `json:"gateway_frames_rejected"`
+	// CommandsAccepted and CommandsRejected: the gateway's commands the
+	// trucks' AV stacks took and declined (Config.Commands).
+	CommandsAccepted int64 `json:"commands_accepted"`
+	CommandsRejected int64 `json:"commands_rejected"`
 	// Modes at the end of the scenario, before the agents said goodbye.
 	Modes map[string]int `json:"modes"`
 }
@@ -297,6 +301,8 @@ func buildReport(in reportInput) *Report {
 		vr.DialsRefused += t.Refused
 		vr.ConnResets += t.Resets
 		vr.Connects += t.Connects
+		vr.CommandsAccepted += t.CmdAccepted
+		vr.CommandsRejected += t.CmdRejected
 		for k, n := range t.Disc {
 			vr.Disconnects[string(k)] += n
 		}
@@ -649,6 +655,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		v.HeartbeatMisses, v.Connects, fmtCounts(v.Disconnects), v.DialsRefused, v.ConnResets)
 	fmt.Fprintf(w, "vehicle: telemetry sent %d, acked %d, still buffered %d, dropped %d, rejected %s\n",
 		v.TelemetrySent, v.TelemetryAcked, v.TelemetryBuffered, v.TelemetryDropped, fmtCounts(v.TelemetryRejected))
+	if v.CommandsAccepted > 0 || v.CommandsRejected > 0 {
+		fmt.Fprintf(w, "vehicle: commands accepted %d, rejected %d\n", v.CommandsAccepted, v.CommandsRejected)
+	}
 	if len(v.ResumeRejected) > 0 || len(v.GatewayRejected) > 0 {
 		fmt.Fprintf(w, "vehicle: resumes refused %s, gateway frames refused %s\n", fmtCounts(v.ResumeRejected), fmtCounts(v.GatewayRejected))
 	}

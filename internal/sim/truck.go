@@ -50,6 +50,8 @@ type vehicle struct {
 	connects atomic.Int64
 	discs    atomic.Int64
 	driving  atomic.Bool // the agent is in ModeDriving, by its events
+	// Commands the truck's AV stack answered (commands.go).
+	cmdAccepted, cmdRejected atomic.Int64
 }
 
 // stopEpisode is one minimal-risk maneuver, in true time (the truck's
@@ -284,11 +286,13 @@ type truckResult struct {
 	Buffered  int
 	Refused   int64 // dials refused by a carrier loss
 	Resets    int64 // connections reset by a carrier loss
+	// Commands the AV stack accepted and rejected.
+	CmdAccepted, CmdRejected int64
 }
 
 func (v *vehicle) result() truckResult {
 	r := truckResult{ID: v.id, Faults: v.faults, Misses: v.misses.Load(), Sent: v.sent.Load(), Dropped: v.dropped.Load(),
-		Rejected: v.rejected.Load()}
+		Rejected: v.rejected.Load(), CmdAccepted: v.cmdAccepted.Load(), CmdRejected: v.cmdRejected.Load()}
 	if v.a != nil {
 		st := v.a.Status()
 		r.Mode, r.Buffered = st.Mode, st.Buffered

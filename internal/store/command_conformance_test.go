@@ -718,3 +718,45 @@ func testWebhookClaimsDisjoint(t *testing.T, e storetest.Engine) {
 		}
 	}
 }
+
+// TestPostgresListenPayload: ListenPayload hands over "" once subscribed,
+// then each notification's payload (the vehicle a command was queued for).
+func TestPostgresListenPayload(t *testing.T) {
+	st := storetest.OpenConfig(t, storetest.PostgresConfig(t))
+	n, ok := st.(store.PayloadNotifier)
+	if !ok {
+		t.Fatal("the PostgreSQL store is not a PayloadNotifier")
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	got := make(chan string, 4)
+	done := make(chan error, 1)
+	go func() { done <- n.ListenPayload(lctx, store.CommandsChannel, func(p string) { got <- p }) }()
+	select {
+	case p := <-got:
+		if p != "" {
+			t.Fatalf("first call %q; want \"\" (subscribed)", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("never subscribed")
+	}
+	mustCreate(t, st, newCmd("c1", "TRK-9", "acme-freight"))
+	if _, err := st.TransitionCommand(ctx, step("c1", store.CommandPendingApproval, store.CommandApproved, "x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.QueueCommand(ctx, step("c1", store.CommandApproved, store.CommandQueued, "x"), []byte("n"), cmdT0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-got:
+		if p != "TRK-9" {
+			t.Fatalf("payload %q", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no notification")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -21,3 +21,13 @@ type Notifier interface {
 	// Listen's goroutine and must not block.
 	Listen(ctx context.Context, channel string, fn func()) error
 }
+
+// PayloadNotifier is a Notifier that also hands over each notification's
+// payload (CommandsChannel carries the vehicle id, so the replica holding
+// its session delivers without looking at every other vehicle).
+type PayloadNotifier interface {
+	// ListenPayload is Listen with the payload: fn gets "" once the
+	// subscription is active (refresh everything), then each
+	// notification's payload.
+	ListenPayload(ctx context.Context, channel string, fn func(payload string)) error
+}

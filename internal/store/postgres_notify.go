@@ -7,13 +7,22 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-var _ Notifier = (*pgStore)(nil)
+var (
+	_ Notifier        = (*pgStore)(nil)
+	_ PayloadNotifier = (*pgStore)(nil)
+)
 
-// Listen implements Notifier with LISTEN on a connection of its own, outside
-// the pool (a pooled connection would be handed to other work).
+// Listen implements Notifier: ListenPayload without the payloads.
+func (s *pgStore) Listen(ctx context.Context, channel string, fn func()) error {
+	return s.ListenPayload(ctx, channel, func(string) { fn() })
+}
+
+// ListenPayload implements PayloadNotifier with LISTEN on a connection of
+// its own, outside the pool (a pooled connection would be handed to other
+// work).
 // NOTIFY is per database, not per schema: replicas sharing a database but not
 // a schema wake each other needlessly, which costs one poll.
-func (s *pgStore) Listen(ctx context.Context, channel string, fn func()) error {
+func (s *pgStore) ListenPayload(ctx context.Context, channel string, fn func(payload string)) error {
 	cfg := s.pool.Config().ConnConfig.Copy()
 	cctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
 	conn, err := pgx.ConnectConfig(cctx, cfg)
@@ -35,14 +44,15 @@ func (s *pgStore) Listen(ctx context.Context, channel string, fn func()) error {
 		}
 		return fmt.Errorf("store: LISTEN %s on PostgreSQL at %s: %v", channel, s.desc, safePgErr(err))
 	}
-	fn()
+	fn("")
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("store: waiting for %s notifications from PostgreSQL at %s: %v", channel, s.desc, safePgErr(err))
 		}
-		fn()
+		fn(n.Payload)
 	}
 }

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/internal/authz"
+	"github.com/fifthwheel/fifthwheel/internal/command"
+	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
+	"github.com/fifthwheel/fifthwheel/internal/session"
+	"github.com/fifthwheel/fifthwheel/internal/store"
+)
+
+// commandPoll is how often every replica polls the queued commands
+// (session.Handler.RunCommandPoll) and sweeps the expired ones
+// (command.Service.Sweep): the back-up of the in-process signal and of
+// PostgreSQL's NOTIFY, and the expiry's resolution for the TMS (a command
+// is never delivered after its expiry whatever the sweep's pace: Deliver
+// checks).
+const commandPoll = 2 * time.Second
+
+// directoryApprovers answers command.Approvers from the authority
+// directory the TMS guard reads: an active account holding the approver
+// role now.
+type directoryApprovers struct{ dir authz.Directory }
+
+func (a directoryApprovers) HoldsApprover(ctx context.Context, p principal.Principal) (bool, error) {
+	acc, err := a.dir.Account(ctx, p)
+	if err != nil {
+		return false, err
+	}
+	return acc.Active && slices.Contains(acc.Roles, authz.Approver), nil
+}
+
+// newCommandService makes the gateway's command service. Its queued
+// signal and vehicle_offline reason come from the session handler, which
+// is made after it (sessionFor is read at call time).
+func newCommandService(st store.Store, dir authz.Directory, sessionFor func() *session.Handler) (*command.Service, error) {
+	return command.New(command.Config{}, command.Deps{Store: st, Approvers: directoryApprovers{dir},
+		Online: func(v string) bool { return sessionFor() != nil && sessionFor().Connected(v) },
+		Queued: func(v string) {
+			if s := sessionFor(); s != nil {
+				s.NotifyCommands(v)
+			}
+		}})
+}
+
+// runCommandDelivery starts, on bg, what wakes the delivery of commands
+// on this replica's sessions: PostgreSQL's NOTIFY on store.CommandsChannel
+// (its payload names the vehicle), the poll, and the expiry sweep.
+func runCommandDelivery(bg context.Context, st store.Store, sess *session.Handler, svc *command.Service, events event.Emitter, log *slog.Logger) {
+	if n, ok := st.(store.PayloadNotifier); ok {
+		go func() {
+			for {
+				err := n.ListenPayload(bg, store.CommandsChannel, func(vehicle string) {
+					if vehicle == "" {
+						sess.NotifyAllCommands()
+						return
+					}
+					sess.NotifyCommands(vehicle)
+				})
+				if bg.Err() != nil {
+					return
+				}
+				log.Warn("LISTEN failed; polling alone until it is back", slog.String("channel", store.CommandsChannel), slog.Any("err", err))
+				select {
+				case <-bg.Done():
+					return
+				case <-time.After(listenRetry):
+				}
+			}
+		}()
+	}
+	go sess.RunCommandPoll(bg, commandPoll)
+	go every(bg, commandPoll, func() {
+		ctx, cancel := context.WithTimeout(bg, commandPoll*5)
+		defer cancel()
+		evs, err := svc.Sweep(ctx)
+		if len(evs) > 0 {
+			if eerr := events.Emit(ctx, evs...); eerr != nil {
+				log.Warn("command sweep events not recorded", slog.Any("err", eerr))
+			}
+		}
+		if err != nil {
+			log.Warn("command sweep failed", slog.Any("err", err))
+		}
+	})
+}
