@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"time"
 
-	"github.com/fifthwheel/fifthwheel/internal/authz"
 	"github.com/fifthwheel/fifthwheel/internal/command"
 	"github.com/fifthwheel/fifthwheel/internal/event"
-	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/session"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
@@ -22,24 +19,11 @@ import (
 // checks).
 const commandPoll = 2 * time.Second
 
-// directoryApprovers answers command.Approvers from the authority
-// directory the TMS guard reads: an active account holding the approver
-// role now.
-type directoryApprovers struct{ dir authz.Directory }
-
-func (a directoryApprovers) HoldsApprover(ctx context.Context, p principal.Principal) (bool, error) {
-	acc, err := a.dir.Account(ctx, p)
-	if err != nil {
-		return false, err
-	}
-	return acc.Active && slices.Contains(acc.Roles, authz.Approver), nil
-}
-
 // newCommandService makes the gateway's command service. Its queued
 // signal and vehicle_offline reason come from the session handler, which
 // is made after it (sessionFor is read at call time).
-func newCommandService(st store.Store, dir authz.Directory, sessionFor func() *session.Handler) (*command.Service, error) {
-	return command.New(command.Config{}, command.Deps{Store: st, Approvers: directoryApprovers{dir},
+func newCommandService(st store.Store, sessionFor func() *session.Handler) (*command.Service, error) {
+	return command.New(command.Config{}, command.Deps{Store: st, Approvers: storeApprovers{storeDirectory{st}},
 		Online: func(v string) bool { return sessionFor() != nil && sessionFor().Connected(v) },
 		Queued: func(v string) {
 			if s := sessionFor(); s != nil {

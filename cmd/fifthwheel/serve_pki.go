@@ -355,7 +355,7 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.emitter(),
 		RenewLimiter: enroll.NewRenewLimiter(cfg.PKI.RenewPerMinute, cfg.PKI.RenewBurst)}
 	var sessRef atomic.Pointer[session.Handler]
-	commands, err := newCommandService(e.st, access.dir, sessRef.Load)
+	commands, err := newCommandService(e.st, sessRef.Load)
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +386,7 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 		tms[p] = h
 	}
 	// The TMS command API (tenders, dispatches, route updates, commands).
-	_, cmdAPI, err := startCommands(bg, cfg, e.st, vs.monitor, e.bus, e.log)
+	cmdAPI, err := commandAPI(e.st, commands, e.bus, e.log)
 	if err != nil {
 		return nil, err
 	}
