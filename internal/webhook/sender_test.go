@@ -34,7 +34,7 @@ type clock struct {
 	now time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 // endpoints is a fixed client → endpoint map.
@@ -389,7 +389,9 @@ func TestAttackWebhookReplayAndForgery(t *testing.T) {
 			h.Set("Webhook-Signature", webhook.Sign([]byte("not-the-secret-not-the-secret-xx"), h.Get("Webhook-Id"), h.Get("Webhook-Timestamp"), seen.body))
 		}), seen.body, clk.Now(), webhook.ErrBadSignature},
 		{"UnsignedRequest", with(func(h http.Header) { h.Del("Webhook-Signature") }), seen.body, clk.Now(), webhook.ErrMissingHeader},
-		{"OtherScheme", with(func(h http.Header) { h.Set("Webhook-Signature", strings.Replace(h.Get("Webhook-Signature"), "v1=", "v0=", 1)) }), seen.body, clk.Now(), webhook.ErrBadSignature},
+		{"OtherScheme", with(func(h http.Header) {
+			h.Set("Webhook-Signature", strings.Replace(h.Get("Webhook-Signature"), "v1=", "v0=", 1))
+		}), seen.body, clk.Now(), webhook.ErrBadSignature},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
