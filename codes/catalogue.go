@@ -156,6 +156,8 @@ const (
 	CommandStateConflict            = "command_state_conflict"
 	WebhookDeliveryFailed           = "webhook_delivery_failed"
 	WebhookDeadLettered             = "webhook_dead_lettered"
+	WebhookSet                      = "webhook_set"
+	WebhookCleared                  = "webhook_cleared"
 	IdempotencyKeyReused            = "idempotency_key_reused"
 	IdempotencyKeyRequired          = "idempotency_key_required"
 	TenderAccepted                  = "tender_accepted"
@@ -557,6 +559,10 @@ var catalogue = [...]Entry{
 		Meaning: "A webhook POST to a client's URL failed (no 2xx answer, a redirect, a timeout, a refused address); the message is retried with back-off. The `reason` attribute says why."},
 	{Code: WebhookDeadLettered, Area: AreaCommand, Severity: medium,
 		Meaning: "A webhook message was given up after its maximum attempts or age, or because its client has no webhook any more; it stays in the outbox as a dead letter."},
+	{Code: WebhookSet, Area: AreaCommand, Severity: medium,
+		Meaning: "An operator set or replaced a TMS client's webhook (URL and secret): the client's command transitions and vehicle states are pushed there."},
+	{Code: WebhookCleared, Area: AreaCommand, Severity: medium,
+		Meaning: "An operator removed a TMS client's webhook: nothing more is enqueued for it, and its pending messages become dead letters."},
 	{Code: IdempotencyKeyReused, Area: AreaCommand, Status: http.StatusConflict, Severity: medium, Kind: protocol,
 		Meaning: "The Idempotency-Key was used before for a request with another body; a retry must send the same body, a new request a new key."},
 
