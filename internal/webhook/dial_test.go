@@ -36,3 +36,13 @@ func TestValidateURL(t *testing.T) {
 		}
 	}
 }
+
+// TestSignVector: a fixed vector, cross-checked with Python's hmac module
+// running the recipe of docs/OPERATIONS.md "Webhooks", for receivers in
+// other languages.
+func TestSignVector(t *testing.T) {
+	got := Sign([]byte("0123456789abcdef0123456789abcdef"), "42", "1764936000", []byte(`{"a":1}`))
+	if want := "v1=6a326276916a8e72b2599446f06dfb27c07dfcf0f3099dc13395e4b300750ccd"; got != want {
+		t.Fatalf("Sign: %s, want %s", got, want)
+	}
+}
