@@ -96,7 +96,7 @@ secrets key: this needs the KEK (FIFTHWHEEL_CA_PASSPHRASE or --kek-file; a
 					UpdatedAt: time.Now().UTC(), UpdatedBy: by.String()}); err != nil {
 					return err
 				}
-				if err := e.emitAction(ctx, event.Event{Class: event.ClassCommand, Activity: "webhook_set", Verdict: event.Info,
+				if err := e.emitAction(ctx, event.Event{Class: event.ClassCommand, Activity: "client_webhook_set", Verdict: event.Info,
 					Severity: event.SeverityMedium, Code: codes.WebhookSet, Actor: by, Resource: p.String(),
 					Attrs: map[string]any{"url": rawURL, "replaced": replaced}}); err != nil {
 					return err
@@ -141,7 +141,7 @@ messages still in the outbox become dead letters.`,
 				if err != nil {
 					return err
 				}
-				if err := e.emitAction(ctx, event.Event{Class: event.ClassCommand, Activity: "webhook_clear", Verdict: event.Info,
+				if err := e.emitAction(ctx, event.Event{Class: event.ClassCommand, Activity: "client_webhook_clear", Verdict: event.Info,
 					Severity: event.SeverityMedium, Code: codes.WebhookCleared, Actor: by, Resource: p.String()}); err != nil {
 					return err
 				}

@@ -12,6 +12,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/command"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/liveness"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 	"github.com/fifthwheel/fifthwheel/internal/webhook"
@@ -77,13 +78,14 @@ func (s webhookSink) enqueue(ctx context.Context, ev event.Event) error {
 // dispatch: comm_lost, safe_state, or resumed (online again after either);
 // "" for the others.
 func dispatchState(ev event.Event) string {
+	lost, safe := liveness.CommLost.String(), liveness.SafeState.String()
 	switch ev.Code {
 	case codes.CommLost:
-		return "comm_lost"
+		return lost
 	case codes.VehicleSafeState:
-		return "safe_state"
+		return safe
 	case codes.VehicleOnline:
-		if from, _ := ev.Attrs["from"].(string); from == "comm_lost" || from == "safe_state" {
+		if from, _ := ev.Attrs["from"].(string); from == lost || from == safe {
 			return "resumed"
 		}
 	}
