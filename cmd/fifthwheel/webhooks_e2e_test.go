@@ -61,7 +61,7 @@ func TestWebhookEndToEnd(t *testing.T) {
 			}
 			ev := g.waitEvent(codes.WebhookDeliveryFailed, `"reason":"`+c.reason+`"`)
 			body := string(ev.Body)
-			if !strings.Contains(body, `"event_type":"command.transition"`) || !strings.Contains(body, `"resource":"client:tms-d"`) {
+			if !strings.Contains(body, `"event_type":"command.transition"`) || !strings.Contains(body, `"resource":"urn:fifthwheel:client:tms-d"`) {
 				t.Fatalf("failure event: %s", body)
 			}
 			if n := hits.Load(); n != 0 {

@@ -302,7 +302,7 @@ func (s *Sender) emit(ctx context.Context, code string, m store.WebhookMessage, 
 		sev = event.SeverityMedium
 	}
 	return s.deps.Events.Emit(ctx, event.Event{Class: event.ClassCommand, Activity: "webhook", Severity: sev,
-		Actor: system, Resource: "client:" + m.Client, Verdict: verdict, Code: code, Attrs: attrs})
+		Actor: system, Resource: principal.Principal{Kind: principal.Client, ID: m.Client}.String(), Verdict: verdict, Code: code, Attrs: attrs})
 }
 
 // backoff is the delay after attempt n (1 for the first): BaseBackoff
