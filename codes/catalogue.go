@@ -154,6 +154,10 @@ const (
 	CommandCancelRefused            = "command_cancel_refused"
 	CommandExpired                  = "command_expired"
 	CommandStateConflict            = "command_state_conflict"
+	WebhookDeliveryFailed           = "webhook_delivery_failed"
+	WebhookDeadLettered             = "webhook_dead_lettered"
+	WebhookSet                      = "webhook_set"
+	WebhookCleared                  = "webhook_cleared"
 	IdempotencyKeyReused            = "idempotency_key_reused"
 	IdempotencyKeyRequired          = "idempotency_key_required"
 	TenderAccepted                  = "tender_accepted"
@@ -551,6 +555,14 @@ var catalogue = [...]Entry{
 		Meaning: "The command's `expires_at` passed before it could execute: the gateway expires a command not yet delivered (never delivered after), and a vehicle refuses one arriving past it by its own clock beyond its tolerance (5 s) in its command_ack; either way it did not execute."},
 	{Code: CommandStateConflict, Area: AreaCommand, Status: http.StatusConflict, Severity: low, Kind: protocol,
 		Meaning: "The command changed state meanwhile (another request or replica was first); read it again before deciding."},
+	{Code: WebhookDeliveryFailed, Area: AreaCommand, Severity: low, Kind: transient,
+		Meaning: "A webhook POST to a client's URL failed (no 2xx answer, a redirect, a timeout, a refused address); the message is retried with back-off. The `reason` attribute says why."},
+	{Code: WebhookDeadLettered, Area: AreaCommand, Severity: medium,
+		Meaning: "A webhook message was given up after its maximum attempts or age, or because its client has no webhook any more; it stays in the outbox as a dead letter."},
+	{Code: WebhookSet, Area: AreaCommand, Severity: medium,
+		Meaning: "An operator set or replaced a TMS client's webhook (URL and secret): the client's command transitions and vehicle states are pushed there."},
+	{Code: WebhookCleared, Area: AreaCommand, Severity: medium,
+		Meaning: "An operator removed a TMS client's webhook: nothing more is enqueued for it, and its pending messages become dead letters."},
 	{Code: IdempotencyKeyReused, Area: AreaCommand, Status: http.StatusConflict, Severity: medium, Kind: protocol,
 		Meaning: "The Idempotency-Key was used before for a request with another body; a retry must send the same body, a new request a new key."},
 

@@ -43,7 +43,7 @@ The client's certificate is issued with 'fifthwheel pki issue client ID'.`,
 	})
 	cmd.AddCommand(a.clientAddCmd(), a.clientListCmd(), a.clientShowCmd(),
 		a.clientStatusCmd("suspend", store.ClientSuspended), a.clientStatusCmd("resume", store.ClientActive),
-		rolesGroup(a.clientRolesSetCmd()), a.clientAccessCmd(), a.clientCarrierCmd())
+		rolesGroup(a.clientRolesSetCmd()), a.clientAccessCmd(), a.clientCarrierCmd(), a.clientWebhookCmd())
 	return cmd
 }
 
@@ -215,10 +215,14 @@ func (a *app) clientShowCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				hook, err := webhookShow(ctx, e, p.ID)
+				if err != nil {
+					return err
+				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintf(tw, "id\t%s\nname\t%s\nstatus\t%s\ncarrier\t%s\nroles\t%s\nallowed sources\t%s\nhours\t%s\nregistered\t%s\n",
+				fmt.Fprintf(tw, "id\t%s\nname\t%s\nstatus\t%s\ncarrier\t%s\nroles\t%s\nallowed sources\t%s\nhours\t%s\nregistered\t%s\nwebhook\t%s\n",
 					c.ID, c.Name, c.Status, orDash(c.Carrier), listOrDash(c.Roles), orAny(c.AllowedSources), orAnyTime(c.Hours),
-					c.CreatedAt.Format(time.RFC3339))
+					c.CreatedAt.Format(time.RFC3339), hook)
 				return tw.Flush()
 			})
 		},

@@ -390,6 +390,9 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 	if err != nil {
 		return nil, err
 	}
+	if err := startWebhooks(bg, cfg, e.st, vs.secrets, e.bus, e.log); err != nil { // push (webhooks.go)
+		return nil, err
+	}
 	for p, h := range cmdAPI.Routes() {
 		tms[p] = h
 	}

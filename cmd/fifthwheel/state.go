@@ -145,7 +145,7 @@ func openStore(ctx context.Context, cfg config.Config, create bool) (store.Store
 // unless disabled, the JSON-lines events file. close flushes and closes the
 // file; the store is closed by its owner.
 func eventBus(cfg config.Config, st store.Store, stats event.Stats, log *slog.Logger) (bus *event.Bus, closeFn func() error, err error) {
-	sinks := []event.Sink{event.NewStoreSink(st)}
+	sinks := []event.Sink{event.NewStoreSink(st), webhookSink{st: st, log: log}} // webhookSink: webhooks.go
 	closeFn = func() error { return nil }
 	if path := cfg.EventsPath(); path != "" {
 		fs, err := event.NewFileSink(path)

@@ -70,6 +70,18 @@ type Config struct {
 	// Access is the TMS listener's access control: tokens, per-client
 	// limits and the risk score (package authz).
 	Access Access `yaml:"access"`
+	// Webhooks is the push to TMS clients' webhooks (package webhook).
+	Webhooks Webhooks `yaml:"webhooks"`
+}
+
+// Webhooks configures the webhook sender.
+type Webhooks struct {
+	// AllowPrivate lets the sender reach receivers on loopback, private
+	// and other non-global addresses. Off by default: a webhook URL must
+	// not make the gateway a way into its own network (package webhook,
+	// "Outbound requests"). Set it when the TMS's receiver lives on a
+	// private network.
+	AllowPrivate bool `yaml:"allow_private"`
 }
 
 // Listen holds the addresses (host:port) of the three listeners. Port 0

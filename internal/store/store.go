@@ -118,6 +118,7 @@ type Store interface {
 	PKIStore
 	AuthorityStore
 	CommandStore
+	WebhookStore
 }
 
 // EventRow is a security event as stored: the indexed columns plus the full
