@@ -474,8 +474,8 @@ func (c *Command) encodeMembers(w *writer) {
 	w.uint("cmd_seq", c.CmdSeq)
 	w.str("command_id", c.CommandID)
 	w.str("command_type", string(c.CommandType))
-	w.str("expires_at", c.ExpiresAt.UTC().Format(tsLayout))
-	w.str("issued_at", c.IssuedAt.UTC().Format(tsLayout))
+	w.str("expires_at", c.ExpiresAt.UTC().Format(TSLayout))
+	w.str("issued_at", c.IssuedAt.UTC().Format(TSLayout))
 	encodeNonce(w, c.Nonce)
 	p := &c.Payload
 	pw := writer{buf: make([]byte, 0, 256)}
@@ -499,8 +499,8 @@ func (c *Command) encodeMembers(w *writer) {
 			sw.uint("seq", s.Seq)
 			sw.str("type", string(s.Type))
 			sw.str("tz", s.TZ)
-			sw.str("window_end", s.WindowEnd.UTC().Format(tsLayout))
-			sw.str("window_start", s.WindowStart.UTC().Format(tsLayout))
+			sw.str("window_end", s.WindowEnd.UTC().Format(TSLayout))
+			sw.str("window_start", s.WindowStart.UTC().Format(TSLayout))
 			elems[i] = sw.append(nil)
 		}
 		pw.array("stops", elems)

@@ -12,9 +12,9 @@ import (
 // value of every frame's v member.
 const Version = 1
 
-// tsLayout is the one accepted ts form: RFC 3339, UTC ("Z"), exactly three
+// TSLayout is the one accepted ts form: RFC 3339, UTC ("Z"), exactly three
 // fraction digits.
-const tsLayout = "2006-01-02T15:04:05.000Z"
+const TSLayout = "2006-01-02T15:04:05.000Z"
 
 // Kind is a frame's kind member. The set is closed per version: a frame
 // of another kind is refused with CodeUnknownKind.
@@ -153,8 +153,8 @@ func checkTS(t time.Time) error {
 
 // parseTS parses the one accepted ts form.
 func parseTS(s string) (time.Time, error) {
-	t, err := time.Parse(tsLayout, s)
-	if err != nil || t.Format(tsLayout) != s {
+	t, err := time.Parse(TSLayout, s)
+	if err != nil || t.Format(TSLayout) != s {
 		return time.Time{}, newError(CodeBadTS, "/ts", "ts is not RFC 3339 UTC with milliseconds, like 2026-11-24T21:00:00.123Z")
 	}
 	if err := checkTS(t); err != nil {
@@ -183,7 +183,7 @@ func (f *Frame) appendCanonical(dst []byte) []byte {
 	w.uint("epoch", f.Epoch)
 	w.str("kind", string(f.Body.Kind()))
 	w.uint("seq", f.Seq)
-	w.str("ts", f.TS.UTC().Format(tsLayout))
+	w.str("ts", f.TS.UTC().Format(TSLayout))
 	w.uint("v", Version)
 	w.str("vehicle_id", f.VehicleID)
 	f.Body.encodeMembers(&w)

@@ -3,6 +3,7 @@ package tmsapi
 import (
 	"errors"
 	"fmt"
+	"github.com/fifthwheel/fifthwheel/frame"
 	"math"
 	"net/http"
 	"regexp"
@@ -61,14 +62,32 @@ type Payload struct {
 
 // PayloadStop is a stop as the vehicle gets it.
 type PayloadStop struct {
-	Seq         int64     `json:"seq"`
-	Type        string    `json:"type"`
-	Facility    string    `json:"facility"`
-	Lat         float64   `json:"lat"`
-	Lon         float64   `json:"lon"`
-	TZ          string    `json:"tz"`
-	WindowStart time.Time `json:"window_start"`
-	WindowEnd   time.Time `json:"window_end"`
+	Seq         int64    `json:"seq"`
+	Type        string   `json:"type"`
+	Facility    string   `json:"facility"`
+	Lat         float64  `json:"lat"`
+	Lon         float64  `json:"lon"`
+	TZ          string   `json:"tz"`
+	WindowStart wireTime `json:"window_start"`
+	WindowEnd   wireTime `json:"window_end"`
+}
+
+// wireTime is a time in the one form frames accept (frame.TSLayout: UTC,
+// exactly milliseconds), so the stored payload signs and parses as the
+// vehicle will read it; finer precision is truncated.
+type wireTime time.Time
+
+func (t wireTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Truncate(time.Millisecond).Format(frame.TSLayout) + `"`), nil
+}
+
+func (t *wireTime) UnmarshalJSON(b []byte) error {
+	var v time.Time
+	if err := v.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*t = wireTime(v)
+	return nil
 }
 
 // PayloadPoint is a waypoint as the vehicle gets it.
@@ -117,7 +136,7 @@ func stopsOf(t *Tender) []PayloadStop {
 	out := make([]PayloadStop, len(t.Stops))
 	for i, s := range t.Stops {
 		out[i] = PayloadStop{Seq: *s.Sequence, Type: s.Type, Facility: s.Facility.Name, Lat: *s.Facility.Lat, Lon: *s.Facility.Lon,
-			TZ: s.Facility.TZ, WindowStart: s.Window.Start.UTC(), WindowEnd: s.Window.End.UTC()}
+			TZ: s.Facility.TZ, WindowStart: wireTime(s.Window.Start), WindowEnd: wireTime(s.Window.End)}
 	}
 	return out
 }
