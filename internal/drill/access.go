@@ -120,11 +120,17 @@ func (t *Target) tmsHTTP(cert *tls.Certificate) (*http.Client, error) {
 // newTMSClient registers a drill client of carrier with drillRole and
 // issues its certificate.
 func newTMSClient(ctx context.Context, t *Target, what, carrier string) (*tmsClient, error) {
+	return newTMSClientWith(ctx, t, what, carrier, []string{drillRole})
+}
+
+// newTMSClientWith registers a drill client of carrier with roles and
+// issues its certificate.
+func newTMSClientWith(ctx context.Context, t *Target, what, carrier string, roles []string) (*tmsClient, error) {
 	id, err := drillID(t, what)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := t.RegisterClient(ctx, id, carrier, []string{drillRole})
+	cert, err := t.RegisterClient(ctx, id, carrier, roles)
 	if err != nil {
 		return nil, fmt.Errorf("register the drill TMS client: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,7 +45,12 @@ func enroll(ctx context.Context, t *Target, drill string) (*vehicle, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, err
 	}
-	id := fmt.Sprintf("%s-%s-%s", t.Prefix, drill, hex.EncodeToString(b[:]))
+	return enrollAs(ctx, t, fmt.Sprintf("%s-%s-%s", t.Prefix, drill, hex.EncodeToString(b[:])))
+}
+
+// enrollAs enrolls drill vehicle id (one registered beforehand keeps its
+// carrier).
+func enrollAs(ctx context.Context, t *Target, id string) (*vehicle, error) {
 	creds, err := t.Provisioner.Provision(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("enroll the drill vehicle: %w", err)
@@ -270,6 +276,8 @@ func eventAttr(r store.EventRow, name string) string {
 	switch v := body.Attrs[name].(type) {
 	case string:
 		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
 	case []any:
 		var s []string
 		for _, x := range v {

@@ -136,10 +136,20 @@ func Catalogue() []Drill {
 			Vector:    "a TMS client of carrier A reads the state and telemetry of carrier B's vehicle",
 			Checklist: testTokenBinding, Run: crossCarrierReadDrill},
 
+		{Name: "command-without-approvals", Control: "two-person approval: a high-risk command (hazmat) waits in pending_approval and reaches no truck until two distinct approvers other than the requester approve; then it is delivered, executed once and accepted",
+			Asset: assetCommands, Actor: actorInsiderTMS,
+			Vector:    "a dispatcher tenders a hazmat load and dispatches it to a truck in session, with no approval",
+			Checklist: checkApproval, Run: commandWithoutApprovalsDrill},
+		{Name: "command-self-approval", Control: "approvals come from principals other than the requester: a requester holding the approver role is refused command_approval_refused_self, recorded; the command stays pending",
+			Asset: assetCommands, Actor: actorInsiderTMS,
+			Vector:    "a dispatcher that also holds the approver role approves its own hazmat dispatch",
+			Checklist: checkApproval, Run: commandSelfApprovalDrill},
+		{Name: "tms-retry-executed-once", Control: "exactly-once: a POST retried with its Idempotency-Key gets the original answer (Idempotent-Replayed) and creates nothing; the truck executes the command once; the key with another body is refused 409 idempotency_key_reused",
+			Asset: assetCommands, Actor: actorInsiderTMS,
+			Vector:    "a TMS retries a dispatch with the same Idempotency-Key (before and after execution), then reuses the key for another body",
+			Checklist: checkApproval, Run: tmsRetryDrill},
+
 		// Not available: each needs a capability that has not landed.
-		{Name: "command-approval", Control: "two-person approval of above-risk commands",
-			Asset: assetCommands, Actor: actorInsiderTMS, Vector: "one operator issues an above-risk re-route alone",
-			Checklist: checkApproval, Issue: 20},
 		{Name: "audit-log-tamper", Control: "tamper-evident audit log",
 			Asset: assetForensics, Actor: actorInsiderTMS, Vector: "rewrite or delete an audit record",
 			Checklist: checkSIEM, Issue: 21},

@@ -27,9 +27,11 @@ import (
 // TestDrillRevokedFailsWhenRevocationDoesNothing,
 // TestDrillFlappingFailsWithoutTheResumeHoldDown,
 // TestDrillHandshakeStallFailsWithoutPerSourceAdmission and
-// TestDrillEventFloodFailsWithoutAggregation.
+// TestDrillEventFloodFailsWithoutAggregation; the command drills by
+// TestDrillCommandsFailWithoutTheirEvidence.
 var needSession = map[string]bool{"heartbeat-blackout": true, "revoked-vehicle": true, "reconnection-flapping": true,
-	"handshake-stall": true, "unauthenticated-event-flood": true}
+	"handshake-stall": true, "unauthenticated-event-flood": true,
+	"command-without-approvals": true, "command-self-approval": true, "tms-retry-executed-once": true}
 
 // available is the catalogue's drills that run against the fake gateway:
 // all but those that need a live agent session.

@@ -145,3 +145,19 @@ const (
 	// measured (and fails its SLA) rather than cut short.
 	revokeMeasureLimit = RevocationSLA + 2*time.Second
 )
+
+// The command drills.
+const (
+	// commandQuietWait is how long a command drill watches its truck after
+	// a dispatch that must not reach it: a few heartbeat intervals, far
+	// beyond the gateway's delivery of an approved command to a truck in
+	// session (milliseconds).
+	commandQuietWait = 3 * time.Second
+	// commandAcceptWait bounds the wait for an approved command to be
+	// delivered, executed and answered.
+	commandAcceptWait = 10 * time.Second
+	// commandRedeliveryWait is how long the retry drill goes on watching
+	// its truck after the command was accepted and retried, for a second
+	// execution.
+	commandRedeliveryWait = time.Second
+)

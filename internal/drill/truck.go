@@ -29,6 +29,8 @@ type truck struct {
 	// seen is every event the agent reported, in order.
 	mu   sync.Mutex
 	seen []agent.Event
+	// handler is its AV stack for commands: it accepts each and counts it.
+	handler countingHandler
 }
 
 // startTruck starts an agent for v and waits until the gateway has
@@ -57,7 +59,7 @@ func startTruckWith(ctx context.Context, t *Target, v *vehicle, link *silentLink
 	}
 	tr.a, err = agent.New(cfg,
 		agent.Identity{Chain: v.creds.Chain, TLSKey: v.creds.TLSKey, FrameKey: v.creds.FrameKey, FrameKID: v.creds.FrameKID},
-		agent.Deps{SafeStater: stubTruck{}, CommandHandler: stubTruck{}, DialContext: link.DialContext, Log: slog.New(slog.DiscardHandler),
+		agent.Deps{SafeStater: stubTruck{}, CommandHandler: &tr.handler, DialContext: link.DialContext, Log: slog.New(slog.DiscardHandler),
 			OnEvent: func(e agent.Event) {
 				tr.mu.Lock()
 				if len(tr.seen) < maxTruckEvents {
@@ -157,10 +159,6 @@ type stubTruck struct{}
 func (stubTruck) BeginStop(agent.Reason) {}
 func (stubTruck) Stopped() bool          { return true }
 func (stubTruck) Resume()                {}
-
-// HandleCommand accepts every command the agent verified: the drill
-// truck's AV stack takes whatever the gateway signs.
-func (stubTruck) HandleCommand(context.Context, agent.Command) agent.Answer { return agent.Accept() }
 
 // silentLink is the drill truck's network: once down, nothing passes in
 // either direction and nothing is closed (no FIN, no RST reaches the
