@@ -1,0 +1,94 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"strings"
+	"testing"
+
+	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/codes"
+	"github.com/fifthwheel/fifthwheel/internal/drill"
+)
+
+// commandDrills are the command drills (issue 20).
+var commandDrills = []string{"command-without-approvals", "command-self-approval", "tms-retry-executed-once"}
+
+// runCommandDrills runs the command drills against the in-process gateway
+// with hook applied to their target, expecting exit status 1 (a drill
+// failed).
+func runCommandDrills(t *testing.T, hook func(*drill.Target)) drill.Report {
+	t.Helper()
+	drillTargetHook = hook
+	t.Cleanup(func() { drillTargetHook = nil })
+	r := cli(t, nil, "drill", "--json", "--only", strings.Join(commandDrills, ","), "--event-wait", "300ms")
+	if r.code != exitRuntime {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, exitRuntime, r.stdout, r.stderr)
+	}
+	var rep drill.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// TestDrillCommandsFailWithoutTheirEvidence: against the real gateway
+// each command drill's attack is refused, but with the events it reads
+// back gone from the store (test-only hook: a gateway that decides
+// without recording) each fails on its event check, every other check
+// holding (the positive controls included: approved, the command reaches
+// the truck once and is accepted).
+func TestDrillCommandsFailWithoutTheirEvidence(t *testing.T) {
+	rep := runCommandDrills(t, func(tg *drill.Target) {
+		tg.Events = droppedEvents{l: tg.Events, codes: []string{codes.CommandCreated, codes.CommandApprovalRefusedSelf, codes.IdempotencyKeyReused}}
+	})
+	if rep.Summary.Fail != len(commandDrills) {
+		t.Errorf("summary %+v, want the %d command drills failed", rep.Summary, len(commandDrills))
+	}
+	for _, d := range rep.Drills {
+		if !strings.Contains(d.Reason, "security event") {
+			t.Errorf("%s: reason %q, want the event check", d.Name, d.Reason)
+		}
+		for _, c := range d.Checks {
+			if !c.OK && !strings.Contains(c.What, "security event") {
+				t.Errorf("%s: check %+v failed against the real gateway", d.Name, c)
+			}
+		}
+	}
+}
+
+// TestDrillCommandsFailWhenNothingReachesTheTruck: with the drill trucks
+// pinning a command key that is not the gateway's (test-only hook), every
+// approved command is refused by the truck's agent and never reaches its
+// AV stack: the drills whose positive control needs the command accepted
+// and executed once fail on it (their truck-side checks are not
+// vacuous), while the self-approval drill, which needs nothing to reach
+// the truck, still passes.
+func TestDrillCommandsFailWhenNothingReachesTheTruck(t *testing.T) {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := agent.GatewayCommandKey{PublicKeyPEM: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})}
+	rep := runCommandDrills(t, func(tg *drill.Target) { tg.GatewayCommandKeys = []agent.GatewayCommandKey{other} })
+	want := map[string]string{
+		"command-without-approvals": "positive control: the command after two approvals: want accepted",
+		"tms-retry-executed-once":   "the command, approved: want accepted",
+	}
+	for _, d := range rep.Drills {
+		w, ok := want[d.Name]
+		switch {
+		case !ok && d.Outcome != drill.Pass:
+			t.Errorf("%s: %s (%s), want pass: nothing needs to reach the truck", d.Name, d.Outcome, d.Reason)
+		case ok && (d.Outcome != drill.Fail || !strings.HasPrefix(d.Reason, w)):
+			t.Errorf("%s: %s (%s), want fail: %s", d.Name, d.Outcome, d.Reason, w)
+		}
+	}
+}
