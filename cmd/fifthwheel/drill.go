@@ -63,7 +63,9 @@ counter rollback, epoch jump, skewed clock, a TLS 1.2 client, a self-signed
 certificate with a truck's identity, a heartbeat blackout, a flapping link,
 a handshake stall and an event flood from a host without a certificate; on
 the TMS listener a stolen token without its certificate, a token over another
-client's certificate, a revoked client's live token and a cross-carrier read)
+client's certificate, a revoked client's live token and a cross-carrier read;
+on the command channel, to a drill truck in session, a hazmat dispatch without
+approvals, a self-approval and a TMS retry of a dispatch)
 and checks the outcome the gateway promises: the reason code the attacker is
 answered with, and the security event read back from the gateway's store.
 
@@ -74,7 +76,7 @@ drill waits out the gateway's events.aggregate_window (10 s) for its
 summaries; with a longer window, raise --timeout.
 
 Each drill reports pass, fail, or not_available when the capability it needs
-has not landed yet (commands, the audit log, detection: issues 20 to 22). A drill that measured nothing fails. The exit status is 1 if any
+has not landed yet (the audit log, detection: issues 21 and 22). A drill that measured nothing fails. The exit status is 1 if any
 drill failed.
 
 By default the gateway is started in-process ('serve --dev'), on the

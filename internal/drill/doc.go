@@ -25,7 +25,7 @@
 // recorded at least one check and every check held: a drill that measured
 // nothing fails, as does one that timed out or could not set itself up.
 // not_available is only for drills whose capability has not landed in the
-// gateway yet (commands, the audit log, detection); each names the
+// gateway yet (the audit log, detection); each names the
 // issue that will make it available. It is never counted as passed.
 //
 // # Security model
