@@ -254,7 +254,7 @@ func (a tmsAnswer) view() commandView {
 	return v
 }
 
-// key is a fresh Idempotency-Key.
+// freshKey is a fresh Idempotency-Key (or tender id) naming what.
 func freshKey(t *Target, what string) (string, error) { return drillID(t, what) }
 
 // tenderAndDispatch tenders a hazmat load and dispatches it to the
@@ -294,7 +294,7 @@ func (s *commandScene) getCommand(ctx context.Context, t *Target, id string) (co
 	return a.view(), a, nil
 }
 
-// awaitFinal polls command id until its state is final (or wait passes)
+// awaitState polls command id until its state is want (or wait passes)
 // and returns its last view.
 func (s *commandScene) awaitState(ctx context.Context, t *Target, id, want string, wait time.Duration) (commandView, error) {
 	deadline := time.Now().Add(wait)
