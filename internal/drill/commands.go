@@ -27,9 +27,6 @@ import (
 // read from the truck itself (its handler and its agent's events), what
 // the gateway decided from GET /v1/commands/{id} and from its store.
 
-// frameTime is how frames write times: RFC 3339 UTC with milliseconds.
-const frameTime = "2006-01-02T15:04:05.000Z"
-
 // commandPath is the command route of id.
 func commandPath(id string) string { return "/v1/commands/" + id }
 
@@ -193,15 +190,9 @@ func scacCarrier() (string, error) {
 // hazmatTender is a load tender (an EDI 204 in JSON) of carrier with one
 // hazmat line: a high-risk load.
 func hazmatTender(id, carrier string) string {
-	// Times whose milliseconds end in a non-zero digit: the gateway
-	// (tmsapi/dispatch.go on 2026-12-05) copies the windows into the
-	// command payload as Go time.Time, whose JSON drops trailing zeros of
-	// the fraction, and the command frame requires exactly three digits:
-	// a window on a whole second, or on .120, makes a command the gateway
-	// can never deliver (command_delivery_refused bad_ts at every poll).
-	w := func(d time.Duration) string {
-		return time.Now().Add(d).UTC().Truncate(time.Second).Add(123 * time.Millisecond).Format(frameTime)
-	}
+	// Whole seconds, as a TMS writes them: the gateway puts them in the
+	// command frame in its one time form (milliseconds).
+	w := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
 	return `{"tender_id":"` + id + `","purpose":"original","references":{"bill_of_lading":"BOL-` + id + `"},"carrier":{"scac":"` + strings.ToUpper(carrier) + `"},` +
 		`"equipment":"tanker","stops":[` +
 		`{"sequence":1,"type":"pickup","facility":{"name":"Refinery","address":"1 Main St","lat":29.7,"lon":-95.3,"tz":"America/Chicago"},"window":{"start":"` + w(24*time.Hour) + `","end":"` + w(26*time.Hour) + `"}},` +
