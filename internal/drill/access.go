@@ -411,19 +411,28 @@ func revokedClientLiveTokenDrill(ctx context.Context, t *Target, p *Probe) error
 	if !p.Check(fmt.Sprintf("the token after the revocation, on the client's keep-alive connection (redialled if the gateway closed it), within %s", revokeMeasureLimit), "refused", outcome) {
 		return nil
 	}
-	// A new connection with the revoked certificate and the token.
-	fresh, err := t.tmsHTTP(&c.cert)
+	// A new connection with the revoked certificate and the token. The
+	// handshake is probed on its own first: in TLS 1.3 the gateway's alert
+	// arrives after the client's side of the handshake completed, which
+	// an HTTP/2 client may report without the alert ("client conn could
+	// not be established"); only an alert or a 401 is a refusal here, a
+	// new connection the gateway admitted must not be cut off unanswered.
+	roots, err := t.roots()
 	if err != nil {
 		return err
 	}
-	defer fresh.CloseIdleConnections()
-	// Only an alert or a 401 is a refusal here: a new connection the
-	// gateway admitted must not be cut off unanswered.
 	got := "refused"
-	if a, _, err := t.get(ctx, fresh, vehiclePath(veh), tok); err == nil && a.status != http.StatusUnauthorized {
-		got = "admitted: " + a.String()
-	} else if err != nil && !refusedConn(err) {
-		return fmt.Errorf("the token on a new connection: %w", err)
+	if _, herr := handshakeWith(ctx, t.TMSURL, certConfig(roots, c.cert)); !refusedConn(herr) {
+		fresh, err := t.tmsHTTP(&c.cert)
+		if err != nil {
+			return err
+		}
+		defer fresh.CloseIdleConnections()
+		if a, _, err := t.get(ctx, fresh, vehiclePath(veh), tok); err == nil && a.status != http.StatusUnauthorized {
+			got = "admitted: " + a.String()
+		} else if err != nil && !refusedConn(err) {
+			return fmt.Errorf("the token on a new connection: %w", err)
+		}
 	}
 	p.Check("the token on a new connection with the revoked certificate: its handshake refused, or 401", "refused", got)
 	return awaitMatch(ctx, t, p, "", c.subject(), 0, p.eventWait,

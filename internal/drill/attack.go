@@ -305,14 +305,19 @@ func (t *Target) roots() (*x509.CertPool, error) {
 // returns the local address the gateway saw and the error that ended the
 // exchange (nil if the gateway let the connection stand).
 func (t *Target) handshake(ctx context.Context, cfg *tls.Config) (string, error) {
-	u, err := url.Parse(t.URL)
+	return handshakeWith(ctx, t.URL, cfg)
+}
+
+// handshakeWith is handshake against the listener at listenerURL.
+func handshakeWith(ctx context.Context, listenerURL string, cfg *tls.Config) (string, error) {
+	u, err := url.Parse(listenerURL)
 	if err != nil {
 		return "", err
 	}
 	d := net.Dialer{Timeout: requestTimeout}
 	raw, err := d.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
-		return "", fmt.Errorf("dial the vehicle listener: %w", err)
+		return "", fmt.Errorf("dial %s: %w", u.Host, err)
 	}
 	local := raw.LocalAddr().String()
 	cfg = cfg.Clone()
