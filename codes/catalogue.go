@@ -555,14 +555,6 @@ var catalogue = [...]Entry{
 		Meaning: "The command's `expires_at` passed before it could execute: the gateway expires a command not yet delivered (never delivered after), and a vehicle refuses one arriving past it by its own clock beyond its tolerance (5 s) in its command_ack; either way it did not execute."},
 	{Code: CommandStateConflict, Area: AreaCommand, Status: http.StatusConflict, Severity: low, Kind: protocol,
 		Meaning: "The command changed state meanwhile (another request or replica was first); read it again before deciding."},
-	{Code: WebhookDeliveryFailed, Area: AreaCommand, Severity: low, Kind: transient,
-		Meaning: "A webhook POST to a client's URL failed (no 2xx answer, a redirect, a timeout, a refused address); the message is retried with back-off. The `reason` attribute says why."},
-	{Code: WebhookDeadLettered, Area: AreaCommand, Severity: medium,
-		Meaning: "A webhook message was given up after its maximum attempts or age, or because its client has no webhook any more; it stays in the outbox as a dead letter."},
-	{Code: WebhookSet, Area: AreaCommand, Severity: medium,
-		Meaning: "An operator set or replaced a TMS client's webhook (URL and secret): the client's command transitions and vehicle states are pushed there."},
-	{Code: WebhookCleared, Area: AreaCommand, Severity: medium,
-		Meaning: "An operator removed a TMS client's webhook: nothing more is enqueued for it, and its pending messages become dead letters."},
 	{Code: IdempotencyKeyReused, Area: AreaCommand, Status: http.StatusConflict, Severity: medium, Kind: protocol,
 		Meaning: "The Idempotency-Key was used before for a request with another body; a retry must send the same body, a new request a new key."},
 
@@ -583,6 +575,16 @@ var catalogue = [...]Entry{
 		Meaning: "A route update without an `If-Match` header naming the route revision it replaces (one entity tag; `*` is not taken)."},
 	{Code: RouteRevisionMismatch, Area: AreaTMSAPI, Status: http.StatusPreconditionFailed, Severity: low, Kind: protocol,
 		Meaning: "The route update's `If-Match` is not the vehicle's current route revision (another update was first, or the vehicle has no route); read the route again."},
+
+	// Webhooks.
+	{Code: WebhookDeliveryFailed, Area: AreaWebhook, Severity: low, Kind: transient,
+		Meaning: "A webhook POST to a client's URL failed (no 2xx answer, a redirect, a timeout, a refused address); the message is retried with back-off. The `reason` attribute says why."},
+	{Code: WebhookDeadLettered, Area: AreaWebhook, Severity: medium,
+		Meaning: "A webhook message was given up after its maximum attempts or age, or because its client has no webhook any more; it stays in the outbox as a dead letter."},
+	{Code: WebhookSet, Area: AreaWebhook, Severity: medium,
+		Meaning: "An operator set or replaced a TMS client's webhook (URL and secret): the client's command transitions and vehicle states are pushed there."},
+	{Code: WebhookCleared, Area: AreaWebhook, Severity: medium,
+		Meaning: "An operator removed a TMS client's webhook: nothing more is enqueued for it, and its pending messages become dead letters."},
 
 	// Enrollment and renewal.
 	{Code: RequestTooLarge, Area: AreaEnrollment, Status: http.StatusRequestEntityTooLarge, Severity: low, Kind: protocol,

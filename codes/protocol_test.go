@@ -31,6 +31,7 @@ var areaTitles = map[Area]string{
 	AreaTLS:          "TLS handshakes, connection admission and live revocation",
 	AreaAccess:       "TMS access (token endpoint, access tokens, roles, carrier scope, front door)",
 	AreaTMSAPI:       "TMS command API (tenders, Idempotency-Key, route revisions)",
+	AreaWebhook:      "Webhooks (pushes to TMS clients)",
 	AreaCommand:      "Commands (risk policy, approvals, state, delivery)",
 	AreaEnrollment:   "Enrollment and renewal",
 	AreaPKI:          "Fleet CA and operator actions",
