@@ -164,6 +164,8 @@ type TMSReport struct {
 	// ApprovalToAccepted: hazmat loads, the second approval's answer → the
 	// accepted transition recorded.
 	ApprovalToAccepted Dist `json:"approval_to_accepted"`
+	// HazmatCommands are the accepted hazmat loads' command ids.
+	HazmatCommands []string `json:"hazmat_commands"`
 	// Failures are unexpected refusals or broken invariants.
 	Failures []string `json:"failures"`
 }
@@ -188,7 +190,7 @@ func (t *TMS) Run(ctx context.Context) (*TMSReport, error) {
 		}
 	}
 	t.rep = TMSReport{Started: time.Now().UTC(), Rate: t.cfg.Rate, Vehicles: len(t.cfg.Vehicles),
-		HazmatFraction: t.cfg.HazmatFraction, Failures: []string{}}
+		HazmatFraction: t.cfg.HazmatFraction, Failures: []string{}, HazmatCommands: []string{}}
 	t0 := time.Now()
 	runCtx, cancel := context.WithTimeout(ctx, t.cfg.Duration)
 	defer cancel()
@@ -483,6 +485,7 @@ func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry boo
 			}
 		}
 		t.haz = append(t.haz, max(0, accAt.Sub(approved)))
+		t.rep.HazmatCommands = append(t.rep.HazmatCommands, cmd.ID)
 		return
 	}
 	t.std = append(t.std, max(0, accAt.Sub(sent)))
