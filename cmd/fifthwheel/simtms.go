@@ -58,7 +58,13 @@ The report gives the counts (accepted, rejected, expired, timed out) and,
 for standard loads, the dispatch POST sent → the accepted transition the
 gateway recorded when the truck's signed answer arrived (same host clock),
 and → the poll that saw it; for hazmat loads, the second approval → accepted.
-Any load not accepted, and any unexpected refusal, fails the run (exit 1).`,
+Any load not accepted, and any unexpected refusal, fails the run (exit 1).
+A 429 (the per-client budget, access.rate_per_second, default 50/s) is
+honoured with its Retry-After and counted; the dispatcher's polls share that
+budget, so when loads are slow it throttles the polling. To measure the
+gateway rather than the budget, start it with the budget raised, e.g.
+  FIFTHWHEEL_ACCESS_RATE_PER_SECOND=10000 FIFTHWHEEL_ACCESS_BURST=10000 \
+    fifthwheel serve --dev --data ./fw-data`,
 		Example: `  fifthwheel serve --dev --data ./fw-data &
   fifthwheel sim fleet --vehicles 200 --duration 120s --blackout-fraction 0 --data ./fw-data &
   fifthwheel sim tms --vehicles 200 --duration 60s --rate 5 --hazmat-fraction 0.2 --data ./fw-data`,

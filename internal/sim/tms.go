@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -156,6 +157,8 @@ type TMSReport struct {
 	OtherFinal     int       `json:"other_final"`
 	TimedOut       int       `json:"timed_out"`
 	Retries        int       `json:"retries_checked"`
+	// Throttled counts 429s (the per-client budget) honoured and retried.
+	Throttled int `json:"throttled"`
 	// DispatchToAccepted: standard loads, the dispatch POST sent → the
 	// accepted transition recorded by the gateway (same host clock).
 	DispatchToAccepted Dist `json:"dispatch_to_accepted"`
@@ -321,8 +324,30 @@ func problemCode(b []byte) string {
 	return p.Code
 }
 
-// call sends one request as c; it returns the status and body.
+// call sends one request as c; it returns the status and body. A 429
+// (the per-client budget, access.rate_per_second) is honoured: the
+// request is sent again after its Retry-After (at most 1 s, bounded by
+// AnswerWithin in all) and counted as throttled; any other refusal is the
+// caller's to judge.
 func (t *TMS) call(ctx context.Context, c *tmsClient, method, path, key string, body []byte) (int, []byte, http.Header, error) {
+	deadline := time.Now().Add(t.cfg.AnswerWithin)
+	for {
+		st, b, h, err := t.call1(ctx, c, method, path, key, body)
+		if err != nil || st != http.StatusTooManyRequests || time.Now().After(deadline) {
+			return st, b, h, err
+		}
+		t.mu.Lock()
+		t.rep.Throttled++
+		t.mu.Unlock()
+		wait := 100 * time.Millisecond
+		if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s >= 0 {
+			wait = min(time.Duration(s)*time.Second, time.Second)
+		}
+		time.Sleep(max(wait, t.cfg.PollEvery))
+	}
+}
+
+func (t *TMS) call1(ctx context.Context, c *tmsClient, method, path, key string, body []byte) (int, []byte, http.Header, error) {
 	tok, err := c.bearer(ctx, t.base)
 	if err != nil {
 		return 0, nil, nil, err
@@ -524,7 +549,7 @@ func (r *TMSReport) WriteJSON(w io.Writer) error {
 func (r *TMSReport) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "simulated TMS\t%.1fs at %g loads/s to %d vehicles, hazmat fraction %g\n", r.Duration, r.Rate, r.Vehicles, r.HazmatFraction)
-	fmt.Fprintf(tw, "loads\t%d (hazmat %d, retries checked %d)\n", r.Loads, r.Hazmat, r.Retries)
+	fmt.Fprintf(tw, "loads\t%d (hazmat %d, retries checked %d, 429s honoured %d)\n", r.Loads, r.Hazmat, r.Retries, r.Throttled)
 	fmt.Fprintf(tw, "accepted / rejected / expired / other / timed out\t%d / %d / %d / %d / %d\n",
 		r.Accepted, r.Rejected, r.Expired, r.OtherFinal, r.TimedOut)
 	fmt.Fprintf(tw, "\tn\tp50 ms\tp99 ms\tmax ms\n")
