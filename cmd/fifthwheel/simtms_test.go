@@ -20,13 +20,15 @@ import (
 // again here in the gateway's store: two approvals, both before the one
 // delivery), a retried dispatch delivered once, and the latencies measured
 // for what was accepted. No timing is asserted.
-func TestSimTMSDispatchesToFleet(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "d")
-	g := startGateway(t, data, []string{"--data", data}, fleetEnv)
+// simTMSWithFleet starts `sim fleet` with fleetArgs (2 trucks, 15 s),
+// waits until its trucks are registered, runs `sim tms` with tmsArgs and
+// returns its exit code and report.
+func simTMSWithFleet(t *testing.T, g *gateway, fleetArgs, tmsArgs []string) (int, sim.TMSReport) {
+	t.Helper()
 	var wg sync.WaitGroup
 	var fleet cliResult
 	wg.Go(func() {
-		fleet, _ = simFleet(t, g, "--vehicles", "2", "--duration", "15s", "--blackout-fraction", "0")
+		fleet, _ = simFleet(t, g, append([]string{"--vehicles", "2", "--duration", "15s", "--blackout-fraction", "0"}, fleetArgs...)...)
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(g.mustCLI("vehicle", "list"), "sim-00001") {
@@ -36,8 +38,8 @@ func TestSimTMSDispatchesToFleet(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	out := filepath.Join(t.TempDir(), "tms.json")
-	args := []string{"sim", "tms", "--vehicles", "2", "--duration", "3s", "--rate", "4", "--hazmat-fraction", "0.5",
-		"--retry-every", "2", "--answer-within", "10s", "--json", out}
+	args := append([]string{"sim", "tms", "--vehicles", "2", "--duration", "3s", "--rate", "4", "--answer-within", "10s",
+		"--json", out}, tmsArgs...)
 	r := cli(t, g.env, append(args, g.state...)...)
 	t.Logf("fifthwheel %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 	wg.Wait()
@@ -52,8 +54,15 @@ func TestSimTMSDispatchesToFleet(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if r.code != 0 || len(rep.Failures) != 0 {
-		t.Fatalf("sim tms exited %d with failures %v", r.code, rep.Failures)
+	return r.code, rep
+}
+
+func TestSimTMSDispatchesToFleet(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "d")
+	g := startGateway(t, data, []string{"--data", data}, fleetEnv)
+	code, rep := simTMSWithFleet(t, g, nil, []string{"--hazmat-fraction", "0.5", "--retry-every", "2"})
+	if code != 0 || len(rep.Failures) != 0 {
+		t.Fatalf("sim tms exited %d with failures %v", code, rep.Failures)
 	}
 	if rep.Loads < 4 || rep.Accepted != rep.Loads || rep.Hazmat < 2 || rep.Retries < 2 {
 		t.Fatalf("loads %d, accepted %d, hazmat %d, retries %d", rep.Loads, rep.Accepted, rep.Hazmat, rep.Retries)
@@ -90,5 +99,20 @@ func TestSimTMSDispatchesToFleet(t *testing.T) {
 			states[len(states)-1] != "accepted" {
 			t.Fatalf("hazmat %s: transitions %v, approvals %+v", id, states, aps)
 		}
+	}
+}
+
+// TestSimTMSFailsWhenTrucksDecline: trucks that decline dispatches
+// (--reject-commands dispatch) leave every load rejected; the run counts
+// them and exits non-zero.
+func TestSimTMSFailsWhenTrucksDecline(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "d")
+	g := startGateway(t, data, []string{"--data", data}, fleetEnv)
+	code, rep := simTMSWithFleet(t, g, []string{"--reject-commands", "dispatch"}, []string{"--hazmat-fraction", "0"})
+	if code == 0 || len(rep.Failures) == 0 {
+		t.Fatalf("sim tms exited %d with failures %v though every dispatch was declined", code, rep.Failures)
+	}
+	if rep.Loads == 0 || rep.Rejected != rep.Loads || rep.Accepted != 0 || rep.DispatchToAccepted.N != 0 {
+		t.Fatalf("loads %d, rejected %d, accepted %d, measured %d", rep.Loads, rep.Rejected, rep.Accepted, rep.DispatchToAccepted.N)
 	}
 }

@@ -156,7 +156,9 @@ type TMSReport struct {
 	Expired        int       `json:"expired"`
 	OtherFinal     int       `json:"other_final"`
 	TimedOut       int       `json:"timed_out"`
-	Retries        int       `json:"retries_checked"`
+	// Abandoned loads met an unexpected refusal or answer (in Failures).
+	Abandoned int `json:"abandoned"`
+	Retries   int `json:"retries_checked"`
 	// Throttled counts 429s (the per-client budget) honoured and retried.
 	Throttled int `json:"throttled"`
 	// DispatchToAccepted: standard loads, the dispatch POST sent → the
@@ -179,6 +181,14 @@ func (t *TMS) fail(format string, a ...any) {
 	if len(t.rep.Failures) < 50 {
 		t.rep.Failures = append(t.rep.Failures, fmt.Sprintf(format, a...))
 	}
+}
+
+// abandon records a load given up on an unexpected answer.
+func (t *TMS) abandon(format string, a ...any) {
+	t.mu.Lock()
+	t.rep.Abandoned++
+	t.mu.Unlock()
+	t.fail(format, a...)
 }
 
 // Run provisions the clients, sets the vehicles' carrier and runs the
@@ -240,9 +250,9 @@ loop:
 	if t.rep.Loads == 0 {
 		t.rep.Failures = append(t.rep.Failures, "no load was started")
 	}
-	if n := t.rep.Rejected + t.rep.Expired + t.rep.OtherFinal + t.rep.TimedOut; n > 0 {
-		t.rep.Failures = append(t.rep.Failures, fmt.Sprintf("%d loads not accepted (rejected %d, expired %d, other %d, timed out %d)",
-			n, t.rep.Rejected, t.rep.Expired, t.rep.OtherFinal, t.rep.TimedOut))
+	if n := t.rep.Loads - t.rep.Accepted; n > 0 {
+		t.rep.Failures = append(t.rep.Failures, fmt.Sprintf("%d loads not accepted (rejected %d, expired %d, other %d, timed out %d, abandoned %d)",
+			n, t.rep.Rejected, t.rep.Expired, t.rep.OtherFinal, t.rep.TimedOut, t.rep.Abandoned))
 	}
 	rep := t.rep
 	return &rep, nil
@@ -428,7 +438,7 @@ func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry boo
 		Answer string `json:"answer"`
 	}
 	if err != nil || st != http.StatusCreated || json.Unmarshal(b, &tans) != nil || tans.Answer != "accept" {
-		t.fail("load %s: tender: http %d %s %v %s", id, st, problemCode(b), err, tans.Answer)
+		t.abandon("load %s: tender: http %d %s %v %s", id, st, problemCode(b), err, tans.Answer)
 		return
 	}
 	dispatch := fmt.Appendf(nil, `{"tender_id":%q,"vehicle_id":%q,"route":{"waypoints":[{"seq":1,"lat":29.7,"lon":-95.3},{"seq":2,"lat":32.7,"lon":-96.8}]}}`, id, vehicle)
@@ -436,11 +446,11 @@ func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry boo
 	st, b, _, err = t.call(ctx, t.dispatcher, http.MethodPost, "/v1/dispatches", "dispatch-"+id, dispatch)
 	var cmd tmsCommand
 	if err != nil || st != http.StatusAccepted || json.Unmarshal(b, &cmd) != nil || cmd.ID == "" {
-		t.fail("load %s: dispatch: http %d %s %v", id, st, problemCode(b), err)
+		t.abandon("load %s: dispatch: http %d %s %v", id, st, problemCode(b), err)
 		return
 	}
 	if hazmat != (cmd.State == "pending_approval") {
-		t.fail("load %s: dispatch (hazmat %v) created in state %s", id, hazmat, cmd.State)
+		t.abandon("load %s: dispatch (hazmat %v) created in state %s", id, hazmat, cmd.State)
 		return
 	}
 	if retry {
@@ -448,7 +458,7 @@ func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry boo
 		var again tmsCommand
 		if err != nil || st != http.StatusAccepted || json.Unmarshal(b, &again) != nil || again.ID != cmd.ID ||
 			h.Get("Idempotent-Replayed") != "true" {
-			t.fail("load %s: retried dispatch: http %d %s %v: id %q, want %q", id, st, problemCode(b), err, again.ID, cmd.ID)
+			t.abandon("load %s: retried dispatch: http %d %s %v: id %q, want %q", id, st, problemCode(b), err, again.ID, cmd.ID)
 			return
 		}
 	}
@@ -458,11 +468,11 @@ func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry boo
 			st, b, _, err := t.call(ctx, ap, http.MethodPost, "/v1/commands/"+cmd.ID+"/approvals", fmt.Sprintf("approve-%d-%s", n, id), nil)
 			var v tmsCommand
 			if err != nil || st != http.StatusOK || json.Unmarshal(b, &v) != nil {
-				t.fail("load %s: approval %d by %s: http %d %s %v", id, n+1, ap.id, st, problemCode(b), err)
+				t.abandon("load %s: approval %d by %s: http %d %s %v", id, n+1, ap.id, st, problemCode(b), err)
 				return
 			}
 			if n == 0 && v.State != "pending_approval" {
-				t.fail("load %s: after one approval the command is %s, not pending_approval", id, v.State)
+				t.abandon("load %s: after one approval the command is %s, not pending_approval", id, v.State)
 				return
 			}
 		}
@@ -470,10 +480,12 @@ func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry boo
 	}
 	final, seen, ok := t.poll(ctx, cmd.ID, sent)
 	if !ok {
-		t.mu.Lock()
-		t.rep.TimedOut++
-		t.mu.Unlock()
-		t.fail("load %s: command %s not final within %s", id, cmd.ID, t.cfg.AnswerWithin)
+		if final.ID == "" { // else the poll was refused, already abandoned
+			t.mu.Lock()
+			t.rep.TimedOut++
+			t.mu.Unlock()
+			t.fail("load %s: command %s not final within %s", id, cmd.ID, t.cfg.AnswerWithin)
+		}
 		return
 	}
 	accAt, _ := final.at("accepted")
@@ -530,8 +542,8 @@ func (t *TMS) poll(ctx context.Context, id string, sent time.Time) (tmsCommand, 
 			return v, seen, true
 		}
 		if err != nil || st != http.StatusOK {
-			t.fail("command %s: GET: http %d %s %v", id, st, problemCode(b), err)
-			return v, seen, false
+			t.abandon("command %s: GET: http %d %s %v", id, st, problemCode(b), err)
+			return tmsCommand{ID: id}, seen, false
 		}
 		time.Sleep(t.cfg.PollEvery)
 	}
@@ -550,8 +562,8 @@ func (r *TMSReport) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "simulated TMS\t%.1fs at %g loads/s to %d vehicles, hazmat fraction %g\n", r.Duration, r.Rate, r.Vehicles, r.HazmatFraction)
 	fmt.Fprintf(tw, "loads\t%d (hazmat %d, retries checked %d, 429s honoured %d)\n", r.Loads, r.Hazmat, r.Retries, r.Throttled)
-	fmt.Fprintf(tw, "accepted / rejected / expired / other / timed out\t%d / %d / %d / %d / %d\n",
-		r.Accepted, r.Rejected, r.Expired, r.OtherFinal, r.TimedOut)
+	fmt.Fprintf(tw, "accepted / rejected / expired / other / timed out / abandoned\t%d / %d / %d / %d / %d / %d\n",
+		r.Accepted, r.Rejected, r.Expired, r.OtherFinal, r.TimedOut, r.Abandoned)
 	fmt.Fprintf(tw, "\tn\tp50 ms\tp99 ms\tmax ms\n")
 	for _, row := range []struct {
 		name string
