@@ -35,7 +35,7 @@ func (a *app) simCmd() *cobra.Command {
 		Use:   "sim",
 		Short: "Simulate trucks against a gateway: demos, drills, load tests",
 	})
-	cmd.AddCommand(a.simFleetCmd(), a.simLoadCmd(), a.simAccessCmd())
+	cmd.AddCommand(a.simFleetCmd(), a.simLoadCmd(), a.simAccessCmd(), a.simTMSCmd())
 	return cmd
 }
 

@@ -1,0 +1,580 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+)
+
+// The simulated TMS (`fifthwheel sim tms`) tenders loads and dispatches
+// them to connected simulated trucks over the TMS listener, as a TMS does:
+// one dispatcher client and two approver clients (distinct, role approver,
+// neither the requester), each with its own certificate and mutual-TLS
+// connection and certificate-bound token. It measures TMS POST /v1/dispatches
+// → the truck's signed answer recorded (state accepted).
+
+// TMS defaults.
+const (
+	DefaultTMSPrefix       = "simtms"
+	DefaultTMSCarrier      = "acme"
+	DefaultTMSPoll         = 10 * time.Millisecond
+	DefaultTMSAnswerWithin = 30 * time.Second
+	DefaultTMSRetryEvery   = 10
+	// MaxTMSRate bounds the loads started per second.
+	MaxTMSRate = 200.0
+	// MaxTMSInFlight bounds the loads in flight at once.
+	MaxTMSInFlight = 2000
+)
+
+// TMSConfig is one run of the simulated TMS.
+type TMSConfig struct {
+	Gateway        Target
+	Vehicles       []string // the connected trucks dispatched to, round robin
+	Carrier        string
+	IDPrefix       string  // names the clients PREFIX-dispatcher, PREFIX-approver-1/2 and the tenders
+	Rate           float64 // loads started per second
+	Duration       time.Duration
+	HazmatFraction float64
+	RetryEvery     int // every N-th load re-POSTs its dispatch (0: never)
+	PollEvery      time.Duration
+	AnswerWithin   time.Duration // a load not final by then counts as timed out
+}
+
+func (c TMSConfig) withDefaults() TMSConfig {
+	if c.Carrier == "" {
+		c.Carrier = DefaultTMSCarrier
+	}
+	if c.IDPrefix == "" {
+		c.IDPrefix = DefaultTMSPrefix
+	}
+	if c.PollEvery == 0 {
+		c.PollEvery = DefaultTMSPoll
+	}
+	if c.AnswerWithin == 0 {
+		c.AnswerWithin = DefaultTMSAnswerWithin
+	}
+	return c
+}
+
+func (c TMSConfig) validate() error {
+	var errs []string
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
+	if c.Gateway.URL == "" || len(c.Gateway.CAPEM) == 0 {
+		bad("gateway: the TMS listener's URL and the fleet CA are required")
+	}
+	if len(c.Vehicles) == 0 {
+		bad("vehicles: at least one")
+	}
+	if !(c.Rate > 0 && c.Rate <= MaxTMSRate) {
+		bad("rate: must be more than 0 and at most %g", MaxTMSRate)
+	}
+	if c.Duration <= 0 {
+		bad("duration: must be more than 0")
+	}
+	if !(c.HazmatFraction >= 0 && c.HazmatFraction <= 1) {
+		bad("hazmat fraction: must be 0 to 1")
+	}
+	if c.RetryEvery < 0 {
+		bad("retry every: must be at least 0")
+	}
+	if c.PollEvery <= 0 || c.AnswerWithin <= 0 {
+		bad("poll and answer bound: must be more than 0")
+	}
+	if len(errs) > 0 {
+		return errors.New("sim: tms config: " + strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// TMSProvisioner registers the simulated TMS's principals.
+type TMSProvisioner interface {
+	// TMSClient registers client id of carrier with roles and returns a
+	// new certificate and key for it.
+	TMSClient(ctx context.Context, id, carrier string, roles []string) (tls.Certificate, error)
+	// VehicleCarrier makes the registered vehicle id one of carrier.
+	VehicleCarrier(ctx context.Context, id, carrier string) error
+}
+
+// TMS runs the simulated TMS. Create it with NewTMS and call Run once.
+type TMS struct {
+	cfg  TMSConfig
+	prov TMSProvisioner
+	base string
+
+	dispatcher, approver1, approver2 *tmsClient
+
+	mu  sync.Mutex
+	rep TMSReport
+	std []time.Duration // standard loads: POST dispatch → accepted recorded
+	obs []time.Duration // standard loads: POST dispatch → accepted seen by the poll
+	haz []time.Duration // hazmat: second approval → accepted recorded
+}
+
+type tmsClient struct {
+	id     string
+	client *http.Client
+	mu     sync.Mutex
+	token  string
+	exp    time.Time
+}
+
+// NewTMS validates cfg.
+func NewTMS(cfg TMSConfig, prov TMSProvisioner) (*TMS, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if prov == nil {
+		return nil, errors.New("sim: a TMS provisioner is required")
+	}
+	return &TMS{cfg: cfg, prov: prov, base: strings.TrimSuffix(cfg.Gateway.URL, "/")}, nil
+}
+
+// TMSReport is what a run of the simulated TMS measured.
+type TMSReport struct {
+	Started        time.Time `json:"started"`
+	Duration       float64   `json:"duration_s"`
+	Rate           float64   `json:"rate_per_s"`
+	Vehicles       int       `json:"vehicles"`
+	HazmatFraction float64   `json:"hazmat_fraction"`
+	Loads          int       `json:"loads"`
+	Hazmat         int       `json:"hazmat_loads"`
+	Accepted       int       `json:"accepted"`
+	Rejected       int       `json:"rejected"`
+	Expired        int       `json:"expired"`
+	OtherFinal     int       `json:"other_final"`
+	TimedOut       int       `json:"timed_out"`
+	// Abandoned loads met an unexpected refusal or answer (in Failures).
+	Abandoned int `json:"abandoned"`
+	Retries   int `json:"retries_checked"`
+	// Throttled counts 429s (the per-client budget) honoured and retried.
+	Throttled int `json:"throttled"`
+	// DispatchToAccepted: standard loads, the dispatch POST sent → the
+	// accepted transition recorded by the gateway (same host clock).
+	DispatchToAccepted Dist `json:"dispatch_to_accepted"`
+	// DispatchToSeen: the same, to the poll that first saw accepted.
+	DispatchToSeen Dist `json:"dispatch_to_accepted_seen"`
+	// ApprovalToAccepted: hazmat loads, the second approval's answer → the
+	// accepted transition recorded.
+	ApprovalToAccepted Dist `json:"approval_to_accepted"`
+	// HazmatCommands are the accepted hazmat loads' command ids.
+	HazmatCommands []string `json:"hazmat_commands"`
+	// Failures are unexpected refusals or broken invariants.
+	Failures []string `json:"failures"`
+}
+
+func (t *TMS) fail(format string, a ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.rep.Failures) < 50 {
+		t.rep.Failures = append(t.rep.Failures, fmt.Sprintf(format, a...))
+	}
+}
+
+// abandon records a load given up on an unexpected answer.
+func (t *TMS) abandon(format string, a ...any) {
+	t.mu.Lock()
+	t.rep.Abandoned++
+	t.mu.Unlock()
+	t.fail(format, a...)
+}
+
+// Run provisions the clients, sets the vehicles' carrier and runs the
+// loads for Duration, then waits (bounded) for the loads in flight.
+func (t *TMS) Run(ctx context.Context) (*TMSReport, error) {
+	if err := t.provision(ctx); err != nil {
+		return nil, err
+	}
+	for _, c := range []*tmsClient{t.dispatcher, t.approver1, t.approver2} {
+		if _, err := c.bearer(ctx, t.base); err != nil {
+			return nil, fmt.Errorf("sim: token for %s: %w", c.id, err)
+		}
+	}
+	t.rep = TMSReport{Started: time.Now().UTC(), Rate: t.cfg.Rate, Vehicles: len(t.cfg.Vehicles),
+		HazmatFraction: t.cfg.HazmatFraction, Failures: []string{}, HazmatCommands: []string{}}
+	t0 := time.Now()
+	runCtx, cancel := context.WithTimeout(ctx, t.cfg.Duration)
+	defer cancel()
+	every := time.Duration(float64(time.Second) / t.cfg.Rate)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	sem := make(chan struct{}, MaxTMSInFlight)
+	var wg sync.WaitGroup
+	hazAcc := 0.0
+loop:
+	for i := 0; ; i++ {
+		hazAcc += t.cfg.HazmatFraction
+		hazmat := hazAcc >= 1
+		if hazmat {
+			hazAcc--
+		}
+		retry := t.cfg.RetryEvery > 0 && i%t.cfg.RetryEvery == t.cfg.RetryEvery-1
+		select {
+		case sem <- struct{}{}:
+		case <-runCtx.Done():
+			break loop
+		}
+		t.mu.Lock()
+		t.rep.Loads++
+		if hazmat {
+			t.rep.Hazmat++
+		}
+		t.mu.Unlock()
+		wg.Go(func() {
+			defer func() { <-sem }()
+			t.load(context.WithoutCancel(ctx), i, t.cfg.Vehicles[i%len(t.cfg.Vehicles)], hazmat, retry)
+		})
+		select {
+		case <-tick.C:
+		case <-runCtx.Done():
+			break loop
+		}
+	}
+	wg.Wait()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rep.Duration = time.Since(t0).Seconds()
+	t.rep.DispatchToAccepted, t.rep.DispatchToSeen, t.rep.ApprovalToAccepted = distOf(t.std), distOf(t.obs), distOf(t.haz)
+	if t.rep.Loads == 0 {
+		t.rep.Failures = append(t.rep.Failures, "no load was started")
+	}
+	if n := t.rep.Loads - t.rep.Accepted; n > 0 {
+		t.rep.Failures = append(t.rep.Failures, fmt.Sprintf("%d loads not accepted (rejected %d, expired %d, other %d, timed out %d, abandoned %d)",
+			n, t.rep.Rejected, t.rep.Expired, t.rep.OtherFinal, t.rep.TimedOut, t.rep.Abandoned))
+	}
+	rep := t.rep
+	return &rep, nil
+}
+
+func (t *TMS) provision(ctx context.Context) error {
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(t.cfg.Gateway.CAPEM) {
+		return errors.New("sim: no fleet root in the gateway's CA PEM")
+	}
+	u, err := url.Parse(t.cfg.Gateway.URL)
+	if err != nil || u.Host == "" || u.Scheme != "https" {
+		return fmt.Errorf("sim: gateway URL %q: not https://host:port", t.cfg.Gateway.URL)
+	}
+	sn := t.cfg.Gateway.ServerName
+	if sn == "" {
+		sn = u.Hostname()
+	}
+	for _, v := range t.cfg.Vehicles {
+		if err := t.prov.VehicleCarrier(ctx, v, t.cfg.Carrier); err != nil {
+			return fmt.Errorf("sim: vehicle %s: %w", v, err)
+		}
+	}
+	mk := func(suffix, role string) (*tmsClient, error) {
+		id := t.cfg.IDPrefix + "-" + suffix
+		cert, err := t.prov.TMSClient(ctx, id, t.cfg.Carrier, []string{role})
+		if err != nil {
+			return nil, fmt.Errorf("sim: provision TMS client %s: %w", id, err)
+		}
+		// One connection per client, but without the one-connection cap
+		// of h2Client's callers mattering: HTTP/2 multiplexes the loads.
+		return &tmsClient{id: id, client: h2Client(roots, sn, cert, nil)}, nil
+	}
+	if t.dispatcher, err = mk("dispatcher", "dispatcher"); err != nil {
+		return err
+	}
+	if t.approver1, err = mk("approver-1", "approver"); err != nil {
+		return err
+	}
+	t.approver2, err = mk("approver-2", "approver")
+	return err
+}
+
+// bearer returns c's token, getting a new one a minute before it expires.
+func (c *tmsClient) bearer(ctx context.Context, base string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token != "" && time.Until(c.exp) > time.Minute {
+		return c.token, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+accessTokenPath,
+		strings.NewReader("grant_type=client_credentials"))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	var out struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &out) != nil || out.AccessToken == "" {
+		return "", fmt.Errorf("http %d %s", resp.StatusCode, problemCode(b))
+	}
+	c.token, c.exp = out.AccessToken, time.Now().Add(time.Duration(out.ExpiresIn)*time.Second)
+	return c.token, nil
+}
+
+func problemCode(b []byte) string {
+	var p struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(b, &p)
+	return p.Code
+}
+
+// call sends one request as c; it returns the status and body. A 429
+// (the per-client budget, access.rate_per_second) is honoured: the
+// request is sent again after its Retry-After (at most 1 s, bounded by
+// AnswerWithin in all) and counted as throttled; any other refusal is the
+// caller's to judge.
+func (t *TMS) call(ctx context.Context, c *tmsClient, method, path, key string, body []byte) (int, []byte, http.Header, error) {
+	deadline := time.Now().Add(t.cfg.AnswerWithin)
+	for {
+		st, b, h, err := t.call1(ctx, c, method, path, key, body)
+		if err != nil || st != http.StatusTooManyRequests || time.Now().After(deadline) {
+			return st, b, h, err
+		}
+		t.mu.Lock()
+		t.rep.Throttled++
+		t.mu.Unlock()
+		wait := 100 * time.Millisecond
+		if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s >= 0 {
+			wait = min(time.Duration(s)*time.Second, time.Second)
+		}
+		time.Sleep(max(wait, t.cfg.PollEvery))
+	}
+}
+
+func (t *TMS) call1(ctx context.Context, c *tmsClient, method, path, key string, body []byte) (int, []byte, http.Header, error) {
+	tok, err := c.bearer(ctx, t.base)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, loadRequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, method, t.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b, resp.Header, err
+}
+
+type tmsCommand struct {
+	ID        string `json:"id"`
+	State     string `json:"state"`
+	Final     bool   `json:"final"`
+	Approvals []struct {
+		Approver string    `json:"approver"`
+		At       time.Time `json:"at"`
+	} `json:"approvals"`
+	Transitions []struct {
+		To string    `json:"to"`
+		At time.Time `json:"at"`
+	} `json:"transitions"`
+}
+
+func (c tmsCommand) at(state string) (time.Time, int) {
+	var at time.Time
+	n := 0
+	for _, tr := range c.Transitions {
+		if tr.To == state {
+			if n == 0 {
+				at = tr.At
+			}
+			n++
+		}
+	}
+	return at, n
+}
+
+// tenderJSON is a load tender shaped like an EDI 204 (api/openapi.yaml,
+// Tender), as in the README's walkthrough.
+func tenderJSON(id string, hazmat bool) []byte {
+	day := time.Now().UTC().Add(48 * time.Hour).Truncate(24 * time.Hour)
+	w := func(h int) string { return day.Add(time.Duration(h) * time.Hour).Format(time.RFC3339) }
+	haz, equip := "[]", "dry_van"
+	if hazmat {
+		haz, equip = `[{"un_number":"UN1203","class":"3","packing_group":"II","proper_shipping_name":"Gasoline"}]`, "tanker"
+	}
+	return fmt.Appendf(nil, `{"tender_id":%q,"purpose":"original","references":{"bill_of_lading":"BOL-%s"},"carrier":{"scac":"ACME"},`+
+		`"equipment":%q,"stops":[`+
+		`{"sequence":1,"type":"pickup","facility":{"name":"Origin","address":"1 Main St","lat":29.7,"lon":-95.3,"tz":"America/Chicago"},"window":{"start":%q,"end":%q}},`+
+		`{"sequence":2,"type":"delivery","facility":{"name":"Depot","address":"2 Elm St","lat":32.7,"lon":-96.8,"tz":"America/Chicago"},"window":{"start":%q,"end":%q}}],`+
+		`"weights":{"gross_kg":20000},"hazmat":%s,"respond_by":%q}`,
+		id, id, equip, w(8), w(10), w(16), w(18), haz, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+}
+
+// load runs one load: tender, dispatch (retried once if retry), the two
+// approvals if hazmat, then polls until the command is final.
+func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry bool) {
+	id := fmt.Sprintf("%s-%d-%06d", t.cfg.IDPrefix, t.rep.Started.Unix(), i)
+	st, b, _, err := t.call(ctx, t.dispatcher, http.MethodPost, "/v1/tenders", "tender-"+id, tenderJSON(id, hazmat))
+	var tans struct {
+		Answer string `json:"answer"`
+	}
+	if err != nil || st != http.StatusCreated || json.Unmarshal(b, &tans) != nil || tans.Answer != "accept" {
+		t.abandon("load %s: tender: http %d %s %v %s", id, st, problemCode(b), err, tans.Answer)
+		return
+	}
+	dispatch := fmt.Appendf(nil, `{"tender_id":%q,"vehicle_id":%q,"route":{"waypoints":[{"seq":1,"lat":29.7,"lon":-95.3},{"seq":2,"lat":32.7,"lon":-96.8}]}}`, id, vehicle)
+	sent := time.Now()
+	st, b, _, err = t.call(ctx, t.dispatcher, http.MethodPost, "/v1/dispatches", "dispatch-"+id, dispatch)
+	var cmd tmsCommand
+	if err != nil || st != http.StatusAccepted || json.Unmarshal(b, &cmd) != nil || cmd.ID == "" {
+		t.abandon("load %s: dispatch: http %d %s %v", id, st, problemCode(b), err)
+		return
+	}
+	if hazmat != (cmd.State == "pending_approval") {
+		t.abandon("load %s: dispatch (hazmat %v) created in state %s", id, hazmat, cmd.State)
+		return
+	}
+	if retry {
+		st, b, h, err := t.call(ctx, t.dispatcher, http.MethodPost, "/v1/dispatches", "dispatch-"+id, dispatch)
+		var again tmsCommand
+		if err != nil || st != http.StatusAccepted || json.Unmarshal(b, &again) != nil || again.ID != cmd.ID ||
+			h.Get("Idempotent-Replayed") != "true" {
+			t.abandon("load %s: retried dispatch: http %d %s %v: id %q, want %q", id, st, problemCode(b), err, again.ID, cmd.ID)
+			return
+		}
+	}
+	var approved time.Time
+	if hazmat {
+		for n, ap := range []*tmsClient{t.approver1, t.approver2} {
+			st, b, _, err := t.call(ctx, ap, http.MethodPost, "/v1/commands/"+cmd.ID+"/approvals", fmt.Sprintf("approve-%d-%s", n, id), nil)
+			var v tmsCommand
+			if err != nil || st != http.StatusOK || json.Unmarshal(b, &v) != nil {
+				t.abandon("load %s: approval %d by %s: http %d %s %v", id, n+1, ap.id, st, problemCode(b), err)
+				return
+			}
+			if n == 0 && v.State != "pending_approval" {
+				t.abandon("load %s: after one approval the command is %s, not pending_approval", id, v.State)
+				return
+			}
+		}
+		approved = time.Now()
+	}
+	final, seen, ok := t.poll(ctx, cmd.ID, sent)
+	if !ok {
+		if final.ID == "" { // else the poll was refused, already abandoned
+			t.mu.Lock()
+			t.rep.TimedOut++
+			t.mu.Unlock()
+			t.fail("load %s: command %s not final within %s", id, cmd.ID, t.cfg.AnswerWithin)
+		}
+		return
+	}
+	accAt, _ := final.at("accepted")
+	_, deliveries := final.at("delivered")
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch final.State {
+	case "accepted":
+		t.rep.Accepted++
+	case "rejected":
+		t.rep.Rejected++
+	case "expired":
+		t.rep.Expired++
+	default:
+		t.rep.OtherFinal++
+	}
+	if final.State != "accepted" {
+		return
+	}
+	if retry {
+		t.rep.Retries++
+	}
+	if deliveries != 1 {
+		t.rep.Failures = append(t.rep.Failures, fmt.Sprintf("load %s: command %s delivered %d times", id, cmd.ID, deliveries))
+	}
+	if hazmat {
+		delAt, _ := final.at("delivered")
+		if len(final.Approvals) != 2 || final.Approvals[0].Approver == final.Approvals[1].Approver {
+			t.rep.Failures = append(t.rep.Failures, fmt.Sprintf("load %s: accepted with approvals %+v", id, final.Approvals))
+		}
+		for _, a := range final.Approvals {
+			if delAt.Before(a.At) {
+				t.rep.Failures = append(t.rep.Failures, fmt.Sprintf("load %s: delivered before the approval of %s", id, a.Approver))
+			}
+		}
+		t.haz = append(t.haz, max(0, accAt.Sub(approved)))
+		t.rep.HazmatCommands = append(t.rep.HazmatCommands, cmd.ID)
+		return
+	}
+	t.std = append(t.std, max(0, accAt.Sub(sent)))
+	t.obs = append(t.obs, seen.Sub(sent))
+}
+
+// poll GETs the command every PollEvery until it is final (bounded by
+// AnswerWithin from sent); it returns the final command and when it was
+// seen.
+func (t *TMS) poll(ctx context.Context, id string, sent time.Time) (tmsCommand, time.Time, bool) {
+	deadline := sent.Add(t.cfg.AnswerWithin)
+	for time.Now().Before(deadline) {
+		st, b, _, err := t.call(ctx, t.dispatcher, http.MethodGet, "/v1/commands/"+id, "", nil)
+		seen := time.Now()
+		var v tmsCommand
+		if err == nil && st == http.StatusOK && json.Unmarshal(b, &v) == nil && v.Final {
+			return v, seen, true
+		}
+		if err != nil || st != http.StatusOK {
+			t.abandon("command %s: GET: http %d %s %v", id, st, problemCode(b), err)
+			return tmsCommand{ID: id}, seen, false
+		}
+		time.Sleep(t.cfg.PollEvery)
+	}
+	return tmsCommand{}, time.Time{}, false
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *TMSReport) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes the report for a person.
+func (r *TMSReport) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "simulated TMS\t%.1fs at %g loads/s to %d vehicles, hazmat fraction %g\n", r.Duration, r.Rate, r.Vehicles, r.HazmatFraction)
+	fmt.Fprintf(tw, "loads\t%d (hazmat %d, retries checked %d, 429s honoured %d)\n", r.Loads, r.Hazmat, r.Retries, r.Throttled)
+	fmt.Fprintf(tw, "accepted / rejected / expired / other / timed out / abandoned\t%d / %d / %d / %d / %d / %d\n",
+		r.Accepted, r.Rejected, r.Expired, r.OtherFinal, r.TimedOut, r.Abandoned)
+	fmt.Fprintf(tw, "\tn\tp50 ms\tp99 ms\tmax ms\n")
+	for _, row := range []struct {
+		name string
+		d    Dist
+	}{{"POST dispatch → accepted recorded (standard)", r.DispatchToAccepted},
+		{"POST dispatch → accepted seen by poll (standard)", r.DispatchToSeen},
+		{"second approval → accepted recorded (hazmat)", r.ApprovalToAccepted}} {
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\n", row.name, row.d.N, row.d.P50, row.d.P99, row.d.Max)
+	}
+	for _, f := range r.Failures {
+		fmt.Fprintf(tw, "FAIL\t%s\n", f)
+	}
+	return tw.Flush()
+}
