@@ -139,15 +139,7 @@ type simReport interface {
 
 // writeReport prints r's table on stdout and, with --json, writes its JSON.
 func (a *app) writeReport(r simReport, s *simFlags) error {
-	if err := r.WriteTable(a.stdout); err != nil {
-		return err
-	}
-	if s.jsonOut != "" {
-		if err := writeJSONReport(s.jsonOut, r.WriteJSON); err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.printReport(r, s.jsonOut, "", nil)
 }
 
 type simFleetFlags struct {
@@ -457,6 +449,24 @@ func (a *app) simSignals(ctx context.Context, what string) (context.Context, fun
 }
 
 // writeJSONReport writes a report's JSON form to path.
+// printReport prints a sim driver's report as a table on stdout and, if
+// jsonOut is set, writes its JSON there; then it fails with the report's
+// failures (what, then the first few), if any.
+func (a *app) printReport(r simReport, jsonOut, what string, failures []string) error {
+	if err := r.WriteTable(a.stdout); err != nil {
+		return err
+	}
+	if jsonOut != "" {
+		if err := writeJSONReport(jsonOut, r.WriteJSON); err != nil {
+			return err
+		}
+	}
+	if len(failures) > 0 {
+		return errors.New(what + ": " + strings.Join(failures[:min(5, len(failures))], "; "))
+	}
+	return nil
+}
+
 func writeJSONReport(path string, write func(io.Writer) error) error {
 	var b bytes.Buffer
 	if err := write(&b); err != nil {

@@ -171,18 +171,7 @@ func (a *app) simAccess(cmd *cobra.Command, o *simAccessFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := report.WriteTable(a.stdout); err != nil {
-		return err
-	}
-	if o.jsonOut != "" {
-		if err := writeJSONReport(o.jsonOut, report.WriteJSON); err != nil {
-			return err
-		}
-	}
-	if fails := report.Failures(); len(fails) > 0 {
-		return errors.New("sim access: " + strings.Join(fails, "; "))
-	}
-	return nil
+	return a.printReport(report, o.jsonOut, "sim access", report.Failures())
 }
 
 // tmsGateway finds the gateway's TMS listener, from addr (HOST:PORT or

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -137,18 +136,7 @@ func (a *app) simTMS(cmd *cobra.Command, o *simTMSFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := report.WriteTable(a.stdout); err != nil {
-		return err
-	}
-	if o.jsonOut != "" {
-		if err := writeJSONReport(o.jsonOut, report.WriteJSON); err != nil {
-			return err
-		}
-	}
-	if len(report.Failures) > 0 {
-		return errors.New("sim tms: " + strings.Join(report.Failures[:min(5, len(report.Failures))], "; "))
-	}
-	return nil
+	return a.printReport(report, o.jsonOut, "sim tms", report.Failures)
 }
 
 // tmsProvisioner is the access provisioner plus 'vehicle carrier set'.
