@@ -41,8 +41,10 @@ deps:
 	scripts/ensure-postgres.sh
 	scripts/ensure-openssl.sh
 
+# -timeout bounds a hang below CI's 20 minutes (Go's default, 10 minutes,
+# is too close to cmd/fifthwheel's run under -race on a loaded 2-core machine).
 race:
-	go test -race ./...
+	go test -race -timeout 15m ./...
 
 # Benchmarks smoke: each runs once, to prove it still works, not to measure.
 bench:

@@ -17,14 +17,14 @@ import (
 )
 
 type simTMSFlags struct {
-	st                     stateFlags
-	op                     operatorFlag
-	gateway, serverNm      string
-	prefix, vPrefix        string
-	carrier, jsonOut       string
-	vehicles, retryEvery   int
-	rate, hazmat           float64
-	duration, poll, within time.Duration
+	st                                stateFlags
+	op                                operatorFlag
+	gateway, serverNm                 string
+	prefix, vPrefix                   string
+	carrier, jsonOut                  string
+	vehicles, retryEvery              int
+	rate, hazmat                      float64
+	duration, poll, within, calibrate time.Duration
 }
 
 func (a *app) simTMSCmd() *cobra.Command {
@@ -56,7 +56,9 @@ fleet' registers them when they enroll, so start it first) to --carrier.
 The report gives the counts (accepted, rejected, expired, timed out) and,
 for standard loads, the dispatch POST sent → the accepted transition the
 gateway recorded when the truck's signed answer arrived (same host clock),
-and → the poll that saw it; for hazmat loads, the second approval → accepted.
+and → the poll that saw it; for hazmat loads, the second approval → accepted;
+and beside them the one-core Ed25519 verify rate measured in this process
+before and after the run (--calibrate), the machine's ceiling that day.
 Any load not accepted, and any unexpected refusal, fails the run (exit 1).
 A 429 (the per-client budget, access.rate_per_second, default 50/s) is
 honoured with its Retry-After and counted; the dispatcher's polls share that
@@ -87,6 +89,7 @@ gateway rather than the budget, start it with the budget raised, e.g.
 	fs.DurationVar(&o.duration, "duration", time.Minute, "start loads for `D`")
 	fs.DurationVar(&o.poll, "poll", sim.DefaultTMSPoll, "GET the command every `D` until final")
 	fs.DurationVar(&o.within, "answer-within", sim.DefaultTMSAnswerWithin, "a load not final `D` after its dispatch fails the run")
+	fs.DurationVar(&o.calibrate, "calibrate", sim.DefaultCalibrateFor, "measure the one-core Ed25519 verify rate for `D` before and after the run")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to `FILE`")
 	return cmd
 }
@@ -125,6 +128,7 @@ func (a *app) simTMS(cmd *cobra.Command, o *simTMSFlags) error {
 		Gateway:  sim.Target{URL: url, ServerName: o.serverNm, CAPEM: certPEM(ca.Root())},
 		Vehicles: vehicles, Carrier: carrier, IDPrefix: o.prefix, Rate: o.rate, Duration: o.duration,
 		HazmatFraction: o.hazmat, RetryEvery: o.retryEvery, PollEvery: o.poll, AnswerWithin: o.within,
+		CalibrateFor: o.calibrate,
 	}, &tmsProvisioner{caAccessProvisioner{e: e, ca: ca, by: by, lifetime: o.duration + time.Hour}})
 	if err != nil {
 		return &usageError{err: err, hint: "see 'fifthwheel sim tms --help'"}

@@ -384,7 +384,16 @@ func revokedClientLiveTokenDrill(ctx context.Context, t *Target, p *Probe) error
 	if err := t.RevokeClient(ctx, c.id); err != nil {
 		return fmt.Errorf("revoke the drill client: %w", err)
 	}
+	roots, err := t.roots()
+	if err != nil {
+		return err
+	}
 	// The live connection, opened before the revocation, until refused.
+	// When the gateway has closed it, the client redials: an HTTP/2
+	// client may report the refused handshake without its alert ("client
+	// conn could not be established", TLS 1.3 sends the alert after the
+	// client's side completed), so any other error is judged by probing a
+	// handshake with the same certificate on its own.
 	outcome, how := "", ""
 	for outcome == "" {
 		a, _, err := t.get(ctx, c.hc, vehiclePath(veh), tok)
@@ -394,7 +403,10 @@ func revokedClientLiveTokenDrill(ctx context.Context, t *Target, p *Probe) error
 		case err != nil && closedConn(err):
 			outcome, how = "refused", "the connection closed by the gateway"
 		case err != nil:
-			return fmt.Errorf("the token after the revocation: %w", err)
+			if _, herr := handshakeWith(ctx, t.TMSURL, certConfig(roots, c.cert)); !refusedConn(herr) {
+				return fmt.Errorf("the token after the revocation: %w (a handshake with the certificate on its own: %v)", err, herr)
+			}
+			outcome, how = "refused", "its new handshake refused"
 		case a.status == http.StatusUnauthorized:
 			outcome, how = "refused", "401 "+a.code
 		case time.Since(start) > revokeMeasureLimit:
@@ -417,10 +429,6 @@ func revokedClientLiveTokenDrill(ctx context.Context, t *Target, p *Probe) error
 	// an HTTP/2 client may report without the alert ("client conn could
 	// not be established"); only an alert or a 401 is a refusal here, a
 	// new connection the gateway admitted must not be cut off unanswered.
-	roots, err := t.roots()
-	if err != nil {
-		return err
-	}
 	got := "refused"
 	if _, herr := handshakeWith(ctx, t.TMSURL, certConfig(roots, c.cert)); !refusedConn(herr) {
 		fresh, err := t.tmsHTTP(&c.cert)

@@ -50,6 +50,10 @@ type TMSConfig struct {
 	RetryEvery     int // every N-th load re-POSTs its dispatch (0: never)
 	PollEvery      time.Duration
 	AnswerWithin   time.Duration // a load not final by then counts as timed out
+	// CalibrateFor is how long the one-core Ed25519 verify rate is
+	// measured before and after the run (0: DefaultCalibrateFor): the
+	// ceiling the latency figures are read beside.
+	CalibrateFor time.Duration
 }
 
 func (c TMSConfig) withDefaults() TMSConfig {
@@ -64,6 +68,9 @@ func (c TMSConfig) withDefaults() TMSConfig {
 	}
 	if c.AnswerWithin == 0 {
 		c.AnswerWithin = DefaultTMSAnswerWithin
+	}
+	if c.CalibrateFor == 0 {
+		c.CalibrateFor = DefaultCalibrateFor
 	}
 	return c
 }
@@ -88,6 +95,9 @@ func (c TMSConfig) validate() error {
 	}
 	if c.RetryEvery < 0 {
 		bad("retry every: must be at least 0")
+	}
+	if c.CalibrateFor <= 0 || c.CalibrateFor > time.Minute {
+		bad("calibrate: must be more than 0 and at most 1m")
 	}
 	if c.PollEvery <= 0 || c.AnswerWithin <= 0 {
 		bad("poll and answer bound: must be more than 0")
@@ -171,6 +181,10 @@ type TMSReport struct {
 	ApprovalToAccepted Dist `json:"approval_to_accepted"`
 	// HazmatCommands are the accepted hazmat loads' command ids.
 	HazmatCommands []string `json:"hazmat_commands"`
+	// Ceiling is the one-core Ed25519 verify rate measured in this process
+	// before the run, CeilingAfter after it (nil if the run was cut short).
+	Ceiling      Ceiling  `json:"ceiling"`
+	CeilingAfter *Ceiling `json:"ceiling_after,omitempty"`
 	// Failures are unexpected refusals or broken invariants.
 	Failures []string `json:"failures"`
 }
@@ -202,8 +216,12 @@ func (t *TMS) Run(ctx context.Context) (*TMSReport, error) {
 			return nil, fmt.Errorf("sim: token for %s: %w", c.id, err)
 		}
 	}
+	ceiling, err := calibrate(t.cfg.CalibrateFor)
+	if err != nil {
+		return nil, err
+	}
 	t.rep = TMSReport{Started: time.Now().UTC(), Rate: t.cfg.Rate, Vehicles: len(t.cfg.Vehicles),
-		HazmatFraction: t.cfg.HazmatFraction, Failures: []string{}, HazmatCommands: []string{}}
+		HazmatFraction: t.cfg.HazmatFraction, Failures: []string{}, HazmatCommands: []string{}, Ceiling: ceiling}
 	t0 := time.Now()
 	runCtx, cancel := context.WithTimeout(ctx, t.cfg.Duration)
 	defer cancel()
@@ -243,9 +261,20 @@ loop:
 		}
 	}
 	wg.Wait()
+	elapsed := time.Since(t0)
+	// The ceiling again after the run: the machine may have changed.
+	var after *Ceiling
+	if ctx.Err() == nil {
+		c, err := calibrate(t.cfg.CalibrateFor)
+		if err != nil {
+			return nil, err
+		}
+		after = &c
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.rep.Duration = time.Since(t0).Seconds()
+	t.rep.CeilingAfter = after
+	t.rep.Duration = elapsed.Seconds()
 	t.rep.DispatchToAccepted, t.rep.DispatchToSeen, t.rep.ApprovalToAccepted = distOf(t.std), distOf(t.obs), distOf(t.haz)
 	if t.rep.Loads == 0 {
 		t.rep.Failures = append(t.rep.Failures, "no load was started")
@@ -573,6 +602,8 @@ func (r *TMSReport) WriteTable(w io.Writer) error {
 		{"second approval → accepted recorded (hazmat)", r.ApprovalToAccepted}} {
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\n", row.name, row.d.N, row.d.P50, row.d.P99, row.d.Max)
 	}
+	fmt.Fprintf(tw, "one-core verify rate\t%.0f /s before (%.1f µs each, per %s second)%s\n", r.Ceiling.VerifyPerSec,
+		micros(r.Ceiling.VerifyPerSec), r.Ceiling.Basis, afterCeiling(r.CeilingAfter))
 	for _, f := range r.Failures {
 		fmt.Fprintf(tw, "FAIL\t%s\n", f)
 	}
