@@ -72,6 +72,10 @@ func TestSimTMSDispatchesToFleet(t *testing.T) {
 		t.Fatalf("latencies measured for %d standard and %d hazmat loads (%d ids), want %d and %d",
 			rep.DispatchToAccepted.N, rep.ApprovalToAccepted.N, len(rep.HazmatCommands), rep.Loads-rep.Hazmat, rep.Hazmat)
 	}
+	// The figures come with the machine's ceiling, measured in the run.
+	if rep.Ceiling.VerifyPerSec <= 0 || rep.CeilingAfter == nil || rep.CeilingAfter.VerifyPerSec <= 0 {
+		t.Fatalf("no same-run verify ceiling: before %+v, after %+v", rep.Ceiling, rep.CeilingAfter)
+	}
 	st, err := store.Open(context.Background(), g.storeConfig())
 	if err != nil {
 		t.Fatal(err)
