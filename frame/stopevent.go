@@ -6,7 +6,7 @@ import (
 )
 
 // KindStopEvent: a vehicle reports what happened at a stop of a load it
-// was dispatched (arrived, loaded, departed, unloaded, delivered), signed
+// was dispatched (arrived, loaded, departed, delivered), signed
 // with its frame key like telemetry. The gateway checks the load and the
 // stop against the vehicle's accepted dispatch before it records a
 // shipment status (docs/PROTOCOL.md, "Stop events").
@@ -22,16 +22,13 @@ const (
 	StopLoaded StopStatus = "loaded"
 	// StopDeparted: the vehicle left the stop's facility.
 	StopDeparted StopStatus = "departed"
-	// StopUnloaded: the load was unloaded (a delivery, before the receiver
-	// signed for it).
-	StopUnloaded StopStatus = "unloaded"
 	// StopDelivered: the receiver took the load (a delivery).
 	StopDelivered StopStatus = "delivered"
 )
 
 func (s StopStatus) valid() bool {
 	switch s {
-	case StopArrived, StopLoaded, StopDeparted, StopUnloaded, StopDelivered:
+	case StopArrived, StopLoaded, StopDeparted, StopDelivered:
 		return true
 	}
 	return false
@@ -70,7 +67,7 @@ func (s *StopEvent) StaticValidate() error {
 	case s.StopSeq > MaxSafeInteger:
 		return newError(CodeNumberOutOfRange, "/stop_seq", "integer is above 2^53-1")
 	case !s.Status.valid():
-		return newError(CodeSchema, "/status", "status is not arrived, loaded, departed, unloaded or delivered")
+		return newError(CodeSchema, "/status", "status is not arrived, loaded, departed or delivered")
 	case !inRange(s.Lat, -90, 90):
 		return rangeError("/lat", -90, 90)
 	case !inRange(s.Lon, -180, 180):
