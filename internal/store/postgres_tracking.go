@@ -13,6 +13,15 @@ func (s *pgStore) AcceptedLoadCommands(ctx context.Context, vehicle, tender stri
 		vehicle, tender, CommandAccepted, MaxLoadCommands)
 }
 
+func (s *pgStore) TenderVehicles(ctx context.Context, client, tender string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT vehicle_id FROM commands WHERE requested_by=$1 AND tender_id=$2 AND state=$3 AND type='dispatch'
+		GROUP BY vehicle_id ORDER BY MAX(created) DESC, vehicle_id LIMIT $4`, client, tender, CommandAccepted, MaxLoadCommands)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 const pgShipmentCols = `id,client,tender_id,vehicle_id,stop_seq,status,code,at,lat,lon,epoch,seq,received`
 
 func scanPgShipment(r pgx.Row) (ShipmentEvent, error) {

@@ -13,6 +13,24 @@ func (s *sqliteStore) AcceptedLoadCommands(ctx context.Context, vehicle, tender 
 		vehicle, tender, CommandAccepted, MaxLoadCommands)
 }
 
+func (s *sqliteStore) TenderVehicles(ctx context.Context, client, tender string) ([]string, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT vehicle_id FROM commands WHERE requested_by=? AND tender_id=? AND state=? AND type='dispatch'
+		GROUP BY vehicle_id ORDER BY MAX(created_us) DESC, vehicle_id LIMIT ?`, client, tender, CommandAccepted, MaxLoadCommands)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 const sqliteShipmentCols = `id,client,tender_id,vehicle_id,stop_seq,status,code,at_us,lat,lon,epoch,seq,received_us`
 
 func scanSQLiteShipment(sc interface{ Scan(...any) error }) (ShipmentEvent, error) {

@@ -24,6 +24,10 @@ type TrackingStore interface {
 	// ordered by id, at most MaxLoadCommands: what the vehicle was told to
 	// carry, and the stops it was given.
 	AcceptedLoadCommands(ctx context.Context, vehicle, tender string) ([]Command, error)
+	// TenderVehicles returns the vehicles that accepted a dispatch of
+	// client's tender (client is the dispatch's requester), the latest
+	// dispatch first, at most MaxLoadCommands: whose ETA the TMS reads.
+	TenderVehicles(ctx context.Context, client, tender string) ([]string, error)
 	// RecordShipmentEvent stores e unless an event with the same (Vehicle,
 	// Client, TenderID, StopSeq, Status) is stored, and returns the stored
 	// event (e with its ID, or the earlier one) and whether it is new. A

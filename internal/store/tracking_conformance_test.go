@@ -23,9 +23,11 @@ func TestTrackingConformance(t *testing.T) {
 
 		// AcceptedLoadCommands: only this vehicle's accepted dispatch and
 		// route_update commands of this tender.
+		n := 0
 		mk := func(id, vehicle, typ, tender string, accept bool) {
 			c := newCmd(id, vehicle, "acme-freight")
-			c.Type, c.TenderID = typ, tender
+			n++
+			c.Type, c.TenderID, c.CreatedAt = typ, tender, cmdT0.Add(time.Duration(n)*time.Second)
 			mustCreate(t, st, c)
 			if !accept {
 				return
@@ -51,6 +53,16 @@ func TestTrackingConformance(t *testing.T) {
 		}
 		if got, err := st.AcceptedLoadCommands(ctx, "TRK-3", "T1"); err != nil || len(got) != 0 {
 			t.Fatalf("a vehicle never dispatched: %v, %v", commandIDs(got), err)
+		}
+
+		// TenderVehicles: the vehicles of the client's accepted dispatches.
+		if vs, err := st.TenderVehicles(ctx, acme, "T1"); err != nil || len(vs) != 2 || vs[0] != "TRK-2" || vs[1] != "TRK-1" {
+			t.Fatalf("TenderVehicles(acme, T1) = %v, %v; want [TRK-2 TRK-1]", vs, err)
+		}
+		for _, c := range [][2]string{{other, "T1"}, {acme, "T2"}, {acme, "T9"}} {
+			if vs, err := st.TenderVehicles(ctx, c[0], c[1]); err != nil || len(vs) != 0 {
+				t.Fatalf("TenderVehicles(%s, %s) = %v, %v; want none", c[0], c[1], vs, err)
+			}
 		}
 
 		t0 := time.Date(2026, 12, 5, 14, 0, 0, 123e6, time.UTC)
@@ -132,7 +144,7 @@ func TestTrackingConformance(t *testing.T) {
 		if err := st.PutETAs(ctx, many); err != nil {
 			t.Fatal(err)
 		}
-		n := 0
+		n = 0
 		for _, e := range append(many, eta) {
 			if _, err := st.GetETA(ctx, "TRK-1", e.TenderID); err == nil {
 				n++
