@@ -15,8 +15,8 @@ import (
 //
 // Storage is bounded per vehicle: a shipment event's key is (vehicle,
 // client, tender, stop, status), and the gateway records one only for a
-// stop of an accepted dispatch (at most frame.MaxStops stops and five
-// statuses per load); a vehicle keeps at most MaxETAsPerVehicle ETAs, the
+// stop of an accepted dispatch (at most frame.MaxStops stops and three
+// statuses per stop); a vehicle keeps at most MaxETAsPerVehicle ETAs, the
 // most recently reported.
 type TrackingStore interface {
 	// AcceptedLoadCommands returns vehicle's accepted dispatch and

@@ -4,7 +4,7 @@ import "time"
 
 const (
 	// MaxEventsRead bounds the shipment events GET /v1/tenders/{id}/events
-	// returns: at most frame.MaxStops stops and four statuses per stop per
+	// returns: at most frame.MaxStops stops and three statuses per stop per
 	// vehicle, so one load's events fit with room for a re-dispatch.
 	MaxEventsRead = 200
 
