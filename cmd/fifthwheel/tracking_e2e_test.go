@@ -31,8 +31,10 @@ func tmsGet(g *gateway, c tls.Certificate, token, path string) (int, map[string]
 // a truck that accepts it; the truck's agent reports its stops
 // (ReportStop) and an ETA in its telemetry; GET /v1/tenders/{id}/events
 // shows the stops in order with their EDI 214 codes and the ETA. A stop
-// of a load the truck was not dispatched is refused with
-// stop_event_not_dispatched; another carrier's client reading the events
+// of the load reported by another truck, and one of a load never
+// dispatched, are refused with stop_event_not_dispatched and leave the
+// events empty; a stop the dispatch does not have is
+// stop_event_unknown_stop; another carrier's client reading the events
 // gets 404.
 func TestTrackingEndToEnd(t *testing.T) {
 	commandEngines(t, func(t *testing.T, a, b *gateway) {
@@ -72,11 +74,26 @@ func TestTrackingEndToEnd(t *testing.T) {
 
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		// A load the truck was never dispatched: refused, nothing recorded.
-		err := tr.a.ReportStop(ctx, agent.StopEvent{TenderID: "TRK-L9", StopSeq: 1, Status: frame.StopArrived, At: time.Now(), Lat: 41.5, Lon: -88.1})
+		// Another truck of the carrier reports a stop of truck-t's load, and
+		// truck-t one of a load never dispatched: refused, nothing recorded,
+		// the TMS sees no event.
+		intruder := startTruck(t, b, "truck-x", truckOptions{issuer: a, commands: &avStack{}})
+		a.mustCLI("vehicle", "carrier", "set", "truck-x", "acme")
 		var refused *agent.StopRefusedError
+		err := intruder.a.ReportStop(ctx, agent.StopEvent{TenderID: "TRK-L1", StopSeq: 1, Status: frame.StopArrived, At: time.Now(), Lat: 41.5, Lon: -88.1})
+		if !errors.As(err, &refused) || refused.Code != codes.StopEventNotDispatched {
+			t.Fatalf("another truck's stop of the load: %v", err)
+		}
+		err = tr.a.ReportStop(ctx, agent.StopEvent{TenderID: "TRK-L9", StopSeq: 1, Status: frame.StopArrived, At: time.Now(), Lat: 41.5, Lon: -88.1})
 		if !errors.As(err, &refused) || refused.Code != codes.StopEventNotDispatched {
 			t.Fatalf("a stop of a load not dispatched: %v", err)
+		}
+		if status, v := tmsGet(a, disp, tok, "/v1/tenders/TRK-L1/events"); status != http.StatusOK || len(v["events"].([]any)) != 0 {
+			t.Fatalf("events after the refused stops: %d %v", status, v)
+		}
+		err = tr.a.ReportStop(ctx, agent.StopEvent{TenderID: "TRK-L1", StopSeq: 7, Status: frame.StopArrived, At: time.Now(), Lat: 41.5, Lon: -88.1})
+		if !errors.As(err, &refused) || refused.Code != codes.StopEventUnknownStop {
+			t.Fatalf("a stop the dispatch does not have: %v", err)
 		}
 		t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
 		steps := []struct {
