@@ -150,6 +150,7 @@ func (a *Agent) runSession(ctx context.Context) error {
 	a.sess = nil
 	a.wd.SessionEnded()
 	a.out.sessionEnded()
+	a.stopsSessionEndedLocked()
 	a.mu.Unlock()
 	if err == nil {
 		err = connErr(KindNetwork, "", errors.New("session ended"))
@@ -329,6 +330,9 @@ func (a *Agent) rejected(why Reason, claimed frame.Kind, seq uint64) {
 }
 
 func (a *Agent) onAck(s *session, ack *frame.Ack) {
+	if a.stopAnswered(s, ack.AckEpoch, ack.AckSeq, "") {
+		return
+	}
 	a.mu.Lock()
 	if ack.AckEpoch == a.counter.Epoch() && a.out.acked(ack.AckEpoch, ack.AckSeq) {
 		a.mu.Unlock()
@@ -360,6 +364,9 @@ func retryable(code string) bool { return codes.Retryable(code) }
 func notTaken(code string) bool { return code == codes.GatewayBusy || code == codes.RateLimited }
 
 func (a *Agent) onNack(s *session, n *frame.Nack) {
+	if a.stopAnswered(s, n.AckEpoch, n.AckSeq, n.Reason) {
+		return
+	}
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -530,7 +537,7 @@ func (s *session) writeOnce(ctx context.Context) (bool, time.Duration, error) {
 		}
 		return false, wait, nil
 	}
-	if did, err := s.writeControl(ctx); did || err != nil {
+	if did, err := s.writeControlOrStop(ctx); did || err != nil {
 		return did, 0, err
 	}
 	return s.writeTelemetry(ctx)
@@ -565,6 +572,15 @@ func (s *session) writeControl(ctx context.Context) (bool, error) {
 	s.mu.Unlock()
 	_, err := s.send(ctx, ack, nil)
 	return true, err
+}
+
+// writeControlOrStop sends what writeControl sends, else one stop event:
+// stop events go before telemetry, which is measured far more often.
+func (s *session) writeControlOrStop(ctx context.Context) (bool, error) {
+	if did, err := s.writeControl(ctx); did || err != nil {
+		return did, err
+	}
+	return s.writeStop(ctx)
 }
 
 // writeHeartbeat sends the heartbeat asked for, if one is.

@@ -60,6 +60,14 @@ and → the poll that saw it; for hazmat loads, the second approval → accepted
 and beside them the one-core Ed25519 verify rate measured in this process
 before and after the run (--calibrate), the machine's ceiling that day.
 Any load not accepted, and any unexpected refusal, fails the run (exit 1).
+
+Tracking: 'sim fleet' trucks report the stops of a dispatch they accept
+(signed stop events, one every 1.5 s, with the ETA in their telemetry). After
+the loads, the run reads GET /v1/tenders/{id}/events of every accepted load,
+and of each truck's last load until it shows its delivery (at most 12 s), and
+reports how many loads had events, their delivery, and an ETA. A truck given
+a new load stops reporting the one before, so these figures do not fail the
+run.
 A 429 (the per-client budget, access.rate_per_second, default 50/s) is
 honoured with its Retry-After and counted; the dispatcher's polls share that
 budget, so when loads are slow it throttles the polling. To measure the

@@ -67,6 +67,12 @@ func TestSimTMSDispatchesToFleet(t *testing.T) {
 	if rep.Loads < 4 || rep.Accepted != rep.Loads || rep.Hazmat < 2 || rep.Retries < 2 {
 		t.Fatalf("loads %d, accepted %d, hazmat %d, retries %d", rep.Loads, rep.Accepted, rep.Hazmat, rep.Retries)
 	}
+	// The trucks report the stops of their loads (sim fleet), and the TMS
+	// reads them back: at least each truck's last load has its first
+	// event within the tracking wait.
+	if rep.Tracked < 1 {
+		t.Fatalf("no accepted load had tracking events (tracked %d, delivered %d, with ETA %d)", rep.Tracked, rep.TrackedDelivered, rep.TrackedETA)
+	}
 	if rep.DispatchToAccepted.N != rep.Loads-rep.Hazmat || rep.ApprovalToAccepted.N != rep.Hazmat ||
 		len(rep.HazmatCommands) != rep.Hazmat {
 		t.Fatalf("latencies measured for %d standard and %d hazmat loads (%d ids), want %d and %d",

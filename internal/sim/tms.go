@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +32,12 @@ const (
 	DefaultTMSCarrier      = "acme"
 	DefaultTMSPoll         = 10 * time.Millisecond
 	DefaultTMSAnswerWithin = 30 * time.Second
-	DefaultTMSRetryEvery   = 10
+	// DefaultTMSTrackWithin bounds the wait, after the last load, for the
+	// accepted loads' shipment status events (GET /v1/tenders/{id}/events):
+	// a truck reports a load's five stop events one every
+	// StopEventInterval after it accepts it.
+	DefaultTMSTrackWithin = 12 * time.Second
+	DefaultTMSRetryEvery  = 10
 	// MaxTMSRate bounds the loads started per second.
 	MaxTMSRate = 200.0
 	// MaxTMSInFlight bounds the loads in flight at once.
@@ -50,6 +56,7 @@ type TMSConfig struct {
 	RetryEvery     int // every N-th load re-POSTs its dispatch (0: never)
 	PollEvery      time.Duration
 	AnswerWithin   time.Duration // a load not final by then counts as timed out
+	TrackWithin    time.Duration // the wait for the accepted loads' tracking events
 	// CalibrateFor is how long the one-core Ed25519 verify rate is
 	// measured before and after the run (0: DefaultCalibrateFor): the
 	// ceiling the latency figures are read beside.
@@ -68,6 +75,9 @@ func (c TMSConfig) withDefaults() TMSConfig {
 	}
 	if c.AnswerWithin == 0 {
 		c.AnswerWithin = DefaultTMSAnswerWithin
+	}
+	if c.TrackWithin == 0 {
+		c.TrackWithin = DefaultTMSTrackWithin
 	}
 	if c.CalibrateFor == 0 {
 		c.CalibrateFor = DefaultCalibrateFor
@@ -130,7 +140,11 @@ type TMS struct {
 	std []time.Duration // standard loads: POST dispatch → accepted recorded
 	obs []time.Duration // standard loads: POST dispatch → accepted seen by the poll
 	haz []time.Duration // hazmat: second approval → accepted recorded
+	acc []acceptedLoad  // the accepted loads, in the order they were seen accepted
 }
+
+// acceptedLoad is an accepted load: its tender id and truck.
+type acceptedLoad struct{ id, vehicle string }
 
 type tmsClient struct {
 	id     string
@@ -179,6 +193,15 @@ type TMSReport struct {
 	// ApprovalToAccepted: hazmat loads, the second approval's answer → the
 	// accepted transition recorded.
 	ApprovalToAccepted Dist `json:"approval_to_accepted"`
+	// Tracked, TrackedDelivered and TrackedETA count the accepted loads
+	// whose GET /v1/tenders/{id}/events showed at least one shipment
+	// status event, the delivery (D1), and an ETA, within TrackWithin
+	// after the last load. A truck given a new load stops reporting the
+	// one before, so with more loads than trucks not every load is
+	// tracked to its delivery; these figures do not fail the run.
+	Tracked          int `json:"tracked_loads"`
+	TrackedDelivered int `json:"tracked_delivered"`
+	TrackedETA       int `json:"tracked_with_eta"`
 	// HazmatCommands are the accepted hazmat loads' command ids.
 	HazmatCommands []string `json:"hazmat_commands"`
 	// Ceiling is the one-core Ed25519 verify rate measured in this process
@@ -261,7 +284,8 @@ loop:
 		}
 	}
 	wg.Wait()
-	elapsed := time.Since(t0)
+	ran := time.Since(t0)
+	t.track(context.WithoutCancel(ctx))
 	// The ceiling again after the run: the machine may have changed.
 	var after *Ceiling
 	if ctx.Err() == nil {
@@ -274,7 +298,7 @@ loop:
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rep.CeilingAfter = after
-	t.rep.Duration = elapsed.Seconds()
+	t.rep.Duration = ran.Seconds()
 	t.rep.DispatchToAccepted, t.rep.DispatchToSeen, t.rep.ApprovalToAccepted = distOf(t.std), distOf(t.obs), distOf(t.haz)
 	if t.rep.Loads == 0 {
 		t.rep.Failures = append(t.rep.Failures, "no load was started")
@@ -534,6 +558,7 @@ func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry boo
 	if final.State != "accepted" {
 		return
 	}
+	t.acc = append(t.acc, acceptedLoad{id: id, vehicle: vehicle})
 	if retry {
 		t.rep.Retries++
 	}
@@ -556,6 +581,73 @@ func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry boo
 	}
 	t.std = append(t.std, max(0, accAt.Sub(sent)))
 	t.obs = append(t.obs, seen.Sub(sent))
+}
+
+// track reads every accepted load's shipment status events once, then
+// keeps reading those of each truck's last load (a truck given a new load
+// stops reporting the one before) until each shows its delivery or
+// TrackWithin has passed, and counts what it saw.
+func (t *TMS) track(ctx context.Context) {
+	t.mu.Lock()
+	loads := slices.Clone(t.acc)
+	t.mu.Unlock()
+	last := map[string]string{} // vehicle → its last load
+	for _, l := range loads {
+		last[l.vehicle] = l.id
+	}
+	type seen struct{ any, delivered, eta bool }
+	got := map[string]seen{}
+	read := func(id string) {
+		st, b, _, err := t.call(ctx, t.dispatcher, http.MethodGet, "/v1/tenders/"+id+"/events", "", nil)
+		var v struct {
+			Events []struct {
+				Code string `json:"code"`
+			} `json:"events"`
+			ETA *struct{} `json:"eta"`
+		}
+		if err != nil || st != http.StatusOK || json.Unmarshal(b, &v) != nil {
+			return
+		}
+		s := got[id]
+		s.any = s.any || len(v.Events) > 0
+		s.eta = s.eta || v.ETA != nil
+		for _, e := range v.Events {
+			s.delivered = s.delivered || e.Code == "D1"
+		}
+		got[id] = s
+	}
+	deadline := time.Now().Add(t.cfg.TrackWithin)
+	pending := make([]string, 0, len(last))
+	for _, l := range loads {
+		read(l.id)
+		if last[l.vehicle] == l.id && !got[l.id].delivered {
+			pending = append(pending, l.id)
+		}
+	}
+	for len(pending) > 0 && ctx.Err() == nil && time.Now().Before(deadline) {
+		time.Sleep(min(500*time.Millisecond, time.Until(deadline)))
+		var still []string
+		for _, id := range pending {
+			read(id)
+			if !got[id].delivered {
+				still = append(still, id)
+			}
+		}
+		pending = still
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range got {
+		if s.any {
+			t.rep.Tracked++
+		}
+		if s.delivered {
+			t.rep.TrackedDelivered++
+		}
+		if s.eta {
+			t.rep.TrackedETA++
+		}
+	}
 }
 
 // poll GETs the command every PollEvery until it is final (bounded by
@@ -593,6 +685,7 @@ func (r *TMSReport) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "loads\t%d (hazmat %d, retries checked %d, 429s honoured %d)\n", r.Loads, r.Hazmat, r.Retries, r.Throttled)
 	fmt.Fprintf(tw, "accepted / rejected / expired / other / timed out / abandoned\t%d / %d / %d / %d / %d / %d\n",
 		r.Accepted, r.Rejected, r.Expired, r.OtherFinal, r.TimedOut, r.Abandoned)
+	fmt.Fprintf(tw, "tracked (any event / delivered / with ETA)\t%d / %d / %d of %d accepted\n", r.Tracked, r.TrackedDelivered, r.TrackedETA, r.Accepted)
 	fmt.Fprintf(tw, "\tn\tp50 ms\tp99 ms\tmax ms\n")
 	for _, row := range []struct {
 		name string
