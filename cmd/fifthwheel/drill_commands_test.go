@@ -115,3 +115,46 @@ func TestDrillCommandPathPasses(t *testing.T) {
 		t.Logf("%s: %d checks, timings %+v", d.Name, len(d.Checks), d.Timings)
 	}
 }
+
+// TestDrillCommandPathFailsWithoutTheirEvidence: with the gateway's
+// record of what happened gone from its store (test-only hook: no
+// command_delivered, vehicle_mismatch or command_expired events), each
+// command-path drill fails on the gateway's record it reads: the replay
+// drill on the one delivery, the other-vehicle drill on the refusal of
+// B's answer, the blackout drill on command_expired.
+func TestDrillCommandPathFailsWithoutTheirEvidence(t *testing.T) {
+	rep := runDrills(t, func(tg *drill.Target) {
+		tg.Events = droppedEvents{l: tg.Events, codes: []string{codes.CommandDelivered, codes.VehicleMismatch, codes.CommandExpired}}
+	}, commandPathDrills, exitRuntime)
+	want := map[string]string{
+		"command-replay-to-vehicle":       "command_delivered events about the command after the replay: want 1, got 0",
+		"command-for-another-vehicle":     "security event in the gateway's store: want vehicle_mismatch",
+		"command-expired-across-blackout": "security event in the gateway's store: want command_expired",
+	}
+	for _, d := range rep.Drills {
+		if d.Outcome != drill.Fail || !strings.HasPrefix(d.Reason, want[d.Name]) {
+			t.Errorf("%s: %s (%s), want fail: %s", d.Name, d.Outcome, d.Reason, want[d.Name])
+		}
+	}
+}
+
+// TestDrillCommandForAnotherVehicleFailsWithoutSafeState: with trucks
+// that only report a command failing authentication and keep driving
+// (agent.Config.NoSafeStateOnCommandAttack, test-only hook), the
+// other-vehicle drill fails on truck B's safe state; the replay and
+// blackout drills, which need no safe state, still pass.
+func TestDrillCommandForAnotherVehicleFailsWithoutSafeState(t *testing.T) {
+	rep := runDrills(t, func(tg *drill.Target) {
+		tg.TruckConfig = func(c *agent.Config) { c.NoSafeStateOnCommandAttack = true }
+	}, commandPathDrills, exitRuntime)
+	for _, d := range rep.Drills {
+		switch {
+		case d.Name == "command-for-another-vehicle":
+			if d.Outcome != drill.Fail || !strings.HasPrefix(d.Reason, "truck B: began its safe-state maneuver: want yes") {
+				t.Errorf("%s: %s (%s), want fail on truck B's safe state", d.Name, d.Outcome, d.Reason)
+			}
+		case d.Outcome != drill.Pass:
+			t.Errorf("%s: %s (%s), want pass", d.Name, d.Outcome, d.Reason)
+		}
+	}
+}
