@@ -120,14 +120,14 @@ func TestDrillCommandPathPasses(t *testing.T) {
 // record of what happened gone from its store (test-only hook: no
 // command_delivered, vehicle_mismatch or command_expired events), each
 // command-path drill fails on the gateway's record it reads: the replay
-// drill on the one delivery, the other-vehicle drill on the refusal of
+// drill on the delivery, the other-vehicle drill on the refusal of
 // B's answer, the blackout drill on command_expired.
 func TestDrillCommandPathFailsWithoutTheirEvidence(t *testing.T) {
 	rep := runDrills(t, func(tg *drill.Target) {
 		tg.Events = droppedEvents{l: tg.Events, codes: []string{codes.CommandDelivered, codes.VehicleMismatch, codes.CommandExpired}}
 	}, commandPathDrills, exitRuntime)
 	want := map[string]string{
-		"command-replay-to-vehicle":       "command_delivered events about the command after the replay: want 1, got 0",
+		"command-replay-to-vehicle":       "security event in the gateway's store: want command_delivered",
 		"command-for-another-vehicle":     "security event in the gateway's store: want vehicle_mismatch",
 		"command-expired-across-blackout": "security event in the gateway's store: want command_expired",
 	}

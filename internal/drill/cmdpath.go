@@ -106,6 +106,9 @@ func (s *commandScene) unchanged(ctx context.Context, t *Target, p *Probe, id, a
 		return err
 	}
 	p.Check("GET "+commandPath("{id}")+" "+after, "200 "+stateAccepted, a.String()+" "+v.State)
+	if err := awaitEvent(ctx, t, p, codes.CommandDelivered, commandSubject(id), nil); err != nil {
+		return err
+	}
 	n, err := countEvents(ctx, t, codes.CommandDelivered, commandSubject(id))
 	if err != nil {
 		return err
@@ -351,7 +354,8 @@ func commandExpiredAcrossBlackoutDrill(ctx context.Context, t *Target, p *Probe)
 		return nil
 	}
 	p.Timing("truck: resumed after the link came back", resumed.Sub(back), 0)
-	if err := sleep(ctx, commandQuietWait); err != nil {
+	// A session's redelivery runs when it starts: a second is ample.
+	if err := sleep(ctx, commandRedeliveryWait); err != nil {
 		return err
 	}
 	p.Check("drill truck: commands reaching its AV stack", "0", fmt.Sprint(s.tr.handler.total()))
