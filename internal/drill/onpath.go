@@ -262,20 +262,24 @@ func (o *onPath) inject(msg []byte) error {
 	if s == nil {
 		return errors.New("no WebSocket session on the path to inject into")
 	}
-	// A server's frame: final, text, unmasked (RFC 6455 §5.2).
-	hdr := []byte{0x80 | 0x1}
-	switch n := len(msg); {
-	case n < 126:
-		hdr = append(hdr, byte(n))
-	case n <= 0xffff:
-		hdr = append(hdr, 126, byte(n>>8), byte(n))
-	default:
-		hdr = binary.BigEndian.AppendUint64(append(hdr, 127), uint64(n))
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, err := s.down.Write(append(hdr, msg...))
+	_, err := s.down.Write(append(wsTextHeader(len(msg)), msg...))
 	return err
+}
+
+// wsTextHeader is the header of a server's WebSocket message of n bytes
+// in one frame: final, text, unmasked (RFC 6455 §5.2).
+func wsTextHeader(n int) []byte {
+	hdr := []byte{0x80 | 0x1}
+	switch {
+	case n < 126:
+		return append(hdr, byte(n))
+	case n <= 0xffff:
+		return append(hdr, 126, byte(n>>8), byte(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(hdr, 127), uint64(n))
+	}
 }
 
 // readWSFrame reads one WebSocket frame: its header as read and its
