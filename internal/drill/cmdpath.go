@@ -288,26 +288,9 @@ func commandExpiredAcrossBlackoutDrill(ctx context.Context, t *Target, p *Probe)
 		return nil
 	}
 	p.Timing("gateway: comm_lost after the blackout began", row.Time.Sub(blackout), 0)
-	// Until the gateway closes the dead session (its idle timer, just
-	// after comm_lost), it still counts the truck as connected and would
-	// write the command into the silent socket: the drill dispatches once
-	// the session is closed, when the truck is offline to the gateway.
-	closed, err := waitEvent(ctx, t, codes.SessionClosedCommLost, s.v.subject(), sla+p.eventWait)
-	if err != nil {
-		return err
-	}
-	if !p.Check("set-up: the dead session closed by the gateway", codes.SessionClosedCommLost, closed.Code) {
-		return nil
-	}
-	p.Timing("gateway: the dead session closed after comm_lost", closed.Time.Sub(row.Time), 0)
-	// The gateway's close of a silent session waits out the WebSocket
-	// close handshake (seconds) before it forgets the session; the dark
-	// truck's socket is reset (as its NAT or stack would in the end), so
-	// that it forgets it now.
-	link.end()
-	if err := sleep(ctx, deadSessionSettle); err != nil {
-		return err
-	}
+	// From comm_lost on, the gateway counts the truck as offline: the
+	// dispatch that follows is queued (vehicle_offline), never written
+	// into the silent socket, which the gateway has not closed yet.
 
 	key, err := freshKey(t, "dispatch-key")
 	if err != nil {

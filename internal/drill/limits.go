@@ -169,9 +169,6 @@ const (
 	// commandExpireWait bounds the wait for the gateway's sweep to mark
 	// an expired command (it runs every few seconds).
 	commandExpireWait = 15 * time.Second
-	// deadSessionSettle is how long the blackout drill gives the gateway
-	// to forget a session whose socket it just saw reset.
-	deadSessionSettle = 500 * time.Millisecond
 )
 
 // The on-path terminator (onpath.go).
