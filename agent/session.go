@@ -286,11 +286,14 @@ func (s *session) readLoop(ctx context.Context) error {
 		}
 		f, why, untrusted := s.gw.open(data)
 		if why != "" {
-			if claimedKind(untrusted) == frame.KindCommand && why != ReasonReplayed {
+			if claimedKind(untrusted) == frame.KindCommand {
 				// A command that fails authentication: the operator hears
-				// of it and the truck stops (commands.go). A command
-				// replayed within this session is authentic and was
-				// answered already: ignored, like any replayed frame.
+				// of it and the truck stops (commands.go). That includes
+				// a command frame replayed within this session: the
+				// gateway signs every delivery under a fresh seq (a
+				// redelivery after a reconnect is a new frame, answered
+				// from the executed-command log), so an old seq again is
+				// someone inside the path re-sending what it saw.
 				a.commandRefused(why, untrusted)
 				continue
 			}

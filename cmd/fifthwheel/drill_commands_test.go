@@ -141,8 +141,9 @@ func TestDrillCommandPathFailsWithoutTheirEvidence(t *testing.T) {
 // TestDrillCommandForAnotherVehicleFailsWithoutSafeState: with trucks
 // that only report a command failing authentication and keep driving
 // (agent.Config.NoSafeStateOnCommandAttack, test-only hook), the
-// other-vehicle drill fails on truck B's safe state; the replay and
-// blackout drills, which need no safe state, still pass.
+// other-vehicle drill fails on truck B's safe state and the replay drill
+// on the replaying truck's; the blackout drill, which needs no safe
+// state, still passes.
 func TestDrillCommandForAnotherVehicleFailsWithoutSafeState(t *testing.T) {
 	rep := runDrills(t, func(tg *drill.Target) {
 		tg.TruckConfig = func(c *agent.Config) { c.NoSafeStateOnCommandAttack = true }
@@ -152,6 +153,10 @@ func TestDrillCommandForAnotherVehicleFailsWithoutSafeState(t *testing.T) {
 		case d.Name == "command-for-another-vehicle":
 			if d.Outcome != drill.Fail || !strings.HasPrefix(d.Reason, "truck B: began its safe-state maneuver: want yes") {
 				t.Errorf("%s: %s (%s), want fail on truck B's safe state", d.Name, d.Outcome, d.Reason)
+			}
+		case d.Name == "command-replay-to-vehicle":
+			if d.Outcome != drill.Fail || !strings.HasPrefix(d.Reason, "drill truck: began its safe-state maneuver: want yes") {
+				t.Errorf("%s: %s (%s), want fail on the truck's safe state", d.Name, d.Outcome, d.Reason)
 			}
 		case d.Outcome != drill.Pass:
 			t.Errorf("%s: %s (%s), want pass", d.Name, d.Outcome, d.Reason)

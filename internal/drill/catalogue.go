@@ -148,7 +148,7 @@ func Catalogue() []Drill {
 			Asset: assetCommands, Actor: actorInsiderTMS,
 			Vector:    "a TMS retries a dispatch with the same Idempotency-Key (before and after execution), then reuses the key for another body",
 			Checklist: checkApproval, Run: tmsRetryDrill},
-		{Name: "command-replay-to-vehicle", Control: "the agent takes each signed command envelope once: a byte-for-byte replay on the session is refused (replayed, gateway frame order), never run or answered again; the gateway's record stays accepted, delivered once",
+		{Name: "command-replay-to-vehicle", Control: "the agent takes each signed command envelope once: a byte-for-byte replay on the session is refused (replayed, gateway frame order) as an authenticity failure: command_refused raised and the safe state started, never run or answered again; the gateway's record stays accepted, delivered once",
 			Asset: assetCommands, Actor: actorNetwork,
 			Vector:    "an attacker inside the truck's TLS path (a compromised terminator or gateway replica) re-sends a command envelope it saw after the truck executed it",
 			Checklist: testReplay, Run: commandReplayDrill},

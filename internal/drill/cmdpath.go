@@ -125,11 +125,11 @@ func (s *commandScene) unchanged(ctx context.Context, t *Target, p *Probe, id, a
 //
 // It proves, on the real agent SDK against the real gateway, that the
 // replay is refused by the agent's gateway-frame order check (reason
-// replayed): the AV stack ran the command once, the agent sent no second
-// answer, and the gateway's record is unchanged (accepted, delivered
-// once). It also records that the truck keeps driving: the agent treats
-// an authentic envelope already answered as a replayed frame, not as a
-// forged command (agent/session.go), so no safe state.
+// replayed) as an authenticity failure inside the session: the operator
+// event (command_refused) and the safe-state maneuver, as the seed
+// prescribes; the AV stack ran the command once, the agent sent no
+// second answer, and the gateway's record is unchanged (accepted,
+// delivered once).
 //
 // It does not prove anything about an attacker outside TLS (who can
 // inject nothing: the mTLS drills cover that), nor about a replay in a
@@ -156,9 +156,7 @@ func commandReplayDrill(ctx context.Context, t *Target, p *Probe) error {
 	if err := dt.path.inject(env.raw); err != nil {
 		return fmt.Errorf("inject the replay: %w", err)
 	}
-	e, ok, err := dt.tr.awaitMatch(ctx, agent.EventGatewayFrameRejected, injected, commandReplayWait, func(e agent.Event) bool {
-		return e.FrameKind == "command"
-	})
+	e, ok, err := dt.tr.awaitMatch(ctx, agent.EventCommandRefused, injected, commandReplayWait, nil)
 	if err != nil {
 		return err
 	}
@@ -167,14 +165,23 @@ func commandReplayDrill(ctx context.Context, t *Target, p *Probe) error {
 		got = string(e.Kind) + ": " + string(e.Reason)
 		p.Timing("truck: the replay refused after it was injected", e.Time.Sub(injected), 0)
 	}
-	p.Check("drill truck: its agent on the replayed command envelope", string(agent.EventGatewayFrameRejected)+": "+string(agent.ReasonReplayed), got)
+	p.Check("drill truck: its agent on the replayed command envelope", string(agent.EventCommandRefused)+": "+string(agent.ReasonReplayed), got)
+	stop, ok, err := dt.tr.awaitMatch(ctx, agent.EventStopping, injected, commandReplayWait, nil)
+	if err != nil {
+		return err
+	}
+	got = "no"
+	if ok {
+		got = "yes: " + string(stop.Reason)
+		p.Timing("truck: safe-state maneuver began after the replay", stop.Time.Sub(injected), 0)
+	}
+	p.Check("drill truck: began its safe-state maneuver", "yes: "+string(agent.ReasonCommandAuthFailure), got)
 	if err := sleep(ctx, commandRedeliveryWait); err != nil {
 		return err
 	}
 	p.Check("drill truck: times the command reached its AV stack", "1", fmt.Sprint(dt.tr.handler.count(id)))
-	p.Check("drill truck: agent command events after the replay (answer, redelivery, refusal)", "0", fmt.Sprint(dt.tr.commandsSeen(injected)))
-	p.Check("drill truck: stops begun after the replay (an answered envelope is ignored, not run)", "0",
-		fmt.Sprint(len(dt.tr.events(agent.EventStopping, injected))))
+	answers := len(dt.tr.events(agent.EventCommandAnswered, injected)) + len(dt.tr.events(agent.EventCommandRedelivered, injected))
+	p.Check("drill truck: answers sent after the replay", "0", fmt.Sprint(answers))
 	return s.unchanged(ctx, t, p, id, "after the replay")
 }
 
