@@ -60,10 +60,18 @@ func simTMSWithFleet(t *testing.T, g *gateway, fleetArgs, tmsArgs []string) (int
 func TestSimTMSDispatchesToFleet(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "d")
 	g := startGateway(t, data, []string{"--data", data}, fleetEnv)
-	code, rep := simTMSWithFleet(t, g, nil, []string{"--hazmat-fraction", "0.5", "--retry-every", "2"})
+	code, rep := simTMSWithFleet(t, g, nil, []string{"--hazmat-fraction", "0.5", "--retry-every", "2", "--route-update-every", "3"})
 	if code != 0 || len(rep.Failures) != 0 {
 		t.Fatalf("sim tms exited %d with failures %v", code, rep.Failures)
 	}
+	// Route updates: each one approved once and accepted by the truck, or
+	// refused 412 because the truck had its next load by then; never lost.
+	if rep.RouteUpdates < 1 || rep.RoutesAccepted+rep.RouteConflicts != rep.RouteUpdates ||
+		rep.RouteApprovalToAccepted.N != rep.RoutesAccepted {
+		t.Fatalf("route updates %d: accepted %d, conflicts %d, measured %d", rep.RouteUpdates, rep.RoutesAccepted,
+			rep.RouteConflicts, rep.RouteApprovalToAccepted.N)
+	}
+	t.Logf("route updates %d: accepted %d, conflicts %d", rep.RouteUpdates, rep.RoutesAccepted, rep.RouteConflicts)
 	if rep.Loads < 4 || rep.Accepted != rep.Loads || rep.Hazmat < 2 || rep.Retries < 2 {
 		t.Fatalf("loads %d, accepted %d, hazmat %d, retries %d", rep.Loads, rep.Accepted, rep.Hazmat, rep.Retries)
 	}
