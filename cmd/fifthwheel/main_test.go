@@ -27,8 +27,9 @@ import (
 // e2eParallel is how many parallel tests run at once unless -parallel says
 // otherwise. The default, GOMAXPROCS, is 2 on a 2-core CI machine, but these
 // end-to-end tests mostly wait (blackouts, comm-loss timers, polls): the
-// package used about a third of the machine's CPU under -race, and 4 cut
-// its wall time by about a fifth over 2 (measured with -race on 2 cores).
+// package used about a third of the machine's CPU under -race, and 4 took
+// its run from 504 s to 414 s (-race, a shared 2-core machine, runs taken
+// back to back).
 const e2eParallel = 4
 
 // TestMain registers fifthwheel as a command the scripts can exec: the test
