@@ -179,10 +179,12 @@ func (s *avStack) total() int {
 // other replica).
 func commandEngines(t *testing.T, fn func(t *testing.T, a, b *gateway)) {
 	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
 		g := devGateway(t)
 		fn(t, g, g)
 	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		a, b := pgReplicas(t)
 		fn(t, a, b)
 	})
@@ -194,6 +196,7 @@ func commandEngines(t *testing.T, fn func(t *testing.T, a, b *gateway)) {
 // accepted; a route update the truck rejects is recorded rejected with the
 // truck's reason.
 func TestCommandDeliveredAndAccepted(t *testing.T) {
+	t.Parallel()
 	commandEngines(t, func(t *testing.T, a, b *gateway) {
 		av := &avStack{}
 		tr := startTruck(t, b, "truck-1", truckOptions{issuer: a, commands: av})
@@ -262,6 +265,7 @@ func TestCommandDeliveredAndAccepted(t *testing.T) {
 // connected stays queued (vehicle_offline) and is delivered when it
 // connects.
 func TestCommandWaitsForOfflineVehicle(t *testing.T) {
+	t.Parallel()
 	commandEngines(t, func(t *testing.T, a, b *gateway) {
 		desk := newCommandDesk(t, a, func(string) bool { return false })
 		c := desk.create("truck-2", false, false, 0)
@@ -288,6 +292,7 @@ func TestCommandWaitsForOfflineVehicle(t *testing.T) {
 // is out of reach, whose expiry passes before it is back, is never
 // delivered: the gateway expires it, and the truck never sees it.
 func TestAttackCommandExpiredDuringBlackout(t *testing.T) {
+	t.Parallel()
 	commandEngines(t, func(t *testing.T, a, b *gateway) {
 		av := &avStack{}
 		tr := startTruck(t, b, "truck-3", truckOptions{issuer: a, commands: av})
@@ -314,6 +319,7 @@ func TestAttackCommandExpiredDuringBlackout(t *testing.T) {
 // it (so never has it to refuse), and A's answered command is not sent
 // again (no replayed envelope) when A reconnects.
 func TestAttackCommandForAnotherVehicle(t *testing.T) {
+	t.Parallel()
 	commandEngines(t, func(t *testing.T, a, b *gateway) {
 		avA, avB := &avStack{}, &avStack{}
 		trA := startTruck(t, b, "truck-a", truckOptions{issuer: a, commands: avA})
@@ -341,6 +347,7 @@ func TestAttackCommandForAnotherVehicle(t *testing.T) {
 // session; the truck answers it from its executed-command log without
 // running it again, and the gateway records the answer once.
 func TestAttackCommandAgentRestartedBetweenExecutionAndAnswer(t *testing.T) {
+	t.Parallel()
 	commandEngines(t, func(t *testing.T, a, b *gateway) {
 		av := &avStack{}
 		var trp atomic.Pointer[truck]
@@ -401,6 +408,7 @@ func TestAttackCommandAgentRestartedBetweenExecutionAndAnswer(t *testing.T) {
 // accepted, a route update declined (--reject-commands route_update); the
 // report counts both.
 func TestSimFleetAnswersCommands(t *testing.T) {
+	t.Parallel()
 	data := filepath.Join(t.TempDir(), "d")
 	g := startGateway(t, data, []string{"--data", data}, fleetEnv)
 	desk := newCommandDesk(t, g, nil)

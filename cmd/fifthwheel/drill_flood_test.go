@@ -50,6 +50,7 @@ func failedCheck(t *testing.T, d drill.Result, what string) {
 // beyond 256 are not refused and no admission_source_limit is recorded:
 // the handshake-stall drill fails, exit status 1.
 func TestDrillHandshakeStallFailsWithoutPerSourceAdmission(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	startGateway(t, data, []string{"--data", data}, []string{"FIFTHWHEEL_TLS_MAX_PENDING_HANDSHAKES_PER_SOURCE=4096"})
 	d := failedDrill(t, nil, "--data", data, "--only", "handshake-stall")
@@ -74,6 +75,7 @@ func TestDrillEventFloodFailsWithoutAggregation(t *testing.T) {
 // 1), while the drill expects the default 3, the truck is resumed within
 // a flap: the reconnection-flapping drill fails, exit status 1.
 func TestDrillFlappingFailsWithoutTheResumeHoldDown(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	startGateway(t, data, []string{"--data", data}, []string{"FIFTHWHEEL_SESSION_RESUME_STABLE_HEARTBEATS=1"})
 	d := failedDrill(t, nil, "--data", data, "--only", "reconnection-flapping")

@@ -37,6 +37,7 @@ func availableDrills() (n, na int) {
 // drill passes with evidence, the others are not available, the exit
 // status is 0 and the JSON report written matches the published schema.
 func TestDrillCommandAgainstTheGateway(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r := cli(t, nil, "drill", "--report", dir, "--json")
 	var rep drill.Report
@@ -110,6 +111,7 @@ func TestDrillCommandFailsAgainstAGatewayWithoutItsChecks(t *testing.T) {
 // TestDrillOnly: --only runs the named drills; an unknown name is a usage
 // error.
 func TestDrillOnly(t *testing.T) {
+	t.Parallel()
 	r := cli(t, nil, "drill", "--only", "no-such-drill")
 	if r.code != exitUsage {
 		t.Errorf("unknown drill: exit %d, want %d (%s)", r.code, exitUsage, r.stderr)
@@ -204,6 +206,7 @@ func TestDrillBlackoutFailsWithoutDetection(t *testing.T) {
 // gateway `serve --dev --data DIR` runs, its vehicle and TMS listeners
 // found through DIR/serve.addrs, and read its events from its store.
 func TestDrillAgainstARunningGateway(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	startGateway(t, data, []string{"--data", data}, nil)
 	r := cli(t, nil, "drill", "--data", data, "--json", "--only", "telemetry-replay,tls12-refused,wrong-profile-certificate,tms-token-bound-to-another-certificate")
@@ -231,6 +234,7 @@ func TestDrillAgainstARunningGateway(t *testing.T) {
 // configuration, sends five disagreeing frames, sees no finding on the
 // first four and the finding on the fifth, and passes.
 func TestDrillWheelGNSSFollowsTheGatewaysPlausibilitySettings(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	env := []string{"FIFTHWHEEL_PLAUSIBILITY_SPEED_DISAGREE_FRAMES=5"}
 	startGateway(t, data, []string{"--data", data}, env)

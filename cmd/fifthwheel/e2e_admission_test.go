@@ -19,6 +19,8 @@ import (
 // http.idle_timeout (2 min). The library's own tests (internal/server
 // TestAttack*) prove the mechanisms; this proves the wiring.
 func TestAdmissionLimitsThroughServe(t *testing.T) {
+	// Sequential (no t.Parallel): it asserts its ClientHello and idle deadlines, which a
+	// parallel neighbour's load could break.
 	// The margins separate the values set here from the defaults (2 s
 	// ClientHello deadline, 10 s idle deadline), so a setting that did not
 	// reach the listener fails the test; the closes themselves take ~0 ms

@@ -38,6 +38,18 @@ import (
 // End-to-end helpers: a real `fifthwheel serve` runs in-process (run(), the
 // same code path as the binary) on 127.0.0.1:0 listeners, and the CLI runs
 // in-process too, against the same data directory or PostgreSQL schema.
+//
+// Parallel tests: most of these tests wait (blackouts, comm-loss timers,
+// polls) rather than compute, so the ones that share nothing call
+// t.Parallel(): each has its own temp directory, 127.0.0.1:0 listeners and
+// PostgreSQL schema. NOTIFY is per database, not per schema, so parallel
+// gateways on one database hear each other's notifications; a notification
+// only wakes a re-read of the gateway's own schema, so it costs a poll and
+// changes no outcome. A test stays sequential (Go runs those first, alone)
+// when it sets a package-level hook (drillTargetHook, demoFleetHook,
+// serveUnaggregated), saturates the CPU (a flood), or asserts a time bound
+// a neighbour's load could break (revocationSLA, accessRefusalSLA,
+// admission deadlines, overload latency); such tests say so.
 
 // syncBuf is a goroutine-safe buffer for a command's output.
 type syncBuf struct {

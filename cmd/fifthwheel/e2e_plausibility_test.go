@@ -34,8 +34,12 @@ const dfwArea = "32.0, -97.5; 33.5, -97.5; 33.5, -96.0; 32.0, -96.0"
 // a finding event is recorded in the store for detection. A truck inside
 // the area raises nothing. On both store engines.
 func TestAttackTruckOutsideOperatingAreaRaisesFinding(t *testing.T) {
+	t.Parallel()
 	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) { outsideOperatingArea(t, engine) })
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			outsideOperatingArea(t, engine)
+		})
 	}
 }
 
@@ -98,6 +102,7 @@ func outsideOperatingArea(t *testing.T, engine string) {
 // than run with the rule silently wrong. (Were it to start, it stops when
 // ctx ends, and the test fails.)
 func TestBadOperatingAreaStopsServe(t *testing.T) {
+	t.Parallel()
 	data := filepath.Join(t.TempDir(), "d")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -79,6 +79,7 @@ func pgReplicas(t *testing.T, env ...string) (a, b *gateway) {
 // key registered with the CLI, and a signed batch POSTed over mutual TLS are
 // accepted, stored and readable by an operator on the TMS listener.
 func TestTelemetryOverMTLS(t *testing.T) {
+	t.Parallel()
 	g := devGateway(t)
 	truck, _ := g.issue("vehicle", "truck-1")
 	key := g.addFrameKey("truck-1")
@@ -148,6 +149,8 @@ func TestTelemetryOverMTLS(t *testing.T) {
 // refusal happens at the handshake (or, for a vehicle without a
 // certificate, at the route gate), and leaves its event in the store.
 func TestTLSMatrix(t *testing.T) {
+	// Sequential (no t.Parallel): it asserts revocationSLA, which a
+	// parallel neighbour's load could break.
 	g := devGateway(t)
 	truck, _ := g.issue("vehicle", "truck-1")
 	victim, _ := g.issue("vehicle", "truck-2")
@@ -245,6 +248,8 @@ func TestTLSMatrix(t *testing.T) {
 // next handshake, carrying a batch, is refused ("frame from a revoked
 // certificate").
 func TestRevocationClosesKeepAlive(t *testing.T) {
+	// Sequential (no t.Parallel): it asserts revocationSLA, which a
+	// parallel neighbour's load could break.
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			g := engineGateway(t, engine)
@@ -294,6 +299,8 @@ func TestRevocationClosesKeepAlive(t *testing.T) {
 // other's open connection and makes it refuse new handshakes within
 // revocationSLA.
 func TestTwoGatewaysOnePostgres(t *testing.T) {
+	// Sequential (no t.Parallel): it asserts revocationSLA, which a
+	// parallel neighbour's load could break.
 	a, b := pgReplicas(t)
 	truck, _ := a.issue("vehicle", "truck-1")
 
@@ -377,6 +384,7 @@ func jsonBody(t *testing.T, v any) []byte {
 // issue lists answers problem+json with its code, records its event and
 // issues nothing.
 func TestEnrollmentAndRenewal(t *testing.T) {
+	t.Parallel()
 	g := devGateway(t)
 	anon := g.client(tls.Certificate{})
 	enrollURL := "https://" + g.addrs.Vehicle + "/v1/pki/enroll"
@@ -523,6 +531,7 @@ func pemKey(t *testing.T, k any) []byte {
 // TestOpenSSLAgainstLiveEndpoints: openssl parses the CRL the ops listener
 // serves and gets "good" and "revoked" OCSP answers from it.
 func TestOpenSSLAgainstLiveEndpoints(t *testing.T) {
+	t.Parallel()
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
 		t.Fatal("openssl not found in PATH: this test checks interoperability with OpenSSL (make test installs it)")
@@ -564,6 +573,7 @@ func TestOpenSSLAgainstLiveEndpoints(t *testing.T) {
 // TestEnrollmentOff: with pki.enrollment false the vehicle listener, like
 // the TMS one, refuses a client without a certificate in the handshake.
 func TestEnrollmentOff(t *testing.T) {
+	t.Parallel()
 	data := filepath.Join(t.TempDir(), "d")
 	g := startGateway(t, data, []string{"--data", data}, []string{"FIFTHWHEEL_PKI_ENROLLMENT=false"})
 	if refused, _ := refusedHandshake(t, g.addrs.Vehicle, g.tlsConfig(tls.Certificate{})); !refused {

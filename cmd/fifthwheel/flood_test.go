@@ -64,6 +64,8 @@ const (
 // it at the gateway, and its agent never starts the safe-state maneuver nor
 // loses its session.
 func TestAttackUnauthenticatedEventFlood(t *testing.T) {
+	// Sequential (no t.Parallel), its engines one after the other: the flood
+	// takes every core, and a neighbour's truck would miss its heartbeats.
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			g := engineGateway(t, engine)

@@ -35,6 +35,7 @@ func publishedKeys(t *testing.T, g *gateway) []agent.GatewayFrameKey {
 // a truck pinning only the new key can connect once the gateway signs with
 // it.
 func TestGatewayKeyRotationEndToEnd(t *testing.T) {
+	t.Parallel()
 	data := filepath.Join(t.TempDir(), "d")
 	g := startGateway(t, data, []string{"--data", data}, nil)
 	old := publishedKeys(t, g)

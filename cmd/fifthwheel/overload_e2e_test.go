@@ -154,6 +154,8 @@ func handshakeBytes(addr string, tc *tls.Config) (int64, error) {
 // Heartbeat misses are set to 10 so that the held store (1.5 s) does not
 // also end the sessions as comm_lost.
 func TestOverloadRefusesBeforeTLSThroughServe(t *testing.T) {
+	// Sequential (no t.Parallel): it asserts the gateway's answer latency (session.overload_latency), which a
+	// parallel neighbour's load could break.
 	const (
 		vehicles = 12
 		hold     = 1500 * time.Millisecond

@@ -57,6 +57,8 @@ var attackEnv = []string{"FIFTHWHEEL_PKI_RENEW_PER_MINUTE=600", "FIFTHWHEEL_PKI_
 // while Renew checked revocation outside the recording transaction: most
 // renewed certificates survived the command.
 func TestAttackRenewalRacesRevocation(t *testing.T) {
+	// Sequential (no t.Parallel): it asserts revocationSLA, which a
+	// parallel neighbour's load could break.
 	t.Run("sqlite", func(t *testing.T) {
 		data := filepath.Join(t.TempDir(), "d")
 		g := startGateway(t, data, []string{"--data", data}, attackEnv)

@@ -23,12 +23,15 @@ import (
 // left in the clear is sealed when a gateway starts, after which it is no
 // longer in the store in the clear and its frames are still accepted.
 func TestAttackHS256SecretReadFromStoreThroughServe(t *testing.T) {
+	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
 		data := filepath.Join(t.TempDir(), "d")
 		start := func() *gateway { return startGateway(t, data, []string{"--data", data}, nil) }
 		testHS256Sealed(t, start, nil)
 	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		url := storetest.PostgresConfig(t).URL
 		env := sharedCAEnv(t)
 		testHS256Sealed(t, func() *gateway { return pgGateway(t, url, env) }, func() *gateway { return pgGateway(t, url, env) })

@@ -63,6 +63,7 @@ func sumCounts(m map[string]int64) int64 {
 // before and after and the gateway's CPU, and exits 0; the clients and
 // vehicles it provisioned are in the registry with their carrier and roles.
 func TestSimAccessCountsSuccesses(t *testing.T) {
+	t.Parallel()
 	data := filepath.Join(t.TempDir(), "d")
 	g := startGateway(t, data, []string{"--data", data}, accessEnv)
 	code, _, rep := simAccess(t, g, "--mode", "mix", "--clients", "4", "--vehicles", "3", "--fresh-token-every", "3")
@@ -105,6 +106,7 @@ func TestSimAccessCountsSuccesses(t *testing.T) {
 // (oauth_invalid_scope); the run counts the refusals by status and code,
 // grants nothing, and exits non-zero naming the refusal.
 func TestSimAccessFailsWhenRefused(t *testing.T) {
+	t.Parallel()
 	data := filepath.Join(t.TempDir(), "d")
 	g := startGateway(t, data, []string{"--data", data}, accessEnv)
 	code, stderr, rep := simAccess(t, g, "--mode", "reads", "--clients", "2", "--prefix", "noroles", "--roles", "")

@@ -39,6 +39,7 @@ func simFleet(t *testing.T, g *gateway, args ...string) (cliResult, *sim.Report)
 // nothing), and a fraction that selects no truck; a run whose blackout fits
 // measures every row it configured and passes.
 func TestSimFleetCheckIsHonest(t *testing.T) {
+	t.Parallel()
 	data := filepath.Join(t.TempDir(), "d")
 	g := startGateway(t, data, []string{"--data", data}, fleetEnv)
 

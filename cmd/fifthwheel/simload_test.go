@@ -116,8 +116,10 @@ func countLoadRows(t *testing.T, g *gateway, vehicles int) int {
 // file deleted): the frames it re-numbers are rejected by the gateway,
 // counted by reason code, and --check fails.
 func TestSimLoadCountsAddUp(t *testing.T) {
+	t.Parallel()
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
 			data := filepath.Join(t.TempDir(), "d")
 			state := []string{"--data", data}
 			if engine == "postgres" {
@@ -168,6 +170,9 @@ func TestSimLoadCountsAddUp(t *testing.T) {
 // their frames as failed, and --check still passes (rate limiting is the
 // gateway working as configured).
 func TestSimLoadCounts429(t *testing.T) {
+	// Sequential (no t.Parallel): it needs the load to outrun 50 frames/s
+	// past the 256-frame burst; beside parallel neighbours (batches taking
+	// ~1 s) it sent 320 frames in 3 s and saw no 429 (flaked in parallel).
 	data := filepath.Join(t.TempDir(), "d")
 	g := startGateway(t, data, []string{"--data", data}, []string{"FIFTHWHEEL_TELEMETRY_RATE_PER_SECOND=50",
 		"FIFTHWHEEL_TELEMETRY_BURST=256", "FIFTHWHEEL_LOG_LEVEL=warn"})

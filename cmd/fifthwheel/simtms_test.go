@@ -58,6 +58,7 @@ func simTMSWithFleet(t *testing.T, g *gateway, fleetArgs, tmsArgs []string) (int
 }
 
 func TestSimTMSDispatchesToFleet(t *testing.T) {
+	t.Parallel()
 	data := filepath.Join(t.TempDir(), "d")
 	g := startGateway(t, data, []string{"--data", data}, fleetEnv)
 	code, rep := simTMSWithFleet(t, g, nil, []string{"--hazmat-fraction", "0.5", "--retry-every", "2", "--route-update-every", "3"})
@@ -124,6 +125,7 @@ func TestSimTMSDispatchesToFleet(t *testing.T) {
 // (--reject-commands dispatch) leave every load rejected; the run counts
 // them and exits non-zero.
 func TestSimTMSFailsWhenTrucksDecline(t *testing.T) {
+	t.Parallel()
 	data := filepath.Join(t.TempDir(), "d")
 	g := startGateway(t, data, []string{"--data", data}, fleetEnv)
 	code, rep := simTMSWithFleet(t, g, []string{"--reject-commands", "dispatch"}, []string{"--hazmat-fraction", "0"})

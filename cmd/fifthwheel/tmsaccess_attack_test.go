@@ -197,6 +197,8 @@ func (f *tmsFleet) mint(t *testing.T, cfg authz.TokenConfig, c tls.Certificate, 
 // Each is refused with its event, and the positive control beside it
 // passes, so a refusal is the defence and not a broken setup.
 func TestAttackTMSAccess(t *testing.T) {
+	// Sequential (no t.Parallel): it asserts accessRefusalSLA, which a
+	// parallel neighbour's load could break.
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			f := newTMSFleet(t, engine)

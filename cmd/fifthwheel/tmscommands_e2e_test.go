@@ -65,8 +65,10 @@ func tmsSend(g *gateway, c tls.Certificate, req *http.Request) (int, map[string]
 // approvals by distinct approvers (the same one twice does not count),
 // then it is queued with a cmd_seq; a retried dispatch creates nothing.
 func TestTMSCommandsEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
 			var ctl, gw *gateway
 			if engine == "sqlite" {
 				ctl = devGateway(t)

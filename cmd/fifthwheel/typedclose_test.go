@@ -99,6 +99,8 @@ func checkTypedClose(t *testing.T, gw *gateway, tr *truck, start time.Time, kind
 // comm_lost. On PostgreSQL the revocation goes through one gateway and the
 // session is on the other.
 func TestRevokedTruckSessionGetsTypedClose(t *testing.T) {
+	// Sequential (no t.Parallel): it asserts revocationSLA, which a
+	// parallel neighbour's load could break.
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			ctl, gw := typedCloseGateways(t, engine)
@@ -118,6 +120,8 @@ func TestRevokedTruckSessionGetsTypedClose(t *testing.T) {
 // truck offline with cause suspended, never comm_lost. On PostgreSQL the
 // suspension goes through one gateway and the session is on the other.
 func TestSuspendedTruckSessionGetsTypedClose(t *testing.T) {
+	// Sequential (no t.Parallel): it asserts revocationSLA, which a
+	// parallel neighbour's load could break.
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			ctl, gw := typedCloseGateways(t, engine)

@@ -22,6 +22,7 @@ import (
 // request reaches the receiver and each failure is an event naming the
 // message type.
 func TestWebhookEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name, env, reason string
 	}{
@@ -29,6 +30,7 @@ func TestWebhookEndToEnd(t *testing.T) {
 		{"allow_private_still_verifies_tls", "FIFTHWHEEL_WEBHOOKS_ALLOW_PRIVATE=true", "tls_verification"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			var hits atomic.Int64
 			rcv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 			t.Cleanup(rcv.Close)

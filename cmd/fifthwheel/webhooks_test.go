@@ -17,7 +17,9 @@ import (
 // TestWebhookSinkEnqueues: which events become outbox messages, for whom,
 // on both engines.
 func TestWebhookSinkEnqueues(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		t.Parallel()
 		ctx := context.Background()
 		st := e.Open(t)
 		t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
