@@ -137,7 +137,7 @@ func TestDemoFailsWhenADrillFails(t *testing.T) {
 	}
 	t.Cleanup(func() { drillTargetHook = nil })
 	dir := t.TempDir()
-	r := cli(t, nil, "demo", "--vehicles", "1", "--blackout=false", "--duration", "2s",
+	r := cli(t, nil, "demo", "--vehicles", "1", "--blackout=false", "--hazmat=false", "--duration", "2s",
 		"--only", "revoked-vehicle", "--report", dir)
 	if r.code != exitRuntime {
 		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, exitRuntime, r.stdout, r.stderr)
@@ -152,10 +152,19 @@ func TestDemoFailsWhenADrillFails(t *testing.T) {
 	}
 }
 
+// TestDemoRefusesAHazmatLoadItCannotCarry: a scenario too short for the
+// hazmat load is a usage error, before any truck runs.
+func TestDemoRefusesAHazmatLoadItCannotCarry(t *testing.T) {
+	r := cli(t, nil, "demo", "--vehicles", "1", "--blackout=false", "--duration", "5s", "--report", t.TempDir())
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--hazmat=false") || strings.Contains(r.stdout, "enrolling") {
+		t.Errorf("exit %d, want %d before the fleet starts\nstdout: %s\nstderr: %s", r.code, exitUsage, r.stdout, r.stderr)
+	}
+}
+
 // TestDemoRefusesABlackoutItCannotMeasure: a scenario too short for the
 // blackout's figures is a usage error, before any truck runs.
 func TestDemoRefusesABlackoutItCannotMeasure(t *testing.T) {
-	r := cli(t, nil, "demo", "--vehicles", "1", "--duration", "5s", "--report", t.TempDir())
+	r := cli(t, nil, "demo", "--vehicles", "1", "--hazmat=false", "--duration", "5s", "--report", t.TempDir())
 	if r.code != exitUsage || !strings.Contains(r.stderr, "--blackout=false") || strings.Contains(r.stdout, "enrolling") {
 		t.Errorf("exit %d, want %d before the fleet starts\nstdout: %s\nstderr: %s", r.code, exitUsage, r.stdout, r.stderr)
 	}
@@ -168,7 +177,7 @@ func TestDemoRefusesABlackoutItCannotMeasure(t *testing.T) {
 func TestDemoFailsWhenTheFleetCheckFails(t *testing.T) {
 	demoFleetHook = func(d *sim.Deps) { d.Events = nil }
 	t.Cleanup(func() { demoFleetHook = nil })
-	r := cli(t, nil, "demo", "--vehicles", "1", "--blackout=false", "--duration", "2s",
+	r := cli(t, nil, "demo", "--vehicles", "1", "--blackout=false", "--hazmat=false", "--duration", "2s",
 		"--only", "clock-skew", "--report", t.TempDir())
 	if r.code != exitRuntime {
 		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, exitRuntime, r.stdout, r.stderr)
@@ -185,7 +194,7 @@ func TestDemoFailsWhenTheFleetCheckFails(t *testing.T) {
 func TestDemoFailsWhenTheHazmatLoadIsDeclined(t *testing.T) {
 	demoScenarioHook = func(c *sim.Config) { c.Commands = sim.CommandRule{Reject: []frame.CommandType{frame.CommandDispatch}} }
 	t.Cleanup(func() { demoScenarioHook = nil })
-	r := cli(t, nil, "demo", "--vehicles", "1", "--blackout=false", "--duration", "2s",
+	r := cli(t, nil, "demo", "--vehicles", "1", "--blackout=false", "--duration", "10s",
 		"--only", "clock-skew", "--report", t.TempDir())
 	if r.code != exitRuntime {
 		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, exitRuntime, r.stdout, r.stderr)

@@ -29,7 +29,7 @@ func TestDemoKeep(t *testing.T) {
 	var out, errb syncBuf
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"demo", "--keep", "--vehicles", "1", "--blackout=false", "--duration", "2s",
+		done <- run(ctx, []string{"demo", "--keep", "--vehicles", "1", "--blackout=false", "--hazmat=false", "--duration", "2s",
 			"--only", "telemetry-replay", "--report", t.TempDir()}, &out, &errb, nil)
 	}()
 	deadline := time.After(2 * time.Minute)

@@ -273,7 +273,7 @@ func (t *TMS) Run(ctx context.Context) (*TMSReport, error) {
 	defer tick.Stop()
 	sem := make(chan struct{}, MaxTMSInFlight)
 	var wg sync.WaitGroup
-	hazAcc := 0.0
+	hazAcc, standard := 0.0, 0
 loop:
 	for i := 0; ; i++ {
 		hazAcc += t.cfg.HazmatFraction
@@ -282,7 +282,12 @@ loop:
 			hazAcc--
 		}
 		retry := t.cfg.RetryEvery > 0 && i%t.cfg.RetryEvery == t.cfg.RetryEvery-1
-		reroute := !hazmat && t.cfg.RouteUpdateEvery > 0 && i%t.cfg.RouteUpdateEvery == t.cfg.RouteUpdateEvery-1
+		// Counted over the standard loads: with a hazmat fraction of 1/N,
+		// every N-th load is hazmat, so an index rule could never pick one.
+		if !hazmat {
+			standard++
+		}
+		reroute := !hazmat && t.cfg.RouteUpdateEvery > 0 && standard%t.cfg.RouteUpdateEvery == 0
 		select {
 		case sem <- struct{}{}:
 		case <-runCtx.Done():
