@@ -119,6 +119,7 @@ type Store interface {
 	AuthorityStore
 	CommandStore
 	WebhookStore
+	AuditStore
 }
 
 // EventRow is a security event as stored: the indexed columns plus the full

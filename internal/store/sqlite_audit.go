@@ -1,0 +1,278 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+func (s *sqliteStore) AppendAuditItems(ctx context.Context, items []AuditItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	if err := checkAuditItems(items); err != nil {
+		return err
+	}
+	return s.writeIn(ctx, laneOf(ctx), len(items), func(tx *sql.Tx) error {
+		return s.appendAuditItemsTx(tx, items)
+	})
+}
+
+// appendAuditItemsTx records items as pending inside tx: the call a frame
+// or event append makes in its own transaction once the log is wired in.
+func (s *sqliteStore) appendAuditItemsTx(tx *sql.Tx, items []AuditItem) error {
+	stmt, err := s.prep(tx, `INSERT INTO audit_items(kind,ref,hash,created_us) VALUES(?,?,?,?)`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	now := time.Now()
+	for _, it := range items {
+		at := it.CreatedAt
+		if at.IsZero() {
+			at = now
+		}
+		if _, err := stmt.Exec(it.Kind, it.Ref, it.Hash, at.UnixMicro()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *sqliteStore) SequenceAudit(ctx context.Context, limit int, step AuditStep) (AuditSequenced, error) {
+	if limit <= 0 {
+		return AuditSequenced{}, fmt.Errorf("store: audit sequencer limit %d", limit)
+	}
+	var out AuditSequenced
+	// The one writer is the lease: a SQLite store has one process.
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		out = AuditSequenced{}
+		size, root, err := sqliteAuditSize(tx)
+		if err != nil {
+			return err
+		}
+		pending, err := sqliteScanItems(tx.Query(`SELECT id,kind,ref,hash,leaf,pos,created_us FROM audit_items WHERE leaf IS NULL ORDER BY id LIMIT ?`, limit))
+		if err != nil || len(pending) == 0 {
+			return err
+		}
+		tree := AuditTree{Size: size, Root: root, Nodes: func(ids []AuditNodeID) ([][]byte, error) { return sqliteAuditNodes(ctx, tx, ids) }}
+		a, err := step(tree, pending)
+		if err != nil {
+			return err
+		}
+		used, err := checkAuditAppend(size, len(pending), a)
+		if err != nil {
+			return err
+		}
+		leafStmt, err := s.prep(tx, `INSERT INTO audit_leaves(idx,items,sequenced_us) VALUES(?,?,?)`)
+		if err != nil {
+			return err
+		}
+		defer leafStmt.Close()
+		itemStmt, err := s.prep(tx, `UPDATE audit_items SET leaf=?, pos=? WHERE id=? AND leaf IS NULL`)
+		if err != nil {
+			return err
+		}
+		defer itemStmt.Close()
+		next := 0
+		for _, l := range a.Leaves {
+			if _, err := leafStmt.Exec(int64(l.Index), l.Items, l.SequencedAt.UnixMicro()); err != nil {
+				return fmt.Errorf("store: audit leaf %d: %v", l.Index, err)
+			}
+			for pos := range l.Items {
+				res, err := itemStmt.Exec(int64(l.Index), pos, pending[next].ID)
+				if err != nil {
+					return err
+				}
+				if n, _ := res.RowsAffected(); n != 1 {
+					return fmt.Errorf("store: audit item %d was sequenced under the step", pending[next].ID)
+				}
+				next++
+			}
+		}
+		nodeStmt, err := s.prep(tx, `INSERT INTO audit_nodes(level,idx,hash) VALUES(?,?,?)`)
+		if err != nil {
+			return err
+		}
+		defer nodeStmt.Close()
+		for _, n := range a.Nodes {
+			if _, err := nodeStmt.Exec(int64(n.Level), int64(n.Index), n.Hash); err != nil {
+				return fmt.Errorf("store: audit node %d/%d: %v", n.Level, n.Index, err)
+			}
+		}
+		c := a.Checkpoint
+		if _, err := tx.Exec(`INSERT INTO audit_checkpoints(size,root,note,created_us) VALUES(?,?,?,?)`,
+			int64(c.Size), c.Root, c.Note, c.CreatedAt.UnixMicro()); err != nil {
+			return fmt.Errorf("store: audit checkpoint %d: %v", c.Size, err)
+		}
+		out = AuditSequenced{Leaves: len(a.Leaves), Items: used, Checkpoint: c}
+		return nil
+	})
+	if err != nil {
+		return AuditSequenced{}, err
+	}
+	return out, nil
+}
+
+// sqliteAuditSize is the tree size the sequencer continues from: the latest
+// checkpoint's, provided the stored leaves end exactly there.
+func sqliteAuditSize(tx *sql.Tx) (uint64, []byte, error) {
+	var size, leaves sql.NullInt64
+	var root []byte
+	if err := tx.QueryRow(`SELECT (SELECT MAX(size) FROM audit_checkpoints), (SELECT MAX(idx)+1 FROM audit_leaves),
+		(SELECT root FROM audit_checkpoints ORDER BY size DESC LIMIT 1)`).Scan(&size, &leaves, &root); err != nil {
+		return 0, nil, err
+	}
+	n, err := auditSize(size, leaves)
+	return n, root, err
+}
+
+// auditSize checks that the leaves end at the latest checkpoint.
+func auditSize(size, leaves sql.NullInt64) (uint64, error) {
+	if size.Int64 != leaves.Int64 || size.Int64 < 0 {
+		return 0, fmt.Errorf("store: audit leaves end at %d but the latest checkpoint has size %d: refusing to sequence (run audit verify)", leaves.Int64, size.Int64)
+	}
+	return uint64(size.Int64), nil
+}
+
+func sqliteAuditNodes(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, ids []AuditNodeID) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	where := make([]string, 0, len(ids))
+	args := make([]any, 0, 2*len(ids))
+	at := make(map[AuditNodeID][]int, len(ids))
+	for i, id := range ids {
+		where = append(where, "(level=? AND idx=?)")
+		args = append(args, int64(id.Level), int64(id.Index))
+		at[id] = append(at[id], i)
+	}
+	// Chunks keep the statement under SQLite's variable limit.
+	const chunk = 400
+	for lo := 0; lo < len(where); lo += chunk {
+		hi := min(lo+chunk, len(where))
+		rows, err := q.QueryContext(ctx, `SELECT level,idx,hash FROM audit_nodes WHERE `+strings.Join(where[lo:hi], " OR "), args[2*lo:2*hi]...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var l, i int64
+			var h []byte
+			if err := rows.Scan(&l, &i, &h); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			for _, k := range at[AuditNodeID{Level: uint(l), Index: uint64(i)}] {
+				out[k] = h
+			}
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func sqliteScanItems(rows *sql.Rows, err error) ([]AuditItem, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditItem
+	for rows.Next() {
+		var it AuditItem
+		var leaf, pos sql.NullInt64
+		var us int64
+		if err := rows.Scan(&it.ID, &it.Kind, &it.Ref, &it.Hash, &leaf, &pos, &us); err != nil {
+			return nil, err
+		}
+		it.Sequenced, it.Leaf, it.Pos = leaf.Valid, uint64(leaf.Int64), int(pos.Int64)
+		it.CreatedAt = time.UnixMicro(us).UTC()
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqliteStore) AuditItems(ctx context.Context, from, to uint64) ([]AuditItem, error) {
+	return sqliteScanItems(s.rdb.QueryContext(ctx, `SELECT id,kind,ref,hash,leaf,pos,created_us FROM audit_items
+		WHERE leaf >= ? AND leaf < ? ORDER BY leaf, pos, id`, int64(from), int64(min(to, 1<<63-1))))
+}
+
+func (s *sqliteStore) PendingAuditItems(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_items WHERE leaf IS NULL`).Scan(&n)
+	return n, err
+}
+
+func (s *sqliteStore) AuditLeaves(ctx context.Context, from, to uint64) ([]AuditLeaf, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT idx,items,sequenced_us FROM audit_leaves WHERE idx >= ? AND idx < ? ORDER BY idx`, int64(from), int64(min(to, 1<<63-1)))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditLeaf
+	for rows.Next() {
+		var l AuditLeaf
+		var idx, us int64
+		if err := rows.Scan(&idx, &l.Items, &us); err != nil {
+			return nil, err
+		}
+		l.Index, l.SequencedAt = uint64(idx), time.UnixMicro(us).UTC()
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqliteStore) AuditNodes(ctx context.Context, ids []AuditNodeID) ([][]byte, error) {
+	return sqliteAuditNodes(ctx, s.rdb, ids)
+}
+
+func (s *sqliteStore) LatestAuditCheckpoint(ctx context.Context) (AuditCheckpoint, error) {
+	return s.auditCheckpoint(ctx, `SELECT size,root,note,created_us FROM audit_checkpoints ORDER BY size DESC LIMIT 1`)
+}
+
+func (s *sqliteStore) AuditCheckpointAt(ctx context.Context, size uint64) (AuditCheckpoint, error) {
+	return s.auditCheckpoint(ctx, `SELECT size,root,note,created_us FROM audit_checkpoints WHERE size=?`, int64(size))
+}
+
+func (s *sqliteStore) auditCheckpoint(ctx context.Context, q string, args ...any) (AuditCheckpoint, error) {
+	var c AuditCheckpoint
+	var size, us int64
+	err := s.rdb.QueryRowContext(ctx, q, args...).Scan(&size, &c.Root, &c.Note, &us)
+	if errors.Is(err, sql.ErrNoRows) {
+		return AuditCheckpoint{}, fmt.Errorf("%w: audit checkpoint", ErrNotFound)
+	}
+	c.Size, c.CreatedAt = uint64(size), time.UnixMicro(us).UTC()
+	return c, err
+}
+
+func (s *sqliteStore) AddAuditLogKey(ctx context.Context, k AuditLogKey) error {
+	if len(k.Sealed) == 0 {
+		return ErrClearSecret
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO audit_log_key(id,origin,verifier,sealed,created_us) VALUES(1,?,?,?,?)`,
+			k.Origin, k.Verifier, k.Sealed, k.CreatedAt.UnixMicro())
+		if isUniqueViolation(err) {
+			return fmt.Errorf("%w: the audit log key exists", ErrConflict)
+		}
+		return err
+	})
+}
+
+func (s *sqliteStore) GetAuditLogKey(ctx context.Context) (AuditLogKey, error) {
+	var k AuditLogKey
+	var us int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT origin,verifier,sealed,created_us FROM audit_log_key WHERE id=1`).Scan(&k.Origin, &k.Verifier, &k.Sealed, &us)
+	if errors.Is(err, sql.ErrNoRows) {
+		return AuditLogKey{}, fmt.Errorf("%w: audit log key", ErrNotFound)
+	}
+	k.CreatedAt = time.UnixMicro(us).UTC()
+	return k, err
+}
