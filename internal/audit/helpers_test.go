@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/transparency-dev/merkle/rfc6962"
+
 	"github.com/fifthwheel/fifthwheel/internal/audit"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
@@ -131,3 +133,5 @@ func (m mapSource) ItemHash(_ context.Context, kind audit.Kind, ref string) ([sh
 	h, ok := m[kind+"/"+audit.Kind(ref)]
 	return h, ok, nil
 }
+
+var rfc6962Hasher = rfc6962.DefaultHasher

@@ -1,0 +1,208 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/transparency-dev/merkle/proof"
+
+	"github.com/fifthwheel/fifthwheel/internal/audit"
+	"github.com/fifthwheel/fifthwheel/internal/store"
+	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
+)
+
+// checkLog holds a log to what the sequencer promises: leaves 0..size-1
+// with no gap, every appended item sequenced once, a checkpoint at every
+// size, each consistent with the latest (upstream verifier), and Verify
+// clean from the first.
+func checkLog(t *testing.T, l *testLog, appended int) {
+	t.Helper()
+	latest, err := l.st.LatestAuditCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves, err := l.st.AuditLeaves(ctx, 0, latest.Size+10)
+	if err != nil || uint64(len(leaves)) != latest.Size {
+		t.Fatalf("%d leaf rows for size %d: %v", len(leaves), latest.Size, err)
+	}
+	total := 0
+	for i, lf := range leaves {
+		if lf.Index != uint64(i) {
+			t.Fatalf("gap: leaf %d at position %d", lf.Index, i)
+		}
+		total += lf.Items
+	}
+	items, err := l.st.AuditItems(ctx, 0, latest.Size)
+	if err != nil || len(items) != appended || total != appended {
+		t.Fatalf("%d items sequenced, leaves count %d, %d appended: %v", len(items), total, appended, err)
+	}
+	if n, _ := l.st.PendingAuditItems(ctx); n != 0 {
+		t.Fatalf("%d items still pending", n)
+	}
+	refs := map[string]bool{}
+	for _, it := range items {
+		if refs[it.Ref] {
+			t.Fatalf("item %s sequenced twice", it.Ref)
+		}
+		refs[it.Ref] = true
+	}
+	cur, err := audit.OpenCheckpoint(latest.Note, l.key.Verifier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for size := uint64(1); size < latest.Size; size++ {
+		c, err := l.st.AuditCheckpointAt(ctx, size)
+		if err != nil {
+			t.Fatalf("no checkpoint at %d: %v", size, err)
+		}
+		cp, err := audit.OpenCheckpoint(c.Note, l.key.Verifier())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := audit.ConsistencyProof(ctx, l.st, size, latest.Size)
+		if err == nil {
+			err = proof.VerifyConsistency(rfc6962Hasher, size, latest.Size, p, cp.Hash, cur.Hash)
+		}
+		if err != nil {
+			t.Fatalf("checkpoint %d is not consistent with %d (a fork): %v", size, latest.Size, err)
+		}
+	}
+	r, err := audit.Verify(ctx, l.st, l.key.Verifier(), l.checkpointAt(t, 1), audit.VerifyOptions{Source: l.src})
+	if err != nil || !r.OK() {
+		t.Fatalf("Verify: %v\n%s", err, list(r))
+	}
+}
+
+// TestAttackSequencerRaceNoFork: two gateways on one PostgreSQL database
+// append and sequence at the same time; the lease lets one step through at
+// a time, and the log has no gap, no item twice and no fork.
+func TestAttackSequencerRaceNoFork(t *testing.T) {
+	e := storetest.Engines()[1]
+	a := newTestLog(t, e)
+	b := *a // the second gateway: same database, its own pool and sequencer
+	b.open(t)
+	if a.key.VerifierKey() != b.key.VerifierKey() {
+		t.Fatal("the gateways sign with different keys")
+	}
+	const rounds, per = 40, 7
+	var mu sync.Mutex // the test's item counter and Source, not the log
+	var wg sync.WaitGroup
+	var held [2]int
+	for g, l := range []*testLog{a, &b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				mu.Lock()
+				batch := make([]audit.Item, per)
+				for i := range batch {
+					batch[i] = a.item()
+				}
+				mu.Unlock()
+				if err := l.seq.Append(ctx, batch...); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := l.seq.Step(ctx); errors.Is(err, store.ErrLeaseHeld) {
+					held[g]++
+				} else if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if _, _, err := a.seq.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("steps refused for a held lease: %v", held)
+	checkLog(t, a, 2*rounds*per)
+}
+
+// TestAttackSequencerDiesMidStep: gateway A dies inside a step, holding
+// the lease; while it holds it B's steps are refused (ErrLeaseHeld); once
+// A's transaction is gone B takes over with no gap, and A's half-done step
+// left nothing behind.
+func TestAttackSequencerDiesMidStep(t *testing.T) {
+	e := storetest.Engines()[1]
+	a := newTestLog(t, e)
+	b := *a
+	b.open(t)
+	a.batches(t, 3, 2)
+	if err := a.seq.Append(ctx, a.item(), a.item()); err != nil {
+		t.Fatal(err)
+	}
+	actx, die := context.WithCancel(ctx)
+	inStep := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.st.SequenceAudit(actx, audit.MaxLeafItems, func(tree store.AuditTree, p []store.AuditItem) (store.AuditAppend, error) {
+			close(inStep)
+			<-actx.Done() // A stops here, mid-transaction, and dies
+			return store.AuditAppend{}, actx.Err()
+		})
+		done <- err
+	}()
+	<-inStep
+	if _, err := b.seq.Step(ctx); !errors.Is(err, store.ErrLeaseHeld) {
+		t.Fatalf("B stepped while A held the lease: %v", err)
+	}
+	die()
+	if err := <-done; err == nil {
+		t.Fatal("A's dead step committed")
+	}
+	var r store.AuditSequenced
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if r, err = b.seq.Step(ctx); !errors.Is(err, store.ErrLeaseHeld) {
+			break
+		}
+	}
+	if err != nil || r.Checkpoint.Size != 4 || r.Items != 2 {
+		t.Fatalf("B's takeover: %+v, %v", r, err)
+	}
+	checkLog(t, a, 8)
+}
+
+// TestSequencerAbortedStepLeavesVerifyingLog: on both engines, a step
+// whose transaction fails after it wrote its leaf and items (a node row
+// conflicts) leaves the log as it was: the items pending, Verify clean,
+// and the next step sequences them.
+func TestSequencerAbortedStepLeavesVerifyingLog(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		l := newTestLog(t, e)
+		l.batches(t, 2, 3)
+		if err := l.seq.Append(ctx, l.item(), l.item(), l.item()); err != nil {
+			t.Fatal(err)
+		}
+		step := l.seq.StepFunc()
+		_, err := l.st.SequenceAudit(ctx, audit.MaxLeafItems, func(tree store.AuditTree, p []store.AuditItem) (store.AuditAppend, error) {
+			a, err := step(tree, p)
+			// A node that already exists: the store fails after the leaf
+			// row and the items' update, inside the same transaction.
+			a.Nodes = append(a.Nodes, store.AuditNode{AuditNodeID: store.AuditNodeID{Level: 0, Index: 0}, Hash: a.Nodes[0].Hash})
+			return a, err
+		})
+		if err == nil {
+			t.Fatal("the conflicting step committed")
+		}
+		if n, _ := l.st.PendingAuditItems(ctx); n != 3 {
+			t.Fatalf("%d pending after the aborted step, want 3", n)
+		}
+		r, err := audit.Verify(ctx, l.st, l.key.Verifier(), l.checkpointAt(t, 1), audit.VerifyOptions{Source: l.src})
+		if err != nil || !r.OK() || r.Current.Size != 2 {
+			t.Fatalf("after the aborted step: %v\n%s", err, list(r))
+		}
+		if n, items, err := l.seq.Drain(ctx); err != nil || n != 1 || items != 3 {
+			t.Fatalf("Drain: %d, %d, %v", n, items, err)
+		}
+		checkLog(t, l, 9)
+	})
+}
