@@ -32,9 +32,15 @@ func OpenCheckpoint(signed []byte, v note.Verifier) (Checkpoint, error) {
 	if err := canonicalSigs(signed); err != nil {
 		return Checkpoint{}, fmt.Errorf("%w: %v", ErrCheckpoint, err)
 	}
-	cp, _, _, err := log.ParseCheckpoint(signed, v.Name(), v)
+	cp, _, n, err := log.ParseCheckpoint(signed, v.Name(), v)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+	}
+	// The log's signature and nothing else: note.Open would accept extra
+	// lines from unknown signers, a second byte string of one checkpoint.
+	// (Witness cosignatures, when they come, are verified, not ignored.)
+	if len(n.Sigs) != 1 || len(n.UnverifiedSigs) != 0 {
+		return Checkpoint{}, fmt.Errorf("%w: %d signatures, %d unknown", ErrCheckpoint, len(n.Sigs), len(n.UnverifiedSigs))
 	}
 	if len(cp.Hash) != hasher.Size() {
 		return Checkpoint{}, fmt.Errorf("%w: root of %d bytes", ErrCheckpoint, len(cp.Hash))
