@@ -37,6 +37,9 @@ type AuditStore interface {
 	// AuditItems returns the sequenced items whose leaf is in [from, to),
 	// ordered by leaf, position and id, as stored (duplicates included).
 	AuditItems(ctx context.Context, from, to uint64) ([]AuditItem, error)
+	// FindAuditItems returns the items of kind with reference ref, oldest
+	// first, pending or sequenced (an item appended twice is there twice).
+	FindAuditItems(ctx context.Context, kind, ref string) ([]AuditItem, error)
 	// PendingAuditItems counts the items not yet sequenced.
 	PendingAuditItems(ctx context.Context) (int64, error)
 	// AuditLeaves returns the leaf rows with index in [from, to), by index.

@@ -117,6 +117,12 @@ func TestAuditConformance(t *testing.T) {
 				t.Fatalf("item %d: %+v", i, it)
 			}
 		}
+		if got, err := st.FindAuditItems(ctx, "event", "a-4"); err != nil || len(got) != 1 || got[0].Leaf != 1 || got[0].Pos != 1 {
+			t.Fatalf("FindAuditItems: %+v, %v", got, err)
+		}
+		if got, err := st.FindAuditItems(ctx, "frame", "a-4"); err != nil || len(got) != 0 {
+			t.Fatalf("FindAuditItems of another kind: %+v, %v", got, err)
+		}
 		leaves, err := st.AuditLeaves(ctx, 1, 10)
 		if err != nil || len(leaves) != 2 || leaves[0].Index != 1 || leaves[0].Items != 2 || !leaves[0].SequencedAt.Equal(at) {
 			t.Fatalf("AuditLeaves: %+v, %v", leaves, err)

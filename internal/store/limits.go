@@ -103,3 +103,8 @@ func pageSize(limit int) int {
 // than this (a gateway whose feed could not be read for an hour) finds a
 // gap and drops what it cached; a shorter bound only makes that likelier.
 const RegistryChangeRetention = time.Hour
+
+// MaxAuditItemsByRef bounds FindAuditItems: an item is appended once, so
+// more than a handful under one reference is tampering or a bug, and a
+// lookup by reference must not read a table's worth of rows.
+const MaxAuditItemsByRef = 16

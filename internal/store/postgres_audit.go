@@ -186,6 +186,12 @@ func (s *pgStore) AuditItems(ctx context.Context, from, to uint64) ([]AuditItem,
 	return pgScanItems(rows, err)
 }
 
+func (s *pgStore) FindAuditItems(ctx context.Context, kind, ref string) ([]AuditItem, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id,kind,ref,hash,leaf,pos,created FROM audit_items
+		WHERE kind=$1 AND ref=$2 ORDER BY id LIMIT $3`, kind, ref, MaxAuditItemsByRef)
+	return pgScanItems(rows, err)
+}
+
 func (s *pgStore) PendingAuditItems(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM audit_items WHERE leaf IS NULL`).Scan(&n)

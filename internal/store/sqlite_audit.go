@@ -142,35 +142,29 @@ func sqliteAuditNodes(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, ids []AuditNodeID) ([][]byte, error) {
 	out := make([][]byte, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	where := make([]string, 0, len(ids))
-	args := make([]any, 0, 2*len(ids))
-	at := make(map[AuditNodeID][]int, len(ids))
-	for i, id := range ids {
-		where = append(where, "(level=? AND idx=?)")
-		args = append(args, int64(id.Level), int64(id.Index))
-		at[id] = append(at[id], i)
-	}
-	// Chunks keep the statement under SQLite's variable limit.
-	const chunk = 400
-	for lo := 0; lo < len(where); lo += chunk {
-		hi := min(lo+chunk, len(where))
-		rows, err := q.QueryContext(ctx, `SELECT level,idx,hash FROM audit_nodes WHERE `+strings.Join(where[lo:hi], " OR "), args[2*lo:2*hi]...)
+	// The ids join the table as a VALUES list (one primary-key lookup
+	// each), in chunks that keep the statement under SQLite's variable limit.
+	const chunk = 300
+	for lo := 0; lo < len(ids); lo += chunk {
+		hi := min(lo+chunk, len(ids))
+		args := make([]any, 0, 3*(hi-lo))
+		for i := lo; i < hi; i++ {
+			args = append(args, i, int64(ids[i].Level), int64(ids[i].Index))
+		}
+		vals := strings.TrimSuffix(strings.Repeat("(?,?,?),", hi-lo), ",")
+		rows, err := q.QueryContext(ctx, `WITH ids(o,l,i) AS (VALUES `+vals+`)
+			SELECT ids.o, n.hash FROM ids JOIN audit_nodes n ON n.level=ids.l AND n.idx=ids.i`, args...)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
-			var l, i int64
+			var o int
 			var h []byte
-			if err := rows.Scan(&l, &i, &h); err != nil {
+			if err := rows.Scan(&o, &h); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			for _, k := range at[AuditNodeID{Level: uint(l), Index: uint64(i)}] {
-				out[k] = h
-			}
+			out[o] = h
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return nil, err
@@ -202,6 +196,11 @@ func sqliteScanItems(rows *sql.Rows, err error) ([]AuditItem, error) {
 func (s *sqliteStore) AuditItems(ctx context.Context, from, to uint64) ([]AuditItem, error) {
 	return sqliteScanItems(s.rdb.QueryContext(ctx, `SELECT id,kind,ref,hash,leaf,pos,created_us FROM audit_items
 		WHERE leaf >= ? AND leaf < ? ORDER BY leaf, pos, id`, int64(from), int64(min(to, 1<<63-1))))
+}
+
+func (s *sqliteStore) FindAuditItems(ctx context.Context, kind, ref string) ([]AuditItem, error) {
+	return sqliteScanItems(s.rdb.QueryContext(ctx, `SELECT id,kind,ref,hash,leaf,pos,created_us FROM audit_items
+		WHERE kind=? AND ref=? ORDER BY id LIMIT ?`, kind, ref, MaxAuditItemsByRef))
 }
 
 func (s *sqliteStore) PendingAuditItems(ctx context.Context) (int64, error) {

@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS audit_items (
 );
 CREATE INDEX IF NOT EXISTS audit_items_pending ON audit_items(id) WHERE leaf IS NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS audit_items_leaf_pos ON audit_items(leaf, pos) WHERE leaf IS NOT NULL;
+-- Finding an item's leaf and position by what it is (proofs, forensics).
+CREATE INDEX IF NOT EXISTS audit_items_ref ON audit_items(kind, ref);
 
 CREATE TABLE IF NOT EXISTS audit_leaves (
     idx       BIGINT  PRIMARY KEY,
