@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/transparency-dev/merkle/proof"
 
 	"github.com/fifthwheel/fifthwheel/internal/audit"
@@ -239,4 +240,48 @@ func TestSequencerRunCheckpointsPromptly(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	checkLog(t, l, 6)
+}
+
+// TestLeafOrderIsNotIDOrder: on PostgreSQL an item's BIGSERIAL id is taken
+// when its transaction starts writing, not when it commits. An item whose
+// transaction commits late, after a larger id was sequenced, goes into a
+// later leaf: leaf order is the sequencer's, and the log still verifies.
+func TestLeafOrderIsNotIDOrder(t *testing.T) {
+	l := newTestLog(t, storetest.Engines()[1])
+	late := l.item()
+	conn, err := pgx.Connect(ctx, l.cfg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lateID int64
+	if err := tx.QueryRow(ctx, `INSERT INTO audit_items(kind,ref,hash,created) VALUES($1,$2,$3,now()) RETURNING id`,
+		string(late.Kind), late.Ref, late.Hash[:]).Scan(&lateID); err != nil {
+		t.Fatal(err)
+	}
+	early := l.item()
+	if err := l.seq.Append(ctx, early); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := l.seq.Step(ctx); err != nil || r.Items != 1 {
+		t.Fatalf("step before the late commit: %+v, %v", r, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := l.seq.Step(ctx); err != nil || r.Items != 1 {
+		t.Fatalf("step after the late commit: %+v, %v", r, err)
+	}
+	got, err := l.st.FindAuditItems(ctx, string(late.Kind), late.Ref)
+	if err != nil || len(got) != 1 || got[0].ID != lateID || got[0].Leaf != 1 {
+		t.Fatalf("the late item (id %d): %+v, %v", lateID, got, err)
+	}
+	if e, _ := l.st.FindAuditItems(ctx, string(early.Kind), early.Ref); len(e) != 1 || e[0].Leaf != 0 || e[0].ID <= lateID {
+		t.Fatalf("the early item: %+v (late id %d)", e, lateID)
+	}
+	checkLog(t, l, 2)
 }
