@@ -25,7 +25,8 @@ type AuditStore interface {
 	// sequencer lease (PostgreSQL: a transaction-scoped advisory lock,
 	// ErrLeaseHeld when another replica holds it; SQLite: the one writer),
 	// it reads the latest checkpoint's size and up to limit pending items
-	// oldest id first, calls step, and stores what step returns: the leaves
+	// oldest id first (SQLite: at most MaxCommitRows, the writer's bound on
+	// one commit), calls step, and stores what step returns: the leaves
 	// (their indexes must run on from the size, with no gap), the nodes, the
 	// items' leaf and position (the pending items in the order read, leaf by
 	// leaf) and the checkpoint. Either all of it commits or nothing does.

@@ -46,9 +46,13 @@ func (s *sqliteStore) SequenceAudit(ctx context.Context, limit int, step AuditSt
 	if limit <= 0 {
 		return AuditSequenced{}, fmt.Errorf("store: audit sequencer limit %d", limit)
 	}
+	// A step is one commit of the one writer, so it keeps to the writer's
+	// bound on a commit's work (MaxCommitRows): a heartbeat queued behind
+	// it waits for a short commit, not for a whole leaf of 8,192 items.
+	limit = min(limit, MaxCommitRows)
 	var out AuditSequenced
 	// The one writer is the lease: a SQLite store has one process.
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeIn(ctx, laneOf(ctx), limit, func(tx *sql.Tx) error {
 		out = AuditSequenced{}
 		size, root, err := sqliteAuditSize(tx)
 		if err != nil {
