@@ -141,6 +141,7 @@ func TestAttackSequencerDiesMidStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	actx, die := context.WithCancel(ctx)
+	defer die() // a failed check below must not leave A's step blocked
 	inStep := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
