@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -285,4 +286,38 @@ func TestLeafOrderIsNotIDOrder(t *testing.T) {
 		t.Fatalf("the early item: %+v (late id %d)", e, lateID)
 	}
 	checkLog(t, l, 2)
+}
+
+// TestAttackSequencerRefusesTamperedTree: on both engines, a stored node
+// of the tree's right border edited, or deleted, or a leaf row deleted:
+// the sequencer refuses to append (it would sign a checkpoint that does
+// not extend the last one) and leaves the items pending.
+func TestAttackSequencerRefusesTamperedTree(t *testing.T) {
+	hex := strings.Repeat("cd", 32)
+	cases := map[string]sqlStep{
+		"border node edited":  {`UPDATE audit_nodes SET hash=X'` + hex + `' WHERE level=1 AND idx=0`, `UPDATE audit_nodes SET hash='\x` + hex + `'::bytea WHERE level=1 AND idx=0`},
+		"border node deleted": same(`DELETE FROM audit_nodes WHERE level=0 AND idx=2`),
+		"last leaf deleted":   same(`DELETE FROM audit_leaves WHERE idx=2`),
+	}
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		for name, step := range cases {
+			t.Run(name, func(t *testing.T) {
+				l := newTestLog(t, e)
+				l.batches(t, 3, 2) // size 3: border nodes 1/0 and 0/2
+				storetest.Exec(t, l.cfg, step.sqlite, step.pg)
+				if err := l.seq.Append(ctx, l.item()); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := l.seq.Step(ctx); !errors.Is(err, store.ErrAuditInconsistent) {
+					t.Fatalf("step over a tampered tree: %v, want ErrAuditInconsistent", err)
+				}
+				if c, _ := l.st.LatestAuditCheckpoint(ctx); c.Size != 3 {
+					t.Fatalf("a checkpoint of size %d was signed", c.Size)
+				}
+				if n, _ := l.st.PendingAuditItems(ctx); n != 1 {
+					t.Fatalf("%d pending", n)
+				}
+			})
+		}
+	})
 }

@@ -101,7 +101,9 @@ func (q *Sequencer) Drain(ctx context.Context) (leaves, items int, err error) {
 
 // Run drains every Interval until ctx ends. A step that fails is logged and
 // retried at the next tick; a held lease is the normal state of a replica
-// that is not the sequencer.
+// that is not the sequencer. A log that does not match its checkpoint
+// (store.ErrAuditInconsistent) is logged at every tick and never
+// sequenced: the caller that wires Run raises the security event.
 func (q *Sequencer) Run(ctx context.Context) error {
 	t := time.NewTicker(q.cfg.Interval)
 	defer t.Stop()
@@ -163,7 +165,7 @@ func (q *Sequencer) frontier(tree store.AuditTree) (*compact.Range, error) {
 	}
 	for i, h := range hashes {
 		if len(h) != sha256.Size {
-			return nil, fmt.Errorf("audit: node %d/%d of the tree is missing or malformed: refusing to sequence", ids[i].Level, ids[i].Index)
+			return nil, fmt.Errorf("%w: node %d/%d is missing or malformed; refusing to sequence", store.ErrAuditInconsistent, ids[i].Level, ids[i].Index)
 		}
 	}
 	rng, err := q.rf.NewRange(0, tree.Size, hashes)
@@ -173,7 +175,7 @@ func (q *Sequencer) frontier(tree store.AuditTree) (*compact.Range, error) {
 	// The stored nodes must give the root the latest checkpoint signed, or
 	// the next checkpoint would not extend it.
 	if root, err := rng.GetRootHash(nil); err != nil || !bytes.Equal(root, tree.Root) {
-		return nil, fmt.Errorf("audit: the stored nodes do not match the latest checkpoint (size %d): refusing to sequence", tree.Size)
+		return nil, fmt.Errorf("%w: the stored nodes do not give its root (size %d); refusing to sequence", store.ErrAuditInconsistent, tree.Size)
 	}
 	return rng, nil
 }

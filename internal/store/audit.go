@@ -11,6 +11,12 @@ import (
 // lease right now: the step did nothing; try again later.
 var ErrLeaseHeld = errors.New("store: another replica holds the audit sequencer lease")
 
+// ErrAuditInconsistent reports a stored audit log that does not match its
+// latest checkpoint (rows deleted or edited): the sequencer refuses to go
+// on, since continuing would fork the log. It calls for `audit verify`
+// and a security event, not a retry.
+var ErrAuditInconsistent = errors.New("store: the audit log does not match its latest checkpoint")
+
 // AuditStore holds the audit log (issue 21, package internal/audit): items
 // waiting to be sequenced, the leaves and the RFC 6962 node hashes the
 // sequencer wrote, the signed checkpoints and the log key. The store knows

@@ -137,7 +137,7 @@ func sqliteAuditSize(tx *sql.Tx) (uint64, []byte, error) {
 // auditSize checks that the leaves end at the latest checkpoint.
 func auditSize(size, leaves sql.NullInt64) (uint64, error) {
 	if size.Int64 != leaves.Int64 || size.Int64 < 0 {
-		return 0, fmt.Errorf("store: audit leaves end at %d but the latest checkpoint has size %d: refusing to sequence (run audit verify)", leaves.Int64, size.Int64)
+		return 0, fmt.Errorf("%w: its leaves end at %d, the checkpoint has size %d; refusing to sequence", ErrAuditInconsistent, leaves.Int64, size.Int64)
 	}
 	return uint64(size.Int64), nil
 }
