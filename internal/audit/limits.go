@@ -6,9 +6,10 @@ import "time"
 const (
 	// MaxLeafItems is the most items one leaf covers. A leaf's bytes (and
 	// an item proof, which carries them) are 29 + 32 per item: 256 KiB at
-	// this bound. Big enough that one sequencer step a second covers far
-	// more than the 20,000 items/s the ingest target asks for, given that
-	// a step runs again at once while items remain.
+	// this bound. Big enough that one step covers a second of the 20,000
+	// items/s the ingest target asks for with room to spare, and a step
+	// runs again at once while items remain. (The SQLite engine takes at
+	// most store.MaxCommitRows a step: its one writer bounds each commit.)
 	MaxLeafItems = 8192
 
 	// MaxKindLen and MaxRefLen bound an item's name: the leaf encoding

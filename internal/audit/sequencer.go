@@ -70,14 +70,24 @@ func NewSequencer(deps SequencerDeps, cfg SequencerConfig) (*Sequencer, error) {
 
 // Append validates items and records them as pending.
 func (q *Sequencer) Append(ctx context.Context, items ...Item) error {
+	rows, err := Rows(items...)
+	if err != nil {
+		return err
+	}
+	return q.deps.Store.AppendAuditItems(ctx, rows)
+}
+
+// Rows validates items and returns them as the store's pending rows: what
+// a store write that records its own rows' items in its transaction takes.
+func Rows(items ...Item) ([]store.AuditItem, error) {
 	rows := make([]store.AuditItem, len(items))
 	for i, it := range items {
 		if err := it.Valid(); err != nil {
-			return err
+			return nil, err
 		}
-		rows[i] = store.AuditItem{Kind: string(it.Kind), Ref: it.Ref, Hash: it.Hash[:]}
+		rows[i] = store.AuditItem{Kind: string(it.Kind), Ref: it.Ref, Hash: bytes.Clone(it.Hash[:])}
 	}
-	return q.deps.Store.AppendAuditItems(ctx, rows)
+	return rows, nil
 }
 
 // Step runs one sequencer step: up to LeafItems pending items become one
