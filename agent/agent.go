@@ -52,6 +52,8 @@ type Agent struct {
 	mu        sync.Mutex
 	wd        *Watchdog
 	out       *outbox
+	stops     []*pendingStop // ReportStop's, oldest first
+	eta       *frame.ETA     // carried in telemetry (SetETA)
 	sess      *session
 	avState   frame.State
 	lastErr   error
@@ -247,8 +249,9 @@ func (a *Agent) stateLocked() frame.State {
 // dropped (EventTelemetryDropped). t.Ext carries the AV stack's own data
 // (make it with frame.MarshalExt or frame.NewExt); it counts toward the
 // frame's size, so the buffer holds up to BufferFrames × frame.MaxFrameSize
-// bytes when every frame carries a maximal ext. SendTelemetry copies Faults
-// and Ext, so the caller may reuse them once it returns. An error means
+// bytes when every frame carries a maximal ext. SendTelemetry copies Faults,
+// Ext and ETA, so the caller may reuse them once it returns. A frame
+// without its own ETA carries the one SetETA set, if any. An error means
 // the frame is invalid and was not queued.
 func (a *Agent) SendTelemetry(ts time.Time, t frame.Telemetry) error {
 	t.Health.Faults = append([]string{}, t.Health.Faults...)
@@ -257,6 +260,13 @@ func (a *Agent) SendTelemetry(ts time.Time, t frame.Telemetry) error {
 	a.mu.Lock()
 	if s := a.stateLocked(); s == frame.StateStopping || s == frame.StateSafeState {
 		t.State = s
+	}
+	if t.ETA == nil && a.eta != nil {
+		eta := *a.eta
+		t.ETA = &eta
+	} else if t.ETA != nil {
+		eta := *t.ETA
+		t.ETA = &eta
 	}
 	f := &frame.Frame{VehicleID: a.vehicle, TS: ts, Body: &t}
 	if err := f.StaticValidate(); err != nil {

@@ -219,7 +219,7 @@ func (a *Agent) commandNotAnswered(c *frame.Command, err error) {
 
 // commandRefused handles a message claiming to be a command that failed
 // the gateway-frame checks (why: unknown_key, bad_signature, unsigned,
-// malformed, wrong_vehicle, unexpected_kind). It is answered when the
+// malformed, wrong_vehicle, unexpected_kind, replayed). It is answered when the
 // claimed command can be named: its command_id and cmd_seq are untrusted,
 // so the refusal is never recorded in the log (a forger must not burn a
 // real command's cmd_seq).

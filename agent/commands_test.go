@@ -235,12 +235,14 @@ func TestCommandBusinessRejectionKeepsDriving(t *testing.T) {
 
 // TestAttackReplayedCommandEnvelope: the exact bytes of an answered
 // command, sent again on the session, are refused as a replay (gateway
-// frame order): no second answer, no second execution.
+// frame order): no second answer, no second execution, and — an
+// authenticity failure inside the session — the operator event and the
+// safe state.
 func TestAttackReplayedCommandEnvelope(t *testing.T) {
 	pub, priv := frameKey(t)
 	cg := newCmdGW(t, pub)
 	h := &testHandler{}
-	a, _, evs := newTestAgentHandling(t, cg.fakeGW, priv, nil, h)
+	a, av, evs := newTestAgentHandling(t, cg.fakeGW, priv, nil, h)
 	driving(t, a)
 	f, _ := cg.command(nil)
 	var env []byte
@@ -248,14 +250,7 @@ func TestAttackReplayedCommandEnvelope(t *testing.T) {
 	cg.out <- func(c *fakeConn) []byte { env = sign(c); return env }
 	cg.ack(t)
 	cg.out <- func(*fakeConn) []byte { return env }
-	waitUntil(t, 5*time.Second, "the replay refused", func() bool {
-		for _, e := range evs.of(EventGatewayFrameRejected) {
-			if e.Reason == ReasonReplayed && e.FrameKind == string(frame.KindCommand) {
-				return true
-			}
-		}
-		return false
-	})
+	wantSafeState(t, a, av, evs, ReasonReplayed)
 	cg.noAck(t, 300*time.Millisecond)
 	if h.n() != 1 || len(evs.of(EventCommandRedelivered)) != 0 {
 		t.Fatalf("handler called %d times, redelivered %d", h.n(), len(evs.of(EventCommandRedelivered)))

@@ -71,6 +71,16 @@
 //     which anyone on the path can forge, is a network error retried with
 //     the normal backoff.
 //
+// # Tracking
+//
+// ReportStop sends a signed stop_event for a stop of a load the truck was
+// dispatched (arrived, loaded, departed, delivered) and returns the
+// gateway's answer: nil once recorded (a report is recorded once, so it
+// may be repeated after a restart), a *StopRefusedError with the reason
+// code otherwise. It waits while offline, at most MaxPendingStops at a
+// time. SetETA sets the estimate of the next arrival that every telemetry
+// frame carries until ClearETA.
+//
 // # Offline buffering
 //
 // Up to Config.BufferFrames telemetry frames wait while there is no

@@ -179,3 +179,12 @@ const (
 	// after its expiry, longer than the gateway ever redelivers one.
 	commandLogRetention = 24 * time.Hour
 )
+
+// Stop events (ReportStop).
+const (
+	// MaxPendingStops bounds the stop events waiting for the gateway's
+	// answer (while offline, all of them): a truck reports a handful per
+	// load, so a full queue means the AV stack reports faster than any
+	// load goes, and ReportStop refuses rather than grow without bound.
+	MaxPendingStops = 64
+)

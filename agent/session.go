@@ -150,6 +150,7 @@ func (a *Agent) runSession(ctx context.Context) error {
 	a.sess = nil
 	a.wd.SessionEnded()
 	a.out.sessionEnded()
+	a.stopsSessionEndedLocked()
 	a.mu.Unlock()
 	if err == nil {
 		err = connErr(KindNetwork, "", errors.New("session ended"))
@@ -285,11 +286,14 @@ func (s *session) readLoop(ctx context.Context) error {
 		}
 		f, why, untrusted := s.gw.open(data)
 		if why != "" {
-			if claimedKind(untrusted) == frame.KindCommand && why != ReasonReplayed {
+			if claimedKind(untrusted) == frame.KindCommand {
 				// A command that fails authentication: the operator hears
-				// of it and the truck stops (commands.go). A command
-				// replayed within this session is authentic and was
-				// answered already: ignored, like any replayed frame.
+				// of it and the truck stops (commands.go). That includes
+				// a command frame replayed within this session: the
+				// gateway signs every delivery under a fresh seq (a
+				// redelivery after a reconnect is a new frame, answered
+				// from the executed-command log), so an old seq again is
+				// someone inside the path re-sending what it saw.
 				a.commandRefused(why, untrusted)
 				continue
 			}
@@ -329,6 +333,9 @@ func (a *Agent) rejected(why Reason, claimed frame.Kind, seq uint64) {
 }
 
 func (a *Agent) onAck(s *session, ack *frame.Ack) {
+	if a.stopAnswered(s, ack.AckEpoch, ack.AckSeq, "") {
+		return
+	}
 	a.mu.Lock()
 	if ack.AckEpoch == a.counter.Epoch() && a.out.acked(ack.AckEpoch, ack.AckSeq) {
 		a.mu.Unlock()
@@ -360,6 +367,9 @@ func retryable(code string) bool { return codes.Retryable(code) }
 func notTaken(code string) bool { return code == codes.GatewayBusy || code == codes.RateLimited }
 
 func (a *Agent) onNack(s *session, n *frame.Nack) {
+	if a.stopAnswered(s, n.AckEpoch, n.AckSeq, n.Reason) {
+		return
+	}
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -530,7 +540,7 @@ func (s *session) writeOnce(ctx context.Context) (bool, time.Duration, error) {
 		}
 		return false, wait, nil
 	}
-	if did, err := s.writeControl(ctx); did || err != nil {
+	if did, err := s.writeControlOrStop(ctx); did || err != nil {
 		return did, 0, err
 	}
 	return s.writeTelemetry(ctx)
@@ -565,6 +575,15 @@ func (s *session) writeControl(ctx context.Context) (bool, error) {
 	s.mu.Unlock()
 	_, err := s.send(ctx, ack, nil)
 	return true, err
+}
+
+// writeControlOrStop sends what writeControl sends, else one stop event:
+// stop events go before telemetry, which is measured far more often.
+func (s *session) writeControlOrStop(ctx context.Context) (bool, error) {
+	if did, err := s.writeControl(ctx); did || err != nil {
+		return did, err
+	}
+	return s.writeStop(ctx)
 }
 
 // writeHeartbeat sends the heartbeat asked for, if one is.

@@ -168,6 +168,12 @@ const (
 	RouteRevisionRequired           = "route_revision_required"
 	RouteRevisionMismatch           = "route_revision_mismatch"
 
+	// Tracking: stop events and shipment status (package tracking).
+	StopEventNotDispatched  = "stop_event_not_dispatched"
+	StopEventUnknownStop    = "stop_event_unknown_stop"
+	StopEventStatusMismatch = "stop_event_status_mismatch"
+	ShipmentStatusRecorded  = "shipment_status_recorded"
+
 	// Enrollment and renewal.
 	RequestTooLarge     = "request_too_large"
 	MalformedRequest    = "malformed_request"
@@ -585,6 +591,16 @@ var catalogue = [...]Entry{
 		Meaning: "An operator set or replaced a TMS client's webhook (URL and secret): the client's command transitions and vehicle states are pushed there."},
 	{Code: WebhookCleared, Area: AreaWebhook, Severity: medium,
 		Meaning: "An operator removed a TMS client's webhook: nothing more is enqueued for it, and its pending messages become dead letters."},
+
+	// Tracking.
+	{Code: StopEventNotDispatched, Area: AreaTracking, Severity: high, Kind: protocol,
+		Meaning: "A vehicle's `stop_event` names a load it has no accepted `dispatch` of (never dispatched, dispatched to another vehicle, or not accepted): refused (`nack`), nothing recorded for the TMS, an event about the vehicle."},
+	{Code: StopEventUnknownStop, Area: AreaTracking, Severity: medium, Kind: protocol,
+		Meaning: "A vehicle's `stop_event` names a `stop_seq` that none of its accepted `dispatch` and `route_update` commands of the load has: refused (`nack`), nothing recorded for the TMS."},
+	{Code: StopEventStatusMismatch, Area: AreaTracking, Severity: medium, Kind: protocol,
+		Meaning: "A vehicle's `stop_event` reports `loaded` at a delivery or `delivered` at a pickup: refused (`nack`), nothing recorded for the TMS."},
+	{Code: ShipmentStatusRecorded, Area: AreaTracking, Severity: info,
+		Meaning: "Event: a vehicle's stop event was recorded as a shipment status (its EDI 214 code in attribute `code`) and pushed to the tender's client as `shipment.status`."},
 
 	// Enrollment and renewal.
 	{Code: RequestTooLarge, Area: AreaEnrollment, Status: http.StatusRequestEntityTooLarge, Severity: low, Kind: protocol,

@@ -81,6 +81,7 @@ const (
 	AreaAccess       Area = "access"       // TMS access: OAuth2 token endpoint, access tokens (RFC 8705), roles, carrier scope, front door
 	AreaCommand      Area = "command"      // commands to vehicles: risk policy, approvals, state machine, Idempotency-Key
 	AreaWebhook      Area = "webhook"      // pushes to TMS clients' webhooks: the outbox, its sender, the registry
+	AreaTracking     Area = "tracking"     // stop events from vehicles and the shipment status events they become
 	AreaTMSAPI       Area = "tms_api"      // the TMS command API: tenders, Idempotency-Key headers, route revisions
 	AreaEnrollment   Area = "enrollment"   // POST /v1/pki/enroll and /v1/pki/renew
 	AreaPKI          Area = "pki"          // the fleet CA and operator PKI actions
@@ -91,7 +92,7 @@ const (
 )
 
 // Areas lists every area in documentation order.
-var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaCommandAck, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaCommand, AreaTMSAPI, AreaWebhook, AreaEnrollment,
+var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaCommandAck, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaCommand, AreaTMSAPI, AreaWebhook, AreaTracking, AreaEnrollment,
 	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaSystem}
 
 // Kind is what a client does about a code it receives. Package agent maps

@@ -32,6 +32,7 @@ var areaTitles = map[Area]string{
 	AreaAccess:       "TMS access (token endpoint, access tokens, roles, carrier scope, front door)",
 	AreaTMSAPI:       "TMS command API (tenders, Idempotency-Key, route revisions)",
 	AreaWebhook:      "Webhooks (pushes to TMS clients)",
+	AreaTracking:     "Tracking (stop events, shipment status)",
 	AreaCommand:      "Commands (risk policy, approvals, state, delivery)",
 	AreaEnrollment:   "Enrollment and renewal",
 	AreaPKI:          "Fleet CA and operator actions",

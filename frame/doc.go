@@ -87,7 +87,7 @@
 // senders use it. Any other change, one that would make an accepted frame
 // refused or change what an accepted frame means, is a new version. Until
 // fifthwheel's first tagged release the session and command bodies (hello,
-// challenge_response, ack, command_ack, and the gateway's challenge,
+// challenge_response, ack, command_ack, stop_event, and the gateway's challenge,
 // ready, resume, nack and command) may still change; telemetry and heartbeat are
 // fixed but for such additions. The Go API follows semantic import
 // versioning.

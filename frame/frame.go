@@ -34,6 +34,7 @@ const (
 	// KindCommandAck: a vehicle answers a command (kind command, in
 	// command.go).
 	KindCommandAck Kind = "command_ack"
+	// KindStopEvent: a vehicle reports a stop of a load (stopevent.go).
 )
 
 // newBody returns an empty body for k, or nil if k is not a known kind.
@@ -57,6 +58,8 @@ func newBody(k Kind) Body {
 		return new(Ack)
 	case KindCommandAck:
 		return new(CommandAck)
+	case KindStopEvent:
+		return new(StopEvent)
 	case KindCommand:
 		return new(Command)
 	case KindChallenge:
@@ -72,7 +75,7 @@ func newBody(k Kind) Body {
 }
 
 // Body is the kind-specific part of a frame: *Telemetry, *Heartbeat,
-// *Hello, *ChallengeResponse, *Ack, *CommandAck, the gateway's session
+// *Hello, *ChallengeResponse, *Ack, *CommandAck, *StopEvent, the gateway's session
 // kinds *Challenge, *Ready, *Resume and *Nack, and the gateway's *Command. Its members sit beside
 // the common ones in the frame object. The interface is sealed: only this
 // package's kinds exist on the wire.

@@ -203,6 +203,13 @@ func sampleTelemetryExt() *Frame {
 	return f
 }
 
+// sampleTelemetryETA is the sample telemetry frame with an eta.
+func sampleTelemetryETA() *Frame {
+	f := sampleTelemetry()
+	f.Body.(*Telemetry).ETA = &ETA{TenderID: "T-204-88172", StopSeq: 2, At: time.Date(2026, 11, 25, 2, 10, 0, 0, time.UTC)}
+	return f
+}
+
 func sampleBodies() map[string]*Frame {
 	mk := func(b Body) *Frame {
 		f := sampleTelemetry()
@@ -229,6 +236,11 @@ func sampleBodies() map[string]*Frame {
 			CommandID: "cmd-7f3b", CmdSeq: 42, Verdict: VerdictRejected, Reason: "command_infeasible",
 			Detail: "Höhe 4,2 m: the bridge on I-55 exit 290 is too low",
 		}),
+		"stop_event": mk(&StopEvent{TenderID: "T-204-88172", StopSeq: 1, Status: StopArrived,
+			At: time.Date(2026, 11, 24, 20, 58, 12, 250e6, time.UTC), Lat: 41.525031, Lon: -88.081725}),
+		"stop_event_delivered": mk(&StopEvent{TenderID: "T-204-88172", StopSeq: 2, Status: StopDelivered,
+			At: time.Date(2026, 11, 24, 20, 59, 0, 0, time.UTC), Lat: 35.149534, Lon: -90.04898}),
+		"telemetry_eta":        sampleTelemetryETA(),
 		"command_tender":       mk(sampleCommand(CommandTender)),
 		"command_dispatch":     mk(sampleCommand(CommandDispatch)),
 		"command_route_update": mk(sampleCommand(CommandRouteUpdate)),

@@ -62,6 +62,10 @@ type Telemetry struct {
 	// canonical I-JSON object within MaxExtSize and MaxExtDepth. Empty
 	// (nil) when absent. See Ext.
 	Ext Ext
+	// ETA is the optional estimate of the arrival at the next stop of the
+	// load the vehicle carries; nil when absent (and then the frame's
+	// bytes are exactly those of a telemetry frame before eta existed).
+	ETA *ETA
 }
 
 // GNSS is a telemetry frame's satellite position. With FixNone the other
@@ -139,12 +143,20 @@ func (t *Telemetry) StaticValidate() error {
 	case !inRange(t.WheelSpeedMPS, 0, MaxSpeedMPS):
 		return rangeError("/wheel_speed_mps", 0, MaxSpeedMPS)
 	}
+	if t.ETA != nil {
+		if err := t.ETA.check(); err != nil {
+			return err
+		}
+	}
 	return t.Ext.check()
 }
 
 func (t *Telemetry) decodeMember(name string, r *reader) (bool, error) {
 	var err error
 	switch name {
+	case "eta":
+		t.ETA = new(ETA)
+		err = t.ETA.decode(r)
 	case "ext":
 		t.Ext, err = decodeExt(r)
 	case "gnss":
@@ -236,6 +248,9 @@ func (t *Telemetry) encodeMembers(w *writer) {
 	w.num("odometer_m", t.OdometerM)
 	w.str("state", string(t.State))
 	w.num("wheel_speed_mps", t.WheelSpeedMPS)
+	if t.ETA != nil {
+		t.ETA.encode(w)
+	}
 	if len(t.Ext) > 0 {
 		w.raw("ext", t.Ext) // canonical already: StaticValidate checked it
 	}

@@ -389,6 +389,24 @@ func refusals() []refusal {
 		{"command_ack detail with an escape sequence", CodeSchema, "", bodyEnv(&CommandAck{CommandID: "c1", CmdSeq: 1, Verdict: VerdictAccepted, Detail: "ok\x1b[2J"})},
 		{"command_ack empty detail", CodeSchema, "", editedCommandAck(`"command_id":"c1",`, `"command_id":"c1","detail":"",`)},
 
+		// Stop events and the telemetry eta.
+		{"stop_event status unknown", CodeSchema, "schema-stop-event-status", bodyEnv(&StopEvent{TenderID: "T1", StopSeq: 1, Status: "teleported", At: testTS})},
+		{"stop_event without tender_id", CodeMissingMember, "", editedStopEvent(`,"tender_id":"T1"`, ``)},
+		{"stop_event with an unknown member", CodeUnknownMember, "unknown_member-stop-event", editedStopEvent(`"status":"arrived"`, `"status":"arrived","stop":"dock 4"`)},
+		{"stop_event empty tender_id", CodeSchema, "", bodyEnv(&StopEvent{TenderID: "", StopSeq: 1, Status: StopArrived, At: testTS})},
+		{"stop_event tender_id with a slash", CodeSchema, "", bodyEnv(&StopEvent{TenderID: "T/1", StopSeq: 1, Status: StopArrived, At: testTS})},
+		{"stop_event stop_seq above 2^53-1", CodeNumberOutOfRange, "", editedStopEvent(`"stop_seq":1`, `"stop_seq":9007199254740992`)},
+		{"stop_event negative stop_seq", CodeNumberOutOfRange, "", editedStopEvent(`"stop_seq":1`, `"stop_seq":-1`)},
+		{"stop_event lat out of range", CodeSchema, "", bodyEnv(&StopEvent{TenderID: "T1", StopSeq: 1, Status: StopArrived, At: testTS, Lat: 91})},
+		{"stop_event at with microseconds", CodeBadTS, "", editedStopEvent(`.123Z","epoch"`, `.123456Z","epoch"`)},
+		{"stop_event at not a string", CodeSchema, "", editedStopEvent(`"at":"`+testTS.Format(TSLayout)+`"`, `"at":1764000000000`)},
+		{"telemetry eta without at", CodeMissingMember, "", editedBytes(`{"epoch":3,`, `{"epoch":3,"eta":{"stop_seq":2,"tender_id":"T1"},`)},
+		{"telemetry eta with an unknown member", CodeUnknownMember, "unknown_member-telemetry-eta",
+			editedBytes(`{"epoch":3,`, `{"epoch":3,"eta":{"at":"2026-11-25T02:10:00.000Z","km":12,"stop_seq":2,"tender_id":"T1"},`)},
+		{"telemetry eta empty tender_id", CodeSchema, "", editedBytes(`{"epoch":3,`, `{"epoch":3,"eta":{"at":"2026-11-25T02:10:00.000Z","stop_seq":2,"tender_id":""},`)},
+		{"telemetry eta not an object", CodeSchema, "", editedBytes(`{"epoch":3,`, `{"epoch":3,"eta":"2026-11-25T02:10:00.000Z",`)},
+		{"telemetry eta null", CodeSchema, "", editedBytes(`{"epoch":3,`, `{"epoch":3,"eta":null,`)},
+
 		// Commands: the payload's arrays of objects.
 		{"command stop with a duplicate member", CodeDuplicateMember, "duplicate_member-command-stop",
 			editedCommandBytes(CommandDispatch, `"facility":"Memphis Crossdock",`, `"facility":"Memphis Crossdock","facility":"Memphis Crossdock",`)},
@@ -501,6 +519,16 @@ func editedCommandAck(old, new string) func(testing.TB, *testKeys) []byte {
 	return func(t testing.TB, k *testKeys) []byte {
 		f := sampleTelemetry()
 		f.Body = &CommandAck{CommandID: "c1", CmdSeq: 1, Verdict: VerdictAccepted}
+		return k.rawEnv(t, replaceOnce(t, f.appendCanonical(nil), old, new))
+	}
+}
+
+// editedStopEvent edits a stop_event frame's canonical bytes and signs
+// them as they are.
+func editedStopEvent(old, new string) func(testing.TB, *testKeys) []byte {
+	return func(t testing.TB, k *testKeys) []byte {
+		f := sampleTelemetry()
+		f.Body = &StopEvent{TenderID: "T1", StopSeq: 1, Status: StopArrived, At: testTS}
 		return k.rawEnv(t, replaceOnce(t, f.appendCanonical(nil), old, new))
 	}
 }

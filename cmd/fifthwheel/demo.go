@@ -43,6 +43,11 @@ const (
 // the demo.
 var demoFleetHook func(*sim.Deps)
 
+// demoScenarioHook, when set (by tests only), alters the fleet's
+// configuration before it runs: the proof that a hazmat load the trucks
+// decline fails the demo.
+var demoScenarioHook func(*sim.Config)
+
 type demoFlags struct {
 	vehicles int
 	duration time.Duration
@@ -68,7 +73,13 @@ func (a *app) demoCmd() *cobra.Command {
      gateway must declare comm loss and the trucks must stop on their own;
   3. run the security drill catalogue ('fifthwheel drill') against the same
      gateway while the fleet drives;
-  4. print the fleet's SLA figures and the drill outcomes, and write the
+  4. meanwhile, once every truck is in session, a simulated TMS (as 'sim
+     tms') tenders a hazmat load and dispatches it to the fleet's last
+     truck: the command waits in pending_approval until two simulated
+     approvers approve it, then the truck executes and accepts it; the
+     demo prints the gateway's record of it (each transition and approval,
+     with its time and actor);
+  5. print the fleet's SLA figures and the drill outcomes, and write the
      drill reports (drill-report.json, drill-report.html) and the fleet's
      (fleet-report.json, as 'sim fleet --json') into --report DIR, by
      default ./fifthwheel-demo, so they outlive the temporary directory.
@@ -79,7 +90,8 @@ safe_state, the comm_lost declarations the gateway made, the telemetry it
 acknowledged). On a terminal the fleet's status line is redrawn in place;
 when stdout is not a terminal (a pipe, a file, CI) every status is one more
 plain line. The exit status is 1 if a drill failed or the fleet's SLA
-check failed (as 'sim fleet --check'). The temporary directory is removed at
+check failed (as 'sim fleet --check') or the hazmat load was not
+accepted after its two approvals. The temporary directory is removed at
 the end; with --keep the gateway keeps running after the summary, with how
 to reach it, until Ctrl-C.`,
 		Example: `  go run ./cmd/fifthwheel demo
@@ -163,9 +175,13 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 		return &usageError{err: fmt.Errorf("demo: the fleet scenario cannot show its blackout: %s", strings.Join(msgs, "; ")),
 			hint: "lengthen --duration, or pass --blackout=false"}
 	}
+	if demoScenarioHook != nil {
+		demoScenarioHook(&scfg)
+	}
+	hazmat := newDemoHazmat(o.vehicles)
 	deps := sim.Deps{Provisioner: simProvisioner(ca, by, target, stateDir, o.duration),
 		Events: e.st, EventsSource: storeDesc(e.cfg), Log: e.log,
-		OnSummary: out.fleet}
+		OnSummary: func(s sim.Summary) { out.fleet(s); hazmat.summary(s) }}
 	if demoFleetHook != nil {
 		demoFleetHook(&deps)
 	}
@@ -188,15 +204,26 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 		err error
 	}
 	fc := make(chan fleetDone, 1)
+	fleetEnded := make(chan struct{})
 	go func() {
 		rep, err := fleet.Run(ctx)
+		close(fleetEnded)
 		fc <- fleetDone{rep, err}
+	}()
+	// The hazmat load, to the fleet's last truck, once every truck is in
+	// session.
+	hc := make(chan demoHazmatResult, 1)
+	go func() {
+		tms := sim.Target{URL: "https://" + gw.addrs.TMS, CAPEM: target.CAPEM}
+		prov := &tmsProvisioner{caAccessProvisioner{e: e, ca: ca, by: by, lifetime: o.duration + time.Hour}}
+		hc <- hazmat.run(ctx, e, prov, tms, fmt.Sprintf("%s-%05d", demoPrefix, o.vehicles-1), fleetEnded, out)
 	}()
 	res := drill.Run(ctx, dt, drills, drill.Config{Progress: out.drill})
 	drep := drill.NewReport("in-process gateway in a temporary directory (fifthwheel demo, "+
 		fmt.Sprint(o.vehicles)+" trucks driving)", started, time.Now(), res)
 	out.printf("drills done; waiting for the fleet's scenario to end\n")
 	fd := <-fc
+	hres := <-hc
 	out.endStatus()
 	if fd.err != nil {
 		return fmt.Errorf("the fleet: %w", fd.err)
@@ -212,7 +239,7 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 	if err := writeJSONReport(fp, fd.rep.WriteJSON); err != nil {
 		return err
 	}
-	fails := a.demoSummary(out, fd.rep, drep, demoPaths{drillJSON: jp, drillHTML: hp, fleetJSON: fp}, time.Since(started))
+	fails := a.demoSummary(out, fd.rep, drep, hres, demoPaths{drillJSON: jp, drillHTML: hp, fleetJSON: fp}, time.Since(started))
 	if o.keep && ctx.Err() == nil {
 		a.demoKeep(ctx, out, gw)
 	}
@@ -227,7 +254,7 @@ type demoPaths struct{ drillJSON, drillHTML, fleetJSON string }
 
 // demoSummary prints the fleet's SLA figures, the drill outcomes and the
 // report paths, and returns what failed.
-func (a *app) demoSummary(out *demoView, frep *sim.Report, drep *drill.Report, p demoPaths, took time.Duration) []string {
+func (a *app) demoSummary(out *demoView, frep *sim.Report, drep *drill.Report, haz demoHazmatResult, p demoPaths, took time.Duration) []string {
 	out.lock(func(w io.Writer) {
 		fmt.Fprintln(w, "\n== fleet ==")
 		if err := frep.WriteTable(w); err != nil {
@@ -249,9 +276,13 @@ func (a *app) demoSummary(out *demoView, frep *sim.Report, drep *drill.Report, p
 	if drep.Failed() {
 		fails = append(fails, fmt.Sprintf("%d drill(s) failed", drep.Summary.Fail))
 	}
+	if !haz.ok {
+		fails = append(fails, "the hazmat load failed")
+	}
 	verdict := map[bool]string{true: "PASS", false: "FAIL"}
 	out.printf("\n== summary (%s) ==\n", took.Round(time.Second))
 	out.printf("fleet SLA check   %s\n", verdict[len(ffails) == 0])
+	out.printf("hazmat load       %s: %s\n", verdict[haz.ok], haz.detail)
 	out.printf("drills            %s: %d passed, %d failed, %d not available\n", verdict[!drep.Failed()],
 		drep.Summary.Pass, drep.Summary.Fail, drep.Summary.NotAvailable)
 	out.printf("drill report      %s\n", p.drillHTML)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/drill"
 	"github.com/fifthwheel/fifthwheel/internal/sim"
 )
@@ -56,6 +57,19 @@ func TestDemoShortRun(t *testing.T) {
 		"| driving ", " safe_state ", "| comm_lost seen ", "| telemetry acked "} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("the progress does not show %q", want)
+		}
+	}
+	// The hazmat load: created pending_approval, two approvals by the
+	// two simulated approvers, delivered, accepted by the fleet's last
+	// truck, each line timed.
+	for _, want := range []string{"hazmat load      a simulated dispatcher tenders a hazmat load",
+		"ms  pending_approval (requested)   by urn:fifthwheel:client:demo-tms-dispatcher",
+		"ms  approval                       by urn:fifthwheel:client:demo-tms-approver-1",
+		"ms  approval                       by urn:fifthwheel:client:demo-tms-approver-2",
+		"ms  delivered (sent)", "ms  accepted                       by urn:fifthwheel:vehicle:demo-00002",
+		"hazmat load       PASS: accepted by demo-00002 after two approvals; second approval → accepted "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the demo does not show the hazmat load's %q", want)
 		}
 	}
 	if strings.ContainsAny(r.stdout, "\r\x1b") {
@@ -162,5 +176,22 @@ func TestDemoFailsWhenTheFleetCheckFails(t *testing.T) {
 	if !strings.Contains(r.stdout, "fleet SLA check   FAIL") || !strings.Contains(r.stdout, "drills            PASS") ||
 		!strings.Contains(r.stderr, "fleet SLA check(s) failed") {
 		t.Errorf("the demo does not report the failed fleet check\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
+	}
+}
+
+// TestDemoFailsWhenTheHazmatLoadIsDeclined: with the fleet's trucks
+// declining dispatches (test-only hook), the hazmat load is approved and
+// delivered but rejected: the demo says so and exits 1.
+func TestDemoFailsWhenTheHazmatLoadIsDeclined(t *testing.T) {
+	demoScenarioHook = func(c *sim.Config) { c.Commands = sim.CommandRule{Reject: []frame.CommandType{frame.CommandDispatch}} }
+	t.Cleanup(func() { demoScenarioHook = nil })
+	r := cli(t, nil, "demo", "--vehicles", "1", "--blackout=false", "--duration", "2s",
+		"--only", "clock-skew", "--report", t.TempDir())
+	if r.code != exitRuntime {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, exitRuntime, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "hazmat load       FAIL: ") || !strings.Contains(r.stdout, "drills            PASS") ||
+		!strings.Contains(r.stderr, "the hazmat load failed") {
+		t.Errorf("the demo does not report the declined hazmat load\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
 	}
 }

@@ -65,7 +65,10 @@ a handshake stall and an event flood from a host without a certificate; on
 the TMS listener a stolen token without its certificate, a token over another
 client's certificate, a revoked client's live token and a cross-carrier read;
 on the command channel, to a drill truck in session, a hazmat dispatch without
-approvals, a self-approval and a TMS retry of a dispatch)
+approvals, a self-approval, a TMS retry of a dispatch, a command envelope
+replayed to the truck and one for another truck, both injected by an attacker
+inside the truck's TLS path, and a command that expires while its truck is
+dark)
 and checks the outcome the gateway promises: the reason code the attacker is
 answered with, and the security event read back from the gateway's store.
 

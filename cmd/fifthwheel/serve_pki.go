@@ -28,6 +28,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/server"
 	"github.com/fifthwheel/fifthwheel/internal/session"
 	"github.com/fifthwheel/fifthwheel/internal/store"
+	"github.com/fifthwheel/fifthwheel/internal/tracking"
 )
 
 const (
@@ -340,7 +341,7 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 	if err != nil {
 		return nil, err
 	}
-	pipeline, err := ingest.New(icfg, ingest.Deps{Store: e.st, Events: e.bus, Metrics: reg, Secrets: vs.secrets, Log: e.log})
+	pipeline, err := ingest.New(icfg, ingest.Deps{Store: e.st, Events: e.bus, Metrics: reg, Secrets: vs.secrets, Log: e.log, ETAs: e.st})
 	if err != nil {
 		return nil, err
 	}
@@ -359,10 +360,14 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 	if err != nil {
 		return nil, err
 	}
+	stops, err := tracking.New(e.st, nil)
+	if err != nil {
+		return nil, err
+	}
 	sess, err := session.New(sessionConfig(cfg),
 		session.Deps{Key: vs.keys, Pipeline: pipeline, Events: e.bus, Tracker: server.HijackTracker{},
 			Liveness: session.LivenessMonitor(vs.monitor), Limiter: limiter, Metrics: reg, Log: e.log,
-			Commands: commands, CommandStore: e.st, CommandKey: vs.cmdKeys, Replica: gatewayID()})
+			Commands: commands, CommandStore: e.st, CommandKey: vs.cmdKeys, Replica: gatewayID(), Stops: stops})
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ type simTMSFlags struct {
 	gateway, serverNm                 string
 	prefix, vPrefix                   string
 	carrier, jsonOut                  string
-	vehicles, retryEvery              int
+	vehicles, retryEvery, routeEvery  int
 	rate, hazmat                      float64
 	duration, poll, within, calibrate time.Duration
 }
@@ -44,7 +44,11 @@ role approver, neither the requester) POST /v1/commands/{id}/approvals; the
 run checks that one approval is not enough and that the truck got the
 command only after both. Every --retry-every-th load re-POSTs its dispatch
 with the same Idempotency-Key and checks the same command came back and was
-delivered once.
+delivered once. Every --route-update-every-th standard load, once accepted,
+is re-routed (POST /v1/vehicles/{id}/route with If-Match "1" and the load's
+tender_id): it waits for one approval, the first approver gives it, and the
+truck must accept it; a 412 (the truck was dispatched another load
+meanwhile) is counted, not a failure.
 
 Before the run it provisions through the fleet CA and the store (--data,
 --store), as 'client add', 'client roles set', 'pki issue client' and
@@ -60,6 +64,14 @@ and → the poll that saw it; for hazmat loads, the second approval → accepted
 and beside them the one-core Ed25519 verify rate measured in this process
 before and after the run (--calibrate), the machine's ceiling that day.
 Any load not accepted, and any unexpected refusal, fails the run (exit 1).
+
+Tracking: 'sim fleet' trucks report the stops of a dispatch they accept
+(signed stop events, one every 1.5 s, with the ETA in their telemetry). After
+the loads, the run reads GET /v1/tenders/{id}/events of every accepted load,
+and of each truck's last load until it shows its delivery (at most 12 s), and
+reports how many loads had events, their delivery, and an ETA. A truck given
+a new load stops reporting the one before, so these figures do not fail the
+run.
 A 429 (the per-client budget, access.rate_per_second, default 50/s) is
 honoured with its Retry-After and counted; the dispatcher's polls share that
 budget, so when loads are slow it throttles the polling. To measure the
@@ -86,6 +98,7 @@ gateway rather than the budget, start it with the budget raised, e.g.
 	fs.Float64Var(&o.rate, "rate", 5, "start `R` loads a second")
 	fs.Float64Var(&o.hazmat, "hazmat-fraction", 0.2, "the `FRACTION` of loads that carry hazmat (two approvals)")
 	fs.IntVar(&o.retryEvery, "retry-every", sim.DefaultTMSRetryEvery, "re-POST every `N`-th load's dispatch with the same Idempotency-Key (0: never)")
+	fs.IntVar(&o.routeEvery, "route-update-every", sim.DefaultTMSRouteUpdateEvery, "re-route every `N`-th standard load once accepted (one approval; 0: never)")
 	fs.DurationVar(&o.duration, "duration", time.Minute, "start loads for `D`")
 	fs.DurationVar(&o.poll, "poll", sim.DefaultTMSPoll, "GET the command every `D` until final")
 	fs.DurationVar(&o.within, "answer-within", sim.DefaultTMSAnswerWithin, "a load not final `D` after its dispatch fails the run")
@@ -127,7 +140,7 @@ func (a *app) simTMS(cmd *cobra.Command, o *simTMSFlags) error {
 	run, err := sim.NewTMS(sim.TMSConfig{
 		Gateway:  sim.Target{URL: url, ServerName: o.serverNm, CAPEM: certPEM(ca.Root())},
 		Vehicles: vehicles, Carrier: carrier, IDPrefix: o.prefix, Rate: o.rate, Duration: o.duration,
-		HazmatFraction: o.hazmat, RetryEvery: o.retryEvery, PollEvery: o.poll, AnswerWithin: o.within,
+		HazmatFraction: o.hazmat, RetryEvery: o.retryEvery, RouteUpdateEvery: o.routeEvery, PollEvery: o.poll, AnswerWithin: o.within,
 		CalibrateFor: o.calibrate,
 	}, &tmsProvisioner{caAccessProvisioner{e: e, ca: ca, by: by, lifetime: o.duration + time.Hour}})
 	if err != nil {

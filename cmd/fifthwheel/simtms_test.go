@@ -60,17 +60,35 @@ func simTMSWithFleet(t *testing.T, g *gateway, fleetArgs, tmsArgs []string) (int
 func TestSimTMSDispatchesToFleet(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "d")
 	g := startGateway(t, data, []string{"--data", data}, fleetEnv)
-	code, rep := simTMSWithFleet(t, g, nil, []string{"--hazmat-fraction", "0.5", "--retry-every", "2"})
+	code, rep := simTMSWithFleet(t, g, nil, []string{"--hazmat-fraction", "0.5", "--retry-every", "2", "--route-update-every", "3"})
 	if code != 0 || len(rep.Failures) != 0 {
 		t.Fatalf("sim tms exited %d with failures %v", code, rep.Failures)
 	}
+	// Route updates: each one approved once and accepted by the truck, or
+	// refused 412 because the truck had its next load by then; never lost.
+	if rep.RouteUpdates < 1 || rep.RoutesAccepted+rep.RouteConflicts != rep.RouteUpdates ||
+		rep.RouteApprovalToAccepted.N != rep.RoutesAccepted {
+		t.Fatalf("route updates %d: accepted %d, conflicts %d, measured %d", rep.RouteUpdates, rep.RoutesAccepted,
+			rep.RouteConflicts, rep.RouteApprovalToAccepted.N)
+	}
+	t.Logf("route updates %d: accepted %d, conflicts %d", rep.RouteUpdates, rep.RoutesAccepted, rep.RouteConflicts)
 	if rep.Loads < 4 || rep.Accepted != rep.Loads || rep.Hazmat < 2 || rep.Retries < 2 {
 		t.Fatalf("loads %d, accepted %d, hazmat %d, retries %d", rep.Loads, rep.Accepted, rep.Hazmat, rep.Retries)
+	}
+	// The trucks report the stops of their loads (sim fleet), and the TMS
+	// reads them back: at least each truck's last load has its first
+	// event within the tracking wait.
+	if rep.Tracked < 1 {
+		t.Fatalf("no accepted load had tracking events (tracked %d, delivered %d, with ETA %d)", rep.Tracked, rep.TrackedDelivered, rep.TrackedETA)
 	}
 	if rep.DispatchToAccepted.N != rep.Loads-rep.Hazmat || rep.ApprovalToAccepted.N != rep.Hazmat ||
 		len(rep.HazmatCommands) != rep.Hazmat {
 		t.Fatalf("latencies measured for %d standard and %d hazmat loads (%d ids), want %d and %d",
 			rep.DispatchToAccepted.N, rep.ApprovalToAccepted.N, len(rep.HazmatCommands), rep.Loads-rep.Hazmat, rep.Hazmat)
+	}
+	// The figures come with the machine's ceiling, measured in the run.
+	if rep.Ceiling.VerifyPerSec <= 0 || rep.CeilingAfter == nil || rep.CeilingAfter.VerifyPerSec <= 0 {
+		t.Fatalf("no same-run verify ceiling: before %+v, after %+v", rep.Ceiling, rep.CeilingAfter)
 	}
 	st, err := store.Open(context.Background(), g.storeConfig())
 	if err != nil {

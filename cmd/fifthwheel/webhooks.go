@@ -19,7 +19,9 @@ import (
 )
 
 // Push to the TMS (issue 20): what goes into a client's webhook outbox,
-// and the sender that empties it.
+// and the sender that empties it: command transitions, the vehicle states
+// that matter to dispatch, and shipment status events (package tracking's
+// shipment_status_recorded, for the tender's client).
 //
 // The hook is the event bus. Every command transition is one event
 // (package command's Decision events, recorded by whoever applies the
@@ -39,6 +41,7 @@ import (
 const (
 	webhookCommandTransition = "command.transition"
 	webhookVehicleState      = "vehicle.state"
+	webhookShipmentStatus    = "shipment.status"
 )
 
 // commandTransitionCodes are the events that are command transitions.
@@ -66,6 +69,8 @@ func (s webhookSink) enqueue(ctx context.Context, ev event.Event) error {
 	switch {
 	case ev.Class == event.ClassCommand && ev.Verdict != event.Reject && commandTransitionCodes[ev.Code]:
 		return s.commandTransition(ctx, ev)
+	case ev.Code == codes.ShipmentStatusRecorded && ev.Verdict == event.Accept:
+		return s.shipmentStatus(ctx, ev)
 	case ev.Class == event.ClassLiveness:
 		if state := dispatchState(ev); state != "" {
 			return s.vehicleState(ctx, ev, state)
@@ -100,15 +105,29 @@ type webhookCommand struct {
 	PossiblyExecuted bool   `json:"possibly_executed"`
 }
 
+// webhookShipment is a shipment status event (package tracking): its EDI
+// 214 code, the stop event it came from, when and where.
+type webhookShipment struct {
+	TenderID string  `json:"tender_id"`
+	Vehicle  string  `json:"vehicle"`
+	StopSeq  int64   `json:"stop_seq"`
+	Status   string  `json:"status"`
+	Code     string  `json:"code"`
+	At       string  `json:"at"`
+	Lat      float64 `json:"lat"`
+	Lon      float64 `json:"lon"`
+}
+
 type webhookBody struct {
-	Type    string          `json:"type"`
-	EventID string          `json:"event_id"`
-	Time    time.Time       `json:"time"`
-	Code    string          `json:"code"`
-	Command *webhookCommand `json:"command,omitempty"`
-	Vehicle string          `json:"vehicle,omitempty"`
-	State   string          `json:"state,omitempty"`
-	Reason  string          `json:"reason,omitempty"`
+	Type     string           `json:"type"`
+	EventID  string           `json:"event_id"`
+	Time     time.Time        `json:"time"`
+	Code     string           `json:"code"`
+	Command  *webhookCommand  `json:"command,omitempty"`
+	Shipment *webhookShipment `json:"shipment,omitempty"`
+	Vehicle  string           `json:"vehicle,omitempty"`
+	State    string           `json:"state,omitempty"`
+	Reason   string           `json:"reason,omitempty"`
 }
 
 // commandTransition enqueues a transition for the client that requested
@@ -137,6 +156,35 @@ func (s webhookSink) commandTransition(ctx context.Context, ev event.Event) erro
 		Command: &webhookCommand{ID: c.ID, Vehicle: c.Vehicle, Type: c.Type, State: state,
 			PossiblyExecuted: command.PossiblyExecuted(command.State(state))}}
 	return s.put(ctx, []string{req.ID}, webhookCommandTransition, body, ev.Time)
+}
+
+// shipmentStatus enqueues a recorded shipment status event for the
+// tender's client (the client of the vehicle's dispatch, which package
+// tracking put in the event), if it is a client with a webhook.
+func (s webhookSink) shipmentStatus(ctx context.Context, ev event.Event) error {
+	client, _ := ev.Attrs["client"].(string)
+	req, err := principal.ParseURI(client)
+	if err != nil || req.Kind != principal.Client {
+		return nil
+	}
+	str := func(k string) string { v, _ := ev.Attrs[k].(string); return v }
+	num := func(k string) float64 {
+		switch v := ev.Attrs[k].(type) {
+		case float64:
+			return v
+		case int64:
+			return float64(v)
+		case uint64:
+			return float64(v)
+		case int:
+			return float64(v)
+		}
+		return 0
+	}
+	body := webhookBody{Type: webhookShipmentStatus, EventID: ev.ID, Time: ev.Time.UTC(), Code: ev.Code,
+		Shipment: &webhookShipment{TenderID: str("tender_id"), Vehicle: str("vehicle"), StopSeq: int64(num("stop_seq")),
+			Status: str("status"), Code: str("code"), At: str("at"), Lat: num("lat"), Lon: num("lon")}}
+	return s.put(ctx, []string{req.ID}, webhookShipmentStatus, body, ev.Time)
 }
 
 // vehicleState enqueues a dispatch-relevant vehicle state for every

@@ -181,7 +181,7 @@ func TestImportRules(t *testing.T) {
 // domainPackages are the packages docs/ARCHITECTURE.md calls domain
 // packages; the server imports none of them but event.
 var domainPackages = []string{"internal/pki", "internal/gwkey", "internal/enroll", "internal/ingest", "internal/session",
-	"internal/liveness", "internal/store", "internal/httpapi", "internal/command", "internal/tmsapi"}
+	"internal/liveness", "internal/store", "internal/httpapi", "internal/command", "internal/tmsapi", "internal/tracking"}
 
 // TestServerImportsNoDomainPackage: internal/server imports no domain
 // package but event (docs/ARCHITECTURE.md, Import rules): it takes the

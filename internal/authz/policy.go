@@ -49,6 +49,7 @@ var Policy = map[string]Route{
 	"GET /v1/vehicles/{id}/frames/{epoch}/{seq}/raw": {Scope: TelemetryRead, CarrierScoped: true},
 	"GET /v1/commands":                               {Scope: CommandsRead},
 	"GET /v1/commands/{id}":                          {Scope: CommandsRead},
+	"GET /v1/tenders/{id}/events":                    {Scope: CommandsRead},
 
 	// Control (the commands issue).
 	"POST /v1/tenders":                 {Scope: TendersWrite},

@@ -148,6 +148,18 @@ func Catalogue() []Drill {
 			Asset: assetCommands, Actor: actorInsiderTMS,
 			Vector:    "a TMS retries a dispatch with the same Idempotency-Key (before and after execution), then reuses the key for another body",
 			Checklist: checkApproval, Run: tmsRetryDrill},
+		{Name: "command-replay-to-vehicle", Control: "the agent takes each signed command envelope once: a byte-for-byte replay on the session is refused (replayed, gateway frame order) as an authenticity failure: command_refused raised and the safe state started, never run or answered again; the gateway's record stays accepted, delivered once",
+			Asset: assetCommands, Actor: actorNetwork,
+			Vector:    "an attacker inside the truck's TLS path (a compromised terminator or gateway replica) re-sends a command envelope it saw after the truck executed it",
+			Checklist: testReplay, Run: commandReplayDrill},
+		{Name: "command-for-another-vehicle", Control: "commands are addressed: the gateway delivers a command on its vehicle's session only, and a truck refuses one signed for another (command_wrong_vehicle), raises command_refused and starts its safe state; the gateway refuses its answer (vehicle_mismatch)",
+			Asset: assetCommands, Actor: actorNetwork,
+			Vector:    "truck A's signed dispatch envelope injected into truck B's session by an attacker inside B's TLS path",
+			Checklist: checkSignTelemetry, Run: commandForAnotherVehicleDrill},
+		{Name: "command-expired-across-blackout", Control: "a command waits for its offline truck (queued, vehicle_offline) and is never delivered after its expiry: expired (command_expired) while the truck is dark, not sent when it reconnects with a fresh challenge-response",
+			Asset: assetCommands, Actor: actorNetwork,
+			Vector:    "the truck's link goes silent; a short-lived dispatch is queued, expires, and the truck reconnects",
+			Checklist: checkHeartbeat, Run: commandExpiredAcrossBlackoutDrill},
 
 		// Not available: each needs a capability that has not landed.
 		{Name: "audit-log-tamper", Control: "tamper-evident audit log",

@@ -32,16 +32,39 @@ func commandPath(id string) string { return "/v1/commands/" + id }
 
 // commandView is what the drills read of a command (tmsapi.CommandView).
 type commandView struct {
-	ID                string `json:"id"`
-	State             string `json:"state"`
-	ApprovalsRequired int    `json:"approvals_required"`
-	Verdict           string `json:"verdict"`
+	ID                string           `json:"id"`
+	State             string           `json:"state"`
+	ApprovalsRequired int              `json:"approvals_required"`
+	Verdict           string           `json:"verdict"`
+	ExpiresAt         time.Time        `json:"expires_at"`
+	Transitions       []transitionView `json:"transitions"`
+}
+
+// transitionView is one state change of a command (tmsapi.TransitionView).
+type transitionView struct {
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Reason string    `json:"reason"`
+}
+
+// transition is v's transition to state to; false if it has none.
+func (v commandView) transition(to string) (transitionView, bool) {
+	for _, x := range v.Transitions {
+		if x.To == to {
+			return x, true
+		}
+	}
+	return transitionView{}, false
 }
 
 // The command states the drills expect (internal/command).
 const (
 	statePending  = "pending_approval"
+	stateQueued   = "queued"
 	stateAccepted = "accepted"
+	stateExpired  = "expired"
 )
 
 // commandSubject is how the gateway's events name command id.
@@ -117,6 +140,22 @@ func (s *commandScene) close() {
 // brings the truck into session on the agent SDK, and registers the
 // dispatcher with roles and gets its token. what names them.
 func newCommandScene(ctx context.Context, t *Target, p *Probe, what string, roles []string) (*commandScene, error) {
+	s, err := newDispatchScene(ctx, t, p, what, roles)
+	if err != nil {
+		return nil, err
+	}
+	dt, err := s.addTruck(ctx, t, what, false)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.v, s.tr = dt.v, dt.tr
+	return s, nil
+}
+
+// newDispatchScene registers a drill carrier and its dispatcher with
+// roles, and gets the dispatcher's token; addTruck adds its trucks.
+func newDispatchScene(ctx context.Context, t *Target, p *Probe, what string, roles []string) (*commandScene, error) {
 	if err := t.needTMS(); err != nil {
 		return nil, err
 	}
@@ -128,25 +167,7 @@ func newCommandScene(ctx context.Context, t *Target, p *Probe, what string, role
 	if s.carrier, err = scacCarrier(); err != nil {
 		return nil, err
 	}
-	id, err := drillID(t, what)
-	if err != nil {
-		return nil, err
-	}
-	// Registered with its carrier first: the enrollment keeps it.
-	if err := t.RegisterVehicle(ctx, id, s.carrier); err != nil {
-		return nil, fmt.Errorf("register the drill truck: %w", err)
-	}
-	if s.v, err = enrollAs(ctx, t, id); err != nil {
-		return nil, err
-	}
-	s.cleanup = append(s.cleanup, s.v.close)
-	if s.tr, err = startTruck(ctx, t, s.v, &silentLink{}); err != nil {
-		s.close()
-		return nil, err
-	}
-	s.cleanup = append(s.cleanup, s.tr.stop)
 	if s.disp, err = newTMSClientWith(ctx, t, what+"-dispatcher", s.carrier, roles); err != nil {
-		s.close()
 		return nil, err
 	}
 	disp := s.disp
@@ -156,6 +177,54 @@ func newCommandScene(ctx context.Context, t *Target, p *Probe, what string, role
 		return nil, err
 	}
 	return s, nil
+}
+
+// sceneTruck is a drill truck of a scene: its vehicle, its agent, its
+// link, and the on-path attacker its session runs through (nil: none).
+type sceneTruck struct {
+	v    *vehicle
+	tr   *truck
+	link *silentLink
+	path *onPath
+}
+
+// addTruck registers a drill truck of the scene's carrier, enrolls it
+// through the public path and brings it into session on the agent SDK;
+// onPath puts an on-path attacker inside its TLS path. The truck stops
+// when the scene closes.
+func (s *commandScene) addTruck(ctx context.Context, t *Target, what string, onPath bool) (*sceneTruck, error) {
+	id, err := drillID(t, what)
+	if err != nil {
+		return nil, err
+	}
+	// Registered with its carrier first: the enrollment keeps it.
+	if err := t.RegisterVehicle(ctx, id, s.carrier); err != nil {
+		return nil, fmt.Errorf("register the drill truck: %w", err)
+	}
+	dt := &sceneTruck{link: &silentLink{}}
+	if dt.v, err = enrollAs(ctx, t, id); err != nil {
+		return nil, err
+	}
+	s.cleanup = append(s.cleanup, dt.v.close)
+	if onPath {
+		if dt.path, err = newOnPath(t, dt.v); err != nil {
+			return nil, err
+		}
+		dt.link.via = dt.path.via
+	}
+	dt.tr, err = startTruckWith(ctx, t, dt.v, dt.link, func(c *agent.Config) {
+		if dt.path != nil {
+			c.GatewayCAPEM = dt.path.caPEM // the truck trusts the terminator
+		}
+		if t.TruckConfig != nil {
+			t.TruckConfig(c)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.cleanup = append(s.cleanup, dt.tr.stop)
+	return dt, nil
 }
 
 // approver registers a drill client of the scene's carrier with the
@@ -252,28 +321,43 @@ func freshKey(t *Target, what string) (string, error) { return drillID(t, what) 
 // scene's truck with Idempotency-Key dispatchKey; the tender is set-up
 // (checked), the dispatch's answer is returned with its headers.
 func (s *commandScene) tenderAndDispatch(ctx context.Context, t *Target, p *Probe, dispatchKey string) (string, tmsAnswer, http.Header, error) {
-	tender, err := drillID(t, "tender")
+	tender, err := s.tender(ctx, t, p, true)
 	if err != nil {
 		return "", tmsAnswer{}, nil, err
+	}
+	body := dispatchBody(tender, s.v.id)
+	d, h, err := t.post(ctx, s.disp.hc, "/v1/dispatches", s.tok, dispatchKey, body)
+	return body, d, h, err
+}
+
+// tender tenders a load of the scene's carrier, a hazmat one or a
+// standard one (plainTender), and returns its id; its acceptance is
+// set-up (checked).
+func (s *commandScene) tender(ctx context.Context, t *Target, p *Probe, hazmat bool) (string, error) {
+	tender, err := drillID(t, "tender")
+	if err != nil {
+		return "", err
 	}
 	key, err := freshKey(t, "tender-key")
 	if err != nil {
-		return "", tmsAnswer{}, nil, err
+		return "", err
 	}
-	a, _, err := t.post(ctx, s.disp.hc, "/v1/tenders", s.tok, key, hazmatTender(tender, s.carrier))
+	body, what := hazmatTender(tender, s.carrier), "set-up: the hazmat tender"
+	if !hazmat {
+		body, what = plainTender(tender, s.carrier), "set-up: the tender"
+	}
+	a, _, err := t.post(ctx, s.disp.hc, "/v1/tenders", s.tok, key, body)
 	if err != nil {
-		return "", tmsAnswer{}, nil, err
+		return "", err
 	}
 	var ta struct {
 		Answer string `json:"answer"`
 	}
 	_ = json.Unmarshal(a.body, &ta)
-	if !p.Check("set-up: the hazmat tender", "201 accept", fmt.Sprintf("%s %s", a.String(), ta.Answer)) {
-		return "", tmsAnswer{}, nil, fmt.Errorf("the tender was not accepted: %.300s", a.body)
+	if !p.Check(what, "201 accept", fmt.Sprintf("%s %s", a.String(), ta.Answer)) {
+		return "", fmt.Errorf("the tender was not accepted: %.300s", a.body)
 	}
-	body := dispatchBody(tender, s.v.id)
-	d, h, err := t.post(ctx, s.disp.hc, "/v1/dispatches", s.tok, dispatchKey, body)
-	return body, d, h, err
+	return tender, nil
 }
 
 // getCommand reads command id with the dispatcher's token.

@@ -46,4 +46,12 @@
 // credential, named with Target.Prefix, get certificate-bound tokens for
 // those clients at the gateway's token endpoint, and revoke each drill
 // client's certificates when the drill ends.
+//
+// The command-path drills (cmdpath.go) model an attacker inside a drill
+// truck's TLS path (a compromised TLS terminator or gateway replica) with
+// an on-path terminator (onpath.go): the drill truck pins the
+// terminator's throw-away CA, the terminator speaks to the gateway with
+// the truck's own certificate, sees the session's messages in clear and
+// can re-send them, but holds no gateway key. Only drill trucks are ever
+// routed through it.
 package drill

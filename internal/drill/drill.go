@@ -126,6 +126,10 @@ type Target struct {
 	// compromise), as `pki revoke --client ID` does: the revoked-client
 	// drill's event, and every TMS access drill's clean-up.
 	RevokeClient func(ctx context.Context, id string) error
+	// TruckConfig, if set, adjusts the agent configuration of the
+	// command drills' trucks (tests only: trucks with a check switched
+	// off, the proof that a drill fails without the defence).
+	TruckConfig func(*agent.Config)
 }
 
 // Check is one expectation a drill verified.

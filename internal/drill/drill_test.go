@@ -28,10 +28,12 @@ import (
 // TestDrillFlappingFailsWithoutTheResumeHoldDown,
 // TestDrillHandshakeStallFailsWithoutPerSourceAdmission and
 // TestDrillEventFloodFailsWithoutAggregation; the command drills by
-// TestDrillCommandsFailWithoutTheirEvidence.
+// TestDrillCommandsFailWithoutTheirEvidence (and the command-path drills
+// by TestDrillCommandPath...).
 var needSession = map[string]bool{"heartbeat-blackout": true, "revoked-vehicle": true, "reconnection-flapping": true,
 	"handshake-stall": true, "unauthenticated-event-flood": true,
-	"command-without-approvals": true, "command-self-approval": true, "tms-retry-executed-once": true}
+	"command-without-approvals": true, "command-self-approval": true, "tms-retry-executed-once": true,
+	"command-replay-to-vehicle": true, "command-for-another-vehicle": true, "command-expired-across-blackout": true}
 
 // available is the catalogue's drills that run against the fake gateway:
 // all but those that need a live agent session.

@@ -160,4 +160,28 @@ const (
 	// its truck after the command was accepted and retried, for a second
 	// execution.
 	commandRedeliveryWait = time.Second
+	// commandReplayWait bounds the wait for a drill truck's agent to
+	// report what it made of an injected envelope.
+	commandReplayWait = 5 * time.Second
+	// commandExpiresIn is the lifetime the blackout drill gives its
+	// dispatch: enough to post it, far less than the blackout.
+	commandExpiresIn = 3 * time.Second
+	// commandExpireWait bounds the wait for the gateway's sweep to mark
+	// an expired command (it runs every few seconds).
+	commandExpireWait = 15 * time.Second
+)
+
+// The on-path terminator (onpath.go).
+const (
+	// onPathCertLifetime is its throw-away certificates' lifetime: a run.
+	onPathCertLifetime = time.Hour
+	// onPathHandshakeTimeout bounds each of its two TLS handshakes.
+	onPathHandshakeTimeout = 10 * time.Second
+	// onPathMaxHead bounds an HTTP/1.1 response head it reads.
+	onPathMaxHead = 16 << 10
+	// onPathMaxFrame bounds a WebSocket frame it relays: the gateway's
+	// envelopes are far smaller (frame.MaxEnvelopeSize).
+	onPathMaxFrame = 1 << 20
+	// maxOnPathCommands bounds the command envelopes it keeps.
+	maxOnPathCommands = 64
 )

@@ -119,16 +119,25 @@ func (tr *truck) events(kind agent.EventKind, from time.Time) []agent.Event {
 // await waits up to wait for an event of kind at or after from and
 // returns its time; false if none came.
 func (tr *truck) await(ctx context.Context, kind agent.EventKind, from time.Time, wait time.Duration) (time.Time, bool, error) {
+	e, ok, err := tr.awaitMatch(ctx, kind, from, wait, nil)
+	return e.Time, ok, err
+}
+
+// awaitMatch waits up to wait for an event of kind at or after from for
+// which match (nil: any) holds, and returns it; false if none came.
+func (tr *truck) awaitMatch(ctx context.Context, kind agent.EventKind, from time.Time, wait time.Duration, match func(agent.Event) bool) (agent.Event, bool, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		if evs := tr.events(kind, from); len(evs) > 0 {
-			return evs[0].Time, true, nil
+		for _, e := range tr.events(kind, from) {
+			if match == nil || match(e) {
+				return e, true, nil
+			}
 		}
 		if time.Now().After(deadline) {
-			return time.Time{}, false, nil
+			return agent.Event{}, false, nil
 		}
 		if err := sleep(ctx, truckPoll); err != nil {
-			return time.Time{}, false, err
+			return agent.Event{}, false, err
 		}
 	}
 }
@@ -165,7 +174,10 @@ func (stubTruck) Resume()                {}
 // gateway until the drill ends), and new connections hang, as on a link
 // that went silent.
 type silentLink struct {
-	down  atomic.Bool
+	down atomic.Bool
+	// via, if set, takes each dialed connection and gives the truck what
+	// it speaks over instead (an on-path terminator: onPath.via).
+	via   func(ctx context.Context, c net.Conn) (net.Conn, error)
 	mu    sync.Mutex
 	conns []net.Conn // every connection dialed, closed by end
 }
@@ -186,6 +198,9 @@ func (l *silentLink) DialContext(ctx context.Context, network, addr string) (net
 	l.mu.Lock()
 	l.conns = append(l.conns, c)
 	l.mu.Unlock()
+	if l.via != nil {
+		return l.via(ctx, &silentConn{Conn: c, l: l})
+	}
 	return &silentConn{Conn: c, l: l}, nil
 }
 

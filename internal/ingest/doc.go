@@ -10,6 +10,16 @@
 //	dedupe  de-duplication → freshness → plausibility
 //	commit  counter check and durable append with its verdict and findings (one atomic step) → ack,
 //	        then the stored frame is counted in its vehicle's summary
+//	etas    the eta of accepted telemetry (stored now or a duplicate) becomes its vehicle's
+//	        latest ETA for the load (Deps.ETAs), before the results are returned
+//
+// The pipeline is the one place the session's telemetry and the batch
+// path's meet, so it is where telemetry's ETA is kept: a failure to keep it
+// fails the call (the frames are durable; the retry is answered as
+// duplicates and keeps the ETA). An ETA is taken as the vehicle's claim,
+// not checked against its dispatches (the TMS is shown only the ETA of the
+// vehicle its tender was dispatched to), and the store bounds how many a
+// vehicle keeps.
 //
 // The session handshake checks hello and challenge_response through
 // Authenticate: admit, verify and the live freshness check, the same code

@@ -95,6 +95,11 @@ type Store interface {
 	AppendFrames(ctx context.Context, recs []store.FrameRecord, window int64) ([]store.AppendOutcome, error)
 }
 
+// ETAStore keeps vehicles' latest ETAs (store.TrackingStore's PutETAs).
+type ETAStore interface {
+	PutETAs(ctx context.Context, etas []store.ETA) error
+}
+
 // Events is what the pipeline needs of the event bus (*event.Bus): Emit for
 // rejections, duplicates and the accepted-frame summaries, and
 // Prepare/Delivered for the findings of a stored frame, which commit in the
@@ -121,6 +126,10 @@ type Deps struct {
 	// Log receives failures to record the accepted-frame summaries; nil:
 	// slog.Default().
 	Log *slog.Logger
+	// ETAs, if set, keeps each vehicle's latest ETA per load from the eta
+	// of its accepted telemetry (both paths, live and batch); nil: the eta
+	// is archived in the frame row only.
+	ETAs ETAStore
 	// SummaryTick, if set, closes a summary interval at each value (tests);
 	// nil: a ticker of Config.SummaryInterval.
 	SummaryTick <-chan time.Time
@@ -140,9 +149,14 @@ type Pipeline struct {
 	frames *prometheus.CounterVec
 	sum    *summaries
 	flow   *flow
+	etas   ETAStore
 
 	mu   sync.Mutex
 	high map[string][2]int64 // last (epoch, seq) this replica stored per vehicle
+	// lastETA is the ETA this replica last recorded per vehicle: a truck
+	// repeats its ETA in every telemetry frame, and an unchanged one is not
+	// written again (one entry per enrolled vehicle that reports one).
+	lastETA map[string]store.ETA
 }
 
 // New returns a Pipeline after validating cfg, and starts its summary
@@ -168,11 +182,12 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 		return nil, fmt.Errorf("ingest: %v", err)
 	}
 	p := &Pipeline{cfg: cfg, st: d.Store, keySt: openKeys{d.Store, d.Secrets}, ev: d.Events, now: now, area: area,
-		keys: newKeyCache(now, KeyCacheTTL), plaus: plaus, high: map[string][2]int64{},
+		keys: newKeyCache(now, KeyCacheTTL), plaus: plaus, high: map[string][2]int64{}, lastETA: map[string]store.ETA{},
 		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fifthwheel_frames_total", Help: "Frames by verdict and reason code.",
 		}, []string{"verdict", "code"}),
 		flow: newFlow(cfg.MaxInFlight, now, d.Events),
+		etas: d.ETAs,
 	}
 	if d.Metrics != nil {
 		for _, c := range append(p.flow.collectors(), p.frames) {
@@ -291,6 +306,9 @@ func (p *Pipeline) process(ctx context.Context, peer principal.Principal, src So
 		return nil, err
 	}
 	if err := c.commit(ctx, recs); err != nil {
+		return nil, err
+	}
+	if err := c.keepETAs(ctx); err != nil {
 		return nil, err
 	}
 	for i := range c.res {
@@ -503,6 +521,62 @@ func (c *call) commit(ctx context.Context, ts []toStore) error {
 	// recorded at once, as best it can (the frame rows are the record).
 	_ = p.sum.record(p.sum.add(peer, stored))
 	return nil
+}
+
+// keepETAs records the eta of every accepted telemetry frame of the call,
+// stored now or before (a duplicate: the sender retries after a failure
+// here, and the store keeps the latest report whatever the order). A
+// failure refuses the ack, as for the frames' events: the frames are
+// durable, the retry is answered as duplicates and records the ETAs.
+func (c *call) keepETAs(ctx context.Context) error {
+	if c.p.etas == nil {
+		return nil
+	}
+	var etas []store.ETA
+	for _, r := range c.res {
+		if r.Verdict != Accepted || r.Frame == nil {
+			continue
+		}
+		if t, ok := r.Frame.Body.(*frame.Telemetry); ok && t.ETA != nil {
+			etas = append(etas, store.ETA{Vehicle: c.peer.ID, TenderID: t.ETA.TenderID, StopSeq: int64(t.ETA.StopSeq),
+				At: t.ETA.At.UTC(), ReportedAt: r.Frame.TS.UTC()})
+		}
+	}
+	if len(etas) == 0 {
+		return nil
+	}
+	p := c.p
+	p.mu.Lock()
+	last, seen := p.lastETA[c.peer.ID]
+	p.mu.Unlock()
+	if len(etas) == 1 && seen && sameETA(last, etas[0]) && !etas[0].ReportedAt.Before(last.ReportedAt) {
+		return nil // unchanged since this replica recorded it
+	}
+	actx := ctx
+	if c.src == Backfill {
+		actx = store.Bulk(ctx)
+	}
+	if err := p.etas.PutETAs(actx, etas); err != nil {
+		return fmt.Errorf("%w: etas: %v", ErrUnavailable, err)
+	}
+	newest := etas[0]
+	for _, e := range etas[1:] {
+		if e.ReportedAt.After(newest.ReportedAt) {
+			newest = e
+		}
+	}
+	p.mu.Lock()
+	if cur, ok := p.lastETA[c.peer.ID]; !ok || !newest.ReportedAt.Before(cur.ReportedAt) {
+		p.lastETA[c.peer.ID] = newest
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// sameETA reports whether a and b estimate the same arrival at the same
+// stop of the same load.
+func sameETA(a, b store.ETA) bool {
+	return a.TenderID == b.TenderID && a.StopSeq == b.StopSeq && a.At.Equal(b.At)
 }
 
 func resultCode(r Result) string {

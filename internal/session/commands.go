@@ -105,6 +105,21 @@ func (c *conn) kickDelivery() {
 // closing reports whether the connection is closing.
 func (c *conn) closing() bool { return c.spec.Load() != nil }
 
+// usable reports whether a command may be written on c: it is not
+// closing, and its liveness session has not ended. Between the monitor
+// declaring comm loss and the idle timer closing the connection the
+// socket is dead but not yet closing; a command written into it then
+// would stay delivered, unanswered. liveEnded starts the close.
+func (c *conn) usable() bool {
+	if c.closing() {
+		return false
+	}
+	c.mu.Lock()
+	live := c.live
+	c.mu.Unlock()
+	return live == nil || !c.liveEnded(live)
+}
+
 // deliverCommands sends the vehicle its commands, oldest cmd_seq first:
 // once per session, the commands delivered before and not answered, unless
 // expired (the same command content again: the vehicle answers from its
@@ -128,7 +143,7 @@ func (c *conn) deliverCommands() {
 		slices.SortFunc(delivered, func(a, b store.Command) int { return cmp.Compare(a.CmdSeq, b.CmdSeq) })
 		now := h.now()
 		for _, cmd := range delivered {
-			if c.closing() {
+			if !c.usable() {
 				return
 			}
 			if !now.Before(cmd.ExpiresAt) {
@@ -141,7 +156,7 @@ func (c *conn) deliverCommands() {
 			}
 		}
 	}
-	for !c.closing() {
+	for c.usable() {
 		queued, err := h.d.CommandStore.ListQueuedCommands(ctx, c.peer.ID, commandBatch)
 		if err != nil {
 			h.log.Warn("session: queued commands not read", "vehicle", c.peer.ID, "err", err)
@@ -149,7 +164,7 @@ func (c *conn) deliverCommands() {
 		}
 		sent := 0
 		for _, cmd := range queued {
-			if c.closing() {
+			if !c.usable() {
 				return
 			}
 			if cmd.Vehicle != c.peer.ID {

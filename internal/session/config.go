@@ -245,4 +245,9 @@ type Deps struct {
 	CommandStore CommandLister
 	CommandKey   CommandSigner
 	Replica      string
+
+	// Stops, if set, decides the vehicle's stop_event frames (package
+	// tracking's Service) after the pipeline has verified and archived
+	// them; without it a stop_event closes the session (unexpected_kind).
+	Stops StopReporter
 }

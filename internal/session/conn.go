@@ -488,6 +488,12 @@ func (c *conn) handle(ctx context.Context, raw []byte) {
 			return
 		}
 		c.handleCommandAck(ctx, env, f)
+	case frame.KindStopEvent:
+		if c.h.d.Stops == nil {
+			c.close(protocolClose(codes.UnexpectedKind, "this gateway takes no stop events"))
+			return
+		}
+		c.handleStopEvent(ctx, env, f)
 	default:
 		c.close(protocolClose(codes.UnexpectedKind, "a "+string(f.Kind())+" frame is not expected on the session"))
 	}

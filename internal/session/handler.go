@@ -334,11 +334,16 @@ func (h *Handler) Resume(vehicleID string, by principal.Principal) error {
 	return c.requestResume(by)
 }
 
-// Connected reports whether the vehicle has an established session here.
+// Connected reports whether the vehicle has an established session here
+// that can still carry a command: not closing, and not declared comm_lost
+// by the liveness monitor (the socket of a silent truck stays open until
+// the idle timer and the close handshake end; a command queued then waits
+// as vehicle_offline instead of being written into it).
 func (h *Handler) Connected(vehicleID string) bool {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.live[vehicleID] != nil
+	c := h.live[vehicleID]
+	h.mu.Unlock()
+	return c != nil && c.usable()
 }
 
 // Sessions returns the number of established sessions.

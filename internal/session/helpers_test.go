@@ -33,6 +33,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/pki/pkitest"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
+	"github.com/fifthwheel/fifthwheel/internal/tracking"
 )
 
 // gw is a whole gateway vehicle side for tests: a fleet CA on the store, the
@@ -81,6 +82,8 @@ type gwOptions struct {
 	// commands wires command delivery: a command key set next to the
 	// frame keys and a command service on the store.
 	commands bool
+	// stops wires stop events (package tracking) on the store.
+	stops bool
 }
 
 func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
@@ -175,6 +178,11 @@ func newGateway(t testing.TB, st store.Store, o gwOptions) *gw {
 		}
 		deps.Commands, deps.CommandStore, deps.CommandKey, deps.Replica = g.cmds, st, g.cmdKeys, "gw-1"
 		defer func() { hp.Store(g.h) }()
+	}
+	if o.stops {
+		if deps.Stops, err = tracking.New(st, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	g.h, err = New(o.cfg, deps)
 	if err != nil {

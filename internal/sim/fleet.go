@@ -330,6 +330,9 @@ func (f *Fleet) Run(ctx context.Context) (*Report, error) {
 		if !sleepUntil(ctx, at) {
 			break
 		}
+		v.mu.Lock()
+		v.ctx = agentCtx
+		v.mu.Unlock()
 		wg.Go(func() {
 			if err := v.a.Run(agentCtx); err != nil && !errors.Is(err, context.Canceled) {
 				f.log.Error("agent stopped", slog.String("vehicle", v.id), slog.Any("err", err))

@@ -206,3 +206,16 @@ const (
 	// response or a vehicle's state is well under 4 KiB).
 	maxAccessBody = 64 << 10
 )
+
+// Tracking (commands.go).
+const (
+	// StopEventInterval is the compressed pace at which a truck that
+	// accepted a dispatch reports its stops: one stop event every 1.5 s
+	// (a real truck takes hours), so a sim run sees a load tracked from
+	// pickup to delivery within seconds.
+	StopEventInterval = 1500 * time.Millisecond
+
+	// stopReportTimeout bounds one ReportStop (its answer may wait for a
+	// reconnect): beyond it the report counts as not answered.
+	stopReportTimeout = 30 * time.Second
+)

@@ -172,6 +172,11 @@ type VehicleReport struct {
 	// trucks' AV stacks took and declined (Config.Commands).
 	CommandsAccepted int64 `json:"commands_accepted"`
 	CommandsRejected int64 `json:"commands_rejected"`
+	// StopEvents*: the stop events of dispatched loads the trucks reported
+	// (ReportStop): recorded by the gateway, refused, not answered.
+	StopEventsRecorded   int64 `json:"stop_events_recorded"`
+	StopEventsRefused    int64 `json:"stop_events_refused"`
+	StopEventsUnanswered int64 `json:"stop_events_unanswered"`
 	// Modes at the end of the scenario, before the agents said goodbye.
 	Modes map[string]int `json:"modes"`
 }
@@ -303,6 +308,9 @@ func buildReport(in reportInput) *Report {
 		vr.Connects += t.Connects
 		vr.CommandsAccepted += t.CmdAccepted
 		vr.CommandsRejected += t.CmdRejected
+		vr.StopEventsRecorded += t.StopsReported
+		vr.StopEventsRefused += t.StopsRefused
+		vr.StopEventsUnanswered += t.StopsUnanswered
 		for k, n := range t.Disc {
 			vr.Disconnects[string(k)] += n
 		}
@@ -657,6 +665,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		v.TelemetrySent, v.TelemetryAcked, v.TelemetryBuffered, v.TelemetryDropped, fmtCounts(v.TelemetryRejected))
 	if v.CommandsAccepted > 0 || v.CommandsRejected > 0 {
 		fmt.Fprintf(w, "vehicle: commands accepted %d, rejected %d\n", v.CommandsAccepted, v.CommandsRejected)
+	}
+	if n := v.StopEventsRecorded + v.StopEventsRefused + v.StopEventsUnanswered; n > 0 {
+		fmt.Fprintf(w, "vehicle: stop events recorded %d, refused %d, not answered %d\n", v.StopEventsRecorded, v.StopEventsRefused, v.StopEventsUnanswered)
 	}
 	if len(v.ResumeRejected) > 0 || len(v.GatewayRejected) > 0 {
 		fmt.Fprintf(w, "vehicle: resumes refused %s, gateway frames refused %s\n", fmtCounts(v.ResumeRejected), fmtCounts(v.GatewayRejected))

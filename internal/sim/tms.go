@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +32,15 @@ const (
 	DefaultTMSCarrier      = "acme"
 	DefaultTMSPoll         = 10 * time.Millisecond
 	DefaultTMSAnswerWithin = 30 * time.Second
-	DefaultTMSRetryEvery   = 10
+	// DefaultTMSTrackWithin bounds the wait, after the last load, for the
+	// accepted loads' shipment status events (GET /v1/tenders/{id}/events):
+	// a truck reports a load's five stop events one every
+	// StopEventInterval after it accepts it.
+	DefaultTMSTrackWithin = 12 * time.Second
+	DefaultTMSRetryEvery  = 10
+	// DefaultTMSRouteUpdateEvery: every N-th load, once its dispatch is
+	// accepted, is re-routed (one approval, by the first approver).
+	DefaultTMSRouteUpdateEvery = 5
 	// MaxTMSRate bounds the loads started per second.
 	MaxTMSRate = 200.0
 	// MaxTMSInFlight bounds the loads in flight at once.
@@ -48,8 +57,13 @@ type TMSConfig struct {
 	Duration       time.Duration
 	HazmatFraction float64
 	RetryEvery     int // every N-th load re-POSTs its dispatch (0: never)
-	PollEvery      time.Duration
-	AnswerWithin   time.Duration // a load not final by then counts as timed out
+	// RouteUpdateEvery: every N-th standard load, once accepted, gets a
+	// route update naming it (If-Match "1", tender_id), approved by the
+	// first approver, polled until final (0: never).
+	RouteUpdateEvery int
+	PollEvery        time.Duration
+	AnswerWithin     time.Duration // a load not final by then counts as timed out
+	TrackWithin      time.Duration // the wait for the accepted loads' tracking events
 	// CalibrateFor is how long the one-core Ed25519 verify rate is
 	// measured before and after the run (0: DefaultCalibrateFor): the
 	// ceiling the latency figures are read beside.
@@ -68,6 +82,9 @@ func (c TMSConfig) withDefaults() TMSConfig {
 	}
 	if c.AnswerWithin == 0 {
 		c.AnswerWithin = DefaultTMSAnswerWithin
+	}
+	if c.TrackWithin == 0 {
+		c.TrackWithin = DefaultTMSTrackWithin
 	}
 	if c.CalibrateFor == 0 {
 		c.CalibrateFor = DefaultCalibrateFor
@@ -92,6 +109,9 @@ func (c TMSConfig) validate() error {
 	}
 	if !(c.HazmatFraction >= 0 && c.HazmatFraction <= 1) {
 		bad("hazmat fraction: must be 0 to 1")
+	}
+	if c.RouteUpdateEvery < 0 {
+		bad("route update every: must be at least 0")
 	}
 	if c.RetryEvery < 0 {
 		bad("retry every: must be at least 0")
@@ -125,12 +145,17 @@ type TMS struct {
 
 	dispatcher, approver1, approver2 *tmsClient
 
-	mu  sync.Mutex
-	rep TMSReport
-	std []time.Duration // standard loads: POST dispatch → accepted recorded
-	obs []time.Duration // standard loads: POST dispatch → accepted seen by the poll
-	haz []time.Duration // hazmat: second approval → accepted recorded
+	mu    sync.Mutex
+	rep   TMSReport
+	std   []time.Duration // standard loads: POST dispatch → accepted recorded
+	obs   []time.Duration // standard loads: POST dispatch → accepted seen by the poll
+	haz   []time.Duration // hazmat: second approval → accepted recorded
+	route []time.Duration // route updates: the approval → accepted recorded
+	acc   []acceptedLoad  // the accepted loads, in the order they were seen accepted
 }
+
+// acceptedLoad is an accepted load: its tender id and truck.
+type acceptedLoad struct{ id, vehicle string }
 
 type tmsClient struct {
 	id     string
@@ -179,6 +204,24 @@ type TMSReport struct {
 	// ApprovalToAccepted: hazmat loads, the second approval's answer → the
 	// accepted transition recorded.
 	ApprovalToAccepted Dist `json:"approval_to_accepted"`
+	// RouteUpdates counts the route updates sent; RoutesAccepted those the
+	// truck accepted; RouteConflicts those refused 412 because the truck
+	// had been dispatched another load meanwhile (correct, not a failure).
+	RouteUpdates   int `json:"route_updates"`
+	RoutesAccepted int `json:"route_updates_accepted"`
+	RouteConflicts int `json:"route_update_conflicts"`
+	// RouteApprovalToAccepted: route updates, the approval's answer → the
+	// accepted transition recorded.
+	RouteApprovalToAccepted Dist `json:"route_approval_to_accepted"`
+	// Tracked, TrackedDelivered and TrackedETA count the accepted loads
+	// whose GET /v1/tenders/{id}/events showed at least one shipment
+	// status event, the delivery (D1), and an ETA, within TrackWithin
+	// after the last load. A truck given a new load stops reporting the
+	// one before, so with more loads than trucks not every load is
+	// tracked to its delivery; these figures do not fail the run.
+	Tracked          int `json:"tracked_loads"`
+	TrackedDelivered int `json:"tracked_delivered"`
+	TrackedETA       int `json:"tracked_with_eta"`
 	// HazmatCommands are the accepted hazmat loads' command ids.
 	HazmatCommands []string `json:"hazmat_commands"`
 	// Ceiling is the one-core Ed25519 verify rate measured in this process
@@ -239,6 +282,7 @@ loop:
 			hazAcc--
 		}
 		retry := t.cfg.RetryEvery > 0 && i%t.cfg.RetryEvery == t.cfg.RetryEvery-1
+		reroute := !hazmat && t.cfg.RouteUpdateEvery > 0 && i%t.cfg.RouteUpdateEvery == t.cfg.RouteUpdateEvery-1
 		select {
 		case sem <- struct{}{}:
 		case <-runCtx.Done():
@@ -252,7 +296,7 @@ loop:
 		t.mu.Unlock()
 		wg.Go(func() {
 			defer func() { <-sem }()
-			t.load(context.WithoutCancel(ctx), i, t.cfg.Vehicles[i%len(t.cfg.Vehicles)], hazmat, retry)
+			t.load(context.WithoutCancel(ctx), i, t.cfg.Vehicles[i%len(t.cfg.Vehicles)], hazmat, retry, reroute)
 		})
 		select {
 		case <-tick.C:
@@ -261,7 +305,8 @@ loop:
 		}
 	}
 	wg.Wait()
-	elapsed := time.Since(t0)
+	ran := time.Since(t0)
+	t.track(context.WithoutCancel(ctx))
 	// The ceiling again after the run: the machine may have changed.
 	var after *Ceiling
 	if ctx.Err() == nil {
@@ -274,8 +319,9 @@ loop:
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rep.CeilingAfter = after
-	t.rep.Duration = elapsed.Seconds()
+	t.rep.Duration = ran.Seconds()
 	t.rep.DispatchToAccepted, t.rep.DispatchToSeen, t.rep.ApprovalToAccepted = distOf(t.std), distOf(t.obs), distOf(t.haz)
+	t.rep.RouteApprovalToAccepted = distOf(t.route)
 	if t.rep.Loads == 0 {
 		t.rep.Failures = append(t.rep.Failures, "no load was started")
 	}
@@ -369,9 +415,14 @@ func problemCode(b []byte) string {
 // AnswerWithin in all) and counted as throttled; any other refusal is the
 // caller's to judge.
 func (t *TMS) call(ctx context.Context, c *tmsClient, method, path, key string, body []byte) (int, []byte, http.Header, error) {
+	return t.callIf(ctx, c, method, path, key, body, "")
+}
+
+// callIf is call with an If-Match header when ifMatch is not empty.
+func (t *TMS) callIf(ctx context.Context, c *tmsClient, method, path, key string, body []byte, ifMatch string) (int, []byte, http.Header, error) {
 	deadline := time.Now().Add(t.cfg.AnswerWithin)
 	for {
-		st, b, h, err := t.call1(ctx, c, method, path, key, body)
+		st, b, h, err := t.call1(ctx, c, method, path, key, body, ifMatch)
 		if err != nil || st != http.StatusTooManyRequests || time.Now().After(deadline) {
 			return st, b, h, err
 		}
@@ -386,7 +437,7 @@ func (t *TMS) call(ctx context.Context, c *tmsClient, method, path, key string, 
 	}
 }
 
-func (t *TMS) call1(ctx context.Context, c *tmsClient, method, path, key string, body []byte) (int, []byte, http.Header, error) {
+func (t *TMS) call1(ctx context.Context, c *tmsClient, method, path, key string, body []byte, ifMatch string) (int, []byte, http.Header, error) {
 	tok, err := c.bearer(ctx, t.base)
 	if err != nil {
 		return 0, nil, nil, err
@@ -400,6 +451,9 @@ func (t *TMS) call1(ctx context.Context, c *tmsClient, method, path, key string,
 	req.Header.Set("Authorization", "Bearer "+tok)
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
+	}
+	if ifMatch != "" {
+		req.Header.Set("If-Match", ifMatch)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -460,7 +514,7 @@ func tenderJSON(id string, hazmat bool) []byte {
 
 // load runs one load: tender, dispatch (retried once if retry), the two
 // approvals if hazmat, then polls until the command is final.
-func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry bool) {
+func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry, reroute bool) {
 	id := fmt.Sprintf("%s-%d-%06d", t.cfg.IDPrefix, t.rep.Started.Unix(), i)
 	st, b, _, err := t.call(ctx, t.dispatcher, http.MethodPost, "/v1/tenders", "tender-"+id, tenderJSON(id, hazmat))
 	var tans struct {
@@ -519,6 +573,9 @@ func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry boo
 	}
 	accAt, _ := final.at("accepted")
 	_, deliveries := final.at("delivered")
+	if reroute && final.State == "accepted" {
+		t.reroute(ctx, id, vehicle)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch final.State {
@@ -534,6 +591,7 @@ func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry boo
 	if final.State != "accepted" {
 		return
 	}
+	t.acc = append(t.acc, acceptedLoad{id: id, vehicle: vehicle})
 	if retry {
 		t.rep.Retries++
 	}
@@ -556,6 +614,122 @@ func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry boo
 	}
 	t.std = append(t.std, max(0, accAt.Sub(sent)))
 	t.obs = append(t.obs, seen.Sub(sent))
+}
+
+// reroute sends the route update of load id, carried by vehicle, naming
+// the load and revision 1 (its dispatch): one approval by the first
+// approver, then polled until final. A 412 means the truck was
+// dispatched another load meanwhile: counted, not a failure.
+func (t *TMS) reroute(ctx context.Context, id, vehicle string) {
+	body := fmt.Appendf(nil, `{"tender_id":%q,"route":{"waypoints":[{"seq":1,"lat":29.7,"lon":-95.3},{"seq":2,"lat":31.5,"lon":-97.1},{"seq":3,"lat":32.7,"lon":-96.8}]},"reason":"road_closure"}`, id)
+	t.mu.Lock()
+	t.rep.RouteUpdates++
+	t.mu.Unlock()
+	sent := time.Now()
+	st, b, _, err := t.callIf(ctx, t.dispatcher, http.MethodPost, "/v1/vehicles/"+vehicle+"/route", "route-"+id, body, `"1"`)
+	var cmd tmsCommand
+	switch {
+	case err == nil && st == http.StatusPreconditionFailed:
+		t.mu.Lock()
+		t.rep.RouteConflicts++
+		t.mu.Unlock()
+		return
+	case err != nil || st != http.StatusAccepted || json.Unmarshal(b, &cmd) != nil || cmd.ID == "":
+		t.fail("load %s: route update: http %d %s %v", id, st, problemCode(b), err)
+		return
+	case cmd.State != "pending_approval":
+		t.fail("load %s: route update created in state %s, want pending_approval (one approval)", id, cmd.State)
+		return
+	}
+	st, b, _, err = t.call(ctx, t.approver1, http.MethodPost, "/v1/commands/"+cmd.ID+"/approvals", "approve-route-"+id, nil)
+	if err != nil || st != http.StatusOK {
+		t.fail("load %s: route update approval: http %d %s %v", id, st, problemCode(b), err)
+		return
+	}
+	approved := time.Now()
+	final, _, ok := t.poll(ctx, cmd.ID, sent)
+	if !ok {
+		if final.ID == "" {
+			t.fail("load %s: route update %s not final within %s", id, cmd.ID, t.cfg.AnswerWithin)
+		}
+		return
+	}
+	if final.State != "accepted" {
+		t.fail("load %s: route update %s ended %s", id, cmd.ID, final.State)
+		return
+	}
+	accAt, _ := final.at("accepted")
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rep.RoutesAccepted++
+	t.route = append(t.route, max(0, accAt.Sub(approved)))
+}
+
+// track reads every accepted load's shipment status events once, then
+// keeps reading those of each truck's last load (a truck given a new load
+// stops reporting the one before) until each shows its delivery or
+// TrackWithin has passed, and counts what it saw.
+func (t *TMS) track(ctx context.Context) {
+	t.mu.Lock()
+	loads := slices.Clone(t.acc)
+	t.mu.Unlock()
+	last := map[string]string{} // vehicle → its last load
+	for _, l := range loads {
+		last[l.vehicle] = l.id
+	}
+	type seen struct{ any, delivered, eta bool }
+	got := map[string]seen{}
+	read := func(id string) {
+		st, b, _, err := t.call(ctx, t.dispatcher, http.MethodGet, "/v1/tenders/"+id+"/events", "", nil)
+		var v struct {
+			Events []struct {
+				Code string `json:"code"`
+			} `json:"events"`
+			ETA *struct{} `json:"eta"`
+		}
+		if err != nil || st != http.StatusOK || json.Unmarshal(b, &v) != nil {
+			return
+		}
+		s := got[id]
+		s.any = s.any || len(v.Events) > 0
+		s.eta = s.eta || v.ETA != nil
+		for _, e := range v.Events {
+			s.delivered = s.delivered || e.Code == "D1"
+		}
+		got[id] = s
+	}
+	deadline := time.Now().Add(t.cfg.TrackWithin)
+	pending := make([]string, 0, len(last))
+	for _, l := range loads {
+		read(l.id)
+		if last[l.vehicle] == l.id && !got[l.id].delivered {
+			pending = append(pending, l.id)
+		}
+	}
+	for len(pending) > 0 && ctx.Err() == nil && time.Now().Before(deadline) {
+		time.Sleep(min(500*time.Millisecond, time.Until(deadline)))
+		var still []string
+		for _, id := range pending {
+			read(id)
+			if !got[id].delivered {
+				still = append(still, id)
+			}
+		}
+		pending = still
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range got {
+		if s.any {
+			t.rep.Tracked++
+		}
+		if s.delivered {
+			t.rep.TrackedDelivered++
+		}
+		if s.eta {
+			t.rep.TrackedETA++
+		}
+	}
 }
 
 // poll GETs the command every PollEvery until it is final (bounded by
@@ -591,15 +765,18 @@ func (r *TMSReport) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "simulated TMS\t%.1fs at %g loads/s to %d vehicles, hazmat fraction %g\n", r.Duration, r.Rate, r.Vehicles, r.HazmatFraction)
 	fmt.Fprintf(tw, "loads\t%d (hazmat %d, retries checked %d, 429s honoured %d)\n", r.Loads, r.Hazmat, r.Retries, r.Throttled)
+	fmt.Fprintf(tw, "route updates\t%d sent, %d accepted, %d refused 412 (the truck had another load by then)\n", r.RouteUpdates, r.RoutesAccepted, r.RouteConflicts)
 	fmt.Fprintf(tw, "accepted / rejected / expired / other / timed out / abandoned\t%d / %d / %d / %d / %d / %d\n",
 		r.Accepted, r.Rejected, r.Expired, r.OtherFinal, r.TimedOut, r.Abandoned)
+	fmt.Fprintf(tw, "tracked (any event / delivered / with ETA)\t%d / %d / %d of %d accepted\n", r.Tracked, r.TrackedDelivered, r.TrackedETA, r.Accepted)
 	fmt.Fprintf(tw, "\tn\tp50 ms\tp99 ms\tmax ms\n")
 	for _, row := range []struct {
 		name string
 		d    Dist
 	}{{"POST dispatch → accepted recorded (standard)", r.DispatchToAccepted},
 		{"POST dispatch → accepted seen by poll (standard)", r.DispatchToSeen},
-		{"second approval → accepted recorded (hazmat)", r.ApprovalToAccepted}} {
+		{"second approval → accepted recorded (hazmat)", r.ApprovalToAccepted},
+		{"approval → accepted recorded (route update)", r.RouteApprovalToAccepted}} {
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\n", row.name, row.d.N, row.d.P50, row.d.P99, row.d.Max)
 	}
 	fmt.Fprintf(tw, "one-core verify rate\t%.0f /s before (%.1f µs each, per %s second)%s\n", r.Ceiling.VerifyPerSec,

@@ -52,6 +52,14 @@ type vehicle struct {
 	driving  atomic.Bool // the agent is in ModeDriving, by its events
 	// Commands the truck's AV stack answered (commands.go).
 	cmdAccepted, cmdRejected atomic.Int64
+	// Stop events of dispatched loads: recorded by the gateway, refused,
+	// not answered in time.
+	stopsReported, stopsRefused, stopsUnanswered atomic.Int64
+
+	// ctx is the agent's run context (loads end with it); loadCancel ends
+	// the load in progress. Under mu.
+	ctx        context.Context
+	loadCancel context.CancelFunc
 }
 
 // stopEpisode is one minimal-risk maneuver, in true time (the truck's
@@ -288,11 +296,14 @@ type truckResult struct {
 	Resets    int64 // connections reset by a carrier loss
 	// Commands the AV stack accepted and rejected.
 	CmdAccepted, CmdRejected int64
+	// Stop events reported, refused, not answered.
+	StopsReported, StopsRefused, StopsUnanswered int64
 }
 
 func (v *vehicle) result() truckResult {
 	r := truckResult{ID: v.id, Faults: v.faults, Misses: v.misses.Load(), Sent: v.sent.Load(), Dropped: v.dropped.Load(),
-		Rejected: v.rejected.Load(), CmdAccepted: v.cmdAccepted.Load(), CmdRejected: v.cmdRejected.Load()}
+		Rejected: v.rejected.Load(), CmdAccepted: v.cmdAccepted.Load(), CmdRejected: v.cmdRejected.Load(),
+		StopsReported: v.stopsReported.Load(), StopsRefused: v.stopsRefused.Load(), StopsUnanswered: v.stopsUnanswered.Load()}
 	if v.a != nil {
 		st := v.a.Status()
 		r.Mode, r.Buffered = st.Mode, st.Buffered

@@ -104,6 +104,21 @@ func pageSize(limit int) int {
 // gap and drops what it cached; a shorter bound only makes that likelier.
 const RegistryChangeRetention = time.Hour
 
+// Tracking (TrackingStore).
+const (
+	// MaxETAsPerVehicle bounds the ETAs a vehicle keeps: telemetry's eta is
+	// not checked against the vehicle's dispatches as it arrives (that
+	// would cost a read per frame), so without it an authenticated vehicle
+	// could fill the store with ETAs of made-up tenders. A truck carries a
+	// few loads at once; the GET shows only a dispatched load's ETA.
+	MaxETAsPerVehicle = 16
+
+	// MaxLoadCommands bounds the accepted dispatch and route_update
+	// commands of one load of one vehicle that AcceptedLoadCommands
+	// returns (a re-route per hour for a week-long run fits).
+	MaxLoadCommands = 200
+)
+
 // MaxAuditItemsByRef bounds FindAuditItems: an item is appended once, so
 // more than a handful under one reference is tampering or a bug, and a
 // lookup by reference must not read a table's worth of rows.

@@ -119,6 +119,7 @@ type Store interface {
 	AuthorityStore
 	CommandStore
 	WebhookStore
+	TrackingStore
 	AuditStore
 }
 

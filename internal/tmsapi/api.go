@@ -32,6 +32,10 @@ type Store interface {
 	ListApprovals(ctx context.Context, command string) ([]store.Approval, error)
 	PutIdempotency(ctx context.Context, r store.IdempotencyRecord) error
 	GetIdempotency(ctx context.Context, client, key string, requestSHA256 []byte) (store.IdempotencyRecord, error)
+	// Tracking reads (store.TrackingStore).
+	ShipmentEvents(ctx context.Context, client, tender string, limit int) ([]store.ShipmentEvent, error)
+	TenderVehicles(ctx context.Context, client, tender string) ([]string, error)
+	GetETA(ctx context.Context, vehicle, tender string) (store.ETA, error)
 }
 
 // Deps are the API's live dependencies.
@@ -72,6 +76,7 @@ const (
 	RouteCommand      = "GET /v1/commands/{id}"
 	RouteApprovals    = "POST /v1/commands/{id}/approvals"
 	RouteCancel       = "POST /v1/commands/{id}/cancel"
+	RouteTenderEvents = "GET /v1/tenders/{id}/events"
 )
 
 // Routes returns the handlers by ServeMux pattern (keys of authz.Policy);
@@ -85,6 +90,7 @@ func (a *API) Routes() map[string]http.Handler {
 		RouteCancel:       a.post(a.cancel),
 		RouteCommands:     a.get(a.list),
 		RouteCommand:      a.get(a.getCommand),
+		RouteTenderEvents: a.get(a.tenderEvents),
 	}
 }
 

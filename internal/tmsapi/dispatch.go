@@ -43,8 +43,14 @@ type DispatchRequest struct {
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
-// RouteUpdateRequest replaces a vehicle's route.
+// RouteUpdateRequest replaces a vehicle's route. TenderID, when set, is a
+// second precondition beside If-Match: the load whose route the caller
+// means. Revisions count per load (every dispatch is revision 1), so a
+// TMS that re-routes a load while the truck may have been dispatched
+// another one names the load, and gets 412 rather than re-routing the
+// other.
 type RouteUpdateRequest struct {
+	TenderID  string    `json:"tender_id,omitempty"`
 	Route     *Route    `json:"route"`
 	Reason    string    `json:"reason"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
@@ -341,6 +347,8 @@ func (a *API) routeUpdate(q *req) answer {
 		return answer{err: unavailable(err)}
 	case !ok || p.Revision != want:
 		return answer{err: problem.New(http.StatusPreconditionFailed, codes.RouteRevisionMismatch, "If-Match is not the vehicle's current route revision")}
+	case u.TenderID != "" && u.TenderID != cur.TenderID:
+		return answer{err: problem.New(http.StatusPreconditionFailed, codes.RouteRevisionMismatch, "the vehicle's current route is another load's (tender_id)")}
 	}
 	hazmat, gross, err := a.loadOf(q, v.ID, cur.TenderID)
 	if err != nil {

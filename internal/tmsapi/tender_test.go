@@ -130,6 +130,14 @@ func TestRouteUpdateRevision(t *testing.T) {
 		}
 		// The old revision is stale now.
 		want(t, up("r5", `"1"`, false), http.StatusPreconditionFailed, codes.RouteRevisionMismatch)
+		// A route update naming its load: refused when the truck's current
+		// route is another load's, even with the right revision.
+		named := func(key, tender string) resp {
+			return e.do(call{caller: acmeDispatcher, path: "/v1/vehicles/TRK-1/route", key: key, header: map[string]string{"If-Match": `"2"`},
+				body: `{"tender_id":"` + tender + `","route":{"waypoints":[{"seq":1,"lat":30,"lon":-95}]},"reason":"road_closure"}`})
+		}
+		want(t, named("r6", "R-OTHER"), http.StatusPreconditionFailed, codes.RouteRevisionMismatch)
+		want(t, named("r7", "R-1"), http.StatusAccepted, "")
 		id := v["id"].(string)
 		want(t, e.approve(acmeApprover1, id, "ra"), http.StatusOK, "")
 		if s := e.state(id); s != "queued" {
