@@ -19,9 +19,9 @@ type Kind string
 // else; the leaf encoding carries the kind's name, so adding one does not
 // change the format.
 const (
-	KindFrame   Kind = "frame"   // a stored vehicle frame, as received
-	KindEvent   Kind = "event"   // a stored security event
-	KindCommand Kind = "command" // a command or its approval, as stored
+	KindFrame   Kind = store.AuditKindFrame   // a stored vehicle frame, as received
+	KindEvent   Kind = store.AuditKindEvent   // a stored security event
+	KindCommand Kind = store.AuditKindCommand // a command or one of its transitions, as stored
 )
 
 func (k Kind) known() bool {

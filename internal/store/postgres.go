@@ -187,6 +187,7 @@ func (s *pgStore) AppendEvents(ctx context.Context, evs []EventRow) error {
 	}
 	b := &pgx.Batch{}
 	queueEvents(b, evs)
+	queueAuditItems(b, eventsItems(evs))
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return sendBatch(ctx, tx, b) })
 }
 

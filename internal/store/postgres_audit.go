@@ -26,9 +26,20 @@ func (s *pgStore) AppendAuditItems(ctx context.Context, items []AuditItem) error
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return appendAuditItemsPg(ctx, tx, items) })
 }
 
-// appendAuditItemsPg records items as pending inside tx: the call a frame
-// or event append makes in its own transaction once the log is wired in.
+// appendAuditItemsPg records items as pending inside tx.
 func appendAuditItemsPg(ctx context.Context, tx pgx.Tx, items []AuditItem) error {
+	b := &pgx.Batch{}
+	queueAuditItems(b, items)
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// queueAuditItems queues one insert of items as pending, in order: the
+// statement a frame, event or command write sends in its own transaction,
+// so a row and its item commit together or not at all.
+func queueAuditItems(b *pgx.Batch, items []AuditItem) {
+	if len(items) == 0 {
+		return
+	}
 	kinds, refs := make([]string, len(items)), make([]string, len(items))
 	hashes, ats := make([][]byte, len(items)), make([]time.Time, len(items))
 	now := time.Now().UTC()
@@ -40,10 +51,9 @@ func appendAuditItemsPg(ctx context.Context, tx pgx.Tx, items []AuditItem) error
 	}
 	// unnest keeps the array order, and BIGSERIAL ids follow it within the
 	// statement.
-	_, err := tx.Exec(ctx, `INSERT INTO audit_items(kind,ref,hash,created)
+	b.Queue(`INSERT INTO audit_items(kind,ref,hash,created)
 		SELECT k,r,h,c FROM unnest($1::text[], $2::text[], $3::bytea[], $4::timestamptz[]) WITH ORDINALITY AS u(k,r,h,c,o) ORDER BY o`,
 		kinds, refs, hashes, ats)
-	return err
 }
 
 func (s *pgStore) SequenceAudit(ctx context.Context, limit int, step AuditStep) (AuditSequenced, error) {

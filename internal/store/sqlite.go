@@ -559,7 +559,7 @@ func (s *sqliteStore) AppendEvents(ctx context.Context, evs []EventRow) error {
 				return err
 			}
 		}
-		return nil
+		return s.appendAuditItemsTx(tx, eventsItems(evs))
 	})
 }
 

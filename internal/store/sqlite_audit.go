@@ -21,23 +21,49 @@ func (s *sqliteStore) AppendAuditItems(ctx context.Context, items []AuditItem) e
 	})
 }
 
-// appendAuditItemsTx records items as pending inside tx: the call a frame
-// or event append makes in its own transaction once the log is wired in.
-func (s *sqliteStore) appendAuditItemsTx(tx *sql.Tx, items []AuditItem) error {
-	stmt, err := s.prep(tx, `INSERT INTO audit_items(kind,ref,hash,created_us) VALUES(?,?,?,?)`)
-	if err != nil {
-		return err
+// sqliteInsertAuditItems holds the insert of n pending items for each n of
+// frameInsertRows: an append's items go in as few statements as fit, as
+// its frames do (4 parameters a row).
+var sqliteInsertAuditItems = func() map[int]string {
+	m := map[int]string{}
+	for _, n := range frameInsertRows {
+		m[n] = `INSERT INTO audit_items(kind,ref,hash,created_us) VALUES (?,?,?,?)` + strings.Repeat(",(?,?,?,?)", n-1)
 	}
-	defer stmt.Close()
+	return m
+}()
+
+// appendAuditItemsTx records items as pending inside tx, in order: the
+// call a frame, event or command write makes in its own transaction, so a
+// row and its item commit together or not at all.
+func (s *sqliteStore) appendAuditItemsTx(tx *sql.Tx, items []AuditItem) error {
 	now := time.Now()
-	for _, it := range items {
-		at := it.CreatedAt
-		if at.IsZero() {
-			at = now
+	args := make([]any, 0, 4*frameInsertRows[0])
+	for len(items) > 0 {
+		n := frameInsertRows[len(frameInsertRows)-1]
+		for _, c := range frameInsertRows {
+			if c <= len(items) {
+				n = c
+				break
+			}
 		}
-		if _, err := stmt.Exec(it.Kind, it.Ref, it.Hash, at.UnixMicro()); err != nil {
+		args = args[:0]
+		for _, it := range items[:n] {
+			at := it.CreatedAt
+			if at.IsZero() {
+				at = now
+			}
+			args = append(args, it.Kind, it.Ref, it.Hash, at.UnixMicro())
+		}
+		stmt, err := s.prep(tx, sqliteInsertAuditItems[n])
+		if err != nil {
 			return err
 		}
+		_, err = stmt.Exec(args...)
+		stmt.Close()
+		if err != nil {
+			return err
+		}
+		items = items[n:]
 	}
 	return nil
 }
