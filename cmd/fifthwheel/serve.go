@@ -221,6 +221,11 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	if err != nil {
 		return err
 	}
+	logKey, err := startAudit(ctx, bg, cfg, st, vs.secrets, env.bus, log)
+	if err != nil {
+		return err
+	}
+	_ = logKey
 	routes, err := gw.routes(bg, cfg, env, vs, access, reg)
 	if err != nil {
 		return err

@@ -34,6 +34,10 @@ type SequencerDeps struct {
 	Key   *LogKey
 	Log   *slog.Logger // nil: slog.Default()
 	Now   func() time.Time
+	// OnCheckpoint, if set, is called by Run with the latest checkpoint
+	// after a drain that grew the log (to publish it). It runs on Run's
+	// goroutine: it must not block for long.
+	OnCheckpoint func(ctx context.Context, cp store.AuditCheckpoint)
 }
 
 // Sequencer turns pending items into leaves and signed checkpoints. Any
@@ -112,14 +116,31 @@ func (q *Sequencer) Drain(ctx context.Context) (leaves, items int, err error) {
 // Run drains every Interval until ctx ends. A step that fails is logged and
 // retried at the next tick; a held lease is the normal state of a replica
 // that is not the sequencer. A log that does not match its checkpoint
-// (store.ErrAuditInconsistent) is logged at every tick and never
-// sequenced: the caller that wires Run raises the security event.
+// (store.ErrAuditInconsistent) stops Run, which returns that error: going
+// on would fork the log. The caller raises the security event; items stay
+// pending until an operator has looked (`audit verify`) and restarts.
+// After a drain that added leaves, OnCheckpoint (if set) gets the latest
+// checkpoint, to publish it.
 func (q *Sequencer) Run(ctx context.Context) error {
 	t := time.NewTicker(q.cfg.Interval)
 	defer t.Stop()
 	for {
-		if _, _, err := q.Drain(ctx); err != nil && !errors.Is(err, store.ErrLeaseHeld) && ctx.Err() == nil {
-			q.deps.Log.ErrorContext(ctx, "audit: sequencer step failed", slog.Any("err", err))
+		var last store.AuditSequenced
+		for {
+			r, err := q.Step(ctx)
+			if errors.Is(err, store.ErrAuditInconsistent) {
+				return err
+			}
+			if err != nil && !errors.Is(err, store.ErrLeaseHeld) && ctx.Err() == nil {
+				q.deps.Log.ErrorContext(ctx, "audit: sequencer step failed", slog.Any("err", err))
+			}
+			if err != nil || r.Leaves == 0 {
+				break
+			}
+			last = r
+		}
+		if last.Leaves > 0 && q.deps.OnCheckpoint != nil {
+			q.deps.OnCheckpoint(ctx, last.Checkpoint)
 		}
 		select {
 		case <-ctx.Done():
