@@ -70,6 +70,12 @@ func TestAuditCoverageConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantOneItem(t, st, store.AuditKindEvent, "ev-1", e1.Body)
+		if got, err := st.GetEvent(ctx, "ev-1"); err != nil || got.ID != "ev-1" || !bytes.Equal(got.Body, e1.Body) || !got.Time.Equal(e1.Time) || got.Code != e1.Code {
+			t.Fatalf("GetEvent = %+v, %v", got, err)
+		}
+		if _, err := st.GetEvent(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("GetEvent of a missing id: %v", err)
+		}
 		if err := st.AppendEvents(ctx, []store.EventRow{ev("ev-2", "c", "x", t0), e1}); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("duplicate event id: %v", err)
 		}
