@@ -31,6 +31,11 @@ const (
 	// name).
 	MaxOriginLen = 128
 
+	// MaxCheckpointBytes bounds a signed checkpoint read from a file or a
+	// request (an origin, a size, a root and a few signature lines fit in
+	// far less): reading one is bounded work whoever wrote it.
+	MaxCheckpointBytes = 16 << 10
+
 	// DefaultOrigin is the origin line when the configuration names none.
 	DefaultOrigin = "fifthwheel.invalid/audit"
 )
