@@ -244,6 +244,7 @@ const (
 
 	// The audit log (package audit).
 	AuditLogInconsistent = "audit_log_inconsistent"
+	AuditItemPending     = "audit_item_pending"
 
 	// The gateway process.
 	GatewayStarted = "gateway_started"
@@ -734,6 +735,8 @@ var catalogue = [...]Entry{
 	// The audit log.
 	{Code: AuditLogInconsistent, Area: AreaAudit, Severity: high,
 		Meaning: "Event: the stored audit log does not match its latest signed checkpoint (leaves, nodes or items deleted or edited in the database): the sequencer stops, so the log is not forked; ingest goes on and new items stay pending. Run `fifthwheel audit verify --since` a saved checkpoint to name the tampered rows."},
+	{Code: AuditItemPending, Area: AreaAudit, Status: http.StatusNotFound, Kind: transient,
+		Meaning: "`GET /v1/audit/proof/inclusion`: the item is stored but not yet in a signed checkpoint (the sequencer covers it within about a second); retry."},
 
 	// The gateway process.
 	{Code: GatewayStarted, Area: AreaSystem, Severity: info,

@@ -225,8 +225,7 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	if err != nil {
 		return err
 	}
-	_ = logKey
-	routes, err := gw.routes(bg, cfg, env, vs, access, reg)
+	routes, err := gw.routes(bg, cfg, env, vs, access, logKey, reg)
 	if err != nil {
 		return err
 	}
