@@ -50,7 +50,7 @@ func auditLogTamperDrill(ctx context.Context, t *Target, p *Probe) error {
 	var nonce [6]byte
 	_, _ = rand.Read(nonce[:])
 	base := t.Prefix + "-audit-" + hex.EncodeToString(nonce[:])
-	rows := []store.EventRow{drillEventRow(base+"-edit"), drillEventRow(base+"-delete")}
+	rows := []store.EventRow{drillEventRow(base + "-edit"), drillEventRow(base + "-delete")}
 	if err := a.Store.AppendEvents(ctx, rows); err != nil {
 		return fmt.Errorf("store the drill's events: %v", err)
 	}
