@@ -24,8 +24,9 @@ var ErrAuditInconsistent = errors.New("store: the audit log does not match its l
 // package's, run inside the sequencer's transaction through an AuditStep.
 type AuditStore interface {
 	// AppendAuditItems durably records items as pending (ID, Leaf and Pos
-	// are ignored). It is one plain write today; ingest and events will
-	// call appendAuditItems* inside their own transactions.
+	// are ignored), in a transaction of their own. The store's own rows
+	// (frames, events, commands and their transitions) append theirs in
+	// the transaction that writes the row (audit_items.go).
 	AppendAuditItems(ctx context.Context, items []AuditItem) error
 	// SequenceAudit runs one sequencer step in one transaction: under the
 	// sequencer lease (PostgreSQL: a transaction-scoped advisory lock,
