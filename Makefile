@@ -65,6 +65,8 @@ fuzz:
 	$(FUZZ) -fuzz '^FuzzNewExt$$' -fuzztime 30000x ./frame
 	$(FUZZ) -fuzz '^FuzzParseBatch$$' -fuzztime 3000x ./internal/ingest
 	$(FUZZ) -fuzz '^FuzzParseCSR$$' -fuzztime 3000x ./internal/pki
+	$(FUZZ) -fuzz '^FuzzParseLeafData$$' -fuzztime 30000x ./internal/audit
+	$(FUZZ) -fuzz '^FuzzVerifyItemProof$$' -fuzztime 3000x ./internal/audit
 
 build:
 	go build -o fifthwheel ./cmd/fifthwheel

@@ -242,6 +242,10 @@ const (
 	GNSSFixLost          = "gnss_fix_lost"
 	OutsideOperatingArea = "outside_operating_area"
 
+	// The audit log (package audit).
+	AuditLogInconsistent = "audit_log_inconsistent"
+	AuditItemPending     = "audit_item_pending"
+
 	// The gateway process.
 	GatewayStarted = "gateway_started"
 	GatewayStopped = "gateway_stopped"
@@ -727,6 +731,12 @@ var catalogue = [...]Entry{
 		Meaning: "Event: the GNSS reports no fix."},
 	{Code: OutsideOperatingArea, Area: AreaPlausibility, Severity: high,
 		Meaning: "Event: the position is outside the vehicle's operating area."},
+
+	// The audit log.
+	{Code: AuditLogInconsistent, Area: AreaAudit, Severity: high,
+		Meaning: "Event: the stored audit log does not match its latest signed checkpoint (leaves, nodes or items deleted or edited in the database): the sequencer stops, so the log is not forked; ingest goes on and new items stay pending. Run `fifthwheel audit verify --since` a saved checkpoint to name the tampered rows."},
+	{Code: AuditItemPending, Area: AreaAudit, Status: http.StatusNotFound, Kind: transient,
+		Meaning: "`GET /v1/audit/proof/inclusion`: the item is stored but not yet in a signed checkpoint (the sequencer covers it within about a second); retry."},
 
 	// The gateway process.
 	{Code: GatewayStarted, Area: AreaSystem, Severity: info,

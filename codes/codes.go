@@ -88,12 +88,13 @@ const (
 	AreaRegistry     Area = "registry"     // the vehicle registry, frame keys, epochs
 	AreaLiveness     Area = "liveness"     // the liveness monitor
 	AreaPlausibility Area = "plausibility" // cross-sensor plausibility findings
+	AreaAudit        Area = "audit"        // the tamper-evident audit log: sequencer, checkpoints, proofs
 	AreaSystem       Area = "system"       // the gateway process
 )
 
 // Areas lists every area in documentation order.
 var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaCommandAck, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaCommand, AreaTMSAPI, AreaWebhook, AreaTracking, AreaEnrollment,
-	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaSystem}
+	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaAudit, AreaSystem}
 
 // Kind is what a client does about a code it receives. Package agent maps
 // each to its ErrorKind.

@@ -39,6 +39,7 @@ var areaTitles = map[Area]string{
 	AreaRegistry:     "Vehicle registry",
 	AreaLiveness:     "Liveness",
 	AreaPlausibility: "Plausibility findings",
+	AreaAudit:        "Audit log",
 	AreaSystem:       "The gateway process",
 }
 

@@ -341,6 +341,7 @@ func drillTarget(e *stateEnv, ca *pki.CA, by principal.Principal, url, tmsURL st
 			_, err := ca.RevokePrincipal(ctx, principal.Principal{Kind: principal.Client, ID: id}, pki.ReasonKeyCompromise, by)
 			return err
 		},
+		Audit: drillAuditLog(e), // drill_audit.go
 	}, nil
 }
 

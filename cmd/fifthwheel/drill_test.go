@@ -116,7 +116,7 @@ func TestDrillOnly(t *testing.T) {
 	if r.code != exitUsage {
 		t.Errorf("unknown drill: exit %d, want %d (%s)", r.code, exitUsage, r.stderr)
 	}
-	r = cli(t, nil, "drill", "--json", "--only", "clock-skew", "--only", "audit-log-tamper")
+	r = cli(t, nil, "drill", "--json", "--only", "clock-skew", "--only", "detection-rules")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -125,7 +125,7 @@ func TestDrillOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(rep.Drills) != 2 || rep.Summary.Pass != 1 || rep.Summary.NotAvailable != 1 {
-		t.Errorf("--only clock-skew --only audit-log-tamper ran %+v", rep.Summary)
+		t.Errorf("--only clock-skew --only detection-rules ran %+v", rep.Summary)
 	}
 }
 

@@ -53,6 +53,7 @@ then FIFTHWHEEL_* environment variables, then flags.`,
 		a.gatewayCmd(),
 		a.tokenCmd(),
 		a.drillCmd(),
+		a.auditCmd(),
 		a.demoCmd(),
 	)
 	return root

@@ -221,7 +221,11 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	if err != nil {
 		return err
 	}
-	routes, err := gw.routes(bg, cfg, env, vs, access, reg)
+	logKey, err := startAudit(ctx, bg, cfg, st, vs.secrets, env.bus, log)
+	if err != nil {
+		return err
+	}
+	routes, err := gw.routes(bg, cfg, env, vs, access, logKey, reg)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fifthwheel/fifthwheel/internal/audit"
+	"github.com/fifthwheel/fifthwheel/internal/auditapi"
 	"github.com/fifthwheel/fifthwheel/internal/command"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
@@ -335,7 +337,7 @@ type gatewayRoutes struct {
 // session is tracked through the admission (server.HijackTracker), so a
 // revocation or suspension closes it with its typed close code. The
 // pipeline's key cache follows the registry change feed on bg.
-func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, vs *vehicleSide, access *tmsAccess,
+func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, vs *vehicleSide, access *tmsAccess, logKey *audit.LogKey,
 	reg prometheus.Registerer) (*gatewayRoutes, error) {
 	icfg, err := ingestConfig(cfg)
 	if err != nil {
@@ -399,6 +401,10 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 		return nil, err
 	}
 	for p, h := range cmdAPI.Routes() {
+		tms[p] = h
+	}
+	// The audit log, for auditors (scope audit:read).
+	for p, h := range (&auditapi.API{Store: e.st, Verifier: logKey.Verifier()}).Routes() {
 		tms[p] = h
 	}
 	// A route of the policy table without a handler in this release

@@ -50,6 +50,9 @@ var Policy = map[string]Route{
 	"GET /v1/commands":                               {Scope: CommandsRead},
 	"GET /v1/commands/{id}":                          {Scope: CommandsRead},
 	"GET /v1/tenders/{id}/events":                    {Scope: CommandsRead},
+	"GET /v1/audit/checkpoint":                       {Scope: AuditRead},
+	"GET /v1/audit/proof/inclusion":                  {Scope: AuditRead},
+	"GET /v1/audit/proof/consistency":                {Scope: AuditRead},
 
 	// Control (the commands issue).
 	"POST /v1/tenders":                 {Scope: TendersWrite},

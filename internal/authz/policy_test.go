@@ -28,6 +28,9 @@ func TestPolicyCoversTheTMSAPI(t *testing.T) {
 		"GET /v1/commands/{id}":                          {CommandsRead, false},
 		"POST /v1/commands/{id}/approvals":               {CommandsApprove, false},
 		"POST /v1/commands/{id}/cancel":                  {CommandsCancel, false},
+		"GET /v1/audit/checkpoint":                       {AuditRead, false},
+		"GET /v1/audit/proof/inclusion":                  {AuditRead, false},
+		"GET /v1/audit/proof/consistency":                {AuditRead, false},
 	}
 	for p, rt := range want {
 		if got, ok := Policy[p]; !ok || got != rt {

@@ -72,6 +72,21 @@ type Config struct {
 	Access Access `yaml:"access"`
 	// Webhooks is the push to TMS clients' webhooks (package webhook).
 	Webhooks Webhooks `yaml:"webhooks"`
+	// Audit is the tamper-evident audit log (package audit).
+	Audit Audit `yaml:"audit"`
+}
+
+// Audit configures the audit log.
+type Audit struct {
+	// Origin is the log's origin line and key name, in every checkpoint.
+	// Empty: the stored log key's origin, or for a store without one
+	// "<first of pki.server_names>/fifthwheel/audit" (AuditOrigin). Every
+	// replica must use the same; a store keeps one log, of one origin.
+	Origin string `yaml:"origin"`
+	// PublishFile, if set, receives the latest signed checkpoint (written
+	// atomically) each time the log grows: a path on a volume the
+	// customer holds, so a copy exists that the gateway cannot rewrite.
+	PublishFile string `yaml:"publish_file"`
 }
 
 // Webhooks configures the webhook sender.
@@ -338,6 +353,26 @@ func (c Config) AccessIssuer() string {
 	}
 	return "https://" + net.JoinHostPort(name, port)
 }
+
+// AuditOrigin returns audit.origin, or "<first server name>/fifthwheel/audit"
+// ("localhost/fifthwheel/audit" without one): the origin of a new log.
+func (c Config) AuditOrigin() string {
+	if c.Audit.Origin != "" {
+		return c.Audit.Origin
+	}
+	name := "localhost"
+	dns, ips := c.ServerNames()
+	switch {
+	case len(dns) > 0:
+		name = dns[0]
+	case len(ips) > 0:
+		name = ips[0].String()
+	}
+	return name + "/fifthwheel/audit"
+}
+
+// AuditPublishPath returns audit.publish_file resolved against DataDir.
+func (c Config) AuditPublishPath() string { return c.resolve(c.Audit.PublishFile) }
 
 // PKIDir returns the CA directory with a relative path resolved against
 // DataDir, or "" when it cannot be resolved (relative, no DataDir).

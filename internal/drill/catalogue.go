@@ -161,10 +161,11 @@ func Catalogue() []Drill {
 			Vector:    "the truck's link goes silent; a short-lived dispatch is queued, expires, and the truck reconnects",
 			Checklist: checkHeartbeat, Run: commandExpiredAcrossBlackoutDrill},
 
+		{Name: "audit-log-tampering", Control: "tamper-evident audit log: `audit verify` against a checkpoint saved before names every security event row edited or deleted since, by its leaf and position",
+			Asset: assetForensics, Actor: actorInsiderTMS, Vector: "rewrite one stored security event and delete another directly in the database",
+			Checklist: checkSIEM, Run: auditLogTamperDrill},
+
 		// Not available: each needs a capability that has not landed.
-		{Name: "audit-log-tamper", Control: "tamper-evident audit log",
-			Asset: assetForensics, Actor: actorInsiderTMS, Vector: "rewrite or delete an audit record",
-			Checklist: checkSIEM, Issue: 21},
 		{Name: "detection-rules", Control: "detection rules raise alerts on signature failures and replay attempts",
 			Asset: assetTelemetry, Actor: actorCompromisedVehicle, Vector: "a burst of replayed and tampered frames",
 			Checklist: checkSIEM, Issue: 22},

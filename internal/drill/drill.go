@@ -130,6 +130,10 @@ type Target struct {
 	// command drills' trucks (tests only: trucks with a check switched
 	// off, the proof that a drill fails without the defence).
 	TruckConfig func(*agent.Config)
+	// Audit is the gateway's audit log and raw database access, for the
+	// audit-log-tampering drill (an insider with database access); nil:
+	// that drill fails, saying so.
+	Audit *AuditLog
 }
 
 // Check is one expectation a drill verified.

@@ -29,8 +29,10 @@ import (
 // TestDrillHandshakeStallFailsWithoutPerSourceAdmission and
 // TestDrillEventFloodFailsWithoutAggregation; the command drills by
 // TestDrillCommandsFailWithoutTheirEvidence (and the command-path drills
-// by TestDrillCommandPath...).
-var needSession = map[string]bool{"heartbeat-blackout": true, "revoked-vehicle": true, "reconnection-flapping": true,
+// by TestDrillCommandPath...). The audit-log-tampering drill needs the
+// gateway's database, which the fake does not have either:
+// TestDrillAuditLogTamperingFailsWithAVerifierThatIgnoresFindings.
+var needSession = map[string]bool{"audit-log-tampering": true, "heartbeat-blackout": true, "revoked-vehicle": true, "reconnection-flapping": true,
 	"handshake-stall": true, "unauthenticated-event-flood": true,
 	"command-without-approvals": true, "command-self-approval": true, "tms-retry-executed-once": true,
 	"command-replay-to-vehicle": true, "command-for-another-vehicle": true, "command-expired-across-blackout": true}

@@ -118,3 +118,8 @@ const (
 	// returns (a re-route per hour for a week-long run fits).
 	MaxLoadCommands = 200
 )
+
+// MaxAuditItemsByRef bounds FindAuditItems: an item is appended once, so
+// more than a handful under one reference is tampering or a bug, and a
+// lookup by reference must not read a table's worth of rows.
+const MaxAuditItemsByRef = 16

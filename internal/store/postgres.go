@@ -187,6 +187,7 @@ func (s *pgStore) AppendEvents(ctx context.Context, evs []EventRow) error {
 	}
 	b := &pgx.Batch{}
 	queueEvents(b, evs)
+	queueAuditItems(b, eventsItems(evs))
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return sendBatch(ctx, tx, b) })
 }
 
@@ -218,6 +219,17 @@ func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
 		return fmt.Errorf("%w: event already recorded", ErrConflict)
 	}
 	return err
+}
+
+func (s *pgStore) GetEvent(ctx context.Context, id string) (EventRow, error) {
+	var e EventRow
+	err := s.pool.QueryRow(ctx, `SELECT seq,id,time,class,verdict,code,subject,body FROM events WHERE id=$1`, id).
+		Scan(&e.Seq, &e.ID, &e.Time, &e.Class, &e.Verdict, &e.Code, &e.Subject, &e.Body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return EventRow{}, fmt.Errorf("%w: event %s", ErrNotFound, id)
+	}
+	e.Time = e.Time.UTC()
+	return e, err
 }
 
 func (s *pgStore) ListEvents(ctx context.Context, f EventFilter) ([]EventRow, error) {

@@ -243,6 +243,8 @@ func appendTx(pool *pgxpool.Pool, batch []*pgAppend) error {
 		b := &pgx.Batch{}
 		queueFrames(b, plan.frames)
 		queueEvents(b, plan.events)
+		// The audit log's items, in the same commit as the rows they cover.
+		queueAuditItems(b, framesAndEventsItems(plan.frames, plan.events))
 		queueStates(b, states)
 		return sendBatch(ctx, tx, b)
 	})

@@ -98,7 +98,12 @@ func (s *pgStore) CreateCommand(ctx context.Context, c Command, actor, reason st
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO command_transitions(command_id,n,from_state,to_state,at,actor,reason) VALUES($1,1,'',$2,$3,$4,$5)`,
 			c.ID, c.State, c.CreatedAt.UTC(), actor, reason)
-		return err
+		if err != nil {
+			return err
+		}
+		// The command and its first transition are audit items of this commit.
+		first := CommandTransition{ID: c.ID, To: c.State, At: c.CreatedAt, Actor: actor, Reason: reason}
+		return appendAuditItemsPg(ctx, tx, []AuditItem{commandAuditItem(c), transitionAuditItem(first, 1)})
 	})
 }
 
@@ -191,10 +196,15 @@ func pgTransition(ctx context.Context, tx pgx.Tx, tr CommandTransition, to Comma
 		}
 		return fmt.Errorf("%w: command %s is %s, not %s", ErrConflict, tr.ID, cur, tr.From)
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO command_transitions(command_id,n,from_state,to_state,at,actor,reason)
-		SELECT $1, coalesce(max(n),0)+1, $2, $3, $4, $5, $6 FROM command_transitions WHERE command_id=$1`,
-		tr.ID, tr.From, to, tr.At.UTC(), tr.Actor, tr.Reason)
-	return err
+	var n int64
+	if err := tx.QueryRow(ctx, `INSERT INTO command_transitions(command_id,n,from_state,to_state,at,actor,reason)
+		SELECT $1, coalesce(max(n),0)+1, $2, $3, $4, $5, $6 FROM command_transitions WHERE command_id=$1 RETURNING n`,
+		tr.ID, tr.From, to, tr.At.UTC(), tr.Actor, tr.Reason).Scan(&n); err != nil {
+		return err
+	}
+	// The transition is an audit item of this commit.
+	tr.To = to
+	return appendAuditItemsPg(ctx, tx, []AuditItem{transitionAuditItem(tr, n)})
 }
 
 func (s *pgStore) TransitionCommand(ctx context.Context, tr CommandTransition) (Command, error) {

@@ -559,7 +559,7 @@ func (s *sqliteStore) AppendEvents(ctx context.Context, evs []EventRow) error {
 				return err
 			}
 		}
-		return nil
+		return s.appendAuditItemsTx(tx, eventsItems(evs))
 	})
 }
 
@@ -571,6 +571,18 @@ func execEvent(stmt *sql.Stmt, e EventRow) error {
 		return err
 	}
 	return nil
+}
+
+func (s *sqliteStore) GetEvent(ctx context.Context, id string) (EventRow, error) {
+	var e EventRow
+	var us int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT seq,id,time_us,class,verdict,code,subject,body FROM events WHERE id=?`, id).
+		Scan(&e.Seq, &e.ID, &us, &e.Class, &e.Verdict, &e.Code, &e.Subject, &e.Body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return EventRow{}, fmt.Errorf("%w: event %s", ErrNotFound, id)
+	}
+	e.Time = time.UnixMicro(us).UTC()
+	return e, err
 }
 
 func (s *sqliteStore) ListEvents(ctx context.Context, f EventFilter) ([]EventRow, error) {

@@ -103,6 +103,11 @@ func (s *sqliteStore) CreateCommand(ctx context.Context, c Command, actor, reaso
 			c.ID, c.State, c.CreatedAt.UnixMicro(), actor, reason); err != nil {
 			return err
 		}
+		// The command and its first transition are audit items of this commit.
+		first := CommandTransition{ID: c.ID, To: c.State, At: c.CreatedAt, Actor: actor, Reason: reason}
+		if err := s.appendAuditItemsTx(tx, []AuditItem{commandAuditItem(c), transitionAuditItem(first, 1)}); err != nil {
+			return err
+		}
 		if idem == nil {
 			return nil
 		}
@@ -191,7 +196,7 @@ func (s *sqliteStore) CommandTransitions(ctx context.Context, id string) ([]Comm
 // sqliteTransition applies tr in tx: the conditional update, then the
 // transition row. It returns ErrConflict or ErrNotFound when the update
 // matched nothing.
-func sqliteTransition(tx *sql.Tx, tr CommandTransition, to CommandState) error {
+func (s *sqliteStore) sqliteTransition(tx *sql.Tx, tr CommandTransition, to CommandState) error {
 	res, err := tx.Exec(`UPDATE commands SET state=?, updated_us=?,
 		delivered_by = CASE WHEN ?='' THEN delivered_by ELSE ? END,
 		verdict = CASE WHEN ?='' THEN verdict ELSE ? END,
@@ -212,10 +217,15 @@ func sqliteTransition(tx *sql.Tx, tr CommandTransition, to CommandState) error {
 		}
 		return fmt.Errorf("%w: command %s is %s, not %s", ErrConflict, tr.ID, cur, tr.From)
 	}
-	_, err = tx.Exec(`INSERT INTO command_transitions(command_id,n,from_state,to_state,at_us,actor,reason)
-		SELECT ?, coalesce(max(n),0)+1, ?, ?, ?, ?, ? FROM command_transitions WHERE command_id=?`,
-		tr.ID, tr.From, to, tr.At.UnixMicro(), tr.Actor, tr.Reason, tr.ID)
-	return err
+	var n int64
+	if err := tx.QueryRow(`INSERT INTO command_transitions(command_id,n,from_state,to_state,at_us,actor,reason)
+		SELECT ?, coalesce(max(n),0)+1, ?, ?, ?, ?, ? FROM command_transitions WHERE command_id=? RETURNING n`,
+		tr.ID, tr.From, to, tr.At.UnixMicro(), tr.Actor, tr.Reason, tr.ID).Scan(&n); err != nil {
+		return err
+	}
+	// The transition is an audit item of this commit.
+	tr.To = to
+	return s.appendAuditItemsTx(tx, []AuditItem{transitionAuditItem(tr, n)})
 }
 
 func (s *sqliteStore) TransitionCommand(ctx context.Context, tr CommandTransition) (Command, error) {
@@ -224,7 +234,7 @@ func (s *sqliteStore) TransitionCommand(ctx context.Context, tr CommandTransitio
 	}
 	var c Command
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := sqliteTransition(tx, tr, tr.To); err != nil {
+		if err := s.sqliteTransition(tx, tr, tr.To); err != nil {
 			return err
 		}
 		var err error
@@ -237,7 +247,7 @@ func (s *sqliteStore) TransitionCommand(ctx context.Context, tr CommandTransitio
 func (s *sqliteStore) QueueCommand(ctx context.Context, tr CommandTransition, nonce []byte, issuedAt time.Time) (Command, error) {
 	var c Command
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := sqliteTransition(tx, tr, CommandQueued); err != nil {
+		if err := s.sqliteTransition(tx, tr, CommandQueued); err != nil {
 			return err
 		}
 		var seq int64

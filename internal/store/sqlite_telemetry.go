@@ -239,6 +239,10 @@ func (s *sqliteStore) AppendFrames(ctx context.Context, recs []FrameRecord, wind
 		if err := s.insertEvents(tx, plan.events); err != nil {
 			return err
 		}
+		// The audit log's items, in the same commit as the rows they cover.
+		if err := s.appendAuditItemsTx(tx, framesAndEventsItems(plan.frames, plan.events)); err != nil {
+			return err
+		}
 		return s.saveStates(tx, states)
 	})
 	if err != nil {

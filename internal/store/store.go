@@ -80,6 +80,8 @@ type Store interface {
 	AppendEvents(ctx context.Context, evs []EventRow) error
 	// ListEvents returns events matching f, oldest first.
 	ListEvents(ctx context.Context, f EventFilter) ([]EventRow, error)
+	// GetEvent returns the event with id, or ErrNotFound.
+	GetEvent(ctx context.Context, id string) (EventRow, error)
 
 	// CreateVehicle registers a vehicle; ErrConflict if the id exists.
 	CreateVehicle(ctx context.Context, v Vehicle) error
@@ -120,6 +122,7 @@ type Store interface {
 	CommandStore
 	WebhookStore
 	TrackingStore
+	AuditStore
 }
 
 // EventRow is a security event as stored: the indexed columns plus the full

@@ -1,0 +1,41 @@
+package audit
+
+import "time"
+
+// Bounds and defaults of the audit log, each with the reason for it.
+const (
+	// MaxLeafItems is the most items one leaf covers. A leaf's bytes (and
+	// an item proof, which carries them) are 29 + 32 per item: 256 KiB at
+	// this bound. Big enough that one step covers a second of the 20,000
+	// items/s the ingest target asks for with room to spare, and a step
+	// runs again at once while items remain. (The SQLite engine takes at
+	// most store.MaxCommitRows a step: its one writer bounds each commit.)
+	MaxLeafItems = 8192
+
+	// MaxKindLen and MaxRefLen bound an item's name: the leaf encoding
+	// gives them one and two length bytes, and a reference is an id, not a
+	// payload.
+	MaxKindLen = 32
+	MaxRefLen  = 512
+
+	// DefaultSequenceInterval is how often Run looks for pending items: a
+	// checkpoint covers an item at most about this long after it was
+	// appended (the issue asks for at most one second), plus the step.
+	DefaultSequenceInterval = 250 * time.Millisecond
+
+	// VerifyPage is how many leaves Verify reads at a time, so its memory
+	// is bounded by a page, not by the log.
+	VerifyPage = 256
+
+	// MaxOriginLen bounds the log's origin line (it is also the note key
+	// name).
+	MaxOriginLen = 128
+
+	// MaxCheckpointBytes bounds a signed checkpoint read from a file or a
+	// request (an origin, a size, a root and a few signature lines fit in
+	// far less): reading one is bounded work whoever wrote it.
+	MaxCheckpointBytes = 16 << 10
+
+	// DefaultOrigin is the origin line when the configuration names none.
+	DefaultOrigin = "fifthwheel.invalid/audit"
+)

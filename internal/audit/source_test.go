@@ -1,0 +1,102 @@
+package audit_test
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/internal/audit"
+	"github.com/fifthwheel/fifthwheel/internal/store"
+	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
+)
+
+// gatewayRows stores, through the store as the gateway does, a frame, an
+// event and a command with two transitions (items in this order: frame
+// V/0/1, frame V/0/2, event ev-1, command c-1, c-1/1, c-1/2), sequences them
+// as one leaf and returns the checkpoint saved then.
+func gatewayRows(t *testing.T, l *testLog) []byte {
+	t.Helper()
+	at := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	var recs []store.FrameRecord
+	for seq := int64(1); seq <= 2; seq++ {
+		raw := []byte(fmt.Sprintf(`{"seq":%d}`, seq))
+		h := sha256.Sum256(raw)
+		recs = append(recs, store.FrameRecord{VehicleID: "V", Seq: seq, Kind: "telemetry", TS: at, ReceivedAt: at,
+			Alg: "Ed25519", KID: "k", Hash: h[:], Raw: raw, Sig: []byte("s"), Verdict: "accepted"})
+	}
+	if _, err := l.st.AppendFrames(ctx, recs, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.st.AppendEvents(ctx, []store.EventRow{{ID: "ev-1", Time: at, Class: "system", Verdict: "info", Code: "x",
+		Subject: "s", Body: []byte(`{"id":"ev-1"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	c := store.Command{ID: "c-1", Vehicle: "V", Carrier: "acme", RequestedBy: "urn:x", Type: "route_update", Payload: []byte(`{}`),
+		RiskClass: "elevated", ApprovalsRequired: 1, State: store.CommandPendingApproval, ExpiresAt: at.Add(time.Hour), CreatedAt: at}
+	if err := l.st.CreateCommand(ctx, c, "urn:x", "requested", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.st.TransitionCommand(ctx, store.CommandTransition{ID: "c-1", From: store.CommandPendingApproval,
+		To: store.CommandApproved, At: at, Actor: "urn:ann", Reason: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.seq.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := l.st.LatestAuditCheckpoint(ctx)
+	if err != nil || cp.Size != 1 {
+		t.Fatalf("checkpoint: %+v, %v", cp, err)
+	}
+	return cp.Note
+}
+
+// TestAttackRowTamperNamedBySource: on both engines, the rows the log
+// covers (frames, events, commands, transitions) edited or deleted directly
+// in the database, the log's own tables untouched: Verify with the store's
+// Source names each tampered row by its leaf and position; without the
+// Source nothing is found (the items still match their leaves), which is
+// what the Source is for.
+func TestAttackRowTamperNamedBySource(t *testing.T) {
+	cases := []struct {
+		name string
+		sql  sqlStep
+		want audit.FindingKind
+		pos  int
+	}{
+		{"frame raw edited", sqlStep{`UPDATE frames SET raw=X'7b7d' WHERE seq=2`, `UPDATE frames SET raw='\x7b7d'::bytea WHERE seq=2`}, audit.FindItemEdited, 1},
+		{"frame deleted", same(`DELETE FROM frames WHERE seq=1`), audit.FindItemSourceMissing, 0},
+		{"event body edited", sqlStep{`UPDATE events SET body=X'7b7d' WHERE id='ev-1'`, `UPDATE events SET body='\x7b7d'::bytea WHERE id='ev-1'`}, audit.FindItemEdited, 2},
+		{"event deleted", same(`DELETE FROM events WHERE id='ev-1'`), audit.FindItemSourceMissing, 2},
+		{"command payload edited", sqlStep{`UPDATE commands SET payload=X'7b7d7d' WHERE id='c-1'`, `UPDATE commands SET payload='\x7b7d7d'::bytea WHERE id='c-1'`}, audit.FindItemEdited, 3},
+		{"transition actor edited", same(`UPDATE command_transitions SET actor='urn:mallory' WHERE command_id='c-1' AND n=2`), audit.FindItemEdited, 5},
+	}
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				l := newTestLog(t, e)
+				saved := gatewayRows(t, l)
+				src := audit.StoreSource{Rows: l.st}
+				if r, err := audit.Verify(ctx, l.st, l.key.Verifier(), saved, audit.VerifyOptions{Source: src}); err != nil || !r.OK() {
+					t.Fatalf("untampered: %+v, %v", r, err)
+				}
+				storetest.Exec(t, l.cfg, c.sql.sqlite, c.sql.pg)
+				r, err := audit.Verify(ctx, l.st, l.key.Verifier(), saved, audit.VerifyOptions{Source: src})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, f := range r.Findings {
+					got = append(got, f.String())
+				}
+				if len(r.Findings) != 1 || r.Findings[0].Kind != c.want || r.Findings[0].Leaf != 0 || r.Findings[0].Pos != c.pos {
+					t.Fatalf("findings:\n%s\nwant one %s at leaf 0 pos %d", strings.Join(got, "\n"), c.want, c.pos)
+				}
+				if r, err := audit.Verify(ctx, l.st, l.key.Verifier(), saved, audit.VerifyOptions{}); err != nil || !r.OK() {
+					t.Fatalf("without a Source the rows are not read: %+v, %v", r, err)
+				}
+			})
+		}
+	})
+}

@@ -1,0 +1,18 @@
+// Package auditapi serves the audit log (package audit) to auditors on the
+// TMS listener:
+//
+//	GET /v1/audit/checkpoint                      the latest signed checkpoint (text/plain, a C2SP signed note)
+//	GET /v1/audit/proof/inclusion?kind=K&ref=R    an item's proof (text/plain, a C2SP tlog-proof; audit.VerifyItemProof)
+//	GET /v1/audit/proof/consistency?old=N         the RFC 6962 consistency proof from size N to the latest checkpoint (JSON)
+//
+// # Security model
+//
+// Every route is behind the TMS access guard with scope audit:read (roles
+// auditor and security_admin; authz.Policy); a handler reached without a
+// verified caller refuses (403), so a route wired without the guard fails
+// closed. What is served needs no trust in the gateway: a checkpoint is
+// signed by the log key and every proof verifies offline against it and
+// the key alone, and a proof is checked before it is served. Query
+// parameters are bounded (limits.go) and the work per request is one item
+// lookup and O(log n) node reads.
+package auditapi
