@@ -246,6 +246,9 @@ const (
 	GatewayStarted = "gateway_started"
 	GatewayStopped = "gateway_stopped"
 	StoreMigrated  = "store_migrated"
+
+	// Forensics: bundles of a vehicle's evidence (package forensics).
+	ForensicBundleExported = "forensic_bundle_exported"
 )
 
 // Short names for the table.
@@ -735,4 +738,8 @@ var catalogue = [...]Entry{
 		Meaning: "Event: the gateway stopped (attribute `reason`)."},
 	{Code: StoreMigrated, Area: AreaSystem, Severity: info,
 		Meaning: "Event: `fifthwheel store migrate` applied migrations."},
+
+	// Forensics.
+	{Code: ForensicBundleExported, Area: AreaForensics, Severity: low,
+		Meaning: "Event: an operator exported a forensic bundle of a vehicle's evidence (attributes: case, window, file SHA-256, items covered and not covered); `fifthwheel forensics verify` checks it offline."},
 }

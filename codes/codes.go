@@ -89,11 +89,12 @@ const (
 	AreaLiveness     Area = "liveness"     // the liveness monitor
 	AreaPlausibility Area = "plausibility" // cross-sensor plausibility findings
 	AreaSystem       Area = "system"       // the gateway process
+	AreaForensics    Area = "forensics"    // forensic bundles (package forensics)
 )
 
 // Areas lists every area in documentation order.
 var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaCommandAck, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaCommand, AreaTMSAPI, AreaWebhook, AreaTracking, AreaEnrollment,
-	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaSystem}
+	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaSystem, AreaForensics}
 
 // Kind is what a client does about a code it receives. Package agent maps
 // each to its ErrorKind.

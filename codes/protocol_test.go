@@ -40,6 +40,7 @@ var areaTitles = map[Area]string{
 	AreaLiveness:     "Liveness",
 	AreaPlausibility: "Plausibility findings",
 	AreaSystem:       "The gateway process",
+	AreaForensics:    "Forensic bundles",
 }
 
 // renderTables is the generated part of the doc: one table per area.

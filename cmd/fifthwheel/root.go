@@ -54,6 +54,7 @@ then FIFTHWHEEL_* environment variables, then flags.`,
 		a.tokenCmd(),
 		a.drillCmd(),
 		a.demoCmd(),
+		a.forensicsCmd(),
 	)
 	return root
 }

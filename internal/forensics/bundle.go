@@ -168,3 +168,38 @@ func readTar(raw []byte) ([]file, error) {
 	}
 	return files, nil
 }
+
+// Contents returns a bundle's files by path, read as Verify reads them.
+func Contents(bundle []byte) (map[string][]byte, error) {
+	files, err := readBundle(bundle)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(files))
+	for _, f := range files {
+		out[f.path] = f.data
+	}
+	return out, nil
+}
+
+// Tamper returns a copy of bundle with the byte at offset of the file at
+// path flipped (its low bit), everything else as it was: what the
+// tampered-bundle drill hands to Verify.
+func Tamper(bundle []byte, path string, offset int) ([]byte, error) {
+	files, err := readBundle(bundle)
+	if err != nil {
+		return nil, err
+	}
+	for i, f := range files {
+		if f.path == path {
+			if offset < 0 || offset >= len(f.data) {
+				return nil, fmt.Errorf("forensics: %s has no byte %d", path, offset)
+			}
+			d := append([]byte(nil), f.data...)
+			d[offset] ^= 0x01
+			files[i].data = d
+			return writeBundle(files)
+		}
+	}
+	return nil, fmt.Errorf("forensics: no %s in the bundle", path)
+}
