@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/forensics"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
@@ -71,7 +73,7 @@ func (a *app) forensicsExportCmd() *cobra.Command {
 			if _, err := os.Stat(out); err == nil {
 				return &usageError{err: fmt.Errorf("%s exists: a bundle is never overwritten", out)}
 			}
-			e, dir, err := a.openKeyDir(cmd, &f)
+			e, err := a.openState(cmd, &f, false)
 			if err != nil {
 				return err
 			}
@@ -80,54 +82,16 @@ func (a *app) forensicsExportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// The log key: the one the gateways sign checkpoints with,
-			// never a new one (the CLI does not start a log).
-			rec, err := e.st.GetAuditLogKey(ctx)
-			if errors.Is(err, store.ErrNotFound) {
-				return errors.New("the audit log has no key yet: no gateway has run its sequencer on this store (start 'fifthwheel serve')")
-			}
-			if err != nil {
-				return err
-			}
-			kek, err := a.kek(e.cfg)
-			if err != nil {
-				return err
-			}
-			sealer, err := openSecretsKey(dir, kek, e.log)
-			if err != nil {
-				return err
-			}
-			key, err := audit.LoadOrCreateKey(ctx, e.st, sealer, rec.Origin, now)
-			if err != nil {
-				return err
-			}
-			root, err := pki.LoadRoot(dir)
-			if err != nil {
-				return fmt.Errorf("the fleet root in %s: %v", dir, err)
-			}
-			trust, err := pki.LoadTrust(dir)
-			if err != nil {
-				return fmt.Errorf("the fleet CA in %s: %v", dir, err)
-			}
-			b, sum, err := forensics.Export(ctx, e.st, key, forensics.ExportRequest{Vehicle: vehicle, Since: end.Add(-since),
-				Until: end, Case: caseID, ExportedBy: by.String(), Now: now, FleetRoot: root,
-				Intermediates: trust.Certificates(), Wait: wait})
+			b, sum, err := a.exportBundle(ctx, e, forensics.ExportRequest{Vehicle: vehicle, Since: end.Add(-since),
+				Until: end, Case: caseID, ExportedBy: by.String(), Now: now, Wait: wait})
 			if err != nil {
 				return err
 			}
 			if err := atomicfile.CreateExclusive(out, b, 0o600); err != nil {
 				return fmt.Errorf("writing %s: %v", out, err)
 			}
-			h := sha256.Sum256(b)
-			notCovered := 0
-			for _, n := range sum.Uncovered {
-				notCovered += n
-			}
-			if err := e.emitAction(ctx, event.Event{Class: event.ClassSystem, Activity: "forensic_export", Verdict: event.Info,
-				Severity: event.SeverityLow, Code: codes.ForensicBundleExported, Actor: by,
-				Resource: "urn:fifthwheel:vehicle:" + vehicle, Attrs: map[string]any{"case": caseID,
-					"since": end.Add(-since).Format(time.RFC3339), "until": end.Format(time.RFC3339),
-					"sha256": fmt.Sprintf("%x", h), "covered": sum.Covered, "not_covered": notCovered}}); err != nil {
+			h, err := recordExport(ctx, e, by, vehicle, caseID, end.Add(-since), end, b, sum)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "wrote %s (sha256 %x): %d frames, %d events, %d commands, %d certificates, %d frame keys, heartbeat %v\n",
@@ -272,6 +236,97 @@ func (a *app) forensicsCustodyKeygenCmd() *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "", "the custodian's name (as given to --by)")
 	cmd.Flags().StringVar(&out, "out", "", "the private key `FILE` to write")
 	return cmd
+}
+
+// auditStandIn, when set (tests only), appends the vehicle's audit items
+// and runs the sequencer before an export: it stands in for serve's audit
+// wiring (issue 21, another change) until that lands, then goes.
+var auditStandIn func(ctx context.Context, st store.Store, sealer audit.Sealer, vehicle string) error
+
+// exportBundle exports req from e's store, signed with the audit log key
+// (opened with the gateway's secrets key, never created here: the CLI
+// does not start a log), the fleet root and intermediates from the CA
+// directory.
+func (a *app) exportBundle(ctx context.Context, e *stateEnv, req forensics.ExportRequest) ([]byte, *forensics.Summary, error) {
+	dir, err := pkiDir(e.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	kek, err := a.kek(e.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealer, err := openSecretsKey(dir, kek, e.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if auditStandIn != nil {
+		if err := auditStandIn(ctx, e.st, sealer, req.Vehicle); err != nil {
+			return nil, nil, err
+		}
+	}
+	rec, err := e.st.GetAuditLogKey(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, errors.New("the audit log has no key yet: no gateway has run its sequencer on this store (start 'fifthwheel serve')")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := audit.LoadOrCreateKey(ctx, e.st, sealer, rec.Origin, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	if req.FleetRoot, err = pki.LoadRoot(dir); err != nil {
+		return nil, nil, fmt.Errorf("the fleet root in %s: %v", dir, err)
+	}
+	trust, err := pki.LoadTrust(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the fleet CA in %s: %v", dir, err)
+	}
+	req.Intermediates = trust.Certificates()
+	b, sum, err := forensics.Export(ctx, e.st, key, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, sum, nil
+}
+
+// recordExport records the export's security event and returns the
+// bundle's SHA-256.
+func recordExport(ctx context.Context, e *stateEnv, by principal.Principal, vehicle, caseID string, since, until time.Time,
+	b []byte, sum *forensics.Summary) ([sha256.Size]byte, error) {
+	h := sha256.Sum256(b)
+	notCovered := 0
+	for _, n := range sum.Uncovered {
+		notCovered += n
+	}
+	err := e.emitAction(ctx, event.Event{Class: event.ClassSystem, Activity: "forensic_export", Verdict: event.Info,
+		Severity: event.SeverityLow, Code: codes.ForensicBundleExported, Actor: by,
+		Resource: principal.Principal{Kind: principal.Vehicle, ID: vehicle}.String(), Attrs: map[string]any{"case": caseID,
+			"since": since.Format(time.RFC3339), "until": until.Format(time.RFC3339),
+			"sha256": fmt.Sprintf("%x", h), "covered": sum.Covered, "not_covered": notCovered}})
+	return h, err
+}
+
+// bundleExporter is the drills' ExportBundle: an export from e's store
+// by by, recorded like the CLI's, with the log's verifier key.
+func (a *app) bundleExporter(e *stateEnv, by principal.Principal) func(context.Context, string, time.Duration, string) ([]byte, string, error) {
+	return func(ctx context.Context, vehicle string, since time.Duration, caseID string) ([]byte, string, error) {
+		now := time.Now().UTC()
+		b, sum, err := a.exportBundle(ctx, e, forensics.ExportRequest{Vehicle: vehicle, Since: now.Add(-since), Until: now.Add(time.Second),
+			Case: caseID, ExportedBy: by.String(), Now: now})
+		if err != nil {
+			return nil, "", err
+		}
+		if _, err := recordExport(ctx, e, by, vehicle, caseID, now.Add(-since), now, b, sum); err != nil {
+			return nil, "", err
+		}
+		rec, err := e.st.GetAuditLogKey(ctx)
+		if err != nil {
+			return nil, "", err
+		}
+		return b, rec.Verifier, nil
+	}
 }
 
 // readVerifierKey reads a signed-note verifier key from a file.

@@ -9,69 +9,91 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/audit"
+	"github.com/fifthwheel/fifthwheel/internal/drill"
 	"github.com/fifthwheel/fifthwheel/internal/forensics"
-	"github.com/fifthwheel/fifthwheel/internal/pki"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
-// sequenceVehicle stands in for the audit wiring (issue 21, another
-// change): with the gateway stopped, it appends the audit items of the
-// vehicle's stored frames and events (the fixed references) and runs the
-// sequencer, with the log key sealed under the gateway's secrets key as
-// serve keeps it. It returns the log's verifier key.
-func sequenceVehicle(t *testing.T, g *gateway, vehicle string) string {
+// Until serve appends audit items and runs the sequencer (issue 21's
+// wiring, another change), every export in these tests first appends the
+// vehicle's items and sequences them (standInAudit), so the drills and the
+// CLI tests run the real export against a real log. Remove with the wiring.
+func init() { auditStandIn = standInAudit }
+
+// standInAudit appends the audit items (the fixed references) of the
+// vehicle's stored frames and events that the log does not hold yet, and
+// runs the sequencer, with the log key sealed under the gateway's secrets
+// key as serve will keep it.
+func standInAudit(ctx context.Context, st store.Store, sealer audit.Sealer, vehicle string) error {
+	origin := "fifthwheel.test/audit"
+	if rec, err := st.GetAuditLogKey(ctx); err == nil {
+		origin = rec.Origin
+	}
+	key, err := audit.LoadOrCreateKey(ctx, st, sealer, origin, time.Now())
+	if err != nil {
+		return err
+	}
+	var items []audit.Item
+	add := func(it audit.Item) error {
+		have, err := st.FindAuditItems(ctx, string(it.Kind), it.Ref)
+		if err == nil && len(have) == 0 {
+			items = append(items, it)
+		}
+		return err
+	}
+	frames, err := st.ListFrames(ctx, vehicle, time.Time{}, time.Now().Add(time.Hour), store.MaxPage)
+	if err != nil {
+		return err
+	}
+	for _, r := range frames {
+		if err := add(audit.NewItem(audit.KindFrame, forensics.FrameRef(r.VehicleID, r.Epoch, r.Seq), forensics.FrameEnvelope(r))); err != nil {
+			return err
+		}
+	}
+	evs, err := st.ListEvents(ctx, store.EventFilter{Subject: principal.Principal{Kind: principal.Vehicle, ID: vehicle}.String(), Limit: store.MaxPage})
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if err := add(audit.NewItem(audit.KindEvent, e.ID, e.Body)); err != nil {
+			return err
+		}
+	}
+	if len(items) > 0 {
+		rows, err := audit.Rows(items...)
+		if err != nil {
+			return err
+		}
+		if err := st.AppendAuditItems(ctx, rows); err != nil {
+			return err
+		}
+	}
+	seq, err := audit.NewSequencer(audit.SequencerDeps{Store: st, Key: key}, audit.SequencerConfig{})
+	if err != nil {
+		return err
+	}
+	_, _, err = seq.Drain(ctx)
+	return err
+}
+
+// logKeyOf returns the verifier key of the gateway's audit log.
+func logKeyOf(t *testing.T, g *gateway) string {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, g.storeConfig())
+	st, err := store.Open(context.Background(), g.storeConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	kek, err := pki.LoadKeyFileKEK(g.kekFile())
+	rec, err := st.GetAuditLogKey(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, _, err := pki.OpenSecretsKey(g.pkiDir(), kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := audit.LoadOrCreateKey(ctx, st, secrets, "fifthwheel.test/audit", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var items []audit.Item
-	frames, err := st.ListFrames(ctx, vehicle, time.Time{}, time.Now().Add(time.Hour), store.MaxPage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range frames {
-		items = append(items, audit.NewItem(audit.KindFrame, forensics.FrameRef(r.VehicleID, r.Epoch, r.Seq), forensics.FrameEnvelope(r)))
-	}
-	evs, err := st.ListEvents(ctx, store.EventFilter{Subject: principal.Principal{Kind: principal.Vehicle, ID: vehicle}.String(), Limit: store.MaxPage})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range evs {
-		items = append(items, audit.NewItem(audit.KindEvent, e.ID, e.Body))
-	}
-	rows, err := audit.Rows(items...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AppendAuditItems(ctx, rows); err != nil {
-		t.Fatal(err)
-	}
-	seq, err := audit.NewSequencer(audit.SequencerDeps{Store: st, Key: key}, audit.SequencerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := seq.Drain(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return key.VerifierKey()
+	return rec.Verifier
 }
 
 // TestForensicsBundleCLI: on both engines, a truck sends frames and then a
@@ -95,13 +117,8 @@ func TestForensicsBundleCLI(t *testing.T) {
 			}
 			g.waitEvent(codes.Replay, "truck-9")
 			g.stop()
-			vkey := sequenceVehicle(t, g, "truck-9")
 
 			dir := t.TempDir()
-			logKey := filepath.Join(dir, "log.key")
-			if err := os.WriteFile(logKey, []byte(vkey+"\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
 			bundle := filepath.Join(dir, "bundle.tar.gz")
 			out := g.mustCLI("forensics", "export", "--vehicle", "truck-9", "--since", "15m", "--case", "CASE-9", "--out", bundle)
 			if !strings.Contains(out, "3 frames") || !strings.Contains(out, "items proven") {
@@ -111,6 +128,10 @@ func TestForensicsBundleCLI(t *testing.T) {
 				t.Fatal("export overwrote a bundle")
 			}
 			g.waitEvent(codes.ForensicBundleExported, "CASE-9")
+			logKey := filepath.Join(dir, "log.key")
+			if err := os.WriteFile(logKey, []byte(logKeyOf(t, g)+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
 
 			out = mustCLI(t, nil, "forensics", "verify", bundle, "--log-key", logKey)
 			if !strings.Contains(out, "verified: case CASE-9, vehicle truck-9, exported by urn:fifthwheel:operator:") {
@@ -183,5 +204,39 @@ func writeTampered(t *testing.T, src, dst, path string) {
 	}
 	if err := os.WriteFile(dst, bad, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+var forensicsDrills = []string{"forensic-bundle-verified-offline", "tampered-bundle-refused"}
+
+// TestDrillForensicsPass: against the in-process gateway, the bundle of
+// the attacked drill vehicle verifies offline with its refusal proven, and
+// its tampered copy is refused naming the file.
+func TestDrillForensicsPass(t *testing.T) {
+	rep := runDrills(t, nil, forensicsDrills, exitOK)
+	if rep.Summary.Pass != len(forensicsDrills) {
+		t.Fatalf("summary %+v", rep.Summary)
+	}
+}
+
+// TestDrillForensicsFailWithAVerifierThatAcceptsEverything: with the
+// offline verifier replaced by one that accepts every bundle (test-only
+// hook), both drills fail: the tampered copy is not refused, and the
+// refusal event is not proven.
+func TestDrillForensicsFailWithAVerifierThatAcceptsEverything(t *testing.T) {
+	rep := runDrills(t, func(tg *drill.Target) {
+		tg.VerifyBundle = func([]byte, note.Verifier) *forensics.Result {
+			return &forensics.Result{Checks: []forensics.Check{{Name: forensics.CheckBundle, OK: true}}}
+		}
+	}, forensicsDrills, exitRuntime)
+	if rep.Summary.Fail != len(forensicsDrills) {
+		t.Fatalf("summary %+v, want both forensics drills failed", rep.Summary)
+	}
+	for _, d := range rep.Drills {
+		for _, c := range d.Checks {
+			if !c.OK && !strings.Contains(c.What, "bundle") {
+				t.Errorf("%s failed on %q, not on its bundle check", d.Name, c.What)
+			}
+		}
 	}
 }

@@ -161,6 +161,15 @@ func Catalogue() []Drill {
 			Vector:    "the truck's link goes silent; a short-lived dispatch is queued, expires, and the truck reconnects",
 			Checklist: checkHeartbeat, Run: commandExpiredAcrossBlackoutDrill},
 
+		{Name: "forensic-bundle-verified-offline", Control: "forensic bundles: the evidence of an attacked vehicle (raw signed frames, refusal events, certificates, keys), each logged item with its inclusion proof against one signed checkpoint, under a manifest signed by the audit log key, verifies offline with the log key alone",
+			Asset: assetForensics, Actor: actorCompromisedVehicle,
+			Vector:    "a truck replays a frame (refused, recorded); an investigator exports its bundle and verifies it with no gateway, network or store",
+			Checklist: checkSIEM, Run: forensicBundleDrill},
+		{Name: "tampered-bundle-refused", Control: "forensic bundles are tamper-evident: a copy with one byte changed is refused offline, naming the file and the check that failed",
+			Asset: assetForensics, Actor: actorInsiderTMS,
+			Vector:    "an insider edits one byte of a frame in an exported bundle before handing it over",
+			Checklist: checkSIEM, Run: tamperedBundleDrill},
+
 		// Not available: each needs a capability that has not landed.
 		{Name: "audit-log-tamper", Control: "tamper-evident audit log",
 			Asset: assetForensics, Actor: actorInsiderTMS, Vector: "rewrite or delete an audit record",

@@ -8,7 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/internal/forensics"
 	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/sim"
@@ -130,6 +133,15 @@ type Target struct {
 	// command drills' trucks (tests only: trucks with a check switched
 	// off, the proof that a drill fails without the defence).
 	TruckConfig func(*agent.Config)
+	// ExportBundle exports the forensic bundle of vehicleID over the last
+	// since for caseID, as `forensics export` does, and returns it with
+	// the audit log's verifier key (the forensics drills). Nil: those
+	// drills fail, saying so.
+	ExportBundle func(ctx context.Context, vehicleID string, since time.Duration, caseID string) (bundle []byte, logKey string, err error)
+	// VerifyBundle, if set, replaces forensics.Verify in the forensics
+	// drills (tests only: a verifier that accepts everything, the proof
+	// that those drills fail without the defence).
+	VerifyBundle func(bundle []byte, logKey note.Verifier) *forensics.Result
 }
 
 // Check is one expectation a drill verified.
