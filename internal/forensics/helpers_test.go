@@ -220,10 +220,24 @@ func (f *fixture) appendItems(t testing.TB, items ...audit.Item) {
 	}
 }
 
+// drain sequences every pending item. The PostgreSQL lease is one advisory
+// lock for the whole database, so another package's test sequencing in its
+// own schema holds it now and then: retry while it is held.
 func (f *fixture) drain(t testing.TB) {
 	t.Helper()
-	if _, _, err := f.seq.Drain(ctx); err != nil {
+	if err := drainRetry(f.seq); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func drainRetry(seq *audit.Sequencer) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, _, err := seq.Drain(ctx)
+		if !errors.Is(err, store.ErrLeaseHeld) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
