@@ -370,3 +370,29 @@ func byteStride(path string) int {
 	}
 	return 7
 }
+
+// TestAttackEvidenceNotAccountedFor: a manifest (validly signed: a
+// gateway that wants a file to pass without a proof or a reason) that
+// names the heartbeat neither as an item nor as not covered is refused.
+func TestAttackEvidenceNotAccountedFor(t *testing.T) {
+	f, b, _ := attackedVehicle(t, storetest.Engines()[0])
+	bad := rewrite(t, b, func(fs []file) []file {
+		text, err := audit.OpenStatement(fs[0].data, f.key.Verifier(), ManifestHeader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := parseManifest(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Uncovered = nil
+		if fs[0].data, err = f.key.SignStatement(ManifestHeader, m.encode()); err != nil {
+			t.Fatal(err)
+		}
+		return fs
+	})
+	r := Verify(bad, f.key.Verifier(), nil)
+	if r.OK() || failedNames(r)[CheckCoverage] != 1 {
+		t.Fatalf("evidence neither proven nor listed passes: %v", r.Lines())
+	}
+}

@@ -29,6 +29,7 @@ const (
 	CheckFrameSig   = "frame-signature" // a frame verifies with the bundled vehicle key
 	CheckCertChain  = "cert-chain"      // a vehicle certificate chains to the bundled fleet root
 	CheckCustody    = "custody"         // the custody chain, and its signatures when keys are given
+	CheckCoverage   = "coverage"        // every evidence file is either proven or listed as not covered, once
 )
 
 // Check is one check's outcome.
@@ -201,6 +202,25 @@ func verifyFiles(r *Result, files []file, logKey note.Verifier, custodians []not
 	}
 	r.add(CheckCheckpoint, checkpointPath, err)
 
+	// Every piece of evidence is either a proven item or listed as not
+	// covered, with its reason: never silently neither.
+	named := map[string]int{}
+	for _, it := range m.Items {
+		named[it.Path]++
+	}
+	for _, u := range m.Uncovered {
+		named[u.Path]++
+	}
+	for _, mf := range m.Files {
+		if evidence(mf.Path) {
+			var err error
+			if named[mf.Path] != 1 {
+				err = fmt.Errorf("named by %d item or uncovered lines, want 1", named[mf.Path])
+			}
+			r.add(CheckCoverage, mf.Path, err)
+		}
+	}
+
 	for _, it := range m.Items {
 		data, _ := good(it.Path)
 		pr, _ := good(it.Proof)
@@ -222,6 +242,17 @@ func verifyFiles(r *Result, files []file, logKey note.Verifier, custodians []not
 	}
 	checkCerts(r, good, m)
 	checkCustody(r, custody, signed, custodians)
+}
+
+// evidence reports whether path is a piece of evidence (not a proof, key,
+// certificate or the checkpoint).
+func evidence(path string) bool {
+	for _, dir := range []string{"frames/", "events/", "commands/"} {
+		if strings.HasPrefix(path, dir) {
+			return true
+		}
+	}
+	return path == heartbeatPath
 }
 
 // checkItem proves an item's bundled bytes are in the log under the
