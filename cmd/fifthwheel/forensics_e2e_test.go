@@ -52,7 +52,7 @@ func standInAudit(ctx context.Context, st store.Store, sealer audit.Sealer, vehi
 		return err
 	}
 	for _, r := range frames {
-		if err := add(audit.NewItem(audit.KindFrame, forensics.FrameRef(r.VehicleID, r.Epoch, r.Seq), forensics.FrameEnvelope(r))); err != nil {
+		if err := add(forensics.FrameItem(r)); err != nil {
 			return err
 		}
 	}

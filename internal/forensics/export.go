@@ -64,13 +64,21 @@ func FrameRef(vehicle string, epoch, seq int64) string {
 	return vehicle + "/" + strconv.FormatInt(epoch, 10) + "/" + strconv.FormatInt(seq, 10)
 }
 
-// FrameEnvelope is a stored frame's bytes as the log covers them and the
-// bundle ships them: the envelope as received (frame member and signature
-// exactly as stored, with alg and kid; frame.AssembleEnvelope gives the
-// canonical envelope, which is what ParseEnvelope accepted). The audit item
-// is audit.NewItem(audit.KindFrame, FrameRef(...), FrameEnvelope(rec)).
+// FrameEnvelope is a stored frame as the bundle ships it: the envelope as
+// received (frame member and signature exactly as stored, with alg and
+// kid; frame.AssembleEnvelope gives the canonical envelope, which is what
+// ParseEnvelope accepted).
 func FrameEnvelope(rec store.FrameRecord) []byte {
 	return frame.AssembleEnvelope(frame.Alg(rec.Alg), rec.KID, rec.Raw, rec.Sig)
+}
+
+// FrameItem is a stored frame's audit item, as the store appends it in the
+// frame's transaction: reference FrameRef, hash over the frame member's
+// bytes exactly as stored (rec.Raw, what the vehicle signed). Verify
+// re-derives it from the bundled envelope's frame member; the signature
+// is checked with the vehicle's key.
+func FrameItem(rec store.FrameRecord) audit.Item {
+	return audit.NewItem(audit.KindFrame, FrameRef(rec.VehicleID, rec.Epoch, rec.Seq), rec.Raw)
 }
 
 // pending is one piece of evidence on its way into the bundle.
@@ -79,6 +87,16 @@ type pending struct {
 	ref  string
 	path string
 	data []byte
+	// item is the bytes the log item hashes when they are not data (a
+	// frame: its frame member).
+	item []byte
+}
+
+func (p pending) itemBytes() []byte {
+	if p.item != nil {
+		return p.item
+	}
+	return p.data
 }
 
 // Export builds the bundle for req from src, signed with key. It reads
@@ -123,7 +141,7 @@ func Export(ctx context.Context, src Source, key *audit.LogKey, req ExportReques
 	}
 	for _, r := range frames {
 		ev = append(ev, pending{kind: audit.KindFrame, ref: FrameRef(r.VehicleID, r.Epoch, r.Seq),
-			path: fmt.Sprintf("frames/%d-%d.json", r.Epoch, r.Seq), data: FrameEnvelope(r)})
+			path: fmt.Sprintf("frames/%d-%d.json", r.Epoch, r.Seq), data: FrameEnvelope(r), item: r.Raw})
 	}
 	sum.Frames = len(frames)
 	// The latest heartbeat: vehicle-signed, not a log item (it leaves no
@@ -306,7 +324,7 @@ func findItems(ctx context.Context, src Source, ev []pending, wait time.Duration
 			if p.kind == "" {
 				continue
 			}
-			want := audit.NewItem(p.kind, p.ref, p.data)
+			want := audit.NewItem(p.kind, p.ref, p.itemBytes())
 			rows, err := src.FindAuditItems(ctx, string(p.kind), p.ref)
 			if err != nil {
 				return nil, fmt.Errorf("forensics: audit items of %s %s: %w", p.kind, p.ref, err)

@@ -177,7 +177,7 @@ func (f *fixture) appendFrames(t testing.TB, from, n int) []store.FrameRecord {
 	for i := range n {
 		r := f.record(t, uint64(from+i), telemetry(), f.now.Add(-time.Duration(n-i)*time.Second))
 		recs = append(recs, r)
-		items = append(items, audit.NewItem(audit.KindFrame, FrameRef(r.VehicleID, r.Epoch, r.Seq), FrameEnvelope(r)))
+		items = append(items, FrameItem(r))
 	}
 	recs = append(recs, f.record(t, uint64(from+n), &frame.Heartbeat{State: frame.StateDriving}, f.now))
 	outs, err := f.st.AppendFrames(ctx, recs, 0)

@@ -261,17 +261,11 @@ func checkItem(it manifestItem, data, pr []byte, v note.Verifier, cp audit.Check
 	if data == nil || pr == nil {
 		return fmt.Errorf("its file or proof does not match the manifest")
 	}
-	item := audit.NewItem(audit.Kind(it.Kind), it.Ref, data)
-	got, _, _, err := audit.VerifyItemProof(pr, item, v)
-	if err != nil {
-		return err
-	}
-	if got.Size != cp.Size || !bytes.Equal(got.Hash, cp.Hash) || got.Origin != cp.Origin {
-		return fmt.Errorf("proven against checkpoint of size %d, not the bundle's", got.Size)
-	}
+	hashed := data
 	if audit.Kind(it.Kind) == audit.KindFrame {
-		// The reference must be the frame's own key, so a proof cannot
-		// vouch for a frame under another vehicle's name.
+		// A frame's item is over its frame member (what the vehicle
+		// signed, as stored); the reference must be the frame's own key,
+		// so a proof cannot vouch for a frame under another name.
 		env, err := frame.ParseEnvelope(data)
 		if err != nil {
 			return err
@@ -283,6 +277,14 @@ func checkItem(it manifestItem, data, pr []byte, v note.Verifier, cp audit.Check
 		if f.VehicleID != vehicle || FrameRef(f.VehicleID, int64(f.Epoch), int64(f.Seq)) != it.Ref {
 			return fmt.Errorf("the frame is not %s", it.Ref)
 		}
+		hashed = env.Frame()
+	}
+	got, _, _, err := audit.VerifyItemProof(pr, audit.NewItem(audit.Kind(it.Kind), it.Ref, hashed), v)
+	if err != nil {
+		return err
+	}
+	if got.Size != cp.Size || !bytes.Equal(got.Hash, cp.Hash) || got.Origin != cp.Origin {
+		return fmt.Errorf("proven against checkpoint of size %d, not the bundle's", got.Size)
 	}
 	return nil
 }
