@@ -250,6 +250,9 @@ const (
 	GatewayStarted = "gateway_started"
 	GatewayStopped = "gateway_stopped"
 	StoreMigrated  = "store_migrated"
+
+	// Forensics: bundles of a vehicle's evidence (package forensics).
+	ForensicBundleExported = "forensic_bundle_exported"
 )
 
 // Short names for the table.
@@ -737,6 +740,10 @@ var catalogue = [...]Entry{
 		Meaning: "Event: the stored audit log does not match its latest signed checkpoint (leaves, nodes or items deleted or edited in the database): the sequencer stops, so the log is not forked; ingest goes on and new items stay pending. Run `fifthwheel audit verify --since` a saved checkpoint to name the tampered rows."},
 	{Code: AuditItemPending, Area: AreaAudit, Status: http.StatusNotFound, Kind: transient,
 		Meaning: "`GET /v1/audit/proof/inclusion`: the item is stored but not yet in a signed checkpoint (the sequencer covers it within about a second); retry."},
+
+	// Forensics.
+	{Code: ForensicBundleExported, Area: AreaForensics, Severity: low,
+		Meaning: "Event: an operator exported a forensic bundle of a vehicle's evidence (attributes: case, window, file SHA-256, items covered and not covered); `fifthwheel forensics verify` checks it offline."},
 
 	// The gateway process.
 	{Code: GatewayStarted, Area: AreaSystem, Severity: info,

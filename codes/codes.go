@@ -90,11 +90,12 @@ const (
 	AreaPlausibility Area = "plausibility" // cross-sensor plausibility findings
 	AreaAudit        Area = "audit"        // the tamper-evident audit log: sequencer, checkpoints, proofs
 	AreaSystem       Area = "system"       // the gateway process
+	AreaForensics    Area = "forensics"    // forensic bundles (package forensics)
 )
 
 // Areas lists every area in documentation order.
 var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaCommandAck, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaCommand, AreaTMSAPI, AreaWebhook, AreaTracking, AreaEnrollment,
-	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaAudit, AreaSystem}
+	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaAudit, AreaForensics, AreaSystem}
 
 // Kind is what a client does about a code it receives. Package agent maps
 // each to its ErrorKind.

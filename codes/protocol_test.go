@@ -41,6 +41,7 @@ var areaTitles = map[Area]string{
 	AreaPlausibility: "Plausibility findings",
 	AreaAudit:        "Audit log",
 	AreaSystem:       "The gateway process",
+	AreaForensics:    "Forensic bundles",
 }
 
 // renderTables is the generated part of the doc: one table per area.

@@ -142,6 +142,7 @@ func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
 		if target, err = drillTarget(e, ca, by, gwt.URL, tmsListener(e.cfg, o.tms)); err != nil {
 			return err
 		}
+		target.ExportBundle = a.bundleExporter(e, by)
 		desc = "running gateway at " + gwt.URL
 	} else {
 		if o.gateway != "" || o.tms != "" {
@@ -160,6 +161,7 @@ func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
 		if target, err = drillTarget(e, ca, by, "https://"+gw.addrs.Vehicle, "https://"+gw.addrs.TMS); err != nil {
 			return err
 		}
+		target.ExportBundle = gw.a.bundleExporter(e, by)
 	}
 	target.AttackSource = o.attackSrc
 	if drillTargetHook != nil {

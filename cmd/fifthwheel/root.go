@@ -55,6 +55,7 @@ then FIFTHWHEEL_* environment variables, then flags.`,
 		a.drillCmd(),
 		a.auditCmd(),
 		a.demoCmd(),
+		a.forensicsCmd(),
 	)
 	return root
 }

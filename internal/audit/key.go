@@ -61,6 +61,10 @@ func ValidOrigin(origin string) error {
 	if origin == "" || len(origin) > MaxOriginLen || strings.ContainsAny(origin, "+ \t\n\r") {
 		return fmt.Errorf("audit: origin %q: 1 to %d bytes, no '+' or white space", origin, MaxOriginLen)
 	}
+	// Domain separation from signed statements (statement.go).
+	if strings.HasPrefix(origin, StatementPrefix) {
+		return fmt.Errorf("audit: origin %q: may not start with %q", origin, StatementPrefix)
+	}
 	return nil
 }
 

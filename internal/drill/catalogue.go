@@ -164,6 +164,14 @@ func Catalogue() []Drill {
 		{Name: "audit-log-tampering", Control: "tamper-evident audit log: `audit verify` against a checkpoint saved before names every security event row edited or deleted since, by its leaf and position",
 			Asset: assetForensics, Actor: actorInsiderTMS, Vector: "rewrite one stored security event and delete another directly in the database",
 			Checklist: checkSIEM, Run: auditLogTamperDrill},
+		{Name: "forensic-bundle-verified-offline", Control: "forensic bundles: the evidence of an attacked vehicle (raw signed frames, refusal events, certificates, keys), each logged item with its inclusion proof against one signed checkpoint, under a manifest signed by the audit log key, verifies offline with the log key alone",
+			Asset: assetForensics, Actor: actorCompromisedVehicle,
+			Vector:    "a truck replays a frame (refused, recorded); an investigator exports its bundle and verifies it with no gateway, network or store",
+			Checklist: checkSIEM, Run: forensicBundleDrill},
+		{Name: "tampered-bundle-refused", Control: "forensic bundles are tamper-evident: a copy with one byte changed is refused offline, naming the file and the check that failed",
+			Asset: assetForensics, Actor: actorInsiderTMS,
+			Vector:    "an insider edits one byte of a frame in an exported bundle before handing it over",
+			Checklist: checkSIEM, Run: tamperedBundleDrill},
 
 		// Not available: each needs a capability that has not landed.
 		{Name: "detection-rules", Control: "detection rules raise alerts on signature failures and replay attempts",

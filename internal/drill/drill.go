@@ -8,7 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/internal/forensics"
 	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/sim"
@@ -134,6 +137,15 @@ type Target struct {
 	// audit-log-tampering drill (an insider with database access); nil:
 	// that drill fails, saying so.
 	Audit *AuditLog
+	// ExportBundle exports the forensic bundle of vehicleID over the last
+	// since for caseID, as `forensics export` does, and returns it with
+	// the audit log's verifier key (the forensics drills). Nil: those
+	// drills fail, saying so.
+	ExportBundle func(ctx context.Context, vehicleID string, since time.Duration, caseID string) (bundle []byte, logKey string, err error)
+	// VerifyBundle, if set, replaces forensics.Verify in the forensics
+	// drills (tests only: a verifier that accepts everything, the proof
+	// that those drills fail without the defence).
+	VerifyBundle func(bundle []byte, logKey note.Verifier) *forensics.Result
 }
 
 // Check is one expectation a drill verified.

@@ -81,7 +81,8 @@ func TestEveryDrillFailsWhenTheGatewayRecordsNoEvent(t *testing.T) {
 	// in its vehicles' ids (drill-<name>-<hex>); set-up frames accepted.
 	refuse := func(id string, n int) string {
 		switch {
-		case strings.HasPrefix(id, "drill-telemetry-replay-") && n > 0:
+		case strings.HasPrefix(id, "drill-telemetry-replay-") && n > 0,
+			strings.HasPrefix(id, "drill-forensic-bundle-") && n > 0, strings.HasPrefix(id, "drill-tampered-bundle-") && n > 0:
 			return codes.Replay
 		case strings.HasPrefix(id, "drill-tamper-") && n > 0:
 			return string(frame.CodeBadSignature)

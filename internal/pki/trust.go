@@ -79,3 +79,8 @@ func (t *Trust) Trusts(c *x509.Certificate) bool {
 	}
 	return false
 }
+
+// LoadRoot reads the fleet root certificate of the CA directory dir (public
+// file only, checked to be a self-signed CA): what a forensic bundle ships
+// so its certificate chains verify offline.
+func LoadRoot(dir string) (*x509.Certificate, error) { return readRoot(dir) }
