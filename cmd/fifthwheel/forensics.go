@@ -238,11 +238,6 @@ func (a *app) forensicsCustodyKeygenCmd() *cobra.Command {
 	return cmd
 }
 
-// auditStandIn, when set (tests only), appends the vehicle's audit items
-// and runs the sequencer before an export: it stands in for serve's audit
-// wiring (issue 21, another change) until that lands, then goes.
-var auditStandIn func(ctx context.Context, st store.Store, sealer audit.Sealer, vehicle string) error
-
 // exportBundle exports req from e's store, signed with the audit log key
 // (opened with the gateway's secrets key, never created here: the CLI
 // does not start a log), the fleet root and intermediates from the CA
@@ -259,11 +254,6 @@ func (a *app) exportBundle(ctx context.Context, e *stateEnv, req forensics.Expor
 	sealer, err := openSecretsKey(dir, kek, e.log)
 	if err != nil {
 		return nil, nil, err
-	}
-	if auditStandIn != nil {
-		if err := auditStandIn(ctx, e.st, sealer, req.Vehicle); err != nil {
-			return nil, nil, err
-		}
 	}
 	rec, err := e.st.GetAuditLogKey(ctx)
 	if errors.Is(err, store.ErrNotFound) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,82 +12,10 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/fifthwheel/fifthwheel/codes"
-	"github.com/fifthwheel/fifthwheel/internal/audit"
 	"github.com/fifthwheel/fifthwheel/internal/drill"
 	"github.com/fifthwheel/fifthwheel/internal/forensics"
-	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
-
-// Until serve appends audit items and runs the sequencer (issue 21's
-// wiring, another change), every export in these tests first appends the
-// vehicle's items and sequences them (standInAudit), so the drills and the
-// CLI tests run the real export against a real log. Remove with the wiring.
-func init() { auditStandIn = standInAudit }
-
-// standInAudit appends the audit items (the fixed references) of the
-// vehicle's stored frames and events that the log does not hold yet, and
-// runs the sequencer, with the log key sealed under the gateway's secrets
-// key as serve will keep it.
-func standInAudit(ctx context.Context, st store.Store, sealer audit.Sealer, vehicle string) error {
-	origin := "fifthwheel.test/audit"
-	if rec, err := st.GetAuditLogKey(ctx); err == nil {
-		origin = rec.Origin
-	}
-	key, err := audit.LoadOrCreateKey(ctx, st, sealer, origin, time.Now())
-	if err != nil {
-		return err
-	}
-	var items []audit.Item
-	add := func(it audit.Item) error {
-		have, err := st.FindAuditItems(ctx, string(it.Kind), it.Ref)
-		if err == nil && len(have) == 0 {
-			items = append(items, it)
-		}
-		return err
-	}
-	frames, err := st.ListFrames(ctx, vehicle, time.Time{}, time.Now().Add(time.Hour), store.MaxPage)
-	if err != nil {
-		return err
-	}
-	for _, r := range frames {
-		if err := add(forensics.FrameItem(r)); err != nil {
-			return err
-		}
-	}
-	evs, err := st.ListEvents(ctx, store.EventFilter{Subject: principal.Principal{Kind: principal.Vehicle, ID: vehicle}.String(), Limit: store.MaxPage})
-	if err != nil {
-		return err
-	}
-	for _, e := range evs {
-		if err := add(audit.NewItem(audit.KindEvent, e.ID, e.Body)); err != nil {
-			return err
-		}
-	}
-	if len(items) > 0 {
-		rows, err := audit.Rows(items...)
-		if err != nil {
-			return err
-		}
-		if err := st.AppendAuditItems(ctx, rows); err != nil {
-			return err
-		}
-	}
-	seq, err := audit.NewSequencer(audit.SequencerDeps{Store: st, Key: key}, audit.SequencerConfig{})
-	if err != nil {
-		return err
-	}
-	// The PostgreSQL lease is one advisory lock for the whole database:
-	// another test sequencing in its own schema may hold it a moment.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, _, err = seq.Drain(ctx)
-		if !errors.Is(err, store.ErrLeaseHeld) || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // logKeyOf returns the verifier key of the gateway's audit log.
 func logKeyOf(t *testing.T, g *gateway) string {

@@ -10,11 +10,13 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// auditLeaseKey is the advisory lock key of the audit sequencer lease
-// ("fwaudit" in ASCII). The lock is transaction-scoped: it is released by
-// the step's commit or rollback, and by the server when the replica's
-// connection dies, so another replica takes over at its next step.
-const auditLeaseKey int64 = 0x66776175646974
+// auditLeaseLock takes the audit sequencer lease: a transaction-scoped
+// advisory lock, released by the step's commit or rollback, and by the
+// server when the replica's connection dies, so another replica takes
+// over at its next step. Advisory locks are database-wide, so the key is
+// derived from the schema: replicas of one gateway (one schema) share the
+// lease, gateways in other schemas of the same database do not contend.
+const auditLeaseLock = `SELECT pg_try_advisory_xact_lock(hashtextextended(current_schema() || '/fifthwheel/audit-sequencer', 0))`
 
 func (s *pgStore) AppendAuditItems(ctx context.Context, items []AuditItem) error {
 	if len(items) == 0 {
@@ -64,7 +66,7 @@ func (s *pgStore) SequenceAudit(ctx context.Context, limit int, step AuditStep) 
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		out = AuditSequenced{}
 		var held bool
-		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, auditLeaseKey).Scan(&held); err != nil {
+		if err := tx.QueryRow(ctx, auditLeaseLock).Scan(&held); err != nil {
 			return err
 		}
 		if !held {
