@@ -199,6 +199,7 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 	if err != nil {
 		return err
 	}
+	dt.ExportBundle = gw.a.bundleExporter(e, by)
 	if drillTargetHook != nil {
 		drillTargetHook(dt)
 	}

@@ -1,13 +1,17 @@
 package audit_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/fifthwheel/fifthwheel/internal/audit"
+	"github.com/fifthwheel/fifthwheel/internal/store"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
 
@@ -162,4 +166,55 @@ func list(r *audit.Report) string {
 		fmt.Fprintf(&b, "  %s\n", f)
 	}
 	return b.String()
+}
+
+// growingStore is a VerifyStore whose log grows by one sequenced leaf
+// right after Verify first reads the latest checkpoint: a live gateway's
+// sequencer going on while an auditor verifies.
+type growingStore struct {
+	audit.VerifyStore
+	grow  func()
+	grown bool
+}
+
+func (g *growingStore) LatestAuditCheckpoint(ctx context.Context) (store.AuditCheckpoint, error) {
+	c, err := g.VerifyStore.LatestAuditCheckpoint(ctx)
+	if !g.grown {
+		g.grown = true
+		g.grow()
+	}
+	return c, err
+}
+
+// TestVerifyWhileTheLogGrows: leaves sequenced (with their signed
+// checkpoint) while Verify reads are not reported as inserted rows; a leaf
+// row inserted beyond every signed checkpoint still is.
+func TestVerifyWhileTheLogGrows(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		l := newTestLog(t, e)
+		l.batches(t, 4, 2)
+		saved := l.checkpointAt(t, 2)
+		v, err := note.NewVerifier(l.key.VerifierKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := &growingStore{VerifyStore: l.st, grow: func() { l.batches(t, 1, 3) }}
+		r, err := audit.Verify(ctx, g, v, saved, audit.VerifyOptions{Source: l.src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.OK() || r.Current.Size != 4 {
+			t.Fatalf("verify while a step committed: size %d, findings %+v", r.Current.Size, r.Findings)
+		}
+		// The log now has 5 signed leaves; a leaf row beyond them is found.
+		storetest.Exec(t, l.cfg, `INSERT INTO audit_leaves(idx,items,sequenced_us) VALUES(5,1,0)`,
+			`INSERT INTO audit_leaves(idx,items,sequenced) VALUES(5,1,now())`)
+		r, err = audit.Verify(ctx, l.st, v, saved, audit.VerifyOptions{Source: l.src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.OK() {
+			t.Fatalf("a leaf row beyond every checkpoint was not reported: %+v", r.Findings)
+		}
+	})
 }

@@ -179,7 +179,7 @@ func Verify(ctx context.Context, st VerifyStore, v note.Verifier, saved []byte, 
 			r.add(Finding{Kind: FindNotConsistent, Leaf: sv.Size, Pos: -1, Detail: err.Error()})
 		}
 	}
-	if err := r.recompute(ctx, st, opts); err != nil {
+	if err := r.recompute(ctx, st, v, opts); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -187,7 +187,7 @@ func Verify(ctx context.Context, st VerifyStore, v note.Verifier, saved []byte, 
 
 // recompute walks the leaves [0, Current.Size) a page at a time, then
 // reports every leaf or item row beyond.
-func (r *Report) recompute(ctx context.Context, st VerifyStore, opts VerifyOptions) error {
+func (r *Report) recompute(ctx context.Context, st VerifyStore, v note.Verifier, opts VerifyOptions) error {
 	rf := compact.RangeFactory{Hash: hasher.HashChildren}
 	rng := rf.NewEmptyRange(0)
 	size := r.Current.Size
@@ -202,20 +202,40 @@ func (r *Report) recompute(ctx context.Context, st VerifyStore, opts VerifyOptio
 			r.add(Finding{Kind: FindRootMismatch, Leaf: size, Pos: -1, Detail: "the items recompute to another root than the latest checkpoint signed"})
 		}
 	}
-	// Rows beyond the signed tree: nothing may be there.
+	// Rows beyond the signed tree: nothing may be there. A live gateway
+	// goes on sequencing while Verify reads, but a step stores its leaf,
+	// items and checkpoint in one transaction: so the rows are read first,
+	// then the latest checkpoint again, and only rows beyond a newer
+	// checkpoint that verifies under v (or beyond the one checked above)
+	// are reported. A forged newer checkpoint row cannot hide them: it
+	// must verify.
 	leaves, err := st.AuditLeaves(ctx, size, math.MaxUint64)
 	if err != nil {
 		return err
-	}
-	for _, l := range leaves {
-		r.add(Finding{Kind: FindLeafInserted, Leaf: l.Index, Pos: -1, Detail: "a leaf row beyond the checkpoint"})
 	}
 	items, err := st.AuditItems(ctx, size, math.MaxUint64)
 	if err != nil {
 		return err
 	}
+	horizon := size
+	if len(leaves) > 0 || len(items) > 0 {
+		if row, err := st.LatestAuditCheckpoint(ctx); err == nil && row.Size > size {
+			if cp, err := OpenCheckpoint(row.Note, v); err == nil && cp.Size == row.Size && bytes.Equal(cp.Hash, row.Root) {
+				horizon = cp.Size
+			}
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	for _, l := range leaves {
+		if l.Index >= horizon {
+			r.add(Finding{Kind: FindLeafInserted, Leaf: l.Index, Pos: -1, Detail: "a leaf row beyond the checkpoint"})
+		}
+	}
 	for _, it := range items {
-		r.add(Finding{Kind: FindItemInserted, Leaf: it.Leaf, Pos: it.Pos, ItemID: it.ID, Detail: "an item in a leaf beyond the checkpoint"})
+		if it.Leaf >= horizon {
+			r.add(Finding{Kind: FindItemInserted, Leaf: it.Leaf, Pos: it.Pos, ItemID: it.ID, Detail: "an item in a leaf beyond the checkpoint"})
+		}
 	}
 	return nil
 }
