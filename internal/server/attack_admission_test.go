@@ -490,6 +490,10 @@ func TestAttackUnauthenticatedConnectionsPerSource(t *testing.T) {
 		c.Close()
 		t.Fatalf("connection %d without a certificate from one source was served", perSource+1)
 	}
+	// The client can see its connection refused before the gateway's
+	// goroutine has counted the refusal: wait for the count, then check
+	// it is exactly one.
+	waitUntil(t, "the refusal counted", func() bool { return h.refused(codes.AdmissionUnauthenticatedLimit) >= 1 })
 	if n := h.refused(codes.AdmissionUnauthenticatedLimit); n != 1 {
 		t.Fatalf("counted %v", n)
 	}
