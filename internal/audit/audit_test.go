@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/fifthwheel/fifthwheel/internal/audit"
+	"github.com/fifthwheel/fifthwheel/internal/sealtest"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
@@ -162,7 +163,7 @@ func TestLogKeyShared(t *testing.T) {
 		if _, err := audit.LoadOrCreateKey(ctx, l.st, l.sealer, "another.origin/audit", time.Now()); !errors.Is(err, audit.ErrKeyOrigin) {
 			t.Fatalf("another origin: %v", err)
 		}
-		if _, err := audit.LoadOrCreateKey(ctx, l.st, newGCM(t), origin, time.Now()); err == nil {
+		if _, err := audit.LoadOrCreateKey(ctx, l.st, sealtest.New(t), origin, time.Now()); err == nil {
 			t.Fatal("the key opened under another secrets key")
 		}
 	})

@@ -3,8 +3,6 @@ package audit_test
 import (
 	"bufio"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/internal/audit"
+	"github.com/fifthwheel/fifthwheel/internal/sealtest"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
@@ -37,16 +36,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func gcmFrom(key []byte) gcm {
-	b, err := aes.NewCipher(key)
+func gcmFrom(key []byte) sealtest.GCM {
+	g, err := sealtest.FromKey(key)
 	if err != nil {
 		panic(err)
 	}
-	a, err := cipher.NewGCM(b)
-	if err != nil {
-		panic(err)
-	}
-	return gcm{a}
+	return g
 }
 
 // crashChild ingests as the gateway does, with its sequencer running: from

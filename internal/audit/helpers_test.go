@@ -2,11 +2,7 @@ package audit_test
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -14,6 +10,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/fifthwheel/fifthwheel/internal/audit"
+	"github.com/fifthwheel/fifthwheel/internal/sealtest"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
@@ -22,40 +19,13 @@ var ctx = context.Background()
 
 const origin = "fifthwheel.test/audit"
 
-// gcm is a test Sealer: AES-256-GCM with a random nonce in front.
-type gcm struct{ aead cipher.AEAD }
-
-func newGCM(t testing.TB) gcm {
-	key := make([]byte, 32)
-	rand.Read(key)
-	b, _ := aes.NewCipher(key)
-	a, err := cipher.NewGCM(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return gcm{a}
-}
-
-func (g gcm) Encrypt(p, aad []byte) ([]byte, error) {
-	n := make([]byte, g.aead.NonceSize())
-	rand.Read(n)
-	return g.aead.Seal(n, n, p, aad), nil
-}
-
-func (g gcm) Decrypt(c, aad []byte) ([]byte, error) {
-	if len(c) < g.aead.NonceSize() {
-		return nil, errors.New("short")
-	}
-	return g.aead.Open(nil, c[:g.aead.NonceSize()], c[g.aead.NonceSize():], aad)
-}
-
 // testLog is one gateway's view of a log: its store, key and sequencer.
 type testLog struct {
 	cfg    store.Config
 	st     store.Store
 	key    *audit.LogKey
 	seq    *audit.Sequencer
-	sealer gcm
+	sealer sealtest.GCM
 	src    mapSource
 	n      int // items appended so far
 }
@@ -63,7 +33,7 @@ type testLog struct {
 func newTestLog(t testing.TB, e storetest.Engine) *testLog {
 	t.Helper()
 	cfg := e.New(t)
-	l := &testLog{cfg: cfg, sealer: newGCM(t), src: mapSource{}}
+	l := &testLog{cfg: cfg, sealer: sealtest.New(t), src: mapSource{}}
 	l.open(t)
 	return l
 }

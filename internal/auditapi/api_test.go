@@ -2,9 +2,6 @@ package auditapi_test
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -22,31 +19,10 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/auditapi"
 	"github.com/fifthwheel/fifthwheel/internal/authz"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
+	"github.com/fifthwheel/fifthwheel/internal/sealtest"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
-
-type gcm struct{ a cipher.AEAD }
-
-func (g gcm) Encrypt(p, aad []byte) ([]byte, error) {
-	n := make([]byte, g.a.NonceSize())
-	_, _ = rand.Read(n)
-	return g.a.Seal(n, n, p, aad), nil
-}
-func (g gcm) Decrypt(c, aad []byte) ([]byte, error) {
-	return g.a.Open(nil, c[:g.a.NonceSize()], c[g.a.NonceSize():], aad)
-}
-
-func newSealer(t *testing.T) gcm {
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	b, _ := aes.NewCipher(k)
-	a, err := cipher.NewGCM(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return gcm{a}
-}
 
 type fixture struct {
 	st  store.Store
@@ -59,7 +35,7 @@ type fixture struct {
 func newFixture(t *testing.T, e storetest.Engine) *fixture {
 	ctx := context.Background()
 	st := e.Open(t)
-	key, err := audit.LoadOrCreateKey(ctx, st, newSealer(t), "test.invalid/audit", time.Now())
+	key, err := audit.LoadOrCreateKey(ctx, st, sealtest.New(t), "test.invalid/audit", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +158,7 @@ func TestAttackAuditAPIWithoutGuard(t *testing.T) {
 func TestAttackAuditAPIForgedCheckpoint(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
 		f := newFixture(t, e)
-		other, err := audit.LoadOrCreateKey(context.Background(), storetest.OpenConfig(t, e.New(t)), newSealer(t), "test.invalid/audit", time.Now())
+		other, err := audit.LoadOrCreateKey(context.Background(), storetest.OpenConfig(t, e.New(t)), sealtest.New(t), "test.invalid/audit", time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,8 +2,6 @@ package forensics
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -22,6 +20,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/audit"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
+	"github.com/fifthwheel/fifthwheel/internal/sealtest"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
@@ -33,33 +32,6 @@ const (
 	testVehicle = "truck-0042"
 	testKID     = "fk-1"
 )
-
-// gcm is a test Sealer: AES-256-GCM with a random nonce in front.
-type gcm struct{ aead cipher.AEAD }
-
-func newGCM(t testing.TB) gcm {
-	key := make([]byte, 32)
-	rand.Read(key)
-	b, _ := aes.NewCipher(key)
-	a, err := cipher.NewGCM(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return gcm{a}
-}
-
-func (g gcm) Encrypt(p, aad []byte) ([]byte, error) {
-	n := make([]byte, g.aead.NonceSize())
-	rand.Read(n)
-	return g.aead.Seal(n, n, p, aad), nil
-}
-
-func (g gcm) Decrypt(c, aad []byte) ([]byte, error) {
-	if len(c) < g.aead.NonceSize() {
-		return nil, errors.New("short")
-	}
-	return g.aead.Open(nil, c[:g.aead.NonceSize()], c[g.aead.NonceSize():], aad)
-}
 
 // fixture is a gateway's store with a vehicle, its PKI, its frame key, and
 // an audit log, filled through the store API as the gateway fills it.
@@ -79,7 +51,7 @@ func newFixture(t testing.TB, e storetest.Engine) *fixture {
 	t.Helper()
 	cfg := e.New(t)
 	st := storetest.OpenConfig(t, cfg)
-	key, err := audit.LoadOrCreateKey(ctx, st, newGCM(t), testOrigin, time.Now())
+	key, err := audit.LoadOrCreateKey(ctx, st, sealtest.New(t), testOrigin, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

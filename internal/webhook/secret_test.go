@@ -1,48 +1,19 @@
 package webhook_test
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/internal/sealtest"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 	"github.com/fifthwheel/fifthwheel/internal/webhook"
 )
 
-// gcm is a test SecretSealer: AES-256-GCM with a random nonce in front.
-type gcm struct{ aead cipher.AEAD }
-
-func newGCM(t *testing.T) gcm {
-	key := make([]byte, 32)
-	rand.Read(key)
-	b, _ := aes.NewCipher(key)
-	a, err := cipher.NewGCM(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return gcm{a}
-}
-
-func (g gcm) Encrypt(p, aad []byte) ([]byte, error) {
-	n := make([]byte, g.aead.NonceSize())
-	rand.Read(n)
-	return g.aead.Seal(n, n, p, aad), nil
-}
-
-func (g gcm) Decrypt(c, aad []byte) ([]byte, error) {
-	if len(c) < g.aead.NonceSize() {
-		return nil, errors.New("short")
-	}
-	return g.aead.Open(nil, c[:g.aead.NonceSize()], c[g.aead.NonceSize():], aad)
-}
-
 func TestStoreEndpointsOpensSealedSecrets(t *testing.T) {
 	st := storetest.Engines()[0].Open(t)
-	g := newGCM(t)
+	g := sealtest.New(t)
 	for _, id := range []string{"acme", "beta"} {
 		if err := st.CreateClient(ctx, store.Client{ID: id, Name: id, Status: store.ClientActive, CreatedAt: t0, Carrier: "c"}); err != nil {
 			t.Fatal(err)
@@ -76,7 +47,7 @@ func TestStoreEndpointsOpensSealedSecrets(t *testing.T) {
 // it): the secret is sealed for acme and does not open for beta.
 func TestAttackWebhookSecretCopiedToAnotherClient(t *testing.T) {
 	st := storetest.Engines()[0].Open(t)
-	g := newGCM(t)
+	g := sealtest.New(t)
 	for _, id := range []string{"acme", "beta"} {
 		if err := st.CreateClient(ctx, store.Client{ID: id, Name: id, Status: store.ClientActive, CreatedAt: t0, Carrier: "c"}); err != nil {
 			t.Fatal(err)
