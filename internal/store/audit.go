@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// ErrLeaseHeld reports that another replica holds the audit sequencer
-// lease right now: the step did nothing; try again later.
-var ErrLeaseHeld = errors.New("store: another replica holds the audit sequencer lease")
+// ErrLeaseHeld reports that another replica holds a lease right now (the
+// audit sequencer's, an event stream consumer's), or that the caller lost
+// the lease it had: the call did nothing; try again later.
+var ErrLeaseHeld = errors.New("store: another holder has the lease")
 
 // ErrAuditInconsistent reports a stored audit log that does not match its
 // latest checkpoint (rows deleted or edited): the sequencer refuses to go

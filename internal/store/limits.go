@@ -86,6 +86,12 @@ const (
 	// MaxPage bounds any Limit.
 	DefaultPage = 100
 	MaxPage     = 10000
+
+	// MaxConsumerName bounds an event stream consumer's name and holder.
+	MaxConsumerName = 128
+	// MaxStreamRound bounds the events one PostgreSQL stream sequencer
+	// round numbers (stream.go): a round is one short transaction.
+	MaxStreamRound = 5000
 )
 
 func pageSize(limit int) int {

@@ -123,6 +123,7 @@ type Store interface {
 	WebhookStore
 	TrackingStore
 	AuditStore
+	StreamStore
 }
 
 // EventRow is a security event as stored: the indexed columns plus the full
