@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -71,11 +70,15 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 		}
 		return gwkey.Purpose{}, &usageError{err: fmt.Errorf("--purpose %q: want frame or command", purpose)}
 	}
+	var o outputFlag
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the gateway keys of a purpose and their state",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
 			p, err := which()
 			if err != nil {
 				return err
@@ -89,16 +92,18 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 			if err != nil {
 				return keySetError(p, dir, err)
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KID\tSTATE\tCREATED\tRETIRED")
+			rows := make([]gatewayKeyRow, 0, len(keys))
 			for _, k := range keys {
-				retired := "-"
+				r := gatewayKeyRow{KID: k.KID, State: string(k.State), Created: k.Created.UTC()}
 				if !k.Retired.IsZero() {
-					retired = k.Retired.Format(time.RFC3339)
+					t := k.Retired.UTC()
+					r.Retired = &t
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.KID, k.State, k.Created.Format(time.RFC3339), retired)
+				rows = append(rows, r)
 			}
-			if err := tw.Flush(); err != nil {
+			if err := printList(a.stdout, o, rows, []string{"KID", "STATE", "CREATED", "RETIRED"}, func(r gatewayKeyRow) []string {
+				return []string{r.KID, r.State, r.Created.Format(time.RFC3339), timeOrDash(r.Retired)}
+			}); err != nil || o.format == "json" {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "vehicles pin: %s\n", filepath.Join(dir, p.PublicFile))
@@ -153,6 +158,7 @@ whose credential is in --as DIR (default DATA/operator), or the CLI itself.`,
 			})
 		},
 	}
+	o.register(list.Flags())
 	addCACommands(cmd, &f, &op, list, rotate, promote, drop)
 	return cmd
 }
@@ -238,4 +244,12 @@ func keySetError(p gwkey.Purpose, dir string, err error) error {
 		return &usageError{err: fmt.Errorf("%v; nothing changed", err), hint: "see 'fifthwheel gateway key list'"}
 	}
 	return err
+}
+
+// gatewayKeyRow is one line of 'gateway key list' (its -o json object).
+type gatewayKeyRow struct {
+	KID     string     `json:"kid"`
+	State   string     `json:"state"`
+	Created time.Time  `json:"created"`
+	Retired *time.Time `json:"retired,omitempty"`
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -578,6 +577,7 @@ func (a *app) pkiListCmd() *cobra.Command {
 		f    = stateFlags{}
 		kind string
 		id   string
+		o    outputFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -589,6 +589,9 @@ revoked (with the reason).`,
   fifthwheel pki list --kind vehicle --id truck-0042 --data ./fw-data`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
 			if kind != "" {
 				if _, ok := pki.ProfileFor(principal.Kind(kind)); !ok {
 					return &usageError{err: fmt.Errorf("--kind %q: want vehicle, client, operator or gateway", kind)}
@@ -605,29 +608,35 @@ revoked (with the reason).`,
 				return err
 			}
 			now := time.Now()
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SERIAL\tSUBJECT\tPROFILE\tNOT AFTER\tSTATUS")
+			out := make([]certRow, 0, len(rows))
 			for _, r := range rows {
-				var subject string
+				c := certRow{Serial: r.Serial, Profile: r.Profile, NotAfter: r.NotAfter.UTC(), Status: "valid"}
 				if r.Kind != "" {
-					subject = principal.Principal{Kind: principal.Kind(r.Kind), ID: r.ID}.String()
+					c.Subject = principal.Principal{Kind: principal.Kind(r.Kind), ID: r.ID}.String()
 				} else {
-					subject = "ca:" + r.ID
+					c.Subject = "ca:" + r.ID
 				}
-				status := "valid"
 				switch {
 				case !r.RevokedAt.IsZero():
-					status = "revoked (" + pki.RevocationReason(r.Reason).String() + ", " + r.RevokedAt.Format(time.RFC3339) + ")"
+					at := r.RevokedAt.UTC()
+					c.Status, c.RevokedAt, c.RevocationReason = "revoked", &at, pki.RevocationReason(r.Reason).String()
 				case !now.Before(r.NotAfter):
-					status = "expired"
+					c.Status = "expired"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Serial, subject, r.Profile, r.NotAfter.Format(time.RFC3339), status)
+				out = append(out, c)
 			}
-			return tw.Flush()
+			return printList(a.stdout, o, out, []string{"SERIAL", "SUBJECT", "PROFILE", "NOT AFTER", "STATUS"}, func(c certRow) []string {
+				status := c.Status
+				if c.RevokedAt != nil {
+					status = "revoked (" + c.RevocationReason + ", " + c.RevokedAt.Format(time.RFC3339) + ")"
+				}
+				return []string{c.Serial, c.Subject, c.Profile, c.NotAfter.Format(time.RFC3339), status}
+			})
 		},
 	}
 	f.register(cmd.Flags())
 	cmd.Flags().StringVar(&kind, "kind", "", "only certificates of principal `KIND` (vehicle, client, operator, gateway)")
+	o.register(cmd.Flags())
 	cmd.Flags().StringVar(&id, "id", "", "only certificates of principal `ID`")
 	return cmd
 }
@@ -647,11 +656,15 @@ refused:
 	})
 	var f = caStateFlags()
 	var op operatorFlag
+	var o outputFlag
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the intermediates and their state",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			e, err := a.openState(cmd, &f, false)
 			if err != nil {
@@ -662,16 +675,17 @@ refused:
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KEY ID\tSTATE\tNOT AFTER\tKEY")
+			var rows []intermediateRow
 			for _, it := range ca.Intermediates() {
 				key := "online"
 				if !it.HasKey {
 					key = "absent"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", it.KeyID, it.State, it.Certificate.NotAfter.Format(time.RFC3339), key)
+				rows = append(rows, intermediateRow{KeyID: it.KeyID, State: string(it.State), NotAfter: it.Certificate.NotAfter.UTC(), Key: key})
 			}
-			return tw.Flush()
+			return printList(a.stdout, o, rows, []string{"KEY ID", "STATE", "NOT AFTER", "KEY"}, func(r intermediateRow) []string {
+				return []string{r.KeyID, r.State, r.NotAfter.Format(time.RFC3339), r.Key}
+			})
 		},
 	}
 	var rootKey, keyAlg string
@@ -727,6 +741,7 @@ refused:
 			})
 		},
 	}
+	o.register(list.Flags())
 	addCACommands(cmd, &f, &op, list, add, promote, retire)
 	return cmd
 }
@@ -759,4 +774,23 @@ func (a *app) openCAAs(cmd *cobra.Command, f *stateFlags, op *operatorFlag) (*st
 	}
 	e.close()
 	return nil, nil, principal.Principal{}, err
+}
+
+// certRow is one line of 'pki list' (its -o json object).
+type certRow struct {
+	Serial           string     `json:"serial"`
+	Subject          string     `json:"subject"`
+	Profile          string     `json:"profile"`
+	NotAfter         time.Time  `json:"not_after"`
+	Status           string     `json:"status"` // valid, expired or revoked
+	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
+	RevocationReason string     `json:"revocation_reason,omitempty"`
+}
+
+// intermediateRow is one line of 'pki intermediate list' (its -o json object).
+type intermediateRow struct {
+	KeyID    string    `json:"key_id"`
+	State    string    `json:"state"`
+	NotAfter time.Time `json:"not_after"`
+	Key      string    `json:"key"` // online or absent
 }

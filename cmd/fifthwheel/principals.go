@@ -173,29 +173,47 @@ func (a *app) clientAddCmd() *cobra.Command {
 	return cmd
 }
 
+// clientRow is one line of 'client list' (its -o json object).
+type clientRow struct {
+	ID             string    `json:"id"`
+	Name           string    `json:"name"`
+	Status         string    `json:"status"`
+	Carrier        string    `json:"carrier,omitempty"`
+	Roles          []string  `json:"roles"`
+	AllowedSources []string  `json:"allowed_sources"` // empty: any source
+	Hours          string    `json:"hours,omitempty"` // empty: any time
+	Registered     time.Time `json:"registered"`
+}
+
 func (a *app) clientListCmd() *cobra.Command {
 	var f stateFlags
+	var o outputFlag
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the TMS clients",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
 			return a.withState(cmd, &f, nil, func(ctx context.Context, e *stateEnv, _ principal.Principal) error {
 				cs, err := e.st.ListClients(ctx)
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tSTATUS\tCARRIER\tROLES\tSOURCES\tHOURS\tREGISTERED")
+				rows := make([]clientRow, 0, len(cs))
 				for _, c := range cs {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Status, orDash(c.Carrier), listOrDash(c.Roles),
-						listOrDash(c.AllowedSources), orDash(c.Hours), c.CreatedAt.Format(time.RFC3339))
+					rows = append(rows, clientRow{ID: c.ID, Name: c.Name, Status: string(c.Status), Carrier: c.Carrier,
+						Roles: nonNil(c.Roles), AllowedSources: nonNil(c.AllowedSources), Hours: c.Hours, Registered: c.CreatedAt.UTC()})
 				}
-				return tw.Flush()
+				return printList(a.stdout, o, rows, []string{"ID", "STATUS", "CARRIER", "ROLES", "SOURCES", "HOURS", "REGISTERED"}, func(c clientRow) []string {
+					return []string{c.ID, c.Status, orDash(c.Carrier), listOrDash(c.Roles), listOrDash(c.AllowedSources), orDash(c.Hours), c.Registered.Format(time.RFC3339)}
+				})
 			})
 		},
 	}
 	f.register(cmd.Flags())
+	o.register(cmd.Flags())
 	return cmd
 }
 
@@ -498,28 +516,43 @@ func (a *app) operatorAddCmd() *cobra.Command {
 	return cmd
 }
 
+// operatorRow is one line of 'operator list' (its -o json object).
+type operatorRow struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Status     string    `json:"status"`
+	Roles      []string  `json:"roles"`
+	Registered time.Time `json:"registered"`
+}
+
 func (a *app) operatorListCmd() *cobra.Command {
 	var f stateFlags
+	var o outputFlag
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the operators",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
 			return a.withState(cmd, &f, nil, func(ctx context.Context, e *stateEnv, _ principal.Principal) error {
-				os, err := e.st.ListOperators(ctx)
+				ops, err := e.st.ListOperators(ctx)
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tSTATUS\tROLES\tNAME\tREGISTERED")
-				for _, o := range os {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.ID, o.Status, listOrDash(o.Roles), o.Name, o.CreatedAt.Format(time.RFC3339))
+				rows := make([]operatorRow, 0, len(ops))
+				for _, op := range ops {
+					rows = append(rows, operatorRow{ID: op.ID, Name: op.Name, Status: string(op.Status), Roles: nonNil(op.Roles), Registered: op.CreatedAt.UTC()})
 				}
-				return tw.Flush()
+				return printList(a.stdout, o, rows, []string{"ID", "STATUS", "ROLES", "NAME", "REGISTERED"}, func(r operatorRow) []string {
+					return []string{r.ID, r.Status, listOrDash(r.Roles), r.Name, r.Registered.Format(time.RFC3339)}
+				})
 			})
 		},
 	}
 	f.register(cmd.Flags())
+	o.register(cmd.Flags())
 	return cmd
 }
 

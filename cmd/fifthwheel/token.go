@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,11 +43,15 @@ whose credential is in --as DIR (default DATA/operator).`,
 		op  operatorFlag
 		alg string
 	)
+	var o outputFlag
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the access-token signing keys",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
 			e, err := a.openState(cmd, &f, false)
 			if err != nil {
 				return err
@@ -58,16 +61,18 @@ whose credential is in --as DIR (default DATA/operator).`,
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tPUBLISHED UNTIL")
+			rows := make([]tokenKeyRow, 0, len(keys))
 			for _, k := range keys {
-				state, until := "active", "-"
+				r := tokenKeyRow{KID: k.KID, Alg: k.Alg, State: "active", Created: k.CreatedAt.UTC()}
 				if !k.RetiredAt.IsZero() {
-					state, until = "retired", k.PublishUntil.UTC().Format(time.RFC3339)
+					until := k.PublishUntil.UTC()
+					r.State, r.PublishedUntil = "retired", &until
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, state, k.CreatedAt.UTC().Format(time.RFC3339), until)
+				rows = append(rows, r)
 			}
-			return tw.Flush()
+			return printList(a.stdout, o, rows, []string{"KID", "ALG", "STATE", "CREATED", "PUBLISHED UNTIL"}, func(r tokenKeyRow) []string {
+				return []string{r.KID, r.Alg, r.State, r.Created.Format(time.RFC3339), timeOrDash(r.PublishedUntil)}
+			})
 		},
 	}
 	rotate := &cobra.Command{
@@ -113,6 +118,7 @@ whose credential is in --as DIR (default DATA/operator).`,
 		},
 	}
 	rotate.Flags().StringVar(&alg, "alg", "", "algorithm of the new key: EdDSA or ES256 (default: access.token_alg)")
+	o.register(list.Flags())
 	addCACommands(cmd, &f, &op, list, rotate)
 	return cmd
 }
@@ -128,4 +134,13 @@ func (a actedBy) Emit(ctx context.Context, evs ...event.Event) error {
 		evs[i].Actor = a.by
 	}
 	return a.next.Emit(ctx, evs...)
+}
+
+// tokenKeyRow is one line of 'token keys list' (its -o json object).
+type tokenKeyRow struct {
+	KID            string     `json:"kid"`
+	Alg            string     `json:"alg"`
+	State          string     `json:"state"` // active or retired
+	Created        time.Time  `json:"created"`
+	PublishedUntil *time.Time `json:"published_until,omitempty"` // a retired key's
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -173,32 +172,51 @@ registered before carriers existed, or moved between carriers.`,
 	return cmd
 }
 
+// vehicleRow is one line of 'vehicle list' (its -o json object).
+type vehicleRow struct {
+	ID         string    `json:"id"`
+	Status     string    `json:"status"`
+	Carrier    string    `json:"carrier,omitempty"`
+	Registered time.Time `json:"registered"`
+	Epoch      *int64    `json:"epoch,omitempty"` // absent before the vehicle's first frame
+}
+
 func (a *app) vehicleListCmd() *cobra.Command {
 	var f stateFlags
+	var o outputFlag
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List registered vehicles",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
 			return a.withState(cmd, &f, nil, func(ctx context.Context, e *stateEnv, _ principal.Principal) error {
 				vs, err := e.st.ListVehicles(ctx)
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tSTATUS\tCARRIER\tREGISTERED\tEPOCH")
+				rows := make([]vehicleRow, 0, len(vs))
 				for _, v := range vs {
-					epoch := "-"
+					r := vehicleRow{ID: v.ID, Status: string(v.Status), Carrier: v.Carrier, Registered: v.CreatedAt.UTC()}
 					if c, err := e.st.GetCounter(ctx, v.ID); err == nil {
-						epoch = strconv.FormatInt(c.Epoch, 10)
+						r.Epoch = &c.Epoch
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, v.Status, orDash(v.Carrier), v.CreatedAt.Format(time.RFC3339), epoch)
+					rows = append(rows, r)
 				}
-				return tw.Flush()
+				return printList(a.stdout, o, rows, []string{"ID", "STATUS", "CARRIER", "REGISTERED", "EPOCH"}, func(r vehicleRow) []string {
+					epoch := "-"
+					if r.Epoch != nil {
+						epoch = strconv.FormatInt(*r.Epoch, 10)
+					}
+					return []string{r.ID, r.Status, orDash(r.Carrier), r.Registered.Format(time.RFC3339), epoch}
+				})
 			})
 		},
 	}
 	f.register(cmd.Flags())
+	o.register(cmd.Flags())
 	return cmd
 }
 
@@ -458,13 +476,26 @@ every gateway within a second. The kid stays taken: it is never reused.`,
 	return cmd
 }
 
+// vehicleKeyRow is one line of 'vehicle keys list' (its -o json object).
+type vehicleKeyRow struct {
+	KID     string     `json:"kid"`
+	Alg     string     `json:"alg"`
+	Status  string     `json:"status"`
+	Added   time.Time  `json:"added"`
+	Retired *time.Time `json:"retired,omitempty"`
+}
+
 func (a *app) vehicleKeyListCmd() *cobra.Command {
 	var f stateFlags
+	var o outputFlag
 	cmd := &cobra.Command{
 		Use:   "list ID",
 		Short: "List a vehicle's frame-signing keys",
 		Args:  exactArgs(1, "a vehicle ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
 			v, err := vehicleID(args[0])
 			if err != nil {
 				return err
@@ -479,20 +510,23 @@ func (a *app) vehicleKeyListCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "KID\tALG\tSTATUS\tADDED\tRETIRED")
+				rows := make([]vehicleKeyRow, 0, len(keys))
 				for _, k := range keys {
-					retired := "-"
+					r := vehicleKeyRow{KID: k.KID, Alg: k.Alg, Status: string(k.Status), Added: k.CreatedAt.UTC()}
 					if !k.RetiredAt.IsZero() {
-						retired = k.RetiredAt.Format(time.RFC3339)
+						t := k.RetiredAt.UTC()
+						r.Retired = &t
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.Status, k.CreatedAt.Format(time.RFC3339), retired)
+					rows = append(rows, r)
 				}
-				return tw.Flush()
+				return printList(a.stdout, o, rows, []string{"KID", "ALG", "STATUS", "ADDED", "RETIRED"}, func(r vehicleKeyRow) []string {
+					return []string{r.KID, r.Alg, r.Status, r.Added.Format(time.RFC3339), timeOrDash(r.Retired)}
+				})
 			})
 		},
 	}
 	f.register(cmd.Flags())
+	o.register(cmd.Flags())
 	return cmd
 }
 
