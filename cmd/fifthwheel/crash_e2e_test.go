@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,6 +37,10 @@ const (
 	// duplicates if stored) among new frames.
 	crashSendAfter = time.Second
 )
+
+// crashAuditorEnv lets the auditor fetch one proof per acknowledged frame
+// without meeting the TMS API's per-client rate limit (50/s by default).
+var crashAuditorEnv = []string{"FIFTHWHEEL_ACCESS_RATE_PER_SECOND=10000", "FIFTHWHEEL_ACCESS_BURST=10000"}
 
 // crashAck is one telemetry frame a truck's agent was told the gateway
 // acknowledged.
@@ -113,8 +120,9 @@ func (l *ackLog) waitAcks(t *testing.T, n int, timeout time.Duration) {
 // saves a checkpoint; the gateway is killed with SIGKILL while the trucks
 // are sending, and restarted on the same data. Then every acknowledged
 // frame has its frames row with the exact bytes the truck signed, and its
-// audit item is sequenced and proven (audit.VerifyItemProof, against the
-// key `audit key` prints) to be in the log; every frames row has exactly
+// audit item is sequenced, with an inclusion proof from the auditor API
+// that verifies (audit.VerifyItemProof, against the key `audit key`
+// prints, for an item made from the bytes sent); every frames row has exactly
 // one frame item and every frame item its row (nothing half-present); and
 // `audit verify --since` the saved checkpoint exits 0. Frames sent but not
 // acknowledged before the kill may or may not be stored: a stored one is
@@ -144,6 +152,8 @@ func sigkillMidAppend(t *testing.T, bin, engine string) {
 	}
 	g := startGatewayProcess(t, bin, data, state, nil)
 
+	// The auditor who will fetch the proofs from the TMS API.
+	auditor := issueTMS(g, "operator", "auditor-1", "auditor")
 	acks := &ackLog{}
 	trucks := make([]*truck, crashTrucks)
 	for i := range trucks {
@@ -219,7 +229,7 @@ func sigkillMidAppend(t *testing.T, bin, engine string) {
 
 	// Restart on the same data; the trucks reconnect to the same vehicle
 	// listener and resend what was not acknowledged.
-	g = startGatewayProcess(t, bin, data, state, nil, "--listen-vehicle", g.addrs.Vehicle)
+	g = startGatewayProcess(t, bin, data, state, crashAuditorEnv, "--listen-vehicle", g.addrs.Vehicle)
 	time.Sleep(crashSendAfter)
 	stopSending()
 	senders.Wait()
@@ -319,6 +329,24 @@ func sigkillMidAppend(t *testing.T, bin, engine string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Proofs as auditors get them: from the gateway's TMS API (role
+	// auditor), one HTTP/2 connection; verified here, offline.
+	hc := g.client(auditor)
+	bearer := "Bearer " + g.token(auditor, "audit:read")
+	get := func(path string) (int, []byte) {
+		req, err := http.NewRequest(http.MethodGet, "https://"+g.addrs.TMS+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", bearer)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
 	lost := 0
 	for _, a := range all {
 		ref := store.FrameAuditRef(a.vehicle, int64(a.epoch), int64(a.seq))
@@ -338,13 +366,14 @@ func sigkillMidAppend(t *testing.T, bin, engine string) {
 		if !ok {
 			continue // reported above
 		}
-		proof, err := audit.ItemProof(ctx, st, it.Leaf, it.Pos, body, cp.Note)
-		if err != nil {
-			t.Errorf("acknowledged frame %s: no inclusion proof: %v", ref, err)
+		status, proof := get("/v1/audit/proof/inclusion?kind=frame&ref=" + url.QueryEscape(ref))
+		if status != http.StatusOK {
+			t.Errorf("acknowledged frame %s: no inclusion proof: %d %s", ref, status, proof)
 			continue
 		}
-		if _, leaf, pos, err := audit.VerifyItemProof(proof, audit.NewItem(audit.KindFrame, ref, a.raw), v); err != nil || leaf != it.Leaf || pos != it.Pos {
-			t.Errorf("acknowledged frame %s: proof (leaf %d pos %d): %v", ref, leaf, pos, err)
+		pcp, leaf, pos, err := audit.VerifyItemProof(proof, audit.NewItem(audit.KindFrame, ref, a.raw), v)
+		if err != nil || leaf != it.Leaf || pos != it.Pos || pcp.Size < body.Size {
+			t.Errorf("acknowledged frame %s: proof (leaf %d pos %d, checkpoint size %d): %v", ref, leaf, pos, pcp.Size, err)
 		}
 	}
 	if lost > 0 {

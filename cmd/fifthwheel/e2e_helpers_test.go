@@ -238,6 +238,7 @@ func (g *gateway) waitReady(done <-chan int) {
 	for {
 		select {
 		case code := <-done:
+			g.stop = func() {} // nothing left to stop (a process's cleanup calls g.stop)
 			t.Fatalf("serve exited %d before it was ready:\n%s", code, g.logs.String())
 		default:
 		}
