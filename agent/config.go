@@ -249,6 +249,21 @@ type Deps struct {
 	// CommandHandler, if set, decides the gateway's commands. Without
 	// one every command is answered rejected, command_unsupported.
 	CommandHandler CommandHandler
+	// OnTelemetryAcked, if set, is told of every telemetry frame the
+	// gateway acknowledged: stored durably, or answered as an exact
+	// re-send of a frame it had stored (docs/PROTOCOL.md). An AV stack
+	// keeping its own recorder may release what was acknowledged. It is
+	// called with no agent lock held, from the goroutine that read the
+	// answer, and must not block for long.
+	OnTelemetryAcked func(TelemetryAck)
+}
+
+// TelemetryAck is a telemetry frame the gateway acknowledged.
+type TelemetryAck struct {
+	Epoch, Seq uint64
+	// Envelope is the signed envelope exactly as sent; the agent keeps no
+	// reference to it.
+	Envelope []byte
 }
 
 // withDefaults fills zero fields: the one place defaults are applied.

@@ -337,13 +337,16 @@ func (a *Agent) onAck(s *session, ack *frame.Ack) {
 		return
 	}
 	a.mu.Lock()
-	if ack.AckEpoch == a.counter.Epoch() && a.out.acked(ack.AckEpoch, ack.AckSeq) {
-		a.mu.Unlock()
-		s.mu.Lock()
-		s.backoff = 0 // the gateway takes telemetry again
-		s.mu.Unlock()
-		s.poke() // the window has room
-		return
+	if ack.AckEpoch == a.counter.Epoch() {
+		if f, ok := a.out.take(ack.AckEpoch, ack.AckSeq); ok {
+			a.mu.Unlock()
+			a.telemetryAcked([]signedFrame{f})
+			s.mu.Lock()
+			s.backoff = 0 // the gateway takes telemetry again
+			s.mu.Unlock()
+			s.poke() // the window has room
+			return
+		}
 	}
 	why := ReasonWrongEcho
 	if ack.AckEpoch == a.counter.Epoch() {
@@ -352,6 +355,17 @@ func (a *Agent) onAck(s *session, ack *frame.Ack) {
 	a.mu.Unlock()
 	if why != "" {
 		a.rejected(why, frame.KindAck, ack.AckSeq)
+	}
+}
+
+// telemetryAcked tells Deps.OnTelemetryAcked of frames the gateway
+// acknowledged. No agent lock is held.
+func (a *Agent) telemetryAcked(fs []signedFrame) {
+	if a.d.OnTelemetryAcked == nil {
+		return
+	}
+	for _, f := range fs {
+		a.d.OnTelemetryAcked(TelemetryAck{Epoch: f.epoch, Seq: f.seq, Envelope: f.env})
 	}
 }
 
@@ -746,6 +760,8 @@ func (s *session) postBatch(ctx context.Context, batch []signedFrame) error {
 	}
 	res, err := a.postFrames(ctx, batch)
 	now := a.now()
+	var acked []signedFrame
+	defer func() { a.telemetryAcked(acked) }() // after the unlock below
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.out.posting = 0
@@ -773,6 +789,8 @@ func (s *session) postBatch(ctx context.Context, batch []signedFrame) error {
 	for i, r := range res {
 		if r.Verdict != "accepted" {
 			refused, why = append(refused, batch[i]), append(why, r.Code)
+		} else {
+			acked = append(acked, batch[i])
 		}
 	}
 	if a.settleLocked(now, refused, why) {

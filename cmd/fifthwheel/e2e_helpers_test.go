@@ -19,10 +19,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,7 +95,8 @@ func mustCLI(t testing.TB, env []string, args ...string) string {
 	return r.stdout
 }
 
-// gateway is a serve running in-process.
+// gateway is a serve running in-process, or as a process of its own
+// (startGatewayProcess).
 type gateway struct {
 	t     testing.TB
 	data  string
@@ -102,6 +105,16 @@ type gateway struct {
 	addrs server.Addrs
 	logs  *syncBuf
 	stop  func()
+	proc  *os.Process // the serve process, when it runs as one
+	exit  <-chan int  // its exit code, once it has ended
+}
+
+// serveArgs is the command line of `serve --dev` on 127.0.0.1:0 listeners
+// with the state flags and extra flags (a later --listen-* wins).
+func serveArgs(state []string, extra []string) []string {
+	args := append([]string{"serve", "--dev", "--listen-vehicle", "127.0.0.1:0", "--listen-tms", "127.0.0.1:0",
+		"--listen-ops", "127.0.0.1:0"}, state...)
+	return append(args, extra...)
 }
 
 // startGateway runs `serve --dev` with the given state flags (--data DIR,
@@ -109,9 +122,7 @@ type gateway struct {
 // ready. It stops when the test ends.
 func startGateway(t testing.TB, data string, state []string, env []string, extra ...string) *gateway {
 	t.Helper()
-	args := append([]string{"serve", "--dev", "--listen-vehicle", "127.0.0.1:0", "--listen-tms", "127.0.0.1:0",
-		"--listen-ops", "127.0.0.1:0"}, state...)
-	args = append(args, extra...)
+	args := serveArgs(state, extra)
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gateway{t: t, data: data, state: state, env: env, logs: &syncBuf{}}
 	done := make(chan int, 1)
@@ -131,10 +142,103 @@ func startGateway(t testing.TB, data string, state []string, env []string, extra
 		})
 	}
 	t.Cleanup(g.stop)
+	g.waitReady(done)
+	return g
+}
+
+// buildFifthwheel builds the fifthwheel command, as a user would (go build,
+// no -race, whatever flags the test runs with), and returns its path. A
+// race-built gateway is not one to crash-test: under -race the embedded
+// SQLite (C translated to Go, every memory access instrumented) commits
+// about 50 frames/s on a 2-core machine, so heartbeats starve and the
+// gateway is killed while it is idle waiting for its writer, not mid-append.
+func buildFifthwheel(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "fifthwheel")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startGatewayProcess is startGateway with serve in a process of its own,
+// the binary bin (buildFifthwheel), so that a test can kill it (kill). The
+// process gets the test's environment without its FIFTHWHEEL_* variables,
+// then env. It stops (SIGTERM) when the test ends.
+func startGatewayProcess(t testing.TB, bin, data string, state []string, env []string, extra ...string) *gateway {
+	t.Helper()
+	g := &gateway{t: t, data: data, state: state, env: env, logs: &syncBuf{}}
+	// A serve.addrs left by a killed serve names dead listeners.
+	if err := os.Remove(filepath.Join(data, addrsFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, serveArgs(state, extra)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FIFTHWHEEL_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdout, cmd.Stderr = io.Discard, g.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	g.proc = cmd.Process
+	done := make(chan int, 1)
+	g.exit = done
+	go func() {
+		_ = cmd.Wait()
+		done <- cmd.ProcessState.ExitCode() // -1 when killed by a signal
+	}()
+	var once sync.Once
+	g.stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case code := <-done:
+				if code != 0 {
+					t.Errorf("serve exited %d:\n%s", code, g.logs.String())
+				}
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Errorf("serve did not stop")
+			}
+		})
+	}
+	t.Cleanup(func() { g.stop() }) // kill replaces g.stop
+	g.waitReady(done)
+	return g
+}
+
+// kill sends SIGKILL to the serve process (startGatewayProcess) and waits
+// until it is gone: no shutdown, no flush, as a power cut or the OOM killer.
+func (g *gateway) kill() {
+	g.t.Helper()
+	if g.proc == nil {
+		g.t.Fatal("kill: serve runs in-process")
+	}
+	if err := g.proc.Signal(syscall.SIGKILL); err != nil {
+		g.t.Fatal(err)
+	}
+	select {
+	case <-g.exit:
+	case <-time.After(10 * time.Second):
+		g.t.Fatal("the killed serve is still there")
+	}
+	g.stop = func() {}
+}
+
+// waitReady waits until serve has written its listeners' addresses and
+// its ops /readyz answers 200; done receives serve's exit code if it ends.
+func (g *gateway) waitReady(done <-chan int) {
+	t := g.t
+	t.Helper()
+	data := g.data
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
 		case code := <-done:
+			g.stop = func() {} // nothing left to stop (a process's cleanup calls g.stop)
 			t.Fatalf("serve exited %d before it was ready:\n%s", code, g.logs.String())
 		default:
 		}
@@ -142,7 +246,7 @@ func startGateway(t testing.TB, data string, state []string, env []string, extra
 			if resp, err := http.Get("http://" + g.addrs.Ops + "/readyz"); err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
-					return g
+					return
 				}
 			}
 		}
@@ -508,6 +612,9 @@ type truckOptions struct {
 	// commands is the truck's AV stack for commands (agent.Deps); the
 	// truck pins the gateway's published command keys either way.
 	commands agent.CommandHandler
+	// telemetryAcked, if set, is told of each telemetry frame the gateway
+	// acknowledged (agent.Deps.OnTelemetryAcked).
+	telemetryAcked func(agent.TelemetryAck)
 }
 
 // startTruck issues id's certificate and registers its frame key with the
@@ -571,7 +678,8 @@ func startTruck(t testing.TB, gw *gateway, id string, o truckOptions) *truck {
 	}
 	tr.ident = agent.Identity{Chain: chain, TLSKey: cred.PrivateKey.(crypto.Signer), FrameKey: key.priv, FrameKID: key.kid}
 	tr.cfg = cfg
-	tr.deps = agent.Deps{SafeStater: stopsAtOnce{}, OnEvent: onEvent, CommandHandler: o.commands, Log: slog.New(slog.DiscardHandler)}
+	tr.deps = agent.Deps{SafeStater: stopsAtOnce{}, OnEvent: onEvent, CommandHandler: o.commands,
+		OnTelemetryAcked: o.telemetryAcked, Log: slog.New(slog.DiscardHandler)}
 	tr.run()
 	ready := func() bool { return tr.a.Status().Connected }
 	if o.untilResumed {
