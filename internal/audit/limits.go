@@ -36,6 +36,19 @@ const (
 	// far less): reading one is bounded work whoever wrote it.
 	MaxCheckpointBytes = 16 << 10
 
+	// DefaultPublishEvery is how often, at most, the checkpoint is
+	// published to the auditing clients' webhooks (audit.publish_webhook_every):
+	// a customer's copy is at most about a minute behind, and a busy log
+	// costs each auditing client one message a minute, not four a second.
+	DefaultPublishEvery = time.Minute
+	// MinPublishEvery bounds the configurable period from below: the
+	// checkpoint changes at most every DefaultSequenceInterval, and one
+	// message per client a second is already more than a receiver needs.
+	MinPublishEvery = time.Second
+	// PublishRetry is when a publication that failed (the store did not
+	// answer) is tried again, if Every is longer.
+	PublishRetry = 5 * time.Second
+
 	// DefaultOrigin is the origin line when the configuration names none.
 	DefaultOrigin = "fifthwheel.invalid/audit"
 )
