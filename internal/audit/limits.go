@@ -26,6 +26,11 @@ const (
 	// VerifyPage is how many leaves Verify reads at a time, so its memory
 	// is bounded by a page, not by the log.
 	VerifyPage = 256
+	// VerifyItemPage is how many items Verify reads at a time (a leaf's
+	// items are kept until the leaf is checked: at most MaxLeafItems; the
+	// rows beyond are findings, not kept). With VerifyPage leaves this
+	// bounds Verify's memory to a few MiB whatever the tables hold.
+	VerifyItemPage = 4096
 
 	// MaxOriginLen bounds the log's origin line (it is also the note key
 	// name).
