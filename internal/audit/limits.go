@@ -54,6 +54,11 @@ const (
 	// answer) is tried again, if Every is longer.
 	PublishRetry = 5 * time.Second
 
+	// MaxCheckpointSignatures bounds the signature lines of a checkpoint:
+	// the log's and witnesses' cosignatures (ignored, but parsed). A
+	// witness network cosigns with a handful; note.Open stops at 100.
+	MaxCheckpointSignatures = 32
+
 	// DefaultOrigin is the origin line when the configuration names none.
 	DefaultOrigin = "fifthwheel.invalid/audit"
 )
