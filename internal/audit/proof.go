@@ -20,6 +20,10 @@ type NodeReader interface {
 	AuditNodes(ctx context.Context, ids []store.AuditNodeID) ([][]byte, error)
 }
 
+// ErrNodeMissing reports a node a proof needs that the store lacks or
+// holds malformed: rows deleted or edited (use errors.Is).
+var ErrNodeMissing = errors.New("audit: a stored tree node is missing")
+
 // fetch reads the nodes a proof needs and rehashes them into the proof. A
 // node the store lacks is an error, never a guess.
 func fetch(ctx context.Context, st NodeReader, n proof.Nodes) ([][]byte, error) {
@@ -29,7 +33,7 @@ func fetch(ctx context.Context, st NodeReader, n proof.Nodes) ([][]byte, error) 
 	}
 	for i, h := range hs {
 		if len(h) != sha256.Size {
-			return nil, fmt.Errorf("audit: node %d/%d is missing or malformed", n.IDs[i].Level, n.IDs[i].Index)
+			return nil, fmt.Errorf("%w: node %d/%d is missing or malformed", ErrNodeMissing, n.IDs[i].Level, n.IDs[i].Index)
 		}
 	}
 	return n.Rehash(hs, hasher.HashChildren)

@@ -176,6 +176,11 @@ func (a *API) consistency(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hs, err := audit.ConsistencyProof(r.Context(), a.Store, old, cp.Size)
+	if errors.Is(err, audit.ErrNodeMissing) {
+		a.inconsistent(r.Context(), old, cp.Size, err)
+		problem.Write(w, r, problem.Wrap(err, http.StatusInternalServerError, codes.AuditLogInconsistent, "the stored log lacks a node of the consistency proof"))
+		return
+	}
 	if err != nil {
 		problem.Write(w, r, problem.Wrap(err, http.StatusInternalServerError, codes.Internal, "the stored log gives no consistency proof"))
 		return

@@ -204,7 +204,7 @@ func (r *recorder) Emit(_ context.Context, evs ...event.Event) error {
 // the database makes the consistency proof built from it wrong; the
 // handler checks it against the log's own signed checkpoint of the old
 // size and refuses to serve it (500 audit_log_inconsistent, and an event
-// naming the sizes), on both engines.
+// naming the sizes), on both engines; so is one missing a deleted node.
 func TestAttackAuditAPITamperedNodeConsistencyProof(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
 		cfg := e.New(t)
@@ -227,10 +227,16 @@ func TestAttackAuditAPITamperedNodeConsistencyProof(t *testing.T) {
 		if w.Code != 500 || !strings.Contains(w.Body.String(), `"code":"audit_log_inconsistent"`) || strings.Contains(w.Body.String(), "hashes") {
 			t.Fatalf("a proof from a tampered node: %d %s", w.Code, w.Body)
 		}
+		// A node of the proof deleted: the same.
+		storetest.Exec(t, cfg, `DELETE FROM audit_nodes WHERE level=0 AND idx=2`, `DELETE FROM audit_nodes WHERE level=0 AND idx=2`)
+		w = f.get(t, "/v1/audit/proof/consistency?old=1", true)
+		if w.Code != 500 || !strings.Contains(w.Body.String(), `"code":"audit_log_inconsistent"`) {
+			t.Fatalf("a proof with a deleted node: %d %s", w.Code, w.Body)
+		}
 		evs.mu.Lock()
 		defer evs.mu.Unlock()
-		if len(evs.evs) != 1 || evs.evs[0].Code != "audit_log_inconsistent" || evs.evs[0].Attrs["old_size"] != uint64(1) ||
-			evs.evs[0].Actor.ID != "auditor-1" {
+		if len(evs.evs) != 2 || evs.evs[0].Code != "audit_log_inconsistent" || evs.evs[0].Attrs["old_size"] != uint64(1) ||
+			evs.evs[0].Actor.ID != "auditor-1" || evs.evs[1].Code != "audit_log_inconsistent" {
 			t.Fatalf("events: %+v", evs.evs)
 		}
 	})
