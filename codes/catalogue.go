@@ -736,8 +736,8 @@ var catalogue = [...]Entry{
 		Meaning: "Event: the position is outside the vehicle's operating area."},
 
 	// The audit log.
-	{Code: AuditLogInconsistent, Area: AreaAudit, Severity: high,
-		Meaning: "Event: the stored audit log does not match its latest signed checkpoint (leaves, nodes or items deleted or edited in the database): the sequencer stops, so the log is not forked; ingest goes on and new items stay pending. Run `fifthwheel audit verify --since` a saved checkpoint to name the tampered rows."},
+	{Code: AuditLogInconsistent, Area: AreaAudit, Status: http.StatusInternalServerError, Severity: high, Kind: transient,
+		Meaning: "The stored audit log does not match its signed checkpoints (leaves, nodes or items deleted or edited in the database). Event: the sequencer stops, so the log is not forked; ingest goes on and new items stay pending. `GET /v1/audit/proof/consistency`: the proof from the stored nodes does not verify against the log's own checkpoint of the old size, and is not served. Run `fifthwheel audit verify --since` a saved checkpoint to name the tampered rows."},
 	{Code: AuditItemPending, Area: AreaAudit, Status: http.StatusNotFound, Kind: transient,
 		Meaning: "`GET /v1/audit/proof/inclusion`: the item is stored but not yet in a signed checkpoint (the sequencer covers it within about a second); retry."},
 

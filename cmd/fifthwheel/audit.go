@@ -160,6 +160,9 @@ func printVerify(w io.Writer, r *audit.Report) error {
 	return errVerifyFailed
 }
 
+// auditTailPage is how many items `audit tail` reads at a time.
+const auditTailPage = 4096
+
 func (a *app) auditTailCmd() *cobra.Command {
 	var f stateFlags
 	var n int
@@ -180,13 +183,13 @@ func (a *app) auditTailCmd() *cobra.Command {
 				if cp.Size > uint64(n) {
 					from = cp.Size - uint64(n)
 				}
-				leaves, err := st.AuditLeaves(ctx, from, cp.Size)
+				leaves, err := st.AuditLeaves(ctx, from, cp.Size, n)
 				if err != nil {
 					return err
 				}
-				items, err := st.AuditItems(ctx, from, cp.Size)
-				if err != nil {
-					return err
+				sequenced := make(map[uint64]time.Time, len(leaves))
+				for _, l := range leaves {
+					sequenced[l.Index] = l.SequencedAt
 				}
 				pending, err := st.PendingAuditItems(ctx)
 				if err != nil {
@@ -195,12 +198,28 @@ func (a *app) auditTailCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "size %d, %d items pending\n", cp.Size, pending)
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "LEAF\tPOS\tKIND\tREF\tHASH\tSEQUENCED")
-				i := 0
-				for _, l := range leaves {
-					for ; i < len(items) && items[i].Leaf == l.Index; i++ {
-						it := items[i]
-						fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", l.Index, it.Pos, it.Kind, it.Ref, hex.EncodeToString(it.Hash), l.SequencedAt.Format(time.RFC3339))
+				// The items a page at a time: up to 1,000 leaves of up to
+				// 8,192 items each are not read at once.
+				var after *store.AuditItemKey
+				for {
+					items, err := st.AuditItems(ctx, from, cp.Size, after, auditTailPage)
+					if err != nil {
+						return err
 					}
+					for _, it := range items {
+						at, ok := sequenced[it.Leaf]
+						if !ok {
+							continue // an item of a leaf with no row: `audit verify` names it
+						}
+						fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", it.Leaf, it.Pos, it.Kind, it.Ref, hex.EncodeToString(it.Hash), at.Format(time.RFC3339))
+					}
+					if err := tw.Flush(); err != nil { // a page's columns; memory stays a page
+						return err
+					}
+					if len(items) < auditTailPage {
+						break
+					}
+					after = items[len(items)-1].Key()
 				}
 				return tw.Flush()
 			})

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/fifthwheel/fifthwheel/internal/audit"
 	"github.com/fifthwheel/fifthwheel/internal/store"
@@ -49,7 +53,8 @@ func auditRows(t *testing.T, st store.Store, seq *audit.Sequencer, seqs []int64,
 
 // TestAttackAuditVerifyCLINamesTamper: on both engines, through the CLI:
 // `audit key`, `audit checkpoint --save`, `audit tail`, then `audit verify
-// --since` passes; after frame, event and command rows and an audit item
+// --since` passes (and so it does for the saved checkpoint with a
+// witness's cosignature added); after frame, event and command rows and an audit item
 // are tampered with directly in the database, it exits 1 and names each
 // one with its leaf and position.
 func TestAttackAuditVerifyCLINamesTamper(t *testing.T) {
@@ -96,6 +101,28 @@ func TestAttackAuditVerifyCLINamesTamper(t *testing.T) {
 		verify := append([]string{"audit", "verify", "--since", saved, "--log-key", keyFile}, state...)
 		if got := mustCLI(t, nil, verify...); !strings.HasPrefix(got, "verified: size 2 extends size 1") {
 			t.Fatalf("verify: %s", got)
+		}
+		// The saved checkpoint as a witness cosigned it (an extra signature
+		// line from a key the gateway does not know): accepted, ignored.
+		wskey, _, err := note.GenerateKey(rand.Reader, "witness.example/w1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wsigner, err := note.NewSigner(wskey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		savedNote, _ := os.ReadFile(saved)
+		wnote, err := note.Sign(&note.Note{Text: string(savedNote[:bytes.LastIndex(savedNote, []byte("\n\n"))+1])}, wsigner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cosigned := filepath.Join(t.TempDir(), "cp-cosigned.txt")
+		if err := os.WriteFile(cosigned, append(savedNote, wnote[bytes.LastIndex(wnote, []byte("\n\n"))+2:]...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustCLI(t, nil, append([]string{"audit", "verify", "--since", cosigned, "--log-key", keyFile}, state...)...); !strings.HasPrefix(got, "verified: size 2 extends size 1") {
+			t.Fatalf("verify --since a cosigned checkpoint: %s", got)
 		}
 
 		storetest.Exec(t, scfg, `UPDATE frames SET raw=X'7b7d' WHERE seq=2`, `UPDATE frames SET raw='\x7b7d'::bytea WHERE seq=2`)

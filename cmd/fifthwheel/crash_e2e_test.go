@@ -293,9 +293,17 @@ func sigkillMidAppend(t *testing.T, bin, engine string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	items, err := st.AuditItems(ctx, 0, cp.Size)
-	if err != nil {
-		t.Fatal(err)
+	var items []store.AuditItem
+	for after := (*store.AuditItemKey)(nil); ; {
+		page, err := st.AuditItems(ctx, 0, cp.Size, after, store.MaxAuditItemsPage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, page...)
+		if len(page) < store.MaxAuditItemsPage {
+			break
+		}
+		after = page[len(page)-1].Key()
 	}
 	frameItems := map[string]store.AuditItem{}
 	for _, it := range items {

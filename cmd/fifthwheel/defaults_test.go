@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/internal/audit"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/event"
@@ -30,6 +31,8 @@ func TestConfigDefaultsMatchTheLibraries(t *testing.T) {
 		got, want any
 	}{
 		{"pki.revocation_poll", config.DefaultRevocationPoll, pki.DefaultRevocationPoll},
+		{"audit.publish_webhook_every", config.DefaultAuditPublishWebhookEvery, audit.DefaultPublishEvery},
+		{"audit.publish_webhook_every floor", config.MinAuditPublishWebhookEvery, audit.MinPublishEvery},
 		{"access.token_alg", config.DefaultAccessTokenAlg, authz.AlgEdDSA},
 		{"access.rate_per_second", float64(config.DefaultAccessRatePerSecond), float64(authz.DefaultClientRatePerSecond)},
 		{"access.burst", config.DefaultAccessBurst, authz.DefaultClientRateBurst},

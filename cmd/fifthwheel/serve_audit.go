@@ -40,7 +40,9 @@ func auditOrigin(ctx context.Context, cfg config.Config, st store.AuditStore) (s
 // startAudit loads (or, on a fresh store, creates) the log key, sealed
 // under the gateway's secrets key like the token-signing keys, and starts
 // the sequencer on bg. Every replica runs one; the store's lease lets one
-// step at a time through. A store key of another origin than the
+// step at a time through. A drain that grew the log publishes the
+// checkpoint: to audit.publish_file, and (audit.Publisher, at most every
+// audit.publish_webhook_every) to the auditing clients' webhooks. A store key of another origin than the
 // configured one refuses the start (audit.ErrKeyOrigin).
 func startAudit(ctx, bg context.Context, cfg config.Config, st store.Store, sealer audit.Sealer,
 	events event.Emitter, log *slog.Logger) (*audit.LogKey, error) {
@@ -53,8 +55,24 @@ func startAudit(ctx, bg context.Context, cfg config.Config, st store.Store, seal
 		return nil, fmt.Errorf("the audit log key: %v", err)
 	}
 	deps := audit.SequencerDeps{Store: st, Key: key, Log: log}
+	var publish []func(context.Context, store.AuditCheckpoint)
 	if path := cfg.AuditPublishPath(); path != "" {
-		deps.OnCheckpoint = func(ctx context.Context, cp store.AuditCheckpoint) { publishCheckpoint(ctx, path, cp, log) }
+		publish = append(publish, func(ctx context.Context, cp store.AuditCheckpoint) { publishCheckpoint(ctx, path, cp, log) })
+	}
+	if every := cfg.Audit.PublishWebhookEvery; every > 0 {
+		pub, err := audit.NewPublisher(audit.PublisherDeps{Store: st, Origin: origin, Log: log}, audit.PublisherConfig{Every: every})
+		if err != nil {
+			return nil, err
+		}
+		go pub.Run(bg)
+		publish = append(publish, pub.Offer)
+	}
+	if len(publish) > 0 {
+		deps.OnCheckpoint = func(ctx context.Context, cp store.AuditCheckpoint) {
+			for _, f := range publish {
+				f(ctx, cp)
+			}
+		}
 	}
 	seq, err := audit.NewSequencer(deps, audit.SequencerConfig{})
 	if err != nil {

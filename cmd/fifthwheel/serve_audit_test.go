@@ -6,6 +6,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/codes"
+	"github.com/fifthwheel/fifthwheel/internal/audit"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/store"
@@ -130,6 +132,14 @@ func TestAuditSequencerInServe(t *testing.T) {
 		cfg := config.Default()
 		cfg.Audit.PublishFile = filepath.Join(t.TempDir(), "checkpoint.txt")
 		_, st, _ := startTestAudit(t, e, cfg)
+		for id, role := range map[string]string{"aud": "auditor", "disp": "dispatcher"} {
+			if err := st.CreateClient(context.Background(), store.Client{ID: id, Name: id, Status: store.ClientActive, CreatedAt: time.Now(), Roles: []string{role}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SetClientWebhook(context.Background(), store.ClientWebhook{Client: id, URL: "https://x.example/h", Sealed: []byte("s"), UpdatedAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		start := time.Now()
 		auditEvent(t, st, "ev-1")
 		waitFor(t, "a checkpoint", func() bool { return checkpointSize(st) == 1 })
@@ -144,6 +154,18 @@ func TestAuditSequencerInServe(t *testing.T) {
 			b, _ := os.ReadFile(cfg.Audit.PublishFile)
 			return bytes.Equal(b, cp.Note)
 		})
+		// And to the auditor's webhook outbox (not the dispatcher's).
+		var got []store.WebhookMessage
+		waitFor(t, "the checkpoint in the webhook outbox", func() bool {
+			ms, err := st.ClaimWebhooks(context.Background(), time.Now().Add(time.Minute), time.Minute, 10)
+			got = append(got, ms...)
+			return err == nil && len(got) > 0
+		})
+		var body audit.CheckpointMessage
+		if len(got) != 1 || got[0].Client != "aud" || got[0].EventType != audit.WebhookCheckpoint ||
+			json.Unmarshal(got[0].Body, &body) != nil || body.Checkpoint != string(cp.Note) || body.Size != 1 {
+			t.Fatalf("outbox: %+v", got)
+		}
 	})
 }
 

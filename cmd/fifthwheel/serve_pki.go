@@ -404,7 +404,7 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 		tms[p] = h
 	}
 	// The audit log, for auditors (scope audit:read).
-	for p, h := range (&auditapi.API{Store: e.st, Verifier: logKey.Verifier()}).Routes() {
+	for p, h := range (&auditapi.API{Store: e.st, Verifier: logKey.Verifier(), Events: e.bus}).Routes() {
 		tms[p] = h
 	}
 	// A route of the policy table without a handler in this release

@@ -38,6 +38,8 @@ import (
 // push problem must not refuse a vehicle.
 
 // Webhook message types (the body's "type" and the outbox's event_type).
+// audit.checkpoint is package audit's (audit.WebhookCheckpoint, enqueued
+// by audit.Publisher, wired in serve_audit.go).
 const (
 	webhookCommandTransition = "command.transition"
 	webhookVehicleState      = "vehicle.state"

@@ -213,25 +213,3 @@ func TestAttackCheckpointSignatureMalleated(t *testing.T) {
 		t.Fatalf("a malleated signature: %v", err)
 	}
 }
-
-// TestAttackCheckpointExtraSignature: a checkpoint with a second signature
-// line from a key the verifier does not know still opens with note.Open;
-// OpenCheckpoint refuses it (one checkpoint, one byte string).
-func TestAttackCheckpointExtraSignature(t *testing.T) {
-	l := newTestLog(t, storetest.Engines()[0])
-	l.batches(t, 1, 1)
-	signed := l.checkpointAt(t, 1)
-	other := newTestLog(t, storetest.Engines()[0])
-	otherSigned, err := other.key.SignCheckpoint(1, make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := otherSigned[bytes.LastIndex(otherSigned, []byte("\n\n"))+2:]
-	m := append(bytes.Clone(signed), sig...)
-	if _, err := note.Open(m, note.VerifierList(l.key.Verifier())); err != nil {
-		t.Fatalf("note.Open refused it (the test's premise): %v", err)
-	}
-	if _, err := audit.OpenCheckpoint(m, l.key.Verifier()); !errors.Is(err, audit.ErrCheckpoint) {
-		t.Fatalf("an extra unknown signature: %v", err)
-	}
-}

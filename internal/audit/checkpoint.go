@@ -28,6 +28,15 @@ var ErrCheckpoint = errors.New("audit: checkpoint does not verify")
 
 // OpenCheckpoint verifies a signed checkpoint against the log's verifier
 // key and returns its body. The origin must be the key's name.
+//
+// Witness cosignatures: a C2SP signed note may carry signature lines from
+// other keys (witnesses cosigning the checkpoint, c2sp.org/tlog-cosignature).
+// They are accepted and ignored, as note.Open does: what OpenCheckpoint
+// proves is the log's signature, and a witness's line says nothing an
+// auditor relies on here. What is refused: no valid signature by the log
+// key (only unknown signers), two lines of one key (note.Open would skip
+// the second unverified), a line not in strict base64, more than
+// MaxCheckpointSignatures lines.
 func OpenCheckpoint(signed []byte, v note.Verifier) (Checkpoint, error) {
 	if err := canonicalSigs(signed); err != nil {
 		return Checkpoint{}, fmt.Errorf("%w: %v", ErrCheckpoint, err)
@@ -36,11 +45,10 @@ func OpenCheckpoint(signed []byte, v note.Verifier) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("%w: %v", ErrCheckpoint, err)
 	}
-	// The log's signature and nothing else: note.Open would accept extra
-	// lines from unknown signers, a second byte string of one checkpoint.
-	// (Witness cosignatures, when they come, are verified, not ignored.)
-	if len(n.Sigs) != 1 || len(n.UnverifiedSigs) != 0 {
-		return Checkpoint{}, fmt.Errorf("%w: %d signatures, %d unknown", ErrCheckpoint, len(n.Sigs), len(n.UnverifiedSigs))
+	// The verifier list is the log's key alone: one verified signature,
+	// the log's; any other line is an unknown signer's, ignored.
+	if len(n.Sigs) != 1 {
+		return Checkpoint{}, fmt.Errorf("%w: %d signatures by the log key", ErrCheckpoint, len(n.Sigs))
 	}
 	if len(cp.Hash) != hasher.Size() {
 		return Checkpoint{}, fmt.Errorf("%w: root of %d bytes", ErrCheckpoint, len(cp.Hash))
@@ -49,21 +57,37 @@ func OpenCheckpoint(signed []byte, v note.Verifier) (Checkpoint, error) {
 }
 
 // canonicalSigs refuses a signed note whose signature lines are not
-// strict base64: note.Open ignores base64's unused bits, which would let a
-// flipped byte leave a checkpoint that still verifies.
+// strict base64 (note.Open ignores base64's unused bits, which would let a
+// flipped byte leave a checkpoint that still verifies), that has two lines
+// of one key (name and key hash: note.Open verifies the first and skips
+// the rest), or more than MaxCheckpointSignatures lines.
 func canonicalSigs(signed []byte) error {
 	i := bytes.LastIndex(signed, []byte("\n\n"))
 	if i < 0 {
 		return errors.New("no signature block")
 	}
-	for _, line := range strings.Split(strings.TrimSuffix(string(signed[i+2:]), "\n"), "\n") {
+	lines := strings.Split(strings.TrimSuffix(string(signed[i+2:]), "\n"), "\n")
+	if len(lines) > MaxCheckpointSignatures {
+		return fmt.Errorf("%d signature lines, at most %d", len(lines), MaxCheckpointSignatures)
+	}
+	seen := make(map[string]bool, len(lines))
+	for _, line := range lines {
 		f := strings.Fields(line)
 		if len(f) != 3 || f[0] != "\u2014" {
 			return errors.New("malformed signature line")
 		}
-		if _, err := base64.StdEncoding.Strict().DecodeString(f[2]); err != nil {
+		sig, err := base64.StdEncoding.Strict().DecodeString(f[2])
+		if err != nil {
 			return errors.New("signature not in strict base64")
 		}
+		if len(sig) < 5 {
+			return errors.New("signature too short")
+		}
+		key := f[1] + "+" + string(sig[:4])
+		if seen[key] {
+			return fmt.Errorf("two signatures of key %q", f[1])
+		}
+		seen[key] = true
 	}
 	return nil
 }

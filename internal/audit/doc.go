@@ -40,7 +40,11 @@
 // also re-hashes the rows the items refer to, naming an edited item by its
 // position. What the log cannot do: stop an attacker with the database and
 // the sealed key's secrets key from rewriting history that no outside party
-// has a checkpoint of. That is why checkpoints are published.
+// has a checkpoint of. That is why checkpoints are published: to a file
+// and, by a Publisher, to the webhooks of the TMS clients that audit the
+// gateway (publish.go). A checkpoint may carry witnesses' cosignatures
+// (other keys' signature lines); OpenCheckpoint ignores them and requires
+// the log's own signature, once.
 //
 // The log key is an Ed25519 signed-note key (golang.org/x/mod/sumdb/note),
 // generated once, sealed under the gateway's secrets key (bound to its

@@ -26,7 +26,7 @@ func checkLog(t *testing.T, l *testLog, appended int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaves, err := l.st.AuditLeaves(ctx, 0, latest.Size+10)
+	leaves, err := l.st.AuditLeaves(ctx, 0, latest.Size+10, store.MaxAuditItemsPage)
 	if err != nil || uint64(len(leaves)) != latest.Size {
 		t.Fatalf("%d leaf rows for size %d: %v", len(leaves), latest.Size, err)
 	}
@@ -37,7 +37,7 @@ func checkLog(t *testing.T, l *testLog, appended int) {
 		}
 		total += lf.Items
 	}
-	items, err := l.st.AuditItems(ctx, 0, latest.Size)
+	items, err := l.st.AuditItems(ctx, 0, latest.Size, nil, store.MaxAuditItemsPage)
 	if err != nil || len(items) != appended || total != appended {
 		t.Fatalf("%d items sequenced, leaves count %d, %d appended: %v", len(items), total, appended, err)
 	}

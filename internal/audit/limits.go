@@ -26,6 +26,11 @@ const (
 	// VerifyPage is how many leaves Verify reads at a time, so its memory
 	// is bounded by a page, not by the log.
 	VerifyPage = 256
+	// VerifyItemPage is how many items Verify reads at a time (a leaf's
+	// items are kept until the leaf is checked: at most MaxLeafItems; the
+	// rows beyond are findings, not kept). With VerifyPage leaves this
+	// bounds Verify's memory to a few MiB whatever the tables hold.
+	VerifyItemPage = 4096
 
 	// MaxOriginLen bounds the log's origin line (it is also the note key
 	// name).
@@ -35,6 +40,24 @@ const (
 	// request (an origin, a size, a root and a few signature lines fit in
 	// far less): reading one is bounded work whoever wrote it.
 	MaxCheckpointBytes = 16 << 10
+
+	// DefaultPublishEvery is how often, at most, the checkpoint is
+	// published to the auditing clients' webhooks (audit.publish_webhook_every):
+	// a customer's copy is at most about a minute behind, and a busy log
+	// costs each auditing client one message a minute, not four a second.
+	DefaultPublishEvery = time.Minute
+	// MinPublishEvery bounds the configurable period from below: the
+	// checkpoint changes at most every DefaultSequenceInterval, and one
+	// message per client a second is already more than a receiver needs.
+	MinPublishEvery = time.Second
+	// PublishRetry is when a publication that failed (the store did not
+	// answer) is tried again, if Every is longer.
+	PublishRetry = 5 * time.Second
+
+	// MaxCheckpointSignatures bounds the signature lines of a checkpoint:
+	// the log's and witnesses' cosignatures (ignored, but parsed). A
+	// witness network cosigns with a handful; note.Open stops at 100.
+	MaxCheckpointSignatures = 32
 
 	// DefaultOrigin is the origin line when the configuration names none.
 	DefaultOrigin = "fifthwheel.invalid/audit"

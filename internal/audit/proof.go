@@ -20,6 +20,10 @@ type NodeReader interface {
 	AuditNodes(ctx context.Context, ids []store.AuditNodeID) ([][]byte, error)
 }
 
+// ErrNodeMissing reports a node a proof needs that the store lacks or
+// holds malformed: rows deleted or edited (use errors.Is).
+var ErrNodeMissing = errors.New("audit: a stored tree node is missing")
+
 // fetch reads the nodes a proof needs and rehashes them into the proof. A
 // node the store lacks is an error, never a guess.
 func fetch(ctx context.Context, st NodeReader, n proof.Nodes) ([][]byte, error) {
@@ -29,7 +33,7 @@ func fetch(ctx context.Context, st NodeReader, n proof.Nodes) ([][]byte, error) 
 	}
 	for i, h := range hs {
 		if len(h) != sha256.Size {
-			return nil, fmt.Errorf("audit: node %d/%d is missing or malformed", n.IDs[i].Level, n.IDs[i].Index)
+			return nil, fmt.Errorf("%w: node %d/%d is missing or malformed", ErrNodeMissing, n.IDs[i].Level, n.IDs[i].Index)
 		}
 	}
 	return n.Rehash(hs, hasher.HashChildren)
@@ -58,7 +62,7 @@ func ConsistencyProof(ctx context.Context, st NodeReader, size1, size2 uint64) (
 // ProofStore is what an item proof is built from.
 type ProofStore interface {
 	NodeReader
-	AuditItems(ctx context.Context, from, to uint64) ([]store.AuditItem, error)
+	AuditItems(ctx context.Context, from, to uint64, after *store.AuditItemKey, limit int) ([]store.AuditItem, error)
 }
 
 // itemProofDomain starts a C2SP tlog-proof's extra data as we write it:
@@ -74,9 +78,14 @@ const itemProofDomain = "fifthwheel/audit/item-proof/v1\x00"
 // RFC 6962 inclusion proof, the checkpoint) whose extra data is the item's
 // position and its leaf's bytes.
 func ItemProof(ctx context.Context, st ProofStore, leaf uint64, pos int, cp Checkpoint, signed []byte) ([]byte, error) {
-	rows, err := st.AuditItems(ctx, leaf, leaf+1)
+	// One read of at most one more than a leaf covers: a leaf with more
+	// rows than that was tampered with, and is not read further.
+	rows, err := st.AuditItems(ctx, leaf, leaf+1, nil, MaxLeafItems+1)
 	if err != nil {
 		return nil, err
+	}
+	if len(rows) > MaxLeafItems {
+		return nil, fmt.Errorf("audit: leaf %d has more than %d items", leaf, MaxLeafItems)
 	}
 	if pos < 0 || pos >= len(rows) || rows[pos].Pos != pos {
 		return nil, fmt.Errorf("audit: leaf %d has no item at position %d", leaf, pos)

@@ -19,8 +19,8 @@ import (
 // VerifyStore is what Verify reads.
 type VerifyStore interface {
 	NodeReader
-	AuditItems(ctx context.Context, from, to uint64) ([]store.AuditItem, error)
-	AuditLeaves(ctx context.Context, from, to uint64) ([]store.AuditLeaf, error)
+	AuditItems(ctx context.Context, from, to uint64, after *store.AuditItemKey, limit int) ([]store.AuditItem, error)
+	AuditLeaves(ctx context.Context, from, to uint64, limit int) ([]store.AuditLeaf, error)
 	LatestAuditCheckpoint(ctx context.Context) (store.AuditCheckpoint, error)
 }
 
@@ -128,6 +128,17 @@ func (r *Report) add(f Finding) {
 // VerifyOptions tunes Verify.
 type VerifyOptions struct {
 	Source Source // nil: items are checked against the leaves only
+	// leafPage and itemPage are VerifyPage and VerifyItemPage when zero;
+	// tests make them small (export_test.go) so a small log spans
+	// several pages.
+	leafPage, itemPage int
+}
+
+func (o VerifyOptions) leaves() uint64 {
+	if o.leafPage <= 0 {
+		return VerifyPage
+	}
+	return uint64(o.leafPage)
 }
 
 // Verify checks the log in st against saved, a signed checkpoint an auditor
@@ -191,8 +202,9 @@ func (r *Report) recompute(ctx context.Context, st VerifyStore, v note.Verifier,
 	rf := compact.RangeFactory{Hash: hasher.HashChildren}
 	rng := rf.NewEmptyRange(0)
 	size := r.Current.Size
-	for lo := uint64(0); lo < size; lo += VerifyPage {
-		hi := min(lo+VerifyPage, size)
+	per := opts.leaves()
+	for lo := uint64(0); lo < size; lo += per {
+		hi := min(lo+per, size)
 		if err := r.page(ctx, st, opts, rng, lo, hi); err != nil {
 			return err
 		}
@@ -209,16 +221,38 @@ func (r *Report) recompute(ctx context.Context, st VerifyStore, v note.Verifier,
 	// checkpoint that verifies under v (or beyond the one checked above)
 	// are reported. A forged newer checkpoint row cannot hide them: it
 	// must verify.
-	leaves, err := st.AuditLeaves(ctx, size, math.MaxUint64)
-	if err != nil {
-		return err
+	//
+	// The rows come in index order and only the last MaxFindings of each
+	// kind are kept (the ones beyond the horizon are the last): memory is
+	// bounded whatever was inserted; a dropped one beyond the horizon
+	// marks the report Capped.
+	leaves, items := newLastFindings(), newLastFindings()
+	for lo := size; ; {
+		page, err := st.AuditLeaves(ctx, lo, math.MaxUint64, int(per))
+		if err != nil {
+			return err
+		}
+		for _, l := range page {
+			leaves.add(Finding{Kind: FindLeafInserted, Leaf: l.Index, Pos: -1, Detail: "a leaf row beyond the checkpoint"})
+		}
+		if len(page) < int(per) || page[len(page)-1].Index == math.MaxUint64 {
+			break
+		}
+		lo = page[len(page)-1].Index + 1
 	}
-	items, err := st.AuditItems(ctx, size, math.MaxUint64)
-	if err != nil {
-		return err
+	pager := newItemPager(st, size, math.MaxUint64, opts.itemPage)
+	for {
+		it, ok, err := pager.next(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		items.add(Finding{Kind: FindItemInserted, Leaf: it.Leaf, Pos: it.Pos, ItemID: it.ID, Detail: "an item in a leaf beyond the checkpoint"})
 	}
 	horizon := size
-	if len(leaves) > 0 || len(items) > 0 {
+	if leaves.seen || items.seen {
 		if row, err := st.LatestAuditCheckpoint(ctx); err == nil && row.Size > size {
 			if cp, err := OpenCheckpoint(row.Note, v); err == nil && cp.Size == row.Size && bytes.Equal(cp.Hash, row.Root) {
 				horizon = cp.Size
@@ -227,37 +261,122 @@ func (r *Report) recompute(ctx context.Context, st VerifyStore, v note.Verifier,
 			return err
 		}
 	}
-	for _, l := range leaves {
-		if l.Index >= horizon {
-			r.add(Finding{Kind: FindLeafInserted, Leaf: l.Index, Pos: -1, Detail: "a leaf row beyond the checkpoint"})
+	for _, l := range []*lastFindings{leaves, items} {
+		if l.dropped && l.maxDropped >= horizon {
+			r.Capped = true
 		}
-	}
-	for _, it := range items {
-		if it.Leaf >= horizon {
-			r.add(Finding{Kind: FindItemInserted, Leaf: it.Leaf, Pos: it.Pos, ItemID: it.ID, Detail: "an item in a leaf beyond the checkpoint"})
+		for _, f := range l.list() {
+			if f.Leaf >= horizon {
+				r.add(f)
+			}
 		}
 	}
 	return nil
 }
 
+// lastFindings keeps the last MaxFindings findings added, in order.
+type lastFindings struct {
+	ring       []Finding
+	next       int
+	seen       bool
+	dropped    bool
+	maxDropped uint64
+}
+
+func newLastFindings() *lastFindings { return &lastFindings{} }
+
+func (l *lastFindings) add(f Finding) {
+	l.seen = true
+	if len(l.ring) < MaxFindings {
+		l.ring = append(l.ring, f)
+		return
+	}
+	old := l.ring[l.next]
+	l.dropped, l.maxDropped = true, max(l.maxDropped, old.Leaf)
+	l.ring[l.next] = f
+	l.next = (l.next + 1) % MaxFindings
+}
+
+func (l *lastFindings) list() []Finding {
+	return append(slices.Clone(l.ring[l.next:]), l.ring[:l.next]...)
+}
+
+// itemPager reads the items of the leaves [from, to) in AuditItems'
+// order, one page at a time: a reader's memory is a page, not the range.
+type itemPager struct {
+	st       VerifyStore
+	from, to uint64
+	per      int
+	buf      []store.AuditItem
+	after    *store.AuditItemKey
+	done     bool
+}
+
+func newItemPager(st VerifyStore, from, to uint64, per int) *itemPager {
+	if per <= 0 {
+		per = VerifyItemPage
+	}
+	return &itemPager{st: st, from: from, to: to, per: per}
+}
+
+// peek returns the next item without taking it.
+func (p *itemPager) peek(ctx context.Context) (store.AuditItem, bool, error) {
+	if len(p.buf) == 0 && !p.done {
+		page, err := p.st.AuditItems(ctx, p.from, p.to, p.after, p.per)
+		if err != nil {
+			return store.AuditItem{}, false, err
+		}
+		if len(page) < p.per {
+			p.done = true
+		}
+		if len(page) > 0 {
+			p.after = page[len(page)-1].Key()
+		}
+		p.buf = page
+	}
+	if len(p.buf) == 0 {
+		return store.AuditItem{}, false, nil
+	}
+	return p.buf[0], true, nil
+}
+
+func (p *itemPager) next(ctx context.Context) (store.AuditItem, bool, error) {
+	it, ok, err := p.peek(ctx)
+	if ok {
+		p.buf = p.buf[1:]
+	}
+	return it, ok, err
+}
+
+// leaf returns the items of leaf i (the pager must not be past it): at
+// most MaxLeafItems of them, the most a leaf covers; the rows beyond are
+// reported inserted and not kept.
+func (r *Report) leafItems(ctx context.Context, p *itemPager, i uint64) ([]store.AuditItem, error) {
+	var rows []store.AuditItem
+	for {
+		it, ok, err := p.peek(ctx)
+		if err != nil || !ok || it.Leaf != i {
+			return rows, err
+		}
+		_, _, _ = p.next(ctx)
+		if len(rows) >= MaxLeafItems {
+			r.add(Finding{Kind: FindItemInserted, Leaf: i, Pos: it.Pos, ItemID: it.ID, Detail: fmt.Sprintf("beyond the %d items a leaf covers at most", MaxLeafItems)})
+			continue
+		}
+		rows = append(rows, it)
+	}
+}
+
 func (r *Report) page(ctx context.Context, st VerifyStore, opts VerifyOptions, rng *compact.Range, lo, hi uint64) error {
-	leafRows, err := st.AuditLeaves(ctx, lo, hi)
+	leafRows, err := st.AuditLeaves(ctx, lo, hi, int(hi-lo))
 	if err != nil {
 		return err
 	}
-	items, err := st.AuditItems(ctx, lo, hi)
-	if err != nil {
-		return err
-	}
-	r.Items += len(items)
 	count := make(map[uint64]int, len(leafRows))
 	for _, l := range leafRows {
 		count[l.Index] = l.Items
 	}
-	byLeaf := make(map[uint64][]store.AuditItem)
-	for _, it := range items {
-		byLeaf[it.Leaf] = append(byLeaf[it.Leaf], it)
-	}
+	items := newItemPager(st, lo, hi, opts.itemPage)
 	// The stored leaf hashes of the page, to compare and to spot leaves
 	// that changed places.
 	ids := make([]store.AuditNodeID, 0, hi-lo)
@@ -281,12 +400,17 @@ func (r *Report) page(ctx context.Context, st VerifyStore, opts VerifyOptions, r
 		}
 	}
 	for i := lo; i < hi; i++ {
+		leafItems, err := r.leafItems(ctx, items, i)
+		if err != nil {
+			return err
+		}
+		r.Items += len(leafItems)
 		n, ok := count[i]
 		if !ok {
 			r.add(Finding{Kind: FindLeafDeleted, Leaf: i, Pos: -1})
-			n = len(byLeaf[i])
+			n = len(leafItems)
 		}
-		rows, err := r.checkItems(ctx, opts, i, n, byLeaf[i])
+		rows, err := r.checkItems(ctx, opts, i, n, leafItems)
 		if err != nil {
 			return err
 		}

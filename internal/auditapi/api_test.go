@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/audit"
 	"github.com/fifthwheel/fifthwheel/internal/auditapi"
 	"github.com/fifthwheel/fifthwheel/internal/authz"
+	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/sealtest"
 	"github.com/fifthwheel/fifthwheel/internal/store"
@@ -33,8 +35,12 @@ type fixture struct {
 // newFixture stores three events, each sequenced as its own leaf, and one
 // more pending; it serves the API on a mux as the gateway does.
 func newFixture(t *testing.T, e storetest.Engine) *fixture {
+	return newFixtureOn(t, e.New(t))
+}
+
+func newFixtureOn(t *testing.T, cfg store.Config) *fixture {
 	ctx := context.Background()
-	st := e.Open(t)
+	st := storetest.OpenConfig(t, cfg)
 	key, err := audit.LoadOrCreateKey(ctx, st, sealtest.New(t), "test.invalid/audit", time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +126,9 @@ func TestAuditAPI(t *testing.T) {
 		if err := proof.VerifyConsistency(rfc6962.DefaultHasher, 1, 3, hs, old.Root, cp.Hash); err != nil {
 			t.Fatalf("upstream VerifyConsistency: %v", err)
 		}
+		if v.OldCheckpoint != string(old.Note) {
+			t.Fatalf("old_checkpoint %q, want the stored checkpoint of size 1 %q", v.OldCheckpoint, old.Note)
+		}
 
 		for _, c := range []struct {
 			target string
@@ -174,6 +183,61 @@ func TestAttackAuditAPIForgedCheckpoint(t *testing.T) {
 		f.h = mux
 		if w := f.get(t, "/v1/audit/checkpoint", true); w.Code != 500 || strings.Contains(w.Body.String(), "test.invalid") {
 			t.Fatalf("a forged checkpoint was served: %d %s", w.Code, w.Body)
+		}
+	})
+}
+
+// recorder records the events emitted.
+type recorder struct {
+	mu  sync.Mutex
+	evs []event.Event
+}
+
+func (r *recorder) Emit(_ context.Context, evs ...event.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.evs = append(r.evs, evs...)
+	return nil
+}
+
+// TestAttackAuditAPITamperedNodeConsistencyProof: a node hash edited in
+// the database makes the consistency proof built from it wrong; the
+// handler checks it against the log's own signed checkpoint of the old
+// size and refuses to serve it (500 audit_log_inconsistent, and an event
+// naming the sizes), on both engines; so is one missing a deleted node.
+func TestAttackAuditAPITamperedNodeConsistencyProof(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		cfg := e.New(t)
+		f := newFixtureOn(t, cfg)
+		evs := &recorder{}
+		a := &auditapi.API{Store: f.st, Verifier: f.key.Verifier(), Events: evs}
+		mux := http.NewServeMux()
+		for p, h := range a.Routes() {
+			mux.Handle(p, h)
+		}
+		f.h = mux
+		if w := f.get(t, "/v1/audit/proof/consistency?old=1", true); w.Code != 200 {
+			t.Fatalf("before tampering: %d %s", w.Code, w.Body)
+		}
+		// The proof from 1 to 3 is leaf 1's hash, then leaf 2's.
+		forged := strings.Repeat("ab", sha256.Size)
+		storetest.Exec(t, cfg, `UPDATE audit_nodes SET hash=X'`+forged+`' WHERE level=0 AND idx=1`,
+			`UPDATE audit_nodes SET hash='\x`+forged+`'::bytea WHERE level=0 AND idx=1`)
+		w := f.get(t, "/v1/audit/proof/consistency?old=1", true)
+		if w.Code != 500 || !strings.Contains(w.Body.String(), `"code":"audit_log_inconsistent"`) || strings.Contains(w.Body.String(), "hashes") {
+			t.Fatalf("a proof from a tampered node: %d %s", w.Code, w.Body)
+		}
+		// A node of the proof deleted: the same.
+		storetest.Exec(t, cfg, `DELETE FROM audit_nodes WHERE level=0 AND idx=2`, `DELETE FROM audit_nodes WHERE level=0 AND idx=2`)
+		w = f.get(t, "/v1/audit/proof/consistency?old=1", true)
+		if w.Code != 500 || !strings.Contains(w.Body.String(), `"code":"audit_log_inconsistent"`) {
+			t.Fatalf("a proof with a deleted node: %d %s", w.Code, w.Body)
+		}
+		evs.mu.Lock()
+		defer evs.mu.Unlock()
+		if len(evs.evs) != 2 || evs.evs[0].Code != "audit_log_inconsistent" || evs.evs[0].Attrs["old_size"] != uint64(1) ||
+			evs.evs[0].Actor.ID != "auditor-1" || evs.evs[1].Code != "audit_log_inconsistent" {
+			t.Fatalf("events: %+v", evs.evs)
 		}
 	})
 }

@@ -87,6 +87,11 @@ type Audit struct {
 	// atomically) each time the log grows: a path on a volume the
 	// customer holds, so a copy exists that the gateway cannot rewrite.
 	PublishFile string `yaml:"publish_file"`
+	// PublishWebhookEvery is the least time between two publications of
+	// the checkpoint to the webhooks of the TMS clients whose roles grant
+	// audit:read (an audit.checkpoint message, sent only when the log grew
+	// since the last one). 0: off.
+	PublishWebhookEvery time.Duration `yaml:"publish_webhook_every"`
 }
 
 // Webhooks configures the webhook sender.

@@ -143,6 +143,12 @@ const (
 	// and ingest.DefaultBurst.
 	DefaultTelemetryRate  = 200
 	DefaultTelemetryBurst = 512
+	// DefaultAuditPublishWebhookEvery: a customer's copy of the checkpoint
+	// at most about a minute behind, one message a minute per auditing
+	// client. Equal audit.DefaultPublishEvery; at least
+	// MinAuditPublishWebhookEvery (audit.MinPublishEvery) unless 0 (off).
+	DefaultAuditPublishWebhookEvery = time.Minute
+	MinAuditPublishWebhookEvery     = time.Second
 	// DefaultAcceptedSummaryInterval: one frames_accepted_summary event
 	// per vehicle and minute instead of one event per accepted frame (120
 	// a minute for a truck at 1 Hz heartbeats and telemetry); the frame
@@ -427,6 +433,7 @@ func Default() Config {
 			RiskThreshold: DefaultAccessRiskThreshold,
 			DirectoryPoll: DefaultAccessDirectoryPoll,
 		},
+		Audit: Audit{PublishWebhookEvery: DefaultAuditPublishWebhookEvery},
 	}
 }
 

@@ -84,6 +84,9 @@ func (c Config) Validate() error {
 		v.add("telemetry.clock_skew", fmt.Sprintf("must be more than 0s and at most %v", MaxClockSkew))
 	}
 	v.between("telemetry.window", int64(c.Telemetry.Window), 0, MaxWindow)
+	if e := c.Audit.PublishWebhookEvery; e != 0 && e < MinAuditPublishWebhookEvery {
+		v.add("audit.publish_webhook_every", fmt.Sprintf("must be 0 (off) or at least %v", MinAuditPublishWebhookEvery))
+	}
 	if s := c.Telemetry.AcceptedSummaryInterval; s < MinAcceptedSummaryInterval || s > MaxAcceptedSummaryInterval {
 		v.add("telemetry.accepted_summary_interval", fmt.Sprintf("must be between %v and %v", MinAcceptedSummaryInterval, MaxAcceptedSummaryInterval))
 	}

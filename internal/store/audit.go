@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -43,16 +44,22 @@ type AuditStore interface {
 	// is refused (fail closed: the sequencer would fork the log).
 	SequenceAudit(ctx context.Context, limit int, step AuditStep) (AuditSequenced, error)
 
-	// AuditItems returns the sequenced items whose leaf is in [from, to),
-	// ordered by leaf, position and id, as stored (duplicates included).
-	AuditItems(ctx context.Context, from, to uint64) ([]AuditItem, error)
+	// AuditItems returns a page of the sequenced items whose leaf is in
+	// [from, to), ordered by leaf, position and id, as stored (duplicates
+	// included): those after the key after (nil: from the first), at most
+	// limit of them (limit must be 1 to MaxAuditItemsPage). The next page
+	// starts after the last item's Key. A reader's memory is bounded by a
+	// page, whatever the rows hold.
+	AuditItems(ctx context.Context, from, to uint64, after *AuditItemKey, limit int) ([]AuditItem, error)
 	// FindAuditItems returns the items of kind with reference ref, oldest
 	// first, pending or sequenced (an item appended twice is there twice).
 	FindAuditItems(ctx context.Context, kind, ref string) ([]AuditItem, error)
 	// PendingAuditItems counts the items not yet sequenced.
 	PendingAuditItems(ctx context.Context) (int64, error)
-	// AuditLeaves returns the leaf rows with index in [from, to), by index.
-	AuditLeaves(ctx context.Context, from, to uint64) ([]AuditLeaf, error)
+	// AuditLeaves returns the first limit leaf rows (1 to
+	// MaxAuditItemsPage) with index in [from, to), by index. The next page
+	// starts at the last one's index + 1.
+	AuditLeaves(ctx context.Context, from, to uint64, limit int) ([]AuditLeaf, error)
 	// AuditNodes returns the stored hashes of ids, in their order; a
 	// missing node is a nil hash.
 	AuditNodes(ctx context.Context, ids []AuditNodeID) ([][]byte, error)
@@ -82,6 +89,41 @@ type AuditItem struct {
 	Leaf      uint64
 	Pos       int
 	CreatedAt time.Time
+}
+
+// AuditItemKey is an item's place in AuditItems' order: the cursor of
+// the next page.
+type AuditItemKey struct {
+	Leaf uint64
+	Pos  int
+	ID   int64
+}
+
+// Key is the item's AuditItemKey.
+func (it AuditItem) Key() *AuditItemKey { return &AuditItemKey{Leaf: it.Leaf, Pos: it.Pos, ID: it.ID} }
+
+// auditItemsQuery checks AuditItems' arguments and returns the bounds of
+// the keyset condition (leaf, pos, id) > (aLeaf, aPos, aID): before every
+// item of the range when after is nil (even a row edited to a negative
+// position or id).
+func auditItemsQuery(from, to uint64, after *AuditItemKey, limit int) (lo, hi, aLeaf, aPos, aID int64, err error) {
+	if limit < 1 || limit > MaxAuditItemsPage {
+		return 0, 0, 0, 0, 0, fmt.Errorf("store: audit items page of %d (1 to %d)", limit, MaxAuditItemsPage)
+	}
+	lo, hi = int64(min(from, 1<<63-1)), int64(min(to, 1<<63-1))
+	aLeaf, aPos, aID = lo, math.MinInt64, math.MinInt64
+	if after != nil {
+		aLeaf, aPos, aID = int64(min(after.Leaf, 1<<63-1)), int64(after.Pos), after.ID
+	}
+	return lo, hi, aLeaf, aPos, aID, nil
+}
+
+// checkAuditLeavesLimit checks AuditLeaves' limit.
+func checkAuditLeavesLimit(limit int) error {
+	if limit < 1 || limit > MaxAuditItemsPage {
+		return fmt.Errorf("store: audit leaves page of %d (1 to %d)", limit, MaxAuditItemsPage)
+	}
+	return nil
 }
 
 // AuditLeaf is a leaf row: the number of items it covers. Its hash is the

@@ -101,9 +101,45 @@ func TestAuditConformance(t *testing.T) {
 		}
 
 		// Reads.
-		items, err := st.AuditItems(ctx, 0, 3)
+		items, err := st.AuditItems(ctx, 0, 3, nil, store.MaxAuditItemsPage)
 		if err != nil || len(items) != 6 {
 			t.Fatalf("AuditItems: %d, %v", len(items), err)
+		}
+		// Pages of any size give the same items, in the same order, each
+		// starting after the last one's key, within the range asked.
+		for _, per := range []int{1, 2, 4, 5} {
+			var got []store.AuditItem
+			var after *store.AuditItemKey
+			for {
+				page, err := st.AuditItems(ctx, 0, 3, after, per)
+				if err != nil || len(page) > per {
+					t.Fatalf("AuditItems page of %d: %d, %v", per, len(page), err)
+				}
+				if len(page) == 0 {
+					break
+				}
+				got = append(got, page...)
+				after = page[len(page)-1].Key()
+			}
+			if len(got) != len(items) {
+				t.Fatalf("pages of %d: %d items, want %d", per, len(got), len(items))
+			}
+			for i := range got {
+				if got[i].ID != items[i].ID {
+					t.Fatalf("pages of %d: item %d is %d, want %d", per, i, got[i].ID, items[i].ID)
+				}
+			}
+		}
+		if page, err := st.AuditItems(ctx, 1, 2, nil, 10); err != nil || len(page) != 2 || page[0].Leaf != 1 || page[1].Leaf != 1 {
+			t.Fatalf("AuditItems of leaf 1: %+v, %v", page, err)
+		}
+		if page, err := st.AuditItems(ctx, 1, 3, items[4].Key(), 10); err != nil || len(page) != 1 || page[0].ID != items[5].ID {
+			t.Fatalf("AuditItems after item 4: %+v, %v", page, err)
+		}
+		for _, bad := range []int{0, -1, store.MaxAuditItemsPage + 1} {
+			if _, err := st.AuditItems(ctx, 0, 3, nil, bad); err == nil {
+				t.Fatalf("AuditItems with a page of %d: no error", bad)
+			}
 		}
 		for i, it := range items {
 			leaf, pos := uint64(0), i
@@ -123,9 +159,17 @@ func TestAuditConformance(t *testing.T) {
 		if got, err := st.FindAuditItems(ctx, "frame", "a-4"); err != nil || len(got) != 0 {
 			t.Fatalf("FindAuditItems of another kind: %+v, %v", got, err)
 		}
-		leaves, err := st.AuditLeaves(ctx, 1, 10)
+		leaves, err := st.AuditLeaves(ctx, 1, 10, 10)
 		if err != nil || len(leaves) != 2 || leaves[0].Index != 1 || leaves[0].Items != 2 || !leaves[0].SequencedAt.Equal(at) {
 			t.Fatalf("AuditLeaves: %+v, %v", leaves, err)
+		}
+		if l, err := st.AuditLeaves(ctx, 0, 10, 2); err != nil || len(l) != 2 || l[1].Index != 1 {
+			t.Fatalf("AuditLeaves limited to 2: %+v, %v", l, err)
+		}
+		for _, bad := range []int{0, store.MaxAuditItemsPage + 1} {
+			if _, err := st.AuditLeaves(ctx, 0, 10, bad); err == nil {
+				t.Fatalf("AuditLeaves with a page of %d: no error", bad)
+			}
 		}
 		if c, err := st.LatestAuditCheckpoint(ctx); err != nil || c.Size != 3 || string(c.Note) != "note 3" || !c.CreatedAt.Equal(at) {
 			t.Fatalf("latest checkpoint: %+v, %v", c, err)
@@ -166,7 +210,7 @@ func TestAuditConformance(t *testing.T) {
 			if c, _ := st.LatestAuditCheckpoint(ctx); c.Size != 3 {
 				t.Fatalf("%s: checkpoint %d after a refused step", name, c.Size)
 			}
-			if l, _ := st.AuditLeaves(ctx, 3, 100); len(l) != 0 {
+			if l, _ := st.AuditLeaves(ctx, 3, 100, 10); len(l) != 0 {
 				t.Fatalf("%s: leaves %+v after a refused step", name, l)
 			}
 		}

@@ -125,6 +125,11 @@ const (
 	MaxLoadCommands = 200
 )
 
+// MaxAuditItemsPage bounds one page of AuditItems (and of AuditLeaves): twice the most items a
+// leaf covers (audit.MaxLeafItems), so one page can hold a whole leaf and
+// a reader's memory stays a few MiB whatever the table holds.
+const MaxAuditItemsPage = 16384
+
 // MaxAuditItemsByRef bounds FindAuditItems: an item is appended once, so
 // more than a handful under one reference is tampering or a bug, and a
 // lookup by reference must not read a table's worth of rows.

@@ -192,9 +192,13 @@ func pgScanItems(rows pgx.Rows, err error) ([]AuditItem, error) {
 	return out, rows.Err()
 }
 
-func (s *pgStore) AuditItems(ctx context.Context, from, to uint64) ([]AuditItem, error) {
+func (s *pgStore) AuditItems(ctx context.Context, from, to uint64, after *AuditItemKey, limit int) ([]AuditItem, error) {
+	lo, hi, aLeaf, aPos, aID, err := auditItemsQuery(from, to, after, limit)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := s.pool.Query(ctx, `SELECT id,kind,ref,hash,leaf,pos,created FROM audit_items
-		WHERE leaf >= $1 AND leaf < $2 ORDER BY leaf, pos, id`, int64(from), int64(min(to, 1<<63-1)))
+		WHERE leaf >= $1 AND leaf < $2 AND (leaf, pos, id) > ($3, $4, $5) ORDER BY leaf, pos, id LIMIT $6`, lo, hi, aLeaf, aPos, aID, limit)
 	return pgScanItems(rows, err)
 }
 
@@ -210,8 +214,12 @@ func (s *pgStore) PendingAuditItems(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-func (s *pgStore) AuditLeaves(ctx context.Context, from, to uint64) ([]AuditLeaf, error) {
-	rows, err := s.pool.Query(ctx, `SELECT idx,items,sequenced FROM audit_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx`, int64(from), int64(min(to, 1<<63-1)))
+func (s *pgStore) AuditLeaves(ctx context.Context, from, to uint64, limit int) ([]AuditLeaf, error) {
+	if err := checkAuditLeavesLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT idx,items,sequenced FROM audit_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3`,
+		int64(min(from, 1<<63-1)), int64(min(to, 1<<63-1)), limit)
 	if err != nil {
 		return nil, err
 	}

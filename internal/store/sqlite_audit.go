@@ -223,9 +223,13 @@ func sqliteScanItems(rows *sql.Rows, err error) ([]AuditItem, error) {
 	return out, rows.Err()
 }
 
-func (s *sqliteStore) AuditItems(ctx context.Context, from, to uint64) ([]AuditItem, error) {
+func (s *sqliteStore) AuditItems(ctx context.Context, from, to uint64, after *AuditItemKey, limit int) ([]AuditItem, error) {
+	lo, hi, aLeaf, aPos, aID, err := auditItemsQuery(from, to, after, limit)
+	if err != nil {
+		return nil, err
+	}
 	return sqliteScanItems(s.rdb.QueryContext(ctx, `SELECT id,kind,ref,hash,leaf,pos,created_us FROM audit_items
-		WHERE leaf >= ? AND leaf < ? ORDER BY leaf, pos, id`, int64(from), int64(min(to, 1<<63-1))))
+		WHERE leaf >= ? AND leaf < ? AND (leaf, pos, id) > (?, ?, ?) ORDER BY leaf, pos, id LIMIT ?`, lo, hi, aLeaf, aPos, aID, limit))
 }
 
 func (s *sqliteStore) FindAuditItems(ctx context.Context, kind, ref string) ([]AuditItem, error) {
@@ -239,8 +243,12 @@ func (s *sqliteStore) PendingAuditItems(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-func (s *sqliteStore) AuditLeaves(ctx context.Context, from, to uint64) ([]AuditLeaf, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT idx,items,sequenced_us FROM audit_leaves WHERE idx >= ? AND idx < ? ORDER BY idx`, int64(from), int64(min(to, 1<<63-1)))
+func (s *sqliteStore) AuditLeaves(ctx context.Context, from, to uint64, limit int) ([]AuditLeaf, error) {
+	if err := checkAuditLeavesLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT idx,items,sequenced_us FROM audit_leaves WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?`,
+		int64(min(from, 1<<63-1)), int64(min(to, 1<<63-1)), limit)
 	if err != nil {
 		return nil, err
 	}
