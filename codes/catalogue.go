@@ -69,6 +69,7 @@ const (
 	BodyTooLarge              = "body_too_large"
 	BadVehicleID              = "bad_vehicle_id"
 	BadQuery                  = "bad_query"
+	FramePurged               = "frame_purged"
 	RateLimited               = "rate_limited"
 	GatewayBusy               = "gateway_busy"
 	StoreUnavailable          = "store_unavailable"
@@ -408,6 +409,8 @@ var catalogue = [...]Entry{
 		Meaning: "The vehicle id in the path is malformed."},
 	{Code: BadQuery, Area: AreaHTTP, Status: http.StatusBadRequest, Kind: protocol,
 		Meaning: "A query parameter is malformed or out of range."},
+	{Code: FramePurged, Area: AreaHTTP, Status: http.StatusGone, Kind: protocol,
+		Meaning: "The frame's payload was purged by retention (`telemetry.retention`): its raw bytes and signature are gone; its hash, times, key id and verdict are kept (the frame views show `purged_at` and `frame_sha256`, no `frame`)."},
 	{Code: RateLimited, Area: AreaHTTP, Status: http.StatusTooManyRequests, Severity: low, Kind: transient,
 		Meaning: "A rate is exceeded (the vehicle's handshakes or frames, renewals per identity, requests without a certificate per source); retry after `Retry-After`. As a nack: refused before any check, nothing stored; send its telemetry again."},
 	{Code: GatewayBusy, Area: AreaHTTP, Status: http.StatusTooManyRequests, Severity: low, Kind: transient,
