@@ -22,6 +22,7 @@ const (
 	FrameAccepted         = "frame_accepted"
 	FrameDuplicate        = "frame_duplicate"
 	FramesAcceptedSummary = "frames_accepted_summary"
+	FramesPurged          = "frames_purged"
 
 	// Vehicle session.
 	SessionEstablished       = "session_established"
@@ -324,6 +325,9 @@ var catalogue = [...]Entry{
 		Meaning: "Event: an exact re-send of an accepted frame, answered as a duplicate and not stored again."},
 	{Code: FramesAcceptedSummary, Area: AreaAdmission, Severity: info,
 		Meaning: "Event: one per vehicle and `telemetry.accepted_summary_interval` with frames stored in it (and at shutdown): counts by kind, source and assurance, those with findings, the first and last (epoch, seq) and frame times."},
+
+	{Code: FramesPurged, Area: AreaAdmission, Severity: info,
+		Meaning: "Event: one per retention run that purged anything (serve every 10 minutes, or `fifthwheel retention purge`): how many frame payloads older than `before` were emptied; their hashes, key ids and verdicts are kept (docs/OPERATIONS.md, Retention)."},
 
 	// Vehicle session.
 	{Code: SessionEstablished, Area: AreaSession, Severity: info,

@@ -20,6 +20,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/atomicfile"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/server"
 )
@@ -225,6 +226,9 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	if err != nil {
 		return err
 	}
+	// Retention: purge frame payloads past telemetry.retention, at start
+	// and every ingest.RetentionInterval, on the store's bulk lane.
+	go (&ingest.Retention{Store: st, Events: env.bus, Log: log, Actor: gatewayActor, Keep: cfg.Telemetry.Retention}).Run(bg)
 	routes, err := gw.routes(bg, cfg, env, vs, access, logKey, reg)
 	if err != nil {
 		return err
