@@ -12,19 +12,16 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
-// TestRetentionPurgeCLI: 'retention purge' empties the payloads of frames
-// older than the retention (default 90 days) and nothing newer, records
-// one frames_purged event, and a second run purges nothing; bad --before
-// values are usage errors.
-func TestRetentionPurgeCLI(t *testing.T) {
+// seedOldFrames stores, in dir's SQLite store, three frames of vehicle T1
+// 100 days old and one a minute old.
+func seedOldFrames(t *testing.T, dir string) {
+	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	mustCLI(t, nil, "store", "migrate", "--data", dir)
-	cfg := store.Config{DataDir: dir}
-	st, err := store.Open(ctx, cfg)
+	st, err := store.Open(ctx, store.Config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
 	now := time.Now().UTC()
 	var recs []store.FrameRecord
 	for seq := int64(0); seq < 4; seq++ {
@@ -40,7 +37,42 @@ func TestRetentionPurgeCLI(t *testing.T) {
 	if _, err := st.AppendFrames(ctx, recs, 0); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
+}
+
+// TestServePurgesAtStart: serve, as wired, purges the payloads past the
+// default retention when it starts and records one frames_purged event.
+func TestServePurgesAtStart(t *testing.T) {
+	dir := t.TempDir()
+	mustCLI(t, nil, "store", "migrate", "--data", dir)
+	seedOldFrames(t, dir)
+	g := startGateway(t, dir, []string{"--data", dir}, nil)
+	ev := g.waitEvent(codes.FramesPurged, `"frames":3`)
+	if !strings.Contains(string(ev.Body), `"via":"serve"`) {
+		t.Fatalf("frames_purged: %s", ev.Body)
+	}
+	g.stop()
+	purged := 0
+	for _, f := range g.frames("T1") {
+		if f.Purged() {
+			purged++
+		}
+	}
+	if purged != 3 {
+		t.Fatalf("%d frames purged, want 3", purged)
+	}
+}
+
+// TestRetentionPurgeCLI: 'retention purge' empties the payloads of frames
+// older than the retention (default 90 days) and nothing newer, records
+// one frames_purged event, and a second run purges nothing; bad --before
+// values are usage errors.
+func TestRetentionPurgeCLI(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	mustCLI(t, nil, "store", "migrate", "--data", dir)
+	cfg := store.Config{DataDir: dir}
+	seedOldFrames(t, dir)
+	now := time.Now().UTC()
 
 	if out := mustCLI(t, nil, "retention", "purge", "--data", dir); !strings.HasPrefix(out, "purged 3 frame payloads older than ") {
 		t.Fatalf("first purge: %q", out)
@@ -54,7 +86,7 @@ func TestRetentionPurgeCLI(t *testing.T) {
 		}
 	}
 
-	st, err = store.Open(ctx, cfg)
+	st, err := store.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
