@@ -29,7 +29,7 @@ func (s *sqliteStore) PurgeFramePayloads(ctx context.Context, before, at time.Ti
 				more = true
 				break
 			}
-			got, last, err := sqlitePurgeVehicle(tx, m, before, at, budget)
+			got, last, err := s.purgeVehicle(tx, m, before, at, budget)
 			if err != nil {
 				return err
 			}
@@ -83,11 +83,24 @@ func sqlitePurgeCandidates(tx *sql.Tx, before time.Time, limit int) ([]purgeMark
 	return out, rows.Err()
 }
 
-// sqlitePurgeVehicle purges up to budget rows of one vehicle from its mark,
+// sqlitePurgeFind finds a vehicle's next rows to purge, oldest first, from
+// its mark, through the (vehicle_id, ts_us) index.
+const sqlitePurgeFind = `SELECT epoch, seq, ts_us FROM frames WHERE vehicle_id=? AND ts_us>=? AND ts_us<? AND purged_us IS NULL
+	ORDER BY ts_us LIMIT ?`
+
+// sqlitePurgeRow empties one row's payload (a cached statement: parsing
+// costs this engine more than the update).
+const sqlitePurgeRow = `UPDATE frames SET raw=X'', sig=X'', purged_us=? WHERE vehicle_id=? AND epoch=? AND seq=? AND purged_us IS NULL`
+
+// purgeVehicle purges up to budget rows of one vehicle from its mark,
 // oldest first, and returns how many and the frame time of the last.
-func sqlitePurgeVehicle(tx *sql.Tx, m purgeMark, before, at time.Time, budget int) (int, int64, error) {
-	rows, err := tx.Query(`SELECT epoch, seq, ts_us FROM frames WHERE vehicle_id=? AND ts_us>=? AND ts_us<? AND purged_us IS NULL
-		ORDER BY ts_us LIMIT ?`, m.vehicle, m.fromUS, before.UnixMicro(), budget)
+func (s *sqliteStore) purgeVehicle(tx *sql.Tx, m purgeMark, before, at time.Time, budget int) (int, int64, error) {
+	sel, err := s.prep(tx, sqlitePurgeFind)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer sel.Close()
+	rows, err := sel.Query(m.vehicle, m.fromUS, before.UnixMicro(), budget)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -105,10 +118,17 @@ func sqlitePurgeVehicle(tx *sql.Tx, m purgeMark, before, at time.Time, budget in
 	if err := rows.Err(); err != nil {
 		return 0, 0, err
 	}
+	if len(keys) == 0 {
+		return 0, 0, nil
+	}
+	upd, err := s.prep(tx, sqlitePurgeRow)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer upd.Close()
 	var last int64
 	for _, k := range keys {
-		if _, err := tx.Exec(`UPDATE frames SET raw=X'', sig=X'', purged_us=? WHERE vehicle_id=? AND epoch=? AND seq=? AND purged_us IS NULL`,
-			at.UnixMicro(), m.vehicle, k.epoch, k.seq); err != nil {
+		if _, err := upd.Exec(at.UnixMicro(), m.vehicle, k.epoch, k.seq); err != nil {
 			return 0, 0, err
 		}
 		last = k.ts
