@@ -22,6 +22,7 @@ const (
 	FrameAccepted         = "frame_accepted"
 	FrameDuplicate        = "frame_duplicate"
 	FramesAcceptedSummary = "frames_accepted_summary"
+	FramesPurged          = "frames_purged"
 
 	// Vehicle session.
 	SessionEstablished       = "session_established"
@@ -69,6 +70,7 @@ const (
 	BodyTooLarge              = "body_too_large"
 	BadVehicleID              = "bad_vehicle_id"
 	BadQuery                  = "bad_query"
+	FramePurged               = "frame_purged"
 	RateLimited               = "rate_limited"
 	GatewayBusy               = "gateway_busy"
 	StoreUnavailable          = "store_unavailable"
@@ -324,6 +326,9 @@ var catalogue = [...]Entry{
 	{Code: FramesAcceptedSummary, Area: AreaAdmission, Severity: info,
 		Meaning: "Event: one per vehicle and `telemetry.accepted_summary_interval` with frames stored in it (and at shutdown): counts by kind, source and assurance, those with findings, the first and last (epoch, seq) and frame times."},
 
+	{Code: FramesPurged, Area: AreaAdmission, Severity: info,
+		Meaning: "Event: one per retention run that purged anything (serve every 10 minutes, or `fifthwheel retention purge`): how many frame payloads older than `before` were emptied; their hashes, key ids and verdicts are kept (docs/OPERATIONS.md, Retention)."},
+
 	// Vehicle session.
 	{Code: SessionEstablished, Area: AreaSession, Severity: info,
 		Meaning: "Event: a vehicle completed the session handshake."},
@@ -408,6 +413,8 @@ var catalogue = [...]Entry{
 		Meaning: "The vehicle id in the path is malformed."},
 	{Code: BadQuery, Area: AreaHTTP, Status: http.StatusBadRequest, Kind: protocol,
 		Meaning: "A query parameter is malformed or out of range."},
+	{Code: FramePurged, Area: AreaHTTP, Status: http.StatusGone, Kind: protocol,
+		Meaning: "The frame's payload was purged by retention (`telemetry.retention`): its raw bytes and signature are gone; its hash, times, key id and verdict are kept (the frame views show `purged_at` and `frame_sha256`, no `frame`)."},
 	{Code: RateLimited, Area: AreaHTTP, Status: http.StatusTooManyRequests, Severity: low, Kind: transient,
 		Meaning: "A rate is exceeded (the vehicle's handshakes or frames, renewals per identity, requests without a certificate per source); retry after `Retry-After`. As a nack: refused before any check, nothing stored; send its telemetry again."},
 	{Code: GatewayBusy, Area: AreaHTTP, Status: http.StatusTooManyRequests, Severity: low, Kind: transient,

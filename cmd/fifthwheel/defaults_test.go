@@ -225,6 +225,12 @@ func TestServeMapsEveryKey(t *testing.T) {
 	if got, want := livenessConfig(cfg), (liveness.Config{Interval: 2 * time.Second, Misses: 4}); got != want {
 		t.Errorf("liveness config %+v, want %+v", got, want)
 	}
+	for _, keep := range []time.Duration{0, 30 * 24 * time.Hour, config.DefaultRetention} {
+		cfg.Telemetry.Retention = keep
+		if r := newRetention(cfg, nil, nil, nil); r.Keep != keep || r.Actor != gatewayActor {
+			t.Errorf("retention %v: serve purges with Keep %v, actor %v", keep, r.Keep, r.Actor)
+		}
+	}
 	// A field added to session.Config or ingest.Config later must be mapped
 	// (or this test told why not).
 	for _, v := range []any{wantSession, wantIngest, wantIngest.Plausibility} {

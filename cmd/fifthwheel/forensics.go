@@ -97,6 +97,9 @@ func (a *app) forensicsExportCmd() *cobra.Command {
 			fmt.Fprintf(a.stdout, "wrote %s (sha256 %x): %d frames, %d events, %d commands, %d certificates, %d frame keys, heartbeat %v\n",
 				out, h, sum.Frames, sum.Events, sum.Commands, sum.Certs, sum.Keys, sum.Heartbeat)
 			fmt.Fprintf(a.stdout, "%d items proven against the checkpoint of size %d\n", sum.Covered, sum.CheckpointSize)
+			if sum.Purged > 0 {
+				fmt.Fprintf(a.stdout, "%d frames purged by retention: listed with their kept hash, no envelope\n", sum.Purged)
+			}
 			for reason, n := range sum.Uncovered {
 				fmt.Fprintf(a.stdout, "%d not covered by the log: %s (listed in the manifest)\n", n, reason)
 			}
@@ -151,6 +154,9 @@ func (a *app) forensicsVerifyCmd() *cobra.Command {
 				if c.OK && c.Detail != "" {
 					fmt.Fprintf(a.stdout, "note %s %s: %s\n", c.Name, c.File, c.Detail)
 				}
+			}
+			if r.Purged > 0 {
+				fmt.Fprintf(a.stdout, "note %d frames purged by retention: their kept hash is proven in the log, their payload and signature are gone\n", r.Purged)
 			}
 			if r.Uncovered > 0 {
 				fmt.Fprintf(a.stdout, "WARN %d files are not covered by the audit log (the manifest's uncovered lines say why)\n", r.Uncovered)

@@ -20,6 +20,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/atomicfile"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/server"
 )
@@ -225,6 +226,9 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	if err != nil {
 		return err
 	}
+	// Retention: purge frame payloads past telemetry.retention, at start
+	// and every ingest.RetentionInterval, on the store's bulk lane.
+	go newRetention(cfg, st, env.bus, log).Run(bg)
 	routes, err := gw.routes(bg, cfg, env, vs, access, logKey, reg)
 	if err != nil {
 		return err
@@ -312,6 +316,11 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	}
 	log.Info("stopped", slog.String("reason", reason))
 	return nil
+}
+
+// newRetention is serve's purge of frame payloads past telemetry.retention.
+func newRetention(cfg config.Config, st ingest.PurgeStore, events event.Emitter, log *slog.Logger) *ingest.Retention {
+	return &ingest.Retention{Store: st, Events: events, Log: log, Actor: gatewayActor, Keep: cfg.Telemetry.Retention}
 }
 
 // emit records one system lifecycle event.

@@ -181,7 +181,7 @@ func constants(t *testing.T, file string) map[string]string {
 // httpStatuses are the net/http status constants refusals use.
 var httpStatuses = map[string]int{
 	"StatusBadRequest": 400, "StatusUnauthorized": 401, "StatusForbidden": 403, "StatusNotFound": 404,
-	"StatusMethodNotAllowed": 405, "StatusConflict": 409, "StatusPreconditionFailed": 412, "StatusRequestEntityTooLarge": 413,
+	"StatusMethodNotAllowed": 405, "StatusConflict": 409, "StatusGone": 410, "StatusPreconditionFailed": 412, "StatusRequestEntityTooLarge": 413,
 	"StatusRequestURITooLong": 414, "StatusUnsupportedMediaType": 415, "StatusPreconditionRequired": 428, "StatusTooManyRequests": 429,
 	"StatusInternalServerError": 500, "StatusNotImplemented": 501, "StatusServiceUnavailable": 503,
 }

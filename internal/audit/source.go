@@ -23,6 +23,16 @@ type RowStore interface {
 // appended the item (docs/AUDIT.md, "What the log covers"), so Verify names
 // an edited or deleted frame, event or command row by its position. A
 // reference that cannot be parsed is a row that is not there.
+//
+// A frames row whose payload retention purged (store.FrameRecord.Purged,
+// with its raw and sig emptied) has no bytes left to hash: its item hash is
+// the row's kept hash, the SHA-256 of the frame as received. That check is
+// weaker than re-hashing: the kept hash is only what the row says. The log
+// still proves the item hash (old proofs verify), an edited kept hash is
+// still item_edited, and a row marked purged that still holds bytes is
+// hashed as any other (marking an edited row purged hides nothing); but a
+// payload emptied early by someone who can write the database looks like a
+// purge (docs/AUDIT.md, "Retention").
 type StoreSource struct{ Rows RowStore }
 
 // ItemHash implements Source.
@@ -31,7 +41,18 @@ func (s StoreSource) ItemHash(ctx context.Context, kind Kind, ref string) ([sha2
 	var err error
 	switch kind {
 	case KindFrame:
-		b, err = s.frame(ctx, ref)
+		var f store.FrameRecord
+		f, err = s.frame(ctx, ref)
+		if err == nil && purged(f) {
+			// A kept hash of another length is no SHA-256: it stays the
+			// zero hash, which differs from the item's (item_edited).
+			var h [sha256.Size]byte
+			if len(f.Hash) == sha256.Size {
+				copy(h[:], f.Hash)
+			}
+			return h, true, nil
+		}
+		b = f.Raw
 	case KindEvent:
 		var e store.EventRow
 		e, err = s.Rows.GetEvent(ctx, ref)
@@ -54,22 +75,28 @@ var errBadRef = errors.New("audit: unparsable reference")
 
 // frame reads "<vehicle_id>/<epoch>/<seq>" (a vehicle id may hold '/': the
 // numbers are the last two segments).
-func (s StoreSource) frame(ctx context.Context, ref string) ([]byte, error) {
+func (s StoreSource) frame(ctx context.Context, ref string) (store.FrameRecord, error) {
 	rest, seqS, ok1 := cutLast(ref)
 	vehicle, epochS, ok2 := cutLast(rest)
 	epoch, err1 := strconv.ParseInt(epochS, 10, 64)
 	seq, err2 := strconv.ParseInt(seqS, 10, 64)
 	if !ok1 || !ok2 || err1 != nil || err2 != nil || store.FrameAuditRef(vehicle, epoch, seq) != ref {
-		return nil, errBadRef
+		return store.FrameRecord{}, errBadRef
 	}
 	f, err := s.Rows.GetFrame(ctx, vehicle, epoch, seq)
 	if err != nil {
-		return nil, err
+		return store.FrameRecord{}, err
 	}
 	if f.Kind == store.HeartbeatKind {
-		return nil, store.ErrNotFound // the latest heartbeat is no frames row
+		return store.FrameRecord{}, store.ErrNotFound // the latest heartbeat is no frames row
 	}
-	return f.Raw, nil
+	return f, nil
+}
+
+// purged reports whether a frames row is purged and holds no payload: only
+// then does its kept hash stand for its bytes.
+func purged(f store.FrameRecord) bool {
+	return f.Purged() && len(f.Raw) == 0 && len(f.Sig) == 0
 }
 
 // command reads "<command_id>" (the command at creation) or

@@ -100,3 +100,101 @@ func TestAttackRowTamperNamedBySource(t *testing.T) {
 		}
 	})
 }
+
+// purgeFrames purges every frame gatewayRows stored (their time is before
+// the cut-off) through the store, as the gateway's retention does.
+func purgeFrames(t *testing.T, st store.Store) {
+	t.Helper()
+	cut := time.Date(2026, 12, 5, 12, 0, 1, 0, time.UTC)
+	n, more, err := st.PurgeFramePayloads(ctx, cut, cut, 0)
+	if err != nil || n != 2 || more {
+		t.Fatalf("purge = %d, %v, %v; want the 2 frames", n, more, err)
+	}
+}
+
+// TestPurgedFramesStillVerify: on both engines, after retention purged the
+// frames' payloads, Verify with the store's Source finds nothing (a purge
+// is no tamper: the kept hash is the item's), and the frames' item proofs
+// saved before the purge, and read again after it, still prove the items
+// built from the kept hash.
+func TestPurgedFramesStillVerify(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		l := newTestLog(t, e)
+		saved := gatewayRows(t, l)
+		cp, err := audit.OpenCheckpoint(saved, l.key.Verifier())
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := map[int][]byte{}
+		for pos := 0; pos < 2; pos++ {
+			if before[pos], err = audit.ItemProof(ctx, l.st, 0, pos, cp, saved); err != nil {
+				t.Fatal(err)
+			}
+		}
+		purgeFrames(t, l.st)
+		src := audit.StoreSource{Rows: l.st}
+		r, err := audit.Verify(ctx, l.st, l.key.Verifier(), saved, audit.VerifyOptions{Source: src})
+		if err != nil || !r.OK() {
+			t.Fatalf("after a purge: %+v, %v", r, err)
+		}
+		for pos := 0; pos < 2; pos++ {
+			f, err := l.st.GetFrame(ctx, "V", 0, int64(pos+1))
+			if err != nil || !f.Purged() || len(f.Raw) != 0 {
+				t.Fatalf("frame %d not purged: %+v, %v", pos+1, f, err)
+			}
+			it := audit.Item{Kind: audit.KindFrame, Ref: store.FrameAuditRef("V", 0, int64(pos+1))}
+			copy(it.Hash[:], f.Hash)
+			after, err := audit.ItemProof(ctx, l.st, 0, pos, cp, saved)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, p := range map[string][]byte{"saved before the purge": before[pos], "read after it": after} {
+				if _, leaf, gotPos, err := audit.VerifyItemProof(p, it, l.key.Verifier()); err != nil || leaf != 0 || gotPos != pos {
+					t.Fatalf("frame %d, proof %s: leaf %d pos %d, %v", pos+1, name, leaf, gotPos, err)
+				}
+			}
+		}
+	})
+}
+
+// TestAttackPurgedFrameRowTamperNamed: after a purge, the kept hash edited,
+// or the payload of a row written back while it stays marked purged, is
+// still named by Verify with the store's Source.
+func TestAttackPurgedFrameRowTamperNamed(t *testing.T) {
+	cases := []struct {
+		name string
+		sql  sqlStep
+		want audit.FindingKind
+		pos  int
+	}{
+		{"kept hash edited", sqlStep{`UPDATE frames SET hash=CAST(X'00' || substr(hash, 2) AS BLOB) WHERE seq=2`,
+			`UPDATE frames SET hash=overlay(hash placing '\x00'::bytea from 1 for 1) WHERE seq=2`}, audit.FindItemEdited, 1},
+		{"kept hash cut short", sqlStep{`UPDATE frames SET hash=substr(hash, 1, 16) WHERE seq=1`,
+			`UPDATE frames SET hash=substring(hash from 1 for 16) WHERE seq=1`}, audit.FindItemEdited, 0},
+		{"other bytes put back into a purged row", sqlStep{`UPDATE frames SET raw=X'7b7d' WHERE seq=2`,
+			`UPDATE frames SET raw='\x7b7d'::bytea WHERE seq=2`}, audit.FindItemEdited, 1},
+		{"purged row deleted", same(`DELETE FROM frames WHERE seq=1`), audit.FindItemSourceMissing, 0},
+	}
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				l := newTestLog(t, e)
+				saved := gatewayRows(t, l)
+				purgeFrames(t, l.st)
+				src := audit.StoreSource{Rows: l.st}
+				storetest.Exec(t, l.cfg, c.sql.sqlite, c.sql.pg)
+				r, err := audit.Verify(ctx, l.st, l.key.Verifier(), saved, audit.VerifyOptions{Source: src})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, f := range r.Findings {
+					got = append(got, f.String())
+				}
+				if len(r.Findings) != 1 || r.Findings[0].Kind != c.want || r.Findings[0].Leaf != 0 || r.Findings[0].Pos != c.pos {
+					t.Fatalf("findings:\n%s\nwant one %s at leaf 0 pos %d", strings.Join(got, "\n"), c.want, c.pos)
+				}
+			})
+		}
+	})
+}

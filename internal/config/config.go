@@ -264,6 +264,12 @@ type Telemetry struct {
 	// nack) before its signature is checked, and the vehicle sends it again
 	// later. Heartbeats are never refused by it.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// Retention is how long a stored frame's payload (its bytes and
+	// signature) is kept, counted from the frame's own time; serve purges
+	// older payloads, keeping each frame's hash, key id and verdict, which
+	// de-duplication and the audit log need (docs/OPERATIONS.md,
+	// "Retention"). 0 keeps payloads forever.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Session tunes the vehicle sessions (WebSocket, /v1/vehicle/session). The

@@ -167,6 +167,10 @@ const (
 	// the trucks rather than in a queue in front of the store. Equals
 	// ingest.DefaultMaxInFlight.
 	DefaultTelemetryMaxInFlight = 2048
+	// DefaultRetention: raw telemetry is kept 90 days (docs/ARCHITECTURE.md,
+	// Defaults; issue 21), long enough for an incident found weeks later to
+	// be exported with its frames.
+	DefaultRetention = 90 * 24 * time.Hour
 
 	// DefaultSessionHandshakeTimeout: a vehicle that has not completed
 	// hello → challenge → challenge_response within 5 s is closed. A healthy
@@ -315,6 +319,10 @@ const (
 	// ingest.MaxMaxInFlight).
 	MinTelemetryMaxInFlight = 256
 	MaxTelemetryMaxInFlight = 16_384
+	// MinRetention bounds telemetry.retention from below (0, keep forever,
+	// aside): a shorter one would purge frames a live investigation is
+	// still reading, and is far likelier a unit mistake (24 for 24h).
+	MinRetention = 24 * time.Hour
 
 	// MaxSessionHandshakeTimeout bounds session.handshake_timeout: beyond
 	// 30 s half-open handshakes pile up (session.MaxHandshakeTimeout).
@@ -409,6 +417,7 @@ func Default() Config {
 
 			AcceptedSummaryInterval: DefaultAcceptedSummaryInterval,
 			MaxInFlight:             DefaultTelemetryMaxInFlight,
+			Retention:               DefaultRetention,
 		},
 		Session: Session{
 			HandshakeTimeout:       DefaultSessionHandshakeTimeout,

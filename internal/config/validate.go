@@ -91,6 +91,9 @@ func (c Config) Validate() error {
 		v.add("telemetry.accepted_summary_interval", fmt.Sprintf("must be between %v and %v", MinAcceptedSummaryInterval, MaxAcceptedSummaryInterval))
 	}
 	v.between("telemetry.max_in_flight", int64(c.Telemetry.MaxInFlight), MinTelemetryMaxInFlight, MaxTelemetryMaxInFlight)
+	if r := c.Telemetry.Retention; r != 0 && r < MinRetention {
+		v.add("telemetry.retention", fmt.Sprintf("must be 0 (keep forever) or at least %v", MinRetention))
+	}
 
 	c.validateSession(&v)
 	c.validatePlausibility(&v)

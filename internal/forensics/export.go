@@ -55,8 +55,12 @@ type Summary struct {
 	Frames, Events, Commands, Certs, Keys int
 	Heartbeat                             bool
 	Covered                               int
-	Uncovered                             map[string]int // by reason
-	CheckpointSize                        uint64
+	// Purged is how many of Frames retention had purged: the bundle holds
+	// their kept hash and proof, no envelope (counted in Covered when
+	// proven).
+	Purged         int
+	Uncovered      map[string]int // by reason
+	CheckpointSize uint64
 }
 
 // FrameRef is a frame's audit item reference: the frames primary key.
@@ -90,13 +94,25 @@ type pending struct {
 	// item is the bytes the log item hashes when they are not data (a
 	// frame: its frame member).
 	item []byte
+	// hash is, for a frame whose payload retention purged (no data, no
+	// item bytes), the SHA-256 of the frame as received, kept by the row.
+	hash []byte
 }
 
-func (p pending) itemBytes() []byte {
-	if p.item != nil {
-		return p.item
+func (p pending) purged() bool { return p.hash != nil }
+
+// logItem is the audit item the log should hold for p.
+func (p pending) logItem() audit.Item {
+	if p.purged() {
+		it := audit.Item{Kind: p.kind, Ref: p.ref}
+		copy(it.Hash[:], p.hash)
+		return it
 	}
-	return p.data
+	b := p.item
+	if b == nil {
+		b = p.data
+	}
+	return audit.NewItem(p.kind, p.ref, b)
 }
 
 // Export builds the bundle for req from src, signed with key. It reads
@@ -140,8 +156,20 @@ func Export(ctx context.Context, src Source, key *audit.LogKey, req ExportReques
 		return nil, nil, fmt.Errorf("%w: more than %d frames in the window", ErrTooLarge, MaxFrames)
 	}
 	for _, r := range frames {
-		ev = append(ev, pending{kind: audit.KindFrame, ref: FrameRef(r.VehicleID, r.Epoch, r.Seq),
-			path: fmt.Sprintf("frames/%d-%d.json", r.Epoch, r.Seq), data: FrameEnvelope(r), item: r.Raw})
+		p := pending{kind: audit.KindFrame, ref: FrameRef(r.VehicleID, r.Epoch, r.Seq), path: fmt.Sprintf("frames/%d-%d.json", r.Epoch, r.Seq)}
+		if r.Purged() {
+			// Retention emptied its payload: the bundle says so and proves
+			// the kept hash; it never ships an empty envelope as the frame.
+			p.hash = make([]byte, sha256.Size)
+			copy(p.hash, r.Hash) // a kept hash of another length is no SHA-256: the log will not hold it
+			if len(r.Hash) != sha256.Size {
+				p.hash[0] ^= 0xff
+			}
+			sum.Purged++
+		} else {
+			p.data, p.item = FrameEnvelope(r), r.Raw
+		}
+		ev = append(ev, p)
 	}
 	sum.Frames = len(frames)
 	// The latest heartbeat: vehicle-signed, not a log item (it leaves no
@@ -230,7 +258,9 @@ func Export(ctx context.Context, src Source, key *audit.LogKey, req ExportReques
 		Until: req.Until, ExportedAt: req.Now, CheckpointSize: cp.Size}
 	files := []file{{path: checkpointPath, data: cpRow.Note}}
 	for i, p := range ev {
-		files = append(files, file{path: p.path, data: p.data})
+		if !p.purged() {
+			files = append(files, file{path: p.path, data: p.data})
+		}
 		if p.kind == "" {
 			if p.path == heartbeatPath || p.ref != "" {
 				m.Uncovered = append(m.Uncovered, manifestUncovered{Kind: kindOf(p), Ref: p.ref, Path: p.path, Reason: uncoveredNotItem})
@@ -244,7 +274,11 @@ func Export(ctx context.Context, src Source, key *audit.LogKey, req ExportReques
 			if reason == "" {
 				reason = uncoveredPending
 			}
-			m.Uncovered = append(m.Uncovered, manifestUncovered{Kind: string(p.kind), Ref: p.ref, Path: p.path, Reason: reason})
+			path := p.path
+			if p.purged() {
+				path = noFile
+			}
+			m.Uncovered = append(m.Uncovered, manifestUncovered{Kind: string(p.kind), Ref: p.ref, Path: path, Reason: reason})
 			sum.Uncovered[reason]++
 			continue
 		}
@@ -254,7 +288,13 @@ func Export(ctx context.Context, src Source, key *audit.LogKey, req ExportReques
 		}
 		proofPath := "proofs/" + p.path + ".proof"
 		files = append(files, file{path: proofPath, data: pr})
-		m.Items = append(m.Items, manifestItem{Kind: string(p.kind), Ref: p.ref, Path: p.path, Proof: proofPath})
+		if p.purged() {
+			var h [sha256.Size]byte
+			copy(h[:], p.hash)
+			m.Purged = append(m.Purged, manifestPurged{Kind: string(p.kind), Ref: p.ref, Hash: h, Proof: proofPath})
+		} else {
+			m.Items = append(m.Items, manifestItem{Kind: string(p.kind), Ref: p.ref, Path: p.path, Proof: proofPath})
+		}
 		sum.Covered++
 	}
 	sum.CheckpointSize = cp.Size
@@ -324,7 +364,7 @@ func findItems(ctx context.Context, src Source, ev []pending, wait time.Duration
 			if p.kind == "" {
 				continue
 			}
-			want := audit.NewItem(p.kind, p.ref, p.itemBytes())
+			want := p.logItem()
 			rows, err := src.FindAuditItems(ctx, string(p.kind), p.ref)
 			if err != nil {
 				return nil, fmt.Errorf("forensics: audit items of %s %s: %w", p.kind, p.ref, err)

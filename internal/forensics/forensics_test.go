@@ -2,6 +2,7 @@ package forensics
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/fifthwheel/fifthwheel/internal/audit"
+	"github.com/fifthwheel/fifthwheel/internal/store"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
 
@@ -308,6 +310,13 @@ func TestAttackTamperedBundles(t *testing.T) {
 // with a reason naming the file. See byteStride for the sampled part.
 func TestAttackByteFlipAnywhere(t *testing.T) {
 	f, b, _ := attackedVehicle(t, storetest.Engines()[0])
+	flipEveryByte(t, f, b, byteStride)
+}
+
+// flipEveryByte flips the bytes of every file of b, with two signed custody
+// entries added (byteStride), one at a time: each must fail Verify.
+func flipEveryByte(t *testing.T, f *fixture, b []byte, stride func(path string) int) {
+	t.Helper()
 	b, vs := withCustody(t, b)
 	v := f.key.Verifier()
 	files, err := readBundle(b)
@@ -318,7 +327,7 @@ func TestAttackByteFlipAnywhere(t *testing.T) {
 	flips := 0
 	for fi := range files {
 		orig := files[fi].data
-		for i := 0; i < len(orig); i += byteStride(files[fi].path) {
+		for i := 0; i < len(orig); i += stride(files[fi].path) {
 			// One low bit: the subtlest change (a base64 signature's
 			// unused bits, a hex digit's case).
 			for _, mask := range []byte{0x01} {
@@ -395,4 +404,107 @@ func TestAttackEvidenceNotAccountedFor(t *testing.T) {
 	if r.OK() || failedNames(r)[CheckCoverage] != 1 {
 		t.Fatalf("evidence neither proven nor listed passes: %v", r.Lines())
 	}
+}
+
+// purgedVehicle is attackedVehicle after retention purged its three oldest
+// frames' payloads (before the export, after the items were sequenced).
+func purgedVehicle(t testing.TB, e storetest.Engine) (*fixture, []store.FrameRecord) {
+	t.Helper()
+	f := newFixture(t, e)
+	recs := f.appendFrames(t, 1, 5) // frame times now-5s .. now-1s
+	f.appendEvent(t, "stale_counter")
+	f.drain(t)
+	n, more, err := f.st.PurgeFramePayloads(ctx, f.now.Add(-2*time.Second-time.Millisecond), f.now, 0)
+	if err != nil || n != 3 || more {
+		t.Fatalf("purge = %d, %v, %v", n, more, err)
+	}
+	return f, recs
+}
+
+// TestExportPurgedFrames: on both engines, a bundle of a vehicle whose
+// oldest frames were purged lists them as purged, each with its kept hash
+// and its proof and no envelope; Verify proves them and counts them.
+func TestExportPurgedFrames(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		f, recs := purgedVehicle(t, e)
+		b, sum := f.export(t)
+		if sum.Frames != 5 || sum.Purged != 3 || sum.Covered != 6 || len(sum.Uncovered) != 1 {
+			t.Fatalf("summary %+v", sum)
+		}
+		r := Verify(b, f.key.Verifier(), nil)
+		if !r.OK() || r.Purged != 3 {
+			t.Fatalf("verify (purged %d): %s", r.Purged, strings.Join(r.Lines(), "\n"))
+		}
+		counts := map[string]int{}
+		for _, c := range r.Checks {
+			counts[c.Name]++
+		}
+		// 6 proofs (3 purged, 2 frames, 1 event); signatures of 2 frames
+		// and the heartbeat: a purged frame has none to check.
+		if counts[CheckInclusion] != 6 || counts[CheckFrameSig] != 3 {
+			t.Fatalf("checks run: %v", counts)
+		}
+		files, _ := readBundle(b)
+		have := map[string]bool{}
+		for _, fl := range files {
+			have[fl.path] = true
+		}
+		for i, rec := range recs {
+			env := fmt.Sprintf("frames/0-%d.json", rec.Seq)
+			if have[env] != (i >= 3) || !have["proofs/"+env+".proof"] {
+				t.Fatalf("frame %d: envelope shipped %v, proof %v", rec.Seq, have[env], have["proofs/"+env+".proof"])
+			}
+		}
+		text, err := audit.OpenStatement(files[0].data, f.key.Verifier(), ManifestHeader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("purged frame %s %x proofs/frames/0-1.json.proof\n", FrameRef(testVehicle, 0, 1), recs[0].Hash)
+		if !strings.Contains(text, want) {
+			t.Fatalf("manifest lacks %q:\n%s", want, text)
+		}
+	})
+}
+
+// TestAttackPurgedFrameHashEditedBeforeExport: a purged row's kept hash
+// edited in the database no longer matches its log item: the bundle lists
+// the frame as not covered (log-hash-differs, no file) instead of proving
+// the edited hash, and Verify reports it.
+func TestAttackPurgedFrameHashEditedBeforeExport(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		f, recs := purgedVehicle(t, e)
+		forged := make([]byte, len(recs[0].Hash))
+		storetest.Exec(t, f.cfg, "UPDATE frames SET hash = ? WHERE vehicle_id = ? AND seq = ?",
+			"UPDATE frames SET hash = $1 WHERE vehicle_id = $2 AND seq = $3", forged, testVehicle, recs[0].Seq)
+		b, sum := f.export(t)
+		if sum.Uncovered[uncoveredMismatch] != 1 || sum.Purged != 3 || sum.Covered != 5 {
+			t.Fatalf("summary %+v", sum)
+		}
+		r := Verify(b, f.key.Verifier(), nil)
+		if !r.OK() || r.Uncovered != 2 || r.Purged != 2 {
+			t.Fatalf("verify: uncovered %d purged %d: %s", r.Uncovered, r.Purged, strings.Join(r.Lines(), "\n"))
+		}
+	})
+}
+
+// TestAttackByteFlipPurgedBundle: the byte-flip test over a bundle that
+// holds purged frames (their manifest lines and proofs).
+func TestAttackByteFlipPurgedBundle(t *testing.T) {
+	f, _ := purgedVehicle(t, storetest.Engines()[0])
+	b, _ := f.export(t)
+	// What TestAttackByteFlipAnywhere does not cover, every byte: the
+	// manifest (its purged lines) and a purged frame's proof; the rest
+	// sampled. Under the race detector (ten times slower) the manifest at
+	// every 7th byte.
+	flipEveryByte(t, f, b, func(path string) int {
+		switch {
+		case path == "proofs/frames/0-1.json.proof":
+			return 1
+		case path == manifestPath && raceEnabled:
+			return 7
+		case path == manifestPath:
+			return 1
+		}
+		return 31
+	})
 }

@@ -34,7 +34,10 @@ const (
 	uncoveredMissing  = "not-in-log"        // the log has no item for it
 	uncoveredMismatch = "log-hash-differs"  // the log's item has another hash: the row changed after it was logged
 	uncoveredNotItem  = "not-a-log-item"    // the row is not an audit item (the latest heartbeat; command views)
-	timeLayout        = "2006-01-02T15:04:05.000000000Z"
+	// noFile is the path of an uncovered line about a purged frame: its
+	// payload is gone, so no file holds it.
+	noFile     = "-"
+	timeLayout = "2006-01-02T15:04:05.000000000Z"
 )
 
 // manifest is a manifest's content.
@@ -44,6 +47,7 @@ type manifest struct {
 	CheckpointSize            uint64
 	Files                     []manifestFile
 	Items                     []manifestItem
+	Purged                    []manifestPurged
 	Uncovered                 []manifestUncovered
 }
 
@@ -57,6 +61,15 @@ type manifestFile struct {
 // bytes it hashes, and its proof's file.
 type manifestItem struct {
 	Kind, Ref, Path, Proof string
+}
+
+// manifestPurged is a logged frame whose payload retention purged: its
+// reference, the SHA-256 of the frame as received (the row's kept hash,
+// the item's hash) and its proof's file. No file holds the frame.
+type manifestPurged struct {
+	Kind, Ref string
+	Hash      [sha256.Size]byte
+	Proof     string
 }
 
 type manifestUncovered struct {
@@ -74,6 +87,9 @@ func (m *manifest) encode() string {
 	for _, it := range m.Items {
 		fmt.Fprintf(&b, "item %s %s %s %s\n", it.Kind, it.Ref, it.Path, it.Proof)
 	}
+	for _, p := range m.Purged {
+		fmt.Fprintf(&b, "purged %s %s %x %s\n", p.Kind, p.Ref, p.Hash, p.Proof)
+	}
 	for _, u := range m.Uncovered {
 		fmt.Fprintf(&b, "uncovered %s %s %s %s\n", u.Kind, u.Ref, u.Path, u.Reason)
 	}
@@ -81,7 +97,7 @@ func (m *manifest) encode() string {
 }
 
 // parseManifest parses a manifest's text strictly: the fixed lines in
-// order, then file, item and uncovered lines in that order; every token
+// order, then file, item, purged and uncovered lines in that order; every token
 // safe, every path valid, no path listed twice.
 func parseManifest(text string) (*manifest, error) {
 	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
@@ -139,10 +155,22 @@ func parseManifest(text string) (*manifest, error) {
 				return nil, fmt.Errorf("line %d: bad item", n)
 			}
 			m.Items = append(m.Items, it)
-		case fs[0] == "uncovered" && len(fs) == 5 && stage <= 2:
+		case fs[0] == "purged" && len(fs) == 5 && stage <= 2:
 			stage = 2
+			p := manifestPurged{Kind: fs[1], Ref: fs[2], Proof: fs[4]}
+			h, err := hex.DecodeString(fs[3])
+			if err != nil || len(h) != sha256.Size || hex.EncodeToString(h) != fs[3] {
+				return nil, fmt.Errorf("line %d: bad hash", n)
+			}
+			copy(p.Hash[:], h)
+			if p.Kind != string(audit.KindFrame) || tokenErr(p.Ref, refExtra) != nil || !paths[p.Proof] {
+				return nil, fmt.Errorf("line %d: bad purged line", n)
+			}
+			m.Purged = append(m.Purged, p)
+		case fs[0] == "uncovered" && len(fs) == 5 && stage <= 3:
+			stage = 3
 			u := manifestUncovered{Kind: fs[1], Ref: fs[2], Path: fs[3], Reason: fs[4]}
-			if tokenErr(u.Kind, "") != nil || tokenErr(u.Ref, refExtra) != nil || !paths[u.Path] || tokenErr(u.Reason, "-") != nil {
+			if tokenErr(u.Kind, "") != nil || tokenErr(u.Ref, refExtra) != nil || !(paths[u.Path] || u.Path == noFile && u.Kind == string(audit.KindFrame)) || tokenErr(u.Reason, "-") != nil {
 				return nil, fmt.Errorf("line %d: bad uncovered line", n)
 			}
 			m.Uncovered = append(m.Uncovered, u)

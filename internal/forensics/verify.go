@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
@@ -61,6 +62,9 @@ type Result struct {
 	// Manifest facts, when the manifest verified.
 	Case, Vehicle, ExportedBy string
 	Uncovered                 int
+	// Purged is how many frames the manifest lists as purged by retention:
+	// proven by their kept hash, with no envelope to check a signature on.
+	Purged int
 }
 
 // OK reports whether every check passed (and there was at least one).
@@ -155,7 +159,7 @@ func verifyFiles(r *Result, files []file, logKey note.Verifier, custodians []not
 		return
 	}
 	r.add(CheckManifest, manifestPath, nil)
-	r.Case, r.Vehicle, r.ExportedBy, r.Uncovered = m.Case, m.Vehicle, m.ExportedBy, len(m.Uncovered)
+	r.Case, r.Vehicle, r.ExportedBy, r.Uncovered, r.Purged = m.Case, m.Vehicle, m.ExportedBy, len(m.Uncovered), len(m.Purged)
 
 	// Every file: listed, with its hash; nothing extra.
 	listed := map[string]bool{manifestPath: true}
@@ -227,6 +231,11 @@ func verifyFiles(r *Result, files []file, logKey note.Verifier, custodians []not
 		r.add(CheckInclusion, it.Path, checkItem(it, data, pr, logKey, cp, m.Vehicle))
 	}
 
+	for _, p := range m.Purged {
+		pr, _ := good(p.Proof)
+		r.add(CheckInclusion, p.Proof, checkPurged(p, pr, logKey, cp, m.Vehicle))
+	}
+
 	keys, secrets := loadKeys(good)
 	for _, mf := range m.Files {
 		if strings.HasPrefix(mf.Path, "frames/") || mf.Path == heartbeatPath {
@@ -285,6 +294,31 @@ func checkItem(it manifestItem, data, pr []byte, v note.Verifier, cp audit.Check
 	}
 	if got.Size != cp.Size || !bytes.Equal(got.Hash, cp.Hash) || got.Origin != cp.Origin {
 		return fmt.Errorf("proven against checkpoint of size %d, not the bundle's", got.Size)
+	}
+	return nil
+}
+
+// checkPurged proves a purged frame's kept hash is its item in the log
+// under the bundled checkpoint: the reference must be a frame of the
+// bundle's vehicle (vehicle/epoch/seq), so a proof cannot vouch for a frame
+// under another name. Only the hash is proven: the frame itself is gone.
+func checkPurged(p manifestPurged, pr []byte, v note.Verifier, cp audit.Checkpoint, vehicle string) error {
+	if pr == nil {
+		return fmt.Errorf("purged frame %s: its proof does not match the manifest", p.Ref)
+	}
+	rest, ok := strings.CutPrefix(p.Ref, vehicle+"/")
+	epoch, seq, ok2 := strings.Cut(rest, "/")
+	e, err1 := strconv.ParseInt(epoch, 10, 64)
+	s, err2 := strconv.ParseInt(seq, 10, 64)
+	if !ok || !ok2 || err1 != nil || err2 != nil || FrameRef(vehicle, e, s) != p.Ref {
+		return fmt.Errorf("purged frame %s is not a frame of vehicle %s", p.Ref, vehicle)
+	}
+	got, _, _, err := audit.VerifyItemProof(pr, audit.Item{Kind: audit.KindFrame, Ref: p.Ref, Hash: p.Hash}, v)
+	if err != nil {
+		return fmt.Errorf("purged frame %s: %w", p.Ref, err)
+	}
+	if got.Size != cp.Size || !bytes.Equal(got.Hash, cp.Hash) || got.Origin != cp.Origin {
+		return fmt.Errorf("purged frame %s: proven against checkpoint of size %d, not the bundle's", p.Ref, got.Size)
 	}
 	return nil
 }

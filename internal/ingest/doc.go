@@ -91,6 +91,13 @@
 //     frame count); reading stops at the first level too deep.
 //   - HS256 secrets are stored only sealed (secrets.go) and opened only in
 //     memory to verify; a secret that does not open fails the call closed.
+//   - Retention (retention.go): payloads (frame bytes and signature) older
+//     than the retention are purged in bounded store calls, behind
+//     heartbeats and live telemetry; each frame keeps its hash, so an exact
+//     re-send of a purged frame is still a duplicate and any other bytes at
+//     its (epoch, seq) still a replay. The read API never returns a purged
+//     payload as the frame: the views say purged_at, the raw route answers
+//     410 frame_purged. Each run records one frames_purged event.
 //
 // # Compatibility
 //

@@ -117,3 +117,22 @@ const (
 	// plausibility's (its limits.go); the gateway passes its plausibility.*
 	// settings.
 )
+
+// Retention of raw telemetry (retention.go).
+const (
+	// RetentionInterval is how often serve purges frame payloads past
+	// telemetry.retention (and once at start): with the default 90 days a
+	// payload outlives its retention by at most this, and a run's work is
+	// about ten minutes of ingest, spread over bounded store calls.
+	RetentionInterval = 10 * time.Minute
+
+	// MaxPurgeCallsPerRun bounds one run's store calls (each at most
+	// store.MaxPurgeBatch rows): about 26 M rows, more than ten minutes of
+	// ingest at capacity. What a run leaves, the next one takes, so a
+	// first purge of a large archive never holds the writer's bulk lane
+	// for hours in one go.
+	MaxPurgeCallsPerRun = 100_000
+
+	// purgeEventTimeout bounds recording a run's frames_purged event.
+	purgeEventTimeout = 5 * time.Second
+)

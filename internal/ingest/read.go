@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -47,7 +48,9 @@ func (a *ReadAPI) Routes() map[string]http.Handler {
 }
 
 // FrameView is a stored frame as the read API shows it. Frame holds the
-// frame's bytes exactly as the truck signed them, ext included.
+// frame's bytes exactly as the truck signed them, ext included; a frame
+// whose payload retention purged has no Frame, and says so with PurgedAt
+// (FrameSHA256, the hash of the frame as received, is always there).
 type FrameView struct {
 	VehicleID  string          `json:"vehicle_id"`
 	Epoch      int64           `json:"epoch"`
@@ -59,12 +62,21 @@ type FrameView struct {
 	KID        string          `json:"kid"`
 	Verdict    string          `json:"verdict"`
 	Findings   string          `json:"findings,omitempty"`
-	Frame      json.RawMessage `json:"frame"`
+	FrameHash  string          `json:"frame_sha256"`
+	PurgedAt   *time.Time      `json:"purged_at,omitempty"`
+	Frame      json.RawMessage `json:"frame,omitempty"`
 }
 
 func view(f store.FrameRecord) FrameView {
-	return FrameView{VehicleID: f.VehicleID, Epoch: f.Epoch, Seq: f.Seq, Kind: f.Kind, TS: f.TS, ReceivedAt: f.ReceivedAt,
-		Alg: f.Alg, KID: f.KID, Verdict: f.Verdict, Findings: f.Findings, Frame: json.RawMessage(f.Raw)}
+	v := FrameView{VehicleID: f.VehicleID, Epoch: f.Epoch, Seq: f.Seq, Kind: f.Kind, TS: f.TS, ReceivedAt: f.ReceivedAt,
+		Alg: f.Alg, KID: f.KID, Verdict: f.Verdict, Findings: f.Findings, FrameHash: hex.EncodeToString(f.Hash)}
+	if f.Purged() {
+		at := f.PurgedAt
+		v.PurgedAt = &at
+		return v
+	}
+	v.Frame = json.RawMessage(f.Raw)
+	return v
 }
 
 func storeProblem(err error) *problem.Error {
@@ -134,6 +146,11 @@ func (a *ReadAPI) raw(w http.ResponseWriter, r *http.Request) {
 	f, err := a.Store.GetFrame(r.Context(), r.PathValue("id"), epoch, seq)
 	if err != nil {
 		problem.Write(w, r, storeProblem(err))
+		return
+	}
+	if f.Purged() {
+		problem.Write(w, r, problem.New(http.StatusGone, codes.FramePurged,
+			"the frame's payload was purged by retention at "+f.PurgedAt.Format(time.RFC3339)+"; its hash is kept"))
 		return
 	}
 	httpapi.WriteJSONBytes(w, http.StatusOK, frame.AssembleEnvelope(frame.Alg(f.Alg), f.KID, f.Raw, f.Sig))

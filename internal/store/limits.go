@@ -134,3 +134,14 @@ const MaxAuditItemsPage = 16384
 // more than a handful under one reference is tampering or a bug, and a
 // lookup by reference must not read a table's worth of rows.
 const MaxAuditItemsByRef = 16
+
+// Retention (RetentionStore).
+const (
+	// PurgeBatch is the rows one PurgeFramePayloads call purges when its
+	// caller names no limit, and MaxPurgeBatch the most it purges. Half a
+	// SQLite group commit (MaxCommitRows): a heartbeat queued behind a
+	// purge waits for at most that much work, and a purge never fills a
+	// commit alone. On PostgreSQL it keeps the transaction short.
+	PurgeBatch    = 256
+	MaxPurgeBatch = MaxCommitRows / 2
+)

@@ -140,17 +140,26 @@ func (s *pgStore) LookupFrame(ctx context.Context, vehicleID string, epoch, seq 
 
 const pgFrameCols = `vehicle_id,epoch,seq,kind,ts,received,alg,kid,hash,raw,sig,verdict,findings`
 
+// pgFrameReadCols are what reads take of a frames row: the inserted
+// columns and purged (retention.go).
+const pgFrameReadCols = pgFrameCols + `,purged`
+
 func scanPgFrame(r pgx.Row) (FrameRecord, error) {
 	var f FrameRecord
-	if err := r.Scan(&f.VehicleID, &f.Epoch, &f.Seq, &f.Kind, &f.TS, &f.ReceivedAt, &f.Alg, &f.KID, &f.Hash, &f.Raw, &f.Sig, &f.Verdict, &f.Findings); err != nil {
+	var purged *time.Time
+	if err := r.Scan(&f.VehicleID, &f.Epoch, &f.Seq, &f.Kind, &f.TS, &f.ReceivedAt, &f.Alg, &f.KID, &f.Hash, &f.Raw, &f.Sig, &f.Verdict, &f.Findings, &purged); err != nil {
 		return FrameRecord{}, err
 	}
 	f.TS, f.ReceivedAt = f.TS.UTC(), f.ReceivedAt.UTC()
+	if purged != nil {
+		f.PurgedAt = purged.UTC()
+	}
 	return f, nil
 }
 
-// pgHeartbeatCols are the columns of vehicle_heartbeats as frames rows.
-const pgHeartbeatCols = `vehicle_id,epoch,seq,'` + HeartbeatKind + `',ts,received,alg,kid,hash,raw,sig,verdict,findings`
+// pgHeartbeatCols are the columns of vehicle_heartbeats as frames rows (the
+// latest heartbeat is never purged).
+const pgHeartbeatCols = `vehicle_id,epoch,seq,'` + HeartbeatKind + `',ts,received,alg,kid,hash,raw,sig,verdict,findings,NULL::timestamptz`
 
 func (s *pgStore) LatestFrame(ctx context.Context, vehicleID, kind string) (FrameRecord, error) {
 	if kind == HeartbeatKind {
@@ -161,7 +170,7 @@ func (s *pgStore) LatestFrame(ctx context.Context, vehicleID, kind string) (Fram
 		// None kept yet: a database written before schema version 7 may
 		// hold heartbeat frames rows.
 	}
-	f, err := scanPgFrame(s.pool.QueryRow(ctx, `SELECT `+pgFrameCols+` FROM frames WHERE vehicle_id=$1 AND kind=$2 ORDER BY epoch DESC, seq DESC LIMIT 1`, vehicleID, kind))
+	f, err := scanPgFrame(s.pool.QueryRow(ctx, `SELECT `+pgFrameReadCols+` FROM frames WHERE vehicle_id=$1 AND kind=$2 ORDER BY epoch DESC, seq DESC LIMIT 1`, vehicleID, kind))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return FrameRecord{}, fmt.Errorf("%w: no %s frame for vehicle %s", ErrNotFound, kind, vehicleID)
 	}
@@ -169,7 +178,7 @@ func (s *pgStore) LatestFrame(ctx context.Context, vehicleID, kind string) (Fram
 }
 
 func (s *pgStore) ListFrames(ctx context.Context, vehicleID string, from, to time.Time, limit int) ([]FrameRecord, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+pgFrameCols+` FROM frames WHERE vehicle_id=$1 AND ts>=$2 AND ts<$3 ORDER BY epoch, seq LIMIT $4`,
+	rows, err := s.pool.Query(ctx, `SELECT `+pgFrameReadCols+` FROM frames WHERE vehicle_id=$1 AND ts>=$2 AND ts<$3 ORDER BY epoch, seq LIMIT $4`,
 		vehicleID, from.UTC(), to.UTC(), pageSize(limit))
 	if err != nil {
 		return nil, err
@@ -178,7 +187,7 @@ func (s *pgStore) ListFrames(ctx context.Context, vehicleID string, from, to tim
 }
 
 func (s *pgStore) GetFrame(ctx context.Context, vehicleID string, epoch, seq int64) (FrameRecord, error) {
-	f, err := scanPgFrame(s.pool.QueryRow(ctx, `SELECT `+pgFrameCols+` FROM frames WHERE vehicle_id=$1 AND epoch=$2 AND seq=$3
+	f, err := scanPgFrame(s.pool.QueryRow(ctx, `SELECT `+pgFrameReadCols+` FROM frames WHERE vehicle_id=$1 AND epoch=$2 AND seq=$3
 		UNION ALL SELECT `+pgHeartbeatCols+` FROM vehicle_heartbeats WHERE vehicle_id=$1 AND epoch=$2 AND seq=$3 LIMIT 1`, vehicleID, epoch, seq))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return FrameRecord{}, fmt.Errorf("%w: frame %s/%d/%d", ErrNotFound, vehicleID, epoch, seq)

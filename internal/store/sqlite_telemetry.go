@@ -371,18 +371,27 @@ func (s *sqliteStore) saveStates(tx *sql.Tx, states map[string]*vehicleState) er
 
 const sqliteFrameCols = `vehicle_id,epoch,seq,kind,ts_us,received_us,alg,kid,hash,raw,sig,verdict,findings`
 
+// sqliteFrameReadCols are what reads take of a frames row: the inserted
+// columns and purged_us (retention.go).
+const sqliteFrameReadCols = sqliteFrameCols + `,purged_us`
+
 func scanSQLiteFrame(sc interface{ Scan(...any) error }) (FrameRecord, error) {
 	var f FrameRecord
 	var ts, rx int64
-	if err := sc.Scan(&f.VehicleID, &f.Epoch, &f.Seq, &f.Kind, &ts, &rx, &f.Alg, &f.KID, &f.Hash, &f.Raw, &f.Sig, &f.Verdict, &f.Findings); err != nil {
+	var purged sql.NullInt64
+	if err := sc.Scan(&f.VehicleID, &f.Epoch, &f.Seq, &f.Kind, &ts, &rx, &f.Alg, &f.KID, &f.Hash, &f.Raw, &f.Sig, &f.Verdict, &f.Findings, &purged); err != nil {
 		return FrameRecord{}, err
 	}
 	f.TS, f.ReceivedAt = time.UnixMicro(ts).UTC(), time.UnixMicro(rx).UTC()
+	if purged.Valid {
+		f.PurgedAt = time.UnixMicro(purged.Int64).UTC()
+	}
 	return f, nil
 }
 
-// sqliteHeartbeatCols are the columns of vehicle_heartbeats as frames rows.
-const sqliteHeartbeatCols = `vehicle_id,epoch,seq,'` + HeartbeatKind + `',ts_us,received_us,alg,kid,hash,raw,sig,verdict,findings`
+// sqliteHeartbeatCols are the columns of vehicle_heartbeats as frames rows
+// (the latest heartbeat is never purged).
+const sqliteHeartbeatCols = `vehicle_id,epoch,seq,'` + HeartbeatKind + `',ts_us,received_us,alg,kid,hash,raw,sig,verdict,findings,NULL`
 
 func (s *sqliteStore) LatestFrame(ctx context.Context, vehicleID, kind string) (FrameRecord, error) {
 	if kind == HeartbeatKind {
@@ -393,7 +402,7 @@ func (s *sqliteStore) LatestFrame(ctx context.Context, vehicleID, kind string) (
 		// None kept yet: a database written before schema version 7 may
 		// hold heartbeat frames rows.
 	}
-	f, err := scanSQLiteFrame(s.rdb.QueryRowContext(ctx, `SELECT `+sqliteFrameCols+` FROM frames WHERE vehicle_id=? AND kind=? ORDER BY epoch DESC, seq DESC LIMIT 1`, vehicleID, kind))
+	f, err := scanSQLiteFrame(s.rdb.QueryRowContext(ctx, `SELECT `+sqliteFrameReadCols+` FROM frames WHERE vehicle_id=? AND kind=? ORDER BY epoch DESC, seq DESC LIMIT 1`, vehicleID, kind))
 	if errors.Is(err, sql.ErrNoRows) {
 		return FrameRecord{}, fmt.Errorf("%w: no %s frame for vehicle %s", ErrNotFound, kind, vehicleID)
 	}
@@ -401,7 +410,7 @@ func (s *sqliteStore) LatestFrame(ctx context.Context, vehicleID, kind string) (
 }
 
 func (s *sqliteStore) ListFrames(ctx context.Context, vehicleID string, from, to time.Time, limit int) ([]FrameRecord, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+sqliteFrameCols+` FROM frames WHERE vehicle_id=? AND ts_us>=? AND ts_us<? ORDER BY epoch, seq LIMIT ?`,
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+sqliteFrameReadCols+` FROM frames WHERE vehicle_id=? AND ts_us>=? AND ts_us<? ORDER BY epoch, seq LIMIT ?`,
 		vehicleID, from.UnixMicro(), to.UnixMicro(), pageSize(limit))
 	if err != nil {
 		return nil, err
@@ -419,7 +428,7 @@ func (s *sqliteStore) ListFrames(ctx context.Context, vehicleID string, from, to
 }
 
 func (s *sqliteStore) GetFrame(ctx context.Context, vehicleID string, epoch, seq int64) (FrameRecord, error) {
-	f, err := scanSQLiteFrame(s.rdb.QueryRowContext(ctx, `SELECT `+sqliteFrameCols+` FROM frames WHERE vehicle_id=?1 AND epoch=?2 AND seq=?3
+	f, err := scanSQLiteFrame(s.rdb.QueryRowContext(ctx, `SELECT `+sqliteFrameReadCols+` FROM frames WHERE vehicle_id=?1 AND epoch=?2 AND seq=?3
 		UNION ALL SELECT `+sqliteHeartbeatCols+` FROM vehicle_heartbeats WHERE vehicle_id=?1 AND epoch=?2 AND seq=?3 LIMIT 1`, vehicleID, epoch, seq))
 	if errors.Is(err, sql.ErrNoRows) {
 		return FrameRecord{}, fmt.Errorf("%w: frame %s/%d/%d", ErrNotFound, vehicleID, epoch, seq)

@@ -117,6 +117,7 @@ type Store interface {
 	GetSetting(ctx context.Context, key string) ([]byte, error)
 
 	TelemetryStore
+	RetentionStore
 	PKIStore
 	AuthorityStore
 	CommandStore

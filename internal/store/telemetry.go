@@ -140,11 +140,14 @@ type FrameRecord struct {
 	TS         time.Time // the frame's own timestamp
 	ReceivedAt time.Time // gateway time of acceptance
 	Alg, KID   string
-	Hash       []byte // SHA-256 of Raw
-	Raw        []byte // the frame member's bytes, as received (canonical)
-	Sig        []byte
+	Hash       []byte // SHA-256 of Raw (as received: kept when Raw is purged)
+	Raw        []byte // the frame member's bytes, as received (canonical); empty once purged
+	Sig        []byte // empty once purged
 	Verdict    string // "accepted", or "accepted_with_findings"
 	Findings   string // comma-separated plausibility finding codes
+	// PurgedAt is when retention emptied Raw and Sig (retention.go); zero
+	// while the payload is kept. A purged row's Raw is not the frame.
+	PurgedAt time.Time
 	// Events are appended to the events table in the same transaction if,
 	// and only if, the frame is stored (AppendStored): the decision and its
 	// security events are durable together.
