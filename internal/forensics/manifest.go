@@ -33,7 +33,7 @@ const (
 	uncoveredPending  = "not-yet-sequenced" // the sequencer had not covered it when the export ended
 	uncoveredMissing  = "not-in-log"        // the log has no item for it
 	uncoveredMismatch = "log-hash-differs"  // the log's item has another hash: the row changed after it was logged
-	uncoveredNotItem  = "not-a-log-item"    // the row is not an audit item (the latest heartbeat; command views)
+	uncoveredNotItem  = "not-a-log-item"    // the row is not an audit item (the latest heartbeat)
 	timeLayout        = "2006-01-02T15:04:05.000000000Z"
 )
 
