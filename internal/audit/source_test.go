@@ -127,3 +127,44 @@ func TestAttackRowTamperNamedBySource(t *testing.T) {
 		}
 	})
 }
+
+// TestApprovalRenewalIsAKnownFinding pins a known limit (docs/AUDIT.md,
+// "What is left"): the store keeps one approval per command and approver,
+// so renewing an expired approval replaces the row the earlier approval's
+// item was taken from, and Verify with the store's Source reports that
+// item as edited. The renewal itself verifies. When the store keeps every
+// approval, this test changes to want no finding.
+func TestApprovalRenewalIsAKnownFinding(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		l := newTestLog(t, e)
+		at := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+		c := store.Command{ID: "c-1", Vehicle: "V", Carrier: "acme", RequestedBy: "urn:x", Type: "route_update", Payload: []byte(`{}`),
+			RiskClass: "elevated", ApprovalsRequired: 1, State: store.CommandPendingApproval, ExpiresAt: at.Add(time.Hour), CreatedAt: at}
+		if err := l.st.CreateCommand(ctx, c, "urn:x", "requested", nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []store.Approval{
+			{Command: "c-1", Approver: "urn:ann", At: at, ExpiresAt: at.Add(time.Minute)},
+			{Command: "c-1", Approver: "urn:ann", At: at.Add(2 * time.Minute), ExpiresAt: at.Add(3 * time.Minute)},
+		} {
+			if err := l.st.AddApproval(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := l.seq.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cp, err := l.st.LatestAuditCheckpoint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := audit.Verify(ctx, l.st, l.key.Verifier(), cp.Note, audit.VerifyOptions{Source: audit.StoreSource{Rows: l.st}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Items: c-1, c-1/1, the first approval (2), the renewal (3).
+		if len(r.Findings) != 1 || r.Findings[0].Kind != audit.FindItemEdited || r.Findings[0].Pos != 2 {
+			t.Fatalf("findings %+v, want the first approval's item edited", r.Findings)
+		}
+	})
+}
