@@ -523,3 +523,33 @@ func TestAttackCommandFileSwapped(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackOnceVerifierForgery: the per-verify memo of checked
+// signatures accepts only exactly the message and signature it verified;
+// a forged signature, or the good one over another message, is verified
+// afresh and refused, and a refusal is not remembered as a success.
+func TestAttackOnceVerifierForgery(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(nil, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := note.NewSigner(skey)
+	v, _ := note.NewVerifier(vkey)
+	msg := []byte("checkpoint body\n")
+	sig, err := s.Sign(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ov := &onceVerifier{Verifier: v, ok: map[[sha256.Size]byte]bool{}}
+	bad := slices.Clone(sig)
+	bad[0] ^= 1
+	if ov.Verify(msg, bad) || ov.Verify(msg, bad) {
+		t.Fatal("a forged signature verified")
+	}
+	if !ov.Verify(msg, sig) || !ov.Verify(msg, sig) {
+		t.Fatal("the good signature does not verify")
+	}
+	if ov.Verify([]byte("checkpoint body!\n"), sig) || ov.Verify(msg[:len(msg)-1], sig) || ov.Verify(msg, bad) {
+		t.Fatal("the memo vouched for other bytes")
+	}
+}
