@@ -543,11 +543,15 @@ func TestAttackOnceVerifierForgery(t *testing.T) {
 	ov := &onceVerifier{Verifier: v, ok: map[[sha256.Size]byte]bool{}}
 	bad := slices.Clone(sig)
 	bad[0] ^= 1
-	if ov.Verify(msg, bad) || ov.Verify(msg, bad) {
-		t.Fatal("a forged signature verified")
+	for range 2 { // the second time through the memo
+		if ov.Verify(msg, bad) {
+			t.Fatal("a forged signature verified")
+		}
 	}
-	if !ov.Verify(msg, sig) || !ov.Verify(msg, sig) {
-		t.Fatal("the good signature does not verify")
+	for range 2 {
+		if !ov.Verify(msg, sig) {
+			t.Fatal("the good signature does not verify")
+		}
 	}
 	if ov.Verify([]byte("checkpoint body!\n"), sig) || ov.Verify(msg[:len(msg)-1], sig) || ov.Verify(msg, bad) {
 		t.Fatal("the memo vouched for other bytes")
