@@ -1,5 +1,5 @@
 // Package audit is fifthwheel's tamper-evident log: an RFC 6962 Merkle
-// tree over the gateway's stored frames, events and commands, with signed
+// tree over the gateway's stored frames, events, commands and approvals, with signed
 // C2SP checkpoints and inclusion and consistency proofs that verify offline
 // against the log's public key alone (issue 21; docs/AUDIT.md).
 //

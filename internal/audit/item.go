@@ -19,14 +19,15 @@ type Kind string
 // else; the leaf encoding carries the kind's name, so adding one does not
 // change the format.
 const (
-	KindFrame   Kind = store.AuditKindFrame   // a stored vehicle frame, as received
-	KindEvent   Kind = store.AuditKindEvent   // a stored security event
-	KindCommand Kind = store.AuditKindCommand // a command or one of its transitions, as stored
+	KindFrame    Kind = store.AuditKindFrame    // a stored vehicle frame, as received
+	KindEvent    Kind = store.AuditKindEvent    // a stored security event
+	KindCommand  Kind = store.AuditKindCommand  // a command, one of its transitions, or its issue, delivery or answer, as stored
+	KindApproval Kind = store.AuditKindApproval // an approval of a command, as stored
 )
 
 func (k Kind) known() bool {
 	switch k {
-	case KindFrame, KindEvent, KindCommand:
+	case KindFrame, KindEvent, KindCommand, KindApproval:
 		return true
 	}
 	return false

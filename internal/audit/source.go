@@ -16,6 +16,7 @@ type RowStore interface {
 	GetEvent(ctx context.Context, id string) (store.EventRow, error)
 	GetCommand(ctx context.Context, id string) (store.Command, error)
 	CommandTransitions(ctx context.Context, id string) ([]store.CommandTransition, error)
+	ListApprovals(ctx context.Context, command string) ([]store.Approval, error)
 }
 
 // StoreSource is the Source of a gateway's store: it re-reads the row an
@@ -59,6 +60,8 @@ func (s StoreSource) ItemHash(ctx context.Context, kind Kind, ref string) ([sha2
 		b = e.Body
 	case KindCommand:
 		b, err = s.command(ctx, ref)
+	case KindApproval:
+		b, err = s.approval(ctx, ref)
 	default:
 		return [sha256.Size]byte{}, false, nil
 	}
@@ -99,11 +102,20 @@ func purged(f store.FrameRecord) bool {
 	return f.Purged() && len(f.Raw) == 0 && len(f.Sig) == 0
 }
 
-// command reads "<command_id>" (the command at creation) or
-// "<command_id>/<n>" (its n-th transition). Command ids are the gateway's
-// own and hold no '/'; if one did, a reference naming an existing command
-// with a numeric suffix is read as a transition.
+// command reads "<command_id>" (the command at creation),
+// "<command_id>/<n>" (its n-th transition) or "<command_id>/issue",
+// "/delivery", "/answer" (the columns set once after creation, as they are
+// now). Command ids are the gateway's own and hold no '/'; if one did, a
+// reference naming an existing command with a numeric suffix is read as a
+// transition.
 func (s StoreSource) command(ctx context.Context, ref string) ([]byte, error) {
+	if id, part, ok := store.CommandPart(ref); ok {
+		c, err := s.Rows.GetCommand(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return store.CommandPartBytes(c, part), nil
+	}
 	if id, nS, ok := cutLast(ref); ok {
 		if n, err := strconv.ParseInt(nS, 10, 64); err == nil && n >= 1 && store.TransitionAuditRef(id, n) == ref {
 			trs, err := s.Rows.CommandTransitions(ctx, id)
@@ -123,6 +135,29 @@ func (s StoreSource) command(ctx context.Context, ref string) ([]byte, error) {
 		return nil, err
 	}
 	return store.CommandAuditBytes(c), nil
+}
+
+// approval reads "<command_id>/<at_us>/<approver>": the approver's
+// approval of the command (the store keeps one per approver), so an edited
+// time or expiry hashes otherwise and a deleted row is missing. An
+// approval renewed since (the row now holds the renewal) hashes otherwise
+// too: the store does not keep the approval it replaced (docs/AUDIT.md,
+// "What is left").
+func (s StoreSource) approval(ctx context.Context, ref string) ([]byte, error) {
+	cmd, _, approver, ok := store.ParseApprovalAuditRef(ref)
+	if !ok {
+		return nil, errBadRef
+	}
+	as, err := s.Rows.ListApprovals(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range as {
+		if a.Approver == approver {
+			return store.ApprovalAuditBytes(a), nil
+		}
+	}
+	return nil, store.ErrNotFound
 }
 
 func cutLast(s string) (before, after string, ok bool) {

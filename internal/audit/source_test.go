@@ -13,9 +13,9 @@ import (
 )
 
 // gatewayRows stores, through the store as the gateway does, a frame, an
-// event and a command with two transitions (items in this order: frame
-// V/0/1, frame V/0/2, event ev-1, command c-1, c-1/1, c-1/2), sequences them
-// as one leaf and returns the checkpoint saved then.
+// event and a command with its transitions, approval, issue, delivery and
+// answer (items in this order: frame V/0/1, frame V/0/2, event ev-1,
+// command c-1, c-1/1, c-1/2, then those below), sequences them as one leaf and returns the checkpoint saved then.
 func gatewayRows(t *testing.T, l *testLog) []byte {
 	t.Helper()
 	at := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
@@ -42,6 +42,24 @@ func gatewayRows(t *testing.T, l *testLog) []byte {
 		To: store.CommandApproved, At: at, Actor: "urn:ann", Reason: "ok"}); err != nil {
 		t.Fatal(err)
 	}
+	// An approval (item 6), the queueing's issue (cmd_seq, nonce: items 7
+	// transition, 8 issue), delivery (9 transition, 10 delivery) and the
+	// vehicle's answer (11 transition, 12 answer).
+	if err := l.st.AddApproval(ctx, store.Approval{Command: "c-1", Approver: "urn:ann", At: at, ExpiresAt: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.st.QueueCommand(ctx, store.CommandTransition{ID: "c-1", From: store.CommandApproved, To: store.CommandQueued, At: at,
+		Actor: "urn:gw", Reason: "queued"}, []byte("nonce"), at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.st.TransitionCommand(ctx, store.CommandTransition{ID: "c-1", From: store.CommandQueued, To: store.CommandDelivered, At: at,
+		Actor: "urn:gw", Reason: "delivered", DeliveredBy: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.st.TransitionCommand(ctx, store.CommandTransition{ID: "c-1", From: store.CommandDelivered, To: store.CommandAccepted, At: at,
+		Actor: "urn:v", Reason: "ok", Verdict: "accepted", AnswerReason: "ok"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := l.seq.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +71,8 @@ func gatewayRows(t *testing.T, l *testLog) []byte {
 }
 
 // TestAttackRowTamperNamedBySource: on both engines, the rows the log
-// covers (frames, events, commands, transitions) edited or deleted directly
+// covers (frames, events, commands, transitions, approvals, a command's
+// cmd_seq, nonce, delivery and answer) edited or deleted directly
 // in the database, the log's own tables untouched: Verify with the store's
 // Source names each tampered row by its leaf and position; without the
 // Source nothing is found (the items still match their leaves), which is
@@ -71,6 +90,14 @@ func TestAttackRowTamperNamedBySource(t *testing.T) {
 		{"event deleted", same(`DELETE FROM events WHERE id='ev-1'`), audit.FindItemSourceMissing, 2},
 		{"command payload edited", sqlStep{`UPDATE commands SET payload=X'7b7d7d' WHERE id='c-1'`, `UPDATE commands SET payload='\x7b7d7d'::bytea WHERE id='c-1'`}, audit.FindItemEdited, 3},
 		{"transition actor edited", same(`UPDATE command_transitions SET actor='urn:mallory' WHERE command_id='c-1' AND n=2`), audit.FindItemEdited, 5},
+		{"approval expiry extended", sqlStep{`UPDATE approvals SET expires_us=expires_us+86400000000 WHERE command_id='c-1'`,
+			`UPDATE approvals SET expires_at=expires_at+interval '1 day' WHERE command_id='c-1'`}, audit.FindItemEdited, 6},
+		{"approval approver swapped", same(`UPDATE approvals SET approver='urn:mallory' WHERE command_id='c-1'`), audit.FindItemSourceMissing, 6},
+		{"approval deleted", same(`DELETE FROM approvals WHERE command_id='c-1'`), audit.FindItemSourceMissing, 6},
+		{"command cmd_seq edited", same(`UPDATE commands SET cmd_seq=7 WHERE id='c-1'`), audit.FindItemEdited, 8},
+		{"command nonce edited", sqlStep{`UPDATE commands SET nonce=X'00' WHERE id='c-1'`, `UPDATE commands SET nonce='\x00'::bytea WHERE id='c-1'`}, audit.FindItemEdited, 8},
+		{"command delivered_by edited", same(`UPDATE commands SET delivered_by='r2' WHERE id='c-1'`), audit.FindItemEdited, 10},
+		{"vehicle answer edited", same(`UPDATE commands SET verdict='rejected' WHERE id='c-1'`), audit.FindItemEdited, 12},
 	}
 	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
 		for _, c := range cases {
@@ -195,6 +222,47 @@ func TestAttackPurgedFrameRowTamperNamed(t *testing.T) {
 					t.Fatalf("findings:\n%s\nwant one %s at leaf 0 pos %d", strings.Join(got, "\n"), c.want, c.pos)
 				}
 			})
+		}
+	})
+}
+
+// TestApprovalRenewalIsAKnownFinding pins a known limit (docs/AUDIT.md,
+// "What is left"): the store keeps one approval per command and approver,
+// so renewing an expired approval replaces the row the earlier approval's
+// item was taken from, and Verify with the store's Source reports that
+// item as edited. The renewal itself verifies. When the store keeps every
+// approval, this test changes to want no finding.
+func TestApprovalRenewalIsAKnownFinding(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		l := newTestLog(t, e)
+		at := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+		c := store.Command{ID: "c-1", Vehicle: "V", Carrier: "acme", RequestedBy: "urn:x", Type: "route_update", Payload: []byte(`{}`),
+			RiskClass: "elevated", ApprovalsRequired: 1, State: store.CommandPendingApproval, ExpiresAt: at.Add(time.Hour), CreatedAt: at}
+		if err := l.st.CreateCommand(ctx, c, "urn:x", "requested", nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []store.Approval{
+			{Command: "c-1", Approver: "urn:ann", At: at, ExpiresAt: at.Add(time.Minute)},
+			{Command: "c-1", Approver: "urn:ann", At: at.Add(2 * time.Minute), ExpiresAt: at.Add(3 * time.Minute)},
+		} {
+			if err := l.st.AddApproval(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := l.seq.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cp, err := l.st.LatestAuditCheckpoint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := audit.Verify(ctx, l.st, l.key.Verifier(), cp.Note, audit.VerifyOptions{Source: audit.StoreSource{Rows: l.st}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Items: c-1, c-1/1, the first approval (2), the renewal (3).
+		if len(r.Findings) != 1 || r.Findings[0].Kind != audit.FindItemEdited || r.Findings[0].Pos != 2 {
+			t.Fatalf("findings %+v, want the first approval's item edited", r.Findings)
 		}
 	})
 }

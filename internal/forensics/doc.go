@@ -1,7 +1,9 @@
 // Package forensics builds and checks forensic bundles (issue 21,
 // docs/FORENSICS.md): a tar.gz of one vehicle's evidence over a time window
 // (its raw signed frames exactly as received, its latest signed heartbeat,
-// its certificates and frame keys, its commands, its security events), an
+// its certificates and frame keys, its commands created in the window as
+// their log items (creation, transitions, approvals, issue, delivery,
+// answer), its security events), an
 // inclusion proof into the audit log for every logged item against one
 // signed checkpoint, a manifest signed by the gateway's audit log key, and
 // an append-only chain-of-custody log.

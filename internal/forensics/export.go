@@ -197,34 +197,15 @@ func Export(ctx context.Context, src Source, key *audit.LogKey, req ExportReques
 	}
 	sum.Events = len(events)
 
-	// Commands with their transitions and approvals: a view of the rows,
-	// not their logged bytes (see the package doc).
-	cmds, err := src.ListCommands(ctx, store.CommandFilter{Scope: store.AllCarriers(), Vehicle: req.Vehicle, Limit: MaxCommands + 1})
+	// Commands created in the window, each as its log items: the command
+	// at creation, every transition, every approval, and what was issued
+	// to the vehicle, who delivered it and what the vehicle answered.
+	cmdFiles, n, err := commandFiles(ctx, src, req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("forensics: commands: %w", err)
+		return nil, nil, err
 	}
-	if len(cmds) > MaxCommands {
-		return nil, nil, fmt.Errorf("%w: more than %d commands", ErrTooLarge, MaxCommands)
-	}
-	for _, c := range cmds {
-		if tokenErr(c.ID, refExtra) != nil {
-			return nil, nil, fmt.Errorf("forensics: command id %q cannot be named in a manifest", c.ID)
-		}
-		trs, err := src.CommandTransitions(ctx, c.ID)
-		if err != nil {
-			return nil, nil, fmt.Errorf("forensics: command %s: %w", c.ID, err)
-		}
-		aps, err := src.ListApprovals(ctx, c.ID)
-		if err != nil {
-			return nil, nil, fmt.Errorf("forensics: command %s: %w", c.ID, err)
-		}
-		b, err := json.MarshalIndent(map[string]any{"command": c, "transitions": trs, "approvals": aps}, "", "  ")
-		if err != nil {
-			return nil, nil, err
-		}
-		ev = append(ev, pending{ref: c.ID, path: "commands/" + c.ID + ".json", data: b})
-	}
-	sum.Commands = len(cmds)
+	ev = append(ev, cmdFiles...)
+	sum.Commands = n
 
 	pkiFiles, err := certFiles(ctx, src, req)
 	if err != nil {
@@ -286,14 +267,14 @@ func Export(ctx context.Context, src Source, key *audit.LogKey, req ExportReques
 		if err != nil {
 			return nil, nil, fmt.Errorf("forensics: proof of %s %s: %w", p.kind, p.ref, err)
 		}
-		proofPath := "proofs/" + p.path + ".proof"
-		files = append(files, file{path: proofPath, data: pr})
+		pp := proofPath(p.path)
+		files = append(files, file{path: pp, data: pr})
 		if p.purged() {
 			var h [sha256.Size]byte
 			copy(h[:], p.hash)
-			m.Purged = append(m.Purged, manifestPurged{Kind: string(p.kind), Ref: p.ref, Hash: h, Proof: proofPath})
+			m.Purged = append(m.Purged, manifestPurged{Kind: string(p.kind), Ref: p.ref, Hash: h, Proof: pp})
 		} else {
-			m.Items = append(m.Items, manifestItem{Kind: string(p.kind), Ref: p.ref, Path: p.path, Proof: proofPath})
+			m.Items = append(m.Items, manifestItem{Kind: string(p.kind), Ref: p.ref, Path: p.path, Proof: pp})
 		}
 		sum.Covered++
 	}
@@ -317,8 +298,89 @@ func kindOf(p pending) string {
 	if p.path == heartbeatPath {
 		return "heartbeat"
 	}
-	return "command"
+	return string(p.kind)
 }
+
+// commandFiles are the log items of the vehicle's commands created in the
+// window, as files (commands/<id>/...: the exact bytes each item hashes,
+// so Verify re-hashes the file), and how many commands.
+func commandFiles(ctx context.Context, src Source, req ExportRequest) ([]pending, int, error) {
+	var out []pending
+	n := 0
+	after := ""
+	for {
+		page, err := src.ListCommands(ctx, store.CommandFilter{Scope: store.AllCarriers(), Vehicle: req.Vehicle, After: after, Limit: store.MaxPage})
+		if err != nil {
+			return nil, 0, fmt.Errorf("forensics: commands: %w", err)
+		}
+		for _, c := range page {
+			if c.CreatedAt.Before(req.Since) || !c.CreatedAt.Before(req.Until) {
+				continue
+			}
+			if n++; n > MaxCommands {
+				return nil, 0, fmt.Errorf("%w: more than %d commands", ErrTooLarge, MaxCommands)
+			}
+			fs, err := oneCommand(ctx, src, c)
+			if err != nil {
+				return nil, 0, err
+			}
+			out = append(out, fs...)
+		}
+		if len(page) < store.MaxPage {
+			return out, n, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// oneCommand is one command's items as files.
+func oneCommand(ctx context.Context, src Source, c store.Command) ([]pending, error) {
+	dir := "commands/" + c.ID + "/"
+	if !safeToken(c.ID, "._-") || !validPath(proofPath(dir+"transition-99.json")) {
+		return nil, fmt.Errorf("forensics: command id %q cannot be named in a bundle", c.ID)
+	}
+	trs, err := src.CommandTransitions(ctx, c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("forensics: command %s: %w", c.ID, err)
+	}
+	aps, err := src.ListApprovals(ctx, c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("forensics: command %s: %w", c.ID, err)
+	}
+	if len(trs)+len(aps)+4 > MaxCommandFiles {
+		return nil, fmt.Errorf("%w: command %s has %d transitions and %d approvals", ErrTooLarge, c.ID, len(trs), len(aps))
+	}
+	out := []pending{{kind: audit.KindCommand, ref: c.ID, path: dir + "command.json", data: store.CommandAuditBytes(c)}}
+	for i, tr := range trs {
+		k := int64(i + 1)
+		out = append(out, pending{kind: audit.KindCommand, ref: store.TransitionAuditRef(c.ID, k),
+			path: fmt.Sprintf("%stransition-%d.json", dir, k), data: store.TransitionAuditBytes(tr, k)})
+	}
+	for i, a := range aps {
+		ref := store.ApprovalAuditRef(a)
+		if tokenErr(ref, refExtra) != nil {
+			return nil, fmt.Errorf("forensics: approval %q cannot be named in a manifest", ref)
+		}
+		out = append(out, pending{kind: audit.KindApproval, ref: ref, path: fmt.Sprintf("%sapproval-%d.json", dir, i+1), data: store.ApprovalAuditBytes(a)})
+	}
+	// The parts set once after creation, each only once it is set.
+	parts := []struct {
+		ref, name string
+		set       bool
+	}{
+		{store.CommandIssueRef(c.ID), "issue", c.CmdSeq > 0},
+		{store.CommandDeliveryRef(c.ID), "delivery", c.DeliveredBy != ""},
+		{store.CommandAnswerRef(c.ID), "answer", c.Verdict != "" || c.AnswerReason != ""},
+	}
+	for _, p := range parts {
+		if p.set {
+			out = append(out, pending{kind: audit.KindCommand, ref: p.ref, path: dir + p.name + ".json", data: store.CommandPartBytes(c, p.name)})
+		}
+	}
+	return out, nil
+}
+
+func proofPath(path string) string { return "proofs/" + path + ".proof" }
 
 // vehicleEvents pages through the events whose subject is the vehicle's
 // principal URI, keeping those in the window.

@@ -2,6 +2,7 @@ package forensics
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,15 +25,20 @@ func attackedVehicle(t testing.TB, e storetest.Engine) (*fixture, []byte, *Summa
 	f.appendFrames(t, 1, 5)
 	f.appendEvent(t, "stale_counter")
 	f.appendEvent(t, "replayed_frame")
+	f.command(t, "cmd-1", testVehicle, f.now.Add(-time.Minute))
 	f.drain(t)
 	b, sum := f.export(t)
 	return f, b, sum
 }
 
+// commandItems is how many log items the fixture's command has: its
+// creation, 5 transitions, 1 approval, its issue, delivery and answer.
+const commandItems = 10
+
 func TestExportVerifyOffline(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
 		f, b, sum := attackedVehicle(t, e)
-		if sum.Frames != 5 || sum.Events != 2 || !sum.Heartbeat || sum.Covered != 7 || sum.Certs != 1 || sum.Keys != 1 {
+		if sum.Frames != 5 || sum.Events != 2 || sum.Commands != 1 || !sum.Heartbeat || sum.Covered != 7+commandItems || sum.Certs != 1 || sum.Keys != 1 {
 			t.Fatalf("summary %+v", sum)
 		}
 		if sum.Uncovered[uncoveredNotItem] != 1 || len(sum.Uncovered) != 1 {
@@ -46,7 +52,7 @@ func TestExportVerifyOffline(t *testing.T) {
 		for _, c := range r.Checks {
 			counts[c.Name]++
 		}
-		if counts[CheckInclusion] != 7 || counts[CheckFrameSig] != 6 || counts[CheckCertChain] != 1 || counts[CheckCheckpoint] != 1 {
+		if counts[CheckInclusion] != 7+commandItems || counts[CheckFrameSig] != 6 || counts[CheckCertChain] != 1 || counts[CheckCheckpoint] != 1 {
 			t.Fatalf("checks run: %v", counts)
 		}
 		if r.Case != "CASE-21" || r.Vehicle != testVehicle || r.ExportedBy != "urn:fifthwheel:operator:alice" {
@@ -77,7 +83,7 @@ func TestExportListsItemsNotYetCovered(t *testing.T) {
 		f, _, _ := attackedVehicle(t, e)
 		f.appendEvent(t, "bad_signature") // not sequenced
 		b, sum := f.export(t)
-		if sum.Uncovered[uncoveredPending] != 1 || sum.Covered != 7 {
+		if sum.Uncovered[uncoveredPending] != 1 || sum.Covered != 7+commandItems {
 			t.Fatalf("summary %+v", sum)
 		}
 		r := Verify(b, f.key.Verifier(), nil)
@@ -87,7 +93,7 @@ func TestExportListsItemsNotYetCovered(t *testing.T) {
 		// Once sequenced, a new export proves it.
 		f.drain(t)
 		_, sum = f.export(t)
-		if sum.Covered != 8 || sum.Uncovered[uncoveredPending] != 0 {
+		if sum.Covered != 8+commandItems || sum.Uncovered[uncoveredPending] != 0 {
 			t.Fatalf("after the sequencer: %+v", sum)
 		}
 	})
@@ -357,9 +363,10 @@ func flipEveryByte(t *testing.T, f *fixture, b []byte, stride func(path string) 
 // 31 s on the 2-core machine, 2026-12-05): too slow for every run, above
 // all under -race. So each format is flipped at every byte where it first
 // occurs (the manifest, the checkpoint, custody entries, keys, certificates,
-// the vehicle and heartbeat, the first frame, event and proof), and the
-// further files of a kind already covered (more frames, events, proofs,
-// whose checks are the same code) at every 7th byte. Under the race
+// the vehicle and heartbeat, the first frame, event and proof, a
+// command's approval and answer), and the further files of a kind already
+// covered (more frames, events, command items, proofs, whose checks are
+// the same code) at every 7th byte. Under the race
 // detector (about ten times slower: 111 s) only the signed notes (the
 // manifest, the checkpoint, custody entries) are flipped at every byte,
 // the rest at every 13th.
@@ -372,7 +379,8 @@ func byteStride(path string) int {
 	}
 	for _, full := range []string{manifestPath, checkpointPath, vehiclePath, heartbeatPath, keysPath, certsPath,
 		rootPath, interPath, "frames/0-1.json", "proofs/frames/0-1.json.proof", "events/000001.json",
-		"proofs/events/000001.json.proof", custodyDir, "keys/", "pki/cert-"} {
+		custodyDir, "keys/", "pki/cert-", "commands/cmd-1/approval-1.json",
+		"commands/cmd-1/answer.json"} {
 		if path == full || strings.HasSuffix(full, "/") && strings.HasPrefix(path, full) || strings.HasSuffix(full, "-") && strings.HasPrefix(path, full) {
 			return 1
 		}
@@ -507,4 +515,156 @@ func TestAttackByteFlipPurgedBundle(t *testing.T) {
 		}
 		return 31
 	})
+}
+
+// TestExportCommandsInWindow: the bundle holds the vehicle's commands
+// created in the window, each as its log items with a proof (the
+// command, every transition, every approval, what was issued, who
+// delivered it and the vehicle's answer), and no other vehicle's command
+// nor one created before the window.
+func TestExportCommandsInWindow(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		f := newFixture(t, e)
+		if err := f.st.CreateVehicle(ctx, store.Vehicle{ID: "truck-other", Status: store.VehicleActive, CreatedAt: f.now.Add(-time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		f.command(t, "cmd-old", testVehicle, f.now.Add(-time.Hour))
+		f.command(t, "cmd-in", testVehicle, f.now.Add(-time.Minute))
+		f.command(t, "cmd-other", "truck-other", f.now.Add(-time.Minute))
+		f.drain(t)
+		b, sum := f.export(t)
+		if sum.Commands != 1 || sum.Covered != commandItems || len(sum.Uncovered) != 0 {
+			t.Fatalf("summary %+v", sum)
+		}
+		r := Verify(b, f.key.Verifier(), nil)
+		if !r.OK() {
+			t.Fatalf("verify: %s", strings.Join(r.Lines(), "\n"))
+		}
+		files, _ := readBundle(b)
+		got := map[string][]byte{}
+		for _, fl := range files {
+			if strings.HasPrefix(fl.path, "commands/") {
+				got[fl.path] = fl.data
+			}
+			if strings.Contains(fl.path, "cmd-old") || strings.Contains(fl.path, "cmd-other") {
+				t.Fatalf("%s is in the bundle", fl.path)
+			}
+		}
+		want := []string{"command", "transition-1", "transition-2", "transition-3", "transition-4", "transition-5", "approval-1", "issue", "delivery", "answer"}
+		if len(got) != len(want) {
+			t.Fatalf("command files: %d, want %d", len(got), len(want))
+		}
+		for _, w := range want {
+			if got["commands/cmd-in/"+w+".json"] == nil {
+				t.Fatalf("no %s", w)
+			}
+		}
+		for path, sub := range map[string]string{
+			"commands/cmd-in/approval-1.json": `"approver":"urn:fifthwheel:operator:bob"`,
+			"commands/cmd-in/issue.json":      `"cmd_seq":2`,
+			"commands/cmd-in/delivery.json":   `"delivered_by":"replica-a"`,
+			"commands/cmd-in/answer.json":     `"verdict":"accepted"`,
+		} {
+			if !bytes.Contains(got[path], []byte(sub)) {
+				t.Fatalf("%s = %s, want %s in it", path, got[path], sub)
+			}
+		}
+	})
+}
+
+// TestAttackApprovalEditedBeforeExport: an approval row edited in the
+// database (its expiry extended) before the export no longer hashes to its
+// log item: the bundle lists it as log-hash-differs instead of proving the
+// edited row, and verify reports it as not covered.
+func TestAttackApprovalEditedBeforeExport(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		f := newFixture(t, e)
+		f.command(t, "cmd-1", testVehicle, f.now.Add(-time.Minute))
+		f.drain(t)
+		storetest.Exec(t, f.cfg, "UPDATE approvals SET expires_us = expires_us + 86400000000 WHERE command_id = 'cmd-1'",
+			"UPDATE approvals SET expires_at = expires_at + interval '1 day' WHERE command_id = 'cmd-1'")
+		b, sum := f.export(t)
+		if sum.Uncovered[uncoveredMismatch] != 1 || sum.Covered != commandItems-1 {
+			t.Fatalf("summary %+v", sum)
+		}
+		r := Verify(b, f.key.Verifier(), nil)
+		if !r.OK() || r.Uncovered != 1 {
+			t.Fatalf("verify: ok %v, uncovered %d: %v", r.OK(), r.Uncovered, r.Lines())
+		}
+	})
+}
+
+// TestAttackCommandFileSwapped: a command file replaced by another item's
+// bytes under a re-signed manifest (a gateway vouching for an answer the
+// vehicle never gave) fails its inclusion proof.
+func TestAttackCommandFileSwapped(t *testing.T) {
+	f, b, _ := attackedVehicle(t, storetest.Engines()[0])
+	forged := []byte(`{"id":"cmd-1","verdict":"rejected","answer_reason":"ok"}`)
+	bad := rewrite(t, b, func(fs []file) []file {
+		for i := range fs {
+			if fs[i].path == "commands/cmd-1/answer.json" {
+				fs[i].data = forged
+			}
+		}
+		text, err := audit.OpenStatement(fs[0].data, f.key.Verifier(), ManifestHeader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := parseManifest(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range m.Files {
+			if m.Files[i].Path == "commands/cmd-1/answer.json" {
+				m.Files[i].Hash, m.Files[i].Size = sha256.Sum256(forged), len(forged)
+			}
+		}
+		if fs[0].data, err = f.key.SignStatement(ManifestHeader, m.encode()); err != nil {
+			t.Fatal(err)
+		}
+		return fs
+	})
+	r := Verify(bad, f.key.Verifier(), nil)
+	if r.OK() {
+		t.Fatal("a forged answer verified")
+	}
+	for _, c := range r.Failed() {
+		if c.Name != CheckInclusion || c.File != "commands/cmd-1/answer.json" {
+			t.Fatalf("unexpected failure %v", c)
+		}
+	}
+}
+
+// TestAttackOnceVerifierForgery: the per-verify memo of checked
+// signatures accepts only exactly the message and signature it verified;
+// a forged signature, or the good one over another message, is verified
+// afresh and refused, and a refusal is not remembered as a success.
+func TestAttackOnceVerifierForgery(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(nil, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := note.NewSigner(skey)
+	v, _ := note.NewVerifier(vkey)
+	msg := []byte("checkpoint body\n")
+	sig, err := s.Sign(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ov := &onceVerifier{Verifier: v, ok: map[[sha256.Size]byte]bool{}}
+	bad := slices.Clone(sig)
+	bad[0] ^= 1
+	for range 2 { // the second time through the memo
+		if ov.Verify(msg, bad) {
+			t.Fatal("a forged signature verified")
+		}
+	}
+	for range 2 {
+		if !ov.Verify(msg, sig) {
+			t.Fatal("the good signature does not verify")
+		}
+	}
+	if ov.Verify([]byte("checkpoint body!\n"), sig) || ov.Verify(msg[:len(msg)-1], sig) || ov.Verify(msg, bad) {
+		t.Fatal("the memo vouched for other bytes")
+	}
 }

@@ -227,3 +227,40 @@ func (f *fixture) export(t testing.TB) ([]byte, *Summary) {
 	}
 	return b, sum
 }
+
+// command stores, through the store as the command service does, a route
+// update for vehicle created at at, approved by one approver, queued,
+// delivered and answered by the vehicle: its items (creation, 5
+// transitions, the approval, issue, delivery, answer) are the store's own.
+func (f *fixture) command(t testing.TB, id, vehicle string, at time.Time) {
+	t.Helper()
+	c := store.Command{ID: id, Vehicle: vehicle, Carrier: "acme-freight", RequestedBy: "urn:fifthwheel:client:acme", Type: "route_update",
+		Payload: []byte(`{"waypoints":[]}`), RiskClass: "elevated", ApprovalsRequired: 1, State: store.CommandPendingApproval,
+		ExpiresAt: at.Add(time.Hour), CreatedAt: at}
+	if err := f.st.CreateCommand(ctx, c, c.RequestedBy, "requested", nil); err != nil {
+		t.Fatal(err)
+	}
+	approver := "urn:fifthwheel:operator:bob"
+	if err := f.st.AddApproval(ctx, store.Approval{Command: id, Approver: approver, At: at.Add(time.Second), ExpiresAt: at.Add(16 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	tr := func(from, to store.CommandState, actor string) store.CommandTransition {
+		return store.CommandTransition{ID: id, From: from, To: to, At: at.Add(2 * time.Second), Actor: actor, Reason: "test"}
+	}
+	if _, err := f.st.TransitionCommand(ctx, tr(store.CommandPendingApproval, store.CommandApproved, approver)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.QueueCommand(ctx, tr(store.CommandApproved, store.CommandQueued, "urn:fifthwheel:system:gateway"), []byte("nonce-"+id), at.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	dl := tr(store.CommandQueued, store.CommandDelivered, "urn:fifthwheel:system:gateway")
+	dl.DeliveredBy = "replica-a"
+	if _, err := f.st.TransitionCommand(ctx, dl); err != nil {
+		t.Fatal(err)
+	}
+	an := tr(store.CommandDelivered, store.CommandAccepted, "urn:fifthwheel:vehicle:"+vehicle)
+	an.Verdict, an.AnswerReason = "accepted", "ok"
+	if _, err := f.st.TransitionCommand(ctx, an); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -15,12 +15,17 @@ const (
 	MaxEvents = 5_000
 	// MaxCommands bounds the commands of one export, likewise.
 	MaxCommands = 1_000
+	// MaxCommandFiles bounds one command's files: its creation, its
+	// transitions (the state machine allows five), its approvals (one per
+	// approver, a handful), and its issue, delivery and answer. A command
+	// with more is refused with ErrTooLarge rather than cut.
+	MaxCommandFiles = 32
 	// MaxCerts and MaxKeys bound a vehicle's certificates and frame keys.
 	MaxCerts = 1_000
 	MaxKeys  = 1_000
 	// MaxFiles bounds the files of a bundle: every item has a file and a
 	// proof, plus certificates, keys and custody entries.
-	MaxFiles = 2*(MaxFrames+MaxEvents+MaxCommands) + 2*MaxCerts + MaxKeys + MaxCustody + 16
+	MaxFiles = 2*(MaxFrames+MaxEvents+MaxCommands*MaxCommandFiles) + 2*MaxCerts + MaxKeys + MaxCustody + 16
 	// MaxFileSize bounds one file (an item proof carries a leaf of up to
 	// 256 KiB; a frame is at most 16 KiB).
 	MaxFileSize = 1 << 20

@@ -33,7 +33,7 @@ const (
 	uncoveredPending  = "not-yet-sequenced" // the sequencer had not covered it when the export ended
 	uncoveredMissing  = "not-in-log"        // the log has no item for it
 	uncoveredMismatch = "log-hash-differs"  // the log's item has another hash: the row changed after it was logged
-	uncoveredNotItem  = "not-a-log-item"    // the row is not an audit item (the latest heartbeat; command views)
+	uncoveredNotItem  = "not-a-log-item"    // the row is not an audit item (the latest heartbeat)
 	// noFile is the path of an uncovered line about a purged frame: its
 	// payload is gone, so no file holds it.
 	noFile     = "-"

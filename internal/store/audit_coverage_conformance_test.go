@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/fifthwheel/fifthwheel/internal/store"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
@@ -104,5 +105,87 @@ func TestAuditCoverageConformance(t *testing.T) {
 			t.Fatalf("stale transition: %v", err)
 		}
 		wantNoItem(t, st, store.AuditKindCommand, "cmd-1/4")
+		// What the vehicle receives: cmd_seq, nonce and issue time, from
+		// the queueing's commit.
+		queued, err := st.GetCommand(ctx, "cmd-1")
+		if err != nil || queued.CmdSeq != 1 || len(queued.Nonce) == 0 {
+			t.Fatalf("queued: %+v, %v", queued, err)
+		}
+		wantOneItem(t, st, store.AuditKindCommand, store.CommandIssueRef("cmd-1"), store.CommandPartBytes(queued, "issue"))
+		wantNoItem(t, st, store.AuditKindCommand, store.CommandDeliveryRef("cmd-1"))
+		// The delivery (by which replica) and the vehicle's answer.
+		dl := step("cmd-1", store.CommandQueued, store.CommandDelivered, "urn:fifthwheel:system:gateway")
+		dl.DeliveredBy = "replica-a"
+		if _, err := st.TransitionCommand(ctx, dl); err != nil {
+			t.Fatal(err)
+		}
+		delivered, _ := st.GetCommand(ctx, "cmd-1")
+		wantOneItem(t, st, store.AuditKindCommand, store.CommandDeliveryRef("cmd-1"), store.CommandPartBytes(delivered, "delivery"))
+		wantNoItem(t, st, store.AuditKindCommand, store.CommandAnswerRef("cmd-1"))
+		an := step("cmd-1", store.CommandDelivered, store.CommandRejected, "urn:fifthwheel:vehicle:V1")
+		an.Verdict, an.AnswerReason = "rejected", "unsafe_route"
+		if _, err := st.TransitionCommand(ctx, an); err != nil {
+			t.Fatal(err)
+		}
+		answered, _ := st.GetCommand(ctx, "cmd-1")
+		if answered.Verdict != "rejected" || answered.AnswerReason != "unsafe_route" || answered.DeliveredBy != "replica-a" {
+			t.Fatalf("answered: %+v", answered)
+		}
+		wantOneItem(t, st, store.AuditKindCommand, store.CommandAnswerRef("cmd-1"), store.CommandPartBytes(answered, "answer"))
+		wantOneItem(t, st, store.AuditKindCommand, store.CommandDeliveryRef("cmd-1"), store.CommandPartBytes(answered, "delivery"))
+		if !bytes.Contains(store.CommandPartBytes(answered, "issue"), []byte(`"cmd_seq":1`)) {
+			t.Fatalf("issue bytes: %s", store.CommandPartBytes(answered, "issue"))
+		}
+
+		// Approvals: each from its own commit; a refused duplicate has none,
+		// a renewal of an expired one is another item.
+		c2 := newCmd("cmd-2", "V1", "acme-freight")
+		mustCreate(t, st, c2)
+		a := store.Approval{Command: "cmd-2", Approver: "urn:fifthwheel:operator:bob", At: t0, ExpiresAt: t0.Add(time.Minute)}
+		if err := st.AddApproval(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		wantOneItem(t, st, store.AuditKindApproval, store.ApprovalAuditRef(a), store.ApprovalAuditBytes(a))
+		again := a
+		again.At = t0.Add(time.Second)
+		if err := st.AddApproval(ctx, again); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("a second approval: %v", err)
+		}
+		wantNoItem(t, st, store.AuditKindApproval, store.ApprovalAuditRef(again))
+		if err := st.AddApproval(ctx, store.Approval{Command: "nope", Approver: a.Approver, At: t0, ExpiresAt: t0}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("approval of no command: %v", err)
+		}
+		renew := store.Approval{Command: "cmd-2", Approver: a.Approver, At: t0.Add(2 * time.Minute), ExpiresAt: t0.Add(3 * time.Minute)}
+		if err := st.AddApproval(ctx, renew); err != nil {
+			t.Fatal(err)
+		}
+		wantOneItem(t, st, store.AuditKindApproval, store.ApprovalAuditRef(renew), store.ApprovalAuditBytes(renew))
+		got, err := st.ListApprovals(ctx, "cmd-2")
+		if err != nil || len(got) != 1 || !bytes.Equal(store.ApprovalAuditBytes(got[0]), store.ApprovalAuditBytes(renew)) {
+			t.Fatalf("the approval read back hashes otherwise: %+v, %v", got, err)
+		}
 	})
+}
+
+func TestApprovalAuditRef(t *testing.T) {
+	a := store.Approval{Command: "c-1", Approver: "urn:fifthwheel:operator:a/b", At: time.UnixMicro(1733400000123456)}
+	ref := store.ApprovalAuditRef(a)
+	if ref != "c-1/1733400000123456/urn:fifthwheel:operator:a/b" {
+		t.Fatalf("ref %q", ref)
+	}
+	cmd, at, who, ok := store.ParseApprovalAuditRef(ref)
+	if !ok || cmd != "c-1" || at != 1733400000123456 || who != a.Approver {
+		t.Fatalf("parsed %q %d %q %v", cmd, at, who, ok)
+	}
+	for _, bad := range []string{"", "c-1", "c-1/", "c-1/12", "c-1/12/", "/12/x", "c-1/012/x", "c-1/+12/x", "c-1/x/y"} {
+		if _, _, _, ok := store.ParseApprovalAuditRef(bad); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+	for ref, want := range map[string]string{"c/issue": "issue", "c/delivery": "delivery", "c/answer": "answer", "c/1": "", "issue": "", "/issue": "", "c/issues": ""} {
+		_, part, ok := store.CommandPart(ref)
+		if part != want || ok != (want != "") {
+			t.Errorf("CommandPart(%q) = %q, %v", ref, part, ok)
+		}
+	}
 }

@@ -4,15 +4,17 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"strconv"
+	"strings"
 )
 
 // The kinds of audit items, as stored (package audit's Kind constants are
 // these names): the store makes the items of the rows it writes, in their
 // own transaction, so it names them itself.
 const (
-	AuditKindFrame   = "frame"
-	AuditKindEvent   = "event"
-	AuditKindCommand = "command"
+	AuditKindFrame    = "frame"
+	AuditKindEvent    = "event"
+	AuditKindCommand  = "command"
+	AuditKindApproval = "approval"
 )
 
 // FrameAuditRef is the reference of a frames row's audit item, its primary
@@ -117,4 +119,137 @@ func commandAuditItem(c Command) AuditItem {
 func transitionAuditItem(tr CommandTransition, n int64) AuditItem {
 	h := sha256.Sum256(TransitionAuditBytes(tr, n))
 	return AuditItem{Kind: AuditKindCommand, Ref: TransitionAuditRef(tr.ID, n), Hash: h[:]}
+}
+
+// The references of the items of a command's columns that are set once
+// after its creation, each in the transaction that sets them:
+// "<command_id>/issue" (cmd_seq, nonce, issued_at: QueueCommand, what
+// every delivery of the signed command carries), "<command_id>/delivery"
+// (the replica that delivered it) and "<command_id>/answer" (the vehicle's
+// verdict and reason). Command ids hold no '/', and these suffixes are not
+// numbers, so they never name a transition.
+const (
+	commandIssueSuffix    = "issue"
+	commandDeliverySuffix = "delivery"
+	commandAnswerSuffix   = "answer"
+)
+
+// CommandIssueRef, CommandDeliveryRef and CommandAnswerRef are the
+// references of a command's issue, delivery and answer items.
+func CommandIssueRef(id string) string    { return id + "/" + commandIssueSuffix }
+func CommandDeliveryRef(id string) string { return id + "/" + commandDeliverySuffix }
+func CommandAnswerRef(id string) string   { return id + "/" + commandAnswerSuffix }
+
+// CommandPart names one of a command's set-once parts in a reference
+// "<command_id>/<part>": "issue", "delivery" or "answer"; ok false for any
+// other suffix.
+func CommandPart(ref string) (id, part string, ok bool) {
+	for _, p := range []string{commandIssueSuffix, commandDeliverySuffix, commandAnswerSuffix} {
+		if i := len(ref) - len(p) - 1; i > 0 && ref[i:] == "/"+p {
+			return ref[:i], p, true
+		}
+	}
+	return "", "", false
+}
+
+// commandIssueRow is what the vehicle receives of a queued command beyond
+// its creation: the counter, nonce and issue time the gateway signs into
+// every delivery (session.commandFrame), fixed when it is queued.
+type commandIssueRow struct {
+	ID       string `json:"id"`
+	Vehicle  string `json:"vehicle_id"`
+	CmdSeq   int64  `json:"cmd_seq"`
+	Nonce    []byte `json:"nonce"`
+	IssuedUS int64  `json:"issued_us"`
+}
+
+type commandDeliveryRow struct {
+	ID          string `json:"id"`
+	DeliveredBy string `json:"delivered_by"`
+}
+
+type commandAnswerRow struct {
+	ID           string `json:"id"`
+	Verdict      string `json:"verdict"`
+	AnswerReason string `json:"answer_reason"`
+}
+
+// CommandPartBytes is the byte string the item of one of a command's
+// set-once parts hashes ("issue", "delivery" or "answer", see
+// CommandPart), from the command as stored; nil for another part.
+func CommandPartBytes(c Command, part string) []byte {
+	var v any
+	switch part {
+	case commandIssueSuffix:
+		var issued int64
+		if !c.IssuedAt.IsZero() {
+			issued = c.IssuedAt.UnixMicro()
+		}
+		v = commandIssueRow{ID: c.ID, Vehicle: c.Vehicle, CmdSeq: c.CmdSeq, Nonce: nonNil(c.Nonce), IssuedUS: issued}
+	case commandDeliverySuffix:
+		v = commandDeliveryRow{ID: c.ID, DeliveredBy: c.DeliveredBy}
+	case commandAnswerSuffix:
+		v = commandAnswerRow{ID: c.ID, Verdict: c.Verdict, AnswerReason: c.AnswerReason}
+	default:
+		return nil
+	}
+	b, _ := json.Marshal(v) // cannot fail: strings, ints and bytes only
+	return b
+}
+
+func commandPartItem(c Command, part string) AuditItem {
+	h := sha256.Sum256(CommandPartBytes(c, part))
+	return AuditItem{Kind: AuditKindCommand, Ref: c.ID + "/" + part, Hash: h[:]}
+}
+
+// partItems are the items of the set-once parts a transition tr set on c
+// (c as it is after it, read in the same transaction).
+func partItems(c Command, tr CommandTransition) []AuditItem {
+	var out []AuditItem
+	if tr.DeliveredBy != "" {
+		out = append(out, commandPartItem(c, commandDeliverySuffix))
+	}
+	if tr.Verdict != "" || tr.AnswerReason != "" {
+		out = append(out, commandPartItem(c, commandAnswerSuffix))
+	}
+	return out
+}
+
+// approvalAuditRow is an approvals row as its item commits to it.
+type approvalAuditRow struct {
+	Command   string `json:"command_id"`
+	Approver  string `json:"approver"`
+	AtUS      int64  `json:"at_us"`
+	ExpiresUS int64  `json:"expires_us"`
+}
+
+// ApprovalAuditRef is the reference of an approval's item:
+// "<command_id>/<at, Unix microseconds>/<approver>" (an approver URI may
+// hold '/': it is the rest). The time makes an approver's renewal of an
+// expired approval another item.
+func ApprovalAuditRef(a Approval) string {
+	return a.Command + "/" + strconv.FormatInt(a.At.UnixMicro(), 10) + "/" + a.Approver
+}
+
+// ParseApprovalAuditRef splits an approval item's reference.
+func ParseApprovalAuditRef(ref string) (command string, atUS int64, approver string, ok bool) {
+	command, rest, ok1 := strings.Cut(ref, "/")
+	atS, approver, ok2 := strings.Cut(rest, "/")
+	at, err := strconv.ParseInt(atS, 10, 64)
+	if !ok1 || !ok2 || err != nil || command == "" || approver == "" || strconv.FormatInt(at, 10) != atS {
+		return "", 0, "", false
+	}
+	return command, at, approver, true
+}
+
+// ApprovalAuditBytes is the byte string an approval's item hashes: the
+// JSON of its row.
+func ApprovalAuditBytes(a Approval) []byte {
+	b, _ := json.Marshal(approvalAuditRow{Command: a.Command, Approver: a.Approver, AtUS: a.At.UnixMicro(), ExpiresUS: a.ExpiresAt.UnixMicro()})
+	return b
+}
+
+func approvalAuditItem(a Approval) AuditItem {
+	h := sha256.Sum256(ApprovalAuditBytes(a))
+	return AuditItem{Kind: AuditKindApproval, Ref: ApprovalAuditRef(a), Hash: h[:]}
 }

@@ -218,7 +218,14 @@ func (s *pgStore) TransitionCommand(ctx context.Context, tr CommandTransition) (
 		}
 		var err error
 		c, err = scanPgCommand(tx.QueryRow(ctx, `SELECT `+pgCommandCols+` FROM commands WHERE id=$1`, tr.ID))
-		return err
+		if err != nil {
+			return err
+		}
+		// The delivery and the answer it sets are audit items of this commit.
+		if items := partItems(c, tr); len(items) > 0 {
+			return appendAuditItemsPg(ctx, tx, items)
+		}
+		return nil
 	})
 	return c, err
 }
@@ -246,7 +253,11 @@ func (s *pgStore) QueueCommand(ctx context.Context, tr CommandTransition, nonce 
 		}
 		var err error
 		c, err = scanPgCommand(tx.QueryRow(ctx, `SELECT `+pgCommandCols+` FROM commands WHERE id=$1`, tr.ID))
-		return err
+		if err != nil {
+			return err
+		}
+		// What every delivery will carry is an audit item of this commit.
+		return appendAuditItemsPg(ctx, tx, []AuditItem{commandPartItem(c, commandIssueSuffix)})
 	})
 	return c, err
 }
@@ -277,7 +288,8 @@ func (s *pgStore) AddApproval(ctx context.Context, a Approval) error {
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("%w: %s already approved command %s", ErrConflict, a.Approver, a.Command)
 		}
-		return nil
+		// The approval is an audit item of this commit.
+		return appendAuditItemsPg(ctx, tx, []AuditItem{approvalAuditItem(a)})
 	})
 }
 

@@ -239,7 +239,11 @@ func (s *sqliteStore) TransitionCommand(ctx context.Context, tr CommandTransitio
 		}
 		var err error
 		c, err = scanSQLiteCommand(tx.QueryRow(`SELECT `+sqliteCommandCols+` FROM commands WHERE id=?`, tr.ID))
-		return err
+		if err != nil {
+			return err
+		}
+		// The delivery and the answer it sets are audit items of this commit.
+		return s.appendAuditItemsTx(tx, partItems(c, tr))
 	})
 	return c, err
 }
@@ -260,7 +264,11 @@ func (s *sqliteStore) QueueCommand(ctx context.Context, tr CommandTransition, no
 		}
 		var err error
 		c, err = scanSQLiteCommand(tx.QueryRow(`SELECT `+sqliteCommandCols+` FROM commands WHERE id=?`, tr.ID))
-		return err
+		if err != nil {
+			return err
+		}
+		// What every delivery will carry is an audit item of this commit.
+		return s.appendAuditItemsTx(tx, []AuditItem{commandPartItem(c, commandIssueSuffix)})
 	})
 	return c, err
 }
@@ -291,7 +299,8 @@ func (s *sqliteStore) AddApproval(ctx context.Context, a Approval) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("%w: %s already approved command %s", ErrConflict, a.Approver, a.Command)
 		}
-		return nil
+		// The approval is an audit item of this commit.
+		return s.appendAuditItemsTx(tx, []AuditItem{approvalAuditItem(a)})
 	})
 }
 
