@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -17,6 +18,7 @@ type RowStore interface {
 	GetCommand(ctx context.Context, id string) (store.Command, error)
 	CommandTransitions(ctx context.Context, id string) ([]store.CommandTransition, error)
 	ListApprovals(ctx context.Context, command string) ([]store.Approval, error)
+	ApprovalHistory(ctx context.Context, command string) ([]store.Approval, error)
 }
 
 // StoreSource is the Source of a gateway's store: it re-reads the row an
@@ -68,6 +70,9 @@ func (s StoreSource) ItemHash(ctx context.Context, kind Kind, ref string) ([sha2
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, errBadRef):
 		return [sha256.Size]byte{}, false, nil
+	case errors.Is(err, errRowsDisagree):
+		// The zero hash differs from the item's: item_edited.
+		return [sha256.Size]byte{}, true, nil
 	case err != nil:
 		return [sha256.Size]byte{}, false, err
 	}
@@ -75,6 +80,10 @@ func (s StoreSource) ItemHash(ctx context.Context, kind Kind, ref string) ([sha2
 }
 
 var errBadRef = errors.New("audit: unparsable reference")
+
+// errRowsDisagree: two rows that must hold the same (an approval's history
+// row and the row that counts) do not; one of them was edited.
+var errRowsDisagree = errors.New("audit: the rows of one item disagree")
 
 // frame reads "<vehicle_id>/<epoch>/<seq>" (a vehicle id may hold '/': the
 // numbers are the last two segments).
@@ -137,24 +146,50 @@ func (s StoreSource) command(ctx context.Context, ref string) ([]byte, error) {
 	return store.CommandAuditBytes(c), nil
 }
 
-// approval reads "<command_id>/<at_us>/<approver>": the approver's
-// approval of the command (the store keeps one per approver), so an edited
-// time or expiry hashes otherwise and a deleted row is missing. An
-// approval renewed since (the row now holds the renewal) hashes otherwise
-// too: the store does not keep the approval it replaced (docs/AUDIT.md,
-// "What is left").
+// approval reads "<command_id>/<at_us>/<approver>": that approval's row
+// in the command's approval history (every approval, renewals and the
+// expired ones they replaced included, never updated), found by approver
+// and time, so an edited expiry hashes otherwise and an edited time or
+// approver, or a deleted row, is missing. The approver's latest approval
+// is also the row that counts (approvals, what authorization reads): that
+// row must hold the same, or the item is reported edited (or missing),
+// so an approval extended or back-dated in either table is named.
 func (s StoreSource) approval(ctx context.Context, ref string) ([]byte, error) {
 	cmd, _, approver, ok := store.ParseApprovalAuditRef(ref)
 	if !ok {
 		return nil, errBadRef
 	}
-	as, err := s.Rows.ListApprovals(ctx, cmd)
+	hist, err := s.Rows.ApprovalHistory(ctx, cmd)
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range as {
+	var mine []byte
+	latest := true
+	for _, a := range hist {
+		switch {
+		case a.Approver != approver:
+		case store.ApprovalAuditRef(a) == ref:
+			mine = store.ApprovalAuditBytes(a)
+		case mine != nil:
+			latest = false // a later approval (a renewal) of the same approver
+		}
+	}
+	if mine == nil {
+		return nil, store.ErrNotFound
+	}
+	if !latest {
+		return mine, nil
+	}
+	current, err := s.Rows.ListApprovals(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range current {
 		if a.Approver == approver {
-			return store.ApprovalAuditBytes(a), nil
+			if !bytes.Equal(store.ApprovalAuditBytes(a), mine) {
+				return nil, errRowsDisagree
+			}
+			return mine, nil
 		}
 	}
 	return nil, store.ErrNotFound

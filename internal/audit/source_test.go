@@ -94,6 +94,9 @@ func TestAttackRowTamperNamedBySource(t *testing.T) {
 			`UPDATE approvals SET expires_at=expires_at+interval '1 day' WHERE command_id='c-1'`}, audit.FindItemEdited, 6},
 		{"approval approver swapped", same(`UPDATE approvals SET approver='urn:mallory' WHERE command_id='c-1'`), audit.FindItemSourceMissing, 6},
 		{"approval deleted", same(`DELETE FROM approvals WHERE command_id='c-1'`), audit.FindItemSourceMissing, 6},
+		{"approval history expiry extended", sqlStep{`UPDATE approval_history SET expires_us=expires_us+86400000000 WHERE command_id='c-1'`,
+			`UPDATE approval_history SET expires_at=expires_at+interval '1 day' WHERE command_id='c-1'`}, audit.FindItemEdited, 6},
+		{"approval history deleted", same(`DELETE FROM approval_history WHERE command_id='c-1'`), audit.FindItemSourceMissing, 6},
 		{"command cmd_seq edited", same(`UPDATE commands SET cmd_seq=7 WHERE id='c-1'`), audit.FindItemEdited, 8},
 		{"command nonce edited", sqlStep{`UPDATE commands SET nonce=X'00' WHERE id='c-1'`, `UPDATE commands SET nonce='\x00'::bytea WHERE id='c-1'`}, audit.FindItemEdited, 8},
 		{"command delivered_by edited", same(`UPDATE commands SET delivered_by='r2' WHERE id='c-1'`), audit.FindItemEdited, 10},
@@ -226,13 +229,13 @@ func TestAttackPurgedFrameRowTamperNamed(t *testing.T) {
 	})
 }
 
-// TestApprovalRenewalIsAKnownFinding pins a known limit (docs/AUDIT.md,
-// "What is left"): the store keeps one approval per command and approver,
-// so renewing an expired approval replaces the row the earlier approval's
-// item was taken from, and Verify with the store's Source reports that
-// item as edited. The renewal itself verifies. When the store keeps every
-// approval, this test changes to want no finding.
-func TestApprovalRenewalIsAKnownFinding(t *testing.T) {
+// TestApprovalRenewalVerifies: renewing an expired approval replaces the
+// row that counts (approvals), but the earlier approval's item still
+// re-hashes from its history row (migration 0016): Verify with the
+// store's Source finds nothing. Red when the Source reads the approvals
+// table alone (the earlier item is then reported edited). The history row
+// of the replaced approval edited afterwards is named.
+func TestApprovalRenewalVerifies(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
 		l := newTestLog(t, e)
 		at := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
@@ -261,8 +264,17 @@ func TestApprovalRenewalIsAKnownFinding(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Items: c-1, c-1/1, the first approval (2), the renewal (3).
+		if len(r.Findings) != 0 {
+			t.Fatalf("findings %+v after a renewal, want none", r.Findings)
+		}
+		storetest.Exec(t, l.cfg, `UPDATE approval_history SET expires_us=expires_us+1 WHERE at_us=?`,
+			`UPDATE approval_history SET expires_at=expires_at+interval '1 microsecond' WHERE at=$1`, storetest.Timestamp(l.cfg, at))
+		r, err = audit.Verify(ctx, l.st, l.key.Verifier(), cp.Note, audit.VerifyOptions{Source: audit.StoreSource{Rows: l.st}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(r.Findings) != 1 || r.Findings[0].Kind != audit.FindItemEdited || r.Findings[0].Pos != 2 {
-			t.Fatalf("findings %+v, want the first approval's item edited", r.Findings)
+			t.Fatalf("findings %+v, want the replaced approval's item edited", r.Findings)
 		}
 	})
 }

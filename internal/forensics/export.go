@@ -29,7 +29,7 @@ type Source interface {
 	ListEvents(ctx context.Context, f store.EventFilter) ([]store.EventRow, error)
 	ListCommands(ctx context.Context, f store.CommandFilter) ([]store.Command, error)
 	CommandTransitions(ctx context.Context, id string) ([]store.CommandTransition, error)
-	ListApprovals(ctx context.Context, command string) ([]store.Approval, error)
+	ApprovalHistory(ctx context.Context, command string) ([]store.Approval, error)
 	FindAuditItems(ctx context.Context, kind, ref string) ([]store.AuditItem, error)
 	LatestAuditCheckpoint(ctx context.Context) (store.AuditCheckpoint, error)
 	audit.ProofStore
@@ -343,7 +343,7 @@ func oneCommand(ctx context.Context, src Source, c store.Command) ([]pending, er
 	if err != nil {
 		return nil, fmt.Errorf("forensics: command %s: %w", c.ID, err)
 	}
-	aps, err := src.ListApprovals(ctx, c.ID)
+	aps, err := src.ApprovalHistory(ctx, c.ID)
 	if err != nil {
 		return nil, fmt.Errorf("forensics: command %s: %w", c.ID, err)
 	}

@@ -66,8 +66,13 @@ type CommandStore interface {
 	// unexpired at a.At. An expired approval of the same approver is
 	// replaced (the approver renews it), in one conditional statement.
 	AddApproval(ctx context.Context, a Approval) error
-	// ListApprovals returns a command's approvals, oldest first.
+	// ListApprovals returns a command's approvals, oldest first: the one
+	// that counts per approver (a renewal replaces an expired approval).
 	ListApprovals(ctx context.Context, command string) ([]Approval, error)
+	// ApprovalHistory returns every approval ever recorded for a command,
+	// renewals and the expired approvals they replaced included, oldest
+	// first: the rows the approvals' audit items were taken from.
+	ApprovalHistory(ctx context.Context, command string) ([]Approval, error)
 
 	// PutIdempotency stores r. ErrConflict if r's (Client, Key) is stored
 	// with the same RequestSHA256 (a concurrent retry was first: read it

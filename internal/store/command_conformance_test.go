@@ -297,6 +297,12 @@ func testCommandApprovals(t *testing.T, e storetest.Engine) {
 	if err != nil || len(got) != 2 || !reflect.DeepEqual(got[1], renew) {
 		t.Fatalf("ListApprovals after a renewal = %+v, %v", got, err)
 	}
+	// The history keeps every approval: the one the renewal replaced too
+	// (its audit item's row), not the refused one.
+	hist, err := st.ApprovalHistory(ctx, "c1")
+	if err != nil || !reflect.DeepEqual(hist, []store.Approval{a, b, renew}) {
+		t.Fatalf("ApprovalHistory = %+v, %v; want a, b, the renewal", hist, err)
+	}
 }
 
 // TestAttackOnePrincipalApprovingTwice (store level): the second approval

@@ -288,13 +288,26 @@ func (s *pgStore) AddApproval(ctx context.Context, a Approval) error {
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("%w: %s already approved command %s", ErrConflict, a.Approver, a.Command)
 		}
-		// The approval is an audit item of this commit.
+		// The approval is an audit item of this commit, taken from its
+		// history row, which is never updated.
+		if _, err := tx.Exec(ctx, `INSERT INTO approval_history(command_id,approver,at,expires_at) VALUES($1,$2,$3,$4)`,
+			a.Command, a.Approver, a.At.UTC(), a.ExpiresAt.UTC()); err != nil {
+			return err
+		}
 		return appendAuditItemsPg(ctx, tx, []AuditItem{approvalAuditItem(a)})
 	})
 }
 
 func (s *pgStore) ListApprovals(ctx context.Context, command string) ([]Approval, error) {
-	rows, err := s.pool.Query(ctx, `SELECT approver,at,expires_at FROM approvals WHERE command_id=$1 ORDER BY at, approver`, command)
+	return s.approvals(ctx, `SELECT approver,at,expires_at FROM approvals WHERE command_id=$1 ORDER BY at, approver`, command)
+}
+
+func (s *pgStore) ApprovalHistory(ctx context.Context, command string) ([]Approval, error) {
+	return s.approvals(ctx, `SELECT approver,at,expires_at FROM approval_history WHERE command_id=$1 ORDER BY at, approver`, command)
+}
+
+func (s *pgStore) approvals(ctx context.Context, q, command string) ([]Approval, error) {
+	rows, err := s.pool.Query(ctx, q, command)
 	if err != nil {
 		return nil, err
 	}

@@ -299,13 +299,26 @@ func (s *sqliteStore) AddApproval(ctx context.Context, a Approval) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("%w: %s already approved command %s", ErrConflict, a.Approver, a.Command)
 		}
-		// The approval is an audit item of this commit.
+		// The approval is an audit item of this commit, taken from its
+		// history row, which is never updated.
+		if _, err := tx.Exec(`INSERT INTO approval_history(command_id,approver,at_us,expires_us) VALUES(?,?,?,?)`,
+			a.Command, a.Approver, a.At.UnixMicro(), a.ExpiresAt.UnixMicro()); err != nil {
+			return err
+		}
 		return s.appendAuditItemsTx(tx, []AuditItem{approvalAuditItem(a)})
 	})
 }
 
 func (s *sqliteStore) ListApprovals(ctx context.Context, command string) ([]Approval, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT approver,at_us,expires_us FROM approvals WHERE command_id=? ORDER BY at_us, approver`, command)
+	return s.approvals(ctx, `SELECT approver,at_us,expires_us FROM approvals WHERE command_id=? ORDER BY at_us, approver`, command)
+}
+
+func (s *sqliteStore) ApprovalHistory(ctx context.Context, command string) ([]Approval, error) {
+	return s.approvals(ctx, `SELECT approver,at_us,expires_us FROM approval_history WHERE command_id=? ORDER BY at_us, approver`, command)
+}
+
+func (s *sqliteStore) approvals(ctx context.Context, q, command string) ([]Approval, error) {
+	rows, err := s.rdb.QueryContext(ctx, q, command)
 	if err != nil {
 		return nil, err
 	}
