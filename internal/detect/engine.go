@@ -342,7 +342,7 @@ func (w *window) prune(cur int64) {
 // idle reports whether w holds nothing that matters at t: its last event
 // left the window and its quiet period is over.
 func (w *window) idle(rs *ruleState, t time.Time) bool {
-	return !t.Before(w.last.Add(rs.Window + rs.Window/WindowSlots)) && !t.Before(w.quietUntil)
+	return !t.Before(w.last.Add(rs.Window+rs.Window/WindowSlots)) && !t.Before(w.quietUntil)
 }
 
 func (e *Engine) touch(rs *ruleState, w *window, t time.Time) {

@@ -15,9 +15,15 @@ import (
 // time, so an hour of events is evaluated in milliseconds.
 var t0 = time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 
-func vehicle(id string) principal.Principal  { return principal.Principal{Kind: principal.Vehicle, ID: id} }
-func client(id string) principal.Principal   { return principal.Principal{Kind: principal.Client, ID: id} }
-func operator(id string) principal.Principal { return principal.Principal{Kind: principal.Operator, ID: id} }
+func vehicle(id string) principal.Principal {
+	return principal.Principal{Kind: principal.Vehicle, ID: id}
+}
+func client(id string) principal.Principal {
+	return principal.Principal{Kind: principal.Client, ID: id}
+}
+func operator(id string) principal.Principal {
+	return principal.Principal{Kind: principal.Operator, ID: id}
+}
 
 var systemActor = principal.Principal{Kind: principal.System, ID: "gateway"}
 
