@@ -102,7 +102,7 @@ func (d *Detector) emitRefused(ctx context.Context, err error, why string) {
 		attrs["hash"] = hashOf(data)
 	}
 	d.deps.Log.Error("detection rules refused; the rule set in force stays", slog.String("source", d.cfg.RulesFile),
-		slog.Int("errors", n), slog.String("first", msgs[0]))
+		slog.Int("errors", n), slog.String("first", msgs[0]), slog.String("why", why))
 	d.emit(ctx, event.Event{Class: event.ClassDetection, Activity: "rules", Severity: codes.SeverityOf(codes.DetectionRulesRefused, event.SeverityMedium),
 		Actor: detectActor, Verdict: event.Reject, Code: codes.DetectionRulesRefused, Attrs: attrs})
 }

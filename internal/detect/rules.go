@@ -359,10 +359,12 @@ func (p *parser) rule(n *yaml.Node, path string) (Rule, bool) {
 
 func (p *parser) match(n *yaml.Node, path string) Match {
 	var m Match
+	codesGiven := false
 	p.mapping(n, path, func(key string, v *yaml.Node) {
 		kp := join(path, key)
 		switch key {
 		case "codes":
+			codesGiven = true
 			if v.Kind != yaml.SequenceNode || len(v.Content) == 0 {
 				p.add(v.Line, kp, "must be a non-empty list of reason codes")
 				return
@@ -427,7 +429,7 @@ func (p *parser) match(n *yaml.Node, path string) Match {
 			p.add(v.Line, kp, "unknown key (codes, class, verdict, attrs)")
 		}
 	})
-	if n.Kind == yaml.MappingNode && len(m.Codes) == 0 && m.Class == "" {
+	if n.Kind == yaml.MappingNode && !codesGiven && m.Class == "" {
 		p.add(n.Line, path, "needs codes or a class: a rule matching every event is a flood, not a detection")
 	}
 	return m
