@@ -174,6 +174,10 @@ func ParseRules(data []byte, name string) (*RuleSet, error) {
 				p.add(v.Line, "rules", "must be a list of rules")
 				return
 			}
+			if len(v.Content) == 0 {
+				p.add(v.Line, "rules", "no rules: to switch detection off, set detect.enabled: false")
+				return
+			}
 			if len(v.Content) > MaxRules {
 				p.add(v.Line, "rules", fmt.Sprintf("more than %d rules", MaxRules))
 				return

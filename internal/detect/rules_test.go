@@ -87,6 +87,7 @@ func TestAttackRulesFileRefusals(t *testing.T) {
 		{"two documents", good + "---\n" + good, "more than one YAML document"},
 		{"not yaml", "rules: [", "not YAML"},
 		{"empty", "", "the file is empty"},
+		{"no rules", "rules: []\n", "r.yaml:1: rules: no rules: to switch detection off"},
 		{"oversize", good + strings.Repeat("#", MaxRulesFileBytes), "the file is over"},
 		{"id with spaces", sub("id: r1", "id: r 1"), "rules[0].id: must be lowercase"},
 	}
@@ -186,4 +187,31 @@ func renderDocTables() string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// FuzzParseRules: any bytes give a rule set or errors, never a panic; an
+// accepted set keeps every bound, and parsing is deterministic.
+func FuzzParseRules(f *testing.F) {
+	f.Add(shippedRules)
+	f.Add([]byte("rules: []\n"))
+	f.Add([]byte("rules:\n  - id: a\n    match: {codes: [replay], attrs: {x: 1}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		set, err := ParseRules(data, "f.yaml")
+		if err != nil {
+			if set != nil || len(err.(RuleErrors)) == 0 {
+				t.Fatalf("error %v with set %v", err, set)
+			}
+			return
+		}
+		for _, r := range set.Rules {
+			if r.Window < MinWindow || r.Window > MaxWindow || r.Threshold < 1 || r.Threshold > MaxThreshold ||
+				r.ID == "" || r.Runbook == "" || (len(r.Match.Codes) == 0 && r.Match.Class == "") {
+				t.Fatalf("accepted out of bounds: %+v", r)
+			}
+		}
+		again, err := ParseRules(data, "f.yaml")
+		if err != nil || again.Hash != set.Hash || len(again.Rules) != len(set.Rules) {
+			t.Fatal("not deterministic")
+		}
+	})
 }
