@@ -298,6 +298,7 @@ func TestMatchAttrsAndVerdict(t *testing.T) {
 // `fifthwheel sim fleet` against a gateway records: accepted-frame
 // summaries every 10 s per vehicle, exact re-sends answered as duplicates
 // (bursts of them after a lost ack), late heartbeats now and then,
+// each session's boot in safe_state and the gateway's resume,
 // reconnects (a superseded session included), token issuance and the odd
 // expired token, commands at a dispatcher's pace with their lifecycle,
 // tenders and stop events, a few operator changes, and a planned restart
@@ -345,6 +346,12 @@ func normalHour(t testing.TB, vehicles, clients int) []store.EventRow {
 			add(at, event.Event{Class: event.ClassAuthentication, Code: codes.TLSAccepted, Actor: p, Resource: p.String(), Verdict: event.Accept})
 			add(at, event.Event{Class: event.ClassLiveness, Code: codes.SessionEstablished, Actor: p, Resource: p.String(), Verdict: event.Accept})
 			add(at+time.Second, event.Event{Class: event.ClassLiveness, Code: codes.VehicleOnline, Actor: systemActor, Resource: p.String()})
+			// The agent boots in its safe state; the gateway resumes it
+			// once the session is stable.
+			add(at+time.Second, event.Event{Class: event.ClassLiveness, Code: codes.VehicleSafeState, Actor: systemActor, Resource: p.String(),
+				Attrs: map[string]any{"from": "online", "to": "safe_state", "cause": "safe_state_report"}})
+			add(at+3*time.Second, event.Event{Class: event.ClassLiveness, Code: codes.SessionResumeSent, Actor: systemActor, Resource: p.String(),
+				Attrs: map[string]any{"by": "policy"}})
 		}
 		connect(off)
 		for at := 10 * time.Second; at < time.Hour; at += 10 * time.Second {
