@@ -255,6 +255,11 @@ const (
 
 	// Forensics: bundles of a vehicle's evidence (package forensics).
 	ForensicBundleExported = "forensic_bundle_exported"
+
+	// Detection: the rule engine over the event stream (package detect).
+	DetectionFinding      = "detection_finding"
+	DetectionRulesLoaded  = "detection_rules_loaded"
+	DetectionRulesRefused = "detection_rules_refused"
 )
 
 // Short names for the table.
@@ -759,4 +764,12 @@ var catalogue = [...]Entry{
 		Meaning: "Event: the gateway stopped (attribute `reason`)."},
 	{Code: StoreMigrated, Area: AreaSystem, Severity: info,
 		Meaning: "Event: `fifthwheel store migrate` applied migrations."},
+
+	// Detection.
+	{Code: DetectionFinding, Area: AreaDetection, Severity: info,
+		Meaning: "Event: a detection rule fired (attributes: finding_id, rule, subject_kind, subject, count, first_at, at, event_ids, safety); the event's severity is the rule's, and a re-delivered stream event can record the same finding_id twice: consumers de-duplicate on it (docs/DETECTION.md)."},
+	{Code: DetectionRulesLoaded, Area: AreaDetection, Severity: info,
+		Meaning: "Event: the detection engine put a rule set in force (attributes: source, count, hash), at start, on SIGHUP or when the rules file changed."},
+	{Code: DetectionRulesRefused, Area: AreaDetection, Severity: medium,
+		Meaning: "Event: a changed rules file was refused (attributes: source, hash, errors, each naming file:line and the rule's path); the rule set in force stays."},
 }

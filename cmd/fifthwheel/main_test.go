@@ -75,6 +75,8 @@ func TestScripts(t *testing.T) {
 			"waitready": cmdWaitReady,
 			"opsget":    cmdOpsGet,
 			"sigterm":   cmdSigterm,
+			"sighup":    cmdSighup,
+			"sleep":     cmdSleep,
 			"mode":      cmdMode,
 			"capture":   cmdCapture,
 			"https":     cmdHTTPS,
@@ -176,6 +178,28 @@ func cmdSigterm(ts *testscript.TestScript, neg bool, args []string) {
 	for _, c := range cmds {
 		ts.Check(c.Process.Signal(syscall.SIGTERM))
 	}
+}
+
+// cmdSighup sends SIGHUP to the background commands (serve reloads its
+// detection rules).
+func cmdSighup(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: sighup")
+	}
+	for _, c := range ts.BackgroundCmds() {
+		ts.Check(c.Process.Signal(syscall.SIGHUP))
+	}
+}
+
+// cmdSleep waits DURATION (for a background gateway to notice a change
+// it polls for).
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
 }
 
 func cmdMode(ts *testscript.TestScript, neg bool, args []string) {

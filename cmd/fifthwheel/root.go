@@ -57,6 +57,7 @@ then FIFTHWHEEL_* environment variables, then flags.`,
 		a.demoCmd(),
 		a.forensicsCmd(),
 		a.retentionCmd(),
+		a.detectCmd(),
 	)
 	return root
 }

@@ -74,6 +74,18 @@ type Config struct {
 	Webhooks Webhooks `yaml:"webhooks"`
 	// Audit is the tamper-evident audit log (package audit).
 	Audit Audit `yaml:"audit"`
+	// Detect is the detection engine (package detect, docs/DETECTION.md).
+	Detect Detect `yaml:"detect"`
+}
+
+// Detect configures the detection engine.
+type Detect struct {
+	// Enabled runs the engine (the stream consumer "detect"; one replica
+	// at a time evaluates). On by default.
+	Enabled bool `yaml:"enabled"`
+	// RulesFile is the rules file (relative: under DataDir); empty: the
+	// rules shipped in the binary. Reloaded on SIGHUP and when it changes.
+	RulesFile string `yaml:"rules_file"`
 }
 
 // Audit configures the audit log.
@@ -381,6 +393,10 @@ func (c Config) AuditOrigin() string {
 	}
 	return name + "/fifthwheel/audit"
 }
+
+// DetectRulesPath returns detect.rules_file resolved against DataDir ("":
+// the shipped rules).
+func (c Config) DetectRulesPath() string { return c.resolve(c.Detect.RulesFile) }
 
 // AuditPublishPath returns audit.publish_file resolved against DataDir.
 func (c Config) AuditPublishPath() string { return c.resolve(c.Audit.PublishFile) }

@@ -59,6 +59,9 @@ func TestValidateRefusals(t *testing.T) {
 			"heartbeat.misses", "must be between 2 and 10"},
 		{"too many misses delay detection", func(c *Config) { c.Heartbeat.Misses = 11 },
 			"heartbeat.misses", "must be between 2 and 10"},
+		{"relative rules file without a data dir would fall back to the shipped rules", func(c *Config) {
+			c.DataDir, c.StoreURL, c.Detect.RulesFile = "", "postgres://db/fw", "rules.yaml"
+		}, "detect.rules_file", "a relative path needs data_dir (it is relative to it); give an absolute path"},
 		{"tls downgrade to 1.2", func(c *Config) { c.TLS.MinVersion = "1.2" },
 			"tls.min_version", "must be 1.3: TLS 1.2 and below are refused by design"},
 		{"no header timeout allows slowloris", func(c *Config) { c.HTTP.ReadHeaderTimeout = 0 },
@@ -329,7 +332,7 @@ func TestParseRefusals(t *testing.T) {
 		{"unknown key is a typo, not a default", "listen:\n  vehicel: 0.0.0.0:8443\n",
 			"f.yaml:2: listen.vehicel: unknown key (known keys here: vehicle, tms, ops)"},
 		{"unknown top-level key", "heartbeats:\n  interval: 1s\n",
-			"f.yaml:1: heartbeats: unknown key (known keys here: data_dir, store_url, listen, http, heartbeat, log, events, tls, pki, telemetry, session, plausibility, access, webhooks, audit)"},
+			"f.yaml:1: heartbeats: unknown key (known keys here: data_dir, store_url, listen, http, heartbeat, log, events, tls, pki, telemetry, session, plausibility, access, webhooks, audit, detect)"},
 		{"duplicate key hides the first value", "heartbeat:\n  interval: 1s\n  interval: 5s\n",
 			"f.yaml:3: heartbeat.interval: duplicate key (first set on line 2)"},
 		{"duration without unit", "heartbeat:\n  interval: 1\n",

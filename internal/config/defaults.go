@@ -387,7 +387,10 @@ func Default() Config {
 			Interval: DefaultHeartbeatInterval,
 			Misses:   DefaultHeartbeatMisses,
 		},
-		Log:    Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Log: Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		// Detection is on unless switched off: a gateway that does not
+		// watch its own events misses what they say.
+		Detect: Detect{Enabled: true},
 		Events: Events{File: DefaultEventsFile, AggregateWindow: DefaultAggregateWindow},
 		TLS: TLS{
 			MinVersion:                       TLSMinVersion,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -98,6 +99,10 @@ func (c Config) Validate() error {
 	c.validateSession(&v)
 	c.validatePlausibility(&v)
 	c.validateAccess(&v)
+	if f := c.Detect.RulesFile; f != "" && !filepath.IsAbs(f) && c.DataDir == "" {
+		// Never fall back to the shipped rules silently: the operator asked for a file.
+		v.add("detect.rules_file", "a relative path needs data_dir (it is relative to it); give an absolute path")
+	}
 	return v.result()
 }
 

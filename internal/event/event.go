@@ -73,6 +73,7 @@ const (
 	ClassCommand        Class = "command"        // command lifecycle
 	ClassAPI            Class = "api"            // request-level refusals (size, rate, format)
 	ClassSystem         Class = "system"         // start, stop, migration, configuration
+	ClassDetection      Class = "detection"      // detection findings and the rule set (package detect)
 )
 
 // Severity follows OCSF severity_id. It is the catalogue's type: each
