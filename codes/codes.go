@@ -91,11 +91,12 @@ const (
 	AreaAudit        Area = "audit"        // the tamper-evident audit log: sequencer, checkpoints, proofs
 	AreaSystem       Area = "system"       // the gateway process
 	AreaForensics    Area = "forensics"    // forensic bundles (package forensics)
+	AreaIncident     Area = "incident"     // incidents: lifecycle, notification clocks, containment (package incident)
 )
 
 // Areas lists every area in documentation order.
 var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaCommandAck, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaCommand, AreaTMSAPI, AreaWebhook, AreaTracking, AreaEnrollment,
-	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaAudit, AreaForensics, AreaSystem}
+	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaAudit, AreaForensics, AreaSystem, AreaIncident}
 
 // Kind is what a client does about a code it receives. Package agent maps
 // each to its ErrorKind.

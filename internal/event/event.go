@@ -73,6 +73,7 @@ const (
 	ClassCommand        Class = "command"        // command lifecycle
 	ClassAPI            Class = "api"            // request-level refusals (size, rate, format)
 	ClassSystem         Class = "system"         // start, stop, migration, configuration
+	ClassIncident       Class = "incident"       // incidents: lifecycle, clocks, containment
 )
 
 // Severity follows OCSF severity_id. It is the catalogue's type: each

@@ -18,7 +18,6 @@ func scanPgIncident(sc interface{ Scan(...any) error }) (Incident, error) {
 	return i, err
 }
 
-
 func nonNilStrings(v []string) []string {
 	if v == nil {
 		return []string{}

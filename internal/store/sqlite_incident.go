@@ -35,7 +35,6 @@ func jsonStrings(v []string) string {
 	return string(b)
 }
 
-
 // sqliteNext is the next n of incident id in table (1 for the first).
 func sqliteNext(tx *sql.Tx, table, id string) (int64, error) {
 	var n int64
