@@ -52,7 +52,8 @@ type Action struct {
 // actor), and moves an open or acknowledged incident to contained. A
 // resolved incident takes no action (incident_state_conflict). A failed
 // action is recorded too (result "failed"), and returned.
-func (m *Manager) Contain(ctx context.Context, id string, actor principal.Principal, a Action) (store.Incident, error) {
+func (m *Manager) Contain(ctx context.Context, id string, actor principal.Principal, a Action) (_ store.Incident, err error) {
+	defer m.refused(ctx, actor, id, "incident_contain", &err)
 	if err := text("reason", a.Reason, false); err != nil {
 		return store.Incident{}, err
 	}
@@ -63,7 +64,7 @@ func (m *Manager) Contain(ctx context.Context, id string, actor principal.Princi
 	if inc.State == store.IncidentResolved {
 		return inc, refuse(codes.IncidentStateConflict, "the incident is resolved")
 	}
-	if err := m.contain(ctx, inc, actor, a, true); err != nil {
+	if err = m.contain(ctx, inc, actor, a, true); err != nil {
 		return inc, err
 	}
 	if a.Kind == ActionReleaseHold || inc.State == store.IncidentContained {
@@ -142,6 +143,7 @@ func (m *Manager) contain(ctx context.Context, inc store.Incident, actor princip
 		var r *Error
 		if errors.As(actErr, &r) {
 			detail = r.Detail
+			r.recorded = true // the incident_containment event below records it
 		} else {
 			detail = "the action could not complete"
 		}

@@ -468,5 +468,9 @@ func TestAttackOperatorTextRefused(t *testing.T) {
 		if len(v.Notes) != 0 || len(v.Notifications) != 0 {
 			t.Fatalf("a refusal changed the incident: %+v %+v", v.Notes, v.Notifications)
 		}
+		// Each refusal is one security event, with its actor.
+		if evs := e.evs.ByCode(codes.IncidentInvalid); len(evs) != 6 || evs[0].Actor != ann || evs[0].Verdict != event.Reject {
+			t.Fatalf("refusal events: %+v", evs)
+		}
 	})
 }

@@ -93,7 +93,8 @@ func (m *Manager) move(ctx context.Context, inc store.Incident, to store.Inciden
 
 // Acknowledge moves an open incident to acknowledged; its internal clock
 // is done. note, if not empty, is recorded as the transition's reason.
-func (m *Manager) Acknowledge(ctx context.Context, id string, actor principal.Principal, note string) (store.Incident, error) {
+func (m *Manager) Acknowledge(ctx context.Context, id string, actor principal.Principal, note string) (_ store.Incident, err error) {
+	defer m.refused(ctx, actor, id, "incident_acknowledged", &err)
 	if err := text("note", note, false); err != nil {
 		return store.Incident{}, err
 	}
@@ -107,7 +108,8 @@ func (m *Manager) Acknowledge(ctx context.Context, id string, actor principal.Pr
 // Resolve resolves an incident with a reason (required: "false positive,
 // the vehicle's clock was wrong", "contained and re-enrolled"). A hold
 // this incident placed on a vehicle's commands is released.
-func (m *Manager) Resolve(ctx context.Context, id string, actor principal.Principal, reason string) (store.Incident, error) {
+func (m *Manager) Resolve(ctx context.Context, id string, actor principal.Principal, reason string) (_ store.Incident, err error) {
+	defer m.refused(ctx, actor, id, "incident_resolved", &err)
 	if err := text("reason", reason, true); err != nil {
 		return store.Incident{}, err
 	}
@@ -153,7 +155,8 @@ func (m *Manager) releaseOwnHold(ctx context.Context, inc store.Incident, vehicl
 
 // AddNote records an operator's note on an incident (resolved ones too:
 // the post-mortem goes on).
-func (m *Manager) AddNote(ctx context.Context, id string, actor principal.Principal, note string) error {
+func (m *Manager) AddNote(ctx context.Context, id string, actor principal.Principal, note string) (err error) {
+	defer m.refused(ctx, actor, id, "incident_note", &err)
 	if err := text("note", note, true); err != nil {
 		return err
 	}
@@ -182,7 +185,8 @@ type Notification struct {
 
 // Notify records a notification sent for the incident's clock n.Clock,
 // which is then done.
-func (m *Manager) Notify(ctx context.Context, id string, actor principal.Principal, n Notification) error {
+func (m *Manager) Notify(ctx context.Context, id string, actor principal.Principal, n Notification) (err error) {
+	defer m.refused(ctx, actor, id, "incident_notify", &err)
 	switch n.Clock {
 	case store.ClockInternal, store.ClockCustomer, store.ClockRegulatorEarlyWarning, store.ClockRegulator:
 	default:

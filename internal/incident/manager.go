@@ -160,6 +160,9 @@ func (m *Manager) Config() Config { return m.cfg }
 type Error struct {
 	Code   string
 	Detail string
+	// recorded: its event is emitted already (a failed containment
+	// action's incident_containment).
+	recorded bool
 }
 
 func (e *Error) Error() string { return "incident: " + e.Code + ": " + e.Detail }
@@ -168,6 +171,20 @@ func (e *Error) Error() string { return "incident: " + e.Code + ": " + e.Detail 
 var ErrNotFound = errors.New("incident: not found")
 
 func refuse(code, detail string) error { return &Error{Code: code, Detail: detail} }
+
+// refused records a refusal of an operator's request as one security event
+// (invariant 7): the code, the actor, the incident. Called deferred by
+// every public method that changes an incident.
+func (m *Manager) refused(ctx context.Context, actor principal.Principal, id, activity string, errp *error) {
+	var r *Error
+	if *errp == nil || !errors.As(*errp, &r) || r.recorded {
+		return
+	}
+	if err := m.emit(ctx, event.Event{Code: r.Code, Activity: activity, Actor: actor, Resource: "incident:" + cut(id, MaxShortBytes),
+		Verdict: event.Reject, Attrs: map[string]any{"detail": r.Detail}}); err != nil {
+		*errp = errors.Join(*errp, err)
+	}
+}
 
 func (m *Manager) now() time.Time { return m.d.Now().UTC() }
 
