@@ -78,6 +78,7 @@ func TestScripts(t *testing.T) {
 			"mode":      cmdMode,
 			"capture":   cmdCapture,
 			"https":     cmdHTTPS,
+			"finding":   cmdFinding,
 		},
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/fifthwheel/fifthwheel/codes"
@@ -70,7 +71,7 @@ func (m *Manager) Contain(ctx context.Context, id string, actor principal.Princi
 	if a.Kind == ActionReleaseHold || inc.State == store.IncidentContained {
 		return m.get(ctx, id)
 	}
-	got, err := m.move(ctx, inc, store.IncidentContained, actor, a.Kind+" "+a.Target)
+	got, err := m.move(ctx, inc, store.IncidentContained, actor, strings.TrimSpace(a.Kind+" "+a.Target))
 	var r *Error
 	if errors.As(err, &r) && r.Code == codes.IncidentStateConflict {
 		// Contained (or resolved) meanwhile by someone else: the action
