@@ -263,7 +263,7 @@ const (
 	IncidentClockOverdue     = "incident_clock_overdue"
 	IncidentNotificationSent = "incident_notification_sent"
 	IncidentNoteAdded        = "incident_note_added"
-	IncidentContainment      = "incident_containment"
+	IncidentContainment      = "incident_containment_action"
 	IncidentStateConflict    = "incident_state_conflict"
 	IncidentInvalid          = "incident_invalid"
 	VehicleCommandsHeld      = "vehicle_commands_held"

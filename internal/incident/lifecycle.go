@@ -94,7 +94,7 @@ func (m *Manager) move(ctx context.Context, inc store.Incident, to store.Inciden
 // Acknowledge moves an open incident to acknowledged; its internal clock
 // is done. note, if not empty, is recorded as the transition's reason.
 func (m *Manager) Acknowledge(ctx context.Context, id string, actor principal.Principal, note string) (_ store.Incident, err error) {
-	defer m.refused(ctx, actor, id, "incident_acknowledged", &err)
+	defer m.refused(ctx, actor, id, "incident_ack", &err)
 	if err := text("note", note, false); err != nil {
 		return store.Incident{}, err
 	}
@@ -109,7 +109,7 @@ func (m *Manager) Acknowledge(ctx context.Context, id string, actor principal.Pr
 // the vehicle's clock was wrong", "contained and re-enrolled"). A hold
 // this incident placed on a vehicle's commands is released.
 func (m *Manager) Resolve(ctx context.Context, id string, actor principal.Principal, reason string) (_ store.Incident, err error) {
-	defer m.refused(ctx, actor, id, "incident_resolved", &err)
+	defer m.refused(ctx, actor, id, "incident_resolve", &err)
 	if err := text("reason", reason, true); err != nil {
 		return store.Incident{}, err
 	}

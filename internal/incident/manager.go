@@ -83,7 +83,7 @@ func (c Config) Validate() error {
 		name string
 		v    time.Duration
 		min  time.Duration
-	}{{"internal_safety", c.Clocks.InternalSafety, time.Second}, {"internal", c.Clocks.Internal, time.Second},
+	}{{"internal_safety", c.Clocks.InternalSafety, time.Second}, {string(store.ClockInternal), c.Clocks.Internal, time.Second},
 		{"customer", c.Clocks.Customer, time.Second}, {"regulator_early_warning", c.Clocks.RegulatorEarlyWarning, 0},
 		{"regulator", c.Clocks.Regulator, time.Second}} {
 		if d.v < d.min || d.v > MaxClock {
@@ -273,7 +273,7 @@ func (m *Manager) Report(ctx context.Context, f detect.Finding) error {
 		due[string(c.Kind)] = c.DueAt.Format(time.RFC3339)
 	}
 	return m.emit(ctx, event.Event{Code: codes.IncidentOpened, Activity: "incident_open", Actor: System, Resource: "incident:" + id,
-		Verdict: event.Info, Severity: max(codes.SeverityOf(codes.IncidentOpened, event.SeverityInfo), f.Severity),
+		Verdict: event.Info, Severity: codes.SeverityOf(codes.IncidentOpened, f.Severity),
 		Attrs: map[string]any{"subject_kind": f.SubjectKind, "subject": inc.Subject, "rule": f.RuleID, "finding": f.ID, "safety": f.Safety, "due": due}})
 }
 
