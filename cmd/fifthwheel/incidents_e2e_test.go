@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/codes"
+	"github.com/fifthwheel/fifthwheel/internal/detect"
+	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/incident"
+	"github.com/fifthwheel/fifthwheel/internal/session"
+	"github.com/fifthwheel/fifthwheel/internal/store"
+)
+
+// reportFinding files a finding about vehicle on g's store, as the
+// detection engine does, and returns the id of its incident.
+func reportFinding(t *testing.T, g *gateway, id, rule, vehicle string) string {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, g.storeConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m, err := incident.New(incident.Config{}, incident.Deps{Store: st, Events: event.NewBus(nil, nil, event.NewStoreSink(st))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := m.Report(ctx, detect.Finding{ID: id, RuleID: rule, Title: "a replayed telemetry frame", Severity: codes.SeverityHigh, Safety: true,
+		SubjectKind: "vehicle", Subject: vehicle, FirstAt: now, At: now, Count: 1, Runbook: "Contain: revoke the truck's certificate."}); err != nil {
+		t.Fatal(err)
+	}
+	inc, err := st.IncidentOfFinding(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inc
+}
+
+// TestAttackContainedTruckKeepsItsSession: a compromised truck must not
+// keep its session once its incident is contained. Containing an incident with
+// revoke_certificate (`fifthwheel incidents contain --action
+// revoke_certificate`, the operator's CLI) really cuts the vehicle off:
+// its live session is closed with 4003 session_closed_revoked within the
+// revocation SLA (the path `pki revoke --vehicle` takes), and a new
+// handshake with its certificate is refused. The incident records the
+// action with the operator and is contained. On PostgreSQL the command
+// goes through one gateway and the session is on the other.
+func TestAttackContainedTruckKeepsItsSession(t *testing.T) {
+	// Sequential (no t.Parallel): it asserts revocationSLA, which a
+	// parallel neighbour's load could break.
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			ctl, gw := typedCloseGateways(t, engine)
+			tr := startTruck(t, gw, "truck-1", truckOptions{issuer: ctl, agent: typedCloseAgent})
+			inc := reportFinding(t, ctl, "f-replay-1", "telemetry_replay", "truck-1")
+			start := time.Now()
+			out := ctl.mustCLI("incidents", "contain", inc, "--action", "revoke_certificate", "--reason", "key_compromise")
+			if !strings.Contains(out, "revoke_certificate urn:fifthwheel:vehicle:truck-1: done: 1 certificate(s) revoked") {
+				t.Fatalf("contain: %s", out)
+			}
+			checkTypedClose(t, gw, tr, start, agent.ErrRevoked, session.CloseRevoked, codes.SessionClosedRevoked,
+				codes.SessionClosedRevoked, "revoked")
+			cert := tls.Certificate{PrivateKey: tr.ident.TLSKey}
+			for _, c := range tr.ident.Chain {
+				cert.Certificate = append(cert.Certificate, c.Raw)
+			}
+			if refused, err := refusedHandshake(t, gw.addrs.Vehicle, gw.tlsConfig(cert)); !refused {
+				t.Fatalf("the contained truck's handshake was admitted (%v)", err)
+			}
+			show := ctl.mustCLI("incidents", "show", inc)
+			if !strings.Contains(show, "state      contained") || !strings.Contains(show, "revoke_certificate urn:fifthwheel:vehicle:truck-1 by urn:fifthwheel:operator:") {
+				t.Fatalf("incident after containment:\n%s", show)
+			}
+			ctl.waitEvent(codes.IncidentContainment, "urn:fifthwheel:vehicle:truck-1")
+		})
+	}
+}
