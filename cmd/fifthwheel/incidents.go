@@ -267,7 +267,7 @@ func (a *app) printIncident(d incident.Detail, now time.Time) {
 func (a *app) incidentChangeCmd(use, short, example string, withCA func() bool, register func(*cobra.Command),
 	act func(ctx context.Context, m *incident.Manager, id string, by principal.Principal) (string, error)) *cobra.Command {
 	var (
-		f  stateFlags
+		f  = caStateFlags()
 		op operatorFlag
 	)
 	cmd := &cobra.Command{
@@ -287,6 +287,7 @@ func (a *app) incidentChangeCmd(use, short, example string, withCA func() bool, 
 		},
 	}
 	f.register(cmd.Flags())
+	registerKEKFlag(cmd) // a revocation loads the fleet CA
 	op.register(cmd)
 	register(cmd)
 	return cmd
