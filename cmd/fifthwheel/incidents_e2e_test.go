@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -80,4 +82,51 @@ func TestAttackContainedTruckKeepsItsSession(t *testing.T) {
 			ctl.waitEvent(codes.IncidentContainment, "urn:fifthwheel:vehicle:truck-1")
 		})
 	}
+}
+
+// tmsPost calls a TMS API POST route with credential c, the bearer token
+// and an Idempotency-Key.
+func (g *gateway) tmsPost(c tls.Certificate, token, path, key, body string) (*http.Response, []byte) {
+	g.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "https://"+g.addrs.TMS+path, strings.NewReader(body))
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := g.client(c).Do(req)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+// TestIncidentAPIThroughServe: the incident routes as `serve` wires them,
+// behind the real token endpoint and guard: an auditor reads incidents and
+// cannot acknowledge one; a security admin acknowledges it.
+func TestIncidentAPIThroughServe(t *testing.T) {
+	t.Parallel()
+	g := devGateway(t)
+	inc := reportFinding(t, g, "f-1", "telemetry_replay", "truck-9")
+	aud := issueTMS(g, "operator", "aud", "auditor")
+	sec := issueTMS(g, "operator", "sec", "security-admin")
+	tokAud := g.token(aud, "incidents:read")
+	if resp, body := g.tmsGet(aud, tokAud, "/v1/incidents?state=open"); resp.StatusCode != http.StatusOK || !strings.Contains(string(body), inc) {
+		t.Fatalf("auditor lists: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := g.tmsGet(aud, tokAud, "/v1/incidents/"+inc); resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"runbooks":[{"rule":"telemetry_replay"`) {
+		t.Fatalf("auditor reads: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := g.tmsPost(aud, tokAud, "/v1/incidents/"+inc+"/ack", "k1", `{}`); resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), codes.AccessScopeRequired) {
+		t.Fatalf("auditor acknowledges: %d %s", resp.StatusCode, body)
+	}
+	tokSec := g.token(sec, "incidents:write")
+	resp, body := g.tmsPost(sec, tokSec, "/v1/incidents/"+inc+"/ack", "k2", `{"note":"on it"}`)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"state":"acknowledged"`) || !strings.Contains(string(body), "urn:fifthwheel:operator:sec") {
+		t.Fatalf("security admin acknowledges: %d %s", resp.StatusCode, body)
+	}
+	g.waitEvent(codes.IncidentAcknowledged, "urn:fifthwheel:operator:sec")
 }
