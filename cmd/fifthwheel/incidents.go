@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,30 +15,6 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
-
-// outputFlag is `-o text|json` of a command that prints records. The JSON
-// is one document (indented), the shape the TMS API answers with.
-type outputFlag struct{ format string }
-
-func (o *outputFlag) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&o.format, "output", "o", "text", "print `FORMAT`: text or json")
-}
-
-func (o *outputFlag) check() error {
-	if o.format != "text" && o.format != "json" {
-		return &usageError{err: fmt.Errorf("-o %q: want text or json", o.format)}
-	}
-	return nil
-}
-
-func (o *outputFlag) json() bool { return o.format == "json" }
-
-func (a *app) printJSON(v any) error {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
 
 func (a *app) incidentsCmd() *cobra.Command {
 	cmd := group(&cobra.Command{

@@ -173,17 +173,45 @@ func (a *app) clientAddCmd() *cobra.Command {
 	return cmd
 }
 
+// clientJSON is a TMS client in `client list -o json`.
+type clientJSON struct {
+	ID             string    `json:"id"`
+	Name           string    `json:"name"`
+	Status         string    `json:"status"`
+	Carrier        string    `json:"carrier"`
+	Roles          []string  `json:"roles"`
+	AllowedSources []string  `json:"allowed_sources"`
+	Hours          string    `json:"hours,omitempty"`
+	RegisteredAt   time.Time `json:"registered_at"`
+}
+
 func (a *app) clientListCmd() *cobra.Command {
-	var f stateFlags
+	var (
+		f   stateFlags
+		out outputFlag
+	)
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the TMS clients",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
 			return a.withState(cmd, &f, nil, func(ctx context.Context, e *stateEnv, _ principal.Principal) error {
 				cs, err := e.st.ListClients(ctx)
 				if err != nil {
 					return err
+				}
+				if out.json() {
+					doc := struct {
+						Clients []clientJSON `json:"clients"`
+					}{Clients: []clientJSON{}}
+					for _, c := range cs {
+						doc.Clients = append(doc.Clients, clientJSON{ID: c.ID, Name: c.Name, Status: string(c.Status), Carrier: c.Carrier,
+							Roles: nonNil(c.Roles), AllowedSources: nonNil(c.AllowedSources), Hours: c.Hours, RegisteredAt: c.CreatedAt.UTC()})
+					}
+					return a.printJSON(doc)
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tSTATUS\tCARRIER\tROLES\tSOURCES\tHOURS\tREGISTERED")
@@ -196,6 +224,7 @@ func (a *app) clientListCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd.Flags())
+	out.register(cmd)
 	return cmd
 }
 
@@ -498,17 +527,42 @@ func (a *app) operatorAddCmd() *cobra.Command {
 	return cmd
 }
 
+// operatorJSON is an operator in `operator list -o json`.
+type operatorJSON struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Status       string    `json:"status"`
+	Roles        []string  `json:"roles"`
+	RegisteredAt time.Time `json:"registered_at"`
+}
+
 func (a *app) operatorListCmd() *cobra.Command {
-	var f stateFlags
+	var (
+		f   stateFlags
+		out outputFlag
+	)
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the operators",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
 			return a.withState(cmd, &f, nil, func(ctx context.Context, e *stateEnv, _ principal.Principal) error {
 				os, err := e.st.ListOperators(ctx)
 				if err != nil {
 					return err
+				}
+				if out.json() {
+					doc := struct {
+						Operators []operatorJSON `json:"operators"`
+					}{Operators: []operatorJSON{}}
+					for _, o := range os {
+						doc.Operators = append(doc.Operators, operatorJSON{ID: o.ID, Name: o.Name, Status: string(o.Status), Roles: nonNil(o.Roles),
+							RegisteredAt: o.CreatedAt.UTC()})
+					}
+					return a.printJSON(doc)
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tSTATUS\tROLES\tNAME\tREGISTERED")
@@ -520,6 +574,7 @@ func (a *app) operatorListCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd.Flags())
+	out.register(cmd)
 	return cmd
 }
 

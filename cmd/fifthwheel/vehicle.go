@@ -173,32 +173,58 @@ registered before carriers existed, or moved between carriers.`,
 	return cmd
 }
 
+// vehicleJSON is a vehicle in `vehicle list -o json`; epoch is absent
+// before its first frame.
+type vehicleJSON struct {
+	ID           string    `json:"id"`
+	Status       string    `json:"status"`
+	Carrier      string    `json:"carrier"`
+	RegisteredAt time.Time `json:"registered_at"`
+	Epoch        *int64    `json:"epoch,omitempty"`
+}
+
 func (a *app) vehicleListCmd() *cobra.Command {
-	var f stateFlags
+	var (
+		f   stateFlags
+		out outputFlag
+	)
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List registered vehicles",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
 			return a.withState(cmd, &f, nil, func(ctx context.Context, e *stateEnv, _ principal.Principal) error {
 				vs, err := e.st.ListVehicles(ctx)
 				if err != nil {
 					return err
 				}
+				doc := struct {
+					Vehicles []vehicleJSON `json:"vehicles"`
+				}{Vehicles: []vehicleJSON{}}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tSTATUS\tCARRIER\tREGISTERED\tEPOCH")
 				for _, v := range vs {
+					j := vehicleJSON{ID: v.ID, Status: string(v.Status), Carrier: v.Carrier, RegisteredAt: v.CreatedAt.UTC()}
 					epoch := "-"
 					if c, err := e.st.GetCounter(ctx, v.ID); err == nil {
 						epoch = strconv.FormatInt(c.Epoch, 10)
+						j.Epoch = &c.Epoch
 					}
+					doc.Vehicles = append(doc.Vehicles, j)
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, v.Status, orDash(v.Carrier), v.CreatedAt.Format(time.RFC3339), epoch)
+				}
+				if out.json() {
+					return a.printJSON(doc)
 				}
 				return tw.Flush()
 			})
 		},
 	}
 	f.register(cmd.Flags())
+	out.register(cmd)
 	return cmd
 }
 
