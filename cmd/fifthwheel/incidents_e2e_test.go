@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -106,10 +107,14 @@ func (g *gateway) tmsPost(c tls.Certificate, token, path, key, body string) (*ht
 
 // TestIncidentAPIThroughServe: the incident routes as `serve` wires them,
 // behind the real token endpoint and guard: an auditor reads incidents and
-// cannot acknowledge one; a security admin acknowledges it.
+// cannot acknowledge one; a security admin acknowledges it, then contains
+// it through the API with revoke_certificate, which closes the truck's
+// session as revoked (serve's own CA revokes; the SLA is
+// TestAttackContainedTruckKeepsItsSession's).
 func TestIncidentAPIThroughServe(t *testing.T) {
 	t.Parallel()
 	g := devGateway(t)
+	tr := startTruck(t, g, "truck-9", truckOptions{agent: typedCloseAgent})
 	inc := reportFinding(t, g, "f-1", "telemetry_replay", "truck-9")
 	aud := issueTMS(g, "operator", "aud", "auditor")
 	sec := issueTMS(g, "operator", "sec", "security-admin")
@@ -129,4 +134,11 @@ func TestIncidentAPIThroughServe(t *testing.T) {
 		t.Fatalf("security admin acknowledges: %d %s", resp.StatusCode, body)
 	}
 	g.waitEvent(codes.IncidentAcknowledged, "urn:fifthwheel:operator:sec")
+	resp, body = g.tmsPost(sec, tokSec, "/v1/incidents/"+inc+"/contain", "k3", `{"action":"revoke_certificate","reason":"key_compromise"}`)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"state":"contained"`) || !strings.Contains(string(body), "1 certificate(s) revoked") {
+		t.Fatalf("security admin contains: %d %s", resp.StatusCode, body)
+	}
+	if ev := tr.firstDisconnect(); !errors.Is(ev.Err, agent.ErrRevoked) {
+		t.Fatalf("the contained truck's session ended with %v, want revoked", ev.Err)
+	}
 }
