@@ -188,6 +188,19 @@ func TestIncidentAPI(t *testing.T) {
 		if d.Transitions[1].Actor != admin.String() || d.Containment[0].Actor != admin.String() {
 			t.Fatalf("actors: %+v %+v", d.Transitions, d.Containment)
 		}
+		// Pages: a full page carries next_cursor; the next page follows it.
+		if err := f.m.Report(ctx, detect.Finding{ID: "f2", RuleID: "replay", SubjectKind: "vehicle", Subject: "T2", At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		var p1, p2 incidentapi.List
+		if w := f.do(t, auditor, "GET", "/v1/incidents?limit=1", "", ""); w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &p1) != nil ||
+			len(p1.Incidents) != 1 || p1.Incidents[0].ID != f.id || p1.NextCursor != f.id {
+			t.Fatalf("page 1: %d %s", w.Code, w.Body)
+		}
+		if w := f.do(t, auditor, "GET", "/v1/incidents?limit=1&cursor="+p1.NextCursor, "", ""); w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &p2) != nil ||
+			len(p2.Incidents) != 1 || p2.Incidents[0].Subject != "T2" {
+			t.Fatalf("page 2: %d %s", w.Code, w.Body)
+		}
 	})
 }
 
