@@ -260,6 +260,19 @@ const (
 	DetectionFinding      = "detection_finding"
 	DetectionRulesLoaded  = "detection_rules_loaded"
 	DetectionRulesRefused = "detection_rules_refused"
+	// Incidents: findings grouped into incidents, their lifecycle, clocks
+	// and containment (package incident).
+	IncidentOpened           = "incident_opened"
+	IncidentAcknowledged     = "incident_acknowledged"
+	IncidentContained        = "incident_contained"
+	IncidentResolved         = "incident_resolved"
+	IncidentClockOverdue     = "incident_clock_overdue"
+	IncidentNotificationSent = "incident_notification_sent"
+	IncidentNoteAdded        = "incident_note_added"
+	IncidentContainment      = "incident_containment_action"
+	IncidentStateConflict    = "incident_state_conflict"
+	IncidentInvalid          = "incident_invalid"
+	VehicleCommandsHeld      = "vehicle_commands_held"
 )
 
 // Short names for the table.
@@ -772,4 +785,27 @@ var catalogue = [...]Entry{
 		Meaning: "Event: the detection engine put a rule set in force (attributes: source, count, hash), at start, on SIGHUP or when the rules file changed."},
 	{Code: DetectionRulesRefused, Area: AreaDetection, Severity: medium,
 		Meaning: "Event: a changed rules file was refused (attributes: source, hash, errors, each naming file:line and the rule's path); the rule set in force stays."},
+	// Incidents.
+	{Code: IncidentOpened, Area: AreaIncident, Severity: medium,
+		Meaning: "Event: detection findings opened an incident (attributes: subject, rules, finding, safety, the clocks' due times); later findings of the same subject within the grouping window join it."},
+	{Code: IncidentAcknowledged, Area: AreaIncident, Severity: info,
+		Meaning: "Event: an operator acknowledged an incident (its internal notification clock is done)."},
+	{Code: IncidentContained, Area: AreaIncident, Severity: medium,
+		Meaning: "Event: an incident moved to contained after a containment action succeeded."},
+	{Code: IncidentResolved, Area: AreaIncident, Severity: info,
+		Meaning: "Event: an operator resolved an incident (attribute `reason`, e.g. false positive); a hold it placed on a vehicle's commands is released."},
+	{Code: IncidentClockOverdue, Area: AreaIncident, Severity: high,
+		Meaning: "Event: a notification clock of an incident passed its due time without the notification recorded: escalated once (attributes: clock, due)."},
+	{Code: IncidentNotificationSent, Area: AreaIncident, Severity: info,
+		Meaning: "Event: an operator recorded a notification sent for an incident (attributes: clock, channel, recipient, reference); the clock is done."},
+	{Code: IncidentNoteAdded, Area: AreaIncident, Severity: info,
+		Meaning: "Event: an operator added a note to an incident."},
+	{Code: IncidentContainment, Area: AreaIncident, Severity: high,
+		Meaning: "Event: a containment action taken from an incident (attributes: action revoke_certificate, suspend_client, hold_commands or release_hold; target; result). Verdict reject when it failed."},
+	{Code: IncidentStateConflict, Area: AreaIncident, Status: http.StatusConflict, Severity: low, Kind: protocol,
+		Meaning: "The incident is not in a state that allows the change (resolved incidents are final; a concurrent change won): read it again."},
+	{Code: IncidentInvalid, Area: AreaIncident, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
+		Meaning: "An incident request is malformed: unknown action or clock, missing reason, a field over its limit, an invalid target."},
+	{Code: VehicleCommandsHeld, Area: AreaIncident, Status: http.StatusConflict, Severity: medium, Kind: protocol,
+		Meaning: "The vehicle's commands are held by an incident's containment: no command is created for it, and queued ones stay undelivered until the hold is released."},
 }

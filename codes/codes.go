@@ -92,11 +92,12 @@ const (
 	AreaSystem       Area = "system"       // the gateway process
 	AreaForensics    Area = "forensics"    // forensic bundles (package forensics)
 	AreaDetection    Area = "detection"    // the detection rule engine (package detect)
+	AreaIncident     Area = "incident"     // incidents: lifecycle, notification clocks, containment (package incident)
 )
 
 // Areas lists every area in documentation order.
 var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaCommandAck, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaCommand, AreaTMSAPI, AreaWebhook, AreaTracking, AreaEnrollment,
-	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaAudit, AreaForensics, AreaSystem, AreaDetection}
+	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaAudit, AreaForensics, AreaSystem, AreaDetection, AreaIncident}
 
 // Kind is what a client does about a code it receives. Package agent maps
 // each to its ErrorKind.

@@ -43,6 +43,7 @@ var areaTitles = map[Area]string{
 	AreaSystem:       "The gateway process",
 	AreaForensics:    "Forensic bundles",
 	AreaDetection:    "Detection (the rule engine, docs/DETECTION.md)",
+	AreaIncident:     "Incidents (docs/INCIDENTS.md)",
 }
 
 // renderTables is the generated part of the doc: one table per area.

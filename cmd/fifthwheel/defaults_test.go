@@ -14,6 +14,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/incident"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/liveness"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
@@ -33,6 +34,15 @@ func TestConfigDefaultsMatchTheLibraries(t *testing.T) {
 		{"pki.revocation_poll", config.DefaultRevocationPoll, pki.DefaultRevocationPoll},
 		{"audit.publish_webhook_every", config.DefaultAuditPublishWebhookEvery, audit.DefaultPublishEvery},
 		{"audit.publish_webhook_every floor", config.MinAuditPublishWebhookEvery, audit.MinPublishEvery},
+		{"incidents.grouping_window", config.DefaultIncidentGroupingWindow, incident.DefaultGroupingWindow},
+		{"incidents.grouping_window bound", config.MaxIncidentGroupingWindow, incident.MaxGroupingWindow},
+		{"incidents.escalate_interval", config.DefaultIncidentEscalateInterval, incident.DefaultEscalateInterval},
+		{"incidents.clocks.internal_safety", config.DefaultIncidentInternalSafety, incident.DefaultInternalSafety},
+		{"incidents.clocks.internal", config.DefaultIncidentInternal, incident.DefaultInternal},
+		{"incidents.clocks.customer", config.DefaultIncidentCustomer, incident.DefaultCustomer},
+		{"incidents.clocks.regulator_early_warning", config.DefaultIncidentRegulatorEarlyWarning, incident.DefaultRegulatorEarlyWarning},
+		{"incidents.clocks.regulator", config.DefaultIncidentRegulator, incident.DefaultRegulator},
+		{"incidents clock bound", config.MaxIncidentClock, incident.MaxClock},
 		{"access.token_alg", config.DefaultAccessTokenAlg, authz.AlgEdDSA},
 		{"access.rate_per_second", float64(config.DefaultAccessRatePerSecond), float64(authz.DefaultClientRatePerSecond)},
 		{"access.burst", config.DefaultAccessBurst, authz.DefaultClientRateBurst},

@@ -59,6 +59,27 @@ func TestAttackReplayedFrameDetected(t *testing.T) {
 			if n := len(g.events(codes.DetectionFinding)); n != 1 {
 				t.Fatalf("%d findings, want 1", n)
 			}
+			// The finding opened an incident (detection reports to the
+			// incident manager), within 1 s of the refusal, visible from
+			// the CLI with its clocks.
+			opened := g.waitEvent(codes.IncidentOpened, "")
+			if lag := opened.Time.Sub(replay.Time); lag > time.Second {
+				t.Errorf("the incident was opened %v after the refusal, SLA 1 s", lag)
+			}
+			var page struct {
+				Incidents []struct {
+					ID, State, Subject string
+				} `json:"incidents"`
+			}
+			if err := json.Unmarshal([]byte(g.mustCLI("incidents", "list", "-o", "json")), &page); err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Incidents) != 1 || page.Incidents[0].State != "open" || page.Incidents[0].Subject != "truck-7" {
+				t.Fatalf("incidents %+v, want one open for truck-7", page.Incidents)
+			}
+			if out := g.mustCLI("incidents", "show", page.Incidents[0].ID); !strings.Contains(out, "frame-replay") || !strings.Contains(out, "regulator") {
+				t.Fatalf("incidents show lacks the rule or the clocks:\n%s", out)
+			}
 		})
 	}
 }

@@ -80,6 +80,7 @@ func TestScripts(t *testing.T) {
 			"mode":      cmdMode,
 			"capture":   cmdCapture,
 			"https":     cmdHTTPS,
+			"finding":   cmdFinding,
 		},
 	})
 }

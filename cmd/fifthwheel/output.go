@@ -56,3 +56,16 @@ func timeOrDash(t *time.Time) string {
 	}
 	return t.Format(time.RFC3339)
 }
+
+// json reports -o json.
+func (o outputFlag) json() bool { return o.format == "json" }
+
+// printJSON writes v as one indented JSON document (a command whose API
+// answers with a document, such as incidents list and show, prints that
+// shape).
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -58,6 +58,7 @@ then FIFTHWHEEL_* environment variables, then flags.`,
 		a.forensicsCmd(),
 		a.retentionCmd(),
 		a.detectCmd(),
+		a.incidentsCmd(),
 	)
 	return root
 }

@@ -229,17 +229,18 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	// Retention: purge frame payloads past telemetry.retention, at start
 	// and every ingest.RetentionInterval, on the store's bulk lane.
 	go newRetention(cfg, st, env.bus, log).Run(bg)
-	// Detection: rules over the event stream (docs/DETECTION.md); stopped
-	// before the store closes.
-	stopDetect, err := startDetect(bg, cfg, st, env.bus, log)
-	if err != nil {
-		return err
-	}
-	defer stopDetect()
 	routes, err := gw.routes(bg, cfg, env, vs, access, logKey, reg)
 	if err != nil {
 		return err
 	}
+	// Detection: rules over the event stream (docs/DETECTION.md), its
+	// findings reported to the incident manager; stopped before the store
+	// closes.
+	stopDetect, err := startDetect(bg, cfg, st, env.bus, routes.incidents, log)
+	if err != nil {
+		return err
+	}
+	defer stopDetect()
 	// Closed below once the sessions are; this covers the paths that do
 	// not get there (Close is idempotent), before the store closes.
 	defer func() { _ = routes.pipeline.Close() }()

@@ -20,14 +20,13 @@ import (
 // the stream consumer "detect" and its rules file's reload on SIGHUP and on
 // change. An invalid rules file stops serve before it listens. The
 // returned stop ends the engine and waits for it, before the store closes.
-func startDetect(ctx context.Context, cfg config.Config, st store.Store, events event.Emitter, log *slog.Logger) (stop func(), err error) {
+func startDetect(ctx context.Context, cfg config.Config, st store.Store, events event.Emitter, reporter detect.Reporter, log *slog.Logger) (stop func(), err error) {
 	if !cfg.Detect.Enabled {
 		log.Warn("detection is disabled (detect.enabled: false)")
 		return func() {}, nil
 	}
 	d, err := detect.New(detect.Config{Holder: replicaName(), RulesFile: cfg.DetectRulesPath()}, detect.Deps{
-		Store: st, Events: events, Log: log,
-		// Reporter: the incident manager plugs in here (issue 22).
+		Store: st, Events: events, Log: log, Reporter: reporter,
 		OnError: func(err error) {
 			log.Error("detection: the event stream consumer failed; retrying", slog.Any("err", err))
 		},

@@ -22,6 +22,8 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/enroll"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/gwkey"
+	"github.com/fifthwheel/fifthwheel/internal/incident"
+	"github.com/fifthwheel/fifthwheel/internal/incidentapi"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/liveness"
 	"github.com/fifthwheel/fifthwheel/internal/pki"
@@ -331,6 +333,9 @@ type gatewayRoutes struct {
 	// commands is the command service (deliveries and answers on the
 	// session; the TMS API's decisions).
 	commands *command.Service
+	// incidents is the incident manager: the detect.Reporter of the
+	// detection engine (serve_incidents.go).
+	incidents *incident.Manager
 }
 
 // routes builds the endpoint handlers of the three listeners. The vehicle
@@ -407,6 +412,15 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 	for p, h := range (&auditapi.API{Store: e.st, Verifier: logKey.Verifier(), Events: e.bus}).Routes() {
 		tms[p] = h
 	}
+	// Incidents (serve_incidents.go): the manager detection reports to, its
+	// escalator, and its API for operators (scopes incidents:read/write).
+	incidents, err := startIncidents(bg, cfg, e.st, e.bus, g.ca, sess.NotifyCommands, e.log)
+	if err != nil {
+		return nil, err
+	}
+	for p, h := range (&incidentapi.API{Incidents: incidents, Idempotency: e.st, Log: e.log}).Routes() {
+		tms[p] = h
+	}
 	// A route of the policy table without a handler in this release
 	// answers 501, behind the guard.
 	for p := range authz.Policy {
@@ -427,5 +441,5 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 		"GET /pki/ocsp/{req...}": ocsp,
 	}
 	ok = true
-	return &gatewayRoutes{vehicle: vehicle, tms: tms, ops: ops, session: sess, pipeline: pipeline, commands: commands}, nil
+	return &gatewayRoutes{vehicle: vehicle, tms: tms, ops: ops, session: sess, pipeline: pipeline, commands: commands, incidents: incidents}, nil
 }

@@ -22,6 +22,7 @@ var notCodes = map[string]string{
 	"internal/liveness/state.go: goodbye":               "the name of a transition cause",
 	"internal/store/telemetry.go: replay":               "AppendOutcome's String, a debugging name",
 	"internal/store/telemetry.go: epoch_not_authorized": "AppendOutcome's String, a debugging name",
+	"internal/store/incident.go: internal":              "the name of the internal notification clock of an incident",
 }
 
 // source is one parsed non-test Go file of the module.

@@ -43,16 +43,18 @@ const (
 	CommandsApprove Scope = "commands:approve" // approvals (control)
 	CommandsCancel  Scope = "commands:cancel"  // cancellation (control)
 	SecurityWrite   Scope = "security:write"   // containment actions (control)
+	IncidentsRead   Scope = "incidents:read"   // incidents, their clocks and runbooks (operators only)
+	IncidentsWrite  Scope = "incidents:write"  // acknowledge, contain, resolve, notes, notifications (control; operators only)
 )
 
 // Scopes lists every scope in documentation order.
 var Scopes = []Scope{FleetRead, TelemetryRead, CommandsRead, AuditRead, TendersWrite, DispatchWrite,
-	CommandsApprove, CommandsCancel, SecurityWrite}
+	CommandsApprove, CommandsCancel, SecurityWrite, IncidentsRead, IncidentsWrite}
 
 // Control reports whether s is a control scope.
 func (s Scope) Control() bool {
 	switch s {
-	case TendersWrite, DispatchWrite, CommandsApprove, CommandsCancel, SecurityWrite:
+	case TendersWrite, DispatchWrite, CommandsApprove, CommandsCancel, SecurityWrite, IncidentsWrite:
 		return true
 	}
 	return false
@@ -65,8 +67,8 @@ var RoleScopes = map[Role][]Scope{
 	Dispatcher:    {FleetRead, TelemetryRead, CommandsRead, TendersWrite, DispatchWrite, CommandsCancel},
 	Planner:       {FleetRead, TelemetryRead, CommandsRead, TendersWrite},
 	Approver:      {FleetRead, CommandsRead, CommandsApprove},
-	SecurityAdmin: {FleetRead, TelemetryRead, AuditRead, SecurityWrite},
-	Auditor:       {FleetRead, TelemetryRead, CommandsRead, AuditRead},
+	SecurityAdmin: {FleetRead, TelemetryRead, AuditRead, SecurityWrite, IncidentsRead, IncidentsWrite},
+	Auditor:       {FleetRead, TelemetryRead, CommandsRead, AuditRead, IncidentsRead},
 	FleetAdmin:    {FleetRead, TelemetryRead, CommandsRead},
 }
 

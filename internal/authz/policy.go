@@ -53,6 +53,8 @@ var Policy = map[string]Route{
 	"GET /v1/audit/checkpoint":                       {Scope: AuditRead},
 	"GET /v1/audit/proof/inclusion":                  {Scope: AuditRead},
 	"GET /v1/audit/proof/consistency":                {Scope: AuditRead},
+	"GET /v1/incidents":                              {Scope: IncidentsRead},
+	"GET /v1/incidents/{id}":                         {Scope: IncidentsRead},
 
 	// Control (the commands issue).
 	"POST /v1/tenders":                 {Scope: TendersWrite},
@@ -60,6 +62,13 @@ var Policy = map[string]Route{
 	"POST /v1/vehicles/{id}/route":     {Scope: DispatchWrite, CarrierScoped: true},
 	"POST /v1/commands/{id}/approvals": {Scope: CommandsApprove},
 	"POST /v1/commands/{id}/cancel":    {Scope: CommandsCancel},
+
+	// Incidents (operators only: package incidentapi refuses clients).
+	"POST /v1/incidents/{id}/ack":           {Scope: IncidentsWrite},
+	"POST /v1/incidents/{id}/contain":       {Scope: IncidentsWrite},
+	"POST /v1/incidents/{id}/resolve":       {Scope: IncidentsWrite},
+	"POST /v1/incidents/{id}/notes":         {Scope: IncidentsWrite},
+	"POST /v1/incidents/{id}/notifications": {Scope: IncidentsWrite},
 }
 
 // Anonymous are the TMS listener's routes that the guard does not wrap,

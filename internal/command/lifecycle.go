@@ -98,6 +98,12 @@ func (s *Service) Deliver(ctx context.Context, id, replica string) (Decision, er
 		cur, _ := s.st.GetCommand(ctx, id)
 		return refuse(codes.CommandDeliveryRefused, "the command is no longer queued", System, cur, map[string]any{"replica": replica})
 	}
+	if errors.Is(err, store.ErrVehicleHeld) {
+		// Held by an incident's containment: it stays queued, delivered
+		// once the hold is released. No event per attempt (the delivery
+		// poll would repeat it); the hold itself is an event.
+		return Decision{Command: c}, &Error{Code: codes.VehicleCommandsHeld, Detail: "the vehicle's commands are held"}
+	}
 	if err != nil {
 		return Decision{}, err
 	}

@@ -27,6 +27,7 @@ type Store interface {
 	AddApproval(ctx context.Context, a store.Approval) error
 	ListApprovals(ctx context.Context, command string) ([]store.Approval, error)
 	GetIdempotency(ctx context.Context, client, key string, requestSHA256 []byte) (store.IdempotencyRecord, error)
+	GetVehicleHold(ctx context.Context, vehicle string) (store.VehicleHold, error)
 }
 
 // Approvers answers whether a principal holds the approver role now
@@ -168,7 +169,7 @@ func (s *Service) NewID() (string, error) {
 // activities names each code's event activity: the step of the lifecycle
 // that decided.
 var activities = map[string]string{
-	codes.CommandCreated: "command_create", codes.CommandInvalid: "command_create", codes.IdempotencyKeyReused: "command_create",
+	codes.CommandCreated: "command_create", codes.CommandInvalid: "command_create", codes.VehicleCommandsHeld: "command_create", codes.IdempotencyKeyReused: "command_create",
 	codes.CommandApprovalRecorded: "command_approve", codes.CommandApprovalRefusedSelf: "command_approve",
 	codes.CommandApprovalRefusedDuplicate: "command_approve", codes.CommandApprovalRefusedRole: "command_approve",
 	codes.CommandApprovalRefusedState: "command_approve", codes.CommandApprovalExpired: "command_approve", codes.CommandApproved: "command_approve",
@@ -217,7 +218,8 @@ func refuse(code, detail string, actor principal.Principal, c store.Command, att
 
 // Create validates r, weighs it with the policy and stores the command:
 // pending_approval when it needs approvals, else approved and queued at
-// once. Refusals: command_invalid, idempotency_key_reused.
+// once. Refusals: command_invalid, vehicle_commands_held,
+// idempotency_key_reused.
 func (s *Service) Create(ctx context.Context, r Request) (Decision, error) {
 	now := s.now().UTC()
 	if r.ID == "" {
@@ -235,6 +237,15 @@ func (s *Service) Create(ctx context.Context, r Request) (Decision, error) {
 		TenderID: r.TenderID, Payload: r.Payload, ExpiresAt: now.Add(ttl), CreatedAt: now, UpdatedAt: now}
 	if why := s.invalid(r, ttl); why != "" {
 		return refuse(codes.CommandInvalid, why, r.RequestedBy, store.Command{Vehicle: r.Vehicle, Type: string(r.Type)}, nil)
+	}
+	// A vehicle whose commands an incident's containment holds gets none
+	// (package incident); the store also refuses to deliver to it, which
+	// covers a hold placed after this check.
+	if _, err := s.st.GetVehicleHold(ctx, r.Vehicle); err == nil {
+		return refuse(codes.VehicleCommandsHeld, "the vehicle's commands are held by an incident's containment", r.RequestedBy,
+			store.Command{Vehicle: r.Vehicle, Type: string(r.Type)}, nil)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return Decision{}, err
 	}
 	a := s.policy.Assess(Risk{Type: r.Type, HazmatLines: r.HazmatLines, GrossKg: r.GrossKg, Score: r.RiskScore})
 	c.RiskClass, c.ApprovalsRequired, c.State = string(a.Class), a.Required, PendingApproval

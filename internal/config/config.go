@@ -76,6 +76,9 @@ type Config struct {
 	Audit Audit `yaml:"audit"`
 	// Detect is the detection engine (package detect, docs/DETECTION.md).
 	Detect Detect `yaml:"detect"`
+	// Incidents is the grouping of findings into incidents and their
+	// notification clocks (package incident, docs/INCIDENTS.md).
+	Incidents Incidents `yaml:"incidents"`
 }
 
 // Detect configures the detection engine.
@@ -86,6 +89,27 @@ type Detect struct {
 	// RulesFile is the rules file (relative: under DataDir); empty: the
 	// rules shipped in the binary. Reloaded on SIGHUP and when it changes.
 	RulesFile string `yaml:"rules_file"`
+}
+
+// Incidents configures incidents.
+type Incidents struct {
+	// GroupingWindow: a finding joins its subject's unresolved incident
+	// when that incident's last finding is at most this old.
+	GroupingWindow time.Duration `yaml:"grouping_window"`
+	// EscalateInterval is how often each gateway looks for overdue clocks.
+	EscalateInterval time.Duration `yaml:"escalate_interval"`
+	// Clocks are the notification deadlines from an incident's opening.
+	Clocks IncidentClocks `yaml:"clocks"`
+}
+
+// IncidentClocks are the notification clocks of every incident.
+type IncidentClocks struct {
+	InternalSafety time.Duration `yaml:"internal_safety"` // a safety-relevant incident
+	Internal       time.Duration `yaml:"internal"`        // any other incident
+	Customer       time.Duration `yaml:"customer"`
+	// RegulatorEarlyWarning: 0 turns the early warning clock off.
+	RegulatorEarlyWarning time.Duration `yaml:"regulator_early_warning"`
+	Regulator             time.Duration `yaml:"regulator"`
 }
 
 // Audit configures the audit log.

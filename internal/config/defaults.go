@@ -446,6 +446,17 @@ func Default() Config {
 			DirectoryPoll: DefaultAccessDirectoryPoll,
 		},
 		Audit: Audit{PublishWebhookEvery: DefaultAuditPublishWebhookEvery},
+		Incidents: Incidents{
+			GroupingWindow:   DefaultIncidentGroupingWindow,
+			EscalateInterval: DefaultIncidentEscalateInterval,
+			Clocks: IncidentClocks{
+				InternalSafety:        DefaultIncidentInternalSafety,
+				Internal:              DefaultIncidentInternal,
+				Customer:              DefaultIncidentCustomer,
+				RegulatorEarlyWarning: DefaultIncidentRegulatorEarlyWarning,
+				Regulator:             DefaultIncidentRegulator,
+			},
+		},
 	}
 }
 
@@ -470,4 +481,31 @@ const (
 	MaxAccessBurst         = 100_000
 	// MaxAccessDirectoryPoll: beyond it a suspension would miss its 1 s.
 	MaxAccessDirectoryPoll = 500 * time.Millisecond
+)
+
+// Incidents (package incident declares the same defaults; cmd/fifthwheel's
+// defaults test keeps them equal, as configuration does not import it).
+const (
+	// DefaultIncidentGroupingWindow: one attack's bursts stay one incident
+	// without folding unrelated days together.
+	DefaultIncidentGroupingWindow = time.Hour
+	// DefaultIncidentEscalateInterval: clocks are minutes to days long;
+	// an escalation 10 s late is nothing.
+	DefaultIncidentEscalateInterval = 10 * time.Second
+	// DefaultIncidentInternalSafety: the security team knows of a
+	// safety-relevant incident within 15 minutes (the seed's SLA).
+	DefaultIncidentInternalSafety = 15 * time.Minute
+	// DefaultIncidentInternal: any other incident is acknowledged within
+	// the hour, no later than the customer is told.
+	DefaultIncidentInternal = time.Hour
+	// DefaultIncidentCustomer: the carrier concerned within an hour.
+	DefaultIncidentCustomer = time.Hour
+	// DefaultIncidentRegulatorEarlyWarning: NIS2 art. 23(4)(a), 24 hours.
+	DefaultIncidentRegulatorEarlyWarning = 24 * time.Hour
+	// DefaultIncidentRegulator: NIS2 art. 23(4)(b), 72 hours.
+	DefaultIncidentRegulator = 72 * time.Hour
+	// MaxIncidentClock bounds a clock (a year: longer is a typo);
+	// MaxIncidentGroupingWindow the grouping window (a week).
+	MaxIncidentClock          = 365 * 24 * time.Hour
+	MaxIncidentGroupingWindow = 7 * 24 * time.Hour
 )

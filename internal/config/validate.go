@@ -103,7 +103,28 @@ func (c Config) Validate() error {
 		// Never fall back to the shipped rules silently: the operator asked for a file.
 		v.add("detect.rules_file", "a relative path needs data_dir (it is relative to it); give an absolute path")
 	}
+	c.validateIncidents(&v)
 	return v.result()
+}
+
+// validateIncidents checks the incidents section.
+func (c Config) validateIncidents(v *validation) {
+	in := c.Incidents
+	v.durationBetween("incidents.grouping_window", in.GroupingWindow, time.Second, MaxIncidentGroupingWindow)
+	v.durationBetween("incidents.escalate_interval", in.EscalateInterval, time.Second, time.Hour)
+	v.durationBetween("incidents.clocks.internal_safety", in.Clocks.InternalSafety, time.Second, MaxIncidentClock)
+	v.durationBetween("incidents.clocks.internal", in.Clocks.Internal, time.Second, MaxIncidentClock)
+	v.durationBetween("incidents.clocks.customer", in.Clocks.Customer, time.Second, MaxIncidentClock)
+	v.durationBetween("incidents.clocks.regulator", in.Clocks.Regulator, time.Second, MaxIncidentClock)
+	if ew := in.Clocks.RegulatorEarlyWarning; ew != 0 && (ew < time.Second || ew >= in.Clocks.Regulator) {
+		v.add("incidents.clocks.regulator_early_warning", "must be 0 (off) or at least 1s and shorter than incidents.clocks.regulator")
+	}
+}
+
+func (v *validation) durationBetween(path string, d, lo, hi time.Duration) {
+	if d < lo || d > hi {
+		v.add(path, fmt.Sprintf("must be between %v and %v", lo, hi))
+	}
 }
 
 // validateSession checks the vehicle session settings.

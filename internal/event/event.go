@@ -74,6 +74,7 @@ const (
 	ClassAPI            Class = "api"            // request-level refusals (size, rate, format)
 	ClassSystem         Class = "system"         // start, stop, migration, configuration
 	ClassDetection      Class = "detection"      // detection findings and the rule set (package detect)
+	ClassIncident       Class = "incident"       // incidents: lifecycle, clocks, containment
 )
 
 // Severity follows OCSF severity_id. It is the catalogue's type: each

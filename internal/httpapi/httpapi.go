@@ -82,3 +82,25 @@ func TMSRead(peer func(*http.Request) (principal.Principal, bool), h http.Handle
 		h(w, r)
 	})
 }
+
+// MaxIdempotencyKeyLen bounds an Idempotency-Key: a UUID is 36 characters;
+// 128 leaves room for a client's own prefixing.
+const MaxIdempotencyKeyLen = 128
+
+// ValidIdempotencyKey reports whether k is a well-formed Idempotency-Key:
+// 1 to MaxIdempotencyKeyLen characters of [A-Za-z0-9._:~-]. Every POST of
+// the TMS listener takes one (tmsapi, incidentapi).
+func ValidIdempotencyKey(k string) bool {
+	if len(k) == 0 || len(k) > MaxIdempotencyKeyLen {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == ':', c == '~', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -180,12 +180,21 @@ func pgTransition(ctx context.Context, tx pgx.Tx, tr CommandTransition, to Comma
 		delivered_by = CASE WHEN $3='' THEN delivered_by ELSE $3 END,
 		verdict = CASE WHEN $4='' THEN verdict ELSE $4 END,
 		answer_reason = CASE WHEN $5='' THEN answer_reason ELSE $5 END
-		WHERE id=$6 AND state=$7`,
+		WHERE id=$6 AND state=$7`+notHeld(to),
 		to, tr.At.UTC(), tr.DeliveredBy, tr.Verdict, tr.AnswerReason, tr.ID, tr.From)
 	if err != nil {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
+		if to == CommandDelivered {
+			var one int
+			err := tx.QueryRow(ctx, `SELECT 1 FROM vehicle_holds h JOIN commands c ON c.vehicle_id = h.vehicle WHERE c.id=$1`, tr.ID).Scan(&one)
+			if err == nil {
+				return fmt.Errorf("%w: command %s", ErrVehicleHeld, tr.ID)
+			} else if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
 		var cur string
 		err := tx.QueryRow(ctx, `SELECT state FROM commands WHERE id=$1`, tr.ID).Scan(&cur)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -201,12 +201,21 @@ func (s *sqliteStore) sqliteTransition(tx *sql.Tx, tr CommandTransition, to Comm
 		delivered_by = CASE WHEN ?='' THEN delivered_by ELSE ? END,
 		verdict = CASE WHEN ?='' THEN verdict ELSE ? END,
 		answer_reason = CASE WHEN ?='' THEN answer_reason ELSE ? END
-		WHERE id=? AND state=?`,
+		WHERE id=? AND state=?`+notHeld(to),
 		to, tr.At.UnixMicro(), tr.DeliveredBy, tr.DeliveredBy, tr.Verdict, tr.Verdict, tr.AnswerReason, tr.AnswerReason, tr.ID, tr.From)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
+		if to == CommandDelivered {
+			var one int
+			err := tx.QueryRow(`SELECT 1 FROM vehicle_holds h JOIN commands c ON c.vehicle_id = h.vehicle WHERE c.id=?`, tr.ID).Scan(&one)
+			if err == nil {
+				return fmt.Errorf("%w: command %s", ErrVehicleHeld, tr.ID)
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
 		var cur string
 		err := tx.QueryRow(`SELECT state FROM commands WHERE id=?`, tr.ID).Scan(&cur)
 		if errors.Is(err, sql.ErrNoRows) {

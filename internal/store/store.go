@@ -125,6 +125,7 @@ type Store interface {
 	TrackingStore
 	AuditStore
 	StreamStore
+	IncidentStore
 }
 
 // EventRow is a security event as stored: the indexed columns plus the full

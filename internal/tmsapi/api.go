@@ -197,20 +197,7 @@ func (q *req) read(w http.ResponseWriter) error {
 }
 
 // validKey reports whether k is a well-formed Idempotency-Key.
-func validKey(k string) bool {
-	if len(k) == 0 || len(k) > MaxIdempotencyKeyLen {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == ':', c == '~', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
+func validKey(k string) bool { return httpapi.ValidIdempotencyKey(k) }
 
 // decode reads q's body strictly into v: one JSON object, no unknown or
 // duplicate members, valid UTF-8.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/httpapi"
 )
 
 // Limits of the TMS command API, each with why. The command's own bounds
@@ -15,9 +16,9 @@ const (
 	// (16 stops of 256-byte addresses, 32 hazmat lines) is about 20 KiB.
 	MaxBodyBytes = 64 << 10
 
-	// MaxIdempotencyKeyLen bounds an Idempotency-Key: a UUID is 36
-	// characters; 128 leaves room for a client's own prefixing.
-	MaxIdempotencyKeyLen = 128
+	// MaxIdempotencyKeyLen bounds an Idempotency-Key (package httpapi's,
+	// shared by every POST of the TMS listener).
+	MaxIdempotencyKeyLen = httpapi.MaxIdempotencyKeyLen
 
 	// MaxIDLen bounds a tender id (it becomes the command's tender_id,
 	// frame.MaxCommandIDLen).
