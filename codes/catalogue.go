@@ -253,6 +253,9 @@ const (
 
 	// Forensics: bundles of a vehicle's evidence (package forensics).
 	ForensicBundleExported = "forensic_bundle_exported"
+
+	// The SIEM sinks (package siem).
+	SIEMDeadLettered = "siem_dead_lettered"
 )
 
 // Short names for the table.
@@ -752,4 +755,8 @@ var catalogue = [...]Entry{
 		Meaning: "Event: the gateway stopped (attribute `reason`)."},
 	{Code: StoreMigrated, Area: AreaSystem, Severity: info,
 		Meaning: "Event: `fifthwheel store migrate` applied migrations."},
+
+	// The SIEM sinks.
+	{Code: SIEMDeadLettered, Area: AreaSIEM, Severity: medium,
+		Meaning: "Event: the SIEM webhook sink gave up a batch of events after its maximum attempts or age; the batch is kept in the store (`fifthwheel siem dead-letters list`) and the sink moved on (attributes: dead letter id, first and last event ids, count, attempts, last error)."},
 }

@@ -91,11 +91,12 @@ const (
 	AreaAudit        Area = "audit"        // the tamper-evident audit log: sequencer, checkpoints, proofs
 	AreaSystem       Area = "system"       // the gateway process
 	AreaForensics    Area = "forensics"    // forensic bundles (package forensics)
+	AreaSIEM         Area = "siem"         // the SIEM sinks (package siem)
 )
 
 // Areas lists every area in documentation order.
 var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaCommandAck, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaCommand, AreaTMSAPI, AreaWebhook, AreaTracking, AreaEnrollment,
-	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaAudit, AreaForensics, AreaSystem}
+	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaAudit, AreaForensics, AreaSystem, AreaSIEM}
 
 // Kind is what a client does about a code it receives. Package agent maps
 // each to its ErrorKind.

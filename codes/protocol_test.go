@@ -42,6 +42,7 @@ var areaTitles = map[Area]string{
 	AreaAudit:        "Audit log",
 	AreaSystem:       "The gateway process",
 	AreaForensics:    "Forensic bundles",
+	AreaSIEM:         "SIEM sinks",
 }
 
 // renderTables is the generated part of the doc: one table per area.
