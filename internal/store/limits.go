@@ -129,3 +129,13 @@ const (
 // more than a handful under one reference is tampering or a bug, and a
 // lookup by reference must not read a table's worth of rows.
 const MaxAuditItemsByRef = 16
+
+// SIEM dead letters (siem.go).
+const (
+	// MaxSIEMDeadLetterBody bounds one dead letter's stored batch: the
+	// SIEM webhook's largest batch (package siem's MaxWebhookBatchBytes)
+	// with room to spare.
+	MaxSIEMDeadLetterBody = 16 << 20
+	// MaxSIEMDeadLetterError bounds the last error kept with it.
+	MaxSIEMDeadLetterError = 1024
+)

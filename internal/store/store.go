@@ -124,6 +124,7 @@ type Store interface {
 	TrackingStore
 	AuditStore
 	StreamStore
+	SIEMStore
 }
 
 // EventRow is a security event as stored: the indexed columns plus the full
