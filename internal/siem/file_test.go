@@ -207,3 +207,5 @@ func TestFileSkipsWhatItAlreadyWrote(t *testing.T) {
 	}
 	wantSequence(t, readIDs(t, path), 0, 7)
 }
+
+func contextWithCancel() (context.Context, context.CancelFunc) { return context.WithCancel(ctx) }

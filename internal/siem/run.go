@@ -28,6 +28,9 @@ type RunConfig struct {
 	OnError func(sink string, err error)
 	// Poll is how often an idle sink reads the stream (tail.DefaultPoll).
 	Poll time.Duration
+	// MinBackoff and MaxBackoff, if set, replace every sink's back-off
+	// after a failure (tests; the defaults suit production).
+	MinBackoff, MaxBackoff time.Duration
 }
 
 // Run serves every sink as its own stream consumer until ctx ends. Each
@@ -39,6 +42,9 @@ func Run(ctx context.Context, st tail.Store, cfg RunConfig, sinks ...Sink) {
 		tc := tail.Config{Name: s.Name(), Holder: cfg.Holder, Start: tail.FromBeginning, Poll: cfg.Poll}
 		if _, ok := s.(networked); ok {
 			tc.MinBackoff, tc.MaxBackoff = netMinBackoff, netMaxBackoff
+		}
+		if cfg.MinBackoff > 0 {
+			tc.MinBackoff, tc.MaxBackoff = cfg.MinBackoff, cfg.MaxBackoff
 		}
 		if cfg.OnError != nil {
 			name := s.Name()
