@@ -282,7 +282,9 @@ func TestAttackWebhookRedirect(t *testing.T) {
 	target := &receiver{}
 	tsrv, tc := tlsReceiver(t, target)
 	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, tsrv.URL, http.StatusTemporaryRedirect) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, tsrv.URL, http.StatusTemporaryRedirect)
+	})
 	srv := httptest.NewUnstartedServer(mux)
 	srv.TLS = &tls.Config{Certificates: tsrv.TLS.Certificates} // the same certificate: trusted by the same pool
 	srv.StartTLS()
