@@ -209,3 +209,12 @@ func TestFileSkipsWhatItAlreadyWrote(t *testing.T) {
 }
 
 func contextWithCancel() (context.Context, context.CancelFunc) { return context.WithCancel(ctx) }
+
+func readAll(t *testing.T, st store.Store) []store.StreamEvent {
+	t.Helper()
+	evs, err := st.ReadEventStream(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}

@@ -44,10 +44,13 @@ const (
 	// private enterprise number RFC 5612 reserves for documentation; a
 	// deployment with its own number configures siem.syslog.sd_id.
 	DefaultSDID = "fifthwheel@32473"
-	// maxSyslogMessage bounds one syslog message (RFC 5425 §4.3.1 requires
-	// receivers to take 2048 octets and recommends 8192; OCSF events are
-	// larger): a larger event is cut at this size and marked truncated.
-	maxSyslogMessage = 64 << 10
+	// maxSyslogField bounds the header fields RFC 5424 §6 bounds:
+	// HOSTNAME 255, APP-NAME 48, PROCID 128, MSGID 32 octets. MSG is not
+	// bounded here: octet counting (RFC 5425 §4.3) frames any length, an
+	// OCSF event is a few KiB, and a cut JSON document would be useless.
+	maxHostname = 255
+	maxAppName  = 48
+	maxMsgID    = 32
 
 	// DefaultNATSPrefix is the subject prefix; DefaultNATSStream the
 	// JetStream stream the sink creates when it does not exist.
