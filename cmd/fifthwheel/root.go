@@ -56,6 +56,7 @@ then FIFTHWHEEL_* environment variables, then flags.`,
 		a.auditCmd(),
 		a.demoCmd(),
 		a.forensicsCmd(),
+		a.siemCmd(),
 	)
 	return root
 }

@@ -225,6 +225,11 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	if err != nil {
 		return err
 	}
+	stopSIEM, err := startSIEM(bg, cfg, st, env.bus, log)
+	if err != nil {
+		return err
+	}
+	defer stopSIEM()
 	routes, err := gw.routes(bg, cfg, env, vs, access, logKey, reg)
 	if err != nil {
 		return err

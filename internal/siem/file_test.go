@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -217,4 +218,26 @@ func readAll(t *testing.T, st store.Store) []store.StreamEvent {
 		t.Fatal(err)
 	}
 	return evs
+}
+
+// readAnyIDs returns metadata.uid of every line of path.
+func readAnyIDs(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var ev struct {
+			Metadata struct {
+				UID string `json:"uid"`
+			} `json:"metadata"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		ids = append(ids, ev.Metadata.UID)
+	}
+	return ids
 }
