@@ -232,7 +232,7 @@ func activityOf(c Class, ev stored) int {
 	a := ev.Activity
 	switch c.UID {
 	case Authentication.UID:
-		if strings.Contains(a, "close") || strings.HasSuffix(ev.Code, "_closed") || strings.Contains(ev.Code, "session_closed") {
+		if strings.Contains(a, "close") || strings.HasSuffix(ev.Code, "_closed") || strings.HasPrefix(ev.Code, codes.SessionClosed) {
 			return 2 // Logoff
 		}
 		return 1 // Logon: a handshake, a token, an enrollment: an attempt to authenticate
