@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"math/big"
 	"net"
 	"testing"
@@ -16,6 +17,7 @@ import (
 // testCA is a CA and a server certificate for 127.0.0.1 it issued.
 type testCA struct {
 	pool   *x509.CertPool
+	pem    []byte // the CA certificate, PEM
 	server tls.Certificate
 }
 
@@ -41,5 +43,6 @@ func newTestCA(t *testing.T) testCA {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
-	return testCA{pool: pool, server: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	return testCA{pool: pool, pem: caPEM, server: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
 }

@@ -1,6 +1,11 @@
 package siem_test
 
 import (
+	"crypto/tls"
+	"net/http/httptest"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,5 +71,79 @@ func TestStartWritesTheEventsFile(t *testing.T) {
 	if _, err := siem.Start(ctx, c, siem.Setup{Store: st, Events: bus, Holder: "h2"}); err == nil ||
 		!strings.Contains(err.Error(), "siem.webhook") {
 		t.Fatalf("a 5-byte secret: %v", err)
+	}
+}
+
+// TestStartEverySink: the configuration serve reads starts every sink
+// (CA and secret files read from disk), and each gets every event.
+func TestStartEverySink(t *testing.T) {
+	st := storetest.Engines()[0].Open(t)
+	dir := t.TempDir()
+	ca := newTestCA(t)
+	caFile := filepath.Join(dir, "ca.pem")
+	secretFile := filepath.Join(dir, "siem.secret")
+	if err := os.WriteFile(caFile, ca.pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secretFile, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sl := newSyslogServer(t, ca.server, 0)
+	rcv := &receiver{}
+	srv := httptest.NewUnstartedServer(rcv)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.server}}
+	srv.StartTLS()
+	defer srv.Close()
+	ns := startNATS(t, -1, t.TempDir())
+	defer ns.Shutdown()
+
+	c := config.Default()
+	c.DataDir = dir
+	c.SIEM.Syslog.Address, c.SIEM.Syslog.CAFile = sl.ln.Addr().String(), caFile
+	c.SIEM.Webhook.URL, c.SIEM.Webhook.SecretFile, c.SIEM.Webhook.CAFile = srv.URL, secretFile, caFile
+	c.SIEM.NATS.URL = ns.ClientURL()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bus := event.NewBus(nil, nil, event.NewStoreSink(st))
+	stop, err := siem.Start(ctx, c, siem.Setup{Store: st, Events: bus, Holder: "h1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := appendEvents(t, st, "all", 0, 6)
+	waitFor(t, "every sink", func() bool {
+		cs, _ := st.StreamConsumers(ctx)
+		done := 0
+		for _, c := range cs {
+			if c.Pos >= 6 {
+				done++
+			}
+		}
+		return done == 4
+	})
+	stop()
+	want := strings.Join(ids, ",")
+	for name, got := range map[string][]string{
+		"file":    readAnyIDs(t, filepath.Join(dir, "events.jsonl")),
+		"syslog":  distinct(sl.ids()),
+		"webhook": distinct(rcv.got()),
+	} {
+		if strings.Join(got, ",") != want {
+			t.Errorf("%s: %v, want %v", name, got, ids)
+		}
+	}
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	stream, err := js.Stream(ctx, siem.DefaultNATSStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := stream.Info(ctx)
+	if info.State.Msgs != 6 {
+		t.Errorf("NATS: %d messages, want 6", info.State.Msgs)
 	}
 }

@@ -80,6 +80,7 @@ func NewWebhook(cfg WebhookConfig, deps WebhookDeps) (*Webhook, error) {
 	if deps.Store == nil || deps.Events == nil {
 		return nil, errors.New("siem: the webhook sink needs the store and the event emitter")
 	}
+	cfg.Secret = bytes.Clone(cfg.Secret) // the caller may clear its copy
 	if cfg.Batch <= 0 {
 		cfg.Batch = DefaultWebhookBatch
 	}
