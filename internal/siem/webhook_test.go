@@ -159,6 +159,9 @@ func TestWebhookFailsThenRecovers(t *testing.T) {
 		rcv.set(func(r *receiver) { r.failNext = 3 })
 		want = append(want, appendEvents(t, st, "b", 0, 15)...)
 		waitFor(t, "every event", func() bool { return len(distinct(rcv.got())) >= len(want) })
+		// The cursor moves just after the receiver answered: stop once it
+		// has (as serve's Stop drains), so the restart below starts after.
+		waitFor(t, "the cursor", func() bool { return cursorOf(st, "sink:webhook") >= store.StreamPos(len(want)) })
 		cancel()
 		<-done
 		if got := distinct(rcv.got()); !slices.Equal(got, want) {
@@ -311,4 +314,14 @@ func TestAttackWebhookRedirect(t *testing.T) {
 			t.Fatalf("the redirect was followed: the target received %d requests", r.requests)
 		}
 	})
+}
+
+func cursorOf(st store.Store, name string) store.StreamPos {
+	cs, _ := st.StreamConsumers(ctx)
+	for _, c := range cs {
+		if c.Name == name {
+			return c.Pos
+		}
+	}
+	return 0
 }
