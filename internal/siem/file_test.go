@@ -16,6 +16,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/siem"
 	"github.com/fifthwheel/fifthwheel/internal/store"
+	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
 
 var ctx = context.Background()
@@ -240,4 +241,44 @@ func readAnyIDs(t *testing.T, path string) []string {
 		ids = append(ids, ev.Metadata.UID)
 	}
 	return ids
+}
+
+// TestFullDiskDelaysButNeverRefuses: with the events file on a full disk
+// (/dev/full answers ENOSPC), recording events still succeeds (the file is
+// not a bus sink), the sink reports the failure and its cursor does not
+// move: nothing is skipped, it is delivered once there is room.
+func TestFullDiskDelaysButNeverRefuses(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full on this system")
+	}
+	st := storetest.Engines()[0].Open(t)
+	sink, err := siem.NewFile(siem.FileConfig{Path: "/dev/full"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	bus := event.NewBus(nil, nil, event.NewStoreSink(st))
+	var mu sync.Mutex
+	var errs []error
+	cfg := siem.RunConfig{Holder: "h1", Poll: 10 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		OnError: func(_ string, err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() }}
+	runCtx, cancel := contextWithCancel()
+	done := make(chan struct{})
+	go func() { siem.Run(runCtx, st, cfg, sink); close(done) }()
+	for i := 0; i < 5; i++ {
+		if err := bus.Emit(ctx, event.Event{Class: event.ClassTelemetry, Activity: "frame", Verdict: event.Reject, Code: codes.Replay}); err != nil {
+			t.Fatalf("recording an event failed with the events file's disk full: %v", err)
+		}
+	}
+	waitFor(t, "the sink's failure", func() bool { mu.Lock(); defer mu.Unlock(); return len(errs) >= 2 })
+	cancel()
+	<-done
+	if pos := cursorOf(st, "sink:ocsf-file"); pos != 0 {
+		t.Fatalf("the cursor moved to %d although nothing was written", pos)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(errs[0].Error(), "no space") {
+		t.Errorf("error %v, want ENOSPC", errs[0])
+	}
 }
