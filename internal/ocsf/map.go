@@ -147,7 +147,7 @@ func Map(row store.EventRow, p Product) Event {
 		fi := findingInfo(ev)
 		o["finding_info_list"] = []any{fi}
 		o["assignee_group"] = map[string]any{"name": "security-admin"}
-		if id, ok := ev.Attrs["incident"].(string); ok && id != "" {
+		if id := attrString(ev.Attrs, "incident", "incident_id"); id != "" {
 			o["src_url"] = "fifthwheel:incident:" + id
 		}
 	case ApplicationLifecycle.UID:
@@ -184,16 +184,16 @@ func message(ev stored) string {
 func findingInfo(ev stored) map[string]any {
 	fi := map[string]any{
 		"uid":   ev.ID,
-		"title": nonEmpty(attrString(ev.Attrs, "title"), ev.Code),
+		"title": nonEmpty(attrString(ev.Attrs, "title", "description"), ev.Code),
 		"desc":  message(ev),
 		"analytic": map[string]any{
-			"name":    nonEmpty(attrString(ev.Attrs, "rule"), ev.Code),
+			"name":    nonEmpty(attrString(ev.Attrs, "rule", "rule_id"), ev.Code),
 			"type_id": 1, // Rule
 			"type":    "Rule",
 		},
 		"created_time": ev.Time.UnixMilli(),
 	}
-	if id := attrString(ev.Attrs, "finding"); id != "" {
+	if id := attrString(ev.Attrs, "finding", "finding_id"); id != "" {
 		fi["uid"] = id
 	}
 	if ids, ok := ev.Attrs["event_ids"].([]any); ok && len(ids) > 0 {
@@ -316,9 +316,16 @@ func userOf(actor string) map[string]any {
 	return u
 }
 
-func attrString(attrs map[string]any, k string) string {
-	s, _ := attrs[k].(string)
-	return s
+// attrString is the first of keys that is a non-empty string attribute
+// (the detection and incident events' attribute names, as their packages
+// spell them).
+func attrString(attrs map[string]any, keys ...string) string {
+	for _, k := range keys {
+		if s, _ := attrs[k].(string); s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 func nonEmpty(a, b string) string {

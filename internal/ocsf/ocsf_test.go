@@ -224,3 +224,27 @@ func ocsfJSON(t *testing.T, row store.EventRow) []byte {
 	}
 	return b
 }
+
+// FuzzMapNeverFails: whatever a stored body holds, the mapping returns an
+// event that encodes, with the row's id as metadata.uid.
+func FuzzMapNeverFails(f *testing.F) {
+	ev := example(codes.Replay, "telemetry", 1)
+	row, _ := event.Row(ev)
+	f.Add(row.Body, "replay", "telemetry")
+	f.Add([]byte(`{"severity":-7,"attrs":{"event_ids":[1,"a",null],"finding":3},"actor":"urn:fifthwheel:"}`), "detection_finding", "detection")
+	f.Add([]byte(`null`), "", "")
+	f.Fuzz(func(t *testing.T, body []byte, code, class string) {
+		r := store.EventRow{ID: "id-1", Time: time.Unix(1, 0), Class: class, Code: code, Verdict: "reject", Body: body}
+		b, err := ocsf.Marshal(r, ocsf.DefaultProduct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := lookup(m, "metadata.uid"); v != "id-1" {
+			t.Fatalf("metadata.uid %v", v)
+		}
+	})
+}
