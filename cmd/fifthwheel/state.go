@@ -143,10 +143,15 @@ func openStore(ctx context.Context, cfg config.Config, create bool) (store.Store
 
 // eventBus wires the security event sinks: the store (the durable
 // record) and the client webhooks' outbox. The events file is not a bus
-// sink: serve writes it from the store's event stream (package siem), so
-// a full disk under it never refuses a vehicle. closeFn is kept for the
-// callers' shape; the store is closed by its owner.
-func eventBus(_ config.Config, st store.Store, stats event.Stats, log *slog.Logger) (bus *event.Bus, closeFn func() error, err error) {
+// sink: it is written from the store's event stream (package siem), so a
+// full disk under it never refuses a vehicle. closeFn brings the events
+// file up to date when no gateway holds it (a CLI command's events reach
+// the file without a running serve); call it before closing the store.
+func eventBus(cfg config.Config, st store.Store, stats event.Stats, log *slog.Logger) (bus *event.Bus, closeFn func() error, err error) {
 	sinks := []event.Sink{event.NewStoreSink(st), webhookSink{st: st, log: log}} // webhookSink: webhooks.go
-	return event.NewBus(log, stats, sinks...), func() error { return nil }, nil
+	closeFn = func() error {
+		catchUpEventsFile(context.Background(), cfg, st, log)
+		return nil
+	}
+	return event.NewBus(log, stats, sinks...), closeFn, nil
 }

@@ -41,15 +41,17 @@
 // metadata {version, product {name, vendor_name, version}, uid = the event
 // id, correlation_uid}, status_id where the class has one, src_endpoint for
 // events about an unauthenticated peer (its Source), actor.user where a
-// principal acted, and unmapped holding fifthwheel's own members (class,
-// activity, verdict, code, resource, attrs) so nothing recorded is lost.
+// principal acted, and unmapped.event: the event exactly as the store
+// holds it (its bytes are what the audit log covers), so nothing recorded
+// is lost and a SIEM can check a line against the log.
 //
 // # Security model
 //
 // The mapping reads only what the event bus stored, after its sanitizer
 // removed secrets (package event): it adds nothing a peer controls beyond
 // what the stored event already holds. It never fails: a body that does
-// not decode is mapped from the row's columns with unmapped.body_error, so
+// not decode is mapped from the row's columns (unmapped.class, code,
+// verdict) with unmapped.body_error, so
 // one bad row cannot stall a sink that tails the stream.
 //
 // # Compatibility
@@ -57,5 +59,5 @@
 // The OCSF version is Version. Attributes may be added; the class of a
 // code does not change within a major version of fifthwheel. SIEM rules
 // key on metadata.uid (the event id, stable across re-deliveries) and on
-// unmapped.code (our reason code).
+// unmapped.event.code (our reason code).
 package ocsf

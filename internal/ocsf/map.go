@@ -71,23 +71,16 @@ func Map(row store.EventRow, p Product) Event {
 		"time":          ev.Time.UnixMilli(),
 		"message":       message(ev),
 		"metadata":      metadata(ev, p),
-		"status_code":   ev.Code,
 	}
-	unmapped := map[string]any{"class": ev.Class, "activity": ev.Activity, "verdict": ev.Verdict, "code": ev.Code}
-	if ev.Resource != "" {
-		unmapped["resource"] = ev.Resource
-	}
-	if ev.Actor != "" {
-		unmapped["actor"] = ev.Actor
-	}
-	if ev.Source != "" {
-		unmapped["source"] = ev.Source
-	}
-	if len(ev.Attrs) > 0 {
-		unmapped["attrs"] = ev.Attrs
-	}
-	if bodyErr != "" {
-		unmapped["body_error"] = bodyErr
+	// unmapped.event is the event exactly as the store holds it (the
+	// bytes the audit log covers): nothing recorded is lost, and a SIEM can
+	// check it against the log. A body that does not decode is not
+	// embedded (it would break the line): the row's columns stand in.
+	unmapped := map[string]any{}
+	if bodyErr == "" {
+		unmapped["event"] = json.RawMessage(row.Body)
+	} else {
+		unmapped["class"], unmapped["code"], unmapped["verdict"], unmapped["body_error"] = ev.Class, ev.Code, ev.Verdict, bodyErr
 	}
 	o["unmapped"] = unmapped
 	if ep := srcEndpoint(ev.Source); ep != nil {

@@ -86,8 +86,11 @@ func checkRequired(t *testing.T, name string, ev event.Event, b []byte) map[stri
 			t.Errorf("%s: actor.user.uid %v, want %s", name, v, ev.Actor)
 		}
 	}
-	if v, _ := lookup(m, "unmapped.code"); v != ev.Code {
-		t.Errorf("%s: unmapped.code %v", name, v)
+	if v, _ := lookup(m, "unmapped.event.code"); v != ev.Code {
+		t.Errorf("%s: unmapped.event.code %v", name, v)
+	}
+	if v, _ := lookup(m, "unmapped.event.id"); v != ev.ID {
+		t.Errorf("%s: unmapped.event.id %v", name, v)
 	}
 	if _, ok := m["status_id"]; !ok {
 		t.Errorf("%s: no status_id (every class used has one)", name)

@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/ocsf"
 	"github.com/fifthwheel/fifthwheel/internal/siem"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
@@ -145,5 +147,39 @@ func TestStartEverySink(t *testing.T) {
 	info, _ := stream.Info(ctx)
 	if info.State.Msgs != 6 {
 		t.Errorf("NATS: %d messages, want 6", info.State.Msgs)
+	}
+}
+
+// TestCatchUpFile: a CLI command brings the events file up to date as the
+// file sink's consumer, unless a running gateway holds it.
+func TestCatchUpFile(t *testing.T) {
+	st := storetest.Engines()[0].Open(t)
+	dir := t.TempDir()
+	c := config.Default()
+	c.DataDir = dir
+	path := filepath.Join(dir, "events.jsonl")
+	ids := appendEvents(t, st, "cli", 0, 3)
+	// A gateway holds the consumer: the CLI leaves the file to it.
+	if _, _, err := st.ClaimStreamConsumer(ctx, "sink:ocsf-file", "gateway", time.Minute, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := siem.CatchUpFile(ctx, c, st, "cli-1", ocsf.DefaultProduct); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); len(b) != 0 {
+		t.Fatalf("the CLI wrote while a gateway held the sink: %s", b)
+	}
+	if err := st.ReleaseStreamConsumer(ctx, "sink:ocsf-file", "gateway"); err != nil {
+		t.Fatal(err)
+	}
+	if err := siem.CatchUpFile(ctx, c, st, "cli-2", ocsf.DefaultProduct); err != nil {
+		t.Fatal(err)
+	}
+	more := appendEvents(t, st, "cli", 3, 2)
+	if err := siem.CatchUpFile(ctx, c, st, "cli-3", ocsf.DefaultProduct); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(readAnyIDs(t, path), ","), strings.Join(append(ids, more...), ","); got != want {
+		t.Fatalf("events file %s, want %s", got, want)
 	}
 }

@@ -243,6 +243,11 @@ func (w *Webhook) deadLetter(ctx context.Context, batch []store.StreamEvent, bod
 	d := store.SIEMDeadLetter{Sink: w.Name(), FromPos: batch[0].Pos, ToPos: batch[len(batch)-1].Pos,
 		FirstEvent: batch[0].ID, LastEvent: batch[len(batch)-1].ID, Count: len(batch), Attempts: p.attempts,
 		LastError: lastErr, Body: body, CreatedAt: w.cfg.Now()}
+	if len(body) > store.MaxSIEMDeadLetterBody {
+		// Not kept whole (the store would refuse it, and the sink would be
+		// stuck): the events are in the store, first to last.
+		d.Body = nil
+	}
 	id, created, err := w.deps.Store.AddSIEMDeadLetter(ctx, d)
 	if err != nil {
 		return fmt.Errorf("siem webhook: store the dead letter: %v", err)
