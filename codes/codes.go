@@ -93,11 +93,12 @@ const (
 	AreaForensics    Area = "forensics"    // forensic bundles (package forensics)
 	AreaDetection    Area = "detection"    // the detection rule engine (package detect)
 	AreaIncident     Area = "incident"     // incidents: lifecycle, notification clocks, containment (package incident)
+	AreaSIEM         Area = "siem"         // the SIEM sinks (package siem)
 )
 
 // Areas lists every area in documentation order.
 var Areas = []Area{AreaFrame, AreaAdmission, AreaSession, AreaCommandAck, AreaBatch, AreaHTTP, AreaTLS, AreaAccess, AreaCommand, AreaTMSAPI, AreaWebhook, AreaTracking, AreaEnrollment,
-	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaAudit, AreaForensics, AreaSystem, AreaDetection, AreaIncident}
+	AreaPKI, AreaRegistry, AreaLiveness, AreaPlausibility, AreaAudit, AreaForensics, AreaSystem, AreaDetection, AreaIncident, AreaSIEM}
 
 // Kind is what a client does about a code it receives. Package agent maps
 // each to its ErrorKind.

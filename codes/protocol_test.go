@@ -44,6 +44,7 @@ var areaTitles = map[Area]string{
 	AreaForensics:    "Forensic bundles",
 	AreaDetection:    "Detection (the rule engine, docs/DETECTION.md)",
 	AreaIncident:     "Incidents (docs/INCIDENTS.md)",
+	AreaSIEM:         "SIEM sinks",
 }
 
 // renderTables is the generated part of the doc: one table per area.

@@ -59,6 +59,7 @@ then FIFTHWHEEL_* environment variables, then flags.`,
 		a.retentionCmd(),
 		a.detectCmd(),
 		a.incidentsCmd(),
+		a.siemCmd(),
 	)
 	return root
 }

@@ -229,6 +229,11 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	// Retention: purge frame payloads past telemetry.retention, at start
 	// and every ingest.RetentionInterval, on the store's bulk lane.
 	go newRetention(cfg, st, env.bus, log).Run(bg)
+	stopSIEM, err := startSIEM(bg, cfg, st, env.bus, log)
+	if err != nil {
+		return err
+	}
+	defer stopSIEM()
 	routes, err := gw.routes(bg, cfg, env, vs, access, logKey, reg)
 	if err != nil {
 		return err

@@ -141,19 +141,17 @@ func openStore(ctx context.Context, cfg config.Config, create bool) (store.Store
 	return st, nil
 }
 
-// eventBus wires the security event sinks: the store (durable record) and,
-// unless disabled, the JSON-lines events file. close flushes and closes the
-// file; the store is closed by its owner.
+// eventBus wires the security event sinks: the store (the durable
+// record) and the client webhooks' outbox. The events file is not a bus
+// sink: it is written from the store's event stream (package siem), so a
+// full disk under it never refuses a vehicle. closeFn brings the events
+// file up to date when no gateway holds it (a CLI command's events reach
+// the file without a running serve); call it before closing the store.
 func eventBus(cfg config.Config, st store.Store, stats event.Stats, log *slog.Logger) (bus *event.Bus, closeFn func() error, err error) {
 	sinks := []event.Sink{event.NewStoreSink(st), webhookSink{st: st, log: log}} // webhookSink: webhooks.go
-	closeFn = func() error { return nil }
-	if path := cfg.EventsPath(); path != "" {
-		fs, err := event.NewFileSink(path)
-		if err != nil {
-			return nil, nil, fmt.Errorf("cannot open the events file (events.file): %v", err)
-		}
-		sinks = append(sinks, fs)
-		closeFn = fs.Close
+	closeFn = func() error {
+		catchUpEventsFile(context.Background(), cfg, st, log)
+		return nil
 	}
 	return event.NewBus(log, stats, sinks...), closeFn, nil
 }

@@ -70,6 +70,7 @@ left untouched.`,
 				log.Error("cannot record the migration event", slog.Any("err", err))
 				return fmt.Errorf("the schema is at version %d, but the migration event was not recorded: %v", version, err)
 			}
+			_ = closeEvents() // the events file, before the store closes
 			if err := st.Close(); err != nil {
 				return fmt.Errorf("closing the store: %v", err)
 			}

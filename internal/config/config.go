@@ -79,6 +79,9 @@ type Config struct {
 	// Incidents is the grouping of findings into incidents and their
 	// notification clocks (package incident, docs/INCIDENTS.md).
 	Incidents Incidents `yaml:"incidents"`
+	// SIEM is the delivery of security events to SIEMs besides the events
+	// file (package siem): syslog, a webhook, NATS JetStream.
+	SIEM SIEM `yaml:"siem"`
 }
 
 // Detect configures the detection engine.
@@ -110,6 +113,44 @@ type IncidentClocks struct {
 	// RegulatorEarlyWarning: 0 turns the early warning clock off.
 	RegulatorEarlyWarning time.Duration `yaml:"regulator_early_warning"`
 	Regulator             time.Duration `yaml:"regulator"`
+}
+
+// SIEM configures the SIEM sinks; each is off while its address or URL is
+// empty. Every sink tails the store's event stream and writes OCSF 1.3.0.
+type SIEM struct {
+	Syslog  SIEMSyslog  `yaml:"syslog"`
+	Webhook SIEMWebhook `yaml:"webhook"`
+	NATS    SIEMNATS    `yaml:"nats"`
+}
+
+// SIEMSyslog is RFC 5424 syslog over TLS (RFC 5425).
+type SIEMSyslog struct {
+	Address    string `yaml:"address"`     // host:port of the syslog server; "": off
+	CAFile     string `yaml:"ca_file"`     // PEM CA(s) that issued the server's certificate (required)
+	ServerName string `yaml:"server_name"` // the name its certificate must carry; "": the address's host
+	Facility   int    `yaml:"facility"`    // 0 to 23
+	Hostname   string `yaml:"hostname"`    // HOSTNAME field; "": the machine's name
+	SDID       string `yaml:"sd_id"`       // the structured data element id, name@enterprise-number
+}
+
+// SIEMWebhook is the SIEM webhook: signed batches of OCSF events.
+type SIEMWebhook struct {
+	URL         string        `yaml:"url"`          // https URL; "": off
+	SecretFile  string        `yaml:"secret_file"`  // the HMAC secret, 32 to 64 bytes, in a file (never inline)
+	CAFile      string        `yaml:"ca_file"`      // PEM CA(s) of the receiver; "": the system roots
+	Batch       int           `yaml:"batch"`        // events per POST
+	MaxAttempts int           `yaml:"max_attempts"` // attempts before a batch is a dead letter
+	MaxAge      time.Duration `yaml:"max_age"`      // time since a batch's first failure before it is a dead letter
+	Timeout     time.Duration `yaml:"timeout"`      // one POST
+}
+
+// SIEMNATS is NATS JetStream.
+type SIEMNATS struct {
+	URL           string `yaml:"url"`            // nats:// or tls:// URL(s), comma-separated; "": off
+	CAFile        string `yaml:"ca_file"`        // PEM CA(s) of a TLS server; "": plain or system roots
+	CredsFile     string `yaml:"creds_file"`     // NATS credentials file; "": none
+	SubjectPrefix string `yaml:"subject_prefix"` // subjects are <prefix>.<class>.<code>
+	Stream        string `yaml:"stream"`         // the JetStream stream, created when missing
 }
 
 // Audit configures the audit log.
@@ -182,7 +223,7 @@ type Log struct {
 
 // Events configures where security events go besides the store.
 type Events struct {
-	// File receives one JSON event per line for a SIEM shipper. A relative
+	// File receives one OCSF JSON event per line for a SIEM shipper. A relative
 	// path is relative to DataDir, and means no file when DataDir is unset
 	// (state in PostgreSQL only); empty disables the file. The store keeps
 	// the durable record either way.
@@ -193,6 +234,14 @@ type Events struct {
 	// kind are recorded as they come, the rest as one summary with a count
 	// when the window closes.
 	AggregateWindow time.Duration `yaml:"aggregate_window"`
+	// The events file is written by a sink that tails the store (package
+	// siem), in OCSF 1.3.0, rotated once it would pass MaxSize bytes or
+	// its first event is MaxAge old; Keep rotated files are kept, none
+	// older than KeepAge.
+	MaxSize int64         `yaml:"max_size"`
+	MaxAge  time.Duration `yaml:"max_age"`
+	Keep    int           `yaml:"keep"`
+	KeepAge time.Duration `yaml:"keep_age"`
 }
 
 // TLS holds TLS settings common to the TLS listeners.

@@ -332,7 +332,7 @@ func TestParseRefusals(t *testing.T) {
 		{"unknown key is a typo, not a default", "listen:\n  vehicel: 0.0.0.0:8443\n",
 			"f.yaml:2: listen.vehicel: unknown key (known keys here: vehicle, tms, ops)"},
 		{"unknown top-level key", "heartbeats:\n  interval: 1s\n",
-			"f.yaml:1: heartbeats: unknown key (known keys here: data_dir, store_url, listen, http, heartbeat, log, events, tls, pki, telemetry, session, plausibility, access, webhooks, audit, detect, incidents)"},
+			"f.yaml:1: heartbeats: unknown key (known keys here: data_dir, store_url, listen, http, heartbeat, log, events, tls, pki, telemetry, session, plausibility, access, webhooks, audit, detect, incidents, siem)"},
 		{"duplicate key hides the first value", "heartbeat:\n  interval: 1s\n  interval: 5s\n",
 			"f.yaml:3: heartbeat.interval: duplicate key (first set on line 2)"},
 		{"duration without unit", "heartbeat:\n  interval: 1\n",

@@ -391,7 +391,13 @@ func Default() Config {
 		// Detection is on unless switched off: a gateway that does not
 		// watch its own events misses what they say.
 		Detect: Detect{Enabled: true},
-		Events: Events{File: DefaultEventsFile, AggregateWindow: DefaultAggregateWindow},
+		Events: Events{File: DefaultEventsFile, AggregateWindow: DefaultAggregateWindow,
+			MaxSize: DefaultEventsMaxSize, MaxAge: DefaultEventsMaxAge, Keep: DefaultEventsKeep, KeepAge: DefaultEventsKeepAge},
+		SIEM: SIEM{
+			Syslog:  SIEMSyslog{Facility: DefaultSyslogFacility, SDID: DefaultSyslogSDID},
+			Webhook: SIEMWebhook{Batch: DefaultSIEMWebhookBatch, MaxAttempts: DefaultSIEMWebhookMaxAttempts, MaxAge: DefaultSIEMWebhookMaxAge, Timeout: DefaultSIEMWebhookTimeout},
+			NATS:    SIEMNATS{SubjectPrefix: DefaultNATSSubjectPrefix, Stream: DefaultNATSStream},
+		},
 		TLS: TLS{
 			MinVersion:                       TLSMinVersion,
 			HandshakeTimeout:                 DefaultHandshakeTimeout,
@@ -508,4 +514,35 @@ const (
 	// MaxIncidentGroupingWindow the grouping window (a week).
 	MaxIncidentClock          = 365 * 24 * time.Hour
 	MaxIncidentGroupingWindow = 7 * 24 * time.Hour
+)
+
+// The events file's rotation and the SIEM sinks. The same values are the
+// siem package's defaults (a test there checks they agree); the reasons
+// are in internal/siem/limits.go.
+const (
+	DefaultEventsMaxSize = 100 << 20
+	DefaultEventsMaxAge  = 24 * time.Hour
+	DefaultEventsKeep    = 30
+	DefaultEventsKeepAge = 30 * 24 * time.Hour
+
+	DefaultSyslogFacility = 10
+	DefaultSyslogSDID     = "fifthwheel@32473"
+
+	DefaultSIEMWebhookBatch       = 100
+	DefaultSIEMWebhookMaxAttempts = 10
+	DefaultSIEMWebhookMaxAge      = time.Hour
+	DefaultSIEMWebhookTimeout     = 10 * time.Second
+
+	DefaultNATSSubjectPrefix = "fifthwheel.events"
+	DefaultNATSStream        = "FIFTHWHEEL_EVENTS"
+
+	// Bounds of the settings.
+	MinEventsMaxSize      = 64 << 10
+	MaxEventsMaxSize      = 1 << 40
+	MinEventsMaxAge       = time.Minute
+	MaxEventsKeep         = 100000
+	MinEventsKeepAge      = time.Hour
+	MaxSIEMWebhookBatch   = 1000
+	MaxSIEMWebhookAttempt = 1000
+	MaxSIEMWebhookTimeout = 2 * time.Minute
 )

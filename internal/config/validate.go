@@ -72,6 +72,7 @@ func (c Config) Validate() error {
 	}
 	v.between("tls.unauthenticated_requests_per_second", int64(c.TLS.UnauthenticatedRequestsPerSecond), 1, MaxUnauthenticatedRate)
 	v.between("tls.unauthenticated_burst", int64(c.TLS.UnauthenticatedBurst), 1, MaxUnauthenticatedRate)
+	c.validateSIEM(&v)
 	if c.Events.AggregateWindow < MinAggregateWindow || c.Events.AggregateWindow > MaxAggregateWindow {
 		v.add("events.aggregate_window", fmt.Sprintf("must be between %v and %v", MinAggregateWindow, MaxAggregateWindow))
 	}
@@ -343,5 +344,74 @@ func (c Config) validateAccess(v *validation) {
 	v.between("access.risk_threshold", int64(a.RiskThreshold), 1, 100)
 	if a.DirectoryPoll < 10*time.Millisecond || a.DirectoryPoll > MaxAccessDirectoryPoll {
 		v.add("access.directory_poll", fmt.Sprintf("must be between 10ms and %v", MaxAccessDirectoryPoll))
+	}
+}
+
+// validateSIEM checks the events file's rotation and the SIEM sinks.
+func (c Config) validateSIEM(v *validation) {
+	v.between("events.max_size", c.Events.MaxSize, MinEventsMaxSize, MaxEventsMaxSize)
+	if c.Events.MaxAge < MinEventsMaxAge {
+		v.add("events.max_age", fmt.Sprintf("must be at least %v", MinEventsMaxAge))
+	}
+	v.between("events.keep", int64(c.Events.Keep), 1, MaxEventsKeep)
+	if c.Events.KeepAge < MinEventsKeepAge {
+		v.add("events.keep_age", fmt.Sprintf("must be at least %v", MinEventsKeepAge))
+	}
+
+	sl := c.SIEM.Syslog
+	if sl.Address != "" {
+		if _, port, err := net.SplitHostPort(sl.Address); err != nil || port == "" {
+			v.add("siem.syslog.address", "must be host:port")
+		}
+		if sl.CAFile == "" {
+			v.add("siem.syslog.ca_file", "is required with siem.syslog.address: the server is verified against this CA")
+		}
+	}
+	v.between("siem.syslog.facility", int64(sl.Facility), 0, 23)
+	if name, num, ok := strings.Cut(sl.SDID, "@"); !ok || name == "" || num == "" || len(sl.SDID) > 32 ||
+		strings.ContainsAny(sl.SDID, "= ]\"\x00") || strings.Count(sl.SDID, "@") != 1 {
+		v.add("siem.syslog.sd_id", "must be name@enterprise-number, at most 32 printable ASCII bytes without '=', ' ', ']' or '\"'")
+	} else if _, err := strconv.ParseUint(num, 10, 32); err != nil {
+		v.add("siem.syslog.sd_id", "the part after '@' must be a private enterprise number")
+	}
+
+	wh := c.SIEM.Webhook
+	if wh.URL != "" {
+		if u, err := url.Parse(wh.URL); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+			v.add("siem.webhook.url", "must be an https:// URL without user information")
+		}
+		if wh.SecretFile == "" {
+			v.add("siem.webhook.secret_file", "is required with siem.webhook.url: the file holding the HMAC secret (32 to 64 bytes)")
+		}
+	}
+	v.between("siem.webhook.batch", int64(wh.Batch), 1, MaxSIEMWebhookBatch)
+	v.between("siem.webhook.max_attempts", int64(wh.MaxAttempts), 1, MaxSIEMWebhookAttempt)
+	if wh.MaxAge < time.Minute {
+		v.add("siem.webhook.max_age", "must be at least 1m0s")
+	}
+	if wh.Timeout < time.Second || wh.Timeout > MaxSIEMWebhookTimeout {
+		v.add("siem.webhook.timeout", fmt.Sprintf("must be between 1s and %v", MaxSIEMWebhookTimeout))
+	}
+
+	n := c.SIEM.NATS
+	if n.URL != "" {
+		for _, raw := range strings.Split(n.URL, ",") {
+			u, err := url.Parse(strings.TrimSpace(raw))
+			if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" || u.User != nil {
+				v.add("siem.nats.url", "must be nats:// or tls:// URLs, comma-separated, without user information (use creds_file)")
+				break
+			}
+		}
+	}
+	for _, tok := range strings.Split(n.SubjectPrefix, ".") {
+		if tok == "" || strings.IndexFunc(tok, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-')
+		}) >= 0 {
+			v.add("siem.nats.subject_prefix", "must be dot-separated tokens of letters, digits, '_' and '-'")
+			break
+		}
+	}
+	if n.Stream == "" || len(n.Stream) > 255 || strings.ContainsAny(n.Stream, " .*>/\\\t") {
+		v.add("siem.nats.stream", "must be a JetStream stream name: no spaces, '.', '*', '>', '/' or '\\'")
 	}
 }

@@ -5,8 +5,10 @@
 // action emits exactly one Event (invariant 7, docs/ARCHITECTURE.md); an
 // accepted frame is recorded by its frame row instead, and package ingest
 // summarizes accepted frames per vehicle and interval. The bus encodes
-// each event once and gives every sink the same bytes (Encoded), so the
-// events file's line is the store row's body. The shape follows OCSF loosely:
+// each event once and gives every sink the same bytes (Encoded). The SIEM
+// formats (the events file, syslog, NATS, the SIEM webhook) are not bus
+// sinks: they tail the store and write OCSF (packages siem, ocsf), so a
+// SIEM or a disk that fails never fails a caller. The shape follows OCSF loosely:
 // a class and activity, a severity, the time, the acting principal, the
 // resource acted on, the verdict, a stable reason code, a correlation id and
 // typed attributes.
@@ -150,9 +152,8 @@ type Sink interface {
 }
 
 // Encoded is a completed event with its one JSON encoding. The bus encodes
-// each event once (Row) and hands the same bytes to every sink: the store
-// row's body and the events file's line are byte for byte the same, and
-// an event costs one encoding however many sinks record it.
+// each event once (Row) and hands the same bytes to every sink, and an
+// event costs one encoding however many sinks record it.
 type Encoded struct {
 	Event Event
 	Row   store.EventRow // Row.Body is Event as JSON

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,13 +20,9 @@ func TestEventsNeverCarrySecrets(t *testing.T) {
 	const jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhY21lIn0.c2lnbmF0dXJl"
 	const pem = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIIrYSSNQFaA2Hwf1duRSxKtLYX5CB04fSeQ6tF1aY/PuoAoGCCqGSM49\n-----END EC PRIVATE KEY-----"
 	mem := &event.MemorySink{}
-	dir := t.TempDir()
-	file, err := event.NewFileSink(filepath.Join(dir, "events.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bus := event.NewBus(nil, nil, mem, file)
-	err = bus.Emit(context.Background(), event.Event{
+	st := storetest.Engines()[0].Open(t)
+	bus := event.NewBus(nil, nil, mem, event.NewStoreSink(st))
+	err := bus.Emit(context.Background(), event.Event{
 		Class: event.ClassAuthentication, Activity: "token", Verdict: event.Reject, Code: "token_binding_mismatch",
 		Actor: principal.Principal{Kind: principal.Client, ID: "acme"},
 		Attrs: map[string]any{
@@ -47,8 +41,11 @@ func TestEventsNeverCarrySecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file.Close()
-	raw, _ := os.ReadFile(filepath.Join(dir, "events.jsonl"))
+	rows, _ := st.ListEvents(context.Background(), store.EventFilter{})
+	var raw []byte
+	for _, r := range rows {
+		raw = append(raw, r.Body...)
+	}
 	memJSON, _ := json.Marshal(mem.Events())
 	for _, out := range []string{string(raw), string(memJSON)} {
 		for _, secret := range []string{"opaque-value-1", jwt, "PRIVATE KEY", "s3cr3t-value", "struct-held-value"} {
@@ -114,22 +111,19 @@ func (s *spySink) Write(_ context.Context, evs []event.Encoded) error {
 	return nil
 }
 
-// TestEventsFileLineIsTheStoredBody: an event is encoded once. The events
-// file's line is byte for byte the store row's body, which is the event's
-// JSON as the file has always carried it (json.Marshal of the event), on
-// both paths: Emit, and Prepare/Delivered (a row committed in the caller's
-// transaction, then handed to the other sinks).
-func TestEventsFileLineIsTheStoredBody(t *testing.T) {
+// TestOtherSinksGetTheStoredBody: an event is encoded once. What the
+// bus's other sinks are given is byte for byte the store row's body, which
+// is the event's JSON (json.Marshal of the event), on both paths: Emit, and
+// Prepare/Delivered (a row committed in the caller's transaction, then
+// handed to the other sinks). (The events file is no longer a bus sink: it
+// tails the store, package siem.)
+func TestOtherSinksGetTheStoredBody(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
 		ctx := context.Background()
 		st := e.Open(t)
-		path := filepath.Join(t.TempDir(), "events.jsonl")
-		file, err := event.NewFileSink(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		spy := &spySink{}
 		mem := &event.MemorySink{}
-		bus := event.NewBus(nil, nil, event.NewStoreSink(st), file, mem)
+		bus := event.NewBus(nil, nil, event.NewStoreSink(st), spy, mem)
 		ev := func(code string) event.Event {
 			return event.Event{Class: event.ClassTelemetry, Activity: "frame", Verdict: event.Reject, Code: code,
 				Actor: principal.Principal{Kind: principal.Vehicle, ID: "T1"}, Resource: "urn:fifthwheel:vehicle:T1",
@@ -149,29 +143,19 @@ func TestEventsFileLineIsTheStoredBody(t *testing.T) {
 		if err := bus.Delivered(ctx, p, []int{1}); err != nil {
 			t.Fatal(err)
 		}
-		if err := file.Close(); err != nil {
-			t.Fatal(err)
-		}
-
 		rows, err := st.ListEvents(ctx, store.EventFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines := strings.SplitAfter(string(raw), "\n")
-		lines = lines[:len(lines)-1] // after the last newline
 		kept := mem.Events()
-		if len(rows) != 3 || len(lines) != 3 || len(kept) != 3 {
-			t.Fatalf("%d rows, %d lines, %d events; want 3 of each", len(rows), len(lines), len(kept))
+		if len(rows) != 3 || len(spy.got) != 3 || len(kept) != 3 {
+			t.Fatalf("%d rows, %d given to the spy, %d events; want 3 of each", len(rows), len(spy.got), len(kept))
 		}
 		for i, r := range rows {
-			if lines[i] != string(r.Body)+"\n" {
-				t.Errorf("event %d: file line\n%s\nstored body\n%s", i, lines[i], r.Body)
+			if string(spy.got[i].Row.Body) != string(r.Body) {
+				t.Errorf("event %d: given\n%s\nstored body\n%s", i, spy.got[i].Row.Body, r.Body)
 			}
-			want, _ := json.Marshal(kept[i]) // the file's format before bodies were encoded once
+			want, _ := json.Marshal(kept[i])
 			if string(r.Body) != string(want) {
 				t.Errorf("event %d: body\n%s\nwant\n%s", i, r.Body, want)
 			}
@@ -181,8 +165,7 @@ func TestEventsFileLineIsTheStoredBody(t *testing.T) {
 
 // TestEventsEncodedOnce: every sink of a bus gets the same encoding (the
 // same bytes, not an equal copy), and Delivered hands on the encoding
-// Prepare made for the caller's transaction instead of encoding again; the
-// file sink writes the encoding it is given.
+// Prepare made for the caller's transaction instead of encoding again.
 func TestEventsEncodedOnce(t *testing.T) {
 	ctx := context.Background()
 	a, b := &spySink{}, &spySink{}
@@ -204,17 +187,4 @@ func TestEventsEncodedOnce(t *testing.T) {
 		t.Fatal("Delivered encoded the event again instead of handing on the committed row's bytes")
 	}
 
-	path := filepath.Join(t.TempDir(), "events.jsonl")
-	file, err := event.NewFileSink(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	given := event.Encoded{Event: event.Event{Code: "z"}, Row: store.EventRow{Body: []byte(`{"encoded":"once"}`)}}
-	if err := file.Write(ctx, []event.Encoded{given}); err != nil {
-		t.Fatal(err)
-	}
-	file.Close()
-	if raw, _ := os.ReadFile(path); string(raw) != `{"encoded":"once"}`+"\n" {
-		t.Fatalf("the file sink wrote %q, not the encoding it was given", raw)
-	}
 }

@@ -3,52 +3,10 @@ package event
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
 	"sync"
 
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
-
-// FileSink appends events as JSON lines, one per event, for a SIEM shipper
-// to tail. It does not fsync each line; the store sink is the durable record.
-type FileSink struct {
-	mu sync.Mutex
-	f  *os.File
-}
-
-// NewFileSink opens (creating, mode 0600) path for appending.
-func NewFileSink(path string) (*FileSink, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("event: open file sink: %w", err)
-	}
-	return &FileSink{f: f}, nil
-}
-
-// Write appends evs, one JSON document per line: each event's encoding,
-// the bytes the store row holds.
-func (s *FileSink) Write(_ context.Context, evs []Encoded) error {
-	n := 0
-	for i := range evs {
-		n += len(evs[i].Row.Body) + 1
-	}
-	buf := make([]byte, 0, n)
-	for i := range evs {
-		buf = append(append(buf, evs[i].Row.Body...), '\n')
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, err := s.f.Write(buf)
-	return err
-}
-
-// Close closes the file.
-func (s *FileSink) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.f.Close()
-}
 
 // Appender is the one store method the store sink needs.
 type Appender interface {
@@ -71,7 +29,7 @@ func (s *StoreSink) Write(ctx context.Context, evs []Encoded) error {
 }
 
 // Row is ev as the store's events table holds it: the one encoding of an
-// event (the bus calls it once per event; the events file writes the same
+// event (the bus calls it once per event and gives every sink the same
 // Body).
 func Row(ev Event) (store.EventRow, error) {
 	body, err := json.Marshal(ev)

@@ -145,3 +145,13 @@ const (
 	PurgeBatch    = 256
 	MaxPurgeBatch = MaxCommitRows / 2
 )
+
+// SIEM dead letters (siem.go).
+const (
+	// MaxSIEMDeadLetterBody bounds one dead letter's stored batch: the
+	// SIEM webhook's largest batch (package siem's MaxWebhookBatchBytes)
+	// with room to spare.
+	MaxSIEMDeadLetterBody = 16 << 20
+	// MaxSIEMDeadLetterError bounds the last error kept with it.
+	MaxSIEMDeadLetterError = 1024
+)

@@ -126,6 +126,7 @@ type Store interface {
 	AuditStore
 	StreamStore
 	IncidentStore
+	SIEMStore
 }
 
 // EventRow is a security event as stored: the indexed columns plus the full

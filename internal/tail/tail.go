@@ -82,6 +82,10 @@ const (
 	DefaultMaxBackoff = 30 * time.Second
 )
 
+// advanceTimeout bounds recording the cursor after the handler, which runs
+// even when the consumer is stopping.
+const advanceTimeout = 5 * time.Second
+
 func (c Config) withDefaults() Config {
 	if c.Poll <= 0 {
 		c.Poll = DefaultPoll
@@ -170,7 +174,12 @@ func (c *consumer) step(ctx context.Context) time.Duration {
 		n-- // an error means the last was not done, whatever n said
 	}
 	if n > 0 {
-		if err := c.st.AdvanceStreamConsumer(ctx, c.cfg.Name, c.cfg.Holder, evs[n-1].Pos); err != nil {
+		// What the handler did is recorded even when ctx ended meanwhile
+		// (a stop): otherwise the next run delivers those events again.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), advanceTimeout)
+		err := c.st.AdvanceStreamConsumer(actx, c.cfg.Name, c.cfg.Holder, evs[n-1].Pos)
+		cancel()
+		if err != nil {
 			c.held = false // lost the lease (or the store failed): claim again and re-read from the stored cursor
 			return c.fail(ctx, fmt.Errorf("tail %s: advance: %w", c.cfg.Name, err))
 		}
