@@ -29,6 +29,7 @@ type Source interface {
 	ListEvents(ctx context.Context, f store.EventFilter) ([]store.EventRow, error)
 	ListCommands(ctx context.Context, f store.CommandFilter) ([]store.Command, error)
 	CommandTransitions(ctx context.Context, id string) ([]store.CommandTransition, error)
+	ListApprovals(ctx context.Context, command string) ([]store.Approval, error)
 	ApprovalHistory(ctx context.Context, command string) ([]store.Approval, error)
 	FindAuditItems(ctx context.Context, kind, ref string) ([]store.AuditItem, error)
 	LatestAuditCheckpoint(ctx context.Context) (store.AuditCheckpoint, error)
@@ -343,7 +344,7 @@ func oneCommand(ctx context.Context, src Source, c store.Command) ([]pending, er
 	if err != nil {
 		return nil, fmt.Errorf("forensics: command %s: %w", c.ID, err)
 	}
-	aps, err := src.ApprovalHistory(ctx, c.ID)
+	aps, err := approvalsToShip(ctx, src, c.ID)
 	if err != nil {
 		return nil, fmt.Errorf("forensics: command %s: %w", c.ID, err)
 	}
@@ -553,4 +554,32 @@ func frameKeyFiles(ctx context.Context, src Source, vehicle string) ([]pending, 
 		return nil, err
 	}
 	return append(out, pending{path: keysPath, data: b}), nil
+}
+
+// approvalsToShip is every approval of the command (its history: renewals
+// and the expired approvals they replaced), except that an approver's
+// latest is shipped as the row that counts (approvals, what authorization
+// reads) when that row holds otherwise: its bytes then no longer match the
+// log item (log-hash-differs, or not-in-log when its time was edited) and
+// the bundle says so, as audit.StoreSource does for audit verify, so an
+// approval extended where it counts is named.
+func approvalsToShip(ctx context.Context, src Source, command string) ([]store.Approval, error) {
+	hist, err := src.ApprovalHistory(ctx, command)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := src.ListApprovals(ctx, command)
+	if err != nil {
+		return nil, err
+	}
+	latest := map[string]int{}
+	for i, a := range hist {
+		latest[a.Approver] = i
+	}
+	for _, a := range cur {
+		if i, ok := latest[a.Approver]; ok && !bytes.Equal(store.ApprovalAuditBytes(a), store.ApprovalAuditBytes(hist[i])) {
+			hist[i] = a
+		}
+	}
+	return hist, nil
 }
