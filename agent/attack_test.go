@@ -197,8 +197,8 @@ func TestResumeWithoutAFreshChallenge(t *testing.T) {
 					if !c.challenge() {
 						return false
 					}
+					fresh.Store(true) // before the send: the agent may report the resume before this goroutine runs again
 					c.send(&frame.Resume{Nonce: c.nonce})
-					fresh.Store(true)
 					phase = 3
 				}
 			default:

@@ -132,8 +132,12 @@ func (l *ackLog) waitAcks(t *testing.T, n int, timeout time.Duration) {
 // Red when the gateway acknowledges before its commit, or when a frame's
 // audit item is appended outside the frame's transaction (docs/AUDIT.md,
 // "Crash safety").
+//
+// Not parallel with the package's other tests: it compiles the binary and
+// drives four trucks at 125 frames/s, which starved the parallel end-to-end
+// tests' 1 s heartbeats on a 2-core machine (false comm_lost in make test).
+// Sequential tests run while the parallel ones wait.
 func TestCrashSIGKILLMidAppendLosesNoAcknowledgedFrame(t *testing.T) {
-	t.Parallel()
 	bin := buildFifthwheel(t)
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {

@@ -25,6 +25,14 @@ var Unwatched = map[string]string{
 }
 
 // mustCover reports whether the shipped rules must match code.
+//
+// The incident manager's own events (area incident, class incident) are
+// never seen by the rules either, except a command refused because an
+// incident holds the vehicle's commands (vehicle_commands_held), which the
+// command service records as a command event.
 func mustCover(e codes.Entry) bool {
+	if e.Area == codes.AreaIncident {
+		return e.Code == codes.VehicleCommandsHeld
+	}
 	return e.Severity >= codes.SeverityLow && e.Area != codes.AreaDetection
 }
