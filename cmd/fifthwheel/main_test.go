@@ -32,6 +32,14 @@ import (
 // back to back).
 const e2eParallel = 4
 
+// sequentialE2E: the tests that run simulated fleets with 1 s heartbeats
+// (sim tms, the normal-run detection test) and the SIGKILL test (it builds
+// the binary and drives trucks at 125 frames/s) do not call t.Parallel:
+// Go runs them one at a time before the parallel tests resume, so their
+// timing is not shared with four other gateways on two cores. Beside the
+// others under -race they made false comm_lost and starved agents in make
+// test.
+
 // TestMain registers fifthwheel as a command the scripts can exec: the test
 // binary runs run() when invoked under that name. It defaults -parallel to
 // e2eParallel (an explicit -parallel, parsed by m.Run, still wins).

@@ -58,7 +58,9 @@ func simTMSWithFleet(t *testing.T, g *gateway, fleetArgs, tmsArgs []string) (int
 }
 
 func TestSimTMSDispatchesToFleet(t *testing.T) {
-	t.Parallel()
+	// Not parallel: a simulated fleet with 1 s heartbeats beside the
+	// package's other end-to-end tests under -race on 2 cores saw false
+	// comm_lost (make test); it runs in the sequential phase (sequentialE2E).
 	data := filepath.Join(t.TempDir(), "d")
 	g := startGateway(t, data, []string{"--data", data}, fleetEnv)
 	code, rep := simTMSWithFleet(t, g, nil, []string{"--hazmat-fraction", "0.5", "--retry-every", "2", "--route-update-every", "3"})
@@ -125,7 +127,9 @@ func TestSimTMSDispatchesToFleet(t *testing.T) {
 // (--reject-commands dispatch) leave every load rejected; the run counts
 // them and exits non-zero.
 func TestSimTMSFailsWhenTrucksDecline(t *testing.T) {
-	t.Parallel()
+	// Not parallel: a simulated fleet with 1 s heartbeats beside the
+	// package's other end-to-end tests under -race on 2 cores saw false
+	// comm_lost (make test); it runs in the sequential phase (sequentialE2E).
 	data := filepath.Join(t.TempDir(), "d")
 	g := startGateway(t, data, []string{"--data", data}, fleetEnv)
 	code, rep := simTMSWithFleet(t, g, []string{"--reject-commands", "dispatch"}, []string{"--hazmat-fraction", "0"})
