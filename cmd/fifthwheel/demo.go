@@ -80,7 +80,14 @@ func (a *app) demoCmd() *cobra.Command {
      approvers approve it, then the truck executes and accepts it; the
      demo prints the gateway's record of it (each transition and approval,
      with its time and actor);
-  5. print the fleet's SLA figures and the drill outcomes, and write the
+  5. show the incident response: the detection drills' replay opened an
+     incident within 1 s and the containment drill revoked its truck from
+     it; the demo prints that incident through the CLI ('incidents list',
+     'incidents show': clocks, finding, runbook, containment) and where its
+     event went: a SIEM webhook receiver on loopback (signed batch), the
+     OCSF events file and a NATS JetStream subject (an embedded NATS server
+     on loopback, so nothing needs installing);
+  6. print the fleet's SLA figures and the drill outcomes, and write the
      drill reports (drill-report.json, drill-report.html) and the fleet's
      (fleet-report.json, as 'sim fleet --json') into --report DIR, by
      default ./fifthwheel-demo, so they outlive the temporary directory.
@@ -92,7 +99,8 @@ acknowledged). On a terminal the fleet's status line is redrawn in place;
 when stdout is not a terminal (a pipe, a file, CI) every status is one more
 plain line. The exit status is 1 if a drill failed or the fleet's SLA
 check failed (as 'sim fleet --check') or the hazmat load was not
-accepted after its two approvals. The temporary directory is removed at
+accepted after its two approvals or the contained incident did not reach
+every SIEM sink. The temporary directory is removed at
 the end; with --keep the gateway keeps running after the summary, with how
 to reach it, until Ctrl-C.`,
 		Example: `  go run ./cmd/fifthwheel demo
@@ -145,7 +153,12 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 	out := newDemoView(a.stdout, len(drills))
 	started := time.Now()
 	out.printf("starting a gateway (serve --dev) in a temporary directory\n")
-	gw, err := a.startDevGateway(ctx, "demo")
+	ds, err := startDevSIEM(true)
+	if err != nil {
+		return err
+	}
+	defer ds.stop()
+	gw, err := a.startDevGateway(ctx, "demo", ds.env...)
 	if err != nil {
 		return err
 	}
@@ -195,7 +208,7 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 	if err != nil {
 		return &usageError{err: err, hint: "see 'fifthwheel demo --help'"}
 	}
-	dt, err := drillTarget(e, ca, by, url, "https://"+gw.addrs.TMS)
+	dt, err := drillTarget(e, ca, by, url, "https://"+gw.addrs.TMS, ds.receiver)
 	if err != nil {
 		return err
 	}
@@ -250,7 +263,8 @@ func (a *app) demo(cmd *cobra.Command, o *demoFlags) error {
 	if err := writeJSONReport(fp, fd.rep.WriteJSON); err != nil {
 		return err
 	}
-	fails := a.demoSummary(out, fd.rep, drep, hres, demoPaths{drillJSON: jp, drillHTML: hp, fleetJSON: fp}, time.Since(started))
+	ires := a.demoIncident(ctx, out, gw, e, ds, drep)
+	fails := a.demoSummary(out, fd.rep, drep, hres, ires, demoPaths{drillJSON: jp, drillHTML: hp, fleetJSON: fp}, time.Since(started))
 	if o.keep && ctx.Err() == nil {
 		a.demoKeep(ctx, out, gw)
 	}
@@ -265,7 +279,7 @@ type demoPaths struct{ drillJSON, drillHTML, fleetJSON string }
 
 // demoSummary prints the fleet's SLA figures, the drill outcomes and the
 // report paths, and returns what failed.
-func (a *app) demoSummary(out *demoView, frep *sim.Report, drep *drill.Report, haz demoHazmatResult, p demoPaths, took time.Duration) []string {
+func (a *app) demoSummary(out *demoView, frep *sim.Report, drep *drill.Report, haz demoHazmatResult, inc demoIncidentResult, p demoPaths, took time.Duration) []string {
 	out.lock(func(w io.Writer) {
 		fmt.Fprintln(w, "\n== fleet ==")
 		if err := frep.WriteTable(w); err != nil {
@@ -290,6 +304,9 @@ func (a *app) demoSummary(out *demoView, frep *sim.Report, drep *drill.Report, h
 	if !haz.ok && !haz.skipped {
 		fails = append(fails, "the hazmat load failed")
 	}
+	if !inc.ok && !inc.skipped {
+		fails = append(fails, "the incident response failed: "+inc.detail)
+	}
 	verdict := map[bool]string{true: "PASS", false: "FAIL"}
 	out.printf("\n== summary (%s) ==\n", took.Round(time.Second))
 	out.printf("fleet SLA check   %s\n", verdict[len(ffails) == 0])
@@ -297,6 +314,11 @@ func (a *app) demoSummary(out *demoView, frep *sim.Report, drep *drill.Report, h
 		out.printf("hazmat load       %s\n", haz.detail)
 	} else {
 		out.printf("hazmat load       %s: %s\n", verdict[haz.ok], haz.detail)
+	}
+	if inc.skipped {
+		out.printf("incident response %s\n", inc.detail)
+	} else {
+		out.printf("incident response %s: %s\n", verdict[inc.ok], inc.detail)
 	}
 	out.printf("drills            %s: %d passed, %d failed, %d not available\n", verdict[!drep.Failed()],
 		drep.Summary.Pass, drep.Summary.Fail, drep.Summary.NotAvailable)

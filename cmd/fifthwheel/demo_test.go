@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/drill"
@@ -70,6 +71,16 @@ func TestDemoShortRun(t *testing.T) {
 		"hazmat load       PASS: accepted by demo-00002 after two approvals; second approval → accepted "} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("the demo does not show the hazmat load's %q", want)
+		}
+	}
+	// The incident response: the containment drill's incident through
+	// the CLI (clocks, runbook, containment), and where it went.
+	for _, want := range []string{"== incident response ==", "$ fifthwheel incidents list --data ", "$ fifthwheel incidents show inc-",
+		"state      contained", "CLOCKS", "regulator ", "RUNBOOK", "[frame-replay]", "revoke_certificate",
+		") reached: webhook receiver (signed batch ", "; OCSF file (", "; NATS fifthwheel.events.incident.incident_opened (stream FIFTHWHEEL_EVENTS, seq ",
+		"incident response PASS: inc-"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the demo does not show the incident response's %q", want)
 		}
 	}
 	if strings.ContainsAny(r.stdout, "\r\x1b") {
@@ -149,6 +160,31 @@ func TestDemoFailsWhenADrillFails(t *testing.T) {
 	readJSON(t, filepath.Join(dir, drill.JSONReportName), &drep)
 	if drep.Summary.Fail != 1 || len(drep.Drills) != 1 || len(drep.Drills[0].Checks) == 0 {
 		t.Errorf("drill report %+v: want the revocation drill failed, with its checks", drep.Summary)
+	}
+}
+
+// TestDemoFailsWhenTheIncidentMissesASink: with the demo looking at
+// another webhook receiver than the one the gateway delivers to (test-only
+// hook), the contained incident never reaches it: the demo says so and
+// exits 1, although the containment drill passed.
+func TestDemoFailsWhenTheIncidentMissesASink(t *testing.T) {
+	other, err := drill.NewWebhookReceiver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	wait := demoSIEMWait
+	demoSIEMWait = time.Second
+	demoSIEMHook = func(ds *devSIEM) { ds.receiver = other }
+	t.Cleanup(func() { demoSIEMHook, demoSIEMWait = nil, wait })
+	r := cli(t, nil, "demo", "--vehicles", "1", "--blackout=false", "--hazmat=false", "--duration", "2s",
+		"--only", "incident-containment", "--report", t.TempDir())
+	if r.code != exitRuntime {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, exitRuntime, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "incident response FAIL: incident inc-") || !strings.Contains(r.stdout, "the SIEM webhook receiver never got it") ||
+		!strings.Contains(r.stdout, "drills            PASS: 1 passed") {
+		t.Errorf("the demo does not report the incident that missed its receiver\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
 	}
 }
 

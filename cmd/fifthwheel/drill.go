@@ -78,8 +78,15 @@ address than the drill trucks', since the gateway's bounds are per source:
 drill waits out the gateway's events.aggregate_window (10 s) for its
 summaries; with a longer window, raise --timeout.
 
+On the detection path, drills replay a frame and require an incident within
+1 s, check that an exact re-send fires nothing, contain an incident by
+revoking its truck from it (the live session closed within 1 s), and follow
+the incident to the SIEM: the in-process gateway delivers to a webhook
+receiver the drills stand up on loopback, a running gateway must have
+siem.webhook.url, and every configured sink must deliver the incident.
+
 Each drill reports pass, fail, or not_available when the capability it needs
-has not landed yet (the audit log, detection: issues 21 and 22). A drill that measured nothing fails. The exit status is 1 if any
+has not landed yet. A drill that measured nothing fails. The exit status is 1 if any
 drill failed.
 
 By default the gateway is started in-process ('serve --dev'), on the
@@ -139,7 +146,7 @@ func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
 		if err != nil {
 			return err
 		}
-		if target, err = drillTarget(e, ca, by, gwt.URL, tmsListener(e.cfg, o.tms)); err != nil {
+		if target, err = drillTarget(e, ca, by, gwt.URL, tmsListener(e.cfg, o.tms), nil); err != nil {
 			return err
 		}
 		target.ExportBundle = a.bundleExporter(e, by)
@@ -148,7 +155,12 @@ func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
 		if o.gateway != "" || o.tms != "" {
 			return &usageError{err: errors.New("--gateway and --gateway-tms need --data or --store: the drills read the gateway's events from its store")}
 		}
-		gw, err := a.startDevGateway(ctx, "drill")
+		ds, err := startDevSIEM(false)
+		if err != nil {
+			return err
+		}
+		defer ds.stop()
+		gw, err := a.startDevGateway(ctx, "drill", ds.env...)
 		if err != nil {
 			return err
 		}
@@ -158,7 +170,7 @@ func (a *app) drill(cmd *cobra.Command, o *drillFlags) error {
 			return err
 		}
 		defer e.close()
-		if target, err = drillTarget(e, ca, by, "https://"+gw.addrs.Vehicle, "https://"+gw.addrs.TMS); err != nil {
+		if target, err = drillTarget(e, ca, by, "https://"+gw.addrs.Vehicle, "https://"+gw.addrs.TMS, ds.receiver); err != nil {
 			return err
 		}
 		target.ExportBundle = gw.a.bundleExporter(e, by)
@@ -205,9 +217,10 @@ type inprocGateway struct {
 // startDevGateway starts the gateway and waits until it is ready; who
 // (the command, "drill") names its temporary directory and its messages.
 // The caller's FIFTHWHEEL_* variables are not passed on: the gateway must
-// not pick up the operator's store or listeners. stop ends it and removes
+// not pick up the operator's store or listeners; extraEnv (FIFTHWHEEL_*
+// settings of the caller's own, such as its SIEM receiver) is. stop ends it and removes
 // its directory.
-func (a *app) startDevGateway(ctx context.Context, who string) (*inprocGateway, error) {
+func (a *app) startDevGateway(ctx context.Context, who string, extraEnv ...string) (*inprocGateway, error) {
 	dir, err := os.MkdirTemp("", "fifthwheel-"+who+"-")
 	if err != nil {
 		return nil, err
@@ -218,6 +231,7 @@ func (a *app) startDevGateway(ctx context.Context, who string) (*inprocGateway, 
 			env = append(env, kv)
 		}
 	}
+	env = append(env, extraEnv...)
 	logs := &lockedBuffer{}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan int, 1)
@@ -294,9 +308,10 @@ func tmsListener(cfg config.Config, addr string) string {
 
 // drillTarget is what the drills need of the gateway whose state e and
 // CA ca are, its vehicle listener at url and its TMS listener at tmsURL;
-// by is who mints the drill vehicles' join tokens and registers and
-// revokes the drill TMS clients.
-func drillTarget(e *stateEnv, ca *pki.CA, by principal.Principal, url, tmsURL string) (*drill.Target, error) {
+// by is who mints the drill vehicles' join tokens, registers and revokes
+// the drill TMS clients and contains the drill incidents; rcv is the SIEM
+// webhook receiver the gateway delivers to, when the drills started it.
+func drillTarget(e *stateEnv, ca *pki.CA, by principal.Principal, url, tmsURL string, rcv *drill.WebhookReceiver) (*drill.Target, error) {
 	keys, err := gatewayFrameKeys(e.cfg, "")
 	if err != nil {
 		return nil, err
@@ -305,8 +320,12 @@ func drillTarget(e *stateEnv, ca *pki.CA, by principal.Principal, url, tmsURL st
 	if err != nil {
 		return nil, err
 	}
+	det, err := drillDetection(e, ca, by, rcv)
+	if err != nil {
+		return nil, err
+	}
 	root := certPEM(ca.Root())
-	return &drill.Target{URL: url, RootPEM: root, Prefix: drillPrefix, Events: e.st,
+	return &drill.Target{URL: url, Detection: det, RootPEM: root, Prefix: drillPrefix, Events: e.st,
 		ClockSkew: e.cfg.Telemetry.ClockSkew, Window: int64(e.cfg.Telemetry.Window), Plausibility: plausibilityConfig(e.cfg),
 		Issue: func(ctx context.Context, p principal.Principal) (tls.Certificate, error) {
 			is, key, err := ca.IssueWithNewKey(ctx, pki.IssueRequest{Subject: p}, pki.ECDSAP256)

@@ -124,13 +124,18 @@ func (v *vehicle) signOver(f, other *frame.Frame) ([]byte, error) {
 
 // verdict is the gateway's answer for one frame.
 type verdict struct {
-	Verdict  string   `json:"verdict"`
-	Code     string   `json:"code"`
-	Findings []string `json:"findings"`
+	Verdict   string   `json:"verdict"`
+	Code      string   `json:"code"`
+	Findings  []string `json:"findings"`
+	Duplicate bool     `json:"duplicate"`
 }
 
-// String is "accepted", or "rejected:<code>".
+// String is "accepted", "accepted:duplicate" (an exact re-send, answered
+// as the original was), or "rejected:<code>".
 func (v verdict) String() string {
+	if v.Duplicate {
+		return v.Verdict + ":duplicate"
+	}
 	if v.Code == "" {
 		return v.Verdict
 	}

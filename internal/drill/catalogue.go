@@ -173,10 +173,21 @@ func Catalogue() []Drill {
 			Vector:    "an insider edits one byte of a frame in an exported bundle before handing it over",
 			Checklist: checkSIEM, Run: tamperedBundleDrill},
 
-		// Not available: each needs a capability that has not landed.
-		{Name: "detection-rules", Control: "detection rules raise alerts on signature failures and replay attempts",
-			Asset: assetTelemetry, Actor: actorCompromisedVehicle, Vector: "a burst of replayed and tampered frames",
-			Checklist: checkSIEM, Issue: 22},
+		{Name: "replay-opens-incident", Control: "detection and incident response: a telemetry replay opens an incident about the vehicle within 1 s, with the frame-replay finding naming the refusal, its runbook, and the internal, customer and regulator notification clocks running from its start",
+			Asset: assetTelemetry, Actor: actorCompromisedVehicle,
+			Vector:    "re-send a stored frame's (epoch, seq) with other, validly signed bytes",
+			Checklist: checkSIEM, Run: replayIncidentDrill},
+		{Name: "detection-rules", Control: "detection rules: a burst of bad signatures opens an incident, an exact re-send (normal agent behaviour after a lost answer) fires nothing, and a replay joins the vehicle's incident",
+			Asset: assetTelemetry, Actor: actorCompromisedVehicle, Vector: "three frames whose bytes differ from those signed, an exact re-send, then a replay",
+			Checklist: testReplay, Run: detectionRulesDrill},
+		{Name: "incident-containment", Control: "containment from an incident: revoking the vehicle's certificate from its replay incident closes its live session within 1 s with the typed close and refuses its next handshake; the action is on the incident's record with its actor",
+			Asset: assetIdentity, Actor: actorCompromisedVehicle,
+			Vector:    "a truck in session replays a frame; the security team contains the incident",
+			Checklist: checkSIEM, Run: containmentDrill},
+		{Name: "incident-reaches-siem", Control: "SIEM delivery: the replay's incident (OCSF Incident Finding) reaches the SIEM webhook receiver in a signed batch, and every configured SIEM sink delivers it without a dead letter",
+			Asset: assetForensics, Actor: actorCompromisedVehicle,
+			Vector:    "a truck replays a frame; the SOC's SIEM must hear of the incident",
+			Checklist: checkSIEM, Run: siemDrill},
 	}
 }
 

@@ -146,6 +146,10 @@ type Target struct {
 	// drills (tests only: a verifier that accepts everything, the proof
 	// that those drills fail without the defence).
 	VerifyBundle func(bundle []byte, logKey note.Verifier) *forensics.Result
+	// Detection is the gateway's detection and incident response, for the
+	// detection drills (replay to incident, containment, SIEM delivery);
+	// nil: those drills fail, saying so.
+	Detection *Detection
 }
 
 // Check is one expectation a drill verified.

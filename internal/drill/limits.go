@@ -28,6 +28,20 @@ const (
 	// refused and live sessions closed (docs/THREATMODEL.md, compromised
 	// keys; the figure cmd/fifthwheel's typed-close tests hold).
 	RevocationSLA = time.Second
+	// IncidentSLA: a telemetry replay opens an incident within 1 s of
+	// being sent (issue 22; the figure TestAttackReplayedFrameDetected
+	// holds on both engines): the refusal's event is committed, the
+	// detection consumer reads it (it polls every 100 ms when idle), its
+	// rule fires and the incident is stored.
+	IncidentSLA = time.Second
+	// incidentPoll is the pause between two reads of a vehicle's
+	// incident or of the stream consumers' cursors.
+	incidentPoll = 20 * time.Millisecond
+	// siemWaitFactor × the event wait (--event-wait; 15 s by default)
+	// bounds the wait for a SIEM sink to deliver an event, and for the
+	// detection consumer to catch up: a sink retries a failed batch with
+	// back-off, so a healthy one delivers within seconds.
+	siemWaitFactor = 3
 	// raceRenewers is how many chained renewers race the revocation in
 	// the revocation-racing-renewal drill (as in issue 15's attack), and
 	// raceBefore how many renewals they obtain before the revocation

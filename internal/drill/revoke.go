@@ -35,6 +35,14 @@ func revokedDrill(ctx context.Context, t *Target, p *Probe) error {
 	if err := t.Revoke(ctx, v.id); err != nil {
 		return err
 	}
+	return cutOff(ctx, t, p, v, tr, start)
+}
+
+// cutOff checks that vehicle v, revoked at start, is cut off: truck tr's
+// live session closes within RevocationSLA with the typed close (recorded
+// by the gateway), and the revoked certificate's next handshake is
+// refused (tls_cert_revoked).
+func cutOff(ctx context.Context, t *Target, p *Probe, v *vehicle, tr *truck, start time.Time) error {
 	var ev agent.Event
 	select {
 	case ev = <-tr.disconnected:

@@ -140,7 +140,13 @@ func Map(row store.EventRow, p Product) Event {
 		fi := findingInfo(ev)
 		o["finding_info_list"] = []any{fi}
 		o["assignee_group"] = map[string]any{"name": "security-admin"}
-		if id := attrString(ev.Attrs, "incident", "incident_id"); id != "" {
+		// The incident events name their incident as their resource
+		// ("incident:ID"); others may carry it as an attribute.
+		id := attrString(ev.Attrs, "incident", "incident_id")
+		if r, ok := strings.CutPrefix(ev.Resource, "incident:"); id == "" && ok {
+			id = r
+		}
+		if id != "" {
 			o["src_url"] = "fifthwheel:incident:" + id
 		}
 	case ApplicationLifecycle.UID:

@@ -199,6 +199,18 @@ func TestFindingsAndIncidents(t *testing.T) {
 		if int(m["activity_id"].(float64)) != want[0] || int(m["status_id"].(float64)) != want[1] {
 			t.Errorf("%s: activity %v status %v, want %v", code, m["activity_id"], m["status_id"], want)
 		}
+		if m["src_url"] != "fifthwheel:incident:inc-1" {
+			t.Errorf("%s: src_url %v, want the incident", code, m["src_url"])
+		}
+	}
+	// The incident manager names the incident as the event's resource,
+	// not as an attribute (incident_opened): src_url still names it.
+	opened := event.Event{ID: event.NewID(), Time: now, Class: "incident", Activity: "incident_open", Severity: codes.SeverityHigh,
+		Actor: principal.Principal{Kind: principal.System, ID: "incident"}, Resource: "incident:inc-2", Verdict: event.Info,
+		Code: "incident_opened", Attrs: map[string]any{"rule": "frame-replay", "subject": "t1"}}
+	row, _ = event.Row(opened)
+	if m := checkRequired(t, "incident_opened", opened, ocsfJSON(t, row)); m["src_url"] != "fifthwheel:incident:inc-2" {
+		t.Errorf("incident_opened with the incident as resource: src_url %v", m["src_url"])
 	}
 }
 

@@ -77,7 +77,7 @@ func NewFile(cfg FileConfig) (*File, error) {
 }
 
 // Name is the sink's stream consumer name.
-func (s *File) Name() string { return "sink:ocsf-file" }
+func (s *File) Name() string { return SinkFile }
 
 func (s *File) open() error {
 	f, err := os.OpenFile(s.cfg.Path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)

@@ -65,14 +65,18 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 }
 
 // Name is the sink's stream consumer name.
-func (s *NATS) Name() string { return "sink:nats" }
+func (s *NATS) Name() string { return SinkNATS }
 
 func (s *NATS) network() {}
 
 // Subject is an event's subject: <prefix>.<class>.<code>, each token cut
 // to letters, digits, '_' and '-'.
-func (s *NATS) Subject(class, code string) string {
-	return s.cfg.Prefix + "." + subjectToken(class) + "." + subjectToken(code)
+func (s *NATS) Subject(class, code string) string { return NATSSubject(s.cfg.Prefix, class, code) }
+
+// NATSSubject is the subject of an event of class and code under prefix
+// (siem.nats.subject_prefix): what a subscriber filters on.
+func NATSSubject(prefix, class, code string) string {
+	return prefix + "." + subjectToken(class) + "." + subjectToken(code)
 }
 
 func subjectToken(t string) string {

@@ -40,6 +40,34 @@ type Setup struct {
 // must not hold a shutdown.
 const drainTimeout = 3 * time.Second
 
+// The sinks' stream consumer names: each sink's cursor and lease in the
+// store (fifthwheel_stream_consumer_* metrics, dead letters) is under it.
+const (
+	SinkFile    = "sink:ocsf-file"
+	SinkSyslog  = "sink:syslog"
+	SinkWebhook = "sink:webhook"
+	SinkNATS    = "sink:nats"
+)
+
+// Configured returns the consumer names of the sinks cfg configures, in
+// Start's order.
+func Configured(cfg config.Config) []string {
+	var out []string
+	if cfg.EventsPath() != "" {
+		out = append(out, SinkFile)
+	}
+	if cfg.SIEM.Syslog.Address != "" {
+		out = append(out, SinkSyslog)
+	}
+	if cfg.SIEM.Webhook.URL != "" {
+		out = append(out, SinkWebhook)
+	}
+	if cfg.SIEM.NATS.URL != "" {
+		out = append(out, SinkNATS)
+	}
+	return out
+}
+
 // Start builds the sinks cfg configures (the events file, syslog, the
 // webhook, NATS) and runs them until Stop. A sink whose settings cannot be
 // used (a CA file that does not read, a secret of the wrong size) refuses

@@ -82,7 +82,7 @@ func NewSyslog(cfg SyslogConfig) (*Syslog, error) {
 }
 
 // Name is the sink's stream consumer name.
-func (s *Syslog) Name() string { return "sink:syslog" }
+func (s *Syslog) Name() string { return SinkSyslog }
 
 func (s *Syslog) network() {}
 

@@ -115,7 +115,7 @@ func NewWebhook(cfg WebhookConfig, deps WebhookDeps) (*Webhook, error) {
 }
 
 // Name is the sink's stream consumer name.
-func (w *Webhook) Name() string { return "sink:webhook" }
+func (w *Webhook) Name() string { return SinkWebhook }
 
 func (w *Webhook) network() {}
 
