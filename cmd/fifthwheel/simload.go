@@ -68,7 +68,9 @@ accepted one and other bytes, validly signed, in a POST of its own. The
 gateway must refuse each with replay and store its security event, which the
 detection engine turns into a finding (the load the detection benchmark
 needs). Replays are counted apart from the frames: sent, refused replay, and
-any other outcome.
+any other outcome. Every replay is evaluated by the detection engine, but the
+shipped frame-replay rule fires once per vehicle and 10-minute window, so
+only a vehicle's first replay in a window makes a finding.
 
 With --check, exit 1 if a request failed for a reason other than 429, a frame
 was rejected, the counts do not add up, nothing was accepted, or a replay was
