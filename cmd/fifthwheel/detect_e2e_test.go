@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,8 +82,69 @@ func TestAttackReplayedFrameDetected(t *testing.T) {
 			if out := g.mustCLI("incidents", "show", page.Incidents[0].ID); !strings.Contains(out, "frame-replay") || !strings.Contains(out, "regulator") {
 				t.Fatalf("incidents show lacks the rule or the clocks:\n%s", out)
 			}
+			// The ops listener's metrics moved: the finding under its rule,
+			// its lag observed once, events evaluated, and (sampled every
+			// second) the detect consumer's lag.
+			g.waitMetrics(`fifthwheel_detect_findings_total{rule="frame-replay"} 1`, "fifthwheel_detect_finding_lag_seconds_count 1",
+				`fifthwheel_stream_consumer_lag_events{consumer="detect"}`, `fifthwheel_stream_consumer_lag_seconds{consumer="detect"}`)
+			if v := g.metric("fifthwheel_detect_events_evaluated_total"); v < 1 {
+				t.Errorf("fifthwheel_detect_events_evaluated_total %v, want at least the replay's event", v)
+			}
 		})
 	}
+}
+
+// scrape returns the ops listener's /metrics.
+func (g *gateway) scrape() string {
+	g.t.Helper()
+	resp, err := http.Get("http://" + g.addrs.Ops + "/metrics")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		g.t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	return string(b)
+}
+
+// waitMetrics waits up to 10 s for /metrics to hold a line starting with
+// each of want.
+func (g *gateway) waitMetrics(want ...string) {
+	g.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		text, missing := "\n"+g.scrape(), []string(nil)
+		for _, w := range want {
+			if !strings.Contains(text, "\n"+w) {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("/metrics lacks %q", missing)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// metric returns the value of the unlabelled metric name in /metrics (-1
+// if absent).
+func (g *gateway) metric(name string) float64 {
+	g.t.Helper()
+	for _, line := range strings.Split(g.scrape(), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				g.t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return -1
 }
 
 // hasConsumer reports whether the gateway's store has the named stream

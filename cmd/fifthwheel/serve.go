@@ -241,11 +241,16 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	// Detection: rules over the event stream (docs/DETECTION.md), its
 	// findings reported to the incident manager; stopped before the store
 	// closes.
-	stopDetect, err := startDetect(bg, cfg, st, env.bus, routes.incidents, log)
+	stopDetect, err := startDetect(bg, cfg, st, env.bus, routes.incidents, reg, log)
 	if err != nil {
 		return err
 	}
 	defer stopDetect()
+	stopLag, err := startStreamLag(bg, st, reg, log)
+	if err != nil {
+		return err
+	}
+	defer stopLag()
 	// Closed below once the sessions are; this covers the paths that do
 	// not get there (Close is idempotent), before the store closes.
 	defer func() { _ = routes.pipeline.Close() }()

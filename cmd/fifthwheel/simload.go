@@ -16,6 +16,7 @@ import (
 type simLoadFlags struct {
 	simFlags
 	vehicles, batch, concurrency, gatewayPID int
+	replayEvery                              int
 	duration, warmup, calibrate              time.Duration
 	summaryEvery                             time.Duration
 	check                                    bool
@@ -61,14 +62,28 @@ limit, start the gateway under test with the limit raised, e.g.
 or use enough vehicles that N × 200 frames/s exceeds what the gateway can
 store.
 
+With --replay-every N, each vehicle also sends one replay after every N
+frames the gateway accepted from it: a frame with the (epoch, seq) of an
+accepted one and other bytes, validly signed, in a POST of its own. The
+gateway must refuse each with replay and store its security event, which the
+detection engine turns into a finding (the load the detection benchmark
+needs). Replays are counted apart from the frames: sent, refused replay, and
+any other outcome. Every replay is evaluated by the detection engine, but the
+shipped frame-replay rule fires once per vehicle and 10-minute window, so
+only a vehicle's first replay in a window makes a finding.
+
 With --check, exit 1 if a request failed for a reason other than 429, a frame
-was rejected, the counts do not add up, or nothing was accepted.`,
+was rejected, the counts do not add up, nothing was accepted, or a replay was
+answered other than refused replay (or a 429).`,
 		Example: `  # The gateway under test, with the per-vehicle limit out of the way
   FIFTHWHEEL_TELEMETRY_RATE_PER_SECOND=100000 FIFTHWHEEL_TELEMETRY_BURST=100000 \
     fifthwheel serve --dev --data /tmp/load-data &
 
   # 20 vehicles, 64-frame batches, 60 s on the growing database
-  fifthwheel sim load --vehicles 20 --duration 60s --data /tmp/load-data --json load.json`,
+  fifthwheel sim load --vehicles 20 --duration 60s --data /tmp/load-data --json load.json
+
+  # The same with one replay per 100 accepted frames of each vehicle
+  fifthwheel sim load --vehicles 20 --duration 60s --data /tmp/load-data --replay-every 100 --check`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.simLoad(cmd, &o) },
 	}
@@ -82,7 +97,8 @@ was rejected, the counts do not add up, or nothing was accepted.`,
 	fs.IntVar(&o.gatewayPID, "gateway-pid", 0, "read the gateway's CPU time of process `PID` (default: the pid in DATA/serve.addrs)")
 	fs.DurationVar(&o.calibrate, "calibrate", sim.DefaultCalibrateFor, "measure the one-core verify rate for `D` before the load")
 	fs.DurationVar(&o.summaryEvery, "summary-every", sim.DefaultSummaryEvery, "print a live line every `D` (0: never)")
-	fs.BoolVar(&o.check, "check", false, "exit 1 if a request failed other than with 429, a frame was rejected, or nothing was accepted")
+	fs.IntVar(&o.replayEvery, "replay-every", 0, "each vehicle sends one replay after every `N` accepted frames (0: none)")
+	fs.BoolVar(&o.check, "check", false, "exit 1 if a request failed other than with 429, a frame was rejected, nothing was accepted, or a replay was not refused replay")
 	return cmd
 }
 
@@ -108,7 +124,7 @@ func (a *app) simLoad(cmd *cobra.Command, o *simLoadFlags) error {
 		Common: sim.Common{Vehicles: o.vehicles, IDPrefix: o.prefix, Gateway: target, StateDir: stateDir,
 			SummaryEvery: summaryEvery},
 		Duration: o.duration, Warmup: o.warmup, Batch: o.batch, Concurrency: o.concurrency, CalibrateFor: o.calibrate,
-		GatewayPID: pid, DBPath: dbPath,
+		GatewayPID: pid, DBPath: dbPath, ReplayEvery: o.replayEvery,
 	}, sim.LoadDeps{Provisioner: r.prov, Log: e.log,
 		OnSummary: func(s sim.LoadSummary) { fmt.Fprintf(a.stderr, "fifthwheel sim load: %s\n", s) }})
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
@@ -84,6 +86,9 @@ type Deps struct {
 	Log *slog.Logger
 	// OnError is told of every consumer failure (tail.Config.OnError).
 	OnError func(error)
+	// Metrics, if set, gets the engine's metrics (metrics.go): events
+	// evaluated, findings by rule, and the lag from event to report.
+	Metrics prometheus.Registerer
 }
 
 // Detector runs the rule engine as the stream consumer "detect": one
@@ -92,6 +97,7 @@ type Deps struct {
 type Detector struct {
 	cfg  Config
 	deps Deps
+	met  *metrics
 
 	mu      sync.Mutex
 	eng     *Engine
@@ -122,7 +128,11 @@ func New(cfg Config, deps Deps) (*Detector, error) {
 	if deps.Log == nil {
 		deps.Log = slog.Default()
 	}
-	d := &Detector{cfg: cfg, deps: deps, cold: true}
+	met, err := newMetrics(deps.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	d := &Detector{cfg: cfg, deps: deps, met: met, cold: true}
 	if cfg.RulesFile != "" {
 		d.stamp = statFile(cfg.RulesFile)
 	}
@@ -169,6 +179,8 @@ func (d *Detector) handle(ctx context.Context, evs []store.StreamEvent) (int, er
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	before := d.eng.stats.Evaluated
+	defer func() { d.met.evaluated.Add(float64(max(0, d.eng.stats.Evaluated-before))) }()
 	if !d.cold && evs[0].Pos > d.lastPos+1 {
 		// A gap: positions may skip, or another replica handled events
 		// while this one did not hold the lease. Look.
@@ -184,6 +196,7 @@ func (d *Detector) handle(ctx context.Context, evs []store.StreamEvent) (int, er
 		if err := d.warmUp(ctx, evs[0]); err != nil {
 			return 0, err
 		}
+		before = 0 // warm-up starts the engine's counters afresh
 	}
 	for i, se := range evs {
 		if se.Pos <= d.lastPos {
@@ -286,6 +299,7 @@ func (d *Detector) record(ctx context.Context, f Finding) error {
 			return fmt.Errorf("detect: reporting finding %s: %w", f.ID, err)
 		}
 	}
+	d.met.reported(f, time.Now())
 	return nil
 }
 

@@ -18,6 +18,12 @@
 // twice the longest window before its cursor through the rules without
 // reporting, so a threshold that spans a restart still counts.
 //
+// Backtest (backtest.go) evaluates the stored stream with a rule set in a
+// separate process (`fifthwheel detect backtest`) and acts on nothing: no
+// event, no report, no cursor. With Deps.Metrics the Detector exports the
+// events it evaluated, its findings by rule and the lag from an event's
+// stored time to its finding's report (metrics.go).
+//
 // # Security model
 //
 // The engine reads only events the gateway stored, but those include

@@ -73,6 +73,14 @@ const (
 	// an operator and costs one stat.
 	ReloadPoll = time.Second
 
+	// MaxBacktestFindings bounds the findings a backtest keeps to list
+	// (Backtest): a rule that fires on every event of a long stream is
+	// counted in full, listed up to this many (a few MB).
+	MaxBacktestFindings = 10_000
+	// BacktestPage is events per store read of a backtest: the store's
+	// largest page, as the engine is faster than the reads.
+	BacktestPage = 10_000
+
 	// ConsumerName is the detection engine's stream consumer.
 	ConsumerName = "detect"
 )

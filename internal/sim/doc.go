@@ -57,6 +57,11 @@
 // accounts for every frame sent exactly once (accepted, rejected by reason
 // code, or failed with its request, 429s included), and gives the
 // gateway's CPU from /proc/PID/stat and this process's own, signing apart.
+// With ReplayEvery, each vehicle also replays one of its accepted frames
+// (same (epoch, seq), other bytes, validly signed) after every ReplayEvery
+// accepted frames: the security events the detection benchmark needs. The
+// report counts them apart, and the check fails on any replay the gateway
+// did not refuse replay.
 //
 // # TMS access (Access)
 //

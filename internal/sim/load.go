@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 )
 
@@ -56,6 +57,13 @@ type LoadConfig struct {
 	// DBPath, if set, is the gateway's SQLite database: its growth (with
 	// its -wal file) is reported.
 	DBPath string
+	// ReplayEvery, if not 0, makes each vehicle send one replay after every
+	// ReplayEvery frames the gateway accepted from it: a frame with the
+	// (epoch, seq) of one of them and other bytes, validly signed, in a
+	// POST of its own. The gateway must refuse each with replay and store
+	// a security event for it (what the detection engine is measured on).
+	// Replays are counted apart (LoadReport.Replays), not as frames sent.
+	ReplayEvery int
 }
 
 func (c LoadConfig) withDefaults() LoadConfig {
@@ -99,6 +107,9 @@ func (c LoadConfig) validate() error {
 	}
 	if c.GatewayPID < 0 {
 		bad("gateway pid: must not be negative")
+	}
+	if c.ReplayEvery < 0 {
+		bad("replay every: must be 0 (no replays) or more")
 	}
 	if len(errs) > 0 {
 		return errors.New("sim: load config: " + strings.Join(errs, "; "))
@@ -152,6 +163,17 @@ type loadVehicle struct {
 	lat, lon float64
 	// notBefore is when the vehicle may post again after a 429.
 	notBefore time.Time
+	// sent is the (epoch, seq, ts) of each frame of the last batch, in
+	// order; sinceReplay counts the frames accepted since its last replay
+	// (LoadConfig.ReplayEvery).
+	sent        []sentFrame
+	sinceReplay int
+}
+
+// sentFrame is a frame of a batch as it was signed.
+type sentFrame struct {
+	epoch, seq uint64
+	ts         time.Time
 }
 
 // NewLoad validates cfg and deps.
@@ -245,6 +267,9 @@ func (l *Load) Run(ctx context.Context) (*LoadReport, error) {
 	<-sumDone
 
 	l.st.fill(r)
+	if l.cfg.ReplayEvery > 0 {
+		l.st.fillReplays(r, l.cfg.ReplayEvery)
+	}
 	r.Duration = end.Sub(t0).Seconds()
 	window := end.Sub(t0) - l.cfg.Warmup
 	if window > 0 && mark.ok {
@@ -454,14 +479,7 @@ func (l *Load) post(ctx context.Context, v *loadVehicle) {
 		}
 		return
 	}
-	var out struct {
-		Results []struct {
-			Index     int    `json:"index"`
-			Verdict   string `json:"verdict"`
-			Code      string `json:"code"`
-			Duplicate bool   `json:"duplicate"`
-		} `json:"results"`
-	}
+	var out batchAnswer
 	if err := json.Unmarshal(b, &out); err != nil || len(out.Results) != n {
 		l.st.failed(n, "bad_response")
 		return
@@ -484,6 +502,108 @@ func (l *Load) post(ctx context.Context, v *loadVehicle) {
 		}
 	}
 	l.st.answered(start, done, acc, dup, rejected)
+	if l.cfg.ReplayEvery > 0 {
+		l.replayAfter(ctx, v, out.Results)
+	}
+}
+
+// replayAfter counts the frames of v's last batch the gateway accepted
+// (duplicates aside: a fresh frame is never one) and, for every
+// ReplayEvery of them, sends one replay of an accepted frame of that batch
+// (the last ones first), in one POST.
+func (l *Load) replayAfter(ctx context.Context, v *loadVehicle, results []batchResult) {
+	var accepted []sentFrame
+	for i, x := range results {
+		if x.Index == i && x.Verdict == "accepted" && !x.Duplicate && i < len(v.sent) {
+			accepted = append(accepted, v.sent[i])
+		}
+	}
+	v.sinceReplay += len(accepted)
+	k := v.sinceReplay / l.cfg.ReplayEvery
+	if k == 0 {
+		return
+	}
+	v.sinceReplay -= k * l.cfg.ReplayEvery
+	// k <= len(accepted): the remainder carried over is below ReplayEvery.
+	l.postReplays(ctx, v, accepted[len(accepted)-k:])
+}
+
+// postReplays signs a replay of each of fs (same vehicle, epoch, seq and
+// ts; the odometer one metre on, so other bytes) and posts them as one
+// batch; each must come back rejected replay.
+func (l *Load) postReplays(ctx context.Context, v *loadVehicle, fs []sentFrame) {
+	body := []byte(`{"frames":[`)
+	for i, f := range fs {
+		tel := v.telemetry(f.ts)
+		tel.OdometerM++
+		env, err := frame.Sign(v.signer, v.kid, &frame.Frame{VehicleID: v.id, Epoch: f.epoch, Seq: f.seq, TS: f.ts, Body: tel})
+		if err != nil {
+			l.log.Error("cannot sign a replay", slog.String("vehicle", v.id), slog.Any("err", err))
+			return
+		}
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, env...)
+	}
+	body = append(body, `]}`...)
+	n := len(fs)
+	l.st.replaysSent.Add(int64(n))
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadRequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, l.cfg.Gateway.URL+agent.TelemetryPath, bytes.NewReader(body))
+	if err != nil {
+		l.st.replayOther("bad_request", n)
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := v.client.Do(req)
+	if err != nil {
+		l.st.replayOther(transportReason(err), n)
+		return
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if err != nil {
+		l.st.replayOther(transportReason(err), n)
+		return
+	}
+	if resp.StatusCode != http.StatusOK {
+		l.st.replayOther(httpReason(resp.StatusCode, b), n)
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			v.notBefore = time.Now().Add(retryAfter(resp.Header.Get("Retry-After")))
+		}
+		return
+	}
+	var out batchAnswer
+	if err := json.Unmarshal(b, &out); err != nil || len(out.Results) != n {
+		l.st.replayOther("bad_response", n)
+		return
+	}
+	for i, x := range out.Results {
+		switch {
+		case x.Index != i:
+			l.st.replayOther("bad_response", 1)
+		case x.Verdict == "rejected" && x.Code == codes.Replay:
+			l.st.replaysRefused.Add(1)
+		case x.Verdict == "rejected":
+			l.st.replayOther("rejected "+x.Code, 1)
+		default:
+			l.st.replayOther(x.Verdict, 1) // "accepted": the gateway took a replay
+		}
+	}
+}
+
+// batchAnswer is the batch path's answer: one result per frame, in order.
+type batchAnswer struct {
+	Results []batchResult `json:"results"`
+}
+
+type batchResult struct {
+	Index     int    `json:"index"`
+	Verdict   string `json:"verdict"`
+	Code      string `json:"code"`
+	Duplicate bool   `json:"duplicate"`
 }
 
 // batch signs the vehicle's next n telemetry frames (ts now, fresh seqs)
@@ -492,11 +612,13 @@ func (v *loadVehicle) batch(n int) ([]byte, int, error) {
 	ts := time.Now().UTC().Truncate(time.Millisecond)
 	body := make([]byte, 0, n*700+16)
 	body = append(body, `{"frames":[`...)
+	v.sent = v.sent[:0]
 	for i := range n {
 		epoch, seq, err := v.counter.Next()
 		if err != nil {
 			return nil, 0, err
 		}
+		v.sent = append(v.sent, sentFrame{epoch: epoch, seq: seq, ts: ts})
 		env, err := frame.Sign(v.signer, v.kid, &frame.Frame{VehicleID: v.id, Epoch: epoch, Seq: seq, TS: ts,
 			Body: v.telemetry(ts)})
 		if err != nil {

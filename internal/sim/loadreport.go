@@ -78,6 +78,23 @@ type LoadReport struct {
 	DBBytesBefore   int64   `json:"db_bytes_before,omitempty"`
 	DBBytesAfter    int64   `json:"db_bytes_after,omitempty"`
 	DBBytesPerFrame float64 `json:"db_bytes_per_accepted_frame,omitempty"`
+
+	// Replays are the deliberate replays of --replay-every, apart from
+	// the frames above; nil without.
+	Replays *ReplayReport `json:"replays,omitempty"`
+}
+
+// ReplayReport counts the replays a load sent (LoadConfig.ReplayEvery):
+// Sent = Refused + ΣOther.
+type ReplayReport struct {
+	Every int   `json:"every"` // one replay after every this many accepted frames of a vehicle
+	Sent  int64 `json:"sent"`
+	// Refused were rejected with the reason code replay, as they must be.
+	Refused int64 `json:"refused_replay"`
+	// Other is every other outcome, by what happened: "accepted" (the
+	// gateway took a replay), "rejected CODE", or why the request failed
+	// ("http 429 rate_limited", "error: timeout").
+	Other map[string]int64 `json:"other"`
 }
 
 // Ceiling is the one-core Ed25519 figures measured in the same process just
@@ -158,11 +175,13 @@ type loadStats struct {
 
 	requests, sent, accepted, dups, signErrors, tooMany atomic.Int64
 	windowAccepted, windowSigned                        atomic.Int64
+	replaysSent, replaysRefused                         atomic.Int64
 
 	mu             sync.Mutex
 	rejected       map[string]int64
 	failedRequests map[string]int64
 	failedFrames   map[string]int64
+	replaysOther   map[string]int64
 	latencies      []time.Duration
 	capped         bool
 }
@@ -170,6 +189,15 @@ type loadStats struct {
 func (s *loadStats) init(windowStart, windowEnd time.Time) {
 	s.windowStart, s.windowEnd = windowStart, windowEnd
 	s.rejected, s.failedRequests, s.failedFrames = map[string]int64{}, map[string]int64{}, map[string]int64{}
+	s.replaysOther = map[string]int64{}
+}
+
+// replayOther counts n replays that were not refused replay, by what
+// happened.
+func (s *loadStats) replayOther(what string, n int) {
+	s.mu.Lock()
+	bump(s.replaysOther, what, int64(n))
+	s.mu.Unlock()
 }
 
 func (s *loadStats) inWindow(t time.Time) bool {
@@ -230,6 +258,13 @@ func (s *loadStats) fill(r *LoadReport) {
 	r.Latency, r.LatencyCapped = distOf(s.latencies), s.capped
 }
 
+func (s *loadStats) fillReplays(r *LoadReport, every int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.Replays = &ReplayReport{Every: every, Sent: s.replaysSent.Load(), Refused: s.replaysRefused.Load(),
+		Other: maps.Clone(s.replaysOther)}
+}
+
 // RejectedFrames is ΣRejected.
 func (r *LoadReport) RejectedFrames() int64 { return sum(r.Rejected) }
 
@@ -265,6 +300,18 @@ func (r *LoadReport) CheckFailures() []string {
 	if r.Accepted == 0 {
 		out = append(out, "no frame was accepted")
 	}
+	if rp := r.Replays; rp != nil {
+		// A replay refused replay is the gateway working; anything else
+		// (one accepted above all) is not, but a 429 is rate limiting.
+		for _, k := range slices.Sorted(maps.Keys(rp.Other)) {
+			if !strings.HasPrefix(k, "http 429") {
+				out = append(out, fmt.Sprintf("%d replays not refused replay: %s", rp.Other[k], k))
+			}
+		}
+		if rp.Refused+sum(rp.Other) != rp.Sent {
+			out = append(out, "refused + other replays differ from the replays sent")
+		}
+	}
 	return out
 }
 
@@ -292,6 +339,11 @@ func (r *LoadReport) WriteTable(w io.Writer) error {
 	p("requests failed", "%d%s", sum(r.FailedRequests), byKey(r.FailedRequests))
 	if r.SignErrors > 0 {
 		p("sign errors", "%d batches not sent", r.SignErrors)
+	}
+	if rp := r.Replays; rp != nil {
+		p("replays sent", "%d (one per %d accepted frames of a vehicle; not in the frames above)", rp.Sent, rp.Every)
+		p("  refused replay", "%d", rp.Refused)
+		p("  otherwise", "%d%s", sum(rp.Other), byKey(rp.Other))
 	}
 	switch {
 	case r.GatewayCores != nil:

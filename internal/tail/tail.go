@@ -18,7 +18,9 @@
 // in. What it must not do is lose events silently or fall behind without
 // anyone noticing: a failing handler is retried with back-off for ever
 // (never skipped), each failure is reported to OnError, and the cursor's
-// lag is visible in the store (StreamConsumers) and the caller's metrics.
+// lag is visible in the store (StreamConsumers) and, through Lag, as the
+// ops listener's fifthwheel_stream_consumer_lag_* gauges: every consumer
+// of every replica, in positions and in seconds.
 package tail
 
 import (
@@ -80,6 +82,11 @@ const (
 	DefaultPage       = 500
 	DefaultMinBackoff = 100 * time.Millisecond
 	DefaultMaxBackoff = 30 * time.Second
+
+	// LagSampleEvery is how often Lag.Run reads the consumers' lag from
+	// the store (three small queries, one more per distinct cursor behind
+	// the head); it also bounds one sample.
+	LagSampleEvery = time.Second
 )
 
 // advanceTimeout bounds recording the cursor after the handler, which runs
