@@ -273,6 +273,7 @@ const (
 	IncidentStateConflict    = "incident_state_conflict"
 	IncidentInvalid          = "incident_invalid"
 	VehicleCommandsHeld      = "vehicle_commands_held"
+	IncidentsPurged          = "incidents_purged"
 	// The SIEM sinks (package siem).
 	SIEMDeadLettered = "siem_dead_lettered"
 )
@@ -810,6 +811,8 @@ var catalogue = [...]Entry{
 		Meaning: "An incident request is malformed: unknown action or clock, missing reason, a field over its limit, an invalid target."},
 	{Code: VehicleCommandsHeld, Area: AreaIncident, Status: http.StatusConflict, Severity: medium, Kind: protocol,
 		Meaning: "The vehicle's commands are held by an incident's containment: no command is created for it, and queued ones stay undelivered until the hold is released."},
+	{Code: IncidentsPurged, Area: AreaIncident, Severity: info,
+		Meaning: "Event: one per retention run that purged anything (serve every 10 minutes, or `fifthwheel retention purge`): how many incidents resolved before `before` (incidents.retention, default 2 years from resolution) were deleted with their findings, clocks, notes, transitions, notifications and containment actions; unresolved incidents are never purged, and the incidents' events stay in the audit log (docs/INCIDENTS.md, Retention)."},
 	// The SIEM sinks.
 	{Code: SIEMDeadLettered, Area: AreaSIEM, Severity: medium,
 		Meaning: "Event: the SIEM webhook sink gave up a batch of events after its maximum attempts or age; the batch is kept in the store (`fifthwheel siem dead-letters list`) and the sink moved on (attributes: dead letter id, first and last event ids, count, attempts, last error)."},

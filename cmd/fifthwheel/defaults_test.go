@@ -43,6 +43,8 @@ func TestConfigDefaultsMatchTheLibraries(t *testing.T) {
 		{"incidents.clocks.regulator_early_warning", config.DefaultIncidentRegulatorEarlyWarning, incident.DefaultRegulatorEarlyWarning},
 		{"incidents.clocks.regulator", config.DefaultIncidentRegulator, incident.DefaultRegulator},
 		{"incidents clock bound", config.MaxIncidentClock, incident.MaxClock},
+		{"incidents.retention", config.DefaultIncidentRetention, incident.DefaultRetention},
+		{"incidents.retention bound", config.MinIncidentRetention, incident.MinRetention},
 		{"access.token_alg", config.DefaultAccessTokenAlg, authz.AlgEdDSA},
 		{"access.rate_per_second", float64(config.DefaultAccessRatePerSecond), float64(authz.DefaultClientRatePerSecond)},
 		{"access.burst", config.DefaultAccessBurst, authz.DefaultClientRateBurst},
@@ -239,6 +241,16 @@ func TestServeMapsEveryKey(t *testing.T) {
 		cfg.Telemetry.Retention = keep
 		if r := newRetention(cfg, nil, nil, nil); r.Keep != keep || r.Actor != gatewayActor {
 			t.Errorf("retention %v: serve purges with Keep %v, actor %v", keep, r.Keep, r.Actor)
+		}
+	}
+	for _, keep := range []time.Duration{0, 720 * time.Hour, config.DefaultIncidentRetention} {
+		cfg.Incidents.Retention = keep
+		r := newRetention(cfg, nil, nil, nil)
+		if len(r.Also) != 1 {
+			t.Fatalf("serve's retention loop runs %d other purges, want 1 (resolved incidents)", len(r.Also))
+		}
+		if ir, ok := r.Also[0].(*incident.Retention); !ok || ir.Keep != keep || ir.Actor != gatewayActor {
+			t.Errorf("incident retention %v: serve purges with %+v", keep, r.Also[0])
 		}
 	}
 	// A field added to session.Config or ingest.Config later must be mapped

@@ -20,6 +20,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/atomicfile"
 	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/event"
+	"github.com/fifthwheel/fifthwheel/internal/incident"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/server"
@@ -226,8 +227,9 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	if err != nil {
 		return err
 	}
-	// Retention: purge frame payloads past telemetry.retention, at start
-	// and every ingest.RetentionInterval, on the store's bulk lane.
+	// Retention: purge frame payloads past telemetry.retention and
+	// incidents resolved more than incidents.retention ago, at start and
+	// every ingest.RetentionInterval, on the store's bulk lane.
 	go newRetention(cfg, st, env.bus, log).Run(bg)
 	stopSIEM, err := startSIEM(bg, cfg, st, env.bus, log)
 	if err != nil {
@@ -336,9 +338,24 @@ func (a *app) serve(cmd *cobra.Command, f *stateFlags, dev bool, pprofAddr strin
 	return nil
 }
 
-// newRetention is serve's purge of frame payloads past telemetry.retention.
-func newRetention(cfg config.Config, st ingest.PurgeStore, events event.Emitter, log *slog.Logger) *ingest.Retention {
-	return &ingest.Retention{Store: st, Events: events, Log: log, Actor: gatewayActor, Keep: cfg.Telemetry.Retention}
+// retentionStore is what serve's retention loop purges.
+type retentionStore interface {
+	ingest.PurgeStore
+	incident.PurgeStore
+}
+
+// newRetention is serve's retention loop: frame payloads past
+// telemetry.retention, then incidents resolved more than
+// incidents.retention ago.
+func newRetention(cfg config.Config, st retentionStore, events event.Emitter, log *slog.Logger) *ingest.Retention {
+	return &ingest.Retention{Store: st, Events: events, Log: log, Actor: gatewayActor, Keep: cfg.Telemetry.Retention,
+		Also: []ingest.Purger{newIncidentRetention(cfg, st, events, log)}}
+}
+
+// newIncidentRetention is serve's purge of resolved incidents past
+// incidents.retention.
+func newIncidentRetention(cfg config.Config, st incident.PurgeStore, events event.Emitter, log *slog.Logger) *incident.Retention {
+	return &incident.Retention{Store: st, Events: events, Log: log, Actor: gatewayActor, Keep: cfg.Incidents.Retention}
 }
 
 // emit records one system lifecycle event.

@@ -103,6 +103,12 @@ type Incidents struct {
 	EscalateInterval time.Duration `yaml:"escalate_interval"`
 	// Clocks are the notification deadlines from an incident's opening.
 	Clocks IncidentClocks `yaml:"clocks"`
+	// Retention is how long a resolved incident (with its findings,
+	// clocks, notes, transitions, notifications and containment actions)
+	// is kept, counted from its resolution; serve purges older ones.
+	// Unresolved incidents are never purged. 0 keeps them forever
+	// (docs/INCIDENTS.md, "Retention").
+	Retention time.Duration `yaml:"retention"`
 }
 
 // IncidentClocks are the notification clocks of every incident.

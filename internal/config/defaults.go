@@ -462,6 +462,7 @@ func Default() Config {
 				RegulatorEarlyWarning: DefaultIncidentRegulatorEarlyWarning,
 				Regulator:             DefaultIncidentRegulator,
 			},
+			Retention: DefaultIncidentRetention,
 		},
 	}
 }
@@ -510,6 +511,18 @@ const (
 	DefaultIncidentRegulatorEarlyWarning = 24 * time.Hour
 	// DefaultIncidentRegulator: NIS2 art. 23(4)(b), 72 hours.
 	DefaultIncidentRegulator = 72 * time.Hour
+	// DefaultIncidentRetention: a resolved incident is kept two years from
+	// its resolution. Regulators and customers ask about incidents long
+	// after they are closed (an authority's follow-up on a NIS2
+	// notification, a customer's audit, an insurance claim, a UN R155
+	// audit of the monitoring), and an incident is a few rows, not a
+	// telemetry archive.
+	DefaultIncidentRetention = 17520 * time.Hour
+	// MinIncidentRetention bounds incidents.retention from below (0, keep
+	// forever, aside): a month, so a post-mortem and the notifications
+	// that follow a resolution are never cut short, and a unit slip (720
+	// for 720h) is refused rather than purging every resolved incident.
+	MinIncidentRetention = 720 * time.Hour
 	// MaxIncidentClock bounds a clock (a year: longer is a typo);
 	// MaxIncidentGroupingWindow the grouping window (a week).
 	MaxIncidentClock          = 365 * 24 * time.Hour

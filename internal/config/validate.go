@@ -117,6 +117,9 @@ func (c Config) validateIncidents(v *validation) {
 	v.durationBetween("incidents.clocks.internal", in.Clocks.Internal, time.Second, MaxIncidentClock)
 	v.durationBetween("incidents.clocks.customer", in.Clocks.Customer, time.Second, MaxIncidentClock)
 	v.durationBetween("incidents.clocks.regulator", in.Clocks.Regulator, time.Second, MaxIncidentClock)
+	if r := in.Retention; r != 0 && r < MinIncidentRetention {
+		v.add("incidents.retention", fmt.Sprintf("must be 0 (keep forever) or at least %v", MinIncidentRetention))
+	}
 	if ew := in.Clocks.RegulatorEarlyWarning; ew != 0 && (ew < time.Second || ew >= in.Clocks.Regulator) {
 		v.add("incidents.clocks.regulator_early_warning", "must be 0 (off) or at least 1s and shorter than incidents.clocks.regulator")
 	}

@@ -19,6 +19,15 @@
 // open incident acknowledges it; an open or acknowledged incident may be
 // resolved directly with a reason (a false positive). Resolved is final.
 //
+// Retention (retention.go): a resolved incident is kept for
+// incidents.retention (DefaultRetention, two years) from its resolution,
+// then deleted with every row of it; an unresolved incident is never
+// purged. A retention below MinRetention is refused here too, not only by
+// configuration, so a resolved incident cannot be made to vanish within
+// the hour. The incidents' events, which the audit log covers, are not
+// purged, and each run that purged anything records one incidents_purged
+// event.
+//
 // # Security model
 //
 // Incidents are operator-side: they are read and changed by operators and

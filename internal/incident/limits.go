@@ -32,6 +32,13 @@ const (
 	// DefaultEscalateInterval: how often the escalator looks for overdue
 	// clocks. Clocks are minutes to days long; 10 s late is nothing.
 	DefaultEscalateInterval = 10 * time.Second
+	// DefaultRetention: a resolved incident, with everything recorded
+	// about it, is kept two years from its resolution. Regulators and
+	// customers ask about incidents long after they are closed (an
+	// authority's follow-up on a NIS2 notification, a customer's audit,
+	// an insurance claim, a UN R155 audit of the monitoring), and an
+	// incident is a few rows, not a telemetry archive.
+	DefaultRetention = 17520 * time.Hour
 )
 
 // Bounds.
@@ -50,4 +57,16 @@ const (
 	MaxFindingEvents = 64
 	// EscalateBatch is how many due clocks one escalation pass reads.
 	EscalateBatch = 100
+	// MinRetention bounds the retention from below (0, keep forever,
+	// aside): a month, so the post-mortem and the notifications that
+	// follow a resolution are never cut short, and a unit slip (720 for
+	// 720h) is refused rather than purging every resolved incident.
+	MinRetention = 720 * time.Hour
+	// MaxPurgeCallsPerRun bounds one retention run's store calls (each
+	// at most store.IncidentPurgeBatch incidents): 6.4 million incidents,
+	// far more than a fleet resolves in ten minutes. What a run leaves,
+	// the next one takes.
+	MaxPurgeCallsPerRun = 100_000
+	// purgeEventTimeout bounds recording a run's incidents_purged event.
+	purgeEventTimeout = 5 * time.Second
 )

@@ -68,14 +68,25 @@ type Retention struct {
 	Keep time.Duration
 	// Interval between runs (RetentionInterval when zero).
 	Interval time.Duration
+	// Also are the gateway's other purges, run in the same loop after the
+	// frame payloads' (serve: resolved incidents, package incident's
+	// Retention); each decides for itself whether it has anything to do.
+	Also []Purger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
 
-// Run purges at once and then every Interval until ctx ends. A failed run
-// is logged and retried at the next tick: nothing is lost by waiting.
+// Purger is one more purge of the retention loop (Retention.Also).
+type Purger interface {
+	Once(ctx context.Context) int
+}
+
+// Run purges at once and then every Interval until ctx ends: frame
+// payloads (unless Keep is 0), then each of Also. A failed run is logged
+// and retried at the next tick: nothing is lost by waiting. With Keep 0
+// and nothing in Also it returns at once.
 func (r *Retention) Run(ctx context.Context) {
-	if r.Keep <= 0 {
+	if r.Keep <= 0 && len(r.Also) == 0 {
 		return
 	}
 	interval := r.Interval
@@ -85,7 +96,12 @@ func (r *Retention) Run(ctx context.Context) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		r.Once(ctx)
+		if r.Keep > 0 {
+			r.Once(ctx)
+		}
+		for _, p := range r.Also {
+			p.Once(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -79,3 +79,39 @@ func TestRetentionOnce(t *testing.T) {
 		}
 	})
 }
+
+// countingPurger counts its runs and ends the loop on its first.
+type countingPurger struct {
+	runs   int
+	cancel context.CancelFunc
+}
+
+func (p *countingPurger) Once(context.Context) int {
+	p.runs++
+	p.cancel()
+	return 0
+}
+
+// refusingPurgeStore fails the test if a purge reaches it.
+type refusingPurgeStore struct{ t *testing.T }
+
+func (s refusingPurgeStore) PurgeFramePayloads(context.Context, time.Time, time.Time, int) (int, bool, error) {
+	s.t.Error("frame payloads purged with telemetry.retention 0 (keep forever)")
+	return 0, false, nil
+}
+
+// TestRetentionLoopRunsTheOtherPurgesWhenFramesAreKeptForever: with Keep 0
+// the loop still runs the gateway's other purges (Also: resolved
+// incidents), and never purges a frame payload (a run with Keep 0 would
+// take every payload older than now).
+func TestRetentionLoopRunsTheOtherPurgesWhenFramesAreKeptForever(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := &countingPurger{cancel: cancel}
+	r := &Retention{Store: refusingPurgeStore{t}, Events: &purgeEvents{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Keep: 0, Interval: time.Hour, Also: []Purger{p}}
+	r.Run(ctx) // returns once p ended ctx
+	if p.runs != 1 {
+		t.Fatalf("the other purge ran %d times, want 1", p.runs)
+	}
+}

@@ -75,6 +75,19 @@ type IncidentStore interface {
 	// escalated it, or it was done meanwhile); ErrNotFound if absent.
 	EscalateIncidentClock(ctx context.Context, n IncidentNotification) error
 
+	// PurgeResolvedIncidents deletes up to limit incidents (0:
+	// IncidentPurgeBatch; at most MaxIncidentPurgeBatch) resolved before
+	// resolvedBefore, earliest resolution first, each with all its rows
+	// (findings, clocks, notes, transitions, notifications, containment
+	// actions) in one transaction, and returns how many it deleted; fewer
+	// than the limit means none is left (on PostgreSQL: none that another
+	// replica's purge is not deleting). An incident that is not resolved
+	// is never deleted, whatever its age. A vehicle hold is not an
+	// incident's row: it stays until released. Package incident's
+	// retention (incidents.retention) decides resolvedBefore; see
+	// docs/INCIDENTS.md, "Retention".
+	PurgeResolvedIncidents(ctx context.Context, resolvedBefore time.Time, limit int) (int, error)
+
 	// SetVehicleHold holds commands to h.Vehicle (or replaces its hold):
 	// no command is delivered to a held vehicle (the delivery transition
 	// of TransitionCommand refuses with ErrVehicleHeld). ErrNotFound if
@@ -229,4 +242,20 @@ func notHeld(to CommandState) string {
 		return ""
 	}
 	return ` AND NOT EXISTS (SELECT 1 FROM vehicle_holds h WHERE h.vehicle = commands.vehicle_id)`
+}
+
+// incidentChildTables are the tables whose rows belong to one incident
+// (column incident_id), deleted with it. vehicle_holds is not one: a hold
+// stays in force until released, whatever became of its incident.
+var incidentChildTables = []string{"incident_findings", "incident_transitions", "incident_notes", "incident_clocks",
+	"incident_notifications", "incident_containment"}
+
+func incidentPurgeBatch(limit int) int {
+	switch {
+	case limit <= 0:
+		return IncidentPurgeBatch
+	case limit > MaxIncidentPurgeBatch:
+		return MaxIncidentPurgeBatch
+	}
+	return limit
 }

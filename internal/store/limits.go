@@ -146,6 +146,18 @@ const (
 	MaxPurgeBatch = MaxCommitRows / 2
 )
 
+// Retention of resolved incidents (PurgeResolvedIncidents).
+const (
+	// IncidentPurgeBatch is the incidents one PurgeResolvedIncidents call
+	// deletes when its caller names no limit, and MaxIncidentPurgeBatch
+	// the most it deletes. An incident is a few to a few hundred rows
+	// (its findings, transitions, notes, clocks, notifications and
+	// containment actions); 64 keeps one call's transaction about as
+	// large as a frame purge's, on the bulk lane behind live writes.
+	IncidentPurgeBatch    = 64
+	MaxIncidentPurgeBatch = 256
+)
+
 // SIEM dead letters (siem.go).
 const (
 	// MaxSIEMDeadLetterBody bounds one dead letter's stored batch: the

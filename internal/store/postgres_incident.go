@@ -232,7 +232,13 @@ func (s *pgStore) IncidentRecord(ctx context.Context, id string) (IncidentRecord
 func (s *pgStore) TransitionIncident(ctx context.Context, tr IncidentTransition, doneClock IncidentClockKind) (Incident, error) {
 	var inc Incident
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE incidents SET state=$1, updated=$2 WHERE id=$3 AND state=$4`, tr.To, tr.At.UTC(), tr.Incident, tr.From)
+		var resolved *time.Time // when it becomes resolved: the retention counts from it
+		if tr.To == IncidentResolved {
+			at := tr.At.UTC()
+			resolved = &at
+		}
+		tag, err := tx.Exec(ctx, `UPDATE incidents SET state=$1, updated=$2, resolved=coalesce($5, resolved) WHERE id=$3 AND state=$4`,
+			tr.To, tr.At.UTC(), tr.Incident, tr.From, resolved)
 		if err != nil {
 			return err
 		}
@@ -365,6 +371,45 @@ func (s *pgStore) EscalateIncidentClock(ctx context.Context, n IncidentNotificat
 		}
 		return pgInsertNotification(ctx, tx, n)
 	})
+}
+
+// PurgeResolvedIncidents runs as one short transaction in a bulk slot
+// (never on the heartbeat connections). The incidents it deletes are
+// locked first (FOR UPDATE SKIP LOCKED): replicas purging at once take
+// disjoint incidents, and a note or notification being added to one waits
+// for the purge and then finds it gone.
+func (s *pgStore) PurgeResolvedIncidents(ctx context.Context, resolvedBefore time.Time, limit int) (int, error) {
+	limit = incidentPurgeBatch(limit)
+	release, err := s.bulkSlot(Bulk(ctx))
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	var n int
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		n = 0
+		rows, err := tx.Query(ctx, `SELECT id FROM incidents WHERE resolved IS NOT NULL AND resolved < $1 AND state = $2
+			ORDER BY resolved, id LIMIT $3 FOR UPDATE SKIP LOCKED`, resolvedBefore.UTC(), IncidentResolved, limit)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		for _, table := range incidentChildTables {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE incident_id = ANY($1)`, ids); err != nil {
+				return err
+			}
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM incidents WHERE id = ANY($1)`, ids)
+		n = int(tag.RowsAffected())
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 func (s *pgStore) SetVehicleHold(ctx context.Context, h VehicleHold) error {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -270,7 +271,12 @@ func (s *sqliteStore) IncidentRecord(ctx context.Context, id string) (IncidentRe
 func (s *sqliteStore) TransitionIncident(ctx context.Context, tr IncidentTransition, doneClock IncidentClockKind) (Incident, error) {
 	var inc Incident
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE incidents SET state=?, updated_us=? WHERE id=? AND state=?`, tr.To, tr.At.UnixMicro(), tr.Incident, tr.From)
+		var resolved any // when it becomes resolved: the retention counts from it
+		if tr.To == IncidentResolved {
+			resolved = tr.At.UnixMicro()
+		}
+		res, err := tx.Exec(`UPDATE incidents SET state=?, updated_us=?, resolved_us=coalesce(?, resolved_us) WHERE id=? AND state=?`,
+			tr.To, tr.At.UnixMicro(), resolved, tr.Incident, tr.From)
 		if err != nil {
 			return err
 		}
@@ -403,6 +409,55 @@ func (s *sqliteStore) EscalateIncidentClock(ctx context.Context, n IncidentNotif
 		}
 		return sqliteInsertNotification(tx, n)
 	})
+}
+
+// PurgeResolvedIncidents runs as one write on the bulk lane (behind
+// heartbeats and live writes), each incident's rows and then the incidents
+// deleted in the same transaction.
+func (s *sqliteStore) PurgeResolvedIncidents(ctx context.Context, resolvedBefore time.Time, limit int) (int, error) {
+	limit = incidentPurgeBatch(limit)
+	var n int
+	err := s.writeIn(ctx, laneBulk, limit, func(tx *sql.Tx) error {
+		n = 0
+		rows, err := tx.Query(`SELECT id FROM incidents WHERE resolved_us IS NOT NULL AND resolved_us < ? AND state = ?
+			ORDER BY resolved_us, id LIMIT ?`, resolvedBefore.UnixMicro(), IncidentResolved, limit)
+		if err != nil {
+			return err
+		}
+		var ids []any
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		in := "(?" + strings.Repeat(",?", len(ids)-1) + ")"
+		for _, table := range incidentChildTables {
+			if _, err := tx.Exec(`DELETE FROM `+table+` WHERE incident_id IN `+in, ids...); err != nil {
+				return err
+			}
+		}
+		res, err := tx.Exec(`DELETE FROM incidents WHERE id IN `+in, ids...)
+		if err != nil {
+			return err
+		}
+		k, err := res.RowsAffected()
+		n = int(k)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 func (s *sqliteStore) SetVehicleHold(ctx context.Context, h VehicleHold) error {
