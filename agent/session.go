@@ -70,13 +70,15 @@ func (s *session) answered(seq uint64) {
 }
 
 // settled reports whether the gateway has answered every frame written on
-// the session. Only then may the writer post a batch: frames on the two
-// paths are decided by the same counter on different goroutines of the
-// gateway, so a batch, signed under higher seqs, posted while a session
-// frame (a heartbeat, typically) is still undecided can be stored first,
-// and the gateway must then refuse the earlier frame stale_counter, the
-// refusal its replay detection reports (issue 22). While the batch is
-// posted the writer writes nothing else, so nothing overtakes it either.
+// the session. Only then may the writer post a batch of telemetry it signs
+// now: frames on the two paths are decided by the same counter on
+// different goroutines of the gateway, so a batch, signed under higher
+// seqs, posted while a session frame (a heartbeat, typically) is still
+// undecided can be stored first, and the gateway must then refuse the
+// earlier frame stale_counter, the refusal its replay detection reports
+// (issue 22). While the batch is posted the writer writes nothing else, so
+// nothing overtakes it either. (A resend of frames of unknown fate needs
+// no wait: they were signed before every frame still unanswered.)
 func (s *session) settled() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -704,10 +706,14 @@ func (s *session) writeResend(ctx context.Context) (bool, time.Duration, error) 
 		s.wrote(first.seq)
 		return true, 0, s.write(ctx, first.env)
 	}
-	if len(a.out.inflight) > 0 || !s.settled() {
+	if len(a.out.inflight) > 0 {
 		a.mu.Unlock()
 		return false, 0, nil // the batch must not overtake frames in flight
 	}
+	// No need to wait for the session to be settled here (writeTelemetry
+	// does): these frames were signed before every session frame still
+	// unanswered, so they cannot make one stale. If one of those is stored
+	// first, the resend is refused stale_counter and signed anew.
 	var batch []signedFrame
 	size := 0
 	for _, f := range a.out.resend {
