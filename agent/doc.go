@@ -88,7 +88,11 @@
 // count): for the TMS and for an investigation the newest frames matter
 // most. The buffer is in memory: a restart loses it. On reconnect, frames
 // younger than Config.LiveMaxAge go on the session; older ones through the
-// batch path (POST /v1/vehicle/telemetry), in order.
+// batch path (POST /v1/vehicle/telemetry), in order, and only once the
+// gateway has answered every frame sent on the session, heartbeats
+// included: the gateway decides the two paths against one counter on
+// different goroutines, so a batch must not overtake an undecided session
+// frame (it would be refused stale_counter), nor the reverse.
 //
 // When the gateway cannot take telemetry now (a nack or a 429 with
 // gateway_busy or rate_limited, refused before it looked: nothing stored),

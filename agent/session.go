@@ -32,8 +32,57 @@ type session struct {
 	cmdAcks    []*frame.CommandAck // command answers to sign and send
 	retryAt    time.Time
 	backoff    time.Duration
+	// The seq of the newest frame written on the session that the
+	// gateway's counter decides (heartbeat, telemetry, stop event, command
+	// answer; not the handshake's nor a challenge_response), and the
+	// newest of them the gateway answered. The gateway decides a session's
+	// frames in order, so an answer to seq n settles every frame up to n
+	// (a command answer, which gets none, is settled by the next answer).
+	// See settled.
+	wroteSeq, answeredSeq uint64
 
 	closing atomic.Bool // the agent is saying goodbye: errors from here on are expected
+}
+
+// wrote records that a frame under seq, decided by the gateway's counter,
+// was written on the session.
+func (s *session) wrote(seq uint64) {
+	s.mu.Lock()
+	s.wroteSeq = max(s.wroteSeq, seq)
+	s.mu.Unlock()
+}
+
+// answered records the gateway's answer (ack or nack) to the session frame
+// seq, and wakes the writer if that settles the session (a batch may be
+// waiting for it). An echo of a seq not written on the session settles
+// nothing.
+func (s *session) answered(seq uint64) {
+	s.mu.Lock()
+	woke := false
+	if seq <= s.wroteSeq && seq > s.answeredSeq {
+		s.answeredSeq = seq
+		woke = seq == s.wroteSeq
+	}
+	s.mu.Unlock()
+	if woke {
+		s.poke()
+	}
+}
+
+// settled reports whether the gateway has answered every frame written on
+// the session. Only then may the writer post a batch of telemetry it signs
+// now: frames on the two paths are decided by the same counter on
+// different goroutines of the gateway, so a batch, signed under higher
+// seqs, posted while a session frame (a heartbeat, typically) is still
+// undecided can be stored first, and the gateway must then refuse the
+// earlier frame stale_counter, the refusal its replay detection reports
+// (issue 22). While the batch is posted the writer writes nothing else, so
+// nothing overtakes it either. (A resend of frames of unknown fate needs
+// no wait: they were signed before every frame still unanswered.)
+func (s *session) settled() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.answeredSeq >= s.wroteSeq
 }
 
 func (s *session) poke() {
@@ -254,6 +303,9 @@ func (s *session) send(ctx context.Context, body frame.Body, before func(epoch, 
 	if before != nil {
 		before(epoch, seq)
 	}
+	if k := body.Kind(); k != frame.KindHello && k != frame.KindChallengeResponse {
+		s.wrote(seq)
+	}
 	return seq, s.write(ctx, env)
 }
 
@@ -333,6 +385,9 @@ func (a *Agent) rejected(why Reason, claimed frame.Kind, seq uint64) {
 }
 
 func (a *Agent) onAck(s *session, ack *frame.Ack) {
+	if ack.AckEpoch == a.counter.Epoch() {
+		s.answered(ack.AckSeq)
+	}
 	if a.stopAnswered(s, ack.AckEpoch, ack.AckSeq, "") {
 		return
 	}
@@ -381,6 +436,9 @@ func retryable(code string) bool { return codes.Retryable(code) }
 func notTaken(code string) bool { return code == codes.GatewayBusy || code == codes.RateLimited }
 
 func (a *Agent) onNack(s *session, n *frame.Nack) {
+	if n.AckEpoch == a.counter.Epoch() {
+		s.answered(n.AckSeq)
+	}
 	if a.stopAnswered(s, n.AckEpoch, n.AckSeq, n.Reason) {
 		return
 	}
@@ -645,12 +703,17 @@ func (s *session) writeResend(ctx context.Context) (bool, time.Duration, error) 
 		a.out.resend = a.out.resend[1:]
 		a.out.inflight = append(a.out.inflight, first)
 		a.mu.Unlock()
+		s.wrote(first.seq)
 		return true, 0, s.write(ctx, first.env)
 	}
 	if len(a.out.inflight) > 0 {
 		a.mu.Unlock()
 		return false, 0, nil // the batch must not overtake frames in flight
 	}
+	// No need to wait for the session to be settled here (writeTelemetry
+	// does): these frames were signed before every session frame still
+	// unanswered, so they cannot make one stale. If one of those is stored
+	// first, the resend is refused stale_counter and signed anew.
 	var batch []signedFrame
 	size := 0
 	for _, f := range a.out.resend {
@@ -695,11 +758,12 @@ func (s *session) writeTelemetry(ctx context.Context) (bool, time.Duration, erro
 		a.mu.Lock()
 		a.out.inflight = append(a.out.inflight, f)
 		a.mu.Unlock()
+		s.wrote(f.seq)
 		return true, 0, s.write(ctx, f.env)
 	}
-	if len(a.out.inflight) > 0 {
+	if len(a.out.inflight) > 0 || !s.settled() {
 		a.mu.Unlock()
-		return false, 0, nil
+		return false, 0, nil // the batch must not overtake frames in flight (settled)
 	}
 	n := 0
 	for n < len(a.out.queued) && n < maxBatchFrames && !a.fresh(a.out.queued[n].ts, now) {

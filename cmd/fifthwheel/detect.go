@@ -70,6 +70,7 @@ type ruleJSON struct {
 	Class       string            `json:"class,omitempty"`
 	Verdict     string            `json:"verdict,omitempty"`
 	Attrs       map[string]string `json:"attrs,omitempty"`
+	ExceptAttrs map[string]string `json:"except_attrs,omitempty"`
 	GroupBy     string            `json:"group_by"`
 	Window      string            `json:"window"`
 	Threshold   int64             `json:"threshold"`
@@ -110,7 +111,7 @@ detect.rules_file of the configuration, else the shipped rules.`,
 				out := make([]ruleJSON, len(set.Rules))
 				for i, r := range set.Rules {
 					out[i] = ruleJSON{ID: r.ID, Description: r.Description, Severity: r.Severity.String(), Safety: r.Safety,
-						Codes: r.Match.Codes, Class: r.Match.Class, Verdict: r.Match.Verdict, Attrs: r.Match.Attrs,
+						Codes: r.Match.Codes, Class: r.Match.Class, Verdict: r.Match.Verdict, Attrs: r.Match.Attrs, ExceptAttrs: r.Match.ExceptAttrs,
 						GroupBy: string(r.GroupBy), Window: r.Window.String(), Threshold: r.Threshold, Runbook: r.Runbook}
 				}
 				enc := json.NewEncoder(a.stdout)
@@ -123,6 +124,12 @@ detect.rules_file of the configuration, else the shipped rules.`,
 				what := strings.Join(r.Match.Codes, ",")
 				if r.Match.Class != "" {
 					what = strings.TrimPrefix(what+",class="+r.Match.Class, ",")
+				}
+				for _, k := range slices.Sorted(maps.Keys(r.Match.Attrs)) {
+					what += "," + k + "=" + r.Match.Attrs[k]
+				}
+				for _, k := range slices.Sorted(maps.Keys(r.Match.ExceptAttrs)) {
+					what += "," + k + "!=" + r.Match.ExceptAttrs[k]
 				}
 				safety := ""
 				if r.Safety {

@@ -202,6 +202,11 @@ func (r *ruleState) matches(in Input) bool {
 			return false
 		}
 	}
+	for k, not := range m.ExceptAttrs {
+		if attrText(in.Attrs[k]) == not {
+			return false
+		}
+	}
 	return true
 }
 

@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,9 @@ func TestEveryShippedRuleFiresOnItsScenario(t *testing.T) {
 				burst := func(n int64, gap time.Duration) []store.EventRow {
 					var rows []store.EventRow
 					for i := range n {
-						rows = append(rows, row(t, about(r.GroupBy, "subj-1", code, t0.Add(time.Duration(i)*gap))))
+						e := about(r.GroupBy, "subj-1", code, t0.Add(time.Duration(i)*gap))
+						e.Attrs = attrsOf(r.Match.Attrs)
+						rows = append(rows, row(t, e))
 					}
 					return rows
 				}
@@ -75,9 +78,27 @@ func TestAttackSignatureFailures(t *testing.T) {
 	}
 }
 
-// TestAttackReplayedFrameFiresDuplicateDoesNot: any replay or stale
-// counter fires at once; exact re-sends (frame_duplicate, the agent's
-// normal recovery) never do, however many.
+// attrsOf is an event's attributes that a rule's attrs match.
+func attrsOf(m map[string]string) map[string]any {
+	if len(m) == 0 {
+		return nil
+	}
+	out := map[string]any{}
+	for k, v := range m {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			out[k] = n
+		} else if b, err := strconv.ParseBool(v); err == nil {
+			out[k] = b
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// TestAttackReplayedFrameFiresDuplicateDoesNot: any replay, and a stale
+// counter of any frame but telemetry, fires at once; exact re-sends
+// (frame_duplicate, the agent's normal recovery) never do, however many.
 func TestAttackReplayedFrameFiresDuplicateDoesNot(t *testing.T) {
 	eng := NewEngine(Shipped())
 	var rows []store.EventRow
@@ -89,11 +110,49 @@ func TestAttackReplayedFrameFiresDuplicateDoesNot(t *testing.T) {
 	if fs := run(eng, rows); len(fs) != 0 {
 		t.Fatalf("duplicates fired %v", fs)
 	}
-	for _, code := range []string{codes.Replay, codes.StaleCounter} {
-		fs := run(eng, []store.EventRow{row(t, about(GroupVehicle, "v-"+code, code, t0))})
-		if len(fs) != 1 || fs[0].RuleID != "frame-replay" || !fs[0].Safety {
-			t.Fatalf("%s: %+v", code, fs)
+	for _, c := range []struct {
+		name, code, kind, rule string
+	}{
+		{"replayed telemetry", codes.Replay, "telemetry", "frame-replay"},
+		{"replayed heartbeat", codes.Replay, "heartbeat", "frame-replay"},
+		{"stale heartbeat", codes.StaleCounter, "heartbeat", "frame-stale-counter"},
+		{"stale command answer", codes.StaleCounter, "command_ack", "frame-stale-counter"},
+		{"stale handshake", codes.StaleCounter, "", "frame-stale-counter"},
+	} {
+		e := about(GroupVehicle, "v-"+c.name, c.code, t0)
+		if c.kind != "" {
+			e.Attrs = map[string]any{"kind": c.kind, "source": "live", "epoch": 0, "seq": 5}
 		}
+		fs := run(eng, []store.EventRow{row(t, e)})
+		if len(fs) != 1 || fs[0].RuleID != c.rule || !fs[0].Safety {
+			t.Fatalf("%s: %+v", c.name, fs)
+		}
+	}
+}
+
+// TestAgentTelemetryResendsDoNotFire: a correct agent's telemetry of
+// unknown fate, resent byte for byte after a newer heartbeat was stored,
+// is refused stale_counter (the proof it was never stored; the agent signs
+// it anew): one outage's worth of such refusals (as many as 640: 64 frames
+// in flight and a 256-frame batch, each decided twice) fires nothing. One
+// more than that, from one vehicle in the window, fires
+// frame-stale-telemetry, not frame-replay.
+func TestAgentTelemetryResendsDoNotFire(t *testing.T) {
+	stale := func(v string, n int) []store.EventRow {
+		var rows []store.EventRow
+		for i := range n {
+			e := about(GroupVehicle, v, codes.StaleCounter, t0.Add(time.Duration(i)*100*time.Millisecond))
+			e.Attrs = map[string]any{"kind": "telemetry", "source": "backfill", "epoch": 0, "seq": 52 + 2*i}
+			rows = append(rows, row(t, e))
+		}
+		return rows
+	}
+	if fs := run(NewEngine(Shipped()), stale("v1", 640)); len(fs) != 0 {
+		t.Fatalf("an outage's resends fired %+v", fs)
+	}
+	fs := run(NewEngine(Shipped()), stale("v2", 641))
+	if len(fs) != 1 || fs[0].RuleID != "frame-stale-telemetry" || fs[0].Safety || fs[0].Subject != "v2" {
+		t.Fatalf("641 stale telemetry frames: %+v", fs)
 	}
 }
 
@@ -283,6 +342,42 @@ func TestMatchAttrsAndVerdict(t *testing.T) {
 		"other verdict": {mk(event.Info, map[string]any{"source": "live", "seq": 7}), 0},
 		"other attr":    {mk(event.Reject, map[string]any{"source": "backfill", "seq": 7}), 0},
 		"missing attr":  {mk(event.Reject, map[string]any{"source": "live"}), 0},
+	} {
+		if fs := NewEngine(set).Evaluate(InputOf(c.r), true); len(fs) != c.want {
+			t.Errorf("%s: %d findings, want %d", name, len(fs), c.want)
+		}
+	}
+}
+
+// TestMatchExceptAttrs: except_attrs leaves out events whose attribute
+// equals the value; an event without the attribute still matches.
+func TestMatchExceptAttrs(t *testing.T) {
+	set, err := ParseRules([]byte(`rules:
+  - id: stale-not-telemetry
+    description: stale frames but telemetry
+    severity: high
+    match: {codes: [stale_counter], except_attrs: {kind: telemetry, seq: 7}}
+    group_by: vehicle
+    window: 1m
+    threshold: 1
+    runbook: r
+`), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(attrs map[string]any) store.EventRow {
+		e := about(GroupVehicle, "v", codes.StaleCounter, t0)
+		e.Attrs = attrs
+		return row(t, e)
+	}
+	for name, c := range map[string]struct {
+		r    store.EventRow
+		want int
+	}{
+		"other kind":      {mk(map[string]any{"kind": "heartbeat", "seq": 8}), 1},
+		"no attributes":   {mk(nil), 1},
+		"excluded kind":   {mk(map[string]any{"kind": "telemetry", "seq": 8}), 0},
+		"excluded number": {mk(map[string]any{"kind": "heartbeat", "seq": 7}), 0},
 	} {
 		if fs := NewEngine(set).Evaluate(InputOf(c.r), true); len(fs) != c.want {
 			t.Errorf("%s: %d findings, want %d", name, len(fs), c.want)

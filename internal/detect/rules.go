@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -57,6 +58,12 @@ type Match struct {
 	Class   string            // this event class (empty: any)
 	Verdict string            // accept, reject or info (empty: any)
 	Attrs   map[string]string // top-level attributes equal to these (strings as is, numbers and booleans as JSON)
+	// ExceptAttrs: no top-level attribute equal to one of these (compared
+	// as Attrs; an attribute the event lacks equals nothing). It narrows a
+	// rule by what normal traffic is known to produce, e.g. frame-stale-
+	// counter leaves telemetry's stale_counter, which a correct agent can
+	// draw, to frame-stale-telemetry.
+	ExceptAttrs map[string]string
 }
 
 // Rule is one detection rule.
@@ -412,29 +419,44 @@ func (p *parser) match(n *yaml.Node, path string) Match {
 				m.Verdict = s
 			}
 		case "attrs":
-			if v.Kind == yaml.MappingNode && len(v.Content)/2 > MaxAttrsPerRule {
-				p.add(v.Line, kp, fmt.Sprintf("more than %d attributes", MaxAttrsPerRule))
-				return
-			}
-			m.Attrs = map[string]string{}
-			p.mapping(v, kp, func(ak string, av *yaml.Node) {
-				ap := join(kp, ak)
-				if av.Kind != yaml.ScalarNode || (av.Tag != "!!str" && av.Tag != "!!int" && av.Tag != "!!bool") {
-					p.add(av.Line, ap, "must be a string, an integer or a boolean")
-					return
-				}
-				val := av.Value
-				if av.Tag == "!!bool" {
-					val = strings.ToLower(val)
-				}
-				m.Attrs[ak] = val
-			})
+			m.Attrs = p.attrs(v, kp)
+		case "except_attrs":
+			m.ExceptAttrs = p.attrs(v, kp)
 		default:
-			p.add(v.Line, kp, "unknown key (codes, class, verdict, attrs)")
+			p.add(v.Line, kp, "unknown key (codes, class, verdict, attrs, except_attrs)")
 		}
 	})
 	if n.Kind == yaml.MappingNode && !codesGiven && m.Class == "" {
 		p.add(n.Line, path, "needs codes or a class: a rule matching every event is a flood, not a detection")
 	}
+	for _, k := range slices.Sorted(maps.Keys(m.ExceptAttrs)) {
+		if w, ok := m.Attrs[k]; ok && w == m.ExceptAttrs[k] {
+			p.add(n.Line, join(path, "except_attrs."+k), "excludes the value attrs requires: the rule matches nothing")
+		}
+	}
+	return m
+}
+
+// attrs parses a match's attribute map (attrs, except_attrs): at most
+// MaxAttrsPerRule, each value a string, an integer or a boolean. Nil when
+// it is refused.
+func (p *parser) attrs(v *yaml.Node, kp string) map[string]string {
+	if v.Kind == yaml.MappingNode && len(v.Content)/2 > MaxAttrsPerRule {
+		p.add(v.Line, kp, fmt.Sprintf("more than %d attributes", MaxAttrsPerRule))
+		return nil
+	}
+	m := map[string]string{}
+	p.mapping(v, kp, func(ak string, av *yaml.Node) {
+		ap := join(kp, ak)
+		if av.Kind != yaml.ScalarNode || (av.Tag != "!!str" && av.Tag != "!!int" && av.Tag != "!!bool") {
+			p.add(av.Line, ap, "must be a string, an integer or a boolean")
+			return
+		}
+		val := av.Value
+		if av.Tag == "!!bool" {
+			val = strings.ToLower(val)
+		}
+		m[ak] = val
+	})
 	return m
 }

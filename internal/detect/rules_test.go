@@ -3,6 +3,7 @@ package detect
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -90,6 +91,10 @@ func TestAttackRulesFileRefusals(t *testing.T) {
 		{"no rules", "rules: []\n", "r.yaml:1: rules: no rules: to switch detection off"},
 		{"oversize", good + strings.Repeat("#", MaxRulesFileBytes), "the file is over"},
 		{"id with spaces", sub("id: r1", "id: r 1"), "rules[0].id: must be lowercase"},
+		{"except_attrs not scalar", sub("      codes: [replay]\n", "      codes: [replay]\n      except_attrs: {kind: [telemetry]}\n"),
+			"rules[0].match.except_attrs.kind: must be a string, an integer or a boolean"},
+		{"except_attrs excludes what attrs requires", sub("      codes: [replay]\n", "      codes: [replay]\n      attrs: {kind: telemetry}\n      except_attrs: {kind: telemetry}\n"),
+			"rules[0].match.except_attrs.kind: excludes the value attrs requires"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -167,8 +172,18 @@ func renderDocTables() string {
 	b.WriteString("\n| rule | severity | safety | counts | per | window | fires at | title |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range Shipped().Rules {
 		what := "`" + strings.Join(r.Match.Codes, "`, `") + "`"
+		var cond []string
 		if r.Match.Verdict != "" {
-			what += " (" + r.Match.Verdict + ")"
+			cond = append(cond, r.Match.Verdict)
+		}
+		for _, k := range slices.Sorted(maps.Keys(r.Match.Attrs)) {
+			cond = append(cond, k+" = "+r.Match.Attrs[k])
+		}
+		for _, k := range slices.Sorted(maps.Keys(r.Match.ExceptAttrs)) {
+			cond = append(cond, k+" ≠ "+r.Match.ExceptAttrs[k])
+		}
+		if len(cond) > 0 {
+			what += " (" + strings.Join(cond, "; ") + ")"
 		}
 		safety := ""
 		if r.Safety {
