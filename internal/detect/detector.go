@@ -198,6 +198,7 @@ func (d *Detector) handle(ctx context.Context, evs []store.StreamEvent) (int, er
 		}
 		before = 0 // warm-up starts the engine's counters afresh
 	}
+	var found []pendingFinding
 	for i, se := range evs {
 		if se.Pos <= d.lastPos {
 			continue // already in the windows (a re-delivery after the cursor failed to move)
@@ -209,14 +210,91 @@ func (d *Detector) handle(ctx context.Context, evs []store.StreamEvent) (int, er
 		}
 		in := InputOf(se.EventRow)
 		for _, f := range d.eng.Evaluate(in, false) {
-			if err := d.record(ctx, f); err != nil {
-				return i, err
-			}
+			found = append(found, pendingFinding{at: i, f: f})
 		}
 		d.eng.Evaluate(in, true)
 		d.lastPos = se.Pos
 	}
+	if at, err := d.recordAll(ctx, found); err != nil {
+		// The windows hold events whose findings are not all recorded:
+		// rebuild them from the stream when the failed event comes again,
+		// so its findings fire again (with the same ids; the Reporter
+		// files a finding once).
+		d.cold = true
+		return at, err
+	}
 	return len(evs), nil
+}
+
+// pendingFinding is a finding of a page and the index of the event that
+// completed it.
+type pendingFinding struct {
+	at int
+	f  Finding
+}
+
+// recordAll records a page's findings: their detection_finding events in
+// one write, then each handed to the Reporter, the findings of one subject
+// in order, up to ReportConcurrency subjects at once (each report waits
+// for the store's commit; one at a time, a burst of findings across a
+// fleet queued behind each other's commits: issue 22's benchmark). On a
+// failure it returns the index of the first event with a finding not
+// reported.
+func (d *Detector) recordAll(ctx context.Context, found []pendingFinding) (int, error) {
+	if len(found) == 0 {
+		return 0, nil
+	}
+	evs := make([]event.Event, len(found))
+	for i, p := range found {
+		evs[i] = FindingEvent(p.f)
+	}
+	if err := d.deps.Events.Emit(ctx, evs...); err != nil {
+		return found[0].at, fmt.Errorf("detect: recording %d finding(s): %w", len(found), err)
+	}
+	if d.deps.Reporter == nil {
+		for _, p := range found {
+			d.met.reported(p.f, time.Now())
+		}
+		return 0, nil
+	}
+	var order []string
+	bySubject := map[string][]pendingFinding{}
+	for _, p := range found {
+		k := p.f.SubjectKind + "\x00" + p.f.Subject
+		if _, ok := bySubject[k]; !ok {
+			order = append(order, k)
+		}
+		bySubject[k] = append(bySubject[k], p)
+	}
+	var (
+		mu       sync.Mutex
+		firstBad = -1
+		firstErr error
+	)
+	sem := make(chan struct{}, ReportConcurrency)
+	var wg sync.WaitGroup
+	for _, k := range order {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			for _, p := range bySubject[k] {
+				if err := d.deps.Reporter.Report(ctx, p.f); err != nil {
+					mu.Lock()
+					if firstBad < 0 || p.at < firstBad {
+						firstBad, firstErr = p.at, fmt.Errorf("detect: reporting finding %s: %w", p.f.ID, err)
+					}
+					mu.Unlock()
+					return // the subject's later findings wait for the re-delivery, in order
+				}
+				d.met.reported(p.f, time.Now())
+			}
+		})
+	}
+	wg.Wait()
+	if firstBad >= 0 {
+		return firstBad, firstErr
+	}
+	return 0, nil
 }
 
 // warmUp rebuilds the windows from the events before first: those of
@@ -285,21 +363,6 @@ func (d *Detector) warmUp(ctx context.Context, first store.StreamEvent) error {
 	}
 	d.eng.stats = EngineStats{}
 	d.cold = false
-	return nil
-}
-
-// record makes a finding durable as a detection_finding event and hands
-// it to the Reporter.
-func (d *Detector) record(ctx context.Context, f Finding) error {
-	if err := d.deps.Events.Emit(ctx, FindingEvent(f)); err != nil {
-		return fmt.Errorf("detect: recording finding %s: %w", f.ID, err)
-	}
-	if d.deps.Reporter != nil {
-		if err := d.deps.Reporter.Report(ctx, f); err != nil {
-			return fmt.Errorf("detect: reporting finding %s: %w", f.ID, err)
-		}
-	}
-	d.met.reported(f, time.Now())
 	return nil
 }
 

@@ -336,3 +336,91 @@ func TestInvalidRulesFileRefusedAtStart(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 }
+
+// barrierReporter holds each report until two are in flight at once (or
+// its patience runs out), and records the most in flight and the order of
+// each subject's findings.
+type barrierReporter struct {
+	mu       sync.Mutex
+	inFlight int
+	most     int
+	order    map[string][]string
+}
+
+func (r *barrierReporter) Report(_ context.Context, f Finding) error {
+	r.mu.Lock()
+	r.inFlight++
+	r.most = max(r.most, r.inFlight)
+	r.order[f.Subject] = append(r.order[f.Subject], f.ID)
+	r.mu.Unlock()
+	// Wait for a second report in flight: only another subject's can come
+	// while this one is held. Patience, not a timing assertion: a
+	// reporter called one at a time waits it out and the test fails on
+	// most.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		r.mu.Lock()
+		two := r.most >= 2
+		r.mu.Unlock()
+		if two {
+			break
+		}
+	}
+	r.mu.Lock()
+	r.inFlight--
+	r.mu.Unlock()
+	return nil
+}
+
+// TestFindingsOfASubjectInOrderOthersAtOnce: the findings of one page are
+// reported for several subjects at once (a fleet-wide burst must not
+// queue each report behind the previous one's commit), and each
+// subject's in the order its events came.
+func TestFindingsOfASubjectInOrderOthersAtOnce(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		g := newGateway(t, e)
+		rep := &barrierReporter{order: map[string][]string{}}
+		d, err := New(Config{Holder: "gw-a"}, Deps{Store: g.st, Events: g.bus, Reporter: rep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// truck-1: a replay (frame-replay) then three bad signatures
+		// (frame-signature-failures); truck-2: a replay.
+		evs := []event.Event{replayEvent("truck-1"), replayEvent("truck-2")}
+		for range 3 {
+			evs = append(evs, about(GroupVehicle, "truck-1", string(frame.CodeBadSignature), time.Time{}))
+		}
+		if err := g.bus.Emit(ctx, evs...); err != nil {
+			t.Fatal(err)
+		}
+		page, err := g.st.ReadEventStream(ctx, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := d.handle(ctx, page); err != nil || n != len(page) {
+			t.Fatalf("handle: %d, %v", n, err)
+		}
+		if rep.most < 2 {
+			t.Errorf("at most %d report(s) in flight: the subjects were reported one at a time", rep.most)
+		}
+		if got := len(rep.order["truck-1"]); got != 2 || len(rep.order["truck-2"]) != 1 {
+			t.Fatalf("findings by subject %v", rep.order)
+		}
+		want := []string{findingIDOf(t, g, "frame-replay", "truck-1"), findingIDOf(t, g, "frame-signature-failures", "truck-1")}
+		if rep.order["truck-1"][0] != want[0] || rep.order["truck-1"][1] != want[1] {
+			t.Errorf("truck-1's findings in the order %v, want %v (its events' order)", rep.order["truck-1"], want)
+		}
+	})
+}
+
+// findingIDOf returns the finding id of rule about vehicle v from the
+// detection_finding events recorded.
+func findingIDOf(t *testing.T, g *gateway, rule, v string) string {
+	t.Helper()
+	for _, ev := range g.mem.Events() {
+		if ev.Code == codes.DetectionFinding && ev.Attrs["rule"] == rule && ev.Attrs["subject"] == v {
+			return ev.Attrs["finding_id"].(string)
+		}
+	}
+	t.Fatalf("no %s finding about %s recorded", rule, v)
+	return ""
+}

@@ -81,6 +81,16 @@ const (
 	// largest page, as the engine is faster than the reads.
 	BacktestPage = 10_000
 
+	// ReportConcurrency bounds the subjects whose findings of one page are
+	// handed to the Reporter at once (each subject's in order). Each report
+	// is a few store reads and a write that waits for a commit: at the
+	// capacity ingest rate a commit takes ~100 ms on SQLite, so one at a
+	// time filed ~9 findings a second and a fleet-wide burst fell seconds
+	// behind (docs/PERFORMANCE.md, issue 22); concurrent ones share a
+	// commit (SQLite's group commit) or run side by side (PostgreSQL's
+	// pool).
+	ReportConcurrency = 32
+
 	// ConsumerName is the detection engine's stream consumer.
 	ConsumerName = "detect"
 )

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/agent"
 	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
 	"github.com/fifthwheel/fifthwheel/internal/detect"
@@ -82,7 +83,7 @@ func replayIncidentDrill(ctx context.Context, t *Target, p *Probe) error {
 		return err
 	}
 	defer v.close()
-	inc, _, err := replayToIncident(ctx, t, d, p, v, true)
+	inc, _, err := replayToIncident(ctx, t, d, p, v, freshEpoch, 1, true)
 	if err != nil || inc.ID == "" {
 		return err
 	}
@@ -230,7 +231,21 @@ func containmentDrill(ctx context.Context, t *Target, p *Probe) error {
 		return err
 	}
 	defer tr.stop()
-	inc, _, err := replayToIncident(ctx, t, d, p, v, false)
+	// The truck sends a telemetry frame; once the gateway has stored it,
+	// the drill replays its (epoch, seq) with other bytes.
+	if err := tr.a.SendTelemetry(time.Now(), *telemetry(0)); err != nil {
+		return fmt.Errorf("the drill truck's telemetry: %w", err)
+	}
+	var ack agent.TelemetryAck
+	select {
+	case ack = <-tr.acked:
+	case <-time.After(p.eventWait):
+		p.Check("the truck's telemetry frame acknowledged", "acknowledged", "no answer")
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	inc, _, err := replayToIncident(ctx, t, d, p, v, ack.Epoch, ack.Seq, false)
 	if err != nil || inc.ID == "" {
 		return err
 	}
@@ -282,7 +297,7 @@ func siemDrill(ctx context.Context, t *Target, p *Probe) error {
 	if err != nil {
 		return err
 	}
-	inc, sent, err := replayToIncident(ctx, t, d, p, v, true)
+	inc, sent, err := replayToIncident(ctx, t, d, p, v, freshEpoch, 1, true)
 	if err != nil || inc.ID == "" {
 		return err
 	}
@@ -319,20 +334,21 @@ func siemDrill(ctx context.Context, t *Target, p *Probe) error {
 	return nil
 }
 
-// replayToIncident posts an accepted frame at (epoch 0, seq 1) (unless a
-// truck in session has sent it: live), then another frame at the same
-// (epoch, seq), and waits for the vehicle's incident with the frame-replay
+// replayToIncident posts a frame at (epoch, seq) that must be accepted
+// (with setUp; else the vehicle's truck stored one there), then another
+// frame, other bytes, at the same (epoch, seq), which must be refused
+// replay, and waits for the vehicle's incident with the frame-replay
 // finding, checking it came within IncidentSLA of the replay. It returns
 // the incident (ID "" when none came: the check failed) and when the
 // replay was sent.
-func replayToIncident(ctx context.Context, t *Target, d *Detection, p *Probe, v *vehicle, setUp bool) (seenIncident, time.Time, error) {
+func replayToIncident(ctx context.Context, t *Target, d *Detection, p *Probe, v *vehicle, epoch, seq uint64, setUp bool) (seenIncident, time.Time, error) {
 	now := time.Now()
 	if setUp {
-		if err := v.setUp(ctx, p, v.frameAt(v.id, freshEpoch, 1, now, 0)); err != nil {
+		if err := v.setUp(ctx, p, v.frameAt(v.id, epoch, seq, now, 0)); err != nil {
 			return seenIncident{}, time.Time{}, err
 		}
 	}
-	env, err := v.sign(v.frameAt(v.id, freshEpoch, 1, now, 1))
+	env, err := v.sign(v.frameAt(v.id, epoch, seq, now, 1))
 	if err != nil {
 		return seenIncident{}, time.Time{}, err
 	}
@@ -341,15 +357,8 @@ func replayToIncident(ctx context.Context, t *Target, d *Detection, p *Probe, v 
 	if err != nil {
 		return seenIncident{}, sent, err
 	}
-	// A truck in session used seq 1 already, for a heartbeat or a frame:
-	// the gateway answers replay, or stale_counter once its window passed
-	// seq 1. Either is the replay the rule is for.
-	code := codes.Replay
-	if !setUp && got.Code == codes.StaleCounter {
-		code = codes.StaleCounter
-	}
-	p.Check("same (epoch, seq), other bytes: the gateway's answer", rejected(code), got.String())
-	if err := awaitEvent(ctx, t, p, code, v.subject(), nil); err != nil {
+	p.Check(fmt.Sprintf("(epoch %d, seq %d) again, other bytes: the gateway's answer", epoch, seq), rejected(codes.Replay), got.String())
+	if err := awaitEvent(ctx, t, p, codes.Replay, v.subject(), nil); err != nil {
 		return seenIncident{}, sent, err
 	}
 	inc, ok, err := awaitIncident(ctx, d, p, v.id, ruleReplay, sent, IncidentSLA+p.eventWait)

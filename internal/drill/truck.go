@@ -26,6 +26,9 @@ type truck struct {
 	// disconnected the first disconnection.
 	stopping     chan time.Time
 	disconnected chan agent.Event
+	// acked receives the telemetry frames the gateway acknowledged (as
+	// many as it holds; later ones are dropped).
+	acked chan agent.TelemetryAck
 	// seen is every event the agent reported, in order.
 	mu   sync.Mutex
 	seen []agent.Event
@@ -50,7 +53,7 @@ func startTruckWith(ctx context.Context, t *Target, v *vehicle, link *silentLink
 		return nil, err
 	}
 	tr := &truck{link: link, dir: dir, done: make(chan struct{}),
-		stopping: make(chan time.Time, 1), disconnected: make(chan agent.Event, 1)}
+		stopping: make(chan time.Time, 1), disconnected: make(chan agent.Event, 1), acked: make(chan agent.TelemetryAck, 16)}
 	resumed := make(chan struct{}, 1)
 	cfg := agent.Config{GatewayURL: t.URL, GatewayCAPEM: t.RootPEM, GatewayFrameKeys: t.GatewayFrameKeys, GatewayCommandKeys: t.GatewayCommandKeys,
 		HeartbeatInterval: t.HeartbeatInterval, Misses: t.HeartbeatMisses, StateDir: dir, DisableRenewal: true}
@@ -60,6 +63,7 @@ func startTruckWith(ctx context.Context, t *Target, v *vehicle, link *silentLink
 	tr.a, err = agent.New(cfg,
 		agent.Identity{Chain: v.creds.Chain, TLSKey: v.creds.TLSKey, FrameKey: v.creds.FrameKey, FrameKID: v.creds.FrameKID},
 		agent.Deps{SafeStater: stubTruck{}, CommandHandler: &tr.handler, DialContext: link.DialContext, Log: slog.New(slog.DiscardHandler),
+			OnTelemetryAcked: func(a agent.TelemetryAck) { offer(tr.acked, a) },
 			OnEvent: func(e agent.Event) {
 				tr.mu.Lock()
 				if len(tr.seen) < maxTruckEvents {
