@@ -551,7 +551,7 @@ func testAuthMigrationAgain(t *testing.T, e storetest.Engine) {
 // store handle (the CLI, another replica) wakes a Listen on
 // AuthorityChannel on another, and a refused one does not.
 func TestPostgresAuthorityNotifies(t *testing.T) {
-	cfg := storetest.PostgresConfig(t)
+	cfg := storetest.PostgresDatabaseConfig(t) // its own database: NOTIFY is per database
 	a := storetest.OpenConfig(t, cfg)
 	b := storetest.OpenConfig(t, cfg)
 	n := b.(store.Notifier)

@@ -13,7 +13,7 @@ import (
 // handle (another replica) wakes a Listen on another, and an aborted
 // revocation (unknown serial) does not.
 func TestPostgresRevocationNotifies(t *testing.T) {
-	cfg := storetest.PostgresConfig(t)
+	cfg := storetest.PostgresDatabaseConfig(t) // its own database: NOTIFY is per database
 	a := storetest.OpenConfig(t, cfg)
 	b := storetest.OpenConfig(t, cfg)
 	n, ok := b.(store.Notifier)
@@ -53,7 +53,7 @@ func TestSQLiteIsNotANotifier(t *testing.T) {
 // VehicleStatusChannel on another, and a refused one (unknown vehicle) does
 // not.
 func TestPostgresVehicleStatusNotifies(t *testing.T) {
-	cfg := storetest.PostgresConfig(t)
+	cfg := storetest.PostgresDatabaseConfig(t) // its own database: NOTIFY is per database
 	a := storetest.OpenConfig(t, cfg)
 	b := storetest.OpenConfig(t, cfg)
 	n := b.(store.Notifier)

@@ -117,3 +117,52 @@ func PostgresConfig(t testing.TB) store.Config {
 	u.RawQuery = q.Encode()
 	return store.Config{URL: u.String()}
 }
+
+// PostgresDatabaseConfig is PostgresConfig with a database of the test's
+// own instead of a schema: for the tests that count LISTEN/NOTIFY
+// wake-ups. NOTIFY is per database, not per schema, so a test counting
+// "exactly one notification" in the shared database also hears every
+// other test's (another package's, run at the same time) on the same
+// channel. The database is dropped when the test ends.
+func PostgresDatabaseConfig(t testing.TB) store.Config {
+	t.Helper()
+	if os.Getenv("FIFTHWHEEL_SKIP_POSTGRES") == "1" {
+		t.Skip("PostgreSQL engine skipped: FIFTHWHEEL_SKIP_POSTGRES=1")
+	}
+	base := os.Getenv("FIFTHWHEEL_TEST_POSTGRES")
+	if base == "" {
+		base = DefaultPostgresURL
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL is required for this test and is not reachable (%v); run `make test` or set FIFTHWHEEL_TEST_POSTGRES", err)
+	}
+	defer conn.Close(ctx)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	db := "fwtest_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop test database %s: %v", db, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE "+db+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop test database %s: %v", db, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("FIFTHWHEEL_TEST_POSTGRES: %v", err)
+	}
+	u.Path = "/" + db
+	return store.Config{URL: u.String()}
+}
