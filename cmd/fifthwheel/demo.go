@@ -92,7 +92,7 @@ func (a *app) demoCmd() *cobra.Command {
      (fleet-report.json, as 'sim fleet --json') into --report DIR, by
      default ./fifthwheel-demo, so they outlive the temporary directory.
 
-Progress: one line per finished drill, with a count ("drill [7/24] ..."),
+Progress: one line per finished drill, with a count ("drill [7/36] ..."),
 and the fleet's states every 2 s (trucks driving, stopping and in
 safe_state, the comm_lost declarations the gateway made, the telemetry it
 acknowledged). On a terminal the fleet's status line is redrawn in place;

@@ -110,7 +110,9 @@ within seconds.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.drill(cmd, &o) },
 	}
+	o.st = caStateFlags() // --kek-file: the drills provision through the CA
 	o.st.register(cmd.Flags())
+	registerKEKFlag(cmd)
 	o.op.register(cmd)
 	fs := cmd.Flags()
 	fs.StringVar(&o.gateway, "gateway", "", "with --data/--store: the gateway's vehicle listener, `HOST:PORT` (default: from DATA/serve.addrs)")

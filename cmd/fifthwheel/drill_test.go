@@ -14,10 +14,12 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/fifthwheel/fifthwheel/codes"
+	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/drill"
 	"github.com/fifthwheel/fifthwheel/internal/drill/drilltest"
 	"github.com/fifthwheel/fifthwheel/internal/sim"
 	"github.com/fifthwheel/fifthwheel/internal/store"
+	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
 )
 
 // availableDrills counts the catalogue's drills that run.
@@ -225,6 +227,24 @@ func TestDrillAgainstARunningGateway(t *testing.T) {
 	}
 	if r := cli(t, nil, "drill", "--gateway-tms", "127.0.0.1:1"); r.code != exitUsage {
 		t.Errorf("--gateway-tms without --data: exit %d, want %d", r.code, exitUsage)
+	}
+}
+
+// TestDrillAgainstARunningGatewayByItsStore: with --store URL (PostgreSQL)
+// instead of --data, plus the CA's directory and key-encryption key and
+// the listeners' addresses, as an operator of a gateway whose state is
+// not in a local data directory runs it, the drills attack that gateway
+// and read their outcomes from its store.
+func TestDrillAgainstARunningGatewayByItsStore(t *testing.T) {
+	t.Parallel()
+	url := storetest.PostgresConfig(t).URL
+	g := pgGateway(t, url, nil)
+	env := []string{config.EnvPrefix + "PKI_DIR=" + g.pkiDir()}
+	rep := drillReport(t, env, exitOK, "--store", url, "--kek-file", g.kekFile(),
+		"--gateway", g.addrs.Vehicle, "--gateway-tms", g.addrs.TMS,
+		"--only", "telemetry-replay,replay-opens-incident,tms-token-bound-to-another-certificate")
+	if rep.Summary.Pass != 3 || !strings.HasPrefix(rep.Target, "running gateway at https://"+g.addrs.Vehicle) {
+		t.Errorf("summary %+v against %q", rep.Summary, rep.Target)
 	}
 }
 
