@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/agent"
 	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/sim"
 	"github.com/fifthwheel/fifthwheel/internal/store"
@@ -15,12 +16,11 @@ import (
 // link then goes silent (nothing in either direction, no FIN, no RST, new
 // connections hang). The gateway must declare comm_lost within
 // interval × misses + sim.DetectionSLAExtra (the SLA `sim fleet` checks) of the last heartbeat it saw, and
-// not before the blackout; the agent must begin its minimal-risk maneuver.
-//
-// The truck's safe-state behaviour here is a stub that stops at once, so
-// the drill measures when the agent starts the stop, not a physical
-// stopping time: the 15 s safe-state SLA is measured by `sim fleet` with
-// its kinematic model, not here.
+// not before the blackout; the agent must begin its minimal-risk maneuver
+// on its own and the truck be in safe_state within sim.SafeStateSLA (15 s)
+// of the last heartbeat the gateway saw. The truck drives at 25 m/s and
+// stops as package sim's kinematic model of a loaded truck does (about
+// 11 s), so the figure is a stopping time.
 func blackoutDrill(ctx context.Context, t *Target, p *Probe) error {
 	if len(t.GatewayFrameKeys) == 0 || t.HeartbeatInterval <= 0 || t.HeartbeatMisses <= 0 {
 		return errors.New("the target gives no gateway frame keys or heartbeat settings")
@@ -31,7 +31,7 @@ func blackoutDrill(ctx context.Context, t *Target, p *Probe) error {
 	}
 	defer v.close()
 	link := &silentLink{}
-	tr, err := startTruck(ctx, t, v, link)
+	tr, err := startTruckAs(ctx, t, v, link, nil, newMovingTruck())
 	if err != nil {
 		return err
 	}
@@ -65,6 +65,8 @@ func blackoutDrill(ctx context.Context, t *Target, p *Probe) error {
 	last, ok := parseTime(eventAttr(row, "last_heartbeat"))
 	if p.Check("the event names the last heartbeat the gateway saw", "yes", yesNo(ok)) {
 		p.Timing("gateway: comm_lost after the last heartbeat", row.Time.Sub(last), sla)
+	} else {
+		last = blackout
 	}
 	p.Timing("gateway: comm_lost after the blackout began", row.Time.Sub(blackout), sla)
 
@@ -74,8 +76,16 @@ func blackoutDrill(ctx context.Context, t *Target, p *Probe) error {
 		p.Timing("truck: stop began after the blackout", at.Sub(blackout), 0)
 	case <-time.After(sla + p.eventWait):
 		p.Check("the truck began its minimal-risk maneuver", "yes", "no")
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+	safeAt, ok, err := tr.await(ctx, agent.EventSafeState, blackout, sim.SafeStateSLA+p.eventWait)
+	if err != nil {
+		return err
+	}
+	if p.Check("the truck stopped in safe_state on its own", "yes", yesNo(ok)) {
+		p.Timing("truck: in safe_state after the last heartbeat the gateway saw", safeAt.Sub(last), sim.SafeStateSLA)
 	}
 	return nil
 }

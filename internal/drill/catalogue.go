@@ -103,7 +103,7 @@ func Catalogue() []Drill {
 			Asset: assetIdentity, Actor: actorForger,
 			Vector:    "a truck whose key is compromised keeps its session and reconnects after the operator revokes it",
 			Checklist: checkTokens, Exclusive: true, Run: revokedDrill},
-		{Name: "heartbeat-blackout", Control: "comm-loss detection: the gateway declares comm_lost within interval × misses + 200 ms of the last heartbeat; the truck begins its minimal-risk maneuver",
+		{Name: "heartbeat-blackout", Control: "comm-loss detection: the gateway declares comm_lost within interval × misses + 200 ms of the last heartbeat; the truck begins its minimal-risk maneuver on its own and is in safe_state within 15 s of its last heartbeat",
 			Asset: assetTelemetry, Actor: actorNetwork,
 			Vector:    "a live truck's link goes silent (jamming, a cut or a dropped route): no FIN, no RST",
 			Checklist: checkHeartbeat, Exclusive: true, Run: blackoutDrill},

@@ -34,6 +34,10 @@ const (
 	// detection consumer reads it (it polls every 100 ms when idle), its
 	// rule fires and the incident is stored.
 	IncidentSLA = time.Second
+	// drillCruiseSpeed is the blackout drill truck's speed when its link
+	// goes silent: 25 m/s (90 km/h), a truck on a motorway, whose stop
+	// takes about 11 s of the 15 s safe-state SLA.
+	drillCruiseSpeed = 25.0
 	// incidentPoll is the pause between two reads of a vehicle's
 	// incident or of the stream consumers' cursors.
 	incidentPoll = 20 * time.Millisecond

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/internal/sim"
 )
 
 // truck is a drill vehicle driving on the real agent SDK (the public
@@ -45,6 +46,12 @@ func startTruck(ctx context.Context, t *Target, v *vehicle, link *silentLink) (*
 // startTruckWith is startTruck with the agent's configuration adjusted by
 // tune (nil: as the target's trucks).
 func startTruckWith(ctx context.Context, t *Target, v *vehicle, link *silentLink, tune func(*agent.Config)) (*truck, error) {
+	return startTruckAs(ctx, t, v, link, tune, stubTruck{})
+}
+
+// startTruckAs is startTruckWith with the truck's safe-state behaviour ss
+// (its AV stack's side of agent.SafeStater).
+func startTruckAs(ctx context.Context, t *Target, v *vehicle, link *silentLink, tune func(*agent.Config), ss agent.SafeStater) (*truck, error) {
 	if len(t.GatewayFrameKeys) == 0 || t.HeartbeatInterval <= 0 || t.HeartbeatMisses <= 0 {
 		return nil, fmt.Errorf("the target gives no gateway frame keys or heartbeat settings")
 	}
@@ -62,7 +69,7 @@ func startTruckWith(ctx context.Context, t *Target, v *vehicle, link *silentLink
 	}
 	tr.a, err = agent.New(cfg,
 		agent.Identity{Chain: v.creds.Chain, TLSKey: v.creds.TLSKey, FrameKey: v.creds.FrameKey, FrameKID: v.creds.FrameKID},
-		agent.Deps{SafeStater: stubTruck{}, CommandHandler: &tr.handler, DialContext: link.DialContext, Log: slog.New(slog.DiscardHandler),
+		agent.Deps{SafeStater: ss, CommandHandler: &tr.handler, DialContext: link.DialContext, Log: slog.New(slog.DiscardHandler),
 			OnTelemetryAcked: func(a agent.TelemetryAck) { offer(tr.acked, a) },
 			OnEvent: func(e agent.Event) {
 				tr.mu.Lock()
@@ -168,6 +175,53 @@ func offer[T any](c chan T, v T) {
 // stubTruck is the drill truck's safe-state behaviour: at a standstill
 // as soon as it is told to stop.
 type stubTruck struct{}
+
+// movingTruck is a drill truck that drives at cruise speed once resumed
+// and stops as a loaded truck does (package sim's kinematic model: −2.5
+// m/s², jerk-limited; about 11 s from 25 m/s), so that the time to
+// safe_state the blackout drill measures is a stopping time, not a stub's.
+type movingTruck struct {
+	mu      sync.Mutex
+	k       sim.Truck
+	stepped time.Time
+}
+
+func newMovingTruck() *movingTruck {
+	return &movingTruck{k: sim.Truck{Cruise: drillCruiseSpeed}, stepped: time.Now()}
+}
+
+// advance steps the model to now; mu held.
+func (m *movingTruck) advance(now time.Time) {
+	for m.stepped.Before(now) {
+		dt := min(now.Sub(m.stepped), 10*time.Millisecond)
+		m.stepped = m.stepped.Add(dt)
+		m.k.Step(dt, m.stepped)
+	}
+}
+
+func (m *movingTruck) BeginStop(agent.Reason) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.advance(time.Now())
+	m.k.Stop()
+}
+
+func (m *movingTruck) Stopped() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.advance(time.Now())
+	return m.k.Stopped()
+}
+
+// Resume puts the truck back at cruise speed at once: the drill is about
+// the stop, not the acceleration (which takes half a minute).
+func (m *movingTruck) Resume() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.advance(time.Now())
+	m.k.Resume()
+	m.k.V = m.k.Cruise
+}
 
 func (stubTruck) BeginStop(agent.Reason) {}
 func (stubTruck) Stopped() bool          { return true }
