@@ -67,7 +67,7 @@ func SeedSLAs() []SeedSLA {
 		{"Safe-state execution: maximum 15s from confirmed loss to secure stop for highway; certify timing in test reports.",
 			"safe_state within 15 s of the last answered heartbeat, from cruise speed", "safe_state"},
 		{"Incident notification: safety-critical: immediate internal alert + customer notification within 1 hour.",
-			"notification clocks of 15 min internal, 1 h customer, 72 h regulator: need detection (issue 22)", ""},
+			"an incident (the internal alert) within 1 s of a replayed frame, its clocks due at 15 min internal, 1 h customer, 24 h regulator early warning and 72 h regulator", "incident opened after"},
 		{"Forensic snapshot availability: 24/7 access to last-N signed telemetry windows for at least 90 days post-incident.",
 			"raw telemetry kept 90 days: not measured by a drill", ""},
 	}
