@@ -8,8 +8,10 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -318,6 +320,35 @@ func TestAttackTMSAccess(t *testing.T) {
 					t.Errorf("tms-a's fleet state shows carrier bolt's truck: %s", fleet)
 				}
 			})
+			t.Run("CarrierBReadsCarrierAsRawFrame", func(t *testing.T) {
+				// truck-a (carrier acme) stores a frame, so the raw route
+				// has something to leak: without the carrier check tms-b
+				// would get it (200), not a 404.
+				truck, _ := f.ctl.issue("vehicle", "truck-a")
+				key := f.ctl.addFrameKey("truck-a")
+				status, body, err := post(t, f.gw.client(truck), "https://"+f.gw.addrs.Vehicle+"/v1/vehicle/telemetry",
+					key.batch(t, "truck-a", 0, 1, time.Now()))
+				if err != nil || status != http.StatusOK || !strings.Contains(string(body), `"verdict":"accepted"`) {
+					t.Fatalf("truck-a's frame: %v %d %s", err, status, body)
+				}
+				raw := "/v1/vehicles/truck-a/frames/0/0/raw"
+				if resp, body := f.do(f.a, f.tokA, http.MethodGet, raw); resp.StatusCode != http.StatusOK {
+					t.Fatalf("positive control: tms-a reading its truck's raw frame: %d %s", resp.StatusCode, body)
+				}
+				other, body := f.do(f.b, f.tokB, http.MethodGet, raw)
+				unknown, body2 := f.do(f.b, f.tokB, http.MethodGet, "/v1/vehicles/truck-zz/frames/0/0/raw")
+				if other.StatusCode != http.StatusNotFound || unknown.StatusCode != http.StatusNotFound {
+					t.Fatalf("another carrier's raw frame %d %s, an unknown id's %d %s; want 404 both",
+						other.StatusCode, body, unknown.StatusCode, body2)
+				}
+				if norm(body) != norm(body2) {
+					t.Errorf("another carrier's raw frame and an unknown id answer differently:\n%s\n%s", body, body2)
+				}
+				e := f.gw.waitEvent(codes.AccessOtherCarrier, "urn:fifthwheel:vehicle:truck-a")
+				if !strings.Contains(string(e.Body), "urn:fifthwheel:client:tms-b") {
+					t.Errorf("the refusal's event does not name tms-b: %s", e.Body)
+				}
+			})
 			// The changes of authority, last: each ends a credential.
 			t.Run("RoleRemovedMidToken", func(t *testing.T) {
 				c := issueTMS(f.ctl, "client", "tms-r", "planner", "--carrier", "acme")
@@ -331,17 +362,46 @@ func TestAttackTMSAccess(t *testing.T) {
 			})
 			t.Run("RevokedCertificateWithUnexpiredToken", func(t *testing.T) {
 				f.ctl.mustCLI("pki", "revoke", "--client", "tms-a", "--reason", "key_compromise")
+				who, _ := pki.PrincipalFromChains([][]*x509.Certificate{{f.a.Leaf}})
 				start := time.Now()
 				for {
+					// A new connection each time: the gateway refuses the
+					// revoked certificate in the handshake (the TLS alert
+					// bad certificate, event tls_cert_revoked) or, past a
+					// handshake its revocation data did not yet know, the
+					// guard does (401, access_token_principal_inactive).
+					// Anything else (a 200, another error or status) fails.
 					c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: f.gw.tlsConfig(f.a)}}
 					req, _ := http.NewRequest(http.MethodGet, "https://"+f.gw.addrs.TMS+f.vehicleRoute, nil)
 					req.Header.Set("Authorization", "Bearer "+f.tokA)
 					resp, err := c.Do(req)
-					if err != nil || resp.StatusCode == http.StatusUnauthorized {
-						if resp != nil {
-							resp.Body.Close()
+					switch {
+					case err != nil:
+						if !badCertificateAlert(err) {
+							t.Fatalf("the request with the revoked certificate failed otherwise than with the gateway's refusal: %v", err)
 						}
-						break
+						e := f.gw.waitEvent(codes.TLSCertRevoked, pki.SerialString(f.a.Leaf.SerialNumber))
+						if !strings.Contains(string(e.Body), who.String()) {
+							t.Fatalf("the handshake refusal's event does not name %s: %s", who, e.Body)
+						}
+						t.Logf("handshake refused %v after the revocation returned", time.Since(start))
+						return
+					case resp.StatusCode == http.StatusUnauthorized:
+						body, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if !strings.Contains(string(body), `"code":"`+codes.AccessTokenPrincipalInactive+`"`) {
+							t.Fatalf("401 %s, want %s", body, codes.AccessTokenPrincipalInactive)
+						}
+						e := f.gw.waitEvent(codes.AccessTokenPrincipalInactive, who.String())
+						if !strings.Contains(string(e.Body), "revoked") {
+							t.Fatalf("the refusal's event does not say the certificate is revoked: %s", e.Body)
+						}
+						t.Logf("token refused %v after the revocation returned", time.Since(start))
+						return
+					case resp.StatusCode != http.StatusOK:
+						body, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						t.Fatalf("%d %s, want a TLS refusal or 401 %s", resp.StatusCode, body, codes.AccessTokenPrincipalInactive)
 					}
 					resp.Body.Close()
 					if time.Since(start) > accessRefusalSLA {
@@ -349,7 +409,6 @@ func TestAttackTMSAccess(t *testing.T) {
 					}
 					time.Sleep(20 * time.Millisecond)
 				}
-				t.Logf("refused %v after the revocation returned", time.Since(start))
 			})
 		})
 	}
@@ -380,6 +439,18 @@ func (f *tmsFleet) refusedWithin(t *testing.T, c tls.Certificate, token string, 
 	t.Logf("refused %v after the change returned", time.Since(start))
 	who, _ := pki.PrincipalFromChains([][]*x509.Certificate{{c.Leaf}})
 	f.gw.waitEvent(code, who.String())
+}
+
+// badCertificateAlert reports whether err is the TLS alert bad_certificate
+// from the server: how the TMS listener refuses a client certificate in
+// the handshake (crypto/tls sends it when the server's verification of the
+// client's chain fails; the client sees it on its first read).
+func badCertificateAlert(err error) bool {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "remote error" {
+		return false
+	}
+	return strings.Contains(op.Err.Error(), "bad certificate")
 }
 
 // norm drops a problem's per-request members (instance, request id) so two

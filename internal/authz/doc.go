@@ -90,7 +90,9 @@
 //     store down, the version older than its max age) → 503
 //     store_unavailable: fail closed, and not a 401, because the client's
 //     credentials are not in question. From here on, the request's risk
-//     score (below) is on every event.
+//     score (below) is on every event; the refusals of steps 1-4 with a
+//     verified principal carry the partial score of Risk.Peek (failures
+//     and new source, nothing recorded), marked risk_partial.
 //  5. The source address (the TCP peer, never a header) against the
 //     account's allow-list → 403 access_source_not_allowed.
 //  6. The client's token bucket (package ratelimit, keyed by principal) →

@@ -361,10 +361,18 @@ func (g *Guard) refuse(w http.ResponseWriter, q *request, pe *problem.Error, evC
 	if q.jti != "" {
 		attrs["jti"] = event.BoundString(q.jti)
 	}
-	if q.risk != nil {
-		attrs["risk"] = q.risk.Score
-		if len(q.risk.Factors) > 0 {
-			attrs["risk_factors"] = q.risk.Factors
+	score := q.risk
+	if score == nil && !q.p.IsZero() {
+		// Refused before the full score (the token, or the account that
+		// is inactive): the partial score of Risk.Peek, marked so.
+		partial := g.risk.Peek(q.p, event.SourceOf(q.r.RemoteAddr), q.now)
+		score = &partial
+		attrs["risk_partial"] = true
+	}
+	if score != nil {
+		attrs["risk"] = score.Score
+		if len(score.Factors) > 0 {
+			attrs["risk_factors"] = score.Factors
 		}
 	}
 	ev := event.Event{Class: class, Activity: "tms_access", Severity: codes.SeverityOf(evCode, event.SeverityLow),

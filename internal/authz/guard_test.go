@@ -193,6 +193,32 @@ func TestAttackSuspendedClientUnexpiredToken(t *testing.T) {
 	w.allowed(r())
 }
 
+// A client guessing at tokens, then suspended: each refusal's event
+// carries the score of what came before it (the partial score of
+// Risk.Peek, marked risk_partial: these refusals come before the full
+// score, which needs a verified token and an active account).
+func TestAttackTokenGuessingScoredOnEachRefusal(t *testing.T) {
+	w := newWorld(t)
+	idn := w.as("acme-dispatch")
+	tok := w.token("acme-dispatch")
+	w.allowed(req("GET", "/v1/fleet/state", idn, tok))
+	for i := range 3 {
+		_, ev := w.refused(req("GET", "/v1/fleet/state", idn, "forged"), http.StatusUnauthorized, codes.AccessTokenInvalid,
+			codes.AccessTokenBadSignature)
+		if want := min(i*DefaultRiskFailureWeight, DefaultRiskFailureCap); ev.Attrs["risk"] != want || ev.Attrs["risk_partial"] != true {
+			t.Fatalf("forged token %d: event attrs %v, want risk %d, partial", i+1, ev.Attrs, want)
+		}
+	}
+	w.dir.change(idn.p, func(a *Account) { a.Active = false })
+	w.refresh()
+	_, ev := w.refused(req("GET", "/v1/fleet/state", idn, tok), http.StatusUnauthorized, codes.AccessTokenPrincipalInactive,
+		codes.AccessTokenPrincipalInactive)
+	if factors, _ := ev.Attrs["risk_factors"].([]string); ev.Attrs["risk"] != 3*DefaultRiskFailureWeight ||
+		!slices.Contains(factors, RiskFactorFailures) {
+		t.Fatalf("suspended: event attrs %v, want the three failures' risk", ev.Attrs)
+	}
+}
+
 // The cache is what the version protects: without a version move, the
 // cached account answers (so the test above fails if the version check
 // is taken out).

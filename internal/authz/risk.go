@@ -74,6 +74,14 @@ type RiskScore struct {
 	Factors []string
 }
 
+// add adds weight w for factor, if w is not zero.
+func (r *RiskScore) add(w int, factor string) {
+	if w > 0 {
+		r.Score += w
+		r.Factors = append(r.Factors, factor)
+	}
+}
+
 // Risk scores requests per principal from what this replica has seen of it
 // in the window: its refused requests, its sources, its request rate, and
 // its hours. The state is in memory, per replica, bounded (MaxPrincipals
@@ -146,36 +154,8 @@ func (k *Risk) Observe(p principal.Principal, source string, hours Hours, now ti
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	s := k.state(p)
-	cutoff := now.Add(-k.cfg.Window)
 	var r RiskScore
-	add := func(w int, factor string) {
-		if w > 0 {
-			r.Score += w
-			r.Factors = append(r.Factors, factor)
-		}
-	}
-
-	// Failures in the window.
-	n := 0
-	for _, t := range s.failures {
-		if t.After(cutoff) {
-			n++
-		}
-	}
-	add(min(n*k.cfg.FailureWeight, k.cfg.FailureCap), RiskFactorFailures)
-
-	// Sources.
-	known := 0
-	for src, t := range s.sources {
-		if !t.After(cutoff) {
-			delete(s.sources, src)
-			continue
-		}
-		known++
-	}
-	if _, seen := s.sources[source]; !seen && known > 0 {
-		add(k.cfg.NewSourceWeight, RiskFactorNewSource)
-	}
+	k.history(s, source, now, &r)
 	s.sources[source] = now
 	if len(s.sources) > MaxRiskSources {
 		var oldest string
@@ -206,11 +186,56 @@ func (k *Risk) Observe(p principal.Principal, source string, hours Hours, now ti
 	}
 	s.count++
 	if s.intervals >= RiskRateHistory && s.count >= k.cfg.RateFloor && float64(s.count) > k.cfg.RateFactor*s.usual {
-		add(k.cfg.RateWeight, RiskFactorRate)
+		r.add(k.cfg.RateWeight, RiskFactorRate)
 	}
 
 	if !hours.Contains(now) {
-		add(k.cfg.OffHoursWeight, RiskFactorOffHours)
+		r.add(k.cfg.OffHoursWeight, RiskFactorOffHours)
+	}
+	r.Score = min(r.Score, MaxRiskScore)
+	return r
+}
+
+// history adds to r what p's recent past says of a request from source
+// at now: its refused requests in the window and whether source is new to
+// it. It forgets the sources that left the window; k.mu is held.
+func (k *Risk) history(s *riskState, source string, now time.Time, r *RiskScore) {
+	cutoff := now.Add(-k.cfg.Window)
+	n := 0
+	for _, t := range s.failures {
+		if t.After(cutoff) {
+			n++
+		}
+	}
+	r.add(min(n*k.cfg.FailureWeight, k.cfg.FailureCap), RiskFactorFailures)
+	known := 0
+	for src, t := range s.sources {
+		if !t.After(cutoff) {
+			delete(s.sources, src)
+			continue
+		}
+		known++
+	}
+	if _, seen := s.sources[source]; !seen && known > 0 {
+		r.add(k.cfg.NewSourceWeight, RiskFactorNewSource)
+	}
+}
+
+// Peek is the partial score of a request of p from source at now that the
+// guard refuses before it reads p's account (a token that does not verify)
+// or because of it (p unknown, suspended or revoked): the recent-failures
+// and new-source factors only, and nothing recorded. Its hours are those
+// of an account the guard has not read or no longer honours, and a refused
+// request is no use of the API: it neither counts in p's rate nor makes
+// its source a known one (an attacker holding p's certificate must not
+// make its own address familiar by being refused from it). A principal
+// this replica has not seen scores 0 and is not tracked.
+func (k *Risk) Peek(p principal.Principal, source string, now time.Time) RiskScore {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var r RiskScore
+	if el, ok := k.by[p]; ok {
+		k.history(el.Value.(*riskState), source, now, &r)
 	}
 	r.Score = min(r.Score, MaxRiskScore)
 	return r

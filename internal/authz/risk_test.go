@@ -163,3 +163,29 @@ func TestDirectoryDropsAnswersReadAcrossAChange(t *testing.T) {
 		t.Fatalf("after the change: %+v, %v (an answer read before it was cached)", a, err)
 	}
 }
+
+// Peek scores a refused request from the principal's past without
+// recording it: neither its source nor its rate, and an unseen principal
+// is not tracked.
+func TestRiskPeek(t *testing.T) {
+	p := principal.Principal{Kind: principal.Client, ID: "c"}
+	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	k, err := NewRisk(RiskConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := k.Peek(p, "10.0.0.1", t0); r.Score != 0 || len(k.by) != 0 {
+		t.Fatalf("unseen principal: %+v, %d tracked", r, len(k.by))
+	}
+	k.Observe(p, "10.0.0.1", Hours{}, t0)
+	k.Fail(p, t0)
+	r := k.Peek(p, "192.0.2.1", t0)
+	if want := DefaultRiskFailureWeight + DefaultRiskNewSourceWeight; r.Score != want ||
+		!slices.Equal(r.Factors, []string{RiskFactorFailures, RiskFactorNewSource}) {
+		t.Fatalf("failure and a new source: %+v, want %d", r, want)
+	}
+	// The refused request's source stays new to the principal.
+	if r := k.Observe(p, "192.0.2.1", Hours{}, t0); !slices.Contains(r.Factors, RiskFactorNewSource) {
+		t.Fatalf("the source of a peeked request became known: %+v", r)
+	}
+}

@@ -30,8 +30,12 @@ type ReadStore interface {
 //	GET /v1/vehicles/{id}/telemetry?from=RFC3339&to=RFC3339&limit=N
 //	GET /v1/vehicles/{id}/frames/{epoch}/{seq}/raw
 //
-// Callers must be TMS clients or operators (RBAC scopes arrive with the TMS
-// access issue; until then every authenticated client may read).
+// On the TMS listener every route sits behind the access guard
+// (internal/authz.Guard, wired by GuardRoutes from authz.Policy): a bound
+// access token with the telemetry:read scope, a role held now that grants
+// it, and a vehicle of the caller's own carrier (another carrier's vehicle
+// answers the guard's 404, the same as an unknown id). TMSRead below is a
+// second, coarser check: TMS clients and operators only, well-formed ids.
 type ReadAPI struct {
 	Store ReadStore
 	Peer  func(*http.Request) (principal.Principal, bool)
