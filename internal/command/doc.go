@@ -29,9 +29,11 @@
 //     guard and Caller.MaySee) before any method here runs.
 //   - The risk policy (Policy.Assess) is configuration with safe defaults:
 //     hazmat lines or a gross weight over 36,000 kg need two approvals,
-//     route updates and handovers one, a request risk score over the
+//     route updates one, and a command whose route has a handoff point
+//     (the load changes hands there) one, a request risk score over the
 //     threshold one more; a weight that is not a finite number counts as
-//     heavy. A command that needs approvals is created pending_approval and
+//     heavy. The gateway's configuration sets it (package config,
+//     commands.*); the defaults have one home, limits.go. A command that needs approvals is created pending_approval and
 //     is queued only by the transition that finds enough approvals: there
 //     is no other path to queued.
 //   - Approvals count when they come from a principal who is not the

@@ -6,16 +6,18 @@ import "time"
 // defaults are the seed's (the design's "Defaults" table: approvals).
 const (
 	// DefaultHeavyGrossKg: a load heavier than this (gross, kg) needs
-	// DefaultHazmatApprovals, as hazardous material does. 36,000 kg is
+	// DefaultHeavyApprovals, as hazardous material does. 36,000 kg is
 	// near the US federal 80,000 lb gross vehicle limit less the tractor
 	// and trailer: a load above it is at the edge of what the truck may
 	// legally and safely carry.
 	DefaultHeavyGrossKg = 36000
-	// DefaultHazmatApprovals: hazmat lines or a heavy load need two
-	// approvers (the two-person rule of the seed).
+	// DefaultHazmatApprovals and DefaultHeavyApprovals: hazmat lines or a
+	// heavy load need two approvers (the two-person rule of the seed).
 	DefaultHazmatApprovals = 2
+	DefaultHeavyApprovals  = 2
 	// DefaultRouteUpdateApprovals and DefaultHandoverApprovals: changing
-	// where a loaded truck goes, or who takes it over, needs one approver.
+	// where a loaded truck goes, or planning a handoff point where someone
+	// else takes the load over, needs one approver.
 	DefaultRouteUpdateApprovals = 1
 	DefaultHandoverApprovals    = 1
 	// DefaultRiskThreshold: a request whose risk score (package authz,
@@ -47,6 +49,13 @@ const (
 	// re-approved command. MaxCommandTTL bounds what a request may ask.
 	DefaultCommandTTL = time.Hour
 	MaxCommandTTL     = 72 * time.Hour
+	// MinCommandTTL bounds the policy's lifetimes from below: a command
+	// must live long enough to be approved and sent at all.
+	MinCommandTTL = time.Second
+	// MaxHeavyGrossKg bounds the heavy-load threshold: the TMS API accepts
+	// no tender above 200,000 kg (package tmsapi, MaxGrossKg), so a higher
+	// threshold would switch the rule off without saying so.
+	MaxHeavyGrossKg = 200000
 
 	// MaxPayloadBytes bounds a command's payload (JSON), so the signed
 	// command still fits the vehicle session's 16 KiB frame with its

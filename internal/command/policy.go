@@ -14,7 +14,7 @@ const (
 	TypeTender      Type = "tender"
 	TypeDispatch    Type = "dispatch"     // an accepted tender assigned to a vehicle with a planned route
 	TypeRouteUpdate Type = "route_update" // a new route (revision) for a vehicle
-	TypeHandover    Type = "handover"     // the load changes hands at a handoff point
+	TypeHandover    Type = "handover"     // reserved: no route creates it; a route with handoff points is weighed by Risk.Handoffs
 	TypeCancel      Type = "cancel"       // the vehicle is told to drop an earlier command
 )
 
@@ -49,11 +49,15 @@ const None = -1
 // command needs. It is data only. A zero field takes its default (limits.go)
 // in one place, WithDefaults; a count set to None requires none.
 type Policy struct {
-	// HeavyGrossKg: a load heavier than this (gross kg) counts as hazmat.
-	HeavyGrossKg float64
-	// HazmatApprovals: for hazmat lines or a heavy load; never none.
+	// HazmatApprovals: for a load with hazmat lines; never none.
 	HazmatApprovals int
-	// RouteUpdateApprovals and HandoverApprovals: for those types.
+	// HeavyGrossKg and HeavyApprovals: a load heavier than HeavyGrossKg
+	// (gross kg) needs HeavyApprovals; never none.
+	HeavyGrossKg   float64
+	HeavyApprovals int
+	// RouteUpdateApprovals: for a route update. HandoverApprovals: for a
+	// command whose route has a handoff point (the load changes hands
+	// there), and for the handover type.
 	RouteUpdateApprovals int
 	HandoverApprovals    int
 	// RiskThreshold: a request risk score above it adds
@@ -85,6 +89,9 @@ func (p Policy) WithDefaults() Policy {
 	if p.HazmatApprovals == 0 {
 		p.HazmatApprovals = DefaultHazmatApprovals
 	}
+	if p.HeavyApprovals == 0 {
+		p.HeavyApprovals = DefaultHeavyApprovals
+	}
 	def(&p.RouteUpdateApprovals, DefaultRouteUpdateApprovals)
 	def(&p.HandoverApprovals, DefaultHandoverApprovals)
 	def(&p.RiskExtraApprovals, DefaultRiskExtraApprovals)
@@ -112,11 +119,12 @@ func (p Policy) Validate() error {
 		}
 	}
 	count("hazmat approvals", p.HazmatApprovals, 1)
+	count("heavy load approvals", p.HeavyApprovals, 1)
 	count("route update approvals", p.RouteUpdateApprovals, 0)
 	count("handover approvals", p.HandoverApprovals, 0)
 	count("risk extra approvals", p.RiskExtraApprovals, 0)
-	if !(p.HeavyGrossKg > 0) {
-		errs = append(errs, fmt.Errorf("command: heavy gross weight must be positive (got %v)", p.HeavyGrossKg))
+	if !(p.HeavyGrossKg > 0 && p.HeavyGrossKg <= MaxHeavyGrossKg) {
+		errs = append(errs, fmt.Errorf("command: heavy gross weight must be more than 0 and at most %d (got %v)", MaxHeavyGrossKg, p.HeavyGrossKg))
 	}
 	if p.RiskThreshold < 0 || p.RiskThreshold > MaxRiskScore {
 		errs = append(errs, fmt.Errorf("command: risk threshold must be 0 to %d (got %d)", MaxRiskScore, p.RiskThreshold))
@@ -124,11 +132,11 @@ func (p Policy) Validate() error {
 	if p.ApprovalTTL < MinApprovalTTL || p.ApprovalTTL > MaxApprovalTTL {
 		errs = append(errs, fmt.Errorf("command: approval lifetime must be %v to %v (got %v)", MinApprovalTTL, MaxApprovalTTL, p.ApprovalTTL))
 	}
-	if p.MaxCommandTTL <= 0 || p.MaxCommandTTL > MaxCommandTTL {
-		errs = append(errs, fmt.Errorf("command: maximum command lifetime must be positive and at most %v (got %v)", MaxCommandTTL, p.MaxCommandTTL))
+	if p.MaxCommandTTL < MinCommandTTL || p.MaxCommandTTL > MaxCommandTTL {
+		errs = append(errs, fmt.Errorf("command: maximum command lifetime must be %v to %v (got %v)", MinCommandTTL, MaxCommandTTL, p.MaxCommandTTL))
 	}
-	if p.CommandTTL <= 0 || p.CommandTTL > p.MaxCommandTTL {
-		errs = append(errs, fmt.Errorf("command: command lifetime must be positive and at most %v (got %v)", p.MaxCommandTTL, p.CommandTTL))
+	if p.CommandTTL < MinCommandTTL || p.CommandTTL > p.MaxCommandTTL {
+		errs = append(errs, fmt.Errorf("command: command lifetime must be %v to %v (got %v)", MinCommandTTL, p.MaxCommandTTL, p.CommandTTL))
 	}
 	return errors.Join(errs...)
 }
@@ -138,6 +146,7 @@ type Risk struct {
 	Type        Type
 	HazmatLines int     // hazardous material lines of the load
 	GrossKg     float64 // the load's gross weight
+	Handoffs    int     // handoff points of the command's route (the load changes hands there)
 	Score       int     // the request's risk score (authz.Caller.Risk)
 }
 
@@ -149,7 +158,8 @@ type Assessment struct {
 }
 
 // Assess applies p (after WithDefaults) to r: the largest count of the
-// rules that apply (hazmat or heavy load; route update; handover), plus
+// rules that apply (hazmat; heavy load; route update; a handoff point on
+// the route or the handover type), plus
 // RiskExtraApprovals when the score is above the threshold, at most
 // MaxApprovalsRequired. A weight that is not a finite non-negative number
 // counts as heavy (fail closed).
@@ -163,12 +173,15 @@ func (p Policy) Assess(r Risk) Assessment {
 		need(p.HazmatApprovals, "hazmat")
 	}
 	if !(r.GrossKg >= 0 && r.GrossKg <= p.HeavyGrossKg) { // NaN and ±Inf included
-		need(p.HazmatApprovals, "gross_weight")
+		need(p.HeavyApprovals, "gross_weight")
 	}
-	switch r.Type {
-	case TypeRouteUpdate:
+	if r.Type == TypeRouteUpdate {
 		need(p.RouteUpdateApprovals, "route_update")
-	case TypeHandover:
+	}
+	// A handoff point hands the load (and, for a hazmat load, its
+	// danger) to someone else: whichever command plans it, a dispatch
+	// or a route update, needs the handover approvals.
+	if r.Type == TypeHandover || r.Handoffs != 0 {
 		need(p.HandoverApprovals, "handover")
 	}
 	if r.Score > p.RiskThreshold {

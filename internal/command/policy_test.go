@@ -30,6 +30,13 @@ func TestPolicyAssess(t *testing.T) {
 		{"hazmat", def, Risk{Type: TypeDispatch, HazmatLines: 1}, 2, RiskHigh, []string{"hazmat"}},
 		{"route update", def, Risk{Type: TypeRouteUpdate}, 1, RiskElevated, []string{"route_update"}},
 		{"handover", def, Risk{Type: TypeHandover}, 1, RiskElevated, []string{"handover"}},
+		{"dispatch with a handoff point", def, Risk{Type: TypeDispatch, GrossKg: 20000, Handoffs: 1}, 1, RiskElevated, []string{"handover"}},
+		{"handoff count that is not a count counts", def, Risk{Type: TypeDispatch, GrossKg: 20000, Handoffs: -1}, 1, RiskElevated, []string{"handover"}},
+		{"route update with a handoff point", Policy{HandoverApprovals: 3}.WithDefaults(), Risk{Type: TypeRouteUpdate, Handoffs: 2}, 3, RiskHigh, []string{"route_update", "handover"}},
+		{"hazmat dispatch with a handoff point takes the larger", def, Risk{Type: TypeDispatch, HazmatLines: 1, Handoffs: 1}, 2, RiskHigh, []string{"hazmat", "handover"}},
+		{"handoff points need none when configured", Policy{HandoverApprovals: None}.WithDefaults(), Risk{Type: TypeDispatch, Handoffs: 1}, 0, RiskStandard, []string{"handover"}},
+		{"heavy approvals apart from hazmat", Policy{HeavyApprovals: 3, HazmatApprovals: 1}.WithDefaults(), Risk{Type: TypeDispatch, GrossKg: 40000}, 3, RiskHigh, []string{"gross_weight"}},
+		{"hazmat approvals apart from heavy", Policy{HeavyApprovals: 3, HazmatApprovals: 1}.WithDefaults(), Risk{Type: TypeDispatch, GrossKg: 100, HazmatLines: 1}, 1, RiskElevated, []string{"hazmat"}},
 		{"hazmat route update takes the larger", def, Risk{Type: TypeRouteUpdate, HazmatLines: 2}, 2, RiskHigh, []string{"hazmat", "route_update"}},
 		{"risk at the threshold", def, Risk{Type: TypeDispatch, Score: 25}, 0, RiskStandard, nil},
 		{"risk over the threshold adds one", def, Risk{Type: TypeDispatch, Score: 26}, 1, RiskElevated, []string{"risk_score"}},
@@ -50,7 +57,7 @@ func TestPolicyAssess(t *testing.T) {
 
 func TestPolicyDefaultsAndValidate(t *testing.T) {
 	d := Policy{}.WithDefaults()
-	want := Policy{HeavyGrossKg: 36000, HazmatApprovals: 2, RouteUpdateApprovals: 1, HandoverApprovals: 1, RiskThreshold: 25,
+	want := Policy{HeavyGrossKg: 36000, HazmatApprovals: 2, HeavyApprovals: 2, RouteUpdateApprovals: 1, HandoverApprovals: 1, RiskThreshold: 25,
 		RiskExtraApprovals: 1, ApprovalTTL: 15 * time.Minute, CommandTTL: time.Hour, MaxCommandTTL: 72 * time.Hour}
 	if d != want {
 		t.Fatalf("defaults = %+v, want %+v", d, want)
@@ -64,6 +71,7 @@ func TestPolicyDefaultsAndValidate(t *testing.T) {
 		want string
 	}{
 		{"hazmat approvals cannot be none", Policy{HazmatApprovals: None}, "hazmat approvals"},
+		{"heavy load approvals cannot be none", Policy{HeavyApprovals: None}, "heavy load approvals"},
 		{"more approvals than the bound", Policy{RouteUpdateApprovals: MaxApprovalsRequired + 1}, "route update approvals"},
 		{"approval lifetime too short", Policy{ApprovalTTL: time.Second}, "approval lifetime"},
 		{"command lifetime over its maximum", Policy{CommandTTL: 5 * time.Hour, MaxCommandTTL: 4 * time.Hour}, "command lifetime"},

@@ -135,9 +135,10 @@ type Request struct {
 	Type             Type
 	TenderID         string
 	Payload          []byte // JSON object, at most MaxPayloadBytes
-	// HazmatLines, GrossKg and RiskScore feed the policy (Risk).
+	// HazmatLines, GrossKg, Handoffs and RiskScore feed the policy (Risk).
 	HazmatLines int
 	GrossKg     float64
+	Handoffs    int
 	RiskScore   int
 	// TTL: the command's lifetime; 0 takes the policy's CommandTTL.
 	TTL time.Duration
@@ -247,7 +248,7 @@ func (s *Service) Create(ctx context.Context, r Request) (Decision, error) {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return Decision{}, err
 	}
-	a := s.policy.Assess(Risk{Type: r.Type, HazmatLines: r.HazmatLines, GrossKg: r.GrossKg, Score: r.RiskScore})
+	a := s.policy.Assess(Risk{Type: r.Type, HazmatLines: r.HazmatLines, GrossKg: r.GrossKg, Handoffs: r.Handoffs, Score: r.RiskScore})
 	c.RiskClass, c.ApprovalsRequired, c.State = string(a.Class), a.Required, PendingApproval
 	if a.Required == 0 {
 		c.State = Approved

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/internal/command"
 	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 )
 
@@ -464,8 +465,24 @@ func Default() Config {
 			},
 			Retention: DefaultIncidentRetention,
 		},
+		Commands: Commands{
+			HazmatApprovals:      command.DefaultHazmatApprovals,
+			HeavyGrossKg:         command.DefaultHeavyGrossKg,
+			HeavyApprovals:       command.DefaultHeavyApprovals,
+			RouteUpdateApprovals: command.DefaultRouteUpdateApprovals,
+			HandoverApprovals:    command.DefaultHandoverApprovals,
+			RiskThreshold:        command.DefaultRiskThreshold,
+			RiskExtraApprovals:   command.DefaultRiskExtraApprovals,
+			ApprovalLifetime:     command.DefaultApprovalTTL,
+			Lifetime:             command.DefaultCommandTTL,
+			MaxLifetime:          command.MaxCommandTTL,
+		},
 	}
 }
+
+// The commands' risk policy: its defaults and bounds are package
+// command's (internal/command/limits.go, with their reasons), their one
+// home; the configuration reads them from there.
 
 // TMS access. Configuration is data and does not import package authz,
 // which holds the reasons; cmd/fifthwheel's defaults test checks that these
