@@ -14,7 +14,7 @@ const (
 	TypeTender      Type = "tender"
 	TypeDispatch    Type = "dispatch"     // an accepted tender assigned to a vehicle with a planned route
 	TypeRouteUpdate Type = "route_update" // a new route (revision) for a vehicle
-	TypeHandover    Type = "handover"     // reserved: no route creates it; a route with handoff points is weighed by Risk.Handoffs
+	TypeHandover    Type = "handover"     // reserved: the API creates none; a route's handoff points are weighed by Risk.Handoffs
 	TypeCancel      Type = "cancel"       // the vehicle is told to drop an earlier command
 )
 
