@@ -4,16 +4,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fifthwheel/fifthwheel/internal/command"
+	"github.com/fifthwheel/fifthwheel/internal/approval"
 )
 
-// TestCommandPolicyDefaultsArePackageCommands: the commands section's
-// defaults are the command package's, so a gateway without the section
-// enforces exactly the policy package command documents.
-func TestCommandPolicyDefaultsArePackageCommands(t *testing.T) {
+// TestCommandPolicyDefaultsAreTheApprovalPolicys: the commands section's
+// defaults are package approval's, so a gateway without the section
+// enforces exactly the policy package approval documents.
+func TestCommandPolicyDefaultsAreTheApprovalPolicys(t *testing.T) {
 	got := valid().CommandPolicy().WithDefaults()
-	if want := (command.Policy{}).WithDefaults(); got != want {
-		t.Fatalf("default commands section = %+v, want package command's %+v", got, want)
+	if want := (approval.Policy{}).WithDefaults(); got != want {
+		t.Fatalf("default commands section = %+v, want package approval's %+v", got, want)
 	}
 	if err := got.Validate(); err != nil {
 		t.Fatal(err)
@@ -22,7 +22,7 @@ func TestCommandPolicyDefaultsArePackageCommands(t *testing.T) {
 
 // TestCommandPolicyFromFileAndEnv: every commands.* key reaches the
 // policy, from the file and from its environment variable, and a count
-// of 0 means no approval for that rule (not package command's default).
+// of 0 means no approval for that rule (not package approval's default).
 func TestCommandPolicyFromFileAndEnv(t *testing.T) {
 	c, src, err := Parse([]byte(`data_dir: /x
 commands:
@@ -46,7 +46,7 @@ commands:
 		t.Fatal(err)
 	}
 	p := c.CommandPolicy().WithDefaults()
-	want := command.Policy{HazmatApprovals: 1, HeavyGrossKg: 30000, HeavyApprovals: 3, RouteUpdateApprovals: 0, HandoverApprovals: 2,
+	want := approval.Policy{HazmatApprovals: 1, HeavyGrossKg: 30000, HeavyApprovals: 3, RouteUpdateApprovals: 0, HandoverApprovals: 2,
 		RiskThreshold: 40, RiskExtraApprovals: 0, ApprovalTTL: 5 * time.Minute, CommandTTL: 30 * time.Minute, MaxCommandTTL: 2 * time.Hour}
 	if p != want {
 		t.Fatalf("policy = %+v, want %+v", p, want)
@@ -54,10 +54,10 @@ commands:
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if a := p.Assess(command.Risk{Type: command.TypeRouteUpdate, GrossKg: 100}); a.Required != 0 {
+	if a := p.Assess(approval.Risk{RouteUpdate: true, GrossKg: 100}); a.Required != 0 {
 		t.Fatalf("route_update_approvals 0: a route update needs %d", a.Required)
 	}
-	if a := p.Assess(command.Risk{Type: command.TypeDispatch, GrossKg: 100, HazmatLines: 1}); a.Required != 1 {
+	if a := p.Assess(approval.Risk{GrossKg: 100, HazmatLines: 1}); a.Required != 1 {
 		t.Fatalf("FIFTHWHEEL_COMMANDS_HAZMAT_APPROVALS=1: a hazmat dispatch needs %d", a.Required)
 	}
 }

@@ -43,7 +43,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fifthwheel/fifthwheel/internal/command"
+	"github.com/fifthwheel/fifthwheel/internal/approval"
 	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 )
 
@@ -84,14 +84,14 @@ type Config struct {
 	// file (package siem): syslog, a webhook, NATS JetStream.
 	SIEM SIEM `yaml:"siem"`
 	// Commands is the risk policy of the commands the TMS sends trucks:
-	// how many approvals each needs, and lifetimes (package command).
+	// how many approvals each needs, and lifetimes (package approval).
 	Commands Commands `yaml:"commands"`
 }
 
 // Commands is the commands' risk policy. A count of 0 requires no
 // approval for its rule, except the hazmat and heavy-load counts, which
 // are at least 1. The largest count of the rules that apply is required,
-// plus RiskExtraApprovals above RiskThreshold (package command, Assess).
+// plus RiskExtraApprovals above RiskThreshold (approval.Policy.Assess).
 type Commands struct {
 	// HazmatApprovals: a load with hazmat lines.
 	HazmatApprovals int `yaml:"hazmat_approvals"`
@@ -117,18 +117,18 @@ type Commands struct {
 	MaxLifetime time.Duration `yaml:"max_lifetime"`
 }
 
-// CommandPolicy returns the commands section as package command's
-// policy. Validate first: the policy's zero fields mean "the default", so
-// a count of 0 here becomes command.None.
-func (c Config) CommandPolicy() command.Policy {
+// CommandPolicy returns the commands section as the approval policy
+// package command applies. Validate first: the policy's zero fields mean "the default", so
+// a count of 0 here becomes approval.None.
+func (c Config) CommandPolicy() approval.Policy {
 	n := func(v int) int {
 		if v == 0 {
-			return command.None
+			return approval.None
 		}
 		return v
 	}
 	cm := c.Commands
-	return command.Policy{
+	return approval.Policy{
 		HazmatApprovals: cm.HazmatApprovals, HeavyGrossKg: cm.HeavyGrossKg, HeavyApprovals: cm.HeavyApprovals,
 		RouteUpdateApprovals: n(cm.RouteUpdateApprovals), HandoverApprovals: n(cm.HandoverApprovals),
 		RiskThreshold: cm.RiskThreshold, RiskExtraApprovals: n(cm.RiskExtraApprovals),

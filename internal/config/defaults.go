@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
-	"github.com/fifthwheel/fifthwheel/internal/command"
+	"github.com/fifthwheel/fifthwheel/internal/approval"
 	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 )
 
@@ -466,22 +466,22 @@ func Default() Config {
 			Retention: DefaultIncidentRetention,
 		},
 		Commands: Commands{
-			HazmatApprovals:      command.DefaultHazmatApprovals,
-			HeavyGrossKg:         command.DefaultHeavyGrossKg,
-			HeavyApprovals:       command.DefaultHeavyApprovals,
-			RouteUpdateApprovals: command.DefaultRouteUpdateApprovals,
-			HandoverApprovals:    command.DefaultHandoverApprovals,
-			RiskThreshold:        command.DefaultRiskThreshold,
-			RiskExtraApprovals:   command.DefaultRiskExtraApprovals,
-			ApprovalLifetime:     command.DefaultApprovalTTL,
-			Lifetime:             command.DefaultCommandTTL,
-			MaxLifetime:          command.MaxCommandTTL,
+			HazmatApprovals:      approval.DefaultHazmatApprovals,
+			HeavyGrossKg:         approval.DefaultHeavyGrossKg,
+			HeavyApprovals:       approval.DefaultHeavyApprovals,
+			RouteUpdateApprovals: approval.DefaultRouteUpdateApprovals,
+			HandoverApprovals:    approval.DefaultHandoverApprovals,
+			RiskThreshold:        approval.DefaultRiskThreshold,
+			RiskExtraApprovals:   approval.DefaultRiskExtraApprovals,
+			ApprovalLifetime:     approval.DefaultApprovalTTL,
+			Lifetime:             approval.DefaultCommandTTL,
+			MaxLifetime:          approval.MaxCommandTTL,
 		},
 	}
 }
 
 // The commands' risk policy: its defaults and bounds are package
-// command's (internal/command/limits.go, with their reasons), their one
+// approval's (internal/approval/limits.go, with their reasons), their one
 // home; the configuration reads them from there.
 
 // TMS access. Configuration is data and does not import package authz,

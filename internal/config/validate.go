@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fifthwheel/fifthwheel/internal/command"
+	"github.com/fifthwheel/fifthwheel/internal/approval"
 	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 )
 
@@ -111,22 +111,22 @@ func (c Config) Validate() error {
 }
 
 // validateCommands checks the commands' risk policy against package
-// command's bounds.
+// approval's bounds.
 func (c Config) validateCommands(v *validation) {
 	cm := c.Commands
-	v.between("commands.hazmat_approvals", int64(cm.HazmatApprovals), 1, command.MaxApprovalsRequired)
-	v.between("commands.heavy_approvals", int64(cm.HeavyApprovals), 1, command.MaxApprovalsRequired)
-	v.between("commands.route_update_approvals", int64(cm.RouteUpdateApprovals), 0, command.MaxApprovalsRequired)
-	v.between("commands.handover_approvals", int64(cm.HandoverApprovals), 0, command.MaxApprovalsRequired)
-	v.between("commands.risk_extra_approvals", int64(cm.RiskExtraApprovals), 0, command.MaxApprovalsRequired)
-	v.between("commands.risk_threshold", int64(cm.RiskThreshold), 1, command.MaxRiskScore)
-	if !(cm.HeavyGrossKg > 0 && cm.HeavyGrossKg <= command.MaxHeavyGrossKg) {
-		v.add("commands.heavy_gross_kg", fmt.Sprintf("must be more than 0 and at most %d", command.MaxHeavyGrossKg))
+	v.between("commands.hazmat_approvals", int64(cm.HazmatApprovals), 1, approval.MaxApprovalsRequired)
+	v.between("commands.heavy_approvals", int64(cm.HeavyApprovals), 1, approval.MaxApprovalsRequired)
+	v.between("commands.route_update_approvals", int64(cm.RouteUpdateApprovals), 0, approval.MaxApprovalsRequired)
+	v.between("commands.handover_approvals", int64(cm.HandoverApprovals), 0, approval.MaxApprovalsRequired)
+	v.between("commands.risk_extra_approvals", int64(cm.RiskExtraApprovals), 0, approval.MaxApprovalsRequired)
+	v.between("commands.risk_threshold", int64(cm.RiskThreshold), 1, approval.MaxRiskScore)
+	if !(cm.HeavyGrossKg > 0 && cm.HeavyGrossKg <= approval.MaxHeavyGrossKg) {
+		v.add("commands.heavy_gross_kg", fmt.Sprintf("must be more than 0 and at most %d", approval.MaxHeavyGrossKg))
 	}
-	v.durationBetween("commands.approval_lifetime", cm.ApprovalLifetime, command.MinApprovalTTL, command.MaxApprovalTTL)
-	v.durationBetween("commands.max_lifetime", cm.MaxLifetime, command.MinCommandTTL, command.MaxCommandTTL)
-	if cm.Lifetime < command.MinCommandTTL || cm.Lifetime > cm.MaxLifetime {
-		v.add("commands.lifetime", fmt.Sprintf("must be at least %v and at most commands.max_lifetime", command.MinCommandTTL))
+	v.durationBetween("commands.approval_lifetime", cm.ApprovalLifetime, approval.MinApprovalTTL, approval.MaxApprovalTTL)
+	v.durationBetween("commands.max_lifetime", cm.MaxLifetime, approval.MinCommandTTL, approval.MaxCommandTTL)
+	if cm.Lifetime < approval.MinCommandTTL || cm.Lifetime > cm.MaxLifetime {
+		v.add("commands.lifetime", fmt.Sprintf("must be at least %v and at most commands.max_lifetime", approval.MinCommandTTL))
 	}
 }
 
