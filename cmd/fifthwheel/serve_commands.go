@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/internal/command"
+	"github.com/fifthwheel/fifthwheel/internal/config"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/session"
 	"github.com/fifthwheel/fifthwheel/internal/store"
@@ -19,11 +20,12 @@ import (
 // checks).
 const commandPoll = 2 * time.Second
 
-// newCommandService makes the gateway's command service. Its queued
-// signal and vehicle_offline reason come from the session handler, which
-// is made after it (sessionFor is read at call time).
-func newCommandService(st store.Store, sessionFor func() *session.Handler) (*command.Service, error) {
-	return command.New(command.Config{}, command.Deps{Store: st, Approvers: storeApprovers{storeDirectory{st}},
+// newCommandService makes the gateway's command service under the risk
+// policy of cfg's commands section. Its queued signal and vehicle_offline
+// reason come from the session handler, which is made after it
+// (sessionFor is read at call time).
+func newCommandService(cfg config.Config, st store.Store, sessionFor func() *session.Handler) (*command.Service, error) {
+	return command.New(command.Config{Policy: cfg.CommandPolicy()}, command.Deps{Store: st, Approvers: storeApprovers{storeDirectory{st}},
 		Online: func(v string) bool { return sessionFor() != nil && sessionFor().Connected(v) },
 		Queued: func(v string) {
 			if s := sessionFor(); s != nil {

@@ -363,7 +363,7 @@ func (g *gatewayPKI) routes(bg context.Context, cfg config.Config, e *stateEnv, 
 	api := &enroll.API{CA: g.ca, Store: e.st, Events: e.emitter(),
 		RenewLimiter: enroll.NewRenewLimiter(cfg.PKI.RenewPerMinute, cfg.PKI.RenewBurst)}
 	var sessRef atomic.Pointer[session.Handler]
-	commands, err := newCommandService(e.st, sessRef.Load)
+	commands, err := newCommandService(cfg, e.st, sessRef.Load)
 	if err != nil {
 		return nil, err
 	}

@@ -107,8 +107,9 @@ var importRules = []importRule{
 	{"agent", []string{"frame", "codes"}, true, "an AV team vendors agent with frame and codes, nothing under internal/"},
 	{"internal/store", nil, false, "the store knows rows and transactions, not HTTP, tokens or policy"},
 	{"internal/plausibility", []string{"codes", "frame"}, false, "the configuration refers to the rules' thresholds: they carry no pipeline, store or metrics"},
-	{"internal/config", []string{"agent", "codes", "frame", "internal/plausibility"}, false,
-		"configuration is data: it refers to the protocol's timing (agent) and the plausibility rules, nothing heavier"},
+	{"internal/approval", nil, false, "the configuration refers to the approval policy's defaults and bounds: it carries no store or events"},
+	{"internal/config", []string{"agent", "codes", "frame", "internal/approval", "internal/plausibility"}, false,
+		"configuration is data: it refers to the protocol's timing (agent), the plausibility rules and the approval policy, nothing heavier"},
 }
 
 // simImports is what the simulator may import of the module: the public

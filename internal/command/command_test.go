@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/codes"
+	"github.com/fifthwheel/fifthwheel/internal/approval"
 	"github.com/fifthwheel/fifthwheel/internal/command"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
@@ -171,7 +172,7 @@ func TestCreate(t *testing.T) {
 		}
 		c := d.Command
 		if c.State != command.Queued || c.CmdSeq != 1 || len(c.Nonce) != command.NonceBytes || c.RiskClass != "standard" ||
-			!c.ExpiresAt.Equal(e.clk.now().Add(command.DefaultCommandTTL)) || c.RequestedBy != requester.String() {
+			!c.ExpiresAt.Equal(e.clk.now().Add(approval.DefaultCommandTTL)) || c.RequestedBy != requester.String() {
 			t.Fatalf("a command that needs no approval: %+v", c)
 		}
 		if got := codesOf(d.Events); !slices.Equal(got, []string{codes.CommandCreated, codes.CommandQueued}) {
@@ -198,7 +199,7 @@ func TestCreate(t *testing.T) {
 			{"payload too large", func(r *command.Request) {
 				r.Payload = append([]byte(`{"a":"`), make([]byte, command.MaxPayloadBytes)...)
 			}},
-			{"expiry too far", func(r *command.Request) { r.TTL = command.MaxCommandTTL + time.Second }},
+			{"expiry too far", func(r *command.Request) { r.TTL = approval.MaxCommandTTL + time.Second }},
 			{"expiry in the past", func(r *command.Request) { r.TTL = -time.Second }},
 		} {
 			r := plain()
@@ -332,7 +333,7 @@ func TestAttackExpiredApprovalNotCounted(t *testing.T) {
 		if _, err := e.svc.Approve(ctx, c.ID, ann); err != nil {
 			t.Fatal(err)
 		}
-		e.clk.advance(command.DefaultApprovalTTL)
+		e.clk.advance(approval.DefaultApprovalTTL)
 		d, err := e.svc.Approve(ctx, c.ID, bob)
 		if err != nil || !slices.Equal(codesOf(d.Events), []string{codes.CommandApprovalRecorded, codes.CommandApprovalExpired}) {
 			t.Fatalf("bob after ann's approval expired: %v, %v", codesOf(d.Events), err)

@@ -27,17 +27,20 @@
 //
 //   - Authorization by role and carrier is the caller's (package authz's
 //     guard and Caller.MaySee) before any method here runs.
-//   - The risk policy (Policy.Assess) is configuration with safe defaults:
+//   - The risk policy is package approval's (approval.Policy.Assess):
+//     configuration (package config, commands.*) with safe defaults,
 //     hazmat lines or a gross weight over 36,000 kg need two approvals,
-//     route updates and handovers one, a request risk score over the
-//     threshold one more; a weight that is not a finite number counts as
-//     heavy. A command that needs approvals is created pending_approval and
-//     is queued only by the transition that finds enough approvals: there
-//     is no other path to queued.
+//     route updates one, a command whose route has a handoff point (the
+//     load changes hands there) one, a request risk score over the
+//     threshold one more. Create weighs each request with it (the type,
+//     the load, the route's handoff points, the caller's score). A
+//     command that needs approvals is created pending_approval and is
+//     queued only by the transition that finds enough approvals: there is
+//     no other path to queued.
 //   - Approvals count when they come from a principal who is not the
 //     requester, holds the approver role when asked (Approvers, read live:
 //     a role removed since voids the approval), and whose approval has
-//     not expired (Policy.ApprovalTTL); each principal counts once (the
+//     not expired (approval.Policy.ApprovalTTL); each principal counts once (the
 //     store's key on (command, approver) refuses a second approval while
 //     the first counts; an expired one may be renewed).
 //   - cmd_seq is the vehicle's counter, owned by the gateway and persisted

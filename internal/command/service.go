@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/codes"
+	"github.com/fifthwheel/fifthwheel/internal/approval"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/principal"
 	"github.com/fifthwheel/fifthwheel/internal/store"
@@ -39,7 +40,7 @@ type Approvers interface {
 
 // Config configures the service. It is data only.
 type Config struct {
-	Policy Policy
+	Policy approval.Policy
 }
 
 // Deps are the service's live dependencies.
@@ -64,7 +65,7 @@ type Deps struct {
 // returns the security events of its decision in a Decision, which the
 // caller emits whatever the error: a refusal is an event too.
 type Service struct {
-	policy Policy
+	policy approval.Policy
 	st     Store
 	appr   Approvers
 	online func(string) bool
@@ -92,7 +93,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 }
 
 // Policy returns the policy in force (defaults applied).
-func (s *Service) Policy() Policy { return s.policy }
+func (s *Service) Policy() approval.Policy { return s.policy }
 
 // Decision is the outcome of one call: the command as it now is (zero if
 // none was found or made) and the security events to emit, in order.
@@ -135,9 +136,11 @@ type Request struct {
 	Type             Type
 	TenderID         string
 	Payload          []byte // JSON object, at most MaxPayloadBytes
-	// HazmatLines, GrossKg and RiskScore feed the policy (Risk).
+	// HazmatLines, GrossKg, Handoffs and RiskScore feed the policy
+	// (approval.Risk).
 	HazmatLines int
 	GrossKg     float64
+	Handoffs    int
 	RiskScore   int
 	// TTL: the command's lifetime; 0 takes the policy's CommandTTL.
 	TTL time.Duration
@@ -247,7 +250,8 @@ func (s *Service) Create(ctx context.Context, r Request) (Decision, error) {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return Decision{}, err
 	}
-	a := s.policy.Assess(Risk{Type: r.Type, HazmatLines: r.HazmatLines, GrossKg: r.GrossKg, Score: r.RiskScore})
+	a := s.policy.Assess(approval.Risk{RouteUpdate: r.Type == TypeRouteUpdate, Handover: r.Type == TypeHandover,
+		HazmatLines: r.HazmatLines, GrossKg: r.GrossKg, Handoffs: r.Handoffs, Score: r.RiskScore})
 	c.RiskClass, c.ApprovalsRequired, c.State = string(a.Class), a.Required, PendingApproval
 	if a.Required == 0 {
 		c.State = Approved

@@ -43,6 +43,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/internal/approval"
 	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 )
 
@@ -82,6 +83,57 @@ type Config struct {
 	// SIEM is the delivery of security events to SIEMs besides the events
 	// file (package siem): syslog, a webhook, NATS JetStream.
 	SIEM SIEM `yaml:"siem"`
+	// Commands is the risk policy of the commands the TMS sends trucks:
+	// how many approvals each needs, and lifetimes (package approval).
+	Commands Commands `yaml:"commands"`
+}
+
+// Commands is the commands' risk policy. A count of 0 requires no
+// approval for its rule, except the hazmat and heavy-load counts, which
+// are at least 1. The largest count of the rules that apply is required,
+// plus RiskExtraApprovals above RiskThreshold (approval.Policy.Assess).
+type Commands struct {
+	// HazmatApprovals: a load with hazmat lines.
+	HazmatApprovals int `yaml:"hazmat_approvals"`
+	// HeavyGrossKg and HeavyApprovals: a load whose gross weight is above
+	// HeavyGrossKg kg.
+	HeavyGrossKg   float64 `yaml:"heavy_gross_kg"`
+	HeavyApprovals int     `yaml:"heavy_approvals"`
+	// RouteUpdateApprovals: a route update.
+	RouteUpdateApprovals int `yaml:"route_update_approvals"`
+	// HandoverApprovals: a dispatch or route update whose route has a
+	// handoff point (the load changes hands there).
+	HandoverApprovals int `yaml:"handover_approvals"`
+	// RiskThreshold and RiskExtraApprovals: a request whose risk score
+	// (package authz, 0 to 100) is above RiskThreshold needs
+	// RiskExtraApprovals more. 100: never.
+	RiskThreshold      int `yaml:"risk_threshold"`
+	RiskExtraApprovals int `yaml:"risk_extra_approvals"`
+	// ApprovalLifetime: how long an approval counts.
+	ApprovalLifetime time.Duration `yaml:"approval_lifetime"`
+	// Lifetime: the expiry of a command whose request names none;
+	// MaxLifetime bounds the expiry a request may name.
+	Lifetime    time.Duration `yaml:"lifetime"`
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
+}
+
+// CommandPolicy returns the commands section as the approval policy
+// package command applies. Validate first: the policy's zero fields mean "the default", so
+// a count of 0 here becomes approval.None.
+func (c Config) CommandPolicy() approval.Policy {
+	n := func(v int) int {
+		if v == 0 {
+			return approval.None
+		}
+		return v
+	}
+	cm := c.Commands
+	return approval.Policy{
+		HazmatApprovals: cm.HazmatApprovals, HeavyGrossKg: cm.HeavyGrossKg, HeavyApprovals: cm.HeavyApprovals,
+		RouteUpdateApprovals: n(cm.RouteUpdateApprovals), HandoverApprovals: n(cm.HandoverApprovals),
+		RiskThreshold: cm.RiskThreshold, RiskExtraApprovals: n(cm.RiskExtraApprovals),
+		ApprovalTTL: cm.ApprovalLifetime, CommandTTL: cm.Lifetime, MaxCommandTTL: cm.MaxLifetime,
+	}
 }
 
 // Detect configures the detection engine.

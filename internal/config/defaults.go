@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/agent"
+	"github.com/fifthwheel/fifthwheel/internal/approval"
 	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 )
 
@@ -464,8 +465,24 @@ func Default() Config {
 			},
 			Retention: DefaultIncidentRetention,
 		},
+		Commands: Commands{
+			HazmatApprovals:      approval.DefaultHazmatApprovals,
+			HeavyGrossKg:         approval.DefaultHeavyGrossKg,
+			HeavyApprovals:       approval.DefaultHeavyApprovals,
+			RouteUpdateApprovals: approval.DefaultRouteUpdateApprovals,
+			HandoverApprovals:    approval.DefaultHandoverApprovals,
+			RiskThreshold:        approval.DefaultRiskThreshold,
+			RiskExtraApprovals:   approval.DefaultRiskExtraApprovals,
+			ApprovalLifetime:     approval.DefaultApprovalTTL,
+			Lifetime:             approval.DefaultCommandTTL,
+			MaxLifetime:          approval.MaxCommandTTL,
+		},
 	}
 }
+
+// The commands' risk policy: its defaults and bounds are package
+// approval's (internal/approval/limits.go, with their reasons), their one
+// home; the configuration reads them from there.
 
 // TMS access. Configuration is data and does not import package authz,
 // which holds the reasons; cmd/fifthwheel's defaults test checks that these

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fifthwheel/fifthwheel/internal/approval"
 	"github.com/fifthwheel/fifthwheel/internal/plausibility"
 )
 
@@ -105,7 +106,28 @@ func (c Config) Validate() error {
 		v.add("detect.rules_file", "a relative path needs data_dir (it is relative to it); give an absolute path")
 	}
 	c.validateIncidents(&v)
+	c.validateCommands(&v)
 	return v.result()
+}
+
+// validateCommands checks the commands' risk policy against package
+// approval's bounds.
+func (c Config) validateCommands(v *validation) {
+	cm := c.Commands
+	v.between("commands.hazmat_approvals", int64(cm.HazmatApprovals), 1, approval.MaxApprovalsRequired)
+	v.between("commands.heavy_approvals", int64(cm.HeavyApprovals), 1, approval.MaxApprovalsRequired)
+	v.between("commands.route_update_approvals", int64(cm.RouteUpdateApprovals), 0, approval.MaxApprovalsRequired)
+	v.between("commands.handover_approvals", int64(cm.HandoverApprovals), 0, approval.MaxApprovalsRequired)
+	v.between("commands.risk_extra_approvals", int64(cm.RiskExtraApprovals), 0, approval.MaxApprovalsRequired)
+	v.between("commands.risk_threshold", int64(cm.RiskThreshold), 1, approval.MaxRiskScore)
+	if !(cm.HeavyGrossKg > 0 && cm.HeavyGrossKg <= approval.MaxHeavyGrossKg) {
+		v.add("commands.heavy_gross_kg", fmt.Sprintf("must be more than 0 and at most %d", approval.MaxHeavyGrossKg))
+	}
+	v.durationBetween("commands.approval_lifetime", cm.ApprovalLifetime, approval.MinApprovalTTL, approval.MaxApprovalTTL)
+	v.durationBetween("commands.max_lifetime", cm.MaxLifetime, approval.MinCommandTTL, approval.MaxCommandTTL)
+	if cm.Lifetime < approval.MinCommandTTL || cm.Lifetime > cm.MaxLifetime {
+		v.add("commands.lifetime", fmt.Sprintf("must be at least %v and at most commands.max_lifetime", approval.MinCommandTTL))
+	}
 }
 
 // validateIncidents checks the incidents section.

@@ -270,9 +270,11 @@ func hazmatTender(id, carrier string) string {
 		`"respond_by":"` + w(time.Hour) + `"}`
 }
 
-// dispatchBody assigns tender to vehicle on a two-waypoint route.
+// dispatchBody assigns tender to vehicle on a two-waypoint route without
+// a handoff point (one would be a handover, which needs its own approval:
+// a standard load's dispatch here needs none).
 func dispatchBody(tender, vehicle string) string {
-	return `{"tender_id":"` + tender + `","vehicle_id":"` + vehicle + `","route":{"waypoints":[{"seq":1,"lat":29.7,"lon":-95.3},{"seq":2,"lat":32.7,"lon":-96.8,"handoff":true}]}}`
+	return `{"tender_id":"` + tender + `","vehicle_id":"` + vehicle + `","route":{"waypoints":[{"seq":1,"lat":29.7,"lon":-95.3},{"seq":2,"lat":32.7,"lon":-96.8}]}}`
 }
 
 // post sends POST path on the TMS listener with hc, the bearer token, the

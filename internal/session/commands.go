@@ -11,6 +11,7 @@ import (
 
 	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/frame"
+	"github.com/fifthwheel/fifthwheel/internal/approval"
 	"github.com/fifthwheel/fifthwheel/internal/command"
 	"github.com/fifthwheel/fifthwheel/internal/event"
 	"github.com/fifthwheel/fifthwheel/internal/ingest"
@@ -236,7 +237,7 @@ func commandFrame(cmd store.Command) (*frame.Command, error) {
 		return nil, err
 	}
 	risk := frame.RiskLow
-	if command.RequiresFreshSession(command.RiskClass(cmd.RiskClass)) {
+	if command.RequiresFreshSession(approval.Class(cmd.RiskClass)) {
 		risk = frame.RiskHigh
 	}
 	body := &frame.Command{CommandID: cmd.ID, CommandType: frame.CommandType(cmd.Type), CmdSeq: uint64(cmd.CmdSeq), Nonce: cmd.Nonce,

@@ -2,7 +2,9 @@ package tmsapi_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,6 +81,58 @@ func TestStandardDispatchQueuesAtOnce(t *testing.T) {
 		want(t, r, http.StatusOK, "")
 		if n := len(r.json(t)["commands"].([]any)); n != 0 {
 			t.Fatalf("another carrier lists %d of acme's commands", n)
+		}
+	})
+}
+
+// TestListFollowsNextCursor: GET /v1/commands pages by next_cursor. A
+// TMS that follows it from the first page sees each of the vehicle's
+// commands once, in order, and no other vehicle's; a full
+// last page still names a cursor, whose page is empty and names none.
+// Every request and answer is validated against api/openapi.yaml.
+func TestListFollowsNextCursor(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, eng storetest.Engine) {
+		e := newEnv(t, eng)
+		var made []string
+		for _, l := range []string{"PAGE-1", "PAGE-2", "PAGE-3"} {
+			e.tender(l, false)
+			made = append(made, e.dispatch(l, "TRK-1"))
+		}
+		e.tender("PAGE-OTHER", false)
+		e.dispatch("PAGE-OTHER", "TRK-2")
+		slices.Sort(made) // ids sort by creation time: the list's order
+
+		// follow reads the pages of limit from the first and returns the
+		// ids seen and the number of pages.
+		follow := func(limit int) ([]string, int) {
+			var seen []string
+			path := fmt.Sprintf("/v1/commands?vehicle=TRK-1&limit=%d", limit)
+			for pages := 1; ; pages++ {
+				r := e.do(call{caller: acmeDispatcher, method: http.MethodGet, path: path})
+				want(t, r, http.StatusOK, "")
+				m := r.json(t)
+				cs := m["commands"].([]any)
+				if len(cs) > limit {
+					t.Fatalf("page of %d with limit %d", len(cs), limit)
+				}
+				for _, c := range cs {
+					seen = append(seen, c.(map[string]any)["id"].(string))
+				}
+				next, ok := m["next_cursor"].(string)
+				if !ok {
+					return seen, pages
+				}
+				if pages > len(made)+1 {
+					t.Fatalf("next_cursor never ends: %v", seen)
+				}
+				path = fmt.Sprintf("/v1/commands?vehicle=TRK-1&limit=%d&cursor=%s", limit, next)
+			}
+		}
+		for _, c := range []struct{ limit, pages int }{{2, 2}, {3, 2}, {1, 4}, {10, 1}} {
+			seen, pages := follow(c.limit)
+			if !slices.Equal(seen, made) || pages != c.pages {
+				t.Fatalf("limit %d: %d pages of %v, want %d pages of %v", c.limit, pages, seen, c.pages, made)
+			}
 		}
 	})
 }

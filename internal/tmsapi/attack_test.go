@@ -42,6 +42,35 @@ func TestAttackCommandWithoutRequiredApprovals(t *testing.T) {
 	})
 }
 
+// TestAttackHandoffDispatchWithoutApproval: a standard load dispatched on
+// a route with a handoff point (the load changes hands there) is a
+// handover: it waits pending_approval for the handover approval, nothing
+// queued, where the same load on a route without one queues at once;
+// one approval by an approver queues it.
+func TestAttackHandoffDispatchWithoutApproval(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, eng storetest.Engine) {
+		e := newEnv(t, eng)
+		e.tender("HANDOFF-1", false)
+		r := e.do(call{caller: acmeDispatcher, path: "/v1/dispatches", key: "d-handoff", body: handoffDispatchBody("HANDOFF-1", "TRK-1")})
+		want(t, r, http.StatusAccepted, "")
+		v := r.json(t)
+		id := v["id"].(string)
+		if v["state"] != "pending_approval" || v["approvals_required"] != float64(1) || v["risk_class"] != "elevated" {
+			t.Fatalf("dispatch with a handoff point: %v", v)
+		}
+		if q, err := e.st.ListQueuedCommands(context.Background(), "TRK-1", 0); err != nil || len(q) != 0 {
+			t.Fatalf("a handover without its approval is queued: %v (%v)", q, err)
+		}
+		if s := e.state(id); s != command.PendingApproval {
+			t.Fatalf("state %s", s)
+		}
+		want(t, e.approve(acmeApprover1, id, "a-handoff"), http.StatusOK, "")
+		if s := e.state(id); s != command.Queued {
+			t.Fatalf("after the handover approval: %s", s)
+		}
+	})
+}
+
 // TestAttackOnePrincipalApprovesTwice: a second approval by the same
 // principal (under a new key) is refused and does not count.
 func TestAttackOnePrincipalApprovesTwice(t *testing.T) {

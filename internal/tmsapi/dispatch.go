@@ -130,6 +130,18 @@ func (rt *Route) check() string {
 	return ""
 }
 
+// handoffs counts the route's handoff points: each is a handover, which
+// the risk policy weighs (command.Risk.Handoffs).
+func (rt *Route) handoffs() int {
+	n := 0
+	for _, w := range rt.Waypoints {
+		if w.Handoff {
+			n++
+		}
+	}
+	return n
+}
+
 func (rt *Route) points() []PayloadPoint {
 	out := make([]PayloadPoint, len(rt.Waypoints))
 	for i, w := range rt.Waypoints {
@@ -212,7 +224,8 @@ func (a *API) dispatch(q *req) answer {
 	}
 	p := Payload{TenderID: t.ID, Stops: stopsOf(&tender), Waypoints: d.Route.points()}
 	return a.create(q, command.Request{Vehicle: v.ID, Carrier: v.Carrier, RequestedBy: q.caller.Principal, Type: command.TypeDispatch,
-		TenderID: t.ID, HazmatLines: len(tender.Hazmat), GrossKg: *tender.Weights.GrossKg, RiskScore: q.caller.Risk, TTL: a.ttl(d.ExpiresAt)},
+		TenderID: t.ID, HazmatLines: len(tender.Hazmat), GrossKg: *tender.Weights.GrossKg, Handoffs: d.Route.handoffs(), RiskScore: q.caller.Risk,
+		TTL: a.ttl(d.ExpiresAt)},
 		p, 1)
 }
 
@@ -356,7 +369,8 @@ func (a *API) routeUpdate(q *req) answer {
 	}
 	next := Payload{TenderID: p.TenderID, Revision: p.Revision + 1, Stops: p.Stops, Waypoints: u.Route.points(), Reason: u.Reason}
 	return a.create(q, command.Request{Vehicle: v.ID, Carrier: v.Carrier, RequestedBy: q.caller.Principal, Type: command.TypeRouteUpdate,
-		TenderID: cur.TenderID, HazmatLines: hazmat, GrossKg: gross, RiskScore: q.caller.Risk, TTL: a.ttl(u.ExpiresAt)}, next, next.Revision)
+		TenderID: cur.TenderID, HazmatLines: hazmat, GrossKg: gross, Handoffs: u.Route.handoffs(), RiskScore: q.caller.Risk, TTL: a.ttl(u.ExpiresAt)},
+		next, next.Revision)
 }
 
 // loadOf is what the risk policy weighs of the load a vehicle carries:

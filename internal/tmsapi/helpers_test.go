@@ -245,7 +245,14 @@ func tenderBody(id string, hazmat bool, grossKg float64) string {
 		`"weights":{"gross_kg":%v}%s,"respond_by":"2026-12-05T18:00:00Z"}`, id, grossKg, h)
 }
 
+// dispatchBody dispatches tender to vehicle on a route without a handoff
+// point; handoffDispatchBody's route hands the load over at a hub.
 func dispatchBody(tender, vehicle string) string {
+	return fmt.Sprintf(`{"tender_id":%q,"vehicle_id":%q,"route":{"waypoints":[{"seq":1,"lat":29.7,"lon":-95.3,"name":"start"},`+
+		`{"seq":2,"lat":31.0,"lon":-96.0,"name":"hub"},{"seq":3,"lat":32.7,"lon":-96.8}]}}`, tender, vehicle)
+}
+
+func handoffDispatchBody(tender, vehicle string) string {
 	return fmt.Sprintf(`{"tender_id":%q,"vehicle_id":%q,"route":{"waypoints":[{"seq":1,"lat":29.7,"lon":-95.3,"name":"start"},`+
 		`{"seq":2,"lat":31.0,"lon":-96.0,"name":"hub","handoff":true},{"seq":3,"lat":32.7,"lon":-96.8}]}}`, tender, vehicle)
 }
