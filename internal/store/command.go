@@ -19,7 +19,11 @@ import (
 // succeeds and the other gets ErrConflict; an approval's key is (command,
 // approver), so a principal approving twice gets ErrConflict; a vehicle's
 // cmd_seq is taken from its counter in the transaction that queues the
-// command, so no two commands of a vehicle ever share one, across replicas.
+// command, so no two commands of a vehicle ever share one, across replicas;
+// a dispatch is stored only if its tender is still at the revision it was
+// made from and not cancelled (Command.TenderRevision), and a change
+// (ReviseTender) only if no dispatch of the tender exists, so of a change
+// and a dispatch of one tender exactly one wins.
 type CommandStore interface {
 	// CreateTender stores a tender and its answer, with idem (if not nil)
 	// in the same transaction. ErrConflict if the client's tender id

@@ -13,6 +13,7 @@ import (
 	"github.com/fifthwheel/fifthwheel/internal/command"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
+	"github.com/fifthwheel/fifthwheel/internal/tmsapi"
 )
 
 // purposeBody is tenderBody with another purpose.
@@ -313,6 +314,58 @@ func testOtherCarrier(t *testing.T, purpose string) {
 		}
 		if _, err := e.st.GetTender(context.Background(), globexDispatcher.Principal.String(), "X-1"); err == nil {
 			t.Fatalf("another carrier's %s was stored", purpose)
+		}
+	})
+}
+
+// deliverOnList is the API's store with a delivery slipped in between the
+// cancel's read of the tender's commands and its cancel of them: the
+// window a delivery by another replica can take.
+type deliverOnList struct {
+	store.Store
+	svc *command.Service
+	t   *testing.T
+}
+
+func (d deliverOnList) TenderCommands(ctx context.Context, client, id, after string, limit int) ([]store.Command, error) {
+	cs, err := d.Store.TenderCommands(ctx, client, id, after, limit)
+	for _, c := range cs {
+		if c.State == store.CommandQueued {
+			if _, derr := d.svc.Deliver(ctx, c.ID, "replica-2"); derr != nil {
+				d.t.Errorf("delivery in the window: %v", derr)
+			}
+		}
+	}
+	return cs, err
+}
+
+// TestAttackTenderCancelLosesToDeliveryAfterListing: the cancel read the
+// dispatch as queued, and another replica delivered it before the cancel
+// reached it: the answer reports it delivered and possibly executed, not
+// cancelled, and the command stays delivered.
+func TestAttackTenderCancelLosesToDeliveryAfterListing(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, eng storetest.Engine) {
+		e := newEnv(t, eng)
+		e.tender("W-1", false)
+		id := e.dispatch("W-1", "TRK-1")
+		api, err := tmsapi.New(tmsapi.Deps{Store: deliverOnList{Store: e.st, svc: e.svc, t: t}, Commands: e.svc, Events: e.bus, Now: e.clk.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.mux = http.NewServeMux()
+		for p, h := range api.Routes() {
+			e.mux.Handle(p, h)
+		}
+		r := e.cancelTender(acmeDispatcher, "W-1", "cancel-w1")
+		want(t, r, http.StatusOK, "")
+		v := r.json(t)
+		rs, _ := reasonsOf(v)
+		c := commandsOf(v)[id]
+		if strings.Join(rs, ",") != "command_in_progress" || c["state"] != "delivered" || c["cancelled"] != false || c["possibly_executed"] != true {
+			t.Fatalf("the cancel that lost to a delivery answers: %s", r.body)
+		}
+		if s := e.state(id); s != store.CommandDelivered {
+			t.Fatalf("the command is %s, want delivered", s)
 		}
 	})
 }
