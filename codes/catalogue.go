@@ -615,7 +615,7 @@ var catalogue = [...]Entry{
 	{Code: TenderNotAccepted, Area: AreaTMSAPI, Status: http.StatusConflict, Severity: low, Kind: protocol,
 		Meaning: "The dispatch names a tender that was declined or cancelled: only an accepted tender is dispatched."},
 	{Code: TenderCancelled, Area: AreaTMSAPI, Severity: info,
-		Meaning: "Event: a load tender was cancelled (purpose `cancel`): its commands not yet delivered were cancelled (attribute `cancelled`), those delivered or executed were not (`not_cancelled`: the load is in progress and is handled operationally). Attribute `already` is true for a cancel of a tender cancelled before."},
+		Meaning: "Event: a load tender was cancelled (purpose `cancel`): its commands not yet delivered were cancelled (attribute `cancelled`), those delivered or executed were not (`not_cancelled`: the load is in progress and is handled operationally). Attribute `already` is true for a cancel of a tender cancelled before, `incomplete` when its commands could not all be read or cancelled then (answered 503; a retry finishes)."},
 	{Code: TenderChangeAfterDispatch, Area: AreaTMSAPI, Status: http.StatusConflict, Severity: low, Kind: protocol,
 		Meaning: "A change of a tender a command was made from (it was dispatched): nothing changed. Cancel the tender and tender the load again, or send a route update for the vehicle."},
 	{Code: RouteRevisionRequired, Area: AreaTMSAPI, Status: http.StatusPreconditionRequired, Severity: low, Kind: protocol,

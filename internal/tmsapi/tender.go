@@ -437,11 +437,20 @@ func (a *API) tenderCancel(q *req, stored store.Tender, now time.Time) answer {
 		evs                   []event.Event
 		cancelled, inProgress []string
 	)
+	// cancelEvent is the decision's event; incomplete: the tender is
+	// cancelled but its commands could not all be read or cancelled now
+	// (503: a retry finishes the work).
+	cancelEvent := func(incomplete bool) event.Event {
+		return event.Event{Class: event.ClassCommand, Activity: "tender", Severity: codes.SeverityOf(codes.TenderCancelled, event.SeverityInfo),
+			Actor: q.caller.Principal, Resource: "tender:" + tn.ID, Verdict: event.Accept, Code: codes.TenderCancelled,
+			Attrs: map[string]any{"already": !first, "revision": tn.Revision, "carrier": tn.Carrier, "incomplete": incomplete,
+				"cancelled": nonNilList(cancelled), "not_cancelled": nonNilList(inProgress)}}
+	}
 	after := ""
 	for scanned := 0; ; {
 		page, err := a.d.Store.TenderCommands(ctx, q.client(), tn.ID, after, store.MaxPage)
 		if err != nil {
-			return answer{err: unavailable(err), events: evs}
+			return answer{err: unavailable(err), events: append(evs, cancelEvent(true))}
 		}
 		for _, c := range page {
 			tc := TenderCommand{ID: c.ID, VehicleID: c.Vehicle, Type: c.Type, State: string(c.State)}
@@ -453,7 +462,7 @@ func (a *API) tenderCancel(q *req, stored store.Tender, now time.Time) answer {
 				case errors.As(err, &ce):
 					// It moved on meanwhile (a delivery won the race): as it is now.
 				case err != nil:
-					return answer{err: unavailable(err), events: evs}
+					return answer{err: unavailable(err), events: append(evs, cancelEvent(true))}
 				case d.Command.State == command.Cancelled && c.State != command.Cancelled:
 					tc.Cancelled = true
 				}
@@ -481,15 +490,12 @@ func (a *API) tenderCancel(q *req, stored store.Tender, now time.Time) answer {
 			break
 		}
 		if scanned >= MaxTenderCommands {
-			return answer{err: unavailable(fmt.Errorf("tender %s has over %d commands", tn.ID, MaxTenderCommands)), events: evs}
+			return answer{err: unavailable(fmt.Errorf("tender %s has over %d commands", tn.ID, MaxTenderCommands)), events: append(evs, cancelEvent(true))}
 		}
 		after = page[len(page)-1].ID
 	}
 	res := jsonAnswer(http.StatusOK, ans, nil)
-	res.events = append(evs, event.Event{Class: event.ClassCommand, Activity: "tender", Severity: codes.SeverityOf(codes.TenderCancelled, event.SeverityInfo),
-		Actor: q.caller.Principal, Resource: "tender:" + tn.ID, Verdict: event.Accept, Code: codes.TenderCancelled,
-		Attrs: map[string]any{"already": !first, "revision": tn.Revision, "carrier": tn.Carrier,
-			"cancelled": nonNilList(cancelled), "not_cancelled": nonNilList(inProgress)}})
+	res.events = append(evs, cancelEvent(false))
 	return res
 }
 

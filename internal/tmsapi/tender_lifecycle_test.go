@@ -2,6 +2,7 @@ package tmsapi_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -366,6 +367,85 @@ func TestAttackTenderCancelLosesToDeliveryAfterListing(t *testing.T) {
 		}
 		if s := e.state(id); s != store.CommandDelivered {
 			t.Fatalf("the command is %s, want delivered", s)
+		}
+	})
+}
+
+// TestTenderCancelRetriesRacing: the same cancel sent several times at
+// once under one key (a TMS retrying on timeout) cancels the dispatch
+// once, and every answer is the same 200 response.
+func TestTenderCancelRetriesRacing(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, eng storetest.Engine) {
+		e := newEnv(t, eng)
+		e.tender("RR-1", false)
+		id := e.dispatch("RR-1", "TRK-1")
+		const n = 4
+		out := make([]resp, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() { defer wg.Done(); out[i] = e.cancelTender(acmeDispatcher, "RR-1", "cancel-rr1") }()
+		}
+		wg.Wait()
+		for i := range n {
+			if out[i].status != http.StatusOK || string(out[i].body) != string(out[0].body) {
+				t.Fatalf("answer %d: %d %s; answer 0: %s", i, out[i].status, out[i].body, out[0].body)
+			}
+		}
+		if s := e.state(id); s != store.CommandCancelled {
+			t.Fatalf("the dispatch is %s", s)
+		}
+		if n := e.count(codes.CommandCancelled); n != 1 {
+			t.Fatalf("%d command_cancelled events for one dispatch", n)
+		}
+	})
+}
+
+// failingList is the API's store failing to list a tender's commands.
+type failingList struct{ store.Store }
+
+func (failingList) TenderCommands(context.Context, string, string, string, int) ([]store.Command, error) {
+	return nil, errors.New("store down")
+}
+
+// TestTenderCancelInterruptedIsFinishedByRetry: a cancel that could not
+// read the tender's commands answers 503 (never a 200 that missed one),
+// records the cancel as incomplete, and its retry cancels the dispatch.
+func TestTenderCancelInterruptedIsFinishedByRetry(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, eng storetest.Engine) {
+		e := newEnv(t, eng)
+		e.tender("I-1", false)
+		id := e.dispatch("I-1", "TRK-1")
+		good := e.mux
+		api, err := tmsapi.New(tmsapi.Deps{Store: failingList{e.st}, Commands: e.svc, Events: e.bus, Now: e.clk.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.mux = http.NewServeMux()
+		for p, h := range api.Routes() {
+			e.mux.Handle(p, h)
+		}
+		want(t, e.cancelTender(acmeDispatcher, "I-1", "cancel-i1"), http.StatusServiceUnavailable, codes.StoreUnavailable)
+		if s := e.state(id); s != store.CommandQueued {
+			t.Fatalf("the dispatch is %s", s)
+		}
+		incomplete := 0
+		for _, ev := range e.events.Events() {
+			if ev.Code == codes.TenderCancelled && ev.Attrs["incomplete"] == true {
+				incomplete++
+			}
+		}
+		if incomplete != 1 {
+			t.Fatalf("%d incomplete tender_cancelled events, want 1", incomplete)
+		}
+		e.mux = good
+		r := e.cancelTender(acmeDispatcher, "I-1", "cancel-i1")
+		want(t, r, http.StatusOK, "")
+		if rs, ids := reasonsOf(r.json(t)); strings.Join(rs, ",") != "already_cancelled,command_cancelled" || strings.Join(ids, ",") != id {
+			t.Fatalf("the retry: %s", r.body)
+		}
+		if s := e.state(id); s != store.CommandCancelled {
+			t.Fatalf("after the retry the dispatch is %s", s)
 		}
 	})
 }
