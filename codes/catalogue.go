@@ -167,6 +167,8 @@ const (
 	TenderInvalid                   = "tender_invalid"
 	TenderConflict                  = "tender_conflict"
 	TenderNotAccepted               = "tender_not_accepted"
+	TenderCancelled                 = "tender_cancelled"
+	TenderChangeAfterDispatch       = "tender_change_after_dispatch"
 	RouteRevisionRequired           = "route_revision_required"
 	RouteRevisionMismatch           = "route_revision_mismatch"
 
@@ -603,15 +605,19 @@ var catalogue = [...]Entry{
 	{Code: IdempotencyKeyRequired, Area: AreaTMSAPI, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
 		Meaning: "A POST of the TMS API has no `Idempotency-Key` header, or its value is not 1 to 128 characters of `[A-Za-z0-9._:~-]`; nothing was done."},
 	{Code: TenderAccepted, Area: AreaTMSAPI, Severity: info,
-		Meaning: "Event: a load tender was stored and accepted (the 990-like answer `accept`)."},
+		Meaning: "Event: a load tender was stored and accepted (the 990-like answer `accept`): an original, or a change before dispatch (attribute `purpose` change, with its new `revision`)."},
 	{Code: TenderDeclined, Area: AreaTMSAPI, Severity: low,
-		Meaning: "Event: a load tender was stored and declined, with its reasons (`respond_by_passed`, `scac_mismatch`, `no_carrier`, `unknown_tender`); it cannot be dispatched."},
+		Meaning: "Event: a load tender (an original, or a change: attribute `purpose`, with its `revision`) was stored and declined, with its reasons (`respond_by_passed`, `scac_mismatch`, `no_carrier`); it cannot be dispatched (`unknown_tender` was the reason for a change or cancel of an unknown tender before those answered 404 `not_found`)."},
 	{Code: TenderInvalid, Area: AreaTMSAPI, Status: http.StatusBadRequest, Severity: low, Kind: protocol,
 		Meaning: "The load tender is malformed (a member missing or out of range, an unknown time zone, stops out of order); it was not stored and is not a decline."},
 	{Code: TenderConflict, Area: AreaTMSAPI, Status: http.StatusConflict, Severity: low, Kind: protocol,
-		Meaning: "The client has a tender with this id already (a change or cancel of a stored tender is not supported in this version; cancel its commands instead)."},
+		Meaning: "The tender cannot take this request in its present state: an original with a tender id the client has already (send a change or a cancel), a change of a cancelled tender, or a dispatch made from a tender that was changed or cancelled meanwhile (read it and dispatch again)."},
 	{Code: TenderNotAccepted, Area: AreaTMSAPI, Status: http.StatusConflict, Severity: low, Kind: protocol,
-		Meaning: "The dispatch names a tender that was declined: only an accepted tender is dispatched."},
+		Meaning: "The dispatch names a tender that was declined or cancelled: only an accepted tender is dispatched."},
+	{Code: TenderCancelled, Area: AreaTMSAPI, Severity: info,
+		Meaning: "Event: a load tender was cancelled (purpose `cancel`): its commands not yet delivered were cancelled (attribute `cancelled`), those delivered or executed were not (`not_cancelled`: the load is in progress and is handled operationally). Attribute `already` is true for a cancel of a tender cancelled before, `incomplete` when its commands could not all be read or cancelled then (answered 503; a retry finishes)."},
+	{Code: TenderChangeAfterDispatch, Area: AreaTMSAPI, Status: http.StatusConflict, Severity: low, Kind: protocol,
+		Meaning: "A change of a tender a command was made from (it was dispatched): nothing changed. Cancel the tender and tender the load again, or send a route update for the vehicle."},
 	{Code: RouteRevisionRequired, Area: AreaTMSAPI, Status: http.StatusPreconditionRequired, Severity: low, Kind: protocol,
 		Meaning: "A route update without an `If-Match` header naming the route revision it replaces (one entity tag; `*` is not taken)."},
 	{Code: RouteRevisionMismatch, Area: AreaTMSAPI, Status: http.StatusPreconditionFailed, Severity: low, Kind: protocol,

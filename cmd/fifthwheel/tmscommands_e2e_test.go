@@ -63,7 +63,9 @@ func tmsSend(g *gateway, c tls.Certificate, req *http.Request) (int, map[string]
 // guard, the command service and the store the binary wires), on both
 // engines: a hazmat tender is accepted, its dispatch waits for two
 // approvals by distinct approvers (the same one twice does not count),
-// then it is queued with a cmd_seq; a retried dispatch creates nothing.
+// then it is queued with a cmd_seq; a retried dispatch creates nothing;
+// a change of the dispatched tender is refused and its cancel cancels the
+// queued dispatch.
 func TestTMSCommandsEndToEnd(t *testing.T) {
 	t.Parallel()
 	for _, engine := range []string{"sqlite", "postgres"} {
@@ -135,6 +137,26 @@ func TestTMSCommandsEndToEnd(t *testing.T) {
 					t.Errorf("GET %s: %d %v, want %d", p, status, v, want)
 				}
 			}
+			// The TMS changes its mind: a change of the dispatched tender is
+			// refused; a cancel cancels the queued dispatch (truck-a is not
+			// connected), and a retry replays the answer.
+			change := strings.Replace(tender, `"purpose":"original"`, `"purpose":"change"`, 1)
+			if status, v, _ := tmsPost(gw, disp, tokD, "/v1/tenders", "t-chg", change); status != http.StatusConflict ||
+				v["code"] != codes.TenderChangeAfterDispatch {
+				t.Fatalf("change after dispatch: %d %v", status, v)
+			}
+			cancel := strings.Replace(tender, `"purpose":"original"`, `"purpose":"cancel"`, 1)
+			status, v, _ = tmsPost(gw, disp, tokD, "/v1/tenders", "t-cancel", cancel)
+			cs, _ := v["commands"].([]any)
+			if status != http.StatusOK || v["answer"] != "cancelled" || len(cs) != 1 || cs[0].(map[string]any)["id"] != id ||
+				cs[0].(map[string]any)["cancelled"] != true {
+				t.Fatalf("cancel: %d %v", status, v)
+			}
+			if status, again, h := tmsPost(gw, disp, tokD, "/v1/tenders", "t-cancel", cancel); status != http.StatusOK ||
+				h.Get("Idempotent-Replayed") != "true" || again["cancelled_at"] != v["cancelled_at"] {
+				t.Fatalf("retried cancel: %d %v", status, again)
+			}
+			gw.waitEvent(codes.TenderCancelled, "tender:HZ-1")
 		})
 	}
 }

@@ -135,7 +135,12 @@ type Request struct {
 	RequestedBy      principal.Principal
 	Type             Type
 	TenderID         string
-	Payload          []byte // JSON object, at most MaxPayloadBytes
+	// TenderRevision, when above 0, is the revision of tender
+	// (RequestedBy, TenderID) the command was made from: the store creates
+	// the command only if the tender is still at it and not cancelled
+	// (refused tender_conflict otherwise). A dispatch sets it.
+	TenderRevision int64
+	Payload        []byte // JSON object, at most MaxPayloadBytes
 	// HazmatLines, GrossKg, Handoffs and RiskScore feed the policy
 	// (approval.Risk).
 	HazmatLines int
@@ -222,7 +227,8 @@ func refuse(code, detail string, actor principal.Principal, c store.Command, att
 // Create validates r, weighs it with the policy and stores the command:
 // pending_approval when it needs approvals, else approved and queued at
 // once. Refusals: command_invalid, vehicle_commands_held,
-// idempotency_key_reused.
+// idempotency_key_reused, tender_conflict (r.TenderRevision is no longer
+// the tender's, or the tender was cancelled).
 func (s *Service) Create(ctx context.Context, r Request) (Decision, error) {
 	now := s.now().UTC()
 	if r.ID == "" {
@@ -237,7 +243,7 @@ func (s *Service) Create(ctx context.Context, r Request) (Decision, error) {
 		ttl = s.policy.CommandTTL
 	}
 	c := store.Command{ID: r.ID, Vehicle: r.Vehicle, Carrier: r.Carrier, RequestedBy: r.RequestedBy.String(), Type: string(r.Type),
-		TenderID: r.TenderID, Payload: r.Payload, ExpiresAt: now.Add(ttl), CreatedAt: now, UpdatedAt: now}
+		TenderID: r.TenderID, Payload: r.Payload, ExpiresAt: now.Add(ttl), CreatedAt: now, UpdatedAt: now, TenderRevision: r.TenderRevision}
 	if why := s.invalid(r, ttl); why != "" {
 		return refuse(codes.CommandInvalid, why, r.RequestedBy, store.Command{Vehicle: r.Vehicle, Type: string(r.Type)}, nil)
 	}
@@ -268,6 +274,9 @@ func (s *Service) Create(ctx context.Context, r Request) (Decision, error) {
 	switch err := s.st.CreateCommand(ctx, c, c.RequestedBy, "requested", idem); {
 	case errors.Is(err, store.ErrIdempotencyKeyReused):
 		return refuse(codes.IdempotencyKeyReused, "the Idempotency-Key was used for another request body", r.RequestedBy, store.Command{}, nil)
+	case errors.Is(err, store.ErrTenderChanged):
+		return refuse(codes.TenderConflict, "the tender was changed or cancelled while this command was made from it; read it and send the request again",
+			r.RequestedBy, store.Command{Vehicle: r.Vehicle, Type: string(r.Type)}, map[string]any{"tender_id": r.TenderID})
 	case errors.Is(err, store.ErrConflict) && idem != nil:
 		return Decision{}, ErrDuplicateRequest
 	case err != nil:

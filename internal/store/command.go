@@ -19,14 +19,43 @@ import (
 // succeeds and the other gets ErrConflict; an approval's key is (command,
 // approver), so a principal approving twice gets ErrConflict; a vehicle's
 // cmd_seq is taken from its counter in the transaction that queues the
-// command, so no two commands of a vehicle ever share one, across replicas.
+// command, so no two commands of a vehicle ever share one, across replicas;
+// a dispatch is stored only if its tender is still at the revision it was
+// made from and not cancelled (Command.TenderRevision), and a change
+// (ReviseTender) only if no dispatch of the tender exists, so of a change
+// and a dispatch of one tender exactly one wins.
 type CommandStore interface {
 	// CreateTender stores a tender and its answer, with idem (if not nil)
 	// in the same transaction. ErrConflict if the client's tender id
 	// exists; idem's errors as PutIdempotency's.
 	CreateTender(ctx context.Context, t Tender, idem *IdempotencyRecord) error
-	// GetTender returns a client's tender or ErrNotFound.
+	// GetTender returns a client's tender (its current revision) or
+	// ErrNotFound.
 	GetTender(ctx context.Context, client, id string) (Tender, error)
+	// ReviseTender replaces a client's tender with t, its next revision
+	// (t.Revision, one above the stored one), and keeps the replaced
+	// revision in its history (TenderRevisions), with idem (if not nil),
+	// in one transaction. ErrNotFound if the tender does not exist;
+	// ErrConflict if its revision is not t.Revision-1 or it is cancelled;
+	// ErrTenderDispatched if a dispatch of it exists (a command was made
+	// from its content); idem's errors as PutIdempotency's. Nothing is
+	// changed on any error. t.Created and t.Cancelled are ignored (the
+	// revision is stored at t.Updated).
+	ReviseTender(ctx context.Context, t Tender, idem *IdempotencyRecord) error
+	// CancelTender marks a client's tender cancelled by by at at, and
+	// returns it as it now is; cancelled is false if it was cancelled
+	// already (then nothing changes: the first cancel's time and actor
+	// stay). ErrNotFound if it does not exist.
+	CancelTender(ctx context.Context, client, id, by string, at time.Time) (t Tender, cancelled bool, err error)
+	// TenderRevisions returns the superseded revisions of a client's
+	// tender, oldest first (the current one is GetTender's).
+	TenderRevisions(ctx context.Context, client, id string) ([]Tender, error)
+	// TenderCommands returns the commands of a client's tender: those
+	// carrying its id on the vehicles the client dispatched it to (its
+	// dispatches and their route updates), ordered by id, after the
+	// cursor after (""), at most limit (0: DefaultPage; bounded by
+	// MaxPage).
+	TenderCommands(ctx context.Context, client, id, after string, limit int) ([]Command, error)
 
 	// CreateCommand stores c and its first transition (from "" to c.State,
 	// at c.CreatedAt, by actor, for reason), with idem (if not nil), in one
@@ -105,6 +134,15 @@ type CommandStore interface {
 	MarkWebhookDead(ctx context.Context, id int64) error
 }
 
+// ErrTenderDispatched reports a tender change refused because a command
+// was made from the tender (ReviseTender).
+var ErrTenderDispatched = errors.New("store: the tender has commands")
+
+// ErrTenderChanged reports a command not created because its tender is
+// not at the revision it was made from, or is cancelled (CreateCommand
+// with Command.TenderRevision).
+var ErrTenderChanged = errors.New("store: the tender changed or was cancelled")
+
 // ErrIdempotencyKeyReused reports an Idempotency-Key stored for a request
 // with another body: the HTTP layer answers 409 idempotency_key_reused.
 var ErrIdempotencyKeyReused = errors.New("store: idempotency key reused with another request")
@@ -134,14 +172,20 @@ const (
 
 // Tender is a load tender as received, with the gateway's answer.
 type Tender struct {
-	Client  string // the TMS client that sent it
-	ID      string // the client's tender id
-	Carrier string
-	Purpose string // original, change, cancel
-	Body    []byte // the request body, JSON, as received
-	Answer  string // accept or decline
-	Reasons []string
-	Created time.Time
+	Client   string // the TMS client that sent it
+	ID       string // the client's tender id
+	Carrier  string
+	Purpose  string // original, change (of this revision)
+	Body     []byte // the request body of this revision, JSON, as received
+	Answer   string // accept or decline (of this revision)
+	Reasons  []string
+	Created  time.Time // when the original was stored
+	Revision int64     // 1 for the original, +1 per change (0 is read as 1)
+	Updated  time.Time // when this revision was stored (Created for the original)
+	// Cancelled is when the tender was cancelled (zero: it was not), by
+	// CancelledBy (a principal URI).
+	Cancelled   time.Time
+	CancelledBy string
 }
 
 // Command is a command as stored.
@@ -165,6 +209,12 @@ type Command struct {
 	DeliveredBy       string // the replica that delivered it
 	Verdict           string // the vehicle's answer: accepted or rejected
 	AnswerReason      string
+	// TenderRevision, when above 0, is a precondition of CreateCommand,
+	// not a column: the tender (RequestedBy, TenderID) must be at this
+	// revision and not cancelled when the command is stored, or nothing
+	// is stored and CreateCommand returns ErrTenderChanged. A dispatch
+	// sets it to the revision it was made from.
+	TenderRevision int64
 }
 
 // CommandFilter selects commands. Scope must be set: its zero value

@@ -28,6 +28,10 @@ func TestCommandConformance(t *testing.T) {
 		f    func(t *testing.T, e storetest.Engine)
 	}{
 		{"tenders", testTenders},
+		{"tender_revise", testTenderRevise},
+		{"tender_cancel", testTenderCancel},
+		{"tender_commands", testTenderCommands},
+		{"tender_migration_runs_again", testTenderMigrationAgain},
 		{"create_get_list", testCommandCreateGetList},
 		{"transition_is_conditional", testCommandTransitionConditional},
 		{"queue_assigns_cmd_seq", testCommandQueue},
@@ -85,6 +89,7 @@ func testTenders(t *testing.T, e storetest.Engine) {
 	if err := st.CreateTender(ctx, tn, nil); err != nil {
 		t.Fatal(err)
 	}
+	tn.Revision, tn.Updated = 1, cmdT0 // as stored: the original
 	if err := st.CreateTender(ctx, tn, nil); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("the same tender id twice: %v, want ErrConflict", err)
 	}
@@ -510,6 +515,245 @@ func testWebhookOutbox(t *testing.T, e storetest.Engine) {
 	if err != nil || len(got) != 1 || got[0].ID != ids[1] || got[0].Attempts != 2 {
 		t.Fatalf("claim much later: %+v, %v", got, err)
 	}
+}
+
+// tenderDispatch is a dispatch of client's tender made from revision rev.
+func tenderDispatch(id, vehicle, client, tender string, rev int64) store.Command {
+	c := newCmd(id, vehicle, "acme-freight")
+	c.Type, c.RequestedBy, c.TenderID, c.TenderRevision = "dispatch", client, tender, rev
+	return c
+}
+
+// testTenderRevise: a change replaces the tender with its next revision
+// and keeps the replaced one; a stale revision, a cancelled tender and a
+// dispatched one refuse, changing nothing; a dispatch made from a stale
+// revision is not stored.
+func testTenderRevise(t *testing.T, e storetest.Engine) {
+	st := e.Open(t)
+	orig := store.Tender{Client: "acme", ID: "T-1", Carrier: "acme-freight", Purpose: "original", Body: []byte(`{"v":1}`),
+		Answer: "accept", Created: cmdT0}
+	if err := st.CreateTender(ctx, orig, nil); err != nil {
+		t.Fatal(err)
+	}
+	t1 := cmdT0.Add(time.Minute)
+	rev := store.Tender{Client: "acme", ID: "T-1", Carrier: "acme-freight", Purpose: "change", Body: []byte(`{"v":2}`),
+		Answer: "decline", Reasons: []string{"respond_by_passed"}, Revision: 2, Updated: t1}
+	idem := &store.IdempotencyRecord{Client: "acme", Key: "chg", RequestSHA256: sha("chg"), Status: 200, Body: []byte(`{}`), Created: t1}
+	if err := st.ReviseTender(ctx, rev, idem); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetTender(ctx, "acme", "T-1")
+	want := rev
+	want.Created = cmdT0
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("after the change: %+v, %v; want %+v", got, err, want)
+	}
+	hist, err := st.TenderRevisions(ctx, "acme", "T-1")
+	orig.Revision, orig.Updated = 1, cmdT0
+	if err != nil || len(hist) != 1 || !reflect.DeepEqual(hist[0], orig) {
+		t.Fatalf("history: %+v, %v; want [%+v]", hist, err, orig)
+	}
+	if r, err := st.GetIdempotency(ctx, "acme", "chg", sha("chg")); err != nil || r.Status != 200 {
+		t.Fatalf("the change's idempotency record: %+v, %v", r, err)
+	}
+	// A stale revision (a second change racing the first), an unknown tender.
+	stale := rev
+	stale.Body = []byte(`{"v":"stale"}`)
+	if err := st.ReviseTender(ctx, stale, nil); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a change from a stale revision: %v, want ErrConflict", err)
+	}
+	unknown := rev
+	unknown.ID = "T-9"
+	if err := st.ReviseTender(ctx, unknown, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a change of an unknown tender: %v, want ErrNotFound", err)
+	}
+	// The same key with another request: nothing changes.
+	next := rev
+	next.Revision, next.Body = 3, []byte(`{"v":3}`)
+	reused := *idem
+	reused.RequestSHA256 = sha("other")
+	if err := st.ReviseTender(ctx, next, &reused); !errors.Is(err, store.ErrIdempotencyKeyReused) {
+		t.Fatalf("a change under a reused key: %v", err)
+	}
+	// A dispatch made from a superseded revision is not stored.
+	if err := st.CreateCommand(ctx, tenderDispatch("d-stale", "TRK-1", "acme", "T-1", 1), "acme", "requested", nil); !errors.Is(err, store.ErrTenderChanged) {
+		t.Fatalf("a dispatch from revision 1 of a tender at 2: %v, want ErrTenderChanged", err)
+	}
+	if _, err := st.GetCommand(ctx, "d-stale"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the refused dispatch was stored: %v", err)
+	}
+	// Another client's dispatch of its own tender of the same id does not
+	// count; this client's does, and a change is then refused.
+	if err := st.CreateCommand(ctx, tenderDispatch("d-globex", "TRK-2", "globex", "T-1", 0), "globex", "requested", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ReviseTender(ctx, next, nil); err != nil {
+		t.Fatalf("a change with only another client's dispatch of the id: %v", err)
+	}
+	if err := st.CreateCommand(ctx, tenderDispatch("d-1", "TRK-1", "acme", "T-1", 3), "acme", "requested", nil); err != nil {
+		t.Fatal(err)
+	}
+	after := next
+	after.Revision, after.Body = 4, []byte(`{"v":4}`)
+	if err := st.ReviseTender(ctx, after, nil); !errors.Is(err, store.ErrTenderDispatched) {
+		t.Fatalf("a change after dispatch: %v, want ErrTenderDispatched", err)
+	}
+	if got, _ := st.GetTender(ctx, "acme", "T-1"); got.Revision != 3 || string(got.Body) != `{"v":3}` {
+		t.Fatalf("the refused change changed the tender: %+v", got)
+	}
+	if hist, _ := st.TenderRevisions(ctx, "acme", "T-1"); len(hist) != 2 || hist[1].Revision != 2 || string(hist[1].Body) != `{"v":2}` {
+		t.Fatalf("history: %+v", hist)
+	}
+}
+
+// testTenderCancel: a cancel marks the tender once (a second keeps the
+// first's time and actor); a cancelled tender takes no change and no
+// dispatch.
+func testTenderCancel(t *testing.T, e storetest.Engine) {
+	st := e.Open(t)
+	if err := st.CreateTender(ctx, store.Tender{Client: "acme", ID: "T-1", Carrier: "c", Purpose: "original", Body: []byte(`{}`),
+		Answer: "accept", Created: cmdT0}, nil); err != nil {
+		t.Fatal(err)
+	}
+	at := cmdT0.Add(time.Minute)
+	got, done, err := st.CancelTender(ctx, "acme", "T-1", "urn:fifthwheel:client:acme", at)
+	if err != nil || !done || !got.Cancelled.Equal(at) || got.CancelledBy != "urn:fifthwheel:client:acme" || got.Revision != 1 {
+		t.Fatalf("cancel: %+v, %v, %v", got, done, err)
+	}
+	got, done, err = st.CancelTender(ctx, "acme", "T-1", "urn:fifthwheel:client:other", at.Add(time.Minute))
+	if err != nil || done || !got.Cancelled.Equal(at) || got.CancelledBy != "urn:fifthwheel:client:acme" {
+		t.Fatalf("second cancel: %+v, %v, %v", got, done, err)
+	}
+	if _, _, err := st.CancelTender(ctx, "acme", "T-9", "x", at); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("cancel of an unknown tender: %v", err)
+	}
+	if _, _, err := st.CancelTender(ctx, "globex", "T-1", "x", at); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("cancel of another client's tender: %v", err)
+	}
+	if err := st.ReviseTender(ctx, store.Tender{Client: "acme", ID: "T-1", Carrier: "c", Purpose: "change", Body: []byte(`{}`),
+		Answer: "accept", Revision: 2, Updated: at}, nil); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a change of a cancelled tender: %v, want ErrConflict", err)
+	}
+	if err := st.CreateCommand(ctx, tenderDispatch("d-1", "TRK-1", "acme", "T-1", 1), "acme", "requested", nil); !errors.Is(err, store.ErrTenderChanged) {
+		t.Fatalf("a dispatch of a cancelled tender: %v, want ErrTenderChanged", err)
+	}
+}
+
+// testTenderCommands: a tender's commands are its client's dispatches of
+// it and the commands carrying its id on those vehicles, not another
+// client's tender of the same id.
+func testTenderCommands(t *testing.T, e storetest.Engine) {
+	st := e.Open(t)
+	mustCreate(t, st, tenderDispatch("c1", "TRK-1", "acme", "T-1", 0))
+	ru := newCmd("c2", "TRK-1", "acme-freight")
+	ru.TenderID, ru.RequestedBy = "T-1", "urn:fifthwheel:client:acme-ops"
+	mustCreate(t, st, ru)
+	mustCreate(t, st, tenderDispatch("c3", "TRK-2", "globex", "T-1", 0))
+	other := newCmd("c4", "TRK-1", "acme-freight")
+	other.TenderID = "T-9"
+	mustCreate(t, st, other)
+	ids := func(cs []store.Command) (out []string) {
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	if cs, err := st.TenderCommands(ctx, "acme", "T-1", "", 0); err != nil || !slices.Equal(ids(cs), []string{"c1", "c2"}) {
+		t.Fatalf("TenderCommands = %v, %v; want [c1 c2]", ids(cs), err)
+	}
+	if cs, err := st.TenderCommands(ctx, "acme", "T-1", "c1", 1); err != nil || !slices.Equal(ids(cs), []string{"c2"}) {
+		t.Fatalf("TenderCommands after c1 = %v, %v; want [c2]", ids(cs), err)
+	}
+	if cs, err := st.TenderCommands(ctx, "acme", "T-2", "", 0); err != nil || len(cs) != 0 {
+		t.Fatalf("TenderCommands of a tender without any = %v, %v", ids(cs), err)
+	}
+}
+
+// testTenderMigrationAgain: migration 0020 runs again on a store that has
+// it and keeps revisions, history and cancels.
+func testTenderMigrationAgain(t *testing.T, e storetest.Engine) {
+	cfg := e.New(t)
+	st, err := store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := store.Tender{Client: "acme", ID: "T-1", Carrier: "c", Purpose: "original", Body: []byte(`{}`), Answer: "accept", Created: cmdT0}
+	if err := st.CreateTender(ctx, tn, nil); err != nil {
+		t.Fatal(err)
+	}
+	tn.Purpose, tn.Revision, tn.Updated = "change", 2, cmdT0.Add(time.Minute)
+	if err := st.ReviseTender(ctx, tn, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.CancelTender(ctx, "acme", "T-1", "x", cmdT0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	storetest.Exec(t, cfg, `DELETE FROM schema_migrations WHERE version >= 20`, `DELETE FROM schema_migrations WHERE version >= 20`)
+	st = storetest.OpenConfig(t, cfg)
+	got, err := st.GetTender(ctx, "acme", "T-1")
+	if err != nil || got.Revision != 2 || got.Cancelled.IsZero() || !got.Updated.Equal(tn.Updated) {
+		t.Fatalf("tender after the migration ran again: %+v, %v", got, err)
+	}
+	if hist, err := st.TenderRevisions(ctx, "acme", "T-1"); err != nil || len(hist) != 1 {
+		t.Fatalf("history after the migration ran again: %+v, %v", hist, err)
+	}
+}
+
+// TestAttackDispatchRacingTenderChange: a dispatch made from revision 1
+// and a change to revision 2 of the same tender, from two store handles
+// (two replicas), race: exactly one wins on both engines, round after
+// round, so a truck never gets a superseded load and a change never
+// rewrites a dispatched one.
+func TestAttackDispatchRacingTenderChange(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, e storetest.Engine) {
+		cfg := e.New(t)
+		a := storetest.OpenConfig(t, cfg)
+		b := storetest.OpenConfig(t, cfg)
+		const rounds = 20
+		wins := map[string]int{}
+		for r := range rounds {
+			id := fmt.Sprintf("T-%02d", r)
+			if err := a.CreateTender(ctx, store.Tender{Client: "acme", ID: id, Carrier: "c", Purpose: "original", Body: []byte(`{}`),
+				Answer: "accept", Created: cmdT0}, nil); err != nil {
+				t.Fatal(err)
+			}
+			var dErr, cErr error
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				<-start
+				dErr = a.CreateCommand(ctx, tenderDispatch("d-"+id, "TRK-1", "acme", id, 1), "acme", "requested", nil)
+			}()
+			go func() {
+				defer wg.Done()
+				<-start
+				cErr = b.ReviseTender(ctx, store.Tender{Client: "acme", ID: id, Carrier: "c", Purpose: "change", Body: []byte(`{"v":2}`),
+					Answer: "accept", Revision: 2, Updated: cmdT0}, nil)
+			}()
+			close(start)
+			wg.Wait()
+			tn, _ := a.GetTender(ctx, "acme", id)
+			_, gerr := a.GetCommand(ctx, "d-"+id)
+			switch {
+			case dErr == nil && errors.Is(cErr, store.ErrTenderDispatched):
+				wins["dispatch"]++
+				if tn.Revision != 1 {
+					t.Fatalf("round %d: the dispatch won but the tender is at revision %d", r, tn.Revision)
+				}
+			case cErr == nil && errors.Is(dErr, store.ErrTenderChanged):
+				wins["change"]++
+				if tn.Revision != 2 || !errors.Is(gerr, store.ErrNotFound) {
+					t.Fatalf("round %d: the change won but the tender is at %d and the dispatch is %v", r, tn.Revision, gerr)
+				}
+			default:
+				t.Fatalf("round %d: dispatch %v, change %v: want exactly one to win", r, dErr, cErr)
+			}
+		}
+		t.Logf("wins over %d rounds: %v", rounds, wins)
+	})
 }
 
 // testCommandMigrationAgain: migration 0010 runs again on a store that has

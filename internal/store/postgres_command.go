@@ -34,7 +34,7 @@ func (s *pgStore) CreateTender(ctx context.Context, t Tender, idem *IdempotencyR
 				return err
 			}
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO tenders(client,id,carrier,purpose,body,answer,reasons,created) VALUES($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING`,
+		tag, err := tx.Exec(ctx, `INSERT INTO tenders(client,id,carrier,purpose,body,answer,reasons,created,revision,updated) VALUES($1,$2,$3,$4,$5,$6,$7,$8,1,$8) ON CONFLICT DO NOTHING`,
 			t.Client, t.ID, t.Carrier, t.Purpose, nonNil(t.Body), t.Answer, encodeList(t.Reasons), t.Created.UTC())
 		if err != nil {
 			return err
@@ -47,19 +47,121 @@ func (s *pgStore) CreateTender(ctx context.Context, t Tender, idem *IdempotencyR
 }
 
 func (s *pgStore) GetTender(ctx context.Context, client, id string) (Tender, error) {
-	var t Tender
-	var reasons []byte
-	err := s.pool.QueryRow(ctx, `SELECT client,id,carrier,purpose,body,answer,reasons,created FROM tenders WHERE client=$1 AND id=$2`, client, id).
-		Scan(&t.Client, &t.ID, &t.Carrier, &t.Purpose, &t.Body, &t.Answer, &reasons, &t.Created)
+	t, err := scanPgTender(s.pool.QueryRow(ctx, `SELECT `+pgTenderCols+` FROM tenders WHERE client=$1 AND id=$2`, client, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Tender{}, fmt.Errorf("%w: tender %s of %s", ErrNotFound, id, client)
 	}
-	if err != nil {
+	return t, err
+}
+
+const pgTenderCols = `client,id,carrier,purpose,body,answer,reasons,created,revision,updated,cancelled,cancelled_by`
+
+func scanPgTender(r pgx.Row) (Tender, error) {
+	var t Tender
+	var reasons []byte
+	var updated, cancelled *time.Time
+	if err := r.Scan(&t.Client, &t.ID, &t.Carrier, &t.Purpose, &t.Body, &t.Answer, &reasons, &t.Created, &t.Revision, &updated,
+		&cancelled, &t.CancelledBy); err != nil {
 		return Tender{}, err
 	}
 	t.Created = t.Created.UTC()
+	t.Updated = t.Created
+	if updated != nil {
+		t.Updated = updated.UTC()
+	}
+	t.Revision = max(t.Revision, 1)
+	t.Cancelled = zeroIfNil(cancelled)
+	var err error
 	t.Reasons, err = decodeList(reasons)
 	return t, err
+}
+
+// ReviseTender locks the tender's row first (FOR UPDATE), so a dispatch
+// of it (CreateCommand reads it FOR SHARE) either committed before, and
+// the check for its command below sees it, or waits and then sees the new
+// revision (migration 0020).
+func (s *pgStore) ReviseTender(ctx context.Context, t Tender, idem *IdempotencyRecord) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		cur, err := scanPgTender(tx.QueryRow(ctx, `SELECT `+pgTenderCols+` FROM tenders WHERE client=$1 AND id=$2 FOR UPDATE`, t.Client, t.ID))
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("%w: tender %s of %s", ErrNotFound, t.ID, t.Client)
+		case err != nil:
+			return err
+		case !cur.Cancelled.IsZero():
+			return fmt.Errorf("%w: tender %s of %s is cancelled", ErrConflict, t.ID, t.Client)
+		case cur.Revision != t.Revision-1:
+			return fmt.Errorf("%w: tender %s of %s is at revision %d", ErrConflict, t.ID, t.Client, cur.Revision)
+		}
+		var dispatched bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS(SELECT 1 FROM commands WHERE tender_id=$1 AND requested_by=$2 AND type='dispatch')`,
+			t.ID, t.Client).Scan(&dispatched); err != nil {
+			return err
+		}
+		if dispatched {
+			return fmt.Errorf("%w: tender %s of %s", ErrTenderDispatched, t.ID, t.Client)
+		}
+		if idem != nil {
+			if err := pgPutIdem(ctx, tx, *idem); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO tender_revisions(client,id,revision,purpose,body,answer,reasons,stored) VALUES($1,$2,$3,$4,$5,$6,$7,$8)`,
+			cur.Client, cur.ID, cur.Revision, cur.Purpose, nonNil(cur.Body), cur.Answer, encodeList(cur.Reasons), cur.Updated.UTC()); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE tenders SET purpose=$1, body=$2, answer=$3, reasons=$4, revision=$5, updated=$6 WHERE client=$7 AND id=$8`,
+			t.Purpose, nonNil(t.Body), t.Answer, encodeList(t.Reasons), t.Revision, t.Updated.UTC(), t.Client, t.ID)
+		return err
+	})
+}
+
+func (s *pgStore) CancelTender(ctx context.Context, client, id, by string, at time.Time) (Tender, bool, error) {
+	var (
+		t    Tender
+		done bool
+	)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE tenders SET cancelled=$1, cancelled_by=$2 WHERE client=$3 AND id=$4 AND cancelled IS NULL`,
+			at.UTC(), by, client, id)
+		if err != nil {
+			return err
+		}
+		done = tag.RowsAffected() == 1
+		t, err = scanPgTender(tx.QueryRow(ctx, `SELECT `+pgTenderCols+` FROM tenders WHERE client=$1 AND id=$2`, client, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: tender %s of %s", ErrNotFound, id, client)
+		}
+		return err
+	})
+	if err != nil {
+		return Tender{}, false, err
+	}
+	return t, done, nil
+}
+
+func (s *pgStore) TenderRevisions(ctx context.Context, client, id string) ([]Tender, error) {
+	rows, err := s.pool.Query(ctx, `SELECT r.client,r.id,t.carrier,r.purpose,r.body,r.answer,r.reasons,t.created,r.revision,r.stored,NULL::timestamptz,''
+		FROM tender_revisions r JOIN tenders t ON t.client=r.client AND t.id=r.id WHERE r.client=$1 AND r.id=$2 ORDER BY r.revision`, client, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Tender
+	for rows.Next() {
+		t, err := scanPgTender(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func (s *pgStore) TenderCommands(ctx context.Context, client, id, after string, limit int) ([]Command, error) {
+	return s.queryCommands(ctx, `SELECT `+pgCommandCols+` FROM commands WHERE tender_id=$1 AND id>$2
+		AND vehicle_id IN (SELECT vehicle_id FROM commands WHERE tender_id=$1 AND requested_by=$3 AND type='dispatch')
+		ORDER BY id LIMIT $4`, id, after, client, pageSize(limit))
 }
 
 const pgCommandCols = `id,vehicle_id,carrier,requested_by,type,tender_id,payload,risk_class,approvals_required,state,cmd_seq,nonce,issued_at,expires_at,created,updated,delivered_by,verdict,answer_reason`
@@ -82,6 +184,21 @@ func scanPgCommand(r pgx.Row) (Command, error) {
 
 func (s *pgStore) CreateCommand(ctx context.Context, c Command, actor, reason string, idem *IdempotencyRecord) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if c.TenderRevision > 0 {
+			// FOR SHARE: a change or cancel of the tender (which updates
+			// its row) waits for this commit, or this waits for theirs and
+			// reads their revision (migration 0020).
+			var rev int64
+			var cancelled *time.Time
+			err := tx.QueryRow(ctx, `SELECT revision, cancelled FROM tenders WHERE client=$1 AND id=$2 FOR SHARE`, c.RequestedBy, c.TenderID).
+				Scan(&rev, &cancelled)
+			if errors.Is(err, pgx.ErrNoRows) || (err == nil && (max(rev, 1) != c.TenderRevision || cancelled != nil)) {
+				return fmt.Errorf("%w: tender %s of %s", ErrTenderChanged, c.TenderID, c.RequestedBy)
+			}
+			if err != nil {
+				return err
+			}
+		}
 		if idem != nil {
 			if err := pgPutIdem(ctx, tx, *idem); err != nil {
 				return err

@@ -43,8 +43,8 @@ func nonNil(b []byte) []byte {
 
 func (s *sqliteStore) CreateTender(ctx context.Context, t Tender, idem *IdempotencyRecord) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO tenders(client,id,carrier,purpose,body,answer,reasons,created_us) VALUES(?,?,?,?,?,?,?,?)`,
-			t.Client, t.ID, t.Carrier, t.Purpose, nonNil(t.Body), t.Answer, encodeList(t.Reasons), t.Created.UnixMicro())
+		_, err := tx.Exec(`INSERT INTO tenders(client,id,carrier,purpose,body,answer,reasons,created_us,revision,updated_us) VALUES(?,?,?,?,?,?,?,?,1,?)`,
+			t.Client, t.ID, t.Carrier, t.Purpose, nonNil(t.Body), t.Answer, encodeList(t.Reasons), t.Created.UnixMicro(), t.Created.UnixMicro())
 		if isUniqueViolation(err) {
 			return fmt.Errorf("%w: tender %s of %s exists", ErrConflict, t.ID, t.Client)
 		}
@@ -56,20 +56,121 @@ func (s *sqliteStore) CreateTender(ctx context.Context, t Tender, idem *Idempote
 }
 
 func (s *sqliteStore) GetTender(ctx context.Context, client, id string) (Tender, error) {
-	var t Tender
-	var reasons string
-	var us int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT client,id,carrier,purpose,body,answer,reasons,created_us FROM tenders WHERE client=? AND id=?`, client, id).
-		Scan(&t.Client, &t.ID, &t.Carrier, &t.Purpose, &t.Body, &t.Answer, &reasons, &us)
+	t, err := scanSQLiteTender(s.rdb.QueryRowContext(ctx, `SELECT `+sqliteTenderCols+` FROM tenders WHERE client=? AND id=?`, client, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Tender{}, fmt.Errorf("%w: tender %s of %s", ErrNotFound, id, client)
 	}
-	if err != nil {
+	return t, err
+}
+
+const sqliteTenderCols = `client,id,carrier,purpose,body,answer,reasons,created_us,revision,updated_us,cancelled_us,cancelled_by`
+
+func scanSQLiteTender(sc interface{ Scan(...any) error }) (Tender, error) {
+	var t Tender
+	var reasons string
+	var created, updated int64
+	var cancelled sql.NullInt64
+	if err := sc.Scan(&t.Client, &t.ID, &t.Carrier, &t.Purpose, &t.Body, &t.Answer, &reasons, &created, &t.Revision, &updated,
+		&cancelled, &t.CancelledBy); err != nil {
 		return Tender{}, err
 	}
-	t.Created = time.UnixMicro(us).UTC()
+	t.Created = time.UnixMicro(created).UTC()
+	t.Updated = t.Created
+	if updated != 0 {
+		t.Updated = time.UnixMicro(updated).UTC()
+	}
+	t.Revision = max(t.Revision, 1)
+	t.Cancelled = timeOrZero(cancelled)
+	var err error
 	t.Reasons, err = decodeList([]byte(reasons))
 	return t, err
+}
+
+func (s *sqliteStore) ReviseTender(ctx context.Context, t Tender, idem *IdempotencyRecord) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		cur, err := scanSQLiteTender(tx.QueryRow(`SELECT `+sqliteTenderCols+` FROM tenders WHERE client=? AND id=?`, t.Client, t.ID))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("%w: tender %s of %s", ErrNotFound, t.ID, t.Client)
+		case err != nil:
+			return err
+		case !cur.Cancelled.IsZero():
+			return fmt.Errorf("%w: tender %s of %s is cancelled", ErrConflict, t.ID, t.Client)
+		case cur.Revision != t.Revision-1:
+			return fmt.Errorf("%w: tender %s of %s is at revision %d", ErrConflict, t.ID, t.Client, cur.Revision)
+		}
+		var n int
+		if err := tx.QueryRow(`SELECT count(*) FROM commands WHERE tender_id=? AND requested_by=? AND type='dispatch'`, t.ID, t.Client).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: tender %s of %s", ErrTenderDispatched, t.ID, t.Client)
+		}
+		if _, err := tx.Exec(`INSERT INTO tender_revisions(client,id,revision,purpose,body,answer,reasons,stored_us) VALUES(?,?,?,?,?,?,?,?)`,
+			cur.Client, cur.ID, cur.Revision, cur.Purpose, nonNil(cur.Body), cur.Answer, encodeList(cur.Reasons), cur.Updated.UnixMicro()); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE tenders SET purpose=?, body=?, answer=?, reasons=?, revision=?, updated_us=? WHERE client=? AND id=?`,
+			t.Purpose, nonNil(t.Body), t.Answer, encodeList(t.Reasons), t.Revision, t.Updated.UnixMicro(), t.Client, t.ID); err != nil {
+			return err
+		}
+		if idem == nil {
+			return nil
+		}
+		return sqlitePutIdem(tx, *idem)
+	})
+}
+
+func (s *sqliteStore) CancelTender(ctx context.Context, client, id, by string, at time.Time) (Tender, bool, error) {
+	var (
+		t    Tender
+		done bool
+	)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE tenders SET cancelled_us=?, cancelled_by=? WHERE client=? AND id=? AND cancelled_us IS NULL`,
+			at.UnixMicro(), by, client, id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		done = n == 1
+		t, err = scanSQLiteTender(tx.QueryRow(`SELECT `+sqliteTenderCols+` FROM tenders WHERE client=? AND id=?`, client, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: tender %s of %s", ErrNotFound, id, client)
+		}
+		return err
+	})
+	if err != nil {
+		return Tender{}, false, err
+	}
+	return t, done, nil
+}
+
+func (s *sqliteStore) TenderRevisions(ctx context.Context, client, id string) ([]Tender, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT r.client,r.id,t.carrier,r.purpose,r.body,r.answer,r.reasons,t.created_us,r.revision,r.stored_us,NULL,''
+		FROM tender_revisions r JOIN tenders t ON t.client=r.client AND t.id=r.id WHERE r.client=? AND r.id=? ORDER BY r.revision`, client, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Tender
+	for rows.Next() {
+		t, err := scanSQLiteTender(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqliteStore) TenderCommands(ctx context.Context, client, id, after string, limit int) ([]Command, error) {
+	return s.queryCommands(ctx, `SELECT `+sqliteCommandCols+` FROM commands WHERE tender_id=? AND id>?
+		AND vehicle_id IN (SELECT vehicle_id FROM commands WHERE tender_id=? AND requested_by=? AND type='dispatch')
+		ORDER BY id LIMIT ?`, id, after, id, client, pageSize(limit))
 }
 
 const sqliteCommandCols = `id,vehicle_id,carrier,requested_by,type,tender_id,payload,risk_class,approvals_required,state,cmd_seq,nonce,issued_us,expires_us,created_us,updated_us,delivered_by,verdict,answer_reason`
@@ -90,6 +191,17 @@ func scanSQLiteCommand(sc interface{ Scan(...any) error }) (Command, error) {
 
 func (s *sqliteStore) CreateCommand(ctx context.Context, c Command, actor, reason string, idem *IdempotencyRecord) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
+		if c.TenderRevision > 0 { // one writer: nothing changes the tender before the commit
+			var rev int64
+			var cancelled sql.NullInt64
+			err := tx.QueryRow(`SELECT revision, cancelled_us FROM tenders WHERE client=? AND id=?`, c.RequestedBy, c.TenderID).Scan(&rev, &cancelled)
+			if errors.Is(err, sql.ErrNoRows) || (err == nil && (max(rev, 1) != c.TenderRevision || cancelled.Valid)) {
+				return fmt.Errorf("%w: tender %s of %s", ErrTenderChanged, c.TenderID, c.RequestedBy)
+			}
+			if err != nil {
+				return err
+			}
+		}
 		_, err := tx.Exec(`INSERT INTO commands(id,vehicle_id,carrier,requested_by,type,tender_id,payload,risk_class,approvals_required,state,expires_us,created_us,updated_us)
 			VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`, c.ID, c.Vehicle, c.Carrier, c.RequestedBy, c.Type, c.TenderID, nonNil(c.Payload), c.RiskClass,
 			c.ApprovalsRequired, c.State, c.ExpiresAt.UnixMicro(), c.CreatedAt.UnixMicro(), c.CreatedAt.UnixMicro())

@@ -26,6 +26,9 @@ import (
 type Store interface {
 	CreateTender(ctx context.Context, t store.Tender, idem *store.IdempotencyRecord) error
 	GetTender(ctx context.Context, client, id string) (store.Tender, error)
+	ReviseTender(ctx context.Context, t store.Tender, idem *store.IdempotencyRecord) error
+	CancelTender(ctx context.Context, client, id, by string, at time.Time) (store.Tender, bool, error)
+	TenderCommands(ctx context.Context, client, id, after string, limit int) ([]store.Command, error)
 	GetVehicle(ctx context.Context, id string) (store.Vehicle, error)
 	ListCommands(ctx context.Context, f store.CommandFilter) ([]store.Command, error)
 	CommandTransitions(ctx context.Context, id string) ([]store.CommandTransition, error)

@@ -213,6 +213,8 @@ func (a *API) dispatch(q *req) answer {
 		return answer{err: notFound("no such tender")}
 	case err != nil:
 		return answer{err: unavailable(err)}
+	case !t.Cancelled.IsZero():
+		return answer{err: problem.New(http.StatusConflict, codes.TenderNotAccepted, "the tender was cancelled: only an accepted tender is dispatched")}
 	case t.Answer != AnswerAccept:
 		return answer{err: problem.New(http.StatusConflict, codes.TenderNotAccepted, "the tender was declined: only an accepted tender is dispatched")}
 	case t.Carrier != v.Carrier:
@@ -224,8 +226,8 @@ func (a *API) dispatch(q *req) answer {
 	}
 	p := Payload{TenderID: t.ID, Stops: stopsOf(&tender), Waypoints: d.Route.points()}
 	return a.create(q, command.Request{Vehicle: v.ID, Carrier: v.Carrier, RequestedBy: q.caller.Principal, Type: command.TypeDispatch,
-		TenderID: t.ID, HazmatLines: len(tender.Hazmat), GrossKg: *tender.Weights.GrossKg, Handoffs: d.Route.handoffs(), RiskScore: q.caller.Risk,
-		TTL: a.ttl(d.ExpiresAt)},
+		TenderID: t.ID, TenderRevision: t.Revision, HazmatLines: len(tender.Hazmat), GrossKg: *tender.Weights.GrossKg, Handoffs: d.Route.handoffs(),
+		RiskScore: q.caller.Risk, TTL: a.ttl(d.ExpiresAt)},
 		p, 1)
 }
 

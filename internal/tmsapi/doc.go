@@ -46,13 +46,36 @@
 //
 // # Tender answers
 //
-// A well-formed tender is stored and answered accept or decline (EDI 990
-// in spirit) with reasons: respond_by_passed (respond_by is not in the
-// future), no_carrier (the caller has no carrier), scac_mismatch (the
+// A well-formed original is stored and answered accept or decline (EDI
+// 990 in spirit) with reasons: respond_by_passed (respond_by is not in
+// the future), no_carrier (the caller has no carrier), scac_mismatch (the
 // tender's carrier SCAC is not the caller's carrier's: a carrier's SCAC is
-// its carrier id in upper case), unknown_tender (a change or cancel of a
-// tender this client never sent). A change or cancel of a stored tender is
-// 409 tender_conflict in this version.
+// its carrier id in upper case). An original with a stored id is 409
+// tender_conflict.
+//
+// A change or a cancel acts on the client's stored tender of the same id
+// (EDI 204 purpose 04 and 01). Tenders are their client's: a change or
+// cancel of another client's or carrier's tender is 404 not_found,
+// exactly as one of an id never sent (it once was a decline with reason
+// unknown_tender, a reason no longer given and never reused).
+//
+//   - A change replaces the tender with its next revision (the replaced
+//     one is kept, store.TenderRevisions) and is answered by the rules of
+//     an original, as long as no command was made from the tender. Once
+//     one was, the change is 409 tender_change_after_dispatch: the load's
+//     content reached, or is on its way to, a truck, and only a cancel and
+//     a new tender, or a route update, can change what the truck does. The
+//     store decides a change racing a dispatch once (store.ErrTenderDispatched,
+//     store.ErrTenderChanged): a truck never gets a superseded revision.
+//   - A cancel marks the tender cancelled (it is never dispatched or
+//     changed after) and cancels each of its commands not yet delivered
+//     through package command's Cancel, the caller as the actor. Of a
+//     cancel racing a delivery the store's conditional transition decides
+//     once; a command delivered or executed is reported as it is
+//     (command_in_progress, possibly_executed), never as undone: the load
+//     is in progress and is handled operationally. A cancel of a cancelled
+//     tender answers already_cancelled (200) and cancels what an
+//     interrupted first cancel left.
 //
 // # Route revisions
 //

@@ -54,6 +54,12 @@ const (
 	// period.
 	MaxRouteScan = 20000
 
+	// MaxTenderCommands bounds how many commands of one tender a cancel
+	// reads (its dispatches and their route updates): a tender with more
+	// answers 503 rather than a cancel that missed some (fail closed); a
+	// re-route an hour for a month is far below it.
+	MaxTenderCommands = 20000
+
 	// MaxRespondBy bounds how far ahead a tender's respond_by may be.
 	MaxRespondBy = 30 * 24 * time.Hour
 )

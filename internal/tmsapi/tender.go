@@ -84,15 +84,23 @@ const (
 	PurposeCancel   = "cancel"
 )
 
-// The answers, and the decline reasons (package doc).
+// The answers, and the reasons (package doc).
 const (
-	AnswerAccept  = "accept"
-	AnswerDecline = "decline"
+	AnswerAccept    = "accept"
+	AnswerDecline   = "decline"
+	AnswerCancelled = "cancelled" // the answer to a cancel
 
 	DeclineRespondByPassed = "respond_by_passed"
 	DeclineNoCarrier       = "no_carrier"
 	DeclineSCACMismatch    = "scac_mismatch"
-	DeclineUnknownTender   = "unknown_tender"
+	// DeclineUnknownTender is no longer given: a change or cancel of an
+	// unknown tender is 404 not_found. Kept so that it is never reused.
+	DeclineUnknownTender = "unknown_tender"
+
+	// The reasons of a cancel's answer.
+	ReasonCommandCancelled  = "command_cancelled"   // a command of the tender was cancelled before delivery
+	ReasonCommandInProgress = "command_in_progress" // delivered or executed: not undone, handle it operationally
+	ReasonAlreadyCancelled  = "already_cancelled"   // the tender was cancelled before
 )
 
 // TenderAnswer is the answer to a tender, an EDI 990 in spirit.
@@ -103,12 +111,33 @@ type TenderAnswer struct {
 	Reasons     []Reason  `json:"reasons"`
 	Carrier     string    `json:"carrier,omitempty"`
 	RespondedAt time.Time `json:"responded_at"`
+	// Revision is the tender's revision the answer is about: 1 for an
+	// original, +1 per change.
+	Revision int64 `json:"revision,omitzero"`
+	// CancelledAt is when the tender was cancelled (a cancel's answer).
+	CancelledAt time.Time `json:"cancelled_at,omitzero"`
+	// Commands are the tender's commands as a cancel left them.
+	Commands []TenderCommand `json:"commands,omitempty"`
 }
 
-// Reason is why a tender was declined.
+// Reason is why a tender was declined, or what a cancel did.
 type Reason struct {
 	Code   string `json:"code"`
 	Detail string `json:"detail"`
+	// CommandID names the command a cancel's reason is about.
+	CommandID string `json:"command_id,omitempty"`
+}
+
+// TenderCommand is one command of a cancelled tender: its state after the
+// cancel, whether this cancel cancelled it, and whether it may have
+// executed (then it was not undone).
+type TenderCommand struct {
+	ID               string `json:"id"`
+	VehicleID        string `json:"vehicle_id"`
+	Type             string `json:"type"`
+	State            string `json:"state"`
+	Cancelled        bool   `json:"cancelled"`
+	PossiblyExecuted bool   `json:"possibly_executed"`
 }
 
 var (
@@ -236,7 +265,8 @@ func (t *Tender) check(now time.Time) string {
 // SCACOf is a carrier's SCAC: its carrier id in upper case (package doc).
 func SCACOf(carrier string) string { return strings.ToUpper(carrier) }
 
-// tender serves POST /v1/tenders.
+// tender serves POST /v1/tenders: an original is stored and answered; a
+// change or cancel acts on the client's stored tender of the same id.
 func (a *API) tender(q *req) answer {
 	now := a.d.Now().UTC()
 	var t Tender
@@ -246,17 +276,29 @@ func (a *API) tender(q *req) answer {
 	if why := t.check(now); why != "" {
 		return answer{err: problem.New(http.StatusBadRequest, codes.TenderInvalid, why)}
 	}
-	ctx := q.r.Context()
-	_, err := a.d.Store.GetTender(ctx, q.client(), t.TenderID)
+	stored, err := a.d.Store.GetTender(q.r.Context(), q.client(), t.TenderID)
 	switch {
-	case err == nil:
-		return answer{err: problem.New(http.StatusConflict, codes.TenderConflict,
-			"a tender with this id exists; changes and cancels of a stored tender are not supported in this version")}
-	case !errors.Is(err, store.ErrNotFound):
+	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return answer{err: unavailable(err)}
+	case t.Purpose == PurposeOriginal && err == nil:
+		return answer{err: problem.New(http.StatusConflict, codes.TenderConflict,
+			"a tender with this id exists: send purpose change or cancel to act on it")}
+	case t.Purpose == PurposeOriginal:
+		return a.tenderOriginal(q, &t, now)
+	case err != nil || stored.Carrier != q.caller.Carrier:
+		// Tenders are the client's: another client's (another carrier's)
+		// tender of this id is not found, exactly as an unknown one.
+		return answer{err: notFound("no such tender")}
+	case t.Purpose == PurposeChange:
+		return a.tenderChange(q, &t, stored, now)
 	}
+	return a.tenderCancel(q, stored, now)
+}
+
+// judge answers t by the rules every original and change is answered by.
+func (a *API) judge(q *req, t *Tender, now time.Time, revision int64) TenderAnswer {
 	ans := TenderAnswer{TenderID: t.TenderID, Purpose: t.Purpose, Answer: AnswerAccept, Reasons: []Reason{},
-		Carrier: q.caller.Carrier, RespondedAt: now}
+		Carrier: q.caller.Carrier, RespondedAt: now, Revision: revision}
 	decline := func(code, detail string) { ans.Reasons = append(ans.Reasons, Reason{Code: code, Detail: detail}) }
 	if !t.RespondBy.After(now) {
 		decline(DeclineRespondByPassed, "respond_by has passed")
@@ -267,23 +309,43 @@ func (a *API) tender(q *req) answer {
 	case SCACOf(q.caller.Carrier) != t.Carrier.SCAC:
 		decline(DeclineSCACMismatch, "carrier.scac is not the caller's carrier's SCAC")
 	}
-	if t.Purpose != PurposeOriginal {
-		decline(DeclineUnknownTender, "a "+t.Purpose+" names a tender this client never sent")
-	}
 	if len(ans.Reasons) > 0 {
 		ans.Answer = AnswerDecline
 	}
-	reasons := make([]string, len(ans.Reasons))
-	for i, r := range ans.Reasons {
-		reasons[i] = r.Code
+	return ans
+}
+
+func reasonCodes(rs []Reason) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Code
 	}
+	return out
+}
+
+// tenderEvent is the event of an original's or a change's answer.
+func tenderEvent(q *req, t *Tender, ans TenderAnswer) event.Event {
+	code, verdict := codes.TenderAccepted, event.Accept
+	if ans.Answer == AnswerDecline {
+		code, verdict = codes.TenderDeclined, event.Reject
+	}
+	return event.Event{Class: event.ClassCommand, Activity: "tender", Severity: codes.SeverityOf(code, event.SeverityInfo),
+		Actor: q.caller.Principal, Resource: "tender:" + t.TenderID, Verdict: verdict, Code: code,
+		Attrs: map[string]any{"purpose": t.Purpose, "revision": ans.Revision, "carrier": q.caller.Carrier, "reasons": reasonCodes(ans.Reasons),
+			"hazmat_lines": len(t.Hazmat), "gross_kg": *t.Weights.GrossKg}}
+}
+
+// tenderOriginal stores a new tender and its answer (201).
+func (a *API) tenderOriginal(q *req, t *Tender, now time.Time) answer {
+	ctx := q.r.Context()
+	ans := a.judge(q, t, now, 1)
 	res := jsonAnswer(http.StatusCreated, ans, nil)
 	if res.err != nil {
 		return res
 	}
 	idem := &store.IdempotencyRecord{Client: q.client(), Key: q.key, RequestSHA256: q.sha, Status: res.status, Body: res.body, Created: now}
-	err = a.d.Store.CreateTender(ctx, store.Tender{Client: q.client(), ID: t.TenderID, Carrier: q.caller.Carrier, Purpose: t.Purpose,
-		Body: q.body, Answer: ans.Answer, Reasons: reasons, Created: now}, idem)
+	err := a.d.Store.CreateTender(ctx, store.Tender{Client: q.client(), ID: t.TenderID, Carrier: q.caller.Carrier, Purpose: t.Purpose,
+		Body: q.body, Answer: ans.Answer, Reasons: reasonCodes(ans.Reasons), Created: now}, idem)
 	switch {
 	case errors.Is(err, store.ErrIdempotencyKeyReused):
 		return answer{err: problem.New(http.StatusConflict, codes.IdempotencyKeyReused, "the Idempotency-Key was used for another request")}
@@ -295,14 +357,7 @@ func (a *API) tender(q *req) answer {
 	case err != nil:
 		return answer{err: unavailable(err)}
 	}
-	code, verdict := codes.TenderAccepted, event.Accept
-	if ans.Answer == AnswerDecline {
-		code, verdict = codes.TenderDeclined, event.Reject
-	}
 	res.stored = true
-	res.events = []event.Event{{Class: event.ClassCommand, Activity: "tender", Severity: codes.SeverityOf(code, event.SeverityInfo),
-		Actor: q.caller.Principal, Resource: "tender:" + t.TenderID, Verdict: verdict, Code: code,
-		Attrs: map[string]any{"purpose": t.Purpose, "carrier": q.caller.Carrier, "reasons": reasons, "hazmat_lines": len(t.Hazmat),
-			"gross_kg": *t.Weights.GrossKg}}}
+	res.events = []event.Event{tenderEvent(q, t, ans)}
 	return res
 }

@@ -24,8 +24,6 @@ func TestTenderAnswers(t *testing.T) {
 				"decline", []string{"respond_by_passed"}},
 			{"another carrier's SCAC", "T-SCAC", strings.Replace(tenderBody("T-SCAC", false, 100), `"ACME"`, `"GLOB"`, 1),
 				"decline", []string{"scac_mismatch"}},
-			{"a change of an unknown tender", "T-CHG", strings.Replace(tenderBody("T-CHG", false, 100), `"original"`, `"change"`, 1),
-				"decline", []string{"unknown_tender"}},
 		}
 		for _, tc := range cases {
 			r := e.do(call{caller: acmeDispatcher, path: "/v1/tenders", key: "k-" + tc.id, body: tc.body})
