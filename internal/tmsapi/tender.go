@@ -98,9 +98,9 @@ const (
 	DeclineUnknownTender = "unknown_tender"
 
 	// The reasons of a cancel's answer.
-	ReasonCommandCancelled  = "command_cancelled"   // a command of the tender was cancelled before delivery
-	ReasonCommandInProgress = "command_in_progress" // delivered or executed: not undone, handle it operationally
-	ReasonAlreadyCancelled  = "already_cancelled"   // the tender was cancelled before
+	ReasonCommandCancelled  = codes.CommandCancelled // a command of the tender was cancelled before delivery
+	ReasonCommandInProgress = "command_in_progress"  // delivered or executed: not undone, handle it operationally
+	ReasonAlreadyCancelled  = "already_cancelled"    // the tender was cancelled before
 )
 
 // TenderAnswer is the answer to a tender, an EDI 990 in spirit.
