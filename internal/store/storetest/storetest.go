@@ -13,8 +13,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,41 +75,7 @@ func SQLiteConfig(t testing.TB) store.Config {
 // dropped when the test ends.
 func PostgresConfig(t testing.TB) store.Config {
 	t.Helper()
-	if os.Getenv("FIFTHWHEEL_SKIP_POSTGRES") == "1" {
-		t.Skip("PostgreSQL engine skipped: FIFTHWHEEL_SKIP_POSTGRES=1")
-	}
-	base := os.Getenv("FIFTHWHEEL_TEST_POSTGRES")
-	if base == "" {
-		base = DefaultPostgresURL
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL is required for the store conformance suite and is not reachable (%v).\n"+
-			"Run `make test` (it starts or installs PostgreSQL), set FIFTHWHEEL_TEST_POSTGRES to a reachable URL, "+
-			"or set FIFTHWHEEL_SKIP_POSTGRES=1 to skip the PostgreSQL engine.", err)
-	}
-	defer conn.Close(ctx)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "fwtest_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create test schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop test schema %s: %v", schema, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop test schema %s: %v", schema, err)
-		}
-	})
+	base, schema := pgCreate(t, "SCHEMA", "DROP SCHEMA %s CASCADE")
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatalf("FIFTHWHEEL_TEST_POSTGRES: %v", err)
@@ -126,10 +94,24 @@ func PostgresConfig(t testing.TB) store.Config {
 // channel. The database is dropped when the test ends.
 func PostgresDatabaseConfig(t testing.TB) store.Config {
 	t.Helper()
+	base, db := pgCreate(t, "DATABASE", "DROP DATABASE %s WITH (FORCE)")
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("FIFTHWHEEL_TEST_POSTGRES: %v", err)
+	}
+	u.Path = "/" + db
+	return store.Config{URL: u.String()}
+}
+
+// pgCreate creates a uniquely named object of kind (SCHEMA, DATABASE) on
+// the test server and drops it with drop (a format taking its name) when
+// the test ends; it returns the server's base URL and the name.
+func pgCreate(t testing.TB, kind, drop string) (base, name string) {
+	t.Helper()
 	if os.Getenv("FIFTHWHEEL_SKIP_POSTGRES") == "1" {
 		t.Skip("PostgreSQL engine skipped: FIFTHWHEEL_SKIP_POSTGRES=1")
 	}
-	base := os.Getenv("FIFTHWHEEL_TEST_POSTGRES")
+	base = os.Getenv("FIFTHWHEEL_TEST_POSTGRES")
 	if base == "" {
 		base = DefaultPostgresURL
 	}
@@ -137,32 +119,29 @@ func PostgresDatabaseConfig(t testing.TB) store.Config {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
-		t.Fatalf("PostgreSQL is required for this test and is not reachable (%v); run `make test` or set FIFTHWHEEL_TEST_POSTGRES", err)
+		t.Fatalf("PostgreSQL is required for the store conformance suite and is not reachable (%v).\n"+
+			"Run `make test` (it starts or installs PostgreSQL), set FIFTHWHEEL_TEST_POSTGRES to a reachable URL, "+
+			"or set FIFTHWHEEL_SKIP_POSTGRES=1 to skip the PostgreSQL engine.", err)
 	}
 	defer conn.Close(ctx)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	db := "fwtest_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatalf("create test database: %v", err)
+	name = "fwtest_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE "+kind+" "+name); err != nil {
+		t.Fatalf("create test %s: %v", strings.ToLower(kind), err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		c, err := pgx.Connect(ctx, base)
 		if err != nil {
-			t.Errorf("drop test database %s: %v", db, err)
+			t.Errorf("drop test %s %s: %v", strings.ToLower(kind), name, err)
 			return
 		}
 		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE "+db+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database %s: %v", db, err)
+		if _, err := c.Exec(ctx, fmt.Sprintf(drop, name)); err != nil {
+			t.Errorf("drop test %s %s: %v", strings.ToLower(kind), name, err)
 		}
 	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("FIFTHWHEEL_TEST_POSTGRES: %v", err)
-	}
-	u.Path = "/" + db
-	return store.Config{URL: u.String()}
+	return base, name
 }
