@@ -615,6 +615,9 @@ type truckOptions struct {
 	// telemetryAcked, if set, is told of each telemetry frame the gateway
 	// acknowledged (agent.Deps.OnTelemetryAcked).
 	telemetryAcked func(agent.TelemetryAck)
+	// dial, if set, dials the truck's connections (agent.Deps.DialContext):
+	// a link the test can cut.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // startTruck issues id's certificate and registers its frame key with the
@@ -679,7 +682,7 @@ func startTruck(t testing.TB, gw *gateway, id string, o truckOptions) *truck {
 	tr.ident = agent.Identity{Chain: chain, TLSKey: cred.PrivateKey.(crypto.Signer), FrameKey: key.priv, FrameKID: key.kid}
 	tr.cfg = cfg
 	tr.deps = agent.Deps{SafeStater: stopsAtOnce{}, OnEvent: onEvent, CommandHandler: o.commands,
-		OnTelemetryAcked: o.telemetryAcked, Log: slog.New(slog.DiscardHandler)}
+		OnTelemetryAcked: o.telemetryAcked, DialContext: o.dial, Log: slog.New(slog.DiscardHandler)}
 	tr.run()
 	ready := func() bool { return tr.a.Status().Connected }
 	if o.untilResumed {

@@ -231,8 +231,9 @@ After the run, --check exits 1, listing each reason, if an SLA row fails
 it measured nothing: a blackout must yield a stop from cruise, a comm_lost
 detection and a checked blackout; each sensor fault a finding of its kind
 on a truck with it), if fewer trucks were driving when the scenario started
-than expected (all but those skewed past ±5s), or if the scenario never
-started. A row whose kind of fault was not configured and that has no
+than expected (all but those skewed past ±5s), if a truck's AV stack ran a
+command it had run before (a duplicate execution: exactly once is the
+agent's promise), or if the scenario never started. A row whose kind of fault was not configured and that has no
 samples is "n/a".`,
 		Example: `  # 1,000 trucks against 'fifthwheel serve --dev --data ./fw-data';
   # 10 % black out 20 s into the scenario for 10 s

@@ -43,8 +43,10 @@ pending_approval until two simulated approvers (distinct TMS clients with
 role approver, neither the requester) POST /v1/commands/{id}/approvals; the
 run checks that one approval is not enough and that the truck got the
 command only after both. Every --retry-every-th load re-POSTs its dispatch
-with the same Idempotency-Key and checks the same command came back and was
-delivered once. Every --route-update-every-th standard load, once accepted,
+with the same Idempotency-Key at once and again after the truck's answer,
+and checks that the original answer came back both times (the same command,
+no new one). That the truck ran each command once is the fleet's figure:
+'sim fleet' reports duplicate executions, and --check fails on any. Every --route-update-every-th standard load, once accepted,
 is re-routed (POST /v1/vehicles/{id}/route with If-Match "1" and the load's
 tender_id): it waits for one approval, the first approver gives it, and the
 truck must accept it; a 412 (the truck was dispatched another load
@@ -97,7 +99,7 @@ gateway rather than the budget, start it with the budget raised, e.g.
 	fs.StringVar(&o.carrier, "carrier", sim.DefaultTMSCarrier, "the `CARRIER` of the clients and trucks")
 	fs.Float64Var(&o.rate, "rate", 5, "start `R` loads a second")
 	fs.Float64Var(&o.hazmat, "hazmat-fraction", 0.2, "the `FRACTION` of loads that carry hazmat (two approvals)")
-	fs.IntVar(&o.retryEvery, "retry-every", sim.DefaultTMSRetryEvery, "re-POST every `N`-th load's dispatch with the same Idempotency-Key (0: never)")
+	fs.IntVar(&o.retryEvery, "retry-every", sim.DefaultTMSRetryEvery, "re-POST every `N`-th load's dispatch with the same Idempotency-Key, at once and after the truck's answer (0: never)")
 	fs.IntVar(&o.routeEvery, "route-update-every", sim.DefaultTMSRouteUpdateEvery, "re-route every `N`-th standard load once accepted (one approval; 0: never)")
 	fs.DurationVar(&o.duration, "duration", time.Minute, "start loads for `D`")
 	fs.DurationVar(&o.poll, "poll", sim.DefaultTMSPoll, "GET the command every `D` until final")

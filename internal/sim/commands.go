@@ -29,9 +29,12 @@ type commandStack struct {
 }
 
 // HandleCommand decides by the rule. The agent has verified the command
-// (pinned command key, addressee, cmd_seq, expiry) and calls this at most
-// once per command, ever.
+// (pinned command key, addressee, cmd_seq, expiry) and promises to call
+// this at most once per command, ever (its executed-command log); the
+// truck counts its runs per command id, so a run that breaks the promise
+// shows in the report (Vehicle.DuplicateExecutions) and fails --check.
 func (s commandStack) HandleCommand(_ context.Context, c agent.Command) agent.Answer {
+	s.v.executed(c.ID)
 	if slices.Contains(s.rule.Reject, c.Type) {
 		s.v.cmdRejected.Add(1)
 		return agent.Reject(codes.CommandInfeasible, "the simulated truck declines "+string(c.Type)+" commands")
@@ -107,5 +110,23 @@ func (v *vehicle) reportStop(ctx context.Context, tender string, st frame.Stop, 
 		v.stopsRefused.Add(1)
 	default:
 		v.stopsUnanswered.Add(1)
+	}
+}
+
+// executed counts one run of the AV stack's handler for command id; a
+// second run of the same command is a duplicate execution.
+func (v *vehicle) executed(id string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.runs == nil {
+		v.runs = map[string]int{}
+	}
+	v.runs[id]++
+	if v.runs[id] == 1 {
+		return
+	}
+	v.cmdDuplicates.Add(1)
+	if v.runs[id] == 2 && len(v.dupIDs) < maxDuplicateIDsKept {
+		v.dupIDs = append(v.dupIDs, id)
 	}
 }

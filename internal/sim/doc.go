@@ -41,7 +41,11 @@
 // whose kind of fault was not configured is n/a. Report.CheckFailures
 // adds a scenario that never started and trucks not driving when it did.
 // Config.ScenarioProblems names the faults a scenario cannot show (before
-// it runs); New refuses those that cannot happen at all.
+// it runs); New refuses those that cannot happen at all. The trucks' AV
+// stacks count their runs per command id (commands.go): a command run
+// again, which the agent's executed-command log exists to prevent however
+// often the gateway redelivers across reconnects, is reported
+// (Vehicle.DuplicateExecutions) and fails the check too.
 //
 // # Sustained ingest (Load)
 //

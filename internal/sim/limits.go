@@ -43,6 +43,11 @@ const (
 	// DefaultIDPrefix names the trucks: sim-00000, sim-00001, ...
 	DefaultIDPrefix = "sim"
 
+	// maxDuplicateIDsKept bounds the command ids a truck keeps of the
+	// commands its AV stack ran more than once (the report names them; the
+	// count is exact).
+	maxDuplicateIDsKept = 20
+
 	// stopAgentsTimeout bounds the agents' goodbye at the end of a run.
 	stopAgentsTimeout = 30 * time.Second
 	// eventSettleMin, eventQuiet and eventSettleMax: after the agents

@@ -172,6 +172,13 @@ type VehicleReport struct {
 	// trucks' AV stacks took and declined (Config.Commands).
 	CommandsAccepted int64 `json:"commands_accepted"`
 	CommandsRejected int64 `json:"commands_rejected"`
+	// DuplicateExecutions counts the runs of a truck's AV stack on a
+	// command it had run before (by command id): the agent promises none
+	// (its executed-command log), however often the gateway redelivers
+	// across reconnects. Any fails --check. DuplicateCommands names (some
+	// of) those commands, as "vehicle/command".
+	DuplicateExecutions int64    `json:"duplicate_executions"`
+	DuplicateCommands   []string `json:"duplicate_execution_commands,omitempty"`
 	// StopEvents*: the stop events of dispatched loads the trucks reported
 	// (ReportStop): recorded by the gateway, refused, not answered.
 	StopEventsRecorded   int64 `json:"stop_events_recorded"`
@@ -308,6 +315,10 @@ func buildReport(in reportInput) *Report {
 		vr.Connects += t.Connects
 		vr.CommandsAccepted += t.CmdAccepted
 		vr.CommandsRejected += t.CmdRejected
+		vr.DuplicateExecutions += t.CmdDuplicates
+		for _, id := range t.DupIDs {
+			vr.DuplicateCommands = append(vr.DuplicateCommands, t.ID+"/"+id)
+		}
 		vr.StopEventsRecorded += t.StopsReported
 		vr.StopEventsRefused += t.StopsRefused
 		vr.StopEventsUnanswered += t.StopsUnanswered
@@ -592,6 +603,10 @@ func (r *Report) CheckFailures() []string {
 			out = append(out, s.Name+": "+s.Reason)
 		}
 	}
+	if n := r.Vehicle.DuplicateExecutions; n > 0 {
+		out = append(out, fmt.Sprintf("the trucks' AV stacks ran %d command(s) again that they had run before (exactly once expected)%s",
+			n, idList(r.Vehicle.DuplicateCommands)))
+	}
 	return out
 }
 
@@ -664,7 +679,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "vehicle: telemetry sent %d, acked %d, still buffered %d, dropped %d, rejected %s\n",
 		v.TelemetrySent, v.TelemetryAcked, v.TelemetryBuffered, v.TelemetryDropped, fmtCounts(v.TelemetryRejected))
 	if v.CommandsAccepted > 0 || v.CommandsRejected > 0 {
-		fmt.Fprintf(w, "vehicle: commands accepted %d, rejected %d\n", v.CommandsAccepted, v.CommandsRejected)
+		fmt.Fprintf(w, "vehicle: commands accepted %d, rejected %d, executed again %d\n", v.CommandsAccepted, v.CommandsRejected, v.DuplicateExecutions)
+	}
+	if v.DuplicateExecutions > 0 {
+		fmt.Fprintf(w, "vehicle: WARNING: %d duplicate command execution(s)%s\n", v.DuplicateExecutions, idList(v.DuplicateCommands))
 	}
 	if n := v.StopEventsRecorded + v.StopEventsRefused + v.StopEventsUnanswered; n > 0 {
 		fmt.Fprintf(w, "vehicle: stop events recorded %d, refused %d, not answered %d\n", v.StopEventsRecorded, v.StopEventsRefused, v.StopEventsUnanswered)

@@ -37,7 +37,9 @@ const (
 	// a truck reports a load's five stop events one every
 	// StopEventInterval after it accepts it.
 	DefaultTMSTrackWithin = 12 * time.Second
-	DefaultTMSRetryEvery  = 10
+	// DefaultTMSRetryEvery: every N-th load re-POSTs its dispatch with the
+	// same Idempotency-Key at once and again after the truck's answer.
+	DefaultTMSRetryEvery = 10
 	// DefaultTMSRouteUpdateEvery: every N-th load, once its dispatch is
 	// accepted, is re-routed (one approval, by the first approver).
 	DefaultTMSRouteUpdateEvery = 5
@@ -56,7 +58,7 @@ type TMSConfig struct {
 	Rate           float64 // loads started per second
 	Duration       time.Duration
 	HazmatFraction float64
-	RetryEvery     int // every N-th load re-POSTs its dispatch (0: never)
+	RetryEvery     int // every N-th load re-POSTs its dispatch at once and after the truck's answer (0: never)
 	// RouteUpdateEvery: every N-th standard load, once accepted, gets a
 	// route update naming it (If-Match "1", tender_id), approved by the
 	// first approver, polled until final (0: never).
@@ -517,8 +519,9 @@ func tenderJSON(id string, hazmat bool) []byte {
 		id, id, equip, w(8), w(10), w(16), w(18), haz, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
 }
 
-// load runs one load: tender, dispatch (retried once if retry), the two
-// approvals if hazmat, then polls until the command is final.
+// load runs one load: tender, dispatch (if retry, sent again at once),
+// the two approvals if hazmat, then polls until the command is final (if
+// retry and accepted, the dispatch sent again: the original answer).
 func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry, reroute bool) {
 	id := fmt.Sprintf("%s-%d-%06d", t.cfg.IDPrefix, t.rep.Started.Unix(), i)
 	st, b, _, err := t.call(ctx, t.dispatcher, http.MethodPost, "/v1/tenders", "tender-"+id, tenderJSON(id, hazmat))
@@ -541,14 +544,21 @@ func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry, re
 		t.abandon("load %s: dispatch (hazmat %v) created in state %s", id, hazmat, cmd.State)
 		return
 	}
-	if retry {
+	original := b
+	// retryDispatch re-POSTs the dispatch with its Idempotency-Key: the
+	// original answer, byte for byte, and no new command.
+	retryDispatch := func(when string) bool {
 		st, b, h, err := t.call(ctx, t.dispatcher, http.MethodPost, "/v1/dispatches", "dispatch-"+id, dispatch)
 		var again tmsCommand
 		if err != nil || st != http.StatusAccepted || json.Unmarshal(b, &again) != nil || again.ID != cmd.ID ||
-			h.Get("Idempotent-Replayed") != "true" {
-			t.abandon("load %s: retried dispatch: http %d %s %v: id %q, want %q", id, st, problemCode(b), err, again.ID, cmd.ID)
-			return
+			h.Get("Idempotent-Replayed") != "true" || !bytes.Equal(b, original) {
+			t.abandon("load %s: dispatch retried %s: http %d %s %v: id %q, want the original answer (%q)", id, when, st, problemCode(b), err, again.ID, cmd.ID)
+			return false
 		}
+		return true
+	}
+	if retry && !retryDispatch("at once") {
+		return
 	}
 	var approved time.Time
 	if hazmat {
@@ -578,6 +588,9 @@ func (t *TMS) load(ctx context.Context, i int, vehicle string, hazmat, retry, re
 	}
 	accAt, _ := final.at("accepted")
 	_, deliveries := final.at("delivered")
+	if retry && final.State == "accepted" && !retryDispatch("after the truck's answer") {
+		return
+	}
 	if reroute && final.State == "accepted" {
 		t.reroute(ctx, id, vehicle)
 	}

@@ -50,8 +50,9 @@ type vehicle struct {
 	connects atomic.Int64
 	discs    atomic.Int64
 	driving  atomic.Bool // the agent is in ModeDriving, by its events
-	// Commands the truck's AV stack answered (commands.go).
-	cmdAccepted, cmdRejected atomic.Int64
+	// Commands the truck's AV stack answered (commands.go), and its runs
+	// of a command it had run before (expected 0).
+	cmdAccepted, cmdRejected, cmdDuplicates atomic.Int64
 	// Stop events of dispatched loads: recorded by the gateway, refused,
 	// not answered in time.
 	stopsReported, stopsRefused, stopsUnanswered atomic.Int64
@@ -60,6 +61,10 @@ type vehicle struct {
 	// the load in progress. Under mu.
 	ctx        context.Context
 	loadCancel context.CancelFunc
+	// runs counts the handler's runs per command id; dupIDs are the first
+	// maxDuplicateIDsKept commands run more than once. Under mu.
+	runs   map[string]int
+	dupIDs []string
 }
 
 // stopEpisode is one minimal-risk maneuver, in true time (the truck's
@@ -294,15 +299,18 @@ type truckResult struct {
 	Buffered  int
 	Refused   int64 // dials refused by a carrier loss
 	Resets    int64 // connections reset by a carrier loss
-	// Commands the AV stack accepted and rejected.
+	// Commands the AV stack accepted and rejected; runs of a command it
+	// had run before, and (some of) those commands.
 	CmdAccepted, CmdRejected int64
+	CmdDuplicates            int64
+	DupIDs                   []string
 	// Stop events reported, refused, not answered.
 	StopsReported, StopsRefused, StopsUnanswered int64
 }
 
 func (v *vehicle) result() truckResult {
 	r := truckResult{ID: v.id, Faults: v.faults, Misses: v.misses.Load(), Sent: v.sent.Load(), Dropped: v.dropped.Load(),
-		Rejected: v.rejected.Load(), CmdAccepted: v.cmdAccepted.Load(), CmdRejected: v.cmdRejected.Load(),
+		Rejected: v.rejected.Load(), CmdAccepted: v.cmdAccepted.Load(), CmdRejected: v.cmdRejected.Load(), CmdDuplicates: v.cmdDuplicates.Load(),
 		StopsReported: v.stopsReported.Load(), StopsRefused: v.stopsRefused.Load(), StopsUnanswered: v.stopsUnanswered.Load()}
 	if v.a != nil {
 		st := v.a.Status()
@@ -318,6 +326,7 @@ func (v *vehicle) result() truckResult {
 		r.Stops = append(r.Stops, *v.cur) // unfinished: Safe is zero
 	}
 	r.Resumes = v.resumes
+	r.DupIDs = append([]string(nil), v.dupIDs...)
 	r.Sessions = append([]sessionSpan(nil), v.sessions...)
 	r.Connects = v.connects.Load()
 	r.Disc, r.ResumeRej, r.TelRej, r.GwRej = cloneMap(v.discByKnd), cloneMap(v.resumeRej), cloneMap(v.telRej), cloneMap(v.gwRej)

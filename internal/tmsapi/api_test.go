@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fifthwheel/fifthwheel/internal/command"
 	"github.com/fifthwheel/fifthwheel/internal/store/storetest"
@@ -161,6 +162,33 @@ func TestRetryReturnsOriginalResponse(t *testing.T) {
 		want(t, r, http.StatusCreated, "")
 		if r.header.Get("Idempotent-Replayed") != "true" {
 			t.Fatal("the tender retry was not replayed")
+		}
+	})
+}
+
+// TestRetryReturnsOriginalResponseQueuedAtOnce: a dispatch that needs no
+// approval is queued in the request that creates it, and the store keeps
+// times to the microsecond; the first answer is still the one a retry
+// gets, byte for byte (it was the stored record's body only when the
+// command waited for approvals: a clock with nanoseconds made the first
+// answer of a standard dispatch differ from its replay).
+func TestRetryReturnsOriginalResponseQueuedAtOnce(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, eng storetest.Engine) {
+		e := newEnv(t, eng)
+		e.clk.mu.Lock()
+		e.clk.t = e.clk.t.Add(170330499 * time.Nanosecond)
+		e.clk.mu.Unlock()
+		e.tender("LOAD-5", false)
+		c := call{caller: acmeDispatcher, path: "/v1/dispatches", key: "k-retry-std", body: dispatchBody("LOAD-5", "TRK-1")}
+		first := e.do(c)
+		want(t, first, http.StatusAccepted, "")
+		if st := first.json(t)["state"]; st != "approved" {
+			t.Fatalf("a standard dispatch answered in state %v", st)
+		}
+		second := e.do(c)
+		want(t, second, http.StatusAccepted, "")
+		if !bytes.Equal(first.body, second.body) || second.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("retry answered otherwise:\n%s\n%s", first.body, second.body)
 		}
 	})
 }

@@ -239,9 +239,15 @@ func (a *API) create(q *req, r command.Request, p Payload, revision int64) answe
 		return answer{err: err}
 	}
 	r.Payload = payload
+	// stored is the body kept under the Idempotency-Key, which the first
+	// answer is too: byte for byte what a retry gets (the command as Create
+	// returns it may have been re-read from the store, its times cut to
+	// the store's precision).
+	var stored []byte
 	r.Idempotency = &command.Idempotency{Key: q.key, RequestSHA256: q.sha,
 		Response: func(c store.Command) (int, []byte, error) {
 			b, err := encode(createdView(c))
+			stored = b
 			return http.StatusAccepted, b, err
 		}}
 	d, err := a.d.Commands.Create(q.r.Context(), r)
@@ -255,9 +261,11 @@ func (a *API) create(q *req, r command.Request, p Payload, revision int64) answe
 	if err != nil {
 		return a.fromDomain(d, err)
 	}
-	b, err := encode(createdView(withCreated(d.Command)))
-	if err != nil {
-		return answer{err: err, events: d.Events}
+	b := stored
+	if b == nil { // Create stored no record (it always does when asked)
+		if b, err = encode(createdView(withCreated(d.Command))); err != nil {
+			return answer{err: err, events: d.Events}
+		}
 	}
 	return answer{status: http.StatusAccepted, body: b, stored: true, events: d.Events, header: http.Header{
 		"Location": {"/v1/commands/" + d.Command.ID}, "ETag": {etag(revision)}}}
