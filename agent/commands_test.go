@@ -279,8 +279,14 @@ func TestCommandRedeliveredAnsweredAgain(t *testing.T) {
 		t.Fatalf("answers %+v then %+v, handler called %d times", first, second, h.n())
 	}
 	wantRejected(t, second, c, codes.CommandInfeasible)
-	if len(evs.of(EventCommandRedelivered)) != 1 || av.stops != 0 {
-		t.Fatal("redelivery not reported, or it stopped the truck")
+	// Events reach OnEvent from the agent's event loop, after the answer
+	// may have gone out: wait for the report.
+	waitUntil(t, 5*time.Second, "the redelivery reported", func() bool { return len(evs.of(EventCommandRedelivered)) == 1 })
+	av.mu.Lock()
+	stops := av.stops
+	av.mu.Unlock()
+	if n := len(evs.of(EventCommandRedelivered)); n != 1 || stops != 0 {
+		t.Fatalf("%d redelivery reports and %d stops, want 1 and 0", n, stops)
 	}
 }
 
