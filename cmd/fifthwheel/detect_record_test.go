@@ -14,6 +14,7 @@ import (
 
 	"github.com/fifthwheel/fifthwheel/codes"
 	"github.com/fifthwheel/fifthwheel/internal/detect"
+	"github.com/fifthwheel/fifthwheel/internal/detect/recording"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
@@ -27,34 +28,6 @@ const normalFleetFixture = "../../internal/detect/testdata/normal-fleet.jsonl"
 // The recorded run: 20 trucks for 60 s, no faults, 50 ms of jitter,
 // against serve --dev as shipped (startGateway).
 var normalFleetArgs = []string{"--vehicles", "20", "--duration", "60s", "--blackout-fraction", "0", "--jitter", "50ms"}
-
-// fixtureHeader is the recording's first line.
-type fixtureHeader struct {
-	Fixture    string   `json:"fixture"`
-	Regenerate string   `json:"regenerate"`
-	Run        []string `json:"run"`
-	Recorded   string   `json:"recorded"`
-	Events     int      `json:"events"`
-	Vehicles   []string `json:"vehicles"`
-	// Excluded counts the events left out by class (detection, incident:
-	// the rules never see them).
-	Excluded map[string]int `json:"excluded,omitempty"`
-}
-
-// fixtureEvent is one recorded event: what the rules read of it
-// (detect.Input), its time as milliseconds since the first event, and of
-// its attributes only those the engine or a shipped rule reads.
-type fixtureEvent struct {
-	MS       int64          `json:"ms"`
-	Class    string         `json:"class"`
-	Code     string         `json:"code"`
-	Verdict  string         `json:"verdict"`
-	Subject  string         `json:"subject,omitempty"`
-	Actor    string         `json:"actor,omitempty"`
-	Resource string         `json:"resource,omitempty"`
-	Source   string         `json:"source,omitempty"`
-	Attrs    map[string]any `json:"attrs,omitempty"`
-}
 
 // TestRecordNormalFleet regenerates the recording of a real simulated
 // fleet's normal run that package detect replays, time-tiled to an hour,
@@ -113,7 +86,7 @@ func TestRecordNormalFleet(t *testing.T) {
 	}
 
 	keep := readAttrs()
-	hdr := fixtureHeader{Fixture: "normal-fleet", Regenerate: "go test ./cmd/fifthwheel -run TestRecordNormalFleet -record",
+	hdr := recording.Header{Fixture: "normal-fleet", Regenerate: "go test ./cmd/fifthwheel -run TestRecordNormalFleet -record",
 		Run: append([]string{"fifthwheel", "sim", "fleet"}, normalFleetArgs...), Recorded: time.Now().UTC().Format(time.RFC3339),
 		Excluded: map[string]int{}}
 	vehicles := map[string]bool{}
@@ -129,7 +102,7 @@ func TestRecordNormalFleet(t *testing.T) {
 			hdr.Excluded[in.Class]++
 			continue
 		}
-		fe := fixtureEvent{MS: in.At.Sub(t0).Milliseconds(), Class: in.Class, Code: in.Code, Verdict: in.Verdict, Subject: in.Subject,
+		fe := recording.Event{MS: in.At.Sub(t0).Milliseconds(), Class: in.Class, Code: in.Code, Verdict: in.Verdict, Subject: in.Subject,
 			Actor: in.Actor, Resource: in.Res, Source: in.Source}
 		for k, v := range in.Attrs {
 			if keep[k] {

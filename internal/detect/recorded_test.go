@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fifthwheel/fifthwheel/codes"
+	"github.com/fifthwheel/fifthwheel/internal/detect/recording"
 	"github.com/fifthwheel/fifthwheel/internal/store"
 )
 
@@ -23,38 +24,12 @@ import (
 //
 //	go test ./cmd/fifthwheel -run TestRecordNormalFleet -record
 //
-// Format: JSON lines. The first is a header (recordedHeader: how it was
-// made, how many events, the fleet's vehicle ids); each other line is one
-// event (recordedEvent): what the rules read of it (Input), its time as
-// milliseconds since the first event, and of its attributes those the
-// engine or a shipped rule reads. No frames, keys or certificates.
+// Format: package recording.
 const recordedFleet = "testdata/normal-fleet.jsonl"
-
-type recordedHeader struct {
-	Fixture    string         `json:"fixture"`
-	Regenerate string         `json:"regenerate"`
-	Run        []string       `json:"run"`
-	Recorded   string         `json:"recorded"`
-	Events     int            `json:"events"`
-	Vehicles   []string       `json:"vehicles"`
-	Excluded   map[string]int `json:"excluded,omitempty"`
-}
-
-type recordedEvent struct {
-	MS       int64          `json:"ms"`
-	Class    string         `json:"class"`
-	Code     string         `json:"code"`
-	Verdict  string         `json:"verdict"`
-	Subject  string         `json:"subject,omitempty"`
-	Actor    string         `json:"actor,omitempty"`
-	Resource string         `json:"resource,omitempty"`
-	Source   string         `json:"source,omitempty"`
-	Attrs    map[string]any `json:"attrs,omitempty"`
-}
 
 // readRecording reads the recording strictly: unknown members refused, the
 // header's count checked.
-func readRecording(t *testing.T) (recordedHeader, []recordedEvent) {
+func readRecording(t *testing.T) (recording.Header, []recording.Event) {
 	t.Helper()
 	b, err := os.ReadFile(recordedFleet)
 	if err != nil {
@@ -69,14 +44,14 @@ func readRecording(t *testing.T) (recordedHeader, []recordedEvent) {
 			t.Fatalf("%s: %v: %s", recordedFleet, err, line)
 		}
 	}
-	var h recordedHeader
-	var evs []recordedEvent
+	var h recording.Header
+	var evs []recording.Event
 	for sc.Scan() {
 		if h.Fixture == "" {
 			strict(sc.Bytes(), &h)
 			continue
 		}
-		var e recordedEvent
+		var e recording.Event
 		strict(sc.Bytes(), &e)
 		evs = append(evs, e)
 	}
@@ -98,7 +73,7 @@ func readRecording(t *testing.T) (recordedHeader, []recordedEvent) {
 // safe states and resumes per truck in half an hour). Other principals (the
 // operator who enrolled the fleet, the gateway's own actors, the source
 // address) keep their names. It returns the rows in time order.
-func tileRecording(t *testing.T, h recordedHeader, evs []recordedEvent, start time.Time, span time.Duration) ([]store.EventRow, time.Duration) {
+func tileRecording(t *testing.T, h recording.Header, evs []recording.Event, start time.Time, span time.Duration) ([]store.EventRow, time.Duration) {
 	t.Helper()
 	last := evs[len(evs)-1].MS
 	period := time.Duration(last/1000+2) * time.Second
